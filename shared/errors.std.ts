@@ -1,0 +1,134 @@
+/**
+ * The one error vocabulary every process shares: main, the HSM host, the CLI, the renderer
+ * and the sandbox gateway client. A code is stable (scripts and support match on it); the
+ * sentence is for a merchant admin and may be reworded.
+ */
+export const ERROR_SENTENCES = {
+  // Foundation
+  VALIDATION: 'The request was not valid.',
+  UNKNOWN_CHANNEL: 'The app asked for an operation that does not exist.',
+  FORBIDDEN_SENDER: 'The request came from a page that is not allowed to use the app.',
+  UNAUTHENTICATED: 'The connection to the app is not authenticated.',
+  NOT_FOUND: 'The item was not found.',
+  CONFLICT: 'The item already exists or was changed by someone else.',
+  CANCELLED: 'The operation was cancelled.',
+  TIMEOUT: 'The operation took too long and was stopped.',
+  STORE_CORRUPT: 'The settings file is damaged; it can be restored from the last good copy.',
+  IO_ERROR: 'A file could not be read or written.',
+  USAGE: 'The command was not used correctly.',
+  NOT_IMPLEMENTED: 'This feature is not available in this build.',
+  INTERNAL: 'Something went wrong inside the app. The details are in the log.',
+  // Tokens and PKCS#11 (electron/hsm maps every CKR_* code onto these)
+  MODULE_NOT_FOUND: 'The PKCS#11 library file was not found.',
+  MODULE_INVALID: 'The file is not a PKCS#11 library.',
+  MODULE_INIT_FAILED: 'The PKCS#11 library could not be started.',
+  NO_MODULE: 'No PKCS#11 library is configured.',
+  TOKEN_NOT_PRESENT: 'No token is inserted in this slot.',
+  TOKEN_REMOVED: 'The token was removed or is no longer reachable.',
+  TOKEN_NOT_RECOGNIZED: 'The token is not recognized by its library.',
+  TOKEN_WRITE_PROTECTED: 'The token is write-protected.',
+  TOKEN_FULL: 'The token has no room left for another key.',
+  TOKEN_CONNECTION_LOST: 'The connection to the token was lost. Log in again to continue.',
+  TOKEN_BUSY: 'The token is busy with another operation.',
+  SLOT_NOT_FOUND: 'The slot or token was not found.',
+  PIN_INCORRECT: 'The PIN is incorrect.',
+  PIN_LOCKED: 'The PIN is locked after too many wrong tries. A security officer must unlock it.',
+  PIN_INVALID: 'The PIN contains characters the token does not accept.',
+  PIN_LEN_RANGE: 'The PIN is too short or too long for this token.',
+  PIN_EXPIRED: 'The PIN has expired and must be changed.',
+  NOT_LOGGED_IN: 'Log in to the token first.',
+  ALREADY_LOGGED_IN: 'You are already logged in to the token.',
+  SESSION_CLOSED: 'The session with the token was closed. Log in again.',
+  SESSION_LIMIT: 'The token has too many open sessions.',
+  MECHANISM_UNSUPPORTED: 'The token does not support this operation.',
+  MECHANISM_PARAM_INVALID: 'The token rejected the parameters of this operation.',
+  KEY_NOT_FOUND: 'The key was not found on the token.',
+  KEY_TYPE_INCONSISTENT: 'This key cannot be used for that operation.',
+  KEY_NOT_PERMITTED: 'The key is not allowed to be used for that operation.',
+  KEY_SIZE_RANGE: 'The key size is not supported by the token.',
+  KEY_NOT_EXTRACTABLE: 'The key cannot be exported from the token.',
+  KEY_UNWRAPPABLE: 'The key could not be unwrapped.',
+  TEMPLATE_INVALID: 'The token rejected the key settings.',
+  DATA_INVALID: 'The data is not valid for this operation.',
+  DATA_LEN_RANGE: 'The data has the wrong length for this operation.',
+  ENCRYPTED_DATA_INVALID: 'The encrypted data could not be decrypted.',
+  SIGNATURE_INVALID: 'The signature or MAC does not match.',
+  KCV_MISMATCH: 'The key check value does not match.',
+  RANDOM_UNAVAILABLE: 'The token cannot generate random numbers.',
+  DEVICE_ERROR: 'The token reported a hardware error.',
+  DEVICE_MEMORY: 'The token ran out of memory.',
+  FUNCTION_FAILED: 'The token could not complete the operation.',
+  OPERATION_ACTIVE: 'Another operation is still running on the token.',
+  USER_TYPE_INVALID: 'That kind of login is not possible.',
+  PKCS11_ERROR: 'The token reported an error.',
+  CAPABILITY_MISSING: 'The token lacks a capability this feature needs.',
+  CONFIRMATION_REQUIRED: 'This step needs an explicit confirmation.',
+  // Gateway
+  GATEWAY_UNREACHABLE: 'The payment gateway cannot be reached.',
+  GATEWAY_TLS_PIN_MISMATCH: "The gateway's TLS key does not match the pinned key.",
+  GATEWAY_ERROR: 'The payment gateway reported an error.',
+  GATEWAY_BAD_RESPONSE: 'The payment gateway sent a response the app cannot read.',
+  GATEWAY_UNAUTHORIZED: 'The gateway did not accept the credentials.',
+  GATEWAY_RATE_LIMITED: 'The gateway asked the app to slow down.',
+  MAC_INVALID: 'The message authentication failed.',
+  KEY_SET_USED: 'That key set was already used.',
+  KEY_SET_EXPIRED: 'That key set has expired.',
+  KEY_SET_UNKNOWN: 'The gateway does not know that key set.',
+  // Audit and store
+  AUDIT_TAMPERED: 'The audit log was changed after it was written.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_SENTENCES;
+
+/** What crosses a process boundary. `details` never holds a secret (the logger and tests enforce it). */
+export interface MkmErrorShape {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, string | number | boolean | null | string[]>;
+}
+
+export class MkmError extends Error {
+  readonly code: ErrorCode;
+  readonly details: MkmErrorShape['details'];
+
+  constructor(code: ErrorCode, message?: string, details?: MkmErrorShape['details']) {
+    super(message ?? ERROR_SENTENCES[code]);
+    this.name = 'MkmError';
+    this.code = code;
+    this.details = details;
+  }
+
+  toShape(): MkmErrorShape {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+
+  static fromShape(shape: MkmErrorShape): MkmError {
+    return new MkmError(shape.code, shape.message, shape.details);
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_SENTENCES, value);
+}
+
+export function isMkmErrorShape(value: unknown): value is MkmErrorShape {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return isErrorCode(v.code) && typeof v.message === 'string';
+}
+
+/**
+ * Any thrown value becomes a typed error. An unknown error's own message never crosses the
+ * boundary: it may quote a PIN or a key that some library put into it.
+ */
+export function toErrorShape(error: unknown): MkmErrorShape {
+  if (error instanceof MkmError) return error.toShape();
+  if (isMkmErrorShape(error)) {
+    return error.details === undefined
+      ? { code: error.code, message: error.message }
+      : { code: error.code, message: error.message, details: error.details };
+  }
+  return { code: 'INTERNAL', message: ERROR_SENTENCES.INTERNAL };
+}
