@@ -36,7 +36,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**', 'bench/**', 'bin/**', 'test/**', '**/*.cli.ts', 'electron/gateway/sandbox/**'],
+    files: [
+      'scripts/**',
+      'bench/**',
+      'bin/**',
+      'test/**',
+      '**/*.cli.ts',
+      '**/cli.main.ts',
+      'electron/gateway/sandbox/**',
+    ],
     rules: { 'no-console': 'off' },
   },
   prettier,

@@ -1,0 +1,218 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { MkmError } from '../../shared/errors.std';
+import { createApp, type App } from '../core/app.main';
+import type { Logger } from '../core/logger.main';
+import type { SenderInfo } from '../core/registry.main';
+import { clientMessage, SECRET_FRAGMENT_KEY, WS_PATH, type ServerMessage } from './protocol.std';
+
+/**
+ * Browser mode: the real main-process services in plain Node, the real renderer in any
+ * Chromium, and the preload's API object rebuilt over a loopback WebSocket. The page gets a
+ * per-launch secret in the URL fragment (never sent over HTTP); the socket checks Host, Origin
+ * and that secret before it passes a single call to the registry.
+ */
+
+export const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.woff2': 'font/woff2',
+  '.json': 'application/json',
+  '.ico': 'image/x-icon',
+};
+
+export interface BrowserModeOptions {
+  dataDir: string;
+  /** The built renderer (vite build → dist/renderer). */
+  rendererDir: string;
+  port?: number;
+  logger?: Logger;
+  /** Fixed secret for tests; random otherwise. */
+  secret?: string;
+}
+
+export interface BrowserMode {
+  /** Open this in Chromium: it carries the secret in its fragment. */
+  url: string;
+  origin: string;
+  port: number;
+  app: App;
+  close(): Promise<void>;
+}
+
+export function assertBrowserModeAllowed(): void {
+  // Browser mode is a development and support tool: never inside the packaged Electron app.
+  if (
+    process.versions.electron ||
+    (process as { resourcesPath?: string }).resourcesPath?.includes('app.asar')
+  ) {
+    throw new MkmError('NOT_IMPLEMENTED', 'Browser mode is not available in the packaged app.');
+  }
+}
+
+export async function startBrowserMode(options: BrowserModeOptions): Promise<BrowserMode> {
+  assertBrowserModeAllowed();
+  const rendererDir = resolve(options.rendererDir);
+  const indexFile = join(rendererDir, 'index.html');
+  if (!existsSync(indexFile)) {
+    throw new MkmError(
+      'NOT_FOUND',
+      `The renderer is not built (${indexFile} is missing). Run "npm run build".`,
+    );
+  }
+  const secret = options.secret ?? randomBytes(32).toString('base64url');
+  const secretBytes = Buffer.from(secret);
+  let origin = '';
+  let host = '';
+
+  const isTrustedSender = (sender: SenderInfo) =>
+    sender.transport === 'websocket' && sender.authenticated && sender.origin === origin;
+  const app = createApp({
+    mode: 'browser',
+    dataDir: options.dataDir,
+    isTrustedSender,
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  const log = app.logger.child({ component: 'browser-mode' });
+
+  // The bridge script must run before the app's module script, so it goes first in <head>.
+  const indexHtml = readFileSync(indexFile, 'utf8').replace(
+    '<head>',
+    '<head>\n    <script type="module" src="./web-bridge.js"></script>',
+  );
+
+  const server = createServer((req, res) => serveStatic(req, res));
+  function serveStatic(req: IncomingMessage, res: ServerResponse) {
+    const headers = {
+      'Content-Security-Policy': CSP,
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+      'Cache-Control': 'no-store',
+      'Cross-Origin-Opener-Policy': 'same-origin',
+    };
+    // A DNS-rebinding page arrives with a foreign Host header.
+    if (req.headers.host !== host || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(req.headers.host !== host ? 421 : 405, headers).end();
+      return;
+    }
+    const pathname = decodeURIComponent(new URL(req.url ?? '/', origin).pathname);
+    if (pathname === '/' || pathname === '/index.html') {
+      res.writeHead(200, { ...headers, 'Content-Type': TYPES['.html'] }).end(indexHtml);
+      return;
+    }
+    const file = normalize(join(rendererDir, pathname));
+    if (!file.startsWith(rendererDir + sep) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404, headers).end();
+      return;
+    }
+    res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    createReadStream(file).pipe(res);
+  }
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 2 * 1024 * 1024,
+  });
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', origin);
+    if (url.pathname !== WS_PATH || req.headers.host !== host || req.headers.origin !== origin) {
+      log.warn('refused a WebSocket from a foreign origin', { origin: req.headers.origin ?? null });
+      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req.headers.origin ?? null));
+  });
+
+  const sockets = new Set<WebSocket>();
+  function onConnection(ws: WebSocket, wsOrigin: string | null) {
+    let authenticated = false;
+    const send = (message: ServerMessage) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(message));
+    const helloTimer = setTimeout(() => !authenticated && ws.close(4401, 'hello expected'), 5_000);
+    let unsubscribe = () => {};
+    ws.on('message', async (data, isBinary) => {
+      let message;
+      try {
+        if (isBinary) throw new Error('binary');
+        message = clientMessage.parse(JSON.parse(data.toString()));
+      } catch {
+        send({ t: 'refused', code: 'VALIDATION', message: 'Malformed message.' });
+        if (!authenticated) ws.close(4400, 'malformed');
+        return;
+      }
+      if (message.t === 'hello') {
+        const given = Buffer.from(message.secret);
+        if (given.length !== secretBytes.length || !timingSafeEqual(given, secretBytes)) {
+          log.warn('refused a WebSocket with a wrong secret');
+          send({ t: 'refused', code: 'UNAUTHENTICATED', message: 'Wrong secret.' });
+          ws.close(4401, 'unauthenticated');
+          return;
+        }
+        authenticated = true;
+        clearTimeout(helloTimer);
+        sockets.add(ws);
+        unsubscribe = app.events.subscribe((name, payload) => send({ t: 'event', name, payload }));
+        send({ t: 'ready' });
+        return;
+      }
+      if (!authenticated) {
+        send({ t: 'refused', code: 'UNAUTHENTICATED', message: 'Say hello first.' });
+        ws.close(4401, 'unauthenticated');
+        return;
+      }
+      const envelope = await app.registry.dispatch(message.channel, message.request, {
+        transport: 'websocket',
+        origin: wsOrigin,
+        authenticated,
+      });
+      send({ t: 'result', id: message.id, envelope });
+    });
+    ws.on('close', () => {
+      clearTimeout(helloTimer);
+      sockets.delete(ws);
+      unsubscribe();
+    });
+    ws.on('error', (error) => log.warn('WebSocket error', { error }));
+  }
+
+  await new Promise<void>((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolvePromise());
+  });
+  const port = (server.address() as AddressInfo).port;
+  origin = `http://127.0.0.1:${port}`;
+  host = `127.0.0.1:${port}`;
+  log.info('browser mode listening', { origin });
+
+  return {
+    url: `${origin}/#${SECRET_FRAGMENT_KEY}=${encodeURIComponent(secret)}`,
+    origin,
+    port,
+    app,
+    close: async () => {
+      for (const ws of sockets) ws.terminate();
+      wss.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await app.close();
+    },
+  };
+}

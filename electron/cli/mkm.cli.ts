@@ -1,0 +1,120 @@
+import { Command, CommanderError, Option } from 'commander';
+import { resolve } from 'node:path';
+import pkg from '../../package.json' with { type: 'json' };
+import type { AppStatus, Contract } from '../../shared/contract.std';
+import type { ParsedRequestOf, ResultOf } from '../../shared/contract-kit.std';
+import { MkmError } from '../../shared/errors.std';
+import { createApp, type App } from '../core/app.main';
+import { defaultDataDir } from '../core/paths.main';
+import { createOutput, EXIT, usage, type Output } from './output.cli';
+
+/**
+ * `mkm`: the same services as the desktop app, headless. Commands go through the same
+ * registry as the UI (transport "cli"), so they get the same validation and the same errors.
+ */
+export interface GlobalOptions {
+  json: boolean;
+  dataDir: string;
+  module?: string;
+  token?: string;
+  slot?: string;
+}
+
+export interface CliContext {
+  options: GlobalOptions;
+  out: Output;
+  app(): App;
+  call<NS extends keyof Contract, M extends keyof Contract[NS]>(
+    channel: `${NS & string}.${M & string}`,
+    request?: ParsedRequestOf<Contract[NS][M]>,
+  ): Promise<ResultOf<Contract[NS][M]>>;
+}
+
+type CommandInstaller = (program: Command, ctx: () => CliContext) => void;
+
+const installers: CommandInstaller[] = [];
+/** Each domain (tokens, keys, audit, gateway, console) adds its commands through this. */
+export function addCommands(installer: CommandInstaller): void {
+  installers.push(installer);
+}
+
+function statusText(s: AppStatus): string {
+  return [
+    `${s.app.name} ${s.app.version}${s.app.packaged ? '' : ' (development)'}`,
+    `data folder      ${s.dataDir}`,
+    `settings store   ${s.store.ok ? 'ok' : `restored from ${s.store.restoredFrom}`}`,
+    `PKCS#11 library  ${s.hsm.modulePath ?? 'none chosen'}`,
+    `runtime          node ${s.runtime.node} on ${s.runtime.platform}/${s.runtime.arch}`,
+  ].join('\n');
+}
+
+export function buildProgram(argvJson: boolean): { program: Command; context: () => CliContext } {
+  let cached: CliContext | null = null;
+  let app: App | null = null;
+  const program = new Command();
+  program
+    .name('mkm')
+    .description('Merchant Key Manager: payment-gateway keys on a PKCS#11 token, from the command line.')
+    .version(pkg.version, '-V, --version')
+    .option('--json', 'machine-readable output: one JSON document on stdout', false)
+    .option('--data-dir <dir>', 'where the store, audit log and app data live', defaultDataDir())
+    .option('--module <path>', 'the PKCS#11 library to use')
+    .addOption(new Option('--token <label>', 'the token, by label').conflicts('slot'))
+    .addOption(new Option('--slot <id>', 'the token, by slot id').conflicts('token'))
+    .showHelpAfterError('(run mkm --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} });
+
+  const context = (): CliContext => {
+    if (cached) return cached;
+    const opts = program.opts<GlobalOptions>();
+    const options: GlobalOptions = { ...opts, json: argvJson || opts.json, dataDir: resolve(opts.dataDir) };
+    const getApp = () =>
+      (app ??= createApp({
+        mode: 'cli',
+        dataDir: options.dataDir,
+        isTrustedSender: (s) => s.transport === 'cli',
+      }));
+    cached = {
+      options,
+      out: createOutput(options.json),
+      app: getApp,
+      async call(channel, request) {
+        const envelope = await getApp().registry.dispatch(channel, request, { transport: 'cli' });
+        if (!envelope.ok) throw MkmError.fromShape(envelope.error);
+        return envelope.result as never;
+      },
+    };
+    return cached;
+  };
+
+  program
+    .command('status')
+    .description('show what mkm is, where its data lives and how it runs')
+    .action(async () => {
+      const ctx = context();
+      const status = await ctx.call('app.status');
+      ctx.out.result(status, () => statusText(status));
+    });
+
+  for (const install of installers) install(program, context);
+  return { program, context };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const out = createOutput(json);
+  const { program, context } = buildProgram(json);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.OK;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.OK;
+      if (error.code === 'commander.help') return EXIT.OK;
+      const message = error.message.replace(/^error:\s*/i, '');
+      return out.fail(usage(message.charAt(0).toUpperCase() + message.slice(1)));
+    }
+    return (context().out ?? out).fail(error);
+  }
+}

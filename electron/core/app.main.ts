@@ -1,0 +1,149 @@
+import { userInfo } from 'node:os';
+import pkg from '../../package.json' with { type: 'json' };
+import {
+  contract,
+  EXTERNAL_URL_ALLOWLIST,
+  type AppStatus,
+  type Contract,
+  type Settings,
+} from '../../shared/contract.std';
+import { MkmError } from '../../shared/errors.std';
+import { createLogger, type Logger } from './logger.main';
+import { dataPaths, type DataPaths } from './paths.main';
+import { EventBus, Registry, type Handlers, type SenderInfo } from './registry.main';
+import { openStore, type StoreFactory } from './store.main';
+
+/**
+ * The main-process services, composed once per process. Electron main, browser mode and the
+ * CLI each build one of these and differ only in how calls reach `registry.dispatch`.
+ */
+export type Mode = AppStatus['mode'];
+
+export interface AppOptions {
+  mode: Mode;
+  dataDir: string;
+  packaged?: boolean;
+  /** Who may call: each transport knows what its own legitimate sender looks like. */
+  isTrustedSender: (sender: SenderInfo) => boolean;
+  /** Opens a URL in the OS browser; only allow-listed URLs reach it. */
+  openExternal?: (url: string) => Promise<void>;
+  storeFactory?: StoreFactory;
+  logger?: Logger;
+  versions?: { electron: string | null; chrome: string | null };
+}
+
+export interface App {
+  registry: Registry<Contract>;
+  events: EventBus;
+  logger: Logger;
+  paths: DataPaths;
+  close(): Promise<void>;
+}
+
+export function isAllowedExternalUrl(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (parsed.protocol !== 'https:' || parsed.username || parsed.password) return false;
+  return EXTERNAL_URL_ALLOWLIST.some((prefix) => {
+    const allowed = new URL(prefix);
+    return parsed.origin === allowed.origin && parsed.pathname.startsWith(allowed.pathname);
+  });
+}
+
+export function createApp(options: AppOptions): App {
+  const paths = dataPaths(options.dataDir);
+  const logger =
+    options.logger ??
+    createLogger({ name: options.mode === 'cli' ? 'cli' : 'main', file: paths.logFile, stderrLevel: 'warn' });
+  const events = new EventBus(logger);
+  const opened = openStore(paths.root, logger, options.storeFactory);
+  const store = opened.store;
+  const startedAt = new Date().toISOString();
+  if (opened.movedAside) {
+    // Said once at start-up, and kept in app.status for the status screen.
+    setImmediate(() =>
+      events.emit('app.notice', {
+        level: 'warning',
+        code: 'STORE_CORRUPT',
+        message: `The settings file was damaged. It was moved to ${opened.movedAside} and ${
+          opened.restoredFrom === 'defaults' ? 'the defaults were used' : 'the last good copy was restored'
+        }.`,
+      }),
+    );
+  }
+
+  const settings = (): Settings => store.get('settings');
+
+  const handlers: Handlers<Contract> = {
+    app: {
+      status: (): AppStatus => ({
+        app: { name: pkg.productName, version: pkg.version, packaged: options.packaged ?? false },
+        mode: options.mode,
+        runtime: {
+          node: process.versions.node,
+          electron: options.versions?.electron ?? null,
+          chrome: options.versions?.chrome ?? null,
+          platform: process.platform,
+          arch: process.arch,
+        },
+        dataDir: paths.root,
+        startedAt,
+        store: { ok: opened.movedAside === null, restoredFrom: opened.restoredFrom },
+        hsm: { modulePath: settings().modulePath, demo: false },
+      }),
+      openExternal: async ({ url }) => {
+        if (!isAllowedExternalUrl(url) || !options.openExternal) {
+          logger.warn('refused to open an external link', { host: safeHost(url) });
+          return { opened: false };
+        }
+        await options.openExternal(url);
+        return { opened: true };
+      },
+    },
+    settings: {
+      get: () => settings(),
+      update: (patch) => {
+        const next: Settings = { ...settings() };
+        for (const [key, value] of Object.entries(patch)) {
+          if (value !== undefined) (next as unknown as Record<string, unknown>)[key] = value;
+        }
+        try {
+          store.set('settings', next);
+        } catch (error) {
+          throw new MkmError(
+            'VALIDATION',
+            'The settings were not saved: they do not fit the settings schema.',
+            {
+              reason: error instanceof Error ? error.message.slice(0, 200) : 'unknown',
+            },
+          );
+        }
+        if (patch.theme) events.emit('settings.changed', { theme: patch.theme });
+        logger.info('settings changed', { fields: Object.keys(patch) });
+        return next;
+      },
+    },
+  };
+
+  const registry = new Registry({
+    contract,
+    handlers,
+    isTrustedSender: options.isTrustedSender,
+    logger,
+    events,
+  });
+  logger.info('services started', { mode: options.mode, user: userInfo().username });
+  return { registry, events, logger, paths, close: async () => {} };
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(not a URL)';
+  }
+}

@@ -1,0 +1,124 @@
+import { app, BrowserWindow, ipcMain, shell, type IpcMainInvokeEvent } from 'electron';
+import ElectronStore from 'electron-store';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createApp } from './core/app.main';
+import { createLogger } from './core/logger.main';
+import { dataPaths } from './core/paths.main';
+import type { SenderInfo } from './core/registry.main';
+import type { StoreData } from './core/store.main';
+import { IPC_CALL, IPC_EVENT } from './ipc-channels.std';
+import { installSecurityHandlers } from './security.electron';
+
+/**
+ * Electron's main process: window, lifecycle and the ipcMain end of the contract. Everything
+ * privileged lives in the services createApp composes; this file only wires them to Electron.
+ */
+const here = fileURLToPath(new URL('.', import.meta.url));
+const devServerUrl = process.env.VITE_DEV_SERVER_URL;
+const isDev = !app.isPackaged && Boolean(devServerUrl || process.env.MKM_DEVTOOLS);
+const rendererIndex = join(here, '../dist/renderer/index.html');
+const appUrl = devServerUrl ?? pathToFileURL(rendererIndex).toString();
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  start();
+}
+
+function isAppUrl(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    const expected = new URL(appUrl);
+    return parsed.protocol === 'file:'
+      ? parsed.protocol === expected.protocol && parsed.pathname === expected.pathname
+      : parsed.origin === expected.origin;
+  } catch {
+    return false;
+  }
+}
+
+function start(): void {
+  const dataDir = process.env.MKM_DATA_DIR ?? app.getPath('userData');
+  const logger = createLogger({ name: 'main', file: dataPaths(dataDir).logFile });
+  let mainWindow: BrowserWindow | null = null;
+
+  // The main process never dies of bad input: log, tell the UI, carry on.
+  process.on('uncaughtException', (error) => logger.error('uncaught exception', { error }));
+  process.on('unhandledRejection', (error) => logger.error('unhandled rejection', { error }));
+
+  app.enableSandbox();
+  installSecurityHandlers(isAppUrl, logger);
+
+  const services = createApp({
+    mode: 'electron',
+    dataDir,
+    packaged: app.isPackaged,
+    logger,
+    versions: { electron: process.versions.electron ?? null, chrome: process.versions.chrome ?? null },
+    storeFactory: (options) => new ElectronStore<StoreData>(options),
+    openExternal: (url) => shell.openExternal(url),
+    isTrustedSender: (sender: SenderInfo) =>
+      sender.transport === 'electron' &&
+      mainWindow !== null &&
+      sender.webContentsId === mainWindow.webContents.id &&
+      sender.isMainFrame &&
+      isAppUrl(sender.frameUrl),
+  });
+
+  ipcMain.handle(IPC_CALL, (event: IpcMainInvokeEvent, channel: unknown, request: unknown) => {
+    const frame = event.senderFrame;
+    return services.registry.dispatch(channel, request, {
+      transport: 'electron',
+      webContentsId: event.sender.id,
+      frameUrl: frame?.url ?? '',
+      isMainFrame: frame !== null && frame === event.sender.mainFrame,
+    });
+  });
+  services.events.subscribe((name, payload) => mainWindow?.webContents.send(IPC_EVENT, name, payload));
+
+  const createWindow = () => {
+    mainWindow = new BrowserWindow({
+      width: 1280,
+      height: 820,
+      minWidth: 960,
+      minHeight: 600,
+      show: false,
+      title: 'Merchant Key Manager',
+      backgroundColor: '#10151c',
+      webPreferences: {
+        preload: join(here, 'preload.cjs'),
+        contextIsolation: true,
+        sandbox: true,
+        nodeIntegration: false,
+        nodeIntegrationInWorker: false,
+        nodeIntegrationInSubFrames: false,
+        webviewTag: false,
+        webSecurity: true,
+        allowRunningInsecureContent: false,
+        experimentalFeatures: false,
+        navigateOnDragDrop: false,
+        spellcheck: false,
+        devTools: isDev,
+      },
+    });
+    mainWindow.once('ready-to-show', () => mainWindow?.show());
+    mainWindow.on('closed', () => (mainWindow = null));
+    void mainWindow.loadURL(appUrl);
+  };
+
+  app.on('second-instance', () => {
+    if (mainWindow) {
+      if (mainWindow.isMinimized()) mainWindow.restore();
+      mainWindow.focus();
+    }
+  });
+  app.on('window-all-closed', () => {
+    if (process.platform !== 'darwin') app.quit();
+  });
+  app.on('activate', () => {
+    if (!mainWindow) createWindow();
+  });
+  app.on('will-quit', () => void services.close());
+  app.whenReady().then(createWindow, (error) => logger.error('app failed to start', { error }));
+}

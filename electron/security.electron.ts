@@ -1,0 +1,47 @@
+import { app, session, shell, type WebContents } from 'electron';
+import { isAllowedExternalUrl } from './core/app.main';
+import type { Logger } from './core/logger.main';
+
+/**
+ * Every web-content guard in one place, installed before the first window exists: no
+ * navigation away from the app, no new windows (allow-listed links go to the OS browser), no
+ * webviews, no permission ever granted.
+ */
+export function installSecurityHandlers(isAppUrl: (url: string) => boolean, logger: Logger): void {
+  app.on('web-contents-created', (_event, contents: WebContents) => {
+    contents.on('will-navigate', (event, url) => {
+      if (!isAppUrl(url)) {
+        event.preventDefault();
+        logger.warn('blocked a navigation', { host: hostOf(url) });
+      }
+    });
+    contents.on('will-redirect', (event, url) => {
+      if (!isAppUrl(url)) event.preventDefault();
+    });
+    contents.setWindowOpenHandler(({ url }) => {
+      if (isAllowedExternalUrl(url)) void shell.openExternal(url);
+      else logger.warn('blocked a new window', { host: hostOf(url) });
+      return { action: 'deny' };
+    });
+    contents.on('will-attach-webview', (event) => event.preventDefault());
+  });
+
+  app.whenReady().then(() => {
+    const ses = session.defaultSession;
+    ses.setPermissionRequestHandler((_contents, permission, callback) => {
+      logger.warn('denied a permission request', { permission });
+      callback(false);
+    });
+    ses.setPermissionCheckHandler(() => false);
+    ses.setDevicePermissionHandler(() => false);
+    ses.setDisplayMediaRequestHandler((_request, callback) => callback({}));
+  });
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host || new URL(url).protocol;
+  } catch {
+    return '(not a URL)';
+  }
+}
