@@ -1,0 +1,131 @@
+import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic.main';
+import { iso, type Clock } from './clock.main';
+import { generateRsaKey, spkiSha256, type FieldPadding } from './rsa.main';
+import type { GatewayKeyRecord, StateStore } from './state.main';
+
+/**
+ * The gateway's own RSA keys for client-side encryption: one current, earlier ones accepted
+ * until their grace ends. Private keys sit in `gateway-keys/<key_id>.pem`, 0600, and are
+ * deleted once their grace is over: a key nobody may use any more should not exist.
+ */
+
+const KEY_DIR = 'gateway-keys';
+
+export interface PublicKeyView {
+  key_id: string;
+  pem: string;
+  spki_sha256: string;
+  padding: FieldPadding;
+  created_at: string;
+  previous: { key_id: string; spki_sha256: string; accepted_until: string }[];
+}
+
+export class GatewayKeyring {
+  private readonly cache = new Map<string, KeyObject>();
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly clock: Clock,
+    private readonly padding: FieldPadding,
+    private readonly graceSeconds: number,
+  ) {}
+
+  private file(keyId: string): string {
+    return join(this.store.dataDir, KEY_DIR, `${keyId}.pem`);
+  }
+
+  private async create(): Promise<GatewayKeyRecord> {
+    const { privatePem } = await generateRsaKey(2048);
+    const keyId = `gk_${randomBytes(9).toString('base64url')}`;
+    mkdirSync(join(this.store.dataDir, KEY_DIR), { recursive: true, mode: 0o700 });
+    writeFileAtomic(this.file(keyId), privatePem, 0o600);
+    const key = createPrivateKey(privatePem);
+    this.cache.set(keyId, key);
+    return {
+      key_id: keyId,
+      spki_sha256: spkiSha256(createPublicKey(key)),
+      created_at: iso(this.clock()),
+      accepted_until_ms: null,
+    };
+  }
+
+  async ensureCurrent(): Promise<void> {
+    const keys = this.store.state.gateway_keys;
+    if (keys.current && existsSync(this.file(keys.current.key_id))) return;
+    if (keys.current)
+      throw new Error(`gateway key file for ${keys.current.key_id} is missing from the data dir`);
+    keys.current = await this.create();
+    this.store.save();
+  }
+
+  /** The new key is made before anything moves, so a failed keygen leaves the old one current. */
+  async rotate(): Promise<PublicKeyView> {
+    const keys = this.store.state.gateway_keys;
+    const fresh = await this.create();
+    if (keys.current) {
+      keys.previous.unshift({ ...keys.current, accepted_until_ms: this.clock() + this.graceSeconds * 1000 });
+    }
+    keys.current = fresh;
+    this.prune();
+    this.store.save();
+    return this.view();
+  }
+
+  private prune(): void {
+    const keys = this.store.state.gateway_keys;
+    const now = this.clock();
+    const [keep, drop] = [
+      keys.previous.filter((k) => (k.accepted_until_ms ?? 0) > now),
+      keys.previous.filter((k) => (k.accepted_until_ms ?? 0) <= now),
+    ];
+    keys.previous = keep;
+    for (const k of drop) {
+      this.cache.delete(k.key_id);
+      rmSync(this.file(k.key_id), { force: true });
+    }
+  }
+
+  private load(keyId: string): KeyObject {
+    let key = this.cache.get(keyId);
+    if (!key) {
+      key = createPrivateKey(readFileSync(this.file(keyId), 'utf8'));
+      this.cache.set(keyId, key);
+    }
+    return key;
+  }
+
+  view(): PublicKeyView {
+    const current = this.store.state.gateway_keys.current;
+    if (!current) throw new Error('gateway keyring not initialised');
+    const now = this.clock();
+    return {
+      key_id: current.key_id,
+      pem: createPublicKey(this.load(current.key_id)).export({ type: 'spki', format: 'pem' }) as string,
+      spki_sha256: current.spki_sha256,
+      padding: this.padding,
+      created_at: current.created_at,
+      previous: this.store.state.gateway_keys.previous
+        .filter((k) => (k.accepted_until_ms ?? 0) > now)
+        .map((k) => ({
+          key_id: k.key_id,
+          spki_sha256: k.spki_sha256,
+          accepted_until: iso(k.accepted_until_ms!),
+        })),
+    };
+  }
+
+  /** The private key for `keyId` (absent: the current one), if the gateway still accepts it. */
+  accepted(keyId: string | undefined): { keyId: string; key: KeyObject } | undefined {
+    const keys = this.store.state.gateway_keys;
+    if (!keys.current) return undefined;
+    if (keyId === undefined || keyId === keys.current.key_id) {
+      return { keyId: keys.current.key_id, key: this.load(keys.current.key_id) };
+    }
+    const prev = keys.previous.find((k) => k.key_id === keyId);
+    if (!prev || (prev.accepted_until_ms ?? 0) <= this.clock()) return undefined;
+    return { keyId: prev.key_id, key: this.load(prev.key_id) };
+  }
+}

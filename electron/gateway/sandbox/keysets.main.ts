@@ -1,0 +1,124 @@
+import { createPublicKey, randomBytes } from 'node:crypto';
+import { aesCmacKcv, hmacKcv } from '../../crypto/kcv.main';
+import { iso, type Clock } from './clock.main';
+import { GatewayError } from './errors.main';
+import { wrapOaep } from './rsa.main';
+import type { IssuedKeySet, KeySetRecord, MerchantKeyRecord, StateStore } from './state.main';
+
+/**
+ * Issuing and consuming key sets (the Pace-style rolling keys). A used or expired set keeps its
+ * record, minus its clear keys, for a day so that a late replay is told KEY_SET_USED or
+ * KEY_SET_EXPIRED rather than KEY_SET_UNKNOWN; after that it is forgotten.
+ */
+
+export const SET_RETENTION_MS = 24 * 3600 * 1000;
+
+export type IssueFault = 'none' | 'bad_kcv' | 'replay_set';
+
+export class KeySets {
+  constructor(
+    private readonly store: StateStore,
+    private readonly clock: Clock,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  /** New sets are wrapped under the most recently registered key that is still active. */
+  wrappingKey(owner: string): MerchantKeyRecord | undefined {
+    let best: MerchantKeyRecord | undefined;
+    for (const k of this.store.state.merchant_keys) {
+      if (k.owner === owner && k.status === 'active' && (!best || k.seq > best.seq)) best = k;
+    }
+    return best;
+  }
+
+  lookup(owner: string, setId: string): KeySetRecord | undefined {
+    const set = Object.hasOwn(this.store.state.key_sets, setId)
+      ? this.store.state.key_sets[setId]
+      : undefined;
+    // Another user's set is reported as unknown: set ids must not be probeable across merchants.
+    return set && set.owner === owner ? set : undefined;
+  }
+
+  isExpired(set: KeySetRecord): boolean {
+    return this.clock() >= set.expires_at_ms;
+  }
+
+  /** One use per set; the clear keys go with it. */
+  consume(set: KeySetRecord): void {
+    set.used_at_ms = this.clock();
+    set.enc_key = null;
+    set.mac_key = null;
+  }
+
+  private lastUsed(owner: string): KeySetRecord | undefined {
+    let best: KeySetRecord | undefined;
+    for (const s of Object.values(this.store.state.key_sets)) {
+      if (s.owner === owner && s.used_at_ms !== null && (!best || s.used_at_ms >= best.used_at_ms!)) best = s;
+    }
+    return best;
+  }
+
+  /**
+   * The next_key_set for `owner`. With `replay_set` it hands out the last used set's body
+   * unchanged (a gateway replaying a cached answer) and reports `replayed`; when there is no
+   * used set to replay it issues a fresh one and reports that the fault did not happen.
+   * Does not save: the caller saves once per request.
+   */
+  issue(owner: string, fault: IssueFault = 'none'): { body: IssuedKeySet; replayed: boolean } {
+    this.prune();
+    if (fault === 'replay_set') {
+      const used = this.lastUsed(owner);
+      if (used) return { body: { ...used.issued }, replayed: true };
+    }
+    const wrapper = this.wrappingKey(owner);
+    if (!wrapper) {
+      throw new GatewayError('NOT_FOUND', 'No active merchant key is registered; register one first.');
+    }
+    const publicKey = createPublicKey(wrapper.public_key_pem);
+    const encKey = randomBytes(32);
+    const macKey = randomBytes(32);
+    const iv = randomBytes(16);
+    const now = this.clock();
+    const setId = `ks_${randomBytes(16).toString('base64url')}`;
+    let encKcv = aesCmacKcv(encKey);
+    if (fault === 'bad_kcv') {
+      // Off by one bit: the most plausible corruption, and still a well-formed kcv.
+      encKcv = (parseInt(encKcv, 16) ^ 0x000001).toString(16).padStart(6, '0');
+    }
+    const body: IssuedKeySet = {
+      set_id: setId,
+      wrapping_key_id: wrapper.key_id,
+      enc_key: wrapOaep(publicKey, wrapper.wrapping, encKey).toString('base64'),
+      mac_key: wrapOaep(publicKey, wrapper.wrapping, macKey).toString('base64'),
+      iv: iv.toString('base64'),
+      enc_kcv: encKcv,
+      mac_kcv: hmacKcv(macKey),
+      expires_at: iso(now + this.ttlSeconds * 1000),
+    };
+    this.store.state.key_sets[setId] = {
+      set_id: setId,
+      owner,
+      wrapping_key_id: wrapper.key_id,
+      enc_key: encKey.toString('base64'),
+      mac_key: macKey.toString('base64'),
+      iv: body.iv,
+      issued: body,
+      issued_at_ms: now,
+      expires_at_ms: now + this.ttlSeconds * 1000,
+      used_at_ms: null,
+    };
+    return { body, replayed: false };
+  }
+
+  private prune(): void {
+    const now = this.clock();
+    const sets = this.store.state.key_sets;
+    for (const [id, s] of Object.entries(sets)) {
+      if (now >= s.expires_at_ms + SET_RETENTION_MS) delete sets[id];
+      else if (now >= s.expires_at_ms) {
+        s.enc_key = null;
+        s.mac_key = null;
+      }
+    }
+  }
+}

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify';
+import type { SandboxContext } from '../context.main';
+import { GatewayError } from '../errors.main';
+import { verifyPassword } from '../users.main';
+
+export function registerOAuthRoutes(app: FastifyInstance, ctx: SandboxContext): void {
+  app.post('/oauth/token', async (request, reply) => {
+    if (!request.headers['content-type']?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+      throw new GatewayError('VALIDATION', 'The token request must be form-encoded.', { status: 415 });
+    }
+    const form = request.body as URLSearchParams;
+    const grant = form.get('grant_type');
+    const username = form.get('username');
+    const password = form.get('password');
+    if (grant !== 'password') throw new GatewayError('VALIDATION', 'grant_type must be "password".');
+    if (!username || password === null)
+      throw new GatewayError('VALIDATION', 'username and password are required.');
+    // Per user name: guessing one account's password is throttled without locking out others.
+    const wait = ctx.loginLimiter.take(username);
+    if (wait > 0) {
+      throw new GatewayError('RATE_LIMITED', 'Too many sign-in attempts; try again later.', {
+        headers: { 'retry-after': String(wait) },
+      });
+    }
+    const user = Object.hasOwn(ctx.store.state.users, username) ? ctx.store.state.users[username] : undefined;
+    const ok = await verifyPassword(password, user?.password_hash);
+    if (!ok || !user) {
+      ctx.log.warn('sign-in refused', { user: username });
+      throw new GatewayError('UNAUTHORIZED', 'The user name or password is wrong.');
+    }
+    const { token, expiresIn } = ctx.tokens.issue(user.name);
+    ctx.log.info('signed in', { user: user.name });
+    return reply.code(200).send({ access_token: token, token_type: 'Bearer', expires_in: expiresIn });
+  });
+}

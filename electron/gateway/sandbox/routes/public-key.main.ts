@@ -1,0 +1,11 @@
+import type { FastifyInstance } from 'fastify';
+import { faultedCall, requireBearer, type SandboxContext } from '../context.main';
+
+export function registerPublicKeyRoutes(app: FastifyInstance, ctx: SandboxContext): void {
+  app.get('/v1/encryption/public_key', { preHandler: requireBearer(ctx) }, (request, reply) =>
+    faultedCall(ctx, request, reply, { issuesSet: false, macs: false }, () => ({
+      status: 200,
+      body: ctx.keyring.view(),
+    })),
+  );
+}

@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { requireBearer, userOf, type SandboxContext } from '../context.main';
+import { FAULT_KINDS } from '../faults.main';
+import { parseBody } from '../validate.main';
+
+const FaultSchema = z.object({ next: z.enum(FAULT_KINDS) });
+
+export function registerSandboxRoutes(app: FastifyInstance, ctx: SandboxContext): void {
+  const auth = { preHandler: requireBearer(ctx) };
+
+  app.post('/sandbox/rotate_public_key', auth, async (request, reply) => {
+    const view = await ctx.keyring.rotate();
+    ctx.log.info('gateway key rotated', { user: userOf(request), key_id: view.key_id });
+    return reply.code(200).send(view);
+  });
+
+  app.post('/sandbox/faults', auth, (request, reply) => {
+    const user = userOf(request);
+    const { next } = parseBody(FaultSchema, request.body);
+    ctx.faults.arm(user, next);
+    ctx.log.info('fault armed', { user, next });
+    return reply.code(200).send({ next });
+  });
+}
