@@ -1,0 +1,587 @@
+import { EventEmitter } from 'node:events';
+import { MkmError, type ErrorCode, type MkmErrorShape } from '../../shared/errors.std';
+import { silentLogger, type Logger } from '../core/logger.main';
+import { createNodeHostSpawner } from './host/node-spawner.main';
+import {
+  HSM_PROTOCOL_VERSION,
+  parseHostMessage,
+  type HostLogRecord,
+  type HsmMethodName,
+  type HsmParams,
+  type HsmResult,
+  type ProgressPhase,
+} from './host/protocol.std';
+import { diffSlots, type SlotsChange } from './host/slots.std';
+import type { HostExit, HostHandle, HostSpawner } from './host/spawner.std';
+import type { SlotSummary } from './pkcs11/types.std';
+import { systemTimers, unrefTimer, type ClientTimers } from './host/timers.std';
+
+/**
+ * Main's side of the HSM host. Every PKCS#11 call runs in a separate process so a vendor
+ * library that crashes, hangs or aborts takes only that process down; this client turns such
+ * a death into TOKEN_CONNECTION_LOST for the calls in flight, starts a new host, reloads the
+ * module and tells the UI that the user has to log in again.
+ */
+
+export type SlotId = number;
+
+export interface CallProgress {
+  phase: ProgressPhase;
+  elapsedMs: number;
+}
+
+export interface CallOptions {
+  /** Defaults: 30 s, 180 s for RSA key generation. On expiry the host is presumed hung and restarted. */
+  timeoutMs?: number;
+  onProgress?: (progress: CallProgress) => void;
+}
+
+type CallArgs<K extends HsmMethodName> =
+  undefined extends HsmParams<K>
+    ? [params?: HsmParams<K>, options?: CallOptions]
+    : [params: HsmParams<K>, options?: CallOptions];
+
+export interface HsmClientOptions {
+  /** Defaults to `child_process.fork` of the TypeScript host through tsx. */
+  spawner?: HostSpawner;
+  logger?: Logger;
+  timers?: ClientTimers;
+  timeouts?: {
+    defaultMs?: number;
+    rsaGenerationMs?: number;
+    perMethod?: Partial<Record<HsmMethodName, number>>;
+  };
+  /** How long a new host may take to report ready. */
+  startTimeoutMs?: number;
+  restart?: {
+    /** Delay before the n-th consecutive restart; the last entry repeats. */
+    delaysMs?: number[];
+    /** Gives up once this many crashes happen within `rapidWindowMs`. */
+    maxRapidCrashes?: number;
+    rapidWindowMs?: number;
+  };
+  /** Log out of every slot after this long without a call; 0 disables. Default 5 minutes. */
+  idleLogoutMs?: number;
+  /** Grace period for a clean shutdown (C_Finalize) before the host is killed. */
+  stopGraceMs?: number;
+}
+
+export type ConnectionLostReason = 'exit' | 'timeout' | 'protocol';
+
+export interface HsmClientEvents {
+  'connection-lost': [
+    info: { reason: ConnectionLostReason; pid?: number; code: number | null; signal: string | null },
+  ];
+  'connection-restored': [info: { pid?: number; moduleReloaded: boolean; error?: MkmErrorShape }];
+  /** Login state is gone for these slots: the UI shows them as logged out. */
+  'login-required': [info: { slotIds: SlotId[]; reason: ErrorCode }];
+  'auto-logout': [info: { slotIds: SlotId[]; idleMs: number }];
+  'slots-changed': [change: SlotsChange];
+  /** The host kept crashing and is not restarted any more; `start()` tries again. */
+  'gave-up': [error: MkmError];
+  log: [record: HostLogRecord];
+}
+
+type State = 'stopped' | 'starting' | 'ready' | 'restarting' | 'failed';
+
+interface Pending {
+  method: string;
+  onProgress: ((progress: CallProgress) => void) | undefined;
+  resolve: (value: unknown) => void;
+  reject: (error: MkmError) => void;
+}
+
+interface Gate {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: MkmError) => void;
+}
+
+const SESSION_GONE: ReadonlySet<ErrorCode> = new Set([
+  'NOT_LOGGED_IN',
+  'SESSION_CLOSED',
+  'TOKEN_REMOVED',
+  'TOKEN_NOT_PRESENT',
+]);
+
+function createGate(): Gate {
+  let resolve!: () => void;
+  let reject!: (error: MkmError) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Nobody may be waiting when the host gives up.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+const lost = (message?: string, details?: MkmErrorShape['details']) =>
+  new MkmError('TOKEN_CONNECTION_LOST', message, details);
+
+function slotIdOf(params: unknown): SlotId | undefined {
+  const id = (params as { slotId?: unknown } | undefined)?.slotId;
+  return typeof id === 'number' ? id : undefined;
+}
+
+/** RSA generation is the one routinely slow token operation (tens of seconds on smartcards). */
+export function isRsaGeneration(method: string, params: unknown): boolean {
+  const type = (params as { type?: unknown } | undefined)?.type;
+  return method === 'generateKey' && typeof type === 'string' && type.startsWith('rsa-');
+}
+
+export class HsmClient extends EventEmitter<HsmClientEvents> {
+  private readonly spawner: HostSpawner;
+  private readonly logger: Logger;
+  private readonly timers: ClientTimers;
+  private readonly options: HsmClientOptions;
+  private state: State = 'stopped';
+  private host: HostHandle | undefined;
+  private hostExited: Promise<HostExit> | undefined;
+  private gate: Gate | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private crashTimes: number[] = [];
+  private lastModule: { path: unknown; libraryParameters?: unknown } | undefined;
+  private readonly loggedIn = new Map<string, SlotId>();
+  private idleMs: number;
+  private idleTimer: unknown;
+  private lastActivity: number;
+  private userCallsInFlight = 0;
+  private stopWatch: (() => void) | undefined;
+  // Why the current host is being killed, so its exit is reported as a timeout, not a crash.
+  private lostReason: ConnectionLostReason = 'exit';
+
+  constructor(options: HsmClientOptions = {}) {
+    super();
+    this.options = options;
+    this.logger = (options.logger ?? silentLogger).child({ component: 'hsm-client' });
+    this.spawner = options.spawner ?? createNodeHostSpawner({ logger: this.logger });
+    this.timers = options.timers ?? systemTimers;
+    this.idleMs = options.idleLogoutMs ?? 5 * 60_000;
+    this.lastActivity = this.timers.now();
+  }
+
+  /** `ready` once the host answers; calls made while it restarts wait for it. */
+  get status(): State {
+    return this.state;
+  }
+
+  get hostPid(): number | undefined {
+    return this.host?.pid;
+  }
+
+  /** Slots this client logged in to and has not seen logged out. */
+  get loggedInSlots(): SlotId[] {
+    return [...this.loggedIn.values()];
+  }
+
+  async start(): Promise<void> {
+    if (this.state === 'ready') return;
+    if (this.state === 'starting' || this.state === 'restarting') return this.gate!.promise;
+    this.state = 'starting';
+    this.crashTimes = [];
+    const gate = (this.gate = createGate());
+    try {
+      await this.connect();
+    } catch (error) {
+      this.state = 'stopped';
+      this.gate = undefined;
+      const failure = error instanceof MkmError ? error : lost(undefined, { reason: 'start failed' });
+      gate.reject(failure);
+      throw failure;
+    }
+    if (this.state !== 'starting') {
+      const cancelled = new MkmError('CANCELLED', 'The token connection was closed.');
+      gate.reject(cancelled);
+      throw cancelled;
+    }
+    this.state = 'ready';
+    this.gate = undefined;
+    gate.resolve();
+  }
+
+  async stop(): Promise<void> {
+    const previous = this.state;
+    this.state = 'stopped';
+    this.stopWatch?.();
+    this.clearIdleTimer();
+    this.gate?.reject(new MkmError('CANCELLED', 'The token connection was closed.'));
+    this.gate = undefined;
+    const host = this.host;
+    const exited = this.hostExited;
+    if (!host || !exited || previous === 'stopped') return;
+    try {
+      host.send({ t: 'shutdown' });
+    } catch {
+      host.kill();
+    }
+    const grace = this.options.stopGraceMs ?? 3000;
+    let timer: unknown;
+    const timedOut = new Promise<'timeout'>(
+      (resolve) => (timer = this.timers.setTimeout(() => resolve('timeout'), grace)),
+    );
+    if ((await Promise.race([exited, timedOut])) === 'timeout') host.kill();
+    this.timers.clearTimeout(timer);
+    await exited;
+  }
+
+  call<K extends HsmMethodName>(method: K, ...args: CallArgs<K>): Promise<HsmResult<K>> {
+    const [params, options] = args;
+    return this.invoke(method, params, options ?? {}, false) as Promise<HsmResult<K>>;
+  }
+
+  /**
+   * Polls `listSlots` and emits `slots-changed`; the first poll reports every slot with
+   * `initial: true`. A tick is skipped while the host is busy, so polls never queue up behind a
+   * long operation. Returns the function that stops watching.
+   */
+  watchSlots(options: { intervalMs?: number } = {}): () => void {
+    this.stopWatch?.();
+    const intervalMs = options.intervalMs ?? 1000;
+    let previous: SlotSummary[] | undefined;
+    let timer: unknown;
+    let stopped = false;
+    const schedule = (ms: number) => {
+      timer = this.timers.setTimeout(() => void tick(), ms);
+      unrefTimer(timer);
+    };
+    const tick = async () => {
+      if (stopped) return;
+      if (this.state === 'ready' && this.pending.size === 0) {
+        try {
+          const slots = (await this.invoke('listSlots', undefined, {}, true)) as SlotSummary[];
+          if (!stopped && Array.isArray(slots)) {
+            const change = diffSlots(previous, slots);
+            previous = slots;
+            if (change.initial || change.added.length || change.removed.length) this.onSlotsChanged(change);
+          }
+        } catch (error) {
+          this.logger.debug('Slot poll failed', { code: (error as MkmError).code });
+        }
+      }
+      if (!stopped) schedule(intervalMs);
+    };
+    schedule(0);
+    const stop = () => {
+      stopped = true;
+      this.timers.clearTimeout(timer);
+      if (this.stopWatch === stop) this.stopWatch = undefined;
+    };
+    this.stopWatch = stop;
+    return stop;
+  }
+
+  /** After `ms` without a call, logs out of every slot this client logged in to; 0 disables. */
+  setIdleLogout(ms: number): void {
+    this.idleMs = ms;
+    this.armIdleTimer();
+  }
+
+  // ---- calls ----
+
+  private timeoutFor(method: string, params: unknown): number {
+    const t = this.options.timeouts;
+    const perMethod = t?.perMethod?.[method as HsmMethodName];
+    if (perMethod !== undefined) return perMethod;
+    if (isRsaGeneration(method, params)) return t?.rsaGenerationMs ?? 180_000;
+    return t?.defaultMs ?? 30_000;
+  }
+
+  private invoke(method: string, params: unknown, options: CallOptions, internal: boolean): Promise<unknown> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutFor(method, params);
+    if (!internal) this.markActivity(+1);
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      let sentId: number | undefined;
+      const finish = (settle: () => void) => {
+        if (settled) return;
+        settled = true;
+        this.timers.clearTimeout(timer);
+        if (sentId !== undefined) this.pending.delete(sentId);
+        if (!internal) this.markActivity(-1);
+        settle();
+      };
+      const timer = this.timers.setTimeout(() => {
+        const wasSent = sentId !== undefined;
+        finish(() => reject(new MkmError('TIMEOUT', undefined, { method, timeoutMs })));
+        // The host is still inside the call and its queue is stuck behind it: only a new
+        // process gets the token back.
+        if (wasSent) this.killHost('timeout');
+      }, timeoutMs);
+
+      const send = () => {
+        if (settled) return;
+        const host = this.host;
+        if (!host) return finish(() => reject(lost()));
+        const id = this.nextId++;
+        sentId = id;
+        this.pending.set(id, {
+          method,
+          onProgress: options.onProgress,
+          resolve: (value) =>
+            finish(() => {
+              if (!internal) this.trackSuccess(method, params);
+              resolve(value);
+            }),
+          reject: (error) =>
+            finish(() => {
+              if (!internal) this.trackFailure(method, params, error);
+              reject(error);
+            }),
+        });
+        this.logger.debug('Call', { id, method });
+        try {
+          host.send({ t: 'call', id, method, params });
+        } catch {
+          this.pending.get(id)?.reject(lost());
+        }
+      };
+
+      if (this.state === 'ready' || (internal && this.host)) send();
+      else if (this.gate) this.gate.promise.then(send, (error: MkmError) => finish(() => reject(error)));
+      else if (this.state === 'failed')
+        finish(() => reject(lost('The token host kept crashing and was stopped.')));
+      else finish(() => reject(lost('The token host is not running.')));
+    });
+  }
+
+  private trackSuccess(method: string, params: unknown): void {
+    const slotId = slotIdOf(params);
+    if (method === 'loadModule') {
+      const { path, libraryParameters } = (params ?? {}) as { path?: unknown; libraryParameters?: unknown };
+      // Only what reloading needs is kept: never a PIN, whatever else the params held.
+      this.lastModule = libraryParameters === undefined ? { path } : { path, libraryParameters };
+      this.loggedIn.clear();
+    } else if (method === 'unloadModule') {
+      this.lastModule = undefined;
+      this.loggedIn.clear();
+    } else if (method === 'login' && slotId !== undefined) {
+      this.loggedIn.set(String(slotId), slotId);
+      this.armIdleTimer();
+    } else if (method === 'logout' && slotId !== undefined) {
+      this.loggedIn.delete(String(slotId));
+    }
+  }
+
+  private trackFailure(method: string, params: unknown, error: MkmError): void {
+    const slotId = slotIdOf(params);
+    if (slotId === undefined || !SESSION_GONE.has(error.code) || !this.loggedIn.delete(String(slotId)))
+      return;
+    if (method !== 'logout') this.emit('login-required', { slotIds: [slotId], reason: error.code });
+  }
+
+  // ---- host lifecycle ----
+
+  private async connect(): Promise<void> {
+    const host = this.spawner.spawn();
+    this.host = host;
+    let onReady!: () => void;
+    let onEarlyExit!: (error: MkmError) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      onReady = resolve;
+      onEarlyExit = reject;
+    });
+    this.hostExited = new Promise((resolve) =>
+      host.onExit((exit) => {
+        resolve(exit);
+        onEarlyExit(lost('The token host stopped while starting.', { code: exit.code, signal: exit.signal }));
+        this.onHostExit(host, exit);
+      }),
+    );
+    host.onMessage((raw) => this.onHostMessage(host, raw, onReady));
+    const startTimeoutMs = this.options.startTimeoutMs ?? 20_000;
+    const timer = this.timers.setTimeout(() => {
+      onEarlyExit(lost('The token host did not start in time.', { timeoutMs: startTimeoutMs }));
+      host.kill();
+    }, startTimeoutMs);
+    try {
+      await ready;
+    } finally {
+      this.timers.clearTimeout(timer);
+    }
+    this.logger.info('Token host ready', { hostPid: host.pid });
+  }
+
+  private onHostMessage(host: HostHandle, raw: unknown, onReady: () => void): void {
+    if (host !== this.host) return;
+    const parsed = parseHostMessage(raw);
+    if (!parsed.ok) {
+      this.logger.warn('Malformed message from the token host', { reason: parsed.reason });
+      if (parsed.id !== undefined) {
+        this.pending.get(parsed.id)?.reject(new MkmError('INTERNAL', undefined, { reason: parsed.reason }));
+      }
+      return;
+    }
+    const message = parsed.message;
+    switch (message.t) {
+      case 'result':
+        this.pending.get(message.id)?.resolve(message.result);
+        return;
+      case 'error':
+        this.pending.get(message.id)?.reject(MkmError.fromShape(message.error));
+        return;
+    }
+    switch (message.name) {
+      case 'ready':
+        if (message.protocol !== HSM_PROTOCOL_VERSION) {
+          this.logger.error('Token host speaks another protocol version', { protocol: message.protocol });
+          this.killHost('protocol');
+          return;
+        }
+        onReady();
+        return;
+      case 'progress': {
+        const onProgress = this.pending.get(message.id)?.onProgress;
+        try {
+          onProgress?.({ phase: message.phase, elapsedMs: message.elapsedMs });
+        } catch (error) {
+          this.logger.warn('A progress listener threw', { error });
+        }
+        return;
+      }
+      case 'log': {
+        const { level, msg, time: _t, name: _n, pid, ...fields } = message.record;
+        this.logger[level](msg, { ...fields, from: 'host', hostPid: pid });
+        this.emit('log', message.record);
+        return;
+      }
+    }
+  }
+
+  private killHost(reason: ConnectionLostReason): void {
+    this.lostReason = reason;
+    this.host?.kill();
+  }
+
+  private onHostExit(host: HostHandle, exit: HostExit): void {
+    if (host !== this.host) return;
+    this.host = undefined;
+    const reason = this.lostReason;
+    this.lostReason = 'exit';
+    const wasReady = this.state === 'ready';
+    const error =
+      this.state === 'stopped' ? new MkmError('CANCELLED', 'The token connection was closed.') : lost();
+    for (const pending of [...this.pending.values()]) pending.reject(error);
+    if (this.state === 'stopped' || this.state === 'starting') return;
+
+    this.logger.warn('Token host stopped', {
+      hostPid: host.pid,
+      code: exit.code,
+      signal: exit.signal,
+      reason,
+    });
+    if (wasReady) {
+      this.state = 'restarting';
+      this.gate = createGate();
+      this.emit('connection-lost', { reason, pid: host.pid, code: exit.code, signal: exit.signal });
+      const slotIds = [...this.loggedIn.values()];
+      this.loggedIn.clear();
+      this.clearIdleTimer();
+      if (slotIds.length) this.emit('login-required', { slotIds, reason: 'TOKEN_CONNECTION_LOST' });
+    }
+    this.scheduleRestart();
+  }
+
+  private scheduleRestart(): void {
+    const r = this.options.restart ?? {};
+    const now = this.timers.now();
+    const windowMs = r.rapidWindowMs ?? 60_000;
+    this.crashTimes = [...this.crashTimes.filter((t) => now - t < windowMs), now];
+    const maxCrashes = r.maxRapidCrashes ?? 5;
+    if (this.crashTimes.length >= maxCrashes) {
+      const error = lost(
+        `The token host stopped ${this.crashTimes.length} times within ${Math.round(windowMs / 1000)} s and was not restarted. Check the PKCS#11 library, then reconnect.`,
+        { crashes: this.crashTimes.length },
+      );
+      this.logger.error('Token host keeps crashing; giving up', { crashes: this.crashTimes.length });
+      this.state = 'failed';
+      this.gate?.reject(error);
+      this.gate = undefined;
+      this.emit('gave-up', error);
+      return;
+    }
+    const delays = r.delaysMs ?? [250, 1000, 3000, 10_000];
+    const delay = delays[Math.min(this.crashTimes.length - 1, delays.length - 1)] ?? 1000;
+    this.timers.setTimeout(() => void this.restart(), delay);
+  }
+
+  private async restart(): Promise<void> {
+    if (this.state !== 'restarting') return;
+    try {
+      await this.connect();
+    } catch (error) {
+      // An exit while starting was already counted by onHostExit; a spawn that threw was not.
+      if (this.host === undefined && this.state === 'restarting' && !(error instanceof MkmError)) {
+        this.logger.error('Could not start the token host', { error });
+        this.scheduleRestart();
+      } else if (this.host && this.state === 'restarting') {
+        this.host.kill();
+      }
+      return;
+    }
+    if (this.state !== 'restarting') return;
+    let moduleError: MkmErrorShape | undefined;
+    if (this.lastModule) {
+      try {
+        await this.invoke('loadModule', this.lastModule, {}, true);
+      } catch (error) {
+        moduleError = (error as MkmError).toShape?.() ?? lost().toShape();
+        this.logger.warn('Reloading the PKCS#11 module after a restart failed', { code: moduleError.code });
+      }
+    }
+    if (this.state !== 'restarting' || !this.host) return;
+    this.state = 'ready';
+    const gate = this.gate;
+    this.gate = undefined;
+    this.emit('connection-restored', {
+      pid: this.host.pid,
+      moduleReloaded: this.lastModule !== undefined && moduleError === undefined,
+      ...(moduleError ? { error: moduleError } : {}),
+    });
+    gate?.resolve();
+  }
+
+  // ---- idle logout ----
+
+  private markActivity(delta: number): void {
+    this.userCallsInFlight += delta;
+    this.lastActivity = this.timers.now();
+    this.armIdleTimer();
+  }
+
+  private clearIdleTimer(): void {
+    if (this.idleTimer !== undefined) this.timers.clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private armIdleTimer(): void {
+    this.clearIdleTimer();
+    if (this.idleMs <= 0 || this.loggedIn.size === 0 || this.userCallsInFlight > 0) return;
+    const due = Math.max(0, this.lastActivity + this.idleMs - this.timers.now());
+    this.idleTimer = this.timers.setTimeout(() => void this.onIdle(), due);
+    unrefTimer(this.idleTimer);
+  }
+
+  private async onIdle(): Promise<void> {
+    this.idleTimer = undefined;
+    if (this.userCallsInFlight > 0 || this.loggedIn.size === 0) return;
+    if (this.timers.now() - this.lastActivity < this.idleMs) return this.armIdleTimer();
+    const slotIds = [...this.loggedIn.values()];
+    this.loggedIn.clear();
+    for (const slotId of slotIds) {
+      try {
+        await this.invoke('logout', { slotId }, {}, true);
+      } catch (error) {
+        // Already logged out or the token is gone: the session is over either way.
+        this.logger.info('Idle logout failed', { slotId, code: (error as MkmError).code });
+      }
+    }
+    this.logger.info('Logged out after inactivity', { slots: slotIds.length, idleMs: this.idleMs });
+    this.emit('auto-logout', { slotIds, idleMs: this.idleMs });
+  }
+
+  private onSlotsChanged(change: SlotsChange): void {
+    this.emit('slots-changed', change);
+  }
+}

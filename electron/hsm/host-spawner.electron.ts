@@ -1,0 +1,73 @@
+import { utilityProcess } from 'electron';
+import { createInterface } from 'node:readline';
+import type { Logger } from '../core/logger.main';
+import type { HostExit, HostHandle, HostSpawner } from './host/spawner.std';
+
+export interface ElectronHostSpawnerOptions {
+  /** The built host entry (e.g. `dist-electron/hsm-host.js`); utility processes run plain JS. */
+  hostEntry: string;
+  env?: NodeJS.ProcessEnv;
+  /** Extra Node flags, e.g. `['--import', tsxLoaderUrl]` to run the TS source in development. */
+  execArgv?: string[];
+  logger?: Logger;
+}
+
+/**
+ * The host as an Electron utility process: a Node process that Chromium's process model
+ * accounts for (crash reports, `app.getAppMetrics`), and that dies with the app. Only call
+ * `spawn` after `app` is ready.
+ */
+export function createElectronHostSpawner(options: ElectronHostSpawnerOptions): HostSpawner {
+  return {
+    spawn(): HostHandle {
+      const child = utilityProcess.fork(options.hostEntry, [], {
+        serviceName: 'MKM HSM host',
+        stdio: 'pipe',
+        env: options.env ?? process.env,
+        ...(options.execArgv ? { execArgv: options.execArgv } : {}),
+      });
+      const logger = options.logger?.child({ component: 'hsm-host' });
+      for (const [stream, level] of [
+        [child.stdout, 'info'],
+        [child.stderr, 'warn'],
+      ] as const) {
+        if (stream)
+          createInterface({ input: stream }).on('line', (line) => logger?.[level]('Host output', { line }));
+      }
+
+      // `pid` is cleared once the child exits; keep the last one for the kill and the logs.
+      let pid: number | undefined;
+      child.once('spawn', () => (pid = child.pid));
+      let exitListener: ((exit: HostExit) => void) | undefined;
+      let exited: HostExit | undefined;
+      child.once('exit', (code) => {
+        // Electron reports only a code; a signal death shows up as a non-zero code.
+        exited = { code, signal: null };
+        exitListener?.(exited);
+      });
+
+      return {
+        get pid() {
+          return child.pid ?? pid;
+        },
+        send: (message) => child.postMessage(message),
+        onMessage: (listener) => child.on('message', listener),
+        onExit(listener) {
+          exitListener = listener;
+          if (exited) listener(exited);
+        },
+        kill() {
+          if (exited) return;
+          const target = child.pid ?? pid;
+          try {
+            // utilityProcess.kill() is SIGTERM; a vendor library stuck in a syscall needs SIGKILL.
+            if (target !== undefined) process.kill(target, 'SIGKILL');
+            else child.kill();
+          } catch {
+            child.kill();
+          }
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import { isMkmErrorShape, type MkmErrorShape } from '../../../shared/errors.std';
+import type { TokenService } from '../pkcs11/token-service.host';
+
+/**
+ * The wire between main and the HSM host process. Both sides treat what arrives as untrusted:
+ * a host that a vendor library has half-corrupted, or a stale host built from older code, must
+ * produce a clean error on the other side, never a crash.
+ */
+export const HSM_PROTOCOL_VERSION = 1;
+
+// Only the service's async methods cross the wire; anything else on the class is not an operation.
+type AsyncMethodName<T> = {
+  [K in keyof T]: T[K] extends (...args: never[]) => Promise<unknown> ? K : never;
+}[keyof T];
+
+export type HsmMethodName = Extract<AsyncMethodName<TokenService>, string>;
+
+type ParamsOf<F> = F extends (...args: infer A) => unknown ? (A extends [] ? undefined : A[0]) : never;
+type ResultOf<F> = F extends (...args: never[]) => Promise<infer R> ? R : never;
+
+/** The end-to-end type map: each TokenService method's single params object and its result. */
+export type HsmMethods = {
+  [K in HsmMethodName]: { params: ParamsOf<TokenService[K]>; result: ResultOf<TokenService[K]> };
+};
+export type HsmParams<K extends HsmMethodName> = HsmMethods[K]['params'];
+export type HsmResult<K extends HsmMethodName> = HsmMethods[K]['result'];
+
+// ---- main → host ----
+export interface CallMessage {
+  t: 'call';
+  id: number;
+  method: string;
+  params: unknown;
+}
+/** Lets the host finalize the module (C_Finalize) before it exits. */
+export interface ShutdownMessage {
+  t: 'shutdown';
+}
+export type ParentMessage = CallMessage | ShutdownMessage;
+
+// ---- host → main ----
+export interface ResultMessage {
+  t: 'result';
+  id: number;
+  result: unknown;
+}
+export interface ErrorMessage {
+  t: 'error';
+  id: number;
+  error: MkmErrorShape;
+}
+export interface ReadyEvent {
+  t: 'event';
+  name: 'ready';
+  pid: number;
+  protocol: number;
+}
+export type ProgressPhase = 'started' | 'running';
+export interface ProgressEvent {
+  t: 'event';
+  name: 'progress';
+  id: number;
+  phase: ProgressPhase;
+  elapsedMs: number;
+}
+/** A host log record, already redacted by the host's logger. */
+export interface LogEvent {
+  t: 'event';
+  name: 'log';
+  record: HostLogRecord;
+}
+export interface HostLogRecord {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  [field: string]: unknown;
+}
+export type HostEvent = ReadyEvent | ProgressEvent | LogEvent;
+export type HostMessage = ResultMessage | ErrorMessage | HostEvent;
+
+export type Parsed<T> = { ok: true; message: T } | { ok: false; reason: string; id?: number };
+
+// A method name is looked up as a property on the service: refuse anything that could reach
+// Object.prototype or an internal helper.
+const METHOD_NAME = /^[a-z][A-Za-z0-9]{0,63}$/;
+const LEVELS = new Set(['debug', 'info', 'warn', 'error']);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+const fail = <T>(reason: string, id?: unknown): Parsed<T> =>
+  isId(id) ? { ok: false, reason, id } : { ok: false, reason };
+
+export function isValidMethodName(name: unknown): name is string {
+  return typeof name === 'string' && METHOD_NAME.test(name);
+}
+
+export function parseParentMessage(raw: unknown): Parsed<ParentMessage> {
+  if (!isRecord(raw)) return fail('message is not an object');
+  if (raw.t === 'shutdown') return { ok: true, message: { t: 'shutdown' } };
+  if (raw.t !== 'call') return fail('unknown message type');
+  if (!isId(raw.id)) return fail('call without a valid id');
+  if (!isValidMethodName(raw.method)) return fail('invalid method name', raw.id);
+  if (raw.params !== undefined && !isRecord(raw.params)) return fail('params must be an object', raw.id);
+  return { ok: true, message: { t: 'call', id: raw.id, method: raw.method, params: raw.params } };
+}
+
+export function parseHostMessage(raw: unknown): Parsed<HostMessage> {
+  if (!isRecord(raw)) return fail('message is not an object');
+  switch (raw.t) {
+    case 'result':
+      if (!isId(raw.id)) return fail('result without a valid id');
+      return { ok: true, message: { t: 'result', id: raw.id, result: raw.result } };
+    case 'error':
+      if (!isId(raw.id)) return fail('error without a valid id');
+      if (!isMkmErrorShape(raw.error)) return fail('error is not an MkmErrorShape', raw.id);
+      return { ok: true, message: { t: 'error', id: raw.id, error: raw.error } };
+    case 'event':
+      return parseHostEvent(raw);
+    default:
+      return fail('unknown message type');
+  }
+}
+
+function parseHostEvent(raw: Record<string, unknown>): Parsed<HostMessage> {
+  switch (raw.name) {
+    case 'ready':
+      if (!isId(raw.pid) || typeof raw.protocol !== 'number') return fail('ready event is malformed');
+      return { ok: true, message: { t: 'event', name: 'ready', pid: raw.pid, protocol: raw.protocol } };
+    case 'progress': {
+      const { id, phase, elapsedMs } = raw;
+      if (!isId(id)) return fail('progress event without a valid id');
+      if (phase !== 'started' && phase !== 'running') return fail('progress event has an unknown phase', id);
+      if (typeof elapsedMs !== 'number' || !(elapsedMs >= 0)) return fail('progress elapsedMs invalid', id);
+      return { ok: true, message: { t: 'event', name: 'progress', id, phase, elapsedMs } };
+    }
+    case 'log': {
+      const record = raw.record;
+      if (!isRecord(record) || !LEVELS.has(record.level as string) || typeof record.msg !== 'string') {
+        return fail('log event is malformed');
+      }
+      return { ok: true, message: { t: 'event', name: 'log', record: record as HostLogRecord } };
+    }
+    default:
+      return fail('unknown event');
+  }
+}
