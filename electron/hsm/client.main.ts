@@ -155,7 +155,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
   constructor(options: HsmClientOptions = {}) {
     super();
     this.options = options;
-    this.logger = (options.logger ?? silentLogger).child({ component: 'hsm-client' });
+    this.logger = (options.logger ?? silentLogger).child({ scope: 'hsm-client' });
     this.spawner = options.spawner ?? createNodeHostSpawner({ logger: this.logger });
     this.timers = options.timers ?? systemTimers;
     this.idleMs = options.idleLogoutMs ?? 5 * 60_000;

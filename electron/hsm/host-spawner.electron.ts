@@ -26,7 +26,7 @@ export function createElectronHostSpawner(options: ElectronHostSpawnerOptions): 
         env: options.env ?? process.env,
         ...(options.execArgv ? { execArgv: options.execArgv } : {}),
       });
-      const logger = options.logger?.child({ component: 'hsm-host' });
+      const logger = options.logger?.child({ scope: 'hsm-host' });
       for (const [stream, level] of [
         [child.stdout, 'info'],
         [child.stderr, 'warn'],

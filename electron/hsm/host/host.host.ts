@@ -30,7 +30,7 @@ process.on('unhandledRejection', (error) => {
   process.exit(70);
 });
 
-const service = new TokenService({ logger: logger.child({ component: 'token-service' }) });
+const service = new TokenService({ logger: logger.child({ scope: 'token-service' }) });
 
 let shuttingDown = false;
 const shutdown = async (): Promise<void> => {
