@@ -1,4 +1,4 @@
-import { MkmError, toErrorShape } from '../../../shared/errors.std';
+import { MkmError, toErrorShape, type MkmErrorShape } from '../../../shared/errors.std';
 import type { Logger } from '../../core/logger.main';
 import { parseParentMessage, type CallMessage, type HostMessage } from './protocol.std';
 
@@ -10,6 +10,8 @@ export interface DispatcherOptions {
   onShutdown?: () => void;
   /** Interval of the "still running" heartbeat sent for every call. */
   tickMs?: number;
+  /** A second look at a failure before it is answered (e.g. was the token removed?). */
+  refineError?: (call: CallMessage, error: MkmErrorShape) => Promise<MkmErrorShape>;
 }
 
 export interface Dispatcher {
@@ -50,6 +52,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   };
 
+  const refine = async (call: CallMessage, shape: MkmErrorShape): Promise<MkmErrorShape> => {
+    try {
+      return (await options.refineError?.(call, shape)) ?? shape;
+    } catch {
+      return shape;
+    }
+  };
+
   const run = async (call: CallMessage): Promise<void> => {
     const started = Date.now();
     const fn = resolveMethod(service, call.method);
@@ -78,7 +88,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       }
       logger.debug('Call done', { id: call.id, method: call.method, ms: Date.now() - started });
     } catch (error) {
-      const shape = toErrorShape(error);
+      const shape = await refine(call, toErrorShape(error));
       // Unknown errors are logged whole (the logger redacts) because their message is dropped at
       // the boundary; typed ones only by code, they are expected outcomes such as a wrong PIN.
       if (shape.code === 'INTERNAL') logger.error('Call failed', { id: call.id, method: call.method, error });

@@ -7,6 +7,7 @@ import { createLogger, type LogLevel } from '../../core/logger.main';
 import { TokenService } from '../pkcs11/token-service.host';
 import { createDispatcher, resolveMethod } from './dispatcher.host';
 import { HSM_PROTOCOL_VERSION } from './protocol.std';
+import { createTokenLossRefiner } from './token-loss.host';
 import { detectTransport } from './transport.host';
 
 const transport = detectTransport();
@@ -52,6 +53,7 @@ const dispatcher = createDispatcher({
   logger,
   send: (message) => transport.send(message),
   onShutdown: () => void shutdown(),
+  refineError: createTokenLossRefiner(service),
 });
 
 transport.onMessage((raw) => dispatcher.handle(raw));
