@@ -1,0 +1,364 @@
+import { timingSafeEqual } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { isUtf8 } from 'node:buffer';
+import { MkmError, toErrorShape } from '../../shared/errors.std';
+import { readLines } from './line-reader.main';
+import { GENESIS, LOG_FILE, STATE_FILE, parseLine, sealMessage, sha256Hex } from './record.main';
+import type { AuditSealRecord } from './record.main';
+import { readState } from './state.main';
+import type { AuditState } from './state.main';
+import { MAC_BYTES, sameKey } from './sealer.main';
+import type { AuditKeyHandle, AuditSealer } from './sealer.main';
+
+export type AuditBadKind =
+  /** The line is not a valid record. */
+  | 'malformed'
+  /** A seq is missing, repeated or out of place: deletion or reordering. */
+  | 'sequence'
+  /** The entry's bytes no longer hash to what the next line recorded: an edit. */
+  | 'chain'
+  /** A seal is wrong: bad MAC, unknown key, or entries that no longer match its head. */
+  | 'seal'
+  /** Lines the state file says were written are gone. */
+  | 'truncated'
+  /** The last line has no newline. */
+  | 'torn'
+  /** The state file is missing, unreadable, or disagrees with the log. */
+  | 'state'
+  /** A line after the point where the log was cleanly closed. */
+  | 'after-close';
+
+export interface AuditBadEntry {
+  /** The seq the bad line has or should have; 0 when the problem is the state file itself. */
+  seq: number;
+  /** 1-based line number in audit.log (in an intact log, line === seq). */
+  line: number;
+  kind: AuditBadKind;
+  reason: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  /** Entry lines (not seals) in the part of the log that could be checked. */
+  entries: number;
+  lines: number;
+  seals: number;
+  /** False when no sealer was given or the token could not be reached: MACs were not checked. */
+  sealsVerified: boolean;
+  /** Set when the sealer failed (e.g. NOT_LOGGED_IN). */
+  sealError?: string;
+  /** Last seq authenticated by a seal (checked with the token when sealsVerified). */
+  sealedThrough: number;
+  /** Entries after sealedThrough: chained, but not yet authenticated by the token. */
+  unsealed: number;
+  firstUnsealed?: { seq: number; line: number };
+  /** Lines after the last write the state file recorded (the app was running or crashed). */
+  unconfirmed: number;
+  firstBad?: AuditBadEntry;
+}
+
+export interface VerifyOptions {
+  dir: string;
+  /** The audit key(s); more than one after a key rotation. Without one, seals are not checked. */
+  sealer?: AuditSealer | AuditSealer[] | null;
+  /** Check only this many bytes of the log: a writer in this process is paused at that size. */
+  limitBytes?: number;
+}
+
+interface SeenSeal {
+  record: AuditSealRecord;
+  line: number;
+  /** Entries with seq <= covers[1]. */
+  entriesThrough: number;
+}
+
+const BATCH = 1000;
+
+export async function verifyAuditLog(options: VerifyOptions): Promise<VerifyReport> {
+  const { dir } = options;
+  const sealers = options.sealer ? (Array.isArray(options.sealer) ? options.sealer : [options.sealer]) : [];
+  const candidates: AuditBadEntry[] = [];
+  // State first, then the log: a writer updates the state only after the log, so a live log is
+  // never seen behind its state.
+  let state: AuditState | null = null;
+  try {
+    state = await readState(dir);
+  } catch (error) {
+    const reason = error instanceof MkmError ? String(error.details?.reason ?? error.message) : 'unreadable';
+    candidates.push({ seq: 0, line: 0, kind: 'state', reason });
+  }
+  const logPath = join(dir, LOG_FILE);
+  if (!existsSync(logPath)) {
+    if (state && state.written.seq > 0) {
+      candidates.push({
+        seq: 1,
+        line: 1,
+        kind: 'truncated',
+        reason: `${LOG_FILE} is missing but ${STATE_FILE} records ${state.written.seq} written lines`,
+      });
+    }
+    return finish(emptyReport(), candidates);
+  }
+
+  let expectedSeq = 1;
+  let prev = GENESIS;
+  let entries = 0;
+  let stop: AuditBadEntry | undefined;
+  // Hashes of lines after the sealed prefix, so a seal's head can be checked.
+  let recentBase = 1;
+  let recent: string[] = [];
+  let recentEntries: boolean[] = [];
+  let coverEnd = 0;
+  const seals: SeenSeal[] = [];
+  const sealSeqs = new Set<number>();
+  let writtenHash: string | undefined;
+  let stateSealLine: AuditSealRecord | 'not-a-seal' | undefined;
+
+  const result = await readLines(
+    logPath,
+    {
+      onLine(line, lineNo) {
+        const seq = expectedSeq;
+        const text = line.toString('utf8');
+        const record = isUtf8(line) ? parseLine(text) : 'not valid UTF-8';
+        if (typeof record === 'string') {
+          stop = {
+            seq,
+            line: lineNo,
+            kind: 'malformed',
+            reason: `line ${lineNo} is not a valid record: ${record}`,
+          };
+          return false;
+        }
+        if (record.seq !== seq) {
+          const reason =
+            record.seq > seq
+              ? `entry ${seq} is missing: line ${lineNo} holds entry ${record.seq} (lines deleted or moved)`
+              : `line ${lineNo} holds entry ${record.seq} where entry ${seq} belongs (lines moved or copied)`;
+          stop = { seq, line: lineNo, kind: 'sequence', reason };
+          return false;
+        }
+        if (record.prev !== prev) {
+          stop =
+            lineNo === 1
+              ? { seq, line: 1, kind: 'chain', reason: 'entry 1 does not start the chain: it was changed' }
+              : {
+                  seq: seq - 1,
+                  line: lineNo - 1,
+                  kind: 'chain',
+                  reason: `entry ${seq - 1} was changed: its bytes no longer hash to the link entry ${seq} recorded`,
+                };
+          return false;
+        }
+        const hash = sha256Hex(line);
+        if (record.type === 'seal') {
+          const [first, last] = record.covers;
+          let bad: string | undefined;
+          if (first !== coverEnd + 1) bad = `it covers from ${first} but the sealed part ends at ${coverEnd}`;
+          else if (last >= seq) bad = `it covers entry ${last}, which is not before it`;
+          else if (recent[last - recentBase] !== record.head) {
+            bad = `entries ${first}-${last} no longer match the head it authenticates: one of them was changed`;
+          }
+          if (bad) {
+            stop = { seq, line: lineNo, kind: 'seal', reason: `seal ${seq} is wrong: ${bad}` };
+            return false;
+          }
+          let after = 0;
+          for (let i = last + 1 - recentBase; i < recent.length; i++) if (recentEntries[i]) after++;
+          seals.push({ record, line: lineNo, entriesThrough: entries - after });
+          sealSeqs.add(seq);
+          recent = recent.slice(last + 1 - recentBase);
+          recentEntries = recentEntries.slice(last + 1 - recentBase);
+          recentBase = last + 1;
+          coverEnd = last;
+        } else {
+          entries++;
+        }
+        recent.push(hash);
+        recentEntries.push(record.type === 'entry');
+        if (state && seq === state.written.seq) writtenHash = hash;
+        if (state?.sealed && seq === state.sealed.seq)
+          stateSealLine = record.type === 'seal' ? record : 'not-a-seal';
+        prev = hash;
+        expectedSeq++;
+      },
+    },
+    { limitBytes: options.limitBytes },
+  );
+
+  const lastSeq = expectedSeq - 1;
+  if (stop) candidates.push(stop);
+  else if (result.tornBytes > 0) {
+    candidates.push({
+      seq: expectedSeq,
+      line: result.lines + 1,
+      kind: 'torn',
+      reason:
+        `line ${result.lines + 1} is incomplete: ${result.tornBytes} bytes without a newline ` +
+        `(a write cut short by a crash, or the file was cut)`,
+    });
+  }
+  if (!stop && state) {
+    const w = state.written;
+    if (w.seq > lastSeq) {
+      candidates.push({
+        seq: lastSeq + 1,
+        line: result.lines + 1,
+        kind: 'truncated',
+        reason: `the log ends at entry ${lastSeq} but ${STATE_FILE} records entry ${w.seq} as written: entries ${lastSeq + 1}-${w.seq} were removed`,
+      });
+    } else if (w.seq > 0 && writtenHash !== w.hash) {
+      candidates.push({
+        seq: w.seq,
+        line: w.seq,
+        kind: 'state',
+        reason: `entry ${w.seq} differs from the last entry ${STATE_FILE} recorded as written: it was changed`,
+      });
+    }
+    if (state.sealed && state.sealed.seq <= lastSeq) {
+      const s = stateSealLine;
+      if (
+        s === undefined ||
+        s === 'not-a-seal' ||
+        s.mac !== state.sealed.mac ||
+        s.covers[1] !== state.sealed.through
+      ) {
+        candidates.push({
+          seq: state.sealed.seq,
+          line: state.sealed.seq,
+          kind: 'state',
+          reason: `line ${state.sealed.seq} is not the seal ${STATE_FILE} recorded: it was replaced`,
+        });
+      }
+    }
+    if (state.closed && lastSeq > w.seq) {
+      candidates.push({
+        seq: w.seq + 1,
+        line: w.seq + 1,
+        kind: 'after-close',
+        reason: `entry ${w.seq + 1} was added after the log was closed at entry ${w.seq}`,
+      });
+    }
+  } else if (!stop && state === null && lastSeq > 0 && candidates.length === 0) {
+    candidates.push({ seq: 0, line: 0, kind: 'state', reason: `${STATE_FILE} is missing` });
+  }
+  const unconfirmed = state && !state.closed && lastSeq > state.written.seq ? lastSeq - state.written.seq : 0;
+
+  // Seals after the first structural problem prove nothing; check the MACs of those before it.
+  const structuralFirst = earliest(candidates);
+  const usable = seals.filter((s) => structuralFirst === undefined || s.record.seq < structuralFirst.seq);
+  let sealsVerified = sealers.length > 0 || usable.length === 0;
+  let sealError: string | undefined;
+  let validThrough = usable.length;
+  if (sealers.length > 0 && usable.length > 0) {
+    try {
+      const firstInvalid = await firstInvalidSeal(usable, sealers);
+      if (firstInvalid) {
+        validThrough = firstInvalid.index;
+        candidates.push(firstInvalid.bad);
+      }
+    } catch (error) {
+      sealsVerified = false;
+      sealError = toErrorShape(error).code;
+    }
+  }
+  const lastValid = validThrough > 0 ? usable[validThrough - 1] : undefined;
+  const sealedThrough = lastValid ? lastValid.record.covers[1] : 0;
+  const unsealed = entries - (lastValid ? lastValid.entriesThrough : 0);
+  let firstUnsealedSeq = sealedThrough + 1;
+  while (sealSeqs.has(firstUnsealedSeq)) firstUnsealedSeq++;
+
+  return finish(
+    {
+      ok: true,
+      entries,
+      lines: result.lines,
+      seals: seals.length,
+      sealsVerified,
+      ...(sealError ? { sealError } : {}),
+      sealedThrough,
+      unsealed,
+      ...(unsealed > 0 && firstUnsealedSeq <= lastSeq
+        ? { firstUnsealed: { seq: firstUnsealedSeq, line: firstUnsealedSeq } }
+        : {}),
+      unconfirmed,
+    },
+    candidates,
+  );
+}
+
+function emptyReport(): VerifyReport {
+  return {
+    ok: true,
+    entries: 0,
+    lines: 0,
+    seals: 0,
+    sealsVerified: true,
+    sealedThrough: 0,
+    unsealed: 0,
+    unconfirmed: 0,
+  };
+}
+
+function earliest(candidates: AuditBadEntry[]): AuditBadEntry | undefined {
+  let best: AuditBadEntry | undefined;
+  for (const c of candidates) if (!best || c.seq < best.seq) best = c;
+  return best;
+}
+
+function finish(report: VerifyReport, candidates: AuditBadEntry[]): VerifyReport {
+  const firstBad = earliest(candidates);
+  return firstBad ? { ...report, ok: false, firstBad } : report;
+}
+
+async function firstInvalidSeal(
+  seals: SeenSeal[],
+  sealers: AuditSealer[],
+): Promise<{ index: number; bad: AuditBadEntry } | undefined> {
+  const valid: boolean[] = new Array<boolean>(seals.length).fill(false);
+  const unknownKey: boolean[] = new Array<boolean>(seals.length).fill(false);
+  const bySealer = new Map<AuditSealer, number[]>();
+  seals.forEach((s, i) => {
+    const sealer = sealers.find((x) => sameKey(x.keyRef, s.record.sealKey));
+    if (!sealer) unknownKey[i] = true;
+    else bySealer.set(sealer, [...(bySealer.get(sealer) ?? []), i]);
+  });
+  for (const [sealer, indexes] of bySealer) {
+    for (let from = 0; from < indexes.length; from += BATCH) {
+      const chunk = indexes.slice(from, from + BATCH);
+      const messages = chunk.map((i) => messageOf(seals[i]!.record));
+      const macs = chunk.map((i) => Buffer.from(seals[i]!.record.mac, 'hex'));
+      const results = await checkMacs(sealer, messages, macs);
+      chunk.forEach((i, k) => (valid[i] = results[k] === true));
+    }
+  }
+  const index = valid.findIndex((v) => !v);
+  if (index === -1) return undefined;
+  const s = seals[index]!;
+  const key = s.record.sealKey;
+  const reason = unknownKey[index]
+    ? `seal ${s.record.seq} was made with key ${key.id} (KCV ${key.kcv}), which is not the audit key`
+    : `seal ${s.record.seq} has a wrong MAC: it was forged or altered`;
+  return { index, bad: { seq: s.record.seq, line: s.line, kind: 'seal', reason } };
+}
+
+function messageOf(r: AuditSealRecord): Buffer {
+  const key: AuditKeyHandle = r.sealKey;
+  return sealMessage(r.covers[0], r.covers[1], r.head, r.time, key);
+}
+
+async function checkMacs(sealer: AuditSealer, messages: Buffer[], macs: Buffer[]): Promise<boolean[]> {
+  if (sealer.verifyBatch) {
+    const out = await sealer.verifyBatch(messages, macs);
+    if (out.length !== messages.length)
+      throw new MkmError('INTERNAL', 'The sealer answered a different count.');
+    return out;
+  }
+  const expected = await sealer.macBatch(messages);
+  if (expected.length !== messages.length)
+    throw new MkmError('INTERNAL', 'The sealer answered a different count.');
+  return expected.map(
+    (e, i) => e.length === MAC_BYTES && macs[i]!.length === MAC_BYTES && timingSafeEqual(e, macs[i]!),
+  );
+}
