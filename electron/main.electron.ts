@@ -6,6 +6,7 @@ import { createApp } from './core/app.main';
 import { createLogger } from './core/logger.main';
 import { dataPaths } from './core/paths.main';
 import type { SenderInfo } from './core/registry.main';
+import { appUrlMatcher, isTrustedElectronSender } from './core/sender-policy.main';
 import type { StoreData } from './core/store.main';
 import { IPC_CALL, IPC_EVENT } from './ipc-channels.std';
 import { installSecurityHandlers } from './security.electron';
@@ -26,17 +27,7 @@ if (!app.requestSingleInstanceLock()) {
   start();
 }
 
-function isAppUrl(url: string): boolean {
-  try {
-    const parsed = new URL(url);
-    const expected = new URL(appUrl);
-    return parsed.protocol === 'file:'
-      ? parsed.protocol === expected.protocol && parsed.pathname === expected.pathname
-      : parsed.origin === expected.origin;
-  } catch {
-    return false;
-  }
-}
+const isAppUrl = appUrlMatcher(appUrl);
 
 function start(): void {
   const dataDir = process.env.MKM_DATA_DIR ?? app.getPath('userData');
@@ -59,11 +50,7 @@ function start(): void {
     storeFactory: (options) => new ElectronStore<StoreData>(options),
     openExternal: (url) => shell.openExternal(url),
     isTrustedSender: (sender: SenderInfo) =>
-      sender.transport === 'electron' &&
-      mainWindow !== null &&
-      sender.webContentsId === mainWindow.webContents.id &&
-      sender.isMainFrame &&
-      isAppUrl(sender.frameUrl),
+      isTrustedElectronSender(sender, { webContentsId: mainWindow?.webContents.id ?? null, isAppUrl }),
   });
 
   ipcMain.handle(IPC_CALL, (event: IpcMainInvokeEvent, channel: unknown, request: unknown) => {

@@ -149,11 +149,19 @@ export async function startBrowserMode(options: BrowserModeOptions): Promise<Bro
     const helloTimer = setTimeout(() => !authenticated && ws.close(4401, 'hello expected'), 5_000);
     let unsubscribe = () => {};
     ws.on('message', async (data, isBinary) => {
+      let raw: unknown;
       let message;
       try {
         if (isBinary) throw new Error('binary');
-        message = clientMessage.parse(JSON.parse(data.toString()));
+        raw = JSON.parse(data.toString());
+        message = clientMessage.parse(raw);
       } catch {
+        const id = (raw as { id?: unknown } | undefined)?.id;
+        if (authenticated && typeof id === 'number') {
+          // A call we cannot read still gets its answer, so the page's promise settles.
+          send({ t: 'result', id, envelope: { ok: false, error: new MkmError('VALIDATION').toShape() } });
+          return;
+        }
         send({ t: 'refused', code: 'VALIDATION', message: 'Malformed message.' });
         if (!authenticated) ws.close(4400, 'malformed');
         return;

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The OS packages mkm's tests and demo need, from Debian: SoftHSM2 (the demo and test token),
+# OpenSC (pkcs11-tool, to cross-check mkm), Chromium (browser mode and e2e), OpenSSL (interop).
+set -euo pipefail
+PACKAGES=(softhsm2 opensc chromium openssl ca-certificates)
+
+missing=()
+command -v softhsm2-util >/dev/null || missing+=(softhsm2)
+command -v pkcs11-tool >/dev/null || missing+=(opensc)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v openssl >/dev/null || missing+=(openssl)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else SUDO=""; fi
+if ! command -v apt-get >/dev/null || { [ "$(id -u)" -ne 0 ] && [ -z "$SUDO" ]; }; then
+  echo "mkm needs: ${missing[*]}. Install them with: sudo apt-get install -y ${PACKAGES[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null

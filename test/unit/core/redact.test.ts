@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { redact, redactString } from '../../../shared/redact.std';
+
+describe('redaction', () => {
+  it('hides secret fields by name, wherever they sit', () => {
+    const out = JSON.stringify(
+      redact({
+        pin: '123456',
+        soPin: '87654321',
+        nested: { cvv: '123', card_number: '4111111111111111' },
+        label: 'ok',
+      }),
+    );
+    for (const secret of ['123456', '87654321', '"123"', '4111111111111111'])
+      expect(out).not.toContain(secret);
+    expect(out).toContain('"label":"ok"');
+  });
+
+  it('hides PANs, long hex and base64 and private keys inside free text', () => {
+    const text = redactString(
+      'card 4111 1111 1111 1111 key 000102030405060708090a0b0c0d0e0f1011 b64 ' +
+        'QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5eg== pin=4321 ' +
+        '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----',
+    );
+    expect(text).not.toMatch(/4111|0a0b0c|QUJDREVG|4321|MIIE/);
+  });
+
+  it('keeps identifiers that only look like secret names', () => {
+    expect(redact({ serialNumber: 'abc', keyId: 'k1', kcv: 'a1b2c3' })).toEqual({
+      serialNumber: 'abc',
+      keyId: 'k1',
+      kcv: 'a1b2c3',
+    });
+  });
+
+  it('survives cycles, buffers and errors', () => {
+    const a: Record<string, unknown> = { name: 'a' };
+    a.self = a;
+    const error = new Error('failed for pan 5555555555554444');
+    const out = JSON.stringify(redact({ a, buf: Buffer.from('secret'), error }));
+    expect(out).toContain('[cycle]');
+    expect(out).not.toContain('5555555555554444');
+    expect(out).not.toContain('secret');
+  });
+});
