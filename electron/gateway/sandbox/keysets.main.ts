@@ -12,6 +12,11 @@ import type { IssuedKeySet, KeySetRecord, MerchantKeyRecord, StateStore } from '
  */
 
 export const SET_RETENTION_MS = 24 * 3600 * 1000;
+/**
+ * Every refusal hands out a set, so a client looping on errors could grow the state without
+ * bound; past this many open (unused, unexpired) sets per user the oldest are forgotten.
+ */
+export const MAX_OPEN_SETS_PER_USER = 256;
 
 export type IssueFault = 'none' | 'bad_kcv' | 'replay_set';
 
@@ -107,7 +112,18 @@ export class KeySets {
       expires_at_ms: now + this.ttlSeconds * 1000,
       used_at_ms: null,
     };
+    this.capOpenSets(owner);
     return { body, replayed: false };
+  }
+
+  private capOpenSets(owner: string): void {
+    const now = this.clock();
+    const open = Object.values(this.store.state.key_sets)
+      .filter((s) => s.owner === owner && s.used_at_ms === null && now < s.expires_at_ms)
+      .sort((a, b) => a.issued_at_ms - b.issued_at_ms);
+    for (const s of open.slice(0, Math.max(0, open.length - MAX_OPEN_SETS_PER_USER))) {
+      delete this.store.state.key_sets[s.set_id];
+    }
   }
 
   private prune(): void {

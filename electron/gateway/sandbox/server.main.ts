@@ -195,7 +195,7 @@ export async function startSandbox(options: SandboxOptions): Promise<SandboxHand
     await app.listen({ port: options.port, host: '127.0.0.1' });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : options.port;
-    log.info('listening', { port, pin: tls.pin });
+    log.info('listening', { port });
 
     let closed: Promise<void> | undefined;
     return {
