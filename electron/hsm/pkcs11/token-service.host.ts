@@ -1,146 +1,1000 @@
+import { createVerify } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { z } from 'zod';
 import { MkmError } from '../../../shared/errors.std';
 import { silentLogger, type Logger } from '../../core/logger.main';
-import type {
-  BatchResult,
-  CapabilitiesResult,
-  ChangePinParams,
-  CipherParams,
-  CreateCsrParams,
-  CsrResult,
-  DataResult,
-  DestroyObjectParams,
-  DestroyResult,
-  EmptyParams,
-  EncryptBatchParams,
-  ExportPublicKeyParams,
-  ExportPublicKeyResult,
-  GenerateKeyParams,
-  GenerateKeyResult,
-  GenerateRandomParams,
-  HmacSignParams,
-  HmacVerifyParams,
-  ImportKeyParams,
-  ImportKeyResult,
-  InitTokenParams,
-  InitTokenResult,
-  InitUserPinParams,
-  KcvResult,
-  KeyRefParams,
-  ListObjectsParams,
-  ListSlotsParams,
-  LoadModuleParams,
-  LoginParams,
-  LoginResult,
-  MacResult,
-  ModuleInfo,
-  ObjectInfo,
-  ObjectRefParams,
-  OkResult,
-  SlotParams,
-  SlotSummary,
-  UnwrapKeyParams,
-  UnwrapKeyResult,
-  VerifyResult,
-  WellKnownModule,
-  WrapKeyParams,
-  WrapResult,
+import { toMkmError } from './ckr.std';
+import {
+  countOrNull,
+  decodeSlotFlags,
+  decodeTokenFlags,
+  pinStateOf,
+  trimPadded,
+  versionString,
+} from './flags.std';
+import {
+  CMAC,
+  cipherMechanism,
+  HMAC_SHA256,
+  isRsaMechanism,
+  SHA256_RSA_PKCS,
+  wrapMechanism,
+} from './mechanisms.host';
+import { findById, listObjectsRaw, readAttribute, type FoundObject } from './objects.host';
+import {
+  handleToNumber,
+  readUlong,
+  pkcs11js,
+  toTemplate,
+  type Handle,
+  type Mechanism,
+  type PKCS11,
+  type Template,
+} from './pkcs11.host';
+import { probeCapabilities } from './probe.host';
+import { csrAssemble, csrToBeSigned, rsaPublicFromComponents, type RsaPublic } from './spki.main';
+import { keyPairTemplates, purposeRule, rsaBits, secretKeyTemplate, unwrapPurpose } from './templates.std';
+import {
+  ChangePinParamsSchema,
+  CipherParamsSchema,
+  CreateCsrParamsSchema,
+  DestroyObjectParamsSchema,
+  ExportPublicKeyParamsSchema,
+  GenerateKeyParamsSchema,
+  GenerateRandomParamsSchema,
+  HmacSignParamsSchema,
+  HmacVerifyParamsSchema,
+  ImportKeyParamsSchema,
+  InitTokenParamsSchema,
+  InitUserPinParamsSchema,
+  KeyRefParamsSchema,
+  ListObjectsParamsSchema,
+  ListSlotsParamsSchema,
+  LoadModuleParamsSchema,
+  LoginParamsSchema,
+  ObjectRefParamsSchema,
+  SlotParamsSchema,
+  UnwrapKeyParamsSchema,
+  WrapKeyParamsSchema,
+  type BatchResult,
+  type CapabilitiesResult,
+  type ChangePinParams,
+  type CipherMechanism,
+  type CipherParams,
+  type CreateCsrParams,
+  type CsrResult,
+  type DataResult,
+  type DestroyObjectParams,
+  type DestroyResult,
+  type EmptyParams,
+  type EncryptBatchParams,
+  type ExportPublicKeyParams,
+  type ExportPublicKeyResult,
+  type GenerateKeyParams,
+  type GenerateKeyResult,
+  type GenerateRandomParams,
+  type HmacSignParams,
+  type HmacVerifyParams,
+  type ImportKeyParams,
+  type ImportKeyResult,
+  type InitTokenParams,
+  type InitTokenResult,
+  type InitUserPinParams,
+  type KcvResult,
+  type KeyRefParams,
+  type ListObjectsParams,
+  type ListSlotsParams,
+  type LoadModuleParams,
+  type LoginParams,
+  type LoginResult,
+  type MacResult,
+  type ModuleInfo,
+  type ObjectClass,
+  type ObjectInfo,
+  type ObjectRefParams,
+  type OkResult,
+  type SecretKeyType,
+  type SlotParams,
+  type SlotSummary,
+  type TokenSummary,
+  type UnwrapKeyParams,
+  type UnwrapKeyResult,
+  type VerifyResult,
+  type WellKnownModule,
+  type WrapKeyParams,
+  type WrapResult,
 } from './types.std';
+import { wellKnownModules } from './well-known-modules.main';
 
 export interface TokenServiceOptions {
   logger?: Logger;
 }
 
-const todo = (): never => {
-  throw new MkmError('NOT_IMPLEMENTED');
-};
+const P = pkcs11js;
+// CK_STATE values (PKCS#11 §5.7); pkcs11js does not export them.
+const CKS_RO_USER_FUNCTIONS = 1;
+const CKS_RW_USER_FUNCTIONS = 3;
+const CKS_RW_SO_FUNCTIONS = 4;
+const ZERO_BLOCK = Buffer.alloc(16);
+const RSA_F4 = Buffer.from([0x01, 0x00, 0x01]);
+/** Room for any RSA block up to 8192 bits. */
+const RSA_OUT = 1024;
 
-/** SKELETON: signatures are final; bodies are being filled in. */
+interface Loaded {
+  pkcs11: PKCS11;
+  info: ModuleInfo;
+  /** sizeof(CK_ULONG) as this module's handles show it. */
+  ulongWidth: number;
+}
+
+interface OpenSession {
+  handle: Handle;
+  rw: boolean;
+}
+
+type SessionUser = 'user' | 'so' | null;
+
+function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  // Paths and messages only: a zod message never quotes the value, and the value may be a PIN.
+  const issues = result.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`);
+  throw new MkmError('VALIDATION', undefined, { issues });
+}
+
+const b64 = (s: string): Buffer => Buffer.from(s, 'base64');
+
+/**
+ * The PKCS#11 token service. It runs in the HSM host process (a vendor library that crashes
+ * takes only the host down) and keeps one R/W session per slot, so a login lasts across calls.
+ * Every public async method takes one plain object and returns plain JSON; object handles never
+ * leave this class (they are per-session numbers), objects are named by CKA_ID + class.
+ *
+ * PINs and clear key values are used for the one call that needs them and never logged: log
+ * calls here pass only non-secret fields, and errors carry CKR codes, never library text.
+ */
 export class TokenService {
   private readonly logger: Logger;
+  private loaded: Loaded | null = null;
+  private readonly sessions = new Map<number, OpenSession>();
+  private readonly slotHandles = new Map<number, Handle>();
 
   constructor(options: TokenServiceOptions = {}) {
     this.logger = options.logger ?? silentLogger;
   }
 
-  async loadModule(_p: LoadModuleParams): Promise<ModuleInfo> {
-    return todo();
+  // ---------------------------------------------------------------- module
+
+  async loadModule(params: LoadModuleParams): Promise<ModuleInfo> {
+    const { path, libraryParameters } = parse(LoadModuleParamsSchema, params);
+    if (this.loaded) await this.unloadModule();
+    if (!existsSync(path)) throw new MkmError('MODULE_NOT_FOUND', undefined, { path });
+
+    const pkcs11 = new P.PKCS11();
+    try {
+      pkcs11.load(path);
+    } catch (error) {
+      throw new MkmError('MODULE_INVALID', undefined, { path, reason: loadFailureReason(error) });
+    }
+    try {
+      initialize(pkcs11, libraryParameters);
+    } catch (error) {
+      safely(() => pkcs11.close());
+      const e = toMkmError(error, { fn: 'C_Initialize' });
+      throw new MkmError('MODULE_INIT_FAILED', undefined, { path, ...e.details });
+    }
+    try {
+      const raw = pkcs11.C_GetInfo();
+      const info: ModuleInfo = {
+        path,
+        cryptokiVersion: `${raw.cryptokiVersion.major}.${String(raw.cryptokiVersion.minor).padStart(2, '0')}`,
+        manufacturer: trimPadded(raw.manufacturerID),
+        libraryDescription: trimPadded(raw.libraryDescription),
+        libraryVersion: versionString(raw.libraryVersion),
+      };
+      this.loaded = { pkcs11, info, ulongWidth: process.platform === 'win32' ? 4 : 8 };
+      this.logger.info('PKCS#11 module loaded', {
+        path,
+        manufacturer: info.manufacturer,
+        version: info.libraryVersion,
+      });
+      return info;
+    } catch (error) {
+      safely(() => pkcs11.C_Finalize());
+      safely(() => pkcs11.close());
+      throw new MkmError('MODULE_INIT_FAILED', undefined, { path, ...toMkmError(error).details });
+    }
   }
-  async unloadModule(_p?: EmptyParams): Promise<OkResult> {
-    return todo();
+
+  async unloadModule(_params?: EmptyParams): Promise<OkResult> {
+    const loaded = this.loaded;
+    this.loaded = null;
+    if (loaded) {
+      for (const s of this.sessions.values()) safely(() => loaded.pkcs11.C_CloseSession(s.handle));
+      safely(() => loaded.pkcs11.C_Finalize());
+      safely(() => loaded.pkcs11.close());
+      this.logger.info('PKCS#11 module unloaded', { path: loaded.info.path });
+    }
+    this.sessions.clear();
+    this.slotHandles.clear();
+    return { ok: true };
   }
-  async getModuleInfo(_p?: EmptyParams): Promise<ModuleInfo | null> {
-    return todo();
+
+  async getModuleInfo(_params?: EmptyParams): Promise<ModuleInfo | null> {
+    return this.loaded?.info ?? null;
   }
-  async wellKnownModules(_p?: EmptyParams): Promise<WellKnownModule[]> {
-    return todo();
+
+  async wellKnownModules(_params?: EmptyParams): Promise<WellKnownModule[]> {
+    return wellKnownModules();
   }
-  async listSlots(_p?: ListSlotsParams): Promise<SlotSummary[]> {
-    return todo();
+
+  // ---------------------------------------------------------------- slots
+
+  async listSlots(params?: ListSlotsParams): Promise<SlotSummary[]> {
+    const { tokenPresent } = parse(ListSlotsParamsSchema, params) ?? {};
+    const pkcs11 = this.module();
+    const handles = this.call(null, () => pkcs11.C_GetSlotList(tokenPresent ?? false));
+    this.rememberSlots(handles);
+    const out: SlotSummary[] = [];
+    for (const handle of handles) {
+      const slotId = handleToNumber(handle);
+      let info;
+      try {
+        info = pkcs11.C_GetSlotInfo(handle);
+      } catch {
+        continue; // unplugged between the list and the info: it is simply gone
+      }
+      const flags = decodeSlotFlags(info.flags);
+      let token: TokenSummary | null = null;
+      if (flags.tokenPresent) {
+        try {
+          token = this.tokenSummary(handle);
+        } catch {
+          token = null; // removed or unreadable; the next poll tells
+        }
+      }
+      if (!token) this.dropSession(slotId);
+      out.push({
+        slotId,
+        description: trimPadded(info.slotDescription),
+        manufacturer: trimPadded(info.manufacturerID),
+        firmware: versionString(info.firmwareVersion),
+        hardware: versionString(info.hardwareVersion),
+        flags,
+        removable: flags.removableDevice,
+        token,
+        session: this.sessionSummary(slotId),
+      });
+    }
+    return out;
   }
-  async login(_p: LoginParams): Promise<LoginResult> {
-    return todo();
+
+  // ---------------------------------------------------------------- login and PINs
+
+  async login(params: LoginParams): Promise<LoginResult> {
+    const { slotId, pin, userType = 'user' } = parse(LoginParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const current = this.sessionUser(slotId);
+    if (current === userType) return { slotId, loggedIn: true, userType };
+    if (current !== null) this.call(slotId, () => pkcs11.C_Logout(session.handle));
+    if (pin === undefined && !this.tokenSummary(this.slotHandle(slotId)).flags.protectedAuthenticationPath) {
+      throw new MkmError('VALIDATION', 'Enter the PIN: this token has no PIN pad.', { field: 'pin' });
+    }
+    try {
+      // No PIN: the token's protected authentication path (PIN pad, touch) takes it.
+      pkcs11.C_Login(session.handle, userType === 'so' ? P.CKU_SO : P.CKU_USER, pin);
+    } catch (error) {
+      const e = toMkmError(error, { fn: 'C_Login' });
+      if (e.code === 'ALREADY_LOGGED_IN') return { slotId, loggedIn: true, userType };
+      throw this.withPinState(slotId, e, userType);
+    }
+    this.logger.info('Logged in to token', { slotId, userType });
+    return { slotId, loggedIn: true, userType };
   }
-  async logout(_p: SlotParams): Promise<OkResult> {
-    return todo();
+
+  async logout(params: SlotParams): Promise<OkResult> {
+    const { slotId } = parse(SlotParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.sessions.get(slotId);
+    if (session) {
+      try {
+        pkcs11.C_Logout(session.handle);
+      } catch (error) {
+        const e = toMkmError(error, { fn: 'C_Logout' });
+        if (e.code === 'SESSION_CLOSED' || e.code === 'TOKEN_REMOVED') this.dropSession(slotId);
+        else if (e.code !== 'NOT_LOGGED_IN') throw e;
+      }
+    }
+    this.logger.info('Logged out of token', { slotId });
+    return { ok: true };
   }
-  async changePin(_p: ChangePinParams): Promise<OkResult> {
-    return todo();
+
+  async changePin(params: ChangePinParams): Promise<OkResult> {
+    const { slotId, oldPin, newPin } = parse(ChangePinParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    // C_SetPIN changes the logged-in user's PIN, or the user PIN in a public session.
+    const who = this.sessionUser(slotId) ?? 'user';
+    try {
+      pkcs11.C_SetPIN(session.handle, oldPin, newPin);
+    } catch (error) {
+      throw this.withPinState(slotId, toMkmError(error, { fn: 'C_SetPIN' }), who);
+    }
+    this.logger.info('PIN changed', { slotId, userType: who });
+    return { ok: true };
   }
-  async initToken(_p: InitTokenParams): Promise<InitTokenResult> {
-    return todo();
+
+  async initToken(params: InitTokenParams): Promise<InitTokenResult> {
+    const { slotId, soPin, label } = parse(InitTokenParamsSchema, params);
+    const pkcs11 = this.module();
+    const slot = this.slotHandle(slotId);
+    // CK_UTF8CHAR[32], blank padded: pkcs11js passes a C string, and the token reads 32 bytes.
+    if (Buffer.byteLength(label, 'utf8') > 32) {
+      throw new MkmError('VALIDATION', 'The token label can be at most 32 bytes.', { field: 'label' });
+    }
+    const padded = label + ' '.repeat(32 - Buffer.byteLength(label, 'utf8'));
+    // C_InitToken fails with CKR_SESSION_EXISTS while any session is open on the slot.
+    this.dropSession(slotId);
+    safely(() => pkcs11.C_CloseAllSessions(slot));
+    try {
+      pkcs11.C_InitToken(slot, soPin, padded);
+    } catch (error) {
+      throw this.withPinState(slotId, toMkmError(error, { fn: 'C_InitToken' }), 'so');
+    }
+    const token = this.tokenSummary(slot);
+    this.logger.info('Token initialized', { slotId, label: token.label, serial: token.serial });
+    return { slotId, label: token.label, serial: token.serial };
   }
-  async initUserPin(_p: InitUserPinParams): Promise<OkResult> {
-    return todo();
+
+  async initUserPin(params: InitUserPinParams): Promise<OkResult> {
+    const { slotId, soPin, userPin } = parse(InitUserPinParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    if (this.sessionUser(slotId) === 'user') this.call(slotId, () => pkcs11.C_Logout(session.handle));
+    if (this.sessionUser(slotId) !== 'so') {
+      try {
+        pkcs11.C_Login(session.handle, P.CKU_SO, soPin);
+      } catch (error) {
+        const e = toMkmError(error, { fn: 'C_Login' });
+        if (e.code !== 'ALREADY_LOGGED_IN') throw this.withPinState(slotId, e, 'so');
+      }
+    }
+    try {
+      this.call(slotId, () => pkcs11.C_InitPIN(session.handle, userPin));
+    } finally {
+      safely(() => pkcs11.C_Logout(session.handle));
+    }
+    this.logger.info('User PIN initialized by the security officer', { slotId });
+    return { ok: true };
   }
-  async generateKey(_p: GenerateKeyParams): Promise<GenerateKeyResult> {
-    return todo();
+
+  // ---------------------------------------------------------------- keys
+
+  async generateKey(params: GenerateKeyParams): Promise<GenerateKeyResult> {
+    const { slotId, type, label, purpose, exportable } = parse(GenerateKeyParamsSchema, params);
+    purposeRule(type, purpose);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const id = this.randomId(slotId);
+    const naming: Template = [
+      { type: P.CKA_LABEL, value: label },
+      { type: P.CKA_ID, value: id },
+    ];
+    const bits = rsaBits(type);
+    if (bits === null) {
+      const secretType = type as SecretKeyType;
+      const template: Template = [
+        { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+        { type: P.CKA_KEY_TYPE, value: secretType === 'aes-256' ? P.CKK_AES : P.CKK_GENERIC_SECRET },
+        { type: P.CKA_VALUE_LEN, value: 32 },
+        ...naming,
+        ...toTemplate(secretKeyTemplate(secretType, purpose, { exportable })),
+      ];
+      const mechanism = {
+        mechanism: secretType === 'aes-256' ? P.CKM_AES_KEY_GEN : P.CKM_GENERIC_SECRET_KEY_GEN,
+      };
+      const handle = await this.callAsync(slotId, () =>
+        pkcs11.C_GenerateKeyAsync(session.handle, mechanism, template),
+      );
+      const kcv = this.kcvOf(slotId, handle, secretType);
+      const objects = this.describeById(slotId, id.toString('hex'), ['secret']);
+      this.logger.info('Key generated', {
+        slotId,
+        type,
+        purpose,
+        label,
+        keyId: id.toString('hex'),
+        kcv: kcv.kcv,
+      });
+      return { id: id.toString('hex'), type, purpose, label, objects, kcv };
+    }
+    if (exportable)
+      throw new MkmError('VALIDATION', 'An RSA private key never leaves the token.', { field: 'exportable' });
+    const t = keyPairTemplates(type, purpose);
+    const publicTemplate: Template = [
+      { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY },
+      { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
+      { type: P.CKA_MODULUS_BITS, value: bits },
+      { type: P.CKA_PUBLIC_EXPONENT, value: RSA_F4 },
+      ...naming,
+      ...toTemplate(t.publicKey),
+    ];
+    const privateTemplate: Template = [
+      { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY },
+      { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
+      ...naming,
+      ...toTemplate(t.privateKey),
+    ];
+    const mechanism = { mechanism: P.CKM_RSA_PKCS_KEY_PAIR_GEN };
+    const pair = await this.callAsync(slotId, () =>
+      pkcs11.C_GenerateKeyPairAsync(session.handle, mechanism, publicTemplate, privateTemplate),
+    );
+    const pub = this.rsaPublic(slotId, pair.publicKey);
+    const objects = this.describeById(slotId, id.toString('hex'), ['private', 'public']);
+    this.logger.info('Key pair generated', {
+      slotId,
+      type,
+      purpose,
+      label,
+      keyId: id.toString('hex'),
+      spkiSha256: pub.spkiSha256,
+    });
+    return { id: id.toString('hex'), type, purpose, label, objects, spkiSha256: pub.spkiSha256 };
   }
-  async listObjects(_p: ListObjectsParams): Promise<ObjectInfo[]> {
-    return todo();
+
+  async listObjects(params: ListObjectsParams): Promise<ObjectInfo[]> {
+    const { slotId, class: cls } = parse(ListObjectsParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    return this.call(slotId, () => listObjectsRaw(pkcs11, session.handle, cls).map((o) => o.info));
   }
-  async getObject(_p: ObjectRefParams): Promise<ObjectInfo> {
-    return todo();
+
+  async getObject(params: ObjectRefParams): Promise<ObjectInfo> {
+    const { slotId, id, class: cls } = parse(ObjectRefParamsSchema, params);
+    return this.findOne(slotId, id, [cls]).info;
   }
-  async exportPublicKey(_p: ExportPublicKeyParams): Promise<ExportPublicKeyResult> {
-    return todo();
+
+  async exportPublicKey(params: ExportPublicKeyParams): Promise<ExportPublicKeyResult> {
+    const { slotId, id, format } = parse(ExportPublicKeyParamsSchema, params);
+    const key = this.findOne(slotId, id, ['public', 'private']);
+    const pub = this.rsaPublic(slotId, key.handle);
+    return format === 'pem'
+      ? { format, pem: pub.pem, spkiSha256: pub.spkiSha256, bits: pub.bits }
+      : { format, jwk: { ...pub.jwk, kid: id }, spkiSha256: pub.spkiSha256, bits: pub.bits };
   }
-  async createCsr(_p: CreateCsrParams): Promise<CsrResult> {
-    return todo();
+
+  async createCsr(params: CreateCsrParams): Promise<CsrResult> {
+    const { slotId, id, subject } = parse(CreateCsrParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const priv = this.findOne(slotId, id, ['private']);
+    if (priv.info.keyType !== 'rsa')
+      throw new MkmError('KEY_TYPE_INCONSISTENT', undefined, { keyType: priv.info.keyType });
+    const pub = this.rsaPublic(slotId, this.tryFind(slotId, id, 'public')?.handle ?? priv.handle);
+    const { cri, toBeSigned } = csrToBeSigned(pub, subject);
+    const signature = this.call(slotId, () => {
+      pkcs11.C_SignInit(session.handle, SHA256_RSA_PKCS, priv.handle);
+      return Buffer.from(pkcs11.C_Sign(session.handle, toBeSigned, Buffer.alloc(RSA_OUT)));
+    });
+    // A token that signs with a different key than it reports must not yield a CSR.
+    if (!createVerify('sha256').update(toBeSigned).verify(pub.keyObject, signature)) {
+      throw new MkmError(
+        'SIGNATURE_INVALID',
+        'The token signed the request with a key that does not match its public key.',
+      );
+    }
+    this.logger.info('CSR created', { slotId, keyId: id, spkiSha256: pub.spkiSha256 });
+    return { pem: csrAssemble(cri, signature), spkiSha256: pub.spkiSha256 };
   }
-  async kcv(_p: KeyRefParams): Promise<KcvResult> {
-    return todo();
+
+  async kcv(params: KeyRefParams): Promise<KcvResult> {
+    const { slotId, id } = parse(KeyRefParamsSchema, params);
+    const key = this.findOne(slotId, id, ['secret']);
+    return this.kcvOf(slotId, key.handle, secretTypeOf(key.info));
   }
-  async encrypt(_p: CipherParams): Promise<DataResult> {
-    return todo();
+
+  // ---------------------------------------------------------------- ciphers
+
+  async encrypt(params: CipherParams): Promise<DataResult> {
+    const p = parse(CipherParamsSchema, params);
+    return {
+      data: this.cipher('encrypt', p.slotId, p.id, p.mechanism, p.iv, b64(p.data)).toString('base64'),
+    };
   }
-  async decrypt(_p: CipherParams): Promise<DataResult> {
-    return todo();
+
+  async decrypt(params: CipherParams): Promise<DataResult> {
+    const p = parse(CipherParamsSchema, params);
+    return {
+      data: this.cipher('decrypt', p.slotId, p.id, p.mechanism, p.iv, b64(p.data)).toString('base64'),
+    };
   }
-  async encryptBatch(_p: EncryptBatchParams): Promise<BatchResult> {
-    return todo();
+
+  /**
+   * Many encryptions with one key lookup. Validation is by hand here, not zod: per-item cost is
+   * what the batch is for.
+   */
+  async encryptBatch(params: EncryptBatchParams): Promise<BatchResult> {
+    const head = parse(KeyRefParamsSchema.extend({ mechanism: CipherParamsSchema.shape.mechanism }), params);
+    const items = (params as { items?: unknown }).items;
+    if (!Array.isArray(items) || items.length > 100_000) {
+      throw new MkmError('VALIDATION', undefined, { issues: ['items: expected an array of at most 100000'] });
+    }
+    const pkcs11 = this.module();
+    const session = this.session(head.slotId);
+    const key = this.findOne(head.slotId, head.id, [keyClassFor(head.mechanism, 'encrypt')]);
+    const rsa = isRsaMechanism(head.mechanism);
+    const mech: Mechanism = cipherMechanism(head.mechanism, rsa ? undefined : ZERO_BLOCK);
+    const out: string[] = new Array(items.length);
+    let buf = Buffer.alloc(RSA_OUT);
+    const h = session.handle;
+    try {
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i] as { iv?: unknown; data?: unknown } | null;
+        if (
+          !item ||
+          typeof item.data !== 'string' ||
+          (item.iv !== undefined && typeof item.iv !== 'string')
+        ) {
+          throw new MkmError('VALIDATION', undefined, {
+            issues: [`items.${i}: expected { iv?: base64, data: base64 }`],
+          });
+        }
+        const data = b64(item.data);
+        if (!rsa) {
+          const iv = typeof item.iv === 'string' ? b64(item.iv) : undefined;
+          if (!iv || iv.length !== 16)
+            throw new MkmError('VALIDATION', 'AES-CBC needs a 16-byte IV.', { item: i });
+          mech.parameter = iv;
+          if (data.length + 16 > buf.length) buf = Buffer.alloc(data.length + 16);
+        }
+        pkcs11.C_EncryptInit(h, mech, key.handle);
+        out[i] = pkcs11.C_Encrypt(h, data, buf).toString('base64');
+      }
+    } catch (error) {
+      throw this.fail(error, head.slotId);
+    }
+    return { items: out };
   }
-  async hmacSign(_p: HmacSignParams): Promise<MacResult> {
-    return todo();
+
+  async hmacSign(params: HmacSignParams): Promise<MacResult> {
+    const { slotId, id, data } = parse(HmacSignParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const key = this.findOne(slotId, id, ['secret']);
+    const mac = this.call(slotId, () => {
+      pkcs11.C_SignInit(session.handle, HMAC_SHA256, key.handle);
+      return pkcs11.C_Sign(session.handle, b64(data), Buffer.alloc(64));
+    });
+    return { mac: mac.toString('base64') };
   }
-  async hmacVerify(_p: HmacVerifyParams): Promise<VerifyResult> {
-    return todo();
+
+  async hmacVerify(params: HmacVerifyParams): Promise<VerifyResult> {
+    const { slotId, id, data, mac } = parse(HmacVerifyParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const key = this.findOne(slotId, id, ['secret']);
+    this.call(slotId, () => pkcs11.C_VerifyInit(session.handle, HMAC_SHA256, key.handle));
+    try {
+      pkcs11.C_Verify(session.handle, b64(data), b64(mac));
+      return { valid: true };
+    } catch (error) {
+      const e = this.fail(error, slotId);
+      if (e.code === 'SIGNATURE_INVALID') return { valid: false };
+      throw e;
+    }
   }
-  async wrapKey(_p: WrapKeyParams): Promise<WrapResult> {
-    return todo();
+
+  async wrapKey(params: WrapKeyParams): Promise<WrapResult> {
+    const { slotId, wrappingKeyId, keyId, mechanism } = parse(WrapKeyParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const wrapping = this.findOne(slotId, wrappingKeyId, [isRsaMechanism(mechanism) ? 'public' : 'secret']);
+    const target = this.findOne(slotId, keyId, ['secret']);
+    const wrapped = this.call(slotId, () =>
+      pkcs11.C_WrapKey(
+        session.handle,
+        wrapMechanism(mechanism),
+        wrapping.handle,
+        target.handle,
+        Buffer.alloc(RSA_OUT),
+      ),
+    );
+    this.logger.info('Key wrapped', { slotId, wrappingKeyId, keyId, mechanism });
+    return { wrapped: wrapped.toString('base64') };
   }
-  async unwrapKey(_p: UnwrapKeyParams): Promise<UnwrapKeyResult> {
-    return todo();
+
+  async unwrapKey(params: UnwrapKeyParams): Promise<UnwrapKeyResult> {
+    const p = parse(UnwrapKeyParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(p.slotId);
+    const unwrapping = this.findOne(p.slotId, p.unwrappingKeyId, [
+      isRsaMechanism(p.mechanism) ? 'private' : 'secret',
+    ]);
+    const id = p.id !== undefined ? Buffer.from(p.id, 'hex') : this.randomId(p.slotId);
+    const template: Template = [
+      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+      { type: P.CKA_KEY_TYPE, value: p.keyType === 'aes-256' ? P.CKK_AES : P.CKK_GENERIC_SECRET },
+      { type: P.CKA_LABEL, value: p.label },
+      { type: P.CKA_ID, value: id },
+      ...toTemplate(secretKeyTemplate(p.keyType, unwrapPurpose(p.keyType), { token: p.token })),
+    ];
+    const handle = this.call(p.slotId, () =>
+      pkcs11.C_UnwrapKey(
+        session.handle,
+        wrapMechanism(p.mechanism),
+        unwrapping.handle,
+        b64(p.wrapped),
+        template,
+      ),
+    );
+    // The contract's keys are 32 bytes. CKA_VALUE_LEN cannot go in the unwrap template (SoftHSM2
+    // and others refuse it as read-only there), so the length is checked afterwards.
+    const length = this.call(p.slotId, () =>
+      readUlong(readAttribute(pkcs11, session.handle, handle, P.CKA_VALUE_LEN)),
+    );
+    if (length !== 32) {
+      safely(() => pkcs11.C_DestroyObject(session.handle, handle));
+      throw new MkmError('KEY_UNWRAPPABLE', 'The unwrapped key is not 32 bytes long.', { length });
+    }
+    const kcv = this.kcvOf(p.slotId, handle, p.keyType);
+    this.logger.info('Key unwrapped', {
+      slotId: p.slotId,
+      keyId: id.toString('hex'),
+      mechanism: p.mechanism,
+      token: p.token,
+      kcv: kcv.kcv,
+    });
+    return { id: id.toString('hex'), keyType: p.keyType, token: p.token, ...kcv };
   }
-  async importKey(_p: ImportKeyParams): Promise<ImportKeyResult> {
-    return todo();
+
+  async importKey(params: ImportKeyParams): Promise<ImportKeyResult> {
+    const p = parse(ImportKeyParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(p.slotId);
+    const abstract = secretKeyTemplate(p.type, p.purpose, { exportable: p.exportable });
+    const id = this.randomId(p.slotId);
+    const value = Buffer.from(p.keyHex, 'hex');
+    let handle: Handle;
+    try {
+      handle = this.call(p.slotId, () =>
+        pkcs11.C_CreateObject(session.handle, [
+          { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+          { type: P.CKA_KEY_TYPE, value: p.type === 'aes-256' ? P.CKK_AES : P.CKK_GENERIC_SECRET },
+          { type: P.CKA_VALUE, value },
+          { type: P.CKA_LABEL, value: p.label },
+          { type: P.CKA_ID, value: id },
+          ...toTemplate(abstract),
+        ]),
+      );
+    } finally {
+      value.fill(0);
+    }
+    const kcv = this.kcvOf(p.slotId, handle, p.type);
+    this.logger.info('Key imported', {
+      slotId: p.slotId,
+      type: p.type,
+      purpose: p.purpose,
+      keyId: id.toString('hex'),
+      kcv: kcv.kcv,
+    });
+    return { id: id.toString('hex'), ...kcv };
   }
-  async destroyObject(_p: DestroyObjectParams): Promise<DestroyResult> {
-    return todo();
+
+  async destroyObject(params: DestroyObjectParams): Promise<DestroyResult> {
+    const { slotId, id, class: cls, confirm } = parse(DestroyObjectParamsSchema, params);
+    if (confirm !== true)
+      throw new MkmError('CONFIRMATION_REQUIRED', 'Deleting a key cannot be undone; confirm it.', {
+        id,
+        class: cls,
+      });
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const obj = this.findOne(slotId, id, [cls]);
+    this.call(slotId, () => pkcs11.C_DestroyObject(session.handle, obj.handle));
+    this.logger.info('Object destroyed', { slotId, keyId: id, class: cls, label: obj.info.label });
+    return { destroyed: 1 };
   }
-  async generateRandom(_p: GenerateRandomParams): Promise<DataResult> {
-    return todo();
+
+  async generateRandom(params: GenerateRandomParams): Promise<DataResult> {
+    const { slotId, length } = parse(GenerateRandomParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    return {
+      data: this.call(slotId, () => pkcs11.C_GenerateRandom(session.handle, Buffer.alloc(length))).toString(
+        'base64',
+      ),
+    };
   }
-  async probeCapabilities(_p: SlotParams): Promise<CapabilitiesResult> {
-    return todo();
+
+  async probeCapabilities(params: SlotParams): Promise<CapabilitiesResult> {
+    const { slotId } = parse(SlotParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const slot = this.slotHandle(slotId);
+    const token = this.tokenSummary(slot);
+    const result = await probeCapabilities({ pkcs11, session: session.handle, slot, token });
+    this.logger.info('Token capabilities probed', { slotId, cacheKey: result.cacheKey });
+    return result;
+  }
+
+  /**
+   * In-process access for benchmarks and tests only (the `_` prefix keeps it off the wire):
+   * the same module and session the service uses, since a process can initialize a module once.
+   */
+  _raw(slotId: number): { pkcs11: PKCS11; session: Handle; find(id: string, cls: ObjectClass): Handle } {
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    return { pkcs11, session: session.handle, find: (id, cls) => this.findOne(slotId, id, [cls]).handle };
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private module(): PKCS11 {
+    if (!this.loaded) throw new MkmError('NO_MODULE');
+    return this.loaded.pkcs11;
+  }
+
+  private rememberSlots(handles: Handle[]): void {
+    if (this.loaded && handles[0]) this.loaded.ulongWidth = handles[0].length;
+    for (const h of handles) this.slotHandles.set(handleToNumber(h), h);
+  }
+
+  private slotHandle(slotId: number): Handle {
+    const known = this.slotHandles.get(slotId);
+    if (known) return known;
+    const pkcs11 = this.module();
+    this.rememberSlots(this.call(null, () => pkcs11.C_GetSlotList(false)));
+    const found = this.slotHandles.get(slotId);
+    if (!found) throw new MkmError('SLOT_NOT_FOUND', undefined, { slotId });
+    return found;
+  }
+
+  private session(slotId: number): OpenSession {
+    const open = this.sessions.get(slotId);
+    if (open) return open;
+    const pkcs11 = this.module();
+    const slot = this.slotHandle(slotId);
+    let session: OpenSession;
+    try {
+      session = { handle: pkcs11.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION), rw: true };
+    } catch (error) {
+      const e = toMkmError(error, { fn: 'C_OpenSession' });
+      // A write-protected token still lists, signs and decrypts: fall back to read-only.
+      if (e.code !== 'TOKEN_WRITE_PROTECTED') throw e;
+      session = {
+        handle: this.call(slotId, () => pkcs11.C_OpenSession(slot, P.CKF_SERIAL_SESSION)),
+        rw: false,
+      };
+    }
+    this.sessions.set(slotId, session);
+    return session;
+  }
+
+  private dropSession(slotId: number): void {
+    const s = this.sessions.get(slotId);
+    if (!s) return;
+    this.sessions.delete(slotId);
+    const pkcs11 = this.loaded?.pkcs11;
+    if (pkcs11) safely(() => pkcs11.C_CloseSession(s.handle));
+  }
+
+  private sessionUser(slotId: number): SessionUser {
+    const s = this.sessions.get(slotId);
+    if (!s || !this.loaded) return null;
+    const pkcs11 = this.loaded.pkcs11;
+    const state = this.call(slotId, () => pkcs11.C_GetSessionInfo(s.handle).state);
+    if (state === CKS_RW_SO_FUNCTIONS) return 'so';
+    if (state === CKS_RW_USER_FUNCTIONS || state === CKS_RO_USER_FUNCTIONS) return 'user';
+    return null;
+  }
+
+  private sessionSummary(slotId: number): SlotSummary['session'] {
+    if (!this.sessions.has(slotId)) return { open: false, loggedIn: false, userType: null };
+    try {
+      const user = this.sessionUser(slotId);
+      return { open: true, loggedIn: user !== null, userType: user };
+    } catch {
+      return { open: false, loggedIn: false, userType: null };
+    }
+  }
+
+  private tokenSummary(slot: Handle): TokenSummary {
+    const pkcs11 = this.module();
+    const t = pkcs11.C_GetTokenInfo(slot);
+    return {
+      label: trimPadded(t.label),
+      manufacturer: trimPadded(t.manufacturerID),
+      model: trimPadded(t.model),
+      serial: trimPadded(t.serialNumber),
+      firmware: versionString(t.firmwareVersion),
+      hardware: versionString(t.hardwareVersion),
+      flags: decodeTokenFlags(t.flags),
+      minPinLen: t.minPinLen,
+      maxPinLen: t.maxPinLen,
+      sessionCount: countOrNull(t.sessionCount),
+      maxSessionCount: countOrNull(t.maxSessionCount),
+      freePrivateMemory: countOrNull(t.freePrivateMemory),
+      freePublicMemory: countOrNull(t.freePublicMemory),
+    };
+  }
+
+  /** The token's PIN flags read right after a failed PIN, so the UI can warn in order. */
+  private withPinState(slotId: number, e: MkmError, who: 'user' | 'so'): MkmError {
+    if (e.code === 'SESSION_CLOSED' || e.code === 'TOKEN_REMOVED') this.dropSession(slotId);
+    if (e.code !== 'PIN_INCORRECT' && e.code !== 'PIN_LOCKED') return e;
+    try {
+      const state = pinStateOf(this.tokenSummary(this.slotHandle(slotId)).flags, who);
+      this.logger.warn('Wrong PIN', { slotId, userType: who, ...state });
+      return new MkmError(e.code, e.message, { ...e.details, userType: who, ...state });
+    } catch {
+      return e;
+    }
+  }
+
+  private fail(error: unknown, slotId: number | null): MkmError {
+    const e = toMkmError(error);
+    if (
+      slotId !== null &&
+      (e.code === 'SESSION_CLOSED' || e.code === 'TOKEN_REMOVED' || e.code === 'SLOT_NOT_FOUND')
+    ) {
+      this.dropSession(slotId);
+    }
+    return e;
+  }
+
+  private call<T>(slotId: number | null, body: () => T): T {
+    try {
+      return body();
+    } catch (error) {
+      throw this.fail(error, slotId);
+    }
+  }
+
+  private async callAsync<T>(slotId: number | null, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (error) {
+      throw this.fail(error, slotId);
+    }
+  }
+
+  /** CKA_ID: 16 bytes from the token's RNG, so IDs are as good as the token's keys. */
+  private randomId(slotId: number): Buffer {
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    return Buffer.from(this.call(slotId, () => pkcs11.C_GenerateRandom(session.handle, Buffer.alloc(16))));
+  }
+
+  private tryFind(slotId: number, id: string, cls: ObjectClass): FoundObject | undefined {
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const found = this.call(slotId, () => findById(pkcs11, session.handle, id, cls));
+    if (found.length > 1)
+      throw new MkmError('CONFLICT', 'More than one object on the token has this ID.', {
+        id,
+        class: cls,
+        count: found.length,
+      });
+    return found[0];
+  }
+
+  /** The first of `classes` that has an object with this ID. */
+  private findOne(slotId: number, id: string, classes: ObjectClass[]): FoundObject {
+    for (const cls of classes) {
+      const found = this.tryFind(slotId, id, cls);
+      if (found) return found;
+    }
+    throw new MkmError('KEY_NOT_FOUND', undefined, { id, class: classes.join('|') });
+  }
+
+  private describeById(slotId: number, id: string, classes: ObjectClass[]): ObjectInfo[] {
+    return classes.flatMap((cls) => {
+      const found = this.tryFind(slotId, id, cls);
+      return found ? [found.info] : [];
+    });
+  }
+
+  private rsaPublic(slotId: number, handle: Handle): RsaPublic {
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const [modulus, exponent] = this.call(slotId, () => [
+      readAttribute(pkcs11, session.handle, handle, P.CKA_MODULUS),
+      readAttribute(pkcs11, session.handle, handle, P.CKA_PUBLIC_EXPONENT),
+    ]);
+    if (!modulus?.length || !exponent?.length) {
+      throw new MkmError('KEY_TYPE_INCONSISTENT', 'This is not an RSA key with a readable public part.');
+    }
+    return rsaPublicFromComponents(modulus, exponent);
+  }
+
+  private kcvOf(slotId: number, handle: Handle, type: SecretKeyType): KcvResult {
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const mac = this.call(slotId, () => {
+      pkcs11.C_SignInit(session.handle, type === 'aes-256' ? CMAC : HMAC_SHA256, handle);
+      return pkcs11.C_Sign(session.handle, ZERO_BLOCK, Buffer.alloc(64));
+    });
+    return { kcv: mac.subarray(0, 3).toString('hex'), method: type === 'aes-256' ? 'cmac' : 'hmac' };
+  }
+
+  private cipher(
+    op: 'encrypt' | 'decrypt',
+    slotId: number,
+    id: string,
+    mechanism: CipherMechanism,
+    ivB64: string | undefined,
+    data: Buffer,
+  ): Buffer {
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const key = this.findOne(slotId, id, [keyClassFor(mechanism, op)]);
+    const mech = cipherMechanism(mechanism, ivB64 === undefined ? undefined : b64(ivB64));
+    const out = Buffer.alloc(Math.max(RSA_OUT, data.length + 16));
+    return this.call(slotId, () => {
+      if (op === 'encrypt') {
+        pkcs11.C_EncryptInit(session.handle, mech, key.handle);
+        return Buffer.from(pkcs11.C_Encrypt(session.handle, data, out));
+      }
+      pkcs11.C_DecryptInit(session.handle, mech, key.handle);
+      return Buffer.from(pkcs11.C_Decrypt(session.handle, data, out));
+    });
+  }
+}
+
+function keyClassFor(mechanism: CipherMechanism, op: 'encrypt' | 'decrypt'): ObjectClass {
+  if (!isRsaMechanism(mechanism)) return 'secret';
+  return op === 'encrypt' ? 'public' : 'private';
+}
+
+function secretTypeOf(info: ObjectInfo): SecretKeyType {
+  if (info.keyType === 'aes') return 'aes-256';
+  if (info.keyType === 'generic-secret') return 'hmac-256';
+  throw new MkmError('KEY_TYPE_INCONSISTENT', 'Only AES and HMAC keys have a check value.', {
+    keyType: info.keyType,
+  });
+}
+
+function initialize(pkcs11: PKCS11, libraryParameters: string | undefined): void {
+  if (libraryParameters !== undefined) {
+    pkcs11.C_Initialize({ libraryParameters });
+    return;
+  }
+  try {
+    // OS locking: the host may call from libuv worker threads (the *Async functions).
+    pkcs11.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
+  } catch (error) {
+    const name = toMkmError(error).details?.ckr;
+    if (name === 'CKR_CRYPTOKI_ALREADY_INITIALIZED') return;
+    if (name !== 'CKR_CANT_LOCK' && name !== 'CKR_ARGUMENTS_BAD') throw error;
+    pkcs11.C_Initialize();
+  }
+}
+
+/** Why dlopen refused a file, in words that never quote more than the path the admin chose. */
+function loadFailureReason(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  if (/C_GetFunctionList/.test(text))
+    return 'the file is a library but not a PKCS#11 library (no C_GetFunctionList)';
+  if (
+    /invalid ELF header|not a dynamic executable|file too short|position-independent executable|wrong ELF class|not a valid Win32|mach-o/i.test(
+      text,
+    )
+  ) {
+    return 'the file is not a loadable library for this system';
+  }
+  if (/cannot open shared object file|image not found|Library not loaded/i.test(text)) {
+    return 'a library it depends on is missing';
+  }
+  if (/Is a directory/i.test(text)) return 'the path is a folder';
+  if (/Permission denied/i.test(text)) return 'permission denied';
+  return 'the library could not be loaded';
+}
+
+function safely(fn: () => unknown): void {
+  try {
+    fn();
+  } catch {
+    // Cleanup of a session or module that is already gone.
   }
 }

@@ -1,0 +1,56 @@
+import { MkmError } from '../../../shared/errors.std';
+import type { Mechanism } from './pkcs11.host';
+import type { RsaOAEP } from 'pkcs11js';
+import { pkcs11js } from './pkcs11.host';
+import type { CipherMechanism, WrapMechanism } from './types.std';
+
+const P = pkcs11js;
+/** CKZ_DATA_SPECIFIED: OAEP label source; pkcs11js does not export it. Empty label. */
+const CKZ_DATA_SPECIFIED = 1;
+
+export function oaep(hash: 'sha1' | 'sha256'): Mechanism {
+  const parameter: RsaOAEP = {
+    type: P.CK_PARAMS_RSA_OAEP,
+    hashAlg: hash === 'sha1' ? P.CKM_SHA_1 : P.CKM_SHA256,
+    mgf: hash === 'sha1' ? P.CKG_MGF1_SHA1 : P.CKG_MGF1_SHA256,
+    source: CKZ_DATA_SPECIFIED,
+  };
+  return { mechanism: P.CKM_RSA_PKCS_OAEP, parameter };
+}
+
+export function isRsaMechanism(m: CipherMechanism | WrapMechanism): boolean {
+  return m.startsWith('RSA_');
+}
+
+export function cipherMechanism(m: CipherMechanism, iv?: Buffer): Mechanism {
+  switch (m) {
+    case 'AES_CBC_PAD':
+    case 'AES_CBC':
+      if (!iv || iv.length !== 16)
+        throw new MkmError('VALIDATION', 'AES-CBC needs a 16-byte IV.', { field: 'iv' });
+      return { mechanism: m === 'AES_CBC' ? P.CKM_AES_CBC : P.CKM_AES_CBC_PAD, parameter: iv };
+    case 'RSA_OAEP_SHA1':
+      return oaep('sha1');
+    case 'RSA_OAEP_SHA256':
+      return oaep('sha256');
+    case 'RSA_PKCS':
+      return { mechanism: P.CKM_RSA_PKCS };
+  }
+}
+
+export function wrapMechanism(m: WrapMechanism): Mechanism {
+  switch (m) {
+    case 'RSA_OAEP_SHA1':
+      return oaep('sha1');
+    case 'RSA_OAEP_SHA256':
+      return oaep('sha256');
+    case 'AES_KEY_WRAP':
+      return { mechanism: P.CKM_AES_KEY_WRAP };
+    case 'AES_KEY_WRAP_PAD':
+      return { mechanism: P.CKM_AES_KEY_WRAP_PAD };
+  }
+}
+
+export const CMAC: Mechanism = { mechanism: P.CKM_AES_CMAC };
+export const HMAC_SHA256: Mechanism = { mechanism: P.CKM_SHA256_HMAC };
+export const SHA256_RSA_PKCS: Mechanism = { mechanism: P.CKM_SHA256_RSA_PKCS };

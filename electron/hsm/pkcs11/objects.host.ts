@@ -1,0 +1,242 @@
+import type { PKCS11, Handle, Template } from './pkcs11.host';
+import { pkcs11js, readBool, readUlong } from './pkcs11.host';
+import type { KeyUsage, ObjectClass, ObjectInfo } from './types.std';
+
+/**
+ * Object enumeration and description. One C_GetAttributeValue per object, with a template made
+ * for its class (and RSA key type), because a template that names an attribute the object does
+ * not have fails whole (CKR_ATTRIBUTE_TYPE_INVALID) on most tokens. Only when a token still
+ * refuses do we fall back to one call per attribute for that object.
+ */
+const P = pkcs11js;
+
+export const CLASS_VALUE: Record<Exclude<ObjectClass, 'other'>, number> = {
+  secret: P.CKO_SECRET_KEY,
+  private: P.CKO_PRIVATE_KEY,
+  public: P.CKO_PUBLIC_KEY,
+  certificate: P.CKO_CERTIFICATE,
+  data: P.CKO_DATA,
+};
+
+export function classOf(value: number | null): ObjectClass {
+  for (const [name, v] of Object.entries(CLASS_VALUE)) if (v === value) return name as ObjectClass;
+  return 'other';
+}
+
+const KEY_TYPE_NAMES: Record<number, string> = {
+  [P.CKK_RSA]: 'rsa',
+  [P.CKK_DSA]: 'dsa',
+  [P.CKK_DH]: 'dh',
+  [P.CKK_EC]: 'ec',
+  [P.CKK_GENERIC_SECRET]: 'generic-secret',
+  [P.CKK_DES]: 'des',
+  [P.CKK_DES2]: 'des2',
+  [P.CKK_DES3]: 'des3',
+  [P.CKK_AES]: 'aes',
+};
+
+export function keyTypeName(value: number | null): string | null {
+  if (value === null) return null;
+  return KEY_TYPE_NAMES[value] ?? `0x${value.toString(16)}`;
+}
+
+const COMMON = [P.CKA_CLASS, P.CKA_ID, P.CKA_LABEL, P.CKA_TOKEN, P.CKA_PRIVATE];
+const KEY = [P.CKA_KEY_TYPE, P.CKA_LOCAL, P.CKA_DERIVE];
+const PROTECTED = [P.CKA_SENSITIVE, P.CKA_EXTRACTABLE, P.CKA_ALWAYS_SENSITIVE, P.CKA_NEVER_EXTRACTABLE];
+
+const USAGE_ATTR: [number, KeyUsage][] = [
+  [P.CKA_ENCRYPT, 'encrypt'],
+  [P.CKA_DECRYPT, 'decrypt'],
+  [P.CKA_WRAP, 'wrap'],
+  [P.CKA_UNWRAP, 'unwrap'],
+  [P.CKA_SIGN, 'sign'],
+  [P.CKA_VERIFY, 'verify'],
+  [P.CKA_DERIVE, 'derive'],
+];
+
+interface Query {
+  find: Template;
+  attrs: number[];
+}
+
+const QUERIES: Record<Exclude<ObjectClass, 'other'>, Query[]> = {
+  secret: [
+    {
+      find: [{ type: P.CKA_CLASS, value: P.CKO_SECRET_KEY }],
+      attrs: [
+        ...COMMON,
+        ...KEY,
+        ...PROTECTED,
+        P.CKA_ENCRYPT,
+        P.CKA_DECRYPT,
+        P.CKA_WRAP,
+        P.CKA_UNWRAP,
+        P.CKA_SIGN,
+        P.CKA_VERIFY,
+        P.CKA_VALUE_LEN,
+      ],
+    },
+  ],
+  private: [
+    {
+      find: [
+        { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY },
+        { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
+      ],
+      attrs: [...COMMON, ...KEY, ...PROTECTED, P.CKA_DECRYPT, P.CKA_UNWRAP, P.CKA_SIGN, P.CKA_MODULUS],
+    },
+    {
+      find: [{ type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY }],
+      attrs: [...COMMON, ...KEY, ...PROTECTED, P.CKA_DECRYPT, P.CKA_UNWRAP, P.CKA_SIGN],
+    },
+  ],
+  public: [
+    {
+      find: [
+        { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY },
+        { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
+      ],
+      attrs: [...COMMON, ...KEY, P.CKA_ENCRYPT, P.CKA_WRAP, P.CKA_VERIFY, P.CKA_MODULUS_BITS],
+    },
+    {
+      find: [{ type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY }],
+      attrs: [...COMMON, ...KEY, P.CKA_ENCRYPT, P.CKA_WRAP, P.CKA_VERIFY],
+    },
+  ],
+  certificate: [{ find: [{ type: P.CKA_CLASS, value: P.CKO_CERTIFICATE }], attrs: COMMON }],
+  data: [{ find: [{ type: P.CKA_CLASS, value: P.CKO_DATA }], attrs: COMMON }],
+};
+
+const FIND_BATCH = 1000;
+
+export function findHandles(pkcs11: PKCS11, session: Handle, template: Template): Handle[] {
+  pkcs11.C_FindObjectsInit(session, template);
+  try {
+    const out: Handle[] = [];
+    for (;;) {
+      const batch = pkcs11.C_FindObjects(session, FIND_BATCH);
+      out.push(...batch);
+      if (batch.length < FIND_BATCH) return out;
+    }
+  } finally {
+    pkcs11.C_FindObjectsFinal(session);
+  }
+}
+
+type AttrMap = Map<number, Buffer | undefined>;
+
+function readAttrs(pkcs11: PKCS11, session: Handle, handle: Handle, types: number[]): AttrMap {
+  const map: AttrMap = new Map();
+  try {
+    const result = pkcs11.C_GetAttributeValue(
+      session,
+      handle,
+      types.map((type) => ({ type })),
+    );
+    for (const a of result) map.set(a.type, a.value as Buffer | undefined);
+    return map;
+  } catch (error) {
+    const name = (error as { message?: string }).message ?? '';
+    if (!/CKR_ATTRIBUTE_(TYPE_INVALID|SENSITIVE)/.test(name)) throw error;
+  }
+  for (const type of types) {
+    try {
+      const [a] = pkcs11.C_GetAttributeValue(session, handle, [{ type }]);
+      map.set(type, a?.value as Buffer | undefined);
+    } catch {
+      map.set(type, undefined);
+    }
+  }
+  return map;
+}
+
+function describe(attrs: AttrMap): ObjectInfo {
+  const cls = classOf(readUlong(attrs.get(P.CKA_CLASS)));
+  const keyType = readUlong(attrs.get(P.CKA_KEY_TYPE));
+  const isKey = cls === 'secret' || cls === 'private' || cls === 'public';
+  const valueLen = readUlong(attrs.get(P.CKA_VALUE_LEN));
+  const modulus = attrs.get(P.CKA_MODULUS);
+  const modulusBits = readUlong(attrs.get(P.CKA_MODULUS_BITS));
+  let bits: number | null = null;
+  if (valueLen !== null) bits = valueLen * 8;
+  else if (modulusBits !== null) bits = modulusBits;
+  else if (modulus && modulus.length > 0) bits = bitLength(modulus);
+  const usages: KeyUsage[] = [];
+  for (const [type, usage] of USAGE_ATTR) if (readBool(attrs.get(type)) === true) usages.push(usage);
+  return {
+    id: (attrs.get(P.CKA_ID) ?? Buffer.alloc(0)).toString('hex'),
+    class: cls,
+    label: (attrs.get(P.CKA_LABEL) ?? Buffer.alloc(0)).toString('utf8'),
+    keyType: isKey ? keyTypeName(keyType) : null,
+    bits,
+    token: readBool(attrs.get(P.CKA_TOKEN)) === true,
+    private: readBool(attrs.get(P.CKA_PRIVATE)) === true,
+    local: readBool(attrs.get(P.CKA_LOCAL)),
+    sensitive: readBool(attrs.get(P.CKA_SENSITIVE)),
+    extractable: readBool(attrs.get(P.CKA_EXTRACTABLE)),
+    alwaysSensitive: readBool(attrs.get(P.CKA_ALWAYS_SENSITIVE)),
+    neverExtractable: readBool(attrs.get(P.CKA_NEVER_EXTRACTABLE)),
+    usages,
+  };
+}
+
+function bitLength(bigEndian: Buffer): number {
+  let i = 0;
+  while (i < bigEndian.length && bigEndian[i] === 0) i++;
+  if (i === bigEndian.length) return 0;
+  return (bigEndian.length - i) * 8 - (Math.clz32(bigEndian[i]!) - 24);
+}
+
+export interface FoundObject {
+  handle: Handle;
+  info: ObjectInfo;
+}
+
+/** Every object of the class (or of all classes), described. `extra` narrows the search. */
+export function listObjectsRaw(
+  pkcs11: PKCS11,
+  session: Handle,
+  cls?: ObjectClass,
+  extra: Template = [],
+): FoundObject[] {
+  const seen = new Set<string>();
+  const out: FoundObject[] = [];
+  const classes = cls ? (cls === 'other' ? [] : [cls]) : (Object.keys(QUERIES) as (keyof typeof QUERIES)[]);
+  for (const c of classes) {
+    for (const q of QUERIES[c]) {
+      for (const handle of findHandles(pkcs11, session, [...q.find, ...extra])) {
+        const key = handle.toString('hex');
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push({ handle, info: describe(readAttrs(pkcs11, session, handle, q.attrs)) });
+      }
+    }
+  }
+  if (!cls || cls === 'other') {
+    // Domain parameters, OTP keys, vendor classes: listed by their common attributes only.
+    for (const handle of findHandles(pkcs11, session, extra)) {
+      const key = handle.toString('hex');
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const info = describe(readAttrs(pkcs11, session, handle, COMMON));
+      if (info.class === 'other') out.push({ handle, info });
+    }
+  }
+  return out;
+}
+
+/** Objects with this CKA_ID (hex) and class. */
+export function findById(pkcs11: PKCS11, session: Handle, id: string, cls: ObjectClass): FoundObject[] {
+  return listObjectsRaw(pkcs11, session, cls, [{ type: P.CKA_ID, value: Buffer.from(id, 'hex') }]);
+}
+
+/** Raw attribute bytes (public components, values of non-sensitive objects). */
+export function readAttribute(
+  pkcs11: PKCS11,
+  session: Handle,
+  handle: Handle,
+  type: number,
+): Buffer | undefined {
+  const [a] = pkcs11.C_GetAttributeValue(session, handle, [{ type }]);
+  return a?.value as Buffer | undefined;
+}

@@ -1,0 +1,148 @@
+import { MkmError } from '../../../shared/errors.std';
+import type { KeyPurpose, KeyType, KeyUsage, SecretKeyType } from './types.std';
+
+/**
+ * Key templates, in words, decided in one place. The host file turns them into CKA_* numbers.
+ *
+ * Every template names every usage explicitly (true or false): tokens differ in their defaults
+ * (SoftHSM2 defaults CKA_ENCRYPT, CKA_SIGN, ... to true), so leaving one out would hand a key a
+ * usage nobody decided on. Keys are token objects, private, sensitive and not extractable.
+ *
+ * AES keys carry CKA_SIGN for one reason: the gateway contract's KCV is AES-CMAC, which a token
+ * computes only with C_Sign. A CMAC gives nothing beyond what CBC encryption under the same key
+ * already gives, and the app never exposes CMAC of caller data.
+ */
+
+export type BoolAttr =
+  | 'token'
+  | 'private'
+  | 'sensitive'
+  | 'extractable'
+  | 'encrypt'
+  | 'decrypt'
+  | 'wrap'
+  | 'unwrap'
+  | 'sign'
+  | 'verify'
+  | 'derive';
+
+export type AbstractTemplate = Partial<Record<BoolAttr, boolean>>;
+
+const USAGE_ATTRS = ['encrypt', 'decrypt', 'wrap', 'unwrap', 'sign', 'verify', 'derive'] as const;
+
+interface PurposeRule {
+  keyTypes: readonly KeyType[];
+  /** Usages for a secret key, or for the private and public halves of a key pair. */
+  secret?: readonly KeyUsage[];
+  private?: readonly KeyUsage[];
+  public?: readonly KeyUsage[];
+  /** May a secret key of this purpose be exported wrapped (CKA_EXTRACTABLE with CKA_SENSITIVE)? */
+  exportable: boolean;
+}
+
+export const PURPOSES: Readonly<Record<KeyPurpose, PurposeRule>> = {
+  'gateway-transport': {
+    keyTypes: ['rsa-2048', 'rsa-3072', 'rsa-4096'],
+    private: ['decrypt', 'unwrap'],
+    public: ['encrypt', 'wrap'],
+    exportable: false,
+  },
+  signing: {
+    keyTypes: ['rsa-2048', 'rsa-3072', 'rsa-4096'],
+    private: ['sign'],
+    public: ['verify'],
+    exportable: false,
+  },
+  data: { keyTypes: ['aes-256'], secret: ['encrypt', 'decrypt', 'sign'], exportable: true },
+  kek: { keyTypes: ['aes-256'], secret: ['wrap', 'unwrap', 'sign'], exportable: false },
+  hmac: { keyTypes: ['hmac-256'], secret: ['sign', 'verify'], exportable: true },
+  audit: { keyTypes: ['hmac-256'], secret: ['sign', 'verify'], exportable: false },
+};
+
+export function purposeRule(type: KeyType, purpose: KeyPurpose): PurposeRule {
+  const rule = PURPOSES[purpose];
+  if (!rule.keyTypes.includes(type)) {
+    throw new MkmError('VALIDATION', `A ${type} key cannot be used for ${purpose}.`, {
+      type,
+      purpose,
+      allowed: [...rule.keyTypes],
+    });
+  }
+  return rule;
+}
+
+function usages(
+  list: readonly KeyUsage[],
+  allowed: readonly (typeof USAGE_ATTRS)[number][],
+): AbstractTemplate {
+  const t: AbstractTemplate = {};
+  for (const u of allowed) t[u] = list.includes(u);
+  return t;
+}
+
+// Which usage attributes each object class has at all (PKCS#11 §4.8–4.10): a public key has no
+// CKA_DECRYPT, a private key no CKA_ENCRYPT; some tokens reject a template that names them.
+const SECRET_USAGES = USAGE_ATTRS;
+const PRIVATE_USAGES = ['decrypt', 'unwrap', 'sign', 'derive'] as const;
+const PUBLIC_USAGES = ['encrypt', 'wrap', 'verify', 'derive'] as const;
+
+export interface SecretTemplateOptions {
+  /** false: a session object (one-use gateway key sets, probes). */
+  token?: boolean;
+  exportable?: boolean;
+}
+
+export function secretKeyTemplate(
+  type: SecretKeyType,
+  purpose: KeyPurpose,
+  options: SecretTemplateOptions = {},
+): AbstractTemplate {
+  const rule = purposeRule(type, purpose);
+  if (options.exportable && !rule.exportable) {
+    throw new MkmError('VALIDATION', `A ${purpose} key must never leave the token, even wrapped.`, {
+      purpose,
+    });
+  }
+  return {
+    token: options.token ?? true,
+    private: true,
+    sensitive: true,
+    extractable: options.exportable === true,
+    ...usages(rule.secret ?? [], SECRET_USAGES),
+  };
+}
+
+export interface KeyPairTemplates {
+  privateKey: AbstractTemplate;
+  publicKey: AbstractTemplate;
+}
+
+export function keyPairTemplates(
+  type: KeyType,
+  purpose: KeyPurpose,
+  options: { token?: boolean } = {},
+): KeyPairTemplates {
+  const rule = purposeRule(type, purpose);
+  const token = options.token ?? true;
+  return {
+    privateKey: {
+      token,
+      private: true,
+      sensitive: true,
+      extractable: false,
+      ...usages(rule.private ?? [], PRIVATE_USAGES),
+    },
+    // A public key is public: readable without login, so the gateway PEM can be exported any time.
+    publicKey: { token, private: false, ...usages(rule.public ?? [], PUBLIC_USAGES) },
+  };
+}
+
+/** The purpose an unwrapped gateway key gets: enc_key encrypts/decrypts, mac_key MACs. */
+export function unwrapPurpose(type: SecretKeyType): KeyPurpose {
+  return type === 'aes-256' ? 'data' : 'hmac';
+}
+
+export function rsaBits(type: KeyType): number | null {
+  const m = /^rsa-(\d+)$/.exec(type);
+  return m ? Number(m[1]) : null;
+}
