@@ -376,16 +376,27 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
   private async connect(): Promise<void> {
     const host = this.spawner.spawn();
     this.host = host;
+    let started = false;
     let onReady!: () => void;
     let onEarlyExit!: (error: MkmError) => void;
     const ready = new Promise<void>((resolve, reject) => {
-      onReady = resolve;
+      onReady = () => {
+        started = true;
+        resolve();
+      };
       onEarlyExit = reject;
     });
     this.hostExited = new Promise((resolve) =>
       host.onExit((exit) => {
         resolve(exit);
-        onEarlyExit(lost('The token host stopped while starting.', { code: exit.code, signal: exit.signal }));
+        if (!started) {
+          // Stream output may still be in flight; what has arrived explains most start failures
+          // (a missing module, a syntax error in a dev build).
+          this.logger.error('Token host stopped while starting', { ...exit, output: host.recentOutput?.() });
+          onEarlyExit(
+            lost('The token host stopped while starting.', { code: exit.code, signal: exit.signal }),
+          );
+        }
         this.onHostExit(host, exit);
       }),
     );

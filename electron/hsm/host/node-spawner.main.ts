@@ -42,8 +42,19 @@ export function createNodeHostSpawner(options: NodeHostSpawnerOptions = {}): Hos
         env: options.env ?? process.env,
       });
       const logger = options.logger?.child({ hostPid: child.pid });
-      pipeLines(child.stdout, (line) => logger?.info('Host stdout', { line }));
-      pipeLines(child.stderr, (line) => logger?.warn('Host stderr', { line }));
+      const recent: string[] = [];
+      const remember = (line: string) => {
+        recent.push(line);
+        if (recent.length > 20) recent.shift();
+      };
+      pipeLines(child.stdout, (line) => {
+        remember(line);
+        logger?.info('Host stdout', { line });
+      });
+      pipeLines(child.stderr, (line) => {
+        remember(line);
+        logger?.warn('Host stderr', { line });
+      });
 
       let exitListener: ((exit: HostExit) => void) | undefined;
       let exited: HostExit | undefined;
@@ -52,7 +63,10 @@ export function createNodeHostSpawner(options: NodeHostSpawnerOptions = {}): Hos
         exited = exit;
         exitListener?.(exit);
       };
-      child.on('exit', (code, signal) => finish({ code, signal }));
+      // 'close' comes once stdout/stderr are drained, so the last words of a crashing host are
+      // logged first; a library that left a daemon holding the pipes must not delay it for long.
+      child.on('close', (code, signal) => finish({ code, signal }));
+      child.on('exit', (code, signal) => setTimeout(() => finish({ code, signal }), 250).unref());
       // A failed spawn emits 'error' and possibly never 'exit'.
       child.on('error', (error) => {
         logger?.warn('Host process error', { error });
@@ -77,6 +91,7 @@ export function createNodeHostSpawner(options: NodeHostSpawnerOptions = {}): Hos
         kill() {
           if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         },
+        recentOutput: () => [...recent],
       };
     },
   };

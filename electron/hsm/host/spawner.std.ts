@@ -16,6 +16,8 @@ export interface HostHandle {
   onExit(listener: (exit: HostExit) => void): void;
   /** Immediate, unconditional kill (SIGKILL): a hung vendor library ignores anything softer. */
   kill(): void;
+  /** The last lines the process printed, to explain a host that died while starting. */
+  recentOutput?(): string[];
 }
 
 export interface HostSpawner {

@@ -1,0 +1,175 @@
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HsmClient, type HsmClientEvents } from '../../../electron/hsm/client.main';
+import { createLogger } from '../../../electron/core/logger.main';
+import { createNodeHostSpawner } from '../../../electron/hsm/host/node-spawner.main';
+import { MkmError } from '../../../shared/errors.std';
+import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+
+/**
+ * The real host process, the real TokenService and a fresh SoftHSM2 token store: what happens
+ * to main when the process holding the PKCS#11 library is killed or its token disappears.
+ */
+let hsm: SoftHsmToken;
+let client: HsmClient;
+// Errors only: the warnings a killed host produces are the expected outcome here.
+const logger = createLogger({ name: 'main', level: 'error', stderrLevel: 'error' });
+const events: [keyof HsmClientEvents, unknown][] = [];
+
+function nextEvent<K extends keyof HsmClientEvents>(
+  name: K,
+  timeoutMs = 15_000,
+): Promise<HsmClientEvents[K][0]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${name} within ${timeoutMs} ms`)), timeoutMs);
+    client.once(name, ((info: HsmClientEvents[K][0]) => {
+      clearTimeout(timer);
+      resolve(info);
+    }) as never);
+  });
+}
+
+const codeOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof MkmError ? e.code : String(e)),
+  );
+
+beforeAll(async () => {
+  hsm = createSoftHsmToken({ slots: 2, setProcessEnv: false });
+  client = new HsmClient({
+    logger,
+    spawner: createNodeHostSpawner({ env: hsm.env, logger }),
+    restart: { delaysMs: [100] },
+  });
+  for (const name of ['connection-lost', 'connection-restored', 'login-required'] as const) {
+    client.on(name, (info: unknown) => events.push([name, info]));
+  }
+  await client.start();
+  await client.call('loadModule', { path: hsm.modulePath });
+  await client.call('login', { slotId: hsm.slotId, pin: hsm.userPin });
+});
+
+afterAll(async () => {
+  await client?.stop();
+  hsm?.cleanup();
+});
+
+describe('the HSM host with SoftHSM2', () => {
+  let aesId: string;
+
+  it('runs calls in its own process', async () => {
+    expect(client.hostPid).toBeGreaterThan(0);
+    expect(client.hostPid).not.toBe(process.pid);
+    const key = await client.call('generateKey', {
+      slotId: hsm.slotId,
+      type: 'aes-256',
+      label: 'before-kill',
+      purpose: 'data',
+    });
+    aesId = key.id;
+    const objects = await client.call('listObjects', { slotId: hsm.slotId });
+    expect(objects.map((o) => o.id)).toContain(aesId);
+  });
+
+  it('keeps main responsive while the host generates an RSA key', async () => {
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    const progress: string[] = [];
+    await client.call(
+      'generateKey',
+      { slotId: hsm.slotId, type: 'rsa-2048', label: 'loop-delay', purpose: 'signing' },
+      { onProgress: (p) => progress.push(p.phase) },
+    );
+    delay.disable();
+    expect(progress[0]).toBe('started');
+    console.log(
+      `main event-loop delay during RSA-2048 generation: p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms`,
+    );
+    expect(delay.percentile(99) / 1e6).toBeLessThan(100);
+  });
+
+  it('fails the call in flight with TOKEN_CONNECTION_LOST when the host is killed -9, then recovers', async () => {
+    events.length = 0;
+    const pid = client.hostPid!;
+    let started!: () => void;
+    const inHost = new Promise<void>((resolve) => (started = resolve));
+    const generation = client.call(
+      'generateKey',
+      { slotId: hsm.slotId, type: 'rsa-4096', label: 'killed', purpose: 'signing' },
+      { onProgress: (p) => p.phase === 'started' && started() },
+    );
+    const outcome = codeOf(generation);
+    const restored = nextEvent('connection-restored');
+    await inHost;
+    process.kill(pid, 'SIGKILL');
+    expect(await outcome).toBe('TOKEN_CONNECTION_LOST');
+    expect(await restored).toMatchObject({ moduleReloaded: true });
+    expect(events.map(([name]) => name)).toEqual([
+      'connection-lost',
+      'login-required',
+      'connection-restored',
+    ]);
+    expect(events[0]![1]).toMatchObject({ reason: 'exit', pid, signal: 'SIGKILL' });
+    expect(events[1]![1]).toEqual({ slotIds: [hsm.slotId], reason: 'TOKEN_CONNECTION_LOST' });
+    expect(client.hostPid).not.toBe(pid);
+
+    // Login state died with the old process; after logging in again the earlier key is there.
+    await client.call('login', { slotId: hsm.slotId, pin: hsm.userPin });
+    const objects = await client.call('listObjects', { slotId: hsm.slotId });
+    expect(objects.map((o) => o.id)).toContain(aesId);
+    expect(objects.map((o) => o.label)).not.toContain('killed');
+  });
+
+  it('reports a token whose store vanished under an open session as TOKEN_REMOVED', async () => {
+    // SoftHSM2 keeps the session open and answers CKR_GENERAL_ERROR for anything that touches
+    // the token (C_GetTokenInfo included); the host turns that into TOKEN_REMOVED.
+    const second = hsm.tokens[1]!;
+    await client.call('login', { slotId: second.slotId, pin: hsm.userPin });
+    const tokensDir = join(hsm.dir, 'tokens');
+    const dir = readdirSync(tokensDir).find((d) => d.replace(/-/g, '').endsWith(second.serial));
+    expect(dir).toBeDefined();
+    rmSync(join(tokensDir, dir!), { recursive: true, force: true });
+
+    const loginRequired = nextEvent('login-required');
+    const failure = client.call('generateKey', {
+      slotId: second.slotId,
+      type: 'aes-256',
+      label: 'gone',
+      purpose: 'data',
+    });
+    await expect(failure).rejects.toMatchObject({
+      code: 'TOKEN_REMOVED',
+      details: { slotId: second.slotId, cause: 'CKR_GENERAL_ERROR' },
+    });
+    expect(await loginRequired).toEqual({ slotIds: [second.slotId], reason: 'TOKEN_REMOVED' });
+    // The other token is unaffected.
+    await expect(client.call('listObjects', { slotId: hsm.slotId })).resolves.toBeInstanceOf(Array);
+  });
+
+  it('answers a bad module path with MODULE_NOT_FOUND and stays usable', async () => {
+    const other = new HsmClient({ logger, spawner: createNodeHostSpawner({ env: hsm.env, logger }) });
+    try {
+      await other.start();
+      const pid = other.hostPid;
+      expect(await codeOf(other.call('loadModule', { path: join(hsm.dir, 'no-such-lib.so') }))).toBe(
+        'MODULE_NOT_FOUND',
+      );
+      expect(other.hostPid).toBe(pid);
+      await expect(other.call('loadModule', { path: hsm.modulePath })).resolves.toMatchObject({
+        path: hsm.modulePath,
+      });
+      await expect(other.call('listSlots')).resolves.not.toHaveLength(0);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('leaves no host process behind after stop()', async () => {
+    const pid = client.hostPid!;
+    await client.stop();
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
