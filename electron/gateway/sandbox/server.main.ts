@@ -37,7 +37,7 @@ export interface SandboxOptions {
   tokenTtlSeconds?: number;
   /** On /v1/encryption/verify, per user; 60 a minute by default. */
   verifyRateLimit?: RateLimit;
-  /** On /oauth/token, per user name; 20 a minute by default. */
+  /** Failed sign-ins per user name; 20 a minute by default. */
   loginRateLimit?: RateLimit;
   /** How long a rotated-out gateway key stays accepted; 24 hours by default. */
   publicKeyGraceSeconds?: number;
@@ -45,7 +45,9 @@ export interface SandboxOptions {
   publicKeyPadding?: FieldPadding;
   /** How long the timeout fault holds a response before dropping the socket; 30 s by default. */
   faultTimeoutMs?: number;
-  clock?: Clock;
+  /** Now, in epoch milliseconds or as a Date; lets tests expire sets and tokens without sleeping. */
+  clock?: () => number | Date;
+  /** Defaults to JSON Lines in `<dataDir>/sandbox.log`, nothing on stderr. */
   logger?: Logger;
 }
 
@@ -160,7 +162,13 @@ function buildApp(ctx: SandboxContext, tls: { keyPem: string; certPem: string })
 /** Starts the sandbox gateway on 127.0.0.1 with its state under `dataDir`. */
 export async function startSandbox(options: SandboxOptions): Promise<SandboxHandle> {
   const dataDir = resolve(options.dataDir);
-  const clock = options.clock ?? systemClock;
+  const given = options.clock;
+  const clock: Clock = given
+    ? () => {
+        const now = given();
+        return typeof now === 'number' ? now : now.getTime();
+      }
+    : systemClock;
   const store = StateStore.open(dataDir);
   const unlock = lockDataDir(dataDir);
   try {

@@ -23,7 +23,15 @@ let b: MerchantKey;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mkm-sb-keys-'));
-  sb = await startSandbox({ port: 0, dataDir: dir, users: [{ name: 'm', password: 'p w:d' }] });
+  sb = await startSandbox({
+    port: 0,
+    dataDir: dir,
+    users: [
+      { name: 'm', password: 'p w:d' },
+      { name: 'guessed', password: 'right' },
+    ],
+    loginRateLimit: { max: 3, windowSeconds: 60 },
+  });
   token = await login(sb, 'm', 'p w:d');
   a = makeMerchantKey('transport-a', 'RSAES-OAEP-SHA256');
   b = makeMerchantKey('transport-b', 'RSAES-OAEP-SHA1');
@@ -51,6 +59,18 @@ describe('OAuth', () => {
       expect(r.status).toBe(401);
       expect(r.body.error.code).toBe('UNAUTHORIZED');
     }
+  });
+
+  it('throttles a user name after repeated failed sign-ins, and only that name', async () => {
+    const attempt = (username: string, password: string) =>
+      call(sb, 'POST', '/oauth/token', { form: { grant_type: 'password', username, password } });
+    for (let i = 0; i < 3; i++) expect((await attempt('guessed', `wrong-${i}`)).status).toBe(401);
+    const limited = await attempt('guessed', 'right');
+    expect(limited.status).toBe(429);
+    expect(limited.body.error.code).toBe('RATE_LIMITED');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    // Successful sign-ins are never counted: m signs in freely.
+    for (let i = 0; i < 4; i++) expect((await attempt('m', 'p w:d')).status).toBe(200);
   });
 
   it('refuses other grants and a JSON body', async () => {

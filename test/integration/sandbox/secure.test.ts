@@ -274,6 +274,21 @@ describe('secure messages', () => {
     expect(stillBobs.status).toBe(200);
   });
 
+  it('keeps card data, passwords, tokens and keys out of its log', async () => {
+    const { readFileSync } = await import('node:fs');
+    const log = readFileSync(join(dir, 'sandbox.log'), 'utf8');
+    expect(log).toContain('"msg":"secure call"');
+    expect(log).toContain('"msg":"merchant key registered"');
+    for (const secret of ['4111111111111111', '4111111111111112', '021000021', 'correct horse', token]) {
+      expect(log).not.toContain(secret);
+    }
+    for (const key of [set.encKey, set.macKey]) {
+      expect(log).not.toContain(key.toString('base64'));
+      expect(log).not.toContain(key.toString('hex'));
+    }
+    expect(log).not.toContain(set.issued.enc_key);
+  });
+
   it('refuses an expired bearer token with 401 UNAUTHORIZED', async () => {
     const short = await login(sb, 'alice', 'correct horse');
     clock.advance(601);

@@ -159,6 +159,21 @@ describe('POST /v1/encryption/verify', () => {
     expect(r.body.fields.encrypted_number).toEqual({ decrypted: false, error: 'DECRYPT_FAILED' });
     expect(r.body.fields.encrypted_csc).toEqual({ decrypted: true, length: 3 });
     expect(r.body.fields.encrypted_routing_number).toMatchObject({ decrypted: true, aba_ok: false });
+    // The oracle is audited: who, which key, which fields failed; never a value.
+    const { readFileSync } = await import('node:fs');
+    const audit = readFileSync(join(dir, 'sandbox.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((rec) => rec.msg === 'verify')
+      .at(-1);
+    expect(audit).toMatchObject({
+      user: 'merchant',
+      key_id: gatewayKeyId,
+      padding: 'RSAES-PKCS1-V1_5',
+      decrypted: ['encrypted_csc', 'encrypted_routing_number'],
+      failed: ['encrypted_number'],
+    });
   });
 
   it('checks PKCS#1 v1.5 padding explicitly, byte by byte', async () => {

@@ -15,8 +15,9 @@ export function registerOAuthRoutes(app: FastifyInstance, ctx: SandboxContext): 
     if (grant !== 'password') throw new GatewayError('VALIDATION', 'grant_type must be "password".');
     if (!username || password === null)
       throw new GatewayError('VALIDATION', 'username and password are required.');
-    // Per user name: guessing one account's password is throttled without locking out others.
-    const wait = ctx.loginLimiter.take(username);
+    // Failed attempts per user name: guessing one account's password is throttled without
+    // slowing down other accounts or clients that sign in correctly.
+    const wait = ctx.loginLimiter.check(username);
     if (wait > 0) {
       throw new GatewayError('RATE_LIMITED', 'Too many sign-in attempts; try again later.', {
         headers: { 'retry-after': String(wait) },
@@ -25,6 +26,7 @@ export function registerOAuthRoutes(app: FastifyInstance, ctx: SandboxContext): 
     const user = Object.hasOwn(ctx.store.state.users, username) ? ctx.store.state.users[username] : undefined;
     const ok = await verifyPassword(password, user?.password_hash);
     if (!ok || !user) {
+      ctx.loginLimiter.record(username);
       ctx.log.warn('sign-in refused', { user: username });
       throw new GatewayError('UNAUTHORIZED', 'The user name or password is wrong.');
     }

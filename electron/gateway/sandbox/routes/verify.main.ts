@@ -56,7 +56,10 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: SandboxContext):
       const salt = decodeBase64Strict(body.salt)!;
       const padding = body.padding as FieldPadding;
       const fields: Record<string, unknown> = {};
-      const outcome: Record<string, boolean> = {};
+      // Lists of field names, not name -> flag: the logger redacts any key that looks like a
+      // card field, which would blank out the very audit this is.
+      const decrypted: string[] = [];
+      const failed: string[] = [];
       for (const [name, encoded] of Object.entries(body.fields)) {
         if (encoded === undefined) continue;
         const ciphertext = decodeBase64Strict(encoded);
@@ -70,14 +73,14 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: SandboxContext):
           }
           clear.fill(0);
         }
-        outcome[name] = value !== null;
+        (value === null ? failed : decrypted).push(name);
         fields[name] =
           value === null
             ? { decrypted: false, error: 'DECRYPT_FAILED' }
             : { decrypted: true, ...describeField(ENCRYPTED_FIELDS[name]!, value, salt) };
       }
       // The audit trail of an oracle: who asked, under which key and padding, and what failed.
-      ctx.log.info('verify', { user, key_id: gatewayKey.keyId, padding, outcome });
+      ctx.log.info('verify', { user, key_id: gatewayKey.keyId, padding, decrypted, failed });
       return { status: 200, body: { fields } };
     });
   });
