@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, KeyObject, X509Certificate } from 'node:crypto';
 import { MkmError } from '../../shared/errors.std';
 import { parseBase64 } from '../../shared/formats/encoding.std';
 
@@ -12,7 +12,7 @@ import { parseBase64 } from '../../shared/formats/encoding.std';
  */
 
 export type PublicKeySource =
-  'spki' | 'pkcs1' | 'certificate' | 'der-spki' | 'der-pkcs1' | 'der-certificate' | 'jwk';
+  'spki' | 'pkcs1' | 'certificate' | 'der-spki' | 'der-pkcs1' | 'der-certificate' | 'jwk' | 'key-object';
 
 export interface RsaPublicKey {
   keyObject: KeyObject;
@@ -173,11 +173,19 @@ export function publicKeyFromJwk(jwk: Record<string, unknown>, options: ParseOpt
   return describe(keyObject, 'jwk', options);
 }
 
-/** `key` as parsed, or parsed from PEM/DER; minimum size is not enforced for keys already parsed. */
+/** A node KeyObject; only a public one (a private KeyObject here means a caller mixed up halves). */
+export function rsaPublicKeyFromKeyObject(keyObject: KeyObject, options: ParseOptions = {}): RsaPublicKey {
+  if (keyObject.type !== 'public')
+    throw invalid(`Expected a public key object, got a ${keyObject.type} one.`);
+  return describe(keyObject, 'key-object', options);
+}
+
+/** `key` as parsed, or parsed from PEM/DER/KeyObject; minimum size is not enforced for keys already parsed. */
 export function toRsaPublicKey(
-  key: RsaPublicKey | string | Uint8Array,
+  key: RsaPublicKey | KeyObject | string | Uint8Array,
   options: ParseOptions = {},
 ): RsaPublicKey {
+  if (key instanceof KeyObject) return rsaPublicKeyFromKeyObject(key, options);
   return typeof key === 'string' || key instanceof Uint8Array ? parseRsaPublicKey(key, options) : key;
 }
 

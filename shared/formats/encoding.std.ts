@@ -97,9 +97,10 @@ function base64CharIssue(text: string): EncodingIssue | null {
       if (padStart < 0) padStart = i;
       continue;
     }
+    // Before the padding check: a trailing newline after '==' is a paste slip, not misplaced padding.
+    if (WHITESPACE.test(ch)) return { kind: 'whitespace', index: i };
     if (padStart >= 0) return { kind: 'bad_padding', index: padStart, reason: 'misplaced' };
     if (code < 128 && B64_VALUE[code]! >= 0) continue;
-    if (WHITESPACE.test(ch)) return { kind: 'whitespace', index: i };
     if (ch === '-' || ch === '_') return { kind: 'base64url', index: i };
     return { kind: 'bad_character', index: i, char: printable(String.fromCodePoint(text.codePointAt(i)!)) };
   }

@@ -234,7 +234,9 @@ describe('/v1/encryption/verify request', () => {
       'encrypted_routing_number',
       'encrypted_swipe',
     ]);
-    const clear = Object.fromEntries(Object.entries(request.fields).map(([k, v]) => [k, forgeDecrypt(v)]));
+    const clear = Object.fromEntries(
+      Object.entries(request.fields).map(([k, v]) => [k, decryptField(fx.privateKey, v, PKCS1)]),
+    );
     expect(clear).toEqual({
       encrypted_number: '4111111111111111',
       encrypted_csc: '123',

@@ -7,6 +7,7 @@ import {
   parseRsaPublicKey,
   publicKeyFromJwk,
   rsaJwk,
+  rsaPublicKeyFromKeyObject,
   spkiDer,
   spkiPem,
   spkiSha256,
@@ -76,21 +77,22 @@ describe('RSA public keys in every shape a gateway hands out', () => {
     }
   });
 
-  it('takes the leaf of a certificate chain', () => {
-    const other = makeRsaFixture();
-    const otherCert = openssl([
+  it('takes the leaf (first) certificate of a chain', () => {
+    const ecKeyPath = join(fx.dir, 'ec.pem');
+    openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', ecKeyPath]);
+    const ecCert = openssl([
       'req',
       '-x509',
       '-new',
       '-key',
-      other.privatePemPath,
+      ecKeyPath,
       '-subj',
-      '/CN=other',
+      '/CN=intermediate',
       '-days',
       '1',
     ]).toString();
-    expect(parseRsaPublicKey(certPem + otherCert).spkiSha256).toBe(opensslSha);
-    expect(parseRsaPublicKey(otherCert + certPem).spkiSha256).not.toBe(opensslSha);
+    expect(parseRsaPublicKey(certPem + ecCert).spkiSha256).toBe(opensslSha);
+    expect(refusal(() => parseRsaPublicKey(ecCert + certPem)).message).toContain('ec key');
   });
 
   it('writes the SPKI PEM exactly as openssl does, from PKCS#1', () => {
@@ -110,6 +112,13 @@ describe('RSA public keys in every shape a gateway hands out', () => {
     expect(Buffer.from(jwk.n, 'base64url').toString('hex').toUpperCase()).toBe(modulus);
     expect(publicKeyFromJwk({ ...jwk }).spkiSha256).toBe(opensslSha);
     expect(parseRsaPublicKey(JSON.stringify(jwk)).source).toBe('jwk');
+  });
+
+  it('KeyObject round trip: from the node key and back out to the same SPKI', () => {
+    const key = rsaPublicKeyFromKeyObject(fx.publicKey);
+    expect(key.spkiSha256).toBe(opensslSha);
+    expect(parseRsaPublicKey(fx.publicPem).keyObject.equals(fx.publicKey)).toBe(true);
+    expect(refusal(() => rsaPublicKeyFromKeyObject(fx.privateKey)).code).toBe('PUBLIC_KEY_INVALID');
   });
 });
 

@@ -42,6 +42,7 @@ describe('base64', () => {
     ['', { kind: 'empty' }],
     ['QUJD RA==', { kind: 'whitespace', index: 4 }],
     ['QUJD\nRA==', { kind: 'whitespace', index: 4 }],
+    ['QUJDRA==\n', { kind: 'whitespace', index: 8 }],
     ['ab-_', { kind: 'base64url', index: 2 }],
     ['QUJ!RA==', { kind: 'bad_character', index: 3, char: "'!' (U+0021)" }],
     ['QUJDé===', { kind: 'bad_character', index: 4, char: 'U+00E9' }],
