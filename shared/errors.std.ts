@@ -78,7 +78,8 @@ export const ERROR_SENTENCES = {
   AUDIT_TAMPERED: 'The audit log was changed after it was written.',
   // Keys and encodings pasted by people
   PUBLIC_KEY_INVALID: 'The text is not an RSA public key, public key PEM or certificate.',
-  PRIVATE_KEY_REFUSED: 'That is a private key. Only the public key belongs here; keep the private key secret.',
+  PRIVATE_KEY_REFUSED:
+    'That is a private key. Only the public key belongs here; keep the private key secret.',
   ENCODING_INVALID: 'The value is not correctly encoded (base64 or hex).',
 } as const;
 
