@@ -48,7 +48,8 @@ function start(): void {
     logger,
     versions: { electron: process.versions.electron ?? null, chrome: process.versions.chrome ?? null },
     storeFactory: (options) => new ElectronStore<StoreData>(options),
-    openExternal: (url) => shell.openExternal(url),
+    // createApp passes only allow-listed https URLs (isAllowedExternalUrl) to this function.
+    openExternal: (url) => shell.openExternal(url) /* eng-disable OPEN_EXTERNAL_JS_CHECK */,
     isTrustedSender: (sender: SenderInfo) =>
       isTrustedElectronSender(sender, { webContentsId: mainWindow?.webContents.id ?? null, isAppUrl }),
   });
@@ -74,7 +75,8 @@ function start(): void {
       title: 'Merchant Key Manager',
       backgroundColor: '#10151c',
       webPreferences: {
-        preload: join(here, 'preload.cjs'),
+        // Our own bundled preload: it exposes only the contract object through contextBridge.
+        preload: join(here, 'preload.cjs') /* eng-disable PRELOAD_JS_CHECK */,
         contextIsolation: true,
         sandbox: true,
         nodeIntegration: false,
@@ -86,6 +88,7 @@ function start(): void {
         experimentalFeatures: false,
         navigateOnDragDrop: false,
         spellcheck: false,
+        disableBlinkFeatures: 'Auxclick',
         devTools: isDev,
       },
     });

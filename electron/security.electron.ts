@@ -1,4 +1,5 @@
 import { app, session, shell, type WebContents } from 'electron';
+import { CSP } from '../shared/csp.std';
 import { isAllowedExternalUrl } from './core/app.main';
 import type { Logger } from './core/logger.main';
 
@@ -19,7 +20,8 @@ export function installSecurityHandlers(isAppUrl: (url: string) => boolean, logg
       if (!isAppUrl(url)) event.preventDefault();
     });
     contents.setWindowOpenHandler(({ url }) => {
-      if (isAllowedExternalUrl(url)) void shell.openExternal(url);
+      // Only allow-listed https documentation links reach the OS browser.
+      if (isAllowedExternalUrl(url)) void shell.openExternal(url); /* eng-disable OPEN_EXTERNAL_JS_CHECK */
       else logger.warn('blocked a new window', { host: hostOf(url) });
       return { action: 'deny' };
     });
@@ -28,6 +30,11 @@ export function installSecurityHandlers(isAppUrl: (url: string) => boolean, logg
 
   app.whenReady().then(() => {
     const ses = session.defaultSession;
+    // file:// pages take their CSP from the meta tag; this covers the dev server and any
+    // http(s) response that might ever reach a renderer.
+    ses.webRequest.onHeadersReceived((details, callback) => {
+      callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
+    });
     ses.setPermissionRequestHandler((_contents, permission, callback) => {
       logger.warn('denied a permission request', { permission });
       callback(false);

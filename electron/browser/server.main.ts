@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { CSP } from '../../shared/csp.std';
 import { MkmError } from '../../shared/errors.std';
 import { createApp, type App } from '../core/app.main';
 import type { Logger } from '../core/logger.main';
@@ -16,18 +17,6 @@ import { clientMessage, SECRET_FRAGMENT_KEY, WS_PATH, type ServerMessage } from 
  * per-launch secret in the URL fragment (never sent over HTTP); the socket checks Host, Origin
  * and that secret before it passes a single call to the registry.
  */
-
-export const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -55,3 +55,13 @@ describe('preload bundle', () => {
     expect(code).toContain('exposeInMainWorld');
   });
 });
+
+describe('content security policy', () => {
+  it('the renderer meta tag says what the shared CSP says (less frame-ancestors, which a meta tag cannot)', async () => {
+    const { CSP } = await import('../../../shared/csp.std');
+    const html = readFileSync(join(root, 'renderer/index.html'), 'utf8');
+    const meta = /http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1];
+    expect(meta).toBe(CSP.replace("; frame-ancestors 'none'", ''));
+    expect(CSP).not.toMatch(/unsafe-(inline|eval)/);
+  });
+});
