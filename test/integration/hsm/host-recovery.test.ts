@@ -123,6 +123,21 @@ describe('the HSM host with SoftHSM2', () => {
     expect(objects.map((o) => o.label)).not.toContain('killed');
   });
 
+  it('kills and replaces a host whose call outlives its timeout, as with a hung library', async () => {
+    const pid = client.hostPid!;
+    const lost = nextEvent('connection-lost');
+    const restored = nextEvent('connection-restored');
+    const slow = { slotId: hsm.slotId, type: 'rsa-4096', label: 'too-slow', purpose: 'signing' } as const;
+    expect(await codeOf(client.call('generateKey', slow, { timeoutMs: 100 }))).toBe('TIMEOUT');
+    expect(await lost).toMatchObject({ reason: 'timeout', pid, signal: 'SIGKILL' });
+    await restored;
+    expect(() => process.kill(pid, 0)).toThrow();
+    await client.call('login', { slotId: hsm.slotId, pin: hsm.userPin });
+    await expect(client.call('kcv', { slotId: hsm.slotId, id: aesId })).resolves.toMatchObject({
+      method: 'cmac',
+    });
+  });
+
   it('reports a token whose store vanished under an open session as TOKEN_REMOVED', async () => {
     // SoftHSM2 keeps the session open and answers CKR_GENERAL_ERROR for anything that touches
     // the token (C_GetTokenInfo included); the host turns that into TOKEN_REMOVED.
