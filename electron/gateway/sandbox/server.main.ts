@@ -1,4 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../core/logger.main';
 import { systemClock, iso, type Clock } from './clock.main';
@@ -169,9 +170,11 @@ export async function startSandbox(options: SandboxOptions): Promise<SandboxHand
         return typeof now === 'number' ? now : now.getTime();
       }
     : systemClock;
-  const store = StateStore.open(dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // Locked before the state is read, so a second sandbox never even reads a file in flux.
   const unlock = lockDataDir(dataDir);
   try {
+    const store = StateStore.open(dataDir);
     const log =
       options.logger ??
       createLogger({ name: 'sandbox', file: join(dataDir, 'sandbox.log'), stderrLevel: 'silent' });

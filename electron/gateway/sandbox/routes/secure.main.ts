@@ -121,6 +121,9 @@ function handle(
     input = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plaintext));
   } catch {
     throw refuse('VALIDATION', 'The decrypted request is not UTF-8 JSON.');
+  } finally {
+    // The request may hold a card number; the buffer at least does not outlive the call.
+    plaintext.fill(0);
   }
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw refuse('VALIDATION', 'The decrypted request must be a JSON object.');
