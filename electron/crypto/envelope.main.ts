@@ -150,16 +150,27 @@ export function nextKeySetSchema(modulusBytes?: number) {
     modulusBytes === undefined
       ? base64Bytes({ length: [256, 384, 512] })
       : base64Bytes({ length: modulusBytes });
-  return z.object({
-    set_id: setId,
-    wrapping_key_id: keyId,
-    enc_key: wrapped,
-    mac_key: wrapped,
-    iv: base64Bytes({ length: BLOCK }),
-    enc_kcv: lowercaseHex(3),
-    mac_kcv: lowercaseHex(3),
-    expires_at: z.iso.datetime({ offset: true }),
-  });
+  return z
+    .object({
+      set_id: setId,
+      wrapping_key_id: keyId,
+      enc_key: wrapped,
+      mac_key: wrapped,
+      iv: base64Bytes({ length: BLOCK }),
+      enc_kcv: lowercaseHex(3),
+      mac_kcv: lowercaseHex(3),
+      expires_at: z.iso.datetime({ offset: true }),
+    })
+    .superRefine((set, ctx) => {
+      // Both keys are wrapped under the same merchant key, so their lengths can only agree.
+      if (set.enc_key.length !== set.mac_key.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mac_key'],
+          message: `wrong length: ${set.mac_key.length} bytes, enc_key has ${set.enc_key.length}`,
+        });
+      }
+    });
 }
 
 const ciphertextField = base64Bytes({ min: BLOCK, multipleOf: BLOCK });

@@ -261,7 +261,10 @@ describe('envelope schemas', () => {
   });
 
   it('without a known modulus, accepts 2048-4096-bit wrapped keys', () => {
-    expect(parseNextKeySet({ ...good(), enc_key: b64(512), mac_key: b64(384) }).enc_key).toHaveLength(512);
+    expect(parseNextKeySet({ ...good(), enc_key: b64(512), mac_key: b64(512) }).enc_key).toHaveLength(512);
+    expect(() => parseNextKeySet({ ...good(), enc_key: b64(512), mac_key: b64(384) })).toThrow(
+      /mac_key: wrong length: 384 bytes, enc_key has 512/,
+    );
     expect(() => parseNextKeySet({ ...good(), enc_key: b64(128) })).toThrow(
       /enc_key: wrong length: 128 bytes/,
     );
