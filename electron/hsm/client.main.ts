@@ -254,7 +254,9 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
           if (!stopped && Array.isArray(slots)) {
             const change = diffSlots(previous, slots);
             previous = slots;
-            if (change.initial || change.added.length || change.removed.length) this.onSlotsChanged(change);
+            if (change.initial || change.added.length || change.removed.length)
+              this.emit('slots-changed', change);
+            this.reconcileLogins(slots);
           }
         } catch (error) {
           this.logger.debug('Slot poll failed', { code: (error as MkmError).code });
@@ -592,7 +594,23 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
     this.emit('auto-logout', { slotIds, idleMs: this.idleMs });
   }
 
-  private onSlotsChanged(change: SlotsChange): void {
-    this.emit('slots-changed', change);
+  /**
+   * A token pulled out (or a library that dropped its sessions) ends the login without any call
+   * failing; the poll is where that shows up.
+   */
+  private reconcileLogins(slots: SlotSummary[]): void {
+    const gone = new Map<ErrorCode, SlotId[]>();
+    for (const slotId of this.loggedIn.values()) {
+      const slot = slots.find((s) => s.slotId === slotId);
+      const reason: ErrorCode | undefined = !slot?.token
+        ? 'TOKEN_REMOVED'
+        : !slot.session.loggedIn
+          ? 'SESSION_CLOSED'
+          : undefined;
+      if (!reason) continue;
+      this.loggedIn.delete(String(slotId));
+      gone.set(reason, [...(gone.get(reason) ?? []), slotId]);
+    }
+    for (const [reason, slotIds] of gone) this.emit('login-required', { slotIds, reason });
   }
 }

@@ -145,4 +145,24 @@ describe('slot watching', () => {
     await vi.advanceTimersByTimeAsync(5000);
     expect(service().listSlotsCalls).toBe(before + 1);
   });
+
+  it('notices through the poll that a login ended without any call failing', async () => {
+    const { client, service } = setup();
+    await loggedIn(client);
+    const required: unknown[] = [];
+    client.on('login-required', (e) => required.push(e));
+    client.watchSlots({ intervalMs: 1000 });
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(required).toEqual([]);
+
+    service().loggedIn.clear();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(required).toEqual([{ slotIds: [1], reason: 'SESSION_CLOSED' }]);
+    expect(client.loggedInSlots).toEqual([]);
+
+    await client.call('login', { slotId: 1, pin: '123456' });
+    (service().slots[0] as { token: unknown }).token = null;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(required.at(-1)).toEqual({ slotIds: [1], reason: 'TOKEN_REMOVED' });
+  });
 });
