@@ -64,6 +64,8 @@ export interface VerifyOptions {
   sealer?: AuditSealer | AuditSealer[] | null;
   /** Check only this many bytes of the log: a writer in this process is paused at that size. */
   limitBytes?: number;
+  /** Also check every field of lines a seal already vouches for (slower; for forensics). */
+  deep?: boolean;
 }
 
 interface SeenSeal {
@@ -71,7 +73,40 @@ interface SeenSeal {
   line: number;
   /** Entries with seq <= covers[1]. */
   entriesThrough: number;
+  /** Byte offset of the line after covers[1]: where the part this seal does not vouch for starts. */
+  nextOffset: number;
 }
+
+const FRAME_PREFIX = Buffer.from('{"v":1,"seq":');
+const FRAME_ENTRY = Buffer.from(',"type":"entry",');
+const FRAME_PREV = Buffer.from(',"prev":"');
+// ,"prev":" + 64 hex + "}
+const SUFFIX_BYTES = FRAME_PREV.length + 64 + 2;
+
+/**
+ * seq and prev of an entry line as the writer lays it out, read from fixed places without
+ * JSON.parse; null for anything else (seals, or bytes the writer did not produce), which then
+ * takes the full parse.
+ */
+function frame(line: Buffer): { seq: number; prev: string; type: 'entry' } | null {
+  const n = line.length;
+  if (n < 128 || line.compare(FRAME_PREFIX, 0, FRAME_PREFIX.length, 0, FRAME_PREFIX.length) !== 0)
+    return null;
+  let i = FRAME_PREFIX.length;
+  if (line[i] === 48) return null;
+  let seq = 0;
+  while (i < n && i < FRAME_PREFIX.length + 15 && line[i]! >= 48 && line[i]! <= 57)
+    seq = seq * 10 + line[i++]! - 48;
+  if (i === FRAME_PREFIX.length) return null;
+  if (line.compare(FRAME_ENTRY, 0, FRAME_ENTRY.length, i, i + FRAME_ENTRY.length) !== 0) return null;
+  const s = n - SUFFIX_BYTES;
+  if (line.compare(FRAME_PREV, 0, FRAME_PREV.length, s, s + FRAME_PREV.length) !== 0) return null;
+  if (line[n - 2] !== 34 || line[n - 1] !== 125) return null;
+  const prev = line.toString('latin1', s + FRAME_PREV.length, n - 2);
+  return HEX64.test(prev) ? { seq, prev, type: 'entry' } : null;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
 
 const BATCH = 1000;
 
@@ -105,10 +140,12 @@ export async function verifyAuditLog(options: VerifyOptions): Promise<VerifyRepo
   let prev = GENESIS;
   let entries = 0;
   let stop: AuditBadEntry | undefined;
-  // Hashes of lines after the sealed prefix, so a seal's head can be checked.
+  // Hashes and offsets of lines after the sealed prefix, so a seal's head can be checked and
+  // the unauthenticated tail re-read.
   let recentBase = 1;
   let recent: string[] = [];
   let recentEntries: boolean[] = [];
+  let recentOffsets: number[] = [];
   let coverEnd = 0;
   const seals: SeenSeal[] = [];
   const sealSeqs = new Set<number>();
@@ -118,10 +155,13 @@ export async function verifyAuditLog(options: VerifyOptions): Promise<VerifyRepo
   const result = await readLines(
     logPath,
     {
-      onLine(line, lineNo) {
+      onLine(line, lineNo, offset) {
         const seq = expectedSeq;
-        const text = line.toString('utf8');
-        const record = isUtf8(line) ? parseLine(text) : 'not valid UTF-8';
+        // Entry lines are only framed here (seq, prev); their fields are checked in the second
+        // pass unless a seal proves the writer made them. Seals are always fully parsed.
+        let record: { seq: number; prev: string; type: 'entry' } | AuditSealRecord | string | null =
+          frame(line);
+        if (record === null) record = isUtf8(line) ? parseLine(line.toString('utf8')) : 'not valid UTF-8';
         if (typeof record === 'string') {
           stop = {
             seq,
@@ -164,12 +204,19 @@ export async function verifyAuditLog(options: VerifyOptions): Promise<VerifyRepo
             stop = { seq, line: lineNo, kind: 'seal', reason: `seal ${seq} is wrong: ${bad}` };
             return false;
           }
+          const keep = last + 1 - recentBase;
           let after = 0;
-          for (let i = last + 1 - recentBase; i < recent.length; i++) if (recentEntries[i]) after++;
-          seals.push({ record, line: lineNo, entriesThrough: entries - after });
+          for (let i = keep; i < recent.length; i++) if (recentEntries[i]) after++;
+          seals.push({
+            record,
+            line: lineNo,
+            entriesThrough: entries - after,
+            nextOffset: recentOffsets[keep] ?? offset,
+          });
           sealSeqs.add(seq);
-          recent = recent.slice(last + 1 - recentBase);
-          recentEntries = recentEntries.slice(last + 1 - recentBase);
+          recent = recent.slice(keep);
+          recentEntries = recentEntries.slice(keep);
+          recentOffsets = recentOffsets.slice(keep);
           recentBase = last + 1;
           coverEnd = last;
         } else {
@@ -177,6 +224,7 @@ export async function verifyAuditLog(options: VerifyOptions): Promise<VerifyRepo
         }
         recent.push(hash);
         recentEntries.push(record.type === 'entry');
+        recentOffsets.push(offset);
         if (state && seq === state.written.seq) writtenHash = hash;
         if (state?.sealed && seq === state.sealed.seq)
           stateSealLine = record.type === 'seal' ? record : 'not-a-seal';
@@ -265,6 +313,42 @@ export async function verifyAuditLog(options: VerifyOptions): Promise<VerifyRepo
   }
   const lastValid = validThrough > 0 ? usable[validThrough - 1] : undefined;
   const sealedThrough = lastValid ? lastValid.record.covers[1] : 0;
+
+  // Second pass: lines after the newest good seal get every field checked. Lines a valid seal
+  // covers were made by the writer (only the token can make the MAC), so parsing them again
+  // proves nothing; that is what keeps verify near the cost of hashing. Without the token the
+  // seals are only checked against the chain; parsing the lines they cover would not make them
+  // authentic either (a forger writes well-formed lines), so `deep` is for forensics only.
+  const trusted = options.deep ? undefined : lastValid;
+  const checkedThrough = (earliest(candidates)?.seq ?? Infinity) - 1;
+  const tailFrom = trusted ? trusted.record.covers[1] + 1 : 1;
+  if (tailFrom <= Math.min(lastSeq, checkedThrough)) {
+    let seq = tailFrom;
+    await readLines(
+      logPath,
+      {
+        onLine(line, lineNo) {
+          if (seq > lastSeq || seq > checkedThrough) return false;
+          const record = isUtf8(line) ? parseLine(line.toString('utf8')) : 'not valid UTF-8';
+          if (typeof record === 'string') {
+            candidates.push({
+              seq,
+              line: lineNo,
+              kind: 'malformed',
+              reason: `line ${lineNo} is not a valid record: ${record}`,
+            });
+            return false;
+          }
+          seq++;
+        },
+      },
+      {
+        start: trusted ? trusted.nextOffset : 0,
+        firstLineNo: tailFrom,
+        limitBytes: result.stopped ? options.limitBytes : result.tornOffset,
+      },
+    );
+  }
   const unsealed = entries - (lastValid ? lastValid.entriesThrough : 0);
   let firstUnsealedSeq = sealedThrough + 1;
   while (sealSeqs.has(firstUnsealedSeq)) firstUnsealedSeq++;
