@@ -103,6 +103,22 @@ describe('errors', () => {
     expect(bad.body.error.code).toBe('VALIDATION');
     expect(bad.text).not.toMatch(/at .*\.ts|node_modules|SyntaxError/);
   });
+
+  it('refuses an oversized body (413) and a body that is not JSON (415), both as VALIDATION', async () => {
+    const big = await call(sb, 'POST', '/v1/encryption/key_sets', {
+      token,
+      json: { pad: 'x'.repeat(70 * 1024) },
+    });
+    expect(big.status).toBe(413);
+    expect(big.body.error.code).toBe('VALIDATION');
+    const xml = await call(sb, 'POST', '/v1/encryption/key_sets', {
+      token,
+      rawBody: '<x/>',
+      contentType: 'application/xml',
+    });
+    expect(xml.status).toBe(415);
+    expect(xml.body.error.code).toBe('VALIDATION');
+  });
 });
 
 describe('merchant keys', () => {
