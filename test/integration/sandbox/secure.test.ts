@@ -3,6 +3,7 @@ import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findSecrets } from '../../helpers/scan';
 import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
 import {
   call,
@@ -287,6 +288,8 @@ describe('secure messages', () => {
       expect(log).not.toContain(key.toString('hex'));
     }
     expect(log).not.toContain(set.issued.enc_key);
+    // Card and account numbers sent inside secure messages are nowhere in the data dir.
+    expect(findSecrets([dir], ['4111111111111111', '4111111111111112', 'correct horse'])).toEqual([]);
   });
 
   it('refuses an expired bearer token with 401 UNAUTHORIZED', async () => {

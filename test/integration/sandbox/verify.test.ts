@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
+import { findSecrets } from '../../helpers/scan';
 import { call, login, manualClock, salt, tagOf } from './client';
 
 const GRACE = 3600;
@@ -312,5 +313,18 @@ describe('gateway key rotation', () => {
     expect(late.status).toBe(404);
     const after = await call(sb, 'GET', '/v1/encryption/public_key', { token });
     expect(after.body.previous).toEqual([]);
+  });
+});
+
+describe('the data dir after all of the above', () => {
+  it('holds none of the values decrypted, in clear, hex or base64', () => {
+    // Short values (CVV, expiry) turn up by chance inside PEM and base64 text; the long ones cannot.
+    const values = [
+      '4111111111111111',
+      '000123456789',
+      '4000056655665556',
+      '%B4111111111111111^DOE/JANE^2912101?',
+    ];
+    expect(findSecrets([dir], values)).toEqual([]);
   });
 });
