@@ -31,7 +31,11 @@ export interface CallProgress {
 }
 
 export interface CallOptions {
-  /** Defaults: 30 s, 180 s for RSA key generation. On expiry the host is presumed hung and restarted. */
+  /**
+   * How long the host may spend executing the call (time queued behind other calls does not
+   * count). Defaults: 30 s, 180 s for RSA key generation. On expiry the host is presumed hung,
+   * killed and restarted.
+   */
   timeoutMs?: number;
   onProgress?: (progress: CallProgress) => void;
 }
@@ -87,6 +91,8 @@ type State = 'stopped' | 'starting' | 'ready' | 'restarting' | 'failed';
 interface Pending {
   method: string;
   onProgress: ((progress: CallProgress) => void) | undefined;
+  /** The host began executing the call: its timeout starts now. */
+  started: () => void;
   resolve: (value: unknown) => void;
   reject: (error: MkmError) => void;
 }
@@ -296,21 +302,27 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
     return new Promise((resolve, reject) => {
       let settled = false;
       let sentId: number | undefined;
+      let timer: unknown;
       const finish = (settle: () => void) => {
         if (settled) return;
         settled = true;
-        this.timers.clearTimeout(timer);
+        if (timer !== undefined) this.timers.clearTimeout(timer);
         if (sentId !== undefined) this.pending.delete(sentId);
         if (!internal) this.markActivity(-1);
         settle();
       };
-      const timer = this.timers.setTimeout(() => {
-        const wasSent = sentId !== undefined;
-        finish(() => reject(new MkmError('TIMEOUT', undefined, { method, timeoutMs })));
-        // The host is still inside the call and its queue is stuck behind it: only a new
-        // process gets the token back.
-        if (wasSent) this.killHost('timeout');
-      }, timeoutMs);
+      // The clock runs from the moment the host starts the call, not while it waits behind
+      // another one: a 30 s call queued behind a 3-minute RSA generation is not hung, and
+      // killing the host then would throw away the generation too.
+      const startClock = () => {
+        if (timer !== undefined || settled) return;
+        timer = this.timers.setTimeout(() => {
+          finish(() => reject(new MkmError('TIMEOUT', undefined, { method, timeoutMs })));
+          // The host is still inside the call and its queue is stuck behind it: only a new
+          // process gets the token back.
+          this.killHost('timeout');
+        }, timeoutMs);
+      };
 
       const send = () => {
         if (settled) return;
@@ -321,6 +333,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
         this.pending.set(id, {
           method,
           onProgress: options.onProgress,
+          started: startClock,
           resolve: (value) =>
             finish(() => {
               if (!internal) this.trackSuccess(method, params);
@@ -445,9 +458,12 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
         onReady();
         return;
       case 'progress': {
-        const onProgress = this.pending.get(message.id)?.onProgress;
+        const pending = this.pending.get(message.id);
+        // Heartbeats do not extend the clock: with async PKCS#11 calls the host keeps ticking
+        // while a vendor thread is stuck.
+        if (message.phase === 'started') pending?.started();
         try {
-          onProgress?.({ phase: message.phase, elapsedMs: message.elapsedMs });
+          pending?.onProgress?.({ phase: message.phase, elapsedMs: message.elapsedMs });
         } catch (error) {
           this.logger.warn('A progress listener threw', { error });
         }

@@ -69,6 +69,18 @@ describe('HsmClient when a call hangs', () => {
     await expect(client.call('listSlots')).resolves.toHaveLength(1);
   });
 
+  it('does not count the time a call waits behind another one', async () => {
+    const { client, spawner, services } = setup();
+    await client.start();
+    const rsa = client.call('generateKey', RSA);
+    const queued = client.call('listSlots', undefined, { timeoutMs: 1000 });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(spawner.current().dead).toBe(false);
+    services[0]!.release!();
+    await expect(rsa).resolves.toEqual({ id: '01' });
+    await expect(queued).resolves.toHaveLength(1);
+  });
+
   it('gives RSA generation 180 s and everything else 30 s by default', async () => {
     const { client } = setup();
     await client.start();
