@@ -38,7 +38,8 @@ export function userOf(request: FastifyRequest): string {
 export function requireBearer(ctx: SandboxContext) {
   return async (request: FastifyRequest): Promise<void> => {
     const header = request.headers.authorization ?? '';
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header);
+    // The auth scheme is case-insensitive (RFC 9110 11.1); the token is not.
+    const match = /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
     const user = match ? ctx.tokens.resolve(match[1]!) : undefined;
     if (user === undefined) {
       throw new GatewayError('UNAUTHORIZED', 'The bearer token is missing, unknown or expired.', {

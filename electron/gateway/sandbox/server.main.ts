@@ -36,8 +36,8 @@ export interface SandboxOptions {
   setTtlSeconds?: number;
   /** Bearer token lifetime; 1 hour by default. */
   tokenTtlSeconds?: number;
-  /** On /v1/encryption/verify, per user; 60 a minute by default. */
-  verifyRateLimit?: RateLimit;
+  /** On /v1/encryption/verify, per user; a bare number is per minute. 60 a minute by default. */
+  verifyRateLimit?: RateLimit | number;
   /** Failed sign-ins per user name; 20 a minute by default. */
   loginRateLimit?: RateLimit;
   /** How long a rotated-out gateway key stays accepted; 24 hours by default. */
@@ -64,6 +64,9 @@ export interface SandboxHandle {
   demoUser: boolean;
   close(): Promise<void>;
 }
+
+const perMinute = (limit: RateLimit | number): RateLimit =>
+  typeof limit === 'number' ? { max: limit, windowSeconds: 60 } : limit;
 
 export const DEMO_USER: SandboxUser = { name: 'demo', password: 'demo' };
 const USER_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
@@ -196,7 +199,7 @@ export async function startSandbox(options: SandboxOptions): Promise<SandboxHand
       keySets: new KeySets(store, clock, options.setTtlSeconds ?? 15 * 60),
       tokens: new TokenStore(clock, options.tokenTtlSeconds ?? 3600),
       faults: new FaultBoard(),
-      verifyLimiter: new RateLimiter(options.verifyRateLimit ?? { max: 60, windowSeconds: 60 }, clock),
+      verifyLimiter: new RateLimiter(perMinute(options.verifyRateLimit ?? 60), clock),
       loginLimiter: new RateLimiter(options.loginRateLimit ?? { max: 20, windowSeconds: 60 }, clock),
       log,
       faultTimeoutMs: options.faultTimeoutMs ?? 30_000,

@@ -83,6 +83,25 @@ describe('OAuth', () => {
     expect(json.body.error.code).toBe('VALIDATION');
   });
 
+  it('takes the scheme name in any case, as RFC 9110 allows', async () => {
+    const r = await call(sb, 'GET', '/v1/encryption/merchant_keys', { token });
+    expect(r.status).toBe(200);
+    const https = await import('node:https');
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = https.request(
+        new URL('/v1/encryption/merchant_keys', sb.url),
+        { ca: sb.caPem, headers: { authorization: `bearer ${token}` }, agent: false },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(200);
+  });
+
   it('refuses a made-up token', async () => {
     const r = await call(sb, 'GET', '/v1/encryption/merchant_keys', { token: 'x'.repeat(43) });
     expect(r.status).toBe(401);

@@ -146,6 +146,14 @@ describe('secure messages', () => {
     set = openSet(after.body.next_key_set, [k256]);
   });
 
+  it('lets exactly one of two simultaneous uses of a set through', async () => {
+    const both = await Promise.all([secure(sb, token, 'ping', set, {}), secure(sb, token, 'ping', set, {})]);
+    expect(both.map((r) => r.status).sort()).toEqual([200, 409]);
+    const winner = both.find((r) => r.status === 200)!;
+    expect(openResponse(set, winner.body).pong).toBe(true);
+    set = openSet(winner.body.next_key_set, [k256]);
+  });
+
   it('refuses an expired set with KEY_SET_EXPIRED (410) and a fresh set', async () => {
     clock.advance(TTL + 1);
     const r = await secure(sb, token, 'ping', set, {});
