@@ -8,7 +8,8 @@ export function registerOAuthRoutes(app: FastifyInstance, ctx: SandboxContext): 
     if (!request.headers['content-type']?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
       throw new GatewayError('VALIDATION', 'The token request must be form-encoded.', { status: 415 });
     }
-    const form = request.body as URLSearchParams;
+    // An empty body reaches here unparsed.
+    const form = request.body instanceof URLSearchParams ? request.body : new URLSearchParams();
     const grant = form.get('grant_type');
     const username = form.get('username');
     const password = form.get('password');
@@ -27,7 +28,8 @@ export function registerOAuthRoutes(app: FastifyInstance, ctx: SandboxContext): 
     const ok = await verifyPassword(password, user?.password_hash);
     if (!ok || !user) {
       ctx.loginLimiter.record(username);
-      ctx.log.warn('sign-in refused', { user: username });
+      // An unknown name is not logged: it is often a password typed into the wrong field.
+      ctx.log.warn('sign-in refused', user ? { user: user.name } : { known_user: false });
       throw new GatewayError('UNAUTHORIZED', 'The user name or password is wrong.');
     }
     const { token, expiresIn } = ctx.tokens.issue(user.name);
