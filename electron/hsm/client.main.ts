@@ -46,8 +46,12 @@ type CallArgs<K extends HsmMethodName> =
     : [params: HsmParams<K>, options?: CallOptions];
 
 export interface HsmClientOptions {
-  /** Defaults to `child_process.fork` of the TypeScript host through tsx. */
+  /** Defaults to `child_process.fork` of the host entry (see `hostEntry`, `env`). */
   spawner?: HostSpawner;
+  /** For the default spawner: a built host JS file; default is the TS source run through tsx. */
+  hostEntry?: string;
+  /** For the default spawner: the host's environment (SOFTHSM2_CONF, vendor variables). */
+  env?: NodeJS.ProcessEnv;
   logger?: Logger;
   timers?: ClientTimers;
   timeouts?: {
@@ -162,7 +166,13 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
     super();
     this.options = options;
     this.logger = (options.logger ?? silentLogger).child({ scope: 'hsm-client' });
-    this.spawner = options.spawner ?? createNodeHostSpawner({ logger: this.logger });
+    this.spawner =
+      options.spawner ??
+      createNodeHostSpawner({
+        logger: this.logger,
+        ...(options.hostEntry ? { hostEntry: options.hostEntry } : {}),
+        ...(options.env ? { env: options.env } : {}),
+      });
     this.timers = options.timers ?? systemTimers;
     this.idleMs = options.idleLogoutMs ?? 5 * 60_000;
     this.lastActivity = this.timers.now();
@@ -381,6 +391,10 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
 
   private trackFailure(method: string, params: unknown, error: MkmError): void {
     const slotId = slotIdOf(params);
+    if (method === 'login' && error.code === 'ALREADY_LOGGED_IN' && slotId !== undefined) {
+      this.loggedIn.set(String(slotId), slotId);
+      return this.armIdleTimer();
+    }
     if (slotId === undefined || !SESSION_GONE.has(error.code) || !this.loggedIn.delete(String(slotId)))
       return;
     if (method !== 'logout') this.emit('login-required', { slotIds: [slotId], reason: error.code });

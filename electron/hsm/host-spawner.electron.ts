@@ -1,11 +1,12 @@
 import { utilityProcess } from 'electron';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from '../core/logger.main';
 import type { HostExit, HostHandle, HostSpawner } from './host/spawner.std';
 
 export interface ElectronHostSpawnerOptions {
-  /** The built host entry (e.g. `dist-electron/hsm-host.js`); utility processes run plain JS. */
-  hostEntry: string;
+  /** The built host entry; utility processes run plain JS. Default: `defaultBuiltHostEntry()`. */
+  hostEntry?: string;
   env?: NodeJS.ProcessEnv;
   /** Extra Node flags, e.g. `['--import', tsxLoaderUrl]` to run the TS source in development. */
   execArgv?: string[];
@@ -13,14 +14,22 @@ export interface ElectronHostSpawnerOptions {
 }
 
 /**
+ * `hsm-host.js` next to the bundled main (`dist-electron/main.js`): the build must emit
+ * `electron/hsm/host/host.host.ts` under that name, with pkcs11js external.
+ */
+export function defaultBuiltHostEntry(): string {
+  return fileURLToPath(new URL('./hsm-host.js', import.meta.url));
+}
+
+/**
  * The host as an Electron utility process: a Node process that Chromium's process model
  * accounts for (crash reports, `app.getAppMetrics`), and that dies with the app. Only call
  * `spawn` after `app` is ready.
  */
-export function createElectronHostSpawner(options: ElectronHostSpawnerOptions): HostSpawner {
+export function createElectronHostSpawner(options: ElectronHostSpawnerOptions = {}): HostSpawner {
   return {
     spawn(): HostHandle {
-      const child = utilityProcess.fork(options.hostEntry, [], {
+      const child = utilityProcess.fork(options.hostEntry ?? defaultBuiltHostEntry(), [], {
         serviceName: 'MKM HSM host',
         stdio: 'pipe',
         env: options.env ?? process.env,

@@ -165,7 +165,7 @@ describe('the HSM host with SoftHSM2', () => {
   });
 
   it('answers a bad module path with MODULE_NOT_FOUND and stays usable', async () => {
-    const other = new HsmClient({ logger, spawner: createNodeHostSpawner({ env: hsm.env, logger }) });
+    const other = new HsmClient({ logger, env: hsm.env });
     try {
       await other.start();
       const pid = other.hostPid;
