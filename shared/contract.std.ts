@@ -1,5 +1,28 @@
 import { z } from 'zod';
 import { channel, noArgs, type ClientApi, type EventShape } from './contract-kit.std';
+import type { MkmErrorShape } from './errors.std';
+import {
+  CreateCsrParamsSchema,
+  ExportPublicKeyParamsSchema,
+  GenerateKeyParamsSchema,
+  KeyRefParamsSchema,
+  ObjectClassSchema,
+  ObjectRefParamsSchema,
+  SlotIdSchema,
+  type CapabilitiesResult,
+  type CsrResult,
+  type DestroyResult,
+  type ExportPublicKeyResult,
+  type GenerateKeyResult,
+  type InitTokenResult,
+  type KcvResult,
+  type LoginResult,
+  type ModuleInfo,
+  type ObjectInfo,
+  type OkResult,
+  type SlotSummary,
+  type WellKnownModule,
+} from './tokens.std';
 
 /**
  * THE contract between the renderer and main. Every channel's request is a strict zod schema
@@ -16,6 +39,7 @@ export const settingsPatch = z.strictObject({
   theme: z.enum(THEMES).optional(),
   idleLogoutMinutes: z.number().int().min(1).max(240).optional(),
   modulePath: PATH.nullable().optional(),
+  moduleParameters: z.string().max(4096).nullable().optional(),
   confirmDemoToken: z.boolean().optional(),
 });
 
@@ -23,6 +47,8 @@ export interface Settings {
   theme: (typeof THEMES)[number];
   idleLogoutMinutes: number;
   modulePath: string | null;
+  /** Vendor initialization parameters (pkcs11js libraryParameters); an advanced option. */
+  moduleParameters: string | null;
   confirmDemoToken: boolean;
 }
 
@@ -43,6 +69,22 @@ export const EXTERNAL_URL_ALLOWLIST = [
   'https://docs.oasis-open.org/pkcs11/',
 ] as const;
 
+const PIN = z.string().min(1).max(256);
+/** Destructive and security-officer steps carry an explicit yes from the user. */
+const CONFIRMED = z.literal(true);
+
+export interface ModuleState {
+  source: 'override' | 'settings' | 'demo' | 'none';
+  path: string | null;
+  demo: boolean;
+  demoLabel: string | null;
+  demoAvailable: boolean;
+  demoNeedsConsent: boolean;
+  info: ModuleInfo | null;
+  error: MkmErrorShape | null;
+  wellKnown: WellKnownModule[];
+}
+
 export const contract = {
   app: {
     status: channel(noArgs, 'What the app is, where its data lives, and how it runs.').returns<AppStatus>(),
@@ -54,6 +96,81 @@ export const contract = {
   settings: {
     get: channel(noArgs, 'Read the user settings.').returns<Settings>(),
     update: channel(settingsPatch, 'Change some user settings.').returns<Settings>(),
+  },
+  tokens: {
+    modules: channel(
+      noArgs,
+      'The PKCS#11 library in use, its C_GetInfo, and well-known ones.',
+    ).returns<ModuleState>(),
+    selectModule: channel(
+      z.strictObject({
+        path: PATH.nullable(),
+        demo: z.boolean().optional(),
+        libraryParameters: z.string().max(4096).nullable().optional(),
+      }),
+      'Use another PKCS#11 library (or the demo token) and remember it.',
+    ).returns<ModuleState>(),
+    list: channel(noArgs, 'Slots and tokens with their info and flags.').returns<SlotSummary[]>(),
+    login: channel(
+      z.strictObject({
+        slotId: SlotIdSchema,
+        pin: PIN.optional(),
+        userType: z.enum(['user', 'so']).optional(),
+      }),
+      'Log in with the user PIN (or on the PIN pad when no PIN is given).',
+    ).returns<LoginResult>(),
+    logout: channel(z.strictObject({ slotId: SlotIdSchema }), 'Log out of a token.').returns<OkResult>(),
+    changePin: channel(
+      z.strictObject({ slotId: SlotIdSchema, oldPin: PIN, newPin: PIN }),
+      "Change the logged-in user's PIN.",
+    ).returns<OkResult>(),
+    initToken: channel(
+      z.strictObject({
+        slotId: SlotIdSchema,
+        soPin: PIN,
+        label: z.string().min(1).max(32),
+        confirm: CONFIRMED,
+      }),
+      'Security officer: initialize (erase) a token.',
+    ).returns<InitTokenResult>(),
+    initUserPin: channel(
+      z.strictObject({ slotId: SlotIdSchema, soPin: PIN, userPin: PIN, confirm: CONFIRMED }),
+      "Security officer: set the user's PIN.",
+    ).returns<OkResult>(),
+    capabilities: channel(
+      z.strictObject({ slotId: SlotIdSchema, refresh: z.boolean().optional() }),
+      'What this token can really do, found by trying (cached per model and firmware).',
+    ).returns<CapabilitiesResult & { cached: boolean }>(),
+  },
+  keys: {
+    list: channel(
+      z.strictObject({ slotId: SlotIdSchema, class: ObjectClassSchema.optional() }),
+      'Objects on the token with their attributes.',
+    ).returns<ObjectInfo[]>(),
+    get: channel(
+      z.strictObject(ObjectRefParamsSchema.shape),
+      'One object with its attributes.',
+    ).returns<ObjectInfo>(),
+    generate: channel(
+      z.strictObject({ ...GenerateKeyParamsSchema.shape, operationId: z.string().max(64).optional() }),
+      'Generate a key inside the token with a safe template.',
+    ).returns<GenerateKeyResult>(),
+    exportPublic: channel(
+      z.strictObject(ExportPublicKeyParamsSchema.shape),
+      'A public key as PEM (SPKI) or JWK, with its SPKI-SHA256 fingerprint.',
+    ).returns<ExportPublicKeyResult>(),
+    kcv: channel(
+      z.strictObject(KeyRefParamsSchema.shape),
+      "A secret key's check value.",
+    ).returns<KcvResult>(),
+    csr: channel(
+      z.strictObject(CreateCsrParamsSchema.shape),
+      'A PKCS#10 request signed by a key pair on the token.',
+    ).returns<CsrResult>(),
+    destroy: channel(
+      z.strictObject({ ...ObjectRefParamsSchema.shape, confirm: CONFIRMED }),
+      'Destroy an object on the token (it cannot be undone).',
+    ).returns<DestroyResult>(),
   },
 } as const;
 
@@ -73,6 +190,15 @@ export const events = {
     message: z.string(),
   }),
   'settings.changed': z.strictObject({ theme: z.enum(THEMES) }),
+  'tokens.changed': z.strictObject({
+    inserted: z.array(z.strictObject({ slotId: z.number(), label: z.string(), serial: z.string() })),
+    removed: z.array(z.strictObject({ slotId: z.number(), label: z.string(), serial: z.string() })),
+  }),
+  'tokens.connection': z.strictObject({ state: z.enum(['lost', 'restored', 'failed']), message: z.string() }),
+  'tokens.loggedOut': z.strictObject({
+    slotIds: z.array(z.number()),
+    reason: z.enum(['idle', 'connection']),
+  }),
 } satisfies EventShape;
 
 export type Events = typeof events;

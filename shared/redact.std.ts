@@ -25,13 +25,16 @@ const DIGIT_RUN = /\b\d(?:[ -]?\d){7,}\b/g;
 const LONG_HEX = /\b[0-9a-fA-F]{32,}\b/g;
 // Long base64 runs: wrapped keys and ciphertexts.
 const LONG_B64 = /[A-Za-z0-9+/]{48,}={0,2}/g;
-// "pin=1234", "PIN: 1234", "cvv 123" inside free text.
-const LABELLED = /\b(pin|cvv|cvc|csc|password|passphrase)\b(\s*[:=]\s*|\s+)(\S+)/gi;
+// "pin=1234", "PIN: 1234", "password: hunter2", and "cvv 123" inside free text; "the PIN is
+// incorrect" stays readable.
+const LABELLED = /\b(pin|cvv|cvc|csc|password|passphrase)\b(\s*[:=]\s*)(\S+)/gi;
+const LABELLED_DIGITS = /\b(pin|cvv|cvc|csc)\b(\s+)(\d{3,})\b/gi;
 
 export function redactString(text: string): string {
   return text
     .replace(PEM_PRIVATE, '[redacted private key]')
     .replace(LABELLED, (_m, label: string, sep: string) => `${label}${sep}${REDACTED}`)
+    .replace(LABELLED_DIGITS, (_m, label: string, sep: string) => `${label}${sep}${REDACTED}`)
     .replace(LONG_B64, '[redacted b64]')
     .replace(LONG_HEX, '[redacted hex]')
     .replace(DIGIT_RUN, (run) => {

@@ -7,37 +7,13 @@ import { MkmError } from '../../shared/errors.std';
 import { createApp, type App } from '../core/app.main';
 import { defaultDataDir } from '../core/paths.main';
 import { createOutput, EXIT, usage, type Output } from './output.cli';
+import './commands.cli';
+import { installers, type CliContext, type GlobalOptions } from './context.cli';
 
 /**
  * `mkm`: the same services as the desktop app, headless. Commands go through the same
  * registry as the UI (transport "cli"), so they get the same validation and the same errors.
  */
-export interface GlobalOptions {
-  json: boolean;
-  dataDir: string;
-  module?: string;
-  token?: string;
-  slot?: string;
-}
-
-export interface CliContext {
-  options: GlobalOptions;
-  out: Output;
-  app(): App;
-  call<NS extends keyof Contract, M extends keyof Contract[NS]>(
-    channel: `${NS & string}.${M & string}`,
-    request?: ParsedRequestOf<Contract[NS][M]>,
-  ): Promise<ResultOf<Contract[NS][M]>>;
-}
-
-type CommandInstaller = (program: Command, ctx: () => CliContext) => void;
-
-const installers: CommandInstaller[] = [];
-/** Each domain (tokens, keys, audit, gateway, console) adds its commands through this. */
-export function addCommands(installer: CommandInstaller): void {
-  installers.push(installer);
-}
-
 function statusText(s: AppStatus): string {
   return [
     `${s.app.name} ${s.app.version}${s.app.packaged ? '' : ' (development)'}`,
@@ -79,6 +55,9 @@ export function buildProgram(argvJson: boolean): { program: Command; context: ()
       options,
       out: createOutput(options.json),
       app: getApp,
+      close: async () => {
+        await app?.close();
+      },
       async call(channel, request) {
         const envelope = await getApp().registry.dispatch(channel, request, { transport: 'cli' });
         if (!envelope.ok) throw MkmError.fromShape(envelope.error);
@@ -109,6 +88,14 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.OK;
   } catch (error) {
+    return report(error);
+  } finally {
+    await context()
+      .close()
+      .catch(() => {});
+  }
+
+  function report(error: unknown): number {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.OK;
       if (error.code === 'commander.help') return EXIT.OK;

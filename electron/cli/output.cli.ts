@@ -22,7 +22,7 @@ export function createOutput(json: boolean, out = process.stdout, err = process.
     fail(error) {
       const shape: MkmErrorShape = toErrorShape(error);
       // One line, always: scripts grep it, humans read it.
-      const line = redactString(shape.message).replace(/\s*\n\s*/g, ' ');
+      const line = (redactString(shape.message) + pinWarning(shape)).replace(/\s*\n\s*/g, ' ');
       if (json) out.write(JSON.stringify({ error: { code: shape.code, message: line } }) + '\n');
       else err.write(`mkm: ${line} [${shape.code}]\n`);
       return shape.code === 'USAGE' ? EXIT.USAGE : EXIT.FAILED;
@@ -32,4 +32,13 @@ export function createOutput(json: boolean, out = process.stdout, err = process.
 
 export function usage(message: string): MkmError {
   return new MkmError('USAGE', message);
+}
+
+/** After a wrong PIN the token says how close it is to locking; an admin must hear it. */
+export function pinWarning(shape: MkmErrorShape): string {
+  if (shape.code !== 'PIN_INCORRECT' || !shape.details) return '';
+  if (shape.details.locked) return ' The PIN is now locked.';
+  if (shape.details.finalTry) return ' One try is left before the PIN locks.';
+  if (shape.details.countLow) return ' Few tries are left before the PIN locks.';
+  return '';
 }

@@ -11,7 +11,10 @@ import { MkmError } from '../../shared/errors.std';
 import { createLogger, type Logger } from './logger.main';
 import { dataPaths, type DataPaths } from './paths.main';
 import { EventBus, Registry, type Handlers, type SenderInfo } from './registry.main';
-import { openStore, type StoreFactory } from './store.main';
+import { DEFAULT_SETTINGS, openStore, type StoreFactory } from './store.main';
+import { keyHandlers, tokenHandlers } from '../hsm/handlers.main';
+import type { HostSpawner } from '../hsm/host/spawner.std';
+import { TokensService } from '../hsm/tokens.main';
 
 /**
  * The main-process services, composed once per process. Electron main, browser mode and the
@@ -28,12 +31,19 @@ export interface AppOptions {
   /** Opens a URL in the OS browser; only allow-listed URLs reach it. */
   openExternal?: (url: string) => Promise<void>;
   storeFactory?: StoreFactory;
+  /** CLI --module: a PKCS#11 library path, or "demo". */
+  moduleOverride?: string | undefined;
+  /** Electron's utilityProcess spawner; Node modes fork a child process. */
+  hostSpawnerFor?: (env: NodeJS.ProcessEnv) => HostSpawner;
+  /** Poll for inserted and removed tokens (UIs do, the CLI does not). */
+  watchSlots?: boolean;
   logger?: Logger;
   versions?: { electron: string | null; chrome: string | null };
 }
 
 export interface App {
   registry: Registry<Contract>;
+  tokens: TokensService;
   events: EventBus;
   logger: Logger;
   paths: DataPaths;
@@ -58,7 +68,12 @@ export function createApp(options: AppOptions): App {
   const paths = dataPaths(options.dataDir);
   const logger =
     options.logger ??
-    createLogger({ name: options.mode === 'cli' ? 'cli' : 'main', file: paths.logFile, stderrLevel: 'warn' });
+    createLogger({
+      name: options.mode === 'cli' ? 'cli' : 'main',
+      file: paths.logFile,
+      // The CLI's own one-line errors are its voice on stderr; the log file has the details.
+      stderrLevel: options.mode === 'cli' ? 'silent' : 'warn',
+    });
   const events = new EventBus(logger);
   const opened = openStore(paths.root, logger, options.storeFactory);
   const store = opened.store;
@@ -76,7 +91,24 @@ export function createApp(options: AppOptions): App {
     );
   }
 
-  const settings = (): Settings => store.get('settings');
+  const settings = (): Settings => ({ ...DEFAULT_SETTINGS, ...store.get('settings') });
+  const tokens = new TokensService({
+    dataDir: paths.root,
+    logger,
+    events,
+    packaged: options.packaged ?? false,
+    moduleOverride: options.moduleOverride,
+    watchSlots: options.watchSlots ?? false,
+    settings: {
+      get: settings,
+      update: (patch) => {
+        const next = { ...settings(), ...patch };
+        store.set('settings', next);
+        return next;
+      },
+    },
+    ...(options.hostSpawnerFor ? { spawnerFor: options.hostSpawnerFor } : {}),
+  });
 
   const handlers: Handlers<Contract> = {
     app: {
@@ -93,7 +125,10 @@ export function createApp(options: AppOptions): App {
         dataDir: paths.root,
         startedAt,
         store: { ok: opened.movedAside === null, restoredFrom: opened.restoredFrom },
-        hsm: { modulePath: settings().modulePath, demo: false },
+        hsm: {
+          modulePath: settings().modulePath,
+          demo: settings().modulePath === null && tokens.demoInUse(),
+        },
       }),
       openExternal: async ({ url }) => {
         if (!isAllowedExternalUrl(url) || !options.openExternal) {
@@ -127,6 +162,8 @@ export function createApp(options: AppOptions): App {
         return next;
       },
     },
+    tokens: tokenHandlers(tokens),
+    keys: keyHandlers(tokens),
   };
 
   const registry = new Registry({
@@ -137,7 +174,7 @@ export function createApp(options: AppOptions): App {
     events,
   });
   logger.info('services started', { mode: options.mode, user: userInfo().username });
-  return { registry, events, logger, paths, close: async () => {} };
+  return { registry, tokens, events, logger, paths, close: () => tokens.close() };
 }
 
 function safeHost(url: string): string {

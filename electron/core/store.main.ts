@@ -17,6 +17,7 @@ export const DEFAULT_SETTINGS: Settings = {
   theme: 'system',
   idleLogoutMinutes: 5,
   modulePath: null,
+  moduleParameters: null,
   confirmDemoToken: false,
 };
 
@@ -24,11 +25,13 @@ const SCHEMA: Options<StoreData>['schema'] = {
   settings: {
     type: 'object',
     additionalProperties: false,
+    // Fields added after 0.1.0 stay optional here: the schema is checked before migrations run.
     required: ['theme', 'idleLogoutMinutes', 'modulePath', 'confirmDemoToken'],
     properties: {
       theme: { enum: ['system', 'light', 'dark'] },
       idleLogoutMinutes: { type: 'integer', minimum: 1, maximum: 240 },
       modulePath: { type: ['string', 'null'], maxLength: 4096 },
+      moduleParameters: { type: ['string', 'null'], maxLength: 4096 },
       confirmDemoToken: { type: 'boolean' },
     },
   },
@@ -54,7 +57,7 @@ export function openStore(dataDir: string, logger: Logger, factory: StoreFactory
     cwd: dataDir,
     configName: STORE_NAME,
     projectName: 'merchant-key-manager',
-    projectVersion: '0.1.0',
+    projectVersion: '0.2.0',
     schema: SCHEMA,
     defaults: { settings: DEFAULT_SETTINGS },
     clearInvalidConfig: false,
@@ -63,6 +66,15 @@ export function openStore(dataDir: string, logger: Logger, factory: StoreFactory
       // Each release that changes the shape adds a step here; 0.1.0 is the first shape.
       '0.1.0': (store) => {
         if (!store.has('settings')) store.set('settings', DEFAULT_SETTINGS);
+      },
+      // 0.2.0 added vendor initialization parameters.
+      '0.2.0': (store) => {
+        const settings = store.get('settings') as Partial<typeof DEFAULT_SETTINGS>;
+        store.set('settings', {
+          ...DEFAULT_SETTINGS,
+          ...settings,
+          moduleParameters: settings.moduleParameters ?? null,
+        });
       },
     },
   };

@@ -25,6 +25,11 @@ describe('redaction', () => {
     expect(text).not.toMatch(/4111|0a0b0c|QUJDREVG|4321|MIIE/);
   });
 
+  it('keeps sentences about PINs readable', () => {
+    expect(redactString('The PIN is incorrect.')).toBe('The PIN is incorrect.');
+    expect(redactString('cvv 737 and pin 1234')).not.toMatch(/737|1234/);
+  });
+
   it('keeps identifiers that only look like secret names', () => {
     expect(redact({ serialNumber: 'abc', keyId: 'k1', kcv: 'a1b2c3' })).toEqual({
       serialNumber: 'abc',

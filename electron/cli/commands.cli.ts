@@ -1,0 +1,2 @@
+// Every domain's commands, registered with the CLI in one place.
+import './tokens.cli';

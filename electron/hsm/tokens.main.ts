@@ -1,0 +1,291 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ModuleState, Settings } from '../../shared/contract.std';
+import { MkmError, toErrorShape, type MkmErrorShape } from '../../shared/errors.std';
+import type { Logger } from '../core/logger.main';
+import type { EventBus } from '../core/registry.main';
+import { HsmClient, type CallOptions } from './client.main';
+import { DEMO_LABEL, demoTokenAvailable, ensureDemoToken } from './demo-token.main';
+import type { HsmMethodName, HsmParams, HsmResult } from './host/protocol.std';
+import { createNodeHostSpawner } from './host/node-spawner.main';
+import type { HostSpawner } from './host/spawner.std';
+import type { CapabilitiesResult, ModuleInfo, SlotSummary } from './pkcs11/types.std';
+import { wellKnownModules } from './pkcs11/well-known-modules.main';
+
+/**
+ * Main's token domain: which PKCS#11 library is in use, the host process that runs it, and the
+ * events the UI hears (token inserted or removed, connection lost, logged out). Every PKCS#11
+ * call goes through the host; this class never loads a vendor library itself.
+ */
+export interface TokensServiceOptions {
+  dataDir: string;
+  logger: Logger;
+  events: EventBus;
+  settings: { get(): Settings; update(patch: Partial<Settings>): Settings };
+  packaged: boolean;
+  /** CLI --module: a path, or "demo". */
+  moduleOverride?: string | undefined;
+  /** Electron passes a utilityProcess spawner; Node modes fork a child. */
+  spawnerFor?: (env: NodeJS.ProcessEnv) => HostSpawner;
+  /** Poll for inserted and removed tokens (the UI wants it; the CLI does not). */
+  watchSlots?: boolean;
+}
+
+interface Choice {
+  source: ModuleState['source'];
+  path: string | null;
+  libraryParameters?: string | undefined;
+  demo: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+export class TokensService {
+  private client: HsmClient | null = null;
+  private clientChoice: Choice | null = null;
+  private starting: Promise<HsmClient> | null = null;
+  private moduleInfo: ModuleInfo | null = null;
+  private moduleError: MkmErrorShape | null = null;
+  private readonly capabilityFile: string;
+  private capabilityCache: Record<string, CapabilitiesResult>;
+  private stopWatching: (() => void) | null = null;
+
+  constructor(private readonly options: TokensServiceOptions) {
+    this.capabilityFile = join(options.dataDir, 'capabilities.json');
+    this.capabilityCache = this.readCapabilityCache();
+  }
+
+  private demoDir(): string {
+    return join(this.options.dataDir, 'demo-token');
+  }
+
+  private demoAllowed(): boolean {
+    return demoTokenAvailable() && (!this.options.packaged || this.options.settings.get().confirmDemoToken);
+  }
+
+  private choose(): Choice {
+    const override = this.options.moduleOverride;
+    if (override && override !== 'demo')
+      return { source: 'override', path: override, demo: false, env: process.env };
+    const settings = this.options.settings.get();
+    if (!override && settings.modulePath) {
+      return {
+        source: 'settings',
+        path: settings.modulePath,
+        libraryParameters: settings.moduleParameters ?? undefined,
+        demo: false,
+        env: process.env,
+      };
+    }
+    if (override === 'demo' || this.demoAllowed()) {
+      const demo = ensureDemoToken(this.demoDir());
+      return { source: 'demo', path: demo.modulePath, demo: true, env: demo.env };
+    }
+    return { source: 'none', path: null, demo: false, env: process.env };
+  }
+
+  /** The running host client for the current choice; restarted when the choice changed. */
+  async hsm(): Promise<HsmClient> {
+    if (this.starting) return this.starting;
+    const choice = this.choose();
+    if (this.client && this.clientChoice && sameChoice(this.clientChoice, choice)) return this.client;
+    this.starting = this.startClient(choice).finally(() => (this.starting = null));
+    return this.starting;
+  }
+
+  private async startClient(choice: Choice): Promise<HsmClient> {
+    await this.stopClient();
+    if (!choice.path) {
+      throw new MkmError('NO_MODULE', 'No PKCS#11 library is chosen. Pick your token’s library in Tokens.');
+    }
+    const settings = this.options.settings.get();
+    const spawner =
+      this.options.spawnerFor?.(choice.env) ??
+      createNodeHostSpawner({ env: choice.env, logger: this.options.logger });
+    const client = new HsmClient({
+      spawner,
+      logger: this.options.logger,
+      idleLogoutMs: settings.idleLogoutMinutes * 60_000,
+    });
+    this.wire(client);
+    await client.start();
+    this.client = client;
+    this.clientChoice = choice;
+    try {
+      this.moduleInfo = await client.call('loadModule', {
+        path: choice.path,
+        ...(choice.libraryParameters ? { libraryParameters: choice.libraryParameters } : {}),
+      });
+      this.moduleError = null;
+      this.options.logger.info('PKCS#11 module loaded', { path: choice.path, demo: choice.demo });
+    } catch (error) {
+      this.moduleInfo = null;
+      this.moduleError = toErrorShape(error);
+      throw error;
+    }
+    if (this.options.watchSlots) this.stopWatching = client.watchSlots({ intervalMs: 1000 });
+    return client;
+  }
+
+  private wire(client: HsmClient): void {
+    const { events, logger } = this.options;
+    client.on('slots-changed', (change) => {
+      if (change.initial) return;
+      events.emit('tokens.changed', {
+        inserted: change.added.map(describeSlot),
+        removed: change.removed.map(describeSlot),
+      });
+    });
+    client.on('connection-lost', (info) => {
+      logger.warn('token connection lost', { reason: info.reason, code: info.code, signal: info.signal });
+      events.emit('tokens.connection', {
+        state: 'lost',
+        message: 'The connection to the token was lost. Reconnecting…',
+      });
+    });
+    client.on('connection-restored', (info) => {
+      events.emit('tokens.connection', {
+        state: info.error ? 'failed' : 'restored',
+        message: info.error ? info.error.message : 'Reconnected to the token. Log in again to continue.',
+      });
+    });
+    client.on('login-required', (info) =>
+      events.emit('tokens.loggedOut', { slotIds: info.slotIds, reason: 'connection' }),
+    );
+    client.on('auto-logout', (info) =>
+      events.emit('tokens.loggedOut', { slotIds: info.slotIds, reason: 'idle' }),
+    );
+    client.on('gave-up', (error) =>
+      events.emit('tokens.connection', { state: 'failed', message: error.message }),
+    );
+  }
+
+  private async stopClient(): Promise<void> {
+    this.stopWatching?.();
+    this.stopWatching = null;
+    const client = this.client;
+    this.client = null;
+    this.clientChoice = null;
+    if (client) {
+      client.removeAllListeners();
+      await client.stop();
+    }
+  }
+
+  /** One typed call into the token host. */
+  async call<K extends HsmMethodName>(
+    method: K,
+    params: HsmParams<K>,
+    options?: CallOptions,
+  ): Promise<HsmResult<K>> {
+    const client = await this.hsm();
+    return (client.call as (m: K, p: HsmParams<K>, o?: CallOptions) => Promise<HsmResult<K>>)(
+      method,
+      params,
+      options,
+    );
+  }
+
+  async state(): Promise<ModuleState> {
+    let choice: Choice | null = null;
+    try {
+      choice = this.choose();
+      if (choice.path) await this.hsm();
+    } catch (error) {
+      this.moduleError = toErrorShape(error);
+    }
+    const demo = choice?.demo ?? false;
+    return {
+      source: choice?.source ?? 'none',
+      path: choice?.path ?? null,
+      demo,
+      demoLabel: demo ? DEMO_LABEL : null,
+      demoAvailable: demoTokenAvailable(),
+      demoNeedsConsent:
+        this.options.packaged && demoTokenAvailable() && !this.options.settings.get().confirmDemoToken,
+      info: choice?.path && this.client ? this.moduleInfo : null,
+      error: this.moduleError,
+      wellKnown: wellKnownModules(),
+    };
+  }
+
+  async selectModule(request: {
+    path: string | null;
+    demo?: boolean;
+    libraryParameters?: string | null;
+  }): Promise<ModuleState> {
+    const previous = this.options.settings.get();
+    if (request.demo) {
+      this.options.settings.update({ modulePath: null, moduleParameters: null, confirmDemoToken: true });
+    } else {
+      if (!request.path || !existsSync(request.path)) {
+        throw new MkmError('MODULE_NOT_FOUND', `No file at ${request.path ?? '(no path)'}.`);
+      }
+      this.options.settings.update({
+        modulePath: request.path,
+        moduleParameters: request.libraryParameters ?? null,
+      });
+    }
+    try {
+      await this.hsm();
+    } catch (error) {
+      // A library that does not load is not remembered: the previous choice stays.
+      this.options.settings.update({
+        modulePath: previous.modulePath,
+        moduleParameters: previous.moduleParameters,
+        confirmDemoToken: previous.confirmDemoToken,
+      });
+      throw error;
+    }
+    return this.state();
+  }
+
+  /** Whether the running host serves the demo token (for labels; never starts anything). */
+  demoInUse(): boolean {
+    return this.clientChoice?.demo ?? false;
+  }
+
+  async slots(): Promise<SlotSummary[]> {
+    return this.call('listSlots', {});
+  }
+
+  async capabilities(slotId: number, refresh = false): Promise<CapabilitiesResult & { cached: boolean }> {
+    const slot = (await this.slots()).find((s) => s.slotId === slotId);
+    if (!slot?.token) throw new MkmError('TOKEN_NOT_PRESENT');
+    const key = `${slot.token.manufacturer.trim()}|${slot.token.model.trim()}|${slot.token.firmware}`;
+    const cached = this.capabilityCache[key];
+    if (cached && !refresh) return { ...cached, cached: true };
+    const result = await this.call('probeCapabilities', { slotId });
+    this.capabilityCache[result.cacheKey] = result;
+    this.writeCapabilityCache();
+    return { ...result, cached: false };
+  }
+
+  private readCapabilityCache(): Record<string, CapabilitiesResult> {
+    try {
+      return existsSync(this.capabilityFile) ? JSON.parse(readFileSync(this.capabilityFile, 'utf8')) : {};
+    } catch {
+      this.options.logger.warn('ignored an unreadable capability cache', { file: this.capabilityFile });
+      return {};
+    }
+  }
+
+  private writeCapabilityCache(): void {
+    writeFileSync(this.capabilityFile, JSON.stringify(this.capabilityCache, null, 2), { mode: 0o600 });
+  }
+
+  async close(): Promise<void> {
+    await this.stopClient();
+  }
+}
+
+function sameChoice(a: Choice, b: Choice): boolean {
+  return a.path === b.path && a.demo === b.demo && a.libraryParameters === b.libraryParameters;
+}
+
+function describeSlot(slot: SlotSummary) {
+  return {
+    slotId: slot.slotId,
+    label: slot.token?.label.trim() ?? '',
+    serial: slot.token?.serial.trim() ?? '',
+  };
+}

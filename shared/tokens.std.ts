@@ -1,0 +1,3 @@
+// Token and key types shared by the contract, main and the HSM host. They live with the PKCS#11
+// layer that defines them; this module is how shared/ and the renderer reach them.
+export * from '../electron/hsm/pkcs11/types.std';
