@@ -1,12 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import { resolve } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
-import type { AppStatus, Contract } from '../../shared/contract.std';
-import type { ParsedRequestOf, ResultOf } from '../../shared/contract-kit.std';
+import type { AppStatus } from '../../shared/contract.std';
 import { MkmError } from '../../shared/errors.std';
 import { createApp, type App } from '../core/app.main';
 import { defaultDataDir } from '../core/paths.main';
-import { createOutput, EXIT, usage, type Output } from './output.cli';
+import { createOutput, EXIT, usage } from './output.cli';
 import './commands.cli';
 import { installers, type CliContext, type GlobalOptions } from './context.cli';
 
