@@ -10,6 +10,8 @@ export interface DispatcherOptions {
   onShutdown?: () => void;
   /** Interval of the "still running" heartbeat sent for every call. */
   tickMs?: number;
+  /** Method names main may call; anything else is UNKNOWN_CHANNEL. Default: any public-looking method. */
+  methods?: readonly string[];
   /** A second look at a failure before it is answered (e.g. was the token removed?). */
   refineError?: (call: CallMessage, error: MkmErrorShape) => Promise<MkmErrorShape>;
 }
@@ -47,7 +49,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       options.send(message);
       return true;
     } catch (error) {
-      logger.error('Could not send a message to main', { t: message.t, error });
+      logger.error('Could not send a message to main', { t: message.t, ...describeUnknown(error) });
       return false;
     }
   };
@@ -60,9 +62,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   };
 
+  const allowed = options.methods ? new Set(options.methods) : undefined;
+
   const run = async (call: CallMessage): Promise<void> => {
     const started = Date.now();
-    const fn = resolveMethod(service, call.method);
+    const fn = allowed && !allowed.has(call.method) ? undefined : resolveMethod(service, call.method);
     if (!fn) {
       send({
         t: 'error',
@@ -89,10 +93,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       logger.debug('Call done', { id: call.id, method: call.method, ms: Date.now() - started });
     } catch (error) {
       const shape = await refine(call, toErrorShape(error));
-      // Unknown errors are logged whole (the logger redacts) because their message is dropped at
-      // the boundary; typed ones only by code, they are expected outcomes such as a wrong PIN.
-      if (shape.code === 'INTERNAL') logger.error('Call failed', { id: call.id, method: call.method, error });
-      else logger.info('Call failed', { id: call.id, method: call.method, code: shape.code });
+      // Typed errors are expected outcomes (a wrong PIN) and are logged by code. An untyped one
+      // is a bug or a vendor surprise: its name and stack frames help, its message does not go
+      // anywhere, because a library's text can quote the PIN or data it was given.
+      if (shape.code === 'INTERNAL') {
+        logger.error('Call failed', { id: call.id, method: call.method, ...describeUnknown(error) });
+      } else {
+        logger.info('Call failed', { id: call.id, method: call.method, code: shape.code });
+      }
       send({ t: 'error', id: call.id, error: shape });
     } finally {
       clearInterval(ticker);
@@ -122,4 +130,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     },
     drain: () => tail,
   };
+}
+
+/** An error for the log without its message (see above): its name and where it came from. */
+export function describeUnknown(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { thrown: typeof error };
+  const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+  return { errorName: error.name, frames: frames.slice(0, 12).map((f) => f.trim()) };
 }

@@ -5,8 +5,8 @@
  */
 import { createLogger, type LogLevel } from '../../core/logger.main';
 import { TokenService } from '../pkcs11/token-service.host';
-import { createDispatcher, resolveMethod } from './dispatcher.host';
-import { HSM_PROTOCOL_VERSION } from './protocol.std';
+import { createDispatcher, describeUnknown, resolveMethod } from './dispatcher.host';
+import { HSM_METHOD_NAMES, HSM_PROTOCOL_VERSION } from './protocol.std';
 import { createTokenLossRefiner } from './token-loss.host';
 import { detectTransport } from './transport.host';
 
@@ -23,11 +23,11 @@ const logger = createLogger({
 // A vendor library that leaves the process in an unknown state must not keep serving calls:
 // exit, and let main restart a clean host (login state is lost either way).
 process.on('uncaughtException', (error) => {
-  logger.error('Host crashed', { error });
+  logger.error('Host crashed', describeUnknown(error));
   process.exit(70);
 });
 process.on('unhandledRejection', (error) => {
-  logger.error('Host crashed on an unhandled rejection', { error });
+  logger.error('Host crashed on an unhandled rejection', describeUnknown(error));
   process.exit(70);
 });
 
@@ -43,7 +43,7 @@ const shutdown = async (): Promise<void> => {
     // C_Finalize lets a vendor library flush and release the reader before the process ends.
     await unload?.call(service, undefined);
   } catch (error) {
-    logger.warn('Unloading the module at shutdown failed', { error });
+    logger.warn('Unloading the module at shutdown failed', { code: (error as { code?: unknown }).code });
   }
   process.exit(0);
 };
@@ -52,6 +52,7 @@ const dispatcher = createDispatcher({
   service,
   logger,
   send: (message) => transport.send(message),
+  methods: HSM_METHOD_NAMES,
   onShutdown: () => void shutdown(),
   refineError: createTokenLossRefiner(service),
 });

@@ -15,6 +15,47 @@ type AsyncMethodName<T> = {
 
 export type HsmMethodName = Extract<AsyncMethodName<TokenService>, string>;
 
+/**
+ * What the host will run. TypeScript `private` helpers are ordinary prototype methods at run
+ * time, so the host cannot tell them from operations by looking; this list can. The checks
+ * below fail the typecheck when TokenService gains or loses a public method until the list
+ * follows.
+ */
+export const HSM_METHOD_NAMES = [
+  'loadModule',
+  'unloadModule',
+  'getModuleInfo',
+  'wellKnownModules',
+  'listSlots',
+  'login',
+  'logout',
+  'changePin',
+  'initToken',
+  'initUserPin',
+  'generateKey',
+  'listObjects',
+  'getObject',
+  'exportPublicKey',
+  'createCsr',
+  'kcv',
+  'encrypt',
+  'decrypt',
+  'encryptBatch',
+  'hmacSign',
+  'hmacVerify',
+  'wrapKey',
+  'unwrapKey',
+  'importKey',
+  'destroyObject',
+  'generateRandom',
+  'probeCapabilities',
+] as const satisfies readonly HsmMethodName[];
+
+type Unlisted = Exclude<HsmMethodName, (typeof HSM_METHOD_NAMES)[number]>;
+export const HSM_METHOD_LIST_IS_COMPLETE: [Unlisted] extends [never]
+  ? true
+  : { addToHsmMethodNames: Unlisted } = true;
+
 type ParamsOf<F> = F extends (...args: infer A) => unknown ? (A extends [] ? undefined : A[0]) : never;
 type ResultOf<F> = F extends (...args: never[]) => Promise<infer R> ? R : never;
 

@@ -74,6 +74,15 @@ describe('the HSM host with SoftHSM2', () => {
     expect(objects.map((o) => o.id)).toContain(aesId);
   });
 
+  it("refuses to run the service's private helpers", async () => {
+    const raw = client as unknown as {
+      invoke(m: string, p: unknown, o: object, i: boolean): Promise<unknown>;
+    };
+    for (const helper of ['session', 'module', 'callAsync']) {
+      expect(await codeOf(raw.invoke(helper, { slotId: hsm.slotId }, {}, true))).toBe('UNKNOWN_CHANNEL');
+    }
+  });
+
   it('keeps main responsive while the host generates an RSA key', async () => {
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();

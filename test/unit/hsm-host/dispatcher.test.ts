@@ -4,7 +4,7 @@ import { createLogger, type LogRecord } from '../../../electron/core/logger.main
 import { createDispatcher } from '../../../electron/hsm/host/dispatcher.host';
 import type { HostMessage } from '../../../electron/hsm/host/protocol.std';
 
-function setup(service: object, tickMs = 250) {
+function setup(service: object, tickMs = 250, methods?: string[]) {
   const sent: HostMessage[] = [];
   const logs: LogRecord[] = [];
   const logger = createLogger({
@@ -18,6 +18,7 @@ function setup(service: object, tickMs = 250) {
     logger,
     send: (m) => sent.push(structuredClone(m)),
     tickMs,
+    ...(methods ? { methods } : {}),
   });
   const answer = (id: number) => sent.find((m) => (m.t === 'result' || m.t === 'error') && m.id === id);
   return { sent, logs, dispatcher, answer };
@@ -107,6 +108,15 @@ describe('host dispatcher', () => {
     dispatcher.handle({ t: 'call', id: 3, method });
     await dispatcher.drain();
     expect(answer(3)).toMatchObject({ t: 'error', error: { code } });
+  });
+
+  it('runs only listed methods when given a list, so private helpers stay out of reach', async () => {
+    const { dispatcher, answer } = setup(new Service(), 250, ['typed']);
+    dispatcher.handle({ t: 'call', id: 1, method: 'slow', params: { ms: 1 } });
+    dispatcher.handle({ t: 'call', id: 2, method: 'typed' });
+    await dispatcher.drain();
+    expect(answer(1)).toMatchObject({ t: 'error', error: { code: 'UNKNOWN_CHANNEL' } });
+    expect(answer(2)).toMatchObject({ t: 'error', error: { code: 'PIN_LOCKED' } });
   });
 
   it('answers a malformed call with VALIDATION and ignores garbage without crashing', async () => {
