@@ -158,7 +158,8 @@ function describe(attrs: AttrMap): ObjectInfo {
   const modulus = attrs.get(P.CKA_MODULUS);
   const modulusBits = readUlong(attrs.get(P.CKA_MODULUS_BITS));
   let bits: number | null = null;
-  if (valueLen !== null) bits = valueLen * 8;
+  // SoftHSM2 2.6 reports CKA_VALUE_LEN 0 for unwrapped keys: unknown, not zero bits.
+  if (valueLen !== null && valueLen > 0) bits = valueLen * 8;
   else if (modulusBits !== null) bits = modulusBits;
   else if (modulus && modulus.length > 0) bits = bitLength(modulus);
   const usages: KeyUsage[] = [];

@@ -102,6 +102,7 @@ import {
   type VerifyResult,
   type WellKnownModule,
   type WrapKeyParams,
+  type WrapMechanism,
   type WrapResult,
 } from './types.std';
 import { wellKnownModules } from './well-known-modules.main';
@@ -117,6 +118,12 @@ const CKS_RW_USER_FUNCTIONS = 3;
 const CKS_RW_SO_FUNCTIONS = 4;
 const ZERO_BLOCK = Buffer.alloc(16);
 const RSA_F4 = Buffer.from([0x01, 0x00, 0x01]);
+/**
+ * EMPTY_INPUT: pkcs11js passes a NULL pointer for an empty Buffer; SoftHSM2 answers a one-shot
+ * C_Encrypt/C_Sign with it by CKR_ARGUMENTS_BAD and, against the spec, leaves the operation
+ * active, which blocks the session. An empty message (valid for CBC-PAD and HMAC) therefore
+ * goes through the multi-part *Final call, which needs no data pointer.
+ */
 /** Room for any RSA block up to 8192 bits. */
 const RSA_OUT = 1024;
 
@@ -129,6 +136,8 @@ interface Loaded {
 
 interface OpenSession {
   handle: Handle;
+  /** Sessions stuck with an active operation, kept open for the session objects they own. */
+  parked: Handle[];
   rw: boolean;
 }
 
@@ -210,7 +219,9 @@ export class TokenService {
     const loaded = this.loaded;
     this.loaded = null;
     if (loaded) {
-      for (const s of this.sessions.values()) safely(() => loaded.pkcs11.C_CloseSession(s.handle));
+      for (const s of this.sessions.values()) {
+        for (const h of [s.handle, ...s.parked]) safely(() => loaded.pkcs11.C_CloseSession(h));
+      }
       safely(() => loaded.pkcs11.C_Finalize());
       safely(() => loaded.pkcs11.close());
       this.logger.info('PKCS#11 module unloaded', { path: loaded.info.path });
@@ -548,11 +559,15 @@ export class TokenService {
           mech.parameter = iv;
           if (data.length + 16 > buf.length) buf = Buffer.alloc(data.length + 16);
         }
+        if (data.length === 0 && rsa)
+          throw new MkmError('DATA_LEN_RANGE', 'There is nothing to encrypt.', { item: i });
         pkcs11.C_EncryptInit(h, mech, key.handle);
-        out[i] = pkcs11.C_Encrypt(h, data, buf).toString('base64');
+        out[i] = (
+          data.length === 0 ? pkcs11.C_EncryptFinal(h, buf) : pkcs11.C_Encrypt(h, data, buf)
+        ).toString('base64');
       }
     } catch (error) {
-      throw this.fail(error, head.slotId);
+      throw mechanismError(this.fail(error, head.slotId), head.mechanism);
     }
     return { items: out };
   }
@@ -562,9 +577,12 @@ export class TokenService {
     const pkcs11 = this.module();
     const session = this.session(slotId);
     const key = this.findOne(slotId, id, ['secret']);
+    const input = b64(data);
     const mac = this.call(slotId, () => {
       pkcs11.C_SignInit(session.handle, HMAC_SHA256, key.handle);
-      return pkcs11.C_Sign(session.handle, b64(data), Buffer.alloc(64));
+      // Empty input: see EMPTY_INPUT.
+      if (input.length === 0) return pkcs11.C_SignFinal(session.handle, Buffer.alloc(64));
+      return pkcs11.C_Sign(session.handle, input, Buffer.alloc(64));
     });
     return { mac: mac.toString('base64') };
   }
@@ -574,9 +592,14 @@ export class TokenService {
     const pkcs11 = this.module();
     const session = this.session(slotId);
     const key = this.findOne(slotId, id, ['secret']);
+    const input = b64(data);
+    const given = b64(mac);
+    if (given.length === 0) return { valid: false };
     this.call(slotId, () => pkcs11.C_VerifyInit(session.handle, HMAC_SHA256, key.handle));
     try {
-      pkcs11.C_Verify(session.handle, b64(data), b64(mac));
+      // Empty input: see EMPTY_INPUT.
+      if (input.length === 0) return { valid: pkcs11.C_VerifyFinal(session.handle, given) };
+      pkcs11.C_Verify(session.handle, input, given);
       return { valid: true };
     } catch (error) {
       const e = this.fail(error, slotId);
@@ -591,7 +614,7 @@ export class TokenService {
     const session = this.session(slotId);
     const wrapping = this.findOne(slotId, wrappingKeyId, [isRsaMechanism(mechanism) ? 'public' : 'secret']);
     const target = this.findOne(slotId, keyId, ['secret']);
-    const wrapped = this.call(slotId, () =>
+    const wrapped = this.callWith(slotId, mechanism, () =>
       pkcs11.C_WrapKey(
         session.handle,
         wrapMechanism(mechanism),
@@ -619,21 +642,37 @@ export class TokenService {
       { type: P.CKA_ID, value: id },
       ...toTemplate(secretKeyTemplate(p.keyType, unwrapPurpose(p.keyType), { token: p.token })),
     ];
-    const handle = this.call(p.slotId, () =>
-      pkcs11.C_UnwrapKey(
-        session.handle,
-        wrapMechanism(p.mechanism),
-        unwrapping.handle,
-        b64(p.wrapped),
-        template,
-      ),
-    );
+    let handle: Handle;
+    try {
+      handle = this.callWith(p.slotId, p.mechanism, () =>
+        pkcs11.C_UnwrapKey(
+          session.handle,
+          wrapMechanism(p.mechanism),
+          unwrapping.handle,
+          b64(p.wrapped),
+          template,
+        ),
+      );
+    } catch (error) {
+      // A damaged or foreign wrapped key reads differently per token (SoftHSM2: FUNCTION_FAILED for
+      // bad OAEP); to the admin it is one thing. The CKR stays in details.
+      const e = error as MkmError;
+      if (['FUNCTION_FAILED', 'ENCRYPTED_DATA_INVALID', 'DATA_LEN_RANGE', 'DATA_INVALID'].includes(e.code)) {
+        throw new MkmError(
+          'KEY_UNWRAPPABLE',
+          'The wrapped key could not be unwrapped; it may be damaged or meant for another key.',
+          e.details,
+        );
+      }
+      throw e;
+    }
     // The contract's keys are 32 bytes. CKA_VALUE_LEN cannot go in the unwrap template (SoftHSM2
-    // and others refuse it as read-only there), so the length is checked afterwards.
+    // and others refuse it there), so the length is checked afterwards where the token reports
+    // it; SoftHSM2 2.6 reports 0 for unwrapped keys, and then the caller's KCV check is the guard.
     const length = this.call(p.slotId, () =>
       readUlong(readAttribute(pkcs11, session.handle, handle, P.CKA_VALUE_LEN)),
     );
-    if (length !== 32) {
+    if (length !== null && length !== 0 && length !== 32) {
       safely(() => pkcs11.C_DestroyObject(session.handle, handle));
       throw new MkmError('KEY_UNWRAPPABLE', 'The unwrapped key is not 32 bytes long.', { length });
     }
@@ -757,7 +796,11 @@ export class TokenService {
     const slot = this.slotHandle(slotId);
     let session: OpenSession;
     try {
-      session = { handle: pkcs11.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION), rw: true };
+      session = {
+        handle: pkcs11.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION),
+        rw: true,
+        parked: [],
+      };
     } catch (error) {
       const e = toMkmError(error, { fn: 'C_OpenSession' });
       // A write-protected token still lists, signs and decrypts: fall back to read-only.
@@ -765,6 +808,7 @@ export class TokenService {
       session = {
         handle: this.call(slotId, () => pkcs11.C_OpenSession(slot, P.CKF_SERIAL_SESSION)),
         rw: false,
+        parked: [],
       };
     }
     this.sessions.set(slotId, session);
@@ -776,7 +820,7 @@ export class TokenService {
     if (!s) return;
     this.sessions.delete(slotId);
     const pkcs11 = this.loaded?.pkcs11;
-    if (pkcs11) safely(() => pkcs11.C_CloseSession(s.handle));
+    if (pkcs11) for (const h of [s.handle, ...s.parked]) safely(() => pkcs11.C_CloseSession(h));
   }
 
   private sessionUser(slotId: number): SessionUser {
@@ -843,11 +887,46 @@ export class TokenService {
     return e;
   }
 
+  /**
+   * Runs PKCS#11 calls, converting errors. A session a library left with an active operation
+   * (CKR_OPERATION_ACTIVE on the next call) is replaced once and the call retried; the old session
+   * is parked, not closed, because closing it would destroy the session keys it created.
+   */
   private call<T>(slotId: number | null, body: () => T): T {
     try {
       return body();
     } catch (error) {
+      const e = this.fail(error, slotId);
+      if (e.code !== 'OPERATION_ACTIVE' || slotId === null || !this.replaceStuckSession(slotId)) throw e;
+    }
+    try {
+      return body();
+    } catch (error) {
       throw this.fail(error, slotId);
+    }
+  }
+
+  private replaceStuckSession(slotId: number): boolean {
+    const s = this.sessions.get(slotId);
+    if (!s || !this.loaded) return false;
+    try {
+      const flags = P.CKF_SERIAL_SESSION | (s.rw ? P.CKF_RW_SESSION : 0);
+      const fresh = this.loaded.pkcs11.C_OpenSession(this.slotHandle(slotId), flags);
+      s.parked.push(s.handle);
+      s.handle = fresh;
+      this.logger.warn('A token operation was left active; continuing on a fresh session', { slotId });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** As `call`, naming the mechanism when the token refuses it or its parameters. */
+  private callWith<T>(slotId: number, mechanism: CipherMechanism | WrapMechanism, body: () => T): T {
+    try {
+      return body();
+    } catch (error) {
+      throw mechanismError(this.fail(error, slotId), mechanism);
     }
   }
 
@@ -931,15 +1010,51 @@ export class TokenService {
     const key = this.findOne(slotId, id, [keyClassFor(mechanism, op)]);
     const mech = cipherMechanism(mechanism, ivB64 === undefined ? undefined : b64(ivB64));
     const out = Buffer.alloc(Math.max(RSA_OUT, data.length + 16));
-    return this.call(slotId, () => {
+    if (data.length === 0 && (op === 'decrypt' || isRsaMechanism(mechanism))) {
+      throw new MkmError(
+        op === 'decrypt' ? 'ENCRYPTED_DATA_INVALID' : 'DATA_LEN_RANGE',
+        op === 'decrypt' ? 'There is no encrypted data.' : 'There is nothing to encrypt.',
+      );
+    }
+    return this.callWith(slotId, mechanism, () => {
       if (op === 'encrypt') {
         pkcs11.C_EncryptInit(session.handle, mech, key.handle);
+        // Empty input: see EMPTY_INPUT.
+        if (data.length === 0) return Buffer.from(pkcs11.C_EncryptFinal(session.handle, out));
         return Buffer.from(pkcs11.C_Encrypt(session.handle, data, out));
       }
       pkcs11.C_DecryptInit(session.handle, mech, key.handle);
       return Buffer.from(pkcs11.C_Decrypt(session.handle, data, out));
     });
   }
+}
+
+const MECHANISM_WORDS: Record<CipherMechanism | WrapMechanism, string> = {
+  AES_CBC_PAD: 'AES-CBC with PKCS#7 padding',
+  AES_CBC: 'AES-CBC without padding',
+  RSA_OAEP_SHA1: 'RSA-OAEP with SHA-1',
+  RSA_OAEP_SHA256: 'RSA-OAEP with SHA-256',
+  RSA_PKCS: 'RSA PKCS#1 v1.5',
+  AES_KEY_WRAP: 'AES key wrap (RFC 3394)',
+  AES_KEY_WRAP_PAD: 'AES key wrap with padding',
+};
+
+/**
+ * A token that lacks a mechanism or a parameter set says so in different ways: SoftHSM2 2.6
+ * answers OAEP with SHA-256 by CKR_ARGUMENTS_BAD. With an OAEP mechanism that can only mean the
+ * parameters, so the admin is told which operation the token lacks instead of "internal error".
+ */
+function mechanismError(e: MkmError, mechanism: CipherMechanism | WrapMechanism): MkmError {
+  const ckr = e.details?.ckr;
+  const unsupported =
+    ckr === 'CKR_MECHANISM_INVALID' ||
+    ckr === 'CKR_MECHANISM_PARAM_INVALID' ||
+    (ckr === 'CKR_ARGUMENTS_BAD' && mechanism.startsWith('RSA_OAEP'));
+  if (!unsupported) return e;
+  return new MkmError('MECHANISM_UNSUPPORTED', `This token does not support ${MECHANISM_WORDS[mechanism]}.`, {
+    ...e.details,
+    mechanism,
+  });
 }
 
 function keyClassFor(mechanism: CipherMechanism, op: 'encrypt' | 'decrypt'): ObjectClass {
