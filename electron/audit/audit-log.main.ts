@@ -96,6 +96,7 @@ import type { AuditKeyHandle, AuditSealer } from './sealer.main';
 import { EMPTY_STATE, readState, writeState } from './state.main';
 import type { AuditState } from './state.main';
 import { verifyAuditLog } from './verify.main';
+import { queryAuditLog } from './query.main';
 import type { VerifyReport } from './verify.main';
 
 export * from './record.main';
@@ -210,6 +211,7 @@ export class AuditLog {
   private lastSealError: string | undefined;
   private accepting = true;
   private closing: Promise<void> | null = null;
+  private fhClosed = false;
 
   private constructor(init: {
     options: AuditOpenOptions;
@@ -441,7 +443,7 @@ export class AuditLog {
       clearTimeout(this.flushTimer);
       this.flushTimer = null;
     }
-    if (this.writing || this.paused || this.pending.length === 0) return;
+    if (this.writing || this.paused || this.fhClosed || this.pending.length === 0) return;
     const run = this.writeLoop().finally(() => {
       this.writing = null;
       if (this.pending.length && !this.paused) this.kick();
@@ -579,6 +581,7 @@ export class AuditLog {
       );
     } finally {
       if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.fhClosed = true;
       await this.fh.close();
       await rm(join(this.dir, LOCK_FILE), { force: true });
     }
@@ -591,6 +594,8 @@ export function openAuditLog(options: AuditOpenOptions): Promise<AuditLog> {
 
 /** verify({ dir, sealer? }): the offline check for the viewer, the CLI and support. */
 export const verify = verifyAuditLog;
+/** query({ dir, filter }): the viewer's rows. */
+export const query = queryAuditLog;
 
 function toErrorCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
@@ -601,11 +606,26 @@ function checkActor(actor: AuditActor): AuditActor {
   const ok = (s: unknown) => typeof s === 'string' && s.length > 0 && s.length <= 256;
   if (!actor || !ok(actor.osUser)) throw new MkmError('VALIDATION', 'The audit actor needs an OS user.');
   const t = actor.token;
-  if (t !== null && (typeof t !== 'object' || !ok(t.serial) || !ok(t.label))) {
+  // Labels are space-padded on the token and may be blank once trimmed; serials never are.
+  if (
+    t !== null &&
+    (typeof t !== 'object' || !ok(t.serial) || typeof t.label !== 'string' || t.label.length > 256)
+  ) {
     throw new MkmError('VALIDATION', 'The audit actor token needs a serial and a label.');
   }
   const token: AuditTokenRef | null = t === null ? null : { serial: t.serial, label: t.label };
   return { osUser: actor.osUser, token };
+}
+
+/** Makes the new directory entries durable; not possible on Windows, where it is not needed. */
+async function syncDir(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 function pidAlive(pid: number): boolean {
@@ -671,6 +691,7 @@ async function recover(dir: string, clock: () => Date): Promise<Recovered> {
     // State first: from now on a log without a state is evidence, not a fresh start.
     await writeState(dir, EMPTY_STATE, true);
     await writeFile(logPath, '', { flag: 'a', mode: 0o600 });
+    await syncDir(dir);
     return {
       report: { created: true, cleanShutdown: true, unconfirmed: 0 },
       lastSeq: 0,

@@ -1,10 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
 import { readLines } from './line-reader.main';
-import { GENESIS, LOG_FILE, STATE_FILE, parseLine, sealMessage, sha256Hex } from './record.main';
+import { GENESIS, LOCK_FILE, LOG_FILE, STATE_FILE, parseLine, sealMessage, sha256Hex } from './record.main';
 import type { AuditSealRecord } from './record.main';
 import { readState } from './state.main';
 import type { AuditState } from './state.main';
@@ -236,8 +237,15 @@ export async function verifyAuditLog(options: VerifyOptions): Promise<VerifyRepo
   );
 
   const lastSeq = expectedSeq - 1;
+  // Another process writing right now may be mid-batch: bytes past the end its state confirms
+  // are in flight, not torn. (In this process, AuditLog#verify holds the writer instead.)
+  const inFlight =
+    result.tornBytes > 0 &&
+    state !== null &&
+    result.tornOffset >= state.written.end &&
+    (await writerActive(dir));
   if (stop) candidates.push(stop);
-  else if (result.tornBytes > 0) {
+  else if (result.tornBytes > 0 && !inFlight) {
     candidates.push({
       seq: expectedSeq,
       line: result.lines + 1,
@@ -329,7 +337,13 @@ export async function verifyAuditLog(options: VerifyOptions): Promise<VerifyRepo
       {
         onLine(line, lineNo) {
           if (seq > lastSeq || seq > checkedThrough) return false;
-          const record = isUtf8(line) ? parseLine(line.toString('utf8')) : 'not valid UTF-8';
+          let record = isUtf8(line) ? parseLine(line.toString('utf8')) : 'not valid UTF-8';
+          // The first pass read seq and prev from their places; JSON.parse must see the same
+          // values (a duplicated key would show the viewer something verify did not check).
+          const framed = typeof record === 'string' ? null : frame(line);
+          if (typeof record !== 'string' && (record.seq !== seq || (framed && framed.prev !== record.prev))) {
+            record = 'seq or prev appears twice with different values';
+          }
           if (typeof record === 'string') {
             candidates.push({
               seq,
@@ -370,6 +384,18 @@ export async function verifyAuditLog(options: VerifyOptions): Promise<VerifyRepo
     },
     candidates,
   );
+}
+
+/** The lock names a live process other than this one, i.e. the log is being written. */
+async function writerActive(dir: string): Promise<boolean> {
+  const pid = Number.parseInt(await readFile(join(dir, LOCK_FILE), 'utf8').catch(() => ''), 10);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function emptyReport(): VerifyReport {

@@ -1,3 +1,5 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HmacSealer } from '../../../electron/audit/software-sealer.main';
 import { sealMessage, serializeSeal, verify } from '../../../electron/audit/audit-log.main';
@@ -228,9 +230,32 @@ describe('verify names the first bad entry', () => {
     expect(report.firstBad).toMatchObject({ seq: last + 1, line: last + 1, kind: 'malformed' });
   });
 
+  it('a duplicated seq key in the unsealed tail is named (the viewer would show another seq)', async () => {
+    const { dir, lines, last } = await sample();
+    writeStateFile(dir, { ...readStateFile(dir), closed: false });
+    const prev = sha256(lines[last - 1]!);
+    const appended = edit(lines[1]!, (r) => {
+      r.seq = last + 1;
+      r.prev = prev;
+    }).replace('"action":', '"seq":4,"action":');
+    writeLogLines(dir, [...lines, appended]);
+    const report = await verify({ dir, sealer });
+    expect(report.firstBad).toMatchObject({ seq: last + 1, line: last + 1, kind: 'malformed' });
+  });
+
+  it('an unfinished batch of a writer that is running in another process is in flight, not torn', async () => {
+    const { dir, lines } = await sample();
+    writeStateFile(dir, { ...readStateFile(dir), closed: false });
+    writeLogLines(dir, [...lines, '{"v":1,"seq":'], '');
+    // The parent of this test worker is alive and is not this process: it stands in for the app.
+    writeFileSync(join(dir, 'audit.lock'), `${process.ppid}\n`);
+    expect(await verify({ dir, sealer })).toMatchObject({ ok: true, unsealed: 0 });
+    rmSync(join(dir, 'audit.lock'));
+    expect((await verify({ dir, sealer })).firstBad).toMatchObject({ kind: 'torn' });
+  });
+
   it('missing state file next to a non-empty log is reported', async () => {
     const { dir } = await sample(3);
-    const { rmSync } = await import('node:fs');
     rmSync(`${dir}/audit.state.json`);
     const report = await verify({ dir, sealer });
     expect(report.firstBad).toMatchObject({ kind: 'state', seq: 0 });
