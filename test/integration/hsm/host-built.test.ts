@@ -1,5 +1,5 @@
 import { build } from 'esbuild';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,5 +52,35 @@ describe('the bundled host entry', () => {
     } finally {
       await client.stop();
     }
+  });
+});
+
+describe('a host that cannot stay up', () => {
+  it('fails start() clearly when the entry is missing or dies before it is ready', async () => {
+    const missing = new HsmClient({ hostEntry: join(dir, 'missing.mjs') });
+    await expect(missing.start()).rejects.toMatchObject({ code: 'TOKEN_CONNECTION_LOST' });
+    writeFileSync(join(dir, 'dies.mjs'), 'process.exit(3);\n');
+    const dies = new HsmClient({ hostEntry: join(dir, 'dies.mjs') });
+    await expect(dies.start()).rejects.toMatchObject({ code: 'TOKEN_CONNECTION_LOST', details: { code: 3 } });
+  });
+
+  it('restarts a host that aborts, then gives up after repeated aborts while main lives on', async () => {
+    // Stands in for a vendor library that calls abort() on every load.
+    writeFileSync(
+      join(dir, 'aborts.mjs'),
+      "process.send({ t: 'event', name: 'ready', pid: process.pid, protocol: 1 });\nsetTimeout(() => process.abort(), 100);\n",
+    );
+    const client = new HsmClient({
+      hostEntry: join(dir, 'aborts.mjs'),
+      restart: { delaysMs: [50], maxRapidCrashes: 3, rapidWindowMs: 30_000 },
+    });
+    const lost: unknown[] = [];
+    client.on('connection-lost', (info) => lost.push(info));
+    const gaveUp = new Promise<Error>((resolve) => client.once('gave-up', resolve));
+    await client.start();
+    expect((await gaveUp).message).toMatch(/stopped 3 times/);
+    expect(lost[0]).toMatchObject({ reason: 'exit', signal: 'SIGABRT' });
+    await expect(client.call('listSlots')).rejects.toMatchObject({ code: 'TOKEN_CONNECTION_LOST' });
+    await client.stop();
   });
 });
