@@ -37,8 +37,11 @@ export function redactString(text: string): string {
     .replace(LABELLED_DIGITS, (_m, label: string, sep: string) => `${label}${sep}${REDACTED}`)
     .replace(LONG_B64, '[redacted b64]')
     .replace(LONG_HEX, '[redacted hex]')
-    .replace(DIGIT_RUN, (run) => {
+    .replace(DIGIT_RUN, (run, offset: number, whole: string) => {
       const digits = run.replace(/\D/g, '');
+      // PKCS#11 slot ids are 32-bit numbers that we print ourselves ("slot 2012652515"); a PAN
+      // or account number never follows the word "slot".
+      if (digits.length <= 10 && /\bslot\s+$/i.test(whole.slice(Math.max(0, offset - 6), offset))) return run;
       return `[redacted ${digits.length} digits]`;
     });
 }

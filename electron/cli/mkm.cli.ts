@@ -48,6 +48,7 @@ export function buildProgram(argvJson: boolean): { program: Command; context: ()
       (app ??= createApp({
         mode: 'cli',
         dataDir: options.dataDir,
+        moduleOverride: options.module,
         isTrustedSender: (s) => s.transport === 'cli',
       }));
     cached = {

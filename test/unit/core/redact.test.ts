@@ -28,6 +28,8 @@ describe('redaction', () => {
   it('keeps sentences about PINs readable', () => {
     expect(redactString('The PIN is incorrect.')).toBe('The PIN is incorrect.');
     expect(redactString('cvv 737 and pin 1234')).not.toMatch(/737|1234/);
+    expect(redactString('No slot 2012652515.')).toBe('No slot 2012652515.');
+    expect(redactString('account 2012652515')).not.toContain('2012652515');
   });
 
   it('keeps identifiers that only look like secret names', () => {
