@@ -55,6 +55,28 @@ describe('watching slots on SoftHSM2', () => {
       );
     } finally {
       stop();
+      client.removeAllListeners('slots-changed');
+    }
+  });
+
+  it('reports a token made by another process once the module is reloaded', async () => {
+    const changes: SlotsChange[] = [];
+    client.on('slots-changed', (c) => changes.push(c));
+    const stop = client.watchSlots({ intervalMs: 1000 });
+    try {
+      await waitFor(() => changes.length > 0, 3000);
+      const outside = hsm.addToken('outside');
+      await client.call('unloadModule');
+      await client.call('loadModule', { path: hsm.modulePath });
+      const reloaded = Date.now();
+      await waitFor(
+        () => changes.some((c) => c.added.some((s) => s.token?.serial.trim() === outside.serial)),
+        2000,
+      );
+      expect(Date.now() - reloaded).toBeLessThan(2000);
+    } finally {
+      stop();
+      client.removeAllListeners('slots-changed');
     }
   });
 });
