@@ -44,6 +44,24 @@ export default defineConfig(({ mode }) => ({
           },
         },
         {
+          // The HSM host: a utility process of its own that loads the vendor PKCS#11 library.
+          entry: resolve(import.meta.dirname, 'electron/hsm/host/host.host.ts'),
+          vite: {
+            logLevel: 'warn',
+            build: {
+              outDir: resolve(import.meta.dirname, 'dist-electron'),
+              emptyOutDir: false,
+              minify: false,
+              lib: {
+                entry: resolve(import.meta.dirname, 'electron/hsm/host/host.host.ts'),
+                formats: ['es'],
+                fileName: () => 'hsm-host.js',
+              },
+              rollupOptions: { external: nodeExternals },
+            },
+          },
+        },
+        {
           entry: resolve(import.meta.dirname, 'electron/preload/index.preload.ts'),
           onstart: ({ reload }) => reload(),
           vite: {

@@ -9,6 +9,7 @@ import type { SenderInfo } from './core/registry.main';
 import { appUrlMatcher, isTrustedElectronSender } from './core/sender-policy.main';
 import type { StoreData } from './core/store.main';
 import { IPC_CALL, IPC_EVENT } from './ipc-channels.std';
+import { createElectronHostSpawner } from './hsm/host-spawner.electron';
 import { installSecurityHandlers } from './security.electron';
 
 /**
@@ -48,6 +49,8 @@ function start(): void {
     logger,
     versions: { electron: process.versions.electron ?? null, chrome: process.versions.chrome ?? null },
     storeFactory: (options) => new ElectronStore<StoreData>(options),
+    watchSlots: true,
+    hostSpawnerFor: (env) => createElectronHostSpawner({ hostEntry: join(here, 'hsm-host.js'), env }),
     // createApp passes only allow-listed https URLs (isAllowedExternalUrl) to this function.
     openExternal: (url) => shell.openExternal(url) /* eng-disable OPEN_EXTERNAL_JS_CHECK */,
     isTrustedSender: (sender: SenderInfo) =>

@@ -65,3 +65,25 @@ describe('content security policy', () => {
     expect(CSP).not.toMatch(/unsafe-(inline|eval)/);
   });
 });
+
+describe('HSM host bundle', () => {
+  it('runs as built (what Electron forks as a utility process) and talks to a real token', async () => {
+    const { HsmClient } = await import('../../../electron/hsm/client.main');
+    const { createNodeHostSpawner } = await import('../../../electron/hsm/host/node-spawner.main');
+    const { createSoftHsmToken } = await import('../../helpers/softhsm');
+    const token = createSoftHsmToken({ label: 'bundle-test' });
+    const client = new HsmClient({
+      spawner: createNodeHostSpawner({ hostEntry: join(root, 'dist-electron/hsm-host.js'), env: token.env }),
+      idleLogoutMs: 0,
+    });
+    try {
+      await client.start();
+      await client.call('loadModule', { path: token.modulePath });
+      const slots = await client.call('listSlots', {});
+      expect(slots.find((s) => s.slotId === token.slotId)?.token?.label.trim()).toBe('bundle-test');
+    } finally {
+      await client.stop();
+      token.cleanup();
+    }
+  });
+});
