@@ -271,7 +271,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
             const change = diffSlots(previous, slots);
             previous = slots;
             if (change.initial || change.added.length || change.removed.length)
-              this.emit('slots-changed', change);
+              this.notify('slots-changed', change);
             this.reconcileLogins(slots);
           }
         } catch (error) {
@@ -397,7 +397,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
     }
     if (slotId === undefined || !SESSION_GONE.has(error.code) || !this.loggedIn.delete(String(slotId)))
       return;
-    if (method !== 'logout') this.emit('login-required', { slotIds: [slotId], reason: error.code });
+    if (method !== 'logout') this.notify('login-required', { slotIds: [slotId], reason: error.code });
   }
 
   // ---- host lifecycle ----
@@ -486,7 +486,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
       case 'log': {
         const { level, msg, time: _t, name: _n, pid, ...fields } = message.record;
         this.logger[level](msg, { ...fields, from: 'host', hostPid: pid });
-        this.emit('log', message.record);
+        this.notify('log', message.record);
         return;
       }
     }
@@ -517,13 +517,14 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
     if (wasReady) {
       this.state = 'restarting';
       this.gate = createGate();
-      this.emit('connection-lost', { reason, pid: host.pid, code: exit.code, signal: exit.signal });
+      this.notify('connection-lost', { reason, pid: host.pid, code: exit.code, signal: exit.signal });
       const slotIds = [...this.loggedIn.values()];
       this.loggedIn.clear();
       this.clearIdleTimer();
-      if (slotIds.length) this.emit('login-required', { slotIds, reason: 'TOKEN_CONNECTION_LOST' });
+      if (slotIds.length) this.notify('login-required', { slotIds, reason: 'TOKEN_CONNECTION_LOST' });
     }
-    this.scheduleRestart();
+    // A listener may have stopped the client.
+    if (this.state === 'restarting') this.scheduleRestart();
   }
 
   private scheduleRestart(): void {
@@ -541,7 +542,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
       this.state = 'failed';
       this.gate?.reject(error);
       this.gate = undefined;
-      this.emit('gave-up', error);
+      this.notify('gave-up', error);
       return;
     }
     const delays = r.delaysMs ?? [250, 1000, 3000, 10_000];
@@ -577,7 +578,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
     this.state = 'ready';
     const gate = this.gate;
     this.gate = undefined;
-    this.emit('connection-restored', {
+    this.notify('connection-restored', {
       pid: this.host.pid,
       moduleReloaded: this.lastModule !== undefined && moduleError === undefined,
       ...(moduleError ? { error: moduleError } : {}),
@@ -621,7 +622,19 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
       }
     }
     this.logger.info('Logged out after inactivity', { slots: slotIds.length, idleMs: this.idleMs });
-    this.emit('auto-logout', { slotIds, idleMs: this.idleMs });
+    this.notify('auto-logout', { slotIds, idleMs: this.idleMs });
+  }
+
+  /**
+   * Listeners are UI code; one that throws must not unwind into a child-process event handler
+   * and take main down, nor stop the client's own bookkeeping halfway.
+   */
+  private notify<K extends keyof HsmClientEvents>(event: K, ...args: HsmClientEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: HsmClientEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      this.logger.error('An HsmClient listener threw', { event, error });
+    }
   }
 
   /**
@@ -641,6 +654,6 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
       this.loggedIn.delete(String(slotId));
       gone.set(reason, [...(gone.get(reason) ?? []), slotId]);
     }
-    for (const [reason, slotIds] of gone) this.emit('login-required', { slotIds, reason });
+    for (const [reason, slotIds] of gone) this.notify('login-required', { slotIds, reason });
   }
 }

@@ -130,6 +130,23 @@ describe('HsmClient when the host dies', () => {
     ).toEqual(['loadModule', 'listSlots']);
   });
 
+  it('keeps recovering when a listener throws, and lets a listener stop it', async () => {
+    const { client, spawner } = setup();
+    await client.start();
+    client.once('connection-lost', () => {
+      throw new Error('UI bug');
+    });
+    spawner.current().exit(1, null);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(client.status).toBe('ready');
+
+    client.once('connection-lost', () => void client.stop());
+    spawner.current().exit(1, null);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(client.status).toBe('stopped');
+    expect(spawner.hosts).toHaveLength(2);
+  });
+
   it('gives up after repeated rapid crashes with a clear error, and start() tries again', async () => {
     const { client, spawner, events } = setup({
       restart: { delaysMs: [100], maxRapidCrashes: 3, rapidWindowMs: 60_000 },
