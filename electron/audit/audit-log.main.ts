@@ -21,6 +21,19 @@
  * non-extractable key on the token (purpose 'audit'), so verification also goes through the
  * token (`AuditSealer.verifyBatch`), all seals in one batch.
  *
+ * A seal message binds everything its line claims except its own seq/prev (not known until
+ * the MAC is back; the chain and the next seal cover those), so even the newest seal cannot
+ * be edited. Seal lines must be byte-canonical; entries are type-checked with no unknown
+ * fields allowed.
+ *
+ * Verify streams the file in 1 MiB chunks (async reads, so the Electron main process keeps
+ * answering) in two passes. Pass 1 hashes every line and reads seq/prev from their fixed
+ * places in the writer's layout, checking order, links and each seal's head; seals are fully
+ * parsed; then all seal MACs go to the token in one batch. Pass 2 fully parses only the lines
+ * no valid seal vouches for: a line under a good MAC was written by this writer (only the
+ * token can make the MAC), so re-parsing it proves nothing. That keeps verify near the cost
+ * of hashing the file (see bench/audit.bench.ts); `deep: true` parses everything.
+ *
  * Appends are synchronous and cheap: build the canonical line, hash it, queue it. A writer
  * flushes the queue every `flushMs` (and on flush()/close(), or when 1 MiB is queued) with
  * one write + fdatasync per batch, then records the durable end in audit.state.json. A sealer
@@ -51,6 +64,10 @@
  * whole folder, or rolling log and state back together to an older copy, needs an anchor
  * outside this folder to detect (e.g. the newest head in a token data object, or a copy
  * shipped to a log server); that is not part of this module.
+ *
+ * One writer per folder (audit.lock holds its pid; a dead pid's lock is taken over): two
+ * writers would fork the chain. Offline verify treats bytes past the state's durable end as
+ * in flight, not torn, while another live process holds the lock.
  *
  * Secrets: `details` always goes through `redact`; key references are validated as
  * identifiers (CKA_ID hex, KCV, SPKI SHA-256), never key bytes.
@@ -198,7 +215,8 @@ export class AuditLog {
 
   // Durable.
   private durableSeq: number;
-  private durableBytes: number;
+  /** Bytes in the file (written, maybe not yet fsynced): where a paused verify stops reading. */
+  private fileBytes: number;
 
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -239,7 +257,7 @@ export class AuditLog {
     this.lastOffset = init.lastOffset;
     this.appendedBytes = init.bytes;
     this.durableSeq = init.lastSeq;
-    this.durableBytes = init.bytes;
+    this.fileBytes = init.bytes;
     this.unsealedEntries = init.unsealed;
     this.lastSeal = init.lastSeal;
     this.sealedThrough = init.lastSeal?.through ?? 0;
@@ -366,6 +384,7 @@ export class AuditLog {
   /** Seals everything appended so far; resolves with the last sealed seq. Rejects if the token does. */
   async seal(): Promise<number> {
     while (this.sealing) await this.sealing.catch(() => undefined);
+    if (this.fhClosed) return this.sealedThrough;
     const sealer = this.sealer;
     if (!sealer || this.unsealedEntries === 0) return this.sealedThrough;
     const run = this.sealOnce(sealer);
@@ -415,7 +434,7 @@ export class AuditLog {
     try {
       if (this.writing) await this.writing;
       const sealers = [...(this.sealer ? [this.sealer] : []), ...extraSealers];
-      return await verifyAuditLog({ dir: this.dir, sealer: sealers, limitBytes: this.durableBytes });
+      return await verifyAuditLog({ dir: this.dir, sealer: sealers, limitBytes: this.fileBytes });
     } finally {
       this.paused = false;
       if (this.pending.length) this.kick();
@@ -444,15 +463,18 @@ export class AuditLog {
       this.flushTimer = null;
     }
     if (this.writing || this.paused || this.fhClosed || this.pending.length === 0) return;
-    const run = this.writeLoop().finally(() => {
-      this.writing = null;
-      if (this.pending.length && !this.paused) this.kick();
-    });
+    const run = this.writeLoop()
+      .catch(() => false)
+      .then((ok) => {
+        this.writing = null;
+        // After a failure the retry timer (or the next flush()) tries again, not a tight loop.
+        if (ok && this.pending.length && !this.paused) this.kick();
+      });
     this.writing = run;
   }
 
   /** One batch at a time, in append order; appends made meanwhile go into the next batch. */
-  private async writeLoop(): Promise<void> {
+  private async writeLoop(): Promise<boolean> {
     while (this.pending.length && !this.paused) {
       const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
       this.pending = [];
@@ -474,27 +496,28 @@ export class AuditLog {
           const { bytesWritten } = await this.fh.write(data, done, data.length - done);
           done += bytesWritten;
         }
-        this.durableBytes += data.length;
+        this.fileBytes += data.length;
         if (this.durable) await this.fh.datasync();
         await writeState(this.dir, snapshot, this.durable);
         this.durableSeq = snapshot.written.seq;
         this.settle();
       } catch (error) {
-        // Keep the unwritten bytes first in line: the chain is already committed to them.
-        if (done < data.length) {
-          this.durableBytes += done;
-          this.pending.unshift(data.subarray(done));
-          this.pendingBytes += data.length - done;
-        }
+        // Keep the unwritten bytes first in line: the chain is already committed to them. If
+        // all were written but fsync or the state failed, the empty remainder still makes the
+        // next attempt redo those before anyone is told the entries are durable.
+        if (done < data.length) this.fileBytes += done;
+        this.pending.unshift(data.subarray(done));
+        this.pendingBytes += data.length - done;
         const failure = new MkmError('IO_ERROR', undefined, { file: LOG_FILE, code: toErrorCode(error) });
         this.logger.error('audit log write failed', { code: toErrorCode(error) });
         const waiters = this.waiters;
         this.waiters = [];
         for (const w of waiters) w.reject(failure);
         this.flushTimer ??= setTimeout(() => this.kick(), RETRY_MS);
-        return;
+        return false;
       }
     }
+    return true;
   }
 
   private settle(): void {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, appendFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MkmError } from '../../../shared/errors.std';
@@ -225,6 +225,25 @@ describe('AuditLog append and verify', () => {
     await log.close();
     expect((await thrown(() => log.append({ action: 'key.use', result: 'ok' }))).code).toBe('INTERNAL');
     expect(await verify({ dir, sealer })).toMatchObject({ ok: true, entries: 2 });
+  });
+
+  it('a failed write is retried in order and flush only resolves once it is really durable', async () => {
+    const dir = tempDir();
+    const log = await openLog(dir, sealer);
+    // The state cannot be replaced while a directory sits where its temp file goes.
+    mkdirSync(join(dir, 'audit.state.json.tmp'));
+    log.append({ action: 'key.use', result: 'ok', details: { n: 1 } });
+    await expect(log.flush()).rejects.toMatchObject({ code: 'IO_ERROR' });
+    log.append({ action: 'key.use', result: 'ok', details: { n: 2 } });
+    expect(log.status().durableSeq).toBeLessThan(log.status().lastSeq);
+    rmSync(join(dir, 'audit.state.json.tmp'), { recursive: true });
+    await log.flush();
+    expect(log.status().durableSeq).toBe(log.status().lastSeq);
+    await log.close();
+    const report = await verify({ dir, sealer });
+    expect(report).toMatchObject({ ok: true, unsealed: 0 });
+    const ns = (await queryAuditLog({ dir, filter: { action: 'key.use' } })).entries.map((e) => e.details?.n);
+    expect(ns).toEqual([1, 2]);
   });
 
   it('allows one writer per folder', async () => {
