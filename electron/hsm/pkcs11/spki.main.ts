@@ -70,12 +70,10 @@ export function csrToBeSigned(
   for (const [key, name] of SUBJECT_FIELDS) {
     const value = subject[key];
     if (value !== undefined && value !== '') {
-      // UTF8String for everything but countryName, which X.520 requires as PrintableString.
-      attrs.push({
-        name,
-        value: forge.util.encodeUtf8(value),
-        valueTagClass: name === 'countryName' ? 19 : 12,
-      } as never);
+      // UTF8String (forge encodes the JS string) except where X.520/PKCS#9 fix the type:
+      // countryName is a PrintableString, emailAddress an IA5String.
+      const tag = name === 'countryName' ? 19 : name === 'emailAddress' ? 22 : 12;
+      attrs.push({ name, value, valueTagClass: tag } as unknown as forge.pki.CertificateField);
     }
   }
   csr.setSubject(attrs);
