@@ -158,6 +158,7 @@ export function createApp(options: AppOptions): App {
           );
         }
         if (patch.theme) events.emit('settings.changed', { theme: patch.theme });
+        if (patch.idleLogoutMinutes) tokens.setIdleLogout(patch.idleLogoutMinutes * 60_000);
         logger.info('settings changed', { fields: Object.keys(patch) });
         return next;
       },

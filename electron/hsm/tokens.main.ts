@@ -239,6 +239,11 @@ export class TokensService {
     return this.state();
   }
 
+  /** Auto-logout after this long without token work; applies to the running host at once. */
+  setIdleLogout(ms: number): void {
+    this.client?.setIdleLogout(ms);
+  }
+
   /** Whether the running host serves the demo token (for labels; never starts anything). */
   demoInUse(): boolean {
     return this.clientChoice?.demo ?? false;
