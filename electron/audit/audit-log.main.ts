@@ -56,7 +56,9 @@
  * the unconfirmed lines and whether the previous run closed cleanly (PCI 10.2.1.6: starting
  * and stopping of audit logs is itself logged). If open finds the log inconsistent with its
  * state (truncated, edited tail, lines after a clean close) it refuses with AUDIT_TAMPERED
- * rather than chaining new entries onto evidence of tampering.
+ * rather than chaining new entries onto evidence of tampering; an admin can then move the
+ * damaged files aside untouched (`AuditLog.quarantine`) and the new log's audit.start names
+ * where they went and why.
  *
  * Limits, stated plainly: entries after the newest seal are protected only by the chain and
  * the state file, which someone with write access to the folder can rewrite together. The
@@ -74,7 +76,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -156,6 +158,8 @@ export interface AuditOpenReport {
   /** Lines found after the last write the state confirmed (the previous run crashed). */
   unconfirmed: number;
   torn?: { bytes: number; savedAs: string; afterSeq: number };
+  /** This log starts after AuditLog.quarantine moved a damaged one aside. */
+  quarantine?: { movedTo: string; reason: string };
 }
 
 export interface AuditStatus {
@@ -290,6 +294,9 @@ export class AuditLog {
           cleanShutdown: r.cleanShutdown,
           unconfirmedLines: r.unconfirmed,
           ...(r.torn ? { tornBytes: r.torn.bytes, tornSavedAs: r.torn.savedAs } : {}),
+          ...(r.quarantine
+            ? { quarantinedTo: r.quarantine.movedTo, quarantineReason: r.quarantine.reason }
+            : {}),
           pid: process.pid,
         },
       });
@@ -298,6 +305,35 @@ export class AuditLog {
     } catch (error) {
       await rm(lockPath, { force: true });
       throw error;
+    }
+  }
+
+  /**
+   * The way out of AUDIT_TAMPERED: moves the damaged log, its state and any torn-line copies
+   * into quarantine-<time>/ untouched (evidence for the assessor), so the next open starts a
+   * new chain whose audit.start names the folder and the reason. An admin decision, never
+   * automatic; refuses while another process holds the log.
+   */
+  static async quarantine(
+    dir: string,
+    reason: string,
+    clock: () => Date = () => new Date(),
+  ): Promise<string> {
+    const lockPath = await acquireLock(dir);
+    try {
+      const movedTo = `quarantine-${clock().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
+      await mkdir(join(dir, movedTo), { mode: 0o700 });
+      for (const name of await readdir(dir)) {
+        if (name === LOG_FILE || name === STATE_FILE || name.startsWith('audit.torn-')) {
+          await rename(join(dir, name), join(dir, movedTo, name));
+        }
+      }
+      const note = { movedTo, reason: String(redact(reason)).slice(0, 500) };
+      await writeFile(join(dir, QUARANTINE_NOTE), JSON.stringify(note) + '\n', { mode: 0o600 });
+      await syncDir(dir);
+      return movedTo;
+    } finally {
+      await rm(lockPath, { force: true });
     }
   }
 
@@ -640,6 +676,21 @@ function checkActor(actor: AuditActor): AuditActor {
   return { osUser: actor.osUser, token };
 }
 
+const QUARANTINE_NOTE = 'audit.quarantine.json';
+
+async function takeQuarantineNote(dir: string): Promise<{ movedTo: string; reason: string } | undefined> {
+  const path = join(dir, QUARANTINE_NOTE);
+  const text = await readFile(path, 'utf8').catch(() => null);
+  if (text === null) return undefined;
+  await rm(path, { force: true });
+  try {
+    const note = JSON.parse(text) as { movedTo?: unknown; reason?: unknown };
+    return { movedTo: String(note.movedTo), reason: String(note.reason) };
+  } catch {
+    return { movedTo: 'unknown', reason: 'the quarantine note was unreadable' };
+  }
+}
+
 /** Makes the new directory entries durable; not possible on Windows, where it is not needed. */
 async function syncDir(dir: string): Promise<void> {
   if (process.platform === 'win32') return;
@@ -712,11 +763,12 @@ async function recover(dir: string, clock: () => Date): Promise<Recovered> {
   if (!existsSync(logPath)) {
     if (state && state.written.seq > 0) throw tampered(`${LOG_FILE} is missing`, 1);
     // State first: from now on a log without a state is evidence, not a fresh start.
+    const quarantine = await takeQuarantineNote(dir);
     await writeState(dir, EMPTY_STATE, true);
     await writeFile(logPath, '', { flag: 'a', mode: 0o600 });
     await syncDir(dir);
     return {
-      report: { created: true, cleanShutdown: true, unconfirmed: 0 },
+      report: { created: true, cleanShutdown: true, unconfirmed: 0, ...(quarantine ? { quarantine } : {}) },
       lastSeq: 0,
       lastHash: GENESIS,
       lastOffset: 0,

@@ -360,6 +360,29 @@ describe('AuditLog open after a crash or tampering', () => {
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
   });
 
+  it('quarantine keeps a tampered log aside untouched and starts a new chain that says so', async () => {
+    const dir = tempDir();
+    await writeSampleLog(dir, sealer, 4);
+    writeFileSync(join(dir, LOG_FILE), logLines(dir).slice(0, -1).join('\n') + '\n');
+    const damaged = readFileSync(join(dir, LOG_FILE));
+    const refusal = await thrown(() => openLog(dir, sealer));
+    expect(refusal.code).toBe('AUDIT_TAMPERED');
+
+    const movedTo = await AuditLog.quarantine(dir, String(refusal.details?.reason));
+    expect(readFileSync(join(dir, movedTo, LOG_FILE))).toEqual(damaged);
+    const log = await openLog(dir, sealer);
+    expect(log.openReport).toMatchObject({ created: true, quarantine: { movedTo } });
+    await log.close();
+    expect(await verify({ dir, sealer })).toMatchObject({ ok: true });
+    const start = (await queryAuditLog({ dir, filter: { action: 'audit.start' } })).entries[0]!;
+    expect(start.details).toMatchObject({
+      quarantinedTo: movedTo,
+      quarantineReason: expect.stringMatching(/shorter/),
+    });
+    // The quarantined copy still fails verification the same way: the evidence is intact.
+    expect((await verify({ dir: join(dir, movedTo), sealer })).firstBad).toMatchObject({ kind: 'truncated' });
+  });
+
   it('verify on an open log holds the writer, so a concurrent batch is never read half-written', async () => {
     const dir = tempDir();
     const log = await AuditLog.open({ dir, actor: ACTOR, sealer, durable: false, flushMs: 0 });
