@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { MkmError } from '../../shared/errors.std';
 import { readLines } from './line-reader.main';
 import { LOG_FILE, parseLine } from './record.main';
 import type { AuditEntryRecord } from './record.main';
@@ -38,14 +39,17 @@ export interface AuditQueryResult {
   skipped: number;
 }
 
-function toIso(value: Date | string | undefined): string | undefined {
+function toIso(value: Date | string | undefined, field: string): string | undefined {
   if (value === undefined) return undefined;
-  return typeof value === 'string' ? new Date(value).toISOString() : value.toISOString();
+  const date = typeof value === 'string' ? new Date(value) : value;
+  if (Number.isNaN(date.getTime()))
+    throw new MkmError('VALIDATION', 'The date in the filter is not valid.', { field });
+  return date.toISOString();
 }
 
 export function matcher(filter: AuditFilter = {}): (e: AuditEntryRecord) => boolean {
-  const from = toIso(filter.from);
-  const to = toIso(filter.to);
+  const from = toIso(filter.from, 'from');
+  const to = toIso(filter.to, 'to');
   const text = filter.text?.toLowerCase();
   const action = filter.action;
   const keyId = filter.keyId?.toLowerCase();
@@ -98,13 +102,14 @@ export async function queryAuditLog(options: AuditQueryOptions): Promise<AuditQu
       }
       if (record.type !== 'entry' || !match(record)) return;
       matched++;
+      if (limit === 0) return;
       if (!options.newestFirst) {
         if (entries.length < limit) entries.push(record);
         return;
       }
       entries.push(record);
       // Keep only the newest `limit`, trimming in batches so this stays linear.
-      if (entries.length >= 2 * limit && limit > 0) entries = entries.slice(entries.length - limit);
+      if (entries.length >= 2 * limit) entries = entries.slice(entries.length - limit);
     },
   });
   if (options.newestFirst) {

@@ -91,6 +91,9 @@ describe('query', () => {
     expect(await actions({ text: 'batch 7' })).toEqual(['6:key.import']);
     expect(await actions({ action: 'key.rotate', result: 'ok', keyId: 'aa01' })).toEqual(['3:key.rotate']);
     expect(await actions({ text: 'no such thing' })).toEqual([]);
+    await expect(queryAuditLog({ dir, filter: { from: 'yesterday-ish' } })).rejects.toMatchObject({
+      code: 'VALIDATION',
+    });
   });
 
   it('pages newest first and never returns seal lines', async () => {
