@@ -11,10 +11,14 @@ import {
   type HsmResult,
   type ProgressPhase,
 } from './host/protocol.std';
-import { diffSlots, type SlotsChange } from './host/slots.std';
+import { LoginTracker, type SlotId } from './host/logins.main';
+import { watchSlots } from './host/slot-watch.main';
+import type { SlotsChange } from './host/slots.std';
 import type { HostExit, HostHandle, HostSpawner } from './host/spawner.std';
+import { systemTimers, type ClientTimers } from './host/timers.std';
 import type { SlotSummary } from './pkcs11/types.std';
-import { systemTimers, unrefTimer, type ClientTimers } from './host/timers.std';
+
+export type { SlotId } from './host/logins.main';
 
 /**
  * Main's side of the HSM host. Every PKCS#11 call runs in a separate process so a vendor
@@ -22,8 +26,6 @@ import { systemTimers, unrefTimer, type ClientTimers } from './host/timers.std';
  * a death into TOKEN_CONNECTION_LOST for the calls in flight, starts a new host, reloads the
  * module and tells the UI that the user has to log in again.
  */
-
-export type SlotId = number;
 
 export interface CallProgress {
   phase: ProgressPhase;
@@ -107,13 +109,6 @@ interface Gate {
   reject: (error: MkmError) => void;
 }
 
-const SESSION_GONE: ReadonlySet<ErrorCode> = new Set([
-  'NOT_LOGGED_IN',
-  'SESSION_CLOSED',
-  'TOKEN_REMOVED',
-  'TOKEN_NOT_PRESENT',
-]);
-
 function createGate(): Gate {
   let resolve!: () => void;
   let reject!: (error: MkmError) => void;
@@ -128,11 +123,6 @@ function createGate(): Gate {
 
 const lost = (message?: string, details?: MkmErrorShape['details']) =>
   new MkmError('TOKEN_CONNECTION_LOST', message, details);
-
-function slotIdOf(params: unknown): SlotId | undefined {
-  const id = (params as { slotId?: unknown } | undefined)?.slotId;
-  return typeof id === 'number' ? id : undefined;
-}
 
 /** RSA generation is the one routinely slow token operation (tens of seconds on smartcards). */
 export function isRsaGeneration(method: string, params: unknown): boolean {
@@ -153,11 +143,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
   private nextId = 1;
   private crashTimes: number[] = [];
   private lastModule: { path: unknown; libraryParameters?: unknown } | undefined;
-  private readonly loggedIn = new Map<string, SlotId>();
-  private idleMs: number;
-  private idleTimer: unknown;
-  private lastActivity: number;
-  private userCallsInFlight = 0;
+  private readonly logins: LoginTracker;
   private stopWatch: (() => void) | undefined;
   // Why the current host is being killed, so its exit is reported as a timeout, not a crash.
   private lostReason: ConnectionLostReason = 'exit';
@@ -174,8 +160,16 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
         ...(options.env ? { env: options.env } : {}),
       });
     this.timers = options.timers ?? systemTimers;
-    this.idleMs = options.idleLogoutMs ?? 5 * 60_000;
-    this.lastActivity = this.timers.now();
+    this.logins = new LoginTracker(
+      {
+        timers: this.timers,
+        logger: this.logger,
+        logout: (slotId) => this.invoke('logout', { slotId }, {}, true),
+        onLoginRequired: (info) => this.notify('login-required', info),
+        onAutoLogout: (info) => this.notify('auto-logout', info),
+      },
+      options.idleLogoutMs ?? 5 * 60_000,
+    );
   }
 
   /** `ready` once the host answers; calls made while it restarts wait for it. */
@@ -189,7 +183,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
 
   /** Slots this client logged in to and has not seen logged out. */
   get loggedInSlots(): SlotId[] {
-    return [...this.loggedIn.values()];
+    return this.logins.slots;
   }
 
   async start(): Promise<void> {
@@ -221,7 +215,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
     const previous = this.state;
     this.state = 'stopped';
     this.stopWatch?.();
-    this.clearIdleTimer();
+    this.logins.dispose();
     this.gate?.reject(new MkmError('CANCELLED', 'The token connection was closed.'));
     this.gate = undefined;
     const host = this.host;
@@ -254,36 +248,17 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
    */
   watchSlots(options: { intervalMs?: number } = {}): () => void {
     this.stopWatch?.();
-    const intervalMs = options.intervalMs ?? 1000;
-    let previous: SlotSummary[] | undefined;
-    let timer: unknown;
-    let stopped = false;
-    const schedule = (ms: number) => {
-      timer = this.timers.setTimeout(() => void tick(), ms);
-      unrefTimer(timer);
-    };
-    const tick = async () => {
-      if (stopped) return;
-      if (this.state === 'ready' && this.pending.size === 0) {
-        try {
-          const slots = (await this.invoke('listSlots', undefined, {}, true)) as SlotSummary[];
-          if (!stopped && Array.isArray(slots)) {
-            const change = diffSlots(previous, slots);
-            previous = slots;
-            if (change.initial || change.added.length || change.removed.length)
-              this.notify('slots-changed', change);
-            this.reconcileLogins(slots);
-          }
-        } catch (error) {
-          this.logger.debug('Slot poll failed', { code: (error as MkmError).code });
-        }
-      }
-      if (!stopped) schedule(intervalMs);
-    };
-    schedule(0);
+    const stopWatching = watchSlots({
+      timers: this.timers,
+      logger: this.logger,
+      intervalMs: options.intervalMs ?? 1000,
+      canPoll: () => this.state === 'ready' && this.pending.size === 0,
+      listSlots: () => this.invoke('listSlots', undefined, {}, true) as Promise<SlotSummary[]>,
+      onChange: (change) => this.notify('slots-changed', change),
+      onSlots: (slots) => this.logins.reconcile(slots),
+    });
     const stop = () => {
-      stopped = true;
-      this.timers.clearTimeout(timer);
+      stopWatching();
       if (this.stopWatch === stop) this.stopWatch = undefined;
     };
     this.stopWatch = stop;
@@ -292,8 +267,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
 
   /** After `ms` without a call, logs out of every slot this client logged in to; 0 disables. */
   setIdleLogout(ms: number): void {
-    this.idleMs = ms;
-    this.armIdleTimer();
+    this.logins.setIdleMs(ms);
   }
 
   // ---- calls ----
@@ -308,7 +282,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
 
   private invoke(method: string, params: unknown, options: CallOptions, internal: boolean): Promise<unknown> {
     const timeoutMs = options.timeoutMs ?? this.timeoutFor(method, params);
-    if (!internal) this.markActivity(+1);
+    if (!internal) this.logins.callStarted();
     return new Promise((resolve, reject) => {
       let settled = false;
       let sentId: number | undefined;
@@ -318,7 +292,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
         settled = true;
         if (timer !== undefined) this.timers.clearTimeout(timer);
         if (sentId !== undefined) this.pending.delete(sentId);
-        if (!internal) this.markActivity(-1);
+        if (!internal) this.logins.callEnded();
         settle();
       };
       // The clock runs from the moment the host starts the call, not while it waits behind
@@ -351,7 +325,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
             }),
           reject: (error) =>
             finish(() => {
-              if (!internal) this.trackFailure(method, params, error);
+              if (!internal) this.logins.failed(method, params, error);
               reject(error);
             }),
         });
@@ -372,32 +346,14 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
   }
 
   private trackSuccess(method: string, params: unknown): void {
-    const slotId = slotIdOf(params);
     if (method === 'loadModule') {
       const { path, libraryParameters } = (params ?? {}) as { path?: unknown; libraryParameters?: unknown };
       // Only what reloading needs is kept: never a PIN, whatever else the params held.
       this.lastModule = libraryParameters === undefined ? { path } : { path, libraryParameters };
-      this.loggedIn.clear();
     } else if (method === 'unloadModule') {
       this.lastModule = undefined;
-      this.loggedIn.clear();
-    } else if (method === 'login' && slotId !== undefined) {
-      this.loggedIn.set(String(slotId), slotId);
-      this.armIdleTimer();
-    } else if (method === 'logout' && slotId !== undefined) {
-      this.loggedIn.delete(String(slotId));
     }
-  }
-
-  private trackFailure(method: string, params: unknown, error: MkmError): void {
-    const slotId = slotIdOf(params);
-    if (method === 'login' && error.code === 'ALREADY_LOGGED_IN' && slotId !== undefined) {
-      this.loggedIn.set(String(slotId), slotId);
-      return this.armIdleTimer();
-    }
-    if (slotId === undefined || !SESSION_GONE.has(error.code) || !this.loggedIn.delete(String(slotId)))
-      return;
-    if (method !== 'logout') this.notify('login-required', { slotIds: [slotId], reason: error.code });
+    this.logins.succeeded(method, params);
   }
 
   // ---- host lifecycle ----
@@ -518,9 +474,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
       this.state = 'restarting';
       this.gate = createGate();
       this.notify('connection-lost', { reason, pid: host.pid, code: exit.code, signal: exit.signal });
-      const slotIds = [...this.loggedIn.values()];
-      this.loggedIn.clear();
-      this.clearIdleTimer();
+      const slotIds = this.logins.forgetAll();
       if (slotIds.length) this.notify('login-required', { slotIds, reason: 'TOKEN_CONNECTION_LOST' });
     }
     // A listener may have stopped the client.
@@ -586,45 +540,6 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
     gate?.resolve();
   }
 
-  // ---- idle logout ----
-
-  private markActivity(delta: number): void {
-    this.userCallsInFlight += delta;
-    this.lastActivity = this.timers.now();
-    this.armIdleTimer();
-  }
-
-  private clearIdleTimer(): void {
-    if (this.idleTimer !== undefined) this.timers.clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
-  }
-
-  private armIdleTimer(): void {
-    this.clearIdleTimer();
-    if (this.idleMs <= 0 || this.loggedIn.size === 0 || this.userCallsInFlight > 0) return;
-    const due = Math.max(0, this.lastActivity + this.idleMs - this.timers.now());
-    this.idleTimer = this.timers.setTimeout(() => void this.onIdle(), due);
-    unrefTimer(this.idleTimer);
-  }
-
-  private async onIdle(): Promise<void> {
-    this.idleTimer = undefined;
-    if (this.userCallsInFlight > 0 || this.loggedIn.size === 0) return;
-    if (this.timers.now() - this.lastActivity < this.idleMs) return this.armIdleTimer();
-    const slotIds = [...this.loggedIn.values()];
-    this.loggedIn.clear();
-    for (const slotId of slotIds) {
-      try {
-        await this.invoke('logout', { slotId }, {}, true);
-      } catch (error) {
-        // Already logged out or the token is gone: the session is over either way.
-        this.logger.info('Idle logout failed', { slotId, code: (error as MkmError).code });
-      }
-    }
-    this.logger.info('Logged out after inactivity', { slots: slotIds.length, idleMs: this.idleMs });
-    this.notify('auto-logout', { slotIds, idleMs: this.idleMs });
-  }
-
   /**
    * Listeners are UI code; one that throws must not unwind into a child-process event handler
    * and take main down, nor stop the client's own bookkeeping halfway.
@@ -635,25 +550,5 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
     } catch (error) {
       this.logger.error('An HsmClient listener threw', { event, error });
     }
-  }
-
-  /**
-   * A token pulled out (or a library that dropped its sessions) ends the login without any call
-   * failing; the poll is where that shows up.
-   */
-  private reconcileLogins(slots: SlotSummary[]): void {
-    const gone = new Map<ErrorCode, SlotId[]>();
-    for (const slotId of this.loggedIn.values()) {
-      const slot = slots.find((s) => s.slotId === slotId);
-      const reason: ErrorCode | undefined = !slot?.token
-        ? 'TOKEN_REMOVED'
-        : !slot.session.loggedIn
-          ? 'SESSION_CLOSED'
-          : undefined;
-      if (!reason) continue;
-      this.loggedIn.delete(String(slotId));
-      gone.set(reason, [...(gone.get(reason) ?? []), slotId]);
-    }
-    for (const [reason, slotIds] of gone) this.notify('login-required', { slotIds, reason });
   }
 }
