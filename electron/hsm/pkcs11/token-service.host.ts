@@ -143,6 +143,9 @@ interface OpenSession {
 
 type SessionUser = 'user' | 'so' | null;
 
+/** encryptBatch validates its head with zod and its items by hand (see there). */
+const BATCH_HEAD = KeyRefParamsSchema.extend({ mechanism: CipherParamsSchema.shape.mechanism });
+
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
@@ -526,7 +529,7 @@ export class TokenService {
    * what the batch is for.
    */
   async encryptBatch(params: EncryptBatchParams): Promise<BatchResult> {
-    const head = parse(KeyRefParamsSchema.extend({ mechanism: CipherParamsSchema.shape.mechanism }), params);
+    const head = parse(BATCH_HEAD, params);
     const items = (params as { items?: unknown }).items;
     if (!Array.isArray(items) || items.length > 100_000) {
       throw new MkmError('VALIDATION', undefined, { issues: ['items: expected an array of at most 100000'] });
@@ -656,7 +659,7 @@ export class TokenService {
     } catch (error) {
       // A damaged or foreign wrapped key reads differently per token (SoftHSM2: FUNCTION_FAILED for
       // bad OAEP); to the admin it is one thing. The CKR stays in details.
-      const e = error as MkmError;
+      const e = toMkmError(error);
       if (['FUNCTION_FAILED', 'ENCRYPTED_DATA_INVALID', 'DATA_LEN_RANGE', 'DATA_INVALID'].includes(e.code)) {
         throw new MkmError(
           'KEY_UNWRAPPABLE',
