@@ -226,7 +226,8 @@ export class AuditLog {
   private pendingBytes = 0;
   private waiters: Waiter[] = [];
   private writing: Promise<void> | null = null;
-  private paused = false;
+  /** Count of verify() calls holding the writer; it writes only at 0. */
+  private paused = 0;
   private flushTimer: NodeJS.Timeout | null = null;
   private sealTimer: NodeJS.Timeout | null = null;
   private sealing: Promise<number> | null = null;
@@ -277,12 +278,15 @@ export class AuditLog {
   static async open(options: AuditOpenOptions): Promise<AuditLog> {
     const { dir } = options;
     checkActor(options.actor);
+    const badKey = options.sealer ? checkSealKey(options.sealer.keyRef) : null;
+    if (badKey) throw new MkmError('VALIDATION', 'The audit key reference is not valid.', { bad: badKey });
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const lockPath = await acquireLock(dir);
+    let log: AuditLog | undefined;
     try {
       const recovered = await recover(dir, options.clock ?? (() => new Date()));
       const fh = await open(join(dir, LOG_FILE), 'a', 0o600);
-      const log = new AuditLog({ options, fh, ...recovered });
+      log = new AuditLog({ options, fh, ...recovered });
       const r = recovered.report;
       const sealKey = log.sealer?.keyRef;
       log.append({
@@ -303,6 +307,7 @@ export class AuditLog {
       await log.flush();
       return log;
     } catch (error) {
+      if (log) await log.abandon();
       await rm(lockPath, { force: true });
       throw error;
     }
@@ -466,18 +471,27 @@ export class AuditLog {
    */
   async verify(extraSealers: AuditSealer[] = []): Promise<VerifyReport> {
     await this.flush();
-    this.paused = true;
+    this.paused++;
     try {
       if (this.writing) await this.writing;
       const sealers = [...(this.sealer ? [this.sealer] : []), ...extraSealers];
       return await verifyAuditLog({ dir: this.dir, sealer: sealers, limitBytes: this.fileBytes });
     } finally {
-      this.paused = false;
+      this.paused--;
       if (this.pending.length) this.kick();
     }
   }
 
   // ---------- internals ----------
+
+  /** Stops timers and closes the file without writing anything more (open failed half-way). */
+  private async abandon(): Promise<void> {
+    this.accepting = false;
+    if (this.sealTimer) clearInterval(this.sealTimer);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.fhClosed = true;
+    await this.fh.close().catch(() => undefined);
+  }
 
   private writeLine(line: string): string {
     const buf = Buffer.from(line + '\n', 'utf8');
@@ -498,20 +512,20 @@ export class AuditLog {
       clearTimeout(this.flushTimer);
       this.flushTimer = null;
     }
-    if (this.writing || this.paused || this.fhClosed || this.pending.length === 0) return;
+    if (this.writing || this.paused > 0 || this.fhClosed || this.pending.length === 0) return;
     const run = this.writeLoop()
       .catch(() => false)
       .then((ok) => {
         this.writing = null;
         // After a failure the retry timer (or the next flush()) tries again, not a tight loop.
-        if (ok && this.pending.length && !this.paused) this.kick();
+        if (ok && this.pending.length && this.paused === 0) this.kick();
       });
     this.writing = run;
   }
 
   /** One batch at a time, in append order; appends made meanwhile go into the next batch. */
   private async writeLoop(): Promise<boolean> {
-    while (this.pending.length && !this.paused) {
+    while (this.pending.length && this.paused === 0) {
       const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
       this.pending = [];
       this.pendingBytes = 0;

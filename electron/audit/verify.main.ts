@@ -237,8 +237,8 @@ export async function verifyAuditLog(options: VerifyOptions): Promise<VerifyRepo
   );
 
   const lastSeq = expectedSeq - 1;
-  // Another process writing right now may be mid-batch: bytes past the end its state confirms
-  // are in flight, not torn. (In this process, AuditLog#verify holds the writer instead.)
+  // A writer running right now may be mid-batch: bytes past the end its state confirms are in
+  // flight, not torn. (AuditLog#verify holds its own writer, so it never sees this.)
   const inFlight =
     result.tornBytes > 0 &&
     state !== null &&
@@ -386,10 +386,11 @@ export async function verifyAuditLog(options: VerifyOptions): Promise<VerifyRepo
   );
 }
 
-/** The lock names a live process other than this one, i.e. the log is being written. */
+/** The lock names a live process (this one included), i.e. the log is being written. */
 async function writerActive(dir: string): Promise<boolean> {
   const pid = Number.parseInt(await readFile(join(dir, LOCK_FILE), 'utf8').catch(() => ''), 10);
-  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
     return true;
