@@ -1,4 +1,5 @@
 import { build } from 'esbuild';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -84,3 +85,49 @@ describe('a host that cannot stay up', () => {
     await client.stop();
   });
 });
+
+describe('when main itself dies', () => {
+  it('the host exits too instead of holding a logged-in session', async () => {
+    const script = join(dir, 'main.mts');
+    writeFileSync(
+      script,
+      [
+        `import { HsmClient } from ${JSON.stringify(resolve('electron/hsm/client.main.ts'))};`,
+        `const client = new HsmClient({ hostEntry: ${JSON.stringify(join(dir, 'hsm-host.mjs'))} });`,
+        'await client.start();',
+        `await client.call('loadModule', { path: ${JSON.stringify(hsm.modulePath)} });`,
+        `await client.call('login', { slotId: ${hsm.slotId}, pin: process.env.TEST_PIN });`,
+        'process.stdout.write(`${client.hostPid}\\n`);',
+        'setInterval(() => {}, 1000);',
+      ].join('\n'),
+    );
+    const main = spawn(process.execPath, ['--import', 'tsx', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...hsm.env, TEST_PIN: hsm.userPin },
+    });
+    const hostPid = await new Promise<number>((resolvePid, reject) => {
+      main.stdout.once('data', (chunk: Buffer) => resolvePid(Number(chunk.toString().trim())));
+      main.once('exit', () => reject(new Error('main exited early')));
+    });
+    expect(hostPid).toBeGreaterThan(0);
+    main.kill('SIGKILL');
+    await waitUntil(() => !alive(hostPid), 5000);
+  });
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
