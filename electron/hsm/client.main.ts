@@ -197,6 +197,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
     } catch (error) {
       this.state = 'stopped';
       this.gate = undefined;
+      if (!(error instanceof MkmError)) this.logger.error('Could not start the token host', { error });
       const failure = error instanceof MkmError ? error : lost(undefined, { reason: 'start failed' });
       gate.reject(failure);
       throw failure;
