@@ -53,7 +53,13 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
           ? error.message
           : (() => {
               const e = toMkmError(error);
-              return `${e.details?.ckr ?? e.code}: ${e.message}`;
+              const ckr = e.details?.ckr;
+              // During a probe the app's requests are known-good, so a "bad arguments" answer
+              // means the token refuses the mechanism's parameters (SoftHSM2: OAEP with SHA-256).
+              if (ckr === 'CKR_ARGUMENTS_BAD' || ckr === 'CKR_MECHANISM_PARAM_INVALID') {
+                return `${ckr}: the token refuses the parameters of this mechanism`;
+              }
+              return `${ckr ?? e.code}: ${e.message}`;
             })();
       caps[name] = { supported: false, reason: why + (mech === null ? '' : unlisted(mech)) };
     }

@@ -48,6 +48,13 @@ describe('PKCS#11 sessions, login and PINs (real SoftHSM2)', () => {
     expect(e.details).toMatchObject({ ckr: 'CKR_USER_NOT_LOGGED_IN', ckrValue: 0x101 });
   });
 
+  it('probes capabilities before anyone logs in (public session objects only)', async () => {
+    const caps = await svc.probeCapabilities({ slotId: hsm.slotId });
+    expect(caps.capabilities.aesCmac.supported).toBe(true);
+    expect(caps.bestOaepUnwrap).toBe('RSA_OAEP_SHA1');
+    expect((await slotState(hsm.slotId)).session.loggedIn).toBe(false);
+  });
+
   it('asks for the PIN when the token has no PIN pad', async () => {
     const e = await failure(svc.login({ slotId: hsm.slotId }));
     expect(e.code).toBe('VALIDATION');
