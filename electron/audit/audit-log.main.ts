@@ -67,8 +67,8 @@
  * outside this folder to detect (e.g. the newest head in a token data object, or a copy
  * shipped to a log server); that is not part of this module.
  *
- * One writer per folder (audit.lock holds its pid; a dead pid's lock is taken over): two
- * writers would fork the chain. Offline verify treats bytes past the state's durable end as
+ * One writer per folder (lock.main.ts: pid plus heartbeat; a dead or silent holder's lock is
+ * taken over): two writers would fork the chain. Offline verify treats bytes past the state's durable end as
  * in flight, not torn, while another live process holds the lock.
  *
  * Secrets: `details` always goes through `redact`; key references are validated as
@@ -85,10 +85,11 @@ import { redact } from '../../shared/redact.std';
 import { silentLogger } from '../core/logger.main';
 import type { Logger } from '../core/logger.main';
 import { readLines } from './line-reader.main';
+import { acquireLock } from './lock.main';
+import type { AuditLock } from './lock.main';
 import {
   ACTION_PATTERN,
   GENESIS,
-  LOCK_FILE,
   LOG_FILE,
   MAX_DETAILS_CHARS,
   STATE_FILE,
@@ -122,6 +123,7 @@ export * from './record.main';
 export * from './sealer.main';
 export * from './verify.main';
 export * from './query.main';
+export { LOCK_STALE_MS, lockHolder } from './lock.main';
 export type { AuditState } from './state.main';
 
 export interface AuditOpenOptions {
@@ -200,6 +202,7 @@ export class AuditLog {
   readonly openReport: AuditOpenReport;
 
   private readonly fh: FileHandle;
+  private readonly lock: AuditLock;
   private readonly clock: () => Date;
   private readonly logger: Logger;
   private readonly durable: boolean;
@@ -239,6 +242,7 @@ export class AuditLog {
   private constructor(init: {
     options: AuditOpenOptions;
     fh: FileHandle;
+    lock: AuditLock;
     report: AuditOpenReport;
     lastSeq: number;
     lastHash: string;
@@ -250,6 +254,7 @@ export class AuditLog {
     const o = init.options;
     this.dir = o.dir;
     this.fh = init.fh;
+    this.lock = init.lock;
     this.openReport = init.report;
     this.clock = o.clock ?? (() => new Date());
     this.logger = o.logger ?? silentLogger;
@@ -281,12 +286,12 @@ export class AuditLog {
     const badKey = options.sealer ? checkSealKey(options.sealer.keyRef) : null;
     if (badKey) throw new MkmError('VALIDATION', 'The audit key reference is not valid.', { bad: badKey });
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const lockPath = await acquireLock(dir);
+    const lock = await acquireLock(dir);
     let log: AuditLog | undefined;
     try {
       const recovered = await recover(dir, options.clock ?? (() => new Date()));
       const fh = await open(join(dir, LOG_FILE), 'a', 0o600);
-      log = new AuditLog({ options, fh, ...recovered });
+      log = new AuditLog({ options, fh, lock, ...recovered });
       const r = recovered.report;
       const sealKey = log.sealer?.keyRef;
       log.append({
@@ -308,7 +313,7 @@ export class AuditLog {
       return log;
     } catch (error) {
       if (log) await log.abandon();
-      await rm(lockPath, { force: true });
+      await lock.release();
       throw error;
     }
   }
@@ -324,7 +329,7 @@ export class AuditLog {
     reason: string,
     clock: () => Date = () => new Date(),
   ): Promise<string> {
-    const lockPath = await acquireLock(dir);
+    const lock = await acquireLock(dir);
     try {
       const movedTo = `quarantine-${clock().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
       await mkdir(join(dir, movedTo), { mode: 0o700 });
@@ -338,7 +343,7 @@ export class AuditLog {
       await syncDir(dir);
       return movedTo;
     } finally {
-      await rm(lockPath, { force: true });
+      await lock.release();
     }
   }
 
@@ -656,7 +661,7 @@ export class AuditLog {
       if (this.flushTimer) clearTimeout(this.flushTimer);
       this.fhClosed = true;
       await this.fh.close();
-      await rm(join(this.dir, LOCK_FILE), { force: true });
+      await this.lock.release();
     }
   }
 }
@@ -714,46 +719,6 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * One writer per folder: two writers would fork the chain. The desktop app, browser mode and
- * the CLI share the data folder, so a second one gets CONFLICT instead of a broken log.
- */
-async function acquireLock(dir: string): Promise<string> {
-  const path = join(dir, LOCK_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-      return path;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new MkmError('IO_ERROR', undefined, { file: LOCK_FILE });
-      }
-    }
-    const pid = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
-    if (Number.isSafeInteger(pid) && pid > 0 && pidAlive(pid)) {
-      throw new MkmError(
-        'CONFLICT',
-        'The audit log is already open in another Merchant Key Manager process.',
-        {
-          pid,
-        },
-      );
-    }
-    // The holder died without close(): its lock is stale.
-    await rm(path, { force: true });
-  }
-  throw new MkmError('CONFLICT', 'The audit log is already open in another Merchant Key Manager process.');
 }
 
 interface Recovered {

@@ -1,11 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
 import { readLines } from './line-reader.main';
-import { GENESIS, LOCK_FILE, LOG_FILE, STATE_FILE, parseLine, sealMessage, sha256Hex } from './record.main';
+import { lockHolder } from './lock.main';
+import { GENESIS, LOG_FILE, STATE_FILE, parseLine, sealMessage, sha256Hex } from './record.main';
 import type { AuditSealRecord } from './record.main';
 import { readState } from './state.main';
 import type { AuditState } from './state.main';
@@ -243,7 +243,7 @@ export async function verifyAuditLog(options: VerifyOptions): Promise<VerifyRepo
     result.tornBytes > 0 &&
     state !== null &&
     result.tornOffset >= state.written.end &&
-    (await writerActive(dir));
+    (await lockHolder(dir)) !== null;
   if (stop) candidates.push(stop);
   else if (result.tornBytes > 0 && !inFlight) {
     candidates.push({
@@ -384,19 +384,6 @@ export async function verifyAuditLog(options: VerifyOptions): Promise<VerifyRepo
     },
     candidates,
   );
-}
-
-/** The lock names a live process (this one included), i.e. the log is being written. */
-async function writerActive(dir: string): Promise<boolean> {
-  const pid = Number.parseInt(await readFile(join(dir, LOCK_FILE), 'utf8').catch(() => ''), 10);
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function emptyReport(): VerifyReport {

@@ -1,8 +1,23 @@
-import { existsSync, mkdirSync, readFileSync, appendFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  appendFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MkmError } from '../../../shared/errors.std';
-import { AuditLog, LOCK_FILE, LOG_FILE, queryAuditLog, verify } from '../../../electron/audit/audit-log.main';
+import {
+  AuditLog,
+  LOCK_FILE,
+  LOCK_STALE_MS,
+  LOG_FILE,
+  queryAuditLog,
+  verify,
+} from '../../../electron/audit/audit-log.main';
 import type { AuditSealer } from '../../../electron/audit/audit-log.main';
 import { HmacSealer } from '../../../electron/audit/software-sealer.main';
 import { ACTOR, logLines, openLog, readStateFile, tempDir, tickingClock, writeSampleLog } from './fixtures';
@@ -263,6 +278,18 @@ describe('AuditLog append and verify', () => {
     const log = await openLog(dir, sealer);
     await log.close();
     expect(await verify({ dir, sealer })).toMatchObject({ ok: true });
+  });
+
+  it('takes over a lock whose pid was reused by a live process but whose heartbeat stopped', async () => {
+    const dir = tempDir();
+    await writeSampleLog(dir, sealer, 1);
+    const lock = join(dir, LOCK_FILE);
+    writeFileSync(lock, `${process.ppid}\n`);
+    expect((await thrown(() => openLog(dir, sealer))).code).toBe('CONFLICT');
+    const old = new Date(Date.now() - LOCK_STALE_MS - 1000);
+    utimesSync(lock, old, old);
+    const log = await openLog(dir, sealer);
+    await log.close();
   });
 });
 
