@@ -288,8 +288,19 @@ export class TokenService {
   async login(params: LoginParams): Promise<LoginResult> {
     const { slotId, pin, userType = 'user' } = parse(LoginParamsSchema, params);
     const pkcs11 = this.module();
-    const session = this.session(slotId);
-    const current = this.sessionUser(slotId);
+    let session = this.session(slotId);
+    let current: SessionUser;
+    try {
+      current = this.sessionUser(slotId);
+    } catch (error) {
+      // The token was pulled and put back since the last call: its old session is gone, and
+      // logging in is exactly what the admin does next, so start over on a fresh session.
+      const e = toMkmError(error);
+      if (e.code !== 'SESSION_CLOSED' && e.code !== 'TOKEN_REMOVED') throw e;
+      this.dropSession(slotId);
+      session = this.session(slotId);
+      current = null;
+    }
     if (current === userType) return { slotId, loggedIn: true, userType };
     if (current !== null) this.call(slotId, () => pkcs11.C_Logout(session.handle));
     if (pin === undefined && !this.tokenSummary(this.slotHandle(slotId)).flags.protectedAuthenticationPath) {
@@ -411,7 +422,18 @@ export class TokenService {
       const handle = await this.callAsync(slotId, () =>
         pkcs11.C_GenerateKeyAsync(session.handle, mechanism, template),
       );
-      const kcv = this.kcvOf(slotId, handle, secretType);
+      // The key exists now; a token without CMAC/HMAC signing must not turn that into an error
+      // that leaves an unnamed key behind. The result then simply has no KCV.
+      let kcv: KcvResult | undefined;
+      try {
+        kcv = this.kcvOf(slotId, handle, secretType);
+      } catch (error) {
+        this.logger.warn('Generated key has no KCV', {
+          slotId,
+          keyId: id.toString('hex'),
+          code: toMkmError(error).code,
+        });
+      }
       const objects = this.describeById(slotId, id.toString('hex'), ['secret']);
       this.logger.info('Key generated', {
         slotId,
@@ -419,9 +441,9 @@ export class TokenService {
         purpose,
         label,
         keyId: id.toString('hex'),
-        kcv: kcv.kcv,
+        kcv: kcv?.kcv ?? null,
       });
-      return { id: id.toString('hex'), type, purpose, label, objects, kcv };
+      return { id: id.toString('hex'), type, purpose, label, objects, ...(kcv ? { kcv } : {}) };
     }
     if (exportable)
       throw new MkmError('VALIDATION', 'An RSA private key never leaves the token.', { field: 'exportable' });
@@ -679,7 +701,7 @@ export class TokenService {
       safely(() => pkcs11.C_DestroyObject(session.handle, handle));
       throw new MkmError('KEY_UNWRAPPABLE', 'The unwrapped key is not 32 bytes long.', { length });
     }
-    const kcv = this.kcvOf(p.slotId, handle, p.keyType);
+    const kcv = this.kcvOrDestroy(p.slotId, handle, p.keyType);
     this.logger.info('Key unwrapped', {
       slotId: p.slotId,
       keyId: id.toString('hex'),
@@ -712,7 +734,7 @@ export class TokenService {
     } finally {
       value.fill(0);
     }
-    const kcv = this.kcvOf(p.slotId, handle, p.type);
+    const kcv = this.kcvOrDestroy(p.slotId, handle, p.type);
     this.logger.info('Key imported', {
       slotId: p.slotId,
       type: p.type,
@@ -988,6 +1010,29 @@ export class TokenService {
       throw new MkmError('KEY_TYPE_INCONSISTENT', 'This is not an RSA key with a readable public part.');
     }
     return rsaPublicFromComponents(modulus, exponent);
+  }
+
+  /**
+   * Unwrapped and imported keys are only trusted after their KCV is compared, so a key whose KCV
+   * the token cannot compute is removed again rather than left unverified.
+   */
+  private kcvOrDestroy(slotId: number, handle: Handle, type: SecretKeyType): KcvResult {
+    try {
+      return this.kcvOf(slotId, handle, type);
+    } catch (error) {
+      const pkcs11 = this.module();
+      const session = this.session(slotId);
+      safely(() => pkcs11.C_DestroyObject(session.handle, handle));
+      const e = toMkmError(error);
+      throw new MkmError(
+        'CAPABILITY_MISSING',
+        'The token cannot compute the key check value, so the key was not kept.',
+        {
+          ...e.details,
+          cause: e.code,
+        },
+      );
+    }
   }
 
   private kcvOf(slotId: number, handle: Handle, type: SecretKeyType): KcvResult {
