@@ -171,6 +171,28 @@ describe('PKCS#11 sessions, login and PINs (real SoftHSM2)', () => {
     expect((await slotState(lockout.slotId)).token!.flags.userPinCountLow).toBe(false);
   });
 
+  it('reports a session closed behind its back as SESSION_CLOSED, then recovers on the next call and login', async () => {
+    await svc.login({ slotId: hsm.slotId, pin: hsm.userPin });
+    const { pkcs11, session } = svc._raw(hsm.slotId);
+    // What a token pulled and re-inserted (or a library reset) does to an open session.
+    pkcs11.C_CloseSession(session);
+    const e = await failure(svc.listObjects({ slotId: hsm.slotId }));
+    expect(e.code).toBe('SESSION_CLOSED');
+    expect(e.details).toMatchObject({ ckr: 'CKR_SESSION_HANDLE_INVALID' });
+    // The next call opens a fresh session; the login went with the old one.
+    expect((await slotState(hsm.slotId)).session.loggedIn).toBe(false);
+    expect(
+      (await failure(svc.generateKey({ slotId: hsm.slotId, type: 'aes-256', label: 'x', purpose: 'data' })))
+        .code,
+    ).toBe('NOT_LOGGED_IN');
+    await svc.login({ slotId: hsm.slotId, pin: hsm.userPin });
+    expect((await svc.listObjects({ slotId: hsm.slotId })).length).toBeGreaterThan(0);
+    // And a login straight after the loss recovers by itself.
+    pkcs11.C_CloseSession(svc._raw(hsm.slotId).session);
+    expect((await svc.login({ slotId: hsm.slotId, pin: hsm.userPin })).loggedIn).toBe(true);
+    expect((await svc.listObjects({ slotId: hsm.slotId })).length).toBeGreaterThan(0);
+  });
+
   it('never writes a PIN to the log', () => {
     const log = readFileSync(logFile, 'utf8');
     expect(log).toContain('Logged in to token');
