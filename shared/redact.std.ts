@@ -28,7 +28,8 @@ const LONG_B64 = /[A-Za-z0-9+/]{48,}={0,2}/g;
 // "pin=1234", "PIN: 1234", "password: hunter2", and "cvv 123" inside free text; "the PIN is
 // incorrect" stays readable.
 const LABELLED = /\b(pin|cvv|cvc|csc|password|passphrase)\b(\s*[:=]\s*)(\S+)/gi;
-const LABELLED_DIGITS = /\b(pin|cvv|cvc|csc)\b(\s+)(\d{3,})\b/gi;
+// After a bare space, a word with a digit in it is taken for the value ("pin S3cr3t", "cvv 737").
+const LABELLED_DIGITS = /\b(pin|cvv|cvc|csc|password)\b(\s+)(?=\S*\d)(\S+)/gi;
 
 export function redactString(text: string): string {
   return text

@@ -29,6 +29,7 @@ describe('redaction', () => {
     expect(redactString('The PIN is incorrect.')).toBe('The PIN is incorrect.');
     expect(redactString('cvv 737 and pin 1234')).not.toMatch(/737|1234/);
     expect(redactString('No slot 2012652515.')).toBe('No slot 2012652515.');
+    expect(redactString('login failed for pin S3cr3tPin')).not.toContain('S3cr3tPin');
     expect(redactString('account 2012652515')).not.toContain('2012652515');
   });
 
