@@ -1,10 +1,26 @@
+import * as Tabs from '@radix-ui/react-tabs';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import type { AppStatus, Settings } from '../../shared/contract.std';
 import { THEMES } from '../../shared/contract.std';
 import type { MkmError } from '../../shared/errors.std';
 import { asMkmError, mkm } from './api.dom';
+import { KeysScreen } from './keys/KeysScreen.dom';
+import { LoginDialog } from './tokens/LoginDialog.dom';
+import { TokenProvider, tokenKeys, tokenLabel, useTokens } from './tokens/TokenContext.dom';
+import { TokensScreen } from './tokens/TokensScreen.dom';
+import { DemoBadge } from './ui/bits.dom';
 import { useTheme } from './useTheme.dom';
+
+const SECTIONS = [
+  { id: 'status', label: 'Status' },
+  { id: 'tokens', label: 'Tokens' },
+  { id: 'keys', label: 'Keys' },
+  { id: 'gateway', label: 'Gateway', later: true },
+  { id: 'audit', label: 'Audit', later: true },
+  { id: 'console', label: 'Console', later: true },
+] as const;
+type SectionId = (typeof SECTIONS)[number]['id'];
 
 interface Notice {
   level: 'info' | 'warning' | 'error';
@@ -13,8 +29,17 @@ interface Notice {
 }
 
 export function App() {
+  return (
+    <TokenProvider>
+      <Shell />
+    </TokenProvider>
+  );
+}
+
+function Shell() {
   const queryClient = useQueryClient();
   const [notices, setNotices] = useState<Notice[]>([]);
+  const [section, setSection] = useState<SectionId>('status');
   const status = useQuery({ queryKey: ['app.status'], queryFn: () => mkm().app.status() });
   const settingsQuery = useQuery({ queryKey: ['settings'], queryFn: () => mkm().settings.get() });
   const updateSettings = useMutation({
@@ -44,6 +69,7 @@ export function App() {
           </span>
           Merchant Key Manager
         </div>
+        <TokenChip onOpenTokens={() => setSection('tokens')} />
         <label className="theme-picker">
           Theme
           <select
@@ -59,31 +85,70 @@ export function App() {
           </select>
         </label>
       </header>
-      <main className="content">
-        {notices.map((n, i) => (
-          <div key={i} role="status" className={`notice notice-${n.level}`}>
-            {n.message}
-            <button
-              type="button"
-              className="link"
-              onClick={() => setNotices((all) => all.filter((_, j) => j !== i))}
-            >
-              Dismiss
-            </button>
-          </div>
-        ))}
-        {error && (
-          <div role="alert" className="notice notice-error">
-            <strong>{error.message}</strong> <code>{error.code}</code>
-            <button type="button" onClick={retry}>
-              Try again
-            </button>
-          </div>
-        )}
-        <h1>Status</h1>
-        {status.isPending && !error && <p className="muted">Loading…</p>}
-        {status.data && <StatusCard status={status.data} />}
-      </main>
+      <Tabs.Root
+        className="body"
+        orientation="vertical"
+        value={section}
+        onValueChange={(v) => setSection(v as SectionId)}
+      >
+        <nav className="sidebar" aria-label="Sections">
+          <Tabs.List aria-label="Sections" className="nav-list">
+            {SECTIONS.map((s) => (
+              <Tabs.Trigger
+                key={s.id}
+                value={s.id}
+                className="nav-item"
+                disabled={'later' in s}
+                title={'later' in s ? 'Coming in a later version' : undefined}
+              >
+                {s.label}
+                {'later' in s && <span className="soon">later</span>}
+              </Tabs.Trigger>
+            ))}
+          </Tabs.List>
+        </nav>
+        <main className="content">
+          {notices.map((n, i) => (
+            <div key={i} role="status" className={`notice notice-${n.level}`}>
+              <span>
+                {n.message} {n.code && <code className="code-chip">{n.code}</code>}
+              </span>
+              <button
+                type="button"
+                className="link"
+                onClick={() => setNotices((all) => all.filter((_, j) => j !== i))}
+              >
+                Dismiss
+              </button>
+            </div>
+          ))}
+          <TokenBanners />
+          {error && (
+            <div role="alert" className="notice notice-error">
+              <span>
+                <strong>{error.message}</strong> <code className="code-chip">{error.code}</code>
+              </span>
+              <button type="button" className="push-right" onClick={retry}>
+                Try again
+              </button>
+            </div>
+          )}
+          <Tabs.Content value="status" className="panel">
+            <h1>Status</h1>
+            {status.isPending && !error && <p className="muted">Loading…</p>}
+            {status.data && <StatusCard status={status.data} />}
+          </Tabs.Content>
+          <Tabs.Content value="tokens" className="panel">
+            <h1>Tokens</h1>
+            <TokensScreen />
+          </Tabs.Content>
+          <Tabs.Content value="keys" className="panel">
+            <h1>Keys</h1>
+            <KeysScreen />
+          </Tabs.Content>
+        </main>
+      </Tabs.Root>
+      <LoginDialog />
     </div>
   );
 }
@@ -112,5 +177,76 @@ function StatusCard({ status }: { status: AppStatus }) {
         ))}
       </dl>
     </section>
+  );
+}
+
+/** The token in use, in the header on every screen: its label, DEMO, and login state. */
+function TokenChip({ onOpenTokens }: { onOpenTokens: () => void }) {
+  const { activeSlot, isDemoSlot, openLogin, modules } = useTokens();
+  const queryClient = useQueryClient();
+  const logout = useMutation({
+    mutationFn: (slotId: number) => mkm().tokens.logout({ slotId }),
+    onSettled: () => {
+      queryClient.removeQueries({ queryKey: ['keys'] });
+      void queryClient.invalidateQueries({ queryKey: tokenKeys.list });
+    },
+  });
+  if (modules.data && !modules.data.path) {
+    return (
+      <button type="button" className="token-chip" onClick={onOpenTokens}>
+        No PKCS#11 library — choose one
+      </button>
+    );
+  }
+  if (!activeSlot) return <span className="token-chip muted">No token</span>;
+  const loggedIn = activeSlot.session.loggedIn;
+  const usable = Boolean(activeSlot.token?.flags.tokenInitialized);
+  return (
+    <div className="token-chip" aria-label="Token in use" role="group">
+      <button type="button" className="link-button" onClick={onOpenTokens}>
+        {tokenLabel(activeSlot)}
+      </button>
+      {isDemoSlot(activeSlot) && <DemoBadge />}
+      <span className={`dot ${loggedIn ? 'dot-on' : ''}`} aria-hidden="true" />
+      <span className="muted small">{loggedIn ? 'Logged in' : 'Logged out'}</span>
+      {loggedIn ? (
+        <button type="button" onClick={() => logout.mutate(activeSlot.slotId)} disabled={logout.isPending}>
+          Log out
+        </button>
+      ) : (
+        usable && (
+          <button type="button" className="primary" onClick={() => openLogin(activeSlot.slotId)}>
+            Log in…
+          </button>
+        )
+      )}
+    </div>
+  );
+}
+
+/** Connection, insert/remove and automatic-logout news from the token, on every screen. */
+function TokenBanners() {
+  const { banners, dismissBanner, openLogin, activeSlot } = useTokens();
+  return (
+    <>
+      {banners.map((b) => (
+        <div
+          key={b.id}
+          role={b.level === 'info' ? 'status' : 'alert'}
+          className={`notice notice-${b.level}`}
+          data-testid="token-banner"
+        >
+          <span>{b.message}</span>
+          {b.offerLogin && activeSlot?.token?.flags.tokenInitialized && !activeSlot.session.loggedIn && (
+            <button type="button" className="primary push-right" onClick={() => openLogin(activeSlot.slotId)}>
+              Log in…
+            </button>
+          )}
+          <button type="button" className="link" onClick={() => dismissBanner(b.id)}>
+            Dismiss
+          </button>
+        </div>
+      ))}
+    </>
   );
 }

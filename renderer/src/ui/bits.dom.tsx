@@ -1,0 +1,169 @@
+import { useEffect, useRef, useState, type ReactNode } from 'react';
+import type { MkmError } from '../../../shared/errors.std';
+import { asMkmError } from '../api.dom';
+
+/** An error as the admin should see it: the sentence, and the code support will ask for. */
+export function ErrorNotice({
+  error,
+  onRetry,
+  children,
+}: {
+  error: unknown;
+  onRetry?: (() => void) | undefined;
+  children?: ReactNode;
+}) {
+  const e: MkmError = asMkmError(error);
+  return (
+    <div role="alert" className="notice notice-error">
+      <span>
+        <strong>{e.message}</strong> <code className="code-chip">{e.code}</code>
+        {children}
+      </span>
+      {onRetry && (
+        <button type="button" className="push-right" onClick={onRetry}>
+          Try again
+        </button>
+      )}
+    </div>
+  );
+}
+
+export type BadgeTone = 'neutral' | 'info' | 'ok' | 'warn' | 'danger' | 'demo';
+
+export function Badge({
+  tone = 'neutral',
+  children,
+  title,
+}: {
+  tone?: BadgeTone;
+  children: ReactNode;
+  title?: string;
+}) {
+  return (
+    <span className={`badge badge-${tone}`} title={title}>
+      {children}
+    </span>
+  );
+}
+
+export function DemoBadge() {
+  return (
+    <Badge
+      tone="demo"
+      title="A SoftHSM2 demo token in the app's data folder; its PINs are public, it protects nothing"
+    >
+      DEMO
+    </Badge>
+  );
+}
+
+/** Copies text to the clipboard and says so for a moment (to screen readers too). */
+export function CopyButton({ text, label }: { text: string; label: string }) {
+  const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
+  const timer = useRef<number | undefined>(undefined);
+  useEffect(() => () => window.clearTimeout(timer.current), []);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setState('copied');
+    } catch {
+      setState('failed');
+    }
+    window.clearTimeout(timer.current);
+    timer.current = window.setTimeout(() => setState('idle'), 2000);
+  };
+  return (
+    <span className="copy">
+      <button type="button" onClick={() => void copy()}>
+        {label}
+      </button>
+      <span role="status" className="muted small">
+        {state === 'copied'
+          ? 'Copied'
+          : state === 'failed'
+            ? 'The clipboard is not available; select the text instead.'
+            : ''}
+      </span>
+    </span>
+  );
+}
+
+export function Facts({ rows, label }: { rows: [string, ReactNode][]; label?: string }) {
+  return (
+    <dl className="facts" aria-label={label}>
+      {rows.map(([k, v]) => (
+        <div key={k} className="fact">
+          <dt>{k}</dt>
+          <dd>{v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+export function Loading({ children = 'Loading…' }: { children?: ReactNode }) {
+  return (
+    <p className="muted" role="status" aria-live="polite">
+      {children}
+    </p>
+  );
+}
+
+/** A PIN field: masked, never autocompleted, with a reveal toggle. Uncontrolled on purpose: the
+ * PIN lives only in the input element, never in React state, and the form clears it. */
+export function PinField({
+  name,
+  label,
+  autoFocus,
+  describedBy,
+}: {
+  name: string;
+  label: string;
+  autoFocus?: boolean;
+  describedBy?: string;
+}) {
+  const [revealed, setRevealed] = useState(false);
+  const id = `pin-${name}`;
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <div className="pin-row">
+        <input
+          id={id}
+          name={name}
+          type={revealed ? 'text' : 'password'}
+          autoComplete="off"
+          autoCorrect="off"
+          autoCapitalize="off"
+          spellCheck={false}
+          inputMode="text"
+          required
+          autoFocus={autoFocus}
+          aria-describedby={describedBy}
+        />
+        <button
+          type="button"
+          aria-pressed={revealed}
+          aria-label={revealed ? `Hide ${label}` : `Show ${label}`}
+          onClick={() => setRevealed((r) => !r)}
+        >
+          {revealed ? 'Hide' : 'Show'}
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** Reads a PIN field of a form and blanks it at once. */
+export function takePin(form: HTMLFormElement, name: string): string {
+  const input = form.elements.namedItem(name);
+  if (!(input instanceof HTMLInputElement)) return '';
+  const value = input.value;
+  input.value = '';
+  return value;
+}
+
+export function shortId(id: string): string {
+  if (!id) return '(none)';
+  return id.length > 12 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id;
+}
