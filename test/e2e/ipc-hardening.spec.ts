@@ -1,3 +1,4 @@
+import { contract } from '../../shared/contract.std';
 import { expect, test } from './fixtures';
 
 /**
@@ -15,7 +16,7 @@ test('window.mkm is one frozen, namespaced object with no generic invoke', async
     };
   });
   expect(shape.frozen).toBe(true);
-  expect(shape.namespaces).toEqual(['app', 'events', 'settings']);
+  expect(shape.namespaces).toEqual([...Object.keys(contract), 'events'].sort());
   expect(shape.hasInvoke).toBe(false);
 });
 

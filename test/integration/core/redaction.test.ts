@@ -67,7 +67,12 @@ describe('secrets never reach a file', () => {
   });
 
   it('a handler that fails with secrets in its error is logged redacted and answered generically', async () => {
-    const logger = createLogger({ name: 'main', file: dataPaths(dataDir).logFile, level: 'debug' });
+    const logger = createLogger({
+      name: 'main',
+      file: dataPaths(dataDir).logFile,
+      level: 'debug',
+      stderrLevel: 'silent',
+    });
     const registry = new Registry({
       contract: { test: { fail: channel(z.strictObject({ pin: z.string() }), 'fails').returns<void>() } },
       handlers: {
