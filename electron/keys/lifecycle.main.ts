@@ -1,0 +1,1220 @@
+import { randomUUID } from 'node:crypto';
+import { MkmError, toErrorShape, type ErrorCode } from '../../shared/errors.std';
+import type { AuditAppend, AuditKeyRef } from '../audit/audit-log.main';
+import { silentLogger, type Logger } from '../core/logger.main';
+import { parseRsaPublicKey, spkiPem } from '../crypto/pem.main';
+import type { HsmMethodName, HsmParams, HsmResult } from '../hsm/host/protocol.std';
+import type { ObjectClass, ObjectInfo } from '../hsm/pkcs11/types.std';
+import { InventoryStore, versionsOf, type ReconcileReport } from './inventory.main';
+import {
+  addDays,
+  assertTransition,
+  DEFAULT_KEY_TYPE,
+  dueAt,
+  formatEnvelope,
+  mayProcess,
+  mayProtect,
+  NEEDS_GATEWAY_REGISTRATION,
+  parseEnvelope,
+  policyFor,
+  type DueItem,
+  type Fingerprint,
+  type GatewayStatus,
+  type GraceExpired,
+  type InventoryData,
+  type KeyVersion,
+  type LogicalKey,
+  type ManagedKeyType,
+  type ManagedPurpose,
+  type Rotation,
+  type RotationPolicy,
+  type TokenPurpose,
+} from './model.std';
+import { UsageCounter } from './usage.main';
+
+/**
+ * The key lifecycle service (NIST SP 800-57 Pt 1 §7, PCI DSS v4 3.6/3.7): versioned logical keys
+ * on a PKCS#11 token, rotation policies, crash-safe rotation, usage counts and a versioned
+ * ciphertext envelope for data keys.
+ *
+ * ROTATION is a journaled state machine. The journal entry (`rotations[]`) lives in the
+ * inventory file, so each step and the inventory change it makes are one atomic, fsynced write:
+ *
+ *   planned      new version record (pre-activation) with a label chosen here  ─┐ written
+ *   generated    key made on the token, found again by that label, CKA_ID/KCV   │ before the
+ *   registering  (purposes the gateway must know) the hook is about to run       │ next step
+ *   registered   gateway status recorded                                         │ starts
+ *   promoted     new version active + primary, old one non-primary in grace     ─┘
+ *   (done)       journal entry replaced by a history entry
+ *
+ * resume() (call it at start) rolls every rotation forward from its journaled step. Each step is
+ * idempotent given the journal: generation first looks for an object with the planned label
+ * (PKCS#11 generateKey picks the CKA_ID itself, so the label is the deterministic name), the
+ * gateway hook must accept the same version twice (the version id is its idempotency key),
+ * promotion is one write. So after a crash at any point: every token object is in the inventory
+ * (or named by a journaled plan that resume() records), a logical key never has two primaries
+ * (promotion flips both flags in one write), and no version record is lost. abandonRotation()
+ * rolls a rotation back instead (destroys what it generated, leaves a tombstone).
+ *
+ * Deactivating the replaced version after the grace period is `sweep(now)`, separate from the
+ * journal: it is one write per version. destroy() journals its intent (`destroyPending`) before
+ * it touches the token, and resume() finishes it.
+ */
+
+/** What this service needs from TokensService (its `call` fits). */
+export interface TokenCaller {
+  call<K extends HsmMethodName>(method: K, params: HsmParams<K>): Promise<HsmResult<K>>;
+}
+
+export interface GatewayRegistrationRequest {
+  logicalKey: LogicalKey;
+  version: KeyVersion;
+  /** SPKI PEM of an RSA version (what the gateway wraps session keys under). */
+  publicKeyPem: string | null;
+}
+
+/**
+ * Tells the gateway about a new version before it becomes primary. MUST be idempotent per
+ * `version.id`: after a crash the same version is registered again. Return the gateway's
+ * reference (key set id) when it has one.
+ */
+export type GatewayRegistrationHook = (
+  request: GatewayRegistrationRequest,
+) => Promise<{ reference?: string | null } | void>;
+
+export interface KeyLifecycleOptions {
+  /** Folder of the inventory files, e.g. join(dataDir, 'keys'). */
+  dir: string;
+  tokens: TokenCaller;
+  /** Every lifecycle action goes here (AuditLog.append fits). */
+  audit: (entry: AuditAppend) => void;
+  clock?: () => Date;
+  logger?: Logger;
+  registerWithGateway?: GatewayRegistrationHook | null;
+  /** Overrides of DEFAULT_POLICIES per purpose (a logical key's own policy wins over these). */
+  policies?: Partial<Record<ManagedPurpose, Partial<RotationPolicy>>>;
+  /** How often batched use counts are written; default 30 s, 0 = only on flush/close. */
+  usageFlushMs?: number;
+  /** Write at once when this many uses are waiting; default 10 000. */
+  usageMaxPending?: number;
+  /**
+   * Refuse new encryptions once a version is this far past its use limit (1.1 = 110 %, the
+   * `overdue` level of due()); null: never refuse, only report. Default 1.1.
+   */
+  hardUseLimitFactor?: number | null;
+  /** Test hook: called at named crash points (see CRASH_POINTS). */
+  faults?: (point: string) => void;
+}
+
+/** The points `faults` is called at, in rotation order. */
+export const CRASH_POINTS = [
+  'planned',
+  'generate:mid',
+  'generated',
+  'registering',
+  'register:mid',
+  'registered',
+  'promoted',
+  'done',
+] as const;
+
+export interface CreateKeyRequest {
+  name: string;
+  purpose: TokenPurpose;
+  type?: ManagedKeyType;
+  tokenSerial: string;
+  policy?: Partial<RotationPolicy>;
+}
+
+export interface AdoptRequest {
+  tokenSerial: string;
+  ckaId: string;
+  purpose: TokenPurpose;
+  /** Join an existing logical key as its next version (pre-activation unless it has no primary)... */
+  logicalKeyId?: string;
+  /** ...or start a new logical key with this name (the object becomes its active primary). */
+  name?: string;
+}
+
+export interface ResumeReport {
+  rotations: { rotationId: string; logicalKeyId: string; fromStep: Rotation['step']; versionId: string }[];
+  destroyed: string[];
+  failed: { id: string; code: string; message: string }[];
+}
+
+export interface RotateDueReport {
+  rotated: { logicalKeyId: string; versionId: string; reasons: DueItem['reasons'] }[];
+  deactivated: string[];
+  failed: { logicalKeyId: string; code: string; message: string }[];
+}
+
+const TOKEN_CLASSES: Record<ManagedKeyType, ObjectClass[]> = {
+  'aes-256': ['secret'],
+  'hmac-256': ['secret'],
+  'rsa-2048': ['private', 'public'],
+  'rsa-3072': ['private', 'public'],
+  'rsa-4096': ['private', 'public'],
+};
+
+const PURPOSE_TYPES: Record<ManagedPurpose, readonly ManagedKeyType[]> = {
+  'gateway-transport': ['rsa-2048', 'rsa-3072', 'rsa-4096'],
+  'gateway-public': ['rsa-2048', 'rsa-3072', 'rsa-4096'],
+  signing: ['rsa-2048', 'rsa-3072', 'rsa-4096'],
+  data: ['aes-256'],
+  kek: ['aes-256'],
+  hmac: ['hmac-256'],
+  audit: ['hmac-256'],
+};
+
+const isRsa = (type: ManagedKeyType) => type.startsWith('rsa-');
+
+export class KeyLifecycleService {
+  readonly inventory: InventoryStore;
+  private readonly tokens: TokenCaller;
+  private readonly auditFn: (entry: AuditAppend) => void;
+  private readonly clock: () => Date;
+  private readonly logger: Logger;
+  private readonly faults: (point: string) => void;
+  private readonly usage: UsageCounter;
+  private readonly slotCache = new Map<string, number>();
+  /** One lifecycle operation at a time (rotation, destroy, adopt); crypto runs alongside. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly options: KeyLifecycleOptions,
+    inventory: InventoryStore,
+  ) {
+    this.inventory = inventory;
+    this.tokens = options.tokens;
+    this.auditFn = options.audit;
+    this.clock = options.clock ?? (() => new Date());
+    this.logger = options.logger ?? silentLogger;
+    this.faults = options.faults ?? (() => {});
+    this.usage = new UsageCounter((counts) => this.writeUsage(counts), {
+      flushMs: options.usageFlushMs ?? 30_000,
+      maxPending: options.usageMaxPending ?? 10_000,
+      onError: (error) =>
+        this.logger.error('use counts could not be written', { error: toErrorShape(error) }),
+    });
+  }
+
+  /** Opens the inventory (STORE_CORRUPT / CONFLICT as InventoryStore.open). Call resume() next. */
+  static open(options: KeyLifecycleOptions): KeyLifecycleService {
+    const inventory = InventoryStore.open({
+      dir: options.dir,
+      logger: options.logger,
+      clock: options.clock,
+      faults: options.faults,
+    });
+    return new KeyLifecycleService(options, inventory);
+  }
+
+  // ------------------------------------------------------------ reading
+
+  list(): InventoryData {
+    return this.inventory.read();
+  }
+
+  logicalKey(id: string): LogicalKey {
+    const key = this.inventory.peek().logicalKeys.find((k) => k.id === id);
+    if (!key) throw new MkmError('NOT_FOUND', 'No such logical key.', { logicalKeyId: id });
+    return structuredClone(key);
+  }
+
+  version(id: string): KeyVersion {
+    const v = this.inventory.peek().versions.find((x) => x.id === id);
+    if (!v) throw new MkmError('NOT_FOUND', 'No such key version.', { versionId: id });
+    return structuredClone(v);
+  }
+
+  versions(logicalKeyId: string): KeyVersion[] {
+    return structuredClone(versionsOf(this.inventory.peek(), logicalKeyId));
+  }
+
+  primary(logicalKeyId: string): KeyVersion | null {
+    const v = this.inventory.peek().versions.find((x) => x.logicalKeyId === logicalKeyId && x.primary);
+    return v ? structuredClone(v) : null;
+  }
+
+  /** The effective policy of a logical key. */
+  policy(logicalKeyId: string): RotationPolicy {
+    return policyFor(this.logicalKey(logicalKeyId), this.options.policies);
+  }
+
+  /** What needs rotating (and which replaced versions' grace is over) at `now`. */
+  due(now: Date = this.clock()): { due: DueItem[]; graceExpired: GraceExpired[] } {
+    return dueAt(this.inventory.peek(), now, {
+      usesOf: (v) => v.useCount + this.usage.pendingFor(v.id),
+      policies: this.options.policies,
+    });
+  }
+
+  // ------------------------------------------------------------ creation and rotation
+
+  /** A new logical key; its version 1 is made through the same journaled steps as a rotation. */
+  createKey(request: CreateKeyRequest): Promise<{ logicalKey: LogicalKey; version: KeyVersion }> {
+    return this.serial(async () => {
+      const type = request.type ?? DEFAULT_KEY_TYPE[request.purpose];
+      checkPurposeType(request.purpose, type);
+      const name = request.name.trim();
+      if (!name || name.length > 128)
+        throw new MkmError('VALIDATION', 'A key needs a name (1–128 characters).');
+      await this.slotFor(request.tokenSerial);
+      const now = this.clock().toISOString();
+      const logicalKey: LogicalKey = {
+        id: randomUUID(),
+        name,
+        purpose: request.purpose,
+        type,
+        tokenSerial: request.tokenSerial,
+        createdAt: now,
+        policy: request.policy ?? {},
+      };
+      const rotation = this.inventory.mutate((draft) => {
+        if (draft.logicalKeys.some((k) => k.name === name && k.purpose === request.purpose)) {
+          throw new MkmError('CONFLICT', `There is already a ${request.purpose} key named “${name}”.`);
+        }
+        draft.logicalKeys.push(logicalKey);
+        return this.planInto(draft, logicalKey, 'initial');
+      });
+      this.audit('key.rotate.plan', rotation, { reason: 'initial', name, purpose: request.purpose, type });
+      this.faults('planned');
+      const version = await this.advance(rotation.id, false);
+      return { logicalKey: this.logicalKey(logicalKey.id), version };
+    });
+  }
+
+  /**
+   * Starts a rotation of a logical key and runs it to the end. A rotation already in flight for
+   * the key is continued instead (it is what was asked for).
+   */
+  rotateNow(
+    logicalKeyId: string,
+    reason: 'manual' | 'scheduled' | 'compromise' = 'manual',
+  ): Promise<KeyVersion> {
+    return this.serial(() => this.rotateLocked(logicalKeyId, reason));
+  }
+
+  private async rotateLocked(
+    logicalKeyId: string,
+    reason: 'manual' | 'scheduled' | 'compromise',
+  ): Promise<KeyVersion> {
+    const key = this.logicalKey(logicalKeyId);
+    if (key.purpose === 'gateway-public') {
+      throw new MkmError('VALIDATION', 'The gateway’s public key is rotated by importing its new key.', {
+        logicalKeyId,
+      });
+    }
+    const inFlight = this.inventory.peek().rotations.find((r) => r.logicalKeyId === logicalKeyId);
+    if (inFlight) return this.advance(inFlight.id, true);
+    if (key.tokenSerial === null) throw new MkmError('INTERNAL', 'A token key without a token serial.');
+    await this.slotFor(key.tokenSerial);
+    const rotation = this.inventory.mutate((draft) => {
+      const k = draft.logicalKeys.find((x) => x.id === logicalKeyId)!;
+      return this.planInto(draft, k, reason);
+    });
+    this.audit('key.rotate.plan', rotation, { reason });
+    this.faults('planned');
+    return this.advance(rotation.id, false);
+  }
+
+  /**
+   * Finishes what a crash interrupted: pending destroys, then every rotation in flight, each
+   * from its journaled step. Failures (e.g. the token is not inserted) are reported, not thrown;
+   * the journal keeps them for the next call.
+   */
+  resume(): Promise<ResumeReport> {
+    return this.serial(async () => {
+      const report: ResumeReport = { rotations: [], destroyed: [], failed: [] };
+      for (const v of this.inventory.peek().versions.filter((x) => x.destroyPending)) {
+        try {
+          await this.finishDestroy(v.id);
+          report.destroyed.push(v.id);
+        } catch (error) {
+          report.failed.push({ id: v.id, ...codeOf(error) });
+        }
+      }
+      for (const r of structuredClone(this.inventory.peek().rotations)) {
+        try {
+          this.audit('key.rotate.resume', r, { step: r.step });
+          const v = await this.advance(r.id, true);
+          report.rotations.push({
+            rotationId: r.id,
+            logicalKeyId: r.logicalKeyId,
+            fromStep: r.step,
+            versionId: v.id,
+          });
+        } catch (error) {
+          report.failed.push({ id: r.id, ...codeOf(error) });
+        }
+      }
+      if (report.rotations.length || report.destroyed.length || report.failed.length)
+        this.logger.info('key lifecycle resumed', {
+          rotations: report.rotations.length,
+          destroyed: report.destroyed.length,
+          failed: report.failed.length,
+        });
+      return report;
+    });
+  }
+
+  /**
+   * Rolls back a rotation that has not promoted yet: the generated object (if any) is destroyed
+   * on the token, the new version stays as a destroyed tombstone, the old primary stays primary.
+   * A version already registered with the gateway must be withdrawn there by the gateway part.
+   */
+  abandonRotation(logicalKeyId: string): Promise<KeyVersion> {
+    return this.serial(() => this.abandonLocked(logicalKeyId));
+  }
+
+  private async abandonLocked(logicalKeyId: string): Promise<KeyVersion> {
+    const r = this.inventory.peek().rotations.find((x) => x.logicalKeyId === logicalKeyId);
+    if (!r) throw new MkmError('NOT_FOUND', 'No rotation is in progress for this key.', { logicalKeyId });
+    if (r.step === 'promoted') {
+      throw new MkmError('CONFLICT', 'The new version is already primary; the rotation can only finish.');
+    }
+    const v = this.version(r.newVersionId);
+    const slotId = await this.slotFor(v.tokenSerial!);
+    const ckaId = v.ckaId ?? (await this.findByLabel(slotId, r.label, v.type))?.id ?? null;
+    if (ckaId !== null) await this.destroyOnToken(slotId, ckaId, TOKEN_CLASSES[v.type]);
+    const now = this.clock().toISOString();
+    this.inventory.mutate((draft) => {
+      const nv = draft.versions.find((x) => x.id === v.id)!;
+      nv.ckaId = ckaId;
+      nv.state = 'destroyed';
+      nv.destroyedAt = now;
+      draft.rotations = draft.rotations.filter((x) => x.id !== r.id);
+      draft.history.push({
+        rotationId: r.id,
+        logicalKeyId,
+        fromVersionId: r.fromVersionId,
+        newVersionId: r.newVersionId,
+        reason: r.reason,
+        outcome: 'rolled-back',
+        startedAt: r.startedAt,
+        finishedAt: now,
+        resumed: false,
+      });
+    });
+    this.audit('key.rotate.abandon', r, { step: r.step });
+    return this.version(v.id);
+  }
+
+  private planInto(draft: InventoryData, key: LogicalKey, reason: Rotation['reason']): Rotation {
+    if (draft.rotations.some((r) => r.logicalKeyId === key.id)) {
+      throw new MkmError('CONFLICT', 'A rotation of this key is already in progress.', {
+        logicalKeyId: key.id,
+      });
+    }
+    const now = this.clock();
+    const policy = policyFor(key, this.options.policies);
+    const versions = draft.versions.filter((v) => v.logicalKeyId === key.id);
+    const number = versions.reduce((max, v) => Math.max(max, v.version), 0) + 1;
+    const id = randomUUID();
+    const rotationId = randomUUID();
+    // Deterministic name for the token object: resume finds a generated key by it.
+    const label = `mkm/${key.id.slice(0, 8)}/v${number}/${rotationId.slice(0, 8)}`;
+    const from = versions.find((v) => v.primary) ?? null;
+    draft.versions.push({
+      id,
+      logicalKeyId: key.id,
+      version: number,
+      label,
+      tokenSerial: key.tokenSerial,
+      ckaId: null,
+      objectClasses: TOKEN_CLASSES[key.type],
+      type: key.type,
+      purpose: key.purpose,
+      state: 'pre-activation',
+      primary: false,
+      origin: 'generated',
+      createdAt: now.toISOString(),
+      activatedAt: null,
+      expiresAt: null,
+      graceUntil: null,
+      deactivatedAt: null,
+      suspendedAt: null,
+      compromisedAt: null,
+      destroyedAt: null,
+      cryptoPeriodDays: policy.cryptoPeriodDays,
+      useCount: 0,
+      fingerprint: null,
+      gateway: initialGateway(key.purpose),
+      publicKeyPem: null,
+      missingSince: null,
+      destroyPending: false,
+    });
+    const rotation: Rotation = {
+      id: rotationId,
+      logicalKeyId: key.id,
+      reason,
+      fromVersionId: from?.id ?? null,
+      newVersionId: id,
+      label,
+      step: 'planned',
+      startedAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+    };
+    draft.rotations.push(rotation);
+    return rotation;
+  }
+
+  /** Runs a journaled rotation from its current step to the end; returns the new version. */
+  private async advance(rotationId: string, resumed: boolean): Promise<KeyVersion> {
+    for (;;) {
+      const r = this.inventory.peek().rotations.find((x) => x.id === rotationId);
+      if (!r) throw new MkmError('NOT_FOUND', 'The rotation is no longer in progress.', { rotationId });
+      const key = this.logicalKey(r.logicalKeyId);
+      const v = this.version(r.newVersionId);
+      switch (r.step) {
+        case 'planned': {
+          const slotId = await this.slotFor(v.tokenSerial!);
+          let found = await this.findByLabel(slotId, r.label, v.type);
+          if (!found) {
+            const generated = await this.tokens.call('generateKey', {
+              slotId,
+              type: v.type,
+              label: r.label,
+              purpose: v.purpose as TokenPurpose,
+            });
+            this.faults('generate:mid');
+            found = { id: generated.id, classes: generated.objects.map((o) => o.class) };
+          }
+          const fingerprint = await this.fingerprintOf(slotId, found.id, v.type);
+          this.inventory.mutate((draft) => {
+            const nv = draft.versions.find((x) => x.id === v.id)!;
+            nv.ckaId = found.id;
+            nv.fingerprint = fingerprint;
+            this.step(draft, r.id, 'generated');
+          });
+          this.audit(
+            'key.generate',
+            { ...r, step: 'generated' },
+            { version: v.version, type: v.type, resumed },
+          );
+          this.faults('generated');
+          break;
+        }
+        case 'generated': {
+          const needs = NEEDS_GATEWAY_REGISTRATION[v.purpose];
+          const hook = this.options.registerWithGateway;
+          this.inventory.mutate((draft) => {
+            const nv = draft.versions.find((x) => x.id === v.id)!;
+            if (needs && hook) {
+              nv.gateway = { ...nv.gateway, status: 'pending', updatedAt: this.clock().toISOString() };
+              this.step(draft, r.id, 'registering');
+            } else {
+              if (needs)
+                nv.gateway = { ...nv.gateway, status: 'skipped', updatedAt: this.clock().toISOString() };
+              this.step(draft, r.id, 'registered');
+            }
+          });
+          this.faults(needs && hook ? 'registering' : 'registered');
+          break;
+        }
+        case 'registering': {
+          const hook = this.options.registerWithGateway;
+          let reference: string | null = null;
+          if (hook) {
+            const slotId = await this.slotFor(v.tokenSerial!);
+            const publicKeyPem = isRsa(v.type)
+              ? ((await this.tokens.call('exportPublicKey', { slotId, id: v.ckaId!, format: 'pem' })).pem ??
+                null)
+              : null;
+            try {
+              const result = await hook({ logicalKey: key, version: v, publicKeyPem });
+              reference = result?.reference ?? null;
+            } catch (error) {
+              const { code } = codeOf(error);
+              this.inventory.mutate((draft) => {
+                const nv = draft.versions.find((x) => x.id === v.id)!;
+                nv.gateway = {
+                  ...nv.gateway,
+                  status: 'failed',
+                  error: code,
+                  updatedAt: this.clock().toISOString(),
+                };
+              });
+              this.audit('key.gateway.register', r, { version: v.version }, code);
+              throw error;
+            }
+            this.faults('register:mid');
+          }
+          this.inventory.mutate((draft) => {
+            const nv = draft.versions.find((x) => x.id === v.id)!;
+            nv.gateway = {
+              status: hook ? 'registered' : 'skipped',
+              reference,
+              error: null,
+              updatedAt: this.clock().toISOString(),
+            };
+            this.step(draft, r.id, 'registered');
+          });
+          if (hook) this.audit('key.gateway.register', r, { version: v.version, reference });
+          this.faults('registered');
+          break;
+        }
+        case 'registered': {
+          const now = this.clock();
+          const policy = policyFor(key, this.options.policies);
+          let replaced: KeyVersion | null = null;
+          this.inventory.mutate((draft) => {
+            for (const old of draft.versions) {
+              if (old.logicalKeyId !== key.id || !old.primary) continue;
+              old.primary = false;
+              if (old.state === 'active') {
+                old.graceUntil = addDays(now, policy.graceDays);
+                if (policy.graceDays === 0) {
+                  old.state = 'deactivated';
+                  old.deactivatedAt = now.toISOString();
+                }
+              }
+              replaced = structuredClone(old);
+            }
+            const nv = draft.versions.find((x) => x.id === v.id)!;
+            nv.state = 'active';
+            nv.primary = true;
+            nv.activatedAt = now.toISOString();
+            nv.expiresAt = addDays(now, nv.cryptoPeriodDays);
+            this.step(draft, r.id, 'promoted');
+          });
+          const old = replaced as KeyVersion | null;
+          this.audit('key.rotate.promote', r, {
+            version: v.version,
+            replacedVersion: old?.version ?? null,
+            graceUntil: old?.graceUntil ?? null,
+          });
+          this.faults('promoted');
+          break;
+        }
+        case 'promoted': {
+          const now = this.clock().toISOString();
+          this.inventory.mutate((draft) => {
+            draft.rotations = draft.rotations.filter((x) => x.id !== r.id);
+            draft.history.push({
+              rotationId: r.id,
+              logicalKeyId: r.logicalKeyId,
+              fromVersionId: r.fromVersionId,
+              newVersionId: r.newVersionId,
+              reason: r.reason,
+              outcome: 'completed',
+              startedAt: r.startedAt,
+              finishedAt: now,
+              resumed,
+            });
+            // A bounded history: the audit log is the record of all of them.
+            if (draft.history.length > 200) draft.history.splice(0, draft.history.length - 200);
+          });
+          this.audit('key.rotate.complete', r, { version: v.version, reason: r.reason, resumed });
+          this.faults('done');
+          this.logger.info('key rotated', { logicalKeyId: r.logicalKeyId, version: v.version, resumed });
+          return this.version(v.id);
+        }
+      }
+    }
+  }
+
+  private step(draft: InventoryData, rotationId: string, step: Rotation['step']): void {
+    const r = draft.rotations.find((x) => x.id === rotationId)!;
+    r.step = step;
+    r.updatedAt = this.clock().toISOString();
+  }
+
+  // ------------------------------------------------------------ state changes
+
+  /**
+   * Declares a version compromised: it stops being usable at once (no encrypt, no decrypt), and
+   * if it was the primary (or a version being rotated in) a rotation starts and runs to the end.
+   */
+  markCompromised(
+    versionId: string,
+    options: { note?: string } = {},
+  ): Promise<{ compromised: KeyVersion; replacement: KeyVersion | null }> {
+    return this.serial(async () => {
+      const v = this.version(versionId);
+      assertTransition(v, 'compromised');
+      const inFlight = this.inventory.peek().rotations.find((r) => r.logicalKeyId === v.logicalKeyId);
+      if (inFlight?.newVersionId === v.id) {
+        // The version being rotated in is itself compromised: roll that rotation back first.
+        await this.abandonLocked(v.logicalKeyId);
+      }
+      const now = this.clock().toISOString();
+      this.inventory.mutate((draft) => {
+        const x = draft.versions.find((y) => y.id === versionId)!;
+        x.state = 'compromised';
+        x.compromisedAt = now;
+        x.deactivatedAt ??= now;
+        x.primary = false;
+        x.graceUntil = null;
+      });
+      this.audit('key.compromise', v, {
+        version: v.version,
+        wasPrimary: v.primary,
+        note: options.note ?? null,
+      });
+      this.logger.warn('key version declared compromised', { versionId, logicalKeyId: v.logicalKeyId });
+      const key = this.logicalKey(v.logicalKeyId);
+      let replacement: KeyVersion | null = null;
+      const needsNew =
+        key.purpose !== 'gateway-public' &&
+        (v.primary || inFlight?.newVersionId === v.id || !this.primary(key.id));
+      if (needsNew) replacement = await this.rotateLocked(key.id, 'compromise');
+      return { compromised: this.version(versionId), replacement };
+    });
+  }
+
+  /** Ends the originator-usage of a non-primary version (it still decrypts/verifies). */
+  deactivate(versionId: string): KeyVersion {
+    const v = this.version(versionId);
+    if (v.primary) throw new MkmError('CONFLICT', 'Rotate the key first: this version is the primary.');
+    assertTransition(v, 'deactivated');
+    const now = this.clock().toISOString();
+    this.inventory.mutate((draft) => {
+      const x = draft.versions.find((y) => y.id === versionId)!;
+      x.state = 'deactivated';
+      x.deactivatedAt = now;
+    });
+    this.audit('key.deactivate', v, { version: v.version });
+    return this.version(versionId);
+  }
+
+  /** Suspends a version (no use at all) until reactivate(); a primary cannot be suspended. */
+  suspend(versionId: string): KeyVersion {
+    const v = this.version(versionId);
+    if (v.primary) throw new MkmError('CONFLICT', 'Rotate the key first: this version is the primary.');
+    assertTransition(v, 'suspended');
+    const now = this.clock().toISOString();
+    this.inventory.mutate((draft) => {
+      const x = draft.versions.find((y) => y.id === versionId)!;
+      x.state = 'suspended';
+      x.suspendedAt = now;
+    });
+    this.audit('key.suspend', v, { version: v.version });
+    return this.version(versionId);
+  }
+
+  reactivate(versionId: string): KeyVersion {
+    const v = this.version(versionId);
+    if (v.state !== 'suspended')
+      throw new MkmError('CONFLICT', 'Only a suspended version can be reactivated.');
+    this.inventory.mutate((draft) => {
+      const x = draft.versions.find((y) => y.id === versionId)!;
+      x.state = 'active';
+      x.suspendedAt = null;
+    });
+    this.audit('key.reactivate', v, { version: v.version });
+    return this.version(versionId);
+  }
+
+  /** Deactivates every replaced version whose grace period ended by `now`. */
+  sweep(now: Date = this.clock()): string[] {
+    const { graceExpired } = this.due(now);
+    for (const g of graceExpired) {
+      const v = this.version(g.versionId);
+      this.inventory.mutate((draft) => {
+        const x = draft.versions.find((y) => y.id === g.versionId)!;
+        x.state = 'deactivated';
+        x.deactivatedAt = now.toISOString();
+      });
+      this.audit('key.deactivate', v, { version: v.version, graceUntil: g.graceUntil, automatic: true });
+    }
+    return graceExpired.map((g) => g.versionId);
+  }
+
+  /** Rotates every key that is due or overdue, then sweeps. Warnings are left alone. */
+  async rotateDue(now: Date = this.clock()): Promise<RotateDueReport> {
+    const report: RotateDueReport = { rotated: [], deactivated: [], failed: [] };
+    for (const item of this.due(now).due) {
+      if (item.level === 'warning' || !item.rotatable) continue;
+      try {
+        const v = await this.rotateNow(item.logicalKeyId, 'scheduled');
+        report.rotated.push({ logicalKeyId: item.logicalKeyId, versionId: v.id, reasons: item.reasons });
+      } catch (error) {
+        report.failed.push({ logicalKeyId: item.logicalKeyId, ...codeOf(error) });
+      }
+    }
+    report.deactivated = this.sweep(now);
+    return report;
+  }
+
+  /**
+   * Destroys a version's token objects; the record stays as a tombstone (state destroyed).
+   * Needs `confirm: true` and the version's label typed again. Only pre-activation, deactivated
+   * or compromised versions can be destroyed (SP 800-57: deactivate first).
+   */
+  destroy(versionId: string, confirmation: { confirm: boolean; confirmLabel: string }): Promise<KeyVersion> {
+    return this.serial(async () => {
+      const v = this.version(versionId);
+      if (confirmation?.confirm !== true || confirmation.confirmLabel !== v.label) {
+        throw new MkmError(
+          'CONFIRMATION_REQUIRED',
+          'Destroying a key cannot be undone: confirm, and type the key’s label to confirm again.',
+          { versionId, label: v.label },
+        );
+      }
+      if (v.state === 'destroyed' && !v.destroyPending) return v;
+      if (!v.destroyPending) {
+        if (v.primary) throw new MkmError('CONFLICT', 'Rotate the key first: this version is the primary.');
+        if (this.inventory.peek().rotations.some((r) => r.newVersionId === v.id)) {
+          throw new MkmError('CONFLICT', 'This version is being rotated in; abandon the rotation instead.');
+        }
+        assertTransition(v, 'destroyed');
+        this.inventory.mutate((draft) => {
+          draft.versions.find((y) => y.id === versionId)!.destroyPending = true;
+        });
+        this.faults('destroy:journaled');
+      }
+      return this.finishDestroy(versionId);
+    });
+  }
+
+  private async finishDestroy(versionId: string): Promise<KeyVersion> {
+    const v = this.version(versionId);
+    if (v.ckaId !== null && v.tokenSerial !== null) {
+      const slotId = await this.slotFor(v.tokenSerial);
+      await this.destroyOnToken(slotId, v.ckaId, v.objectClasses);
+    }
+    const now = this.clock().toISOString();
+    this.usage.flush();
+    this.inventory.mutate((draft) => {
+      const x = draft.versions.find((y) => y.id === versionId)!;
+      x.state = 'destroyed';
+      x.destroyedAt = now;
+      x.destroyPending = false;
+      x.primary = false;
+      x.graceUntil = null;
+      x.publicKeyPem = null;
+    });
+    this.audit('key.destroy', v, { version: v.version, previousState: v.state });
+    return this.version(versionId);
+  }
+
+  // ------------------------------------------------------------ token inventory
+
+  /** Compares the inventory with the objects on a token (see InventoryStore.reconcile). */
+  async reconcile(tokenSerial: string): Promise<ReconcileReport> {
+    const slotId = await this.slotFor(tokenSerial);
+    const objects = await this.tokens.call('listObjects', { slotId });
+    const report = this.inventory.reconcile(tokenSerial, objects);
+    for (const m of report.missing) {
+      this.audit('key.missing', this.version(m.versionId), { since: m.since }, 'KEY_NOT_FOUND');
+    }
+    return report;
+  }
+
+  /** Makes an unmanaged token key a managed version (see AdoptRequest). */
+  adopt(request: AdoptRequest): Promise<KeyVersion> {
+    return this.serial(async () => {
+      const ckaId = request.ckaId.toLowerCase();
+      if (!/^(?:[0-9a-f]{2})+$/.test(ckaId)) {
+        throw new MkmError('VALIDATION', 'Only an object with a CKA_ID can be adopted.', { field: 'ckaId' });
+      }
+      if (
+        this.inventory
+          .peek()
+          .versions.some(
+            (v) => v.tokenSerial === request.tokenSerial && v.ckaId === ckaId && v.state !== 'destroyed',
+          )
+      ) {
+        throw new MkmError('CONFLICT', 'This key is already managed.', { ckaId });
+      }
+      const slotId = await this.slotFor(request.tokenSerial);
+      const objects = (await this.tokens.call('listObjects', { slotId })).filter(
+        (o) => o.id === ckaId && (o.class === 'secret' || o.class === 'private' || o.class === 'public'),
+      );
+      const first = objects.find((o) => o.class !== 'public') ?? objects[0];
+      if (!first) throw new MkmError('KEY_NOT_FOUND', undefined, { ckaId });
+      const type = typeOfObject(first);
+      checkPurposeType(request.purpose, type);
+      const fingerprint = await this.fingerprintOf(slotId, ckaId, type);
+      const now = this.clock();
+      const v = this.inventory.mutate((draft) => {
+        let key: LogicalKey;
+        if (request.logicalKeyId) {
+          const existing = draft.logicalKeys.find((k) => k.id === request.logicalKeyId);
+          if (!existing) throw new MkmError('NOT_FOUND', 'No such logical key.');
+          if (existing.purpose !== request.purpose || existing.type !== type)
+            throw new MkmError('VALIDATION', 'The key does not match the logical key’s purpose and type.');
+          key = existing;
+        } else {
+          const name = request.name?.trim() || first.label || `adopted ${ckaId.slice(0, 8)}`;
+          key = {
+            id: randomUUID(),
+            name,
+            purpose: request.purpose,
+            type,
+            tokenSerial: request.tokenSerial,
+            createdAt: now.toISOString(),
+            policy: {},
+          };
+          draft.logicalKeys.push(key);
+        }
+        const siblings = draft.versions.filter((x) => x.logicalKeyId === key.id);
+        const becomesPrimary =
+          !siblings.some((x) => x.primary) && !draft.rotations.some((r) => r.logicalKeyId === key.id);
+        const policy = policyFor(key, this.options.policies);
+        const record: KeyVersion = {
+          id: randomUUID(),
+          logicalKeyId: key.id,
+          version: siblings.reduce((m, x) => Math.max(m, x.version), 0) + 1,
+          label: first.label || `adopted ${ckaId.slice(0, 8)}`,
+          tokenSerial: request.tokenSerial,
+          ckaId,
+          objectClasses: objects.map((o) => o.class),
+          type,
+          purpose: request.purpose,
+          state: becomesPrimary ? 'active' : 'pre-activation',
+          primary: becomesPrimary,
+          origin: 'adopted',
+          createdAt: now.toISOString(),
+          activatedAt: becomesPrimary ? now.toISOString() : null,
+          expiresAt: becomesPrimary ? addDays(now, policy.cryptoPeriodDays) : null,
+          graceUntil: null,
+          deactivatedAt: null,
+          suspendedAt: null,
+          compromisedAt: null,
+          destroyedAt: null,
+          cryptoPeriodDays: policy.cryptoPeriodDays,
+          useCount: 0,
+          fingerprint,
+          gateway: initialGateway(request.purpose),
+          publicKeyPem: null,
+          missingSince: null,
+          destroyPending: false,
+        };
+        draft.versions.push(record);
+        return record;
+      });
+      this.audit('key.adopt', v, { version: v.version, purpose: v.purpose, primary: v.primary });
+      return structuredClone(v);
+    });
+  }
+
+  /**
+   * The gateway's RSA public key (PEM, certificate or JWK; a private key is refused). It becomes
+   * the new primary version of a `gateway-public` logical key at once; the previous one keeps
+   * its grace period. No token object.
+   */
+  importGatewayPublicKey(request: { pem: string; name?: string; logicalKeyId?: string }): KeyVersion {
+    const parsed = parseRsaPublicKey(request.pem);
+    const type = `rsa-${parsed.modulusBits}` as ManagedKeyType;
+    if (!PURPOSE_TYPES['gateway-public'].includes(type)) {
+      throw new MkmError('PUBLIC_KEY_INVALID', 'The gateway key must be RSA 2048, 3072 or 4096 bits.', {
+        bits: parsed.modulusBits,
+      });
+    }
+    const now = this.clock();
+    const v = this.inventory.mutate((draft) => {
+      let key = request.logicalKeyId
+        ? draft.logicalKeys.find((k) => k.id === request.logicalKeyId)
+        : undefined;
+      if (request.logicalKeyId && (!key || key.purpose !== 'gateway-public')) {
+        throw new MkmError('NOT_FOUND', 'No such gateway public key.');
+      }
+      if (!key) {
+        const name = request.name?.trim() || 'Gateway public key';
+        key = {
+          id: randomUUID(),
+          name,
+          purpose: 'gateway-public',
+          type,
+          tokenSerial: null,
+          createdAt: now.toISOString(),
+          policy: {},
+        };
+        draft.logicalKeys.push(key);
+      }
+      const siblings = draft.versions.filter((x) => x.logicalKeyId === key.id);
+      if (siblings.some((x) => x.state !== 'destroyed' && x.fingerprint?.value === parsed.spkiSha256)) {
+        throw new MkmError('CONFLICT', 'This gateway key is already imported.');
+      }
+      key.type = type;
+      const policy = policyFor(key, this.options.policies);
+      for (const old of siblings) {
+        if (!old.primary) continue;
+        old.primary = false;
+        old.graceUntil = addDays(now, policy.graceDays);
+      }
+      const record: KeyVersion = {
+        id: randomUUID(),
+        logicalKeyId: key.id,
+        version: siblings.reduce((m, x) => Math.max(m, x.version), 0) + 1,
+        label: `${key.name} v${siblings.length + 1}`.slice(0, 128),
+        tokenSerial: null,
+        ckaId: null,
+        objectClasses: [],
+        type,
+        purpose: 'gateway-public',
+        state: 'active',
+        primary: true,
+        origin: 'imported',
+        createdAt: now.toISOString(),
+        activatedAt: now.toISOString(),
+        expiresAt: addDays(now, policy.cryptoPeriodDays),
+        graceUntil: null,
+        deactivatedAt: null,
+        suspendedAt: null,
+        compromisedAt: null,
+        destroyedAt: null,
+        cryptoPeriodDays: policy.cryptoPeriodDays,
+        useCount: 0,
+        fingerprint: { kind: 'spki-sha256', value: parsed.spkiSha256 },
+        gateway: initialGateway('gateway-public'),
+        publicKeyPem: spkiPem(parsed.spkiDer),
+        missingSince: null,
+        destroyPending: false,
+      };
+      draft.versions.push(record);
+      return record;
+    });
+    this.audit('key.import-public', v, { version: v.version, bits: parsed.modulusBits });
+    return structuredClone(v);
+  }
+
+  /** The gateway part records what the gateway said about a version. */
+  setGatewayStatus(versionId: string, status: Omit<GatewayStatus, 'updatedAt'>): KeyVersion {
+    const v = this.version(versionId);
+    this.inventory.mutate((draft) => {
+      draft.versions.find((y) => y.id === versionId)!.gateway = {
+        ...status,
+        updatedAt: this.clock().toISOString(),
+      };
+    });
+    this.audit('key.gateway.status', v, { status: status.status, reference: status.reference });
+    return this.version(versionId);
+  }
+
+  // ------------------------------------------------------------ cryptographic use
+
+  /** AES-256-CBC-PAD on the token under the data key's primary; returns an mkm1 envelope. */
+  async encryptWithPrimary(logicalKeyId: string, plaintext: Uint8Array): Promise<string> {
+    const key = this.logicalKey(logicalKeyId);
+    if (key.purpose !== 'data') {
+      throw new MkmError('KEY_NOT_PERMITTED', 'Only data keys encrypt data.', { purpose: key.purpose });
+    }
+    const v = this.inventory.peek().versions.find((x) => x.logicalKeyId === logicalKeyId && x.primary);
+    if (!v || !mayProtect(v)) {
+      throw new MkmError('KEY_NOT_PERMITTED', 'This key has no usable primary version; rotate it.', {
+        logicalKeyId,
+        state: v?.state ?? null,
+        missing: v ? v.missingSince !== null : null,
+      });
+    }
+    const factor = this.options.hardUseLimitFactor === undefined ? 1.1 : this.options.hardUseLimitFactor;
+    const policy = policyFor(key, this.options.policies);
+    if (factor !== null && policy.maxUses !== null) {
+      const uses = v.useCount + this.usage.pendingFor(v.id);
+      if (uses >= Math.ceil(policy.maxUses * factor)) {
+        throw new MkmError('KEY_NOT_PERMITTED', 'This key version reached its use limit; rotate the key.', {
+          versionId: v.id,
+          uses,
+          maxUses: policy.maxUses,
+        });
+      }
+    }
+    const slotId = await this.slotFor(v.tokenSerial!);
+    const iv = (await this.tokens.call('generateRandom', { slotId, length: 16 })).data;
+    const { data } = await this.tokens.call('encrypt', {
+      slotId,
+      id: v.ckaId!,
+      mechanism: 'AES_CBC_PAD',
+      iv,
+      data: Buffer.from(plaintext).toString('base64'),
+    });
+    this.usage.record(v.id);
+    return formatEnvelope({ versionId: v.id, iv, ciphertext: data });
+  }
+
+  /** Opens an mkm1 envelope with the version it names (active or deactivated). */
+  async decrypt(envelope: string): Promise<Buffer> {
+    const e = parseEnvelope(envelope);
+    const v = this.inventory.peek().versions.find((x) => x.id === e.versionId);
+    if (!v)
+      throw new MkmError('KEY_NOT_FOUND', 'No key version of this inventory made this data.', {
+        versionId: e.versionId,
+      });
+    if (v.purpose !== 'data') throw new MkmError('KEY_NOT_PERMITTED', undefined, { purpose: v.purpose });
+    if (!mayProcess(v) || v.ckaId === null) {
+      throw new MkmError(
+        'KEY_NOT_PERMITTED',
+        `This data was encrypted under a key version that is ${v.state}.`,
+        {
+          versionId: v.id,
+          state: v.state,
+        },
+      );
+    }
+    const slotId = await this.slotFor(v.tokenSerial!);
+    const { data } = await this.tokens.call('decrypt', {
+      slotId,
+      id: v.ckaId,
+      mechanism: 'AES_CBC_PAD',
+      iv: e.iv,
+      data: e.ciphertext,
+    });
+    this.usage.record(v.id);
+    return Buffer.from(data, 'base64');
+  }
+
+  /** Writes the batched use counts now. */
+  flushUsage(): void {
+    this.usage.flush();
+  }
+
+  /** Flushes use counts, waits for the lifecycle operation in progress, releases the inventory. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.catch(() => {});
+    this.usage.stop();
+    try {
+      this.usage.flush();
+    } finally {
+      this.inventory.close();
+    }
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private serial<T>(body: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new MkmError('CONFLICT', 'The key service is closed.'));
+    const run = this.queue.then(body, body);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private writeUsage(counts: ReadonlyMap<string, number>): void {
+    this.inventory.mutate((draft) => {
+      for (const [id, n] of counts) {
+        const v = draft.versions.find((x) => x.id === id);
+        if (v) v.useCount += n;
+      }
+    });
+  }
+
+  private async slotFor(serial: string): Promise<number> {
+    const cached = this.slotCache.get(serial);
+    if (cached !== undefined) return cached;
+    const slots = await this.tokens.call('listSlots', {});
+    for (const s of slots) if (s.token) this.slotCache.set(s.token.serial.trim(), s.slotId);
+    const slotId = this.slotCache.get(serial);
+    if (slotId === undefined) {
+      throw new MkmError('TOKEN_NOT_PRESENT', 'The token that holds this key is not inserted.', { serial });
+    }
+    return slotId;
+  }
+
+  private async findByLabel(
+    slotId: number,
+    label: string,
+    type: ManagedKeyType,
+  ): Promise<{ id: string; classes: ObjectClass[] } | null> {
+    const objects = await this.tokens.call('listObjects', { slotId });
+    const mine = objects.filter((o) => o.label === label && TOKEN_CLASSES[type].includes(o.class));
+    const ids = [...new Set(mine.map((o) => o.id))];
+    if (ids.length > 1) {
+      throw new MkmError('CONFLICT', 'More than one token key carries the label of this rotation.', {
+        label,
+      });
+    }
+    return ids[0] === undefined ? null : { id: ids[0], classes: mine.map((o) => o.class) };
+  }
+
+  private async fingerprintOf(slotId: number, ckaId: string, type: ManagedKeyType): Promise<Fingerprint> {
+    if (isRsa(type)) {
+      const pub = await this.tokens.call('exportPublicKey', { slotId, id: ckaId, format: 'pem' });
+      return { kind: 'spki-sha256', value: pub.spkiSha256 };
+    }
+    const kcv = await this.tokens.call('kcv', { slotId, id: ckaId });
+    return { kind: 'kcv', method: kcv.method, value: kcv.kcv };
+  }
+
+  private async destroyOnToken(slotId: number, ckaId: string, classes: ObjectClass[]): Promise<void> {
+    for (const cls of classes) {
+      try {
+        await this.tokens.call('destroyObject', { slotId, id: ckaId, class: cls, confirm: true });
+      } catch (error) {
+        // Already gone (a crash after the token destroyed it): that is the state we want.
+        if (
+          !(error instanceof MkmError && error.code === 'KEY_NOT_FOUND') &&
+          codeOf(error).code !== 'KEY_NOT_FOUND'
+        )
+          throw error;
+      }
+    }
+  }
+
+  private audit(
+    action: string,
+    subject: KeyVersion | Rotation,
+    details: Record<string, unknown>,
+    result: AuditAppend['result'] = 'ok',
+  ): void {
+    const v = 'newVersionId' in subject ? this.version(subject.newVersionId) : subject;
+    const ref = keyRef(v);
+    this.auditFn({
+      action,
+      result,
+      ...(ref ? { key: ref } : {}),
+      details: {
+        logicalKeyId: v.logicalKeyId,
+        versionId: v.id,
+        ...('newVersionId' in subject
+          ? { rotationId: subject.id, fromVersionId: subject.fromVersionId }
+          : {}),
+        ...(v.tokenSerial ? { tokenSerial: v.tokenSerial } : {}),
+        ...(v.ckaId === null && v.fingerprint?.kind === 'spki-sha256'
+          ? { fingerprint: v.fingerprint.value }
+          : {}),
+        ...details,
+      },
+    });
+  }
+}
+
+function keyRef(v: KeyVersion): AuditKeyRef | null {
+  if (v.ckaId === null || v.ckaId === '') return null;
+  const ref: AuditKeyRef = { id: v.ckaId };
+  if (v.fingerprint?.kind === 'kcv') ref.kcv = v.fingerprint.value;
+  if (v.fingerprint?.kind === 'spki-sha256') ref.fingerprint = v.fingerprint.value;
+  return ref;
+}
+
+function initialGateway(purpose: ManagedPurpose): GatewayStatus {
+  return {
+    status: NEEDS_GATEWAY_REGISTRATION[purpose] ? 'pending' : 'not-required',
+    reference: null,
+    updatedAt: null,
+    error: null,
+  };
+}
+
+function checkPurposeType(purpose: ManagedPurpose, type: ManagedKeyType): void {
+  if (!PURPOSE_TYPES[purpose].includes(type)) {
+    throw new MkmError('VALIDATION', `A ${type} key cannot be used for ${purpose}.`, {
+      purpose,
+      type,
+      allowed: [...PURPOSE_TYPES[purpose]],
+    });
+  }
+}
+
+function typeOfObject(o: ObjectInfo): ManagedKeyType {
+  if (o.keyType === 'aes' && (o.bits === 256 || o.bits === null)) return 'aes-256';
+  if (o.keyType === 'generic-secret' && (o.bits === 256 || o.bits === null)) return 'hmac-256';
+  if (o.keyType === 'rsa' && (o.bits === 2048 || o.bits === 3072 || o.bits === 4096)) return `rsa-${o.bits}`;
+  throw new MkmError(
+    'KEY_TYPE_INCONSISTENT',
+    'Only AES-256, HMAC-256 and RSA 2048–4096 keys can be managed.',
+    {
+      keyType: o.keyType,
+      bits: o.bits,
+    },
+  );
+}
+
+function codeOf(error: unknown): { code: ErrorCode; message: string } {
+  const shape = toErrorShape(error);
+  return { code: shape.code, message: shape.message };
+}
