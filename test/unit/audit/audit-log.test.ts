@@ -147,6 +147,23 @@ describe('AuditLog append and verify', () => {
     expect(await verify({ dir, sealer })).toMatchObject({ ok: true, unsealed: 0 });
   });
 
+  it('audit key rotation: seals by the old and the new key verify when both keys are given', async () => {
+    const dir = tempDir();
+    const newKey = new HmacSealer({ id: 'a0d171' });
+    const log = await openLog(dir, sealer);
+    log.append({ action: 'key.use', result: 'ok' });
+    await log.seal();
+    log.setSealer(newKey);
+    log.append({ action: 'key.use', result: 'ok' });
+    await log.close();
+    expect(await verify({ dir, sealer: [sealer, newKey] })).toMatchObject({ ok: true, unsealed: 0 });
+    const onlyNew = await verify({ dir, sealer: newKey });
+    expect(onlyNew.firstBad).toMatchObject({ kind: 'seal' });
+    expect(onlyNew.firstBad?.reason).toMatch(/not the audit key/);
+    const rotation = (await queryAuditLog({ dir, filter: { action: 'audit.sealer-attached' } })).entries;
+    expect(rotation.map((e) => e.key)).toEqual([{ id: 'a0d171', kcv: newKey.keyRef.kcv }]);
+  });
+
   it('close with the token logged out still closes; verify names the unsealed tail', async () => {
     const dir = tempDir();
     const log = await openLog(dir, loggedOut);
