@@ -1,0 +1,166 @@
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { MkmError } from '../../../shared/errors.std';
+import { issueLines } from '../../../shared/formats/schemas.std';
+
+/**
+ * What the gateway client remembers between runs, per profile, in one small JSON file
+ * (`gateway-<profileId>.json` in the given folder, mode 0600, rewritten atomically: temp file,
+ * fsync, rename, fsync of the folder). It never holds key material: public keys and
+ * fingerprints, merchant key registrations, the ids of the session objects of the current key
+ * set (so a restarted client can destroy leftovers) and the ids of sets already used (so a
+ * replayed set is refused before it is unwrapped).
+ */
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+
+const GatewayKeyRecordSchema = z.object({
+  /** The gateway's key_id; null for a PEM imported by hand. */
+  keyId: z.string().nullable(),
+  spkiSha256: sha256Hex,
+  pem: z.string(),
+  padding: z.enum(['RSAES-PKCS1-V1_5', 'RSAES-OAEP-SHA256']),
+  source: z.enum(['fetched', 'imported']),
+  /** When this client first saw it. */
+  seenAt: z.string(),
+});
+export type GatewayKeyRecord = z.infer<typeof GatewayKeyRecordSchema>;
+
+const MerchantKeyRecordSchema = z.object({
+  /** key_id at the gateway = the token key's CKA_ID (hex). */
+  keyId: z.string(),
+  label: z.string(),
+  spkiSha256: sha256Hex,
+  wrapping: z.enum(['RSAES-OAEP-SHA256', 'RSAES-OAEP-SHA1']),
+  modulusBytes: z.number().int().positive(),
+  registeredAt: z.string(),
+  status: z.enum(['active', 'retired']),
+  retiredAt: z.string().nullable(),
+});
+export type MerchantKeyRecord = z.infer<typeof MerchantKeyRecordSchema>;
+
+const KeySetRecordSchema = z.object({
+  setId: z.string(),
+  wrappingKeyId: z.string(),
+  /** base64 */
+  iv: z.string(),
+  expiresAt: z.string(),
+  /** CKA_IDs of the session objects on the token. */
+  encKeyId: z.string(),
+  macKeyId: z.string(),
+});
+export type KeySetRecord = z.infer<typeof KeySetRecordSchema>;
+
+const StateSchema = z.object({
+  version: z.literal(1),
+  gatewayKey: z.object({
+    pinned: GatewayKeyRecordSchema.nullable(),
+    pending: GatewayKeyRecordSchema.nullable(),
+  }),
+  merchantKeys: z.array(MerchantKeyRecordSchema),
+  /** The set installed in the token by the last process; its session objects die with the host. */
+  keySet: KeySetRecordSchema.nullable(),
+  /** Newest last, bounded. */
+  usedSetIds: z.array(z.string()),
+});
+export type GatewayClientState = z.infer<typeof StateSchema>;
+
+const USED_SET_MEMORY = 512;
+
+export function emptyState(): GatewayClientState {
+  return {
+    version: 1,
+    gatewayKey: { pinned: null, pending: null },
+    merchantKeys: [],
+    keySet: null,
+    usedSetIds: [],
+  };
+}
+
+export function writeFileAtomic(path: string, data: string): void {
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    const buf = Buffer.from(data, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  try {
+    const dirFd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  } catch {
+    // Some filesystems refuse fsync on a folder; the rename is atomic anyway.
+  }
+}
+
+export class GatewayStateStore {
+  readonly file: string;
+  private current: GatewayClientState;
+
+  constructor(dir: string, profileId: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.file = join(dir, `gateway-${profileId}.json`);
+    this.current = this.read();
+  }
+
+  private read(): GatewayClientState {
+    if (!existsSync(this.file)) return emptyState();
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(this.file, 'utf8'));
+    } catch {
+      throw new MkmError('STORE_CORRUPT', 'The gateway state file is not valid JSON.', { file: this.file });
+    }
+    const parsed = StateSchema.safeParse(json);
+    if (!parsed.success) {
+      // A damaged pin record must not be silently replaced: that would re-pin whatever comes next.
+      throw new MkmError('STORE_CORRUPT', 'The gateway state file is damaged.', {
+        file: this.file,
+        issues: issueLines(parsed.error),
+      });
+    }
+    return parsed.data;
+  }
+
+  get state(): Readonly<GatewayClientState> {
+    return this.current;
+  }
+
+  /** Change a copy and write it; the in-memory state changes only when the write succeeded. */
+  update(change: (draft: GatewayClientState) => void): GatewayClientState {
+    const draft = structuredClone(this.current);
+    change(draft);
+    if (draft.usedSetIds.length > USED_SET_MEMORY) {
+      draft.usedSetIds = draft.usedSetIds.slice(-USED_SET_MEMORY);
+    }
+    const valid = StateSchema.parse(draft);
+    try {
+      writeFileAtomic(this.file, JSON.stringify(valid, null, 2) + '\n');
+    } catch (error) {
+      throw new MkmError('IO_ERROR', 'The gateway state file could not be written.', {
+        file: this.file,
+        reason: (error as { code?: string }).code ?? 'unknown',
+      });
+    }
+    this.current = valid;
+    return valid;
+  }
+}
