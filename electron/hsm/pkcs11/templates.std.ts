@@ -41,10 +41,18 @@ interface PurposeRule {
 }
 
 export const PURPOSES: Readonly<Record<KeyPurpose, PurposeRule>> = {
+  // Unwrap only: with CKA_DECRYPT, C_Decrypt would hand a gateway's wrapped enc_key or mac_key
+  // back in clear, and the contract says they never are outside a token.
   'gateway-transport': {
     keyTypes: ['rsa-2048', 'rsa-3072', 'rsa-4096'],
-    private: ['decrypt', 'unwrap'],
+    private: ['unwrap'],
     public: ['encrypt', 'wrap'],
+    exportable: false,
+  },
+  encryption: {
+    keyTypes: ['rsa-2048', 'rsa-3072', 'rsa-4096'],
+    private: ['decrypt'],
+    public: ['encrypt'],
     exportable: false,
   },
   signing: {

@@ -44,8 +44,19 @@ export type SecretKeyType = z.infer<typeof SecretKeyTypeSchema>;
  * - hmac (HMAC): sign/verify messages.
  * - signing (RSA): sign (CSR, statements) / verify.
  * - audit (HMAC): sign/verify audit log entries.
+ * - encryption (RSA): decrypt with the private half, encrypt with the public half (test and
+ *   troubleshooting keys; a gateway transport key never decrypts, so wrapped keys never leave
+ *   the token in clear).
  */
-export const KeyPurposeSchema = z.enum(['gateway-transport', 'data', 'kek', 'hmac', 'signing', 'audit']);
+export const KeyPurposeSchema = z.enum([
+  'gateway-transport',
+  'data',
+  'kek',
+  'hmac',
+  'signing',
+  'audit',
+  'encryption',
+]);
 export type KeyPurpose = z.infer<typeof KeyPurposeSchema>;
 
 export const KeyUsageSchema = z.enum(['encrypt', 'decrypt', 'wrap', 'unwrap', 'sign', 'verify', 'derive']);

@@ -46,6 +46,8 @@ describe('PKCS#11 cryptography (real SoftHSM2, cross-checked with node:crypto, o
   let nistId: string;
   let transportId: string;
   let transportPem: string;
+  let rsaEncId: string;
+  let rsaEncPem: string;
   const hmacValue = randomBytes(32);
   let hmacId: string;
   const kekValue = randomBytes(32);
@@ -94,6 +96,9 @@ describe('PKCS#11 cryptography (real SoftHSM2, cross-checked with node:crypto, o
     });
     transportId = transport.id;
     transportPem = (await svc.exportPublicKey({ slotId, id: transportId, format: 'pem' })).pem!;
+    rsaEncId = (await svc.generateKey({ slotId, type: 'rsa-2048', label: 'rsa-enc', purpose: 'encryption' }))
+      .id;
+    rsaEncPem = (await svc.exportPublicKey({ slotId, id: rsaEncId, format: 'pem' })).pem!;
   });
   afterAll(async () => {
     await svc.unloadModule();
@@ -217,31 +222,42 @@ describe('PKCS#11 cryptography (real SoftHSM2, cross-checked with node:crypto, o
   it('decrypts on the token what node:crypto encrypted with the exported PEM (OAEP SHA-1 and PKCS#1 v1.5)', async () => {
     const secret = Buffer.from('4111111111111111');
     const oaep = publicEncrypt(
-      { key: transportPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
+      { key: rsaEncPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
       secret,
     );
-    const d1 = await svc.decrypt({ slotId, id: transportId, mechanism: 'RSA_OAEP_SHA1', data: b64(oaep) });
+    const d1 = await svc.decrypt({ slotId, id: rsaEncId, mechanism: 'RSA_OAEP_SHA1', data: b64(oaep) });
     expect(unb64(d1.data).equals(secret)).toBe(true);
-    const pkcs1 = publicEncrypt({ key: transportPem, padding: constants.RSA_PKCS1_PADDING }, secret);
-    const d2 = await svc.decrypt({ slotId, id: transportId, mechanism: 'RSA_PKCS', data: b64(pkcs1) });
+    const pkcs1 = publicEncrypt({ key: rsaEncPem, padding: constants.RSA_PKCS1_PADDING }, secret);
+    const d2 = await svc.decrypt({ slotId, id: rsaEncId, mechanism: 'RSA_PKCS', data: b64(pkcs1) });
     expect(unb64(d2.data).equals(secret)).toBe(true);
     // And the token's own public-key encryption round-trips.
-    const e = await svc.encrypt({ slotId, id: transportId, mechanism: 'RSA_OAEP_SHA1', data: b64(secret) });
+    const e = await svc.encrypt({ slotId, id: rsaEncId, mechanism: 'RSA_OAEP_SHA1', data: b64(secret) });
     expect(unb64(e.data)).toHaveLength(256);
     expect(
       unb64(
-        (await svc.decrypt({ slotId, id: transportId, mechanism: 'RSA_OAEP_SHA1', data: e.data })).data,
+        (await svc.decrypt({ slotId, id: rsaEncId, mechanism: 'RSA_OAEP_SHA1', data: e.data })).data,
       ).equals(secret),
     ).toBe(true);
   });
 
+  it('never decrypts with a gateway transport key: wrapped keys stay inside the token', async () => {
+    const ct = publicEncrypt(
+      { key: transportPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
+      Buffer.alloc(32, 7),
+    );
+    const e = await failure(
+      svc.decrypt({ slotId, id: transportId, mechanism: 'RSA_OAEP_SHA1', data: b64(ct) }),
+    );
+    expect(e.code).toBe('KEY_NOT_PERMITTED');
+  });
+
   it('says MECHANISM_UNSUPPORTED for OAEP with SHA-256, which SoftHSM2 2.6 does not implement', async () => {
     const ct = publicEncrypt(
-      { key: transportPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      { key: rsaEncPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
       Buffer.from('x'),
     );
     const e = await failure(
-      svc.decrypt({ slotId, id: transportId, mechanism: 'RSA_OAEP_SHA256', data: b64(ct) }),
+      svc.decrypt({ slotId, id: rsaEncId, mechanism: 'RSA_OAEP_SHA256', data: b64(ct) }),
     );
     expect(e.code).toBe('MECHANISM_UNSUPPORTED');
     expect(e.message).toMatch(/RSA-OAEP with SHA-256/);

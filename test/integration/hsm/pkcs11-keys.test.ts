@@ -104,7 +104,7 @@ describe('PKCS#11 keys and objects (real SoftHSM2, cross-checked with OpenSC pkc
     expect(hmac.kcv?.method).toBe('hmac');
   });
 
-  it('generates RSA key pairs: private half decrypt/unwrap (or sign) only, public half encrypt/wrap (or verify)', () => {
+  it('generates RSA key pairs: private half unwrap (or sign) only, public half encrypt/wrap (or verify)', () => {
     const [priv, pub] = transport.objects;
     expect(priv).toEqual({
       id: transport.id,
@@ -113,7 +113,7 @@ describe('PKCS#11 keys and objects (real SoftHSM2, cross-checked with OpenSC pkc
       keyType: 'rsa',
       bits: 2048,
       ...neverLeaves,
-      usages: ['decrypt', 'unwrap'],
+      usages: ['unwrap'],
     });
     expect(pub).toMatchObject({
       id: transport.id,
@@ -139,7 +139,7 @@ describe('PKCS#11 keys and objects (real SoftHSM2, cross-checked with OpenSC pkc
     expect(secret!.Usage).toBe('encrypt, decrypt');
     expect(find(kek.id, /^Secret Key/)!.Usage).toBe('wrap, unwrap');
     const priv = find(transport.id, /^Private Key Object; RSA/);
-    expect(priv).toMatchObject({ label: 'gateway transport', Usage: 'decrypt, unwrap' });
+    expect(priv).toMatchObject({ label: 'gateway transport', Usage: 'unwrap' });
     expect(priv!.Access).toBe('sensitive, always sensitive, never extractable, local');
     expect(find(transport.id, /^Public Key Object; RSA 2048 bits/)!.Usage).toBe('encrypt, wrap');
     expect(find(signing.id, /^Private Key Object/)!.Usage).toBe('sign');

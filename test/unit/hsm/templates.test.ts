@@ -61,7 +61,7 @@ describe('key templates', () => {
       private: true,
       sensitive: true,
       extractable: false,
-      decrypt: true,
+      decrypt: false,
       unwrap: true,
       sign: false,
       derive: false,
