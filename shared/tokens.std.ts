@@ -1,4 +1,511 @@
-// Token and key types shared by the contract, main and the HSM host. They live with the PKCS#11
-// layer that defines them; this module is how shared/ and the renderer reach them.
-// eslint-disable-next-line no-restricted-imports -- pure types; moves here once the PKCS#11 layer settles
-export * from '../electron/hsm/pkcs11/types.std';
+import { z } from 'zod';
+
+/**
+ * The TokenService contract: every method takes ONE plain object and returns plain JSON, so the
+ * host process can proxy it over a message channel. Binary crosses as base64 (data, ciphertext,
+ * wrapped keys) or lowercase hex (identifiers, fingerprints, KCVs). Object handles never cross:
+ * they are per-session numbers; an object is named by its CKA_ID (hex) and class.
+ *
+ * The schemas validate what arrives from main; the types are inferred from them so the two
+ * cannot drift.
+ */
+
+// ---------- building blocks ----------
+
+/** PKCS#11 slot ID. CK_ULONG on the wire; every known module uses values below 2^53. */
+export const SlotIdSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+/** CKA_ID in lowercase hex. Empty is allowed because keys made by other tools may lack an ID. */
+export const ObjectIdSchema = z
+  .string()
+  .max(256)
+  .regex(/^(?:[0-9a-fA-F]{2})*$/, 'hex bytes')
+  .transform((s) => s.toLowerCase());
+export const Base64Schema = z
+  .string()
+  .max(64 * 1024 * 1024)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'standard base64');
+export const HexSchema = z.string().regex(/^(?:[0-9a-fA-F]{2})*$/, 'hex bytes');
+
+export const ObjectClassSchema = z.enum(['secret', 'private', 'public', 'certificate', 'data', 'other']);
+export type ObjectClass = z.infer<typeof ObjectClassSchema>;
+
+/** Key types mkm makes. `hmac-256` is a 32-byte CKK_GENERIC_SECRET used with CKM_SHA256_HMAC. */
+export const KeyTypeSchema = z.enum(['aes-256', 'hmac-256', 'rsa-2048', 'rsa-3072', 'rsa-4096']);
+export type KeyType = z.infer<typeof KeyTypeSchema>;
+export const SecretKeyTypeSchema = z.enum(['aes-256', 'hmac-256']);
+export type SecretKeyType = z.infer<typeof SecretKeyTypeSchema>;
+
+/**
+ * What a key is for decides which usages it gets, and nothing else does:
+ * - gateway-transport (RSA): the gateway wraps session keys under the public half; private half
+ *   decrypts/unwraps only.
+ * - data (AES): encrypt/decrypt messages.
+ * - kek (AES): wrap/unwrap other keys.
+ * - hmac (HMAC): sign/verify messages.
+ * - signing (RSA): sign (CSR, statements) / verify.
+ * - audit (HMAC): sign/verify audit log entries.
+ * - encryption (RSA): decrypt with the private half, encrypt with the public half (test and
+ *   troubleshooting keys; a gateway transport key never decrypts, so wrapped keys never leave
+ *   the token in clear).
+ */
+export const KeyPurposeSchema = z.enum([
+  'gateway-transport',
+  'data',
+  'kek',
+  'hmac',
+  'signing',
+  'audit',
+  'encryption',
+]);
+export type KeyPurpose = z.infer<typeof KeyPurposeSchema>;
+
+export const KeyUsageSchema = z.enum(['encrypt', 'decrypt', 'wrap', 'unwrap', 'sign', 'verify', 'derive']);
+export type KeyUsage = z.infer<typeof KeyUsageSchema>;
+
+export const CipherMechanismSchema = z.enum([
+  'AES_CBC_PAD',
+  /** Raw CBC, data a multiple of 16 bytes: known-answer vectors, never messages. */
+  'AES_CBC',
+  'RSA_OAEP_SHA1',
+  'RSA_OAEP_SHA256',
+  'RSA_PKCS',
+]);
+export type CipherMechanism = z.infer<typeof CipherMechanismSchema>;
+
+export const WrapMechanismSchema = z.enum([
+  'RSA_OAEP_SHA1',
+  'RSA_OAEP_SHA256',
+  'AES_KEY_WRAP',
+  'AES_KEY_WRAP_PAD',
+]);
+export type WrapMechanism = z.infer<typeof WrapMechanismSchema>;
+
+export const KcvMethodSchema = z.enum(['cmac', 'hmac']);
+export type KcvMethod = z.infer<typeof KcvMethodSchema>;
+
+const Pin = z.string().min(1).max(256);
+const Label = z.string().min(1).max(128);
+
+// ---------- params ----------
+
+export const LoadModuleParamsSchema = z.object({
+  path: z.string().min(1).max(4096),
+  /** NSS-style library parameters; only NSS's softokn needs them. */
+  libraryParameters: z.string().max(4096).optional(),
+});
+export type LoadModuleParams = z.infer<typeof LoadModuleParamsSchema>;
+
+export const EmptyParamsSchema = z.object({}).optional();
+export type EmptyParams = z.infer<typeof EmptyParamsSchema>;
+
+export const ListSlotsParamsSchema = z
+  .object({
+    /** Default false: empty reader slots are listed too, so the UI can say "insert a token". */
+    tokenPresent: z.boolean().optional(),
+  })
+  .optional();
+export type ListSlotsParams = z.infer<typeof ListSlotsParamsSchema>;
+
+export const SlotParamsSchema = z.object({ slotId: SlotIdSchema });
+export type SlotParams = z.infer<typeof SlotParamsSchema>;
+
+export const LoginParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  /** Omit to use the token's protected authentication path (PIN pad, biometrics). */
+  pin: Pin.optional(),
+  userType: z.enum(['user', 'so']).optional(),
+});
+export type LoginParams = z.infer<typeof LoginParamsSchema>;
+
+export const ChangePinParamsSchema = z.object({ slotId: SlotIdSchema, oldPin: Pin, newPin: Pin });
+export type ChangePinParams = z.infer<typeof ChangePinParamsSchema>;
+
+export const InitTokenParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  soPin: Pin,
+  label: z.string().min(1).max(32),
+});
+export type InitTokenParams = z.infer<typeof InitTokenParamsSchema>;
+
+export const InitUserPinParamsSchema = z.object({ slotId: SlotIdSchema, soPin: Pin, userPin: Pin });
+export type InitUserPinParams = z.infer<typeof InitUserPinParamsSchema>;
+
+export const GenerateKeyParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  type: KeyTypeSchema,
+  label: Label,
+  purpose: KeyPurposeSchema,
+  /**
+   * Secret keys only: allow export wrapped under a KEK (backup to a second token). The key stays
+   * CKA_SENSITIVE, so it can never leave in clear.
+   */
+  exportable: z.boolean().optional(),
+});
+export type GenerateKeyParams = z.infer<typeof GenerateKeyParamsSchema>;
+
+export const ListObjectsParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  class: ObjectClassSchema.optional(),
+});
+export type ListObjectsParams = z.infer<typeof ListObjectsParamsSchema>;
+
+export const ObjectRefParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  id: ObjectIdSchema,
+  class: ObjectClassSchema,
+});
+export type ObjectRefParams = z.infer<typeof ObjectRefParamsSchema>;
+
+export const KeyRefParamsSchema = z.object({ slotId: SlotIdSchema, id: ObjectIdSchema });
+export type KeyRefParams = z.infer<typeof KeyRefParamsSchema>;
+
+export const ExportPublicKeyParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  id: ObjectIdSchema,
+  format: z.enum(['pem', 'jwk']),
+});
+export type ExportPublicKeyParams = z.infer<typeof ExportPublicKeyParamsSchema>;
+
+const DnValue = z.string().min(1).max(256);
+export const CsrSubjectSchema = z.object({
+  commonName: DnValue,
+  organization: DnValue.optional(),
+  organizationalUnit: DnValue.optional(),
+  locality: DnValue.optional(),
+  state: DnValue.optional(),
+  /** ISO 3166 two-letter code. */
+  country: z
+    .string()
+    .regex(/^[A-Z]{2}$/)
+    .optional(),
+  email: z.string().max(256).optional(),
+});
+export type CsrSubject = z.infer<typeof CsrSubjectSchema>;
+
+export const CreateCsrParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  id: ObjectIdSchema,
+  subject: CsrSubjectSchema,
+});
+export type CreateCsrParams = z.infer<typeof CreateCsrParamsSchema>;
+
+export const CipherParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  id: ObjectIdSchema,
+  mechanism: CipherMechanismSchema,
+  /** 16 bytes base64; AES-CBC only. */
+  iv: Base64Schema.optional(),
+  data: Base64Schema,
+});
+export type CipherParams = z.infer<typeof CipherParamsSchema>;
+
+export const EncryptBatchParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  id: ObjectIdSchema,
+  mechanism: CipherMechanismSchema,
+  items: z.array(z.object({ iv: Base64Schema.optional(), data: Base64Schema })).max(100_000),
+});
+export type EncryptBatchParams = z.infer<typeof EncryptBatchParamsSchema>;
+
+export const HmacSignParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  id: ObjectIdSchema,
+  data: Base64Schema,
+});
+export type HmacSignParams = z.infer<typeof HmacSignParamsSchema>;
+
+export const HmacVerifyParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  id: ObjectIdSchema,
+  data: Base64Schema,
+  mac: Base64Schema,
+});
+export type HmacVerifyParams = z.infer<typeof HmacVerifyParamsSchema>;
+
+export const WrapKeyParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  /** RSA public key (OAEP) or AES key with wrap usage. */
+  wrappingKeyId: ObjectIdSchema,
+  /** The secret key to wrap; it must have been made exportable. */
+  keyId: ObjectIdSchema,
+  mechanism: WrapMechanismSchema,
+});
+export type WrapKeyParams = z.infer<typeof WrapKeyParamsSchema>;
+
+export const UnwrapKeyParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  /** RSA private key (OAEP) or AES key with unwrap usage. */
+  unwrappingKeyId: ObjectIdSchema,
+  mechanism: WrapMechanismSchema,
+  wrapped: Base64Schema,
+  /** aes-256: encrypt/decrypt key; hmac-256: generic secret for HMAC-SHA256 sign/verify. */
+  keyType: SecretKeyTypeSchema,
+  label: Label,
+  /** CKA_ID to give the new key (hex); a random one when omitted. */
+  id: ObjectIdSchema.optional(),
+  /** false: a session object that disappears with the session (one-use gateway key sets). */
+  token: z.boolean(),
+});
+export type UnwrapKeyParams = z.infer<typeof UnwrapKeyParamsSchema>;
+
+export const ImportKeyParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  type: SecretKeyTypeSchema,
+  label: Label,
+  purpose: KeyPurposeSchema,
+  /** The combined clear key (64 hex digits). Held only for the call. */
+  keyHex: z.string().regex(/^[0-9a-fA-F]{64}$/, '32 bytes as hex'),
+  exportable: z.boolean().optional(),
+});
+export type ImportKeyParams = z.infer<typeof ImportKeyParamsSchema>;
+
+export const DestroyObjectParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  id: ObjectIdSchema,
+  class: ObjectClassSchema,
+  /** Must be true; anything else is refused with CONFIRMATION_REQUIRED. */
+  confirm: z.boolean().optional(),
+});
+export type DestroyObjectParams = z.infer<typeof DestroyObjectParamsSchema>;
+
+export const GenerateRandomParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  length: z.number().int().min(1).max(4096),
+});
+export type GenerateRandomParams = z.infer<typeof GenerateRandomParamsSchema>;
+
+// ---------- results ----------
+
+export interface Version {
+  major: number;
+  minor: number;
+}
+
+export interface ModuleInfo {
+  path: string;
+  /** "2.40", "3.0" */
+  cryptokiVersion: string;
+  manufacturer: string;
+  libraryDescription: string;
+  libraryVersion: string;
+}
+
+export interface WellKnownModule {
+  name: string;
+  vendor: string;
+  path: string;
+}
+
+export interface SlotFlags {
+  tokenPresent: boolean;
+  removableDevice: boolean;
+  hardwareSlot: boolean;
+}
+
+export interface TokenFlags {
+  rng: boolean;
+  writeProtected: boolean;
+  loginRequired: boolean;
+  userPinInitialized: boolean;
+  restoreKeyNotNeeded: boolean;
+  clockOnToken: boolean;
+  protectedAuthenticationPath: boolean;
+  dualCryptoOperations: boolean;
+  tokenInitialized: boolean;
+  secondaryAuthentication: boolean;
+  userPinCountLow: boolean;
+  userPinFinalTry: boolean;
+  userPinLocked: boolean;
+  userPinToBeChanged: boolean;
+  soPinCountLow: boolean;
+  soPinFinalTry: boolean;
+  soPinLocked: boolean;
+  soPinToBeChanged: boolean;
+  errorState: boolean;
+}
+
+export interface TokenSummary {
+  label: string;
+  manufacturer: string;
+  model: string;
+  serial: string;
+  /** "major.minor" */
+  firmware: string;
+  hardware: string;
+  flags: TokenFlags;
+  minPinLen: number;
+  maxPinLen: number;
+  sessionCount: number | null;
+  maxSessionCount: number | null;
+  /** Bytes; null when the token does not say (CK_UNAVAILABLE_INFORMATION). */
+  freePrivateMemory: number | null;
+  freePublicMemory: number | null;
+}
+
+export interface SlotSummary {
+  slotId: number;
+  description: string;
+  manufacturer: string;
+  firmware: string;
+  hardware: string;
+  flags: SlotFlags;
+  /** Convenience copy of flags.removableDevice. */
+  removable: boolean;
+  token: TokenSummary | null;
+  /** This service holds an open session on the slot and whether it is logged in. */
+  session: { open: boolean; loggedIn: boolean; userType: 'user' | 'so' | null };
+}
+
+/** What the token says about its PIN after a failed login; sent in MkmError.details. */
+export interface PinState {
+  countLow: boolean;
+  finalTry: boolean;
+  locked: boolean;
+}
+
+export interface LoginResult {
+  slotId: number;
+  loggedIn: true;
+  userType: 'user' | 'so';
+}
+
+export interface OkResult {
+  ok: true;
+}
+
+export interface InitTokenResult {
+  slotId: number;
+  label: string;
+  serial: string;
+}
+
+export interface ObjectInfo {
+  /** CKA_ID, lowercase hex ('' when the object has none). With `class` it names the object. */
+  id: string;
+  class: ObjectClass;
+  label: string;
+  /** aes, generic-secret, rsa, ec, des3, ... or null for non-keys. */
+  keyType: string | null;
+  /** Key size in bits: modulus bits for RSA, value length × 8 for secret keys; null if unknown. */
+  bits: number | null;
+  token: boolean;
+  private: boolean;
+  local: boolean | null;
+  sensitive: boolean | null;
+  extractable: boolean | null;
+  alwaysSensitive: boolean | null;
+  neverExtractable: boolean | null;
+  usages: KeyUsage[];
+}
+
+export interface KcvResult {
+  kcv: string;
+  method: KcvMethod;
+}
+
+export interface GenerateKeyResult {
+  id: string;
+  type: KeyType;
+  purpose: KeyPurpose;
+  label: string;
+  /** One object for secret keys; private and public for RSA. */
+  objects: ObjectInfo[];
+  /** Secret keys: the KCV the gateway contract defines. */
+  kcv?: KcvResult;
+  /** RSA: SHA-256 of the DER SubjectPublicKeyInfo, hex. */
+  spkiSha256?: string;
+}
+
+export interface RsaJwk {
+  kty: 'RSA';
+  n: string;
+  e: string;
+  kid?: string;
+}
+
+export interface ExportPublicKeyResult {
+  format: 'pem' | 'jwk';
+  pem?: string;
+  jwk?: RsaJwk;
+  spkiSha256: string;
+  bits: number;
+}
+
+export interface CsrResult {
+  pem: string;
+  spkiSha256: string;
+}
+
+export interface DataResult {
+  /** base64 */
+  data: string;
+}
+
+export interface BatchResult {
+  /** base64, one per item, in order. */
+  items: string[];
+}
+
+export interface MacResult {
+  /** base64 */
+  mac: string;
+}
+
+export interface VerifyResult {
+  valid: boolean;
+}
+
+export interface WrapResult {
+  /** base64 */
+  wrapped: string;
+}
+
+export interface UnwrapKeyResult extends KcvResult {
+  id: string;
+  keyType: SecretKeyType;
+  token: boolean;
+}
+
+export interface ImportKeyResult extends KcvResult {
+  id: string;
+}
+
+export interface DestroyResult {
+  destroyed: number;
+}
+
+export const CAPABILITY_NAMES = [
+  'aes256Generate',
+  'aesCbcPad',
+  'aesCmac',
+  'aesKeyWrap',
+  'aesKeyWrapPad',
+  'hmacSha256',
+  'rsa2048Generate',
+  'rsa3072Generate',
+  'rsa4096Generate',
+  'rsaOaepSha1Encrypt',
+  'rsaOaepSha256Encrypt',
+  'rsaOaepSha1Unwrap',
+  'rsaOaepSha256Unwrap',
+  'rsaPkcs1Encrypt',
+  'rsaSha256Sign',
+  'random',
+] as const;
+export type CapabilityName = (typeof CAPABILITY_NAMES)[number];
+
+export interface Capability {
+  supported: boolean;
+  /** Why not, in words for support; absent when supported. */
+  reason?: string;
+}
+
+export interface CapabilitiesResult {
+  /** manufacturer|model|firmware: equal keys have equal capabilities, so callers can cache. */
+  cacheKey: string;
+  token: { manufacturer: string; model: string; firmware: string };
+  capabilities: Record<CapabilityName, Capability>;
+  /** The strongest OAEP the token can unwrap, what a transport key should be registered with. */
+  bestOaepUnwrap: 'RSA_OAEP_SHA256' | 'RSA_OAEP_SHA1' | null;
+  probedAt: string;
+}
