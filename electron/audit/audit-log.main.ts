@@ -68,7 +68,8 @@
  * shipped to a log server); that is not part of this module.
  *
  * One writer per folder (lock.main.ts: pid plus heartbeat; a dead or silent holder's lock is
- * taken over): two writers would fork the chain. Offline verify treats bytes past the state's durable end as
+ * taken over): two writers would fork the chain, so a writer re-checks that the lock is still
+ * its own before every batch and stops writing (flush/close reject with CONFLICT) if not. Offline verify treats bytes past the state's durable end as
  * in flight, not torn, while another live process holds the lock.
  *
  * Secrets: `details` always goes through `redact`; key references are validated as
@@ -238,6 +239,7 @@ export class AuditLog {
   private accepting = true;
   private closing: Promise<void> | null = null;
   private fhClosed = false;
+  private lockLost = false;
 
   private constructor(init: {
     options: AuditOpenOptions;
@@ -448,6 +450,11 @@ export class AuditLog {
   flush(): Promise<void> {
     const target = this.lastSeq;
     if (this.durableSeq >= target) return Promise.resolve();
+    if (this.lockLost) {
+      return Promise.reject(
+        new MkmError('CONFLICT', 'Another process took over the audit log; this one stopped writing.'),
+      );
+    }
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ seq: target, resolve, reject });
       this.kick();
@@ -519,7 +526,8 @@ export class AuditLog {
       clearTimeout(this.flushTimer);
       this.flushTimer = null;
     }
-    if (this.writing || this.paused > 0 || this.fhClosed || this.pending.length === 0) return;
+    if (this.writing || this.paused > 0 || this.fhClosed || this.lockLost || this.pending.length === 0)
+      return;
     const run = this.writeLoop()
       .catch(() => false)
       .then((ok) => {
@@ -549,6 +557,14 @@ export class AuditLog {
       };
       let done = 0;
       try {
+        // A writer that lost its lock must not write another byte: that would fork the chain.
+        if (!(await this.lock.stillHeld())) {
+          this.lockLost = true;
+          throw new MkmError(
+            'CONFLICT',
+            'Another process took over the audit log; this one stopped writing.',
+          );
+        }
         while (done < data.length) {
           const { bytesWritten } = await this.fh.write(data, done, data.length - done);
           done += bytesWritten;
@@ -565,7 +581,10 @@ export class AuditLog {
         if (done < data.length) this.fileBytes += done;
         this.pending.unshift(data.subarray(done));
         this.pendingBytes += data.length - done;
-        const failure = new MkmError('IO_ERROR', undefined, { file: LOG_FILE, code: toErrorCode(error) });
+        const failure =
+          error instanceof MkmError
+            ? error
+            : new MkmError('IO_ERROR', undefined, { file: LOG_FILE, code: toErrorCode(error) });
         this.logger.error('audit log write failed', { code: toErrorCode(error) });
         const waiters = this.waiters;
         this.waiters = [];

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
@@ -15,6 +16,11 @@ const HEARTBEAT_MS = 15_000;
 
 export interface AuditLock {
   readonly path: string;
+  /**
+   * Whether the lock file is still this holder's. False after another process took it over
+   * as stale (e.g. this one was suspended with the laptop for longer than LOCK_STALE_MS).
+   */
+  stillHeld(): Promise<boolean>;
   release(): Promise<void>;
 }
 
@@ -44,18 +50,22 @@ export async function lockHolder(dir: string, now = Date.now()): Promise<number 
 export async function acquireLock(dir: string): Promise<AuditLock> {
   const path = join(dir, LOCK_FILE);
   for (let attempt = 0; attempt < 3; attempt++) {
+    const content = `${process.pid}\n${randomUUID()}\n`;
     try {
-      await writeFile(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      await writeFile(path, content, { flag: 'wx', mode: 0o600 });
       const timer = setInterval(() => {
         const now = new Date();
         utimes(path, now, now).catch(() => undefined);
       }, HEARTBEAT_MS);
       timer.unref();
+      const stillHeld = async () => (await readFile(path, 'utf8').catch(() => '')) === content;
       return {
         path,
+        stillHeld,
         release: async () => {
           clearInterval(timer);
-          await rm(path, { force: true });
+          // Never delete a lock another process has taken over.
+          if (await stillHeld()) await rm(path, { force: true });
         },
       };
     } catch (error) {

@@ -288,6 +288,21 @@ describe('AuditLog append and verify', () => {
     await again.close();
   });
 
+  it('a writer whose lock was taken over stops writing instead of forking the chain', async () => {
+    const dir = tempDir();
+    const log = await openLog(dir, sealer);
+    log.append({ action: 'key.use', result: 'ok', details: { n: 1 } });
+    await log.flush();
+    // Another process decided the lock was stale (say this one slept with the laptop).
+    writeFileSync(join(dir, LOCK_FILE), `${process.ppid}\nother\n`);
+    log.append({ action: 'key.use', result: 'ok', details: { n: 2 } });
+    await expect(log.flush()).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(log.close()).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(readFileSync(join(dir, LOCK_FILE), 'utf8')).toBe(`${process.ppid}\nother\n`);
+    const ns = (await queryAuditLog({ dir, filter: { action: 'key.use' } })).entries.map((e) => e.details?.n);
+    expect(ns).toEqual([1]);
+  });
+
   it('takes over a stale lock left by a process that died', async () => {
     const dir = tempDir();
     await writeSampleLog(dir, sealer, 1);
