@@ -142,7 +142,11 @@ describe.runIf(softHsmAvailable())('gateway client under faults', () => {
     await client.sandboxArmFault('replay_set');
     const r = await client.ping();
     expect(r.nextKeySet).toEqual({ refused: 'KEY_SET_USED' });
-    expect(h.audit.at(-1)).toMatchObject({ action: 'key-set.install', result: 'refused', reason: 'replayed' });
+    expect(h.audit.at(-1)).toMatchObject({
+      action: 'key-set.install',
+      result: 'refused',
+      reason: 'replayed',
+    });
     await expectConsistent();
     await recovers();
     // Also when the replay comes from POST key_sets: refused there, and the next call asks again.
@@ -156,7 +160,9 @@ describe.runIf(softHsmAvailable())('gateway client under faults', () => {
     h.skew.ms += 2 * 3600_000; // past the token's hour and the set's 15 minutes, at the gateway
     const r = await client.ping();
     expect(r.response.pong).toBe(true);
-    expect(h.audit.filter((a) => a.action === 'session.sign-in' && a.result === 'ok').length).toBe(signIns + 1);
+    expect(h.audit.filter((a) => a.action === 'session.sign-in' && a.result === 'ok').length).toBe(
+      signIns + 1,
+    );
     expect(h.audit.some((a) => a.action === 'secure.send' && a.code === 'KEY_SET_EXPIRED')).toBe(true);
     await expectConsistent();
   });
@@ -184,7 +190,10 @@ describe.runIf(softHsmAvailable())('gateway client under faults', () => {
       username: USER,
       scheme: { keyRolling: true },
     };
-    const pinned = h.client({ stateDir: dir, profile: parseGatewayProfile({ ...base, tlsPinSha256: 'ab'.repeat(32) }) });
+    const pinned = h.client({
+      stateDir: dir,
+      profile: parseGatewayProfile({ ...base, tlsPinSha256: 'ab'.repeat(32) }),
+    });
     const error = await pinned.fetchGatewayKey().catch((e: unknown) => e);
     expect(error).toMatchObject({
       code: 'GATEWAY_TLS_PIN_MISMATCH',
