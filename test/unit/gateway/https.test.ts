@@ -6,11 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  GatewayHttpError,
-  HttpsJsonClient,
-  type HttpsJsonClientOptions,
-} from '../../../electron/gateway/client/https.main';
+import type { GatewayHttpError } from '../../../electron/gateway/client/https.main';
+import { HttpsJsonClient, type HttpsJsonClientOptions } from '../../../electron/gateway/client/https.main';
 import { ensureTlsMaterial, type TlsMaterial } from '../../../electron/gateway/sandbox/tls.main';
 
 /**

@@ -97,7 +97,10 @@ describe('GatewaySession', () => {
 
   it('bad credentials: GATEWAY_UNAUTHORIZED, without the password anywhere in the error', async () => {
     const s = session('pw-wrong-123');
-    const error = await s.call({ method: 'GET', path: '/v1/x' }).catch((e: unknown) => e as Error);
+    const error = (await s.call({ method: 'GET', path: '/v1/x' }).then(
+      () => null,
+      (e: unknown) => e,
+    )) as Error;
     expect(error).toMatchObject({ code: 'GATEWAY_UNAUTHORIZED', details: { phase: 'sign-in' } });
     expect(JSON.stringify(error) + error.message + error.stack).not.toContain('pw-wrong-123');
     expect(passwordsSeen).toEqual(['pw-wrong-123']);
