@@ -29,6 +29,7 @@ import {
   type Rotation,
   type RotationPolicy,
   type TokenPurpose,
+  useLimit,
 } from './model.std';
 import { UsageCounter } from './usage.main';
 
@@ -1005,7 +1006,7 @@ export class KeyLifecycleService {
     const policy = policyFor(key, this.options.policies);
     if (factor !== null && policy.maxUses !== null) {
       const uses = v.useCount + this.usage.pendingFor(v.id);
-      if (uses >= Math.ceil(policy.maxUses * factor)) {
+      if (uses >= useLimit(policy.maxUses, factor)) {
         throw new MkmError('KEY_NOT_PERMITTED', 'This key version reached its use limit; rotate the key.', {
           versionId: v.id,
           uses,

@@ -407,9 +407,9 @@ export function dueAt(
     if (primary && policy.maxUses !== null) {
       const uses = usesOf(primary);
       let level: DueLevel | null = null;
-      if (uses >= Math.ceil(policy.maxUses * 1.1)) level = 'overdue';
+      if (uses >= useLimit(policy.maxUses, 1.1)) level = 'overdue';
       else if (uses >= policy.maxUses) level = 'due';
-      else if (uses >= Math.floor(policy.maxUses * policy.warnUsesFraction)) level = 'warning';
+      else if (uses >= Math.floor(+(policy.maxUses * policy.warnUsesFraction).toFixed(6))) level = 'warning';
       if (level) reasons.push({ kind: 'uses', level, uses, maxUses: policy.maxUses });
     }
     if (reasons.length) {
@@ -434,6 +434,11 @@ export function dueAt(
     }
   }
   return { due, graceExpired };
+}
+
+/** maxUses × factor, rounded up, without float noise (100 × 1.1 is 110, not 111). */
+export function useLimit(maxUses: number, factor: number): number {
+  return Math.ceil(+(maxUses * factor).toFixed(6));
 }
 
 export function addDays(at: Date, days: number): string {

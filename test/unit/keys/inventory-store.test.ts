@@ -1,0 +1,267 @@
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  INVENTORY_FILE,
+  INVENTORY_LAST_GOOD,
+  INVENTORY_LOCK,
+  INVENTORY_SCHEMA_VERSION,
+  InventoryStore,
+} from '../../../electron/keys/inventory.main';
+import type { ObjectInfo } from '../../../electron/hsm/pkcs11/types.std';
+import { MkmError } from '../../../shared/errors.std';
+import { oneKey, version } from './fixtures';
+
+let dir: string;
+const file = () => join(dir, INVENTORY_FILE);
+const clock = () => new Date('2026-02-01T00:00:00.000Z');
+const open = () => InventoryStore.open({ dir, clock });
+
+function codeOf(fn: () => unknown): MkmError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(MkmError);
+    return error as MkmError;
+  }
+  throw new Error('expected an error');
+}
+
+function rewrite(edit: (file: { data: Record<string, unknown>; digest: string }) => void, redigest = false) {
+  const parsed = JSON.parse(readFileSync(file(), 'utf8'));
+  edit(parsed);
+  if (redigest) parsed.digest = createHash('sha256').update(JSON.stringify(parsed.data)).digest('hex');
+  writeFileSync(file(), JSON.stringify(parsed));
+}
+
+function seeded() {
+  const store = open();
+  const fixture = oneKey();
+  store.mutate((d) => Object.assign(d, fixture.data));
+  store.close();
+  return fixture;
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'mkm-inventory-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('the key inventory file', () => {
+  it('is created with its format, schema version and digest, plus a last good copy', () => {
+    const store = open();
+    expect(store.openReport).toEqual({ created: true, migratedFrom: null, removedTemp: 0 });
+    store.close();
+    const onDisk = JSON.parse(readFileSync(file(), 'utf8'));
+    expect(onDisk).toMatchObject({ format: 'mkm-key-inventory', schemaVersion: INVENTORY_SCHEMA_VERSION });
+    expect(onDisk.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(readFileSync(join(dir, INVENTORY_LAST_GOOD), 'utf8')).toBe(readFileSync(file(), 'utf8'));
+  });
+
+  it('keeps what was written across reopening', () => {
+    const { v1 } = seeded();
+    const store = open();
+    expect(store.read().versions).toEqual([v1]);
+    store.close();
+  });
+
+  it('refuses a change that breaks an invariant, in memory and on disk', () => {
+    const { key, v1 } = seeded();
+    const store = open();
+    const before = readFileSync(file(), 'utf8');
+    const err = codeOf(() =>
+      store.mutate((d) => {
+        d.versions.push(version(key, { version: 2 })); // a second primary
+      }),
+    );
+    expect(err.code).toBe('CONFLICT');
+    expect(err.message).toMatch(/2 primaries/);
+    expect(store.read().versions).toEqual([v1]);
+    expect(readFileSync(file(), 'utf8')).toBe(before);
+    store.close();
+  });
+
+  it('a file that is not JSON gives STORE_CORRUPT and is left as it is (no silent reset)', () => {
+    seeded();
+    writeFileSync(file(), '{"format": "mkm-key-inv');
+    const err = codeOf(open);
+    expect(err.code).toBe('STORE_CORRUPT');
+    expect(err.details).toMatchObject({ reason: 'not JSON', lastGoodAvailable: true });
+    expect(err.message).toMatch(/key inventory file is damaged.*restored from the last good copy/);
+    expect(readFileSync(file(), 'utf8')).toBe('{"format": "mkm-key-inv');
+    expect(existsSync(join(dir, INVENTORY_LOCK))).toBe(false);
+  });
+
+  it('a hand-edited file (valid JSON, value changed) gives STORE_CORRUPT: digest mismatch', () => {
+    seeded();
+    rewrite((f) => ((f.data.versions as { useCount: number }[])[0]!.useCount = 0 + 5));
+    const err = codeOf(open);
+    expect(err.code).toBe('STORE_CORRUPT');
+    expect(err.details?.reason).toMatch(/digest mismatch/);
+  });
+
+  it('an edit that recomputes the digest is still caught by the schema and the invariants', () => {
+    seeded();
+    rewrite((f) => ((f.data.versions as { state: string }[])[0]!.state = 'retired'), true);
+    expect(codeOf(open).details?.reason).toMatch(/^schema: versions\.0\.state/);
+    restoreAndCheck();
+    rewrite((f) => ((f.data.versions as { state: string }[])[0]!.state = 'deactivated'), true);
+    expect(codeOf(open).details?.reason).toMatch(/^inconsistent: primary version .* is deactivated/);
+  });
+
+  function restoreAndCheck() {
+    const report = InventoryStore.restoreLastGood(dir, undefined, clock);
+    expect(report.restoredFrom).toBe(join(dir, INVENTORY_LAST_GOOD));
+    expect(report.movedAside).toBe(join(dir, 'key-inventory.corrupt-2026-02-01T00-00-00-000Z.json'));
+    return report;
+  }
+
+  it('restoreLastGood moves the damaged file aside and brings back the last good content', () => {
+    const { v1 } = seeded();
+    writeFileSync(file(), 'garbage');
+    const report = restoreAndCheck();
+    expect(readFileSync(report.movedAside!, 'utf8')).toBe('garbage');
+    const store = open();
+    expect(store.read().versions).toEqual([v1]);
+    store.close();
+  });
+
+  it('refuses to restore when the last good copy is damaged too', () => {
+    seeded();
+    writeFileSync(file(), 'garbage');
+    writeFileSync(join(dir, INVENTORY_LAST_GOOD), 'garbage too');
+    const err = codeOf(() => InventoryStore.restoreLastGood(dir));
+    expect(err.code).toBe('STORE_CORRUPT');
+    expect(err.details?.lastGoodAvailable).toBe(false);
+    expect(readFileSync(file(), 'utf8')).toBe('garbage');
+  });
+
+  it('a deleted inventory next to a good copy is damage, not a first start', () => {
+    seeded();
+    unlinkSync(file());
+    expect(codeOf(open).code).toBe('STORE_CORRUPT');
+    InventoryStore.restoreLastGood(dir);
+    const store = open();
+    expect(store.read().versions).toHaveLength(1);
+    store.close();
+  });
+
+  it('migrates a schema 1 file (no journal, no gateway status) and keeps the old file', () => {
+    const { data, v1 } = oneKey();
+    const v1Shape = data.versions.map((v) => {
+      const { gateway: _g, destroyPending: _d, ...rest } = v;
+      return rest;
+    });
+    const oldData = { logicalKeys: data.logicalKeys, versions: v1Shape };
+    writeFileSync(
+      file(),
+      JSON.stringify({
+        format: 'mkm-key-inventory',
+        schemaVersion: 1,
+        digest: createHash('sha256').update(JSON.stringify(oldData)).digest('hex'),
+        data: oldData,
+      }),
+    );
+    const store = open();
+    expect(store.openReport.migratedFrom).toBe(1);
+    expect(store.read()).toEqual({ ...data, versions: [v1], rotations: [], history: [] });
+    store.close();
+    expect(JSON.parse(readFileSync(file(), 'utf8')).schemaVersion).toBe(2);
+    expect(JSON.parse(readFileSync(join(dir, 'key-inventory.v1.json'), 'utf8')).schemaVersion).toBe(1);
+  });
+
+  it('refuses a file from a newer schema', () => {
+    seeded();
+    rewrite((f) => Object.assign(f, { schemaVersion: INVENTORY_SCHEMA_VERSION + 1 }));
+    expect(codeOf(open).details?.reason).toBe(`newer schema ${INVENTORY_SCHEMA_VERSION + 1}`);
+  });
+
+  it('has one writer: a live holder is refused, a dead one’s lock is taken over; crash leftovers go', () => {
+    const store = open();
+    expect(codeOf(open).code).toBe('CONFLICT');
+    store.close();
+    writeFileSync(join(dir, INVENTORY_LOCK), String(process.ppid));
+    expect(codeOf(open).details).toEqual({ pid: process.ppid });
+    writeFileSync(join(dir, INVENTORY_LOCK), '999999999');
+    writeFileSync(join(dir, `${INVENTORY_FILE}.tmp-4242`), 'half a write');
+    const again = open();
+    expect(again.openReport.removedTemp).toBe(1);
+    expect(readdirSync(dir).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    again.close();
+    expect(existsSync(join(dir, INVENTORY_LOCK))).toBe(false);
+  });
+});
+
+describe('reconcile', () => {
+  const obj = (id: string, cls: ObjectInfo['class'], label = 'x'): ObjectInfo => ({
+    id,
+    class: cls,
+    label,
+    keyType: cls === 'secret' ? 'aes' : 'rsa',
+    bits: cls === 'secret' ? 256 : 2048,
+    token: true,
+    private: cls !== 'public',
+    local: true,
+    sensitive: true,
+    extractable: false,
+    alwaysSensitive: true,
+    neverExtractable: true,
+    usages: [],
+  });
+
+  it('flags missing objects, clears them when back, and lists unmanaged and pending ones', () => {
+    const store = open();
+    const { data, key, v1 } = oneKey();
+    const rotation = {
+      id: '00000000-0000-4000-8000-000000000001',
+      logicalKeyId: key.id,
+      reason: 'manual' as const,
+      fromVersionId: v1.id,
+      newVersionId: '00000000-0000-4000-8000-000000000002',
+      label: 'mkm/pending/v2',
+      step: 'planned' as const,
+      startedAt: '2026-01-02T00:00:00.000Z',
+      updatedAt: '2026-01-02T00:00:00.000Z',
+    };
+    const v2 = version(key, {
+      id: rotation.newVersionId,
+      version: 2,
+      state: 'pre-activation',
+      primary: false,
+      ckaId: null,
+      label: rotation.label,
+    });
+    store.mutate((d) => Object.assign(d, { ...data, versions: [v1, v2], rotations: [rotation] }));
+
+    const gone = store.reconcile('serial-1', [
+      obj('aa01', 'secret', 'stray'),
+      obj('bb02', 'secret', rotation.label),
+    ]);
+    expect(gone.missing).toEqual([
+      { versionId: v1.id, logicalKeyId: key.id, ckaId: v1.ckaId, since: '2026-02-01T00:00:00.000Z' },
+    ]);
+    expect(gone.unmanaged).toEqual([
+      { ckaId: 'aa01', classes: ['secret'], label: 'stray', keyType: 'aes', bits: 256 },
+    ]);
+    expect(gone.pendingRotation).toEqual([{ rotationId: rotation.id, ckaId: 'bb02', label: rotation.label }]);
+    expect(store.read().versions[0]!.missingSince).toBe('2026-02-01T00:00:00.000Z');
+
+    const back = store.reconcile('serial-1', [obj(v1.ckaId!, 'secret')]);
+    expect(back).toMatchObject({ missing: [], found: [v1.id], unmanaged: [] });
+    expect(store.read().versions[0]!.missingSince).toBeNull();
+
+    // Another token's objects are not this token's business.
+    expect(store.reconcile('serial-2', [obj(v1.ckaId!, 'secret')]).unmanaged).toHaveLength(1);
+    store.close();
+  });
+});
