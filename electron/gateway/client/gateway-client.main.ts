@@ -282,6 +282,7 @@ export class GatewayClient {
   private probed: CapabilitiesResult | null = null;
   private lastPrevious: GatewayKeyStatus['previous'];
   private queue: Promise<unknown> = Promise.resolve();
+  private skewMs = 0;
 
   constructor(private readonly options: GatewayClientOptions) {
     this.profile = options.profile;
@@ -327,6 +328,22 @@ export class GatewayClient {
     const run = this.queue.then(work, work);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * The gateway's idea of now. `expires_at` is the gateway's clock; a merchant PC whose clock
+   * is off by more than a set's lifetime would otherwise refuse every set (or use expired ones).
+   * The offset comes from the HTTP Date header of the gateway's answers (1 s resolution).
+   */
+  private gatewayNow(): number {
+    return this.clock() + this.skewMs;
+  }
+
+  private observe(reply: JsonResponse): void {
+    const date = reply.headers.date;
+    const at = typeof date === 'string' ? Date.parse(date) : NaN;
+    // +500 ms: the header is truncated to the second.
+    if (Number.isFinite(at)) this.skewMs = at + 500 - this.clock();
   }
 
   private codeOf(error: unknown): ErrorCode {
@@ -431,6 +448,7 @@ export class GatewayClient {
           json: { key_id: keyId, public_key_pem: exported.pem, wrapping },
           idempotent: true,
         });
+        this.observe(reply);
         const body = answer(RegisterAnswer, reply.body, 'merchant key registration');
         if (body.key_id !== keyId || body.spki_sha256 !== exported.spkiSha256 || body.wrapping !== wrapping) {
           throw new MkmError(
@@ -797,7 +815,7 @@ export class GatewayClient {
         ),
       );
     }
-    if (Date.parse(set.expires_at) - EXPIRY_MARGIN_MS <= this.clock()) {
+    if (Date.parse(set.expires_at) - EXPIRY_MARGIN_MS <= this.gatewayNow()) {
       return refuse(
         new MkmError('KEY_SET_EXPIRED', undefined, { setId: set.set_id, reason: 'expired-on-arrival' }),
       );
@@ -899,6 +917,7 @@ export class GatewayClient {
       this.audit({ action: 'key-set.request', result: 'error', code: this.codeOf(error) });
       throw error;
     }
+    this.observe(reply);
     const body = answer(KeySetAnswer, reply.body, 'key set');
     this.audit({ action: 'key-set.request', result: 'ok' });
     return this.install(body.next_key_set);
@@ -907,7 +926,7 @@ export class GatewayClient {
   /** The current set if it can still carry a message; otherwise a fresh one. */
   private async usableSet(): Promise<ActiveSet> {
     await this.handleLeftovers();
-    if (this.set && Date.parse(this.set.expiresAt) - EXPIRY_MARGIN_MS > this.clock()) return this.set;
+    if (this.set && Date.parse(this.set.expiresAt) - EXPIRY_MARGIN_MS > this.gatewayNow()) return this.set;
     if (this.set) await this.discardSet('expired');
     try {
       await this.requestSet();
@@ -1009,6 +1028,7 @@ export class GatewayClient {
       throw error;
     }
 
+    this.observe(reply);
     try {
       // The next set is checked on its own by install(): a bad one must not cost the answer.
       const parsed = SecureEnvelope.safeParse(reply.body);

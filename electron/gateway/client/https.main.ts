@@ -249,7 +249,8 @@ export class HttpsJsonClient {
         reject(error);
       };
       socket.setTimeout(connectTimeout, () => fail(unreachable('timeout', { phase: 'connect' })));
-      socket.once('error', (error) => fail(fromSocketError(error)));
+      const onError = (error: Error) => fail(fromSocketError(error));
+      socket.once('error', onError);
       socket.once('secureConnect', () => {
         if (pin !== undefined) {
           const cert = socket.getPeerCertificate(true);
@@ -268,7 +269,10 @@ export class HttpsJsonClient {
         if (settled) return;
         settled = true;
         socket.setTimeout(0);
-        socket.removeAllListeners('error');
+        socket.removeListener('error', onError);
+        // Until the HTTP layer attaches its own listener, an error must not go unheard (it
+        // would crash the process); the request's 'error' then reports it.
+        socket.on('error', () => undefined);
         resolve(socket);
       });
     });

@@ -16,11 +16,13 @@ import { codeOf, createHarness, PASSWORD, USER, type Harness } from './harness';
  */
 let h: Harness;
 let client: GatewayClient;
+/** Milliseconds added to the client's own clock. */
+let clientSkew = 0;
 const extraDirs: string[] = [];
 
 beforeAll(async () => {
   h = await createHarness({ faultTimeoutMs: 4000 });
-  client = h.client();
+  client = h.client({ clock: () => Date.now() + clientSkew });
   const keyId = await h.transportKey('transport-faults');
   await client.registerTransportKey({ keyId, label: 'transport-faults' });
   await client.fetchGatewayKey();
@@ -53,6 +55,9 @@ async function expectConsistent(): Promise<void> {
   const sent = h.audit.filter((a) => a.action === 'secure.send').map((a) => a.setId);
   expect(new Set(sent).size).toBe(sent.length);
 }
+
+const count = (action: string, reason?: string) =>
+  h.audit.filter((a) => a.action === action && (reason === undefined || a.reason === reason)).length;
 
 async function recovers(): Promise<void> {
   const r = await client.ping();
@@ -153,6 +158,19 @@ describe.runIf(softHsmAvailable())('gateway client under faults', () => {
     await client.sandboxArmFault('replay_set');
     expect(await codeOf(client.requestKeySet())).toBe('KEY_SET_USED');
     await recovers();
+  });
+
+  it('a client clock that jumps 16 minutes ahead: the stale set is dropped locally, fresh sets are judged by the gateway clock', async () => {
+    const discards = count('key-set.discard', 'expired');
+    clientSkew = 16 * 60_000;
+    await recovers();
+    expect(count('key-set.discard', 'expired')).toBe(discards + 1);
+    // The next sets are not refused as expired on arrival although the local clock is off.
+    await recovers();
+    await recovers();
+    expect(count('key-set.discard', 'expired')).toBe(discards + 1);
+    expect(h.audit.some((a) => a.code === 'KEY_SET_EXPIRED')).toBe(false);
+    clientSkew = 0;
   });
 
   it('an OAuth token the gateway let expire is renewed once, transparently; an expired set is replaced by the carried one', async () => {
