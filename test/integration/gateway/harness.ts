@@ -8,7 +8,6 @@ import {
   type GatewayClientOptions,
 } from '../../../electron/gateway/client/gateway-client.main';
 import { envSecretProvider, parseGatewayProfile } from '../../../electron/gateway/client/profiles.main';
-import type { TokenCaller } from '../../../electron/gateway/client/token-envelope.main';
 import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
 import { HsmClient } from '../../../electron/hsm/client.main';
 import { createNodeHostSpawner } from '../../../electron/hsm/host/node-spawner.main';
@@ -21,14 +20,14 @@ import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 export const USER = 'merchant-a';
 export const PASSWORD = 'correct horse battery staple';
 
-export const logger = createLogger({ name: 'test', level: 'error', stderrLevel: 'error' });
-
 export interface Harness {
   hsm: SoftHsmToken;
   host: HsmClient;
   sandbox: SandboxHandle;
   sandboxDir: string;
   stateDir: string;
+  /** Everything main and the host logged, at debug level (JSON Lines). */
+  logFile: string;
   /** Milliseconds added to the sandbox's clock. */
   skew: { ms: number };
   audit: GatewayAuditEntry[];
@@ -41,9 +40,12 @@ export interface Harness {
 }
 
 export async function createHarness(options: { faultTimeoutMs?: number } = {}): Promise<Harness> {
-  const hsm = createSoftHsmToken({ setProcessEnv: false, label: 'gw-client' });
+  const hsm = createSoftHsmToken({ setProcessEnv: false, label: 'gw-client', userPin: '7391-gw-pin' });
   const sandboxDir = mkdtempSync(join(tmpdir(), 'mkm-gw-sandbox-'));
   const stateDir = mkdtempSync(join(tmpdir(), 'mkm-gw-state-'));
+  const logDir = mkdtempSync(join(tmpdir(), 'mkm-gw-log-'));
+  const logFile = join(logDir, 'mkm.log');
+  const logger = createLogger({ name: 'main', file: logFile, level: 'debug', stderrLevel: 'error' });
   const skew = { ms: 0 };
   const sandboxOptions = (port: number) => ({
     port,
@@ -68,6 +70,7 @@ export async function createHarness(options: { faultTimeoutMs?: number } = {}): 
     sandbox: await startSandbox(sandboxOptions(0)),
     sandboxDir,
     stateDir,
+    logFile,
     skew,
     audit,
     startHost,
@@ -82,7 +85,7 @@ export async function createHarness(options: { faultTimeoutMs?: number } = {}): 
       });
       return new GatewayClient({
         profile,
-        tokens: h.host as TokenCaller,
+        tokens: h.host,
         slotId: hsm.slotId,
         secrets: envSecretProvider({ env: { MKM_GATEWAY_PASSWORD: PASSWORD } }),
         stateDir,
@@ -116,6 +119,7 @@ export async function createHarness(options: { faultTimeoutMs?: number } = {}): 
       hsm.cleanup();
       rmSync(sandboxDir, { recursive: true, force: true });
       rmSync(stateDir, { recursive: true, force: true });
+      rmSync(logDir, { recursive: true, force: true });
     },
   };
   return h;

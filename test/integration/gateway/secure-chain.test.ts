@@ -1,8 +1,11 @@
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatewayClient } from '../../../electron/gateway/client/gateway-client.main';
+import { dirname } from 'node:path';
+import { findSecrets } from '../../helpers/scan';
 import { softHsmAvailable } from '../../helpers/softhsm';
-import { createHarness, type Harness } from './harness';
+import { createHarness, PASSWORD, type Harness } from './harness';
 
 /**
  * The gateway client against the real sandbox, with its keys in a real SoftHSM2 token behind
@@ -152,5 +155,14 @@ describe.runIf(softHsmAvailable())('gateway client: register, pin, secure chain'
     }
     expect(client.merchantKeys().find((k) => k.keyId === transportId)?.status).toBe('retired');
     expect(await h.sessionObjects()).toHaveLength(2);
+  });
+
+  it('left no password, PIN or card value in its logs or state, while logging what it did', async () => {
+    expect(readFileSync(h.logFile, 'utf8')).toContain('gateway audit');
+    const leaks = findSecrets(
+      [h.stateDir, dirname(h.logFile)],
+      [PASSWORD, h.hsm.userPin, '4111111111111111', '000123456789', '021000021'],
+    );
+    expect(leaks).toEqual([]);
   });
 });
