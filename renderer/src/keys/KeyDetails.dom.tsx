@@ -109,7 +109,7 @@ function PublicKey({ slotId, id }: { slotId: number; id: string }) {
             [
               'SPKI-SHA256 fingerprint',
               <code key="fp" data-testid="fingerprint" className="break">
-                {fingerprintText(exported.data.spkiSha256)}
+                <Fingerprint hex={exported.data.spkiSha256} />
               </code>,
             ],
             ['Modulus', `${exported.data.bits} bits`],
@@ -142,6 +142,21 @@ function PublicKey({ slotId, id }: { slotId: number; id: string }) {
         ))}
       </Tabs.Root>
     </section>
+  );
+}
+
+/** Colon-separated bytes in groups of eight, which wrap between groups, never inside one. */
+function Fingerprint({ hex }: { hex: string }) {
+  const text = fingerprintText(hex);
+  const groups = text.match(/(?:[0-9A-F]{2}:?){1,8}/g) ?? [];
+  return (
+    <span aria-label={text}>
+      {groups.map((g, i) => (
+        <span key={i} className="fp-group">
+          {g}
+        </span>
+      ))}
+    </span>
   );
 }
 

@@ -24,21 +24,41 @@ export function typeText(o: Pick<ObjectInfo, 'keyType' | 'bits'>): string {
 export const KEY_TYPES: { value: KeyType; label: string; purposes: KeyPurpose[]; slow?: boolean }[] = [
   { value: 'aes-256', label: 'AES-256 (secret key)', purposes: ['data', 'kek'] },
   { value: 'hmac-256', label: 'HMAC-SHA256 (secret key)', purposes: ['hmac', 'audit'] },
-  { value: 'rsa-2048', label: 'RSA-2048 (key pair)', purposes: ['gateway-transport', 'signing'], slow: true },
-  { value: 'rsa-3072', label: 'RSA-3072 (key pair)', purposes: ['gateway-transport', 'signing'], slow: true },
-  { value: 'rsa-4096', label: 'RSA-4096 (key pair)', purposes: ['gateway-transport', 'signing'], slow: true },
+  {
+    value: 'rsa-2048',
+    label: 'RSA-2048 (key pair)',
+    purposes: ['gateway-transport', 'signing', 'encryption'],
+    slow: true,
+  },
+  {
+    value: 'rsa-3072',
+    label: 'RSA-3072 (key pair)',
+    purposes: ['gateway-transport', 'signing', 'encryption'],
+    slow: true,
+  },
+  {
+    value: 'rsa-4096',
+    label: 'RSA-4096 (key pair)',
+    purposes: ['gateway-transport', 'signing', 'encryption'],
+    slow: true,
+  },
 ];
 
 export const PURPOSES: Record<KeyPurpose, { label: string; allows: string }> = {
   'gateway-transport': {
     label: 'Gateway transport',
     allows:
-      'The gateway wraps session keys under the public key; the private key can only decrypt and unwrap them. It cannot sign.',
+      'The gateway wraps session keys under the public key; the private key only unwraps them inside the token, so they never leave it in clear. It cannot sign or decrypt.',
   },
   signing: {
     label: 'Signing',
     allows:
       'The private key signs certificate requests and statements; the public key verifies. It cannot decrypt.',
+  },
+  encryption: {
+    label: 'Encryption (testing)',
+    allows:
+      'The public key encrypts and the private key decrypts, for testing and troubleshooting. Not for gateway key exchange.',
   },
   data: { label: 'Data encryption', allows: 'Encrypts and decrypts messages. It cannot wrap other keys.' },
   kek: {

@@ -43,9 +43,9 @@ function LoginForm({ slot, onDone }: { slot: SlotSummary; onDone: () => void }) 
     setError(null);
     try {
       await mkm().tokens.login(pin === undefined ? { slotId: slot.slotId } : { slotId: slot.slotId, pin });
-      await queryClient.invalidateQueries({ queryKey: tokenKeys.list });
-      await queryClient.invalidateQueries({ queryKey: ['keys'] });
       onDone();
+      void queryClient.invalidateQueries({ queryKey: tokenKeys.list });
+      void queryClient.invalidateQueries({ queryKey: ['keys'] });
     } catch (e) {
       const err = asMkmError(e);
       setError(err);

@@ -1,0 +1,84 @@
+import { expect, test } from './fixtures';
+import { loginDialog, logInToDemo, openSection } from './helpers/ui';
+
+/** The Tokens screen on the real demo SoftHSM2 token (browser mode, no mocks). */
+test('the token screen shows the library, its C_GetInfo, the demo token and its flags', async ({ app }) => {
+  await openSection(app, 'Tokens');
+  const library = app.getByRole('region', { name: /PKCS#11 library/ });
+  await expect(library).toContainText('libsofthsm2.so');
+  await expect(library).toContainText('SoftHSM');
+  await expect(library).toContainText('2.40');
+  await expect(library.getByText('DEMO', { exact: true })).toBeVisible();
+  const demo = app.getByRole('article', { name: /MKM Demo/ });
+  await expect(demo.getByText('DEMO', { exact: true })).toBeVisible();
+  await expect(demo.getByText('Login required')).toBeVisible();
+  await expect(app.getByRole('article', { name: /not initialized/ })).toContainText('Not initialized');
+  // The header names the token in use on every screen.
+  await expect(app.getByRole('group', { name: 'Token in use' })).toContainText('MKM Demo');
+});
+
+test('a wrong PIN shows the tries warning; then the right PIN logs in, and logout logs out', async ({
+  app,
+}) => {
+  await openSection(app, 'Tokens');
+  const header = app.getByRole('group', { name: 'Token in use' });
+  await header.getByRole('button', { name: 'Log in…' }).click();
+  const dialog = loginDialog(app);
+  const pin = dialog.getByLabel('User PIN', { exact: true });
+  await expect(pin).toHaveAttribute('type', 'password');
+  await expect(pin).toBeFocused();
+
+  // Escape closes the dialog; nothing typed survives it.
+  await pin.fill('999999');
+  await app.keyboard.press('Escape');
+  await expect(dialog).toBeHidden();
+  await header.getByRole('button', { name: 'Log in…' }).click();
+  await expect(pin).toHaveValue('');
+
+  // The reveal toggle unmasks and masks again.
+  await pin.fill('0000');
+  await dialog.getByRole('button', { name: 'Show User PIN' }).click();
+  await expect(pin).toHaveAttribute('type', 'text');
+  await dialog.getByRole('button', { name: 'Hide User PIN' }).click();
+  await expect(pin).toHaveAttribute('type', 'password');
+
+  await pin.press('Enter');
+  const warning = dialog.getByRole('alert');
+  await expect(warning).toContainText('The PIN is incorrect.');
+  await expect(warning).toContainText('PIN_INCORRECT');
+  await expect(warning).toHaveAttribute('data-pin-warning', /count-low|final-try/);
+  await expect(pin).toHaveValue('');
+  // The token's flags say so on the Tokens screen too.
+  await expect(app.locator('article', { hasText: 'MKM Demo' }).getByText('PIN count low')).toBeAttached();
+
+  await pin.fill('123456');
+  await pin.press('Enter');
+  await expect(dialog).toBeHidden();
+  await expect(header).toContainText('Logged in');
+  await expect(app.getByRole('article', { name: /MKM Demo/ }).getByText('Logged in')).toBeVisible();
+
+  await header.getByRole('button', { name: 'Log out' }).click();
+  await expect(header).toContainText('Logged out');
+});
+
+test('security-officer steps say what will happen before they ask for PINs', async ({ app }) => {
+  await openSection(app, 'Tokens');
+  await logInToDemo(app);
+  await app.getByRole('button', { name: 'Initialize token…' }).click();
+  const confirm = app.getByRole('alertdialog', { name: 'Initialize (erase) the token' });
+  await expect(confirm).toContainText('Every key, certificate and object on “MKM Demo”');
+  await expect(confirm).toContainText('cannot be undone');
+  await app.keyboard.press('Escape');
+  await expect(confirm).toBeHidden();
+
+  await app.getByRole('button', { name: 'Change user PIN…' }).click();
+  const change = app.getByRole('alertdialog', { name: 'Change the user PIN' });
+  await change.getByLabel('Current user PIN', { exact: true }).fill('123456');
+  await change.getByLabel('New user PIN', { exact: true }).fill('654321');
+  await change.getByLabel('New user PIN again', { exact: true }).fill('654320');
+  await change.getByRole('button', { name: 'Change PIN' }).click();
+  await expect(change.getByRole('alert')).toContainText('The two new PINs differ');
+  await expect(change.getByLabel('Current user PIN', { exact: true })).toHaveValue('');
+  await change.getByRole('button', { name: 'Cancel' }).click();
+  await expect(change).toBeHidden();
+});
