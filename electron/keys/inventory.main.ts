@@ -159,41 +159,49 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** Why a file is not a good inventory, in words for the admin and the log. */
+class Damage extends Error {}
+
 interface Parsed {
   data: InventoryData;
   schemaVersion: number;
 }
 
-/** Reads and checks one inventory file; throws a reason string on any problem. */
+/** Reads, migrates and checks one inventory file; throws Damage on any problem. */
 function parseFile(text: string): Parsed {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
-    throw 'not JSON';
+    throw new Damage('not JSON');
   }
-  if (typeof raw !== 'object' || raw === null) throw 'not an object';
+  if (typeof raw !== 'object' || raw === null) throw new Damage('not an object');
   const file = raw as Json;
-  if (file.format !== INVENTORY_FORMAT) throw 'not a key inventory';
+  if (file.format !== INVENTORY_FORMAT) throw new Damage('not a key inventory');
   const schemaVersion = file.schemaVersion;
   if (typeof schemaVersion !== 'number' || !Number.isInteger(schemaVersion) || schemaVersion < 1)
-    throw 'no schema version';
-  if (schemaVersion > INVENTORY_SCHEMA_VERSION) throw `newer schema ${schemaVersion}`;
-  if (typeof file.data !== 'object' || file.data === null) throw 'no data';
-  if (file.digest !== sha256(JSON.stringify(file.data))) throw 'digest mismatch: edited outside the app';
+    throw new Damage('no schema version');
+  if (schemaVersion > INVENTORY_SCHEMA_VERSION) throw new Damage(`newer schema ${schemaVersion}`);
+  if (typeof file.data !== 'object' || file.data === null) throw new Damage('no data');
+  if (file.digest !== sha256(JSON.stringify(file.data)))
+    throw new Damage('digest mismatch: edited outside the app');
   let data = file.data as Json;
   for (let v = schemaVersion; v < INVENTORY_SCHEMA_VERSION; v++) {
     const step = MIGRATIONS[v];
-    if (!step) throw `no migration from schema ${v}`;
-    data = step(data);
+    if (!step) throw new Damage(`no migration from schema ${v}`);
+    try {
+      data = step(data);
+    } catch {
+      throw new Damage(`the migration from schema ${v} failed`);
+    }
   }
   const result = InventoryDataSchema.safeParse(data);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw `schema: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}`;
+    throw new Damage(`schema: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}`);
   }
   const problem = inventoryProblem(result.data);
-  if (problem) throw `inconsistent: ${problem}`;
+  if (problem) throw new Damage(`inconsistent: ${problem}`);
   return { data: result.data, schemaVersion };
 }
 
@@ -252,8 +260,7 @@ export class InventoryStore {
       try {
         parsed = parseFile(readFileSync(file, 'utf8'));
       } catch (reason) {
-        if (reason instanceof Error) throw reason;
-        const report = `${String(reason)}`;
+        const report = reason instanceof Damage ? reason.message : 'unreadable';
         (options.logger ?? silentLogger).error('the key inventory could not be read', {
           file,
           reason: report,

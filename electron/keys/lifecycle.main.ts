@@ -12,10 +12,12 @@ import {
   DEFAULT_KEY_TYPE,
   dueAt,
   formatEnvelope,
+  formatMacTag,
   mayProcess,
   mayProtect,
   NEEDS_GATEWAY_REGISTRATION,
   parseEnvelope,
+  parseMacTag,
   policyFor,
   type DueItem,
   type Fingerprint,
@@ -166,6 +168,9 @@ const PURPOSE_TYPES: Record<ManagedPurpose, readonly ManagedKeyType[]> = {
   hmac: ['hmac-256'],
   audit: ['hmac-256'],
 };
+
+/** Errors after which the slot a serial was cached in may hold another token now. */
+const STALE_SLOT = new Set<string>(['SLOT_NOT_FOUND', 'TOKEN_NOT_PRESENT', 'TOKEN_REMOVED', 'KEY_NOT_FOUND']);
 
 const isRsa = (type: ManagedKeyType) => type.startsWith('rsa-');
 
@@ -376,7 +381,7 @@ export class KeyLifecycleService {
       throw new MkmError('CONFLICT', 'The new version is already primary; the rotation can only finish.');
     }
     const v = this.version(r.newVersionId);
-    const slotId = await this.slotFor(v.tokenSerial!);
+    const slotId = await this.slotFor(v.tokenSerial!, true);
     const ckaId = v.ckaId ?? (await this.findByLabel(slotId, r.label, v.type))?.id ?? null;
     if (ckaId !== null) await this.destroyOnToken(slotId, ckaId, TOKEN_CLASSES[v.type]);
     const now = this.clock().toISOString();
@@ -470,7 +475,7 @@ export class KeyLifecycleService {
       const v = this.version(r.newVersionId);
       switch (r.step) {
         case 'planned': {
-          const slotId = await this.slotFor(v.tokenSerial!);
+          const slotId = await this.slotFor(v.tokenSerial!, true);
           let found = await this.findByLabel(slotId, r.label, v.type);
           if (!found) {
             const generated = await this.tokens.call('generateKey', {
@@ -773,7 +778,7 @@ export class KeyLifecycleService {
   private async finishDestroy(versionId: string): Promise<KeyVersion> {
     const v = this.version(versionId);
     if (v.ckaId !== null && v.tokenSerial !== null) {
-      const slotId = await this.slotFor(v.tokenSerial);
+      const slotId = await this.slotFor(v.tokenSerial, true);
       await this.destroyOnToken(slotId, v.ckaId, v.objectClasses);
     }
     const now = this.clock().toISOString();
@@ -795,7 +800,7 @@ export class KeyLifecycleService {
 
   /** Compares the inventory with the objects on a token (see InventoryStore.reconcile). */
   async reconcile(tokenSerial: string): Promise<ReconcileReport> {
-    const slotId = await this.slotFor(tokenSerial);
+    const slotId = await this.slotFor(tokenSerial, true);
     const objects = await this.tokens.call('listObjects', { slotId });
     const report = this.inventory.reconcile(tokenSerial, objects);
     for (const m of report.missing) {
@@ -820,7 +825,7 @@ export class KeyLifecycleService {
       ) {
         throw new MkmError('CONFLICT', 'This key is already managed.', { ckaId });
       }
-      const slotId = await this.slotFor(request.tokenSerial);
+      const slotId = await this.slotFor(request.tokenSerial, true);
       const objects = (await this.tokens.call('listObjects', { slotId })).filter(
         (o) => o.id === ckaId && (o.class === 'secret' || o.class === 'private' || o.class === 'public'),
       );
@@ -1014,14 +1019,16 @@ export class KeyLifecycleService {
         });
       }
     }
-    const slotId = await this.slotFor(v.tokenSerial!);
-    const iv = (await this.tokens.call('generateRandom', { slotId, length: 16 })).data;
-    const { data } = await this.tokens.call('encrypt', {
-      slotId,
-      id: v.ckaId!,
-      mechanism: 'AES_CBC_PAD',
-      iv,
-      data: Buffer.from(plaintext).toString('base64'),
+    const { iv, data } = await this.onToken(v.tokenSerial!, async (slotId) => {
+      const random = (await this.tokens.call('generateRandom', { slotId, length: 16 })).data;
+      const out = await this.tokens.call('encrypt', {
+        slotId,
+        id: v.ckaId!,
+        mechanism: 'AES_CBC_PAD',
+        iv: random,
+        data: Buffer.from(plaintext).toString('base64'),
+      });
+      return { iv: random, data: out.data };
     });
     this.usage.record(v.id);
     return formatEnvelope({ versionId: v.id, iv, ciphertext: data });
@@ -1046,16 +1053,67 @@ export class KeyLifecycleService {
         },
       );
     }
-    const slotId = await this.slotFor(v.tokenSerial!);
-    const { data } = await this.tokens.call('decrypt', {
-      slotId,
-      id: v.ckaId,
-      mechanism: 'AES_CBC_PAD',
-      iv: e.iv,
-      data: e.ciphertext,
-    });
+    const ckaId = v.ckaId;
+    const { data } = await this.onToken(v.tokenSerial!, (slotId) =>
+      this.tokens.call('decrypt', {
+        slotId,
+        id: ckaId,
+        mechanism: 'AES_CBC_PAD',
+        iv: e.iv,
+        data: e.ciphertext,
+      }),
+    );
     this.usage.record(v.id);
     return Buffer.from(data, 'base64');
+  }
+
+  /** HMAC-SHA256 on the token under an hmac key's primary; returns an mkm1m tag. */
+  async macWithPrimary(logicalKeyId: string, data: Uint8Array): Promise<string> {
+    const key = this.logicalKey(logicalKeyId);
+    if (key.purpose !== 'hmac') {
+      throw new MkmError('KEY_NOT_PERMITTED', 'Only hmac keys make MACs here.', { purpose: key.purpose });
+    }
+    const v = this.inventory.peek().versions.find((x) => x.logicalKeyId === logicalKeyId && x.primary);
+    if (!v || !mayProtect(v)) {
+      throw new MkmError('KEY_NOT_PERMITTED', 'This key has no usable primary version; rotate it.', {
+        logicalKeyId,
+      });
+    }
+    const { mac } = await this.onToken(v.tokenSerial!, (slotId) =>
+      this.tokens.call('hmacSign', { slotId, id: v.ckaId!, data: Buffer.from(data).toString('base64') }),
+    );
+    this.usage.record(v.id);
+    return formatMacTag({ versionId: v.id, mac });
+  }
+
+  /** Checks an mkm1m tag with the version it names (active or deactivated). */
+  async verifyMac(data: Uint8Array, tag: string): Promise<boolean> {
+    const t = parseMacTag(tag);
+    const v = this.inventory.peek().versions.find((x) => x.id === t.versionId);
+    if (!v) throw new MkmError('KEY_NOT_FOUND', 'No key version of this inventory made this tag.');
+    if (v.purpose !== 'hmac') throw new MkmError('KEY_NOT_PERMITTED', undefined, { purpose: v.purpose });
+    if (!mayProcess(v) || v.ckaId === null) {
+      throw new MkmError('KEY_NOT_PERMITTED', `This tag was made with a key version that is ${v.state}.`, {
+        versionId: v.id,
+        state: v.state,
+      });
+    }
+    const ckaId = v.ckaId;
+    const { valid } = await this.onToken(v.tokenSerial!, (slotId) =>
+      this.tokens.call('hmacVerify', {
+        slotId,
+        id: ckaId,
+        data: Buffer.from(data).toString('base64'),
+        mac: t.mac,
+      }),
+    );
+    this.usage.record(v.id);
+    return valid;
+  }
+
+  /** Forget which slot holds which token (call it when tokens are inserted or removed). */
+  forgetSlots(): void {
+    this.slotCache.clear();
   }
 
   /** Writes the batched use counts now. */
@@ -1094,16 +1152,35 @@ export class KeyLifecycleService {
     });
   }
 
-  private async slotFor(serial: string): Promise<number> {
-    const cached = this.slotCache.get(serial);
+  /**
+   * The slot holding the token with this serial. `fresh` asks the token list again: every
+   * lifecycle step that creates or destroys objects does, so a token swapped into a cached slot
+   * is never mistaken for the one the record names.
+   */
+  private async slotFor(serial: string, fresh = false): Promise<number> {
+    const cached = fresh ? undefined : this.slotCache.get(serial);
     if (cached !== undefined) return cached;
     const slots = await this.tokens.call('listSlots', {});
+    this.slotCache.clear();
     for (const s of slots) if (s.token) this.slotCache.set(s.token.serial.trim(), s.slotId);
     const slotId = this.slotCache.get(serial);
     if (slotId === undefined) {
       throw new MkmError('TOKEN_NOT_PRESENT', 'The token that holds this key is not inserted.', { serial });
     }
     return slotId;
+  }
+
+  /** A crypto call on the token with `serial`; a stale slot mapping is looked up again once. */
+  private async onToken<T>(serial: string, body: (slotId: number) => Promise<T>): Promise<T> {
+    const slotId = await this.slotFor(serial);
+    try {
+      return await body(slotId);
+    } catch (error) {
+      if (!STALE_SLOT.has(codeOf(error).code)) throw error;
+      const fresh = await this.slotFor(serial, true);
+      if (fresh === slotId) throw error;
+      return body(fresh);
+    }
   }
 
   private async findByLabel(

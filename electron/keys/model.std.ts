@@ -485,3 +485,35 @@ export function parseEnvelope(text: string): Envelope {
   }
   return { versionId, iv, ciphertext };
 }
+
+/**
+ * A versioned MAC tag: `mkm1m:<versionId>:<mac b64>` (HMAC-SHA256 on the token). As with the
+ * envelope, the version id lets a tag made before a rotation verify after it.
+ */
+export const MAC_TAG_PREFIX = 'mkm1m';
+
+export interface MacTag {
+  versionId: string;
+  mac: string;
+}
+
+export function formatMacTag(t: MacTag): string {
+  return `${MAC_TAG_PREFIX}:${t.versionId}:${t.mac}`;
+}
+
+export function parseMacTag(text: string): MacTag {
+  const parts = text.trim().split(':');
+  const [prefix, versionId, mac] = parts;
+  if (
+    parts.length !== 3 ||
+    prefix !== MAC_TAG_PREFIX ||
+    !versionId ||
+    !UUID.test(versionId) ||
+    !mac ||
+    !B64.test(mac) ||
+    mac.length !== 44
+  ) {
+    throw new MkmError('ENCODING_INVALID', 'This is not an mkm1m MAC tag (mkm1m:<version>:<mac>).');
+  }
+  return { versionId, mac };
+}

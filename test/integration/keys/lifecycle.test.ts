@@ -274,6 +274,30 @@ describe('a data key through its life', () => {
   });
 });
 
+describe('an hmac key', () => {
+  it('tags with the primary, and tags made before a rotation still verify after it', async () => {
+    const clock = testClock();
+    const keys = open(clock);
+    const { logicalKey, version: v1 } = await keys.createKey({
+      name: 'macs',
+      purpose: 'hmac',
+      tokenSerial: hsm.serial,
+    });
+    expect(v1.fingerprint).toMatchObject({ kind: 'kcv', method: 'hmac' });
+    const tag = await keys.macWithPrimary(logicalKey.id, Buffer.from('amount=100'));
+    expect(tag).toMatch(new RegExp(`^mkm1m:${v1.id}:[A-Za-z0-9+/]{43}=$`));
+    await keys.rotateNow(logicalKey.id);
+    expect(await keys.verifyMac(Buffer.from('amount=100'), tag)).toBe(true);
+    expect(await keys.verifyMac(Buffer.from('amount=900'), tag)).toBe(false);
+    const newer = await keys.macWithPrimary(logicalKey.id, Buffer.from('amount=100'));
+    expect(newer.split(':')[1]).toBe(keys.primary(logicalKey.id)!.id);
+    await expectCode(keys.encryptWithPrimary(logicalKey.id, Buffer.from('x')), 'KEY_NOT_PERMITTED');
+    keys.flushUsage();
+    expect(keys.version(v1.id).useCount).toBe(3);
+    await keys.close();
+  });
+});
+
 describe('gateway transport keys', () => {
   it('register with the gateway before they become primary; a failed registration waits for resume', async () => {
     const clock = testClock();

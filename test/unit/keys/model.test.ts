@@ -4,10 +4,12 @@ import {
   DEFAULT_POLICIES,
   dueAt,
   formatEnvelope,
+  formatMacTag,
   inventoryProblem,
   mayProcess,
   mayProtect,
   parseEnvelope,
+  parseMacTag,
 } from '../../../electron/keys/model.std';
 import { UsageCounter } from '../../../electron/keys/usage.main';
 import { MkmError } from '../../../shared/errors.std';
@@ -148,6 +150,15 @@ describe('the mkm1 envelope', () => {
     ]) {
       expect(() => parseEnvelope(bad)).toThrow(MkmError);
     }
+  });
+});
+
+describe('the mkm1m MAC tag', () => {
+  it('round-trips and refuses other text', () => {
+    const tag = { versionId: '0f8fad5b-d9cb-469f-a165-70867728950e', mac: 'A'.repeat(43) + '=' };
+    expect(parseMacTag(formatMacTag(tag))).toEqual(tag);
+    expect(() => parseMacTag(`mkm1m:${tag.versionId}:AAAA`)).toThrow(MkmError);
+    expect(() => parseMacTag(`mkm1:${tag.versionId}:${tag.mac}`)).toThrow(MkmError);
   });
 });
 
