@@ -12,6 +12,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const benchDir = join(root, 'bench');
 const tsx = join(root, 'node_modules', '.bin', 'tsx');
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+// A benchmark that hangs counts as crashed rather than holding the suite forever.
+const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S ?? 600) * 1000;
 
 const all = readdirSync(benchDir)
   .filter((f) => f.endsWith('.bench.ts'))
@@ -26,8 +28,15 @@ function run(file) {
   return new Promise((resolve) => {
     const started = performance.now();
     const child = spawn(tsx, [join('bench', file)], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-    const finish = (code, signal, error) =>
-      resolve({ file, code, signal, error, seconds: (performance.now() - started) / 1000 });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+    }, TIMEOUT_MS);
+    const finish = (code, signal, error) => {
+      clearTimeout(timer);
+      resolve({ file, code, signal, error, timedOut, seconds: (performance.now() - started) / 1000 });
+    };
     child.on('error', (error) => finish(null, null, error));
     child.on('exit', (code, signal) => finish(code, signal));
   });
@@ -46,7 +55,7 @@ for (const r of results) {
     ? `failed to start (${r.error.message})`
     : r.code === 0
       ? 'ran'
-      : `FAILED to run (${r.signal ? `signal ${r.signal}` : `exit code ${r.code}`})`;
+      : `FAILED to run (${r.timedOut ? `timed out after ${TIMEOUT_MS / 1000} s` : r.signal ? `signal ${r.signal}` : `exit code ${r.code}`})`;
   console.log(`${r.file}: ${how}, ${r.seconds.toFixed(1)} s`);
 }
 console.log(
