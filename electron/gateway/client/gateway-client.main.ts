@@ -346,6 +346,28 @@ export class GatewayClient {
     if (Number.isFinite(at)) this.skewMs = at + 500 - this.clock();
   }
 
+  /**
+   * A logged-out token hides its private objects, so the host reports KEY_NOT_FOUND for the
+   * transport key and the set's keys. Say what it is: the admin must log in. (C_Logout also
+   * destroys private session objects, PKCS#11 v2.40 §5.6, so the set itself is gone; the next
+   * attempt after the login finds that out and asks for a fresh set before sending anything.)
+   */
+  private async explainTokenError(error: unknown): Promise<unknown> {
+    if (this.codeOf(error) !== 'KEY_NOT_FOUND') return error;
+    try {
+      const slots = await this.tokens.call('listSlots', {});
+      const slot = slots.find((s) => s.slotId === this.slotId);
+      if (slot && slot.token && !slot.session.loggedIn) {
+        return new MkmError('NOT_LOGGED_IN', 'Log in to the token to use the gateway keys.', {
+          slotId: this.slotId,
+        });
+      }
+    } catch {
+      // The original error is the better report.
+    }
+    return error;
+  }
+
   private codeOf(error: unknown): ErrorCode {
     return error instanceof MkmError ? error.code : 'INTERNAL';
   }
@@ -835,7 +857,7 @@ export class GatewayClient {
     try {
       enc = await unwrap(set.enc_key, 'aes-256');
     } catch (error) {
-      return refuse(error as MkmError);
+      return refuse((await this.explainTokenError(error)) as MkmError);
     }
     let mac: HsmResult<'unwrapKey'>;
     try {
@@ -985,10 +1007,14 @@ export class GatewayClient {
     try {
       sealed = await sealInToken(this.tokens, keys, Buffer.from(set.iv, 'base64'), body);
     } catch (error) {
-      // Nothing was sent. Objects gone (host restarted): the set is lost, not used.
-      await this.discardSet('token-lost').catch(() => undefined);
-      if (this.codeOf(error) === 'KEY_NOT_FOUND') throw new SetLost();
-      throw error;
+      // Nothing was sent. Objects gone while logged in (host restarted): the set is lost, not
+      // used. Logged out or another token failure: reported as such; the next attempt decides.
+      const explained = await this.explainTokenError(error);
+      if (this.codeOf(explained) === 'KEY_NOT_FOUND') {
+        await this.discardSet('token-lost').catch(() => undefined);
+        throw new SetLost();
+      }
+      throw explained;
     }
 
     // From here the set counts as used, whatever happens to the request.

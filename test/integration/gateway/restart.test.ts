@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatewayClient } from '../../../electron/gateway/client/gateway-client.main';
 import { softHsmAvailable } from '../../helpers/softhsm';
-import { createHarness, type Harness } from './harness';
+import { codeOf, createHarness, type Harness } from './harness';
 
 /**
  * Restarts in the middle of a chain: the client (new GatewayClient over a new host process),
@@ -71,6 +71,21 @@ describe.runIf(softHsmAvailable())('gateway client across restarts', () => {
     const r = await client.ping();
     expect(r.response.pong).toBe(true);
     expect(count('key-set.discard', 'token-lost')).toBe(1);
+    sent.push(r.setId);
+  });
+
+  it('a logout mid-chain: NOT_LOGGED_IN (not a missing key); after the login a fresh set replaces the one C_Logout destroyed', async () => {
+    const current = client.currentKeySet()!;
+    const lost = count('key-set.discard', 'token-lost');
+    await h.host.call('logout', { slotId: h.hsm.slotId });
+    expect(await codeOf(client.ping())).toBe('NOT_LOGGED_IN');
+    await h.host.call('login', { slotId: h.hsm.slotId, pin: h.hsm.userPin });
+    // PKCS#11: logging out destroys the private session objects, the set's keys with them.
+    expect(await h.sessionObjects()).toEqual([]);
+    const r = await client.ping();
+    expect(r.setId).not.toBe(current.setId);
+    expect(count('key-set.discard', 'token-lost')).toBe(lost + 1);
+    expect(await h.sessionObjects()).toHaveLength(2);
     sent.push(r.setId);
   });
 
