@@ -164,7 +164,9 @@ export function KeyList({
                     {o.sensitive && <Badge tone="ok">sensitive</Badge>}
                     {o.extractable === true && <Badge tone="warn">extractable</Badge>}
                     {o.extractable === false && o.class !== 'public' && (
-                      <Badge tone="neutral">non-extractable</Badge>
+                      <Badge tone="neutral" title="Not extractable: it can never leave the token">
+                        no export
+                      </Badge>
                     )}
                     {!o.token && <Badge tone="info">session</Badge>}
                   </div>
