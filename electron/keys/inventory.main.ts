@@ -89,6 +89,12 @@ export interface InventoryStoreOptions {
   clock?: () => Date;
   /** Test hook: called at named points of a write (crash tests kill the process there). */
   faults?: (point: string) => void;
+  /**
+   * 'throw' (default): a damaged file opens with STORE_CORRUPT and the caller decides.
+   * 'restore': the damaged file is moved aside and the last good copy restored (reported in
+   * openReport.restored; tell the admin). Without a good copy it still throws.
+   */
+  onCorrupt?: 'throw' | 'restore';
 }
 
 export interface InventoryOpenReport {
@@ -96,6 +102,8 @@ export interface InventoryOpenReport {
   migratedFrom: number | null;
   /** Temp files of a write that a crash interrupted, removed at open. */
   removedTemp: number;
+  /** Set when onCorrupt 'restore' replaced a damaged file; `reason` says what was wrong. */
+  restored?: RestoreReport & { reason: string };
 }
 
 export interface RestoreReport {
@@ -230,6 +238,25 @@ export class InventoryStore {
    * damaged file (see restoreLastGood) and CONFLICT while another live process holds the lock.
    */
   static open(options: InventoryStoreOptions): InventoryStore {
+    try {
+      return InventoryStore.openOnce(options);
+    } catch (error) {
+      if (
+        options.onCorrupt !== 'restore' ||
+        !(error instanceof MkmError) ||
+        error.code !== 'STORE_CORRUPT' ||
+        error.details?.lastGoodAvailable !== true
+      ) {
+        throw error;
+      }
+      const restored = InventoryStore.restoreLastGood(options.dir, options.logger, options.clock);
+      const store = InventoryStore.openOnce(options);
+      store.openReport.restored = { ...restored, reason: String(error.details.reason) };
+      return store;
+    }
+  }
+
+  private static openOnce(options: InventoryStoreOptions): InventoryStore {
     const { dir } = options;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     takeLock(dir);

@@ -107,6 +107,8 @@ export interface KeyLifecycleOptions {
   hardUseLimitFactor?: number | null;
   /** Test hook: called at named crash points (see CRASH_POINTS). */
   faults?: (point: string) => void;
+  /** See InventoryStoreOptions.onCorrupt; default 'throw' (STORE_CORRUPT). */
+  onCorrupt?: 'throw' | 'restore';
 }
 
 /** The points `faults` is called at, in rotation order. */
@@ -212,6 +214,7 @@ export class KeyLifecycleService {
       logger: options.logger,
       clock: options.clock,
       faults: options.faults,
+      onCorrupt: options.onCorrupt,
     });
     return new KeyLifecycleService(options, inventory);
   }
@@ -831,6 +834,11 @@ export class KeyLifecycleService {
       );
       const first = objects.find((o) => o.class !== 'public') ?? objects[0];
       if (!first) throw new MkmError('KEY_NOT_FOUND', undefined, { ckaId });
+      if (this.inventory.peek().rotations.some((r) => r.label === first.label)) {
+        throw new MkmError('CONFLICT', 'This key belongs to a rotation in progress; resume() records it.', {
+          ckaId,
+        });
+      }
       const type = typeOfObject(first);
       checkPurposeType(request.purpose, type);
       const fingerprint = await this.fingerprintOf(slotId, ckaId, type);

@@ -1,12 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog, verifyAuditLog } from '../../../electron/audit/audit-log.main';
 import type { AuditAppend } from '../../../electron/audit/audit-log.main';
 import type { TokensService } from '../../../electron/hsm/tokens.main';
-import { INVENTORY_FILE } from '../../../electron/keys/inventory.main';
+import { INVENTORY_FILE, InventoryStore } from '../../../electron/keys/inventory.main';
 import {
   KeyLifecycleService,
   type GatewayRegistrationRequest,
@@ -402,6 +402,36 @@ describe('gateway transport keys', () => {
       keys.importGatewayPublicKey({ pem: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----' }),
     ).toThrow(expect.objectContaining({ code: 'PRIVATE_KEY_REFUSED' }));
     await expectCode(keys.rotateNow(v1.logicalKeyId), 'VALIDATION');
+    await keys.close();
+  });
+});
+
+describe('a damaged inventory', () => {
+  it('refuses to open with STORE_CORRUPT; after restoring the last good copy the keys and their data are back', async () => {
+    const clock = testClock();
+    const dir = join(root, 'damaged');
+    const options = { dir, tokens, clock: clock.now, audit: () => {}, usageFlushMs: 0 };
+    let keys = KeyLifecycleService.open(options);
+    const { logicalKey } = await keys.createKey({
+      name: 'survivor',
+      purpose: 'data',
+      tokenSerial: hsm.serial,
+    });
+    const env = await keys.encryptWithPrimary(logicalKey.id, Buffer.from('still here'));
+    await keys.close();
+
+    const text = readFileSync(join(dir, INVENTORY_FILE), 'utf8');
+    writeFileSync(join(dir, INVENTORY_FILE), text.replace('"survivor"', '"renamed by hand"'));
+    const err = await expectCode(() => KeyLifecycleService.open(options), 'STORE_CORRUPT');
+    expect(err.details).toMatchObject({
+      reason: 'digest mismatch: edited outside the app',
+      lastGoodAvailable: true,
+    });
+
+    InventoryStore.restoreLastGood(dir);
+    keys = KeyLifecycleService.open(options);
+    expect(keys.logicalKey(logicalKey.id).name).toBe('survivor');
+    expect((await keys.decrypt(env)).toString()).toBe('still here');
     await keys.close();
   });
 });

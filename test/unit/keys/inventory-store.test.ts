@@ -136,6 +136,19 @@ describe('the key inventory file', () => {
     store.close();
   });
 
+  it('with onCorrupt "restore", opening restores the last good copy itself and says so', () => {
+    const { v1 } = seeded();
+    rewrite((f) => ((f.data.versions as { useCount: number }[])[0]!.useCount = 7));
+    const store = InventoryStore.open({ dir, clock, onCorrupt: 'restore' });
+    expect(store.openReport.restored).toMatchObject({
+      reason: 'digest mismatch: edited outside the app',
+      restoredFrom: join(dir, INVENTORY_LAST_GOOD),
+    });
+    expect(existsSync(store.openReport.restored!.movedAside!)).toBe(true);
+    expect(store.read().versions).toEqual([v1]);
+    store.close();
+  });
+
   it('refuses to restore when the last good copy is damaged too', () => {
     seeded();
     writeFileSync(file(), 'garbage');
