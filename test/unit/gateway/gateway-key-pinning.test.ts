@@ -6,6 +6,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { GatewayClient, type GatewayAuditEntry } from '../../../electron/gateway/client/gateway-client.main';
 import { parseGatewayProfile } from '../../../electron/gateway/client/profiles.main';
 import type { TokenCaller } from '../../../electron/gateway/client/token-envelope.main';
+import type { HsmClient } from '../../../electron/hsm/client.main';
+import type { TokensService } from '../../../electron/hsm/tokens.main';
+
+// Both of main's ways into the token serve as the client's TokenCaller (checked by tsc).
+export type TokenCallers = [
+  TokensService extends TokenCaller ? true : never,
+  HsmClient extends TokenCaller ? true : never,
+];
+const callersFit: TokenCallers = [true, true];
 
 /**
  * The PayTrace case (no public_key endpoint: the PEM imported by hand) and key-set refusals
@@ -49,6 +58,8 @@ const pem = () =>
   }) as string;
 
 describe('gateway key imported by hand', () => {
+  it('takes TokensService and HsmClient as its token', () => expect(callersFit).toEqual([true, true]));
+
   it('pins the first PEM, holds a different one as pending until confirmed, and encrypts only under the pinned key', async () => {
     const { client, audit, stateDir } = makeClient();
     const first = await client.importGatewayKeyPem(pem());
