@@ -76,21 +76,25 @@ test('an RSA-2048 pair shows its SPKI fingerprint and exports its public key as 
   );
 });
 
-test('the key list is keyboard navigable and sortable', async ({ app }) => {
+test('the key list is searchable, sortable and keyboard navigable', async ({ app }) => {
   await openSection(app, 'Keys');
   await logInToDemo(app);
-  await generateKey(app, { type: 'hmac-256', label: 'b-hmac', purpose: 'Message authentication' });
-  await generateKey(app, { type: 'aes-256', label: 'a-aes', purpose: 'Data encryption' });
+  await generateKey(app, { type: 'hmac-256', label: 'e2e-b-hmac', purpose: 'Message authentication' });
+  await generateKey(app, { type: 'aes-256', label: 'e2e-a-aes', purpose: 'Data encryption' });
   const grid = app.getByRole('grid', { name: 'Keys and objects on the token' });
   const labels = () => grid.locator('[role=row][aria-rowindex] .cell-label').allTextContents();
-  await expect.poll(labels).toEqual(['a-aes', 'b-hmac']);
+  await app.getByRole('searchbox', { name: 'Search keys by label or ID' }).fill('e2e-');
+  await expect.poll(labels).toEqual(['e2e-a-aes', 'e2e-b-hmac']);
   await grid.getByRole('button', { name: 'Label' }).click();
-  await expect.poll(labels).toEqual(['b-hmac', 'a-aes']);
+  await expect.poll(labels).toEqual(['e2e-b-hmac', 'e2e-a-aes']);
+  await expect(grid.getByRole('columnheader', { name: 'Label' })).toHaveAttribute('aria-sort', 'descending');
+  await grid.getByRole('button', { name: 'Type' }).click();
+  await expect.poll(labels).toEqual(['e2e-a-aes', 'e2e-b-hmac']);
   await grid.focus();
-  await app.keyboard.press('Home');
-  await expect(grid.getByRole('row', { name: /b-hmac/ })).toHaveAttribute('aria-selected', 'true');
-  await app.keyboard.press('ArrowDown');
-  await expect(grid.getByRole('row', { name: /a-aes/ })).toHaveAttribute('aria-selected', 'true');
-  await expect(app.getByRole('region', { name: /a-aes/ })).toBeVisible();
-  await expect(app.getByRole('region', { name: /a-aes/ })).toContainText('method: cmac');
+  await app.keyboard.press('End');
+  await expect(grid.getByRole('row', { name: /e2e-b-hmac/ })).toHaveAttribute('aria-selected', 'true');
+  await expect(app.getByRole('region', { name: /e2e-b-hmac/ })).toContainText('method: hmac');
+  await app.keyboard.press('ArrowUp');
+  await expect(grid.getByRole('row', { name: /e2e-a-aes/ })).toHaveAttribute('aria-selected', 'true');
+  await expect(app.getByRole('region', { name: /e2e-a-aes/ })).toContainText('method: cmac');
 });
