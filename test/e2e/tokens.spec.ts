@@ -15,6 +15,16 @@ test('the token screen shows the library, its C_GetInfo, the demo token and its 
   await expect(app.getByRole('article', { name: /not initialized/ })).toContainText('Not initialized');
   // The header names the token in use on every screen.
   await expect(app.getByRole('group', { name: 'Token in use' })).toContainText('MKM Demo');
+
+  // A library that is not there is refused with its sentence and code; the demo stays in use.
+  await library.getByText('Use another library…').click();
+  await expect(library.getByLabel('Installed libraries we know')).toContainText('SoftHSM2');
+  await library.getByLabel('Library file (full path)').fill('/nonexistent/libvendor-pkcs11.so');
+  await library.getByText('Advanced').click();
+  await expect(library.getByLabel('Library parameters')).toBeVisible();
+  await library.getByRole('button', { name: 'Use this library' }).click();
+  await expect(library.getByRole('alert')).toContainText('MODULE_NOT_FOUND');
+  await expect(library).toContainText('libsofthsm2.so');
 });
 
 test('a wrong PIN shows the tries warning; then the right PIN logs in, and logout logs out', async ({
@@ -81,4 +91,27 @@ test('security-officer steps say what will happen before they ask for PINs', asy
   await expect(change.getByLabel('Current user PIN', { exact: true })).toHaveValue('');
   await change.getByRole('button', { name: 'Cancel' }).click();
   await expect(change).toBeHidden();
+
+  // On the empty slot, initialize a token for real, then give it a user PIN.
+  await app.getByRole('radio', { name: /Work with Slot \d+ \(not initialized\)/ }).check();
+  await app.getByRole('button', { name: 'Initialize token…' }).click();
+  const init = app.getByRole('alertdialog', { name: 'Initialize (erase) the token' });
+  await init.getByLabel('Security officer PIN', { exact: true }).fill('87654321');
+  await init.getByLabel(/New token label/).fill('E2E Second');
+  await init.getByLabel(/I understand/).check();
+  await init.getByRole('button', { name: 'Erase and initialize' }).click();
+  await expect(init).toBeHidden();
+  const second = app.locator('article', { hasText: 'E2E Second' });
+  await expect(second).toBeVisible();
+  await expect(second.getByText('User PIN not set')).toBeVisible();
+  await app.getByRole('radio', { name: 'Work with E2E Second' }).check();
+  await app.getByRole('button', { name: 'Set user PIN (security officer)…' }).click();
+  const setPin = app.getByRole('alertdialog', { name: 'Set a new user PIN' });
+  await expect(setPin).toContainText('“E2E Second”');
+  await setPin.getByLabel('Security officer PIN', { exact: true }).fill('87654321');
+  await setPin.getByLabel('New user PIN', { exact: true }).fill('24682468');
+  await setPin.getByLabel('New user PIN again', { exact: true }).fill('24682468');
+  await setPin.getByRole('button', { name: 'Set user PIN' }).click();
+  await expect(setPin).toBeHidden();
+  await expect(second.getByText('User PIN not set')).toHaveCount(0);
 });
