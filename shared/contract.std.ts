@@ -85,6 +85,39 @@ export interface ModuleState {
   wellKnown: WellKnownModule[];
 }
 
+export interface AuditVerifyReport {
+  ok: boolean;
+  entries: number;
+  lines: number;
+  seals: number;
+  sealsVerified: boolean;
+  sealError?: string;
+  sealedThrough: number;
+  unsealed: number;
+  firstUnsealed?: { seq: number; line: number };
+  unconfirmed: number;
+  firstBad?: { seq: number | null; line: number; kind: string; reason: string };
+}
+
+export interface AuditEntryView {
+  seq: number;
+  time: string;
+  actor: { osUser: string; token: { serial: string; label: string } | null };
+  action: string;
+  key?: { id: string; kcv?: string; fingerprint?: string };
+  result: string;
+  details?: Record<string, unknown>;
+}
+
+const auditFilter = z.strictObject({
+  action: z.string().max(100).optional(),
+  keyId: z.string().max(256).optional(),
+  result: z.string().max(64).optional(),
+  from: z.iso.datetime().optional(),
+  to: z.iso.datetime().optional(),
+  text: z.string().max(200).optional(),
+});
+
 export const contract = {
   app: {
     status: channel(noArgs, 'What the app is, where its data lives, and how it runs.').returns<AppStatus>(),
@@ -171,6 +204,29 @@ export const contract = {
       z.strictObject({ ...ObjectRefParamsSchema.shape, confirm: CONFIRMED }),
       'Destroy an object on the token (it cannot be undone).',
     ).returns<DestroyResult>(),
+  },
+  audit: {
+    status: channel(noArgs, 'Whether the audit log is open and sealing.').returns<{
+      open: boolean;
+      error: string | null;
+      held: number;
+      sealing: boolean;
+    }>(),
+    verify: channel(
+      noArgs,
+      'Check the whole audit log: chain, seals, truncation.',
+    ).returns<AuditVerifyReport>(),
+    query: channel(
+      z.strictObject({
+        filter: auditFilter.optional(),
+        limit: z.number().int().min(1).max(10_000).optional(),
+      }),
+      'Search the audit log, newest first.',
+    ).returns<{ entries: AuditEntryView[]; matched: number }>(),
+    export: channel(
+      z.strictObject({ format: z.enum(['json', 'csv']), filter: auditFilter.optional() }),
+      'The audit log as JSON or CSV text.',
+    ).returns<{ format: 'json' | 'csv'; content: string }>(),
   },
 } as const;
 

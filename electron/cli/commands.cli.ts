@@ -1,2 +1,3 @@
 // Every domain's commands, registered with the CLI in one place.
 import './tokens.cli';
+import './audit.cli';

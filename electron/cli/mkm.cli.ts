@@ -86,7 +86,8 @@ export async function main(argv: string[]): Promise<number> {
   const { program, context } = buildProgram(json);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return EXIT.OK;
+    // A command that printed its result but must still fail (a tampered audit log) sets it.
+    return typeof process.exitCode === 'number' && process.exitCode !== 0 ? process.exitCode : EXIT.OK;
   } catch (error) {
     return report(error);
   } finally {

@@ -4,10 +4,12 @@ import {
   contract,
   EXTERNAL_URL_ALLOWLIST,
   type AppStatus,
+  type AuditEntryView,
   type Contract,
   type Settings,
 } from '../../shared/contract.std';
-import { MkmError } from '../../shared/errors.std';
+import { MkmError, toErrorShape } from '../../shared/errors.std';
+import { AppAudit } from '../audit/app-audit.main';
 import { createLogger, type Logger } from './logger.main';
 import { dataPaths, type DataPaths } from './paths.main';
 import { EventBus, Registry, type Handlers, type SenderInfo } from './registry.main';
@@ -44,6 +46,7 @@ export interface AppOptions {
 export interface App {
   registry: Registry<Contract>;
   tokens: TokensService;
+  audit: AppAudit;
   events: EventBus;
   logger: Logger;
   paths: DataPaths;
@@ -92,6 +95,8 @@ export function createApp(options: AppOptions): App {
   }
 
   const settings = (): Settings => ({ ...DEFAULT_SETTINGS, ...store.get('settings') });
+  const audit = new AppAudit({ dir: paths.audit, logger, events });
+  audit.record({ action: 'app.start', result: 'ok', details: { mode: options.mode } });
   const tokens = new TokensService({
     dataDir: paths.root,
     logger,
@@ -163,8 +168,33 @@ export function createApp(options: AppOptions): App {
         return next;
       },
     },
-    tokens: tokenHandlers(tokens),
+    tokens: {
+      ...tokenHandlers(tokens),
+      login: async (request) => {
+        const result = await tokens.call('login', request);
+        // Sealing is best effort: a token that cannot hold one more key still lets the admin in.
+        audit.attachToken(tokens, request.slotId).catch((error) => {
+          logger.warn('audit entries stay unsealed: the audit key is not usable', { error });
+          events.emit('app.notice', {
+            level: 'warning',
+            code: toErrorShape(error).code,
+            message:
+              'Audit entries cannot be sealed with this token; they are kept unsealed until a token can.',
+          });
+        });
+        return result;
+      },
+    },
     keys: keyHandlers(tokens),
+    audit: {
+      status: () => audit.status(),
+      verify: () => audit.verify(),
+      query: async ({ filter, limit }) => {
+        const { entries, matched } = await audit.query(filter ?? {}, limit ?? 500);
+        return { entries: entries as AuditEntryView[], matched };
+      },
+      export: async ({ format, filter }) => ({ format, content: await audit.export(format, filter ?? {}) }),
+    },
   };
 
   const registry = new Registry({
@@ -173,9 +203,24 @@ export function createApp(options: AppOptions): App {
     isTrustedSender: options.isTrustedSender,
     logger,
     events,
+    onCompleted: (channel, request, envelope) => audit.onCall(channel, request, envelope),
   });
+  tokens.onConnectionLost(() => audit.detachToken());
   logger.info('services started', { mode: options.mode, user: userInfo().username });
-  return { registry, tokens, events, logger, paths, close: () => tokens.close() };
+  return {
+    registry,
+    tokens,
+    audit,
+    events,
+    logger,
+    paths,
+    close: async () => {
+      audit.record({ action: 'app.stop', result: 'ok' });
+      // The last seal needs the token: close the audit log while the host is still up.
+      await audit.close();
+      await tokens.close();
+    },
+  };
 }
 
 function safeHost(url: string): string {

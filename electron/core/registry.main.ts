@@ -96,6 +96,8 @@ export interface RegistryOptions<T extends ContractShape> {
   isTrustedSender: (sender: SenderInfo) => boolean;
   logger: Logger;
   events: EventBus;
+  /** Told of every finished call to a known channel (the audit trail); never throws into a call. */
+  onCompleted?: (channel: string, request: unknown, envelope: Envelope, ctx: CallContext) => void;
 }
 
 export class Registry<T extends ContractShape> {
@@ -139,13 +141,28 @@ export class Registry<T extends ContractShape> {
           .map((i) => `${i.path.join('.') || '(request)'}: ${i.code}`);
         throw new MkmError('VALIDATION', `The request was not valid (${issues.join('; ')}).`, { issues });
       }
-      const result = await entry.handler(parsed.data, { callId, sender, events: this.options.events });
-      return { ok: true, result };
+      const ctx: CallContext = { callId, sender, events: this.options.events };
+      let envelope: Envelope;
+      try {
+        envelope = { ok: true, result: await entry.handler(parsed.data, ctx) };
+      } catch (error) {
+        envelope = this.failure(error, log);
+      }
+      try {
+        this.options.onCompleted?.(channel as string, parsed.data, envelope, ctx);
+      } catch (error) {
+        log.error('the completion hook failed', { error });
+      }
+      return envelope;
     } catch (error) {
-      const shape = toErrorShape(error);
-      if (shape.code === 'INTERNAL') log.error('handler failed', { error });
-      else log.debug('call refused', { code: shape.code });
-      return { ok: false, error: shape };
+      return this.failure(error, log);
     }
+  }
+
+  private failure(error: unknown, log: Logger): Envelope {
+    const shape = toErrorShape(error);
+    if (shape.code === 'INTERNAL') log.error('handler failed', { error });
+    else log.debug('call refused', { code: shape.code });
+    return { ok: false, error: shape };
   }
 }

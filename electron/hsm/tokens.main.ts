@@ -48,6 +48,7 @@ export class TokensService {
   private readonly capabilityFile: string;
   private capabilityCache: Record<string, CapabilitiesResult>;
   private stopWatching: (() => void) | null = null;
+  private readonly lostListeners = new Set<() => void>();
 
   constructor(private readonly options: TokensServiceOptions) {
     this.capabilityFile = join(options.dataDir, 'capabilities.json');
@@ -83,8 +84,11 @@ export class TokensService {
     return { source: 'none', path: null, demo: false, env: process.env };
   }
 
+  private closed = false;
+
   /** The running host client for the current choice; restarted when the choice changed. */
   async hsm(): Promise<HsmClient> {
+    if (this.closed) throw new MkmError('TOKEN_CONNECTION_LOST', 'The app is shutting down.');
     if (this.starting) return this.starting;
     const choice = this.choose();
     if (this.client && this.clientChoice && sameChoice(this.clientChoice, choice)) return this.client;
@@ -136,6 +140,7 @@ export class TokensService {
       });
     });
     client.on('connection-lost', (info) => {
+      for (const listener of this.lostListeners) listener();
       logger.warn('token connection lost', { reason: info.reason, code: info.code, signal: info.signal });
       events.emit('tokens.connection', {
         state: 'lost',
@@ -239,6 +244,11 @@ export class TokensService {
     return this.state();
   }
 
+  /** Told when the host dies: every login is gone with it. */
+  onConnectionLost(listener: () => void): void {
+    this.lostListeners.add(listener);
+  }
+
   /** Auto-logout after this long without token work; applies to the running host at once. */
   setIdleLogout(ms: number): void {
     this.client?.setIdleLogout(ms);
@@ -279,6 +289,8 @@ export class TokensService {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await this.starting?.catch(() => {});
     await this.stopClient();
   }
 }

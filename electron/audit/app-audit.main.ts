@@ -1,0 +1,245 @@
+import { MkmError, toErrorShape, type ErrorCode } from '../../shared/errors.std';
+import type { Envelope } from '../../shared/contract-kit.std';
+import type { Logger } from '../core/logger.main';
+import type { EventBus } from '../core/registry.main';
+import type { TokensService } from '../hsm/tokens.main';
+import {
+  AuditLog,
+  currentOsUser,
+  exportCsv,
+  exportJson,
+  queryAuditLog,
+  verifyAuditLog,
+  type AuditAppend,
+  type AuditFilter,
+  type AuditSealer,
+  type VerifyReport,
+} from './audit-log.main';
+import { createTokenSealer } from './token-sealer.main';
+
+/**
+ * The app's audit trail. Every auditable call through the registry lands here (AUDITED says
+ * which, and what of it is recorded: never a PIN or key material). Entries are written at once;
+ * after a login, an HMAC key on the token (purpose "audit", label AUDIT_KEY_LABEL, made on first
+ * use) seals them, and a logout leaves the newer ones unsealed until the next login.
+ */
+export const AUDIT_KEY_LABEL = 'mkm-audit-key';
+
+type Mapper = (request: Record<string, unknown>, result: unknown) => Omit<AuditAppend, 'result'>;
+
+const slotOf = (r: Record<string, unknown>) => ({ slotId: r.slotId as number });
+
+/** Which channels are audited, and what is kept of each call. */
+export const AUDITED: Record<string, Mapper> = {
+  'tokens.selectModule': (r) => ({
+    action: 'token.module.select',
+    details: { path: r.path, demo: r.demo ?? false },
+  }),
+  'tokens.login': (r) => ({
+    action: 'token.login',
+    details: { ...slotOf(r), userType: r.userType ?? 'user', pinPad: r.pin === undefined },
+  }),
+  'tokens.logout': (r) => ({ action: 'token.logout', details: slotOf(r) }),
+  'tokens.changePin': (r) => ({ action: 'token.pin.change', details: slotOf(r) }),
+  'tokens.initToken': (r) => ({ action: 'token.init', details: { ...slotOf(r), label: r.label } }),
+  'tokens.initUserPin': (r) => ({ action: 'token.pin.init', details: slotOf(r) }),
+  'keys.generate': (r, res) => {
+    const g = res as { id?: string; kcv?: { kcv: string }; spkiSha256?: string } | undefined;
+    return {
+      action: 'key.generate',
+      ...(g?.id
+        ? {
+            key: {
+              id: g.id,
+              ...(g.kcv ? { kcv: g.kcv.kcv } : {}),
+              ...(g.spkiSha256 ? { fingerprint: g.spkiSha256 } : {}),
+            },
+          }
+        : {}),
+      details: { ...slotOf(r), type: r.type, purpose: r.purpose, label: r.label },
+    };
+  },
+  'keys.destroy': (r) => ({
+    action: 'key.destroy',
+    key: { id: String(r.id) },
+    details: { ...slotOf(r), class: r.class },
+  }),
+  'keys.exportPublic': (r, res) => ({
+    action: 'key.export.public',
+    key: {
+      id: String(r.id),
+      ...((res as { spkiSha256?: string })?.spkiSha256
+        ? { fingerprint: (res as { spkiSha256: string }).spkiSha256 }
+        : {}),
+    },
+    details: { ...slotOf(r), format: r.format },
+  }),
+  'keys.csr': (r) => ({ action: 'key.csr', key: { id: String(r.id) }, details: slotOf(r) }),
+  'settings.update': (r) => ({ action: 'settings.update', details: { fields: Object.keys(r) } }),
+  'audit.export': (r) => ({ action: 'audit.export', details: { format: r.format } }),
+  'audit.verify': (_r, res) => ({
+    action: 'audit.verify',
+    details: { ok: (res as VerifyReport | undefined)?.ok ?? false },
+  }),
+};
+
+export interface AppAuditOptions {
+  dir: string;
+  logger: Logger;
+  events: EventBus;
+  clock?: () => Date;
+}
+
+export class AppAudit {
+  private log: AuditLog | null = null;
+  private readonly pending: AuditAppend[] = [];
+  private openError: ErrorCode | null = null;
+  private readonly opening: Promise<void>;
+  private sealer: AuditSealer | null = null;
+  private attaching: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: AppAuditOptions) {
+    this.opening = this.open();
+  }
+
+  private async open(): Promise<void> {
+    try {
+      this.log = await AuditLog.open({
+        dir: this.options.dir,
+        actor: { osUser: currentOsUser(), token: null },
+        logger: this.options.logger,
+        ...(this.options.clock ? { clock: this.options.clock } : {}),
+      });
+      for (const entry of this.pending.splice(0)) this.log.append(entry);
+    } catch (error) {
+      const shape = toErrorShape(error);
+      this.openError = shape.code;
+      this.options.logger.error('the audit log could not be opened', { error });
+      // Entries are kept in memory (and in the redacted app log) until an admin deals with it.
+      setImmediate(() =>
+        this.options.events.emit('app.notice', {
+          level: 'error',
+          code: shape.code,
+          message: `The audit log could not be opened: ${shape.message} New entries are held until it is repaired.`,
+        }),
+      );
+    }
+  }
+
+  ready(): Promise<void> {
+    return this.opening;
+  }
+
+  record(entry: AuditAppend): void {
+    if (this.log) this.log.append(entry);
+    else {
+      this.pending.push(entry);
+      this.options.logger.info('audit entry held', { action: entry.action, result: entry.result });
+    }
+  }
+
+  /** The registry's hook: called once per finished call. */
+  onCall(channel: string, request: unknown, envelope: Envelope): void {
+    const mapper = AUDITED[channel];
+    if (!mapper) return;
+    const req = (request ?? {}) as Record<string, unknown>;
+    try {
+      const base = mapper(req, envelope.ok ? envelope.result : undefined);
+      this.record({ ...base, result: envelope.ok ? 'ok' : envelope.error.code });
+      if (channel === 'tokens.logout' && envelope.ok) this.detachToken();
+    } catch (error) {
+      this.options.logger.error('could not record an audit entry', { channel, error });
+    }
+  }
+
+  /** After a login: seal with the token's audit key, making it on first use. */
+  attachToken(tokens: TokensService, slotId: number): Promise<void> {
+    const attach = this.attach(tokens, slotId);
+    this.attaching = attach.catch(() => {});
+    return attach;
+  }
+
+  private async attach(tokens: TokensService, slotId: number): Promise<void> {
+    await this.opening;
+    const slot = (await tokens.slots()).find((s) => s.slotId === slotId);
+    if (!slot?.token) return;
+    const objects = await tokens.call('listObjects', { slotId, class: 'secret' });
+    let key = objects.find((o) => o.label === AUDIT_KEY_LABEL && o.usages.includes('sign'));
+    let kcv: string;
+    if (!key) {
+      const made = await tokens.call('generateKey', {
+        slotId,
+        type: 'hmac-256',
+        label: AUDIT_KEY_LABEL,
+        purpose: 'audit',
+      });
+      key = made.objects[0]!;
+      kcv = made.kcv!.kcv;
+      this.record({ action: 'audit.key.generate', result: 'ok', key: { id: made.id, kcv } });
+    } else {
+      kcv = (await tokens.call('kcv', { slotId, id: key.id })).kcv;
+    }
+    const keyId = key.id;
+    this.sealer = createTokenSealer({
+      keyRef: { id: keyId, kcv },
+      call: async (_op, id, data) => {
+        const macs: string[] = [];
+        for (const d of data) macs.push((await tokens.call('hmacSign', { slotId, id, data: d })).mac);
+        return macs;
+      },
+    });
+    this.log?.setActor({ token: { serial: slot.token.serial.trim(), label: slot.token.label.trim() } });
+    this.log?.setSealer(this.sealer);
+  }
+
+  detachToken(): void {
+    this.sealer = null;
+    this.log?.setSealer(null);
+    this.log?.setActor({ token: null });
+  }
+
+  status() {
+    return {
+      open: this.log !== null,
+      error: this.openError,
+      held: this.pending.length,
+      sealing: this.sealer !== null,
+      ...(this.log ? { log: this.log.status() } : {}),
+    };
+  }
+
+  async verify(): Promise<VerifyReport> {
+    await this.opening;
+    // A login that is still fetching the audit key would otherwise verify without it.
+    await this.attaching;
+    if (this.log) {
+      await this.log.flush();
+      return this.log.verify();
+    }
+    return verifyAuditLog({ dir: this.options.dir, sealer: this.sealer });
+  }
+
+  async query(filter: AuditFilter, limit: number) {
+    await this.opening;
+    await this.log?.flush();
+    return queryAuditLog({ dir: this.options.dir, filter, limit, newestFirst: true });
+  }
+
+  async export(format: 'json' | 'csv', filter: AuditFilter = {}): Promise<string> {
+    await this.opening;
+    await this.log?.flush();
+    return format === 'json'
+      ? exportJson({ dir: this.options.dir, filter })
+      : exportCsv({ dir: this.options.dir, filter });
+  }
+
+  async close(): Promise<void> {
+    await this.opening;
+    await this.attaching;
+    await this.log?.close();
+  }
+}
+
+export function requireOpen(audit: AppAudit): void {
+  if (!audit.status().open) throw new MkmError('AUDIT_TAMPERED', 'The audit log is not open.');
+}
