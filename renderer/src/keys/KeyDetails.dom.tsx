@@ -78,8 +78,8 @@ function Kcv({ slotId, id }: { slotId: number; id: string }) {
           </code>{' '}
           <Badge tone="neutral" title="How the check value is computed">
             {kcv.data.method === 'cmac'
-              ? 'method: cmac (AES-CMAC of zeros)'
-              : 'method: hmac (HMAC-SHA256 of zeros)'}
+              ? 'method: cmac (AES-CMAC of 16 zero bytes)'
+              : 'method: hmac (HMAC-SHA256 of 16 zero bytes)'}
           </Badge>
           <CopyButton text={kcv.data.kcv.toUpperCase()} label="Copy KCV" />
         </p>

@@ -4,7 +4,7 @@ import type { CapabilityName, SlotSummary } from '../../../shared/tokens.std';
 import { CAPABILITY_NAMES } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
 import { Badge, ErrorNotice, Loading } from '../ui/bits.dom';
-import { tokenKeys } from './TokenContext.dom';
+import { tokenKeys, tokenLabel } from './TokenContext.dom';
 
 const NAMES: Record<CapabilityName, string> = {
   aes256Generate: 'Generate AES-256 keys',
@@ -49,7 +49,7 @@ export function Capabilities({ slot }: { slot: SlotSummary }) {
 
   return (
     <section className="card" aria-labelledby={`caps-${slot.slotId}`}>
-      <h3 id={`caps-${slot.slotId}`}>Capabilities</h3>
+      <h3 id={`caps-${slot.slotId}`}>Capabilities — {tokenLabel(slot)}</h3>
       {!requested && !data && (
         <>
           <p className="muted">

@@ -17,7 +17,7 @@ export function SoActions({ slot }: { slot: SlotSummary }) {
   const soWarning = pinWarningFromFlags(token?.flags, 'so');
   return (
     <section className="card" aria-labelledby={`so-${slot.slotId}`}>
-      <h3 id={`so-${slot.slotId}`}>PINs and security officer</h3>
+      <h3 id={`so-${slot.slotId}`}>PINs and security officer — {tokenLabel(slot)}</h3>
       {soWarning && (
         <div role="status" className={`notice notice-${soWarning.level}`}>
           {soWarning.text}
