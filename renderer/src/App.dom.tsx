@@ -138,11 +138,13 @@ function Shell() {
             {status.isPending && !error && <p className="muted">Loading…</p>}
             {status.data && <StatusCard status={status.data} />}
           </Tabs.Content>
-          <Tabs.Content value="tokens" className="panel">
+          <Tabs.Content value="tokens" className="panel" forceMount>
             <h1>Tokens</h1>
             <TokensScreen />
           </Tabs.Content>
-          <Tabs.Content value="keys" className="panel">
+          {/* Kept mounted: a running key generation, the search and the selection survive a visit
+              to another section. */}
+          <Tabs.Content value="keys" className="panel" forceMount>
             <h1>Keys</h1>
             <KeysScreen />
           </Tabs.Content>
