@@ -259,6 +259,61 @@ export class TokensService {
     return this.clientChoice?.demo ?? false;
   }
 
+  /**
+   * Bulk encryption (batch console, benchmarks): raw bytes in and out, in chunks, with the next
+   * chunk on its way while the host works on the current one, so main's copying overlaps the
+   * token's work instead of waiting for it.
+   */
+  async encryptMany(request: {
+    slotId: number;
+    id: string;
+    mechanism: 'AES_CBC_PAD' | 'AES_CBC' | 'RSA_OAEP_SHA1' | 'RSA_OAEP_SHA256' | 'RSA_PKCS';
+    data: Uint8Array[];
+    ivs?: Uint8Array[];
+    chunk?: number;
+    onProgress?: (done: number, total: number) => void;
+  }): Promise<Uint8Array[]> {
+    const chunk = Math.max(1, Math.min(request.chunk ?? 1000, 100_000));
+    const total = request.data.length;
+    const out: Uint8Array[] = new Array(total);
+    const inFlight: Promise<void>[] = [];
+    let done = 0;
+    for (let start = 0; start < total; start += chunk) {
+      const end = Math.min(start + chunk, total);
+      // One buffer per chunk, items as views of it: the channel clones one buffer, not thousands.
+      const packed = Buffer.concat(request.data.slice(start, end));
+      const packedIvs = request.ivs ? Buffer.concat(request.ivs.slice(start, end)) : null;
+      const items = [];
+      for (let i = start, at = 0, ivAt = 0; i < end; i++) {
+        const len = request.data[i]!.length;
+        const data = packed.subarray(at, at + len);
+        at += len;
+        const ivLen = request.ivs?.[i]?.length ?? 0;
+        const iv = packedIvs && ivLen ? packedIvs.subarray(ivAt, ivAt + ivLen) : undefined;
+        ivAt += ivLen;
+        items.push(iv ? { iv, data } : { data });
+      }
+      const from = start;
+      inFlight.push(
+        this.call('encryptBatch', {
+          slotId: request.slotId,
+          id: request.id,
+          mechanism: request.mechanism,
+          items,
+          output: 'binary',
+        }).then((result) => {
+          result.items.forEach((item, k) => (out[from + k] = item as Uint8Array));
+          done += result.items.length;
+          request.onProgress?.(done, total);
+        }),
+      );
+      // Two chunks in flight: one being encrypted, one being prepared and sent.
+      if (inFlight.length >= 2) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
+    return out;
+  }
+
   async slots(): Promise<SlotSummary[]> {
     return this.call('listSlots', {});
   }
