@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +125,34 @@ describe('token channels', () => {
     const bad = await call('tokens.selectModule', { path: '/nonexistent/libpkcs11.so' });
     expect(bad).toMatchObject({ ok: false, error: { code: 'MODULE_NOT_FOUND' } });
     expect(await call('tokens.list')).toMatchObject({ ok: true });
+  });
+
+  it('encrypt in bulk with raw bytes, matching AES-256-CBC computed in software', async () => {
+    const clear = randomBytes(32);
+    const imported = await app.tokens.call('importKey', {
+      slotId: token.slotId,
+      type: 'aes-256',
+      label: 'bulk-known',
+      purpose: 'data',
+      keyHex: clear.toString('hex'),
+    });
+    const data = Array.from({ length: 2500 }, (_, i) => randomBytes(i % 50));
+    const ivs = data.map(() => randomBytes(16));
+    const done: number[] = [];
+    const out = await app.tokens.encryptMany({
+      slotId: token.slotId,
+      id: imported.id,
+      mechanism: 'AES_CBC_PAD',
+      data,
+      ivs,
+      chunk: 1000,
+      onProgress: (n) => done.push(n),
+    });
+    expect(done.at(-1)).toBe(2500);
+    data.forEach((d, i) => {
+      const c = createCipheriv('aes-256-cbc', clear, ivs[i]!);
+      expect(Buffer.from(out[i]!).equals(Buffer.concat([c.update(d), c.final()]))).toBe(true);
+    });
   });
 
   it('keep the PIN out of every file the run wrote', () => {
