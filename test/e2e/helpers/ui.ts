@@ -20,6 +20,8 @@ export async function logInToDemo(app: Page): Promise<void> {
 export async function openSection(app: Page, name: 'Status' | 'Tokens' | 'Keys'): Promise<void> {
   await app.getByRole('tab', { name }).click();
   await expect(app.getByRole('heading', { level: 1, name })).toBeVisible();
+  // Only the chosen section shows (the others stay mounted, hidden).
+  await expect(app.getByRole('heading', { level: 1 })).toHaveCount(1);
 }
 
 /** Generates a key through the dialog and waits until the dialog closed (the key is selected). */
