@@ -60,9 +60,9 @@ describe('token channels', () => {
   });
 
   it('refuse a wrong PIN with the token’s remaining-tries state, then accept the right one', async () => {
-    const wrong = await call('tokens.login', { slotId: token.slotId, pin: '000000' });
+    const wrong = await call('tokens.login', { slotId: token.slotId, pin: '9713579' });
     expect(wrong).toMatchObject({ ok: false, error: { code: 'PIN_INCORRECT' } });
-    expect(JSON.stringify(wrong)).not.toContain('000000');
+    expect(JSON.stringify(wrong)).not.toContain('9713579');
     expect(await call('tokens.login', { slotId: token.slotId, pin: token.userPin })).toMatchObject({
       ok: true,
     });
@@ -156,7 +156,7 @@ describe('token channels', () => {
   });
 
   it('keep the PIN out of every file the run wrote', () => {
-    expect(findSecrets([dataDir], [token.userPin, '000000'])).toEqual([]);
+    expect(findSecrets([dataDir], [token.userPin, '9713579'])).toEqual([]);
   });
 });
 
