@@ -4,7 +4,7 @@ import { useState } from 'react';
 import type { ObjectInfo } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
 import { ErrorNotice, shortId } from '../ui/bits.dom';
-import { CLASS_NAMES } from './keyFormat.dom';
+import { AUDIT_KEY_LABEL, AUDIT_KEY_NOTE, CLASS_NAMES } from './keyFormat.dom';
 
 /**
  * Destroying a key cannot be undone, so the admin types the key's label to confirm. An RSA key
@@ -79,6 +79,11 @@ export function DestroyKeyDialog({
                 be decrypted, and the gateway must be given a new key.
               </span>
             </AlertDialog.Description>
+            {object.label === AUDIT_KEY_LABEL && (
+              <p className="notice notice-warning">
+                <span>{AUDIT_KEY_NOTE}</span>
+              </p>
+            )}
             <div className="field">
               <label htmlFor="destroy-confirm">
                 Type <strong className="mono">{expected}</strong> to confirm

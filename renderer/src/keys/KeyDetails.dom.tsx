@@ -5,7 +5,7 @@ import type { CsrSubject, ObjectInfo } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
 import { Badge, CopyButton, ErrorNotice, Facts, Loading } from '../ui/bits.dom';
 import { DestroyKeyDialog } from './DestroyKeyDialog.dom';
-import { CLASS_NAMES, fingerprintText, typeText } from './keyFormat.dom';
+import { AUDIT_KEY_LABEL, AUDIT_KEY_NOTE, CLASS_NAMES, fingerprintText, typeText } from './keyFormat.dom';
 
 const yesNo = (v: boolean | null) => (v === null ? '—' : v ? 'Yes' : 'No');
 
@@ -31,6 +31,11 @@ export function KeyDetails({
         <Badge tone="neutral">{CLASS_NAMES[object.class]}</Badge>
         {object.keyType && <Badge tone="info">{typeText(object)}</Badge>}
       </h2>
+      {object.label === AUDIT_KEY_LABEL && (
+        <p className="notice notice-info">
+          <span>{AUDIT_KEY_NOTE}</span>
+        </p>
+      )}
       <Facts
         label="Attributes"
         rows={[

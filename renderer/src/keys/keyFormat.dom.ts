@@ -88,3 +88,8 @@ export function sameObject(
 ) {
   return !!a && !!b && a.id === b.id && a.class === b.class;
 }
+
+/** The HMAC key the app makes on the token to seal its audit log (AUDIT_KEY_LABEL in main). */
+export const AUDIT_KEY_LABEL = 'mkm-audit-key';
+export const AUDIT_KEY_NOTE =
+  'Merchant Key Manager seals its audit log with this key. Destroying it leaves the entries sealed so far unverifiable.';
