@@ -2,7 +2,7 @@ import react from '@vitejs/plugin-react';
 import { builtinModules } from 'node:module';
 import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
-import electron from 'vite-plugin-electron';
+import electron, { type ElectronOptions } from 'vite-plugin-electron';
 
 /**
  * One config builds all three: the renderer (plus browser mode's bridge), Electron's main
@@ -19,6 +19,29 @@ const nodeExternals = [
   ...builtinModules.map((m) => `node:${m}`),
 ];
 
+/** A Node-side bundle (main, host, preload) written to dist-electron/. */
+function nodeEntry(
+  entry: string,
+  fileName: string,
+  format: 'es' | 'cjs',
+  external: string[],
+): ElectronOptions {
+  const path = resolve(import.meta.dirname, entry);
+  return {
+    entry: path,
+    vite: {
+      logLevel: 'warn',
+      build: {
+        outDir: resolve(import.meta.dirname, 'dist-electron'),
+        emptyOutDir: false,
+        minify: false,
+        lib: { entry: path, formats: [format], fileName: () => fileName },
+        rollupOptions: { external },
+      },
+    },
+  };
+}
+
 export default defineConfig(({ mode }) => ({
   root: resolve(import.meta.dirname, 'renderer'),
   base: './',
@@ -26,58 +49,12 @@ export default defineConfig(({ mode }) => ({
     react(),
     mode !== 'renderer-only' &&
       electron([
+        nodeEntry('electron/main.electron.ts', 'main.js', 'es', nodeExternals),
+        // The HSM host: a utility process of its own that loads the vendor PKCS#11 library.
+        nodeEntry('electron/hsm/host/host.host.ts', 'hsm-host.js', 'es', nodeExternals),
         {
-          entry: resolve(import.meta.dirname, 'electron/main.electron.ts'),
-          vite: {
-            logLevel: 'warn',
-            build: {
-              outDir: resolve(import.meta.dirname, 'dist-electron'),
-              emptyOutDir: false,
-              minify: false,
-              lib: {
-                entry: resolve(import.meta.dirname, 'electron/main.electron.ts'),
-                formats: ['es'],
-                fileName: () => 'main.js',
-              },
-              rollupOptions: { external: nodeExternals },
-            },
-          },
-        },
-        {
-          // The HSM host: a utility process of its own that loads the vendor PKCS#11 library.
-          entry: resolve(import.meta.dirname, 'electron/hsm/host/host.host.ts'),
-          vite: {
-            logLevel: 'warn',
-            build: {
-              outDir: resolve(import.meta.dirname, 'dist-electron'),
-              emptyOutDir: false,
-              minify: false,
-              lib: {
-                entry: resolve(import.meta.dirname, 'electron/hsm/host/host.host.ts'),
-                formats: ['es'],
-                fileName: () => 'hsm-host.js',
-              },
-              rollupOptions: { external: nodeExternals },
-            },
-          },
-        },
-        {
-          entry: resolve(import.meta.dirname, 'electron/preload/index.preload.ts'),
+          ...nodeEntry('electron/preload/index.preload.ts', 'preload.cjs', 'cjs', ['electron']),
           onstart: ({ reload }) => reload(),
-          vite: {
-            logLevel: 'warn',
-            build: {
-              outDir: resolve(import.meta.dirname, 'dist-electron'),
-              emptyOutDir: false,
-              minify: false,
-              lib: {
-                entry: resolve(import.meta.dirname, 'electron/preload/index.preload.ts'),
-                formats: ['cjs'],
-                fileName: () => 'preload.cjs',
-              },
-              rollupOptions: { external: ['electron'] },
-            },
-          },
         },
       ]),
   ],

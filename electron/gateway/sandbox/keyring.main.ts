@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic.main';
+import { writeFileAtomic } from '../../core/atomic-file.main';
 import { iso, type Clock } from './clock.main';
 import { generateRsaKey, spkiSha256, type FieldPadding } from './rsa.main';
 import type { GatewayKeyRecord, StateStore } from './state.main';

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from './atomic.main';
+import { writeFileAtomic } from '../../core/atomic-file.main';
 
 /**
  * Everything the sandbox must remember across a restart, in one JSON document rewritten

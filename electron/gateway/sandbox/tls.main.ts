@@ -2,7 +2,7 @@ import { X509Certificate, createHash, createPublicKey, randomBytes } from 'node:
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import forge from 'node-forge';
-import { writeFileAtomic } from './atomic.main';
+import { writeFileAtomic } from '../../core/atomic-file.main';
 import { generateRsaKey } from './rsa.main';
 
 /**
