@@ -36,15 +36,11 @@ function hasSoftHsmUtil(): boolean {
   }
 }
 
-/** Creates the demo token on first use; afterwards just points at it. */
-export function ensureDemoToken(dir: string): DemoToken {
-  const modulePath = softHsmModulePath();
-  if (!modulePath || !hasSoftHsmUtil()) {
-    throw new MkmError(
-      'MODULE_NOT_FOUND',
-      'SoftHSM2 is not installed, so there is no demo token. Install it with: sudo apt-get install softhsm2',
-    );
-  }
+/**
+ * A SoftHSM2 configuration of its own in `dir` (tokens in dir/tokens), so the demo token and
+ * every test token are kept apart from the system's. Returns the SOFTHSM2_CONF path.
+ */
+export function writeSoftHsmConf(dir: string): string {
   const tokenDir = join(dir, 'tokens');
   const confPath = join(dir, 'softhsm2.conf');
   mkdirSync(tokenDir, { recursive: true, mode: 0o700 });
@@ -59,8 +55,21 @@ export function ensureDemoToken(dir: string): DemoToken {
     ].join('\n'),
     { mode: 0o600 },
   );
+  return confPath;
+}
+
+/** Creates the demo token on first use; afterwards just points at it. */
+export function ensureDemoToken(dir: string): DemoToken {
+  const modulePath = softHsmModulePath();
+  if (!modulePath || !hasSoftHsmUtil()) {
+    throw new MkmError(
+      'MODULE_NOT_FOUND',
+      'SoftHSM2 is not installed, so there is no demo token. Install it with: sudo apt-get install softhsm2',
+    );
+  }
+  const confPath = writeSoftHsmConf(dir);
   const env = { ...process.env, SOFTHSM2_CONF: confPath };
-  if (readdirSync(tokenDir).length === 0) {
+  if (readdirSync(join(dir, 'tokens')).length === 0) {
     execFileSync(
       'softhsm2-util',
       ['--init-token', '--free', '--label', DEMO_LABEL, '--so-pin', DEMO_SO_PIN, '--pin', DEMO_USER_PIN],

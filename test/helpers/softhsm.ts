@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeSoftHsmConf } from '../../electron/hsm/demo-token.main';
 
 /**
  * A fresh SoftHSM2 token in its own temp directory, for integration tests.
@@ -67,19 +68,7 @@ export function createSoftHsmToken(options: SoftHsmTokenOptions = {}): SoftHsmTo
   const userPin = options.userPin ?? '123456';
   const count = options.slots ?? 1;
   const dir = mkdtempSync(join(tmpdir(), 'mkm-softhsm-'));
-  const tokenDir = join(dir, 'tokens');
-  mkdirSync(tokenDir, { mode: 0o700 });
-  const confPath = join(dir, 'softhsm2.conf');
-  writeFileSync(
-    confPath,
-    [
-      `directories.tokendir = ${tokenDir}`,
-      'objectstore.backend = file',
-      'log.level = ERROR',
-      'slots.removable = false',
-      '',
-    ].join('\n'),
-  );
+  const confPath = writeSoftHsmConf(dir);
   const env: NodeJS.ProcessEnv = { ...process.env, SOFTHSM2_CONF: confPath };
 
   const initToken = (tokenLabel: string): SoftHsmSlot => {
