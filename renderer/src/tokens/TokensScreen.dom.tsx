@@ -91,7 +91,7 @@ function SlotCard({ slot, active }: { slot: SlotSummary; active: boolean }) {
         </span>
       </div>
       {logout.error && <ErrorNotice error={logout.error} />}
-      <div className="flags" aria-label="Token flags">
+      <div className="flags" role="group" aria-label="Token flags">
         {!t && <Badge tone="neutral">No token inserted</Badge>}
         {t && !f!.tokenInitialized && <Badge tone="warn">Not initialized</Badge>}
         {f?.loginRequired && <Badge tone="info">Login required</Badge>}
