@@ -117,10 +117,12 @@ try {
   const rawMs = median(rawCpu);
   // Total CPU both processes spent against raw's: what mkm costs beyond the token work itself.
   const cpuRatio = rawMs / (mainMs + hostMs);
+  // Chunks are pipelined, so main and host work at the same time: wall-clock throughput tends
+  // to raw / max(main, host) on a free second core, not to this ratio of total CPU.
   console.log(
     `aes-cbc 1KiB batch CPU per ${OPS} payloads (median): mkm main ${int(mainMs)} ms + host ${int(hostMs)} ms = ` +
-      `${int(mainMs + hostMs)} ms, raw pkcs11js ${int(rawMs)} ms, ratio ${cpuRatio.toFixed(2)} ` +
-      `(what an unloaded machine would show; target >= ${TARGET}: ${verdict(cpuRatio >= TARGET)})`,
+      `${int(mainMs + hostMs)} ms, raw pkcs11js ${int(rawMs)} ms; total-CPU ratio ${cpuRatio.toFixed(2)}, ` +
+      `overlap bound ${(rawMs / Math.max(mainMs, hostMs)).toFixed(2)} (the cost of the process boundary, not a target)`,
   );
 } finally {
   raw?.close();
