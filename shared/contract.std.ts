@@ -118,6 +118,116 @@ const auditFilter = z.strictObject({
   text: z.string().max(200).optional(),
 });
 
+// ---------------------------------------------------------------- key lifecycle (lifecycle.*)
+
+/** NIST SP 800-57 Pt 1 §7 states of a key version (the same list as electron/keys/model.std.ts). */
+export const LIFECYCLE_STATES = [
+  'pre-activation',
+  'active',
+  'suspended',
+  'deactivated',
+  'compromised',
+  'destroyed',
+] as const;
+/** Purposes of a managed key that lives on the token (gateway-public is imported, not made). */
+export const LIFECYCLE_PURPOSES = ['gateway-transport', 'data', 'kek', 'hmac', 'signing', 'audit'] as const;
+export const LIFECYCLE_KEY_TYPES = ['aes-256', 'hmac-256', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
+export type LifecycleState = (typeof LIFECYCLE_STATES)[number];
+export type LifecycleKeyType = (typeof LIFECYCLE_KEY_TYPES)[number];
+export type LifecyclePurpose = (typeof LIFECYCLE_PURPOSES)[number] | 'gateway-public';
+
+const LIFECYCLE_ID = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+
+/** One version of a logical key: metadata only, never key material. */
+export interface LifecycleVersionView {
+  id: string;
+  logicalKeyId: string;
+  version: number;
+  label: string;
+  state: LifecycleState;
+  primary: boolean;
+  origin: 'generated' | 'adopted' | 'imported';
+  type: LifecycleKeyType;
+  tokenSerial: string | null;
+  ckaId: string | null;
+  createdAt: string;
+  activatedAt: string | null;
+  expiresAt: string | null;
+  graceUntil: string | null;
+  deactivatedAt: string | null;
+  suspendedAt: string | null;
+  compromisedAt: string | null;
+  destroyedAt: string | null;
+  cryptoPeriodDays: number;
+  useCount: number;
+  fingerprint:
+    { kind: 'kcv'; method: 'cmac' | 'hmac'; value: string } | { kind: 'spki-sha256'; value: string } | null;
+  gateway: {
+    status: 'not-required' | 'pending' | 'registered' | 'failed' | 'skipped';
+    reference: string | null;
+  };
+  missingSince: string | null;
+  destroyPending: boolean;
+}
+
+export interface LifecycleKeyView {
+  id: string;
+  name: string;
+  purpose: LifecyclePurpose;
+  type: LifecycleKeyType;
+  tokenSerial: string | null;
+  createdAt: string;
+  /** The effective rotation policy. */
+  policy: {
+    cryptoPeriodDays: number;
+    maxUses: number | null;
+    warnDays: number;
+    warnUsesFraction: number;
+    graceDays: number;
+  };
+  primaryVersionId: string | null;
+  /** A rotation is in flight (resume or rotate finishes it). */
+  rotating: boolean;
+  /** Newest first; only those in the requested state when list was asked for one. */
+  versions: LifecycleVersionView[];
+}
+
+export type LifecycleDueLevel = 'warning' | 'due' | 'overdue';
+export interface LifecycleDueReport {
+  due: {
+    logicalKeyId: string;
+    name: string;
+    purpose: LifecyclePurpose;
+    versionId: string | null;
+    level: LifecycleDueLevel;
+    reasons: (
+      | { kind: 'age'; level: LifecycleDueLevel; expiresAt: string; daysLeft: number }
+      | { kind: 'uses'; level: LifecycleDueLevel; uses: number; maxUses: number }
+      | { kind: 'no-primary'; level: 'overdue' }
+      | { kind: 'compromised'; level: 'overdue'; versionId: string }
+    )[];
+    rotatable: boolean;
+  }[];
+  graceExpired: { logicalKeyId: string; versionId: string; graceUntil: string }[];
+}
+
+export interface LifecycleReconcileReport {
+  tokenSerial: string;
+  missing: { versionId: string; logicalKeyId: string; ckaId: string; since: string }[];
+  found: string[];
+  unmanaged: {
+    ckaId: string;
+    classes: z.infer<typeof ObjectClassSchema>[];
+    label: string;
+    keyType: string | null;
+    bits: number | null;
+  }[];
+  pendingRotation: { rotationId: string; ckaId: string; label: string }[];
+}
+
+/** Which logged-in token: the one in this slot, else the only one logged in. */
+const LIFECYCLE_SLOT = { slotId: SlotIdSchema.optional() };
+
 export const contract = {
   app: {
     status: channel(noArgs, 'What the app is, where its data lives, and how it runs.').returns<AppStatus>(),
@@ -227,6 +337,54 @@ export const contract = {
       z.strictObject({ format: z.enum(['json', 'csv']), filter: auditFilter.optional() }),
       'The audit log as JSON or CSV text.',
     ).returns<{ format: 'json' | 'csv'; content: string }>(),
+  },
+  lifecycle: {
+    list: channel(
+      z.strictObject({ state: z.enum(LIFECYCLE_STATES).optional() }),
+      'Managed logical keys with their versions, states and fingerprints (never key material).',
+    ).returns<LifecycleKeyView[]>(),
+    create: channel(
+      z.strictObject({
+        name: z.string().min(1).max(128),
+        purpose: z.enum(LIFECYCLE_PURPOSES),
+        type: z.enum(LIFECYCLE_KEY_TYPES).optional(),
+        ...LIFECYCLE_SLOT,
+      }),
+      'A new managed logical key; its version 1 is generated on the logged-in token.',
+    ).returns<{ logicalKey: LifecycleKeyView; version: LifecycleVersionView }>(),
+    rotate: channel(
+      z.strictObject({ ref: z.string().min(1).max(128) }),
+      'Rotate a logical key (by id or name) now: a new primary version, the old one in grace.',
+    ).returns<{ logicalKey: LifecycleKeyView; version: LifecycleVersionView }>(),
+    compromise: channel(
+      z.strictObject({ versionId: LIFECYCLE_ID, note: z.string().max(500).optional() }),
+      'Declare a key version compromised; a compromised primary is replaced at once.',
+    ).returns<{ compromised: LifecycleVersionView; replacement: LifecycleVersionView | null }>(),
+    destroy: channel(
+      z.strictObject({
+        versionId: LIFECYCLE_ID,
+        confirm: CONFIRMED,
+        confirmLabel: z.string().min(1).max(128),
+      }),
+      'Destroy a key version on the token (label typed again); the record stays as a tombstone.',
+    ).returns<LifecycleVersionView>(),
+    due: channel(noArgs, 'Which keys need rotating, and why.').returns<LifecycleDueReport>(),
+    reconcile: channel(
+      z.strictObject(LIFECYCLE_SLOT),
+      'Compare the inventory with the logged-in token: missing objects and unmanaged keys.',
+    ).returns<LifecycleReconcileReport>(),
+    adopt: channel(
+      z.strictObject({
+        ckaId: z
+          .string()
+          .regex(/^(?:[0-9a-fA-F]{2})+$/)
+          .max(256),
+        purpose: z.enum(LIFECYCLE_PURPOSES),
+        name: z.string().min(1).max(128).optional(),
+        ...LIFECYCLE_SLOT,
+      }),
+      'Make an unmanaged key on the logged-in token the active version of a new logical key.',
+    ).returns<LifecycleVersionView>(),
   },
 } as const;
 

@@ -1,3 +1,4 @@
 // Every domain's commands, registered with the CLI in one place.
 import './tokens.cli';
 import './audit.cli';
+import './lifecycle.cli';

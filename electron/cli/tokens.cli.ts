@@ -149,9 +149,14 @@ addCommands((program, context) => {
 
   keys
     .command('list')
-    .description('list the objects on the token')
-    .action(async () => {
+    .description('list the objects on the token (with --state: the managed keys in that state)')
+    .option('--state <state>', 'list managed keys with versions in this state (as mkm lifecycle list)')
+    .action(async (opts: { state?: string }) => {
       const ctx = context();
+      if (opts.state !== undefined) {
+        await (await import('./lifecycle.cli')).listManagedKeys(ctx, opts.state);
+        return;
+      }
       const slot = await loggedInSlot(ctx);
       const objects = await ctx.call('keys.list', { slotId: slot.slotId });
       ctx.out.result(objects, () =>

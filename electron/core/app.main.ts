@@ -1,4 +1,5 @@
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
 import {
   contract,
@@ -17,6 +18,8 @@ import { DEFAULT_SETTINGS, openStore, type StoreFactory } from './store.main';
 import { keyHandlers, tokenHandlers } from '../hsm/handlers.main';
 import type { HostSpawner } from '../hsm/host/spawner.std';
 import { TokensService } from '../hsm/tokens.main';
+import { lifecycleHandlers } from '../keys/handlers.main';
+import { KeyLifecycleService } from '../keys/lifecycle.main';
 
 /**
  * The main-process services, composed once per process. Electron main, browser mode and the
@@ -114,6 +117,16 @@ export function createApp(options: AppOptions): App {
     },
     ...(options.hostSpawnerFor ? { spawnerFor: options.hostSpawnerFor } : {}),
   });
+  // The key lifecycle holds a lock on its data folder, one process at a time: it opens on first
+  // use, so a CLI command that does not manage keys never competes with a running app for it.
+  let lifecycle: KeyLifecycleService | null = null;
+  const keyLifecycle = (): KeyLifecycleService =>
+    (lifecycle ??= KeyLifecycleService.open({
+      dir: join(paths.root, 'keys'),
+      tokens,
+      audit: (e) => audit.record(e),
+      logger,
+    }));
 
   const handlers: Handlers<Contract> = {
     app: {
@@ -182,10 +195,21 @@ export function createApp(options: AppOptions): App {
               'Audit entries cannot be sealed with this token; they are kept unsealed until a token can.',
           });
         });
+        // Rotations and destroys a crash interrupted go on once the token is usable (best effort;
+        // the CLI only resumes when it already opened the key inventory).
+        if (options.mode !== 'cli' || lifecycle) {
+          Promise.resolve()
+            .then(() => keyLifecycle().resume())
+            .then((report) => {
+              if (report.failed.length) logger.warn('some key work could not be resumed', { ...report });
+            })
+            .catch((error) => logger.warn('the key lifecycle could not resume', { error }));
+        }
         return result;
       },
     },
     keys: keyHandlers(tokens),
+    lifecycle: lifecycleHandlers(keyLifecycle, tokens),
     audit: {
       status: () => audit.status(),
       verify: () => audit.verify(),
@@ -215,6 +239,10 @@ export function createApp(options: AppOptions): App {
     logger,
     paths,
     close: async () => {
+      // Key work in flight finishes (and is audited) while the audit log and the token are up.
+      await lifecycle
+        ?.close()
+        .catch((error) => logger.warn('the key lifecycle did not close cleanly', { error }));
       audit.record({ action: 'app.stop', result: 'ok' });
       // The last seal needs the token: close the audit log while the host is still up.
       await audit.close();

@@ -1,0 +1,216 @@
+import { Option, type Command } from 'commander';
+import {
+  LIFECYCLE_KEY_TYPES,
+  LIFECYCLE_PURPOSES,
+  LIFECYCLE_STATES,
+  type LifecycleDueReport,
+  type LifecycleKeyView,
+  type LifecycleState,
+  type LifecycleVersionView,
+} from '../../shared/contract.std';
+import { MkmError } from '../../shared/errors.std';
+import { addCommands, type CliContext } from './context.cli';
+import { loggedInSlot } from './tokens.cli';
+
+/**
+ * Managed keys (the key lifecycle): `mkm lifecycle list`, `mkm keys list --state S` (delegates
+ * here), `mkm keys create`, `mkm rotate`, `mkm keys compromise`, `mkm keys due`. The key
+ * inventory is opened by the first lifecycle call only, so other commands never take its lock.
+ */
+
+const day = (iso: string | null) => (iso ? iso.slice(0, 10) : '-');
+
+function fingerprintText(v: LifecycleVersionView): string {
+  if (!v.fingerprint) return '';
+  return v.fingerprint.kind === 'kcv'
+    ? `kcv ${v.fingerprint.value} (${v.fingerprint.method})`
+    : `spki-sha256 ${v.fingerprint.value.slice(0, 16)}…`;
+}
+
+export function versionLine(v: LifecycleVersionView): string {
+  return [
+    `  v${v.version}`.padEnd(6),
+    v.state.padEnd(14),
+    (v.primary ? 'primary' : '').padEnd(7),
+    v.id,
+    fingerprintText(v),
+    `uses ${v.useCount}`,
+    v.expiresAt ? `expires ${day(v.expiresAt)}` : '',
+    v.graceUntil ? `grace until ${day(v.graceUntil)}` : '',
+    v.compromisedAt ? `compromised ${day(v.compromisedAt)}` : '',
+    v.missingSince ? `MISSING since ${day(v.missingSince)}` : '',
+  ]
+    .filter(Boolean)
+    .join('  ');
+}
+
+export function keyText(k: LifecycleKeyView): string {
+  return [
+    `${k.name}  (${k.purpose}, ${k.type})  ${k.id}${k.rotating ? '  rotation in progress' : ''}`,
+    ...k.versions.map(versionLine),
+  ].join('\n');
+}
+
+function parseState(state: string): LifecycleState {
+  if (!(LIFECYCLE_STATES as readonly string[]).includes(state)) {
+    throw new MkmError('USAGE', `--state must be one of ${LIFECYCLE_STATES.join(', ')}.`);
+  }
+  return state as LifecycleState;
+}
+
+/** `mkm lifecycle list` and `mkm keys list --state S`: the managed keys, no token login needed. */
+export async function listManagedKeys(ctx: CliContext, state?: string): Promise<void> {
+  const keys = await ctx.call('lifecycle.list', state === undefined ? {} : { state: parseState(state) });
+  ctx.out.result(keys, () =>
+    keys.length
+      ? keys.map(keyText).join('\n')
+      : state
+        ? `no managed key has a version in state ${state}`
+        : 'no managed keys',
+  );
+}
+
+/** A version by its id, its label or its CKA_ID; a logical key name is refused with its versions. */
+async function resolveVersion(ctx: CliContext, ref: string): Promise<LifecycleVersionView> {
+  const keys = await ctx.call('lifecycle.list', {});
+  const versions = keys.flatMap((k) => k.versions);
+  const wanted = ref.trim();
+  const byId = versions.filter((v) => v.id === wanted.toLowerCase());
+  const matches = byId.length
+    ? byId
+    : versions.filter((v) => v.label === wanted || (v.ckaId !== null && v.ckaId === wanted.toLowerCase()));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) {
+    throw new MkmError(
+      'CONFLICT',
+      `"${wanted}" names ${matches.length} key versions; use a version id: ${matches.map((v) => v.id).join(', ')}.`,
+    );
+  }
+  const key = keys.find((k) => k.id === wanted.toLowerCase() || k.name === wanted);
+  if (key) {
+    throw new MkmError(
+      'USAGE',
+      `"${wanted}" is a logical key; name one of its versions: ${key.versions
+        .map((v) => `v${v.version} ${v.id} (${v.state})`)
+        .join(', ')}.`,
+    );
+  }
+  throw new MkmError('NOT_FOUND', `No managed key version with the id or label "${wanted}".`);
+}
+
+function dueText(report: LifecycleDueReport): string {
+  const lines = report.due.map((d) => {
+    const why = d.reasons
+      .map((r) =>
+        r.kind === 'age'
+          ? `crypto-period ends ${day(r.expiresAt)} (${r.daysLeft} days)`
+          : r.kind === 'uses'
+            ? `${r.uses} of ${r.maxUses} uses`
+            : r.kind === 'compromised'
+              ? `version ${r.versionId} is compromised`
+              : 'no primary version',
+      )
+      .join('; ');
+    return `${d.level.padEnd(8)} ${d.name} (${d.purpose})  ${d.logicalKeyId}  ${why}${d.rotatable ? '' : '  (import its next version)'}`;
+  });
+  for (const g of report.graceExpired) {
+    lines.push(`grace    version ${g.versionId} of ${g.logicalKeyId}: grace ended ${day(g.graceUntil)}`);
+  }
+  return lines.length ? lines.join('\n') : 'nothing is due';
+}
+
+function keysCommand(program: Command): Command {
+  const keys = program.commands.find((c) => c.name() === 'keys');
+  // tokens.cli.ts registers `keys` first (commands.cli.ts imports it before this file).
+  if (!keys) throw new Error('The keys command must be registered before the lifecycle commands.');
+  return keys;
+}
+
+addCommands((program, context) => {
+  program
+    .command('lifecycle')
+    .description('managed keys: versions, states and rotation')
+    .command('list')
+    .description('list the managed keys with their versions (never key material)')
+    .option('--state <state>', `only versions in this state (${LIFECYCLE_STATES.join(', ')})`)
+    .action(async (opts: { state?: string }) => listManagedKeys(context(), opts.state));
+
+  program
+    .command('rotate <ref>')
+    .description('rotate a managed key (by id or name) now: a new primary version, the old one in grace')
+    .action(async (ref: string) => {
+      const ctx = context();
+      await loggedInSlot(ctx);
+      const { logicalKey, version } = await ctx.call('lifecycle.rotate', { ref });
+      ctx.out.result(
+        { logicalKey, version },
+        () => `rotated "${logicalKey.name}" to v${version.version}\n${keyText(logicalKey)}`,
+      );
+    });
+
+  const keys = keysCommand(program);
+
+  keys
+    .command('create')
+    .description('create a managed key: version 1 generated on the token, rotated by policy')
+    .requiredOption('--name <name>', 'the logical key name')
+    .addOption(
+      new Option('--purpose <purpose>', 'what the key is for')
+        .choices([...LIFECYCLE_PURPOSES])
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      new Option('--type <type>', 'key type (default: by purpose)').choices([...LIFECYCLE_KEY_TYPES]),
+    )
+    .action(
+      async (opts: {
+        name: string;
+        purpose: (typeof LIFECYCLE_PURPOSES)[number];
+        type?: (typeof LIFECYCLE_KEY_TYPES)[number];
+      }) => {
+        const ctx = context();
+        const slot = await loggedInSlot(ctx);
+        const { logicalKey, version } = await ctx.call('lifecycle.create', {
+          name: opts.name,
+          purpose: opts.purpose,
+          slotId: slot.slotId,
+          ...(opts.type ? { type: opts.type } : {}),
+        });
+        ctx.out.result({ logicalKey, version }, () => `created "${logicalKey.name}"\n${keyText(logicalKey)}`);
+      },
+    );
+
+  keys
+    .command('compromise <ref>')
+    .description('declare a managed key version (by version id, label or CKA_ID) compromised')
+    .option('--note <note>', 'why (kept in the audit log)')
+    .action(async (ref: string, opts: { note?: string }) => {
+      const ctx = context();
+      const version = await resolveVersion(ctx, ref);
+      // A compromised primary is replaced at once: that needs the token.
+      await loggedInSlot(ctx);
+      const result = await ctx.call('lifecycle.compromise', {
+        versionId: version.id,
+        ...(opts.note !== undefined ? { note: opts.note } : {}),
+      });
+      ctx.out.result(result, () =>
+        [
+          `version v${result.compromised.version} ${result.compromised.id} is ${result.compromised.state}`,
+          result.replacement
+            ? `replaced by v${result.replacement.version} ${result.replacement.id} (primary)`
+            : '',
+        ]
+          .filter(Boolean)
+          .join('\n'),
+      );
+    });
+
+  keys
+    .command('due')
+    .description('which managed keys need rotating, and why')
+    .action(async () => {
+      const ctx = context();
+      const report = await ctx.call('lifecycle.due');
+      ctx.out.result(report, () => dueText(report));
+    });
+});

@@ -1,0 +1,189 @@
+import type {
+  Contract,
+  LIFECYCLE_KEY_TYPES,
+  LIFECYCLE_PURPOSES,
+  LIFECYCLE_STATES,
+  LifecycleKeyView,
+  LifecycleState,
+  LifecycleVersionView,
+} from '../../shared/contract.std';
+import { MkmError } from '../../shared/errors.std';
+import type { Handlers } from '../core/registry.main';
+import type { TokensService } from '../hsm/tokens.main';
+import type { KeyLifecycleService } from './lifecycle.main';
+import type {
+  InventoryData,
+  KeyState,
+  KeyVersion,
+  LogicalKey,
+  ManagedKeyType,
+  TokenPurpose,
+} from './model.std';
+
+/**
+ * The contract's `lifecycle.*` channels over the KeyLifecycleService. The service audits its own
+ * actions (key.rotate.*, key.compromise, key.destroy, key.adopt), so these channels are not in
+ * AUDITED. Views carry metadata only: states, dates, use counts, CKA_ID and KCV/SPKI fingerprint,
+ * never key material (not even the public PEM).
+ *
+ * `service` is a getter: the service takes a per-data-folder lock, so it is opened on first use.
+ */
+
+// The contract's vocabularies are copies (shared/ cannot import electron/); these fail to
+// compile if the copies drift from the model.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _states: Same<(typeof LIFECYCLE_STATES)[number], KeyState> = true;
+const _types: Same<(typeof LIFECYCLE_KEY_TYPES)[number], ManagedKeyType> = true;
+const _purposes: Same<(typeof LIFECYCLE_PURPOSES)[number], TokenPurpose> = true;
+void [_states, _types, _purposes];
+
+export function versionView(v: KeyVersion): LifecycleVersionView {
+  return {
+    id: v.id,
+    logicalKeyId: v.logicalKeyId,
+    version: v.version,
+    label: v.label,
+    state: v.state,
+    primary: v.primary,
+    origin: v.origin,
+    type: v.type,
+    tokenSerial: v.tokenSerial,
+    ckaId: v.ckaId,
+    createdAt: v.createdAt,
+    activatedAt: v.activatedAt,
+    expiresAt: v.expiresAt,
+    graceUntil: v.graceUntil,
+    deactivatedAt: v.deactivatedAt,
+    suspendedAt: v.suspendedAt,
+    compromisedAt: v.compromisedAt,
+    destroyedAt: v.destroyedAt,
+    cryptoPeriodDays: v.cryptoPeriodDays,
+    useCount: v.useCount,
+    fingerprint: v.fingerprint ? { ...v.fingerprint } : null,
+    gateway: { status: v.gateway.status, reference: v.gateway.reference },
+    missingSince: v.missingSince,
+    destroyPending: v.destroyPending,
+  };
+}
+
+function keyView(
+  service: KeyLifecycleService,
+  data: InventoryData,
+  key: LogicalKey,
+  state?: LifecycleState,
+): LifecycleKeyView {
+  const versions = data.versions
+    .filter((v) => v.logicalKeyId === key.id)
+    .sort((a, b) => b.version - a.version);
+  return {
+    id: key.id,
+    name: key.name,
+    purpose: key.purpose,
+    type: key.type,
+    tokenSerial: key.tokenSerial,
+    createdAt: key.createdAt,
+    policy: service.policy(key.id),
+    primaryVersionId: versions.find((v) => v.primary)?.id ?? null,
+    rotating: data.rotations.some((r) => r.logicalKeyId === key.id),
+    versions: versions.filter((v) => state === undefined || v.state === state).map(versionView),
+  };
+}
+
+function keyViewById(service: KeyLifecycleService, logicalKeyId: string): LifecycleKeyView {
+  const data = service.list();
+  const key = data.logicalKeys.find((k) => k.id === logicalKeyId);
+  if (!key) throw new MkmError('NOT_FOUND', 'No such logical key.', { logicalKeyId });
+  return keyView(service, data, key);
+}
+
+/** A logical key by its id or its name; an ambiguous name is refused, not guessed. */
+export function resolveLogicalKey(data: InventoryData, ref: string): LogicalKey {
+  const wanted = ref.trim();
+  const byId = data.logicalKeys.find((k) => k.id === wanted.toLowerCase());
+  if (byId) return byId;
+  const byName = data.logicalKeys.filter((k) => k.name === wanted);
+  if (byName.length === 0)
+    throw new MkmError('NOT_FOUND', `No managed key with the id or name “${wanted}”.`, { ref: wanted });
+  if (byName.length > 1) {
+    throw new MkmError(
+      'CONFLICT',
+      `“${wanted}” names ${byName.length} managed keys; use an id: ${byName.map((k) => k.id).join(', ')}.`,
+      { ref: wanted },
+    );
+  }
+  return byName[0]!;
+}
+
+/** The serial of the token the request is about: in `slotId`, else the only one logged in. */
+async function loggedInSerial(tokens: TokensService, slotId: number | undefined): Promise<string> {
+  const slots = await tokens.slots();
+  if (slotId !== undefined) {
+    const slot = slots.find((s) => s.slotId === slotId);
+    if (!slot) throw new MkmError('SLOT_NOT_FOUND', undefined, { slotId });
+    if (!slot.token) throw new MkmError('TOKEN_NOT_PRESENT', undefined, { slotId });
+    if (!slot.session.loggedIn) throw new MkmError('NOT_LOGGED_IN', undefined, { slotId });
+    return slot.token.serial.trim();
+  }
+  const loggedIn = slots.filter((s) => s.token && s.session.loggedIn);
+  if (loggedIn.length === 0) throw new MkmError('NOT_LOGGED_IN');
+  if (loggedIn.length > 1) {
+    throw new MkmError('CONFLICT', 'More than one token is logged in; say which slot holds the key.', {
+      slotIds: loggedIn.map((s) => String(s.slotId)),
+    });
+  }
+  return loggedIn[0]!.token!.serial.trim();
+}
+
+export function lifecycleHandlers(
+  service: () => KeyLifecycleService,
+  tokens: TokensService,
+): Handlers<Contract>['lifecycle'] {
+  return {
+    list: ({ state }) => {
+      const s = service();
+      // Use counts batched in memory are written first, so the list shows them.
+      s.flushUsage();
+      const data = s.list();
+      return data.logicalKeys
+        .map((k) => keyView(s, data, k, state))
+        .filter((k) => state === undefined || k.versions.length > 0);
+    },
+    create: async ({ name, purpose, type, slotId }) => {
+      const s = service();
+      const tokenSerial = await loggedInSerial(tokens, slotId);
+      const created = await s.createKey({ name, purpose, tokenSerial, ...(type ? { type } : {}) });
+      return { logicalKey: keyViewById(s, created.logicalKey.id), version: versionView(created.version) };
+    },
+    rotate: async ({ ref }) => {
+      const s = service();
+      const key = resolveLogicalKey(s.list(), ref);
+      const version = await s.rotateNow(key.id, 'manual');
+      return { logicalKey: keyViewById(s, key.id), version: versionView(version) };
+    },
+    compromise: async ({ versionId, note }) => {
+      const result = await service().markCompromised(versionId, note !== undefined ? { note } : {});
+      return {
+        compromised: versionView(result.compromised),
+        replacement: result.replacement ? versionView(result.replacement) : null,
+      };
+    },
+    destroy: async ({ versionId, confirmLabel }) =>
+      versionView(await service().destroy(versionId, { confirm: true, confirmLabel })),
+    due: () => service().due(),
+    reconcile: async ({ slotId }) => {
+      const s = service();
+      return s.reconcile(await loggedInSerial(tokens, slotId));
+    },
+    adopt: async ({ ckaId, purpose, name, slotId }) => {
+      const s = service();
+      const tokenSerial = await loggedInSerial(tokens, slotId);
+      const version = await s.adopt({
+        tokenSerial,
+        ckaId: ckaId.toLowerCase(),
+        purpose,
+        ...(name !== undefined ? { name } : {}),
+      });
+      return versionView(version);
+    },
+  };
+}
