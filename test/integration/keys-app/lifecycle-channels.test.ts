@@ -1,0 +1,131 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../../electron/core/app.main';
+import { silentLogger } from '../../../electron/core/logger.main';
+import type { Envelope } from '../../../shared/contract-kit.std';
+import type { LifecycleReconcileReport, LifecycleVersionView } from '../../../shared/contract.std';
+import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+
+/**
+ * The lifecycle channels through the app's registry (the door every transport uses), on a real
+ * SoftHSM2 token: reconcile and adopt an unmanaged key, destroy a replaced version only once it
+ * is no longer active and its label is typed again, and one process at a time on the inventory.
+ */
+const root = join(import.meta.dirname, '../../..');
+const run = promisify(execFile);
+let token: SoftHsmToken;
+let dataDir: string;
+let app: App;
+
+const call = (channel: string, request?: unknown): Promise<Envelope> =>
+  app.registry.dispatch(channel, request, { transport: 'cli' });
+
+async function ok<T>(channel: string, request?: unknown): Promise<T> {
+  const envelope = await call(channel, request);
+  if (!envelope.ok) throw new Error(`${channel}: ${envelope.error.code} ${envelope.error.message}`);
+  return envelope.result as T;
+}
+
+async function code(channel: string, request?: unknown): Promise<string> {
+  const envelope = await call(channel, request);
+  return envelope.ok ? 'ok' : envelope.error.code;
+}
+
+beforeAll(() => {
+  token = createSoftHsmToken({ label: 'keys-app-ch' });
+  dataDir = mkdtempSync(join(tmpdir(), 'mkm-keys-app-ch-'));
+  app = createApp({
+    mode: 'browser',
+    dataDir,
+    moduleOverride: token.modulePath,
+    isTrustedSender: () => true,
+    logger: silentLogger,
+  });
+});
+afterAll(async () => {
+  await app?.close();
+  token?.cleanup();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('lifecycle channels', () => {
+  it('lists nothing before any key is managed, and needs a login to create one', async () => {
+    expect(await ok('lifecycle.list', {})).toEqual([]);
+    expect(await code('lifecycle.create', { name: 'k', purpose: 'data' })).toBe('NOT_LOGGED_IN');
+    await ok('tokens.login', { slotId: token.slotId, pin: token.userPin });
+  });
+
+  it('finds an unmanaged token key by reconcile and adopts it as an active primary', async () => {
+    const generated = await ok<{ id: string }>('keys.generate', {
+      slotId: token.slotId,
+      type: 'aes-256',
+      label: 'legacy-data',
+      purpose: 'data',
+    });
+    const report = await ok<LifecycleReconcileReport>('lifecycle.reconcile', {});
+    expect(report.tokenSerial).toBe(token.serial);
+    expect(report.unmanaged.map((o) => o.ckaId)).toContain(generated.id);
+    expect(report.missing).toEqual([]);
+
+    const adopted = await ok<LifecycleVersionView>('lifecycle.adopt', {
+      ckaId: generated.id,
+      purpose: 'data',
+      name: 'legacy',
+    });
+    expect(adopted).toMatchObject({ ckaId: generated.id, origin: 'adopted', state: 'active', primary: true });
+    const again = await ok<LifecycleReconcileReport>('lifecycle.reconcile', { slotId: token.slotId });
+    expect(again.unmanaged.map((o) => o.ckaId)).not.toContain(generated.id);
+    expect(await code('lifecycle.adopt', { ckaId: generated.id, purpose: 'data' })).toBe('CONFLICT');
+  });
+
+  it('destroys a replaced version only after it stops being active, with its label typed again', async () => {
+    const created = await ok<{ version: LifecycleVersionView }>('lifecycle.create', {
+      name: 'tags',
+      purpose: 'hmac',
+    });
+    const v1 = created.version;
+    expect(v1.fingerprint).toMatchObject({ kind: 'kcv', method: 'hmac' });
+    const rotated = await ok<{ version: LifecycleVersionView }>('lifecycle.rotate', {
+      ref: v1.logicalKeyId,
+    });
+    expect(rotated.version).toMatchObject({ version: 2, primary: true });
+
+    // Still active (in its grace period): SP 800-57 wants it deactivated or compromised first.
+    expect(await code('lifecycle.destroy', { versionId: v1.id, confirm: true, confirmLabel: v1.label })).toBe(
+      'CONFLICT',
+    );
+    await ok('lifecycle.compromise', { versionId: v1.id, note: 'test' });
+    expect(await code('lifecycle.destroy', { versionId: v1.id, confirmLabel: v1.label })).toBe('VALIDATION');
+    expect(await code('lifecycle.destroy', { versionId: v1.id, confirm: true, confirmLabel: 'tags' })).toBe(
+      'CONFIRMATION_REQUIRED',
+    );
+    const destroyed = await ok<LifecycleVersionView>('lifecycle.destroy', {
+      versionId: v1.id,
+      confirm: true,
+      confirmLabel: v1.label,
+    });
+    expect(destroyed.state).toBe('destroyed');
+    const objects = await ok<{ id: string }[]>('keys.list', { slotId: token.slotId });
+    expect(objects.map((o) => o.id)).not.toContain(v1.ckaId);
+    expect(objects.map((o) => o.id)).toContain(rotated.version.ckaId);
+  });
+
+  it('lets one process at a time manage the keys of a data folder', async () => {
+    const mkm = (args: string[]) =>
+      run(process.execPath, [join(root, 'bin/mkm.mjs'), '--data-dir', dataDir, ...args], {
+        env: { ...process.env, SOFTHSM2_CONF: token.confPath },
+      }).then(
+        () => ({ code: 0, stderr: '' }),
+        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+      );
+    const refused = await mkm(['keys', 'due']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/\[CONFLICT\]\n$/);
+    // Commands that do not manage keys never touch the inventory lock.
+    expect((await mkm(['status'])).code).toBe(0);
+  });
+});
