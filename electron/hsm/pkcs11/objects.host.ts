@@ -104,7 +104,14 @@ const QUERIES: Record<Exclude<ObjectClass, 'other'>, Query[]> = {
     },
   ],
   certificate: [{ find: [{ type: P.CKA_CLASS, value: P.CKO_CERTIFICATE }], attrs: COMMON }],
-  data: [{ find: [{ type: P.CKA_CLASS, value: P.CKO_DATA }], attrs: COMMON }],
+  // Data objects have no CKA_ID (PKCS#11 defines it for keys and certificates only): asking for it
+  // makes a token refuse the whole template and costs a fallback read per attribute per object.
+  data: [
+    {
+      find: [{ type: P.CKA_CLASS, value: P.CKO_DATA }],
+      attrs: COMMON.filter((a) => a !== P.CKA_ID),
+    },
+  ],
 };
 
 const FIND_BATCH = 1000;
