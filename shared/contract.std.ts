@@ -228,6 +228,84 @@ export interface LifecycleReconcileReport {
 /** Which logged-in token: the one in this slot, else the only one logged in. */
 const LIFECYCLE_SLOT = { slotId: SlotIdSchema.optional() };
 
+export const GATEWAY_CSE_PADDINGS = ['RSAES-PKCS1-V1_5', 'RSAES-OAEP-SHA256'] as const;
+const PROFILE_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+const SHA256_HEX = z.string().regex(/^[0-9a-fA-F]{64}$/);
+const gatewayProfileRef = z.strictObject({ profileId: PROFILE_ID });
+
+/** A gateway profile as shown: no secret is ever part of one. */
+export interface GatewayProfileView {
+  id: string;
+  name: string;
+  baseUrl: string;
+  username: string;
+  tlsPinSha256: string | null;
+  cse: (typeof GATEWAY_CSE_PADDINGS)[number] | null;
+  keyRolling: boolean;
+}
+export interface GatewayPublicKeyView {
+  keyId: string | null;
+  spkiSha256: string;
+  padding: string;
+  source: 'fetched' | 'imported';
+  seenAt: string;
+}
+export interface GatewayKeyState {
+  status: 'none' | 'pinned' | 'rotation-pending';
+  pinned: GatewayPublicKeyView | null;
+  /** The key the gateway now serves, waiting for an admin's confirmation. */
+  pending: GatewayPublicKeyView | null;
+  previous?: { keyId: string; spkiSha256: string; acceptedUntil: string }[];
+}
+export interface GatewayKeySetView {
+  setId: string;
+  wrappingKeyId: string;
+  expiresAt: string;
+}
+export interface GatewayMerchantKeyView {
+  keyId: string;
+  label: string | null;
+  spkiSha256: string;
+  wrapping: string | null;
+  status: 'active' | 'retired';
+  registeredAt: string;
+  retiredAt: string | null;
+}
+export interface GatewaySyncReport {
+  at: string;
+  ok: boolean;
+  /** The step that failed (token, gateway-key, merchant-keys, key-set). */
+  step: string | null;
+  error: MkmErrorShape | null;
+  gatewayKey: GatewayKeyState | null;
+  merchantKeys: GatewayMerchantKeyView[] | null;
+  keySet: GatewayKeySetView | null;
+}
+export interface GatewayStatus {
+  profile: GatewayProfileView;
+  gatewayKey: GatewayKeyState;
+  rotationPending: boolean;
+  merchantKeys: GatewayMerchantKeyView[];
+  /** `inToken: false`: recorded by an earlier run; the next message asks for a fresh set. */
+  keySet: (GatewayKeySetView & { inToken: boolean }) | null;
+  lastSync: GatewaySyncReport | null;
+}
+export interface GatewayRegistration {
+  profileId: string;
+  keyId: string;
+  spkiSha256: string;
+  wrapping: string;
+  created: boolean;
+  registeredAt: string;
+  keySet: GatewayKeySetView | { refused: string };
+}
+export interface GatewayPingResult {
+  profileId: string;
+  setId: string;
+  serverTime: string;
+  nextKeySet: GatewayKeySetView | { refused: string };
+}
+
 export const contract = {
   app: {
     status: channel(noArgs, 'What the app is, where its data lives, and how it runs.').returns<AppStatus>(),
@@ -386,6 +464,54 @@ export const contract = {
       'Make an unmanaged key on the logged-in token the active version of a new logical key.',
     ).returns<LifecycleVersionView>(),
   },
+  gateway: {
+    addProfile: channel(
+      z.strictObject({
+        id: PROFILE_ID.optional(),
+        name: z.string().trim().min(1).max(128),
+        baseUrl: z.string().min(1).max(2048),
+        username: z.string().min(1).max(256),
+        tlsPinSha256: SHA256_HEX.optional(),
+        cse: z.enum(GATEWAY_CSE_PADDINGS).optional(),
+        keyRolling: z.boolean().optional(),
+      }),
+      'Add a gateway profile (its password is never stored).',
+    ).returns<GatewayProfileView>(),
+    listProfiles: channel(noArgs, 'The gateway profiles.').returns<GatewayProfileView[]>(),
+    removeProfile: channel(
+      z.strictObject({ profileId: PROFILE_ID, confirm: CONFIRMED }),
+      'Forget a gateway profile.',
+    ).returns<{ removed: boolean }>(),
+    status: channel(
+      gatewayProfileRef,
+      "A profile's pinned gateway key, transport keys, key set and last sync (never key material).",
+    ).returns<GatewayStatus>(),
+    registerTransportKey: channel(
+      z.strictObject({
+        profileId: PROFILE_ID,
+        slotId: SlotIdSchema,
+        keyId: z.string().regex(/^[0-9a-fA-F]{1,128}$/),
+      }),
+      "Register a token RSA key pair as the merchant's transport key at the gateway.",
+    ).returns<GatewayRegistration>(),
+    fetchKey: channel(
+      gatewayProfileRef,
+      "Fetch the gateway's public key: pinned on first sight, a rotation to confirm after.",
+    ).returns<GatewayKeyState>(),
+    importKeyPem: channel(
+      z.strictObject({ profileId: PROFILE_ID, pem: z.string().min(1).max(16_384) }),
+      "Import the gateway's public key PEM by hand (a gateway without a key endpoint).",
+    ).returns<GatewayKeyState>(),
+    confirmKeyRotation: channel(
+      z.strictObject({ profileId: PROFILE_ID, fingerprint: SHA256_HEX }),
+      "Accept the gateway's new public key, named by its fingerprint.",
+    ).returns<GatewayKeyState>(),
+    ping: channel(gatewayProfileRef, 'A secure ping under a one-use key set.').returns<GatewayPingResult>(),
+    sync: channel(
+      gatewayProfileRef,
+      "Fetch and pin the gateway's key, list the merchant keys, ensure a usable key set.",
+    ).returns<GatewaySyncReport>(),
+  },
 } as const;
 
 export type Contract = typeof contract;
@@ -413,6 +539,7 @@ export const events = {
     slotIds: z.array(z.number()),
     reason: z.enum(['idle', 'connection']),
   }),
+  'gateway.rotationPending': z.strictObject({ profileId: z.string(), fingerprint: z.string() }),
 } satisfies EventShape;
 
 export type Events = typeof events;

@@ -75,6 +75,16 @@ export const AUDITED: Record<string, Mapper> = {
     details: { ...slotOf(r), format: r.format },
   }),
   'keys.csr': (r) => ({ action: 'key.csr', key: { id: String(r.id) }, details: slotOf(r) }),
+  'gateway.addProfile': (r, res) => ({
+    action: 'gateway.profile.add',
+    details: {
+      profileId: (res as { id?: string } | undefined)?.id ?? r.id ?? null,
+      baseUrl: r.baseUrl,
+      username: r.username,
+      tlsPin: r.tlsPinSha256 ?? null,
+    },
+  }),
+  'gateway.removeProfile': (r) => ({ action: 'gateway.profile.remove', details: { profileId: r.profileId } }),
   'settings.update': (r) => ({ action: 'settings.update', details: { fields: Object.keys(r) } }),
   'audit.export': (r) => ({ action: 'audit.export', details: { format: r.format } }),
   'audit.verify': (_r, res) => ({

@@ -18,6 +18,8 @@ import { DEFAULT_SETTINGS, openStore, type StoreFactory } from './store.main';
 import { keyHandlers, tokenHandlers } from '../hsm/handlers.main';
 import type { HostSpawner } from '../hsm/host/spawner.std';
 import { TokensService } from '../hsm/tokens.main';
+import { GatewayService } from '../gateway/gateway-service.main';
+import { gatewayHandlers } from '../gateway/handlers.main';
 import { lifecycleHandlers } from '../keys/handlers.main';
 import { KeyLifecycleService } from '../keys/lifecycle.main';
 
@@ -128,6 +130,14 @@ export function createApp(options: AppOptions): App {
       logger,
     }));
 
+  const gateway = new GatewayService({
+    dataDir: paths.root,
+    tokens,
+    record: (entry) => audit.record(entry),
+    logger,
+    events,
+  });
+
   const handlers: Handlers<Contract> = {
     app: {
       status: (): AppStatus => ({
@@ -209,6 +219,7 @@ export function createApp(options: AppOptions): App {
       },
     },
     keys: keyHandlers(tokens),
+    gateway: gatewayHandlers(gateway),
     lifecycle: lifecycleHandlers(keyLifecycle, tokens),
     audit: {
       status: () => audit.status(),
@@ -243,6 +254,8 @@ export function createApp(options: AppOptions): App {
       await lifecycle
         ?.close()
         .catch((error) => logger.warn('the key lifecycle did not close cleanly', { error }));
+      // Key sets live in the token as session objects: destroy them while the host is up.
+      await gateway.close().catch((error) => logger.warn('the gateway did not close cleanly', { error }));
       audit.record({ action: 'app.stop', result: 'ok' });
       // The last seal needs the token: close the audit log while the host is still up.
       await audit.close();

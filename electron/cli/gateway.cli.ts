@@ -1,0 +1,256 @@
+import { Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import type {
+  GatewayKeySetView,
+  GatewayKeyState,
+  GatewayProfileView,
+  GatewayPublicKeyView,
+} from '../../shared/contract.std';
+import { MkmError } from '../../shared/errors.std';
+import { addCommands, type CliContext } from './context.cli';
+import { usage } from './output.cli';
+import { loggedInSlot, resolveKey } from './tokens.cli';
+
+/**
+ * `mkm gateway ...`: gateway profiles, the gateway's public key, the merchant's transport key,
+ * key sets and a secure ping. The gateway password comes from MKM_GATEWAY_PASSWORD (never
+ * argv); a command that uses a token key logs in with MKM_PIN like every other command.
+ * PROFILE is a profile id or name; it may be left out when there is exactly one profile.
+ */
+const CSE = { pkcs1: 'RSAES-PKCS1-V1_5', oaep: 'RSAES-OAEP-SHA256' } as const;
+
+export async function resolveProfile(ctx: CliContext, ref: string | undefined): Promise<GatewayProfileView> {
+  const profiles = await ctx.call('gateway.listProfiles');
+  if (ref !== undefined) {
+    const found = profiles.find((p) => p.id === ref) ?? profiles.filter((p) => p.name === ref)[0];
+    if (!found) {
+      throw new MkmError('NOT_FOUND', `No gateway profile "${ref}". Run "mkm gateway list" to see them.`);
+    }
+    return found;
+  }
+  if (profiles.length === 1) return profiles[0]!;
+  if (profiles.length === 0) {
+    throw new MkmError('NOT_FOUND', 'No gateway profile yet. Add one with "mkm gateway add".');
+  }
+  throw usage(
+    `There are ${profiles.length} gateway profiles; name one (${profiles.map((p) => p.id).join(', ')}).`,
+  );
+}
+
+const keyLine = (k: GatewayPublicKeyView) =>
+  `spki-sha256 ${k.spkiSha256}  ${k.source}${k.keyId ? ` key id ${k.keyId}` : ''}  ${k.padding}  since ${k.seenAt}`;
+
+function gatewayKeyText(s: GatewayKeyState): string {
+  if (s.status === 'none' || !s.pinned) return 'gateway key      none pinned yet (run mkm gateway fetch-key)';
+  return [
+    `gateway key      pinned ${keyLine(s.pinned)}`,
+    s.pending
+      ? `ROTATION PENDING ${keyLine(s.pending)}\n                 check it with the gateway, then: mkm gateway confirm-rotation ${s.pending.spkiSha256}`
+      : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+const setText = (set: GatewayKeySetView | { refused: string } | null) =>
+  set === null
+    ? 'none'
+    : 'refused' in set
+      ? `refused (${set.refused}); the next message asks for a fresh one`
+      : `${set.setId} under ${set.wrappingKeyId}, expires ${set.expiresAt}`;
+
+const profileText = (p: GatewayProfileView) =>
+  `${p.id}  "${p.name}"  ${p.baseUrl}  user ${p.username}  ${
+    p.tlsPinSha256 ? `pin sha256:${p.tlsPinSha256}` : 'no TLS pin'
+  }${p.cse ? `  cse ${p.cse}` : ''}${p.keyRolling ? '  key-rolling' : ''}`;
+
+addCommands((program, context) => {
+  const gateway = program
+    .command('gateway')
+    .description('payment gateway profiles, keys and key sets (password from MKM_GATEWAY_PASSWORD)');
+
+  gateway
+    .command('add')
+    .description('add a gateway profile (the password is never stored)')
+    .requiredOption('--name <name>', 'a name for the profile')
+    .requiredOption('--url <url>', 'the gateway address, https://...')
+    .requiredOption('--user <user>', 'the gateway user name')
+    .option('--id <id>', 'the profile id (default: made from the name)')
+    .option('--pin <sha256hex>', "the SHA-256 of the gateway's TLS public key (SPKI), hex")
+    .addOption(new Option('--cse <padding>', 'client-side encryption padding').choices(Object.keys(CSE)))
+    .option('--key-rolling', 'AES key-rolling secure messages')
+    .action(
+      async (opts: {
+        name: string;
+        url: string;
+        user: string;
+        id?: string;
+        pin?: string;
+        cse?: keyof typeof CSE;
+        keyRolling?: boolean;
+      }) => {
+        const ctx = context();
+        const profile = await ctx.call('gateway.addProfile', {
+          name: opts.name,
+          baseUrl: opts.url,
+          username: opts.user,
+          ...(opts.id ? { id: opts.id } : {}),
+          ...(opts.pin ? { tlsPinSha256: opts.pin } : {}),
+          ...(opts.cse ? { cse: CSE[opts.cse] } : {}),
+          ...(opts.keyRolling ? { keyRolling: true } : {}),
+        });
+        ctx.out.result(profile, () => `added ${profileText(profile)}`);
+      },
+    );
+
+  gateway
+    .command('list')
+    .description('list the gateway profiles')
+    .action(async () => {
+      const ctx = context();
+      const profiles = await ctx.call('gateway.listProfiles');
+      ctx.out.result(profiles, () =>
+        profiles.length ? profiles.map(profileText).join('\n') : 'no gateway profiles',
+      );
+    });
+
+  gateway
+    .command('remove <profile>')
+    .description('forget a gateway profile')
+    .option('--yes', 'confirm')
+    .action(async (ref: string, opts: { yes?: boolean }) => {
+      const ctx = context();
+      if (!opts.yes) throw new MkmError('CONFIRMATION_REQUIRED', 'Add --yes to forget the profile.');
+      const profile = await resolveProfile(ctx, ref);
+      const result = await ctx.call('gateway.removeProfile', { profileId: profile.id, confirm: true });
+      ctx.out.result(result, () =>
+        result.removed ? `removed ${profile.id}` : `${profile.id} was not there`,
+      );
+    });
+
+  gateway
+    .command('status [profile]')
+    .description('pinned gateway key, transport keys, key set and last sync (no key material)')
+    .action(async (ref: string | undefined) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, ref);
+      const s = await ctx.call('gateway.status', { profileId: profile.id });
+      ctx.out.result(s, () =>
+        [
+          `profile          ${profileText(s.profile)}`,
+          gatewayKeyText(s.gatewayKey),
+          ...(s.merchantKeys.length
+            ? s.merchantKeys.map(
+                (k) =>
+                  `transport key    ${k.keyId}  ${k.status}  ${k.label ?? ''}  spki-sha256 ${k.spkiSha256}  ${k.wrapping ?? ''}`,
+              )
+            : ['transport key    none registered (run mkm gateway register ID|LABEL)']),
+          `key set          ${
+            s.keySet
+              ? `${setText(s.keySet)}${s.keySet.inToken ? '' : ' (from an earlier run; not in the token now)'}`
+              : 'none'
+          }`,
+          `last sync        ${
+            s.lastSync
+              ? `${s.lastSync.at} ${s.lastSync.ok ? 'ok' : `FAILED at ${s.lastSync.step}: ${s.lastSync.error?.code}`}`
+              : 'never'
+          }`,
+        ].join('\n'),
+      );
+    });
+
+  gateway
+    .command('sync [profile]')
+    .description("fetch and pin the gateway's key, list the transport keys, ensure a usable key set")
+    .action(async (ref: string | undefined) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, ref);
+      if (profile.keyRolling) await loggedInSlot(ctx);
+      const r = await ctx.call('gateway.sync', { profileId: profile.id });
+      ctx.out.result(r, () =>
+        [
+          `synced ${profile.id} at ${r.at}`,
+          r.gatewayKey ? gatewayKeyText(r.gatewayKey) : '',
+          `transport keys   ${r.merchantKeys?.map((k) => `${k.keyId} ${k.status}`).join(', ') || 'none at the gateway'}`,
+          profile.keyRolling ? `key set          ${setText(r.keySet)}` : '',
+        ]
+          .filter(Boolean)
+          .join('\n'),
+      );
+    });
+
+  gateway
+    .command('ping [profile]')
+    .description('a secure ping under a one-use key set')
+    .action(async (ref: string | undefined) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, ref);
+      await loggedInSlot(ctx);
+      const r = await ctx.call('gateway.ping', { profileId: profile.id });
+      ctx.out.result(
+        r,
+        () =>
+          `pong from ${profile.id}: server time ${r.serverTime}, set ${r.setId}\nnext set ${setText(r.nextKeySet)}`,
+      );
+    });
+
+  gateway
+    .command('register <key>')
+    .description("register a token RSA key pair (id or label) as the merchant's transport key")
+    .option('--profile <profile>', 'the gateway profile')
+    .action(async (ref: string, opts: { profile?: string }) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, opts.profile);
+      const slot = await loggedInSlot(ctx);
+      const [key] = await resolveKey(ctx, slot.slotId, ref, ['private']);
+      const r = await ctx.call('gateway.registerTransportKey', {
+        profileId: profile.id,
+        slotId: slot.slotId,
+        keyId: key!.id,
+      });
+      ctx.out.result(
+        r,
+        () =>
+          `${r.created ? 'registered' : 'already registered'} ${r.keyId} at ${profile.id}  spki-sha256 ${r.spkiSha256}  ${r.wrapping}\nkey set ${setText(r.keySet)}`,
+      );
+    });
+
+  gateway
+    .command('fetch-key')
+    .description("fetch the gateway's public key; pinned on first sight, a rotation to confirm after")
+    .option('--profile <profile>', 'the gateway profile')
+    .action(async (opts: { profile?: string }) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, opts.profile);
+      const s = await ctx.call('gateway.fetchKey', { profileId: profile.id });
+      ctx.out.result(s, () => gatewayKeyText(s));
+    });
+
+  gateway
+    .command('import-key <file>')
+    .description("import the gateway's public key from a PEM file (a gateway without a key endpoint)")
+    .option('--profile <profile>', 'the gateway profile')
+    .action(async (file: string, opts: { profile?: string }) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, opts.profile);
+      let pem: string;
+      try {
+        pem = readFileSync(file, 'utf8');
+      } catch {
+        throw new MkmError('IO_ERROR', `Could not read ${file}.`);
+      }
+      const s = await ctx.call('gateway.importKeyPem', { profileId: profile.id, pem });
+      ctx.out.result(s, () => gatewayKeyText(s));
+    });
+
+  gateway
+    .command('confirm-rotation <fingerprint>')
+    .description("accept the gateway's new public key, named by its spki-sha256")
+    .option('--profile <profile>', 'the gateway profile')
+    .action(async (fingerprint: string, opts: { profile?: string }) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, opts.profile);
+      const s = await ctx.call('gateway.confirmKeyRotation', { profileId: profile.id, fingerprint });
+      ctx.out.result(s, () => gatewayKeyText(s));
+    });
+});

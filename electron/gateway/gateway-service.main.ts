@@ -1,0 +1,392 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type {
+  GatewayKeySetView,
+  GatewayKeyState,
+  GatewayMerchantKeyView,
+  GatewayPingResult,
+  GatewayProfileView,
+  GatewayRegistration,
+  GatewayStatus,
+  GatewaySyncReport,
+} from '../../shared/contract.std';
+import { MkmError, toErrorShape } from '../../shared/errors.std';
+import type { AuditAppend } from '../audit/audit-log.main';
+import { writeFileAtomic } from '../core/atomic-file.main';
+import type { Logger } from '../core/logger.main';
+import type { EventBus } from '../core/registry.main';
+import type { TokensService } from '../hsm/tokens.main';
+import {
+  GatewayClient,
+  type GatewayAuditEntry,
+  type GatewayClientOptions,
+  type GatewayKeyStatus,
+  type KeySetInfo,
+} from './client/gateway-client.main';
+import { envSecretProvider, type GatewayProfile, type SecretProvider } from './client/profiles.main';
+import { GatewayStateStore } from './client/state.main';
+import { GatewayProfilesStore, profileIdFromName } from './profiles-store.main';
+
+/**
+ * The gateway in main: the profiles store, and one GatewayClient per profile, made on first use
+ * over the app's token host and the logged-in slot. Client audit events become audit entries
+ * (`gateway.<action>`). What it reports holds ids, fingerprints and expiries, never key material.
+ */
+export interface GatewayServiceOptions {
+  /** The app's data folder; the gateway keeps profiles.json, state files and last-sync.json in `gateway/`. */
+  dataDir: string;
+  tokens: TokensService;
+  record: (entry: AuditAppend) => void;
+  logger: Logger;
+  events: EventBus;
+  secrets?: SecretProvider;
+  http?: GatewayClientOptions['http'];
+}
+
+export interface AddProfileRequest {
+  id?: string | undefined;
+  name: string;
+  baseUrl: string;
+  username: string;
+  tlsPinSha256?: string | undefined;
+  cse?: 'RSAES-PKCS1-V1_5' | 'RSAES-OAEP-SHA256' | undefined;
+  keyRolling?: boolean | undefined;
+}
+
+interface Held {
+  client: GatewayClient;
+  slotId: number;
+  profile: GatewayProfile;
+}
+
+export function profileView(p: GatewayProfile): GatewayProfileView {
+  return {
+    id: p.id,
+    name: p.name,
+    baseUrl: p.baseUrl,
+    username: p.username,
+    tlsPinSha256: p.tlsPinSha256 ?? null,
+    cse: p.scheme.cse?.padding ?? null,
+    keyRolling: p.scheme.keyRolling ?? false,
+  };
+}
+
+const keySetView = (set: KeySetInfo): GatewayKeySetView => ({
+  setId: set.setId,
+  wrappingKeyId: set.wrappingKeyId,
+  expiresAt: set.expiresAt,
+});
+
+const nextSetView = (next: KeySetInfo | { refused: string }) =>
+  'refused' in next ? { refused: next.refused } : keySetView(next);
+
+function keyState(s: GatewayKeyStatus): GatewayKeyState {
+  return {
+    status: s.status,
+    pinned: s.pinned,
+    pending: s.pending,
+    ...(s.previous ? { previous: s.previous } : {}),
+  };
+}
+
+export class GatewayService {
+  readonly profiles: GatewayProfilesStore;
+  private readonly clients = new Map<string, Held>();
+  private readonly secrets: SecretProvider;
+  private readonly syncFile: string;
+  private readonly dir: string;
+
+  constructor(private readonly options: GatewayServiceOptions) {
+    this.dir = join(options.dataDir, 'gateway');
+    this.profiles = new GatewayProfilesStore(this.dir);
+    this.secrets = options.secrets ?? envSecretProvider();
+    this.syncFile = join(this.dir, 'last-sync.json');
+  }
+
+  // ------------------------------------------------------------------ profiles
+
+  addProfile(request: AddProfileRequest): GatewayProfileView {
+    const profile = this.profiles.add({
+      id: request.id ?? profileIdFromName(request.name),
+      name: request.name,
+      baseUrl: request.baseUrl,
+      username: request.username,
+      ...(request.tlsPinSha256 ? { tlsPinSha256: request.tlsPinSha256 } : {}),
+      scheme: {
+        ...(request.cse ? { cse: { padding: request.cse } } : {}),
+        ...(request.keyRolling ? { keyRolling: true } : {}),
+      },
+    });
+    this.options.logger.info('gateway profile added', {
+      profileId: profile.id,
+      pinned: !!profile.tlsPinSha256,
+    });
+    return profileView(profile);
+  }
+
+  listProfiles(): GatewayProfileView[] {
+    return this.profiles.list().map(profileView);
+  }
+
+  async removeProfile(profileId: string): Promise<{ removed: boolean }> {
+    await this.drop(profileId);
+    return { removed: this.profiles.remove(profileId) };
+  }
+
+  // ------------------------------------------------------------------ clients
+
+  private async drop(profileId: string): Promise<void> {
+    const held = this.clients.get(profileId);
+    if (!held) return;
+    this.clients.delete(profileId);
+    await held.client.close().catch(() => undefined);
+  }
+
+  /**
+   * The slot a client works on: the one asked for, else the logged-in one. `needsLogin: false`
+   * (fetching the gateway's public key touches no token key) settles for the first token.
+   */
+  private async slotFor(requested: number | undefined, needsLogin: boolean): Promise<number> {
+    if (requested !== undefined) return requested;
+    const slots = (await this.options.tokens.slots()).filter((s) => s.token);
+    const loggedIn = slots.filter((s) => s.session.loggedIn);
+    if (loggedIn.length > 0) return loggedIn[0]!.slotId;
+    if (needsLogin) throw new MkmError('NOT_LOGGED_IN', 'Log in to the token that holds the gateway keys.');
+    const first = slots[0];
+    if (!first) throw new MkmError('TOKEN_NOT_PRESENT', 'No token is present.');
+    return first.slotId;
+  }
+
+  private async client(
+    profileId: string,
+    opts: { slotId?: number; needsLogin?: boolean } = {},
+  ): Promise<GatewayClient> {
+    const profile = this.profiles.get(profileId);
+    const held = this.clients.get(profileId);
+    if (held && opts.slotId === undefined && !opts.needsLogin && sameProfile(held.profile, profile)) {
+      return held.client;
+    }
+    const slotId = await this.slotFor(opts.slotId, opts.needsLogin ?? true);
+    if (held && held.slotId === slotId && sameProfile(held.profile, profile)) return held.client;
+    await this.drop(profileId);
+    const client = new GatewayClient({
+      profile,
+      tokens: this.options.tokens,
+      slotId,
+      secrets: this.secrets,
+      stateDir: this.dir,
+      logger: this.options.logger,
+      onAudit: (entry) => this.onAudit(entry),
+      probe: () => this.options.tokens.capabilities(slotId),
+      ...(this.options.http ? { http: this.options.http } : {}),
+    });
+    this.clients.set(profileId, { client, slotId, profile });
+    return client;
+  }
+
+  private onAudit(entry: GatewayAuditEntry): void {
+    const { action, result, profileId, keyId, fingerprint, code, ...rest } = entry;
+    // An audit key reference names a token key (CKA_ID); the gateway's own key goes in details.
+    const tokenKey = keyId !== undefined && !action.startsWith('gateway-key.') && TOKEN_KEY_ID.test(keyId);
+    this.options.record({
+      action: `gateway.${action}`,
+      // A refusal without a code is the pinned key holding until an admin confirms a rotation.
+      result:
+        result === 'ok' ? 'ok' : (code ?? (result === 'refused' ? 'CONFIRMATION_REQUIRED' : 'INTERNAL')),
+      ...(tokenKey ? { key: { id: keyId, ...(fingerprint ? { fingerprint } : {}) } } : {}),
+      details: {
+        profileId,
+        ...(!tokenKey && keyId !== undefined ? { gatewayKeyId: keyId } : {}),
+        ...(!tokenKey && fingerprint ? { fingerprint } : {}),
+        ...rest,
+      },
+    });
+    if (action === 'gateway-key.rotation-detected' && fingerprint) {
+      this.options.events.emit('gateway.rotationPending', { profileId, fingerprint });
+    }
+  }
+
+  // ------------------------------------------------------------------ operations
+
+  async status(profileId: string): Promise<GatewayStatus> {
+    const profile = this.profiles.get(profileId);
+    const held = this.clients.get(profileId);
+    // Read from the state file: a status needs neither the token nor the gateway.
+    const state = new GatewayStateStore(this.dir, profileId).state;
+    const view = (r: typeof state.gatewayKey.pinned) =>
+      r
+        ? { keyId: r.keyId, spkiSha256: r.spkiSha256, padding: r.padding, source: r.source, seenAt: r.seenAt }
+        : null;
+    const { pinned, pending } = state.gatewayKey;
+    const live = held?.client.currentKeySet() ?? null;
+    const recorded = state.keySet;
+    return {
+      profile: profileView(profile),
+      gatewayKey: {
+        status: pinned === null ? 'none' : pending === null ? 'pinned' : 'rotation-pending',
+        pinned: view(pinned),
+        pending: view(pending),
+      },
+      rotationPending: pending !== null,
+      merchantKeys: state.merchantKeys.map((k) => ({
+        keyId: k.keyId,
+        label: k.label,
+        spkiSha256: k.spkiSha256,
+        wrapping: k.wrapping,
+        status: k.status,
+        registeredAt: k.registeredAt,
+        retiredAt: k.retiredAt,
+      })),
+      keySet: live
+        ? { ...keySetView(live), inToken: true }
+        : recorded
+          ? {
+              setId: recorded.setId,
+              wrappingKeyId: recorded.wrappingKeyId,
+              expiresAt: recorded.expiresAt,
+              inToken: false,
+            }
+          : null,
+      lastSync: this.readSync()[profileId] ?? null,
+    };
+  }
+
+  async registerTransportKey(request: {
+    profileId: string;
+    slotId: number;
+    keyId: string;
+  }): Promise<GatewayRegistration> {
+    const client = await this.client(request.profileId, { slotId: request.slotId });
+    const objects = await this.options.tokens.call('listObjects', { slotId: request.slotId });
+    const keyId = request.keyId.toLowerCase();
+    const key = objects.find((o) => o.id === keyId && o.class === 'private');
+    if (!key) {
+      throw new MkmError('KEY_NOT_FOUND', `No private key with id ${keyId} on the token.`, { keyId });
+    }
+    if (key.keyType !== 'rsa') {
+      throw new MkmError('KEY_TYPE_INCONSISTENT', 'A gateway transport key must be an RSA key pair.', {
+        keyId,
+      });
+    }
+    const r = await client.registerTransportKey({ keyId, label: key.label });
+    return {
+      profileId: request.profileId,
+      keyId: r.keyId,
+      spkiSha256: r.spkiSha256,
+      wrapping: r.wrapping,
+      created: r.created,
+      registeredAt: r.registeredAt,
+      keySet: nextSetView(r.keySet),
+    };
+  }
+
+  async fetchKey(profileId: string): Promise<GatewayKeyState> {
+    return keyState(await (await this.client(profileId, { needsLogin: false })).fetchGatewayKey());
+  }
+
+  async importKeyPem(profileId: string, pem: string): Promise<GatewayKeyState> {
+    return keyState(await (await this.client(profileId, { needsLogin: false })).importGatewayKeyPem(pem));
+  }
+
+  async confirmKeyRotation(profileId: string, fingerprint: string): Promise<GatewayKeyState> {
+    const client = await this.client(profileId, { needsLogin: false });
+    return keyState(await client.confirmGatewayKeyRotation(fingerprint));
+  }
+
+  async ping(profileId: string): Promise<GatewayPingResult> {
+    const result = await (await this.client(profileId, { needsLogin: true })).ping();
+    return {
+      profileId,
+      setId: result.setId,
+      serverTime: result.response.serverTime,
+      nextKeySet: nextSetView(result.nextKeySet),
+    };
+  }
+
+  /**
+   * Fetch and pin the gateway's key (CSE profiles), list the merchant keys, and make sure a key
+   * set is installed (key-rolling profiles with an active transport key). The outcome is kept
+   * as the profile's last sync, failures included.
+   */
+  async sync(profileId: string): Promise<GatewaySyncReport> {
+    const profile = this.profiles.get(profileId);
+    const report: GatewaySyncReport = {
+      at: new Date().toISOString(),
+      ok: false,
+      step: null,
+      error: null,
+      gatewayKey: null,
+      merchantKeys: null,
+      keySet: null,
+    };
+    try {
+      report.step = 'token';
+      const keyRolling = profile.scheme.keyRolling ?? false;
+      const client = await this.client(profileId, { needsLogin: keyRolling });
+      if (profile.scheme.cse) {
+        report.step = 'gateway-key';
+        report.gatewayKey = keyState(await client.fetchGatewayKey());
+      }
+      report.step = 'merchant-keys';
+      const known = new Map(client.merchantKeys().map((k) => [k.keyId, k]));
+      report.merchantKeys = (await client.listMerchantKeys()).map((k): GatewayMerchantKeyView => ({
+        keyId: k.keyId,
+        label: known.get(k.keyId)?.label ?? null,
+        spkiSha256: k.spkiSha256,
+        wrapping: k.wrapping ?? known.get(k.keyId)?.wrapping ?? null,
+        status: k.status,
+        registeredAt: k.registeredAt,
+        retiredAt: k.retiredAt,
+      }));
+      const ours = client.merchantKeys().filter((k) => k.status === 'active');
+      if (keyRolling && ours.length > 0) {
+        report.step = 'key-set';
+        const current = client.currentKeySet();
+        // The client's own margin is 10 s; a set about to expire is not worth keeping.
+        const fresh = current && Date.parse(current.expiresAt) - 60_000 > Date.now() ? current : null;
+        report.keySet = keySetView(fresh ?? (await client.requestKeySet()));
+      }
+      report.ok = true;
+      report.step = null;
+    } catch (error) {
+      report.error = toErrorShape(error);
+      this.keepSync(profileId, report);
+      throw error;
+    }
+    this.keepSync(profileId, report);
+    return report;
+  }
+
+  private readSync(): Record<string, GatewaySyncReport> {
+    try {
+      return existsSync(this.syncFile)
+        ? (JSON.parse(readFileSync(this.syncFile, 'utf8')) as Record<string, GatewaySyncReport>)
+        : {};
+    } catch {
+      // A lost sync summary costs nothing but a line on the status screen.
+      this.options.logger.warn('ignored an unreadable gateway sync summary', { file: this.syncFile });
+      return {};
+    }
+  }
+
+  private keepSync(profileId: string, report: GatewaySyncReport): void {
+    try {
+      const all = this.readSync();
+      all[profileId] = report;
+      writeFileAtomic(this.syncFile, JSON.stringify(all, null, 2) + '\n');
+    } catch (error) {
+      this.options.logger.warn('could not keep the gateway sync summary', { error });
+    }
+  }
+
+  async close(): Promise<void> {
+    const held = [...this.clients.keys()];
+    await Promise.allSettled(held.map((id) => this.drop(id)));
+  }
+}
+
+const TOKEN_KEY_ID = /^(?:[0-9a-f]{2}){1,128}$/;
+
+function sameProfile(a: GatewayProfile, b: GatewayProfile): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

@@ -1,0 +1,204 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
+import { findSecrets } from '../../helpers/scan';
+import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+import { call, login } from '../sandbox/client';
+
+/**
+ * The gateway in the app, driven through `mkm gateway ...` as an admin would: a real sandbox
+ * gateway on 127.0.0.1, a real SoftHSM2 token behind the real host process, the PIN and the
+ * gateway password in the environment only.
+ */
+const root = join(import.meta.dirname, '../../..');
+const run = promisify(execFile);
+const USER = 'merchant-cli';
+const PASSWORD = 'gw-app pass 5512-x';
+let token: SoftHsmToken;
+let sandbox: SandboxHandle;
+let sandboxDir: string;
+let dataDir: string;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const mkm = (args: string[]): Promise<Run> =>
+  run(
+    process.execPath,
+    [
+      join(root, 'bin/mkm.mjs'),
+      '--data-dir',
+      dataDir,
+      '--module',
+      token.modulePath,
+      '--slot',
+      String(token.slotId),
+      ...args,
+    ],
+    {
+      env: {
+        ...process.env,
+        SOFTHSM2_CONF: token.confPath,
+        MKM_PIN: token.userPin,
+        MKM_GATEWAY_PASSWORD: PASSWORD,
+      },
+    },
+  ).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
+
+const json = async <T>(args: string[]): Promise<T> => {
+  const r = await mkm(['--json', ...args]);
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as T;
+};
+
+beforeAll(async () => {
+  token = createSoftHsmToken({ label: 'gw-app', userPin: '8642-gw-app', setProcessEnv: false });
+  sandboxDir = mkdtempSync(join(tmpdir(), 'mkm-gw-app-sandbox-'));
+  dataDir = mkdtempSync(join(tmpdir(), 'mkm-gw-app-data-'));
+  sandbox = await startSandbox({ port: 0, dataDir: sandboxDir, users: [{ name: USER, password: PASSWORD }] });
+});
+
+afterAll(async () => {
+  await sandbox?.close();
+  token?.cleanup();
+  rmSync(sandboxDir, { recursive: true, force: true });
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('mkm gateway', () => {
+  let transportId: string;
+
+  it('adds a pinned profile and registers an RSA-2048 transport key made on the token', async () => {
+    const profile = await json<{ id: string; tlsPinSha256: string }>([
+      'gateway',
+      'add',
+      '--name',
+      'Sandbox',
+      '--url',
+      sandbox.url,
+      '--user',
+      USER,
+      '--pin',
+      sandbox.pin,
+      '--cse',
+      'oaep',
+      '--key-rolling',
+    ]);
+    expect(profile).toMatchObject({ id: 'sandbox', tlsPinSha256: sandbox.pin });
+
+    const key = await json<{ id: string }>([
+      'keys',
+      'generate',
+      '--type',
+      'rsa-2048',
+      '--label',
+      'gw-transport',
+      '--purpose',
+      'gateway-transport',
+    ]);
+    transportId = key.id;
+
+    const registered = await json<{ keyId: string; created: boolean; keySet: { setId?: string } }>([
+      'gateway',
+      'register',
+      'gw-transport',
+    ]);
+    expect(registered).toMatchObject({ keyId: transportId, created: true });
+    expect(registered.keySet.setId).toEqual(expect.any(String));
+  });
+
+  it("fetches the gateway's public key and shows the pinned fingerprint", async () => {
+    const target = { url: sandbox.url, caPem: sandbox.caPem, pin: sandbox.pin };
+    const served = await call(target, 'GET', '/v1/encryption/public_key', {
+      token: await login(target, USER, PASSWORD),
+    });
+    const fingerprint = served.body.spki_sha256 as string;
+
+    const r = await mkm(['gateway', 'fetch-key']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`pinned spki-sha256 ${fingerprint}`);
+  });
+
+  it('pings twice, each under a fresh one-use key set', async () => {
+    const first = await json<{ setId: string; serverTime: string }>(['gateway', 'ping']);
+    const second = await json<{ setId: string; serverTime: string }>(['gateway', 'ping', 'sandbox']);
+    expect(first.serverTime).toEqual(expect.any(String));
+    expect(second.setId).not.toBe(first.setId);
+  });
+
+  it('syncs, and its status names keys by id and fingerprint, never by their material', async () => {
+    const sync = await json<{ ok: boolean; keySet: { setId: string } | null }>(['gateway', 'sync']);
+    expect(sync.ok).toBe(true);
+    expect(sync.keySet?.setId).toEqual(expect.any(String));
+
+    const r = await mkm(['--json', 'gateway', 'status']);
+    expect(r.code, r.stderr).toBe(0);
+    const status = JSON.parse(r.stdout);
+    expect(status).toMatchObject({
+      gatewayKey: { status: 'pinned' },
+      rotationPending: false,
+      merchantKeys: [{ keyId: transportId, status: 'active' }],
+      lastSync: { ok: true },
+    });
+    expect(r.stdout).not.toMatch(/BEGIN|PRIVATE|"pem"|enc_key|mac_key/);
+
+    const human = await mkm(['gateway', 'status']);
+    expect(human.stdout).toMatch(/gateway key +pinned spki-sha256 [0-9a-f]{64}/);
+    expect(human.stdout).toContain(`transport key    ${transportId}  active`);
+  });
+
+  it('refuses a gateway whose TLS key is not the pinned one, in one line, exit 1', async () => {
+    await json([
+      'gateway',
+      'add',
+      '--name',
+      'Wrong pin',
+      '--url',
+      sandbox.url,
+      '--user',
+      USER,
+      '--pin',
+      '0'.repeat(64),
+    ]);
+    const r = await mkm(['gateway', 'fetch-key', '--profile', 'wrong-pin']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^mkm: .*\[GATEWAY_TLS_PIN_MISMATCH\]\n$/);
+  });
+
+  it('keeps the audit trail and writes neither the PIN nor the gateway password anywhere', async () => {
+    const exported = await json<{ action: string; result: string }[]>([
+      'audit',
+      'export',
+      '--format',
+      'json',
+    ]);
+    const actions = exported.map((e) => `${e.action}:${e.result}`);
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'gateway.profile.add:ok',
+        'gateway.merchant-key.register:ok',
+        'gateway.gateway-key.fetch:ok',
+        'gateway.gateway-key.pin:ok',
+        'gateway.secure.send:ok',
+        'gateway.gateway-key.fetch:GATEWAY_TLS_PIN_MISMATCH',
+      ]),
+    );
+    expect(findSecrets([dataDir], [PASSWORD, token.userPin])).toEqual([]);
+  });
+});
