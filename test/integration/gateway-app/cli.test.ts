@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -161,6 +162,36 @@ describe('mkm gateway', () => {
     expect(human.stdout).toContain(`transport key    ${transportId}  active`);
   });
 
+  it('holds the pinned key when the gateway rotates it, until an admin confirms the new fingerprint', async () => {
+    const target = { url: sandbox.url, caPem: sandbox.caPem, pin: sandbox.pin };
+    const bearer = await login(target, USER, PASSWORD);
+    const before = await json<{ pinned: { spkiSha256: string } }>(['gateway', 'fetch-key']);
+    expect(
+      (await call(target, 'POST', '/sandbox/rotate_public_key', { token: bearer, json: {} })).status,
+    ).toBe(200);
+
+    const fetched = await mkm(['gateway', 'fetch-key']);
+    expect(fetched.code, fetched.stderr).toBe(0);
+    expect(fetched.stdout).toContain(`pinned spki-sha256 ${before.pinned.spkiSha256}`);
+    expect(fetched.stdout).toContain('ROTATION PENDING');
+    const status = await json<{ rotationPending: boolean; gatewayKey: { pending: { spkiSha256: string } } }>([
+      'gateway',
+      'status',
+    ]);
+    expect(status.rotationPending).toBe(true);
+    const next = status.gatewayKey.pending.spkiSha256;
+    expect(next).not.toBe(before.pinned.spkiSha256);
+
+    const wrong = await mkm(['gateway', 'confirm-rotation', before.pinned.spkiSha256]);
+    expect(wrong.stderr).toMatch(/\[CONFLICT\]/);
+    const confirmed = await json<{ status: string; pinned: { spkiSha256: string } }>([
+      'gateway',
+      'confirm-rotation',
+      next,
+    ]);
+    expect(confirmed).toMatchObject({ status: 'pinned', pinned: { spkiSha256: next } });
+  });
+
   it('refuses a gateway whose TLS key is not the pinned one, in one line, exit 1', async () => {
     await json([
       'gateway',
@@ -181,6 +212,31 @@ describe('mkm gateway', () => {
     expect(r.stderr).toMatch(/^mkm: .*\[GATEWAY_TLS_PIN_MISMATCH\]\n$/);
   });
 
+  it("imports a gateway's public key PEM by hand for a gateway without a key endpoint", async () => {
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const spki = publicKey.export({ type: 'spki', format: 'der' });
+    const file = join(dataDir, 'gateway-public.pem');
+    writeFileSync(file, publicKey.export({ type: 'spki', format: 'pem' }));
+    await json([
+      'gateway',
+      'add',
+      '--name',
+      'Manual',
+      '--url',
+      'https://gateway.invalid',
+      '--user',
+      USER,
+      '--cse',
+      'pkcs1',
+    ]);
+    const r = await mkm(['gateway', 'import-key', file, '--profile', 'manual']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      `pinned spki-sha256 ${createHash('sha256').update(spki).digest('hex')}  imported`,
+    );
+    expect(r.stdout).toContain('RSAES-PKCS1-V1_5');
+  });
+
   it('keeps the audit trail and writes neither the PIN nor the gateway password anywhere', async () => {
     const exported = await json<{ action: string; result: string }[]>([
       'audit',
@@ -197,6 +253,9 @@ describe('mkm gateway', () => {
         'gateway.gateway-key.pin:ok',
         'gateway.secure.send:ok',
         'gateway.gateway-key.fetch:GATEWAY_TLS_PIN_MISMATCH',
+        'gateway.gateway-key.rotation-detected:CONFIRMATION_REQUIRED',
+        'gateway.gateway-key.rotation-confirmed:ok',
+        'gateway.gateway-key.import:ok',
       ]),
     );
     expect(findSecrets([dataDir], [PASSWORD, token.userPin])).toEqual([]);
