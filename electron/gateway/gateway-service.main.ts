@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
   GatewayKeySetView,
@@ -128,9 +128,29 @@ export class GatewayService {
     return this.profiles.list().map(profileView);
   }
 
+  /**
+   * The profile's client state (pinned gateway key, registrations) is moved aside, not deleted
+   * and not left in place: a new profile with the same id starts with nothing pinned.
+   */
   async removeProfile(profileId: string): Promise<{ removed: boolean }> {
     await this.drop(profileId);
-    return { removed: this.profiles.remove(profileId) };
+    const removed = this.profiles.remove(profileId);
+    const stateFile = join(this.dir, `gateway-${profileId}.json`);
+    if (removed && existsSync(stateFile)) {
+      try {
+        renameSync(stateFile, `${stateFile}.removed-${Date.now()}`);
+      } catch (error) {
+        throw new MkmError(
+          'IO_ERROR',
+          'The profile was removed but its gateway state file was not moved aside.',
+          {
+            file: stateFile,
+            reason: (error as { code?: string }).code ?? 'unknown',
+          },
+        );
+      }
+    }
+    return { removed };
   }
 
   // ------------------------------------------------------------------ clients

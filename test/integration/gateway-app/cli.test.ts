@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -237,6 +237,14 @@ describe('mkm gateway', () => {
     expect(r.stdout).toContain('RSAES-PKCS1-V1_5');
   });
 
+  it('forgets a profile only with --yes, and moves its pinned state aside', async () => {
+    expect((await mkm(['gateway', 'remove', 'manual'])).stderr).toMatch(/\[CONFIRMATION_REQUIRED\]/);
+    expect(await json(['gateway', 'remove', 'manual', '--yes'])).toEqual({ removed: true });
+    const left = await json<{ id: string }[]>(['gateway', 'list']);
+    expect(left.map((p) => p.id)).toEqual(['sandbox', 'wrong-pin']);
+    expect(existsSync(join(dataDir, 'gateway', 'gateway-manual.json'))).toBe(false);
+  });
+
   it('keeps the audit trail and writes neither the PIN nor the gateway password anywhere', async () => {
     const exported = await json<{ action: string; result: string }[]>([
       'audit',
@@ -256,6 +264,7 @@ describe('mkm gateway', () => {
         'gateway.gateway-key.rotation-detected:CONFIRMATION_REQUIRED',
         'gateway.gateway-key.rotation-confirmed:ok',
         'gateway.gateway-key.import:ok',
+        'gateway.profile.remove:ok',
       ]),
     );
     expect(findSecrets([dataDir], [PASSWORD, token.userPin])).toEqual([]);
