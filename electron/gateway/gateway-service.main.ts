@@ -162,31 +162,30 @@ export class GatewayService {
     await held.client.close().catch(() => undefined);
   }
 
-  /**
-   * The slot a client works on: the one asked for, else the logged-in one. `needsLogin: false`
-   * (fetching the gateway's public key touches no token key) settles for the first token.
-   */
-  private async slotFor(requested: number | undefined, needsLogin: boolean): Promise<number> {
+  /** The slot a client works on: the one asked for, else the (first) logged-in one. */
+  private async slotFor(requested: number | undefined): Promise<number> {
     if (requested !== undefined) return requested;
-    const slots = (await this.options.tokens.slots()).filter((s) => s.token);
-    const loggedIn = slots.filter((s) => s.session.loggedIn);
-    if (loggedIn.length > 0) return loggedIn[0]!.slotId;
-    if (needsLogin) throw new MkmError('NOT_LOGGED_IN', 'Log in to the token that holds the gateway keys.');
-    const first = slots[0];
-    if (!first) throw new MkmError('TOKEN_NOT_PRESENT', 'No token is present.');
-    return first.slotId;
+    const loggedIn = (await this.options.tokens.slots()).filter((s) => s.token && s.session.loggedIn);
+    if (loggedIn.length === 0) {
+      throw new MkmError('NOT_LOGGED_IN', 'Log in to the token that holds the gateway keys.');
+    }
+    return loggedIn[0]!.slotId;
   }
 
+  /**
+   * `needsLogin: false` is for work that touches no token key (the gateway's public key, the
+   * merchant key list): it reuses any client, or makes one on no slot at all, so it works with
+   * no token library configured. Work that needs the token gets a client on the logged-in slot.
+   */
   private async client(
     profileId: string,
     opts: { slotId?: number; needsLogin?: boolean } = {},
   ): Promise<GatewayClient> {
     const profile = this.profiles.get(profileId);
     const held = this.clients.get(profileId);
-    if (held && opts.slotId === undefined && !opts.needsLogin && sameProfile(held.profile, profile)) {
-      return held.client;
-    }
-    const slotId = await this.slotFor(opts.slotId, opts.needsLogin ?? true);
+    const tokenFree = opts.slotId === undefined && opts.needsLogin === false;
+    if (held && sameProfile(held.profile, profile) && tokenFree) return held.client;
+    const slotId = tokenFree ? NO_SLOT : await this.slotFor(opts.slotId);
     if (held && held.slotId === slotId && sameProfile(held.profile, profile)) return held.client;
     await this.drop(profileId);
     const client = new GatewayClient({
@@ -405,6 +404,8 @@ export class GatewayService {
   }
 }
 
+/** A client that never calls the token (see client()). */
+const NO_SLOT = -1;
 const TOKEN_KEY_ID = /^(?:[0-9a-f]{2}){1,128}$/;
 
 function sameProfile(a: GatewayProfile, b: GatewayProfile): boolean {
