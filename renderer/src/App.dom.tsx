@@ -5,6 +5,7 @@ import type { AppStatus, Settings } from '../../shared/contract.std';
 import { THEMES } from '../../shared/contract.std';
 import type { MkmError } from '../../shared/errors.std';
 import { asMkmError, mkm } from './api.dom';
+import { AuditScreen } from './audit/AuditScreen.dom';
 import { KeysScreen } from './keys/KeysScreen.dom';
 import { LoginDialog } from './tokens/LoginDialog.dom';
 import { TokenProvider, tokenKeys, tokenLabel, useTokens } from './tokens/TokenContext.dom';
@@ -17,7 +18,7 @@ const SECTIONS = [
   { id: 'tokens', label: 'Tokens' },
   { id: 'keys', label: 'Keys' },
   { id: 'gateway', label: 'Gateway', later: true },
-  { id: 'audit', label: 'Audit', later: true },
+  { id: 'audit', label: 'Audit' },
   { id: 'console', label: 'Console', later: true },
 ] as const;
 type SectionId = (typeof SECTIONS)[number]['id'];
@@ -147,6 +148,11 @@ function Shell() {
           <Tabs.Content value="keys" className="panel" forceMount>
             <h1>Keys</h1>
             <KeysScreen />
+          </Tabs.Content>
+          {/* Mounted on each visit: the log is read again, with what happened elsewhere since. */}
+          <Tabs.Content value="audit" className="panel">
+            <h1>Audit</h1>
+            <AuditScreen />
           </Tabs.Content>
         </main>
       </Tabs.Root>

@@ -1,0 +1,131 @@
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useEffect, useRef, type KeyboardEvent } from 'react';
+import type { AuditEntryView } from '../../../shared/contract.std';
+import { Badge } from '../ui/bits.dom';
+import { keyText, localTime, resultTone, tokenText } from './auditFormat.dom';
+
+const ROW_HEIGHT = 36;
+const COLUMNS = ['Time', 'Action', 'Result', 'Key', 'Token', 'OS user'] as const;
+
+export const auditRowId = (seq: number) => `audit-row-${seq}`;
+
+/**
+ * Audit entries, newest first, as a keyboard-navigable grid that renders only the rows in view.
+ * Focus stays on the grid; the selected row is its active descendant and its details show
+ * beside it. Arrows, Page Up/Down, Home and End move the selection; a click selects too.
+ */
+export function AuditTable({
+  rows,
+  selectedSeq,
+  onSelect,
+  empty,
+}: {
+  rows: AuditEntryView[];
+  selectedSeq: number | null;
+  onSelect: (e: AuditEntryView) => void;
+  empty: string;
+}) {
+  const scrollRef = useRef<HTMLDivElement>(null);
+  // eslint-disable-next-line react-hooks/incompatible-library -- the virtualizer is read during render by design
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 6,
+  });
+  const selectedIndex = selectedSeq === null ? -1 : rows.findIndex((r) => r.seq === selectedSeq);
+
+  useEffect(() => {
+    if (selectedIndex >= 0) virtualizer.scrollToIndex(selectedIndex, { align: 'auto' });
+  }, [selectedIndex, virtualizer]);
+
+  const move = (to: number) => {
+    if (rows.length === 0) return;
+    onSelect(rows[Math.max(0, Math.min(rows.length - 1, to))]!);
+  };
+  const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 400) / ROW_HEIGHT) - 1);
+  const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    if (e.target !== e.currentTarget) return;
+    const from = selectedIndex;
+    const keys: Record<string, () => void> = {
+      ArrowDown: () => move(from + 1),
+      ArrowUp: () => move(from < 0 ? 0 : from - 1),
+      PageDown: () => move(from + page),
+      PageUp: () => move(from - page),
+      Home: () => move(0),
+      End: () => move(rows.length - 1),
+    };
+    const action = keys[e.key];
+    if (action) {
+      e.preventDefault();
+      action();
+    }
+  };
+
+  return (
+    <div
+      className="key-grid audit-grid"
+      role="grid"
+      aria-label="Audit entries, newest first"
+      aria-rowcount={rows.length + 1}
+      aria-colcount={COLUMNS.length}
+      aria-activedescendant={selectedIndex >= 0 ? auditRowId(rows[selectedIndex]!.seq) : undefined}
+      tabIndex={0}
+      onKeyDown={onKeyDown}
+    >
+      <div role="rowgroup" className="key-grid-head">
+        <div role="row" aria-rowindex={1} className="audit-row">
+          {COLUMNS.map((c) => (
+            <div key={c} role="columnheader">
+              {c}
+            </div>
+          ))}
+        </div>
+      </div>
+      <div ref={scrollRef} className="key-grid-body audit-grid-body" data-testid="audit-grid-body">
+        {rows.length === 0 ? (
+          <p className="empty">{empty}</p>
+        ) : (
+          <div role="rowgroup" className="key-grid-rows" style={{ height: virtualizer.getTotalSize() }}>
+            {virtualizer.getVirtualItems().map((item) => {
+              const e = rows[item.index]!;
+              const isSelected = item.index === selectedIndex;
+              return (
+                <div
+                  key={e.seq}
+                  id={auditRowId(e.seq)}
+                  role="row"
+                  aria-rowindex={item.index + 2}
+                  aria-selected={isSelected}
+                  data-action={e.action}
+                  className={`audit-row${isSelected ? ' selected' : ''}`}
+                  style={{ transform: `translateY(${item.start}px)`, height: ROW_HEIGHT }}
+                  onClick={() => onSelect(e)}
+                >
+                  <div role="gridcell" className="small" title={e.time}>
+                    {localTime(e.time)}
+                  </div>
+                  <div role="gridcell" className="cell-action">
+                    <code>{e.action}</code>
+                  </div>
+                  <div role="gridcell">
+                    <Badge tone={resultTone(e.result)}>{e.result}</Badge>
+                  </div>
+                  <div role="gridcell" className="small" title={e.key?.id}>
+                    {keyText(e.key) || <span className="muted">—</span>}
+                  </div>
+                  <div role="gridcell" className="small">
+                    {tokenText(e.actor) || <span className="muted">—</span>}
+                  </div>
+                  <div role="gridcell" className="small">
+                    {e.actor.osUser}
+                  </div>
+                </div>
+              );
+            })}
+          </div>
+        )}
+      </div>
+    </div>
+  );
+}
