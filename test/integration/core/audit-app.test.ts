@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkmOn } from '../../helpers/mkm-cli';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 
 /**
@@ -11,26 +10,10 @@ import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
  * an HMAC key the app made on the token; `mkm audit verify` proves it, and names the entry an
  * editor changed afterwards.
  */
-const root = join(import.meta.dirname, '../../..');
-const run = promisify(execFile);
 let token: SoftHsmToken;
 let dataDir: string;
 
-const mkm = (args: string[], pin?: string) =>
-  run(
-    process.execPath,
-    [
-      join(root, 'bin/mkm.mjs'),
-      '--data-dir',
-      dataDir,
-      '--module',
-      token.modulePath,
-      '--slot',
-      String(token.slotId),
-      ...args,
-    ],
-    { env: { ...process.env, SOFTHSM2_CONF: token.confPath, ...(pin ? { MKM_PIN: pin } : {}) } },
-  ).catch((e: { code: number; stdout: string; stderr: string }) => e);
+const mkm = mkmOn(() => ({ dataDir, token }));
 
 beforeAll(() => {
   token = createSoftHsmToken({ label: 'audit-app' });

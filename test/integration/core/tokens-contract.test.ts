@@ -1,11 +1,11 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../../electron/core/app.main';
+import { mkmOn } from '../../helpers/mkm-cli';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { findSecrets } from '../../helpers/scan';
 
@@ -13,7 +13,6 @@ import { findSecrets } from '../../helpers/scan';
  * The token channels end to end: contract → registry → TokensService → host process → SoftHSM2,
  * and the same through the `mkm` CLI. No fakes anywhere in the path.
  */
-const root = join(import.meta.dirname, '../../..');
 let token: SoftHsmToken;
 let dataDir: string;
 let app: App;
@@ -161,24 +160,7 @@ describe('token channels', () => {
 });
 
 describe('mkm CLI on a real token', () => {
-  const run = promisify(execFile);
-  const mkm = (args: string[], pin?: string) =>
-    run(
-      process.execPath,
-      [
-        join(root, 'bin/mkm.mjs'),
-        '--data-dir',
-        dataDir,
-        '--module',
-        token.modulePath,
-        '--slot',
-        String(token.slotId),
-        ...args,
-      ],
-      {
-        env: { ...process.env, SOFTHSM2_CONF: token.confPath, ...(pin ? { MKM_PIN: pin } : {}) },
-      },
-    );
+  const mkm = mkmOn(() => ({ dataDir, token }));
 
   it('generates, shows, exports and destroys a key pair', async () => {
     const gen = JSON.parse(

@@ -1,14 +1,13 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type {
   LifecycleDueReport,
   LifecycleKeyView,
   LifecycleVersionView,
 } from '../../../shared/contract.std';
+import { mkmOn } from '../../helpers/mkm-cli';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 
 /**
@@ -16,8 +15,6 @@ import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
  * (app services, HSM host, real SoftHSM2 token), the PIN comes from MKM_PIN only, and the key
  * inventory lives in the data folder between commands.
  */
-const root = join(import.meta.dirname, '../../..');
-const run = promisify(execFile);
 let token: SoftHsmToken;
 let dataDir: string;
 
@@ -27,28 +24,8 @@ interface Run {
   stderr: string;
 }
 
-const mkm = (args: string[]): Promise<Run> =>
-  run(
-    process.execPath,
-    [
-      join(root, 'bin/mkm.mjs'),
-      '--data-dir',
-      dataDir,
-      '--module',
-      token.modulePath,
-      '--slot',
-      String(token.slotId),
-      ...args,
-    ],
-    { env: { ...process.env, SOFTHSM2_CONF: token.confPath, MKM_PIN: token.userPin } },
-  ).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      stderr: e.stderr,
-    }),
-  );
+const cli = mkmOn(() => ({ dataDir, token }));
+const mkm = (args: string[]): Promise<Run> => cli(args, token.userPin);
 
 const json = async <T>(args: string[]): Promise<T> => {
   const r = await mkm(['--json', ...args]);
