@@ -36,9 +36,27 @@ const mode = await startBrowserMode({
 });
 console.log(`browser mode ready at ${mode.url}`);
 
+// A clean close seals the audit log and finalizes the token; a stuck vendor library or
+// filesystem must still not keep the process alive past a signal.
+const SHUTDOWN_DEADLINE_MS = 10_000;
+let shuttingDown = false;
 const shutdown = async () => {
-  await mode.close();
-  process.exit(0);
+  if (shuttingDown) return;
+  shuttingDown = true;
+  const started = Date.now();
+  const deadline = setTimeout(() => {
+    logger.error('shutdown did not finish in time; exiting anyway', { ms: SHUTDOWN_DEADLINE_MS });
+    process.exit(1);
+  }, SHUTDOWN_DEADLINE_MS);
+  deadline.unref();
+  try {
+    await mode.close();
+    logger.info('browser mode closed', { ms: Date.now() - started });
+    process.exit(0);
+  } catch (error) {
+    logger.error('browser mode did not close cleanly', { error });
+    process.exit(1);
+  }
 };
 process.on('SIGINT', () => void shutdown());
 process.on('SIGTERM', () => void shutdown());

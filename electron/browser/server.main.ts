@@ -207,8 +207,10 @@ export async function startBrowserMode(options: BrowserModeOptions): Promise<Bro
     close: async () => {
       for (const ws of sockets) ws.terminate();
       wss.close();
-      await new Promise<void>((r) => server.close(() => r()));
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      // Keep-alive sockets from the page would otherwise hold close() open.
       server.closeAllConnections();
+      await closed;
       await app.close();
     },
   };

@@ -250,6 +250,7 @@ export function createApp(options: AppOptions): App {
     logger,
     paths,
     close: async () => {
+      logger.info('closing services');
       // Key work in flight finishes (and is audited) while the audit log and the token are up.
       await lifecycle
         ?.close()
@@ -259,7 +260,9 @@ export function createApp(options: AppOptions): App {
       audit.record({ action: 'app.stop', result: 'ok' });
       // The last seal needs the token: close the audit log while the host is still up.
       await audit.close();
+      logger.info('audit log closed');
       await tokens.close();
+      logger.info('token host stopped');
     },
   };
 }

@@ -48,7 +48,10 @@ export async function startBrowserModeProcess(dataDir: string): Promise<BrowserM
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
+      // The app gives itself 10 s to close cleanly; past 15 s the test still ends.
+      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;
+      clearTimeout(killer);
     },
   };
 }
