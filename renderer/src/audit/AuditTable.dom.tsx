@@ -1,8 +1,9 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useRef, type KeyboardEvent } from 'react';
+import { useEffect, useRef } from 'react';
 import type { AuditEntryView } from '../../../shared/contract.std';
 import { Badge } from '../ui/bits.dom';
 import { keyText, localTime, resultTone, tokenText } from './auditFormat.dom';
+import { listKeyHandler } from '../ui/listKeys.dom';
 
 const ROW_HEIGHT = 36;
 const COLUMNS = ['Time', 'Action', 'Result', 'Key', 'Token', 'OS user'] as const;
@@ -44,23 +45,7 @@ export function AuditTable({
     onSelect(rows[Math.max(0, Math.min(rows.length - 1, to))]!);
   };
   const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 400) / ROW_HEIGHT) - 1);
-  const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
-    if (e.target !== e.currentTarget) return;
-    const from = selectedIndex;
-    const keys: Record<string, () => void> = {
-      ArrowDown: () => move(from + 1),
-      ArrowUp: () => move(from < 0 ? 0 : from - 1),
-      PageDown: () => move(from + page),
-      PageUp: () => move(from - page),
-      Home: () => move(0),
-      End: () => move(rows.length - 1),
-    };
-    const action = keys[e.key];
-    if (action) {
-      e.preventDefault();
-      action();
-    }
-  };
+  const onKeyDown = listKeyHandler({ selectedIndex, count: rows.length, page, move });
 
   return (
     <div

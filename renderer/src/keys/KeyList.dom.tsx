@@ -1,8 +1,9 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useRef, type KeyboardEvent } from 'react';
+import { useEffect, useRef } from 'react';
 import type { ObjectInfo } from '../../../shared/tokens.std';
 import { Badge, shortId } from '../ui/bits.dom';
 import { CLASS_NAMES, keyRowId, sameObject, typeText } from './keyFormat.dom';
+import { listKeyHandler } from '../ui/listKeys.dom';
 
 export type SortKey = 'label' | 'class' | 'type' | 'bits';
 export interface Sort {
@@ -62,23 +63,7 @@ export function KeyList({
     onSelect(rows[index]!);
   };
   const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 400) / ROW_HEIGHT) - 1);
-  const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
-    if (e.target !== e.currentTarget) return;
-    const from = selectedIndex < 0 ? -1 : selectedIndex;
-    const keys: Record<string, () => void> = {
-      ArrowDown: () => move(from + 1),
-      ArrowUp: () => move(from < 0 ? 0 : from - 1),
-      PageDown: () => move(from + page),
-      PageUp: () => move(from - page),
-      Home: () => move(0),
-      End: () => move(rows.length - 1),
-    };
-    const action = keys[e.key];
-    if (action) {
-      e.preventDefault();
-      action();
-    }
-  };
+  const onKeyDown = listKeyHandler({ selectedIndex, count: rows.length, page, move });
 
   const items = virtualizer.getVirtualItems();
   const activeId = selectedIndex >= 0 ? keyRowId(rows[selectedIndex]!) : undefined;
