@@ -675,31 +675,31 @@ export class KeyLifecycleService {
 
   /** Ends the originator-usage of a non-primary version (it still decrypts/verifies). */
   deactivate(versionId: string): KeyVersion {
-    const v = this.version(versionId);
-    if (v.primary) throw new MkmError('CONFLICT', 'Rotate the key first: this version is the primary.');
-    assertTransition(v, 'deactivated');
-    const now = this.clock().toISOString();
-    this.inventory.mutate((draft) => {
-      const x = draft.versions.find((y) => y.id === versionId)!;
-      x.state = 'deactivated';
-      x.deactivatedAt = now;
-    });
-    this.audit('key.deactivate', v, { version: v.version });
-    return this.version(versionId);
+    return this.stopUse(versionId, 'deactivated', 'key.deactivate');
   }
 
   /** Suspends a version (no use at all) until reactivate(); a primary cannot be suspended. */
   suspend(versionId: string): KeyVersion {
+    return this.stopUse(versionId, 'suspended', 'key.suspend');
+  }
+
+  /** Deactivate and suspend differ only in the state they reach and the date they stamp. */
+  private stopUse(
+    versionId: string,
+    state: 'deactivated' | 'suspended',
+    action: 'key.deactivate' | 'key.suspend',
+  ): KeyVersion {
     const v = this.version(versionId);
     if (v.primary) throw new MkmError('CONFLICT', 'Rotate the key first: this version is the primary.');
-    assertTransition(v, 'suspended');
+    assertTransition(v, state);
     const now = this.clock().toISOString();
     this.inventory.mutate((draft) => {
       const x = draft.versions.find((y) => y.id === versionId)!;
-      x.state = 'suspended';
-      x.suspendedAt = now;
+      x.state = state;
+      if (state === 'deactivated') x.deactivatedAt = now;
+      else x.suspendedAt = now;
     });
-    this.audit('key.suspend', v, { version: v.version });
+    this.audit(action, v, { version: v.version });
     return this.version(versionId);
   }
 
