@@ -23,6 +23,10 @@ import {
   type SlotSummary,
   type WellKnownModule,
 } from './tokens.std';
+import { consoleContract } from './contract/console.std';
+import { exchangeContract } from './contract/exchange.std';
+import { reportContract } from './contract/report.std';
+import { supportContract, troubleshootContract } from './contract/troubleshoot.std';
 
 /**
  * THE contract between the renderer and main. Every channel's request is a strict zod schema
@@ -512,6 +516,11 @@ export const contract = {
       "Fetch and pin the gateway's key, list the merchant keys, ensure a usable key set.",
     ).returns<GatewaySyncReport>(),
   },
+  console: consoleContract,
+  troubleshoot: troubleshootContract,
+  support: supportContract,
+  report: reportContract,
+  exchange: exchangeContract,
 } as const;
 
 export type Contract = typeof contract;

@@ -3,3 +3,8 @@ import './tokens.cli';
 import './audit.cli';
 import './gateway.cli';
 import './lifecycle.cli';
+import './console.cli';
+import './troubleshoot.cli';
+import './exchange.cli';
+import './report.cli';
+import './support.cli';

@@ -31,3 +31,11 @@ export const installers: CommandInstaller[] = [];
 export function addCommands(installer: CommandInstaller): void {
   installers.push(installer);
 }
+
+/**
+ * A command group (`mkm console`, `mkm keys`) shared by several domains' files: the first
+ * caller makes it, later ones add their subcommands to the same group.
+ */
+export function commandGroup(program: Command, name: string, description: string): Command {
+  return program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);
+}

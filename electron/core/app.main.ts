@@ -22,6 +22,12 @@ import { GatewayService } from '../gateway/gateway-service.main';
 import { gatewayHandlers } from '../gateway/handlers.main';
 import { lifecycleHandlers } from '../keys/handlers.main';
 import { KeyLifecycleService } from '../keys/lifecycle.main';
+import { consoleHandlers } from '../console/console-handlers.main';
+import { troubleshootHandlers } from '../console/troubleshoot-handlers.main';
+import { exchangeHandlers } from '../gateway/exchange/exchange-handlers.main';
+import { reportHandlers } from '../report/report-handlers.main';
+import { supportHandlers } from '../support/support-handlers.main';
+import type { AppServices } from './services.main';
 
 /**
  * The main-process services, composed once per process. Electron main, browser mode and the
@@ -138,6 +144,21 @@ export function createApp(options: AppOptions): App {
     events,
   });
 
+  const closers: (() => Promise<void> | void)[] = [];
+  const services: AppServices = {
+    mode: options.mode,
+    packaged: options.packaged ?? false,
+    paths,
+    logger,
+    events,
+    settings,
+    tokens,
+    audit,
+    gateway,
+    keyLifecycle,
+    onClose: (fn) => closers.push(fn),
+  };
+
   const handlers: Handlers<Contract> = {
     app: {
       status: (): AppStatus => ({
@@ -230,6 +251,11 @@ export function createApp(options: AppOptions): App {
       },
       export: async ({ format, filter }) => ({ format, content: await audit.export(format, filter ?? {}) }),
     },
+    console: consoleHandlers(services),
+    troubleshoot: troubleshootHandlers(services),
+    support: supportHandlers(services),
+    report: reportHandlers(services),
+    exchange: exchangeHandlers(services),
   };
 
   const registry = new Registry({
@@ -251,6 +277,11 @@ export function createApp(options: AppOptions): App {
     paths,
     close: async () => {
       logger.info('closing services');
+      for (const close of closers.splice(0)) {
+        await Promise.resolve()
+          .then(close)
+          .catch((error) => logger.warn('a service did not close cleanly', { error }));
+      }
       // Key work in flight finishes (and is audited) while the audit log and the token are up.
       await lifecycle
         ?.close()

@@ -6,6 +6,10 @@ import { THEMES } from '../../shared/contract.std';
 import type { MkmError } from '../../shared/errors.std';
 import { asMkmError, mkm } from './api.dom';
 import { AuditScreen } from './audit/AuditScreen.dom';
+import { ConsoleScreen } from './console/ConsoleScreen.dom';
+import { DashboardScreen } from './dashboard/DashboardScreen.dom';
+import { GatewayScreen } from './gateway/GatewayScreen.dom';
+import { ComplianceScreen } from './report/ComplianceScreen.dom';
 import { KeysScreen } from './keys/KeysScreen.dom';
 import { LoginDialog } from './tokens/LoginDialog.dom';
 import { TokenProvider, tokenKeys, tokenLabel, useTokens } from './tokens/TokenContext.dom';
@@ -14,12 +18,13 @@ import { DemoBadge } from './ui/bits.dom';
 import { useTheme } from './useTheme.dom';
 
 const SECTIONS = [
-  { id: 'status', label: 'Status' },
+  { id: 'status', label: 'Dashboard' },
   { id: 'tokens', label: 'Tokens' },
   { id: 'keys', label: 'Keys' },
-  { id: 'gateway', label: 'Gateway', later: true },
+  { id: 'gateway', label: 'Gateway' },
   { id: 'audit', label: 'Audit' },
-  { id: 'console', label: 'Console', later: true },
+  { id: 'compliance', label: 'Compliance' },
+  { id: 'console', label: 'Console' },
 ] as const;
 type SectionId = (typeof SECTIONS)[number]['id'];
 
@@ -135,7 +140,8 @@ function Shell() {
             </div>
           )}
           <Tabs.Content value="status" className="panel">
-            <h1>Status</h1>
+            <h1>Dashboard</h1>
+            <DashboardScreen />
             {status.isPending && !error && <p className="muted">Loading…</p>}
             {status.data && <StatusCard status={status.data} />}
           </Tabs.Content>
@@ -153,6 +159,19 @@ function Shell() {
           <Tabs.Content value="audit" className="panel">
             <h1>Audit</h1>
             <AuditScreen />
+          </Tabs.Content>
+          <Tabs.Content value="gateway" className="panel">
+            <h1>Gateway</h1>
+            <GatewayScreen />
+          </Tabs.Content>
+          <Tabs.Content value="compliance" className="panel">
+            <h1>Compliance</h1>
+            <ComplianceScreen />
+          </Tabs.Content>
+          {/* Kept mounted: a batch in progress and the composed payload survive a visit elsewhere. */}
+          <Tabs.Content value="console" className="panel" forceMount>
+            <h1>Console</h1>
+            <ConsoleScreen />
           </Tabs.Content>
         </main>
       </Tabs.Root>

@@ -1,7 +1,7 @@
 import { expect, test } from './fixtures';
 
 test('the app loads and shows its status screen', async ({ app, dataDir }) => {
-  await expect(app.getByRole('heading', { name: 'Status' })).toBeVisible();
+  await expect(app.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
   const card = app.getByTestId('status-card');
   await expect(card).toContainText('0.1.0');
   await expect(card).toContainText(dataDir);

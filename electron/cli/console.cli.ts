@@ -1,0 +1,2 @@
+// `mkm console ...`: filled in by the console domain.
+export {};

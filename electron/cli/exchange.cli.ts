@@ -1,0 +1,2 @@
+// `mkm exchange ...`: filled in by the exchange domain.
+export {};

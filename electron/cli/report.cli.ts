@@ -1,0 +1,2 @@
+// `mkm report ...`: filled in by the report domain.
+export {};

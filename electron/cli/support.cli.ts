@@ -1,0 +1,2 @@
+// `mkm support ...`: filled in by the support domain.
+export {};

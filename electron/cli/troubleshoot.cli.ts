@@ -1,0 +1,2 @@
+// `mkm console diagnose`: filled in by the troubleshoot domain.
+export {};

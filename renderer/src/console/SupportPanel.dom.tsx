@@ -1,0 +1,4 @@
+/** Placeholder; replaced by the console's Support panel. */
+export function SupportPanel() {
+  return null;
+}

@@ -1,0 +1,4 @@
+/** Placeholder; replaced by the console's Troubleshoot panel. */
+export function TroubleshootPanel() {
+  return null;
+}
