@@ -85,6 +85,19 @@ export type GatewayRegistrationHook = (
   request: GatewayRegistrationRequest,
 ) => Promise<{ reference?: string | null } | void>;
 
+export interface GatewayRetirementRequest {
+  logicalKey: LogicalKey;
+  version: KeyVersion;
+  /** Why the version leaves service; the gateway stops wrapping key sets under it. */
+  reason: 'deactivated' | 'compromised' | 'destroyed';
+}
+
+/**
+ * Tells the gateway a registered version is no longer in service. MUST be idempotent per
+ * `version.id` (retried after a crash or while the gateway is unreachable).
+ */
+export type GatewayRetirementHook = (request: GatewayRetirementRequest) => Promise<void>;
+
 export interface KeyLifecycleOptions {
   /** Folder of the inventory files, e.g. join(dataDir, 'keys'). */
   dir: string;
@@ -94,6 +107,7 @@ export interface KeyLifecycleOptions {
   clock?: () => Date;
   logger?: Logger;
   registerWithGateway?: GatewayRegistrationHook | null;
+  retireAtGateway?: GatewayRetirementHook | null;
   /** Overrides of DEFAULT_POLICIES per purpose (a logical key's own policy wins over these). */
   policies?: Partial<Record<ManagedPurpose, Partial<RotationPolicy>>>;
   /** How often batched use counts are written; default 30 s, 0 = only on flush/close. */
