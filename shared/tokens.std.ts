@@ -222,6 +222,22 @@ export const HmacSignParamsSchema = z.object({
 });
 export type HmacSignParams = z.infer<typeof HmacSignParamsSchema>;
 
+/**
+ * RSA signatures made inside the token, SHA-256 hashed by the token: PKCS#1 v1.5
+ * (CKM_SHA256_RSA_PKCS) or PSS with MGF1-SHA-256 and a 32-byte salt (CKM_SHA256_RSA_PKCS_PSS).
+ * Only a private key with CKA_SIGN (the `signing` purpose) signs.
+ */
+export const SignMechanismSchema = z.enum(['SHA256_RSA_PKCS', 'SHA256_RSA_PKCS_PSS']);
+export type SignMechanism = z.infer<typeof SignMechanismSchema>;
+
+export const SignParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  id: ObjectIdSchema,
+  mechanism: SignMechanismSchema,
+  data: Base64Schema,
+});
+export type SignParams = z.infer<typeof SignParamsSchema>;
+
 export const HmacVerifyParamsSchema = z.object({
   slotId: SlotIdSchema,
   id: ObjectIdSchema,
@@ -457,6 +473,11 @@ export interface BatchResult {
 export interface MacResult {
   /** base64 */
   mac: string;
+}
+
+export interface SignatureResult {
+  /** base64 */
+  signature: string;
 }
 
 export interface VerifyResult {

@@ -43,6 +43,7 @@ export const HSM_METHOD_NAMES = [
   'encryptBatch',
   'hmacSign',
   'hmacVerify',
+  'sign',
   'wrapKey',
   'unwrapKey',
   'importKey',

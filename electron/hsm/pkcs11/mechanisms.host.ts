@@ -1,6 +1,6 @@
 import { MkmError } from '../../../shared/errors.std';
 import type { Mechanism } from './pkcs11.host';
-import type { RsaOAEP } from 'pkcs11js';
+import type { RsaOAEP, RsaPSS } from 'pkcs11js';
 import { pkcs11js } from './pkcs11.host';
 import type { CipherMechanism, WrapMechanism } from './types.std';
 
@@ -54,3 +54,11 @@ export function wrapMechanism(m: WrapMechanism): Mechanism {
 export const CMAC: Mechanism = { mechanism: P.CKM_AES_CMAC };
 export const HMAC_SHA256: Mechanism = { mechanism: P.CKM_SHA256_HMAC };
 export const SHA256_RSA_PKCS: Mechanism = { mechanism: P.CKM_SHA256_RSA_PKCS };
+/** RSASSA-PSS, SHA-256, MGF1-SHA-256, salt as long as the hash (what openssl and node verify by default with saltlen 32). */
+const PSS_SHA256: RsaPSS = {
+  type: P.CK_PARAMS_RSA_PSS,
+  hashAlg: P.CKM_SHA256,
+  mgf: P.CKG_MGF1_SHA256,
+  saltLen: 32,
+};
+export const SHA256_RSA_PSS: Mechanism = { mechanism: P.CKM_SHA256_RSA_PKCS_PSS, parameter: PSS_SHA256 };

@@ -1,7 +1,7 @@
-import { createVerify } from 'node:crypto';
+import { constants, createVerify } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { z } from 'zod';
-import { MkmError } from '../../../shared/errors.std';
+import { ERROR_SENTENCES, MkmError } from '../../../shared/errors.std';
 import { silentLogger, type Logger } from '../../core/logger.main';
 import { toMkmError } from './ckr.std';
 import {
@@ -18,6 +18,7 @@ import {
   HMAC_SHA256,
   isRsaMechanism,
   SHA256_RSA_PKCS,
+  SHA256_RSA_PSS,
   wrapMechanism,
 } from './mechanisms.host';
 import { findById, listObjectsRaw, readAttribute, type FoundObject } from './objects.host';
@@ -53,6 +54,7 @@ import {
   LoadModuleParamsSchema,
   LoginParamsSchema,
   ObjectRefParamsSchema,
+  SignParamsSchema,
   SlotParamsSchema,
   UnwrapKeyParamsSchema,
   WrapKeyParamsSchema,
@@ -94,6 +96,8 @@ import {
   type ObjectRefParams,
   type OkResult,
   type SecretKeyType,
+  type SignatureResult,
+  type SignParams,
   type SlotParams,
   type SlotSummary,
   type TokenSummary,
@@ -653,6 +657,75 @@ export class TokenService {
     }
   }
 
+  /**
+   * An RSA signature by a private key with CKA_SIGN. The token hashes the data itself; the result
+   * is checked against the key's public half before it is returned, as for a CSR, so a token that
+   * signs with another key (or a broken PSS) never yields a signature that does not verify.
+   */
+  async sign(params: SignParams): Promise<SignatureResult> {
+    const { slotId, id, mechanism, data } = parse(SignParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const priv = this.findOne(slotId, id, ['private']);
+    if (priv.info.keyType !== 'rsa') {
+      throw new MkmError('KEY_TYPE_INCONSISTENT', 'Only an RSA private key signs here.', {
+        keyType: priv.info.keyType,
+      });
+    }
+    if (!priv.info.usages.includes('sign')) {
+      throw new MkmError('KEY_NOT_PERMITTED', 'This key is not a signing key (it has no sign usage).', {
+        id,
+      });
+    }
+    const pub = this.rsaPublic(slotId, this.tryFind(slotId, id, 'public')?.handle ?? priv.handle);
+    const input = b64(data);
+    const pss = mechanism === 'SHA256_RSA_PKCS_PSS';
+    let signature: Buffer;
+    try {
+      signature = this.call(slotId, () => {
+        pkcs11.C_SignInit(session.handle, pss ? SHA256_RSA_PSS : SHA256_RSA_PKCS, priv.handle);
+        // Empty input: see EMPTY_INPUT.
+        if (input.length === 0) return Buffer.from(pkcs11.C_SignFinal(session.handle, Buffer.alloc(RSA_OUT)));
+        return Buffer.from(pkcs11.C_Sign(session.handle, input, Buffer.alloc(RSA_OUT)));
+      });
+    } catch (error) {
+      const e = toMkmError(error);
+      const ckr = e.details?.ckr;
+      if (
+        ckr === 'CKR_MECHANISM_INVALID' ||
+        ckr === 'CKR_MECHANISM_PARAM_INVALID' ||
+        ckr === 'CKR_ARGUMENTS_BAD'
+      ) {
+        throw new MkmError(
+          'MECHANISM_UNSUPPORTED',
+          `This token does not sign with ${pss ? 'RSASSA-PSS (SHA-256)' : 'RSA PKCS#1 v1.5 (SHA-256)'}.`,
+          { ...e.details, mechanism },
+        );
+      }
+      throw e;
+    }
+    const verifies = createVerify('sha256')
+      .update(input)
+      .verify(
+        pss
+          ? { key: pub.keyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
+          : pub.keyObject,
+        signature,
+      );
+    if (!verifies) {
+      throw new MkmError(
+        'SIGNATURE_INVALID',
+        'The token made a signature that its public key does not verify.',
+        {
+          id,
+          mechanism,
+        },
+      );
+    }
+    this.logger.info('Data signed', { slotId, keyId: id, mechanism, bytes: input.length });
+    return { signature: signature.toString('base64') };
+  }
+
   async wrapKey(params: WrapKeyParams): Promise<WrapResult> {
     const { slotId, wrappingKeyId, keyId, mechanism } = parse(WrapKeyParamsSchema, params);
     const pkcs11 = this.module();
@@ -915,7 +988,18 @@ export class TokenService {
     try {
       const state = pinStateOf(this.tokenSummary(this.slotHandle(slotId)).flags, who);
       this.logger.warn('Wrong PIN', { slotId, userType: who, ...state });
-      return new MkmError(e.code, e.message, { ...e.details, userType: who, ...state });
+      const details = { ...e.details, userType: who, ...state };
+      // Tokens differ on the try that locks: a card may answer CKR_PIN_LOCKED, openCryptoki
+      // answers CKR_PIN_INCORRECT and sets the locked flag. Either way the PIN is locked now,
+      // so callers get one code for it; the raw CKR_* stays in the details for support.
+      if (e.code === 'PIN_INCORRECT' && state.locked) {
+        return new MkmError(
+          'PIN_LOCKED',
+          `${e.message} That was the last try. ${ERROR_SENTENCES.PIN_LOCKED}`,
+          details,
+        );
+      }
+      return new MkmError(e.code, e.message, details);
     } catch {
       return e;
     }
