@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The OS packages mkm's tests and demo need, from Debian: SoftHSM2 (the demo and test token),
-# OpenSC (pkcs11-tool, to cross-check mkm), Chromium (browser mode and e2e), OpenSSL (interop).
+# OpenSC (pkcs11-tool, to cross-check mkm), openCryptoki (a software token with a PIN retry counter,
+# for the lockout test), Chromium (browser mode and e2e), OpenSSL (interop).
 set -euo pipefail
-PACKAGES=(softhsm2 opensc chromium openssl ca-certificates)
+PACKAGES=(softhsm2 opensc opencryptoki chromium openssl ca-certificates)
 
 missing=()
 command -v softhsm2-util >/dev/null || missing+=(softhsm2)
 command -v pkcs11-tool >/dev/null || missing+=(opensc)
+[ -x /usr/sbin/pkcsconf ] || missing+=(opencryptoki)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)
 [ ${#missing[@]} -eq 0 ] && exit 0

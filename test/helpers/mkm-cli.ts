@@ -10,14 +10,17 @@ export interface CliRun {
   stderr: string;
 }
 
+/** What `mkm` needs of a token: its library and slot, and for SoftHSM2 its config. */
+export type CliToken = Pick<SoftHsmToken, 'modulePath' | 'slotId'> & { confPath?: string };
+
 const root = join(import.meta.dirname, '../..');
 const run = promisify(execFile);
 
 /**
- * `mkm` pointed at a data folder and a SoftHSM2 token (by slot); the PIN, when given, goes in
+ * `mkm` pointed at a data folder and a token (by slot); the PIN, when given, goes in
  * MKM_PIN as it must. Never rejects: a failure is a result with its code.
  */
-export function mkmOn(target: () => { dataDir: string; token: SoftHsmToken }, env: NodeJS.ProcessEnv = {}) {
+export function mkmOn(target: () => { dataDir: string; token: CliToken }, env: NodeJS.ProcessEnv = {}) {
   return (args: string[], pin?: string): Promise<CliRun> => {
     const { dataDir, token } = target();
     return run(
@@ -32,7 +35,14 @@ export function mkmOn(target: () => { dataDir: string; token: SoftHsmToken }, en
         String(token.slotId),
         ...args,
       ],
-      { env: { ...process.env, SOFTHSM2_CONF: token.confPath, ...env, ...(pin ? { MKM_PIN: pin } : {}) } },
+      {
+        env: {
+          ...process.env,
+          ...(token.confPath ? { SOFTHSM2_CONF: token.confPath } : {}),
+          ...env,
+          ...(pin ? { MKM_PIN: pin } : {}),
+        },
+      },
     ).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
       (e: CliRun) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
