@@ -20,9 +20,20 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mkm-host-build-'));
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(resolve('node_modules/pkcs11js'), join(dir, 'node_modules/pkcs11js'));
+  // The host's second thread is a file beside it, as vite writes dist-electron/.
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+  for (const [entry, out] of [
+    ['electron/hsm/host/host.host.ts', 'hsm-host.js'],
+    ['electron/hsm/pkcs11/batch-worker.host.ts', 'hsm-batch-worker.js'],
+  ] as const) {
+    await bundle(entry, out);
+  }
+});
+
+async function bundle(entry: string, out: string): Promise<void> {
   await build({
-    entryPoints: [resolve('electron/hsm/host/host.host.ts')],
-    outfile: join(dir, 'hsm-host.mjs'),
+    entryPoints: [resolve(entry)],
+    outfile: join(dir, out),
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -34,7 +45,7 @@ beforeAll(async () => {
     },
     logLevel: 'silent',
   });
-});
+}
 
 afterAll(() => {
   hsm?.cleanup();
@@ -43,13 +54,37 @@ afterAll(() => {
 
 describe('the bundled host entry', () => {
   it('starts without tsx and serves calls', async () => {
-    const client = new HsmClient({ hostEntry: join(dir, 'hsm-host.mjs'), env: hsm.env });
+    const client = new HsmClient({ hostEntry: join(dir, 'hsm-host.js'), env: hsm.env });
     try {
       await client.start();
       await client.call('loadModule', { path: hsm.modulePath });
       await client.call('login', { slotId: hsm.slotId, pin: hsm.userPin });
       const slots = await client.call('listSlots');
       expect(slots.find((s) => s.slotId === hsm.slotId)?.session).toMatchObject({ loggedIn: true });
+      // A large AES batch runs on the bundled worker thread too, and comes back whole.
+      const key = await client.call('generateKey', {
+        slotId: hsm.slotId,
+        type: 'aes-256',
+        label: 'built-batch',
+        purpose: 'data',
+      });
+      const items = Array.from({ length: 512 }, (_, i) => ({
+        iv: new Uint8Array(16).fill(i & 0xff),
+        data: new Uint8Array(100).fill(7),
+      }));
+      const batch = await client.call('encryptBatch', {
+        slotId: hsm.slotId,
+        id: key.id,
+        mechanism: 'AES_CBC_PAD',
+        items,
+        output: 'binary',
+      });
+      expect(batch.threads).toBe(2);
+      expect(batch.items).toHaveLength(512);
+      // Same IV and data give the same ciphertext, whichever thread made it.
+      expect(Buffer.from(batch.items[511] as Uint8Array)).toEqual(
+        Buffer.from(batch.items[255] as Uint8Array),
+      );
     } finally {
       await client.stop();
     }
@@ -93,7 +128,7 @@ describe('when main itself dies', () => {
       script,
       [
         `import { HsmClient } from ${JSON.stringify(resolve('electron/hsm/client.main.ts'))};`,
-        `const client = new HsmClient({ hostEntry: ${JSON.stringify(join(dir, 'hsm-host.mjs'))} });`,
+        `const client = new HsmClient({ hostEntry: ${JSON.stringify(join(dir, 'hsm-host.js'))} });`,
         'await client.start();',
         `await client.call('loadModule', { path: ${JSON.stringify(hsm.modulePath)} });`,
         `await client.call('login', { slotId: ${hsm.slotId}, pin: process.env.TEST_PIN });`,
