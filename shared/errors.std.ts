@@ -81,6 +81,16 @@ export const ERROR_SENTENCES = {
   PRIVATE_KEY_REFUSED:
     'That is a private key. Only the public key belongs here; keep the private key secret.',
   ENCODING_INVALID: 'The value is not correctly encoded (base64 or hex).',
+  // Offline exchange packages (air-gapped machines)
+  EXCHANGE_TOO_LARGE: 'The exchange package file is too large to be one.',
+  EXCHANGE_NOT_JSON: 'The file is not an exchange package (it is not JSON; damaged or truncated?).',
+  EXCHANGE_FORMAT_INVALID: 'The file is not a valid mkm exchange package.',
+  EXCHANGE_VERSION_UNSUPPORTED: 'The exchange package was made by a newer or unknown version of mkm.',
+  EXCHANGE_SIGNATURE_INVALID: 'The exchange package signature does not match: it was changed after signing.',
+  EXCHANGE_SIGNER_UNTRUSTED: 'The exchange package signature is valid, but the signer is not trusted.',
+  EXCHANGE_ITEM_MISMATCH: 'An item in the exchange package does not match its own fingerprint.',
+  EXCHANGE_EXPIRED: 'The exchange package has expired.',
+  EXCHANGE_KIND_REFUSED: 'The exchange package holds items this import does not accept.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;

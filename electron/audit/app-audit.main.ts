@@ -16,6 +16,7 @@ import {
   type VerifyReport,
 } from './audit-log.main';
 import { createTokenSealer } from './token-sealer.main';
+import { EXCHANGE_AUDITED } from '../gateway/exchange/audit.main';
 
 /**
  * The app's audit trail. Every auditable call through the registry lands here (AUDITED says
@@ -208,6 +209,7 @@ export class AppAudit {
     this.log?.setActor({ token: null });
   }
 
+  ...EXCHANGE_AUDITED,
   status() {
     return {
       open: this.log !== null,
