@@ -88,6 +88,26 @@ export const AUDITED: Record<string, Mapper> = {
   'gateway.removeProfile': (r) => ({ action: 'gateway.profile.remove', details: { profileId: r.profileId } }),
   'settings.update': (r) => ({ action: 'settings.update', details: { fields: Object.keys(r) } }),
   'audit.export': (r) => ({ action: 'audit.export', details: { format: r.format } }),
+  'report.exportPci': (r, res) => ({
+    action: 'report.pci.export',
+    details: {
+      format: r.format,
+      summary: (res as { summary?: Record<string, number> } | undefined)?.summary ?? null,
+    },
+  }),
+  'report.acknowledge': (r, res) => ({
+    action: 'report.custodian.acknowledge',
+    details: {
+      custodianId: (res as { id?: string } | undefined)?.id ?? null,
+      name: r.name,
+      role: r.role,
+      textVersion: r.textVersion,
+    },
+  }),
+  'report.revokeCustodian': (r, res) => ({
+    action: 'report.custodian.revoke',
+    details: { custodianId: r.id, name: (res as { name?: string } | undefined)?.name ?? null },
+  }),
   'audit.verify': (_r, res) => ({
     action: 'audit.verify',
     details: { ok: (res as VerifyReport | undefined)?.ok ?? false },

@@ -1,8 +1,92 @@
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import pkg from '../../package.json' with { type: 'json' };
 import type { Contract } from '../../shared/contract.std';
+import type { PciExport, PciReport } from '../../shared/contract/report.std';
 import type { Handlers } from '../core/registry.main';
 import type { AppServices } from '../core/services.main';
+import { CURRENT_CUSTODIAN_TEXT } from './custodian-text.std';
+import { CustodianStore } from './custodians.main';
+import { collectEvidence } from './evidence.main';
+import { installationId } from './installation.main';
+import { renderPciHtml } from './render-html.std';
+import { renderPciPdf } from './render-pdf.main';
+import { buildPciReport, reportFileName } from './report.std';
 
-/** The `report.*` channels. */
-export function reportHandlers(_services: AppServices): Handlers<Contract>['report'] {
-  return {};
+/** Where the report domain keeps its files in the data folder. */
+export const reportDir = (dataDir: string) => join(dataDir, 'report');
+
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export interface ReportOptions {
+  /** Tests move time; the app uses the wall clock. */
+  clock?: () => Date;
+}
+
+/** The structured report for this installation, now. */
+export async function pciReport(services: AppServices, options: ReportOptions = {}): Promise<PciReport> {
+  const clock = options.clock ?? (() => new Date());
+  const dir = reportDir(services.paths.root);
+  const evidence = await collectEvidence({
+    now: clock,
+    lifecycle: () => services.keyLifecycle(),
+    tokens: services.tokens,
+    audit: services.audit,
+    gateway: services.gateway,
+    custodians: new CustodianStore({ dir, osUser: osUser() }),
+  });
+  return buildPciReport(evidence, {
+    generatedAt: clock().toISOString(),
+    installation: {
+      id: installationId(dir, clock),
+      dataDir: services.paths.root,
+      appVersion: pkg.version,
+      mode: services.mode,
+      osUser: osUser(),
+    },
+  });
+}
+
+export async function exportPciReport(report: PciReport, format: 'html' | 'pdf'): Promise<PciExport> {
+  const fileName = reportFileName(report.generatedAt, format);
+  if (format === 'html') {
+    const content = renderPciHtml(report);
+    return {
+      format,
+      fileName,
+      mime: 'text/html',
+      encoding: 'utf8',
+      content,
+      bytes: Buffer.byteLength(content),
+      summary: report.summary,
+    };
+  }
+  const bytes = await renderPciPdf(report);
+  return {
+    format,
+    fileName,
+    mime: 'application/pdf',
+    encoding: 'base64',
+    content: Buffer.from(bytes).toString('base64'),
+    bytes: bytes.length,
+    summary: report.summary,
+  };
+}
+
+/** The `report.*` channels. Acknowledgements, revocations and exports are audited (AUDITED). */
+export function reportHandlers(services: AppServices): Handlers<Contract>['report'] {
+  const custodians = () => new CustodianStore({ dir: reportDir(services.paths.root), osUser: osUser() });
+  return {
+    pci: () => pciReport(services),
+    exportPci: async ({ format }) => exportPciReport(await pciReport(services), format),
+    custodians: () => ({ text: CURRENT_CUSTODIAN_TEXT, custodians: custodians().list() }),
+    acknowledge: ({ name, role, textVersion }) => custodians().acknowledge({ name, role, textVersion }),
+    revokeCustodian: ({ id, reason }) => custodians().revoke(id, reason),
+  };
 }
