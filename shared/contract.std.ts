@@ -167,8 +167,10 @@ export interface LifecycleVersionView {
   fingerprint:
     { kind: 'kcv'; method: 'cmac' | 'hmac'; value: string } | { kind: 'spki-sha256'; value: string } | null;
   gateway: {
-    status: 'not-required' | 'pending' | 'registered' | 'failed' | 'skipped';
+    status: 'not-required' | 'pending' | 'registered' | 'failed' | 'skipped' | 'retirePending' | 'retired';
     reference: string | null;
+    /** The last error code of a registration or retirement call, if it failed. */
+    error: string | null;
   };
   missingSince: string | null;
   destroyPending: boolean;
@@ -226,8 +228,29 @@ export interface LifecycleReconcileReport {
     keyType: string | null;
     bits: number | null;
   }[];
+  /** mkm's own keys (audit sealing key, gateway key sets): known, never adoptable. */
+  system: {
+    ckaId: string;
+    classes: z.infer<typeof ObjectClassSchema>[];
+    label: string;
+    kind: 'audit' | 'gateway-key-set' | 'session';
+  }[];
   pendingRotation: { rotationId: string; ckaId: string; label: string }[];
 }
+
+export type LifecyclePolicy = LifecycleKeyView['policy'];
+
+/** A logical key's own policy: each field overrides its purpose's default. */
+const LIFECYCLE_POLICY_OVERRIDES = z.strictObject({
+  cryptoPeriodDays: z.number().int().min(1).max(36500).optional(),
+  maxUses: z.number().int().min(1).max(1e15).nullable().optional(),
+  warnDays: z.number().int().min(0).max(3650).optional(),
+  warnUsesFraction: z.number().min(0).max(1).optional(),
+  graceDays: z.number().int().min(0).max(3650).optional(),
+});
+
+/** The renderer's id for the `progress` events of one rotation (default: the call id). */
+const OPERATION_ID = { operationId: z.string().min(1).max(64).optional() };
 
 /** Which logged-in token: the one in this slot, else the only one logged in. */
 const LIFECYCLE_SLOT = { slotId: SlotIdSchema.optional() };
@@ -435,13 +458,15 @@ export const contract = {
       'A new managed logical key; its version 1 is generated on the logged-in token.',
     ).returns<{ logicalKey: LifecycleKeyView; version: LifecycleVersionView }>(),
     rotate: channel(
-      z.strictObject({ ref: z.string().min(1).max(128) }),
-      'Rotate a logical key (by id or name) now: a new primary version, the old one in grace.',
+      z.strictObject({ ref: z.string().min(1).max(128), ...OPERATION_ID }),
+      'Rotate a logical key (by id or name) now: a new primary version, the old one in grace (progress events per step).',
     ).returns<{ logicalKey: LifecycleKeyView; version: LifecycleVersionView }>(),
     compromise: channel(
-      z.strictObject({ versionId: LIFECYCLE_ID, note: z.string().max(500).optional() }),
+      z.strictObject({ versionId: LIFECYCLE_ID, note: z.string().max(500).optional(), ...OPERATION_ID }),
       'Declare a key version compromised; a compromised primary is replaced at once.',
+        policy: LIFECYCLE_POLICY_OVERRIDES.optional(),
     ).returns<{ compromised: LifecycleVersionView; replacement: LifecycleVersionView | null }>(),
+        ...OPERATION_ID,
     destroy: channel(
       z.strictObject({
         versionId: LIFECYCLE_ID,
@@ -461,6 +486,22 @@ export const contract = {
           .string()
           .regex(/^(?:[0-9a-fA-F]{2})+$/)
           .max(256),
+    deactivate: channel(
+      z.strictObject({ versionId: LIFECYCLE_ID }),
+      'End the use of a replaced version for new work (it still decrypts and verifies).',
+    ).returns<LifecycleVersionView>(),
+    suspend: channel(
+      z.strictObject({ versionId: LIFECYCLE_ID }),
+      'Suspend a non-primary version (no use at all) until it is reactivated.',
+    ).returns<LifecycleVersionView>(),
+    reactivate: channel(
+      z.strictObject({ versionId: LIFECYCLE_ID }),
+      'Bring a suspended version back to active.',
+    ).returns<LifecycleVersionView>(),
+    policies: channel(
+      noArgs,
+      'The rotation policy of each purpose (crypto-period, use limit, warning lead, grace).',
+    ).returns<Record<LifecyclePurpose, LifecyclePolicy>>(),
         purpose: z.enum(LIFECYCLE_PURPOSES),
         name: z.string().min(1).max(128).optional(),
         ...LIFECYCLE_SLOT,

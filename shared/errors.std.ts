@@ -63,6 +63,10 @@ export const ERROR_SENTENCES = {
   PKCS11_ERROR: 'The token reported an error.',
   CAPABILITY_MISSING: 'The token lacks a capability this feature needs.',
   CONFIRMATION_REQUIRED: 'This step needs an explicit confirmation.',
+  // Key lifecycle
+  KEYS_BUSY: 'Merchant Key Manager is open in another window or process; close it or use that window.',
+  KEY_MANAGED:
+    "This key is managed by mkm's key lifecycle; destroy it from the key's versions so the record stays as a tombstone.",
   // Gateway
   GATEWAY_UNREACHABLE: 'The payment gateway cannot be reached.',
   GATEWAY_TLS_PIN_MISMATCH: "The gateway's TLS key does not match the pinned key.",

@@ -14,7 +14,8 @@ import { loggedInSlot } from './tokens.cli';
 
 /**
  * Managed keys (the key lifecycle): `mkm lifecycle list`, `mkm keys list --state S` (delegates
- * here), `mkm keys create`, `mkm rotate`, `mkm keys compromise`, `mkm keys due`. The key
+ * here), `mkm keys create`, `mkm rotate`, `mkm keys compromise`, `mkm keys destroy-version`,
+ * `mkm keys deactivate`, `mkm keys due`. The key
  * inventory is opened by the first lifecycle call only, so other commands never take its lock.
  */
 
@@ -203,6 +204,42 @@ addCommands((program, context) => {
           .filter(Boolean)
           .join('\n'),
       );
+    });
+
+  keys
+    .command('destroy-version <ref>')
+    .description(
+      'destroy a managed key version (by version id, label or CKA_ID) on the token; the record stays as a tombstone',
+    )
+    .option('--yes', 'confirm the destruction')
+    .option('--confirm-label <label>', "the version's label, typed again")
+    .action(async (ref: string, opts: { yes?: boolean; confirmLabel?: string }) => {
+      const ctx = context();
+      const version = await resolveVersion(ctx, ref);
+      if (!opts.yes || opts.confirmLabel === undefined) {
+        throw new MkmError(
+          'CONFIRMATION_REQUIRED',
+          `Destroying a key cannot be undone: add --yes and --confirm-label "${version.label}".`,
+          { versionId: version.id },
+        );
+      }
+      await loggedInSlot(ctx);
+      const destroyed = await ctx.call('lifecycle.destroy', {
+        versionId: version.id,
+        confirm: true,
+        confirmLabel: opts.confirmLabel,
+      });
+      ctx.out.result(destroyed, () => `version v${destroyed.version} ${destroyed.id} is ${destroyed.state}`);
+    });
+
+  keys
+    .command('deactivate <ref>')
+    .description('end the use of a replaced managed key version for new work (it still decrypts)')
+    .action(async (ref: string) => {
+      const ctx = context();
+      const version = await resolveVersion(ctx, ref);
+      const result = await ctx.call('lifecycle.deactivate', { versionId: version.id });
+      ctx.out.result(result, () => `version v${result.version} ${result.id} is ${result.state}`);
     });
 
   keys

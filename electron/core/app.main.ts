@@ -239,7 +239,7 @@ export function createApp(options: AppOptions): App {
         return result;
       },
     },
-    keys: keyHandlers(tokens),
+    keys: keyHandlers(tokens, { inventoryDir: join(paths.root, 'keys') }),
     gateway: gatewayHandlers(gateway),
     lifecycle: lifecycleHandlers(keyLifecycle, tokens),
     audit: {

@@ -1,5 +1,8 @@
 import type { Contract } from '../../shared/contract.std';
+import { MkmError } from '../../shared/errors.std';
+import type { ObjectClass } from '../../shared/tokens.std';
 import type { Handlers } from '../core/registry.main';
+import { managedByOnDisk } from '../keys/inventory.main';
 import { isRsaGeneration } from './client.main';
 import type { TokensService } from './tokens.main';
 
@@ -26,7 +29,52 @@ export function tokenHandlers(tokens: TokensService): Handlers<Contract>['tokens
   };
 }
 
-export function keyHandlers(tokens: TokensService): Handlers<Contract>['keys'] {
+/**
+ * Refuses to destroy, object by object, a key the lifecycle manages: that would leave a record
+ * naming a key that is gone (and, for a primary, stop encryption) with no tombstone. It is not
+ * routed through the lifecycle instead: destroying a version destroys all its objects, needs the
+ * version deactivated or compromised first and its label typed again, and the CLI cannot reach
+ * the lifecycle while the app holds it. The inventory is read from disk, so the check works in
+ * the CLI even then.
+ */
+async function refuseManaged(
+  tokens: TokensService,
+  inventoryDir: string,
+  ref: { slotId: number; id: string; class: ObjectClass },
+): Promise<void> {
+  if (ref.id === '') return;
+  const slot = (await tokens.slots()).find((s) => s.slotId === ref.slotId);
+  if (!slot?.token) return; // destroyObject says what is wrong with the slot
+  const object = await tokens.call('getObject', ref);
+  const owner = managedByOnDisk(inventoryDir, {
+    tokenSerial: slot.token.serial.trim(),
+    ckaId: ref.id,
+    label: object.label,
+  });
+  if (!owner) return;
+  if (owner.kind === 'rotation') {
+    throw new MkmError(
+      'KEY_MANAGED',
+      'This key belongs to a key rotation in progress; let it finish (log in again) or abandon it.',
+      { rotationId: owner.rotationId, logicalKeyId: owner.logicalKeyId },
+    );
+  }
+  throw new MkmError(
+    'KEY_MANAGED',
+    `This key is version ${owner.version} of a key managed by mkm's key lifecycle; destroy it from the key's versions (Managed keys, or mkm keys destroy-version ${owner.versionId}) so the record stays as a tombstone.`,
+    {
+      versionId: owner.versionId,
+      logicalKeyId: owner.logicalKeyId,
+      version: owner.version,
+      state: owner.state,
+    },
+  );
+}
+
+export function keyHandlers(
+  tokens: TokensService,
+  options: { inventoryDir: string },
+): Handlers<Contract>['keys'] {
   return {
     list: (req) => tokens.call('listObjects', req),
     get: (req) => tokens.call('getObject', req),
@@ -56,7 +104,9 @@ export function keyHandlers(tokens: TokensService): Handlers<Contract>['keys'] {
     exportPublic: (req) => tokens.call('exportPublicKey', req),
     kcv: (req) => tokens.call('kcv', req),
     csr: (req) => tokens.call('createCsr', req),
-    destroy: ({ slotId, id, class: cls }) =>
-      tokens.call('destroyObject', { slotId, id, class: cls, confirm: true }),
+    destroy: async ({ slotId, id, class: cls }) => {
+      await refuseManaged(tokens, options.inventoryDir, { slotId, id, class: cls });
+      return tokens.call('destroyObject', { slotId, id, class: cls, confirm: true });
+    },
   };
 }

@@ -8,15 +8,20 @@ import type {
   LifecycleVersionView,
 } from '../../shared/contract.std';
 import { MkmError } from '../../shared/errors.std';
-import type { Handlers } from '../core/registry.main';
+import type { CallContext, Handlers } from '../core/registry.main';
 import type { TokensService } from '../hsm/tokens.main';
-import type { KeyLifecycleService } from './lifecycle.main';
+import {
+  ROTATION_PROGRESS_STEPS,
+  type KeyLifecycleService,
+  type RotationProgressSink,
+} from './lifecycle.main';
 import type {
   InventoryData,
   KeyState,
   KeyVersion,
   LogicalKey,
   ManagedKeyType,
+  RotationPolicy,
   TokenPurpose,
 } from './model.std';
 
@@ -60,7 +65,7 @@ export function versionView(v: KeyVersion): LifecycleVersionView {
     cryptoPeriodDays: v.cryptoPeriodDays,
     useCount: v.useCount,
     fingerprint: v.fingerprint ? { ...v.fingerprint } : null,
-    gateway: { status: v.gateway.status, reference: v.gateway.reference },
+    gateway: { status: v.gateway.status, reference: v.gateway.reference, error: v.gateway.error },
     missingSince: v.missingSince,
     destroyPending: v.destroyPending,
   };
@@ -134,6 +139,31 @@ async function loggedInSerial(tokens: TokensService, slotId: number | undefined)
   return loggedIn[0]!.token!.serial.trim();
 }
 
+/**
+ * A rotation's steps as `progress` events for one operation id (the renderer's, else the call's),
+ * the way keys.generate reports: `phase` is the step, `fraction` how far along it is.
+ */
+function progressTo(ctx: CallContext, operationId: string | undefined): RotationProgressSink {
+  const id = operationId ?? ctx.callId;
+  const last = ROTATION_PROGRESS_STEPS.length - 1;
+  return (p) =>
+    ctx.events.emit('progress', {
+      operationId: id,
+      phase: p.step,
+      fraction: ROTATION_PROGRESS_STEPS.indexOf(p.step) / last,
+      message: p.message,
+    });
+}
+
+/** Zod's optional fields arrive as `undefined`; the model's partial policy has no such values. */
+function policyOverrides(policy: Partial<Record<keyof RotationPolicy, unknown>> | undefined) {
+  const out: Partial<RotationPolicy> = {};
+  for (const [k, v] of Object.entries(policy ?? {})) {
+    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  }
+  return out;
+}
+
 export function lifecycleHandlers(
   service: () => KeyLifecycleService,
   tokens: TokensService,
@@ -148,20 +178,26 @@ export function lifecycleHandlers(
         .map((k) => keyView(s, data, k, state))
         .filter((k) => state === undefined || k.versions.length > 0);
     },
-    create: async ({ name, purpose, type, slotId }) => {
+    create: async ({ name, purpose, type, policy, slotId, operationId }, ctx) => {
       const s = service();
       const tokenSerial = await loggedInSerial(tokens, slotId);
-      const created = await s.createKey({ name, purpose, tokenSerial, ...(type ? { type } : {}) });
+      const created = await s.createKey(
+        { name, purpose, tokenSerial, policy: policyOverrides(policy), ...(type ? { type } : {}) },
+        { onProgress: progressTo(ctx, operationId) },
+      );
       return { logicalKey: keyViewById(s, created.logicalKey.id), version: versionView(created.version) };
     },
-    rotate: async ({ ref }) => {
+    rotate: async ({ ref, operationId }, ctx) => {
       const s = service();
       const key = resolveLogicalKey(s.list(), ref);
-      const version = await s.rotateNow(key.id, 'manual');
+      const version = await s.rotateNow(key.id, 'manual', { onProgress: progressTo(ctx, operationId) });
       return { logicalKey: keyViewById(s, key.id), version: versionView(version) };
     },
-    compromise: async ({ versionId, note }) => {
-      const result = await service().markCompromised(versionId, note !== undefined ? { note } : {});
+    compromise: async ({ versionId, note, operationId }, ctx) => {
+      const result = await service().markCompromised(versionId, {
+        ...(note !== undefined ? { note } : {}),
+        onProgress: progressTo(ctx, operationId),
+      });
       return {
         compromised: versionView(result.compromised),
         replacement: result.replacement ? versionView(result.replacement) : null,
@@ -169,6 +205,10 @@ export function lifecycleHandlers(
     },
     destroy: async ({ versionId, confirmLabel }) =>
       versionView(await service().destroy(versionId, { confirm: true, confirmLabel })),
+    deactivate: async ({ versionId }) => versionView(await service().deactivate(versionId)),
+    suspend: ({ versionId }) => versionView(service().suspend(versionId)),
+    reactivate: ({ versionId }) => versionView(service().reactivate(versionId)),
+    policies: () => service().policies(),
     due: () => service().due(),
     reconcile: async ({ slotId }) => {
       const s = service();

@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
+import { AUDIT_KEY_LABEL } from '../audit/app-audit.main';
 import { silentLogger, type Logger } from '../core/logger.main';
 import type { ObjectInfo } from '../hsm/pkcs11/types.std';
 import {
@@ -50,7 +51,7 @@ import {
  * key-inventory.v<N>.json); a newer schema than this code knows is refused.
  */
 export const INVENTORY_FORMAT = 'mkm-key-inventory';
-export const INVENTORY_SCHEMA_VERSION = 2;
+export const INVENTORY_SCHEMA_VERSION = 3;
 export const INVENTORY_FILE = 'key-inventory.json';
 export const INVENTORY_LAST_GOOD = 'key-inventory.last-good.json';
 export const INVENTORY_LOCK = 'key-inventory.lock';
@@ -60,6 +61,9 @@ type Json = Record<string, unknown>;
 /**
  * Migrations: MIGRATIONS[n] turns schema n's `data` into schema n+1's.
  * v1 (0.1.x): no rotation journal, no history, no gateway status, no pending-destroy flag.
+ * v2: the gateway status has no retirement (`retirePending`, `retired`). The data is unchanged;
+ * the bump makes an older build refuse a file that may hold those values ("newer schema")
+ * instead of failing on them as damage.
  */
 export const MIGRATIONS: Record<number, (data: Json) => Json> = {
   1: (data) => {
@@ -80,6 +84,7 @@ export const MIGRATIONS: Record<number, (data: Json) => Json> = {
       history: [],
     };
   },
+  2: (data) => data,
 };
 
 export interface InventoryStoreOptions {
@@ -119,6 +124,28 @@ export interface UnmanagedObject {
   bits: number | null;
 }
 
+/**
+ * Keys mkm makes for itself: the audit log's sealing key and the gateway key sets' session
+ * objects (and any session object: it dies with its session, so there is nothing to manage).
+ */
+export type SystemKeyKind = 'audit' | 'gateway-key-set' | 'session';
+
+/** The label prefix GatewayClient gives the session objects of a key set (see installKeySet). */
+export const GATEWAY_KEY_SET_LABEL_PREFIX = 'mkm gateway set ';
+
+export function systemKeyKind(o: Pick<ObjectInfo, 'label' | 'token'>): SystemKeyKind | null {
+  if (o.label === AUDIT_KEY_LABEL) return 'audit';
+  if (!o.token) return o.label.startsWith(GATEWAY_KEY_SET_LABEL_PREFIX) ? 'gateway-key-set' : 'session';
+  return null;
+}
+
+export interface SystemObject {
+  ckaId: string;
+  classes: ObjectInfo['class'][];
+  label: string;
+  kind: SystemKeyKind;
+}
+
 export interface ReconcileReport {
   tokenSerial: string;
   /** Versions whose token object is gone (newly or still). */
@@ -127,6 +154,8 @@ export interface ReconcileReport {
   found: string[];
   /** Key objects on the token that no record names: adopt() them or leave them alone. */
   unmanaged: UnmanagedObject[];
+  /** mkm's own keys (audit sealing key, gateway key sets): known, shown, never adoptable. */
+  system: SystemObject[];
   /** Objects a rotation in flight created but has not recorded yet (resume() takes them). */
   pendingRotation: { rotationId: string; ckaId: string; label: string }[];
 }
@@ -396,6 +425,7 @@ export class InventoryStore {
       missing: [],
       found: [],
       unmanaged: [],
+      system: [],
       pendingRotation: [],
     };
     this.mutate((draft) => {
@@ -421,8 +451,16 @@ export class InventoryStore {
     );
     const pendingLabels = new Map(this.data.rotations.map((r) => [r.label, r.id]));
     const byId = new Map<string, UnmanagedObject>();
+    const system = new Map<string, SystemObject>();
     for (const o of keyObjects) {
       if (known.has(o.id)) continue;
+      const kind = systemKeyKind(o);
+      if (kind) {
+        const entry = system.get(`${kind}/${o.id}`) ?? { ckaId: o.id, classes: [], label: o.label, kind };
+        entry.classes.push(o.class);
+        system.set(`${kind}/${o.id}`, entry);
+        continue;
+      }
       const rotationId = pendingLabels.get(o.label);
       if (rotationId) {
         if (!report.pendingRotation.some((p) => p.ckaId === o.id))
@@ -440,6 +478,7 @@ export class InventoryStore {
       byId.set(o.id, entry);
     }
     report.unmanaged = [...byId.values()];
+    report.system = [...system.values()];
     if (report.missing.length)
       this.logger.warn('key objects missing from the token', { tokenSerial, count: report.missing.length });
     return report;
@@ -506,7 +545,12 @@ function takeLock(dir: string): void {
     }
     const pid = Number.parseInt(readFileSafe(lock), 10);
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
-      throw new MkmError('CONFLICT', 'Another Merchant Key Manager process is managing these keys.', { pid });
+      // The usual cause is the app left open while `mkm` runs: say which process, and what to do.
+      throw new MkmError(
+        'KEYS_BUSY',
+        `Merchant Key Manager is open in another window or process (pid ${pid}) and manages these keys; close it or use that window.`,
+        { pid, lock: lock },
+      );
     }
     if (pid === process.pid) {
       throw new MkmError('CONFLICT', 'The key inventory is already open in this process.');
@@ -533,4 +577,60 @@ function readFileSafe(path: string): string {
 /** The versions of one logical key, newest first. */
 export function versionsOf(data: Readonly<InventoryData>, logicalKeyId: string): KeyVersion[] {
   return data.versions.filter((v) => v.logicalKeyId === logicalKeyId).sort((a, b) => b.version - a.version);
+}
+
+/** Who manages a token object, by the inventory as last written (no lock is taken). */
+export type ManagedBy =
+  | {
+      kind: 'version';
+      versionId: string;
+      logicalKeyId: string;
+      version: number;
+      label: string;
+      state: string;
+    }
+  | { kind: 'rotation'; rotationId: string; logicalKeyId: string };
+
+/**
+ * Reads the inventory file of `dir` without opening the store (so without its lock: the app may
+ * hold it while the CLI asks) and says which managed version, or rotation in flight, owns the
+ * object. Every inventory change is on disk before it is used, so the file is current. A file
+ * that cannot be read is STORE_CORRUPT: "cannot tell" must not pass as "not managed".
+ */
+export function managedByOnDisk(
+  dir: string,
+  object: { tokenSerial: string; ckaId: string; label: string },
+): ManagedBy | null {
+  const file = join(dir, INVENTORY_FILE);
+  if (!existsSync(file)) {
+    if (existsSync(join(dir, INVENTORY_LAST_GOOD)))
+      throw corrupt(file, 'the inventory file is missing', true);
+    return null;
+  }
+  let data: InventoryData;
+  try {
+    data = parseFile(readFileSync(file, 'utf8')).data;
+  } catch (reason) {
+    throw corrupt(
+      file,
+      reason instanceof Damage ? reason.message : 'unreadable',
+      goodCopy(join(dir, INVENTORY_LAST_GOOD)),
+    );
+  }
+  const ckaId = object.ckaId.toLowerCase();
+  const v = data.versions.find(
+    (x) => x.tokenSerial === object.tokenSerial && x.ckaId === ckaId && x.state !== 'destroyed',
+  );
+  if (v) {
+    return {
+      kind: 'version',
+      versionId: v.id,
+      logicalKeyId: v.logicalKeyId,
+      version: v.version,
+      label: v.label,
+      state: v.state,
+    };
+  }
+  const r = object.label ? data.rotations.find((x) => x.label === object.label) : undefined;
+  return r ? { kind: 'rotation', rotationId: r.id, logicalKeyId: r.logicalKeyId } : null;
 }

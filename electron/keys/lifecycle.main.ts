@@ -10,6 +10,7 @@ import {
   addDays,
   assertTransition,
   DEFAULT_KEY_TYPE,
+  DEFAULT_POLICIES,
   dueAt,
   formatEnvelope,
   formatMacTag,
@@ -137,6 +138,19 @@ export const CRASH_POINTS = [
   'done',
 ] as const;
 
+/** A rotation's visible steps, for a progress display (not the journal's steps). */
+export const ROTATION_PROGRESS_STEPS = ['planned', 'generating', 'registering', 'promoting', 'done'] as const;
+export type RotationProgressStep = (typeof ROTATION_PROGRESS_STEPS)[number];
+
+export interface RotationProgress {
+  step: RotationProgressStep;
+  logicalKeyId: string;
+  version: number;
+  message: string;
+}
+
+export type RotationProgressSink = (progress: RotationProgress) => void;
+
 export interface CreateKeyRequest {
   name: string;
   purpose: TokenPurpose;
@@ -158,6 +172,8 @@ export interface AdoptRequest {
 export interface ResumeReport {
   rotations: { rotationId: string; logicalKeyId: string; fromStep: Rotation['step']; versionId: string }[];
   destroyed: string[];
+  /** Versions the gateway still has to be told about (retired after a failed or missed call). */
+  retirePending: string[];
   failed: { id: string; code: string; message: string }[];
 }
 
@@ -265,6 +281,15 @@ export class KeyLifecycleService {
     return policyFor(this.logicalKey(logicalKeyId), this.options.policies);
   }
 
+  /** The effective policy of each purpose (defaults with this installation's overrides). */
+  policies(): Record<ManagedPurpose, RotationPolicy> {
+    const out = {} as Record<ManagedPurpose, RotationPolicy>;
+    for (const purpose of Object.keys(DEFAULT_POLICIES) as ManagedPurpose[]) {
+      out[purpose] = { ...DEFAULT_POLICIES[purpose], ...this.options.policies?.[purpose] };
+    }
+    return out;
+  }
+
   /** What needs rotating (and which replaced versions' grace is over) at `now`. */
   due(now: Date = this.clock()): { due: DueItem[]; graceExpired: GraceExpired[] } {
     return dueAt(this.inventory.peek(), now, {
@@ -276,7 +301,10 @@ export class KeyLifecycleService {
   // ------------------------------------------------------------ creation and rotation
 
   /** A new logical key; its version 1 is made through the same journaled steps as a rotation. */
-  createKey(request: CreateKeyRequest): Promise<{ logicalKey: LogicalKey; version: KeyVersion }> {
+  createKey(
+    request: CreateKeyRequest,
+    options: { onProgress?: RotationProgressSink } = {},
+  ): Promise<{ logicalKey: LogicalKey; version: KeyVersion }> {
     return this.serial(async () => {
       const type = request.type ?? DEFAULT_KEY_TYPE[request.purpose];
       checkPurposeType(request.purpose, type);
@@ -303,7 +331,7 @@ export class KeyLifecycleService {
       });
       this.audit('key.rotate.plan', rotation, { reason: 'initial', name, purpose: request.purpose, type });
       this.faults('planned');
-      const version = await this.advance(rotation.id, false);
+      const version = await this.advance(rotation.id, false, options.onProgress);
       return { logicalKey: this.logicalKey(logicalKey.id), version };
     });
   }
@@ -315,13 +343,15 @@ export class KeyLifecycleService {
   rotateNow(
     logicalKeyId: string,
     reason: 'manual' | 'scheduled' | 'compromise' = 'manual',
+    options: { onProgress?: RotationProgressSink } = {},
   ): Promise<KeyVersion> {
-    return this.serial(() => this.rotateLocked(logicalKeyId, reason));
+    return this.serial(() => this.rotateLocked(logicalKeyId, reason, options.onProgress));
   }
 
   private async rotateLocked(
     logicalKeyId: string,
     reason: 'manual' | 'scheduled' | 'compromise',
+    onProgress?: RotationProgressSink,
   ): Promise<KeyVersion> {
     const key = this.logicalKey(logicalKeyId);
     if (key.purpose === 'gateway-public') {
@@ -330,7 +360,7 @@ export class KeyLifecycleService {
       });
     }
     const inFlight = this.inventory.peek().rotations.find((r) => r.logicalKeyId === logicalKeyId);
-    if (inFlight) return this.advance(inFlight.id, true);
+    if (inFlight) return this.advance(inFlight.id, true, onProgress);
     if (key.tokenSerial === null) throw new MkmError('INTERNAL', 'A token key without a token serial.');
     await this.slotFor(key.tokenSerial);
     const rotation = this.inventory.mutate((draft) => {
@@ -339,7 +369,7 @@ export class KeyLifecycleService {
     });
     this.audit('key.rotate.plan', rotation, { reason });
     this.faults('planned');
-    return this.advance(rotation.id, false);
+    return this.advance(rotation.id, false, onProgress);
   }
 
   /**
@@ -349,7 +379,7 @@ export class KeyLifecycleService {
    */
   resume(): Promise<ResumeReport> {
     return this.serial(async () => {
-      const report: ResumeReport = { rotations: [], destroyed: [], failed: [] };
+      const report: ResumeReport = { rotations: [], destroyed: [], retirePending: [], failed: [] };
       for (const v of this.inventory.peek().versions.filter((x) => x.destroyPending)) {
         try {
           await this.finishDestroy(v.id);
@@ -372,6 +402,7 @@ export class KeyLifecycleService {
           report.failed.push({ id: r.id, ...codeOf(error) });
         }
       }
+      report.retirePending = await this.retirePendingAll();
       if (report.rotations.length || report.destroyed.length || report.failed.length)
         this.logger.info('key lifecycle resumed', {
           rotations: report.rotations.length,
@@ -484,14 +515,33 @@ export class KeyLifecycleService {
   }
 
   /** Runs a journaled rotation from its current step to the end; returns the new version. */
-  private async advance(rotationId: string, resumed: boolean): Promise<KeyVersion> {
+  private async advance(
+    rotationId: string,
+    resumed: boolean,
+    onProgress?: RotationProgressSink,
+  ): Promise<KeyVersion> {
+    const first = this.inventory.peek().rotations.find((x) => x.id === rotationId);
+    if (first) {
+      const n = this.version(first.newVersionId).version;
+      this.progress(onProgress, {
+        step: 'planned',
+        logicalKeyId: first.logicalKeyId,
+        version: n,
+        message: resumed
+          ? `Continuing the rotation to version ${n} from its step “${first.step}”.`
+          : `Version ${n} is planned.`,
+      });
+    }
     for (;;) {
       const r = this.inventory.peek().rotations.find((x) => x.id === rotationId);
       if (!r) throw new MkmError('NOT_FOUND', 'The rotation is no longer in progress.', { rotationId });
       const key = this.logicalKey(r.logicalKeyId);
       const v = this.version(r.newVersionId);
+      const tell = (step: RotationProgressStep, message: string) =>
+        this.progress(onProgress, { step, logicalKeyId: key.id, version: v.version, message });
       switch (r.step) {
         case 'planned': {
+          tell('generating', `Generating version ${v.version} (${v.type}) on the token…`);
           const slotId = await this.slotFor(v.tokenSerial!, true);
           let found = await this.findByLabel(slotId, r.label, v.type);
           if (!found) {
@@ -539,6 +589,7 @@ export class KeyLifecycleService {
         case 'registering': {
           const hook = this.options.registerWithGateway;
           let reference: string | null = null;
+          if (hook) tell('registering', `Registering version ${v.version} with the gateway…`);
           if (hook) {
             const slotId = await this.slotFor(v.tokenSerial!);
             const publicKeyPem = isRsa(v.type)
@@ -579,6 +630,7 @@ export class KeyLifecycleService {
           break;
         }
         case 'registered': {
+          tell('promoting', `Making version ${v.version} the primary…`);
           const now = this.clock();
           const policy = policyFor(key, this.options.policies);
           let replaced: KeyVersion | null = null;
@@ -591,6 +643,7 @@ export class KeyLifecycleService {
                 if (policy.graceDays === 0) {
                   old.state = 'deactivated';
                   old.deactivatedAt = now.toISOString();
+                  this.markRetirePending(old, now);
                 }
               }
               replaced = structuredClone(old);
@@ -609,6 +662,7 @@ export class KeyLifecycleService {
             graceUntil: old?.graceUntil ?? null,
           });
           this.faults('promoted');
+          if (old?.gateway.status === 'retirePending') await this.retireAtGateway(old.id);
           break;
         }
         case 'promoted': {
@@ -632,9 +686,20 @@ export class KeyLifecycleService {
           this.audit('key.rotate.complete', r, { version: v.version, reason: r.reason, resumed });
           this.faults('done');
           this.logger.info('key rotated', { logicalKeyId: r.logicalKeyId, version: v.version, resumed });
+          tell('done', `Version ${v.version} is the primary.`);
           return this.version(v.id);
         }
       }
+    }
+  }
+
+  /** A progress display must never break a rotation. */
+  private progress(sink: RotationProgressSink | undefined, p: RotationProgress): void {
+    if (!sink) return;
+    try {
+      sink(p);
+    } catch (error) {
+      this.logger.warn('a rotation progress listener failed', { error: toErrorShape(error) });
     }
   }
 
@@ -652,7 +717,7 @@ export class KeyLifecycleService {
    */
   markCompromised(
     versionId: string,
-    options: { note?: string } = {},
+    options: { note?: string; onProgress?: RotationProgressSink } = {},
   ): Promise<{ compromised: KeyVersion; replacement: KeyVersion | null }> {
     return this.serial(async () => {
       const v = this.version(versionId);
@@ -670,6 +735,7 @@ export class KeyLifecycleService {
         x.deactivatedAt ??= now;
         x.primary = false;
         x.graceUntil = null;
+        this.markRetirePending(x);
       });
       this.audit('key.compromise', v, {
         version: v.version,
@@ -677,19 +743,28 @@ export class KeyLifecycleService {
         note: options.note ?? null,
       });
       this.logger.warn('key version declared compromised', { versionId, logicalKeyId: v.logicalKeyId });
+      // Before the replacement: the gateway must stop using a compromised key first.
+      await this.retireAtGateway(versionId);
       const key = this.logicalKey(v.logicalKeyId);
       let replacement: KeyVersion | null = null;
       const needsNew =
         key.purpose !== 'gateway-public' &&
         (v.primary || inFlight?.newVersionId === v.id || !this.primary(key.id));
-      if (needsNew) replacement = await this.rotateLocked(key.id, 'compromise');
+      if (needsNew) replacement = await this.rotateLocked(key.id, 'compromise', options.onProgress);
       return { compromised: this.version(versionId), replacement };
     });
   }
 
-  /** Ends the originator-usage of a non-primary version (it still decrypts/verifies). */
-  deactivate(versionId: string): KeyVersion {
-    return this.stopUse(versionId, 'deactivated', 'key.deactivate');
+  /**
+   * Ends the originator-usage of a non-primary version (it still decrypts/verifies). A version
+   * registered with the gateway is retired there (best effort; retried by resume() and sweep()).
+   */
+  deactivate(versionId: string): Promise<KeyVersion> {
+    return this.serial(async () => {
+      this.stopUse(versionId, 'deactivated', 'key.deactivate');
+      await this.retireAtGateway(versionId);
+      return this.version(versionId);
+    });
   }
 
   /** Suspends a version (no use at all) until reactivate(); a primary cannot be suspended. */
@@ -710,8 +785,10 @@ export class KeyLifecycleService {
     this.inventory.mutate((draft) => {
       const x = draft.versions.find((y) => y.id === versionId)!;
       x.state = state;
-      if (state === 'deactivated') x.deactivatedAt = now;
-      else x.suspendedAt = now;
+      if (state === 'deactivated') {
+        x.deactivatedAt = now;
+        this.markRetirePending(x);
+      } else x.suspendedAt = now;
     });
     this.audit(action, v, { version: v.version });
     return this.version(versionId);
@@ -730,19 +807,94 @@ export class KeyLifecycleService {
     return this.version(versionId);
   }
 
-  /** Deactivates every replaced version whose grace period ended by `now`. */
-  sweep(now: Date = this.clock()): string[] {
-    const { graceExpired } = this.due(now);
-    for (const g of graceExpired) {
-      const v = this.version(g.versionId);
+  /**
+   * Deactivates every replaced version whose grace period ended by `now`, then tells the gateway
+   * about every registered version that left service and was not retired there yet.
+   */
+  sweep(now: Date = this.clock()): Promise<string[]> {
+    return this.serial(async () => {
+      const { graceExpired } = this.due(now);
+      for (const g of graceExpired) {
+        const v = this.version(g.versionId);
+        this.inventory.mutate((draft) => {
+          const x = draft.versions.find((y) => y.id === g.versionId)!;
+          x.state = 'deactivated';
+          x.deactivatedAt = now.toISOString();
+          this.markRetirePending(x, now);
+        });
+        this.audit('key.deactivate', v, { version: v.version, graceUntil: g.graceUntil, automatic: true });
+      }
+      await this.retirePendingAll();
+      return graceExpired.map((g) => g.versionId);
+    });
+  }
+
+  /** Tries again to retire at the gateway every version waiting for it; returns those still waiting. */
+  retryRetirements(): Promise<string[]> {
+    return this.serial(() => this.retirePendingAll());
+  }
+
+  private async retirePendingAll(): Promise<string[]> {
+    const waiting = this.inventory
+      .peek()
+      .versions.filter((v) => v.gateway.status === 'retirePending')
+      .map((v) => v.id);
+    for (const id of waiting) await this.retireAtGateway(id);
+    return this.inventory
+      .peek()
+      .versions.filter((v) => v.gateway.status === 'retirePending')
+      .map((v) => v.id);
+  }
+
+  /**
+   * Journals that the gateway must be told a registered version left service: set in the same
+   * write as the state change, so a crash between the two cannot forget the retirement.
+   */
+  private markRetirePending(x: KeyVersion, now: Date = this.clock()): void {
+    if (x.gateway.status !== 'registered') return;
+    x.gateway = { ...x.gateway, status: 'retirePending', error: null, updatedAt: now.toISOString() };
+  }
+
+  /**
+   * Best effort: calls the retirement hook for a version marked retirePending. Success records
+   * `retired`; a failure keeps retirePending with the error code (retried later) and never
+   * throws, since the state change it follows has already happened and is what matters.
+   */
+  private async retireAtGateway(versionId: string): Promise<void> {
+    const v = this.version(versionId);
+    const hook = this.options.retireAtGateway;
+    if (v.gateway.status !== 'retirePending' || !hook) return;
+    const reason: GatewayRetirementRequest['reason'] =
+      v.state === 'compromised'
+        ? 'compromised'
+        : v.state === 'destroyed' || v.destroyPending
+          ? 'destroyed'
+          : 'deactivated';
+    try {
+      await hook({ logicalKey: this.logicalKey(v.logicalKeyId), version: v, reason });
+    } catch (error) {
+      const { code } = codeOf(error);
       this.inventory.mutate((draft) => {
-        const x = draft.versions.find((y) => y.id === g.versionId)!;
-        x.state = 'deactivated';
-        x.deactivatedAt = now.toISOString();
+        const x = draft.versions.find((y) => y.id === versionId)!;
+        x.gateway = { ...x.gateway, error: code, updatedAt: this.clock().toISOString() };
       });
-      this.audit('key.deactivate', v, { version: v.version, graceUntil: g.graceUntil, automatic: true });
+      this.audit(
+        'key.gateway.retire',
+        v,
+        { version: v.version, reason, reference: v.gateway.reference },
+        code,
+      );
+      this.logger.warn('the gateway was not told a key version left service; it will be retried', {
+        versionId,
+        code,
+      });
+      return;
     }
-    return graceExpired.map((g) => g.versionId);
+    this.inventory.mutate((draft) => {
+      const x = draft.versions.find((y) => y.id === versionId)!;
+      x.gateway = { ...x.gateway, status: 'retired', error: null, updatedAt: this.clock().toISOString() };
+    });
+    this.audit('key.gateway.retire', v, { version: v.version, reason, reference: v.gateway.reference });
   }
 
   /** Rotates every key that is due or overdue, then sweeps. Warnings are left alone. */
@@ -757,7 +909,7 @@ export class KeyLifecycleService {
         report.failed.push({ logicalKeyId: item.logicalKeyId, ...codeOf(error) });
       }
     }
-    report.deactivated = this.sweep(now);
+    report.deactivated = await this.sweep(now);
     return report;
   }
 
@@ -784,7 +936,9 @@ export class KeyLifecycleService {
         }
         assertTransition(v, 'destroyed');
         this.inventory.mutate((draft) => {
-          draft.versions.find((y) => y.id === versionId)!.destroyPending = true;
+          const x = draft.versions.find((y) => y.id === versionId)!;
+          x.destroyPending = true;
+          this.markRetirePending(x);
         });
         this.faults('destroy:journaled');
       }
@@ -810,6 +964,7 @@ export class KeyLifecycleService {
       x.publicKeyPem = null;
     });
     this.audit('key.destroy', v, { version: v.version, previousState: v.state });
+    await this.retireAtGateway(versionId);
     return this.version(versionId);
   }
 

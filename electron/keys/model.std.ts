@@ -74,8 +74,20 @@ export type Fingerprint = z.infer<typeof FingerprintSchema>;
 
 export const GatewayStatusSchema = z
   .object({
-    /** not-required: the purpose needs no registration; skipped: no gateway hook was configured. */
-    status: z.enum(['not-required', 'pending', 'registered', 'failed', 'skipped']),
+    /**
+     * not-required: the purpose needs no registration; skipped: no gateway hook was configured.
+     * retirePending: a registered version left service and the gateway has not been told yet
+     * (the next resume() or sweep() retries); retired: the gateway was told.
+     */
+    status: z.enum([
+      'not-required',
+      'pending',
+      'registered',
+      'failed',
+      'skipped',
+      'retirePending',
+      'retired',
+    ]),
     /** What the gateway calls the key (key set id), filled by the gateway part. */
     reference: z.string().max(256).nullable(),
     updatedAt: Iso.nullable(),

@@ -114,17 +114,101 @@ describe('lifecycle channels', () => {
     expect(objects.map((o) => o.id)).toContain(rotated.version.ckaId);
   });
 
+  it('refuses to destroy a managed key object by object (KEY_MANAGED); unmanaged ones still go', async () => {
+    const keys = await ok<{ id: string; versions: LifecycleVersionView[] }[]>('lifecycle.list', {});
+    const primary = keys.flatMap((k) => k.versions).find((v) => v.primary && v.ckaId)!;
+    const envelope = await call('keys.destroy', {
+      slotId: token.slotId,
+      id: primary.ckaId,
+      class: 'secret',
+      confirm: true,
+    });
+    expect(envelope.ok).toBe(false);
+    if (envelope.ok) return;
+    expect(envelope.error.code).toBe('KEY_MANAGED');
+    expect(envelope.error.message).toContain(`mkm keys destroy-version ${primary.id}`);
+    expect(envelope.error.details).toMatchObject({ versionId: primary.id, version: primary.version });
+    const objects = await ok<{ id: string }[]>('keys.list', { slotId: token.slotId });
+    expect(objects.map((o) => o.id)).toContain(primary.ckaId);
+
+    const stray = await ok<{ id: string }>('keys.generate', {
+      slotId: token.slotId,
+      type: 'aes-256',
+      label: 'stray',
+      purpose: 'data',
+    });
+    expect(
+      await ok<{ destroyed: number }>('keys.destroy', {
+        slotId: token.slotId,
+        id: stray.id,
+        class: 'secret',
+        confirm: true,
+      }),
+    ).toMatchObject({ destroyed: 1 });
+  });
+
+  it('shows the audit sealing key as a system key, not as an unmanaged one to adopt', async () => {
+    // The login attached the audit log, which made its sealing key on the token.
+    await app.audit.verify();
+    const report = await ok<LifecycleReconcileReport>('lifecycle.reconcile', {});
+    const audit = report.system.find((o) => o.kind === 'audit');
+    expect(audit).toMatchObject({ label: 'mkm-audit-key', classes: ['secret'] });
+    expect(report.unmanaged.map((o) => o.label)).not.toContain('mkm-audit-key');
+  });
+
+  it('reports a rotation step by step as progress events under the caller’s operation id', async () => {
+    const seen: { operationId: string; phase: string; fraction: number | null }[] = [];
+    const off = app.events.subscribe((name, payload) => {
+      if (name === 'progress') seen.push(payload as (typeof seen)[number]);
+    });
+    try {
+      await ok('lifecycle.rotate', { ref: 'tags', operationId: 'op-rotate-1' });
+    } finally {
+      off();
+    }
+    const mine = seen.filter((p) => p.operationId === 'op-rotate-1');
+    expect(mine.map((p) => p.phase)).toEqual(['planned', 'generating', 'promoting', 'done']);
+    expect(mine.map((p) => p.fraction)).toEqual([0, 0.25, 0.75, 1]);
+  });
+
+  it('deactivates, suspends and reactivates replaced versions, never the primary', async () => {
+    const [tags] = await ok<{ versions: LifecycleVersionView[] }[]>('lifecycle.list', {}).then((keys) =>
+      keys.filter((k) => (k as unknown as { name: string }).name === 'tags'),
+    );
+    const primary = tags!.versions.find((v) => v.primary)!;
+    const replaced = tags!.versions.find((v) => !v.primary && v.state === 'active')!;
+    expect(await code('lifecycle.deactivate', { versionId: primary.id })).toBe('CONFLICT');
+    expect(await ok('lifecycle.suspend', { versionId: replaced.id })).toMatchObject({ state: 'suspended' });
+    expect(await ok('lifecycle.reactivate', { versionId: replaced.id })).toMatchObject({ state: 'active' });
+    expect(await ok('lifecycle.deactivate', { versionId: replaced.id })).toMatchObject({
+      state: 'deactivated',
+    });
+    const policies = await ok<Record<string, { graceDays: number }>>('lifecycle.policies');
+    expect(policies.data).toMatchObject({ cryptoPeriodDays: 365, graceDays: 30 });
+  });
+
   it('lets one process at a time manage the keys of a data folder', async () => {
-    const mkm = (args: string[]) =>
+    const mkm = (args: string[], env: NodeJS.ProcessEnv = {}) =>
       run(process.execPath, [join(root, 'bin/mkm.mjs'), '--data-dir', dataDir, ...args], {
-        env: { ...process.env, SOFTHSM2_CONF: token.confPath },
+        env: { ...process.env, SOFTHSM2_CONF: token.confPath, ...env },
       }).then(
         () => ({ code: 0, stderr: '' }),
         (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
       );
     const refused = await mkm(['keys', 'due']);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/\[CONFLICT\]\n$/);
+    // Which process holds the keys, and what to do about it, in the one line the admin sees.
+    expect(refused.stderr).toContain(`(pid ${process.pid})`);
+    expect(refused.stderr).toMatch(/close it or use that window.*\[KEYS_BUSY\]\n$/);
+    // The CLI logs in to the token alongside the app (the token allows it), then meets the lock.
+    const rotate = await mkm(
+      ['--module', token.modulePath, '--slot', String(token.slotId), 'rotate', 'tags'],
+      {
+        MKM_PIN: token.userPin,
+      },
+    );
+    expect(rotate.code).toBe(1);
+    expect(rotate.stderr).toContain('KEYS_BUSY');
     // Commands that do not manage keys never touch the inventory lock.
     expect((await mkm(['status'])).code).toBe(0);
   });

@@ -117,6 +117,42 @@ describe('mkm key lifecycle commands on a real token', () => {
     expect(text.stdout.trim()).toBe('nothing is due');
   });
 
+  it('keys destroy refuses a managed key and names the lifecycle command to use instead', async () => {
+    const r = await mkm(['keys', 'destroy', v2.ckaId!, '--yes']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`mkm keys destroy-version ${v2.id}`);
+    expect(r.stderr).toMatch(/\[KEY_MANAGED\]\n$/);
+    const active = await json<LifecycleKeyView[]>(['keys', 'list', '--state', 'active']);
+    expect(active[0]!.versions.map((v) => v.id)).toEqual([v2.id]);
+  });
+
+  it('keys destroy-version needs --yes and the label typed again; the version stays as a tombstone', async () => {
+    const unconfirmed = await mkm(['keys', 'destroy-version', v1.id]);
+    expect(unconfirmed.code).toBe(1);
+    expect(unconfirmed.stderr).toMatch(/\[CONFIRMATION_REQUIRED\]\n$/);
+    const wrongLabel = await mkm([
+      'keys',
+      'destroy-version',
+      v1.id,
+      '--yes',
+      '--confirm-label',
+      'payments-data',
+    ]);
+    expect(wrongLabel.code).toBe(1);
+    expect(wrongLabel.stderr).toMatch(/\[CONFIRMATION_REQUIRED\]\n$/);
+    const destroyed = await json<LifecycleVersionView>([
+      'keys',
+      'destroy-version',
+      v1.label,
+      '--yes',
+      '--confirm-label',
+      v1.label,
+    ]);
+    expect(destroyed).toMatchObject({ id: v1.id, state: 'destroyed', ckaId: v1.ckaId });
+    const tombstones = await json<LifecycleKeyView[]>(['keys', 'list', '--state', 'destroyed']);
+    expect(tombstones[0]!.versions.map((v) => v.id)).toEqual([v1.id]);
+  });
+
   it('rotating an unknown name fails with one line, a code and exit 1', async () => {
     const r = await mkm(['rotate', 'no-such-key']);
     expect(r.code).toBe(1);

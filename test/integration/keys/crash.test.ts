@@ -229,7 +229,7 @@ describe('rotation killed at every step', () => {
       tokenSerial: hsm.serial,
     });
     await keys.rotateNow(logicalKey.id);
-    keys.deactivate(v1.id);
+    await keys.deactivate(v1.id);
     await keys.close();
 
     const child = await runChild({

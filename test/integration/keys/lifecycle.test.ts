@@ -130,10 +130,10 @@ describe('a data key through its life', () => {
     expect(parseEnvelope(fresh).versionId).toBe(v2.id);
 
     // Grace not over: nothing to sweep. Over: v1 is deactivated and still decrypts.
-    expect(keys.sweep()).toEqual([]);
+    expect(await keys.sweep()).toEqual([]);
     clock.advanceDays(31);
     expect(keys.due().graceExpired.map((g) => g.versionId)).toEqual([v1.id]);
-    expect(keys.sweep()).toEqual([v1.id]);
+    expect(await keys.sweep()).toEqual([v1.id]);
     expect(keys.version(v1.id)).toMatchObject({
       state: 'deactivated',
       deactivatedAt: clock.now().toISOString(),

@@ -17,10 +17,12 @@ import {
   INVENTORY_LOCK,
   INVENTORY_SCHEMA_VERSION,
   InventoryStore,
+  managedByOnDisk,
 } from '../../../electron/keys/inventory.main';
+import { AUDIT_KEY_LABEL } from '../../../electron/audit/app-audit.main';
 import type { ObjectInfo } from '../../../electron/hsm/pkcs11/types.std';
 import { MkmError } from '../../../shared/errors.std';
-import { oneKey, version } from './fixtures';
+import { oneKey, T0, version } from './fixtures';
 
 let dir: string;
 const file = () => join(dir, INVENTORY_FILE);
@@ -189,8 +191,31 @@ describe('the key inventory file', () => {
     expect(store.openReport.migratedFrom).toBe(1);
     expect(store.read()).toEqual({ ...data, versions: [v1], rotations: [], history: [] });
     store.close();
-    expect(JSON.parse(readFileSync(file(), 'utf8')).schemaVersion).toBe(2);
+    expect(JSON.parse(readFileSync(file(), 'utf8')).schemaVersion).toBe(INVENTORY_SCHEMA_VERSION);
     expect(JSON.parse(readFileSync(join(dir, 'key-inventory.v1.json'), 'utf8')).schemaVersion).toBe(1);
+  });
+
+  it('migrates a schema 2 file (no gateway retirement yet) unchanged to schema 3, keeping the old copy', () => {
+    const { data } = oneKey();
+    writeFileSync(
+      file(),
+      JSON.stringify({
+        format: 'mkm-key-inventory',
+        schemaVersion: 2,
+        digest: createHash('sha256').update(JSON.stringify(data)).digest('hex'),
+        data,
+      }),
+    );
+    const store = open();
+    expect(store.openReport.migratedFrom).toBe(2);
+    expect(store.read()).toEqual(data);
+    // The new statuses are accepted from now on.
+    store.mutate((d) => {
+      d.versions[0]!.gateway.status = 'retirePending';
+    });
+    store.close();
+    expect(JSON.parse(readFileSync(file(), 'utf8')).schemaVersion).toBe(3);
+    expect(existsSync(join(dir, 'key-inventory.v2.json'))).toBe(true);
   });
 
   it('refuses a file from a newer schema', () => {
@@ -204,7 +229,10 @@ describe('the key inventory file', () => {
     expect(codeOf(open).code).toBe('CONFLICT');
     store.close();
     writeFileSync(join(dir, INVENTORY_LOCK), String(process.ppid));
-    expect(codeOf(open).details).toEqual({ pid: process.ppid });
+    const busy = codeOf(open);
+    expect(busy.code).toBe('KEYS_BUSY');
+    expect(busy.message).toContain(`(pid ${process.ppid})`);
+    expect(busy.details).toEqual({ pid: process.ppid, lock: join(dir, INVENTORY_LOCK) });
     writeFileSync(join(dir, INVENTORY_LOCK), '999999999');
     writeFileSync(join(dir, `${INVENTORY_FILE}.tmp-4242`), 'half a write');
     const again = open();
@@ -276,5 +304,86 @@ describe('reconcile', () => {
     // Another token's objects are not this token's business.
     expect(store.reconcile('serial-2', [obj(v1.ckaId!, 'secret')]).unmanaged).toHaveLength(1);
     store.close();
+  });
+
+  it('shows mkm’s own keys (audit key, gateway key sets, session objects) as system, never as unmanaged', () => {
+    const store = open();
+    const report = store.reconcile('serial-1', [
+      obj('a0d1', 'secret', AUDIT_KEY_LABEL),
+      { ...obj('e1', 'secret', 'mkm gateway set enc'), token: false },
+      { ...obj('e2', 'secret', 'mkm gateway set mac'), token: false },
+      { ...obj('5e', 'secret', 'scratch'), token: false },
+      obj('c0ffee', 'secret', 'an admin key'),
+    ]);
+    expect(report.unmanaged.map((u) => u.ckaId)).toEqual(['c0ffee']);
+    expect(report.system).toEqual([
+      { ckaId: 'a0d1', classes: ['secret'], label: AUDIT_KEY_LABEL, kind: 'audit' },
+      { ckaId: 'e1', classes: ['secret'], label: 'mkm gateway set enc', kind: 'gateway-key-set' },
+      { ckaId: 'e2', classes: ['secret'], label: 'mkm gateway set mac', kind: 'gateway-key-set' },
+      { ckaId: '5e', classes: ['secret'], label: 'scratch', kind: 'session' },
+    ]);
+    store.close();
+  });
+});
+
+describe('who manages a token object (read from disk, no lock)', () => {
+  it('names the version or the rotation in flight, even while another store holds the lock', () => {
+    const { data, key, v1 } = oneKey();
+    const store = open();
+    const rotation = {
+      id: '00000000-0000-4000-8000-000000000001',
+      logicalKeyId: key.id,
+      reason: 'manual' as const,
+      fromVersionId: v1.id,
+      newVersionId: '00000000-0000-4000-8000-000000000002',
+      label: 'mkm/pending/v2',
+      step: 'planned' as const,
+      startedAt: '2026-01-02T00:00:00.000Z',
+      updatedAt: '2026-01-02T00:00:00.000Z',
+    };
+    const v2 = version(key, {
+      id: rotation.newVersionId,
+      version: 2,
+      state: 'pre-activation',
+      primary: false,
+      ckaId: null,
+      label: rotation.label,
+    });
+    store.mutate((d) => Object.assign(d, { ...data, versions: [v1, v2], rotations: [rotation] }));
+    expect(
+      managedByOnDisk(dir, { tokenSerial: 'serial-1', ckaId: v1.ckaId!.toUpperCase(), label: 'x' }),
+    ).toEqual({
+      kind: 'version',
+      versionId: v1.id,
+      logicalKeyId: key.id,
+      version: 1,
+      label: v1.label,
+      state: 'active',
+    });
+    expect(managedByOnDisk(dir, { tokenSerial: 'serial-1', ckaId: 'ab', label: rotation.label })).toEqual({
+      kind: 'rotation',
+      rotationId: rotation.id,
+      logicalKeyId: key.id,
+    });
+    // Another token, or an object nobody manages.
+    expect(managedByOnDisk(dir, { tokenSerial: 'serial-2', ckaId: v1.ckaId!, label: 'x' })).toBeNull();
+    expect(managedByOnDisk(dir, { tokenSerial: 'serial-1', ckaId: 'ab', label: 'x' })).toBeNull();
+    // A tombstone does not own an object any more.
+    store.mutate((d) => {
+      d.rotations = [];
+      d.versions = d.versions.filter((v) => v.id !== v2.id);
+      Object.assign(d.versions[0]!, { state: 'destroyed', primary: false, destroyedAt: T0 });
+    });
+    expect(managedByOnDisk(dir, { tokenSerial: 'serial-1', ckaId: v1.ckaId!, label: 'x' })).toBeNull();
+    store.close();
+  });
+
+  it('says nothing is managed in a fresh folder, and refuses to guess from a damaged file', () => {
+    expect(managedByOnDisk(dir, { tokenSerial: 's', ckaId: 'ab', label: 'x' })).toBeNull();
+    seeded();
+    rewrite((f) => (f.digest = '00'));
+    expect(codeOf(() => managedByOnDisk(dir, { tokenSerial: 's', ckaId: 'ab', label: 'x' })).code).toBe(
+      'STORE_CORRUPT',
+    );
   });
 });
