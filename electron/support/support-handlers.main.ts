@@ -1,8 +1,62 @@
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import type { Contract } from '../../shared/contract.std';
+import type { SupportBundlePreview } from '../../shared/contract/troubleshoot.std';
+import { MkmError } from '../../shared/errors.std';
 import type { Handlers } from '../core/registry.main';
 import type { AppServices } from '../core/services.main';
+import { collectBundle, renderBundle } from './bundle.main';
+
+/** A preview this recent is what `write` writes, so the file is the one the user looked at. */
+const PREVIEW_FRESH_MS = 10 * 60_000;
 
 /** The `support.*` channels. */
-export function supportHandlers(_services: AppServices): Handlers<Contract>['support'] {
-  return {};
+export function supportHandlers(services: AppServices): Handlers<Contract>['support'] {
+  let last: { at: number; preview: SupportBundlePreview } | null = null;
+
+  const preview = async () => {
+    const made = renderBundle(await collectBundle(services));
+    last = { at: Date.now(), preview: made };
+    return made;
+  };
+
+  return {
+    preview,
+    write: async ({ outPath, overwrite }) => {
+      if (!isAbsolute(outPath)) {
+        throw new MkmError('VALIDATION', 'Give the bundle file as an absolute path.', { outPath });
+      }
+      const bundle = last && Date.now() - last.at < PREVIEW_FRESH_MS ? last.preview : await preview();
+      let fd: number;
+      try {
+        // 'wx': an existing file is never replaced unless the caller asked for it.
+        fd = openSync(outPath, overwrite ? 'w' : 'wx', 0o600);
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code === 'EEXIST') {
+          throw new MkmError(
+            'CONFLICT',
+            'A file with that name is already there; choose another name or allow overwriting.',
+            {
+              outPath,
+            },
+          );
+        }
+        throw new MkmError('IO_ERROR', 'The support bundle could not be written there.', {
+          outPath,
+          reason: code ?? 'unknown',
+        });
+      }
+      try {
+        const buf = Buffer.from(bundle.content, 'utf8');
+        let off = 0;
+        while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      services.logger.info('support bundle written', { outPath, bytes: bundle.bytes });
+      return { outPath, bytes: bundle.bytes, sha256: bundle.sha256 };
+    },
+  };
 }

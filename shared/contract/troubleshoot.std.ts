@@ -1,8 +1,110 @@
+import { z } from 'zod';
+import { channel, noArgs } from '../contract-kit.std';
+import { SlotIdSchema } from '../tokens.std';
+
 /**
  * The console's troubleshooter (issue 6): diagnose a pasted payload; and the support bundle.
  * One slice of the IPC contract; `shared/contract.std.ts` composes the slices.
  */
-export const troubleshootContract = {} as const;
 
-/** The redacted support bundle (issue 6): preview, then write. */
-export const supportContract = {} as const;
+/** Most severe first: what the UI sorts by. */
+export const FINDING_SEVERITIES = ['error', 'warning', 'info', 'ok'] as const;
+export type FindingSeverity = (typeof FINDING_SEVERITIES)[number];
+
+/**
+ * One thing the troubleshooter found. `evidence` holds only what is safe to show and keep:
+ * lengths, fingerprints, key ids, set ids, last 4, Luhn verdicts; never a decrypted value,
+ * never key material.
+ */
+export interface DiagnosisFinding {
+  /** A row of electron/console/diagnose/failure-modes.std.ts, or an informational code. */
+  code: string;
+  severity: FindingSeverity;
+  title: string;
+  explanation: string;
+  fix: string;
+  evidence: Record<string, string | number | boolean | null>;
+}
+
+export type DiagnosedKind =
+  | 'empty'
+  | 'base64'
+  | 'hex'
+  | 'cse-body'
+  | 'verify-body'
+  | 'envelope'
+  | 'envelope-response'
+  | 'pem-public'
+  | 'pem-private'
+  | 'json'
+  | 'unknown';
+
+export interface Diagnosis {
+  id: string;
+  at: string;
+  /** What the input was taken for. */
+  kind: DiagnosedKind;
+  /** Input length in characters and its SHA-256 prefix, so two reports can be matched. */
+  input: { chars: number; sha256Prefix: string };
+  profileId: string | null;
+  slotId: number | null;
+  /** Most severe first. */
+  findings: DiagnosisFinding[];
+  /** What could not be checked and why (no token login, no profile, not a sandbox, ...). */
+  skipped: string[];
+}
+
+/** A diagnosis as kept in memory for "recent" and the support bundle: metadata only. */
+export interface DiagnosisSummary {
+  id: string;
+  at: string;
+  kind: DiagnosedKind;
+  input: Diagnosis['input'];
+  profileId: string | null;
+  codes: string[];
+  worst: FindingSeverity | null;
+}
+
+const PROFILE_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+
+export const troubleshootContract = {
+  diagnose: channel(
+    z.strictObject({
+      input: z.string().max(256 * 1024),
+      profileId: PROFILE_ID.optional(),
+      slotId: SlotIdSchema.optional(),
+    }),
+    'Diagnose a pasted ciphertext, CSE field, request body, envelope or PEM; findings in plain words.',
+  ).returns<Diagnosis>(),
+  recent: channel(noArgs, 'The last diagnoses of this run (metadata only).').returns<DiagnosisSummary[]>(),
+} as const;
+
+/** A support bundle: one redacted JSON document. */
+export interface SupportBundlePreview {
+  /** Exactly the bytes `support.write` writes (UTF-8 JSON). */
+  content: string;
+  bytes: number;
+  sha256: string;
+  /** Top-level sections, in order. */
+  sections: string[];
+}
+
+export interface SupportBundleWritten {
+  outPath: string;
+  bytes: number;
+  sha256: string;
+}
+
+export const supportContract = {
+  preview: channel(
+    noArgs,
+    'The support bundle exactly as it would be written.',
+  ).returns<SupportBundlePreview>(),
+  write: channel(
+    z.strictObject({
+      outPath: z.string().min(1).max(4096),
+      overwrite: z.boolean().optional(),
+    }),
+    'Write the redacted support bundle to a file (never over an existing one unless asked).',
+  ).returns<SupportBundleWritten>(),
+} as const;

@@ -1,0 +1,63 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Diagnosis, DiagnosisSummary } from '../../../shared/contract/troubleshoot.std';
+import type { AppServices } from '../../core/services.main';
+import { runDiagnosis } from './engine.main';
+import { buildEnvironment } from './environment.main';
+
+/**
+ * The troubleshooter as the app runs it: the environment from the app's services, the engine,
+ * and an in-memory list of the last diagnoses (metadata only: codes, sizes, a hash prefix) that
+ * `troubleshoot.recent` and the support bundle read. Nothing of the input is kept.
+ */
+
+const KEEP = 20;
+const histories = new WeakMap<AppServices, DiagnosisSummary[]>();
+
+export function diagnosisHistory(services: AppServices): DiagnosisSummary[] {
+  let list = histories.get(services);
+  if (!list) histories.set(services, (list = []));
+  return list;
+}
+
+export function summarise(d: Diagnosis): DiagnosisSummary {
+  return {
+    id: d.id,
+    at: d.at,
+    kind: d.kind,
+    input: d.input,
+    profileId: d.profileId,
+    codes: d.findings.map((f) => f.code),
+    worst: d.findings[0]?.severity ?? null,
+  };
+}
+
+export async function diagnose(
+  services: AppServices,
+  request: { input: string; profileId?: string | undefined; slotId?: number | undefined },
+): Promise<Diagnosis> {
+  const env = await buildEnvironment(services, request);
+  const result = await runDiagnosis(request.input, env);
+  const diagnosis: Diagnosis = {
+    id: randomUUID(),
+    at: new Date().toISOString(),
+    kind: result.kind,
+    // A prefix lets support match two reports of the same paste; 32 bits say nothing of the value.
+    input: {
+      chars: request.input.length,
+      sha256Prefix: createHash('sha256').update(request.input).digest('hex').slice(0, 8),
+    },
+    profileId: env.target?.id ?? null,
+    slotId: env.token?.slotId ?? null,
+    findings: result.findings,
+    skipped: result.skipped,
+  };
+  const history = diagnosisHistory(services);
+  history.unshift(summarise(diagnosis));
+  history.length = Math.min(history.length, KEEP);
+  services.logger.info('payload diagnosed', {
+    kind: diagnosis.kind,
+    codes: diagnosis.findings.map((f) => f.code),
+    profileId: diagnosis.profileId,
+  });
+  return diagnosis;
+}
