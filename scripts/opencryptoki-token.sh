@@ -70,11 +70,16 @@ SLOT=$(pkcsconf -t 2>/dev/null | awk '/^Token #[0-9]+ Info:/ { gsub(/[^0-9]/, ""
 [ -n "$SLOT" ] || die "no openCryptoki software token (model IBM SoftTok) in $(pkcsconf -s 2>&1 | grep -c 'Slot #') slot(s); check /etc/opencryptoki/opencryptoki.conf has a slot with stdll = libpkcs11_sw.so"
 
 # pkcsconf -I asks for the label on stdin; a wrong SO PIN does not count against the SO here.
-if ! printf '%s\n' "$LABEL" | pkcsconf -c "$SLOT" -I -S "$SO_PIN" >/dev/null 2>&1; then
-  die "could not re-initialize the swtok token in slot $SLOT with the SO PIN from OCK_SO_PIN (default 87654321): is another process using it, or was its SO PIN changed?"
+# It fails with CKR_SESSION_EXISTS while any process has a session on the token.
+if ! out=$(printf '%s\n' "$LABEL" | pkcsconf -c "$SLOT" -I -S "$SO_PIN" 2>&1); then
+  case $out in
+  *SESSION_EXISTS*) die "the swtok token in slot $SLOT is in use by another process (CKR_SESSION_EXISTS); it can only be re-initialized when no process has it open" ;;
+  *Incorrect*) die "the swtok token's SO PIN is not the one in OCK_SO_PIN (default 87654321)" ;;
+  *) die "could not re-initialize the swtok token in slot $SLOT: ${out#*: }" ;;
+  esac
 fi
-pkcsconf -c "$SLOT" -u -S "$SO_PIN" -n "$USER_PIN" >/dev/null 2>&1 ||
-  die "could not set the user PIN on the swtok token in slot $SLOT (4 to 8 characters)"
+out=$(pkcsconf -c "$SLOT" -u -S "$SO_PIN" -n "$USER_PIN" 2>&1) ||
+  die "could not set the user PIN on the swtok token in slot $SLOT: ${out#*: }"
 
 printf '{"module":"%s","slotId":%d,"label":"%s","soPin":"%s","userPin":"%s"}\n' \
   "$MODULE" "$SLOT" "$LABEL" "$SO_PIN" "$USER_PIN"
