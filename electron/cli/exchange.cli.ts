@@ -1,2 +1,286 @@
-// `mkm exchange ...`: filled in by the exchange domain.
-export {};
+import { Option } from 'commander';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  EXCHANGE_MAX_BYTES,
+  EXCHANGE_PURPOSES,
+  type ExchangeItemView,
+  type ExchangePurpose,
+  type ExchangeSummary,
+  type ExchangeVerification,
+} from '../../shared/contract/exchange.std';
+import { MkmError } from '../../shared/errors.std';
+import { addCommands, type CliContext } from './context.cli';
+import { resolveProfile } from './gateway.cli';
+import { usage } from './output.cli';
+import { loggedInSlot, resolveKey } from './tokens.cli';
+
+/**
+ * `mkm exchange ...`: signed exchange packages (.mkmx) between an air-gapped machine with the
+ * token and an online one. export signs on the token (MKM_PIN); verify and import need no token:
+ * they check the file against the signer fingerprint given with --signer (got from the signer's
+ * owner by another channel) or a signer this installation trusts. Exit 0 only when every check
+ * passed; a refused package exits 1 with its EXCHANGE_* code and the reason in one line.
+ */
+
+const KINDS = ['registration', 'gateway-key', 'announcement'] as const;
+
+function readPackage(file: string): string {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (error) {
+    throw new MkmError('NOT_FOUND', `Cannot read ${file}.`, {
+      file,
+      reason: (error as { code?: string }).code ?? 'unknown',
+    });
+  }
+  // Measured before reading: a huge file is refused without loading it.
+  if (size > EXCHANGE_MAX_BYTES) {
+    throw new MkmError(
+      'EXCHANGE_TOO_LARGE',
+      `${file} is ${size} bytes; an exchange package is at most ${EXCHANGE_MAX_BYTES}.`,
+      { reason: 'too-large', bytes: size, limit: EXCHANGE_MAX_BYTES },
+    );
+  }
+  return readFileSync(file, 'utf8');
+}
+
+function itemLine(i: ExchangeItemView): string {
+  switch (i.kind) {
+    case 'registration-request':
+      return `registration request  ${i.keyId}  "${i.label}"  rsa-${i.bits}  spki-sha256 ${i.spkiSha256}  ${i.wrapping}`;
+    case 'public-key':
+      return `public key            ${i.keyId}  "${i.label}"  rsa-${i.bits}${i.purpose ? ` ${i.purpose}` : ''}  spki-sha256 ${i.spkiSha256}`;
+    case 'kcv':
+      return `key check value       ${i.keyId}  "${i.label}"  ${i.keyType}  kcv ${i.kcv} (${i.method})`;
+    case 'gateway-key':
+      return `gateway public key    spki-sha256 ${i.spkiSha256}  ${i.padding}${i.gatewayKeyId ? `  key id ${i.gatewayKeyId}` : ''}  from profile ${i.profile.id} (${i.profile.baseUrl})`;
+    case 'registration-receipt':
+      return `registration receipt  ${i.keyId}  ${i.status}  spki-sha256 ${i.spkiSha256}  ${i.wrapping}  registered ${i.registeredAt}`;
+  }
+}
+
+function summaryText(s: ExchangeSummary): string {
+  return [
+    `package          ${s.id}  ${s.purpose}`,
+    `made             ${s.created} by ${s.producer.osUser} on token ${s.producer.token.label} (serial ${s.producer.token.serial}), mkm ${s.producer.appVersion}`,
+    `expires          ${s.expires ?? 'never'}`,
+    `signer           "${s.signer.label}" rsa-${s.signer.bits}  spki-sha256 ${s.signer.spkiSha256}`,
+    `signature        ${s.algorithm}`,
+    ...s.items.map((i) => `item             ${itemLine(i)}`),
+  ].join('\n');
+}
+
+function trustText(v: ExchangeVerification): string {
+  return v.trust.by === 'expected-fingerprint'
+    ? 'VERIFIED: signature valid, signer is the expected fingerprint'
+    : `VERIFIED: signature valid, signer trusted here as "${v.trust.name}" (since ${v.trust.addedAt})`;
+}
+
+const signerOption = () =>
+  new Option('--signer <sha256>', "the signer's SPKI-SHA256 fingerprint, as its owner told you");
+const expectOption = () =>
+  new Option('--expect <purpose>', 'refuse a package of another purpose').choices([...EXCHANGE_PURPOSES]);
+
+async function keyIdOf(
+  ctx: CliContext,
+  slotId: number,
+  ref: string,
+  classes: ('private' | 'secret' | 'public')[],
+) {
+  return (await resolveKey(ctx, slotId, ref, classes))[0]!.id;
+}
+
+addCommands((program, context) => {
+  const exchange = program
+    .command('exchange')
+    .description('signed exchange packages (.mkmx) for air-gapped machines: export, verify, import');
+
+  exchange
+    .command('export')
+    .description('make a signed package on the token (needs MKM_PIN)')
+    .addOption(
+      new Option('--kind <kind>', 'what the package carries').choices([...KINDS]).makeOptionMandatory(),
+    )
+    .requiredOption('--signing-key <id|label>', 'the signing-purpose RSA key on the token')
+    .requiredOption('--out <file>', 'the package file to write (.mkmx)')
+    .option(
+      '--key <id|label>',
+      'registration: a transport key; announcement: any key (repeat for more)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option('--profile <profile>', 'gateway-key: the gateway profile whose pinned key is exported')
+    .option('--expires-days <days>', 'the package expires after this many days')
+    .addOption(
+      new Option('--alg <alg>', 'signature algorithm (auto: PSS when the token does it)').choices([
+        'auto',
+        'pss',
+        'pkcs1',
+      ]),
+    )
+    .option('--force', 'replace the file if it exists', false)
+    .action(
+      async (opts: {
+        kind: (typeof KINDS)[number];
+        signingKey: string;
+        out: string;
+        key: string[];
+        profile?: string;
+        expiresDays?: string;
+        alg?: 'auto' | 'pss' | 'pkcs1';
+        force: boolean;
+      }) => {
+        const ctx = context();
+        if (opts.kind === 'gateway-key' && opts.key.length)
+          throw usage('--key does not apply to --kind gateway-key.');
+        if (opts.kind !== 'gateway-key' && opts.key.length === 0)
+          throw usage(`--kind ${opts.kind} needs at least one --key.`);
+        const days = opts.expiresDays === undefined ? undefined : Number(opts.expiresDays);
+        if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 366)) {
+          throw usage('--expires-days is a whole number of days from 1 to 366.');
+        }
+        const slot = await loggedInSlot(ctx);
+        const signingKeyId = await keyIdOf(ctx, slot.slotId, opts.signingKey, ['private']);
+        const keyIds: string[] = [];
+        for (const ref of opts.key) {
+          keyIds.push(
+            await keyIdOf(
+              ctx,
+              slot.slotId,
+              ref,
+              opts.kind === 'registration' ? ['private'] : ['private', 'public', 'secret'],
+            ),
+          );
+        }
+        const profileId =
+          opts.kind === 'gateway-key' ? (await resolveProfile(ctx, opts.profile)).id : undefined;
+        const made = await ctx.call('exchange.export', {
+          kind: opts.kind,
+          slotId: slot.slotId,
+          signingKeyId,
+          ...(keyIds.length ? { keyIds } : {}),
+          ...(profileId ? { profileId } : {}),
+          ...(days ? { expiresInDays: days } : {}),
+          ...(opts.alg ? { algorithm: opts.alg } : {}),
+        });
+        try {
+          // Public material only, so readable by others (it is carried to another machine).
+          writeFileSync(opts.out, made.text, { flag: opts.force ? 'w' : 'wx', mode: 0o644 });
+        } catch (error) {
+          if ((error as { code?: string }).code === 'EEXIST') {
+            throw new MkmError('CONFLICT', `${opts.out} already exists; add --force to replace it.`, {
+              out: opts.out,
+            });
+          }
+          throw new MkmError('IO_ERROR', `Cannot write ${opts.out}.`, {
+            out: opts.out,
+            reason: (error as { code?: string }).code ?? 'unknown',
+          });
+        }
+        ctx.out.result({ file: opts.out, summary: made.summary }, () =>
+          [
+            `wrote ${opts.out}`,
+            summaryText(made.summary),
+            `The receiving side checks it with: mkm exchange verify ${opts.out} --signer ${made.summary.signer.spkiSha256}`,
+          ].join('\n'),
+        );
+      },
+    );
+
+  exchange
+    .command('verify <file>')
+    .description('check a package: format, signature, signer, fingerprints, expiry (changes nothing)')
+    .addOption(signerOption())
+    .addOption(expectOption())
+    .action(async (file: string, opts: { signer?: string; expect?: ExchangePurpose }) => {
+      const ctx = context();
+      const v = await ctx.call('exchange.verify', {
+        package: readPackage(file),
+        ...(opts.signer ? { signer: opts.signer } : {}),
+        ...(opts.expect ? { expect: opts.expect } : {}),
+      });
+      ctx.out.result(v, () => [trustText(v), summaryText(v.summary)].join('\n'));
+    });
+
+  exchange
+    .command('import <file>')
+    .description('verify a package, then upload its registrations (online) or pin its gateway key (offline)')
+    .addOption(signerOption())
+    .addOption(expectOption())
+    .option('--profile <profile>', 'the gateway profile to upload to or pin for')
+    .action(async (file: string, opts: { signer?: string; expect?: ExchangePurpose; profile?: string }) => {
+      const ctx = context();
+      const text = readPackage(file);
+      const profile = await resolveProfile(ctx, opts.profile);
+      const r = await ctx.call('exchange.import', {
+        package: text,
+        profileId: profile.id,
+        ...(opts.signer ? { signer: opts.signer } : {}),
+        ...(opts.expect ? { expect: opts.expect } : {}),
+      });
+      ctx.out.result(r, () => {
+        const lines = [trustText(r.verification), summaryText(r.verification.summary)];
+        for (const reg of r.registrations ?? []) {
+          lines.push(
+            `registered       ${reg.keyId} at ${profile.id}: ${reg.created ? 'new' : 'already registered'}, ${reg.status}, ${reg.wrapping}, ${reg.registeredAt}`,
+          );
+        }
+        if (r.gatewayKey) {
+          lines.push(
+            r.gatewayKey.status === 'rotation-pending'
+              ? `gateway key      ROTATION PENDING for ${profile.id}: ${r.gatewayKey.pending}\n                 check it, then: mkm gateway confirm-rotation ${r.gatewayKey.pending} ${profile.id}`
+              : `gateway key      pinned for ${profile.id}: spki-sha256 ${r.gatewayKey.pinned}`,
+          );
+        }
+        return lines.join('\n');
+      });
+    });
+
+  exchange
+    .command('signers')
+    .description('the package signers this installation trusts')
+    .action(async () => {
+      const ctx = context();
+      const list = await ctx.call('exchange.trustedSigners');
+      ctx.out.result(list, () =>
+        list.length
+          ? list.map((s) => `${s.spkiSha256}  "${s.name}"  added ${s.addedAt} by ${s.addedBy}`).join('\n')
+          : 'no trusted signers (verify with --signer FINGERPRINT, or add one with mkm exchange trust)',
+      );
+    });
+
+  exchange
+    .command('trust <sha256>')
+    .description('trust a package signer by its fingerprint (compare it with its owner first)')
+    .requiredOption('--name <name>', 'who this signer is (e.g. "Vault ceremony token 2026")')
+    .option('--yes', 'confirm')
+    .action(async (fingerprint: string, opts: { name: string; yes?: boolean }) => {
+      const ctx = context();
+      if (!opts.yes) {
+        throw new MkmError(
+          'CONFIRMATION_REQUIRED',
+          'Trusting a signer lets its packages be imported without --signer; add --yes once you compared the fingerprint with its owner.',
+        );
+      }
+      const s = await ctx.call('exchange.trustSigner', {
+        spkiSha256: fingerprint,
+        name: opts.name,
+        confirm: true,
+      });
+      ctx.out.result(s, () => `trusted ${s.spkiSha256} as "${s.name}"`);
+    });
+
+  exchange
+    .command('untrust <sha256>')
+    .description('stop trusting a package signer')
+    .option('--yes', 'confirm')
+    .action(async (fingerprint: string, opts: { yes?: boolean }) => {
+      const ctx = context();
+      if (!opts.yes) throw new MkmError('CONFIRMATION_REQUIRED', 'Add --yes to stop trusting this signer.');
+      const r = await ctx.call('exchange.untrustSigner', { spkiSha256: fingerprint, confirm: true });
+      ctx.out.result(r, () =>
+        r.removed ? `no longer trusted: ${fingerprint}` : `${fingerprint} was not trusted`,
+      );
+    });
+});
