@@ -269,6 +269,10 @@ export interface GatewayProfileView {
   tlsPinSha256: string | null;
   cse: (typeof GATEWAY_CSE_PADDINGS)[number] | null;
   keyRolling: boolean;
+  /** The embedded local sandbox: a demo gateway, labelled DEMO. */
+  demo: boolean;
+  /** A password is at hand (typed this session, kept encrypted, or from the environment). */
+  passwordKnown: boolean;
 }
 export interface GatewayPublicKeyView {
   keyId: string | null;
@@ -325,6 +329,13 @@ export interface GatewayRegistration {
   created: boolean;
   registeredAt: string;
   keySet: GatewayKeySetView | { refused: string };
+}
+export interface GatewayEmbeddedSandbox {
+  /** Unpackaged UIs only: a packaged app never starts it. */
+  available: boolean;
+  running: boolean;
+  url: string | null;
+  profileId: string | null;
 }
 export interface GatewayPingResult {
   profileId: string;
@@ -523,6 +534,22 @@ export const contract = {
       'Add a gateway profile (its password is never stored).',
     ).returns<GatewayProfileView>(),
     listProfiles: channel(noArgs, 'The gateway profiles.').returns<GatewayProfileView[]>(),
+    setPassword: channel(
+      z.strictObject({
+        profileId: PROFILE_ID,
+        password: z.string().min(1).max(1024),
+        remember: z.boolean().optional(),
+      }),
+      "A profile's gateway password: kept in main for the session (remember: encrypted by the OS).",
+    ).returns<{ kept: 'session' | 'encrypted' }>(),
+    embeddedSandbox: channel(
+      noArgs,
+      'The local demo sandbox: whether it runs, and whether this mode may start it.',
+    ).returns<GatewayEmbeddedSandbox>(),
+    startEmbeddedSandbox: channel(
+      noArgs,
+      'Start the local demo sandbox on 127.0.0.1 and add its "Local sandbox (demo)" profile.',
+    ).returns<GatewayEmbeddedSandbox>(),
     removeProfile: channel(
       z.strictObject({ profileId: PROFILE_ID, confirm: CONFIRMED }),
       'Forget a gateway profile.',

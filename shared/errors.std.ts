@@ -74,6 +74,9 @@ export const ERROR_SENTENCES = {
   GATEWAY_BAD_RESPONSE: 'The payment gateway sent a response the app cannot read.',
   GATEWAY_UNAUTHORIZED: 'The gateway did not accept the credentials.',
   GATEWAY_RATE_LIMITED: 'The gateway asked the app to slow down.',
+  GATEWAY_PASSWORD_REQUIRED: 'The gateway password is needed for this profile; type it when asked.',
+  SECRET_STORAGE_UNAVAILABLE:
+    'The operating system offers no protected storage for the gateway password; it can be kept for this session only.',
   MAC_INVALID: 'The message authentication failed.',
   KEY_SET_USED: 'That key set was already used.',
   KEY_SET_EXPIRED: 'That key set has expired.',

@@ -86,6 +86,15 @@ export const AUDITED: Record<string, Mapper> = {
     },
   }),
   'gateway.removeProfile': (r) => ({ action: 'gateway.profile.remove', details: { profileId: r.profileId } }),
+  // Where the password is kept, never the password.
+  'gateway.setPassword': (r, res) => ({
+    action: 'gateway.profile.password',
+    details: { profileId: r.profileId, kept: (res as { kept?: string } | undefined)?.kept ?? null },
+  }),
+  'gateway.startEmbeddedSandbox': (_r, res) => ({
+    action: 'gateway.sandbox.start',
+    details: { url: (res as { url?: string | null } | undefined)?.url ?? null },
+  }),
   'settings.update': (r) => ({ action: 'settings.update', details: { fields: Object.keys(r) } }),
   'audit.export': (r) => ({ action: 'audit.export', details: { format: r.format } }),
   'report.exportPci': (r, res) => ({

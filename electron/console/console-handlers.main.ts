@@ -1,8 +1,26 @@
 import type { Contract } from '../../shared/contract.std';
 import type { Handlers } from '../core/registry.main';
 import type { AppServices } from '../core/services.main';
+import { consoleServiceFor } from './console-service.main';
 
-/** The `console.*` channels. */
-export function consoleHandlers(_services: AppServices): Handlers<Contract>['console'] {
-  return {};
+/** The `console.*` channels, over the app's one ConsoleService. */
+export function consoleHandlers(services: AppServices): Handlers<Contract>['console'] {
+  const svc = () => consoleServiceFor(services);
+  return {
+    compose: ({ fields }) => svc().compose(fields),
+    profileState: ({ profileId }) => svc().profileState(profileId),
+    encrypt: (request) => svc().encrypt(request),
+    encryptMessage: (request) => svc().encryptMessage(request),
+    decryptMessage: (request) => svc().decryptMessage(request),
+    verify: (request) => svc().verify(request),
+    history: ({ limit }) => svc().listHistory(limit),
+    historyClear: () => ({ cleared: svc().history.clear() }),
+    historyPersistence: ({ persist }) => {
+      svc().history.setPersistent(persist);
+      return { persist, file: svc().history.file };
+    },
+    lastCiphertexts: () => svc().lastCiphertexts(),
+    batchStart: (request) => svc().batchStart(request),
+    batchCancel: ({ operationId }) => svc().batchCancel(operationId),
+  };
 }

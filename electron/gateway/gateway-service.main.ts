@@ -203,6 +203,14 @@ export class GatewayService {
     return client;
   }
 
+  /**
+   * The profile's client for the payload console (its pinned key, current set, verify calls).
+   * The same client and slot rule as every other call, so the console never makes a second set.
+   */
+  consoleClient(profileId: string, opts: { needsLogin: boolean }): Promise<GatewayClient> {
+    return this.client(profileId, opts);
+  }
+
   private onAudit(entry: GatewayAuditEntry): void {
     const { action, result, profileId, keyId, fingerprint, code, ...rest } = entry;
     // An audit key reference names a token key (CKA_ID); the gateway's own key goes in details.

@@ -1,5 +1,293 @@
+import { z } from 'zod';
+import { channel } from '../contract-kit.std';
+import type { ComposeFieldName, ComposeReport } from '../console/compose.std';
+import type { ErrorCode, MkmErrorShape } from '../errors.std';
+
 /**
  * The payload test console (issue 6): compose, encrypt, decrypt, verify and batch.
  * One slice of the IPC contract; `shared/contract.std.ts` composes the slices.
+ *
+ * Card numbers, CVVs and account numbers cross here once, in a request, and are used for that
+ * call only: no result carries them back except `decryptMessage`'s text (the one screen that
+ * asked for it). Results hold masks, lengths, fingerprints and ciphertexts.
  */
-export const consoleContract = {} as const;
+
+const PROFILE_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+const OPERATION_ID = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+const PATH = z.string().min(1).max(4096);
+const B64 = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be standard base64');
+
+export const CONSOLE_SCHEMES = ['paytrace', 'oaep'] as const;
+export type ConsoleScheme = (typeof CONSOLE_SCHEMES)[number];
+export const BATCH_SCHEMES = ['paytrace', 'oaep', 'aes'] as const;
+export type BatchScheme = (typeof BATCH_SCHEMES)[number];
+
+/** What the user typed; trimmed by nobody (a stray space is a finding, not a fix). */
+export const composeFieldsSchema = z.strictObject({
+  number: z.string().max(32).optional(),
+  expiration: z.string().max(16).optional(),
+  csc: z.string().max(8).optional(),
+  swipe: z.string().max(256).optional(),
+  accountNumber: z.string().max(32).optional(),
+  routingNumber: z.string().max(16).optional(),
+});
+
+// ---------------------------------------------------------------- results
+
+export interface ConsoleKeyInfo {
+  profileId: string;
+  /** The gateway's key_id; null for a PEM imported by hand. */
+  keyId: string | null;
+  spkiSha256: string;
+  modulusBits: number;
+  /** What the gateway advertises for this key. */
+  padding: 'RSAES-PKCS1-V1_5' | 'RSAES-OAEP-SHA256';
+}
+
+export interface ConsoleCipherField {
+  /** The JSON path in the body, e.g. `credit_card.encrypted_number`. */
+  path: string;
+  field: ComposeFieldName;
+  /** Decoded length in bytes: always the modulus length. */
+  bytes: number;
+  base64Length: number;
+}
+
+export interface ConsoleEncryptResult {
+  scheme: ConsoleScheme;
+  padding: 'RSAES-PKCS1-V1_5' | 'RSAES-OAEP-SHA256';
+  key: ConsoleKeyInfo;
+  /** The request a merchant's server sends (PayTrace's JSON layout). */
+  body: Record<string, unknown>;
+  bodyJson: string;
+  endpoint: string;
+  /** `curl` with the body; the auth header is a placeholder, never a real token. */
+  curl: string;
+  fields: ConsoleCipherField[];
+  compose: ComposeReport;
+  /** Remarks worth reading (scheme vs the gateway's advertised padding, PayTrace's own field names). */
+  notes: string[];
+  historyId: string;
+}
+
+export interface EnvelopePart {
+  name: 'set_id' | 'iv' | 'ciphertext' | 'mac';
+  value: string;
+  /** Bytes of the decoded value (set_id: of its UTF-8). */
+  bytes: number;
+  explanation: string;
+}
+
+export interface ConsoleMessageResult {
+  profileId: string;
+  setId: string;
+  wrappingKeyId: string;
+  expiresAt: string;
+  ivSource: 'set' | 'token';
+  /** The envelope as JSON members (set_id, iv, ciphertext, mac). */
+  envelope: { set_id: string; iv: string; ciphertext: string; mac: string };
+  parts: EnvelopePart[];
+  plaintextBytes: number;
+  notes: string[];
+}
+
+export interface ConsoleDecryptResult {
+  profileId: string;
+  setId: string;
+  macOk: true;
+  /** The message's UTF-8 text (shown on the one screen that asked for it, never stored). */
+  text: string;
+  json: boolean;
+  parts: EnvelopePart[];
+}
+
+/** One field of a round trip: what was sent (masked) and what the gateway said it received. */
+export interface RoundTripRow {
+  field: ComposeFieldName;
+  /** The gateway's name for it (encrypted_number, card_number, ...). */
+  gatewayName: string;
+  masked: string;
+  received: boolean;
+  error: string | null;
+  length: number | null;
+  expectedLength: number;
+  last4: string | null;
+  expectedLast4: string | null;
+  luhnOk: boolean | null;
+  abaOk: boolean | null;
+  /** null when the gateway gives no tag for this field (CVV, expiration, swipe). */
+  tagMatch: boolean | null;
+  /** Every comparison that could be made agreed. */
+  ok: boolean;
+}
+
+export interface RoundTripLeg {
+  endpoint: '/v1/encryption/verify' | '/v1/secure/verify_payload';
+  ok: boolean;
+  rows: RoundTripRow[];
+  /** The CSE leg: padding and key; the secure leg: the set used and the next one. */
+  padding?: string;
+  keyId?: string | null;
+  setId?: string;
+  nextKeySet?: { setId: string; expiresAt: string } | { refused: string };
+  error: MkmErrorShape | null;
+}
+
+export interface ConsoleVerifyResult {
+  profileId: string;
+  cse: RoundTripLeg | null;
+  secure: RoundTripLeg | null;
+  historyId: string;
+}
+
+export interface ConsoleHistoryEntry {
+  id: string;
+  at: string;
+  kind: 'encrypt' | 'verify' | 'message' | 'batch';
+  profileId: string | null;
+  scheme: string | null;
+  /** Masked value and, for card/account/routing numbers, HMAC-SHA256(entry salt, value) hex. */
+  fields: Partial<Record<ComposeFieldName, { masked: string; hash: string | null }>>;
+  /** base64, per entry */
+  salt: string | null;
+  outcome: 'ok' | ErrorCode;
+  summary: string;
+}
+
+export interface BatchSummary {
+  operationId: string;
+  scheme: BatchScheme;
+  status: 'done' | 'cancelled' | 'failed';
+  rows: number;
+  encrypted: number;
+  failed: number;
+  /** Where the output is: outPath when done, `<outPath>.partial` otherwise. */
+  outputPath: string;
+  partial: boolean;
+  elapsedMs: number;
+  rowsPerSecond: number;
+  columns: string[];
+  keyFingerprint: string | null;
+  error: MkmErrorShape | null;
+}
+
+/** Non-secret facts about the console's last ciphertexts (for the troubleshooter). */
+export interface ConsoleCiphertextInfo {
+  at: string;
+  kind: 'cse' | 'message' | 'batch';
+  profileId: string | null;
+  scheme: string;
+  keyFingerprint: string | null;
+  keyId: string | null;
+  setId: string | null;
+  /** name -> decoded length in bytes */
+  lengths: Record<string, number>;
+}
+
+export interface ConsoleProfileState {
+  profileId: string;
+  scheme: ConsoleScheme | null;
+  key: ConsoleKeyInfo | null;
+  keyRolling: boolean;
+  currentSet: { setId: string; expiresAt: string } | null;
+}
+
+// ---------------------------------------------------------------- channels
+
+const profileRef = { profileId: PROFILE_ID };
+
+export const consoleContract = {
+  compose: channel(
+    z.strictObject({ fields: composeFieldsSchema }),
+    'Check a test payload (Luhn, ABA, expiration, CVV length); findings per field, values masked.',
+  ).returns<ComposeReport>(),
+  profileState: channel(
+    z.strictObject(profileRef),
+    "A profile's console state: scheme, pinned gateway key, current key set (no key material).",
+  ).returns<ConsoleProfileState>(),
+  encrypt: channel(
+    z.strictObject({
+      ...profileRef,
+      fields: composeFieldsSchema,
+      scheme: z.enum(CONSOLE_SCHEMES).optional(),
+      amount: z
+        .string()
+        .regex(/^\d{1,9}(\.\d{1,2})?$/)
+        .optional(),
+    }),
+    "Client-side encryption with the profile's pinned gateway key: the merchant's JSON body and curl.",
+  ).returns<ConsoleEncryptResult>(),
+  encryptMessage: channel(
+    z.strictObject({
+      ...profileRef,
+      text: z.string().min(1).max(65_536),
+      ivSource: z.enum(['set', 'token']).optional(),
+    }),
+    'Seal a message with the current key set inside the token; the envelope and its parts.',
+  ).returns<ConsoleMessageResult>(),
+  decryptMessage: channel(
+    z.strictObject({
+      ...profileRef,
+      envelope: z.strictObject({
+        set_id: z.string().min(1).max(128),
+        iv: B64(64).optional(),
+        ciphertext: B64(131_072),
+        mac: B64(64),
+      }),
+    }),
+    'Check the MAC and decrypt an envelope with the current key set inside the token.',
+  ).returns<ConsoleDecryptResult>(),
+  verify: channel(
+    z.strictObject({
+      ...profileRef,
+      fields: composeFieldsSchema,
+      legs: z
+        .array(z.enum(['cse', 'secure']))
+        .min(1)
+        .max(2)
+        .optional(),
+    }),
+    'Round trip to /v1/encryption/verify and /v1/secure/verify_payload, compared field by field.',
+  ).returns<ConsoleVerifyResult>(),
+  history: channel(
+    z.strictObject({ limit: z.number().int().min(1).max(500).optional() }),
+    "The console's history: masked values and salted hashes only, newest first.",
+  ).returns<ConsoleHistoryEntry[]>(),
+  historyClear: channel(
+    z.strictObject({ confirm: z.literal(true) }),
+    "Forget the console's history (memory and disk).",
+  ).returns<{ cleared: number }>(),
+  historyPersistence: channel(
+    z.strictObject({ persist: z.boolean() }),
+    'Keep the history on disk too (masked values and salted hashes only).',
+  ).returns<{ persist: boolean; file: string }>(),
+  lastCiphertexts: channel(
+    z.strictObject({}),
+    "Non-secret facts about the console's last ciphertexts (scheme, key, set, lengths).",
+  ).returns<ConsoleCiphertextInfo[]>(),
+  batchStart: channel(
+    z.strictObject({
+      operationId: OPERATION_ID.optional(),
+      inPath: PATH,
+      outPath: PATH,
+      scheme: z.enum(BATCH_SCHEMES),
+      profileId: PROFILE_ID.optional(),
+      /** aes: the token AES-256 key (CKA_ID hex) and its slot. */
+      keyId: z
+        .string()
+        .regex(/^(?:[0-9a-fA-F]{2}){1,64}$/)
+        .optional(),
+      slotId: z.number().int().min(0).max(0xffffffff).optional(),
+      overwrite: z.boolean().optional(),
+    }),
+    'Encrypt every row of a CSV file into a CSV of ciphertexts; progress events; resolves when done.',
+  ).returns<BatchSummary>(),
+  batchCancel: channel(
+    z.strictObject({ operationId: OPERATION_ID }),
+    'Cancel a running batch; its partial output is kept under a .partial name.',
+  ).returns<{ cancelled: boolean }>(),
+};

@@ -1,0 +1,336 @@
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  renameSync,
+  statSync,
+  type WriteStream,
+} from 'node:fs';
+import { isAbsolute } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { parse } from 'csv-parse';
+import { stringify } from 'csv-stringify/sync';
+import { checkCompose, type ComposeFieldName, type ComposeFields } from '../../shared/console/compose.std';
+import type { BatchScheme, BatchSummary } from '../../shared/contract/console.std';
+import { MkmError, toErrorShape } from '../../shared/errors.std';
+import { luhnValid } from '../../shared/formats/luhn.std';
+import { maskPan, panDigits } from '../../shared/formats/card.std';
+import { formatExpiration, parseExpiration } from '../../shared/formats/expiration.std';
+import { encryptField, type CsePadding } from '../crypto/cse.main';
+
+/**
+ * Batch encryption of a CSV file, streamed: rows are read, encrypted and written a chunk at a
+ * time, so 10,000 rows or a million cost the same memory. A row that cannot be encrypted gets
+ * its error in its own output row and the batch goes on. The output never holds a clear
+ * value: input columns that are not known fields are dropped, a reference column that looks
+ * like a card number is masked. It is written to `<out>.partial` and renamed to `<out>` only
+ * when every row is done, so a cancelled or failed batch is flagged by its name.
+ */
+
+/** Header names accepted for each field (case and separators ignored). */
+const ALIASES: Record<string, ComposeFieldName | 'ref'> = {
+  number: 'number',
+  cardnumber: 'number',
+  card: 'number',
+  pan: 'number',
+  ccnumber: 'number',
+  expiration: 'expiration',
+  exp: 'expiration',
+  expiry: 'expiration',
+  expirationdate: 'expiration',
+  csc: 'csc',
+  cvv: 'csc',
+  cvc: 'csc',
+  cvv2: 'csc',
+  swipe: 'swipe',
+  track: 'swipe',
+  trackdata: 'swipe',
+  accountnumber: 'accountNumber',
+  account: 'accountNumber',
+  routingnumber: 'routingNumber',
+  routing: 'routingNumber',
+  aba: 'routingNumber',
+  id: 'ref',
+  ref: 'ref',
+  reference: 'ref',
+};
+
+export const RSA_COLUMNS: Record<ComposeFieldName, string> = {
+  number: 'encrypted_number',
+  expiration: 'encrypted_expiration',
+  csc: 'encrypted_csc',
+  swipe: 'encrypted_swipe',
+  accountNumber: 'encrypted_account_number',
+  routingNumber: 'encrypted_routing_number',
+};
+
+const CHUNK_ROWS = 500;
+const RANDOM_MAX = 4096;
+const IV_BYTES = 16;
+
+export interface AesTarget {
+  /** What the batch needs from the token: random bytes and pipelined AES. */
+  random(length: number): Promise<Uint8Array>;
+  encryptMany(data: Uint8Array[], ivs: Uint8Array[]): Promise<Uint8Array[]>;
+  keyId: string;
+}
+
+export interface BatchRun {
+  operationId: string;
+  inPath: string;
+  outPath: string;
+  scheme: BatchScheme;
+  overwrite: boolean;
+  rsa?: { key: KeyObject; padding: CsePadding; fingerprint: string };
+  aes?: AesTarget;
+  signal: AbortSignal;
+  /** fraction of the input read, rows so far */
+  onProgress(fraction: number, rows: number): void;
+}
+
+function normalizeHeader(name: string): string {
+  return name
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_.-]/g, '');
+}
+
+/** Paths main will touch: absolute, .csv, the input there, the output new unless overwrite. */
+export function checkBatchPaths(inPath: string, outPath: string, overwrite: boolean): void {
+  for (const [field, p] of [
+    ['inPath', inPath],
+    ['outPath', outPath],
+  ] as const) {
+    if (!isAbsolute(p)) throw new MkmError('VALIDATION', 'Give the full path of the file.', { field });
+    if (!/\.csv$/i.test(p)) throw new MkmError('VALIDATION', 'The file must be a .csv file.', { field });
+  }
+  if (inPath === outPath)
+    throw new MkmError('VALIDATION', 'The output must be another file than the input.', { field: 'outPath' });
+  if (!existsSync(inPath) || !statSync(inPath).isFile()) {
+    throw new MkmError('NOT_FOUND', 'The input file does not exist.', { field: 'inPath' });
+  }
+  if (existsSync(outPath) && !overwrite) {
+    throw new MkmError(
+      'CONFLICT',
+      'The output file already exists; choose another name or allow overwriting.',
+      {
+        field: 'outPath',
+      },
+    );
+  }
+}
+
+interface Row {
+  index: number;
+  ref: string;
+  fields: ComposeFields;
+}
+
+function safeRef(ref: string): string {
+  const digits = panDigits(ref);
+  // A reference column is the user's; a card number put there by mistake is masked, not copied.
+  if (digits !== null && digits.length >= 12 && luhnValid(digits)) return maskPan(digits);
+  return ref.slice(0, 64);
+}
+
+/** The value encrypted for a field: the number as digits, the expiration as MM/YY. */
+function wireValue(field: ComposeFieldName, value: string): string {
+  if (field === 'number') return panDigits(value) ?? value;
+  if (field === 'expiration') {
+    const parsed = parseExpiration(value);
+    if (!parsed.ok) throw new MkmError('VALIDATION', `Expiration: ${parsed.message}.`, { field });
+    return formatExpiration(parsed.value, 'MM/YY');
+  }
+  return value;
+}
+
+function rowError(row: Row): string | null {
+  const report = checkCompose(row.fields);
+  const error = report.findings.find((f) => f.level === 'error');
+  if (Object.keys(row.fields).length === 0) return 'EMPTY: the row has no value to encrypt';
+  return error ? `${error.field}.${error.code}: ${error.message}` : null;
+}
+
+export async function runBatch(run: BatchRun): Promise<BatchSummary> {
+  const started = Date.now();
+  const partialPath = `${run.outPath}.partial`;
+  const size = Math.max(1, statSync(run.inPath).size);
+  const input = createReadStream(run.inPath);
+  const parser = input.pipe(
+    parse({ bom: true, skip_empty_lines: true, relax_column_count: true, trim: false }),
+  );
+  let out: WriteStream | null = null;
+  let header: (ComposeFieldName | 'ref' | null)[] | null = null;
+  let present: ComposeFieldName[] = [];
+  let hasRef = false;
+  let columns: string[] = [];
+  let rows = 0;
+  let encrypted = 0;
+  let failed = 0;
+  let chunk: Row[] = [];
+  let status: BatchSummary['status'] = 'done';
+  let error: BatchSummary['error'] = null;
+
+  const write = async (text: string) => {
+    if (!out!.write(text)) await new Promise<void>((resolve) => out!.once('drain', resolve));
+  };
+
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    const records = run.scheme === 'aes' ? await encryptAes(chunk) : encryptRsa(chunk);
+    chunk = [];
+    await write(stringify(records));
+    run.onProgress(Math.min(1, input.bytesRead / size), rows);
+  };
+
+  const encryptRsa = (batch: Row[]): string[][] =>
+    batch.map((row) => {
+      const base = [String(row.index), ...(hasRef ? [safeRef(row.ref)] : [])];
+      const problem = rowError(row);
+      if (problem) {
+        failed++;
+        return [...base, 'error', problem, ...present.map(() => '')];
+      }
+      try {
+        const cells = present.map((f) =>
+          row.fields[f] === undefined
+            ? ''
+            : encryptField(run.rsa!.key, wireValue(f, row.fields[f]!), run.rsa!.padding),
+        );
+        encrypted++;
+        return [...base, 'ok', '', ...cells];
+      } catch (e) {
+        failed++;
+        const shape = toErrorShape(e);
+        return [...base, 'error', `${shape.code}: ${shape.message}`, ...present.map(() => '')];
+      }
+    });
+
+  const encryptAes = async (batch: Row[]): Promise<string[][]> => {
+    const good: { row: Row; data: Buffer }[] = [];
+    const problems = new Map<number, string>();
+    for (const row of batch) {
+      const problem = rowError(row);
+      if (problem) problems.set(row.index, problem);
+      else {
+        try {
+          const obj = Object.fromEntries(
+            present.filter((f) => row.fields[f] !== undefined).map((f) => [f, wireValue(f, row.fields[f]!)]),
+          );
+          good.push({ row, data: Buffer.from(JSON.stringify(obj), 'utf8') });
+        } catch (e) {
+          const shape = toErrorShape(e);
+          problems.set(row.index, `${shape.code}: ${shape.message}`);
+        }
+      }
+    }
+    const ivs: Uint8Array[] = [];
+    for (let i = 0; i < good.length; i += RANDOM_MAX / IV_BYTES) {
+      const n = Math.min(RANDOM_MAX / IV_BYTES, good.length - i);
+      const bytes = await run.aes!.random(n * IV_BYTES);
+      for (let k = 0; k < n; k++) ivs.push(bytes.subarray(k * IV_BYTES, (k + 1) * IV_BYTES));
+    }
+    const cipher = good.length
+      ? await run.aes!.encryptMany(
+          good.map((g) => g.data),
+          ivs,
+        )
+      : [];
+    for (const g of good) g.data.fill(0);
+    const byIndex = new Map(good.map((g, k) => [g.row.index, k]));
+    return batch.map((row) => {
+      const base = [String(row.index), ...(hasRef ? [safeRef(row.ref)] : [])];
+      const k = byIndex.get(row.index);
+      if (k === undefined) {
+        failed++;
+        return [...base, 'error', problems.get(row.index) ?? 'failed', '', ''];
+      }
+      encrypted++;
+      return [
+        ...base,
+        'ok',
+        '',
+        Buffer.from(ivs[k]!).toString('base64'),
+        Buffer.from(cipher[k]!).toString('base64'),
+      ];
+    });
+  };
+
+  try {
+    for await (const record of parser as AsyncIterable<string[]>) {
+      if (run.signal.aborted) {
+        status = 'cancelled';
+        break;
+      }
+      if (header === null) {
+        header = record.map((h) => ALIASES[normalizeHeader(h)] ?? null);
+        present = [...new Set(header.filter((h): h is ComposeFieldName => h !== null && h !== 'ref'))];
+        hasRef = header.includes('ref');
+        if (present.length === 0) {
+          throw new MkmError(
+            'VALIDATION',
+            'The first line must name the columns: number, expiration, csc, swipe, account_number, routing_number (and an optional id).',
+            { field: 'inPath' },
+          );
+        }
+        columns = [
+          'row',
+          ...(hasRef ? ['ref'] : []),
+          'status',
+          'error',
+          ...(run.scheme === 'aes' ? ['iv', 'ciphertext'] : present.map((f) => RSA_COLUMNS[f])),
+        ];
+        out = createWriteStream(partialPath, { flags: 'w', mode: 0o600 });
+        await write(stringify([columns]));
+        run.onProgress(0, 0);
+        continue;
+      }
+      rows++;
+      const row: Row = { index: rows, ref: '', fields: {} };
+      record.forEach((cell, i) => {
+        const name = header![i];
+        if (name === 'ref') row.ref = cell;
+        else if (name && cell !== '') row.fields[name] = cell;
+      });
+      chunk.push(row);
+      if (chunk.length >= CHUNK_ROWS) {
+        await flush();
+        // Let other calls (and a cancel) in between chunks.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    if (header === null) throw new MkmError('VALIDATION', 'The input file is empty.', { field: 'inPath' });
+    if (status === 'done') {
+      if (run.signal.aborted) status = 'cancelled';
+      else await flush();
+    }
+  } catch (e) {
+    status = 'failed';
+    error = toErrorShape(e);
+  } finally {
+    input.destroy();
+    if (out) {
+      const stream = out as WriteStream;
+      await new Promise<void>((resolve) => stream.end(resolve));
+    }
+  }
+  const partial = status !== 'done';
+  if (!partial) renameSync(partialPath, run.outPath);
+  const elapsedMs = Date.now() - started;
+  return {
+    operationId: run.operationId,
+    scheme: run.scheme,
+    status,
+    // Rows read but not yet encrypted when a batch stops are not in the output: not counted.
+    rows: encrypted + failed,
+    encrypted,
+    failed,
+    outputPath: out === null ? '' : partial ? partialPath : run.outPath,
+    partial,
+    elapsedMs,
+    rowsPerSecond: Math.round((encrypted + failed) / Math.max(0.001, elapsedMs / 1000)),
+    columns,
+    keyFingerprint: run.rsa?.fingerprint ?? null,
+    error,
+  };
+}
