@@ -10,6 +10,7 @@ import { appUrlMatcher, isTrustedElectronSender } from './core/sender-policy.mai
 import type { StoreData } from './core/store.main';
 import { IPC_CALL, IPC_EVENT } from './ipc-channels.std';
 import { createElectronHostSpawner } from './hsm/host-spawner.electron';
+import { electronGatewaySecrets } from './gateway/secret-store.electron';
 import { installSecurityHandlers } from './security.electron';
 
 /**
@@ -50,6 +51,7 @@ function start(): void {
     versions: { electron: process.versions.electron ?? null, chrome: process.versions.chrome ?? null },
     storeFactory: (options) => new ElectronStore<StoreData>(options),
     watchSlots: true,
+    gatewaySecrets: electronGatewaySecrets(dataDir),
     hostSpawnerFor: (env) => createElectronHostSpawner({ hostEntry: join(here, 'hsm-host.js'), env }),
     // createApp passes only allow-listed https URLs (isAllowedExternalUrl) to this function.
     openExternal: (url) => shell.openExternal(url) /* eng-disable OPEN_EXTERNAL_JS_CHECK */,

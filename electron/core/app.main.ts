@@ -19,6 +19,8 @@ import { keyHandlers, tokenHandlers } from '../hsm/handlers.main';
 import type { HostSpawner } from '../hsm/host/spawner.std';
 import { TokensService } from '../hsm/tokens.main';
 import { GatewayService } from '../gateway/gateway-service.main';
+import type { SecretProvider } from '../gateway/client/profiles.main';
+import { EmbeddedSandbox } from '../gateway/embedded-sandbox.main';
 import { gatewayHandlers } from '../gateway/handlers.main';
 import { lifecycleHandlers } from '../keys/handlers.main';
 import { KeyLifecycleService } from '../keys/lifecycle.main';
@@ -52,6 +54,8 @@ export interface AppOptions {
   watchSlots?: boolean;
   logger?: Logger;
   versions?: { electron: string | null; chrome: string | null };
+  /** Where gateway passwords are kept (Electron: safeStorage); default MKM_GATEWAY_PASSWORD. */
+  gatewaySecrets?: SecretProvider;
 }
 
 export interface App {
@@ -134,6 +138,9 @@ export function createApp(options: AppOptions): App {
       tokens,
       audit: (e) => audit.record(e),
       logger,
+      // Called later, when a rotation or retirement runs: `gateway` exists by then.
+      registerWithGateway: (request) => gateway.registerLifecycleVersion(request),
+      retireAtGateway: (request) => gateway.retireLifecycleVersion(request),
     }));
 
   const gateway = new GatewayService({
@@ -142,7 +149,20 @@ export function createApp(options: AppOptions): App {
     record: (entry) => audit.record(entry),
     logger,
     events,
+    lifecycle: keyLifecycle,
+    ...(options.gatewaySecrets ? { secrets: options.gatewaySecrets } : {}),
   });
+  // The local demo gateway: unpackaged UIs only, started on request (or again at launch when an
+  // earlier session made its profile), stopped on close.
+  const embeddedSandbox = new EmbeddedSandbox({
+    dataDir: paths.root,
+    gateway,
+    logger,
+    available: options.mode !== 'cli' && !(options.packaged ?? false),
+  });
+  if (embeddedSandbox.status().available && embeddedSandbox.hasProfile()) {
+    embeddedSandbox.start().catch((error) => logger.warn('the local demo sandbox did not start', { error }));
+  }
 
   const closers: (() => Promise<void> | void)[] = [];
   const services: AppServices = {
@@ -240,7 +260,7 @@ export function createApp(options: AppOptions): App {
       },
     },
     keys: keyHandlers(tokens, { inventoryDir: join(paths.root, 'keys') }),
-    gateway: gatewayHandlers(gateway),
+    gateway: gatewayHandlers(gateway, embeddedSandbox),
     lifecycle: lifecycleHandlers(keyLifecycle, tokens),
     audit: {
       status: () => audit.status(),
@@ -288,6 +308,7 @@ export function createApp(options: AppOptions): App {
         .catch((error) => logger.warn('the key lifecycle did not close cleanly', { error }));
       // Key sets live in the token as session objects: destroy them while the host is up.
       await gateway.close().catch((error) => logger.warn('the gateway did not close cleanly', { error }));
+      await embeddedSandbox.close();
       audit.record({ action: 'app.stop', result: 'ok' });
       // The last seal needs the token: close the audit log while the host is still up.
       await audit.close();

@@ -16,6 +16,11 @@ import { writeFileAtomic } from '../core/atomic-file.main';
 import type { Logger } from '../core/logger.main';
 import type { EventBus } from '../core/registry.main';
 import type { TokensService } from '../hsm/tokens.main';
+import type {
+  GatewayRegistrationRequest,
+  GatewayRetirementRequest,
+  KeyLifecycleService,
+} from '../keys/lifecycle.main';
 import {
   GatewayClient,
   type GatewayAuditEntry,
@@ -23,7 +28,12 @@ import {
   type GatewayKeyStatus,
   type KeySetInfo,
 } from './client/gateway-client.main';
-import { envSecretProvider, type GatewayProfile, type SecretProvider } from './client/profiles.main';
+import {
+  envSecretProvider,
+  SessionSecrets,
+  type GatewayProfile,
+  type SecretProvider,
+} from './client/profiles.main';
 import { GatewayStateStore } from './client/state.main';
 import { GatewayProfilesStore, profileIdFromName } from './profiles-store.main';
 
@@ -39,8 +49,14 @@ export interface GatewayServiceOptions {
   record: (entry: AuditAppend) => void;
   logger: Logger;
   events: EventBus;
+  /** Behind the passwords typed this session: env/prompt (CLI, browser mode) or safeStorage. */
   secrets?: SecretProvider;
   http?: GatewayClientOptions['http'];
+  /**
+   * The key lifecycle, to link a registered token key to its logical key (so a rotation
+   * registers the next version with the same profiles). Null or throwing: no link is made.
+   */
+  lifecycle?: () => Pick<KeyLifecycleService, 'list' | 'setGatewayStatus'>;
 }
 
 export interface AddProfileRequest {
@@ -51,6 +67,8 @@ export interface AddProfileRequest {
   tlsPinSha256?: string | undefined;
   cse?: 'RSAES-PKCS1-V1_5' | 'RSAES-OAEP-SHA256' | undefined;
   keyRolling?: boolean | undefined;
+  /** The embedded local sandbox's profile (shown as DEMO). */
+  demo?: boolean | undefined;
 }
 
 interface Held {
@@ -59,7 +77,7 @@ interface Held {
   profile: GatewayProfile;
 }
 
-export function profileView(p: GatewayProfile): GatewayProfileView {
+export function profileView(p: GatewayProfile, passwordKnown = false): GatewayProfileView {
   return {
     id: p.id,
     name: p.name,
@@ -68,6 +86,8 @@ export function profileView(p: GatewayProfile): GatewayProfileView {
     tlsPinSha256: p.tlsPinSha256 ?? null,
     cse: p.scheme.cse?.padding ?? null,
     keyRolling: p.scheme.keyRolling ?? false,
+    demo: p.demo ?? false,
+    passwordKnown,
   };
 }
 
@@ -92,21 +112,39 @@ function keyState(s: GatewayKeyStatus): GatewayKeyState {
 export class GatewayService {
   readonly profiles: GatewayProfilesStore;
   private readonly clients = new Map<string, Held>();
-  private readonly secrets: SecretProvider;
+  readonly secrets: SessionSecrets;
   private readonly syncFile: string;
   private readonly dir: string;
 
   constructor(private readonly options: GatewayServiceOptions) {
     this.dir = join(options.dataDir, 'gateway');
     this.profiles = new GatewayProfilesStore(this.dir);
-    this.secrets = options.secrets ?? envSecretProvider();
+    this.secrets = new SessionSecrets(options.secrets ?? envSecretProvider());
     this.syncFile = join(this.dir, 'last-sync.json');
   }
 
   // ------------------------------------------------------------------ profiles
 
   addProfile(request: AddProfileRequest): GatewayProfileView {
-    const profile = this.profiles.add({
+    const profile = this.profiles.add(this.profileInput(request));
+    this.options.logger.info('gateway profile added', {
+      profileId: profile.id,
+      pinned: !!profile.tlsPinSha256,
+    });
+    return this.view(profile);
+  }
+
+  /**
+   * Adds the profile, or replaces one with the same id keeping its pinned state (the embedded
+   * sandbox comes back on another port each start, with the same TLS key and gateway keys).
+   */
+  putProfile(request: AddProfileRequest & { id: string }): GatewayProfileView {
+    const profile = this.profiles.put(this.profileInput(request));
+    return this.view(profile);
+  }
+
+  private profileInput(request: AddProfileRequest) {
+    return {
       id: request.id ?? profileIdFromName(request.name),
       name: request.name,
       baseUrl: request.baseUrl,
@@ -116,16 +154,39 @@ export class GatewayService {
         ...(request.cse ? { cse: { padding: request.cse } } : {}),
         ...(request.keyRolling ? { keyRolling: true } : {}),
       },
-    });
-    this.options.logger.info('gateway profile added', {
-      profileId: profile.id,
-      pinned: !!profile.tlsPinSha256,
-    });
-    return profileView(profile);
+      ...(request.demo ? { demo: true } : {}),
+    };
+  }
+
+  private view(profile: GatewayProfile): GatewayProfileView {
+    let known = false;
+    try {
+      known = this.secrets.has(profile.id);
+    } catch {
+      // A view never fails over the password; the next call that needs it says why.
+    }
+    return profileView(profile, known);
   }
 
   listProfiles(): GatewayProfileView[] {
-    return this.profiles.list().map(profileView);
+    return this.profiles.list().map((p) => this.view(p));
+  }
+
+  /**
+   * The password the admin typed for a profile: kept in this process's memory for the session,
+   * and with `remember` also encrypted by the OS (Electron safeStorage) for later sessions.
+   * It is never returned, logged or audited. A live sign-in is dropped so the next call uses it.
+   */
+  async setPassword(request: {
+    profileId: string;
+    password: string;
+    remember?: boolean | undefined;
+  }): Promise<{ kept: 'session' | 'encrypted' }> {
+    this.profiles.get(request.profileId);
+    const kept = await this.secrets.set(request.profileId, request.password, request.remember ?? false);
+    await this.drop(request.profileId);
+    this.options.logger.info('gateway password set', { profileId: request.profileId, kept });
+    return { kept };
   }
 
   /**
@@ -135,6 +196,13 @@ export class GatewayService {
   async removeProfile(profileId: string): Promise<{ removed: boolean }> {
     await this.drop(profileId);
     const removed = this.profiles.remove(profileId);
+    if (removed) {
+      await this.secrets
+        .forget(profileId)
+        .catch((error: unknown) =>
+          this.options.logger.warn('a kept gateway password was not removed', { profileId, error }),
+        );
+    }
     const stateFile = join(this.dir, `gateway-${profileId}.json`);
     if (removed && existsSync(stateFile)) {
       try {
@@ -248,7 +316,7 @@ export class GatewayService {
     const live = held?.client.currentKeySet() ?? null;
     const recorded = state.keySet;
     return {
-      profile: profileView(profile),
+      profile: this.view(profile),
       gatewayKey: {
         status: pinned === null ? 'none' : pending === null ? 'pinned' : 'rotation-pending',
         pinned: view(pinned),
@@ -295,7 +363,13 @@ export class GatewayService {
         keyId,
       });
     }
-    const r = await client.registerTransportKey({ keyId, label: key.label });
+    const link = await this.lifecycleVersionOf(request.slotId, keyId);
+    const r = await client.registerTransportKey({
+      keyId,
+      label: key.label,
+      ...(link ? { link: { logicalKeyId: link.logicalKeyId, versionId: link.id } } : {}),
+    });
+    if (link && link.gateway.status !== 'registered') this.markRegistered(link.id, request.profileId, keyId);
     return {
       profileId: request.profileId,
       keyId: r.keyId,
@@ -305,6 +379,141 @@ export class GatewayService {
       registeredAt: r.registeredAt,
       keySet: nextSetView(r.keySet),
     };
+  }
+
+  // ------------------------------------------------------------------ lifecycle hooks
+
+  /** The lifecycle version a token key is (gateway-transport keys only), or null. */
+  private async lifecycleVersionOf(slotId: number, ckaId: string) {
+    if (!this.options.lifecycle) return null;
+    try {
+      const serial = (await this.options.tokens.slots()).find((s) => s.slotId === slotId)?.token?.serial;
+      const inventory = this.options.lifecycle().list();
+      return (
+        inventory.versions.find(
+          (v) => v.ckaId === ckaId && v.tokenSerial === serial && v.purpose === 'gateway-transport',
+        ) ?? null
+      );
+    } catch (error) {
+      // The inventory may be held by another process (KEYS_BUSY): the key is registered unlinked.
+      this.options.logger.warn('the registered key was not linked to the key lifecycle', {
+        keyId: ckaId,
+        code: toErrorShape(error).code,
+      });
+      return null;
+    }
+  }
+
+  /** A version registered by hand is registered as far as the lifecycle is concerned. */
+  private markRegistered(versionId: string, profileId: string, keyId: string): void {
+    try {
+      this.options.lifecycle?.().setGatewayStatus(versionId, {
+        status: 'registered',
+        reference: `${profileId}:${keyId}`,
+        error: null,
+      });
+    } catch (error) {
+      this.options.logger.warn('the lifecycle did not record the registration', {
+        versionId,
+        code: toErrorShape(error).code,
+      });
+    }
+  }
+
+  /**
+   * The profiles that carry a logical key: those whose registrations name it, or name the
+   * token key of one of its versions (registered before the link was recorded).
+   */
+  private profilesCarrying(logicalKeyId: string): { profileId: string; keyIds: Set<string> }[] {
+    let ckaIds = new Set<string>();
+    try {
+      const inventory = this.options.lifecycle?.().list();
+      ckaIds = new Set(
+        (inventory?.versions ?? [])
+          .filter((v) => v.logicalKeyId === logicalKeyId && v.ckaId)
+          .map((v) => v.ckaId!),
+      );
+    } catch {
+      // Links recorded with the registrations still count.
+    }
+    const carrying: { profileId: string; keyIds: Set<string> }[] = [];
+    for (const profile of this.profiles.list()) {
+      const records = new GatewayStateStore(this.dir, profile.id).state.merchantKeys;
+      const ours = records.filter((k) => k.logicalKeyId === logicalKeyId || ckaIds.has(k.keyId));
+      if (ours.length) carrying.push({ profileId: profile.id, keyIds: new Set(ours.map((k) => k.keyId)) });
+    }
+    return carrying;
+  }
+
+  private async slotOfSerial(serial: string): Promise<number> {
+    const slot = (await this.options.tokens.slots()).find(
+      (s) => s.token?.serial === serial && s.session.loggedIn,
+    );
+    if (!slot) {
+      throw new MkmError('NOT_LOGGED_IN', 'Log in to the token that holds the gateway transport key.', {
+        tokenSerial: serial,
+      });
+    }
+    return slot.slotId;
+  }
+
+  /**
+   * The lifecycle's registration hook: a new version of a gateway-transport key is registered
+   * with every profile that carries the logical key, with the strongest wrapping the token's
+   * capability probe allows (GatewayClient.bestWrapping). Idempotent per version: the gateway
+   * answers the same key_id with the same key again with 200. A profile that fails fails the
+   * hook, and the lifecycle retries the step (resume). No profile carries it yet (a new key):
+   * nothing to do; registering it by hand later links it.
+   */
+  async registerLifecycleVersion(request: GatewayRegistrationRequest): Promise<{ reference: string | null }> {
+    const { logicalKey, version } = request;
+    const carrying = this.profilesCarrying(logicalKey.id);
+    if (carrying.length === 0 || version.ckaId === null || version.tokenSerial === null) {
+      this.options.logger.info('no gateway profile carries this key yet', { logicalKeyId: logicalKey.id });
+      return { reference: null };
+    }
+    const slotId = await this.slotOfSerial(version.tokenSerial);
+    const references: string[] = [];
+    for (const { profileId } of carrying) {
+      const client = await this.client(profileId, { slotId });
+      const r = await client.registerTransportKey({
+        keyId: version.ckaId,
+        label: version.label,
+        link: { logicalKeyId: logicalKey.id, versionId: version.id },
+      });
+      references.push(`${profileId}:${r.keyId}`);
+    }
+    return { reference: references.join(' ').slice(0, 256) };
+  }
+
+  /**
+   * The lifecycle's retirement hook: the version's token key is retired at every profile that
+   * registered it (POST .../merchant_keys/{key_id}/retire), so no new set is wrapped under it.
+   * Sets already issued under it stay usable at the gateway. Idempotent: a key already retired
+   * here is skipped, and the gateway answers a second retirement like the first. Every profile
+   * is tried; the first failure is thrown so the lifecycle keeps the retirement pending.
+   */
+  async retireLifecycleVersion(request: GatewayRetirementRequest): Promise<void> {
+    const { logicalKey, version } = request;
+    if (version.ckaId === null) return;
+    let failure: unknown = null;
+    for (const { profileId } of this.profilesCarrying(logicalKey.id)) {
+      const state = new GatewayStateStore(this.dir, profileId).state;
+      const record = state.merchantKeys.find((k) => k.keyId === version.ckaId);
+      if (!record || record.status === 'retired') continue;
+      try {
+        const client = await this.client(profileId, { needsLogin: false });
+        await client.retireMerchantKey(version.ckaId);
+        this.options.logger.info('transport key retired at the gateway', {
+          profileId,
+          keyId: version.ckaId,
+          reason: request.reason,
+        });
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure) throw failure;
   }
 
   async fetchKey(profileId: string): Promise<GatewayKeyState> {

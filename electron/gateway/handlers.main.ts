@@ -1,15 +1,21 @@
 import type { Contract } from '../../shared/contract.std';
 import type { Handlers } from '../core/registry.main';
+import type { EmbeddedSandbox } from './embedded-sandbox.main';
 import type { GatewayService } from './gateway-service.main';
 
 /**
- * The contract's gateway channels over GatewayService. Passwords never pass through here: a
- * session gets its password from the service's SecretProvider when it signs in.
+ * The contract's gateway channels over GatewayService. A password passes through here only
+ * into the service's session secrets (setPassword); no channel ever returns one.
  */
-export function gatewayHandlers(gateway: GatewayService): Handlers<Contract>['gateway'] {
+export function gatewayHandlers(
+  gateway: GatewayService,
+  embedded?: EmbeddedSandbox,
+): Handlers<Contract>['gateway'] {
+  const noSandbox = { available: false, running: false, url: null, profileId: null };
   return {
     addProfile: (req) => gateway.addProfile(req),
     listProfiles: () => gateway.listProfiles(),
+    setPassword: (req) => gateway.setPassword(req),
     removeProfile: ({ profileId }) => gateway.removeProfile(profileId),
     status: ({ profileId }) => gateway.status(profileId),
     registerTransportKey: (req) => gateway.registerTransportKey(req),
@@ -18,5 +24,7 @@ export function gatewayHandlers(gateway: GatewayService): Handlers<Contract>['ga
     confirmKeyRotation: ({ profileId, fingerprint }) => gateway.confirmKeyRotation(profileId, fingerprint),
     ping: ({ profileId }) => gateway.ping(profileId),
     sync: ({ profileId }) => gateway.sync(profileId),
+    embeddedSandbox: () => embedded?.status() ?? noSandbox,
+    startEmbeddedSandbox: async () => (embedded ? embedded.start() : noSandbox),
   };
 }

@@ -67,6 +67,17 @@ export class GatewayProfilesStore {
     return profile;
   }
 
+  /** Adds, or replaces the profile with the same id in place. */
+  put(input: unknown): GatewayProfile {
+    const profile = parseGatewayProfile(input);
+    const profiles = this.list();
+    const at = profiles.findIndex((p) => p.id === profile.id);
+    if (at === -1) profiles.push(profile);
+    else profiles[at] = profile;
+    this.write(profiles);
+    return profile;
+  }
+
   /** False when there was no such profile. */
   remove(id: string): boolean {
     const profiles = this.list();

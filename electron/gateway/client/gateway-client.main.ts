@@ -453,7 +453,12 @@ export class GatewayClient {
    * transport key, with the strongest OAEP the token can unwrap, and installs the first set.
    * Safe to repeat: the gateway answers the same registration again with a fresh set.
    */
-  registerTransportKey(request: { keyId: string; label: string }): Promise<Registration> {
+  registerTransportKey(request: {
+    keyId: string;
+    label: string;
+    /** The managed key it is (kept with the registration; an earlier link stays when absent). */
+    link?: { logicalKeyId: string; versionId: string } | undefined;
+  }): Promise<Registration> {
     return this.exclusive(async () => {
       await this.handleLeftovers();
       const keyId = request.keyId.toLowerCase();
@@ -491,6 +496,13 @@ export class GatewayClient {
           status: 'active',
           retiredAt: null,
         };
+        const earlier = this.merchantKey(keyId);
+        const link =
+          request.link ??
+          (earlier?.logicalKeyId && earlier.versionId
+            ? { logicalKeyId: earlier.logicalKeyId, versionId: earlier.versionId }
+            : undefined);
+        if (link) Object.assign(record, link);
         this.store.update((s) => {
           s.merchantKeys = s.merchantKeys.filter((k) => k.keyId !== keyId);
           s.merchantKeys.push(record);

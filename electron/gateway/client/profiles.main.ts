@@ -46,6 +46,8 @@ export const GatewayProfileSchema = z.strictObject({
     /** Key-rolling secure messages (Pace style). */
     keyRolling: z.boolean().optional(),
   }),
+  /** The app's embedded local sandbox (a demo gateway, never a real one). */
+  demo: z.boolean().optional(),
 });
 
 export type GatewayProfile = z.output<typeof GatewayProfileSchema>;
@@ -59,9 +61,18 @@ export function parseGatewayProfile(value: unknown): GatewayProfile {
   throw new MkmError('VALIDATION', `Gateway profile: ${issues[0]}`, { issues });
 }
 
-/** Where a session gets the gateway password. The Electron safeStorage one comes later. */
+/**
+ * Where a session gets the gateway password: the environment or a prompt (CLI, browser mode),
+ * Electron safeStorage (secret-store.main.ts), or what the admin typed this session.
+ */
 export interface SecretProvider {
   get(profileId: string): Promise<string>;
+  /** Keeps a password across restarts, encrypted; absent when the provider cannot. */
+  store?(profileId: string, password: string): Promise<void>;
+  /** Drops a kept password (the profile was removed). */
+  forget?(profileId: string): Promise<void>;
+  /** Whether a password is kept for the profile (no decryption needed). */
+  has?(profileId: string): boolean;
 }
 
 export const GATEWAY_PASSWORD_ENV = 'MKM_GATEWAY_PASSWORD';
@@ -87,10 +98,59 @@ export function envSecretProvider(options: EnvSecretProviderOptions = {}): Secre
         if (typed !== '') return typed;
       }
       throw new MkmError(
-        'GATEWAY_UNAUTHORIZED',
+        'GATEWAY_PASSWORD_REQUIRED',
         `No gateway password: set ${GATEWAY_PASSWORD_ENV} or type it when asked.`,
         { profileId },
       );
     },
+    has: () => {
+      const fromEnv = env[GATEWAY_PASSWORD_ENV];
+      return fromEnv !== undefined && fromEnv !== '';
+    },
   };
+}
+
+/**
+ * Passwords typed this session, in this process's memory only, in front of another provider.
+ * Browser mode asks the UI for one when a call needs it (GATEWAY_PASSWORD_REQUIRED) and keeps
+ * it here: never on disk, never logged, never sent back to the renderer.
+ */
+export class SessionSecrets implements SecretProvider {
+  private readonly typed = new Map<string, string>();
+
+  constructor(private readonly behind: SecretProvider) {}
+
+  async get(profileId: string): Promise<string> {
+    return this.typed.get(profileId) ?? this.behind.get(profileId);
+  }
+
+  /** `remember`: also keep it encrypted by the provider behind (Electron safeStorage). */
+  async set(profileId: string, password: string, remember: boolean): Promise<'session' | 'encrypted'> {
+    if (remember) {
+      if (!this.behind.store) {
+        throw new MkmError(
+          'SECRET_STORAGE_UNAVAILABLE',
+          'This mode cannot keep the gateway password; it is kept for this session only.',
+          { profileId },
+        );
+      }
+      await this.behind.store(profileId, password);
+    }
+    this.typed.set(profileId, password);
+    return remember ? 'encrypted' : 'session';
+  }
+
+  async forget(profileId: string): Promise<void> {
+    this.typed.delete(profileId);
+    await this.behind.forget?.(profileId);
+  }
+
+  has(profileId: string): boolean {
+    return this.typed.has(profileId) || (this.behind.has?.(profileId) ?? false);
+  }
+
+  /** Whether the provider behind can keep a password across restarts. */
+  get canRemember(): boolean {
+    return this.behind.store !== undefined;
+  }
 }

@@ -38,6 +38,12 @@ const MerchantKeyRecordSchema = z.object({
   registeredAt: z.string(),
   status: z.enum(['active', 'retired']),
   retiredAt: z.string().nullable(),
+  /**
+   * The lifecycle's logical key and version this token key is, when it is a managed key: how a
+   * profile is linked to a logical key, so a rotation registers the next version here too.
+   */
+  logicalKeyId: z.string().max(64).optional(),
+  versionId: z.string().max(64).optional(),
 });
 export type MerchantKeyRecord = z.infer<typeof MerchantKeyRecordSchema>;
 

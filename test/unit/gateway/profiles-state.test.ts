@@ -45,7 +45,7 @@ describe('gateway profiles', () => {
     expect(await envSecretProvider({ env: { MKM_GATEWAY_PASSWORD: 'pw' } }).get('p')).toBe('pw');
     expect(await envSecretProvider({ env: {}, prompt: async () => 'typed' }).get('p')).toBe('typed');
     await expect(envSecretProvider({ env: {} }).get('p')).rejects.toMatchObject({
-      code: 'GATEWAY_UNAUTHORIZED',
+      code: 'GATEWAY_PASSWORD_REQUIRED',
     });
   });
 });

@@ -1,0 +1,16 @@
+import { safeStorage } from 'electron';
+import { join } from 'node:path';
+import type { SecretProvider } from './client/profiles.main';
+import { ALLOW_BASIC_TEXT_ENV, safeStorageSecretProvider } from './secret-store.main';
+
+/**
+ * The gateway password store of the Electron app: safeStorage over `<dataDir>/gateway/secrets`.
+ * safeStorage answers only after the app is ready; the provider asks it at each use, not here.
+ */
+export function electronGatewaySecrets(dataDir: string): SecretProvider {
+  return safeStorageSecretProvider({
+    dir: join(dataDir, 'gateway'),
+    safeStorage,
+    allowBasicText: process.env[ALLOW_BASIC_TEXT_ENV] === '1',
+  });
+}
