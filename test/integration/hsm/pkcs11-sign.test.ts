@@ -88,7 +88,7 @@ describe('PKCS#11 RSA signatures (real SoftHSM2, cross-checked with node:crypto 
     );
     expect(ok).toMatch(/Verified OK/);
 
-    data[0] ^= 1;
+    data[0] = data[0]! ^ 1;
     writeFileSync(join(dir, 'data.bin'), data);
     const refused = spawnSync(
       'openssl',
