@@ -20,18 +20,28 @@ import { acquireOpenCryptoki, type OpenCryptoki, type OpenCryptokiToken } from '
  */
 const WRONG = ['0000', '1111', '2222'];
 
-let ock: OpenCryptoki;
+/**
+ * Set-up that fails must fail the tests, not skip them (a failing vitest hook reports its tests
+ * as skipped): hooks start the work, each test awaits it, and only the tests throw.
+ */
+function inTests<T>(work: Promise<T>): Promise<T> {
+  work.catch(() => undefined);
+  return work;
+}
 
-beforeAll(async () => {
-  ock = await acquireOpenCryptoki();
+let ock: Promise<OpenCryptoki>;
+
+beforeAll(() => {
+  ock = inTests(acquireOpenCryptoki());
 });
 
-afterAll(() => ock?.release());
+afterAll(async () => (await ock.catch(() => null))?.release());
 
 describe('through the registry (tokens.login → host process → openCryptoki)', () => {
   let token: OpenCryptokiToken;
   let dataDir: string;
   let app: App;
+  let ready: Promise<void>;
 
   const call = (channel: string, request?: unknown) =>
     app.registry.dispatch(channel, request, { transport: 'cli' });
@@ -48,18 +58,30 @@ describe('through the registry (tokens.login → host process → openCryptoki)'
     return reply.result.find((s) => s.slotId === token.slotId)!;
   };
 
-  beforeAll(async () => {
-    token = await ock.remake('mkm-lockout-app');
-    dataDir = mkdtempSync(join(tmpdir(), 'mkm-lockout-'));
-    app = createApp({ mode: 'cli', dataDir, moduleOverride: token.modulePath, isTrustedSender: () => true });
+  beforeAll(() => {
+    ready = inTests(
+      (async () => {
+        token = await (await ock).remake('mkm-lockout-app');
+        dataDir = mkdtempSync(join(tmpdir(), 'mkm-lockout-'));
+        app = createApp({
+          mode: 'cli',
+          dataDir,
+          moduleOverride: token.modulePath,
+          isTrustedSender: () => true,
+        });
+      })(),
+    );
   });
 
   afterAll(async () => {
+    await ready.catch(() => undefined);
+    // The token can only be re-made once no process holds a session on it: close the host first.
     await app?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('warns count-low, then final try, then locks; the right PIN is then refused; the slot shows the lock', async () => {
+    await ready;
     const fresh = await slot();
     expect(fresh.token!.label).toBe('mkm-lockout-app');
     expect(fresh.token!.flags).toMatchObject({
@@ -111,6 +133,7 @@ describe('through the registry (tokens.login → host process → openCryptoki)'
   });
 
   it('is unlocked only by the security officer setting a new user PIN, as the locked message says', async () => {
+    await ready;
     expect((await slot()).token!.flags.userPinLocked).toBe(true);
     expect(
       await call('tokens.initUserPin', {
@@ -131,18 +154,25 @@ describe('through the registry (tokens.login → host process → openCryptoki)'
 describe('through the CLI (mkm login-test)', () => {
   let token: OpenCryptokiToken;
   let dataDir: string;
+  let ready: Promise<void>;
   const mkm = mkmOn(() => ({ dataDir, token }));
 
-  beforeAll(async () => {
-    token = await ock.remake('mkm-lockout-cli');
-    dataDir = mkdtempSync(join(tmpdir(), 'mkm-lockout-cli-'));
+  beforeAll(() => {
+    ready = inTests(
+      (async () => {
+        token = await (await ock).remake('mkm-lockout-cli');
+        dataDir = mkdtempSync(join(tmpdir(), 'mkm-lockout-cli-'));
+      })(),
+    );
   });
 
-  afterAll(() => {
+  afterAll(async () => {
+    await ready.catch(() => undefined);
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('prints the few-tries warning, the final-try warning, then the lock, and the right PIN stays locked', async () => {
+    await ready;
     const runs = [];
     for (const pin of [...WRONG, token.userPin]) runs.push(await mkm(['login-test'], pin));
 
