@@ -7,6 +7,7 @@ import { ERROR_SENTENCES, MkmError, type MkmErrorShape } from '../../../shared/e
 import type { SlotSummary } from '../../../shared/tokens.std';
 import { pinWarningFromError, pinWarningFromFlags } from '../../../renderer/src/tokens/pinWarning.dom';
 import { mkmOn } from '../../helpers/mkm-cli';
+import { findSecrets } from '../../helpers/scan';
 import { acquireOpenCryptoki, type OpenCryptoki, type OpenCryptokiToken } from '../../helpers/opencryptoki';
 
 /**
@@ -148,6 +149,8 @@ describe('through the registry (tokens.login → host process → openCryptoki)'
       ok: true,
       result: { loggedIn: true, userType: 'user' },
     });
+    // The audit log and settings recorded every try, and none of the PINs.
+    expect(findSecrets([dataDir], [token.userPin, token.soPin, '13572468'])).toEqual([]);
   });
 });
 
@@ -188,6 +191,7 @@ describe('through the CLI (mkm login-test)', () => {
 
     const listing = await mkm(['tokens']);
     expect(listing.code).toBe(0);
+    expect(findSecrets([dataDir], [token.userPin])).toEqual([]);
     expect(listing.stdout).toMatch(new RegExp(`^slot ${token.slotId} +mkm-lockout-cli .*PIN LOCKED`, 'm'));
   });
 });
