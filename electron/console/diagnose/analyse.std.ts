@@ -271,6 +271,13 @@ export function decodeField(raw: string, expected: number | null): DecodedField 
         const short = expected !== null && fixed.bytes.length < expected;
         if (!short) findings.push(finding('MISSING_PADDING', { chars: text.length }));
         parsed = fixed;
+      } else {
+        // Leftover bits in a partial last group: the text was cut inside a group.
+        const whole = parseBase64(text.slice(0, text.length - (text.length % 4)));
+        findings.push(
+          finding('TRUNCATED', { chars: text.length, ...(expected ? { expectedBytes: expected } : {}) }),
+        );
+        return { bytes: whole.ok ? whole.bytes : null, encoding: 'base64', findings };
       }
     } else if (issue.kind === 'bad_length') {
       // One character past a whole group carries no byte: the text was cut.
@@ -378,7 +385,8 @@ export function shapeOfClear(bytes: Uint8Array): ClearShape {
   const readable = !/[\u0000-\u0008\u000e-\u001f\u007f]/.test(text);
   if (!readable)
     return { evidence: { looksLike: 'binary', length: bytes.length }, readable, base64Bytes: null };
-  const b64 = text.length >= 16 ? parseBase64(text.trim()) : null;
+  // Digits are digits (a 16-digit PAN is also valid base64); a short base64 is no ciphertext.
+  const b64 = text.length >= 88 && !/^\d+$/.test(text) ? parseBase64(text.trim()) : null;
   if (b64?.ok) {
     return {
       evidence: { looksLike: 'base64', length: text.length, decodedBytes: b64.bytes.length },
