@@ -6,7 +6,6 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptField } from '../../../electron/crypto/cse.main';
 import type { BatchSummary } from '../../../shared/contract/console.std';
-import { TEST_CARDS } from '../../../shared/formats/test-cards.std';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { findSecrets } from '../../helpers/scan';
 import { softHsmAvailable } from '../../helpers/softhsm';
@@ -29,7 +28,6 @@ const NIST_CIPHER =
 
 let rig: ConsoleRig;
 let dir: string;
-const pans = TEST_CARDS.filter((c) => c.pan.length >= 14).map((c) => c.pan);
 /** Card numbers that appear only in the input: made unique per row so a leak of any is found. */
 const uniquePans: string[] = [];
 
