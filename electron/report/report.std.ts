@@ -1,4 +1,5 @@
 import {
+  PCI_STATUS_LABELS,
   PCI_STATUSES,
   type PciEvidence,
   type PciReport,
@@ -31,12 +32,7 @@ export function buildPciReport(
   };
 }
 
-export const STATUS_LABELS: Record<PciStatus, string> = {
-  met: 'Met',
-  attention: 'Needs attention',
-  manual: 'Manual evidence',
-  'n/a': 'Not applicable',
-};
+export const STATUS_LABELS: Record<PciStatus, string> = PCI_STATUS_LABELS;
 
 /** `mkm-pci-report-20261123-2205.html`: local time of generation, sortable. */
 export function reportFileName(generatedAt: string, format: 'html' | 'pdf'): string {

@@ -18,6 +18,13 @@ import type { LifecycleDueLevel, LifecyclePurpose, LifecycleState } from '../con
 export const PCI_STATUSES = ['met', 'attention', 'manual', 'n/a'] as const;
 export type PciStatus = (typeof PCI_STATUSES)[number];
 
+export const PCI_STATUS_LABELS: Record<PciStatus, string> = {
+  met: 'Met',
+  attention: 'Needs attention',
+  manual: 'Manual evidence',
+  'n/a': 'Not applicable',
+};
+
 export interface PciFact {
   label: string;
   value: string;
