@@ -62,7 +62,7 @@ export function otherRsaKey(bits = 2048) {
 
 export async function createDiagnoseHarness(): Promise<DiagnoseHarness> {
   process.env.MKM_GATEWAY_PASSWORD = PASSWORD;
-  const token = createSoftHsmToken({ label: 'diagnose', userPin: '246810' });
+  const token = createSoftHsmToken({ label: 'diagnose', userPin: 'diag-Pin-8642' });
   const dataDir = mkdtempSync(join(tmpdir(), 'mkm-diagnose-'));
   const sandboxDir = mkdtempSync(join(tmpdir(), 'mkm-diagnose-sbx-'));
   const productionDir = mkdtempSync(join(tmpdir(), 'mkm-diagnose-prod-'));
@@ -170,7 +170,8 @@ export async function createDiagnoseHarness(): Promise<DiagnoseHarness> {
       await session.call({ method: 'POST', path: '/sandbox/rotate_public_key', json: {} });
     },
     async close() {
-      await app.close();
+      // A test may have closed the app already to let the CLI have the data folder.
+      await app.close().catch(() => undefined);
       await sandbox.close();
       await production.close();
       token.cleanup();
