@@ -365,9 +365,7 @@ describe('PKCS#11 keys and objects (real SoftHSM2, cross-checked with OpenSC pkc
       );
     }
     try {
-      const started = performance.now();
       const list: ObjectInfo[] = await svc.listObjects({ slotId, class: 'secret' });
-      const ms = performance.now() - started;
       expect(list.length).toBeGreaterThanOrEqual(10_000);
       expect(list.find((o) => o.label === 'bulk 9999')).toMatchObject({
         id: '0000270f',
@@ -375,35 +373,7 @@ describe('PKCS#11 keys and objects (real SoftHSM2, cross-checked with OpenSC pkc
         bits: 256,
         token: false,
       });
-      // The naive way, one C_GetAttributeValue per attribute, timed on a sample in the same run so
-      // machine load affects both alike. ~1 s for 10,000 on an idle 2-core box.
-      const attrs = [
-        P.CKA_CLASS,
-        P.CKA_ID,
-        P.CKA_LABEL,
-        P.CKA_TOKEN,
-        P.CKA_PRIVATE,
-        P.CKA_KEY_TYPE,
-        P.CKA_LOCAL,
-        P.CKA_DERIVE,
-        P.CKA_SENSITIVE,
-        P.CKA_EXTRACTABLE,
-        P.CKA_ALWAYS_SENSITIVE,
-        P.CKA_NEVER_EXTRACTABLE,
-        P.CKA_ENCRYPT,
-        P.CKA_DECRYPT,
-        P.CKA_WRAP,
-        P.CKA_UNWRAP,
-        P.CKA_SIGN,
-        P.CKA_VERIFY,
-        P.CKA_VALUE_LEN,
-      ];
-      const sample = handles.slice(0, 500);
-      const naiveStart = performance.now();
-      for (const h of sample) for (const type of attrs) pkcs11.C_GetAttributeValue(session, h, [{ type }]);
-      const naivePerObject = (performance.now() - naiveStart) / sample.length;
-      expect(ms / list.length).toBeLessThan(naivePerObject);
-      expect(ms).toBeLessThan(10_000);
+      // How fast it is, against pkcs11-tool, is bench/hsm-list.bench.ts's to say, not a test's.
     } finally {
       for (const h of handles) pkcs11.C_DestroyObject(session, h);
     }
