@@ -1,0 +1,128 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSandbox, type SandboxHandle } from '../../electron/gateway/sandbox/server.main';
+import { call, login, type Target } from '../integration/sandbox/client';
+import { expect, test } from './fixtures';
+import { generateKey, logInToDemo } from './helpers/ui';
+
+/**
+ * The Gateway screen against the real sandbox gateway on 127.0.0.1 and the demo SoftHSM2 token
+ * (browser mode, no mocks): add a pinned profile, register a transport key made on the token,
+ * sync and ping; the gateway rotates its public key and the admin confirms it after comparing
+ * fingerprints; the gateway goes away and the screen says OFFLINE.
+ */
+const USER = 'merchant-e2e';
+const PASSWORD = 'e2e gateway pass 6620';
+
+let sandbox: SandboxHandle | null = null;
+let sandboxDir: string;
+
+test.beforeEach(async () => {
+  sandboxDir = mkdtempSync(join(tmpdir(), 'mkm-e2e-sandbox-'));
+  sandbox = await startSandbox({ port: 0, dataDir: sandboxDir, users: [{ name: USER, password: PASSWORD }] });
+});
+
+test.afterEach(async () => {
+  await sandbox?.close();
+  sandbox = null;
+  rmSync(sandboxDir, { recursive: true, force: true });
+});
+
+const grouped = (hex: string) => (hex.match(/.{1,4}/g) ?? []).join(' ');
+
+test('a gateway profile: register, sync, ping, a confirmed gateway key rotation, then offline', async ({
+  app,
+}) => {
+  test.setTimeout(180_000);
+  const s = sandbox!;
+  const target: Target = { url: s.url, caPem: s.caPem, pin: s.pin };
+
+  // A transport key pair on the demo token.
+  await app.getByRole('tab', { name: 'Keys' }).click();
+  await logInToDemo(app);
+  await generateKey(app, { type: 'rsa-2048', label: 'gw-transport-e2e', purpose: 'Gateway transport' });
+
+  await app.getByRole('tab', { name: 'Gateway' }).click();
+  await expect(app.getByRole('heading', { level: 1, name: 'Gateway' })).toBeVisible();
+  await expect(app.getByText('No gateway profile yet.')).toBeVisible();
+  await expect(app.getByRole('button', { name: 'Start the local sandbox (demo)' })).toBeVisible();
+
+  // Add the profile: the password is masked, the pin is the sandbox's.
+  await app.getByRole('button', { name: 'Add profile…' }).click();
+  const add = app.getByRole('dialog', { name: 'Add a gateway profile' });
+  await add.getByLabel('Name').fill('E2E sandbox');
+  await add.getByLabel('Base URL').fill(s.url);
+  await add.getByLabel('User').fill(USER);
+  const password = add.getByLabel('Password', { exact: true });
+  await expect(password).toHaveAttribute('type', 'password');
+  await password.fill(PASSWORD);
+  await add.getByLabel(/TLS pin/).fill(s.pin);
+  await add.getByRole('button', { name: 'Add profile' }).click();
+  await expect(add).toBeHidden();
+
+  const panel = app.getByRole('region', { name: 'Gateway profile E2E sandbox' });
+  await expect(panel.getByRole('heading', { name: 'E2E sandbox' })).toBeVisible();
+  await expect(panel).toContainText('available to the app');
+  await expect(panel).toContainText(grouped(s.pin));
+
+  // Register the token's key as the merchant transport key.
+  const transport = panel.getByRole('region', { name: 'Transport keys' });
+  const option = transport.locator('option', { hasText: 'gw-transport-e2e' });
+  await transport.getByLabel('Register transport key').selectOption((await option.getAttribute('value'))!);
+  await transport.getByRole('button', { name: 'Register', exact: true }).click();
+  await expect(transport.getByRole('status')).toContainText(
+    /Registered [0-9a-f]+ with RSAES-OAEP-SHA(1|256)/,
+  );
+  const row = transport.getByRole('row', { name: /gw-transport-e2e/ });
+  await expect(row).toContainText('present');
+  await expect(row).toContainText('active');
+
+  // Sync: reachable, the gateway key pinned with the fingerprint the gateway serves.
+  const connection = panel.getByRole('region', { name: 'Connection' });
+  await connection.getByRole('button', { name: 'Sync now' }).click();
+  await expect(connection.getByText('Reachable')).toBeVisible({ timeout: 30_000 });
+  const bearer = await login(target, USER, PASSWORD);
+  const served = (await call(target, 'GET', '/v1/encryption/public_key', { token: bearer })).body
+    .spki_sha256 as string;
+  const keyCard = panel.getByRole('region', { name: 'Gateway public key' });
+  await expect(keyCard.getByTestId('gateway-key-fingerprint')).toHaveText(grouped(served));
+
+  // A secure ping under a one-use key set.
+  const keySet = panel.getByRole('region', { name: 'Key set and secure ping' });
+  const setBefore = await keySet.getByTestId('key-set-id').textContent();
+  await keySet.getByRole('button', { name: 'Secure ping' }).click();
+  await expect(keySet.getByTestId('ping-result')).toContainText('Pong', { timeout: 30_000 });
+  await expect(keySet.getByTestId('ping-result')).toContainText(setBefore!);
+  await expect(keySet.getByTestId('key-set-id')).not.toHaveText(setBefore!);
+
+  // The gateway rotates its public key: held until the admin compares and confirms.
+  expect((await call(target, 'POST', '/sandbox/rotate_public_key', { token: bearer, json: {} })).status).toBe(
+    200,
+  );
+  const next = (await call(target, 'GET', '/v1/encryption/public_key', { token: bearer })).body
+    .spki_sha256 as string;
+  expect(next).not.toBe(served);
+  await connection.getByRole('button', { name: 'Sync now' }).click();
+  await expect(keyCard.getByText('The gateway now serves a different public key.')).toBeVisible({
+    timeout: 30_000,
+  });
+  await expect(keyCard.getByTestId('gateway-key-fingerprint')).toHaveText(grouped(served));
+  await keyCard.getByRole('button', { name: 'Review the new key…' }).click();
+  const confirm = app.getByRole('alertdialog', { name: 'Accept the gateway’s new public key?' });
+  await expect(confirm.getByTestId('rotation-old')).toHaveText(grouped(served));
+  await expect(confirm.getByTestId('rotation-new')).toHaveText(grouped(next));
+  await confirm.getByRole('button', { name: 'The fingerprints match: use the new key' }).click();
+  await expect(confirm).toBeHidden();
+  await expect(keyCard.getByTestId('gateway-key-fingerprint')).toHaveText(grouped(next));
+  await expect(keyCard.getByText('The gateway now serves a different public key.')).toBeHidden();
+
+  // The gateway goes away: the screen says OFFLINE, with the reason.
+  await s.close();
+  await connection.getByRole('button', { name: 'Sync now' }).click();
+  await expect(connection.getByText('OFFLINE', { exact: true })).toBeVisible({ timeout: 60_000 });
+  await expect(connection).toContainText('GATEWAY_UNREACHABLE');
+  await expect(connection).toContainText('The app keeps working with what the token holds');
+  // What the token holds is still shown.
+  await expect(row).toContainText('present');
+});
