@@ -26,6 +26,7 @@ import type { GatewayService } from '../gateway-service.main';
 import {
   checkContents,
   checkKinds,
+  colonHex,
   checkSignature,
   packageText,
   parsePackage,
@@ -362,7 +363,7 @@ export class ExchangeService {
       if (expected === actual) return { by: 'expected-fingerprint' };
       throw new MkmError(
         'EXCHANGE_SIGNER_UNTRUSTED',
-        `The signature is valid, but the signer is not the expected one: it was signed by ${actual}, not ${expected}.`,
+        `The signature is valid, but the signer is not the expected one: it was signed by ${colonHex(actual)}, not ${colonHex(expected)}.`,
         { reason: 'signer-not-expected', signatureValid: true, signer: actual, expected },
       );
     }
@@ -370,7 +371,7 @@ export class ExchangeService {
     if (known) return { by: 'trusted-signer', name: known.name, addedAt: known.addedAt };
     throw new MkmError(
       'EXCHANGE_SIGNER_UNTRUSTED',
-      `The signature is valid, but the signer ${actual} is not trusted here. Compare this fingerprint with the signer's owner by another channel, then give it with --signer or add it to the trusted signers.`,
+      `The signature is valid, but the signer ${colonHex(actual)} is not trusted here. Compare this fingerprint with the signer's owner by another channel, then give it with --signer or add it to the trusted signers.`,
       { reason: 'signer-not-trusted', signatureValid: true, signer: actual },
     );
   }

@@ -25,6 +25,14 @@ import { canonicalJson } from './canonical-json.std';
  * and a `reason` in its details that says exactly which check failed.
  */
 
+/**
+ * A fingerprint as people compare it, in colon-separated pairs (as openssl prints them). Messages
+ * use this form: a long run of hex reads like key material, and logs and the CLI redact it.
+ */
+export function colonHex(hex: string): string {
+  return hex.match(/../g)?.join(':') ?? hex;
+}
+
 /** The bytes the signature covers: the canonical JSON of everything but `signature`. */
 export function signedBytes(pkg: UnsignedExchangePackage | ExchangePackage): Buffer {
   const { signature: _signature, ...unsigned } = pkg as ExchangePackage;

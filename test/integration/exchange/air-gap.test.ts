@@ -1,0 +1,547 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
+import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import { mkmOn, type CliRun } from '../../helpers/mkm-cli';
+import { findSecrets } from '../../helpers/scan';
+import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+import { call, login, type Target } from '../sandbox/client';
+
+/**
+ * The air-gapped key ceremony end to end, as two admins would run it with `mkm exchange`:
+ * an offline machine (its own SoftHSM2 token and data folder, its gateway profile pointing at an
+ * address nothing listens on) and an online machine (another token and data folder) in front of
+ * the real sandbox gateway. Packages travel as files; nothing is uploaded or pinned unless the
+ * file verifies against the signer fingerprint the receiving admin gives.
+ */
+const USER = 'ceremony';
+const PASSWORD = 'air-gap pass 7731-q';
+let sandbox: SandboxHandle;
+let sandboxDir: string;
+let work: string;
+let offline: { token: SoftHsmToken; dataDir: string };
+let online: { token: SoftHsmToken; dataDir: string };
+let target: Target;
+
+const offlineMkm = mkmOn(() => offline);
+const onlineMkm = mkmOn(() => online, { MKM_GATEWAY_PASSWORD: PASSWORD });
+const asOffline = (args: string[]) => offlineMkm(args, offline.token.userPin);
+const asOnline = (args: string[]) => onlineMkm(args, online.token.userPin);
+
+async function ok<T>(run: Promise<CliRun>): Promise<T> {
+  const r = await run;
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** A refusal: exit 1 and one `mkm: ... [CODE]` line. */
+async function refused(run: Promise<CliRun>, code: string): Promise<string> {
+  const r = await run;
+  expect(r.code, r.stdout + r.stderr).toBe(1);
+  expect(r.stderr).toContain(`[${code}]`);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  return r.stderr;
+}
+
+/** RFC 8785 ordering written out again here, so the openssl check does not lean on mkm's code. */
+function canon(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canon(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+const file = (name: string) => join(work, name);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const readPkg = (name: string): any => JSON.parse(readFileSync(file(name), 'utf8'));
+const writePkg = (name: string, value: unknown) => writeFileSync(file(name), JSON.stringify(value, null, 2));
+
+interface Summary {
+  id: string;
+  purpose: string;
+  algorithm: string;
+  signer: { spkiSha256: string };
+  items: { kind: string; keyId?: string; spkiSha256?: string; wrapping?: string; kcv?: string }[];
+}
+
+let transportId: string;
+let offlineSigner: string;
+let onlineSigner: string;
+
+beforeAll(async () => {
+  // The offline token is also opened in this process (to craft signed test packages), so its
+  // SoftHSM2 configuration is the one this process uses.
+  const offlineToken = createSoftHsmToken({ label: 'air-gapped', userPin: '5150-offline' });
+  const onlineToken = createSoftHsmToken({ label: 'online', userPin: '5150-online', setProcessEnv: false });
+  offline = { token: offlineToken, dataDir: mkdtempSync(join(tmpdir(), 'mkm-xchg-offline-')) };
+  online = { token: onlineToken, dataDir: mkdtempSync(join(tmpdir(), 'mkm-xchg-online-')) };
+  work = mkdtempSync(join(tmpdir(), 'mkm-xchg-files-'));
+  sandboxDir = mkdtempSync(join(tmpdir(), 'mkm-xchg-sandbox-'));
+  sandbox = await startSandbox({ port: 0, dataDir: sandboxDir, users: [{ name: USER, password: PASSWORD }] });
+  target = { url: sandbox.url, caPem: sandbox.caPem, pin: sandbox.pin };
+});
+
+afterAll(async () => {
+  await sandbox?.close();
+  offline?.token.cleanup();
+  online?.token.cleanup();
+  for (const d of [offline?.dataDir, online?.dataDir, work, sandboxDir])
+    if (d) rmSync(d, { recursive: true, force: true });
+});
+
+// Each step runs several mkm processes, each with its own token host: slow on a loaded machine.
+describe(
+  'mkm exchange: registration from an air-gapped token, gateway key back',
+  { timeout: 180_000 },
+  () => {
+    it('the offline admin makes a transport key and a signing key, and exports a signed registration request', async () => {
+      transportId = (
+        await ok<{ id: string }>(
+          asOffline([
+            '--json',
+            'keys',
+            'generate',
+            '--type',
+            'rsa-2048',
+            '--label',
+            'transport',
+            '--purpose',
+            'gateway-transport',
+          ]),
+        )
+      ).id;
+      offlineSigner = (
+        await ok<{ spkiSha256: string }>(
+          asOffline([
+            '--json',
+            'keys',
+            'generate',
+            '--type',
+            'rsa-3072',
+            '--label',
+            'ceremony-signer',
+            '--purpose',
+            'signing',
+          ]),
+        )
+      ).spkiSha256;
+
+      const made = await ok<{ file: string; summary: Summary }>(
+        asOffline([
+          '--json',
+          'exchange',
+          'export',
+          '--kind',
+          'registration',
+          '--key',
+          'transport',
+          '--signing-key',
+          'ceremony-signer',
+          '--out',
+          file('req.mkmx'),
+        ]),
+      );
+      expect(made.summary).toMatchObject({
+        purpose: 'registration-request',
+        // SoftHSM2 signs with PSS, so the stronger scheme is used.
+        algorithm: 'RSASSA-PSS-SHA256',
+        signer: { spkiSha256: offlineSigner },
+        // SoftHSM2 2.6 unwraps OAEP with SHA-1 only; the probe finds that and the request says so.
+        items: [{ kind: 'registration-request', keyId: transportId, wrapping: 'RSAES-OAEP-SHA1' }],
+      });
+      const again = await asOffline([
+        'exchange',
+        'export',
+        '--kind',
+        'registration',
+        '--key',
+        'transport',
+        '--signing-key',
+        'ceremony-signer',
+        '--out',
+        file('req.mkmx'),
+      ]);
+      expect(again.stderr).toMatch(/already exists; add --force.*\[CONFLICT\]/);
+    });
+
+    it('refuses to sign with a key that is not a signing key', async () => {
+      const stderr = await refused(
+        asOffline([
+          'exchange',
+          'export',
+          '--kind',
+          'registration',
+          '--key',
+          'transport',
+          '--signing-key',
+          'transport',
+          '--out',
+          file('x.mkmx'),
+        ]),
+        'KEY_NOT_PERMITTED',
+      );
+      expect(stderr).toContain('--purpose signing');
+    });
+
+    it('the package holds public material only: no PIN, no private key', () => {
+      const text = readFileSync(file('req.mkmx'), 'utf8');
+      expect(text).not.toMatch(/PRIVATE/);
+      expect(findSecrets([work], [offline.token.userPin, offline.token.soPin, PASSWORD])).toEqual([]);
+    });
+
+    it('its signature verifies with the openssl CLI over the canonical JSON, independent of mkm', () => {
+      const pkg = readPkg('req.mkmx');
+      const { signature, ...unsigned } = pkg;
+      writeFileSync(file('canonical.json'), canon(unsigned));
+      writeFileSync(file('sig.bin'), Buffer.from(signature.value, 'base64'));
+      writeFileSync(file('signer.pem'), pkg.signer.spkiPem);
+      const pss = [
+        '-sigopt',
+        'rsa_padding_mode:pss',
+        '-sigopt',
+        'rsa_pss_saltlen:32',
+        '-sigopt',
+        'rsa_mgf1_md:sha256',
+      ];
+      const args = (data: string) => [
+        'dgst',
+        '-sha256',
+        ...pss,
+        '-verify',
+        file('signer.pem'),
+        '-signature',
+        file('sig.bin'),
+        data,
+      ];
+      const good = spawnSync('openssl', args(file('canonical.json')), { encoding: 'utf8' });
+      expect(good.stdout).toMatch(/Verified OK/);
+      // The pretty-printed file itself is not what was signed.
+      const bad = spawnSync('openssl', args(file('req.mkmx')), { encoding: 'utf8' });
+      expect(bad.status).not.toBe(0);
+    });
+
+    it('a PKCS#1 v1.5 package (--alg pkcs1) verifies with plain openssl dgst -sha256 -verify', async () => {
+      await ok(
+        asOffline([
+          '--json',
+          'exchange',
+          'export',
+          '--kind',
+          'registration',
+          '--key',
+          'transport',
+          '--signing-key',
+          'ceremony-signer',
+          '--alg',
+          'pkcs1',
+          '--out',
+          file('req-pkcs1.mkmx'),
+        ]),
+      );
+      const pkg = readPkg('req-pkcs1.mkmx');
+      expect(pkg.signature.alg).toBe('RSASSA-PKCS1-v1_5-SHA256');
+      const { signature, ...unsigned } = pkg;
+      writeFileSync(file('canonical1.json'), canon(unsigned));
+      writeFileSync(file('sig1.bin'), Buffer.from(signature.value, 'base64'));
+      writeFileSync(file('signer1.pem'), pkg.signer.spkiPem);
+      const r = spawnSync(
+        'openssl',
+        [
+          'dgst',
+          '-sha256',
+          '-verify',
+          file('signer1.pem'),
+          '-signature',
+          file('sig1.bin'),
+          file('canonical1.json'),
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(r.stdout).toMatch(/Verified OK/);
+    });
+
+    it('online: without a signer fingerprint the package is refused, signature valid but signer not trusted, and nothing reaches the gateway', async () => {
+      await ok(
+        asOnline([
+          '--json',
+          'gateway',
+          'add',
+          '--name',
+          'Sandbox',
+          '--id',
+          'sandbox',
+          '--url',
+          sandbox.url,
+          '--user',
+          USER,
+          '--pin',
+          sandbox.pin,
+          '--key-rolling',
+        ]),
+      );
+      const verify = await refused(
+        asOnline(['exchange', 'verify', file('req.mkmx')]),
+        'EXCHANGE_SIGNER_UNTRUSTED',
+      );
+      expect(verify).toContain('signature is valid');
+      expect(verify).toContain(offlineSigner.match(/../g)!.join(':'));
+      await refused(
+        asOnline(['exchange', 'import', file('req.mkmx'), '--profile', 'sandbox']),
+        'EXCHANGE_SIGNER_UNTRUSTED',
+      );
+      await refused(
+        asOnline([
+          'exchange',
+          'import',
+          file('req.mkmx'),
+          '--profile',
+          'sandbox',
+          '--signer',
+          onlineSignerPlaceholder(),
+        ]),
+        'EXCHANGE_SIGNER_UNTRUSTED',
+      );
+      const bearer = await login(target, USER, PASSWORD);
+      const keys = await call(target, 'GET', '/v1/encryption/merchant_keys', { token: bearer });
+      expect(keys.body.keys).toEqual([]);
+    });
+
+    it('online: verified against the fingerprint the offline admin read out, then uploaded; new key sets are wrapped for the air-gapped token', async () => {
+      const human = await asOnline([
+        'exchange',
+        'verify',
+        file('req.mkmx'),
+        '--signer',
+        offlineSigner.toUpperCase().match(/../g)!.join(':'),
+      ]);
+      expect(human.code, human.stderr).toBe(0);
+      expect(human.stdout).toContain('VERIFIED: signature valid, signer is the expected fingerprint');
+      expect(human.stdout).toContain(`registration request  ${transportId}`);
+
+      const imported = await ok<{ registrations: { keyId: string; created: boolean; wrapping: string }[] }>(
+        asOnline([
+          '--json',
+          'exchange',
+          'import',
+          file('req.mkmx'),
+          '--signer',
+          offlineSigner,
+          '--profile',
+          'sandbox',
+        ]),
+      );
+      expect(imported.registrations).toEqual([
+        expect.objectContaining({
+          keyId: transportId,
+          created: true,
+          wrapping: 'RSAES-OAEP-SHA1',
+          status: 'active',
+        }),
+      ]);
+      // Importing the same package again is harmless: the gateway already holds exactly this key.
+      const twice = await ok<{ registrations: { created: boolean }[] }>(
+        asOnline([
+          '--json',
+          'exchange',
+          'import',
+          file('req.mkmx'),
+          '--signer',
+          offlineSigner,
+          '--profile',
+          'sandbox',
+        ]),
+      );
+      expect(twice.registrations[0]!.created).toBe(false);
+
+      const bearer = await login(target, USER, PASSWORD);
+      const set = (await call(target, 'POST', '/v1/encryption/key_sets', { token: bearer, json: {} })).body
+        .next_key_set;
+      expect(set.wrapping_key_id).toBe(transportId);
+      // The air-gapped token unwraps it with the transport key that never left it, and the KCV matches.
+      const svc = new TokenService();
+      await svc.loadModule({ path: offline.token.modulePath });
+      try {
+        await svc.login({ slotId: offline.token.slotId, pin: offline.token.userPin });
+        const enc = await svc.unwrapKey({
+          slotId: offline.token.slotId,
+          unwrappingKeyId: transportId,
+          mechanism: 'RSA_OAEP_SHA1',
+          wrapped: set.enc_key,
+          keyType: 'aes-256',
+          label: 'set-enc',
+          token: false,
+        });
+        expect(enc.kcv).toBe(set.enc_kcv);
+      } finally {
+        await svc.unloadModule();
+      }
+    });
+
+    let gatewayFingerprint: string;
+
+    it('online: exports the pinned gateway key with the registration receipt, signed by its own signing key', async () => {
+      onlineSigner = (
+        await ok<{ spkiSha256: string }>(
+          asOnline([
+            '--json',
+            'keys',
+            'generate',
+            '--type',
+            'rsa-3072',
+            '--label',
+            'online-signer',
+            '--purpose',
+            'signing',
+          ]),
+        )
+      ).spkiSha256;
+      await refused(
+        asOnline([
+          'exchange',
+          'export',
+          '--kind',
+          'gateway-key',
+          '--profile',
+          'sandbox',
+          '--signing-key',
+          'online-signer',
+          '--out',
+          file('gw.mkmx'),
+        ]),
+        'NOT_FOUND',
+      );
+      gatewayFingerprint = (
+        await ok<{ pinned: { spkiSha256: string } }>(
+          asOnline(['--json', 'gateway', 'fetch-key', '--profile', 'sandbox']),
+        )
+      ).pinned.spkiSha256;
+      const made = await ok<{ summary: Summary }>(
+        asOnline([
+          '--json',
+          'exchange',
+          'export',
+          '--kind',
+          'gateway-key',
+          '--profile',
+          'sandbox',
+          '--signing-key',
+          'online-signer',
+          '--out',
+          file('gw.mkmx'),
+        ]),
+      );
+      expect(made.summary.items).toEqual([
+        expect.objectContaining({ kind: 'gateway-key', spkiSha256: gatewayFingerprint }),
+        expect.objectContaining({ kind: 'registration-receipt', keyId: transportId, status: 'active' }),
+      ]);
+    });
+
+    it('offline: imports the gateway key without any network (its profile points nowhere) and pins it', async () => {
+      await ok(
+        asOffline([
+          '--json',
+          'gateway',
+          'add',
+          '--name',
+          'Sandbox',
+          '--id',
+          'sandbox',
+          '--url',
+          'https://127.0.0.1:9',
+          '--user',
+          USER,
+        ]),
+      );
+      await refused(
+        asOffline(['exchange', 'import', file('gw.mkmx'), '--profile', 'sandbox']),
+        'EXCHANGE_SIGNER_UNTRUSTED',
+      );
+      // A package of another purpose than the admin expects is refused.
+      await refused(
+        asOffline([
+          'exchange',
+          'import',
+          file('gw.mkmx'),
+          '--profile',
+          'sandbox',
+          '--signer',
+          onlineSigner,
+          '--expect',
+          'registration-request',
+        ]),
+        'EXCHANGE_KIND_REFUSED',
+      );
+      const imported = await asOffline([
+        'exchange',
+        'import',
+        file('gw.mkmx'),
+        '--profile',
+        'sandbox',
+        '--signer',
+        onlineSigner,
+      ]);
+      expect(imported.code, imported.stderr).toBe(0);
+      expect(imported.stdout).toContain(
+        `gateway key      pinned for sandbox: spki-sha256 ${gatewayFingerprint}`,
+      );
+      const status = await ok<{
+        gatewayKey: { status: string; pinned: { spkiSha256: string; source: string } };
+      }>(asOffline(['--json', 'gateway', 'status', 'sandbox']));
+      expect(status.gatewayKey).toMatchObject({
+        status: 'pinned',
+        pinned: { spkiSha256: gatewayFingerprint, source: 'imported' },
+      });
+    });
+
+    it('trusted signers: added only with --yes, then packages verify without --signer; removed, they no longer do', async () => {
+      await refused(
+        asOffline(['exchange', 'trust', onlineSigner, '--name', 'Online desk']),
+        'CONFIRMATION_REQUIRED',
+      );
+      await ok(asOffline(['--json', 'exchange', 'trust', onlineSigner, '--name', 'Online desk', '--yes']));
+      const v = await asOffline(['exchange', 'verify', file('gw.mkmx')]);
+      expect(v.code, v.stderr).toBe(0);
+      expect(v.stdout).toContain('signer trusted here as "Online desk"');
+      const list = await ok<{ spkiSha256: string; name: string }[]>(
+        asOffline(['--json', 'exchange', 'signers']),
+      );
+      expect(list).toEqual([expect.objectContaining({ spkiSha256: onlineSigner, name: 'Online desk' })]);
+      // Trusting the online signer does not make the offline machine's own packages trusted.
+      await refused(asOffline(['exchange', 'verify', file('req.mkmx')]), 'EXCHANGE_SIGNER_UNTRUSTED');
+      await ok(asOffline(['--json', 'exchange', 'untrust', onlineSigner, '--yes']));
+      await refused(asOffline(['exchange', 'verify', file('gw.mkmx')]), 'EXCHANGE_SIGNER_UNTRUSTED');
+    });
+
+    it('every exchange step is in the audit log, refusals with their code', async () => {
+      const r = await asOffline(['audit', 'export', '--format', 'json']);
+      expect(r.code, r.stderr).toBe(0);
+      const text = r.stdout;
+      for (const action of [
+        'exchange.export',
+        'exchange.import',
+        'exchange.verify',
+        'exchange.signer.trust',
+        'exchange.signer.untrust',
+      ]) {
+        expect(text).toContain(`"${action}"`);
+      }
+      expect(text).toContain('EXCHANGE_SIGNER_UNTRUSTED');
+      expect(text).not.toMatch(/BEGIN PUBLIC KEY|PRIVATE/);
+      const onlineAudit = await asOnline(['audit', 'export', '--format', 'json']);
+      expect(onlineAudit.stdout).toContain('"exchange.registration.upload"');
+    });
+  },
+);
+
+/** A well-formed fingerprint that is nobody's: what an admin gets when reading the wrong one. */
+function onlineSignerPlaceholder(): string {
+  return 'ab'.repeat(32);
+}
