@@ -7,6 +7,7 @@ import { AppAudit } from '../../../electron/audit/app-audit.main';
 import { silentLogger } from '../../../electron/core/logger.main';
 import { EventBus } from '../../../electron/core/registry.main';
 import { GatewayService } from '../../../electron/gateway/gateway-service.main';
+import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
 import type { TokensService } from '../../../electron/hsm/tokens.main';
 import { KeyLifecycleService } from '../../../electron/keys/lifecycle.main';
 import { CURRENT_CUSTODIAN_TEXT } from '../../../electron/report/custodian-text.std';
@@ -315,5 +316,76 @@ describe('mkm report on a real token', () => {
       ]),
     );
     expect(findSecrets([dataDir], [USER_PIN, SO_PIN])).toEqual([]);
+  });
+});
+
+describe('gateway key-exchange evidence against the sandbox gateway', () => {
+  const GW_USER = 'merchant-report';
+  const GW_PASSWORD = 'report gw pass 3317-q';
+  let dataDir: string;
+  let sandboxDir: string;
+  let sandbox: SandboxHandle;
+  const cli = mkmOn(() => ({ dataDir, token: hsm }), { MKM_GATEWAY_PASSWORD: GW_PASSWORD });
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mkm-report-gw-'));
+    sandboxDir = mkdtempSync(join(tmpdir(), 'mkm-report-sandbox-'));
+    sandbox = await startSandbox({
+      port: 0,
+      dataDir: sandboxDir,
+      users: [{ name: GW_USER, password: GW_PASSWORD }],
+    });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(sandboxDir, { recursive: true, force: true });
+  });
+
+  it('shows the pinned gateway key fingerprint and the registered transport key; 3.7.2 is met', async () => {
+    const add = await cli(
+      ['gateway', 'add', '--name', 'Sandbox', '--url', sandbox.url, '--user', GW_USER, '--pin', sandbox.pin],
+      USER_PIN,
+    );
+    expect(add.code, add.stderr).toBe(0);
+    const fetched = await cli(['--json', 'gateway', 'fetch-key'], USER_PIN);
+    expect(fetched.code, fetched.stderr).toBe(0);
+    const pinned = (JSON.parse(fetched.stdout) as { pinned: { spkiSha256: string } }).pinned.spkiSha256;
+    const key = await cli(
+      [
+        'keys',
+        'generate',
+        '--type',
+        'rsa-2048',
+        '--label',
+        'report-transport',
+        '--purpose',
+        'gateway-transport',
+      ],
+      USER_PIN,
+    );
+    expect(key.code, key.stderr).toBe(0);
+    const registered = await cli(['gateway', 'register', 'report-transport'], USER_PIN);
+    expect(registered.code, registered.stderr).toBe(0);
+
+    const r = await cli(['--json', 'report', 'pci'], USER_PIN);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as PciReport;
+    expect(report.evidence.gateway).toMatchObject({
+      error: null,
+      profiles: [
+        {
+          id: 'sandbox',
+          name: 'Sandbox',
+          pinnedFingerprint: pinned,
+          keyStatus: 'pinned',
+          merchantKeysActive: 1,
+        },
+      ],
+    });
+    const q = req(report, '3.7.2');
+    expect(q.status).toBe('met');
+    expect(q.facts.find((f) => f.label === 'Gateway “Sandbox”')?.value).toContain(`pinned SHA-256 ${pinned}`);
+    expect(findSecrets([dataDir], [USER_PIN, GW_PASSWORD])).toEqual([]);
   });
 });
