@@ -50,7 +50,8 @@ export function GatewayScreen() {
         </p>
         <AddProfileDialog onAdded={(p) => setChosenId(p.id)} />
       </div>
-      {rotation && list.some((p) => p.id === rotation.profileId) && (
+      {/* The shown profile has its own banner and confirm button; this one points at another. */}
+      {rotation && rotation.profileId !== chosen?.id && list.some((p) => p.id === rotation.profileId) && (
         <div className="notice notice-warning" role="alert">
           <span>
             Gateway “{list.find((p) => p.id === rotation.profileId)?.name}” now serves a new public key; it
