@@ -117,6 +117,27 @@ export const AUDITED: Record<string, Mapper> = {
     action: 'report.custodian.revoke',
     details: { custodianId: r.id, name: (res as { name?: string } | undefined)?.name ?? null },
   }),
+  // Diagnosing decrypts with token keys and may ask the sandbox's verify oracle: who, when, what
+  // kind and which findings; never the pasted input.
+  'troubleshoot.diagnose': (r, res) => {
+    const d = res as { kind?: string; findings?: { code: string }[] } | undefined;
+    return {
+      action: 'console.diagnose',
+      details: {
+        profileId: r.profileId ?? null,
+        kind: d?.kind ?? null,
+        codes: d?.findings?.map((f) => f.code) ?? [],
+      },
+    };
+  },
+  'support.write': (r, res) => ({
+    action: 'support.bundle.write',
+    details: {
+      outPath: r.outPath,
+      overwrite: r.overwrite ?? false,
+      sha256: (res as { sha256?: string } | undefined)?.sha256 ?? null,
+    },
+  }),
   'audit.verify': (_r, res) => ({
     action: 'audit.verify',
     details: { ok: (res as VerifyReport | undefined)?.ok ?? false },
