@@ -142,6 +142,7 @@ export const AUDITED: Record<string, Mapper> = {
     action: 'audit.verify',
     details: { ok: (res as VerifyReport | undefined)?.ok ?? false },
   }),
+  ...EXCHANGE_AUDITED,
 };
 
 export interface AppAuditOptions {
@@ -259,7 +260,6 @@ export class AppAudit {
     this.log?.setActor({ token: null });
   }
 
-  ...EXCHANGE_AUDITED,
   status() {
     return {
       open: this.log !== null,

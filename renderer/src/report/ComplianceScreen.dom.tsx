@@ -183,7 +183,7 @@ function Requirement({ requirement: r }: { requirement: PciRequirementResult }) 
         <span className="pci-req-id">{r.id}</span>
         <span>{r.title}</span>
         <Badge tone={STATUS_TONES[r.status]}>{PCI_STATUS_LABELS[r.status]}</Badge>
-        <p className="pci-req-why muted small">{r.why[0]}</p>
+        <span className="pci-req-why muted small">{r.why[0]}</span>
       </summary>
       <div className="pci-req-body">
         {r.why.length > 1 && (
