@@ -9,6 +9,7 @@ import type {
 import { MkmError } from '../../shared/errors.std';
 import { addCommands, type CliContext } from './context.cli';
 import { usage } from './output.cli';
+import { readPin } from './pin.cli';
 import { loggedInSlot, resolveKey } from './tokens.cli';
 
 /**
@@ -35,6 +36,17 @@ export async function resolveProfile(ctx: CliContext, ref: string | undefined): 
   throw usage(
     `There are ${profiles.length} gateway profiles; name one (${profiles.map((p) => p.id).join(', ')}).`,
   );
+}
+
+/**
+ * A command that signs in to the gateway: without MKM_GATEWAY_PASSWORD, a terminal asks for the
+ * password (echo off) and hands it to main for this run only. Without a terminal nothing is
+ * asked, and the call fails with GATEWAY_PASSWORD_REQUIRED, which names the variable.
+ */
+async function ensurePassword(ctx: CliContext, profile: GatewayProfileView): Promise<void> {
+  if (profile.passwordKnown || !process.stdin.isTTY) return;
+  const password = await readPin(`Gateway password for ${profile.username} at ${profile.name}: `, {});
+  if (password !== '') await ctx.call('gateway.setPassword', { profileId: profile.id, password });
 }
 
 const keyLine = (k: GatewayPublicKeyView) =>
@@ -166,6 +178,7 @@ addCommands((program, context) => {
       const ctx = context();
       const profile = await resolveProfile(ctx, ref);
       if (profile.keyRolling) await loggedInSlot(ctx);
+      await ensurePassword(ctx, profile);
       const r = await ctx.call('gateway.sync', { profileId: profile.id });
       ctx.out.result(r, () =>
         [
@@ -186,6 +199,7 @@ addCommands((program, context) => {
       const ctx = context();
       const profile = await resolveProfile(ctx, ref);
       await loggedInSlot(ctx);
+      await ensurePassword(ctx, profile);
       const r = await ctx.call('gateway.ping', { profileId: profile.id });
       ctx.out.result(
         r,
@@ -203,6 +217,7 @@ addCommands((program, context) => {
       const profile = await resolveProfile(ctx, opts.profile);
       const slot = await loggedInSlot(ctx);
       const [key] = await resolveKey(ctx, slot.slotId, ref, ['private']);
+      await ensurePassword(ctx, profile);
       const r = await ctx.call('gateway.registerTransportKey', {
         profileId: profile.id,
         slotId: slot.slotId,
@@ -222,6 +237,7 @@ addCommands((program, context) => {
     .action(async (opts: { profile?: string }) => {
       const ctx = context();
       const profile = await resolveProfile(ctx, opts.profile);
+      await ensurePassword(ctx, profile);
       const s = await ctx.call('gateway.fetchKey', { profileId: profile.id });
       ctx.out.result(s, () => gatewayKeyText(s));
     });

@@ -30,7 +30,7 @@ interface Run {
   stderr: string;
 }
 
-const mkm = (args: string[], module = token.modulePath): Promise<Run> =>
+const mkm = (args: string[], module = token.modulePath, extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> =>
   run(
     process.execPath,
     [
@@ -49,6 +49,7 @@ const mkm = (args: string[], module = token.modulePath): Promise<Run> =>
         SOFTHSM2_CONF: token.confPath,
         MKM_PIN: token.userPin,
         MKM_GATEWAY_PASSWORD: PASSWORD,
+        ...extraEnv,
       },
     },
   ).then(
@@ -190,6 +191,12 @@ describe('mkm gateway', () => {
       next,
     ]);
     expect(confirmed).toMatchObject({ status: 'pinned', pinned: { spkiSha256: next } });
+  });
+
+  it('without MKM_GATEWAY_PASSWORD and no terminal to ask on, says which variable to set, exit 1', async () => {
+    const r = await mkm(['gateway', 'fetch-key'], token.modulePath, { MKM_GATEWAY_PASSWORD: '' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/MKM_GATEWAY_PASSWORD.*\[GATEWAY_PASSWORD_REQUIRED\]/);
   });
 
   it('refuses a gateway whose TLS key is not the pinned one, in one line, exit 1', async () => {
