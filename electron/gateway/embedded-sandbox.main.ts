@@ -96,13 +96,11 @@ export class EmbeddedSandbox {
     const handle = this.handle ?? (await this.starting?.catch(() => null)) ?? null;
     this.handle = null;
     if (!handle) return;
-    await handle
-      .close()
-      .catch((error: unknown) =>
-        this.options.logger.warn('the local demo sandbox did not stop cleanly', {
-          error: toErrorShape(error),
-        }),
-      );
+    await handle.close().catch((error: unknown) =>
+      this.options.logger.warn('the local demo sandbox did not stop cleanly', {
+        error: toErrorShape(error),
+      }),
+    );
     this.options.logger.info('local demo sandbox stopped');
   }
 }
