@@ -141,7 +141,7 @@ function Shell() {
           )}
           <Tabs.Content value="status" className="panel">
             <h1>Dashboard</h1>
-            <DashboardScreen />
+            <DashboardScreen onOpenSection={setSection} />
             {status.isPending && !error && <p className="muted">Loading…</p>}
             {status.data && <StatusCard status={status.data} />}
           </Tabs.Content>

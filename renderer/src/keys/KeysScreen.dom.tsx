@@ -1,5 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
 import { useDeferredValue, useMemo, useState } from 'react';
+import { ManagedKeys } from '../lifecycle/ManagedKeys.dom';
 import type { ObjectInfo } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
 import { tokenLabel, useTokens } from '../tokens/TokenContext.dom';
@@ -14,6 +15,7 @@ type Ref = Pick<ObjectInfo, 'id' | 'class'>;
 
 export function KeysScreen() {
   const { activeSlot, isDemoSlot, openLogin, slots } = useTokens();
+  const [view, setView] = useState<'objects' | 'managed'>('objects');
   if (slots.isPending && slots.fetchStatus === 'fetching') return <Loading>Looking for tokens…</Loading>;
   if (slots.error) return <ErrorNotice error={slots.error} onRetry={() => void slots.refetch()} />;
   if (!activeSlot?.token?.flags.tokenInitialized) {
@@ -40,7 +42,21 @@ export function KeysScreen() {
           </button>
         </div>
       )}
-      <SlotKeys key={activeSlot.slotId} slotId={activeSlot.slotId} loggedIn={loggedIn} />
+      <div className="seg" role="group" aria-label="Keys view">
+        <button type="button" aria-pressed={view === 'objects'} onClick={() => setView('objects')}>
+          Token objects
+        </button>
+        <button type="button" aria-pressed={view === 'managed'} onClick={() => setView('managed')}>
+          Managed keys
+        </button>
+      </div>
+      {/* Both stay mounted: a generation in progress and the selection survive a switch. */}
+      <div className="stack keys-view" hidden={view !== 'objects'}>
+        <SlotKeys key={activeSlot.slotId} slotId={activeSlot.slotId} loggedIn={loggedIn} />
+      </div>
+      <div className="stack keys-view" hidden={view !== 'managed'}>
+        <ManagedKeys key={activeSlot.slotId} slotId={activeSlot.slotId} loggedIn={loggedIn} />
+      </div>
     </div>
   );
 }
