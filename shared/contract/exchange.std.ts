@@ -9,8 +9,11 @@ import { channel, noArgs } from '../contract-kit.std';
 
 export const EXCHANGE_FORMAT = 'mkm-exchange';
 export const EXCHANGE_VERSION = 1;
-/** A package is a few public keys and fingerprints; anything near this size is not one. */
-export const EXCHANGE_MAX_BYTES = 1024 * 1024;
+/**
+ * A package is a few public keys and fingerprints (64 RSA-4096 items are about 100 KiB); a file
+ * past this size is not one. Below the IPC layer's 1 MiB string limit, so the refusal is ours.
+ */
+export const EXCHANGE_MAX_BYTES = 512 * 1024;
 export const EXCHANGE_MAX_ITEMS = 64;
 
 export const EXCHANGE_PURPOSES = ['registration-request', 'gateway-key', 'key-announcement'] as const;
@@ -241,7 +244,7 @@ const KEY_ID = z
 const PACKAGE_TEXT = z
   .string()
   .min(1)
-  .max(EXCHANGE_MAX_BYTES * 4);
+  .max(1024 * 1024);
 const SLOT = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 const verifyRequest = {

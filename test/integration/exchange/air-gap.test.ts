@@ -62,7 +62,6 @@ function canon(v: unknown): string {
 const file = (name: string) => join(work, name);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const readPkg = (name: string): any => JSON.parse(readFileSync(file(name), 'utf8'));
-const writePkg = (name: string, value: unknown) => writeFileSync(file(name), JSON.stringify(value, null, 2));
 
 interface Summary {
   id: string;

@@ -106,7 +106,7 @@ describe('exchange package format', () => {
     expect(e.details?.reason).toBe('schema');
     const { signer: _s, ...missing } = JSON.parse(text);
     expect(refusal(() => parsePackage(JSON.stringify(missing))).code).toBe('EXCHANGE_FORMAT_INVALID');
-    expect(refusal(() => parsePackage(' '.repeat(1024 * 1024 + 1))).code).toBe('EXCHANGE_TOO_LARGE');
+    expect(refusal(() => parsePackage(' '.repeat(512 * 1024 + 1))).code).toBe('EXCHANGE_TOO_LARGE');
   });
 
   it('refuses a changed item, a flipped signature bit, and another key posing as the signer', () => {
