@@ -107,7 +107,11 @@ class Engine {
       }
     }
     for (const k of this.env.token?.rsa ?? []) {
-      if (k.bits / 8 === length) out.push(`token key "${k.label}" (id ${k.id}, spki ${short(k.spkiSha256)})`);
+      if (k.bits / 8 === length) {
+        out.push(
+          `token key "${k.label}" (id ${k.id}, spki ${short(k.spkiSha256)}${k.version ? `, ${k.version}` : ''})`,
+        );
+      }
     }
     return out;
   }
@@ -199,7 +203,13 @@ class Engine {
         const shape = shapeOfClear(clear);
         clear.fill(0);
         const padding = MECHANISM_PADDING[mechanism];
-        const evidence = at(field, { keyId: key.id, keyLabel: key.label, padding, ...shape.evidence });
+        const evidence = at(field, {
+          keyId: key.id,
+          keyLabel: key.label,
+          ...(key.version ? { keyVersion: key.version } : {}),
+          padding,
+          ...shape.evidence,
+        });
         if (shape.base64Bytes !== null && (RSA_SIZES as readonly number[]).includes(shape.base64Bytes)) {
           this.findings.push(finding('DOUBLE_ENCRYPTED', evidence));
         } else if (expectedPadding && expectedPadding !== padding) {

@@ -42,6 +42,8 @@ export interface TokenRsaKey {
   spkiSha256: string;
   /** The private half may decrypt (purpose "encryption"). */
   decrypts: boolean;
+  /** "v2 of \"card test key\" (active)" when the lifecycle manages it. */
+  version: string | null;
 }
 
 export interface TokenFacts {
@@ -103,6 +105,24 @@ function profileFacts(services: AppServices, id: string, skipped: string[]): Pro
   }
 }
 
+/**
+ * Token key id -> its managed version, for "which key (and which version) made it". The
+ * inventory is one process's at a time: when another holds it, keys go unnamed.
+ */
+function managedVersions(services: AppServices): Map<string, string> {
+  const out = new Map<string, string>();
+  try {
+    const data = services.keyLifecycle().list();
+    const names = new Map(data.logicalKeys.map((k) => [k.id, k.name]));
+    for (const v of data.versions) {
+      if (v.ckaId) out.set(v.ckaId, `v${v.version} of "${names.get(v.logicalKeyId) ?? '?'}" (${v.state})`);
+    }
+  } catch {
+    /* key versions are context only */
+  }
+  return out;
+}
+
 async function tokenFacts(
   services: AppServices,
   slotId: number | undefined,
@@ -124,6 +144,7 @@ async function tokenFacts(
     skipped.push(`Token: ${toErrorShape(error).message}`);
     return null;
   }
+  const versions = managedVersions(services);
   try {
     const objects = await services.tokens.call('listObjects', { slotId: slot });
     const rsa = new Map<string, TokenRsaKey>();
@@ -139,10 +160,26 @@ async function tokenFacts(
       }
       try {
         const pub = await services.tokens.call('exportPublicKey', { slotId: slot, id: o.id, format: 'pem' });
-        rsa.set(o.id, { id: o.id, label: o.label, bits: pub.bits, spkiSha256: pub.spkiSha256, decrypts });
+        rsa.set(o.id, {
+          id: o.id,
+          label: o.label,
+          bits: pub.bits,
+          spkiSha256: pub.spkiSha256,
+          decrypts,
+          version: versions.get(o.id) ?? null,
+        });
       } catch {
         // A private key whose public half the token cannot give is still a decrypt candidate.
-        if (o.bits) rsa.set(o.id, { id: o.id, label: o.label, bits: o.bits, spkiSha256: '', decrypts });
+        if (o.bits) {
+          rsa.set(o.id, {
+            id: o.id,
+            label: o.label,
+            bits: o.bits,
+            spkiSha256: '',
+            decrypts,
+            version: versions.get(o.id) ?? null,
+          });
+        }
       }
     }
     const secretIds = new Set(objects.filter((o) => o.class === 'secret').map((o) => o.id));

@@ -228,6 +228,19 @@ describe('the failure-mode table, each row produced for real', () => {
     expectNoSecret(d);
   });
 
+  it('names the managed version of a token key that could have made it', async () => {
+    await h.ok('lifecycle.create', { name: 'diag managed', purpose: 'signing' });
+    const d = await h.diagnose(rsaEncrypt(otherRsaKey().publicKey, PAN).toString('base64'));
+    const match = d.findings.find((f) => f.code === 'KEY_MATCH')!;
+    expect(match.evidence.candidates).toMatch(/v1 of "diag managed" \(active\)/);
+    expect(match.evidence.candidates).toMatch(/gateway key of "Sandbox" \(pinned, key_id \S+/);
+  });
+
+  it('refuses an input over 256 KiB before anything runs', async () => {
+    const envelope = await h.call('troubleshoot.diagnose', { input: 'A'.repeat(256 * 1024 + 1) });
+    expect(envelope.ok ? 'ok' : envelope.error.code).toBe('VALIDATION');
+  });
+
   it('opens a good envelope under the live key set in the token', async () => {
     const d = await h.diagnose(await sealed(), 'sandbox');
     expect(d.findings.filter((f) => f.severity === 'error')).toEqual([]);
