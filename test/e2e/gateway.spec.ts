@@ -45,7 +45,7 @@ test('a gateway profile: register, sync, ping, a confirmed gateway key rotation,
 
   await app.getByRole('tab', { name: 'Gateway' }).click();
   await expect(app.getByRole('heading', { level: 1, name: 'Gateway' })).toBeVisible();
-  await expect(app.getByText('No gateway profile yet.')).toBeVisible();
+  await expect(app.getByText('No gateway profile yet.', { exact: true })).toBeVisible();
   await expect(app.getByRole('button', { name: 'Start the local sandbox (demo)' })).toBeVisible();
 
   // Add the profile: the password is masked, the pin is the sandbox's.
@@ -125,4 +125,55 @@ test('a gateway profile: register, sync, ping, a confirmed gateway key rotation,
   await expect(connection).toContainText('The app keeps working with what the token holds');
   // What the token holds is still shown.
   await expect(row).toContainText('present');
+});
+
+test('with no profile the local demo sandbox is offered; a refused password is asked for again', async ({
+  app,
+}) => {
+  test.setTimeout(180_000);
+  const s = sandbox!;
+  await app.getByRole('tab', { name: 'Keys' }).click();
+  await logInToDemo(app);
+  await app.getByRole('tab', { name: 'Gateway' }).click();
+
+  await app.getByRole('button', { name: 'Start the local sandbox (demo)' }).click();
+  const profiles = app.getByRole('navigation', { name: 'Gateway profiles' });
+  await expect(profiles.getByRole('button', { name: /Local sandbox \(demo\)/ })).toContainText('DEMO', {
+    timeout: 60_000,
+  });
+  await expect(profiles).toContainText(/Local sandbox running at https:\/\/127\.0\.0\.1:\d+/);
+  const demo = app.getByRole('region', { name: 'Gateway profile Local sandbox (demo)' });
+  await expect(demo).toContainText('available to the app');
+  await demo.getByRole('region', { name: 'Connection' }).getByRole('button', { name: 'Sync now' }).click();
+  await expect(demo.getByRole('region', { name: 'Connection' }).getByText('Reachable')).toBeVisible({
+    timeout: 30_000,
+  });
+  await expect(demo.getByTestId('gateway-key-fingerprint')).toHaveText(/^([0-9a-f]{4} ){15}[0-9a-f]{4}$/);
+
+  // A profile whose password the gateway refuses: the error offers to type it again.
+  await app.getByRole('button', { name: 'Add profile…' }).click();
+  const add = app.getByRole('dialog', { name: 'Add a gateway profile' });
+  await add.getByLabel('Name').fill('Typo');
+  await add.getByLabel('Base URL').fill(s.url);
+  await add.getByLabel('User').fill(USER);
+  await add.getByLabel('Password', { exact: true }).fill('not the password');
+  await add.getByLabel(/TLS pin/).fill(s.pin);
+  await add.getByRole('button', { name: 'Add profile' }).click();
+  await expect(add).toBeHidden();
+  const panel = app.getByRole('region', { name: 'Gateway profile Typo' });
+  const keyCard = panel.getByRole('region', { name: 'Gateway public key' });
+  await keyCard.getByRole('button', { name: 'Fetch key' }).click();
+  await expect(keyCard.getByRole('alert')).toContainText('GATEWAY_UNAUTHORIZED', { timeout: 30_000 });
+  await keyCard.getByRole('button', { name: 'Enter password…' }).click();
+  const ask = app.getByRole('dialog', { name: 'Gateway password for “Typo”' });
+  const field = ask.getByLabel('Password', { exact: true });
+  await expect(field).toHaveAttribute('type', 'password');
+  await field.fill(PASSWORD);
+  await ask.getByRole('button', { name: 'Use this password' }).click();
+  await expect(ask).toBeHidden();
+  await keyCard.getByRole('button', { name: 'Fetch key' }).click();
+  await expect(keyCard.getByTestId('gateway-key-fingerprint')).toHaveText(/^([0-9a-f]{4} ){15}[0-9a-f]{4}$/, {
+    timeout: 30_000,
+  });
+  await expect(keyCard.getByRole('alert')).toHaveCount(0);
 });
