@@ -130,6 +130,11 @@ export const AUDITED: Record<string, Mapper> = {
       },
     };
   },
+  // The app's download is made from the preview, so a preview is an export too.
+  'support.preview': (_r, res) => ({
+    action: 'support.bundle.preview',
+    details: { sha256: (res as { sha256?: string } | undefined)?.sha256 ?? null },
+  }),
   'support.write': (r, res) => ({
     action: 'support.bundle.write',
     details: {

@@ -259,7 +259,8 @@ export function decodeField(raw: string, expected: number | null): DecodedField 
   let parsed = parseBase64(text);
   if (!parsed.ok) {
     const issue = parsed.issue;
-    if (issue.kind === 'base64url' && /^[A-Za-z0-9_-]+={0,2}$/.test(text)) {
+    // Mixed alphabets happen too (a '+' replaced by hand, '/' left): still base64url's characters.
+    if (issue.kind === 'base64url' && /^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
       const fixed = parseBase64(standardFromUrl(text));
       if (fixed.ok) {
         findings.push(finding('BASE64URL', { at: issue.index + 1, padded: text.endsWith('=') }));

@@ -116,6 +116,9 @@ describe('decodeField', () => {
     const url = decodeField(std.replace(/\+/g, '-').replace(/\//g, '_'), 256);
     expect(codes(url.findings)).toEqual(['BASE64URL']);
     expect(url.bytes!.length).toBe(256);
+    const mixed = decodeField(std.replace(/\+/g, '-'), 256);
+    expect(codes(mixed.findings)).toEqual(['BASE64URL']);
+    expect(Buffer.from(mixed.bytes!).equals(Buffer.from(ct))).toBe(true);
     const unpadded = decodeField(std.replace(/=+$/, ''), 256);
     expect(codes(unpadded.findings)).toEqual(['MISSING_PADDING']);
   });
