@@ -37,6 +37,8 @@ let audit: AppAudit;
 let gateway: GatewayService;
 let lifecycle: KeyLifecycleService;
 const clock = testClock('2026-01-01T00:00:00.000Z');
+/** Each CLI test runs several mkm processes; the machine may be shared and slow. */
+const CLI_TIMEOUT = 240_000;
 
 beforeAll(async () => {
   hsm = createSoftHsmToken({ label: 'report', userPin: USER_PIN, soPin: SO_PIN });
@@ -216,107 +218,123 @@ describe('mkm report on a real token', () => {
   });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('writes the PDF and the HTML report after a key is made and a custodian acknowledged', async () => {
-    const made = await cli(['keys', 'create', '--name', 'cli-data', '--purpose', 'data'], USER_PIN);
-    expect(made.code, made.stderr).toBe(0);
-    const refused = await cli(['report', 'acknowledge', '--name', 'Bo Chen', '--role', 'Backup custodian']);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/--yes.*\[CONFIRMATION_REQUIRED\]/);
-    const ack = await cli([
-      'report',
-      'acknowledge',
-      '--name',
-      'Bo Chen',
-      '--role',
-      'Backup custodian',
-      '--yes',
-    ]);
-    expect(ack.code, ack.stderr).toBe(0);
-    expect(ack.stdout).toMatch(/^recorded: [0-9a-f-]{36}\s+Bo Chen \(Backup custodian\)/);
+  it(
+    'writes the PDF and the HTML report after a key is made and a custodian acknowledged',
+    async () => {
+      const made = await cli(['keys', 'create', '--name', 'cli-data', '--purpose', 'data'], USER_PIN);
+      expect(made.code, made.stderr).toBe(0);
+      const refused = await cli(['report', 'acknowledge', '--name', 'Bo Chen', '--role', 'Backup custodian']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/--yes.*\[CONFIRMATION_REQUIRED\]/);
+      const ack = await cli([
+        'report',
+        'acknowledge',
+        '--name',
+        'Bo Chen',
+        '--role',
+        'Backup custodian',
+        '--yes',
+      ]);
+      expect(ack.code, ack.stderr).toBe(0);
+      expect(ack.stdout).toMatch(/^recorded: [0-9a-f-]{36}\s+Bo Chen \(Backup custodian\)/);
 
-    const pdfPath = join(dataDir, 'x.pdf');
-    const pdf = await cli(['--json', 'report', 'pci', '--out', pdfPath], USER_PIN);
-    expect(pdf.code, pdf.stderr).toBe(0);
-    expect(JSON.parse(pdf.stdout)).toMatchObject({ out: pdfPath, format: 'pdf' });
-    const { doc, pages } = await pdfPagesText(readFileSync(pdfPath));
-    expect(doc.getPageCount()).toBeGreaterThan(0);
-    expect(doc.getTitle()).toMatch(/PCI DSS v4\.0/);
-    const text = pages.join('\n');
-    for (const id of PCI_REQUIREMENT_IDS) expect(text).toContain(id);
-    expect(text).toContain('Bo Chen');
+      const pdfPath = join(dataDir, 'x.pdf');
+      const pdf = await cli(['--json', 'report', 'pci', '--out', pdfPath], USER_PIN);
+      expect(pdf.code, pdf.stderr).toBe(0);
+      expect(JSON.parse(pdf.stdout)).toMatchObject({ out: pdfPath, format: 'pdf' });
+      const { doc, pages } = await pdfPagesText(readFileSync(pdfPath));
+      expect(doc.getPageCount()).toBeGreaterThan(0);
+      expect(doc.getTitle()).toMatch(/PCI DSS v4\.0/);
+      const text = pages.join('\n');
+      for (const id of PCI_REQUIREMENT_IDS) expect(text).toContain(id);
+      expect(text).toContain('Bo Chen');
 
-    const htmlPath = join(dataDir, 'x.html');
-    const html = await cli(['report', 'pci', '--out', htmlPath], USER_PIN);
-    expect(html.code, html.stderr).toBe(0);
-    expect(html.stdout).toMatch(
-      /^wrote .*x\.html \(html, \d+ bytes\): met \d+, attention \d+, manual \d+, n\/a 3/,
-    );
-    const page = readFileSync(htmlPath, 'utf8');
-    for (const id of PCI_REQUIREMENT_IDS) expect(page).toContain(`id="req-${id}"`);
-    expect(page).toContain('cli-data');
-    // Logged in through MKM_PIN: the token's attributes were checked.
-    // (The token also holds the keys of the tests above: every one of them is counted.)
-    expect(page).toMatch(/Sensitive \(CKA_SENSITIVE\)<\/td><td>(\d+) of \1</);
-    expect(page).toMatch(/Managed versions found \/ missing on the token<\/td><td>1 \/ 0</);
-    expect(page).toContain('SoftHSM');
+      const htmlPath = join(dataDir, 'x.html');
+      const html = await cli(['report', 'pci', '--out', htmlPath], USER_PIN);
+      expect(html.code, html.stderr).toBe(0);
+      expect(html.stdout).toMatch(
+        /^wrote .*x\.html \(html, \d+ bytes\): met \d+, attention \d+, manual \d+, n\/a 3/,
+      );
+      const page = readFileSync(htmlPath, 'utf8');
+      for (const id of PCI_REQUIREMENT_IDS) expect(page).toContain(`id="req-${id}"`);
+      expect(page).toContain('cli-data');
+      // Logged in through MKM_PIN: the token's attributes were checked.
+      // (The token also holds the keys of the tests above: every one of them is counted.)
+      expect(page).toMatch(/Sensitive \(CKA_SENSITIVE\)<\/td><td>(\d+) of \1</);
+      expect(page).toMatch(/Managed versions found \/ missing on the token<\/td><td>1 \/ 0</);
+      expect(page).toContain('SoftHSM');
 
-    const report = JSON.parse((await cli(['--json', 'report', 'pci'], USER_PIN)).stdout) as PciReport;
-    expect(report.requirements.find((r) => r.id === '3.7.8')!.status).toBe('met');
-    expect(report.evidence.audit).toMatchObject({ ok: true, sealsVerified: true });
-  });
+      const report = JSON.parse((await cli(['--json', 'report', 'pci'], USER_PIN)).stdout) as PciReport;
+      expect(report.requirements.find((r) => r.id === '3.7.8')!.status).toBe('met');
+      expect(report.evidence.audit).toMatchObject({ ok: true, sealsVerified: true });
+    },
+    CLI_TIMEOUT,
+  );
 
-  it('without a PIN the report says the token was not checked', async () => {
-    const r = await cli(['--json', 'report', 'pci']);
-    expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout) as PciReport;
-    expect(report.evidence.token).toEqual({ checked: false, reason: 'token not logged in' });
-    expect(report.requirements.find((q) => q.id === '3.6.1.2')!.status).toBe('manual');
-  });
+  it(
+    'without a PIN the report says the token was not checked',
+    async () => {
+      const r = await cli(['--json', 'report', 'pci']);
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout) as PciReport;
+      expect(report.evidence.token).toEqual({ checked: false, reason: 'token not logged in' });
+      expect(report.requirements.find((q) => q.id === '3.6.1.2')!.status).toBe('manual');
+    },
+    CLI_TIMEOUT,
+  );
 
-  it('refuses to overwrite without --force, and to guess a format', async () => {
-    const pdfPath = join(dataDir, 'x.pdf');
-    const before = readFileSync(pdfPath);
-    const again = await cli(['report', 'pci', '--out', pdfPath]);
-    expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/already exists; add --force .*\[CONFLICT\]/);
-    expect(readFileSync(pdfPath).equals(before)).toBe(true);
-    const forced = await cli(['report', 'pci', '--out', pdfPath, '--force']);
-    expect(forced.code, forced.stderr).toBe(0);
-    expect(readFileSync(pdfPath).equals(before)).toBe(false);
+  it(
+    'refuses to overwrite without --force, and to guess a format',
+    async () => {
+      const pdfPath = join(dataDir, 'x.pdf');
+      const before = readFileSync(pdfPath);
+      const again = await cli(['report', 'pci', '--out', pdfPath]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/already exists; add --force .*\[CONFLICT\]/);
+      expect(readFileSync(pdfPath).equals(before)).toBe(true);
+      const forced = await cli(['report', 'pci', '--out', pdfPath, '--force']);
+      expect(forced.code, forced.stderr).toBe(0);
+      expect(readFileSync(pdfPath).equals(before)).toBe(false);
 
-    const bad = await cli(['report', 'pci', '--out', join(dataDir, 'x.txt')]);
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/\.html or \.pdf.*\[USAGE\]/);
-    const explicit = await cli(['report', 'pci', '--out', join(dataDir, 'report.bin'), '--format', 'html']);
-    expect(explicit.code, explicit.stderr).toBe(0);
-    expect(readFileSync(join(dataDir, 'report.bin'), 'utf8')).toMatch(/^<!doctype html>/);
-    expect(existsSync(join(dataDir, 'x.txt'))).toBe(false);
-  });
+      const bad = await cli(['report', 'pci', '--out', join(dataDir, 'x.txt')]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/\.html or \.pdf.*\[USAGE\]/);
+      const explicit = await cli(['report', 'pci', '--out', join(dataDir, 'report.bin'), '--format', 'html']);
+      expect(explicit.code, explicit.stderr).toBe(0);
+      expect(readFileSync(join(dataDir, 'report.bin'), 'utf8')).toMatch(/^<!doctype html>/);
+      expect(existsSync(join(dataDir, 'x.txt'))).toBe(false);
+    },
+    CLI_TIMEOUT,
+  );
 
-  it('lists and revokes custodians; the acknowledgement and the export are in the audit log', async () => {
-    const list = JSON.parse((await cli(['--json', 'report', 'custodians'])).stdout) as {
-      custodians: { id: string; name: string }[];
-    };
-    const bo = list.custodians.find((c) => c.name === 'Bo Chen')!;
-    const revoked = await cli(['report', 'revoke', bo.id, '--reason', 'moved to another team', '--yes']);
-    expect(revoked.code, revoked.stderr).toBe(0);
-    expect(revoked.stdout).toMatch(/revoked: .*Bo Chen.*revoked/);
-    const text = await cli(['report', 'custodians', '--text']);
-    expect(text.stdout).toContain(CURRENT_CUSTODIAN_TEXT.paragraphs[1]!);
+  it(
+    'lists and revokes custodians; the acknowledgement and the export are in the audit log',
+    async () => {
+      const list = JSON.parse((await cli(['--json', 'report', 'custodians'])).stdout) as {
+        custodians: { id: string; name: string }[];
+      };
+      const bo = list.custodians.find((c) => c.name === 'Bo Chen')!;
+      const revoked = await cli(['report', 'revoke', bo.id, '--reason', 'moved to another team', '--yes']);
+      expect(revoked.code, revoked.stderr).toBe(0);
+      expect(revoked.stdout).toMatch(/revoked: .*Bo Chen.*revoked/);
+      const text = await cli(['report', 'custodians', '--text']);
+      expect(text.stdout).toContain(CURRENT_CUSTODIAN_TEXT.paragraphs[1]!);
 
-    const exported = await cli(['audit', 'export', '--format', 'json']);
-    const actions = (
-      JSON.parse(exported.stdout) as { action: string; details?: Record<string, unknown> }[]
-    ).map((e) => e.action);
-    expect(actions).toEqual(
-      expect.arrayContaining([
-        'report.custodian.acknowledge',
-        'report.pci.export',
-        'report.custodian.revoke',
-      ]),
-    );
-    expect(findSecrets([dataDir], [USER_PIN, SO_PIN])).toEqual([]);
-  });
+      const exported = await cli(['audit', 'export', '--format', 'json']);
+      const actions = (
+        JSON.parse(exported.stdout) as { action: string; details?: Record<string, unknown> }[]
+      ).map((e) => e.action);
+      expect(actions).toEqual(
+        expect.arrayContaining([
+          'report.custodian.acknowledge',
+          'report.pci.export',
+          'report.custodian.revoke',
+        ]),
+      );
+      expect(findSecrets([dataDir], [USER_PIN, SO_PIN])).toEqual([]);
+    },
+    CLI_TIMEOUT,
+  );
 });
 
 describe('gateway key-exchange evidence against the sandbox gateway', () => {
@@ -340,52 +358,69 @@ describe('gateway key-exchange evidence against the sandbox gateway', () => {
     await sandbox?.close();
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(sandboxDir, { recursive: true, force: true });
-  });
+  }, CLI_TIMEOUT);
 
-  it('shows the pinned gateway key fingerprint and the registered transport key; 3.7.2 is met', async () => {
-    const add = await cli(
-      ['gateway', 'add', '--name', 'Sandbox', '--url', sandbox.url, '--user', GW_USER, '--pin', sandbox.pin],
-      USER_PIN,
-    );
-    expect(add.code, add.stderr).toBe(0);
-    const fetched = await cli(['--json', 'gateway', 'fetch-key'], USER_PIN);
-    expect(fetched.code, fetched.stderr).toBe(0);
-    const pinned = (JSON.parse(fetched.stdout) as { pinned: { spkiSha256: string } }).pinned.spkiSha256;
-    const key = await cli(
-      [
-        'keys',
-        'generate',
-        '--type',
-        'rsa-2048',
-        '--label',
-        'report-transport',
-        '--purpose',
-        'gateway-transport',
-      ],
-      USER_PIN,
-    );
-    expect(key.code, key.stderr).toBe(0);
-    const registered = await cli(['gateway', 'register', 'report-transport'], USER_PIN);
-    expect(registered.code, registered.stderr).toBe(0);
+  it(
+    'shows the pinned gateway key fingerprint and the registered transport key; 3.7.2 is met',
+    async () => {
+      const add = await cli(
+        [
+          'gateway',
+          'add',
+          '--name',
+          'Sandbox',
+          '--url',
+          sandbox.url,
+          '--user',
+          GW_USER,
+          '--pin',
+          sandbox.pin,
+        ],
+        USER_PIN,
+      );
+      expect(add.code, add.stderr).toBe(0);
+      const fetched = await cli(['--json', 'gateway', 'fetch-key'], USER_PIN);
+      expect(fetched.code, fetched.stderr).toBe(0);
+      const pinned = (JSON.parse(fetched.stdout) as { pinned: { spkiSha256: string } }).pinned.spkiSha256;
+      const key = await cli(
+        [
+          'keys',
+          'generate',
+          '--type',
+          'rsa-2048',
+          '--label',
+          'report-transport',
+          '--purpose',
+          'gateway-transport',
+        ],
+        USER_PIN,
+      );
+      expect(key.code, key.stderr).toBe(0);
+      const registered = await cli(['gateway', 'register', 'report-transport'], USER_PIN);
+      expect(registered.code, registered.stderr).toBe(0);
 
-    const r = await cli(['--json', 'report', 'pci'], USER_PIN);
-    expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout) as PciReport;
-    expect(report.evidence.gateway).toMatchObject({
-      error: null,
-      profiles: [
-        {
-          id: 'sandbox',
-          name: 'Sandbox',
-          pinnedFingerprint: pinned,
-          keyStatus: 'pinned',
-          merchantKeysActive: 1,
-        },
-      ],
-    });
-    const q = req(report, '3.7.2');
-    expect(q.status).toBe('met');
-    expect(q.facts.find((f) => f.label === 'Gateway “Sandbox”')?.value).toContain(`pinned SHA-256 ${pinned}`);
-    expect(findSecrets([dataDir], [USER_PIN, GW_PASSWORD])).toEqual([]);
-  });
+      const r = await cli(['--json', 'report', 'pci'], USER_PIN);
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout) as PciReport;
+      expect(report.evidence.gateway).toMatchObject({
+        error: null,
+        profiles: [
+          {
+            id: 'sandbox',
+            name: 'Sandbox',
+            pinnedFingerprint: pinned,
+            keyStatus: 'pinned',
+            merchantKeysActive: 1,
+          },
+        ],
+      });
+      const q = req(report, '3.7.2');
+      expect(q.status).toBe('met');
+      expect(q.facts.find((f) => f.label === 'Gateway “Sandbox”')?.value).toContain(
+        `pinned SHA-256 ${pinned}`,
+      );
+      expect(findSecrets([dataDir], [USER_PIN, GW_PASSWORD])).toEqual([]);
+    },
+    CLI_TIMEOUT,
+  );
 });
