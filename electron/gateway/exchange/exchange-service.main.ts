@@ -428,6 +428,17 @@ export class ExchangeService {
       }
       case 'gateway-key': {
         const key = pkg.items.find((i) => i.kind === 'gateway-key')!;
+        // GatewayService pins a PEM with the profile's CSE padding (PKCS#1 v1.5 when it has
+        // none). A key the gateway uses with another padding would be pinned with the wrong one
+        // and every field encrypted under it refused, so the profile must say the same first.
+        const padding = profile.scheme.cse?.padding ?? 'RSAES-PKCS1-V1_5';
+        if (padding !== key.padding) {
+          throw new MkmError(
+            'CONFLICT',
+            `The gateway uses this key with ${key.padding}, but profile "${profileId}" encrypts with ${padding}. Set the profile's client-side encryption to ${key.padding === 'RSAES-OAEP-SHA256' ? 'oaep' : 'pkcs1'} first (mkm gateway add --cse).`,
+            { reason: 'padding-mismatch', profileId, packagePadding: key.padding, profilePadding: padding },
+          );
+        }
         const state = await this.options.gateway.importKeyPem(profileId, key.pem);
         const landed =
           state.pinned?.spkiSha256 === key.spkiSha256 || state.pending?.spkiSha256 === key.spkiSha256;

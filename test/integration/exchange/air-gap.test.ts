@@ -444,21 +444,46 @@ describe(
     });
 
     it('offline: imports the gateway key without any network (its profile points nowhere) and pins it', async () => {
-      await ok(
+      const padding: string = readPkg('gw.mkmx').items[0].padding;
+      const cse = padding === 'RSAES-OAEP-SHA256' ? 'oaep' : 'pkcs1';
+      const add = (id: string, mode: string) =>
+        ok(
+          asOffline([
+            '--json',
+            'gateway',
+            'add',
+            '--name',
+            id,
+            '--id',
+            id,
+            '--url',
+            'https://127.0.0.1:9',
+            '--user',
+            USER,
+            '--cse',
+            mode,
+          ]),
+        );
+      await add('sandbox', cse);
+      // A profile that would use the gateway's key with another padding is not given it.
+      await add('other-padding', cse === 'oaep' ? 'pkcs1' : 'oaep');
+      const conflict = await refused(
         asOffline([
-          '--json',
-          'gateway',
-          'add',
-          '--name',
-          'Sandbox',
-          '--id',
-          'sandbox',
-          '--url',
-          'https://127.0.0.1:9',
-          '--user',
-          USER,
+          'exchange',
+          'import',
+          file('gw.mkmx'),
+          '--profile',
+          'other-padding',
+          '--signer',
+          onlineSigner,
         ]),
+        'CONFLICT',
       );
+      expect(conflict).toContain(`The gateway uses this key with ${padding}`);
+      const untouched = await ok<{ gatewayKey: { status: string } }>(
+        asOffline(['--json', 'gateway', 'status', 'other-padding']),
+      );
+      expect(untouched.gatewayKey.status).toBe('none');
       await refused(
         asOffline(['exchange', 'import', file('gw.mkmx'), '--profile', 'sandbox']),
         'EXCHANGE_SIGNER_UNTRUSTED',
