@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +66,13 @@ beforeAll(async () => {
   );
   await h.diagnose(rsaEncrypt(h.encryptionKey.pem, PAN).toString('base64'));
   await h.diagnose(`card ${PAN} cvv ${CVV}`);
+  // A private key pasted by mistake: diagnosed as a secret, kept nowhere.
+  const privatePem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string;
+  await h.diagnose(privatePem);
+  long.push(privatePem.split('\n')[5]!);
   // The console's own encryption, where that domain is wired (best effort: another engineer's).
   await h.call('console.encrypt', {
     profileId: 'sandbox',
@@ -145,6 +153,8 @@ describe('the support bundle', () => {
     expect(relative.ok ? 'ok' : relative.error.code).toBe('VALIDATION');
     expect(findSecrets([outDir], long)).toEqual([]);
     expect(cvvIn(readFileSync(out, 'utf8'))).toEqual([]);
+    // Nor anywhere else the app wrote: log, audit log, gateway state, capability cache.
+    expect(findSecrets([h.dataDir], long)).toEqual([]);
   });
 
   it('is written by the CLI, previewed without writing, and diagnosed inputs exit 0', async () => {
