@@ -1,10 +1,11 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
+import { createLogger } from '../../../electron/core/logger.main';
+import { dataPaths } from '../../../electron/core/paths.main';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import type {
   GatewayEmbeddedSandbox,
@@ -39,7 +40,13 @@ const open = (appOptions: { packaged?: boolean; dir?: string } = {}) =>
     packaged: appOptions.packaged ?? false,
     moduleOverride: token.modulePath,
     isTrustedSender: () => true,
-    logger: silentLogger,
+    // The app's own logger, into the data folder at debug level: the scan below reads it too.
+    logger: createLogger({
+      name: 'main',
+      file: dataPaths(appOptions.dir ?? dataDir).logFile,
+      level: 'debug',
+      stderrLevel: 'silent',
+    }),
   });
 const listening = (url: string) =>
   new Promise<boolean>((resolve) => {
@@ -184,6 +191,8 @@ describe('the embedded local sandbox', () => {
     expect(!wrongUser.ok && wrongUser.error.code).toBe('GATEWAY_UNAUTHORIZED');
     const listed = JSON.stringify(await ok('gateway.listProfiles'));
     expect(listed).not.toContain(typed);
+    // The scan covers the app's log too (debug level), not only its state files.
+    expect(readFileSync(dataPaths(dataDir).logFile, 'utf8')).toContain('gateway password set');
     expect(findSecrets([dataDir], [typed, token.userPin])).toEqual([]);
   });
 });

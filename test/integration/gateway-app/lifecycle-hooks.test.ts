@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
+import { createLogger } from '../../../electron/core/logger.main';
+import { dataPaths } from '../../../electron/core/paths.main';
 import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import type {
@@ -55,7 +56,13 @@ beforeAll(async () => {
     dataDir,
     moduleOverride: token.modulePath,
     isTrustedSender: () => true,
-    logger: silentLogger,
+    // The app's own logger, into the data folder at debug level: the scan below reads it too.
+    logger: createLogger({
+      name: 'main',
+      file: dataPaths(dataDir).logFile,
+      level: 'debug',
+      stderrLevel: 'silent',
+    }),
   });
   await ok('tokens.login', { slotId: token.slotId, pin: token.userPin });
 });
@@ -209,6 +216,8 @@ describe('lifecycle hooks at the gateway', () => {
         'gateway.profile.password:ok',
       ]),
     );
+    // The scan covers the app's log too (debug level), not only its state files.
+    expect(readFileSync(dataPaths(dataDir).logFile, 'utf8')).toContain('gateway password set');
     expect(findSecrets([dataDir], [PASSWORD, token.userPin])).toEqual([]);
   });
 });
