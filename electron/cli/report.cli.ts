@@ -62,10 +62,12 @@ function textOf(t: CustodianText): string {
   );
 }
 
-async function loginIfPin(ctx: CliContext): Promise<void> {
-  if (!process.env.MKM_PIN) return;
+/** Logs in when MKM_PIN is set; says whether the token can be checked (a new process is logged out). */
+async function loginIfPin(ctx: CliContext): Promise<{ skipToken: boolean }> {
+  if (!process.env.MKM_PIN) return { skipToken: true };
   await loggedInSlot(ctx);
   await ctx.app().audit.ready();
+  return { skipToken: false };
 }
 
 addCommands((program, context) => {
@@ -83,14 +85,12 @@ addCommands((program, context) => {
       const ctx = context();
       if (!opts.out) {
         if (opts.format) throw usage('--format needs --out FILE.');
-        await loginIfPin(ctx);
-        const r = await ctx.call('report.pci');
+        const r = await ctx.call('report.pci', await loginIfPin(ctx));
         ctx.out.result(r, () => reportText(r));
         return;
       }
       const format = formatOf(opts.out, opts.format);
-      await loginIfPin(ctx);
-      const exported = await ctx.call('report.exportPci', { format });
+      const exported = await ctx.call('report.exportPci', { format, ...(await loginIfPin(ctx)) });
       const data = Buffer.from(exported.content, exported.encoding === 'base64' ? 'base64' : 'utf8');
       writeReport(opts.out, data, opts.force);
       const { summary } = exported;

@@ -27,10 +27,11 @@ import { inventoryEvidence } from './inventory-evidence.std';
 export interface EvidenceSources {
   now: () => Date;
   lifecycle: () => Pick<KeyLifecycleService, 'list' | 'due' | 'policy' | 'flushUsage'>;
+  /** null: no token can be logged in (the caller knows), so none is asked. */
   tokens: {
     slots(): Promise<SlotSummary[]>;
     call<K extends HsmMethodName>(method: K, params: HsmParams<K>): Promise<HsmResult<K>>;
-  };
+  } | null;
   audit: { verify(): Promise<VerifyReport> };
   gateway: { listProfiles(): GatewayProfileView[]; status(profileId: string): Promise<GatewayStatus> };
   custodians: { list(): CustodianView[] };
@@ -96,9 +97,11 @@ async function tokenEvidence(
   sources: EvidenceSources,
   lifecycle: ReturnType<EvidenceSources['lifecycle']> | null,
 ): Promise<PciTokenEvidence> {
+  if (sources.tokens === null) return { checked: false, reason: 'token not logged in' };
+  const tokens = sources.tokens;
   let slots: SlotSummary[];
   try {
-    slots = await sources.tokens.slots();
+    slots = await tokens.slots();
   } catch (error) {
     return { checked: false, reason: `no token reachable: ${reasonOf(error)}` };
   }
@@ -135,7 +138,7 @@ async function tokenEvidence(
     });
     let objects: ObjectInfo[];
     try {
-      objects = await sources.tokens.call('listObjects', { slotId: slot.slotId });
+      objects = await tokens.call('listObjects', { slotId: slot.slotId });
     } catch (error) {
       return { checked: false, reason: `the token's objects could not be listed: ${reasonOf(error)}` };
     }

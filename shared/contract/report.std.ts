@@ -212,13 +212,19 @@ const PERSON_TEXT = z
   .max(128)
   .regex(/^[^\p{Cc}\p{Cf}]+$/u, 'no control characters');
 
+/**
+ * The caller knows no token can be logged in (a CLI run without a PIN): the report says the
+ * token was not checked without starting the token host for nothing.
+ */
+const SKIP_TOKEN = z.boolean().optional();
+
 export const reportContract = {
   pci: channel(
-    noArgs,
+    z.strictObject({ skipToken: SKIP_TOKEN }),
     'The PCI DSS v4 3.6/3.7 report: per requirement, what mkm does, the evidence and a status.',
   ).returns<PciReport>(),
   exportPci: channel(
-    z.strictObject({ format: z.enum(['html', 'pdf']) }),
+    z.strictObject({ format: z.enum(['html', 'pdf']), skipToken: SKIP_TOKEN }),
     'The PCI DSS report as a printable HTML page or a PDF (base64).',
   ).returns<PciExport>(),
   custodians: channel(

@@ -22,7 +22,7 @@ export const REPORT_QUERY = ['report', 'pci'] as const;
 export function ComplianceScreen() {
   const report = useQuery({
     queryKey: REPORT_QUERY,
-    queryFn: () => mkm().report.pci(),
+    queryFn: () => mkm().report.pci({}),
     // Collecting evidence verifies the whole audit log: not on every focus.
     staleTime: 60_000,
     refetchOnWindowFocus: false,

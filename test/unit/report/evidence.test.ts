@@ -64,7 +64,7 @@ function sources(data: InventoryData, overrides: Partial<EvidenceSources> = {}):
     }),
     tokens: {
       slots: async () => [slot(true)],
-      call: (async () => []) as EvidenceSources['tokens']['call'],
+      call: (async () => []) as NonNullable<EvidenceSources['tokens']>['call'],
     },
     audit: {
       verify: async () => ({
@@ -101,7 +101,7 @@ describe('collecting the evidence', () => {
             expect(method).toBe('listObjects');
             expect(params.slotId).toBe(7);
             return listed;
-          }) as EvidenceSources['tokens']['call'],
+          }) as NonNullable<EvidenceSources['tokens']>['call'],
         },
       }),
     );
@@ -127,16 +127,19 @@ describe('collecting the evidence', () => {
       sources(data, {
         tokens: {
           slots: async () => [slot(false)],
-          call: (async () => []) as EvidenceSources['tokens']['call'],
+          call: (async () => []) as NonNullable<EvidenceSources['tokens']>['call'],
         },
       }),
     );
     expect(out.token).toEqual({ checked: false, reason: 'token not logged in' });
+    // A caller that knows nothing is logged in (a CLI run without a PIN) does not ask at all.
+    const skipped = await collectEvidence(sources(data, { tokens: null }));
+    expect(skipped.token).toEqual({ checked: false, reason: 'token not logged in' });
     const none = await collectEvidence(
       sources(data, {
         tokens: {
           slots: async () => Promise.reject(new MkmError('NO_MODULE')),
-          call: (async () => []) as EvidenceSources['tokens']['call'],
+          call: (async () => []) as NonNullable<EvidenceSources['tokens']>['call'],
         },
       }),
     );
