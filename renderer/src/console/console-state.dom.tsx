@@ -3,6 +3,7 @@ import { useState, useSyncExternalStore, type ReactNode } from 'react';
 import type { ComposeFieldName, ComposeFields } from '../../../shared/console/compose.std';
 import type { GatewayProfileView } from '../../../shared/contract.std';
 import { asMkmError, mkm } from '../api.dom';
+import { gatewayKeys } from '../gateway/format.dom';
 import { ErrorNotice, Loading } from '../ui/bits.dom';
 import './console.css';
 
@@ -33,16 +34,25 @@ export function useConsoleState(): [ConsoleState, typeof setState] {
   return [useSyncExternalStore(subscribe, () => state), setState];
 }
 
+/**
+ * Under the Gateway screen's keys, so a profile added or a key fetched there refreshes the
+ * console too (its panels stay mounted).
+ */
 export const consoleKeys = {
-  profiles: ['console', 'profiles'] as const,
-  profileState: (id: string) => ['console', 'profile', id] as const,
+  profiles: gatewayKeys.profiles,
+  profileState: (id: string) => [...gatewayKeys.all, 'console-state', id] as const,
   history: ['console', 'history'] as const,
 };
 
 /** The profiles, and the chosen one (the first when none was chosen yet). */
 export function useProfiles() {
   const [s, set] = useConsoleState();
-  const profiles = useQuery({ queryKey: consoleKeys.profiles, queryFn: () => mkm().gateway.listProfiles() });
+  const profiles = useQuery({
+    queryKey: consoleKeys.profiles,
+    queryFn: () => mkm().gateway.listProfiles(),
+    // A profile added elsewhere (the CLI, another window) shows up without a reload.
+    refetchInterval: (q) => (q.state.data?.length ? false : 3000),
+  });
   const list = profiles.data ?? [];
   const chosen = list.find((p) => p.id === s.profileId) ?? list[0] ?? null;
   return { profiles, list, chosen, choose: (profileId: string) => set({ profileId }) };
@@ -53,6 +63,7 @@ export function useProfileState(profileId: string | null) {
     queryKey: consoleKeys.profileState(profileId ?? ''),
     queryFn: () => mkm().console.profileState({ profileId: profileId! }),
     enabled: profileId !== null,
+    refetchInterval: (q) => (q.state.data && !q.state.data.key ? 5000 : false),
   });
 }
 
