@@ -172,6 +172,8 @@ export interface AdoptRequest {
 export interface ResumeReport {
   rotations: { rotationId: string; logicalKeyId: string; fromStep: Rotation['step']; versionId: string }[];
   destroyed: string[];
+  /** Replaced versions whose grace period had ended, deactivated now. */
+  deactivated: string[];
   /** Versions the gateway still has to be told about (retired after a failed or missed call). */
   retirePending: string[];
   failed: { id: string; code: string; message: string }[];
@@ -379,7 +381,13 @@ export class KeyLifecycleService {
    */
   resume(): Promise<ResumeReport> {
     return this.serial(async () => {
-      const report: ResumeReport = { rotations: [], destroyed: [], retirePending: [], failed: [] };
+      const report: ResumeReport = {
+        rotations: [],
+        destroyed: [],
+        deactivated: [],
+        retirePending: [],
+        failed: [],
+      };
       for (const v of this.inventory.peek().versions.filter((x) => x.destroyPending)) {
         try {
           await this.finishDestroy(v.id);
@@ -402,8 +410,19 @@ export class KeyLifecycleService {
           report.failed.push({ id: r.id, ...codeOf(error) });
         }
       }
-      report.retirePending = await this.retirePendingAll();
-      if (report.rotations.length || report.destroyed.length || report.failed.length)
+      // The app has no scheduler: each login (which calls resume) is when grace periods that
+      // ended are acted on, and the gateway is told what it missed.
+      report.deactivated = await this.sweepLocked(this.clock());
+      report.retirePending = this.inventory
+        .peek()
+        .versions.filter((v) => v.gateway.status === 'retirePending')
+        .map((v) => v.id);
+      if (
+        report.rotations.length ||
+        report.destroyed.length ||
+        report.deactivated.length ||
+        report.failed.length
+      )
         this.logger.info('key lifecycle resumed', {
           rotations: report.rotations.length,
           destroyed: report.destroyed.length,
@@ -812,21 +831,23 @@ export class KeyLifecycleService {
    * about every registered version that left service and was not retired there yet.
    */
   sweep(now: Date = this.clock()): Promise<string[]> {
-    return this.serial(async () => {
-      const { graceExpired } = this.due(now);
-      for (const g of graceExpired) {
-        const v = this.version(g.versionId);
-        this.inventory.mutate((draft) => {
-          const x = draft.versions.find((y) => y.id === g.versionId)!;
-          x.state = 'deactivated';
-          x.deactivatedAt = now.toISOString();
-          this.markRetirePending(x, now);
-        });
-        this.audit('key.deactivate', v, { version: v.version, graceUntil: g.graceUntil, automatic: true });
-      }
-      await this.retirePendingAll();
-      return graceExpired.map((g) => g.versionId);
-    });
+    return this.serial(() => this.sweepLocked(now));
+  }
+
+  private async sweepLocked(now: Date): Promise<string[]> {
+    const { graceExpired } = this.due(now);
+    for (const g of graceExpired) {
+      const v = this.version(g.versionId);
+      this.inventory.mutate((draft) => {
+        const x = draft.versions.find((y) => y.id === g.versionId)!;
+        x.state = 'deactivated';
+        x.deactivatedAt = now.toISOString();
+        this.markRetirePending(x, now);
+      });
+      this.audit('key.deactivate', v, { version: v.version, graceUntil: g.graceUntil, automatic: true });
+    }
+    await this.retirePendingAll();
+    return graceExpired.map((g) => g.versionId);
   }
 
   /** Tries again to retire at the gateway every version waiting for it; returns those still waiting. */

@@ -170,7 +170,7 @@ function KeysCard({ go }: { go: (t: DashboardTarget) => void }) {
                 <li key={g.versionId}>
                   <Badge tone="info">grace over</Badge>{' '}
                   {list.find((k) => k.id === g.logicalKeyId)?.name ?? g.logicalKeyId}: a replaced version’s
-                  grace ended {day(g.graceUntil)}; it is deactivated at the next sweep.
+                  grace ended {day(g.graceUntil)}; it is deactivated at the next login.
                 </li>
               ))}
             </ul>

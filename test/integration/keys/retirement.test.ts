@@ -169,6 +169,25 @@ describe('retiring gateway-registered versions', () => {
     await keys.close();
   });
 
+  it('resume() (each login) deactivates replaced versions whose grace ended and retires them', async () => {
+    const clock = testClock();
+    const gw = fakeGateway();
+    const { keys } = open(join(root, `inv-${++n}`), clock, gw.options);
+    const { logicalKey, version: v1 } = await keys.createKey({
+      name: 'transport resume',
+      purpose: 'gateway-transport',
+      tokenSerial: hsm.serial,
+    });
+    await keys.rotateNow(logicalKey.id);
+    expect((await keys.resume()).deactivated).toEqual([]);
+    clock.advanceDays(8);
+    const report = await keys.resume();
+    expect(report).toMatchObject({ deactivated: [v1.id], retirePending: [], failed: [] });
+    expect(keys.version(v1.id)).toMatchObject({ state: 'deactivated', gateway: { status: 'retired' } });
+    expect(gw.reasons()).toEqual(['v1:deactivated']);
+    await keys.close();
+  });
+
   it('never calls the hook for versions the gateway was not told about', async () => {
     const clock = testClock();
     const gw = fakeGateway();
