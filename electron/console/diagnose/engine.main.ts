@@ -153,7 +153,11 @@ class Engine {
     if (!tokenDecrypted && gatewayDecrypted === false) return; // the oracle named the failure
     if (tokenDecrypted || gatewayDecrypted === true) return;
     const tried = (this.env.token?.rsa ?? []).filter((k) => k.decrypts && k.bits / 8 === bytes.length);
-    const gatewayMayHave = (this.env.target?.keys ?? []).some((k) => k.modulusBytes === bytes.length);
+    const target = this.env.target;
+    // A CSE profile whose key is not pinned yet may well have made it: no verdict then.
+    const gatewayMayHave =
+      (target?.keys ?? []).some((k) => k.modulusBytes === bytes.length) ||
+      (target?.cse != null && target.keys.length === 0);
     if (tried.length > 0 && !gatewayMayHave && !truncated) {
       this.findings.push(
         finding(

@@ -211,6 +211,16 @@ export async function buildEnvironment(
   const token = await tokenFacts(services, request.slotId, skipped);
   // The passwords the gateway service knows (typed this session, kept, or MKM_GATEWAY_PASSWORD).
   const secrets = (services.gateway as { secrets?: SecretProvider }).secrets ?? envSecretProvider();
+  if (target && !target.sandbox) {
+    skipped.push(
+      `The gateway's verify endpoint is a decryption oracle; it is used only against a sandbox on this machine, not ${target.baseUrl}.`,
+    );
+  }
+  if (target?.cse && target.keys.length === 0) {
+    skipped.push(
+      `No gateway key is pinned for "${target.name}" yet (mkm gateway fetch-key): fields were not compared with it.`,
+    );
+  }
   const gateway = target
     ? new CseOracle(services.gateway.profiles.get(target.id), services.logger, secrets)
     : null;

@@ -286,6 +286,20 @@ describe('the failure-mode table, each row produced for real', () => {
     expectFirst(await h.diagnose(oldPem, 'sandbox'), 'PEM_PREVIOUS_KEY');
   }, 60_000);
 
+  it('never uses a real gateway as a decryption oracle', async () => {
+    await h.ok('gateway.addProfile', {
+      id: 'remote',
+      name: 'Remote',
+      baseUrl: 'https://payments.example.invalid',
+      username: 'merchant',
+      cse: 'RSAES-PKCS1-V1_5',
+    });
+    const d = await h.diagnose(gatewayField(), 'remote');
+    expect(d.skipped.join(' ')).toMatch(/decryption oracle; it is used only against a sandbox/);
+    expect(d.findings.map((f) => f.code)).not.toContain('GATEWAY_DECRYPTS');
+    expect(d.findings.filter((f) => f.severity === 'error')).toEqual([]);
+  });
+
   it('keeps the last diagnoses as metadata only', async () => {
     const recent = await h.ok<{ codes: string[]; input: { chars: number } }[]>('troubleshoot.recent');
     expect(recent.length).toBeGreaterThan(5);
