@@ -16,8 +16,8 @@ export function consoleHandlers(services: AppServices): Handlers<Contract>['cons
     history: ({ limit }) => svc().listHistory(limit),
     historyClear: () => ({ cleared: svc().history.clear() }),
     historyPersistence: ({ persist }) => {
-      svc().history.setPersistent(persist);
-      return { persist, file: svc().history.file };
+      if (persist !== undefined) svc().history.setPersistent(persist);
+      return { persist: svc().history.persistent, file: svc().history.file };
     },
     lastCiphertexts: () => svc().lastCiphertexts(),
     batchStart: (request) => svc().batchStart(request),

@@ -262,8 +262,8 @@ export const consoleContract = {
     "Forget the console's history (memory and disk).",
   ).returns<{ cleared: number }>(),
   historyPersistence: channel(
-    z.strictObject({ persist: z.boolean() }),
-    'Keep the history on disk too (masked values and salted hashes only).',
+    z.strictObject({ persist: z.boolean().optional() }),
+    'Whether the history is kept on disk too (masked values and salted hashes only); set it when given.',
   ).returns<{ persist: boolean; file: string }>(),
   lastCiphertexts: channel(
     z.strictObject({}),

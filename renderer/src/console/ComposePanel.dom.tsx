@@ -11,6 +11,7 @@ import type { ConsoleEncryptResult, ConsoleScheme } from '../../../shared/contra
 import { TEST_CARDS } from '../../../shared/formats/test-cards.std';
 import { mkm } from '../api.dom';
 import { Badge, CopyButton, Facts } from '../ui/bits.dom';
+import { HistorySection } from './HistorySection.dom';
 import {
   ConsoleError,
   consoleKeys,
@@ -199,6 +200,7 @@ export function ComposePanel() {
 
         {encrypt.isError && <ConsoleError error={encrypt.error} />}
         {encrypt.data && <EncryptResult result={encrypt.data} />}
+        <HistorySection />
         {!encrypt.data && key && (
           <p className="muted small">
             Encrypts with {effectiveScheme === 'oaep' ? 'RSAES-OAEP-SHA256' : 'RSAES-PKCS1-v1_5'} under the
