@@ -77,6 +77,8 @@ test('a gateway profile: register, sync, ping, a confirmed gateway key rotation,
   const row = transport.getByRole('row', { name: /gw-transport-e2e/ });
   await expect(row).toContainText('present');
   await expect(row).toContainText('active');
+  // The gateway holds exactly the token's public key.
+  await expect(row).toContainText('same on both sides');
 
   // Sync: reachable, the gateway key pinned with the fingerprint the gateway serves.
   const connection = panel.getByRole('region', { name: 'Connection' });

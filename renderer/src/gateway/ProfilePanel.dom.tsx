@@ -1,5 +1,5 @@
 import * as AlertDialog from '@radix-ui/react-alert-dialog';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type ReactNode } from 'react';
 import type {
   GatewayMerchantKeyView,
@@ -366,6 +366,18 @@ function TransportKeysCard({ profile, status, failure, onChange }: CardProps) {
     enabled: loggedIn,
     select: (objects) => objects.filter((o) => o.keyType === 'rsa' && (o.bits ?? 0) >= 2048),
   });
+  // The token side's own fingerprint of each key pair: the gateway's must be the same key.
+  const tokenFingerprints = useQueries({
+    queries: (tokenKeys.data ?? []).slice(0, 50).map((k) => ({
+      queryKey: ['keys', 'exportPublic', activeSlot?.slotId, k.id],
+      queryFn: () => mkm().keys.exportPublic({ slotId: activeSlot!.slotId, id: k.id, format: 'pem' }),
+      select: (r: { spkiSha256: string }) => r.spkiSha256,
+      staleTime: Infinity,
+    })),
+  });
+  const tokenFp = new Map(
+    (tokenKeys.data ?? []).slice(0, 50).map((k, i) => [k.id, tokenFingerprints[i]?.data ?? null] as const),
+  );
   const [chosen, setChosen] = useState('');
   const register = useMutation({
     mutationFn: (keyId: string) =>
@@ -454,7 +466,12 @@ function TransportKeysCard({ profile, status, failure, onChange }: CardProps) {
                   )}
                 </td>
                 <td>{r.gateway?.wrapping ?? '—'}</td>
-                <td className="gw-fp">{r.gateway ? fpGroups(r.gateway.spkiSha256) : '—'}</td>
+                <td>
+                  <Fingerprints
+                    token={tokenFp.get(r.keyId) ?? null}
+                    gateway={r.gateway?.spkiSha256 ?? null}
+                  />
+                </td>
               </tr>
             ))}
           </tbody>
@@ -501,6 +518,34 @@ function TransportKeysCard({ profile, status, failure, onChange }: CardProps) {
         </p>
       )}
     </section>
+  );
+}
+
+/** One fingerprint when both sides agree; both, flagged, when they do not. */
+function Fingerprints({ token, gateway }: { token: string | null; gateway: string | null }) {
+  if (token && gateway && token !== gateway) {
+    return (
+      <div role="alert">
+        <Badge tone="danger">different keys</Badge>
+        <div className="gw-fp">token {fpGroups(token)}</div>
+        <div className="gw-fp">gateway {fpGroups(gateway)}</div>
+      </div>
+    );
+  }
+  const one = token ?? gateway;
+  if (!one) return <>—</>;
+  return (
+    <span className="gw-fp">
+      {fpGroups(one)}
+      {token && gateway && (
+        <>
+          {' '}
+          <Badge tone="ok" title="The gateway holds exactly the token's public key">
+            same on both sides
+          </Badge>
+        </>
+      )}
+    </span>
   );
 }
 
