@@ -1,6 +1,6 @@
 import type { Page } from '@playwright/test';
 import { expect, test } from './fixtures';
-import { logInToDemo, openSection } from './helpers/ui';
+import { generateKey, logInToDemo, openSection } from './helpers/ui';
 
 /**
  * A managed key through its life in the UI, on the real demo SoftHSM2 token in browser mode:
@@ -125,4 +125,44 @@ test('a managed AES key is created, rotated, compromised and a version destroyed
   const states = app.getByRole('list', { name: 'Versions by state' });
   await expect(states).toContainText('active 2');
   await expect(states).toContainText('destroyed 1');
+});
+
+test('an unmanaged token key is adopted; mkm’s own audit key is shown as system; a managed key cannot be destroyed as a token object', async ({
+  app,
+}) => {
+  test.setTimeout(120_000);
+  await openSection(app, 'Keys');
+  await logInToDemo(app);
+  await generateKey(app, { type: 'aes-256', label: 'legacy-e2e', purpose: 'Data encryption' });
+
+  await app.getByRole('group', { name: 'Keys view' }).getByRole('button', { name: 'Managed keys' }).click();
+  await app.getByRole('button', { name: 'Unmanaged on token' }).click();
+  const system = app.getByRole('list', { name: 'System keys' });
+  await expect(system).toContainText('mkm-audit-key');
+  await expect(system).toContainText('audit log sealing key');
+  const unmanaged = app.getByRole('table', { name: 'Unmanaged keys' });
+  await expect(unmanaged).not.toContainText('mkm-audit-key');
+  const row = unmanaged.getByRole('row', { name: /legacy-e2e/ });
+  await expect(row.getByLabel('Purpose for legacy-e2e')).toHaveValue('data');
+  await row.getByLabel('Name for legacy-e2e').fill('legacy data');
+  await row.getByRole('button', { name: 'Adopt' }).click();
+  await expect(unmanaged.getByRole('row', { name: /legacy-e2e/ })).toHaveCount(0);
+
+  await app.getByRole('button', { name: 'Keys', exact: true }).click();
+  await app.getByRole('table', { name: 'Managed keys' }).getByRole('button', { name: 'legacy data' }).click();
+  const detail = app.getByRole('region', { name: 'Managed key legacy data' });
+  await expect(detail.getByTestId('version-1')).toContainText('primary');
+  await expect(detail.getByTestId('timeline')).toContainText('v1 Adopted from the token');
+
+  // The token-level destroy refuses it and points at the key's versions.
+  await app.getByRole('group', { name: 'Keys view' }).getByRole('button', { name: 'Token objects' }).click();
+  const grid = app.getByRole('grid', { name: 'Keys and objects on the token' });
+  await grid.getByRole('row', { name: /legacy-e2e/ }).click();
+  const details = app.getByRole('region', { name: /legacy-e2e/ });
+  await details.getByRole('button', { name: 'Destroy…' }).click();
+  const confirm = app.getByRole('alertdialog', { name: 'Destroy key?' });
+  await confirm.getByLabel(/to confirm/).fill('legacy-e2e');
+  await confirm.getByRole('button', { name: 'Destroy key' }).click();
+  await expect(confirm.getByRole('alert')).toContainText('KEY_MANAGED');
+  await expect(confirm.getByRole('alert')).toContainText('tombstone');
 });

@@ -100,7 +100,7 @@ function VersionRow({ keyView, version: v }: { keyView: LifecycleKeyView; versio
   const dates = [
     `created ${day(v.createdAt)}`,
     v.activatedAt && `active ${day(v.activatedAt)}`,
-    v.expiresAt && v.state === 'active' && `expires ${day(v.expiresAt)}`,
+    v.expiresAt && v.state === 'active' && !v.graceUntil && `expires ${day(v.expiresAt)}`,
     v.graceUntil && v.state === 'active' && `grace until ${day(v.graceUntil)}`,
     v.deactivatedAt && v.state === 'deactivated' && `deactivated ${day(v.deactivatedAt)}`,
     v.compromisedAt && `compromised ${day(v.compromisedAt)}`,
@@ -122,7 +122,13 @@ function VersionRow({ keyView, version: v }: { keyView: LifecycleKeyView; versio
         {v.missingSince && <Badge tone="danger">missing from token</Badge>}
         {v.destroyPending && <Badge tone="warn">destroy pending</Badge>}
       </td>
-      <td className="small">{dates.join(' · ')}</td>
+      <td className="small">
+        <ul className="lc-dates">
+          {dates.map((d) => (
+            <li key={String(d)}>{d}</li>
+          ))}
+        </ul>
+      </td>
       <td className="mono small">
         {fingerprintText(v)}
         <div className="muted">ID {shortId(v.ckaId ?? '')}</div>

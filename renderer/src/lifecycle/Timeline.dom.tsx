@@ -32,9 +32,12 @@ const ACTIONS: Record<string, string> = {
   'key.missing': 'Missing from the token',
 };
 
-function versionOf(e: AuditEntryView): string {
+function versionOf(e: AuditEntryView, key: LifecycleKeyView): string {
   const v = e.details?.version;
-  return typeof v === 'number' ? `v${v} ` : '';
+  if (typeof v === 'number') return `v${v} `;
+  // Entries that name the version only by id (e.g. a rotation's plan).
+  const byId = key.versions.find((x) => x.id === e.details?.versionId);
+  return byId ? `v${byId.version} ` : '';
 }
 
 /**
@@ -51,7 +54,7 @@ export function Timeline({ keyView }: { keyView: LifecycleKeyView }) {
     .filter((e) => e.details?.logicalKeyId === keyView.id)
     .map((e) => ({
       time: e.time,
-      text: `${versionOf(e)}${ACTIONS[e.action] ?? e.action}${e.action === 'key.compromise' && typeof e.details?.note === 'string' ? `: ${e.details.note}` : ''}`,
+      text: `${versionOf(e, keyView)}${ACTIONS[e.action] ?? e.action}${e.action === 'key.compromise' && typeof e.details?.note === 'string' ? `: ${e.details.note}` : ''}`,
       result: e.result,
       source: 'audit',
     }));
