@@ -435,7 +435,7 @@ export class KeyLifecycleService {
   /**
    * Rolls back a rotation that has not promoted yet: the generated object (if any) is destroyed
    * on the token, the new version stays as a destroyed tombstone, the old primary stays primary.
-   * A version already registered with the gateway must be withdrawn there by the gateway part.
+   * A version already registered with the gateway is retired there (best effort, as destroy()).
    */
   abandonRotation(logicalKeyId: string): Promise<KeyVersion> {
     return this.serial(() => this.abandonLocked(logicalKeyId));
@@ -457,6 +457,7 @@ export class KeyLifecycleService {
       nv.ckaId = ckaId;
       nv.state = 'destroyed';
       nv.destroyedAt = now;
+      this.markRetirePending(nv);
       draft.rotations = draft.rotations.filter((x) => x.id !== r.id);
       draft.history.push({
         rotationId: r.id,
@@ -471,6 +472,7 @@ export class KeyLifecycleService {
       });
     });
     this.audit('key.rotate.abandon', r, { step: r.step });
+    await this.retireAtGateway(v.id);
     return this.version(v.id);
   }
 

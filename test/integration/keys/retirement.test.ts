@@ -188,6 +188,34 @@ describe('retiring gateway-registered versions', () => {
     await keys.close();
   });
 
+  it('retires a version registered by a rotation that is then abandoned before promotion', async () => {
+    const clock = testClock();
+    const gw = fakeGateway();
+    let stopAt: string | null = null;
+    const { keys } = open(join(root, `inv-${++n}`), clock, {
+      ...gw.options,
+      faults: (point) => {
+        if (point === stopAt) throw new MkmError('CANCELLED', `stopped at ${point}`);
+      },
+    });
+    const { logicalKey, version: v1 } = await keys.createKey({
+      name: 'transport abandoned',
+      purpose: 'gateway-transport',
+      tokenSerial: hsm.serial,
+    });
+    stopAt = 'registered';
+    await expect(keys.rotateNow(logicalKey.id)).rejects.toMatchObject({ code: 'CANCELLED' });
+    stopAt = null;
+    const [inFlight] = keys.list().rotations;
+    expect(inFlight).toMatchObject({ step: 'registered' });
+    expect(keys.version(inFlight!.newVersionId).gateway.status).toBe('registered');
+    const abandoned = await keys.abandonRotation(logicalKey.id);
+    expect(abandoned).toMatchObject({ state: 'destroyed', gateway: { status: 'retired' } });
+    expect(gw.reasons()).toEqual(['v2:destroyed']);
+    expect(keys.primary(logicalKey.id)!.id).toBe(v1.id);
+    await keys.close();
+  });
+
   it('never calls the hook for versions the gateway was not told about', async () => {
     const clock = testClock();
     const gw = fakeGateway();
