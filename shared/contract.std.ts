@@ -464,7 +464,9 @@ export const contract = {
         name: z.string().min(1).max(128),
         purpose: z.enum(LIFECYCLE_PURPOSES),
         type: z.enum(LIFECYCLE_KEY_TYPES).optional(),
+        policy: LIFECYCLE_POLICY_OVERRIDES.optional(),
         ...LIFECYCLE_SLOT,
+        ...OPERATION_ID,
       }),
       'A new managed logical key; its version 1 is generated on the logged-in token.',
     ).returns<{ logicalKey: LifecycleKeyView; version: LifecycleVersionView }>(),
@@ -475,9 +477,7 @@ export const contract = {
     compromise: channel(
       z.strictObject({ versionId: LIFECYCLE_ID, note: z.string().max(500).optional(), ...OPERATION_ID }),
       'Declare a key version compromised; a compromised primary is replaced at once.',
-        policy: LIFECYCLE_POLICY_OVERRIDES.optional(),
     ).returns<{ compromised: LifecycleVersionView; replacement: LifecycleVersionView | null }>(),
-        ...OPERATION_ID,
     destroy: channel(
       z.strictObject({
         versionId: LIFECYCLE_ID,
@@ -486,17 +486,6 @@ export const contract = {
       }),
       'Destroy a key version on the token (label typed again); the record stays as a tombstone.',
     ).returns<LifecycleVersionView>(),
-    due: channel(noArgs, 'Which keys need rotating, and why.').returns<LifecycleDueReport>(),
-    reconcile: channel(
-      z.strictObject(LIFECYCLE_SLOT),
-      'Compare the inventory with the logged-in token: missing objects and unmanaged keys.',
-    ).returns<LifecycleReconcileReport>(),
-    adopt: channel(
-      z.strictObject({
-        ckaId: z
-          .string()
-          .regex(/^(?:[0-9a-fA-F]{2})+$/)
-          .max(256),
     deactivate: channel(
       z.strictObject({ versionId: LIFECYCLE_ID }),
       'End the use of a replaced version for new work (it still decrypts and verifies).',
@@ -513,6 +502,17 @@ export const contract = {
       noArgs,
       'The rotation policy of each purpose (crypto-period, use limit, warning lead, grace).',
     ).returns<Record<LifecyclePurpose, LifecyclePolicy>>(),
+    due: channel(noArgs, 'Which keys need rotating, and why.').returns<LifecycleDueReport>(),
+    reconcile: channel(
+      z.strictObject(LIFECYCLE_SLOT),
+      'Compare the inventory with the logged-in token: missing objects and unmanaged keys.',
+    ).returns<LifecycleReconcileReport>(),
+    adopt: channel(
+      z.strictObject({
+        ckaId: z
+          .string()
+          .regex(/^(?:[0-9a-fA-F]{2})+$/)
+          .max(256),
         purpose: z.enum(LIFECYCLE_PURPOSES),
         name: z.string().min(1).max(128).optional(),
         ...LIFECYCLE_SLOT,
