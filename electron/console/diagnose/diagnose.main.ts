@@ -51,6 +51,14 @@ export async function diagnose(
     findings: result.findings,
     skipped: result.skipped,
   };
+  // Each verify call decrypts at the gateway: the trail says who asked how often, under which profile.
+  if (env.gateway && env.gateway.calls > 0) {
+    services.audit.record({
+      action: 'console.diagnose.oracle',
+      result: 'ok',
+      details: { profileId: env.target?.id ?? null, verifyCalls: env.gateway.calls },
+    });
+  }
   const history = diagnosisHistory(services);
   history.unshift(summarise(diagnosis));
   history.length = Math.min(history.length, KEEP);

@@ -116,7 +116,7 @@ describe('the support bundle', () => {
     });
     expect(slot.capabilities).not.toHaveProperty('unavailable');
     expect(bundle.audit.entries.map((e: { action: string }) => e.action)).toEqual(
-      expect.arrayContaining(['token.login', 'console.diagnose']),
+      expect.arrayContaining(['token.login', 'console.diagnose', 'console.diagnose.oracle']),
     );
     expect(bundle.gateway.map((p: { id: string }) => p.id).sort()).toEqual(['production', 'sandbox']);
     expect(
