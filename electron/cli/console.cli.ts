@@ -10,7 +10,7 @@ import type {
   RoundTripLeg,
 } from '../../shared/contract/console.std';
 import { MkmError } from '../../shared/errors.std';
-import { commandGroup, addCommands, type CliContext } from './context.cli';
+import { addCommands, commandGroup } from './context.cli';
 import { resolveProfile } from './gateway.cli';
 import { usage } from './output.cli';
 import { loggedInSlot, resolveKey } from './tokens.cli';
@@ -39,6 +39,9 @@ const FIELD_NAMES: Record<string, ComposeFieldName> = {
 const FIELD_HELP =
   'NAME=VALUE; NAME is number, exp, csc, swipe, account or routing. VALUE "-" reads a line from stdin, "env:VAR" the environment (keeps card data out of shell history)';
 
+/** Values that must not sit in shell history (a test card is harmless; a real one is not). */
+const SECRET_FIELDS: readonly ComposeFieldName[] = ['number', 'csc', 'swipe', 'accountNumber'];
+
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 let stdinLines: string[] | null = null;
@@ -65,7 +68,14 @@ export function parseFields(specs: string[], env = process.env): ComposeFields {
       const v = env[raw.slice(4)];
       if (v === undefined || v === '') throw usage(`The environment variable ${raw.slice(4)} is not set.`);
       value = v;
-    } else value = raw;
+    } else {
+      value = raw;
+      if (SECRET_FIELDS.includes(name)) {
+        process.stderr.write(
+          `mkm: warning: the ${spec.slice(0, eq)} given on the command line stays in shell history and shows in ps; use ${spec.slice(0, eq)}=- (stdin) or ${spec.slice(0, eq)}=env:VAR\n`,
+        );
+      }
+    }
     fields[name] = value;
   }
   if (Object.keys(fields).length === 0) throw usage('Give at least one --field.');
@@ -114,7 +124,7 @@ const batchText = (s: BatchSummary) =>
     .filter(Boolean)
     .join('\n');
 
-async function readEnvelope(ctx: CliContext, source: string) {
+function readEnvelope(source: string) {
   let text: string;
   try {
     text = source === '-' ? readFileSync(0, 'utf8') : readFileSync(source, 'utf8');
@@ -127,7 +137,6 @@ async function readEnvelope(ctx: CliContext, source: string) {
   } catch {
     throw usage('The envelope must be JSON: {"set_id", "iv"?, "ciphertext", "mac"}.');
   }
-  void ctx;
   // A whole `message` result (from mkm console message --json) carries the envelope inside it.
   const obj = json as { envelope?: unknown };
   return (obj && typeof obj === 'object' && 'envelope' in obj ? obj.envelope : json) as {
@@ -241,7 +250,7 @@ addCommands((program, context) => {
       const ctx = context();
       const profile = await resolveProfile(ctx, opts.profile);
       await loggedInSlot(ctx);
-      const envelope = await readEnvelope(ctx, opts.in);
+      const envelope = readEnvelope(opts.in);
       const r = await ctx.call('console.decryptMessage', { profileId: profile.id, envelope });
       ctx.out.result(r, () => `MAC ok under set ${r.setId}\n${r.text}`);
     });

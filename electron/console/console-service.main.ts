@@ -377,6 +377,9 @@ export class ConsoleService {
       data: macInput(info.setId, iv, ciphertext).toString('base64'),
     });
     const notes: string[] = [];
+    if (Date.parse(info.expiresAt) <= Date.now()) {
+      notes.push(`This set expired at ${info.expiresAt}: the gateway would answer KEY_SET_EXPIRED.`);
+    }
     if (ivSource === 'set') {
       // The set's key and IV now sealed a message that is not sent; a real request must not reuse them.
       this.spentSets.add(info.setId);
@@ -532,7 +535,7 @@ export class ConsoleService {
       profileId: request.profileId,
       scheme: cse?.padding ?? (secure ? 'key-rolling' : null),
       fields,
-      outcome: ok ? 'ok' : (cse?.error?.code ?? secure?.error?.code ?? 'VALIDATION'),
+      outcome: ok ? 'ok' : (cse?.error?.code ?? secure?.error?.code ?? 'mismatch'),
       summary: [
         cse && `verify ${cse.ok ? 'matched' : 'did not match'}`,
         secure && `verify_payload ${secure.ok ? 'matched' : 'did not match'}`,

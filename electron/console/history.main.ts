@@ -1,7 +1,6 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { z } from 'zod';
 import { maskField, type ComposeFieldName, type ComposeFields } from '../../shared/console/compose.std';
 import type { ConsoleHistoryEntry } from '../../shared/contract/console.std';

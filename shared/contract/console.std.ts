@@ -154,7 +154,8 @@ export interface ConsoleHistoryEntry {
   fields: Partial<Record<ComposeFieldName, { masked: string; hash: string | null }>>;
   /** base64, per entry */
   salt: string | null;
-  outcome: 'ok' | ErrorCode;
+  /** mismatch: the round trip answered, but a field did not come back as sent. */
+  outcome: 'ok' | 'mismatch' | ErrorCode;
   summary: string;
 }
 

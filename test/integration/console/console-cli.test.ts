@@ -143,6 +143,19 @@ describe.runIf(softHsmAvailable())('mkm console', () => {
     expect(r.stdout).toMatch(/^curl -sS -X POST '.*\/v1\/transactions\/sale\/keyed'/);
     expect(r.stdout).toContain("'Authorization: Bearer <ACCESS_TOKEN>'");
     expect(r.stdout).not.toContain(PAN);
+    const literal = await mkm([
+      'console',
+      'compose',
+      '--field',
+      'number=4111111111111111',
+      '--field',
+      'exp=12/29',
+    ]);
+    expect(literal.code, literal.stderr).toBe(0);
+    expect(literal.stderr).toMatch(
+      /warning: the number given on the command line stays in shell history.*number=-/,
+    );
+    expect(literal.stdout).toMatch(/ok\s+number\s+Visa, 16 digits, Luhn check passes/);
     const bad = await mkm(['console', 'encrypt', '--field', 'colour=red']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/Unknown field "colour".*\[USAGE\]/);
