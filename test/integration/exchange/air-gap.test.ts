@@ -562,6 +562,17 @@ describe(
       const onlineAudit = await asOnline(['audit', 'export', '--format', 'json']);
       expect(onlineAudit.stdout).toContain('"exchange.registration.upload"');
     });
+
+    it('no PIN or gateway password in any file either machine wrote (data folders, logs, packages)', () => {
+      const secrets = [
+        offline.token.userPin,
+        offline.token.soPin,
+        online.token.userPin,
+        online.token.soPin,
+        PASSWORD,
+      ];
+      expect(findSecrets([work, offline.dataDir, online.dataDir], secrets)).toEqual([]);
+    });
   },
 );
 
