@@ -84,6 +84,16 @@ test('compose from a preset, encrypt, verify at the sandbox, and batch with prog
   );
   await expect(app.getByRole('button', { name: 'Copy as curl' })).toBeVisible();
 
+  // Key-rolling message: sealed in the token, each envelope part explained, opened again.
+  await app.getByRole('tab', { name: 'Key-rolling message' }).click();
+  await app.getByLabel(/^Message/).fill('{"hello":"sandbox"}');
+  await app.getByRole('button', { name: 'Encrypt in the token' }).click();
+  const envelope = app.getByRole('region', { name: 'Envelope' });
+  await expect(envelope.getByRole('row', { name: /^mac / })).toContainText('HMAC-SHA256');
+  await expect(envelope.getByRole('row', { name: /^iv / })).toContainText('16');
+  await app.getByRole('button', { name: 'Check MAC and decrypt' }).click();
+  await expect(app.getByTestId('message-clear')).toHaveText('{"hello":"sandbox"}');
+
   // Round trip: the same payload at both endpoints, hash match shown.
   await app.getByRole('tab', { name: 'Round trip' }).click();
   await app.getByRole('button', { name: 'Verify at the gateway' }).click();
