@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSandbox, type SandboxHandle } from '../../electron/gateway/sandbox/server.main';
+import { findSecrets } from '../helpers/scan';
 import { expect, test } from './fixtures';
 import { logInToDemo, openSection } from './helpers/ui';
 
@@ -30,7 +31,10 @@ test.afterAll(async () => {
   rmSync(files, { recursive: true, force: true });
 });
 
-test('compose from a preset, encrypt, verify at the sandbox, and batch with progress', async ({ app }) => {
+test('compose from a preset, encrypt, verify at the sandbox, and batch with progress', async ({
+  app,
+  dataDir,
+}) => {
   test.setTimeout(180_000);
   await openSection(app, 'Keys');
   await logInToDemo(app);
@@ -125,4 +129,6 @@ test('compose from a preset, encrypt, verify at the sandbox, and batch with prog
     'row,ref,status,error,encrypted_number,encrypted_expiration,encrypted_csc',
   );
   expect(written).not.toContain('4111111111111111');
+  // Nothing typed reached the app's data folder (its debug-level log, audit log, gateway state).
+  expect(findSecrets([dataDir], ['5555555555554444', '5555555555554445', '4111111111111111'])).toEqual([]);
 });
