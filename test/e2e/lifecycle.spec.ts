@@ -17,6 +17,15 @@ test('a managed AES key is created, rotated, compromised and a version destroyed
   app,
 }) => {
   test.setTimeout(180_000);
+  // The dashboard, before anything: each card says what to do.
+  const tokenCard = app.getByRole('region', { name: 'Token', exact: true });
+  await expect(tokenCard).toContainText('Logged out');
+  await expect(tokenCard.getByRole('button', { name: 'Log in…' })).toBeVisible();
+  await expect(app.getByRole('region', { name: 'Keys', exact: true })).toContainText('No managed keys yet');
+  await expect(app.getByRole('region', { name: 'Gateway', exact: true })).toContainText(
+    'No gateway is connected yet',
+  );
+
   await openManagedKeys(app);
   await expect(app.getByText('No managed keys yet.')).toBeVisible();
   await logInToDemo(app);
@@ -44,10 +53,10 @@ test('a managed AES key is created, rotated, compromised and a version destroyed
 
   // The dashboard counts it, with nothing due.
   await app.getByRole('tab', { name: 'Dashboard' }).click();
-  const keysCard = app.getByRole('region', { name: 'Keys' });
+  const keysCard = app.getByRole('region', { name: 'Keys', exact: true });
   await expect(keysCard.getByTestId('dash-key-count')).toHaveText('1 managed key');
   await expect(keysCard.getByTestId('dash-due')).toContainText('Nothing due');
-  await expect(app.getByRole('region', { name: 'Token' })).toContainText('Logged in');
+  await expect(tokenCard).toContainText('Logged in');
   await expect(app.getByRole('region', { name: 'Audit log' })).toContainText('Recording');
   await keysCard.getByRole('button', { name: 'Open Keys' }).click();
   await expect(app.getByRole('heading', { level: 1, name: 'Keys' })).toBeVisible();
