@@ -92,11 +92,7 @@ export function ManagedKeys({ slotId, loggedIn }: { slotId: number; loggedIn: bo
                     const d = dueById.get(k.id);
                     const grace = inGrace(k).length;
                     return (
-                      <tr
-                        key={k.id}
-                        aria-selected={k.id === selectedId}
-                        className={k.id === selectedId ? 'lc-selected' : undefined}
-                      >
+                      <tr key={k.id} className={k.id === selectedId ? 'lc-selected' : undefined}>
                         <th scope="row">
                           <button
                             type="button"
