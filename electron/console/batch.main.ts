@@ -130,7 +130,9 @@ function safeRef(ref: string): string {
   const digits = panDigits(ref);
   // A reference column is the user's; a card number put there by mistake is masked, not copied.
   if (digits !== null && digits.length >= 12 && luhnValid(digits)) return maskPan(digits);
-  return ref.slice(0, 64);
+  // A spreadsheet runs a cell that starts with = + - @ as a formula: quote it (OWASP CSV injection).
+  const cut = ref.slice(0, 64);
+  return /^[=+\-@\t\r]/.test(cut) ? `'${cut}` : cut;
 }
 
 /** The value encrypted for a field: the number as digits, the expiration as MM/YY. */
@@ -151,13 +153,25 @@ function rowError(row: Row): string | null {
   return error ? `${error.field}.${error.code}: ${error.message}` : null;
 }
 
+/** csv-parse's own errors (CSV_*) are the file's fault: said as such, with the line, never the text. */
+function csvError(e: unknown): MkmError | null {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code !== 'string' || !code.startsWith('CSV_')) return null;
+  const line = (e as { lines?: unknown }).lines;
+  return new MkmError(
+    'VALIDATION',
+    `The input is not a well-formed CSV file${typeof line === 'number' ? ` (line ${line})` : ''}; the rows before it are in the partial output.`,
+    { field: 'inPath', reason: code, ...(typeof line === 'number' ? { line } : {}) },
+  );
+}
+
 export async function runBatch(run: BatchRun): Promise<BatchSummary> {
   const started = Date.now();
   const partialPath = `${run.outPath}.partial`;
   const size = Math.max(1, statSync(run.inPath).size);
   const input = createReadStream(run.inPath);
   const parser = input.pipe(
-    parse({ bom: true, skip_empty_lines: true, relax_column_count: true, trim: false }),
+    parse({ bom: true, skip_empty_lines: true, relax_column_count: true, relax_quotes: true, trim: false }),
   );
   let out: WriteStream | null = null;
   let header: (ComposeFieldName | 'ref' | null)[] | null = null;
@@ -299,14 +313,16 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
         await new Promise((resolve) => setImmediate(resolve));
       }
     }
-    if (header === null) throw new MkmError('VALIDATION', 'The input file is empty.', { field: 'inPath' });
+    if (header === null && status === 'done') {
+      throw new MkmError('VALIDATION', 'The input file is empty.', { field: 'inPath' });
+    }
     if (status === 'done') {
       if (run.signal.aborted) status = 'cancelled';
       else await flush();
     }
   } catch (e) {
     status = 'failed';
-    error = toErrorShape(e);
+    error = toErrorShape(csvError(e) ?? e);
   } finally {
     input.destroy();
     if (out) {
