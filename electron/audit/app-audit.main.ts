@@ -95,6 +95,73 @@ export const AUDITED: Record<string, Mapper> = {
     action: 'gateway.sandbox.start',
     details: { url: (res as { url?: string | null } | undefined)?.url ?? null },
   }),
+  // The payload console: which fields and keys, never a value (card data is in the request).
+  'console.encrypt': (r, res) => {
+    const e = res as { scheme?: string; key?: { spkiSha256: string; keyId: string | null } } | undefined;
+    return {
+      action: 'console.encrypt',
+      details: {
+        profileId: r.profileId,
+        scheme: e?.scheme ?? r.scheme ?? null,
+        fields: Object.keys((r.fields ?? {}) as object),
+        gatewayKeyId: e?.key?.keyId ?? null,
+        fingerprint: e?.key?.spkiSha256 ?? null,
+      },
+    };
+  },
+  'console.verify': (r, res) => {
+    const v = res as
+      { cse?: { ok: boolean } | null; secure?: { ok: boolean; setId?: string } | null } | undefined;
+    return {
+      action: 'console.verify',
+      details: {
+        profileId: r.profileId,
+        fields: Object.keys((r.fields ?? {}) as object),
+        cseOk: v?.cse ? v.cse.ok : null,
+        secureOk: v?.secure ? v.secure.ok : null,
+        setId: v?.secure?.setId ?? null,
+      },
+    };
+  },
+  'console.encryptMessage': (r, res) => ({
+    action: 'console.message.encrypt',
+    details: { profileId: r.profileId, setId: (res as { setId?: string } | undefined)?.setId ?? null },
+  }),
+  'console.decryptMessage': (r) => ({
+    action: 'console.message.decrypt',
+    details: {
+      profileId: r.profileId,
+      setId: (r.envelope as { set_id?: string } | undefined)?.set_id ?? null,
+    },
+  }),
+  'console.batchStart': (r, res) => {
+    const b = res as
+      | {
+          operationId: string;
+          status: string;
+          rows: number;
+          encrypted: number;
+          failed: number;
+          keyFingerprint: string | null;
+        }
+      | undefined;
+    return {
+      action: 'console.batch',
+      ...(r.keyId ? { key: { id: String(r.keyId) } } : {}),
+      details: {
+        scheme: r.scheme,
+        profileId: r.profileId ?? null,
+        inPath: r.inPath,
+        outPath: r.outPath,
+        operationId: b?.operationId ?? r.operationId ?? null,
+        status: b?.status ?? null,
+        rows: b?.rows ?? null,
+        encrypted: b?.encrypted ?? null,
+        failed: b?.failed ?? null,
+        fingerprint: b?.keyFingerprint ?? null,
+      },
+    };
+  },
   'settings.update': (r) => ({ action: 'settings.update', details: { fields: Object.keys(r) } }),
   'audit.export': (r) => ({ action: 'audit.export', details: { format: r.format } }),
   'report.exportPci': (r, res) => ({
