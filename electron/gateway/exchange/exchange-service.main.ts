@@ -14,7 +14,7 @@ import {
   type TrustedSigner,
   type UnsignedExchangePackage,
 } from '../../../shared/contract/exchange.std';
-import { MkmError, toErrorShape } from '../../../shared/errors.std';
+import { isErrorCode, MkmError, toErrorShape } from '../../../shared/errors.std';
 import type { ObjectInfo } from '../../../shared/tokens.std';
 import { currentOsUser, type AuditAppend } from '../../audit/audit-log.main';
 import type { Logger } from '../../core/logger.main';
@@ -392,6 +392,12 @@ export class ExchangeService {
           secrets: this.secrets,
           logger: this.options.logger,
           http: this.options.http,
+          onSignIn: (r) =>
+            this.options.record({
+              action: 'gateway.session.sign-in',
+              result: r.ok ? 'ok' : isErrorCode(r.code) ? r.code : 'INTERNAL',
+              details: { profileId, via: 'exchange.import' },
+            }),
         });
         const registrations: ExchangeReceiptView[] = [];
         try {

@@ -32,6 +32,8 @@ export interface RegistrationUploaderOptions {
   secrets: SecretProvider;
   logger: Logger;
   http?: Omit<HttpsJsonClientOptions, 'baseUrl' | 'tlsPinSha256' | 'logger'> | undefined;
+  /** Each OAuth sign-in, for the audit log (as GatewayClient reports its own). */
+  onSignIn?: (result: { ok: boolean; code?: string }) => void;
 }
 
 export class RegistrationUploader {
@@ -49,6 +51,7 @@ export class RegistrationUploader {
       profileId: options.profile.id,
       username: options.profile.username,
       secrets: options.secrets,
+      ...(options.onSignIn ? { onSignIn: options.onSignIn } : {}),
     });
   }
 

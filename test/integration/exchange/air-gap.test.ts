@@ -561,6 +561,8 @@ describe(
       expect(text).not.toMatch(/BEGIN PUBLIC KEY|PRIVATE/);
       const onlineAudit = await asOnline(['audit', 'export', '--format', 'json']);
       expect(onlineAudit.stdout).toContain('"exchange.registration.upload"');
+      // The upload's own gateway sign-in is audited like the gateway client's.
+      expect(onlineAudit.stdout).toMatch(/"via":\s*"exchange.import"/);
     });
 
     it('no PIN or gateway password in any file either machine wrote (data folders, logs, packages)', () => {
