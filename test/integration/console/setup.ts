@@ -32,6 +32,8 @@ export interface ConsoleRig {
   gatewayPrivateKey(): { pem: string; key: KeyObject; path: string };
   /** An unused set's clear keys from the sandbox's state (hex). */
   setKeys(setId: string): { encHex: string; macHex: string; ivHex: string };
+  /** Closes the app only (as quitting does); close() then skips it. */
+  closeApp(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -98,6 +100,7 @@ export async function createConsoleRig(
       key_sets: Record<string, { enc_key: string | null; mac_key: string | null; iv: string }>;
     };
 
+  let appClosed: Promise<void> | undefined;
   return {
     token,
     sandbox,
@@ -119,8 +122,13 @@ export async function createConsoleRig(
       const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
       return { encHex: hex(set.enc_key), macHex: hex(set.mac_key), ivHex: hex(set.iv) };
     },
+    async closeApp() {
+      appClosed ??= app.close();
+      await appClosed;
+    },
     async close() {
-      await app.close();
+      appClosed ??= app.close();
+      await appClosed;
       await sandbox.close();
       token.cleanup();
       rmSync(sandboxDir, { recursive: true, force: true });
