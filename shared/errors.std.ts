@@ -65,6 +65,8 @@ export const ERROR_SENTENCES = {
   CONFIRMATION_REQUIRED: 'This step needs an explicit confirmation.',
   // Key lifecycle
   KEYS_BUSY: 'Merchant Key Manager is open in another window or process; close it or use that window.',
+  AUDIT_BUSY:
+    'This action must be recorded in the audit log, which another Merchant Key Manager window or process holds open; do it there, or close it and try again.',
   KEY_MANAGED:
     "This key is managed by mkm's key lifecycle; destroy it from the key's versions so the record stays as a tombstone.",
   // Gateway

@@ -228,7 +228,12 @@ export class AppAudit {
   private log: AuditLog | null = null;
   private readonly pending: AuditAppend[] = [];
   private openError: ErrorCode | null = null;
-  private readonly opening: Promise<void>;
+  private opening: Promise<void>;
+  /** Who holds the log's lock when another process does (CONFLICT at open). */
+  private heldBy: number | null = null;
+  private lastTry = 0;
+  private failedBefore = false;
+  private actorToken: { serial: string; label: string } | null = null;
   private sealer: AuditSealer | null = null;
   private attaching: Promise<void> = Promise.resolve();
 
@@ -244,10 +249,21 @@ export class AppAudit {
         logger: this.options.logger,
         ...(this.options.clock ? { clock: this.options.clock } : {}),
       });
+      // Opened late (another process held it): take on the token a login already attached.
+      if (this.sealer) this.log.setSealer(this.sealer);
+      if (this.actorToken) this.log.setActor({ token: this.actorToken });
       for (const entry of this.pending.splice(0)) this.log.append(entry);
+      this.openError = null;
+      this.heldBy = null;
     } catch (error) {
       const shape = toErrorShape(error);
       this.openError = shape.code;
+      this.lastTry = Date.now();
+      const pid = (shape.details as { pid?: unknown } | undefined)?.pid;
+      this.heldBy = shape.code === 'CONFLICT' ? (typeof pid === 'number' ? pid : 0) : null;
+      // Said once; the gate's later tries are quiet.
+      if (this.failedBefore) return;
+      this.failedBefore = true;
       this.options.logger.error('the audit log could not be opened', { error });
       // Entries are kept in memory (and in the redacted app log) until an admin deals with it.
       setImmediate(() =>
@@ -262,6 +278,25 @@ export class AppAudit {
 
   ready(): Promise<void> {
     return this.opening;
+  }
+
+  /**
+   * The registry's gate: an auditable call is refused (AUDIT_BUSY) while another process holds
+   * the log, instead of running with its entry held in memory and lost when this process ends.
+   * The CLI meets this while the app is open; the app, while a CLI command runs, and it tries
+   * the lock again (at most once a second) so it takes the log over once that command is done.
+   */
+  async gate(channel: string): Promise<void> {
+    if (!AUDITED[channel]) return;
+    await this.opening;
+    if (this.log || this.heldBy === null) return;
+    if (Date.now() - this.lastTry >= 1000) {
+      this.opening = this.open();
+      await this.opening;
+      if (this.log) return;
+    }
+    if (this.heldBy === null) return;
+    throw new MkmError('AUDIT_BUSY', undefined, this.heldBy ? { pid: this.heldBy } : undefined);
   }
 
   record(entry: AuditAppend): void {
@@ -322,12 +357,14 @@ export class AppAudit {
         return macs;
       },
     });
-    this.log?.setActor({ token: { serial: slot.token.serial.trim(), label: slot.token.label.trim() } });
+    this.actorToken = { serial: slot.token.serial.trim(), label: slot.token.label.trim() };
+    this.log?.setActor({ token: this.actorToken });
     this.log?.setSealer(this.sealer);
   }
 
   detachToken(): void {
     this.sealer = null;
+    this.actorToken = null;
     this.log?.setSealer(null);
     this.log?.setActor({ token: null });
   }

@@ -285,6 +285,7 @@ export function createApp(options: AppOptions): App {
     logger,
     events,
     onCompleted: (channel, request, envelope) => audit.onCall(channel, request, envelope),
+    beforeCall: (channel) => audit.gate(channel),
   });
   tokens.onConnectionLost(() => audit.detachToken());
   logger.info('services started', { mode: options.mode, user: userInfo().username });

@@ -98,6 +98,11 @@ export interface RegistryOptions<T extends ContractShape> {
   events: EventBus;
   /** Told of every finished call to a known channel (the audit trail); never throws into a call. */
   onCompleted?: (channel: string, request: unknown, envelope: Envelope, ctx: CallContext) => void;
+  /**
+   * Runs after validation and before the handler; throwing refuses the call (the audit trail
+   * refuses an auditable call it could not record).
+   */
+  beforeCall?: (channel: string) => Promise<void> | void;
 }
 
 export class Registry<T extends ContractShape> {
@@ -141,6 +146,7 @@ export class Registry<T extends ContractShape> {
           .map((i) => `${i.path.join('.') || '(request)'}: ${i.code}`);
         throw new MkmError('VALIDATION', `The request was not valid (${issues.join('; ')}).`, { issues });
       }
+      await this.options.beforeCall?.(channel as string);
       const ctx: CallContext = { callId, sender, events: this.options.events };
       let envelope: Envelope;
       try {
