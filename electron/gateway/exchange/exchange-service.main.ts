@@ -20,7 +20,7 @@ import { currentOsUser, type AuditAppend } from '../../audit/audit-log.main';
 import type { Logger } from '../../core/logger.main';
 import type { TokensService } from '../../hsm/tokens.main';
 import type { HttpsJsonClientOptions } from '../client/https.main';
-import { envSecretProvider, type SecretProvider } from '../client/profiles.main';
+import type { SecretProvider } from '../client/profiles.main';
 import { GatewayStateStore } from '../client/state.main';
 import type { GatewayService } from '../gateway-service.main';
 import {
@@ -97,7 +97,9 @@ export class ExchangeService {
     const dir = join(options.dataDir, 'exchange');
     this.signers = new TrustedSignersStore(dir);
     this.receipts = new ReceiptsStore(dir);
-    this.secrets = options.secrets ?? envSecretProvider();
+    // The gateway's own provider: a password the admin typed in the app (gateway.setPassword)
+    // serves uploads too, before the environment or the OS keychain.
+    this.secrets = options.secrets ?? options.gateway.secrets;
     this.clock = options.clock ?? (() => new Date());
   }
 

@@ -71,8 +71,8 @@ async function signed(p: Omit<ExchangePackage, 'signature'>, keyId = signerId): 
 const savedPassword = process.env.MKM_GATEWAY_PASSWORD;
 
 beforeAll(async () => {
-  // A password is at hand, so an import that passed verification goes as far as the network.
-  process.env.MKM_GATEWAY_PASSWORD = 'refusals-test-password';
+  // No password in the environment: the one typed in the app (gateway.setPassword) must serve.
+  delete process.env.MKM_GATEWAY_PASSWORD;
   token = createSoftHsmToken({ label: 'xchg-refusals', userPin: '2468-refusals' });
   dataDir = mkdtempSync(join(tmpdir(), 'mkm-xchg-ref-'));
   work = mkdtempSync(join(tmpdir(), 'mkm-xchg-ref-files-'));
@@ -260,13 +260,12 @@ describe('exchange package refusals', { timeout: 120_000 }, () => {
       profileId: 'nowhere',
     });
     expect(e.code).toBe('EXCHANGE_SIGNATURE_INVALID');
-    // The same package untampered gets past verification and then says the gateway is unreachable.
-    const offline = await refusal('exchange.import', {
-      package: text,
-      signer: signerFpr,
-      profileId: 'nowhere',
-    });
-    expect(offline.code).toBe('GATEWAY_UNREACHABLE');
+    // The same package untampered gets past verification; then the gateway needs a password,
+    // and with the one the admin typed in the app, it says the gateway cannot be reached.
+    const untampered = { package: text, signer: signerFpr, profileId: 'nowhere' };
+    expect((await refusal('exchange.import', untampered)).code).toBe('GATEWAY_PASSWORD_REQUIRED');
+    await ok('gateway.setPassword', { profileId: 'nowhere', password: 'typed in the app 42' });
+    expect((await refusal('exchange.import', untampered)).code).toBe('GATEWAY_UNREACHABLE');
     expect(await ok('exchange.verify', { package: text, signer: signerFpr })).toBeTruthy();
   });
 
@@ -312,7 +311,13 @@ describe('exchange package refusals', { timeout: 120_000 }, () => {
     });
 
     writeFileSync(join(work, 'announce.mkmx'), made.text);
-    const secrets = [token.userPin, token.soPin, clearKey.toString('hex'), clearKey.toString('base64')];
+    const secrets = [
+      token.userPin,
+      token.soPin,
+      clearKey.toString('hex'),
+      clearKey.toString('base64'),
+      'typed in the app 42',
+    ];
     expect(findSecrets([work, dataDir], secrets)).toEqual([]);
     expect(filesUnder(dataDir).some((f) => f.endsWith('trusted-signers.json'))).toBe(false);
   });
