@@ -13,7 +13,7 @@ import { asMkmError, mkm } from '../api.dom';
 import { downloadText } from '../audit/auditFormat.dom';
 import { tokenLabel, useTokens } from '../tokens/TokenContext.dom';
 import { Badge, CopyButton, ErrorNotice, Facts } from '../ui/bits.dom';
-import { fpGroups, gatewayKeys, when } from './format.dom';
+import { fpGroups, gatewayKeys, needsPassword, when } from './format.dom';
 
 /**
  * Offline exchange packages (.mkmx) for one gateway profile: check and import a package that
@@ -209,7 +209,12 @@ function ReceivePackage({ profileId }: { profileId: string }) {
                 The package is checked again before anything is done. A gateway key different from the pinned
                 one waits for your confirmation as a rotation.
               </AlertDialog.Description>
-              {importPkg.error && <ErrorNotice error={importPkg.error} />}
+              {importPkg.error && (
+                <ErrorNotice error={importPkg.error}>
+                  {needsPassword(asMkmError(importPkg.error)) &&
+                    ' Enter it with “Password…” at the top of this profile, then import again.'}
+                </ErrorNotice>
+              )}
               <div className="dialog-actions">
                 <AlertDialog.Cancel asChild>
                   <button type="button" disabled={importPkg.isPending}>
