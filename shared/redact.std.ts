@@ -48,6 +48,19 @@ export function redactString(text: string): string {
 }
 
 /** Deep copy with secrets replaced. Safe on cycles, Buffers and errors. */
+/**
+ * A fingerprint, KCV or key id under its own name is a public reference the audit trail and
+ * support need whole (a 64-hex SPKI-SHA256 would otherwise look like key material). Only the
+ * value's own field name vouches for it, and only a plain hex shape passes.
+ */
+function isPublicReference(key: string, value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    SAFE_KEY.test(key) &&
+    /^[0-9a-fA-F]{1,64}$|^(?:[0-9a-fA-F]{2}:){1,63}[0-9a-fA-F]{2}$/.test(value)
+  );
+}
+
 export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
   if (value === null || value === undefined) return value;
   if (typeof value === 'string') return redactString(value);
@@ -72,7 +85,11 @@ export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()):
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
     out[key] =
-      isSecretKey(key) && v !== undefined && v !== null && v !== '' ? REDACTED : redact(v, depth + 1, seen);
+      isSecretKey(key) && v !== undefined && v !== null && v !== ''
+        ? REDACTED
+        : isPublicReference(key, v)
+          ? v
+          : redact(v, depth + 1, seen);
   }
   return out;
 }

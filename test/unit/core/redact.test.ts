@@ -41,6 +41,18 @@ describe('redaction', () => {
     });
   });
 
+  it('keeps a SHA-256 fingerprint under its own name, and the same hex anywhere else is redacted', () => {
+    const fpr = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    expect(redact({ fingerprint: fpr, spkiSha256: fpr.toUpperCase() })).toEqual({
+      fingerprint: fpr,
+      spkiSha256: fpr.toUpperCase(),
+    });
+    // Under another name, or not plain hex, a long hex run may be a clear key.
+    const out = JSON.stringify(redact({ note: fpr, fingerprint: `key ${fpr}` }));
+    expect(out).not.toContain(fpr);
+    expect(out).toContain('"fingerprint":"key [redacted');
+  });
+
   it('survives cycles, buffers and errors', () => {
     const a: Record<string, unknown> = { name: 'a' };
     a.self = a;
