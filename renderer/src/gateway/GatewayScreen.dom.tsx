@@ -4,6 +4,7 @@ import { mkm } from '../api.dom';
 import { Badge, ErrorNotice, Loading } from '../ui/bits.dom';
 import { AddProfileDialog } from './AddProfileDialog.dom';
 import { gatewayKeys } from './format.dom';
+import { ExchangeCard } from './ExchangeCard.dom';
 import { ProfilePanel } from './ProfilePanel.dom';
 import './gateway.css';
 
@@ -117,6 +118,7 @@ export function GatewayScreen() {
             )}
           </nav>
           {chosen && <ProfilePanel key={chosen.id} profile={chosen} onRemoved={() => setChosenId(null)} />}
+          {chosen && <ExchangeCard key={`x-${chosen.id}`} profileId={chosen.id} />}
         </div>
       )}
     </div>
