@@ -160,7 +160,17 @@ describe('token channels', () => {
 });
 
 describe('mkm CLI on a real token', () => {
-  const mkm = mkmOn(() => ({ dataDir, token }));
+  // A data folder of its own: the app above holds this run's audit log, and the CLI refuses
+  // recorded actions in a folder whose log another process holds (audit-busy.test.ts).
+  let cliDataDir: string;
+  beforeAll(() => {
+    cliDataDir = mkdtempSync(join(tmpdir(), 'mkm-tokens-cli-'));
+  });
+  afterAll(() => {
+    expect(findSecrets([cliDataDir], [token.userPin, '99999999'])).toEqual([]);
+    rmSync(cliDataDir, { recursive: true, force: true });
+  });
+  const mkm = mkmOn(() => ({ dataDir: cliDataDir, token }));
 
   it('generates, shows, exports and destroys a key pair', async () => {
     const gen = JSON.parse(
