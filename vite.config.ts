@@ -52,8 +52,6 @@ export default defineConfig(({ mode }) => ({
         nodeEntry('electron/main.electron.ts', 'main.js', 'es', nodeExternals),
         // The HSM host: a utility process of its own that loads the vendor PKCS#11 library.
         nodeEntry('electron/hsm/host/host.host.ts', 'hsm-host.js', 'es', nodeExternals),
-        // Its second thread for large AES batches, loaded by file beside hsm-host.js.
-        nodeEntry('electron/hsm/pkcs11/batch-worker.host.ts', 'hsm-batch-worker.js', 'es', nodeExternals),
         {
           ...nodeEntry('electron/preload/index.preload.ts', 'preload.cjs', 'cjs', ['electron']),
           onstart: ({ reload }) => reload(),

@@ -8,9 +8,9 @@ import { cpuMs, freshToken, int, median, mkmTokens, rawSession, verdict } from '
  * in this one process (C_EncryptInit + C_Encrypt per payload, CKM_AES_CBC_PAD), on the same
  * token, with the same key, payloads and IVs. Target: mkm >= 0.8 of raw throughput.
  *
- * The host encrypts each large chunk on two sessions at once (its main thread and a worker
- * thread, batch-pool.host.ts); raw is the plain one-session loop a pkcs11js user writes. Set
- * MKM_HOST_THREADS=1 to measure the one-thread host.
+ * The host encrypts a chunk under a session copy of the key (TokenService.encryptBatch: SoftHSM2
+ * re-reads a token key's object file on every C_EncryptInit, a copy it reads once); raw is the
+ * plain loop a pkcs11js user writes, on the token key.
  *
  * mkm's clock runs from the payloads as Buffers to the ciphertexts as the API returns them
  * (bytes, through TokensService.encryptMany). Raw copies each ciphertext out of its

@@ -468,8 +468,8 @@ export interface DataResult {
 export interface BatchResult {
   /** One per item, in order: base64, or bytes when the request asked for 'binary'. */
   items: (string | Uint8Array)[];
-  /** How many threads of the host encrypted this batch (2 when a large AES batch was split). */
-  threads?: number;
+  /** Whether an AES batch ran on a session copy of its key (see TokenService.encryptBatch). */
+  keyCopy?: boolean;
 }
 
 export interface MacResult {

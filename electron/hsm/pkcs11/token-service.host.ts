@@ -3,8 +3,7 @@ import { existsSync } from 'node:fs';
 import type { z } from 'zod';
 import { ERROR_SENTENCES, MkmError } from '../../../shared/errors.std';
 import { silentLogger, type Logger } from '../../core/logger.main';
-import { BatchPool, PARALLEL_MIN_ITEMS } from './batch-pool.host';
-import { extractCkr, toMkmError } from './ckr.std';
+import { toMkmError } from './ckr.std';
 import {
   countOrNull,
   decodeSlotFlags,
@@ -137,8 +136,6 @@ interface Loaded {
   info: ModuleInfo;
   /** sizeof(CK_ULONG) as this module's handles show it. */
   ulongWidth: number;
-  /** A second thread for large AES batches; only when the module took CKF_OS_LOCKING_OK. */
-  pool: BatchPool | null;
 }
 
 interface OpenSession {
@@ -149,6 +146,9 @@ interface OpenSession {
 }
 
 type SessionUser = 'user' | 'so' | null;
+
+/** Below this many items a batch uses the token key as it is (a copy costs about one C_CreateObject). */
+const COPY_MIN_ITEMS = 32;
 
 /** encryptBatch validates its head with zod and its items by hand (see there). */
 const BATCH_HEAD = KeyRefParamsSchema.extend({ mechanism: CipherParamsSchema.shape.mechanism });
@@ -199,9 +199,8 @@ export class TokenService {
     } catch (error) {
       throw new MkmError('MODULE_INVALID', undefined, { path, reason: loadFailureReason(error) });
     }
-    let osLocking: boolean;
     try {
-      osLocking = initialize(pkcs11, libraryParameters);
+      initialize(pkcs11, libraryParameters);
     } catch (error) {
       safely(() => pkcs11.close());
       const e = toMkmError(error, { fn: 'C_Initialize' });
@@ -216,12 +215,7 @@ export class TokenService {
         libraryDescription: trimPadded(raw.libraryDescription),
         libraryVersion: versionString(raw.libraryVersion),
       };
-      this.loaded = {
-        pkcs11,
-        info,
-        ulongWidth: process.platform === 'win32' ? 4 : 8,
-        pool: osLocking ? new BatchPool(path, this.logger) : null,
-      };
+      this.loaded = { pkcs11, info, ulongWidth: process.platform === 'win32' ? 4 : 8 };
       this.logger.info('PKCS#11 module loaded', {
         path,
         manufacturer: info.manufacturer,
@@ -239,8 +233,6 @@ export class TokenService {
     const loaded = this.loaded;
     this.loaded = null;
     if (loaded) {
-      // The worker's sessions go before the module is finalised under them.
-      await loaded.pool?.close().catch(() => {});
       for (const s of this.sessions.values()) {
         for (const h of [s.handle, ...s.parked]) safely(() => loaded.pkcs11.C_CloseSession(h));
       }
@@ -582,43 +574,29 @@ export class TokenService {
     const mech: Mechanism = cipherMechanism(head.mechanism, rsa ? undefined : ZERO_BLOCK);
     const binary = (params as { output?: unknown }).output === 'binary';
     const out: (string | Uint8Array)[] = new Array(items.length);
-
-    // A large binary AES batch is split: the worker thread takes the second half on a session
-    // of its own while this thread encrypts the first.
-    const pool = this.loaded?.pool;
-    const split =
-      binary && !rsa && pool?.available && items.length >= PARALLEL_MIN_ITEMS
-        ? items.length >> 1
-        : items.length;
-    let share: Promise<{ data: Uint8Array; lengths: Uint32Array } | { failed: unknown }> | null = null;
-    if (split < items.length) {
-      const packed = packShare(items, split);
-      share = pool!
-        .run({
-          slot: this.slotHandle(head.slotId),
-          key: key.handle,
-          pad: head.mechanism === 'AES_CBC_PAD',
-          ...packed,
-        })
-        .catch((failed: unknown) => ({ failed }));
-    }
-
-    const encryptRange = (from: number, to: number): void => {
-      let arena = Buffer.alloc(0);
-      let used = 0;
-      if (binary && !rsa) {
-        let size = 0;
-        for (let i = from; i < to; i++) {
-          const d = (items[i] as { data?: unknown } | null)?.data;
-          size +=
-            (typeof d === 'string' ? Math.ceil((d.length * 3) / 4) : d instanceof Uint8Array ? d.length : 0) +
-            16;
-        }
-        arena = Buffer.allocUnsafe(size);
+    let arena = Buffer.alloc(0);
+    let used = 0;
+    if (binary && !rsa) {
+      let size = 0;
+      for (const item of items as { data?: unknown }[]) {
+        const d = item?.data;
+        size +=
+          (typeof d === 'string' ? Math.ceil((d.length * 3) / 4) : d instanceof Uint8Array ? d.length : 0) +
+          16;
       }
-      let buf = Buffer.alloc(RSA_OUT);
-      const h = session.handle;
-      for (let i = from; i < to; i++) {
+      arena = Buffer.allocUnsafe(size);
+    }
+    let buf = Buffer.alloc(RSA_OUT);
+    const h = session.handle;
+    // Some libraries re-read a token key on every C_EncryptInit (SoftHSM2 checks the key's object
+    // file each time: over half the cost of a 1 KiB encryption). A session copy made for the
+    // batch is read once: it keeps the key's sensitive and non-extractable attributes (they can
+    // only tighten on a copy), lives only inside this application's sessions, and is destroyed
+    // when the batch ends. A key the token will not copy (CKA_COPYABLE false) is used as it is.
+    const copy = !rsa && items.length >= COPY_MIN_ITEMS ? this.sessionCopy(h, key.handle) : null;
+    const batchKey = copy ?? key.handle;
+    try {
+      for (let i = 0; i < items.length; i++) {
         const item = items[i] as { iv?: unknown; data?: unknown } | null;
         if (!item || !isBytes(item.data) || (item.iv !== undefined && !isBytes(item.iv))) {
           throw new MkmError('VALIDATION', undefined, {
@@ -635,7 +613,7 @@ export class TokenService {
         }
         if (data.length === 0 && rsa)
           throw new MkmError('DATA_LEN_RANGE', 'There is nothing to encrypt.', { item: i });
-        pkcs11.C_EncryptInit(h, mech, key.handle);
+        pkcs11.C_EncryptInit(h, mech, batchKey);
         // Binary answers are written straight into one arena per batch: its views cross the
         // host channel as one cloned buffer instead of one allocation and copy per item.
         const target = binary && !rsa && arena.length - used >= data.length + 16 ? arena.subarray(used) : buf;
@@ -647,38 +625,12 @@ export class TokenService {
           used += ct.length;
         }
       }
-    };
-
-    try {
-      encryptRange(0, split);
     } catch (error) {
-      // The worker's share is dropped with the batch; let it finish before the next call.
-      await share;
       throw mechanismError(this.fail(error, head.slotId), head.mechanism);
+    } finally {
+      if (copy) safely(() => pkcs11.C_DestroyObject(h, copy));
     }
-    if (share) {
-      const done = await share;
-      if ('failed' in done) {
-        // A token error fails the batch as it would on this thread; a worker that could not
-        // run (thread start, crash) leaves its share to this thread.
-        if (extractCkr(done.failed))
-          throw mechanismError(this.fail(done.failed, head.slotId), head.mechanism);
-        pool!.retire(done.failed);
-        try {
-          encryptRange(split, items.length);
-        } catch (error) {
-          throw mechanismError(this.fail(error, head.slotId), head.mechanism);
-        }
-      } else {
-        for (let i = split, k = 0, at = 0; i < items.length; i++, k++) {
-          const len = done.lengths[k]!;
-          out[i] = done.data.subarray(at, at + len);
-          at += len;
-        }
-        return { items: out, threads: 2 };
-      }
-    }
-    return { items: out, threads: 1 };
+    return { items: out, keyCopy: copy !== null };
   }
 
   async hmacSign(params: HmacSignParams): Promise<MacResult> {
@@ -946,6 +898,18 @@ export class TokenService {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /** A session object copy of a key (see encryptBatch), or null when the token refuses one. */
+  private sessionCopy(session: Handle, key: Handle): Handle | null {
+    try {
+      return this.module().C_CopyObject(session, key, [{ type: P.CKA_TOKEN, value: false }]);
+    } catch (error) {
+      this.logger.debug('a batch uses the token key itself: no session copy', {
+        ckr: toMkmError(error).details?.ckr ?? null,
+      });
+      return null;
+    }
+  }
 
   private module(): PKCS11 {
     if (!this.loaded) throw new MkmError('NO_MODULE');
@@ -1269,38 +1233,6 @@ function mechanismError(e: MkmError, mechanism: CipherMechanism | WrapMechanism)
   });
 }
 
-/**
- * The worker's share of a batch, validated like the items this thread encrypts and packed
- * into three buffers (one copy, one postMessage clone of three objects instead of thousands).
- */
-function packShare(
-  items: unknown[],
-  from: number,
-): { data: Uint8Array; lengths: Uint32Array; ivs: Uint8Array } {
-  const count = items.length - from;
-  const lengths = new Uint32Array(count);
-  const parts: Uint8Array[] = new Array(count);
-  const ivs = Buffer.allocUnsafe(16 * count);
-  let size = 0;
-  for (let k = 0; k < count; k++) {
-    const i = from + k;
-    const item = items[i] as { iv?: unknown; data?: unknown } | null;
-    if (!item || !isBytes(item.data) || (item.iv !== undefined && !isBytes(item.iv))) {
-      throw new MkmError('VALIDATION', undefined, {
-        issues: [`items.${i}: expected { iv?: bytes, data: bytes } (base64 or binary)`],
-      });
-    }
-    const iv = item.iv !== undefined ? bytes(item.iv) : undefined;
-    if (!iv || iv.length !== 16) throw new MkmError('VALIDATION', 'AES-CBC needs a 16-byte IV.', { item: i });
-    ivs.set(iv, 16 * k);
-    const data = bytes(item.data);
-    parts[k] = data;
-    lengths[k] = data.length;
-    size += data.length;
-  }
-  return { data: Buffer.concat(parts, size), lengths, ivs };
-}
-
 function keyClassFor(mechanism: CipherMechanism, op: 'encrypt' | 'decrypt'): ObjectClass {
   if (!isRsaMechanism(mechanism)) return 'secret';
   return op === 'encrypt' ? 'public' : 'private';
@@ -1314,22 +1246,19 @@ function secretTypeOf(info: ObjectInfo): SecretKeyType {
   });
 }
 
-/** Initialises the module; true when it agreed to OS locking (so a second thread may call it). */
-function initialize(pkcs11: PKCS11, libraryParameters: string | undefined): boolean {
+function initialize(pkcs11: PKCS11, libraryParameters: string | undefined): void {
   if (libraryParameters !== undefined) {
     pkcs11.C_Initialize({ libraryParameters });
-    return false;
+    return;
   }
   try {
-    // OS locking: the host calls from a second thread for large batches (batch-pool.host.ts).
+    // OS locking: the host may call from libuv worker threads (the *Async functions).
     pkcs11.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
-    return true;
   } catch (error) {
     const name = toMkmError(error).details?.ckr;
-    if (name === 'CKR_CRYPTOKI_ALREADY_INITIALIZED') return false;
+    if (name === 'CKR_CRYPTOKI_ALREADY_INITIALIZED') return;
     if (name !== 'CKR_CANT_LOCK' && name !== 'CKR_ARGUMENTS_BAD') throw error;
     pkcs11.C_Initialize();
-    return false;
   }
 }
 

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MkmError } from '../../../shared/errors.std';
 import { createLogger } from '../../../electron/core/logger.main';
 import { aesCmacKcv, hmacKcv } from '../../../electron/crypto/kcv.main';
-import { BatchPool } from '../../../electron/hsm/pkcs11/batch-pool.host';
+import { pkcs11js as P } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 
@@ -284,7 +284,15 @@ describe('PKCS#11 cryptography (real SoftHSM2, cross-checked with node:crypto, o
     expect(bad.code).toBe('VALIDATION');
   });
 
-  it('splits a large binary AES batch across two host threads, each ciphertext exact', async () => {
+  it('encrypts a large batch under a session copy of the key, each ciphertext exact, and leaves no copy', async () => {
+    const { pkcs11, session } = svc._raw(slotId);
+    const sessionObjects = () => {
+      pkcs11.C_FindObjectsInit(session, [{ type: P.CKA_TOKEN, value: false }]);
+      const found = pkcs11.C_FindObjects(session, 1000);
+      pkcs11.C_FindObjectsFinal(session);
+      return found.length;
+    };
+    const before = sessionObjects();
     // Lengths 0..2047 (empty and block-aligned payloads included) and a fresh IV each.
     const items = Array.from({ length: 2048 }, (_, i) => ({ iv: randomBytes(16), data: randomBytes(i) }));
     const result = await svc.encryptBatch({
@@ -294,55 +302,58 @@ describe('PKCS#11 cryptography (real SoftHSM2, cross-checked with node:crypto, o
       items,
       output: 'binary',
     });
-    expect(result.threads).toBe(2);
+    expect(result.keyCopy).toBe(true);
     result.items.forEach((ct, i) => {
       const c = createCipheriv('aes-256-cbc', NIST_KEY, items[i]!.iv);
       expect(Buffer.from(ct as Uint8Array).equals(Buffer.concat([c.update(items[i]!.data), c.final()]))).toBe(
         true,
       );
     });
-    // Small batches stay on one thread: the hop would cost more than it saves.
-    const small = await svc.encryptBatch({
-      slotId,
-      id: nistId,
-      mechanism: 'AES_CBC_PAD',
-      items: items.slice(0, 10),
-      output: 'binary',
-    });
-    expect(small.threads).toBe(1);
+    expect(sessionObjects()).toBe(before);
+    // A batch that fails half-way destroys its copy too.
+    const bad = [...items.slice(0, 100), { data: randomBytes(4) }];
+    expect(
+      (
+        await failure(
+          svc.encryptBatch({ slotId, id: nistId, mechanism: 'AES_CBC_PAD', items: bad, output: 'binary' }),
+        )
+      ).code,
+    ).toBe('VALIDATION');
+    expect(sessionObjects()).toBe(before);
   });
 
-  it("encrypts the worker's share on the main thread when the worker cannot run", async () => {
-    const loaded = (svc as unknown as { loaded: { pool: BatchPool | null } }).loaded;
-    const pool = loaded.pool;
-    // A worker that cannot load its library fails with no PKCS#11 code: a thread problem.
-    loaded.pool = new BatchPool(
-      '/nonexistent/libpkcs11.so',
-      createLogger({ name: 'test', stderrLevel: 'silent' }),
-    );
+  it('uses a key the token will not copy as it is', async () => {
+    const { pkcs11, session } = svc._raw(slotId);
+    const clear = randomBytes(32);
+    const id = randomBytes(4);
+    const handle = pkcs11.C_CreateObject(session, [
+      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+      { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
+      { type: P.CKA_TOKEN, value: false },
+      { type: P.CKA_ID, value: id },
+      { type: P.CKA_LABEL, value: 'no-copy' },
+      { type: P.CKA_ENCRYPT, value: true },
+      { type: P.CKA_COPYABLE, value: false },
+      { type: P.CKA_VALUE, value: clear },
+    ]);
     try {
-      const items = Array.from({ length: 600 }, (_, i) => ({
-        iv: randomBytes(16),
-        data: randomBytes(i % 70),
-      }));
+      const items = Array.from({ length: 64 }, (_, i) => ({ iv: randomBytes(16), data: randomBytes(i * 3) }));
       const result = await svc.encryptBatch({
         slotId,
-        id: nistId,
+        id: id.toString('hex'),
         mechanism: 'AES_CBC_PAD',
         items,
         output: 'binary',
       });
-      expect(result.threads).toBe(1);
+      expect(result.keyCopy).toBe(false);
       result.items.forEach((ct, i) => {
-        const c = createCipheriv('aes-256-cbc', NIST_KEY, items[i]!.iv);
+        const c = createCipheriv('aes-256-cbc', clear, items[i]!.iv);
         expect(
           Buffer.from(ct as Uint8Array).equals(Buffer.concat([c.update(items[i]!.data), c.final()])),
         ).toBe(true);
       });
-      expect(loaded.pool!.available).toBe(false);
     } finally {
-      await loaded.pool?.close();
-      loaded.pool = pool;
+      pkcs11.C_DestroyObject(session, handle);
     }
   });
 
