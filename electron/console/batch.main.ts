@@ -189,12 +189,25 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
     if (!out!.write(text)) await new Promise<void>((resolve) => out!.once('drain', resolve));
   };
 
+  // A chunk's token work runs while the next chunk is read and checked (two chunks in flight at
+  // most); outputs are written in row order.
+  let inFlight: Promise<void> = Promise.resolve();
   const flush = async () => {
     if (chunk.length === 0) return;
-    const records = run.scheme === 'aes' ? await encryptAes(chunk) : encryptRsa(chunk);
+    const batch = chunk;
     chunk = [];
-    await write(stringify(records));
-    run.onProgress(Math.min(1, input.bytesRead / size), rows);
+    const records =
+      run.scheme === 'aes' ? encryptAes(batch) : Promise.resolve().then(() => encryptRsa(batch));
+    const previous = inFlight;
+    inFlight = (async () => {
+      const done = await records;
+      await previous;
+      await write(stringify(done));
+      run.onProgress(Math.min(1, input.bytesRead / size), rows);
+    })();
+    // Its failure surfaces at the next flush or at the end; not as an unhandled rejection.
+    inFlight.catch(() => {});
+    await previous;
   };
 
   const encryptRsa = (batch: Row[]): string[][] =>
@@ -320,10 +333,14 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
       if (run.signal.aborted) status = 'cancelled';
       else await flush();
     }
+    await inFlight;
   } catch (e) {
     status = 'failed';
     error = toErrorShape(csvError(e) ?? e);
   } finally {
+    // A chunk still in the token is finished and written (its rows are counted) before the
+    // file is closed.
+    await inFlight.catch(() => {});
     input.destroy();
     if (out) {
       const stream = out as WriteStream;
