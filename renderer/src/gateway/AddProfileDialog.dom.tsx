@@ -3,7 +3,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { GATEWAY_CSE_PADDINGS, type GatewayProfileView } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
-import { ErrorNotice, PinField, takePin } from '../ui/bits.dom';
+import { DialogActions, ErrorNotice, PinField, takePin } from '../ui/bits.dom';
 import { gatewayKeys } from './format.dom';
 
 type Padding = (typeof GATEWAY_CSE_PADDINGS)[number];
@@ -189,16 +189,11 @@ export function AddProfileDialog({ onAdded }: { onAdded: (profile: GatewayProfil
               </p>
             )}
             {add.error && <ErrorNotice error={add.error} />}
-            <div className="dialog-actions">
-              <Dialog.Close asChild>
-                <button type="button" disabled={add.isPending}>
-                  Cancel
-                </button>
-              </Dialog.Close>
-              <button type="submit" className="primary" disabled={add.isPending}>
-                {add.isPending ? 'Adding…' : 'Add profile'}
-              </button>
-            </div>
+            <DialogActions
+              kind="dialog"
+              pending={add.isPending}
+              action={{ label: 'Add profile', pendingLabel: 'Adding…', tone: 'primary', type: 'submit' }}
+            />
           </form>
         </Dialog.Content>
       </Dialog.Portal>

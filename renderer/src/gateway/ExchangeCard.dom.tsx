@@ -12,7 +12,7 @@ import type { ObjectInfo } from '../../../shared/tokens.std';
 import { asMkmError, mkm } from '../api.dom';
 import { downloadText } from '../audit/auditFormat.dom';
 import { tokenLabel, useTokens } from '../tokens/TokenContext.dom';
-import { Badge, CopyButton, ErrorNotice, Facts } from '../ui/bits.dom';
+import { Badge, CopyButton, DialogActions, ErrorNotice, Facts } from '../ui/bits.dom';
 import { fpGroups, gatewayKeys, needsPassword, when } from './format.dom';
 
 /**
@@ -215,21 +215,17 @@ function ReceivePackage({ profileId }: { profileId: string }) {
                     ' Enter it with “Password…” at the top of this profile, then import again.'}
                 </ErrorNotice>
               )}
-              <div className="dialog-actions">
-                <AlertDialog.Cancel asChild>
-                  <button type="button" disabled={importPkg.isPending}>
-                    Cancel
-                  </button>
-                </AlertDialog.Cancel>
-                <button
-                  type="button"
-                  className="primary"
-                  disabled={importPkg.isPending}
-                  onClick={() => importPkg.mutate()}
-                >
-                  {importPkg.isPending ? 'Importing…' : 'Import'}
-                </button>
-              </div>
+              <DialogActions
+                kind="alert"
+                pending={importPkg.isPending}
+                action={{
+                  label: 'Import',
+                  pendingLabel: 'Importing…',
+                  tone: 'primary',
+                  type: 'button',
+                  onClick: () => importPkg.mutate(),
+                }}
+              />
             </AlertDialog.Content>
           </AlertDialog.Portal>
         </AlertDialog.Root>
@@ -524,21 +520,17 @@ function Untrust({ signer, onDone }: { signer: TrustedSigner; onDone: () => void
             Its packages will need the fingerprint typed again to be accepted.
           </AlertDialog.Description>
           {remove.error && <ErrorNotice error={remove.error} />}
-          <div className="dialog-actions">
-            <AlertDialog.Cancel asChild>
-              <button type="button" disabled={remove.isPending}>
-                Keep
-              </button>
-            </AlertDialog.Cancel>
-            <button
-              type="button"
-              className="danger"
-              disabled={remove.isPending}
-              onClick={() => remove.mutate()}
-            >
-              Stop trusting
-            </button>
-          </div>
+          <DialogActions
+            kind="alert"
+            pending={remove.isPending}
+            cancelLabel="Keep"
+            action={{
+              label: 'Stop trusting',
+              tone: 'danger',
+              type: 'button',
+              onClick: () => remove.mutate(),
+            }}
+          />
         </AlertDialog.Content>
       </AlertDialog.Portal>
     </AlertDialog.Root>

@@ -3,7 +3,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import type { GatewayProfileView } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
-import { ErrorNotice, PinField, takePin } from '../ui/bits.dom';
+import { DialogActions, ErrorNotice, PinField, takePin } from '../ui/bits.dom';
 import { gatewayKeys } from './format.dom';
 
 /**
@@ -64,16 +64,16 @@ export function PasswordDialog({
               <span>Remember it on this computer, encrypted by the operating system (desktop app only)</span>
             </label>
             {save.error && <ErrorNotice error={save.error} />}
-            <div className="dialog-actions">
-              <Dialog.Close asChild>
-                <button type="button" disabled={save.isPending}>
-                  Cancel
-                </button>
-              </Dialog.Close>
-              <button type="submit" className="primary" disabled={save.isPending}>
-                {save.isPending ? 'Saving…' : 'Use this password'}
-              </button>
-            </div>
+            <DialogActions
+              kind="dialog"
+              pending={save.isPending}
+              action={{
+                label: 'Use this password',
+                pendingLabel: 'Saving…',
+                tone: 'primary',
+                type: 'submit',
+              }}
+            />
           </form>
         </Dialog.Content>
       </Dialog.Portal>

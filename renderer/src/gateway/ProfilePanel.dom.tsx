@@ -10,7 +10,7 @@ import type {
 import type { ObjectInfo } from '../../../shared/tokens.std';
 import { asMkmError, mkm } from '../api.dom';
 import { tokenLabel, useTokens } from '../tokens/TokenContext.dom';
-import { Badge, ErrorNotice, Facts, Loading } from '../ui/bits.dom';
+import { Badge, DialogActions, ErrorNotice, Facts, Loading } from '../ui/bits.dom';
 import { fpGroups, gatewayKeys, isOffline, needsPassword, when } from './format.dom';
 import { PasswordDialog } from './PasswordDialog.dom';
 
@@ -329,21 +329,18 @@ function ConfirmRotation({
             <dd>{pending.keyId ?? '(imported PEM)'}</dd>
           </dl>
           {confirm.error && <ErrorNotice error={confirm.error} />}
-          <div className="dialog-actions">
-            <AlertDialog.Cancel asChild>
-              <button type="button" disabled={confirm.isPending}>
-                Keep the pinned key
-              </button>
-            </AlertDialog.Cancel>
-            <button
-              type="button"
-              className="primary"
-              disabled={confirm.isPending}
-              onClick={() => confirm.mutate()}
-            >
-              {confirm.isPending ? 'Confirming…' : 'The fingerprints match: use the new key'}
-            </button>
-          </div>
+          <DialogActions
+            kind="alert"
+            pending={confirm.isPending}
+            cancelLabel="Keep the pinned key"
+            action={{
+              label: 'The fingerprints match: use the new key',
+              pendingLabel: 'Confirming…',
+              tone: 'primary',
+              type: 'button',
+              onClick: () => confirm.mutate(),
+            }}
+          />
         </AlertDialog.Content>
       </AlertDialog.Portal>
     </AlertDialog.Root>
@@ -629,19 +626,18 @@ function RemoveProfile({ profile, onRemoved }: { profile: GatewayProfileView; on
             registrations at the gateway are not touched. Adding the profile again starts with nothing pinned.
           </AlertDialog.Description>
           {remove.error && <ErrorNotice error={remove.error} />}
-          <div className="dialog-actions">
-            <AlertDialog.Cancel asChild>
-              <button type="button">Cancel</button>
-            </AlertDialog.Cancel>
-            <button
-              type="button"
-              className="danger"
-              disabled={remove.isPending}
-              onClick={() => remove.mutate()}
-            >
-              {remove.isPending ? 'Removing…' : 'Remove profile'}
-            </button>
-          </div>
+          <DialogActions
+            kind="alert"
+            pending={remove.isPending}
+            cancelDisabled={false}
+            action={{
+              label: 'Remove profile',
+              pendingLabel: 'Removing…',
+              tone: 'danger',
+              type: 'button',
+              onClick: () => remove.mutate(),
+            }}
+          />
         </AlertDialog.Content>
       </AlertDialog.Portal>
     </AlertDialog.Root>

@@ -3,7 +3,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { ObjectInfo } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
-import { ErrorNotice, shortId } from '../ui/bits.dom';
+import { DialogActions, ErrorNotice, shortId } from '../ui/bits.dom';
 import { AUDIT_KEY_LABEL, AUDIT_KEY_NOTE, CLASS_NAMES } from './keyFormat.dom';
 
 /**
@@ -98,16 +98,17 @@ export function DestroyKeyDialog({
               />
             </div>
             {destroy.error && <ErrorNotice error={destroy.error} />}
-            <div className="dialog-actions">
-              <AlertDialog.Cancel asChild>
-                <button type="button" disabled={destroy.isPending}>
-                  Cancel
-                </button>
-              </AlertDialog.Cancel>
-              <button type="submit" className="danger" disabled={typed !== expected || destroy.isPending}>
-                {destroy.isPending ? 'Destroying…' : pair ? 'Destroy key pair' : 'Destroy key'}
-              </button>
-            </div>
+            <DialogActions
+              kind="alert"
+              pending={destroy.isPending}
+              action={{
+                label: pair ? 'Destroy key pair' : 'Destroy key',
+                pendingLabel: 'Destroying…',
+                tone: 'danger',
+                type: 'submit',
+                disabled: typed !== expected,
+              }}
+            />
           </form>
         </AlertDialog.Content>
       </AlertDialog.Portal>

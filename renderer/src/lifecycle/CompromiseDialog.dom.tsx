@@ -3,7 +3,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { LifecycleKeyView, LifecycleVersionView } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
-import { ErrorNotice } from '../ui/bits.dom';
+import { DialogActions, ErrorNotice } from '../ui/bits.dom';
 import { fingerprintText } from './format.dom';
 import { ProgressSteps, rotationSteps } from './ProgressSteps.dom';
 import { useRefreshLifecycle } from './queries.dom';
@@ -108,16 +108,11 @@ export function CompromiseDialog({
                   autoComplete="off"
                 />
               </div>
-              <div className="dialog-actions">
-                <AlertDialog.Cancel asChild>
-                  <button type="button" autoFocus>
-                    Cancel
-                  </button>
-                </AlertDialog.Cancel>
-                <button type="submit" className="danger">
-                  Mark compromised
-                </button>
-              </div>
+              <DialogActions
+                kind="alert"
+                cancelAutoFocus
+                action={{ label: 'Mark compromised', tone: 'danger', type: 'submit' }}
+              />
             </form>
           )}
           {stage !== 'confirm' && replaces && (

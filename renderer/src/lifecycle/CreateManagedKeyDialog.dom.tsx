@@ -8,7 +8,7 @@ import {
   type LifecyclePolicy,
 } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
-import { ErrorNotice } from '../ui/bits.dom';
+import { DialogActions, ErrorNotice } from '../ui/bits.dom';
 import { PURPOSE_NAMES } from './format.dom';
 import { ProgressSteps, rotationSteps } from './ProgressSteps.dom';
 import { usePolicies, useRefreshLifecycle } from './queries.dom';
@@ -175,16 +175,17 @@ function CreateForm({ slotId, onDone }: { slotId: number; onDone: (key: Lifecycl
         <ProgressSteps steps={rotationSteps(purpose === 'gateway-transport')} seen={seen} failed={false} />
       ) : null}
       {create.error && <ErrorNotice error={create.error} />}
-      <div className="dialog-actions">
-        <Dialog.Close asChild>
-          <button type="button" disabled={create.isPending}>
-            Cancel
-          </button>
-        </Dialog.Close>
-        <button type="submit" className="primary" disabled={create.isPending || !name.trim()}>
-          {create.isPending ? 'Creating…' : 'Create'}
-        </button>
-      </div>
+      <DialogActions
+        kind="dialog"
+        pending={create.isPending}
+        action={{
+          label: 'Create',
+          pendingLabel: 'Creating…',
+          tone: 'primary',
+          type: 'submit',
+          disabled: !name.trim(),
+        }}
+      />
     </form>
   );
 }

@@ -3,7 +3,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { LifecycleKeyView, LifecycleVersionView } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
-import { ErrorNotice, shortId } from '../ui/bits.dom';
+import { DialogActions, ErrorNotice, shortId } from '../ui/bits.dom';
 import { useRefreshLifecycle } from './queries.dom';
 
 /**
@@ -92,21 +92,18 @@ export function DestroyVersionDialog({
                 <strong>Last step.</strong> Destroy version {version.version} now?
               </p>
               {destroy.error && <ErrorNotice error={destroy.error} />}
-              <div className="dialog-actions">
-                <AlertDialog.Cancel asChild>
-                  <button type="button" disabled={destroy.isPending} autoFocus>
-                    Cancel
-                  </button>
-                </AlertDialog.Cancel>
-                <button
-                  type="button"
-                  className="danger"
-                  disabled={destroy.isPending}
-                  onClick={() => destroy.mutate()}
-                >
-                  {destroy.isPending ? 'Destroying…' : `Destroy version ${version.version}`}
-                </button>
-              </div>
+              <DialogActions
+                kind="alert"
+                pending={destroy.isPending}
+                cancelAutoFocus
+                action={{
+                  label: `Destroy version ${version.version}`,
+                  pendingLabel: 'Destroying…',
+                  tone: 'danger',
+                  type: 'button',
+                  onClick: () => destroy.mutate(),
+                }}
+              />
             </>
           )}
         </AlertDialog.Content>

@@ -3,7 +3,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { LifecycleKeyView, LifecycleVersionView } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
-import { Badge, ErrorNotice, Facts, shortId } from '../ui/bits.dom';
+import { Badge, DialogActions, ErrorNotice, Facts, shortId } from '../ui/bits.dom';
 import { CompromiseDialog } from './CompromiseDialog.dom';
 import { DestroyVersionDialog } from './DestroyVersionDialog.dom';
 import {
@@ -205,21 +205,18 @@ function DeactivateButton({
             deactivated version cannot become active again.
           </AlertDialog.Description>
           {deactivate.error && <ErrorNotice error={deactivate.error} />}
-          <div className="dialog-actions">
-            <AlertDialog.Cancel asChild>
-              <button type="button" autoFocus>
-                Cancel
-              </button>
-            </AlertDialog.Cancel>
-            <button
-              type="button"
-              className="primary"
-              disabled={deactivate.isPending}
-              onClick={() => deactivate.mutate()}
-            >
-              Deactivate
-            </button>
-          </div>
+          <DialogActions
+            kind="alert"
+            pending={deactivate.isPending}
+            cancelDisabled={false}
+            cancelAutoFocus
+            action={{
+              label: 'Deactivate',
+              tone: 'primary',
+              type: 'button',
+              onClick: () => deactivate.mutate(),
+            }}
+          />
         </AlertDialog.Content>
       </AlertDialog.Portal>
     </AlertDialog.Root>

@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import type { CustodianText, CustodianView } from '../../../shared/contract/report.std';
 import { mkm } from '../api.dom';
-import { Badge, ErrorNotice, Loading } from '../ui/bits.dom';
+import { Badge, DialogActions, ErrorNotice, Loading } from '../ui/bits.dom';
 import { localDateTime } from './reportFormat.dom';
 
 /**
@@ -168,16 +168,17 @@ function AcknowledgeDialog({ text }: { text: CustodianText }) {
               <span>I have read these responsibilities and I accept them.</span>
             </label>
             {acknowledge.error && <ErrorNotice error={acknowledge.error} />}
-            <div className="dialog-actions">
-              <Dialog.Close asChild>
-                <button type="button" disabled={acknowledge.isPending}>
-                  Cancel
-                </button>
-              </Dialog.Close>
-              <button type="submit" className="primary" disabled={!accepted || acknowledge.isPending}>
-                {acknowledge.isPending ? 'Recording…' : 'Record acknowledgement'}
-              </button>
-            </div>
+            <DialogActions
+              kind="dialog"
+              pending={acknowledge.isPending}
+              action={{
+                label: 'Record acknowledgement',
+                pendingLabel: 'Recording…',
+                tone: 'primary',
+                type: 'submit',
+                disabled: !accepted,
+              }}
+            />
           </form>
         </Dialog.Content>
       </Dialog.Portal>
@@ -241,16 +242,11 @@ function RevokeDialog({ custodian: c }: { custodian: CustodianView }) {
               />
             </div>
             {revoke.error && <ErrorNotice error={revoke.error} />}
-            <div className="dialog-actions">
-              <AlertDialog.Cancel asChild>
-                <button type="button" disabled={revoke.isPending}>
-                  Cancel
-                </button>
-              </AlertDialog.Cancel>
-              <button type="submit" className="danger" disabled={revoke.isPending}>
-                {revoke.isPending ? 'Revoking…' : 'Revoke'}
-              </button>
-            </div>
+            <DialogActions
+              kind="alert"
+              pending={revoke.isPending}
+              action={{ label: 'Revoke', pendingLabel: 'Revoking…', tone: 'danger', type: 'submit' }}
+            />
           </form>
         </AlertDialog.Content>
       </AlertDialog.Portal>

@@ -3,7 +3,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent, type ReactNode } from 'react';
 import type { SlotSummary } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
-import { ErrorNotice, PinField, takePin } from '../ui/bits.dom';
+import { DialogActions, ErrorNotice, PinField, takePin } from '../ui/bits.dom';
 import { pinWarningFromFlags } from './pinWarning.dom';
 import { tokenKeys, tokenLabel } from './TokenContext.dom';
 
@@ -202,20 +202,16 @@ function ConfirmedStep(props: {
               <ErrorNotice error={problem} />
             ) : null}
             {props.fields}
-            <div className="dialog-actions">
-              <AlertDialog.Cancel asChild>
-                <button type="button" disabled={pending}>
-                  Cancel
-                </button>
-              </AlertDialog.Cancel>
-              <button
-                type="submit"
-                className={props.tone === 'danger' ? 'danger' : 'primary'}
-                disabled={pending}
-              >
-                {pending ? 'Working…' : props.actionLabel}
-              </button>
-            </div>
+            <DialogActions
+              kind="alert"
+              pending={pending}
+              action={{
+                label: props.actionLabel,
+                pendingLabel: 'Working…',
+                tone: props.tone === 'danger' ? 'danger' : 'primary',
+                type: 'submit',
+              }}
+            />
           </form>
         </AlertDialog.Content>
       </AlertDialog.Portal>

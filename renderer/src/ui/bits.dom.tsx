@@ -1,3 +1,5 @@
+import * as AlertDialog from '@radix-ui/react-alert-dialog';
+import * as Dialog from '@radix-ui/react-dialog';
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type { MkmError } from '../../../shared/errors.std';
 import { asMkmError } from '../api.dom';
@@ -24,6 +26,51 @@ export function ErrorNotice({
           Try again
         </button>
       )}
+    </div>
+  );
+}
+
+/** The Cancel + action row at the foot of a dialog. Cancel closes it (AlertDialog.Cancel for an
+ * alert dialog, Dialog.Close otherwise); while `pending`, both buttons are disabled (Cancel can
+ * stay enabled with `cancelDisabled={false}`) and the action shows its `pendingLabel`. */
+export function DialogActions({
+  kind,
+  pending = false,
+  cancelLabel = 'Cancel',
+  cancelDisabled = pending,
+  cancelAutoFocus,
+  action,
+}: {
+  kind: 'alert' | 'dialog';
+  pending?: boolean;
+  cancelLabel?: string;
+  cancelDisabled?: boolean;
+  cancelAutoFocus?: boolean;
+  action: {
+    label: ReactNode;
+    pendingLabel?: ReactNode;
+    tone: 'primary' | 'danger';
+    type: 'submit' | 'button';
+    onClick?: () => void;
+    disabled?: boolean;
+  };
+}) {
+  const Cancel = kind === 'alert' ? AlertDialog.Cancel : Dialog.Close;
+  return (
+    <div className="dialog-actions">
+      <Cancel asChild>
+        <button type="button" disabled={cancelDisabled} autoFocus={cancelAutoFocus}>
+          {cancelLabel}
+        </button>
+      </Cancel>
+      <button
+        type={action.type}
+        className={action.tone}
+        disabled={pending || action.disabled}
+        onClick={action.onClick}
+      >
+        {pending && action.pendingLabel !== undefined ? action.pendingLabel : action.label}
+      </button>
     </div>
   );
 }
