@@ -31,7 +31,21 @@ const LABELLED = /\b(pin|cvv|cvc|csc|password|passphrase)\b(\s*[:=]\s*)(\S+)/gi;
 // After a bare space, a word with a digit in it is taken for the value ("pin S3cr3t", "cvv 737").
 const LABELLED_DIGITS = /\b(pin|cvv|cvc|csc|password)\b(\s+)(?=\S*\d)(\S+)/gi;
 
+// Record and operation ids: 32 hex digits in 8-4-4-4-12 groups never hold a PAN (at most 19
+// digits) and are what support needs whole, so they are kept out of the digit-run rule.
+const UUID = /\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b/g;
+
 export function redactString(text: string): string {
+  const ids = text.match(UUID);
+  if (!ids) return redactFree(text);
+  // Redact around the ids, never across them.
+  return text
+    .split(UUID)
+    .map((part, i) => redactFree(part) + (ids[i] ?? ''))
+    .join('');
+}
+
+function redactFree(text: string): string {
   return text
     .replace(PEM_PRIVATE, '[redacted private key]')
     .replace(LABELLED, (_m, label: string, sep: string) => `${label}${sep}${REDACTED}`)

@@ -53,6 +53,12 @@ describe('redaction', () => {
     expect(out).toContain('"fingerprint":"key [redacted');
   });
 
+  it('keeps record ids whole, and a PAN beside one is still redacted', () => {
+    const id = 'e0bb9d54-3741-4123-8123-412345678901';
+    expect(redactString(`destroy-version ${id}`)).toBe(`destroy-version ${id}`);
+    expect(redactString(`${id} pan 4111 1111 1111 1111`)).toBe(`${id} pan [redacted 16 digits]`);
+  });
+
   it('survives cycles, buffers and errors', () => {
     const a: Record<string, unknown> = { name: 'a' };
     a.self = a;
