@@ -217,6 +217,27 @@ export const AUDITED: Record<string, Mapper> = {
   ...EXCHANGE_AUDITED,
 };
 
+/**
+ * Channels whose services write their own audit entries (the gateway's and the key lifecycle's
+ * steps) rather than through AUDITED: they need the log just as much.
+ */
+export const RECORDS_ITSELF: ReadonlySet<string> = new Set([
+  'gateway.registerTransportKey',
+  'gateway.fetchKey',
+  'gateway.importKeyPem',
+  'gateway.confirmKeyRotation',
+  'gateway.ping',
+  'gateway.sync',
+  'lifecycle.create',
+  'lifecycle.rotate',
+  'lifecycle.compromise',
+  'lifecycle.destroy',
+  'lifecycle.deactivate',
+  'lifecycle.suspend',
+  'lifecycle.reactivate',
+  'lifecycle.adopt',
+]);
+
 export interface AppAuditOptions {
   dir: string;
   logger: Logger;
@@ -287,7 +308,7 @@ export class AppAudit {
    * the lock again (at most once a second) so it takes the log over once that command is done.
    */
   async gate(channel: string): Promise<void> {
-    if (!AUDITED[channel]) return;
+    if (!AUDITED[channel] && !RECORDS_ITSELF.has(channel)) return;
     await this.opening;
     if (this.log || this.heldBy === null) return;
     if (Date.now() - this.lastTry >= 1000) {
