@@ -132,3 +132,17 @@ test('compose from a preset, encrypt, verify at the sandbox, and batch with prog
   // Nothing typed reached the app's data folder (its debug-level log, audit log, gateway state).
   expect(findSecrets([dataDir], ['5555555555554444', '5555555555554445', '4111111111111111'])).toEqual([]);
 });
+
+test('without a gateway profile the payload is still composed and checked; only Encrypt waits', async ({
+  app,
+}) => {
+  await app.getByRole('tab', { name: 'Console' }).click();
+  const compose = app.getByRole('tabpanel', { name: 'Compose & encrypt' });
+  await expect(compose.getByText('No gateway profile yet.')).toBeVisible();
+  const number = compose.getByLabel('Card number', { exact: true });
+  await number.fill('4111111111111112');
+  await expect(app.locator('#finding-number [data-code="luhn"]')).toContainText('check digit is wrong');
+  await number.fill('4111111111111111');
+  await expect(app.locator('#finding-number')).toContainText('Luhn check passes');
+  await expect(compose.getByRole('button', { name: 'Encrypt' })).toBeDisabled();
+});

@@ -88,15 +88,18 @@ export function ComposePanel() {
   const effectiveScheme = scheme || profileState.data?.scheme || null;
 
   return (
-    <ProfileGate profiles={profiles}>
+    // Composing and checking (Luhn, ABA, expiration, CVV) needs no gateway; only Encrypt does.
+    <ProfileGate profiles={profiles} usableWithout>
       <div className="stack console-panel">
         <div className="console-row">
-          <ProfileSelect
-            id="compose-profile"
-            list={profiles.list}
-            chosen={profiles.chosen}
-            onChoose={profiles.choose}
-          />
+          {profiles.list.length > 0 && (
+            <ProfileSelect
+              id="compose-profile"
+              list={profiles.list}
+              chosen={profiles.chosen}
+              onChoose={profiles.choose}
+            />
+          )}
           <div className="field">
             <label htmlFor="compose-preset">Preset</label>
             <select id="compose-preset" value="" onChange={(e) => preset(e.target.value)}>

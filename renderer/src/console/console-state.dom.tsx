@@ -96,19 +96,29 @@ export function ProfileSelect({
 export function ProfileGate({
   profiles,
   children,
+  usableWithout = false,
 }: {
   profiles: ReturnType<typeof useProfiles>;
   children: ReactNode;
+  /** The panel still works without a profile (composing and checking a payload does). */
+  usableWithout?: boolean;
 }) {
   if (profiles.profiles.isPending) return <Loading>Loading the gateway profiles…</Loading>;
   if (profiles.profiles.isError)
     return <ErrorNotice error={profiles.profiles.error} onRetry={() => void profiles.profiles.refetch()} />;
   if (profiles.list.length === 0) {
-    return (
+    const empty = (
       <div className="empty" role="status">
         No gateway profile yet. Add one under <strong>Gateway</strong> (or start the local sandbox there); the
         console encrypts with the gateway key that profile pins.
       </div>
+    );
+    if (!usableWithout) return empty;
+    return (
+      <>
+        {empty}
+        {children}
+      </>
     );
   }
   return <>{children}</>;
