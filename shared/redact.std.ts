@@ -53,6 +53,8 @@ function redactFree(text: string): string {
     .replace(LONG_B64, '[redacted b64]')
     .replace(LONG_HEX, '[redacted hex]')
     .replace(DIGIT_RUN, (run, offset: number, whole: string) => {
+      // A calendar date (2026-11-23, in a file name or an expiry) is no card number.
+      if (/^\d{4}-\d{2}-\d{2}$/.test(run)) return run;
       const digits = run.replace(/\D/g, '');
       // PKCS#11 slot ids are 32-bit numbers that we print ourselves ("slot 2012652515"); a PAN
       // or account number never follows the word "slot".

@@ -333,7 +333,9 @@ export class AuditLog {
   ): Promise<string> {
     const lock = await acquireLock(dir);
     try {
-      const movedTo = `quarantine-${clock().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
+      // The random part starts with a letter: eight random hex digits that happen to be all
+      // decimal would read as a card number to the redaction of the entry that names the folder.
+      const movedTo = `quarantine-${clock().toISOString().replace(/[:.]/g, '-')}-r${randomUUID().slice(0, 8)}`;
       await mkdir(join(dir, movedTo), { mode: 0o700 });
       for (const name of await readdir(dir)) {
         if (name === LOG_FILE || name === STATE_FILE || name.startsWith('audit.torn-')) {
@@ -871,7 +873,9 @@ async function recover(dir: string, clock: () => Date): Promise<Recovered> {
   let torn: AuditOpenReport['torn'];
   let bytes = size;
   if (result.tornBytes > 0) {
-    const savedAs = `audit.torn-${lastSeq + 1}-${clock().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}.bin`;
+    // Letters before the numbers (seq, random part): a digit run here would read as a card
+    // number to the redaction of the entry that names the file.
+    const savedAs = `audit.torn-seq${lastSeq + 1}-${clock().toISOString().replace(/[:.]/g, '-')}-r${randomUUID().slice(0, 8)}.bin`;
     const fh2 = await open(logPath, 'r');
     try {
       const bytesTorn = Buffer.alloc(result.tornBytes);

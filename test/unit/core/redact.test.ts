@@ -59,6 +59,17 @@ describe('redaction', () => {
     expect(redactString(`${id} pan 4111 1111 1111 1111`)).toBe(`${id} pan [redacted 16 digits]`);
   });
 
+  it('leaves file names whole: audit quarantine and torn files (any random part), dated reports', () => {
+    // Random parts start with a letter, and a calendar date is not a card number.
+    for (const name of [
+      'quarantine-2026-11-23T23-18-51-241Z-r60017022',
+      'audit.torn-seq12-2026-11-23T23-18-51-241Z-r12345678.bin',
+      'pci-report-2026-11-23.pdf',
+    ]) {
+      expect(redactString(name)).toBe(name);
+    }
+  });
+
   it('survives cycles, buffers and errors', () => {
     const a: Record<string, unknown> = { name: 'a' };
     a.self = a;
