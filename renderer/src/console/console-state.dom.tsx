@@ -1,10 +1,10 @@
 import { useQuery } from '@tanstack/react-query';
-import { useState, useSyncExternalStore, type ReactNode } from 'react';
+import { useSyncExternalStore, type ReactNode } from 'react';
 import type { ComposeFieldName, ComposeFields } from '../../../shared/console/compose.std';
 import type { GatewayProfileView } from '../../../shared/contract.std';
 import { asMkmError, mkm } from '../api.dom';
 import { gatewayKeys } from '../gateway/format.dom';
-import { ErrorNotice, Loading } from '../ui/bits.dom';
+import { ErrorNotice, Loading, MaskedField } from '../ui/bits.dom';
 import './console.css';
 
 /**
@@ -169,36 +169,19 @@ export function SecretInput({
   inputMode?: 'numeric' | 'text';
   placeholder?: string;
 }) {
-  const [revealed, setRevealed] = useState(false);
-  const id = `console-${field}`;
   return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <div className="pin-row">
-        <input
-          id={id}
-          name={field}
-          type={revealed ? 'text' : 'password'}
-          value={value}
-          onChange={(e) => onChange(e.target.value)}
-          autoComplete="off"
-          autoCorrect="off"
-          autoCapitalize="off"
-          spellCheck={false}
-          inputMode={inputMode}
-          placeholder={placeholder}
-          aria-invalid={invalid || undefined}
-          aria-describedby={describedBy}
-        />
-        <button
-          type="button"
-          aria-pressed={revealed}
-          aria-label={revealed ? `Hide ${label}` : `Show ${label}`}
-          onClick={() => setRevealed((r) => !r)}
-        >
-          {revealed ? 'Hide' : 'Show'}
-        </button>
-      </div>
-    </div>
+    <MaskedField
+      id={`console-${field}`}
+      label={label}
+      input={{
+        name: field,
+        value,
+        onChange: (e) => onChange(e.target.value),
+        inputMode,
+        placeholder,
+        'aria-invalid': invalid || undefined,
+        'aria-describedby': describedBy,
+      }}
+    />
   );
 }

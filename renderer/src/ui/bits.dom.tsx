@@ -1,6 +1,6 @@
 import * as AlertDialog from '@radix-ui/react-alert-dialog';
 import * as Dialog from '@radix-ui/react-dialog';
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type InputHTMLAttributes, type ReactNode } from 'react';
 import type { MkmError } from '../../../shared/errors.std';
 import { asMkmError } from '../api.dom';
 
@@ -156,6 +156,46 @@ export function Loading({ children = 'Loading…' }: { children?: ReactNode }) {
   );
 }
 
+/**
+ * A masked input with a reveal toggle, never autocompleted or spell-checked. The caller's input
+ * attributes decide the rest, controlled or not (see PinField and the console's SecretInput).
+ */
+export function MaskedField({
+  id,
+  label,
+  input,
+}: {
+  id: string;
+  label: string;
+  input: InputHTMLAttributes<HTMLInputElement>;
+}) {
+  const [revealed, setRevealed] = useState(false);
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <div className="pin-row">
+        <input
+          {...input}
+          id={id}
+          type={revealed ? 'text' : 'password'}
+          autoComplete="off"
+          autoCorrect="off"
+          autoCapitalize="off"
+          spellCheck={false}
+        />
+        <button
+          type="button"
+          aria-pressed={revealed}
+          aria-label={revealed ? `Hide ${label}` : `Show ${label}`}
+          onClick={() => setRevealed((r) => !r)}
+        >
+          {revealed ? 'Hide' : 'Show'}
+        </button>
+      </div>
+    </div>
+  );
+}
+
 /** A PIN field: masked, never autocompleted, with a reveal toggle. Uncontrolled on purpose: the
  * PIN lives only in the input element, never in React state, and the form clears it. */
 export function PinField({
@@ -169,35 +209,12 @@ export function PinField({
   autoFocus?: boolean;
   describedBy?: string;
 }) {
-  const [revealed, setRevealed] = useState(false);
-  const id = `pin-${name}`;
   return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <div className="pin-row">
-        <input
-          id={id}
-          name={name}
-          type={revealed ? 'text' : 'password'}
-          autoComplete="off"
-          autoCorrect="off"
-          autoCapitalize="off"
-          spellCheck={false}
-          inputMode="text"
-          required
-          autoFocus={autoFocus}
-          aria-describedby={describedBy}
-        />
-        <button
-          type="button"
-          aria-pressed={revealed}
-          aria-label={revealed ? `Hide ${label}` : `Show ${label}`}
-          onClick={() => setRevealed((r) => !r)}
-        >
-          {revealed ? 'Hide' : 'Show'}
-        </button>
-      </div>
-    </div>
+    <MaskedField
+      id={`pin-${name}`}
+      label={label}
+      input={{ name, inputMode: 'text', required: true, autoFocus, 'aria-describedby': describedBy }}
+    />
   );
 }
 
