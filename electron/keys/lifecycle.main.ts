@@ -1234,26 +1234,35 @@ export class KeyLifecycleService {
     return formatEnvelope({ versionId: v.id, iv, ciphertext: data });
   }
 
+  /**
+   * The version named by an envelope or a tag, if it may still open what it made (active or
+   * deactivated, of the right purpose, with its object on the token).
+   */
+  private versionToOpen(
+    versionId: string,
+    purpose: 'data' | 'hmac',
+    made: 'data was encrypted under' | 'tag was made with',
+  ): { v: KeyVersion; ckaId: string } {
+    const v = this.inventory.peek().versions.find((x) => x.id === versionId);
+    const what = purpose === 'data' ? 'data' : 'tag';
+    if (!v)
+      throw new MkmError('KEY_NOT_FOUND', `No key version of this inventory made this ${what}.`, {
+        versionId,
+      });
+    if (v.purpose !== purpose) throw new MkmError('KEY_NOT_PERMITTED', undefined, { purpose: v.purpose });
+    if (!mayProcess(v) || v.ckaId === null) {
+      throw new MkmError('KEY_NOT_PERMITTED', `This ${made} a key version that is ${v.state}.`, {
+        versionId: v.id,
+        state: v.state,
+      });
+    }
+    return { v, ckaId: v.ckaId };
+  }
+
   /** Opens an mkm1 envelope with the version it names (active or deactivated). */
   async decrypt(envelope: string): Promise<Buffer> {
     const e = parseEnvelope(envelope);
-    const v = this.inventory.peek().versions.find((x) => x.id === e.versionId);
-    if (!v)
-      throw new MkmError('KEY_NOT_FOUND', 'No key version of this inventory made this data.', {
-        versionId: e.versionId,
-      });
-    if (v.purpose !== 'data') throw new MkmError('KEY_NOT_PERMITTED', undefined, { purpose: v.purpose });
-    if (!mayProcess(v) || v.ckaId === null) {
-      throw new MkmError(
-        'KEY_NOT_PERMITTED',
-        `This data was encrypted under a key version that is ${v.state}.`,
-        {
-          versionId: v.id,
-          state: v.state,
-        },
-      );
-    }
-    const ckaId = v.ckaId;
+    const { v, ckaId } = this.versionToOpen(e.versionId, 'data', 'data was encrypted under');
     const { data } = await this.onToken(v.tokenSerial!, (slotId) =>
       this.tokens.call('decrypt', {
         slotId,
@@ -1289,16 +1298,7 @@ export class KeyLifecycleService {
   /** Checks an mkm1m tag with the version it names (active or deactivated). */
   async verifyMac(data: Uint8Array, tag: string): Promise<boolean> {
     const t = parseMacTag(tag);
-    const v = this.inventory.peek().versions.find((x) => x.id === t.versionId);
-    if (!v) throw new MkmError('KEY_NOT_FOUND', 'No key version of this inventory made this tag.');
-    if (v.purpose !== 'hmac') throw new MkmError('KEY_NOT_PERMITTED', undefined, { purpose: v.purpose });
-    if (!mayProcess(v) || v.ckaId === null) {
-      throw new MkmError('KEY_NOT_PERMITTED', `This tag was made with a key version that is ${v.state}.`, {
-        versionId: v.id,
-        state: v.state,
-      });
-    }
-    const ckaId = v.ckaId;
+    const { v, ckaId } = this.versionToOpen(t.versionId, 'hmac', 'tag was made with');
     const { valid } = await this.onToken(v.tokenSerial!, (slotId) =>
       this.tokens.call('hmacVerify', {
         slotId,
