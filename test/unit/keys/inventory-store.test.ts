@@ -29,6 +29,36 @@ const file = () => join(dir, INVENTORY_FILE);
 const clock = () => new Date('2026-02-01T00:00:00.000Z');
 const open = () => InventoryStore.open({ dir, clock });
 
+/** v1 active; a rotation planned, its v2 in the inventory but not yet on the token. */
+function withPendingRotation(
+  store: ReturnType<typeof open>,
+  data: ReturnType<typeof oneKey>['data'],
+  key: ReturnType<typeof oneKey>['key'],
+  v1: ReturnType<typeof oneKey>['v1'],
+) {
+  const rotation = {
+    id: '00000000-0000-4000-8000-000000000001',
+    logicalKeyId: key.id,
+    reason: 'manual' as const,
+    fromVersionId: v1.id,
+    newVersionId: '00000000-0000-4000-8000-000000000002',
+    label: 'mkm/pending/v2',
+    step: 'planned' as const,
+    startedAt: '2026-01-02T00:00:00.000Z',
+    updatedAt: '2026-01-02T00:00:00.000Z',
+  };
+  const v2 = version(key, {
+    id: rotation.newVersionId,
+    version: 2,
+    state: 'pre-activation',
+    primary: false,
+    ckaId: null,
+    label: rotation.label,
+  });
+  store.mutate((d) => Object.assign(d, { ...data, versions: [v1, v2], rotations: [rotation] }));
+  return { rotation, v2 };
+}
+
 function codeOf(fn: () => unknown): MkmError {
   try {
     fn();
@@ -263,26 +293,7 @@ describe('reconcile', () => {
   it('flags missing objects, clears them when back, and lists unmanaged and pending ones', () => {
     const store = open();
     const { data, key, v1 } = oneKey();
-    const rotation = {
-      id: '00000000-0000-4000-8000-000000000001',
-      logicalKeyId: key.id,
-      reason: 'manual' as const,
-      fromVersionId: v1.id,
-      newVersionId: '00000000-0000-4000-8000-000000000002',
-      label: 'mkm/pending/v2',
-      step: 'planned' as const,
-      startedAt: '2026-01-02T00:00:00.000Z',
-      updatedAt: '2026-01-02T00:00:00.000Z',
-    };
-    const v2 = version(key, {
-      id: rotation.newVersionId,
-      version: 2,
-      state: 'pre-activation',
-      primary: false,
-      ckaId: null,
-      label: rotation.label,
-    });
-    store.mutate((d) => Object.assign(d, { ...data, versions: [v1, v2], rotations: [rotation] }));
+    const { rotation } = withPendingRotation(store, data, key, v1);
 
     const gone = store.reconcile('serial-1', [
       obj('aa01', 'secret', 'stray'),
@@ -330,26 +341,7 @@ describe('who manages a token object (read from disk, no lock)', () => {
   it('names the version or the rotation in flight, even while another store holds the lock', () => {
     const { data, key, v1 } = oneKey();
     const store = open();
-    const rotation = {
-      id: '00000000-0000-4000-8000-000000000001',
-      logicalKeyId: key.id,
-      reason: 'manual' as const,
-      fromVersionId: v1.id,
-      newVersionId: '00000000-0000-4000-8000-000000000002',
-      label: 'mkm/pending/v2',
-      step: 'planned' as const,
-      startedAt: '2026-01-02T00:00:00.000Z',
-      updatedAt: '2026-01-02T00:00:00.000Z',
-    };
-    const v2 = version(key, {
-      id: rotation.newVersionId,
-      version: 2,
-      state: 'pre-activation',
-      primary: false,
-      ckaId: null,
-      label: rotation.label,
-    });
-    store.mutate((d) => Object.assign(d, { ...data, versions: [v1, v2], rotations: [rotation] }));
+    const { rotation, v2 } = withPendingRotation(store, data, key, v1);
     expect(
       managedByOnDisk(dir, { tokenSerial: 'serial-1', ckaId: v1.ckaId!.toUpperCase(), label: 'x' }),
     ).toEqual({
