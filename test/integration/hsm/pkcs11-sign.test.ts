@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { constants, createVerify, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +18,23 @@ async function failure(p: Promise<unknown>): Promise<MkmError> {
 }
 
 const b64 = (b: Buffer) => b.toString('base64');
+
+/** `openssl dgst -sha256 -verify signer.pem` of a signature file over a data file, both in dir. */
+const opensslVerify = (dir: string, sig: string, data: string, options: string[] = []) =>
+  spawnSync(
+    'openssl',
+    [
+      'dgst',
+      '-sha256',
+      ...options,
+      '-verify',
+      join(dir, 'signer.pem'),
+      '-signature',
+      join(dir, sig),
+      join(dir, data),
+    ],
+    { encoding: 'utf8' },
+  );
 
 /**
  * RSA signatures in the token (the `sign` host method): a signing-purpose key signs with
@@ -73,36 +90,13 @@ describe('PKCS#11 RSA signatures (real SoftHSM2, cross-checked with node:crypto 
     writeFileSync(join(dir, 'signer.pem'), signerPem);
     writeFileSync(join(dir, 'data.bin'), data);
     writeFileSync(join(dir, 'sig.bin'), sig);
-    const ok = execFileSync(
-      'openssl',
-      [
-        'dgst',
-        '-sha256',
-        '-verify',
-        join(dir, 'signer.pem'),
-        '-signature',
-        join(dir, 'sig.bin'),
-        join(dir, 'data.bin'),
-      ],
-      { encoding: 'utf8' },
-    );
-    expect(ok).toMatch(/Verified OK/);
+    const ok = opensslVerify(dir, 'sig.bin', 'data.bin');
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/Verified OK/);
 
     data[0] = data[0]! ^ 1;
     writeFileSync(join(dir, 'data.bin'), data);
-    const refused = spawnSync(
-      'openssl',
-      [
-        'dgst',
-        '-sha256',
-        '-verify',
-        join(dir, 'signer.pem'),
-        '-signature',
-        join(dir, 'sig.bin'),
-        join(dir, 'data.bin'),
-      ],
-      { encoding: 'utf8' },
-    );
+    const refused = opensslVerify(dir, 'sig.bin', 'data.bin');
     expect(refused.status).not.toBe(0);
     expect(refused.stdout).toMatch(/Verification failure/);
   });
@@ -133,26 +127,16 @@ describe('PKCS#11 RSA signatures (real SoftHSM2, cross-checked with node:crypto 
     writeFileSync(join(dir, 'signer.pem'), signerPem);
     writeFileSync(join(dir, 'pss.txt'), data);
     writeFileSync(join(dir, 'pss.sig'), one);
-    const ok = execFileSync(
-      'openssl',
-      [
-        'dgst',
-        '-sha256',
-        '-sigopt',
-        'rsa_padding_mode:pss',
-        '-sigopt',
-        'rsa_pss_saltlen:32',
-        '-sigopt',
-        'rsa_mgf1_md:sha256',
-        '-verify',
-        join(dir, 'signer.pem'),
-        '-signature',
-        join(dir, 'pss.sig'),
-        join(dir, 'pss.txt'),
-      ],
-      { encoding: 'utf8' },
-    );
-    expect(ok).toMatch(/Verified OK/);
+    const ok = opensslVerify(dir, 'pss.sig', 'pss.txt', [
+      '-sigopt',
+      'rsa_padding_mode:pss',
+      '-sigopt',
+      'rsa_pss_saltlen:32',
+      '-sigopt',
+      'rsa_mgf1_md:sha256',
+    ]);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/Verified OK/);
   });
 
   it('signs an empty message (multi-part path) and it verifies', async () => {
