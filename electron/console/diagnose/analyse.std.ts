@@ -1,6 +1,7 @@
 import type { DiagnosedKind, DiagnosisFinding } from '../../../shared/contract/troubleshoot.std';
 import { checkPan, NETWORK_NAMES } from '../../../shared/formats/card.std';
 import { abaChecksumOk } from '../../../shared/formats/aba.std';
+import { CSE_FIELD_NAMES, type CseFieldName } from '../../../shared/formats/cse-fields.std';
 import { parseBase64, parseHex } from '../../../shared/formats/encoding.std';
 import { luhnValid } from '../../../shared/formats/luhn.std';
 import { FAILURE_MODES, INFO_MODES, type FailureCode, type InfoCode } from './failure-modes.std';
@@ -39,13 +40,7 @@ export const RSA_SIZES = [128, 256, 384, 512] as const;
 
 // ------------------------------------------------------------------ classification
 
-export type CseFieldName =
-  | 'encrypted_number'
-  | 'encrypted_csc'
-  | 'encrypted_swipe'
-  | 'encrypted_expiration'
-  | 'encrypted_account_number'
-  | 'encrypted_routing_number';
+export type { CseFieldName };
 
 export interface FieldToCheck {
   /** Where it was found ("credit_card.encrypted_number"), or "value" for a bare paste. */
@@ -78,14 +73,7 @@ export interface Classified {
 const PRIVATE_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----|PRIVATE KEY BLOCK/;
 const JSON_ESCAPE = /\\(?:[/nrt"\\]|u[0-9a-fA-F]{4})/;
 const JWK_PRIVATE = ['d', 'p', 'q', 'dp', 'dq', 'qi'];
-const CSE_NAMES = new Set<string>([
-  'encrypted_number',
-  'encrypted_csc',
-  'encrypted_swipe',
-  'encrypted_expiration',
-  'encrypted_account_number',
-  'encrypted_routing_number',
-]);
+const CSE_NAMES = new Set<string>(CSE_FIELD_NAMES);
 /** Members that carry a card or bank value in clear when they appear in a request body. */
 const CLEAR_MEMBERS = new Set([
   'number',

@@ -23,6 +23,7 @@ import {
   type MerchantKeyRecord,
 } from './state.main';
 import { openInToken, sealInToken, type TokenCaller } from './token-envelope.main';
+import type { CseFieldName } from '../../../shared/formats/cse-fields.std';
 
 /**
  * The gateway client core: one gateway profile, one token slot, the contract of
@@ -166,13 +167,7 @@ export interface VerifyPayloadResult {
   nextKeySet: SecureResult['nextKeySet'];
 }
 
-export type CseFieldName =
-  | 'encrypted_number'
-  | 'encrypted_csc'
-  | 'encrypted_swipe'
-  | 'encrypted_expiration'
-  | 'encrypted_account_number'
-  | 'encrypted_routing_number';
+export type { CseFieldName };
 
 export interface CseVerifyRequest {
   padding: CsePadding;
