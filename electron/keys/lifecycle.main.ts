@@ -1193,12 +1193,15 @@ export class KeyLifecycleService {
 
   // ------------------------------------------------------------ cryptographic use
 
-  /** AES-256-CBC-PAD on the token under the data key's primary; returns an mkm1 envelope. */
-  async encryptWithPrimary(logicalKeyId: string, plaintext: Uint8Array): Promise<string> {
+  /** The primary version new work goes under, if the key has the purpose and a usable primary. */
+  private primaryToUse(
+    logicalKeyId: string,
+    purpose: 'data' | 'hmac',
+    wrongPurpose: string,
+  ): { key: LogicalKey; v: KeyVersion } {
     const key = this.logicalKey(logicalKeyId);
-    if (key.purpose !== 'data') {
-      throw new MkmError('KEY_NOT_PERMITTED', 'Only data keys encrypt data.', { purpose: key.purpose });
-    }
+    if (key.purpose !== purpose)
+      throw new MkmError('KEY_NOT_PERMITTED', wrongPurpose, { purpose: key.purpose });
     const v = this.inventory.peek().versions.find((x) => x.logicalKeyId === logicalKeyId && x.primary);
     if (!v || !mayProtect(v)) {
       throw new MkmError('KEY_NOT_PERMITTED', 'This key has no usable primary version; rotate it.', {
@@ -1207,6 +1210,12 @@ export class KeyLifecycleService {
         missing: v ? v.missingSince !== null : null,
       });
     }
+    return { key, v };
+  }
+
+  /** AES-256-CBC-PAD on the token under the data key's primary; returns an mkm1 envelope. */
+  async encryptWithPrimary(logicalKeyId: string, plaintext: Uint8Array): Promise<string> {
+    const { key, v } = this.primaryToUse(logicalKeyId, 'data', 'Only data keys encrypt data.');
     const factor = this.options.hardUseLimitFactor === undefined ? 1.1 : this.options.hardUseLimitFactor;
     const policy = policyFor(key, this.options.policies);
     if (factor !== null && policy.maxUses !== null) {
@@ -1278,16 +1287,7 @@ export class KeyLifecycleService {
 
   /** HMAC-SHA256 on the token under an hmac key's primary; returns an mkm1m tag. */
   async macWithPrimary(logicalKeyId: string, data: Uint8Array): Promise<string> {
-    const key = this.logicalKey(logicalKeyId);
-    if (key.purpose !== 'hmac') {
-      throw new MkmError('KEY_NOT_PERMITTED', 'Only hmac keys make MACs here.', { purpose: key.purpose });
-    }
-    const v = this.inventory.peek().versions.find((x) => x.logicalKeyId === logicalKeyId && x.primary);
-    if (!v || !mayProtect(v)) {
-      throw new MkmError('KEY_NOT_PERMITTED', 'This key has no usable primary version; rotate it.', {
-        logicalKeyId,
-      });
-    }
+    const { v } = this.primaryToUse(logicalKeyId, 'hmac', 'Only hmac keys make MACs here.');
     const { mac } = await this.onToken(v.tokenSerial!, (slotId) =>
       this.tokens.call('hmacSign', { slotId, id: v.ckaId!, data: Buffer.from(data).toString('base64') }),
     );
