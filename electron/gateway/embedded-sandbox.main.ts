@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { GatewayEmbeddedSandbox } from '../../shared/contract.std';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
 import type { Logger } from '../core/logger.main';
-import { startSandbox, type SandboxHandle } from './sandbox/server.main';
+import type { SandboxHandle } from './sandbox/server.main';
 import type { GatewayService } from './gateway-service.main';
 
 /**
@@ -66,6 +66,9 @@ export class EmbeddedSandbox {
 
   private async launch(): Promise<SandboxHandle> {
     const password = randomBytes(18).toString('base64url');
+    // Loaded on first start: the sandbox's web server and certificate code cost every CLI command
+    // their start-up time otherwise, and only an unpackaged UI ever starts it.
+    const { startSandbox } = await import('./sandbox/server.main');
     const handle = await startSandbox({
       port: 0,
       dataDir: join(this.options.dataDir, 'sandbox'),

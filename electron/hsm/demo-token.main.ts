@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
 import { wellKnownModules } from './pkcs11/well-known-modules.main';
 
@@ -27,13 +27,17 @@ export function demoTokenAvailable(): boolean {
   return softHsmModulePath() !== null && hasSoftHsmUtil();
 }
 
+/** A PATH look-up rather than running the tool: this is asked at every CLI start. */
 function hasSoftHsmUtil(): boolean {
-  try {
-    execFileSync('softhsm2-util', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  return dirs.some((dir) => {
+    try {
+      accessSync(join(dir, 'softhsm2-util'), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**

@@ -10,7 +10,6 @@ import { CustodianStore } from './custodians.main';
 import { collectEvidence } from './evidence.main';
 import { installationId } from './installation.main';
 import { renderPciHtml } from './render-html.std';
-import { renderPciPdf } from './render-pdf.main';
 import { buildPciReport, reportFileName } from './report.std';
 
 /** Where the report domain keeps its files in the data folder. */
@@ -69,6 +68,8 @@ export async function exportPciReport(report: PciReport, format: 'html' | 'pdf')
       summary: report.summary,
     };
   }
+  // pdf-lib is large; only a PDF export loads it.
+  const { renderPciPdf } = await import('./render-pdf.main');
   const bytes = await renderPciPdf(report);
   return {
     format,

@@ -20,7 +20,13 @@ export interface NodeHostSpawnerOptions {
   logger?: Logger;
 }
 
+/** Defined (true) by scripts/build-cli.mjs in the CLI bundle. */
+declare const __MKM_CLI_BUNDLE__: boolean | undefined;
+
 export function defaultHostEntry(): string {
+  // Bundled, this file is inlined into dist-cli/, whose chunks all sit beside the bundled host.
+  if (typeof __MKM_CLI_BUNDLE__ !== 'undefined')
+    return fileURLToPath(new URL('./hsm-host.mjs', import.meta.url));
   return fileURLToPath(new URL('./host.host.ts', import.meta.url));
 }
 

@@ -33,7 +33,7 @@ import {
   type Template,
 } from './pkcs11.host';
 import { probeCapabilities } from './probe.host';
-import { csrAssemble, csrToBeSigned, rsaPublicFromComponents, type RsaPublic } from './spki.main';
+import { rsaPublicFromComponents, type RsaPublic } from './spki.main';
 import { keyPairTemplates, purposeRule, rsaBits, secretKeyTemplate, unwrapPurpose } from './templates.std';
 import {
   ChangePinParamsSchema,
@@ -519,6 +519,7 @@ export class TokenService {
     if (priv.info.keyType !== 'rsa')
       throw new MkmError('KEY_TYPE_INCONSISTENT', undefined, { keyType: priv.info.keyType });
     const pub = this.rsaPublic(slotId, this.tryFind(slotId, id, 'public')?.handle ?? priv.handle);
+    const { csrAssemble, csrToBeSigned } = await import('./csr.main');
     const { cri, toBeSigned } = csrToBeSigned(pub, subject);
     const signature = this.call(slotId, () => {
       pkcs11.C_SignInit(session.handle, SHA256_RSA_PKCS, priv.handle);

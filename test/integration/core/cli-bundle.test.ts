@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pkg from '../../../package.json' with { type: 'json' };
+import { cliBundleIsCurrent } from '../../../scripts/cli-sources.mjs';
+import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '../../..');
+
+describe('the bundled mkm CLI', () => {
+  let outdir: string;
+  let dataDir: string;
+  let hsm: SoftHsmToken;
+
+  beforeAll(async () => {
+    outdir = mkdtempSync(join(tmpdir(), 'mkm-cli-bundle-'));
+    dataDir = mkdtempSync(join(tmpdir(), 'mkm-cli-bundle-data-'));
+    await run(process.execPath, [join(root, 'scripts/build-cli.mjs'), '--outdir', outdir]);
+    // Only the native binding beside it: tsx (and every other dependency) cannot be resolved from
+    // here, so a run that works proves the CLI and the host it forks need no TypeScript loader.
+    mkdirSync(join(outdir, 'node_modules'));
+    symlinkSync(join(root, 'node_modules/pkcs11js'), join(outdir, 'node_modules/pkcs11js'));
+    hsm = createSoftHsmToken({ label: 'cli-bundle' });
+  }, 120_000);
+
+  afterAll(() => {
+    hsm?.cleanup();
+    rmSync(outdir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const mkm = (args: string[]) =>
+    run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { main } = await import(${JSON.stringify(join(outdir, 'mkm.mjs'))}); process.exitCode = await main(process.argv.slice(1));`,
+        '--',
+        ...args,
+      ],
+      { cwd: outdir, env: { ...process.env, ...hsm.env } },
+    );
+
+  it('answers --version with the package version', async () => {
+    const { stdout } = await mkm(['--version']);
+    expect(stdout.trim()).toBe(pkg.version);
+  });
+
+  it('lists the token through the bundled HSM host', async () => {
+    const { stdout } = await mkm(['--data-dir', dataDir, '--module', hsm.modulePath, 'tokens']);
+    expect(stdout).toContain(hsm.label);
+    expect(stdout).toContain(hsm.modulePath);
+  });
+});
+
+describe('bin/mkm.mjs runs the bundle only while it is current', () => {
+  let tree: string;
+
+  beforeAll(() => {
+    tree = mkdtempSync(join(tmpdir(), 'mkm-cli-stamp-'));
+    for (const dir of ['electron/cli', 'shared', 'dist-cli']) mkdirSync(join(tree, dir), { recursive: true });
+    writeFileSync(join(tree, 'electron/cli/mkm.cli.ts'), '');
+    writeFileSync(join(tree, 'shared/errors.std.ts'), '');
+    writeFileSync(join(tree, 'package.json'), '{}');
+    writeFileSync(join(tree, 'dist-cli/mkm.mjs'), '');
+  });
+
+  afterAll(() => rmSync(tree, { recursive: true, force: true }));
+
+  const stamp = (sourcesAt: number) =>
+    writeFileSync(join(tree, 'dist-cli/stamp.json'), JSON.stringify({ sourcesAt }));
+  const touch = (file: string, at: Date) => utimesSync(join(tree, file), at, at);
+  const t0 = new Date('2026-01-01T00:00:00Z');
+
+  it('uses a bundle stamped with the newest source', () => {
+    for (const f of ['electron/cli/mkm.cli.ts', 'shared/errors.std.ts', 'package.json']) touch(f, t0);
+    stamp(t0.getTime());
+    expect(cliBundleIsCurrent(tree)).toBe(true);
+  });
+
+  it('falls back to the sources once any source file is newer than the bundle', () => {
+    stamp(t0.getTime());
+    touch('shared/errors.std.ts', new Date(t0.getTime() + 1000));
+    expect(cliBundleIsCurrent(tree)).toBe(false);
+    touch('shared/errors.std.ts', t0);
+    touch('package.json', new Date(t0.getTime() + 1000));
+    expect(cliBundleIsCurrent(tree)).toBe(false);
+  });
+
+  it('falls back when the stamp or the bundle is missing or unreadable', () => {
+    for (const f of ['electron/cli/mkm.cli.ts', 'shared/errors.std.ts', 'package.json']) touch(f, t0);
+    writeFileSync(join(tree, 'dist-cli/stamp.json'), 'not json');
+    expect(cliBundleIsCurrent(tree)).toBe(false);
+    rmSync(join(tree, 'dist-cli/stamp.json'));
+    expect(cliBundleIsCurrent(tree)).toBe(false);
+    stamp(t0.getTime());
+    rmSync(join(tree, 'dist-cli/mkm.mjs'));
+    expect(cliBundleIsCurrent(tree)).toBe(false);
+  });
+});
