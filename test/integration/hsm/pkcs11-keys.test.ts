@@ -104,7 +104,7 @@ describe('PKCS#11 keys and objects (real SoftHSM2, cross-checked with OpenSC pkc
     expect(hmac.kcv?.method).toBe('hmac');
   });
 
-  it('generates RSA key pairs: private half unwrap (or sign) only, public half encrypt/wrap (or verify)', () => {
+  it('generates RSA key pairs: private half unwrap (or sign) only, public half nothing (or verify)', () => {
     const [priv, pub] = transport.objects;
     expect(priv).toEqual({
       id: transport.id,
@@ -122,7 +122,7 @@ describe('PKCS#11 keys and objects (real SoftHSM2, cross-checked with OpenSC pkc
       bits: 2048,
       token: true,
       private: false,
-      usages: ['encrypt', 'wrap'],
+      usages: [],
     });
     expect(signing.objects.map((o) => o.usages)).toEqual([['sign'], ['verify']]);
     expect(transport.spkiSha256).toMatch(/^[0-9a-f]{64}$/);
@@ -141,7 +141,7 @@ describe('PKCS#11 keys and objects (real SoftHSM2, cross-checked with OpenSC pkc
     const priv = find(transport.id, /^Private Key Object; RSA/);
     expect(priv).toMatchObject({ label: 'gateway transport', Usage: 'unwrap' });
     expect(priv!.Access).toBe('sensitive, always sensitive, never extractable, local');
-    expect(find(transport.id, /^Public Key Object; RSA 2048 bits/)!.Usage).toBe('encrypt, wrap');
+    expect(find(transport.id, /^Public Key Object; RSA 2048 bits/)!.Usage).toBe('none');
     expect(find(signing.id, /^Private Key Object/)!.Usage).toBe('sign');
   });
 
