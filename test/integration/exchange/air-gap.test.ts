@@ -62,6 +62,20 @@ function canon(v: unknown): string {
 const file = (name: string) => join(work, name);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const readPkg = (name: string): any => JSON.parse(readFileSync(file(name), 'utf8'));
+/** `mkm exchange export` of a registration request for the offline transport key. */
+const exportRegistration = (out: string, ...extra: string[]) => [
+  'exchange',
+  'export',
+  '--kind',
+  'registration',
+  '--key',
+  'transport',
+  '--signing-key',
+  'ceremony-signer',
+  '--out',
+  file(out),
+  ...extra,
+];
 
 interface Summary {
   id: string;
@@ -163,19 +177,7 @@ describe(
       offlineSignerId = signerKey.id;
 
       const made = await ok<{ file: string; summary: Summary }>(
-        asOffline([
-          '--json',
-          'exchange',
-          'export',
-          '--kind',
-          'registration',
-          '--key',
-          'transport',
-          '--signing-key',
-          'ceremony-signer',
-          '--out',
-          file('req.mkmx'),
-        ]),
+        asOffline(['--json', ...exportRegistration('req.mkmx')]),
       );
       expect(made.summary).toMatchObject({
         purpose: 'registration-request',
@@ -185,18 +187,7 @@ describe(
         // SoftHSM2 2.6 unwraps OAEP with SHA-1 only; the probe finds that and the request says so.
         items: [{ kind: 'registration-request', keyId: transportId, wrapping: 'RSAES-OAEP-SHA1' }],
       });
-      const again = await asOffline([
-        'exchange',
-        'export',
-        '--kind',
-        'registration',
-        '--key',
-        'transport',
-        '--signing-key',
-        'ceremony-signer',
-        '--out',
-        file('req.mkmx'),
-      ]);
+      const again = await asOffline(exportRegistration('req.mkmx'));
       expect(again.stderr).toMatch(/already exists; add --force.*\[CONFLICT\]/);
     });
 
@@ -264,23 +255,7 @@ describe(
     });
 
     it('a PKCS#1 v1.5 package (--alg pkcs1) verifies with plain openssl dgst -sha256 -verify', async () => {
-      await ok(
-        asOffline([
-          '--json',
-          'exchange',
-          'export',
-          '--kind',
-          'registration',
-          '--key',
-          'transport',
-          '--signing-key',
-          'ceremony-signer',
-          '--alg',
-          'pkcs1',
-          '--out',
-          file('req-pkcs1.mkmx'),
-        ]),
-      );
+      await ok(asOffline(['--json', ...exportRegistration('req-pkcs1.mkmx', '--alg', 'pkcs1')]));
       const pkg = readPkg('req-pkcs1.mkmx');
       expect(pkg.signature.alg).toBe('RSASSA-PKCS1-v1_5-SHA256');
       writeFileSync(file('canonical1.json'), signedPart(pkg));
@@ -307,23 +282,9 @@ describe(
       const lifetime = (p: { created: string; expires: string }) =>
         Date.parse(p.expires) - Date.parse(p.created);
       expect(lifetime(readPkg('req.mkmx'))).toBe(7 * day);
-      const exportArgs = (out: string, ...extra: string[]) => [
-        '--json',
-        'exchange',
-        'export',
-        '--kind',
-        'registration',
-        '--key',
-        'transport',
-        '--signing-key',
-        'ceremony-signer',
-        '--out',
-        file(out),
-        ...extra,
-      ];
-      await ok(asOffline(exportArgs('req-2d.mkmx', '--expires', '2')));
+      await ok(asOffline(['--json', ...exportRegistration('req-2d.mkmx', '--expires', '2')]));
       expect(lifetime(readPkg('req-2d.mkmx'))).toBe(2 * day);
-      expect((await asOffline(exportArgs('req-400d.mkmx', '--expires', '400'))).code).toBe(2);
+      expect((await asOffline(exportRegistration('req-400d.mkmx', '--expires', '400'))).code).toBe(2);
 
       const { expires: _expires, ...noExpiry } = readPkg('req.mkmx');
       noExpiry.signature.value = await offlineSign(signedPart(noExpiry), 'SHA256_RSA_PKCS_PSS');
@@ -366,26 +327,14 @@ describe(
       expect(
         (await asOffline(['exchange', 'verify', file('req.mkmx'), '--signer', offlineSigner])).code,
       ).toBe(0);
-      const exportArgs = (out: string, ...extra: string[]) => [
-        '--json',
-        'exchange',
-        'export',
-        '--kind',
-        'registration',
-        '--key',
-        'transport',
-        '--signing-key',
-        'ceremony-signer',
-        '--out',
-        file(out),
-        ...extra,
-      ];
       await refused(
-        asOffline(exportArgs('refused.mkmx', '--alg', 'pkcs1').slice(1)),
+        asOffline(exportRegistration('refused.mkmx', '--alg', 'pkcs1')),
         'EXCHANGE_ALGORITHM_REFUSED',
       );
       expect(existsSync(file('refused.mkmx'))).toBe(false);
-      const pss = await ok<{ summary: Summary }>(asOffline(exportArgs('pss-only.mkmx')));
+      const pss = await ok<{ summary: Summary }>(
+        asOffline(['--json', ...exportRegistration('pss-only.mkmx')]),
+      );
       expect(pss.summary.algorithm).toBe('RSASSA-PSS-SHA256');
 
       await ok(asOffline(['--json', 'exchange', 'policy', '--allow-pkcs1', '--yes']));

@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MkmError } from '../../../shared/errors.std';
 import { pkcs11js as P, readBool } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import type { KeyPurpose, KeyType } from '../../../electron/hsm/pkcs11/types.std';
+import { failure } from '../../helpers/failure';
+import { parsePkcs11ToolObjects } from '../../helpers/pkcs11-tool';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { createTrustedKek } from '../../helpers/trusted-kek';
 
@@ -17,16 +18,6 @@ import { createTrustedKek } from '../../helpers/trusted-kek';
  * Then the wrap rules are tried on the token: CKA_WRAP_WITH_TRUSTED keeps an exportable key in
  * unless the KEK is one the security officer trusted, and the transport public key wraps nothing.
  */
-
-async function failure(p: Promise<unknown>): Promise<MkmError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(MkmError);
-    return error as MkmError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 type Flags = Record<string, boolean>;
 
@@ -188,17 +179,6 @@ const CASES: Case[] = [
   },
 ];
 
-/** `pkcs11-tool -O` parsed into one record per object. */
-function parseToolObjects(text: string): Record<string, string>[] {
-  const out: Record<string, string>[] = [];
-  for (const line of text.split('\n')) {
-    if (/^\S.*Object;/.test(line)) out.push({ kind: line.trim() });
-    const m = /^\s+([A-Za-z ]+):\s+(.*)$/.exec(line);
-    if (m && out.length) out[out.length - 1]![m[1]!.trim()] = m[2]!.trim();
-  }
-  return out;
-}
-
 const TOOL_KIND = {
   secret: /^Secret Key Object/,
   private: /^Private Key Object/,
@@ -261,7 +241,7 @@ describe(
         ['--module', hsm.modulePath, '--slot', String(slotId), '-O', '--login', '--pin', hsm.userPin],
         { env: hsm.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
       );
-      const objects = parseToolObjects(text);
+      const objects = parsePkcs11ToolObjects(text);
       for (const c of CASES) {
         for (const [cls, expected] of Object.entries(c.tool)) {
           const found = objects.find(

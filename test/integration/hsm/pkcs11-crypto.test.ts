@@ -10,23 +10,13 @@ import {
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MkmError } from '../../../shared/errors.std';
 import { createLogger } from '../../../electron/core/logger.main';
 import { aesCmacKcv, hmacKcv } from '../../../electron/crypto/kcv.main';
 import { pkcs11js as P } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import { failure } from '../../helpers/failure';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { createTrustedKek } from '../../helpers/trusted-kek';
-
-async function failure(p: Promise<unknown>): Promise<MkmError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(MkmError);
-    return error as MkmError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const b64 = (b: Buffer) => b.toString('base64');
