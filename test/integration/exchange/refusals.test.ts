@@ -324,6 +324,32 @@ describe('exchange package refusals', { timeout: 120_000 }, () => {
     expect(filesUnder(dataDir).some((f) => f.endsWith('trusted-signers.json'))).toBe(false);
   });
 
+  it('the PSS policy is an admin decision that a damaged policy file cannot loosen', async () => {
+    const pkcs1 = await ok<ExchangeExport>('exchange.export', {
+      kind: 'registration',
+      signingKeyId: signerId,
+      keyIds: [transportId],
+      algorithm: 'pkcs1',
+    });
+    expect((await refusal('exchange.setPolicy', { requirePss: true })).code).toBe('VALIDATION');
+    expect(await ok('exchange.setPolicy', { requirePss: true, confirm: true })).toMatchObject({
+      requirePss: true,
+    });
+    expect(await verify(pkcs1.text)).toMatchObject({
+      code: 'EXCHANGE_ALGORITHM_REFUSED',
+      details: { reason: 'algorithm-not-allowed' },
+    });
+    // Asking for less in the request does not loosen the installation's policy.
+    expect(
+      (await refusal('exchange.verify', { package: pkcs1.text, signer: signerFpr, requirePss: false })).code,
+    ).toBe('EXCHANGE_ALGORITHM_REFUSED');
+    writeFileSync(join(dataDir, 'exchange', 'policy.json'), '{"version":1,"requirePss":0}');
+    expect((await verify(pkcs1.text)).code).toBe('STORE_CORRUPT');
+    expect((await verify(text)).code).toBe('STORE_CORRUPT');
+    await ok('exchange.setPolicy', { requirePss: false, confirm: true });
+    expect(await ok('exchange.verify', { package: pkcs1.text, signer: signerFpr })).toBeTruthy();
+  });
+
   it('the CLI measures a file before reading it, and exits 1 with the refusal in one line', async () => {
     const big = join(work, 'big.mkmx');
     writeFileSync(big, Buffer.alloc(3 * 1024 * 1024, 0x20));
