@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { constants, publicEncrypt, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pkcs11js as P, readBool } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
@@ -299,6 +299,66 @@ describe(
         mechanism: 'AES_KEY_WRAP_PAD',
       });
       expect(Buffer.from(wrapped, 'base64')).toHaveLength(40);
+    });
+
+    it('keys made another way get the same rules: a gateway key set unwrapped as session keys, an imported exportable key', async () => {
+      const transport = [...ids].find(([c]) => c.purpose === 'gateway-transport')![1];
+      const { pem } = await svc.exportPublicKey({ slotId, id: transport, format: 'pem' });
+      const wrap = (value: Buffer) =>
+        publicEncrypt(
+          { key: pem!, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
+          value,
+        ).toString('base64');
+      const enc = await svc.unwrapKey({
+        slotId,
+        unwrappingKeyId: transport,
+        mechanism: 'RSA_OAEP_SHA1',
+        wrapped: wrap(randomBytes(32)),
+        keyType: 'aes-256',
+        label: 'set-enc',
+        token: false,
+      });
+      expect(read(enc.id, 'secret')).toEqual({
+        ...SECRET_BASE,
+        ...NO_SECRET_USE,
+        token: false,
+        extractable: false,
+        encrypt: true,
+        decrypt: true,
+        sign: true,
+      });
+      const mac = await svc.unwrapKey({
+        slotId,
+        unwrappingKeyId: transport,
+        mechanism: 'RSA_OAEP_SHA1',
+        wrapped: wrap(randomBytes(32)),
+        keyType: 'hmac-256',
+        label: 'set-mac',
+        token: false,
+      });
+      expect(read(mac.id, 'secret')).toEqual({
+        ...SECRET_BASE,
+        ...NO_SECRET_USE,
+        token: false,
+        extractable: false,
+        sign: true,
+        verify: true,
+      });
+      const imported = await svc.importKey({
+        slotId,
+        type: 'hmac-256',
+        label: 'imported',
+        purpose: 'hmac',
+        exportable: true,
+        keyHex: randomBytes(32).toString('hex'),
+      });
+      expect(read(imported.id, 'secret')).toEqual({
+        ...SECRET_BASE,
+        ...NO_SECRET_USE,
+        extractable: true,
+        sign: true,
+        verify: true,
+      });
     });
 
     it('the transport public key wraps nothing, not even a key that may leave under any KEK', async () => {
