@@ -100,6 +100,14 @@ export const ERROR_SENTENCES = {
   EXCHANGE_ITEM_MISMATCH: 'An item in the exchange package does not match its own fingerprint.',
   EXCHANGE_EXPIRED: 'The exchange package has expired.',
   EXCHANGE_KIND_REFUSED: 'The exchange package holds items this import does not accept.',
+  // Key templates and exchange packages (issue 10, points 7 and 9)
+  KEY_WRAP_UNTRUSTED:
+    'This key may be exported only wrapped under a key-encryption key the security officer marked as trusted.',
+  EXCHANGE_REPLAYED: 'This exchange package was already imported here; each package is imported once.',
+  EXCHANGE_ALGORITHM_REFUSED:
+    'The exchange package is signed with PKCS#1 v1.5, and this installation requires RSASSA-PSS signatures.',
+  EXCHANGE_SEEN_STORE_FULL:
+    'This installation remembers too many unexpired imported packages to accept another; wait until some expire.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;

@@ -1,8 +1,11 @@
 import { Option } from 'commander';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import {
+  EXCHANGE_DEFAULT_LIFETIME_DAYS,
   EXCHANGE_MAX_BYTES,
+  EXCHANGE_MAX_LIFETIME_DAYS,
   EXCHANGE_PURPOSES,
+  type ExchangePolicy,
   type ExchangeItemView,
   type ExchangePurpose,
   type ExchangeSummary,
@@ -64,7 +67,7 @@ function summaryText(s: ExchangeSummary): string {
   return [
     `package          ${s.id}  ${s.purpose}`,
     `made             ${s.created} by ${s.producer.osUser} on token ${s.producer.token.label} (serial ${s.producer.token.serial}), mkm ${s.producer.appVersion}`,
-    `expires          ${s.expires ?? 'never'}`,
+    `expires          ${s.expires}`,
     `signer           "${s.signer.label}" rsa-${s.signer.bits}  spki-sha256 ${s.signer.spkiSha256}`,
     `signature        ${s.algorithm}`,
     ...s.items.map((i) => `item             ${itemLine(i)}`),
@@ -81,6 +84,26 @@ const signerOption = () =>
   new Option('--signer <sha256>', "the signer's SPKI-SHA256 fingerprint, as its owner told you");
 const expectOption = () =>
   new Option('--expect <purpose>', 'refuse a package of another purpose').choices([...EXCHANGE_PURPOSES]);
+const requirePssOption = () =>
+  new Option('--require-pss', 'refuse a PKCS#1 v1.5 signature (the stored policy may already)');
+
+/** `--expires 7`, `7d`: days from now (whole days, 1 to EXCHANGE_MAX_LIFETIME_DAYS). */
+function expiryDays(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d{1,3})d?$/.exec(value.trim());
+  const days = m ? Number(m[1]) : NaN;
+  if (!(days >= 1 && days <= EXCHANGE_MAX_LIFETIME_DAYS)) {
+    throw usage(`${flag} is a whole number of days from 1 to ${EXCHANGE_MAX_LIFETIME_DAYS} (e.g. 7 or 7d).`);
+  }
+  return days;
+}
+
+function policyText(p: ExchangePolicy): string {
+  const since = p.changedAt ? ` (since ${p.changedAt}, by ${p.changedBy})` : ' (default)';
+  return p.requirePss
+    ? `signatures: RSASSA-PSS only; PKCS#1 v1.5 packages are refused${since}`
+    : `signatures: RSASSA-PSS and PKCS#1 v1.5 accepted${since}`;
+}
 
 async function keyIdOf(
   ctx: CliContext,
@@ -111,7 +134,11 @@ addCommands((program, context) => {
       [] as string[],
     )
     .option('--profile <profile>', 'gateway-key: the gateway profile whose pinned key is exported')
-    .option('--expires-days <days>', 'the package expires after this many days')
+    .option(
+      '--expires <days>',
+      `the package expires after this many days (default ${EXCHANGE_DEFAULT_LIFETIME_DAYS}, at most ${EXCHANGE_MAX_LIFETIME_DAYS})`,
+    )
+    .addOption(new Option('--expires-days <days>', 'the same as --expires').hideHelp())
     .addOption(
       new Option('--alg <alg>', 'signature algorithm (auto: PSS when the token does it)').choices([
         'auto',
@@ -127,6 +154,7 @@ addCommands((program, context) => {
         out: string;
         key: string[];
         profile?: string;
+        expires?: string;
         expiresDays?: string;
         alg?: 'auto' | 'pss' | 'pkcs1';
         force: boolean;
@@ -136,10 +164,8 @@ addCommands((program, context) => {
           throw usage('--key does not apply to --kind gateway-key.');
         if (opts.kind !== 'gateway-key' && opts.key.length === 0)
           throw usage(`--kind ${opts.kind} needs at least one --key.`);
-        const days = opts.expiresDays === undefined ? undefined : Number(opts.expiresDays);
-        if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 366)) {
-          throw usage('--expires-days is a whole number of days from 1 to 366.');
-        }
+        if (opts.expires !== undefined && opts.expiresDays !== undefined) throw usage('Give --expires once.');
+        const days = expiryDays(opts.expires, '--expires') ?? expiryDays(opts.expiresDays, '--expires-days');
         const slot = await loggedInSlot(ctx);
         const signingKeyId = await keyIdOf(ctx, slot.slotId, opts.signingKey, ['private']);
         const keyIds: string[] = [];
@@ -193,48 +219,85 @@ addCommands((program, context) => {
     .description('check a package: format, signature, signer, fingerprints, expiry (changes nothing)')
     .addOption(signerOption())
     .addOption(expectOption())
-    .action(async (file: string, opts: { signer?: string; expect?: ExchangePurpose }) => {
-      const ctx = context();
-      const v = await ctx.call('exchange.verify', {
-        package: readPackage(file),
-        ...(opts.signer ? { signer: opts.signer } : {}),
-        ...(opts.expect ? { expect: opts.expect } : {}),
-      });
-      ctx.out.result(v, () => [trustText(v), summaryText(v.summary)].join('\n'));
-    });
+    .addOption(requirePssOption())
+    .action(
+      async (file: string, opts: { signer?: string; expect?: ExchangePurpose; requirePss?: boolean }) => {
+        const ctx = context();
+        const v = await ctx.call('exchange.verify', {
+          package: readPackage(file),
+          ...(opts.signer ? { signer: opts.signer } : {}),
+          ...(opts.expect ? { expect: opts.expect } : {}),
+          ...(opts.requirePss ? { requirePss: true } : {}),
+        });
+        ctx.out.result(v, () => [trustText(v), summaryText(v.summary)].join('\n'));
+      },
+    );
 
   exchange
     .command('import <file>')
     .description('verify a package, then upload its registrations (online) or pin its gateway key (offline)')
     .addOption(signerOption())
     .addOption(expectOption())
+    .addOption(requirePssOption())
     .option('--profile <profile>', 'the gateway profile to upload to or pin for')
-    .action(async (file: string, opts: { signer?: string; expect?: ExchangePurpose; profile?: string }) => {
+    .action(
+      async (
+        file: string,
+        opts: { signer?: string; expect?: ExchangePurpose; requirePss?: boolean; profile?: string },
+      ) => {
+        const ctx = context();
+        const text = readPackage(file);
+        const profile = await resolveProfile(ctx, opts.profile);
+        const r = await ctx.call('exchange.import', {
+          package: text,
+          profileId: profile.id,
+          ...(opts.signer ? { signer: opts.signer } : {}),
+          ...(opts.expect ? { expect: opts.expect } : {}),
+          ...(opts.requirePss ? { requirePss: true } : {}),
+        });
+        ctx.out.result(r, () => {
+          const lines = [trustText(r.verification), summaryText(r.verification.summary)];
+          for (const reg of r.registrations ?? []) {
+            lines.push(
+              `registered       ${reg.keyId} at ${profile.id}: ${reg.created ? 'new' : 'already registered'}, ${reg.status}, ${reg.wrapping}, ${reg.registeredAt}`,
+            );
+          }
+          if (r.gatewayKey) {
+            lines.push(
+              r.gatewayKey.status === 'rotation-pending'
+                ? `gateway key      ROTATION PENDING for ${profile.id}: ${r.gatewayKey.pending}\n                 check it, then: mkm gateway confirm-rotation ${r.gatewayKey.pending} ${profile.id}`
+                : `gateway key      pinned for ${profile.id}: spki-sha256 ${r.gatewayKey.pinned}`,
+            );
+          }
+          return lines.join('\n');
+        });
+      },
+    );
+
+  exchange
+    .command('policy')
+    .description(
+      'which package signatures this installation accepts; change it with --require-pss or --allow-pkcs1 --yes',
+    )
+    .option('--require-pss', 'refuse PKCS#1 v1.5 signatures from now on')
+    .option('--allow-pkcs1', 'accept PKCS#1 v1.5 signatures again')
+    .option('--yes', 'confirm the change')
+    .action(async (opts: { requirePss?: boolean; allowPkcs1?: boolean; yes?: boolean }) => {
       const ctx = context();
-      const text = readPackage(file);
-      const profile = await resolveProfile(ctx, opts.profile);
-      const r = await ctx.call('exchange.import', {
-        package: text,
-        profileId: profile.id,
-        ...(opts.signer ? { signer: opts.signer } : {}),
-        ...(opts.expect ? { expect: opts.expect } : {}),
-      });
-      ctx.out.result(r, () => {
-        const lines = [trustText(r.verification), summaryText(r.verification.summary)];
-        for (const reg of r.registrations ?? []) {
-          lines.push(
-            `registered       ${reg.keyId} at ${profile.id}: ${reg.created ? 'new' : 'already registered'}, ${reg.status}, ${reg.wrapping}, ${reg.registeredAt}`,
-          );
-        }
-        if (r.gatewayKey) {
-          lines.push(
-            r.gatewayKey.status === 'rotation-pending'
-              ? `gateway key      ROTATION PENDING for ${profile.id}: ${r.gatewayKey.pending}\n                 check it, then: mkm gateway confirm-rotation ${r.gatewayKey.pending} ${profile.id}`
-              : `gateway key      pinned for ${profile.id}: spki-sha256 ${r.gatewayKey.pinned}`,
-          );
-        }
-        return lines.join('\n');
-      });
+      if (opts.requirePss && opts.allowPkcs1) throw usage('Give --require-pss or --allow-pkcs1, not both.');
+      if (!opts.requirePss && !opts.allowPkcs1) {
+        const p = await ctx.call('exchange.policy');
+        ctx.out.result(p, () => policyText(p));
+        return;
+      }
+      if (!opts.yes) {
+        throw new MkmError(
+          'CONFIRMATION_REQUIRED',
+          'Changing which signatures are accepted is an admin decision; add --yes.',
+        );
+      }
+      const p = await ctx.call('exchange.setPolicy', { requirePss: opts.requirePss === true, confirm: true });
+      ctx.out.result(p, () => policyText(p));
     });
 
   exchange

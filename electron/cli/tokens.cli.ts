@@ -170,7 +170,10 @@ addCommands((program, context) => {
     .addOption(new Option('--type <type>', 'key type').choices(KeyTypeSchema.options).makeOptionMandatory())
     .requiredOption('--label <label>', 'the key label')
     .addOption(new Option('--purpose <purpose>', 'what the key is for').choices(KeyPurposeSchema.options))
-    .option('--exportable', 'secret keys: allow export wrapped under a KEK (never in clear)')
+    .option(
+      '--exportable',
+      'secret keys: allow export wrapped, only under a KEK the security officer marked trusted (never in clear)',
+    )
     .action(
       async (opts: {
         type: (typeof KeyTypeSchema.options)[number];

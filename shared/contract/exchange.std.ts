@@ -8,13 +8,21 @@ import { channel, noArgs } from '../contract-kit.std';
  */
 
 export const EXCHANGE_FORMAT = 'mkm-exchange';
-export const EXCHANGE_VERSION = 1;
+/**
+ * 2: the signature algorithm is signed, `expires` is mandatory and package ids are remembered on
+ * import (issue 10, point 9). Version 1 packages are refused: they left the algorithm unsigned.
+ */
+export const EXCHANGE_VERSION = 2;
 /**
  * A package is a few public keys and fingerprints (64 RSA-4096 items are about 100 KiB); a file
  * past this size is not one. Below the IPC layer's 1 MiB string limit, so the refusal is ours.
  */
 export const EXCHANGE_MAX_BYTES = 512 * 1024;
 export const EXCHANGE_MAX_ITEMS = 64;
+/** The longest a package may live (`expires` - `created`): an importer remembers its id that long. */
+export const EXCHANGE_MAX_LIFETIME_DAYS = 366;
+/** What the exporter sets when not told: long enough to carry a file across, short for a replay. */
+export const EXCHANGE_DEFAULT_LIFETIME_DAYS = 7;
 
 export const EXCHANGE_PURPOSES = ['registration-request', 'gateway-key', 'key-announcement'] as const;
 export type ExchangePurpose = (typeof EXCHANGE_PURPOSES)[number];
@@ -108,7 +116,7 @@ export const ExchangePackageSchema = z.strictObject({
   id: z.uuid(),
   purpose: z.enum(EXCHANGE_PURPOSES),
   created: ISO,
-  expires: ISO.optional(),
+  expires: ISO,
   producer: z.strictObject({
     app: z.literal('mkm'),
     appVersion: z.string().max(64),
@@ -126,6 +134,8 @@ export const ExchangePackageSchema = z.strictObject({
   }),
 });
 export type ExchangePackage = z.infer<typeof ExchangePackageSchema>;
+/** What the signature covers: everything but the signature value (the algorithm included). */
+export type SignedPart = Omit<ExchangePackage, 'signature'> & { signature: { alg: ExchangeSignatureAlg } };
 export type UnsignedExchangePackage = Omit<ExchangePackage, 'signature'>;
 
 // ---------------------------------------------------------------- views and results
@@ -169,7 +179,7 @@ export interface ExchangeSummary {
   id: string;
   purpose: ExchangePurpose;
   created: string;
-  expires: string | null;
+  expires: string;
   producer: ExchangePackage['producer'];
   signer: { keyId: string; label: string; spkiSha256: string; bits: number };
   algorithm: ExchangeSignatureAlg;
@@ -215,6 +225,14 @@ export interface ExchangeImport {
   receipts?: ExchangeReceiptView[];
 }
 
+/** Which signatures this installation accepts on packages (`exchange/policy.json`). */
+export interface ExchangePolicy {
+  /** true: PKCS#1 v1.5 signatures are refused (EXCHANGE_ALGORITHM_REFUSED); the exporter signs PSS only. */
+  requirePss: boolean;
+  changedAt: string | null;
+  changedBy: string | null;
+}
+
 export interface TrustedSigner {
   spkiSha256: string;
   name: string;
@@ -253,6 +271,8 @@ const verifyRequest = {
   signer: FINGERPRINT.optional(),
   /** Refuse a package of any other purpose. */
   expect: z.enum(EXCHANGE_PURPOSES).optional(),
+  /** Refuse a PKCS#1 v1.5 signature for this call (the stored policy may already require PSS). */
+  requirePss: z.boolean().optional(),
 };
 
 export const exchangeContract = {
@@ -266,7 +286,8 @@ export const exchangeContract = {
       keyIds: z.array(KEY_ID).max(EXCHANGE_MAX_ITEMS).optional(),
       /** gateway-key: the profile whose pinned gateway key is exported. */
       profileId: PROFILE_ID.optional(),
-      expiresInDays: z.number().int().min(1).max(366).optional(),
+      /** Default EXCHANGE_DEFAULT_LIFETIME_DAYS; every package expires. */
+      expiresInDays: z.number().int().min(1).max(EXCHANGE_MAX_LIFETIME_DAYS).optional(),
       algorithm: z.enum(['auto', 'pss', 'pkcs1']).optional(),
     }),
     'Make a signed exchange package (public keys, fingerprints, KCVs, registration requests) on the token.',
@@ -294,4 +315,9 @@ export const exchangeContract = {
     z.strictObject({ spkiSha256: FINGERPRINT, confirm: z.literal(true) }),
     'Stop trusting a package signer.',
   ).returns<{ removed: boolean }>(),
+  policy: channel(noArgs, 'Which package signatures this installation accepts.').returns<ExchangePolicy>(),
+  setPolicy: channel(
+    z.strictObject({ requirePss: z.boolean(), confirm: z.literal(true) }),
+    'Require RSASSA-PSS signatures on packages, or accept PKCS#1 v1.5 again (an admin decision; audited).',
+  ).returns<ExchangePolicy>(),
 } as const;

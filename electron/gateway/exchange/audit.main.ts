@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type {
   ExchangeExport,
   ExchangeImport,
+  ExchangePolicy,
   ExchangeVerification,
   TrustedSigner,
 } from '../../../shared/contract/exchange.std';
@@ -56,6 +57,7 @@ export const EXCHANGE_AUDITED: Record<string, Mapper> = {
     details: {
       packageSha256: fileHash(r),
       expectedSigner: r.signer ?? null,
+      requirePss: r.requirePss === true,
       ...verified(res as ExchangeVerification | undefined),
     },
   }),
@@ -67,6 +69,7 @@ export const EXCHANGE_AUDITED: Record<string, Mapper> = {
         packageSha256: fileHash(r),
         profileId: r.profileId,
         expectedSigner: r.signer ?? null,
+        requirePss: r.requirePss === true,
         ...verified(i?.verification),
         ...(i?.registrations ? { registered: i.registrations.map((x) => x.keyId) } : {}),
         ...(i?.gatewayKey
@@ -81,6 +84,13 @@ export const EXCHANGE_AUDITED: Record<string, Mapper> = {
       spkiSha256: r.spkiSha256,
       name: r.name,
       addedBy: (res as TrustedSigner | undefined)?.addedBy ?? null,
+    },
+  }),
+  'exchange.setPolicy': (r, res) => ({
+    action: 'exchange.policy.set',
+    details: {
+      requirePss: r.requirePss === true,
+      changedBy: (res as ExchangePolicy | undefined)?.changedBy ?? null,
     },
   }),
   'exchange.untrustSigner': (r, res) => ({

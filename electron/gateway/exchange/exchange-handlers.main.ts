@@ -21,5 +21,7 @@ export function exchangeHandlers(services: AppServices): Handlers<Contract>['exc
     trustedSigners: () => exchange.trustedSigners(),
     trustSigner: ({ spkiSha256, name }) => exchange.trustSigner(spkiSha256, name),
     untrustSigner: ({ spkiSha256 }) => exchange.untrustSigner(spkiSha256),
+    policy: () => exchange.policy(),
+    setPolicy: ({ requirePss }) => exchange.setPolicy(requirePss),
   };
 }

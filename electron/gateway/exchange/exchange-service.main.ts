@@ -1,12 +1,14 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import {
+  EXCHANGE_DEFAULT_LIFETIME_DAYS,
   EXCHANGE_FORMAT,
   EXCHANGE_VERSION,
   type ExchangeExport,
   type ExchangeImport,
   type ExchangeItem,
   type ExchangePackage,
+  type ExchangePolicy,
   type ExchangePurpose,
   type ExchangeReceiptView,
   type ExchangeSignatureAlg,
@@ -34,7 +36,7 @@ import {
   summarize,
 } from './package.main';
 import { RegistrationUploader } from './registration-upload.main';
-import { ReceiptsStore, TrustedSignersStore } from './stores.main';
+import { ExchangePolicyStore, ReceiptsStore, SeenPackagesStore, TrustedSignersStore } from './stores.main';
 
 /**
  * Exchange packages for air-gapped key ceremonies: made and signed on the token here, verified
@@ -68,6 +70,8 @@ export interface VerifyRequest {
   package: string;
   signer?: string | undefined;
   expect?: ExchangePurpose | undefined;
+  /** Refuse PKCS#1 v1.5 for this call, whatever the stored policy says. */
+  requirePss?: boolean | undefined;
 }
 
 const PURPOSE_OF: Record<ExportRequest['kind'], ExchangePurpose> = {
@@ -90,6 +94,8 @@ function purposeOf(usages: readonly string[]): string | null {
 export class ExchangeService {
   readonly signers: TrustedSignersStore;
   readonly receipts: ReceiptsStore;
+  readonly seen: SeenPackagesStore;
+  readonly policyStore: ExchangePolicyStore;
   private readonly secrets: SecretProvider;
   private readonly clock: () => Date;
 
@@ -97,6 +103,8 @@ export class ExchangeService {
     const dir = join(options.dataDir, 'exchange');
     this.signers = new TrustedSignersStore(dir);
     this.receipts = new ReceiptsStore(dir);
+    this.seen = new SeenPackagesStore(dir);
+    this.policyStore = new ExchangePolicyStore(dir);
     // The gateway's own provider: a password the admin typed in the app (gateway.setPassword)
     // serves uploads too, before the environment or the OS keychain.
     this.secrets = options.secrets ?? options.gateway.secrets;
@@ -139,6 +147,16 @@ export class ExchangeService {
         { keyId: signing.id },
       );
     }
+    // Under a PSS-only policy this installation makes only what it would itself accept.
+    const requirePss = this.policyStore.get().requirePss;
+    const algorithm = request.algorithm ?? 'auto';
+    if (requirePss && algorithm === 'pkcs1') {
+      throw new MkmError(
+        'EXCHANGE_ALGORITHM_REFUSED',
+        'This installation requires RSASSA-PSS signatures on packages; sign with --alg pss (or auto).',
+        { reason: 'algorithm-not-allowed', alg: 'RSASSA-PKCS1-v1_5-SHA256', required: 'RSASSA-PSS-SHA256' },
+      );
+    }
     const signerPub = await tokens.call('exportPublicKey', { slotId, id: signing.id, format: 'pem' });
     const purpose = PURPOSE_OF[request.kind];
     const items = await this.itemsFor(request, slotId, objects);
@@ -149,9 +167,9 @@ export class ExchangeService {
       id: randomUUID(),
       purpose,
       created: created.toISOString(),
-      ...(request.expiresInDays
-        ? { expires: new Date(created.getTime() + request.expiresInDays * 86_400_000).toISOString() }
-        : {}),
+      expires: new Date(
+        created.getTime() + (request.expiresInDays ?? EXCHANGE_DEFAULT_LIFETIME_DAYS) * 86_400_000,
+      ).toISOString(),
       producer: {
         app: 'mkm',
         appVersion: this.options.appVersion,
@@ -166,13 +184,18 @@ export class ExchangeService {
         spkiSha256: signerPub.spkiSha256,
       },
     };
-    const signature = await this.sign(slotId, signing.id, signedBytes(unsigned), request.algorithm ?? 'auto');
+    const signature = await this.sign(
+      slotId,
+      signing.id,
+      unsigned,
+      requirePss && algorithm === 'auto' ? 'pss' : algorithm,
+    );
     const pkg: ExchangePackage = { ...unsigned, signature };
     const text = packageText(pkg);
     // What is written must be what another mkm accepts: read it back through the verifier's own
     // checks (trust aside, which is the reader's decision).
     const reread = parsePackage(text);
-    const { signer } = checkSignature(reread);
+    const { signer } = checkSignature(reread, { requirePss });
     checkContents(reread, created);
     this.options.logger.info('exchange package made', {
       packageId: pkg.id,
@@ -196,18 +219,20 @@ export class ExchangeService {
   private async sign(
     slotId: number,
     id: string,
-    data: Buffer,
+    unsigned: UnsignedExchangePackage,
     algorithm: 'auto' | 'pss' | 'pkcs1',
   ): Promise<{ alg: ExchangeSignatureAlg; value: string }> {
     const { tokens } = this.options;
-    const b64 = data.toString('base64');
+    // The algorithm is part of what is signed, so each attempt signs its own bytes.
+    const b64 = (alg: ExchangeSignatureAlg) =>
+      signedBytes({ ...unsigned, signature: { alg } }).toString('base64');
     if (algorithm !== 'pkcs1') {
       try {
         const { signature } = await tokens.call('sign', {
           slotId,
           id,
           mechanism: 'SHA256_RSA_PKCS_PSS',
-          data: b64,
+          data: b64('RSASSA-PSS-SHA256'),
         });
         return { alg: 'RSASSA-PSS-SHA256', value: signature };
       } catch (error) {
@@ -215,7 +240,12 @@ export class ExchangeService {
         this.options.logger.info('token has no RSASSA-PSS; signing with PKCS#1 v1.5', { slotId });
       }
     }
-    const { signature } = await tokens.call('sign', { slotId, id, mechanism: 'SHA256_RSA_PKCS', data: b64 });
+    const { signature } = await tokens.call('sign', {
+      slotId,
+      id,
+      mechanism: 'SHA256_RSA_PKCS',
+      data: b64('RSASSA-PKCS1-v1_5-SHA256'),
+    });
     return { alg: 'RSASSA-PKCS1-v1_5-SHA256', value: signature };
   }
 
@@ -353,7 +383,8 @@ export class ExchangeService {
    */
   private check(request: VerifyRequest): { pkg: ExchangePackage; verification: ExchangeVerification } {
     const pkg = parsePackage(request.package);
-    const { signer } = checkSignature(pkg);
+    const requirePss = request.requirePss === true || this.policyStore.get().requirePss;
+    const { signer } = checkSignature(pkg, { requirePss });
     const trust = this.trust(pkg.signer.spkiSha256, request.signer);
     checkContents(pkg, this.clock());
     checkKinds(pkg, request.expect);
@@ -382,9 +413,38 @@ export class ExchangeService {
     return this.check(request).verification;
   }
 
+  /**
+   * Verify, claim the package id (a second import of the same package is EXCHANGE_REPLAYED),
+   * then act. An import that fails gives its claim back, so the same file can be tried again
+   * once the cause is fixed; one that succeeded keeps it until the package has expired.
+   */
   async import(request: VerifyRequest & { profileId: string }): Promise<ExchangeImport> {
     const { pkg, verification } = this.check(request);
-    const { profileId } = request;
+    // A package that cannot be acted on is refused before its id is claimed.
+    if (pkg.purpose === 'key-announcement') return this.act(pkg, verification, request.profileId);
+    this.seen.claim(
+      {
+        id: pkg.id,
+        purpose: pkg.purpose,
+        expires: pkg.expires,
+        importedAt: this.clock().toISOString(),
+        packageSha256: createHash('sha256').update(request.package, 'utf8').digest('hex'),
+      },
+      this.clock(),
+    );
+    try {
+      return await this.act(pkg, verification, request.profileId);
+    } catch (error) {
+      this.seen.release(pkg.id);
+      throw error;
+    }
+  }
+
+  private async act(
+    pkg: ExchangePackage,
+    verification: ExchangeVerification,
+    profileId: string,
+  ): Promise<ExchangeImport> {
     // The profile is checked after verification, so a refusal always names the package's fault first.
     const profile = this.options.gateway.profiles.get(profileId);
     switch (pkg.purpose) {
@@ -509,6 +569,16 @@ export class ExchangeService {
 
   untrustSigner(spkiSha256: string): { removed: boolean } {
     return { removed: this.signers.remove(spkiSha256) };
+  }
+
+  // ------------------------------------------------------------------ signature policy
+
+  policy(): ExchangePolicy {
+    return this.policyStore.get();
+  }
+
+  setPolicy(requirePss: boolean): ExchangePolicy {
+    return this.policyStore.set(requirePss, this.clock().toISOString(), currentOsUser());
   }
 
   private audit(

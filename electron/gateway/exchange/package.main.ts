@@ -3,6 +3,7 @@ import {
   EXCHANGE_FORMAT,
   EXCHANGE_KINDS_OF,
   EXCHANGE_MAX_BYTES,
+  EXCHANGE_MAX_LIFETIME_DAYS,
   EXCHANGE_VERSION,
   ExchangePackageSchema,
   type ExchangeItem,
@@ -11,7 +12,7 @@ import {
   type ExchangePurpose,
   type ExchangeSignatureAlg,
   type ExchangeSummary,
-  type UnsignedExchangePackage,
+  type SignedPart,
 } from '../../../shared/contract/exchange.std';
 import { MkmError } from '../../../shared/errors.std';
 import { issueLines } from '../../../shared/formats/schemas.std';
@@ -33,10 +34,14 @@ export function colonHex(hex: string): string {
   return hex.match(/../g)?.join(':') ?? hex;
 }
 
-/** The bytes the signature covers: the canonical JSON of everything but `signature`. */
-export function signedBytes(pkg: UnsignedExchangePackage | ExchangePackage): Buffer {
-  const { signature: _signature, ...unsigned } = pkg as ExchangePackage;
-  return Buffer.from(canonicalJson(unsigned), 'utf8');
+/**
+ * The bytes the signature covers: the canonical JSON of the whole package but the signature
+ * value. The algorithm (`signature.alg`) is inside, so it cannot be swapped for another without
+ * breaking the signature (format 2; format 1 left it outside).
+ */
+export function signedBytes(pkg: SignedPart | ExchangePackage): Buffer {
+  const { signature, ...rest } = pkg;
+  return Buffer.from(canonicalJson({ ...rest, signature: { alg: signature.alg } }), 'utf8');
 }
 
 /** The file as written: pretty-printed for people; the signature does not depend on the layout. */
@@ -68,7 +73,8 @@ function refuse(
     | 'EXCHANGE_SIGNATURE_INVALID'
     | 'EXCHANGE_ITEM_MISMATCH'
     | 'EXCHANGE_EXPIRED'
-    | 'EXCHANGE_KIND_REFUSED',
+    | 'EXCHANGE_KIND_REFUSED'
+    | 'EXCHANGE_ALGORITHM_REFUSED',
   message: string,
   details: Record<string, string | number | boolean | null | string[]>,
 ): MkmError {
@@ -134,13 +140,27 @@ export function parsePackage(text: string): ExchangePackage {
   }
   const version = (json as { version?: unknown }).version;
   if (version !== EXCHANGE_VERSION) {
+    const hint =
+      typeof version === 'number' && version < EXCHANGE_VERSION
+        ? ' Older packages did not sign their signature algorithm and may have no expiry: ask the sender to export it again with a current mkm.'
+        : ' It was made by a newer mkm: update this one.';
     throw refuse(
       'EXCHANGE_VERSION_UNSUPPORTED',
-      `The package has format version ${JSON.stringify(version ?? null).slice(0, 20)}; this mkm reads version ${EXCHANGE_VERSION}.`,
+      `The package has format version ${JSON.stringify(version ?? null).slice(0, 20)}; this mkm reads version ${EXCHANGE_VERSION}.${hint}`,
       {
         reason: 'unsupported-version',
         version: typeof version === 'number' ? version : String(version).slice(0, 20),
+        supported: EXCHANGE_VERSION,
       },
+    );
+  }
+  // Said on its own rather than as one schema issue among others: the exporter always sets it,
+  // and a package without it could be replayed for ever.
+  if (!('expires' in json) || (json as { expires?: unknown }).expires === undefined) {
+    throw refuse(
+      'EXCHANGE_FORMAT_INVALID',
+      'The package has no expiry date ("expires"); every package must have one. Ask for a fresh one.',
+      { reason: 'expires-missing' },
     );
   }
   const parsed = ExchangePackageSchema.safeParse(json);
@@ -158,12 +178,28 @@ export interface SignatureCheck {
   signer: RsaPublicKey;
 }
 
+/** Which signatures a verifier accepts: PSS always, PKCS#1 v1.5 unless `requirePss`. */
+export interface SignaturePolicy {
+  requirePss: boolean;
+}
+
 /**
- * The signer's key is the one its fingerprint names, and the signature over the canonical bytes
- * verifies under it. This shows the package is intact and made by the holder of that key; whether
- * that key is anyone the admin trusts is a separate decision (see the service).
+ * The package's algorithm is allowed, the signer's key is the one its fingerprint names, and the
+ * signature over the canonical bytes (algorithm included) verifies under it. This shows the
+ * package is intact and made by the holder of that key; whether that key is anyone the admin
+ * trusts is a separate decision (see the service).
  */
-export function checkSignature(pkg: ExchangePackage): SignatureCheck {
+export function checkSignature(
+  pkg: ExchangePackage,
+  policy: SignaturePolicy = { requirePss: false },
+): SignatureCheck {
+  if (policy.requirePss && pkg.signature.alg !== 'RSASSA-PSS-SHA256') {
+    throw refuse(
+      'EXCHANGE_ALGORITHM_REFUSED',
+      `The package is signed with ${pkg.signature.alg}; this installation accepts RSASSA-PSS-SHA256 only. Ask the sender to export it with --alg pss.`,
+      { reason: 'algorithm-not-allowed', alg: pkg.signature.alg, required: 'RSASSA-PSS-SHA256' },
+    );
+  }
   const signer = packageKey(pkg.signer.spkiPem, 'the signer');
   if (signer.spkiSha256 !== pkg.signer.spkiSha256) {
     throw refuse(
@@ -227,11 +263,21 @@ export function checkContents(pkg: ExchangePackage, now: Date = new Date()): voi
       );
     }
   });
-  if (pkg.expires !== undefined && Date.parse(pkg.expires) <= now.getTime()) {
+  if (Date.parse(pkg.expires) <= now.getTime()) {
     throw refuse('EXCHANGE_EXPIRED', `The package expired at ${pkg.expires}; ask for a fresh one.`, {
       reason: 'expired',
       expires: pkg.expires,
     });
+  }
+  // An importer remembers a package id until the package expires; a longer life would make it
+  // remember (or forget) ids for ever.
+  const lifetime = Date.parse(pkg.expires) - Date.parse(pkg.created);
+  if (lifetime > EXCHANGE_MAX_LIFETIME_DAYS * 86_400_000) {
+    throw refuse(
+      'EXCHANGE_FORMAT_INVALID',
+      `The package is valid from ${pkg.created} to ${pkg.expires}: longer than the ${EXCHANGE_MAX_LIFETIME_DAYS} days a package may live.`,
+      { reason: 'lifetime-too-long', created: pkg.created, expires: pkg.expires },
+    );
   }
   if (Date.parse(pkg.created) > now.getTime() + 24 * 3600_000) {
     throw refuse(
@@ -309,7 +355,7 @@ export function summarize(pkg: ExchangePackage, signer: RsaPublicKey): ExchangeS
     id: pkg.id,
     purpose: pkg.purpose,
     created: pkg.created,
-    expires: pkg.expires ?? null,
+    expires: pkg.expires,
     producer: pkg.producer,
     signer: {
       keyId: pkg.signer.keyId,

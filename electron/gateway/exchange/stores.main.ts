@@ -1,7 +1,11 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { ExchangeReceiptView, TrustedSigner } from '../../../shared/contract/exchange.std';
+import type {
+  ExchangePolicy,
+  ExchangeReceiptView,
+  TrustedSigner,
+} from '../../../shared/contract/exchange.std';
 import { MkmError } from '../../../shared/errors.std';
 import { issueLines } from '../../../shared/formats/schemas.std';
 import { writeFileAtomic } from '../../core/atomic-file.main';
@@ -139,5 +143,153 @@ export class ReceiptsStore {
       ...receipts,
     ];
     write(this.file, all);
+  }
+}
+
+// ---------------------------------------------------------------- seen package ids
+
+const SeenEntry = z.strictObject({
+  id: z.uuid(),
+  purpose: z.string().max(64),
+  expires: z.iso.datetime({ offset: true }),
+  importedAt: z.string().max(64),
+  packageSha256: SHA256,
+});
+export type SeenPackage = z.infer<typeof SeenEntry>;
+
+/** At most this many unexpired ids are remembered; past it an import is refused, never forgotten. */
+export const SEEN_MAX = 10_000;
+/** An id is kept this long past its package's expiry, for clocks that disagree. */
+const SEEN_GRACE_MS = 86_400_000;
+
+/**
+ * The ids of packages imported here (`<data>/exchange/seen/<id>.json`), so that the same package
+ * is never acted on twice. One file per id, created exclusively: the claim is atomic between the
+ * app, browser mode and the CLI sharing the data folder, with no read-modify-write of a shared
+ * list to lose an id in. An id is claimed before the import acts and released only when the
+ * import failed; it is forgotten a day after its package expired (a verifier refuses an expired
+ * package anyway, and a package lives at most EXCHANGE_MAX_LIFETIME_DAYS), which bounds the folder.
+ */
+export class SeenPackagesStore {
+  readonly dir: string;
+
+  constructor(
+    exchangeDir: string,
+    private readonly max = SEEN_MAX,
+  ) {
+    this.dir = join(exchangeDir, 'seen');
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  private file(id: string): string {
+    // The id is a schema-checked UUID; checked again, as it names a file.
+    if (!/^[0-9a-f-]{36}$/i.test(id)) throw new MkmError('VALIDATION', 'Not a package id.', { id });
+    return join(this.dir, `${id.toLowerCase()}.json`);
+  }
+
+  find(id: string): SeenPackage | null {
+    const file = this.file(id);
+    if (!existsSync(file)) return null;
+    return readJson(file, SeenEntry, null as never, 'seen package');
+  }
+
+  /**
+   * Claims the id, or refuses: EXCHANGE_REPLAYED when it was claimed before (a damaged entry
+   * counts as claimed), EXCHANGE_SEEN_STORE_FULL when SEEN_MAX unexpired ids are held.
+   */
+  claim(entry: SeenPackage, now: Date): void {
+    const live = this.prune(now);
+    if (live >= this.max) {
+      throw new MkmError(
+        'EXCHANGE_SEEN_STORE_FULL',
+        `${live} imported packages have not expired yet; no more can be imported until some do.`,
+        { reason: 'seen-store-full', live, limit: this.max },
+      );
+    }
+    const file = this.file(entry.id);
+    try {
+      writeFileSync(file, JSON.stringify(entry, null, 2) + '\n', { flag: 'wx', mode: 0o600 });
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EEXIST') {
+        throw new MkmError('IO_ERROR', 'The record of imported packages could not be written.', {
+          file,
+          reason: (error as { code?: string }).code ?? 'unknown',
+        });
+      }
+      let importedAt: string | null = null;
+      try {
+        importedAt = this.find(entry.id)?.importedAt ?? null;
+      } catch {
+        // damaged: still a claim
+      }
+      throw new MkmError(
+        'EXCHANGE_REPLAYED',
+        `This package (${entry.id}) was already imported here${importedAt ? ` at ${importedAt}` : ''}; a package is imported once. Ask for a fresh one.`,
+        { reason: 'replayed', packageId: entry.id, importedAt },
+      );
+    }
+  }
+
+  /** Gives the id back after an import that did nothing, so the same file can be tried again. */
+  release(id: string): void {
+    rmSync(this.file(id), { force: true });
+  }
+
+  /** Forgets ids whose packages expired more than a day ago; returns how many remain. */
+  private prune(now: Date): number {
+    let live = 0;
+    for (const name of readdirSync(this.dir)) {
+      if (!name.endsWith('.json')) continue;
+      const file = join(this.dir, name);
+      let expires: number;
+      try {
+        expires = Date.parse(readJson(file, SeenEntry, null as never, 'seen package').expires);
+      } catch {
+        live++; // a damaged entry is kept: forgetting it could let its package in again
+        continue;
+      }
+      if (expires + SEEN_GRACE_MS < now.getTime()) rmSync(file, { force: true });
+      else live++;
+    }
+    return live;
+  }
+}
+
+// ---------------------------------------------------------------- signature policy
+
+const PolicyFile = z.strictObject({
+  version: z.literal(1),
+  requirePss: z.boolean(),
+  changedAt: z.string().max(64),
+  changedBy: z.string().max(256),
+});
+
+/**
+ * `<data>/exchange/policy.json`: whether packages signed with PKCS#1 v1.5 are refused. No file:
+ * PSS and PKCS#1 v1.5 are both accepted. A damaged file is an error (STORE_CORRUPT), never read
+ * as the looser default.
+ */
+export class ExchangePolicyStore {
+  readonly file: string;
+
+  constructor(exchangeDir: string) {
+    mkdirSync(exchangeDir, { recursive: true, mode: 0o700 });
+    this.file = join(exchangeDir, 'policy.json');
+  }
+
+  get(): ExchangePolicy {
+    if (!existsSync(this.file)) return { requirePss: false, changedAt: null, changedBy: null };
+    const { requirePss, changedAt, changedBy } = readJson(
+      this.file,
+      PolicyFile,
+      null as never,
+      'exchange policy',
+    );
+    return { requirePss, changedAt, changedBy };
+  }
+
+  set(requirePss: boolean, changedAt: string, changedBy: string): ExchangePolicy {
+    write(this.file, { version: 1, requirePss, changedAt, changedBy });
+    return { requirePss, changedAt, changedBy };
   }
 }

@@ -24,6 +24,7 @@ export const BOOL_ATTR: Record<BoolAttr, number> = {
   sign: P.CKA_SIGN,
   verify: P.CKA_VERIFY,
   derive: P.CKA_DERIVE,
+  wrapWithTrusted: P.CKA_WRAP_WITH_TRUSTED,
 };
 
 export function toTemplate(t: AbstractTemplate): Template {

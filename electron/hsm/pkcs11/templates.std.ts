@@ -11,6 +11,33 @@ import type { KeyPurpose, KeyType, KeyUsage, SecretKeyType } from './types.std';
  * AES keys carry CKA_SIGN for one reason: the gateway contract's KCV is AES-CMAC, which a token
  * computes only with C_Sign. A CMAC gives nothing beyond what CBC encryption under the same key
  * already gives, and the app never exposes CMAC of caller data.
+ *
+ * The rule per purpose (least privilege: what the app really does with the key, nothing more):
+ *
+ * | purpose           | half    | may                         | why                                           |
+ * | ----------------- | ------- | --------------------------- | --------------------------------------------- |
+ * | gateway-transport | private | unwrap                      | key sets unwrap into the token, never clear   |
+ * |                   | public  | nothing                     | the gateway wraps under the exported PEM, off |
+ * |                   |         |                             | the token; CKA_WRAP would let a PIN holder    |
+ * |                   |         |                             | wrap a key out and unwrap it back readable    |
+ * | encryption        | private | decrypt                     | test and troubleshooting keys                 |
+ * |                   | public  | encrypt                     |                                               |
+ * | signing           | private | sign                        | CSRs, exchange packages; nothing else         |
+ * |                   | public  | verify                      |                                               |
+ * | data (AES)        | secret  | encrypt, decrypt, sign(KCV) | may be made exportable: trusted KEK only      |
+ * | kek (AES)         | secret  | wrap, unwrap, sign(KCV)     | never leaves                                  |
+ * | hmac              | secret  | sign, verify                | may be made exportable: trusted KEK only      |
+ * | audit (HMAC)      | secret  | sign, verify                | never leaves                                  |
+ * | unwrapped key set | secret  | as data / hmac              | never leaves (session objects)                |
+ *
+ * Every secret and private key carries CKA_WRAP_WITH_TRUSTED = true. Where a key may leave at all
+ * (a data or hmac key made `exportable`, CKA_EXTRACTABLE), it leaves only under a KEK the security
+ * officer marked CKA_TRUSTED; so a user PIN holder cannot wrap it under a KEK of their own and
+ * unwrap it back with a template that makes it readable. The token enforces it (SoftHSM2:
+ * CKR_KEY_NOT_WRAPPABLE) and the token service checks it first (KEY_WRAP_UNTRUSTED), for tokens
+ * that would not. Neither the user nor mkm can clear CKA_WRAP_WITH_TRUSTED or set CKA_TRUSTED
+ * (CKR_ATTRIBUTE_READ_ONLY); on SoftHSM2 even the SO can make only public objects, so a trusted
+ * KEK is a public, sensitive, wrap-only key the SO makes with the token's own tools.
  */
 
 export type BoolAttr =
@@ -24,7 +51,8 @@ export type BoolAttr =
   | 'unwrap'
   | 'sign'
   | 'verify'
-  | 'derive';
+  | 'derive'
+  | 'wrapWithTrusted';
 
 export type AbstractTemplate = Partial<Record<BoolAttr, boolean>>;
 
@@ -42,11 +70,12 @@ interface PurposeRule {
 
 export const PURPOSES: Readonly<Record<KeyPurpose, PurposeRule>> = {
   // Unwrap only: with CKA_DECRYPT, C_Decrypt would hand a gateway's wrapped enc_key or mac_key
-  // back in clear, and the contract says they never are outside a token.
+  // back in clear, and the contract says they never are outside a token. The public half does
+  // nothing on the token (see the table above).
   'gateway-transport': {
     keyTypes: ['rsa-2048', 'rsa-3072', 'rsa-4096'],
     private: ['unwrap'],
-    public: ['encrypt', 'wrap'],
+    public: [],
     exportable: false,
   },
   encryption: {
@@ -116,6 +145,7 @@ export function secretKeyTemplate(
     private: true,
     sensitive: true,
     extractable: options.exportable === true,
+    wrapWithTrusted: true,
     ...usages(rule.secret ?? [], SECRET_USAGES),
   };
 }
@@ -138,11 +168,32 @@ export function keyPairTemplates(
       private: true,
       sensitive: true,
       extractable: false,
+      wrapWithTrusted: true,
       ...usages(rule.private ?? [], PRIVATE_USAGES),
     },
     // A public key is public: readable without login, so the gateway PEM can be exported any time.
     publicKey: { token, private: false, ...usages(rule.public ?? [], PUBLIC_USAGES) },
   };
+}
+
+/**
+ * A key with CKA_WRAP_WITH_TRUSTED leaves only under a wrapping key with CKA_TRUSTED. Checked
+ * before the token is asked, so the refusal is the same on a token that would not enforce it;
+ * an unknown CKA_TRUSTED (the token does not report it) counts as not trusted.
+ */
+export function checkWrapTrust(f: {
+  wrapWithTrusted: boolean | null;
+  trusted: boolean | null;
+  keyId: string;
+  wrappingKeyId: string;
+}): void {
+  if (f.wrapWithTrusted === true && f.trusted !== true) {
+    throw new MkmError(
+      'KEY_WRAP_UNTRUSTED',
+      'This key may leave the token only wrapped under a KEK the security officer marked trusted (CKA_TRUSTED); the chosen wrapping key is not.',
+      { keyId: f.keyId, wrappingKeyId: f.wrappingKeyId, wrappingKeyTrusted: f.trusted },
+    );
+  }
 }
 
 /** The purpose an unwrapped gateway key gets: enc_key encrypts/decrypts, mac_key MACs. */

@@ -26,6 +26,7 @@ import {
   handleToNumber,
   readUlong,
   pkcs11js,
+  readBool,
   toTemplate,
   type Handle,
   type Mechanism,
@@ -34,7 +35,14 @@ import {
 } from './pkcs11.host';
 import { probeCapabilities } from './probe.host';
 import { rsaPublicFromComponents, type RsaPublic } from './spki.main';
-import { keyPairTemplates, purposeRule, rsaBits, secretKeyTemplate, unwrapPurpose } from './templates.std';
+import {
+  checkWrapTrust,
+  keyPairTemplates,
+  purposeRule,
+  rsaBits,
+  secretKeyTemplate,
+  unwrapPurpose,
+} from './templates.std';
 import {
   ChangePinParamsSchema,
   CipherParamsSchema,
@@ -745,6 +753,19 @@ export class TokenService {
     const session = this.session(slotId);
     const wrapping = this.findOne(slotId, wrappingKeyId, [isRsaMechanism(mechanism) ? 'public' : 'secret']);
     const target = this.findOne(slotId, keyId, ['secret']);
+    const flag = (handle: Handle, type: number) => {
+      try {
+        return readBool(readAttribute(pkcs11, session.handle, handle, type));
+      } catch {
+        return null; // a token that does not know the attribute
+      }
+    };
+    checkWrapTrust({
+      wrapWithTrusted: flag(target.handle, P.CKA_WRAP_WITH_TRUSTED),
+      trusted: flag(wrapping.handle, P.CKA_TRUSTED),
+      keyId,
+      wrappingKeyId,
+    });
     const wrapped = this.callWith(slotId, mechanism, () =>
       pkcs11.C_WrapKey(
         session.handle,

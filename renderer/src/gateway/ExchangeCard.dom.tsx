@@ -21,7 +21,10 @@ import { fpGroups, gatewayKeys, needsPassword, when } from './format.dom';
  * installation trusts. Every import is verified in main first; this card only shows what main
  * decided, and asks for a confirmation before anything is uploaded or pinned.
  */
-const exchangeKeys = { signers: ['exchange', 'signers'] as const };
+const exchangeKeys = {
+  signers: ['exchange', 'signers'] as const,
+  policy: ['exchange', 'policy'] as const,
+};
 const MAX_FILE = 512 * 1024;
 
 type Kind = 'registration' | 'gateway-key' | 'announcement';
@@ -68,7 +71,7 @@ function Summary({ summary }: { summary: ExchangeSummary }) {
             'Made',
             `${when(summary.created)} by ${summary.producer.osUser} on ${summary.producer.token.label}`,
           ],
-          ['Expires', summary.expires ? when(summary.expires) : 'never'],
+          ['Expires', when(summary.expires)],
           ['Signer', `${summary.signer.label} (rsa-${summary.signer.bits}, ${summary.algorithm})`],
           ['Signer fingerprint', <span className="gw-fp">{fpGroups(summary.signer.spkiSha256)}</span>],
         ]}
@@ -495,8 +498,39 @@ function TrustedSigners() {
           </div>
           {trust.error && <ErrorNotice error={trust.error} />}
         </form>
+        <SignaturePolicy />
       </div>
     </details>
+  );
+}
+
+/** Whether PKCS#1 v1.5 signatures are accepted here, as exchange/policy.json says. */
+function SignaturePolicy() {
+  const queryClient = useQueryClient();
+  const policy = useQuery({ queryKey: exchangeKeys.policy, queryFn: () => mkm().exchange.policy() });
+  const refresh = () => void queryClient.invalidateQueries({ queryKey: exchangeKeys.policy });
+  const change = useMutation({
+    mutationFn: (requirePss: boolean) => mkm().exchange.setPolicy({ requirePss, confirm: true }),
+    onSettled: refresh,
+  });
+  if (policy.error) return <ErrorNotice error={policy.error} onRetry={refresh} />;
+  if (!policy.data) return null;
+  const { requirePss, changedAt, changedBy } = policy.data;
+  return (
+    <div className="stack">
+      <p className="muted small">
+        {requirePss
+          ? 'Packages must be signed with RSASSA-PSS; PKCS#1 v1.5 signatures are refused.'
+          : 'Packages signed with RSASSA-PSS or PKCS#1 v1.5 are accepted.'}
+        {changedAt ? ` Set ${when(changedAt)} by ${changedBy}.` : ''}
+      </p>
+      <div className="button-row">
+        <button type="button" disabled={change.isPending} onClick={() => change.mutate(!requirePss)}>
+          {requirePss ? 'Accept PKCS#1 v1.5 signatures again' : 'Require RSASSA-PSS signatures'}
+        </button>
+      </div>
+      {change.error && <ErrorNotice error={change.error} />}
+    </div>
   );
 }
 

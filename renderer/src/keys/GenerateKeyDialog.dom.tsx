@@ -117,7 +117,8 @@ function GenerateForm({
         {isSecret && (
           <label className="check">
             <input type="checkbox" checked={exportable} onChange={(e) => setExportable(e.target.checked)} />{' '}
-            Allow a wrapped backup to a second token (the key stays sensitive and never leaves in clear)
+            Allow a wrapped backup to a second token, only under a key-encryption key the security officer
+            marked trusted (the key stays sensitive and never leaves in clear)
           </label>
         )}
       </fieldset>

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,20 @@ function canon(v: unknown): string {
 const file = (name: string) => join(work, name);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const readPkg = (name: string): any => JSON.parse(readFileSync(file(name), 'utf8'));
+/** `mkm exchange export` of a registration request for the offline transport key. */
+const exportRegistration = (out: string, ...extra: string[]) => [
+  'exchange',
+  'export',
+  '--kind',
+  'registration',
+  '--key',
+  'transport',
+  '--signing-key',
+  'ceremony-signer',
+  '--out',
+  file(out),
+  ...extra,
+];
 
 interface Summary {
   id: string;
@@ -73,6 +87,35 @@ interface Summary {
 
 let transportId: string;
 let offlineSigner: string;
+let offlineSignerId: string;
+
+/** The bytes a format 2 signature covers, written out again here: the package but its signature value. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const signedPart = (pkg: any): string => {
+  const { signature, ...rest } = pkg;
+  return canon({ ...rest, signature: { alg: signature.alg } });
+};
+
+/** Signs bytes with the offline token's ceremony signer, as mkm would (for packages made wrong on purpose). */
+async function offlineSign(
+  data: string,
+  mechanism: 'SHA256_RSA_PKCS_PSS' | 'SHA256_RSA_PKCS',
+): Promise<string> {
+  const svc = new TokenService();
+  await svc.loadModule({ path: offline.token.modulePath });
+  try {
+    await svc.login({ slotId: offline.token.slotId, pin: offline.token.userPin });
+    const { signature } = await svc.sign({
+      slotId: offline.token.slotId,
+      id: offlineSignerId,
+      mechanism,
+      data: Buffer.from(data, 'utf8').toString('base64'),
+    });
+    return signature;
+  } finally {
+    await svc.unloadModule();
+  }
+}
 let onlineSigner: string;
 
 beforeAll(async () => {
@@ -117,36 +160,24 @@ describe(
           ]),
         )
       ).id;
-      offlineSigner = (
-        await ok<{ spkiSha256: string }>(
-          asOffline([
-            '--json',
-            'keys',
-            'generate',
-            '--type',
-            'rsa-3072',
-            '--label',
-            'ceremony-signer',
-            '--purpose',
-            'signing',
-          ]),
-        )
-      ).spkiSha256;
-
-      const made = await ok<{ file: string; summary: Summary }>(
+      const signerKey = await ok<{ id: string; spkiSha256: string }>(
         asOffline([
           '--json',
-          'exchange',
-          'export',
-          '--kind',
-          'registration',
-          '--key',
-          'transport',
-          '--signing-key',
+          'keys',
+          'generate',
+          '--type',
+          'rsa-3072',
+          '--label',
           'ceremony-signer',
-          '--out',
-          file('req.mkmx'),
+          '--purpose',
+          'signing',
         ]),
+      );
+      offlineSigner = signerKey.spkiSha256;
+      offlineSignerId = signerKey.id;
+
+      const made = await ok<{ file: string; summary: Summary }>(
+        asOffline(['--json', ...exportRegistration('req.mkmx')]),
       );
       expect(made.summary).toMatchObject({
         purpose: 'registration-request',
@@ -156,18 +187,7 @@ describe(
         // SoftHSM2 2.6 unwraps OAEP with SHA-1 only; the probe finds that and the request says so.
         items: [{ kind: 'registration-request', keyId: transportId, wrapping: 'RSAES-OAEP-SHA1' }],
       });
-      const again = await asOffline([
-        'exchange',
-        'export',
-        '--kind',
-        'registration',
-        '--key',
-        'transport',
-        '--signing-key',
-        'ceremony-signer',
-        '--out',
-        file('req.mkmx'),
-      ]);
+      const again = await asOffline(exportRegistration('req.mkmx'));
       expect(again.stderr).toMatch(/already exists; add --force.*\[CONFLICT\]/);
     });
 
@@ -196,10 +216,12 @@ describe(
       expect(findSecrets([work], [offline.token.userPin, offline.token.soPin, PASSWORD])).toEqual([]);
     });
 
-    it('its signature verifies with the openssl CLI over the canonical JSON, independent of mkm', () => {
+    it('its signature verifies with the openssl CLI over the canonical JSON (algorithm included), independent of mkm', () => {
       const pkg = readPkg('req.mkmx');
       const { signature, ...unsigned } = pkg;
-      writeFileSync(file('canonical.json'), canon(unsigned));
+      writeFileSync(file('canonical.json'), signedPart(pkg));
+      // What format 1 signed: everything but the signature, so not the algorithm.
+      writeFileSync(file('canonical-v1.json'), canon(unsigned));
       writeFileSync(file('sig.bin'), Buffer.from(signature.value, 'base64'));
       writeFileSync(file('signer.pem'), pkg.signer.spkiPem);
       const pss = [
@@ -222,34 +244,22 @@ describe(
       ];
       const good = spawnSync('openssl', args(file('canonical.json')), { encoding: 'utf8' });
       expect(good.stdout).toMatch(/Verified OK/);
+      expect(readFileSync(file('canonical.json'), 'utf8')).toContain(
+        '"signature":{"alg":"RSASSA-PSS-SHA256"}',
+      );
+      const withoutAlg = spawnSync('openssl', args(file('canonical-v1.json')), { encoding: 'utf8' });
+      expect(withoutAlg.status).not.toBe(0);
       // The pretty-printed file itself is not what was signed.
       const bad = spawnSync('openssl', args(file('req.mkmx')), { encoding: 'utf8' });
       expect(bad.status).not.toBe(0);
     });
 
     it('a PKCS#1 v1.5 package (--alg pkcs1) verifies with plain openssl dgst -sha256 -verify', async () => {
-      await ok(
-        asOffline([
-          '--json',
-          'exchange',
-          'export',
-          '--kind',
-          'registration',
-          '--key',
-          'transport',
-          '--signing-key',
-          'ceremony-signer',
-          '--alg',
-          'pkcs1',
-          '--out',
-          file('req-pkcs1.mkmx'),
-        ]),
-      );
+      await ok(asOffline(['--json', ...exportRegistration('req-pkcs1.mkmx', '--alg', 'pkcs1')]));
       const pkg = readPkg('req-pkcs1.mkmx');
       expect(pkg.signature.alg).toBe('RSASSA-PKCS1-v1_5-SHA256');
-      const { signature, ...unsigned } = pkg;
-      writeFileSync(file('canonical1.json'), canon(unsigned));
-      writeFileSync(file('sig1.bin'), Buffer.from(signature.value, 'base64'));
+      writeFileSync(file('canonical1.json'), signedPart(pkg));
+      writeFileSync(file('sig1.bin'), Buffer.from(pkg.signature.value, 'base64'));
       writeFileSync(file('signer1.pem'), pkg.signer.spkiPem);
       const r = spawnSync(
         'openssl',
@@ -265,6 +275,70 @@ describe(
         { encoding: 'utf8' },
       );
       expect(r.stdout).toMatch(/Verified OK/);
+    });
+
+    it('every package expires: 7 days unless --expires says otherwise; one without expires, or in format 1, is refused though validly signed', async () => {
+      const day = 86_400_000;
+      const lifetime = (p: { created: string; expires: string }) =>
+        Date.parse(p.expires) - Date.parse(p.created);
+      expect(lifetime(readPkg('req.mkmx'))).toBe(7 * day);
+      await ok(asOffline(['--json', ...exportRegistration('req-2d.mkmx', '--expires', '2')]));
+      expect(lifetime(readPkg('req-2d.mkmx'))).toBe(2 * day);
+      expect((await asOffline(exportRegistration('req-400d.mkmx', '--expires', '400'))).code).toBe(2);
+
+      const { expires: _expires, ...noExpiry } = readPkg('req.mkmx');
+      noExpiry.signature.value = await offlineSign(signedPart(noExpiry), 'SHA256_RSA_PKCS_PSS');
+      writeFileSync(file('no-expiry.mkmx'), JSON.stringify(noExpiry, null, 2));
+      const missing = await refused(
+        asOnline(['exchange', 'verify', file('no-expiry.mkmx'), '--signer', offlineSigner]),
+        'EXCHANGE_FORMAT_INVALID',
+      );
+      expect(missing).toContain('no expiry date');
+
+      // Format 1, signed as format 1 signed (the algorithm outside the signed bytes).
+      const { signature, ...v1 } = { ...readPkg('req.mkmx'), version: 1 };
+      const v1pkg = {
+        ...v1,
+        signature: { alg: signature.alg, value: await offlineSign(canon(v1), 'SHA256_RSA_PKCS_PSS') },
+      };
+      writeFileSync(file('v1.mkmx'), JSON.stringify(v1pkg, null, 2));
+      const old = await refused(
+        asOnline(['exchange', 'verify', file('v1.mkmx'), '--signer', offlineSigner]),
+        'EXCHANGE_VERSION_UNSUPPORTED',
+      );
+      expect(old).toContain('export it again');
+    });
+
+    it('PSS can be required: per call with --require-pss, or for the installation (confirmed, audited), and its exporter then signs PSS only', async () => {
+      const verifyPkcs1 = (m: typeof asOffline, ...extra: string[]) =>
+        m(['exchange', 'verify', file('req-pkcs1.mkmx'), '--signer', offlineSigner, ...extra]);
+      expect((await verifyPkcs1(asOnline)).code).toBe(0);
+      const perCall = await refused(verifyPkcs1(asOnline, '--require-pss'), 'EXCHANGE_ALGORITHM_REFUSED');
+      expect(perCall).toContain('RSASSA-PKCS1-v1_5-SHA256');
+
+      const shown = await asOffline(['exchange', 'policy']);
+      expect(shown.stdout).toContain('RSASSA-PSS and PKCS#1 v1.5 accepted (default)');
+      await refused(asOffline(['exchange', 'policy', '--require-pss']), 'CONFIRMATION_REQUIRED');
+      const set = await ok<{ requirePss: boolean }>(
+        asOffline(['--json', 'exchange', 'policy', '--require-pss', '--yes']),
+      );
+      expect(set.requirePss).toBe(true);
+      await refused(verifyPkcs1(asOffline), 'EXCHANGE_ALGORITHM_REFUSED');
+      expect(
+        (await asOffline(['exchange', 'verify', file('req.mkmx'), '--signer', offlineSigner])).code,
+      ).toBe(0);
+      await refused(
+        asOffline(exportRegistration('refused.mkmx', '--alg', 'pkcs1')),
+        'EXCHANGE_ALGORITHM_REFUSED',
+      );
+      expect(existsSync(file('refused.mkmx'))).toBe(false);
+      const pss = await ok<{ summary: Summary }>(
+        asOffline(['--json', ...exportRegistration('pss-only.mkmx')]),
+      );
+      expect(pss.summary.algorithm).toBe('RSASSA-PSS-SHA256');
+
+      await ok(asOffline(['--json', 'exchange', 'policy', '--allow-pkcs1', '--yes']));
+      expect((await verifyPkcs1(asOffline)).code).toBe(0);
     });
 
     it('online: without a signer fingerprint the package is refused, signature valid but signer not trusted, and nothing reaches the gateway', async () => {
@@ -345,20 +419,29 @@ describe(
           status: 'active',
         }),
       ]);
-      // Importing the same package again is harmless: the gateway already holds exactly this key.
-      const twice = await ok<{ registrations: { created: boolean }[] }>(
+      // The same package again is a replay: refused, even though it still verifies.
+      const replay = await refused(
+        asOnline(['exchange', 'import', file('req.mkmx'), '--signer', offlineSigner, '--profile', 'sandbox']),
+        'EXCHANGE_REPLAYED',
+      );
+      expect(replay).toContain(`This package (${readPkg('req.mkmx').id}) was already imported here at`);
+      expect((await asOnline(['exchange', 'verify', file('req.mkmx'), '--signer', offlineSigner])).code).toBe(
+        0,
+      );
+      // Re-indented, it is still the same package (the id is what is remembered, not the bytes).
+      writeFileSync(file('req-reindented.mkmx'), JSON.stringify(readPkg('req.mkmx')));
+      await refused(
         asOnline([
-          '--json',
           'exchange',
           'import',
-          file('req.mkmx'),
+          file('req-reindented.mkmx'),
           '--signer',
           offlineSigner,
           '--profile',
           'sandbox',
         ]),
+        'EXCHANGE_REPLAYED',
       );
-      expect(twice.registrations[0]!.created).toBe(false);
 
       const bearer = await login(target, USER, PASSWORD);
       const set = (await call(target, 'POST', '/v1/encryption/key_sets', { token: bearer, json: {} })).body
@@ -554,6 +637,7 @@ describe(
         'exchange.verify',
         'exchange.signer.trust',
         'exchange.signer.untrust',
+        'exchange.policy.set',
       ]) {
         expect(text).toContain(`"${action}"`);
       }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,7 +63,7 @@ async function signed(p: Omit<ExchangePackage, 'signature'>, keyId = signerId): 
     slotId: token.slotId,
     id: keyId,
     mechanism: 'SHA256_RSA_PKCS_PSS',
-    data: signedBytes(p).toString('base64'),
+    data: signedBytes({ ...p, signature: { alg: 'RSASSA-PSS-SHA256' } }).toString('base64'),
   });
   return { ...p, signature: { alg: 'RSASSA-PSS-SHA256', value: signature } };
 }
@@ -191,8 +191,8 @@ describe('exchange package refusals', { timeout: 120_000 }, () => {
   it('refuses a truncated file, a wrong version, an unknown or a missing field, each by its own code', async () => {
     expect((await verify(text.slice(0, Math.floor(text.length * 0.7)))).code).toBe('EXCHANGE_NOT_JSON');
     expect((await verify('{"hello":"world"}')).code).toBe('EXCHANGE_FORMAT_INVALID');
-    const v2 = await verify(asText({ ...clone(), version: 2 }));
-    expect(v2).toMatchObject({ code: 'EXCHANGE_VERSION_UNSUPPORTED', details: { version: 2 } });
+    const v3 = await verify(asText({ ...clone(), version: 3 }));
+    expect(v3).toMatchObject({ code: 'EXCHANGE_VERSION_UNSUPPORTED', details: { version: 3 } });
     const extra = await verify(asText({ ...clone(), note: 'trust me' }));
     expect(extra).toMatchObject({ code: 'EXCHANGE_FORMAT_INVALID', details: { reason: 'schema' } });
     const itemExtra = clone();
@@ -267,6 +267,8 @@ describe('exchange package refusals', { timeout: 120_000 }, () => {
     await ok('gateway.setPassword', { profileId: 'nowhere', password: 'typed in the app 42' });
     expect((await refusal('exchange.import', untampered)).code).toBe('GATEWAY_UNREACHABLE');
     expect(await ok('exchange.verify', { package: text, signer: signerFpr })).toBeTruthy();
+    // Each failed import gave its claim on the package id back: the file can be tried again.
+    expect(readdirSync(join(dataDir, 'exchange', 'seen'))).toEqual([]);
   });
 
   it('announces public keys and KCVs (never the keys); an announcement is verified, not imported', async () => {
@@ -320,6 +322,32 @@ describe('exchange package refusals', { timeout: 120_000 }, () => {
     ];
     expect(findSecrets([work, dataDir], secrets)).toEqual([]);
     expect(filesUnder(dataDir).some((f) => f.endsWith('trusted-signers.json'))).toBe(false);
+  });
+
+  it('the PSS policy is an admin decision that a damaged policy file cannot loosen', async () => {
+    const pkcs1 = await ok<ExchangeExport>('exchange.export', {
+      kind: 'registration',
+      signingKeyId: signerId,
+      keyIds: [transportId],
+      algorithm: 'pkcs1',
+    });
+    expect((await refusal('exchange.setPolicy', { requirePss: true })).code).toBe('VALIDATION');
+    expect(await ok('exchange.setPolicy', { requirePss: true, confirm: true })).toMatchObject({
+      requirePss: true,
+    });
+    expect(await verify(pkcs1.text)).toMatchObject({
+      code: 'EXCHANGE_ALGORITHM_REFUSED',
+      details: { reason: 'algorithm-not-allowed' },
+    });
+    // Asking for less in the request does not loosen the installation's policy.
+    expect(
+      (await refusal('exchange.verify', { package: pkcs1.text, signer: signerFpr, requirePss: false })).code,
+    ).toBe('EXCHANGE_ALGORITHM_REFUSED');
+    writeFileSync(join(dataDir, 'exchange', 'policy.json'), '{"version":1,"requirePss":0}');
+    expect((await verify(pkcs1.text)).code).toBe('STORE_CORRUPT');
+    expect((await verify(text)).code).toBe('STORE_CORRUPT');
+    await ok('exchange.setPolicy', { requirePss: false, confirm: true });
+    expect(await ok('exchange.verify', { package: pkcs1.text, signer: signerFpr })).toBeTruthy();
   });
 
   it('the CLI measures a file before reading it, and exits 1 with the refusal in one line', async () => {

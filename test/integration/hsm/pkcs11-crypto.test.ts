@@ -10,22 +10,13 @@ import {
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MkmError } from '../../../shared/errors.std';
 import { createLogger } from '../../../electron/core/logger.main';
 import { aesCmacKcv, hmacKcv } from '../../../electron/crypto/kcv.main';
 import { pkcs11js as P } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import { failure } from '../../helpers/failure';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
-
-async function failure(p: Promise<unknown>): Promise<MkmError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(MkmError);
-    return error as MkmError;
-  }
-  throw new Error('expected the call to fail');
-}
+import { createTrustedKek } from '../../helpers/trusted-kek';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const b64 = (b: Buffer) => b.toString('base64');
@@ -485,7 +476,7 @@ describe('PKCS#11 cryptography (real SoftHSM2, cross-checked with node:crypto, o
     ).toBe('MECHANISM_UNSUPPORTED');
   });
 
-  it('wraps an exportable key under a KEK with AES key wrap (RFC 3394 / 5649) and unwraps it again', async () => {
+  it('wraps an exportable key under a trusted KEK with AES key wrap (RFC 3394 / 5649) and unwraps it again', async () => {
     const data = await svc.generateKey({
       slotId,
       type: 'aes-256',
@@ -493,11 +484,15 @@ describe('PKCS#11 cryptography (real SoftHSM2, cross-checked with node:crypto, o
       purpose: 'data',
       exportable: true,
     });
+    // The security officer's wrap-only escrow KEK, holding the same value as the user's KEK that
+    // restores (unwraps) on the way back in.
+    const trustedId = 'e5c0';
+    createTrustedKek(hsm, slotId, { idHex: trustedId, label: 'escrow kek', value: kekValue });
     for (const [mechanism, cipher, iv] of [
       ['AES_KEY_WRAP', 'id-aes256-wrap', hex('a6a6a6a6a6a6a6a6')],
       ['AES_KEY_WRAP_PAD', 'id-aes256-wrap-pad', hex('a65959a6')],
     ] as const) {
-      const { wrapped } = await svc.wrapKey({ slotId, wrappingKeyId: kekId, keyId: data.id, mechanism });
+      const { wrapped } = await svc.wrapKey({ slotId, wrappingKeyId: trustedId, keyId: data.id, mechanism });
       const d = createDecipheriv(cipher, kekValue, iv);
       const clear = Buffer.concat([d.update(unb64(wrapped)), d.final()]);
       expect(aesCmacKcv(clear)).toBe(data.kcv!.kcv);
@@ -513,26 +508,17 @@ describe('PKCS#11 cryptography (real SoftHSM2, cross-checked with node:crypto, o
       expect(back.kcv).toBe(data.kcv!.kcv);
       expect((await svc.getObject({ slotId, id: back.id, class: 'secret' })).token).toBe(true);
     }
-    // Under the RSA transport key too (public half wraps, private half unwraps).
-    const { wrapped } = await svc.wrapKey({
-      slotId,
-      wrappingKeyId: transportId,
-      keyId: data.id,
-      mechanism: 'RSA_OAEP_SHA1',
-    });
-    const back = await svc.unwrapKey({
-      slotId,
-      unwrappingKeyId: transportId,
-      mechanism: 'RSA_OAEP_SHA1',
-      wrapped,
-      keyType: 'aes-256',
-      label: 'via rsa',
-      token: false,
-    });
-    expect(back.kcv).toBe(data.kcv!.kcv);
-    // A key that must never leave cannot be wrapped.
+    // Not under the user's own KEK, nor under the RSA transport key: neither is trusted.
+    for (const [wrappingKeyId, mechanism] of [
+      [kekId, 'AES_KEY_WRAP'],
+      [transportId, 'RSA_OAEP_SHA1'],
+    ] as const) {
+      const untrusted = await failure(svc.wrapKey({ slotId, wrappingKeyId, keyId: data.id, mechanism }));
+      expect(untrusted.code).toBe('KEY_WRAP_UNTRUSTED');
+    }
+    // A key that must never leave cannot be wrapped, not even under the trusted KEK.
     const e = await failure(
-      svc.wrapKey({ slotId, wrappingKeyId: kekId, keyId: nistId, mechanism: 'AES_KEY_WRAP' }),
+      svc.wrapKey({ slotId, wrappingKeyId: trustedId, keyId: nistId, mechanism: 'AES_KEY_WRAP' }),
     );
     expect(e.code).toBe('KEY_NOT_EXTRACTABLE');
   });

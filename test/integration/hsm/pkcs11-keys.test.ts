@@ -3,32 +3,12 @@ import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MkmError } from '../../../shared/errors.std';
 import { pkcs11js as P } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import type { GenerateKeyResult, ObjectInfo } from '../../../electron/hsm/pkcs11/types.std';
+import { failure } from '../../helpers/failure';
+import { parsePkcs11ToolObjects } from '../../helpers/pkcs11-tool';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
-
-async function failure(p: Promise<unknown>): Promise<MkmError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(MkmError);
-    return error as MkmError;
-  }
-  throw new Error('expected the call to fail');
-}
-
-/** `pkcs11-tool --list-objects` parsed into one record per object. */
-function parsePkcs11ToolObjects(text: string): Record<string, string>[] {
-  const out: Record<string, string>[] = [];
-  for (const line of text.split('\n')) {
-    if (/^\S.*Object;/.test(line)) out.push({ kind: line.trim() });
-    const m = /^\s+([A-Za-z ]+):\s+(.*)$/.exec(line);
-    if (m && out.length) out[out.length - 1]![m[1]!.trim()] = m[2]!.trim();
-  }
-  return out;
-}
 
 describe('PKCS#11 keys and objects (real SoftHSM2, cross-checked with OpenSC pkcs11-tool)', () => {
   let hsm: SoftHsmToken;
@@ -104,7 +84,7 @@ describe('PKCS#11 keys and objects (real SoftHSM2, cross-checked with OpenSC pkc
     expect(hmac.kcv?.method).toBe('hmac');
   });
 
-  it('generates RSA key pairs: private half unwrap (or sign) only, public half encrypt/wrap (or verify)', () => {
+  it('generates RSA key pairs: private half unwrap (or sign) only, public half nothing (or verify)', () => {
     const [priv, pub] = transport.objects;
     expect(priv).toEqual({
       id: transport.id,
@@ -122,7 +102,7 @@ describe('PKCS#11 keys and objects (real SoftHSM2, cross-checked with OpenSC pkc
       bits: 2048,
       token: true,
       private: false,
-      usages: ['encrypt', 'wrap'],
+      usages: [],
     });
     expect(signing.objects.map((o) => o.usages)).toEqual([['sign'], ['verify']]);
     expect(transport.spkiSha256).toMatch(/^[0-9a-f]{64}$/);
@@ -141,7 +121,7 @@ describe('PKCS#11 keys and objects (real SoftHSM2, cross-checked with OpenSC pkc
     const priv = find(transport.id, /^Private Key Object; RSA/);
     expect(priv).toMatchObject({ label: 'gateway transport', Usage: 'unwrap' });
     expect(priv!.Access).toBe('sensitive, always sensitive, never extractable, local');
-    expect(find(transport.id, /^Public Key Object; RSA 2048 bits/)!.Usage).toBe('encrypt, wrap');
+    expect(find(transport.id, /^Public Key Object; RSA 2048 bits/)!.Usage).toBe('none');
     expect(find(signing.id, /^Private Key Object/)!.Usage).toBe('sign');
   });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MkmError } from '../../../shared/errors.std';
 import {
   PURPOSES,
+  checkWrapTrust,
   keyPairTemplates,
   purposeRule,
   rsaBits,
@@ -35,6 +36,7 @@ describe('key templates', () => {
       private: true,
       sensitive: true,
       extractable: false,
+      wrapWithTrusted: true,
       encrypt: true,
       decrypt: true,
       wrap: false,
@@ -61,6 +63,7 @@ describe('key templates', () => {
       private: true,
       sensitive: true,
       extractable: false,
+      wrapWithTrusted: true,
       decrypt: false,
       unwrap: true,
       sign: false,
@@ -69,8 +72,9 @@ describe('key templates', () => {
     expect(transport.publicKey).toEqual({
       token: true,
       private: false,
-      encrypt: true,
-      wrap: true,
+      // The gateway wraps under the exported PEM, off the token: on the token it does nothing.
+      encrypt: false,
+      wrap: false,
       verify: false,
       derive: false,
     });
@@ -88,13 +92,29 @@ describe('key templates', () => {
     expect(() => keyPairTemplates('aes-256', 'signing')).toThrow(MkmError);
   });
 
-  it('allows wrapped export only where the purpose permits, and keeps such keys sensitive', () => {
+  it('allows wrapped export only where the purpose permits, keeps such keys sensitive, and only under a trusted KEK', () => {
     expect(secretKeyTemplate('aes-256', 'data', { exportable: true })).toMatchObject({
       extractable: true,
       sensitive: true,
+      wrapWithTrusted: true,
+    });
+    expect(secretKeyTemplate('hmac-256', 'hmac', { exportable: true })).toMatchObject({
+      extractable: true,
+      wrapWithTrusted: true,
     });
     expect(() => secretKeyTemplate('aes-256', 'kek', { exportable: true })).toThrow(MkmError);
     expect(() => secretKeyTemplate('hmac-256', 'audit', { exportable: true })).toThrow(MkmError);
+  });
+
+  it('refuses to wrap a wrap-with-trusted key under a KEK that is not trusted, or whose trust is unknown', () => {
+    const f = { keyId: 'aa', wrappingKeyId: 'bb' };
+    expect(() => checkWrapTrust({ ...f, wrapWithTrusted: true, trusted: false })).toThrow(
+      expect.objectContaining({ code: 'KEY_WRAP_UNTRUSTED' }),
+    );
+    expect(() => checkWrapTrust({ ...f, wrapWithTrusted: true, trusted: null })).toThrow(MkmError);
+    expect(() => checkWrapTrust({ ...f, wrapWithTrusted: true, trusted: true })).not.toThrow();
+    // A key made elsewhere without the restriction is the token's decision (CKA_EXTRACTABLE).
+    expect(() => checkWrapTrust({ ...f, wrapWithTrusted: false, trusted: false })).not.toThrow();
   });
 
   it('makes session objects on request (one-use gateway keys)', () => {
