@@ -44,8 +44,12 @@ export interface Diagnosis {
   at: string;
   /** What the input was taken for. */
   kind: DiagnosedKind;
-  /** Input length in characters and its SHA-256 prefix, so two reports can be matched. */
-  input: { chars: number; sha256Prefix: string };
+  /**
+   * Input length in characters and a tag (8 hex of an HMAC-SHA256 under a key made when the app
+   * starts and held only in its memory): two reports of one run can be matched, and no file
+   * holds anything a pasted card number could be searched against.
+   */
+  input: { chars: number; tag: string };
   profileId: string | null;
   slotId: number | null;
   /** Most severe first. */

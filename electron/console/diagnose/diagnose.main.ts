@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { Diagnosis, DiagnosisSummary } from '../../../shared/contract/troubleshoot.std';
 import type { AppServices } from '../../core/services.main';
 import { runDiagnosis } from './engine.main';
@@ -6,11 +6,17 @@ import { buildEnvironment } from './environment.main';
 
 /**
  * The troubleshooter as the app runs it: the environment from the app's services, the engine,
- * and an in-memory list of the last diagnoses (metadata only: codes, sizes, a hash prefix) that
+ * and an in-memory list of the last diagnoses (metadata only: codes, sizes, a tag) that
  * `troubleshoot.recent` and the support bundle read. Nothing of the input is kept.
  */
 
 const KEEP = 20;
+/**
+ * The input's tag is keyed by this process's own random key, never written anywhere: a pasted
+ * card number's plain SHA-256 prefix would fall to a search of its 10^5 Luhn-valid candidates
+ * (32 bits tell them apart), a keyed one cannot be searched without the key.
+ */
+const TAG_KEY = randomBytes(32);
 const histories = new WeakMap<AppServices, DiagnosisSummary[]>();
 
 export function diagnosisHistory(services: AppServices): DiagnosisSummary[] {
@@ -41,10 +47,10 @@ export async function diagnose(
     id: randomUUID(),
     at: new Date().toISOString(),
     kind: result.kind,
-    // A prefix lets support match two reports of the same paste; 32 bits say nothing of the value.
+    // The tag lets support match two reports of the same paste within one run.
     input: {
       chars: request.input.length,
-      sha256Prefix: createHash('sha256').update(request.input).digest('hex').slice(0, 8),
+      tag: createHmac('sha256', TAG_KEY).update(request.input).digest('hex').slice(0, 8),
     },
     profileId: env.target?.id ?? null,
     slotId: env.token?.slotId ?? null,

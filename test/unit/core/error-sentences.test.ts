@@ -14,7 +14,7 @@ import { ERROR_SENTENCES, MkmError, type ErrorCode } from '../../../shared/error
 
 const root = join(import.meta.dirname, '../../..');
 
-function sink(): { stream: NodeJS.WritableStream; text: () => string } {
+function sink(): { stream: typeof process.stdout; err: typeof process.stderr; text: () => string } {
   let text = '';
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -22,7 +22,12 @@ function sink(): { stream: NodeJS.WritableStream; text: () => string } {
       done();
     },
   });
-  return { stream, text: () => text };
+  // createOutput writes with write() only.
+  return {
+    stream: stream as unknown as typeof process.stdout,
+    err: stream as unknown as typeof process.stderr,
+    text: () => text,
+  };
 }
 
 /** Through the logger (as a message and as an error field) and the CLI (human and --json). */
@@ -33,8 +38,8 @@ function rendered(code: ErrorCode, sentence: string) {
   logger.error('failed', { error: new MkmError(code, sentence) });
   const human = sink();
   const json = sink();
-  createOutput(false, human.stream, human.stream).fail(new MkmError(code, sentence));
-  createOutput(true, json.stream, json.stream).fail(new MkmError(code, sentence));
+  createOutput(false, human.stream, human.err).fail(new MkmError(code, sentence));
+  createOutput(true, json.stream, json.err).fail(new MkmError(code, sentence));
   return {
     logMessage: records[0]!.msg,
     logError: (records[1]!.error as { message: string }).message,
