@@ -100,6 +100,9 @@ export const ERROR_SENTENCES = {
   EXCHANGE_ITEM_MISMATCH: 'An item in the exchange package does not match its own fingerprint.',
   EXCHANGE_EXPIRED: 'The exchange package has expired.',
   EXCHANGE_KIND_REFUSED: 'The exchange package holds items this import does not accept.',
+  // Console and redaction (console-trust)
+  BATCH_RECORD_TOO_LARGE:
+    'A row of the input file is longer than any row of card data can be (16 KiB); it was skipped without being read.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;
