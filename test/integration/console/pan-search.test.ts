@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dataPaths } from '../../../electron/core/paths.main';
 import type { BatchSummary, ConsoleVerifyResult } from '../../../shared/contract/console.std';
 import type { Diagnosis } from '../../../shared/contract/troubleshoot.std';
 import { searchPansInFiles } from '../../helpers/pan-search';
@@ -12,7 +13,7 @@ import { createConsoleRig, type ConsoleRig } from './setup';
 /**
  * The offline search an attacker would run, against everything the app keeps and hands out after
  * real work with a card number (real SoftHSM2 token, real sandbox gateway): the data folder
- * (persisted console history, audit log, logs, gateway state), the support bundle, the batch
+ * (persisted console history, audit log, the debug-level log, gateway state), the support bundle, the batch
  * outputs, the audit export (JSON and CSV), the PCI report, the troubleshooter's answers, and
  * what the renderer is given (history, recent diagnoses). Every Luhn-valid card number with the
  * first six and last four the files show is tried against every digest form the old code could
@@ -27,7 +28,7 @@ let rig: ConsoleRig;
 let out: string;
 
 beforeAll(async () => {
-  rig = await createConsoleRig({ label: 'console-pan' });
+  rig = await createConsoleRig({ label: 'console-pan', log: true });
   out = mkdtempSync(join(tmpdir(), 'mkm-console-pan-out-'));
 }, 120_000);
 afterAll(async () => {
@@ -77,6 +78,7 @@ describe.runIf(softHsmAvailable())('no recoverable card number anywhere', () => 
     }
     save('report.html', (await rig.ok<{ content: string }>('report.exportPci', { format: 'html' })).content);
 
+    expect(statSync(dataPaths(rig.dataDir).logFile).size).toBeGreaterThan(0);
     const result = searchPansInFiles([rig.dataDir, out]);
     // The search had something to work on: the card's mask is there (history, batch ref) ...
     expect(result.masks).toContain('491633••••••2832');
