@@ -45,11 +45,10 @@ export interface Diagnosis {
   /** What the input was taken for. */
   kind: DiagnosedKind;
   /**
-   * Input length in characters and a tag (8 hex of an HMAC-SHA256 under a key made when the app
-   * starts and held only in its memory): two reports of one run can be matched, and no file
-   * holds anything a pasted card number could be searched against.
+   * Input length in characters. No digest of the input: a pasted card number's hash (even a
+   * short prefix) would be searchable among its 10^5 Luhn-valid candidates.
    */
-  input: { chars: number; tag: string };
+  input: { chars: number };
   profileId: string | null;
   slotId: number | null;
   /** Most severe first. */

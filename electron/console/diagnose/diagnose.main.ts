@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Diagnosis, DiagnosisSummary } from '../../../shared/contract/troubleshoot.std';
 import type { AppServices } from '../../core/services.main';
 import { runDiagnosis } from './engine.main';
@@ -6,17 +6,11 @@ import { buildEnvironment } from './environment.main';
 
 /**
  * The troubleshooter as the app runs it: the environment from the app's services, the engine,
- * and an in-memory list of the last diagnoses (metadata only: codes, sizes, a tag) that
+ * and an in-memory list of the last diagnoses (metadata only: codes, sizes) that
  * `troubleshoot.recent` and the support bundle read. Nothing of the input is kept.
  */
 
 const KEEP = 20;
-/**
- * The input's tag is keyed by this process's own random key, never written anywhere: a pasted
- * card number's plain SHA-256 prefix would fall to a search of its 10^5 Luhn-valid candidates
- * (32 bits tell them apart), a keyed one cannot be searched without the key.
- */
-const TAG_KEY = randomBytes(32);
 const histories = new WeakMap<AppServices, DiagnosisSummary[]>();
 
 export function diagnosisHistory(services: AppServices): DiagnosisSummary[] {
@@ -47,11 +41,8 @@ export async function diagnose(
     id: randomUUID(),
     at: new Date().toISOString(),
     kind: result.kind,
-    // The tag lets support match two reports of the same paste within one run.
-    input: {
-      chars: request.input.length,
-      tag: createHmac('sha256', TAG_KEY).update(request.input).digest('hex').slice(0, 8),
-    },
+    // The length only: a digest of a pasted card number, even 32 bits of one, would be a search key.
+    input: { chars: request.input.length },
     profileId: env.target?.id ?? null,
     slotId: env.token?.slotId ?? null,
     findings: result.findings,
