@@ -77,14 +77,16 @@ function decodedText(run: string): string | null {
 const WORDS = /[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+/g;
 
 /**
- * A part of a name, as people write them: an all-capitals word, or words of four characters or
- * more on average, each a number, a short acronym or a lowercase word with a vowel
+ * A part of a name, as people write them: an all-capitals word, or words of three and a half
+ * characters or more on average, each a number, a short acronym or a lowercase word with a vowel
  * ("ConsoleHistoryEntry", "libsofthsm2", "PKCS1"). Random bytes in base64 almost never are.
  */
 function wordLike(part: string): boolean {
   if (/^[A-Z]+\d*$/.test(part) && /[AEIOUY]/.test(part)) return true;
+  // Lowercase and digits in three runs at most: "pkcs11js", "libsofthsm2", "x86".
+  if (/^[a-z0-9]+$/.test(part) && (part.match(/[a-z]+|\d+/g) ?? []).length <= 3) return true;
   const words = part.match(WORDS) ?? [];
-  if (words.join('') !== part || part.length / words.length < 4) return false;
+  if (words.join('') !== part || part.length / words.length < 3.5) return false;
   return words.every(
     (w) => /^\d+$|^[A-Z]{2,4}$/.test(w) || (/^[A-Z]?[a-z]{2,}$/.test(w) && /[aeiouy]/.test(w)),
   );
@@ -97,20 +99,22 @@ const hexId = (part: string) =>
 /**
  * A base64 or base64url run is a secret when it decodes to text that itself holds one (a PAN,
  * "pin=1234"), or when it looks like random bytes (a key, a token): 20 characters or more, not
- * plain hex (shorter than a key; 32+ hex is LONG_HEX), and either one name-like part or, split
+ * plain hex (shorter than a key; 32+ hex is LONG_HEX), not a file's name before its extension,
+ * and either one name-like part or, split
  * at / + - _, a real word among its parts and every long part name-like or a hex id. Paths, file
  * names and identifiers stay. Measured over 10^6 draws each: no 32-byte key passes for a name,
- * about 2 in 10^4 16-byte keys do (there is only so much to tell in 22 characters).
+ * about 3 in 10^4 16-byte keys do (there is only so much to tell in 22 characters).
  */
-function encodedSecret(run: string): boolean {
+function encodedSecret(run: string, fileName: boolean): boolean {
   const text = decodedText(run);
   if (text !== null && redactFree(text) !== text) return true;
   const body = run.replace(/=+$/, '');
-  if (body.length < 20 || /^[0-9a-fA-F]+$/.test(body)) return false;
+  if (fileName || body.length < 20 || /^[0-9a-fA-F]+$/.test(body)) return false;
   const parts = body.split(/[+/_-]/);
   if (parts.length === 1) return !wordLike(body);
-  if (!parts.some((p) => /^(?:[a-z]{4,}|[A-Z][a-z]{3,}|[A-Z]{4,})$/.test(p) && /[aeiouy]/i.test(p)))
-    return true;
+  // A path ("/usr/lib64/pkcs11/...") needs no word of its own; anything else does.
+  const word = (p: string) => /^(?:[a-z]{4,}|[A-Z][a-z]{3,}|[A-Z]{4,})$/.test(p) && /[aeiouy]/i.test(p);
+  if (!body.startsWith('/') && !parts.some(word)) return true;
   return parts.some((p) => p.length > 6 && !hexId(p) && !wordLike(p));
 }
 
@@ -128,7 +132,10 @@ function redactFree(text: string): string {
     })
     .replace(LABELLED_DIGITS, (_m, label: string, sep: string) => `${label}${sep}${REDACTED}`)
     .replace(LONG_HEX, '[redacted hex]')
-    .replace(B64_RUN, (run) => (encodedSecret(run) ? '[redacted b64]' : run))
+    .replace(B64_RUN, (run: string, offset: number, all: string) =>
+      // A run right before ".so", ".json", ... is a file's name ("/usr/lib/libIDPrimePKCS11.so").
+      encodedSecret(run, /^\.[a-z0-9]{1,5}\b/.test(all.slice(offset + run.length))) ? '[redacted b64]' : run,
+    )
     .replace(CARD_RUN, (run) => `[redacted ${run.replace(/\D/g, '').length} digits]`)
     .replace(DIGIT_RUN, (run, offset: number, whole: string) => {
       // A calendar date (2026-11-23, in a file name or an expiry) is no card number.
