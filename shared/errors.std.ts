@@ -108,6 +108,9 @@ export const ERROR_SENTENCES = {
     'The exchange package is signed with PKCS#1 v1.5, and this installation requires RSASSA-PSS signatures.',
   EXCHANGE_SEEN_STORE_FULL:
     'This installation remembers too many unexpired imported packages to accept another; wait until some expire.',
+  // Console and redaction (console-trust)
+  BATCH_RECORD_TOO_LARGE:
+    'A row of the input file is longer than any row of card data can be (16 KiB); it was skipped without being read.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;

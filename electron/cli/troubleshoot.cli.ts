@@ -31,7 +31,7 @@ const LABEL = { error: 'ERROR  ', warning: 'WARN   ', info: 'INFO   ', ok: 'OK  
 
 export function diagnosisText(d: Diagnosis): string {
   const lines = [
-    `diagnosed: ${d.kind} (${d.input.chars} characters, sha256 ${d.input.sha256Prefix}…)` +
+    `diagnosed: ${d.kind} (${d.input.chars} characters)` +
       `${d.profileId ? `, profile ${d.profileId}` : ''}${d.slotId !== null ? `, token slot ${d.slotId}` : ''}`,
     '',
   ];

@@ -12,19 +12,27 @@ import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
 import { checkCompose, type ComposeFieldName, type ComposeFields } from '../../shared/console/compose.std';
 import type { BatchScheme, BatchSummary } from '../../shared/contract/console.std';
-import { MkmError, toErrorShape } from '../../shared/errors.std';
-import { luhnValid } from '../../shared/formats/luhn.std';
+import { ERROR_SENTENCES, MkmError, toErrorShape } from '../../shared/errors.std';
 import { maskPan, panDigits } from '../../shared/formats/card.std';
 import { formatExpiration, parseExpiration } from '../../shared/formats/expiration.std';
 import { encryptField, type CsePadding } from '../crypto/cse.main';
+import { OVERSIZE_RECORD, RecordLimit } from './record-limit.main';
 
 /**
  * Batch encryption of a CSV file, streamed: rows are read, encrypted and written a chunk at a
- * time, so 10,000 rows or a million cost the same memory. A row that cannot be encrypted gets
- * its error in its own output row and the batch goes on. The output never holds a clear
- * value: input columns that are not known fields are dropped, a reference column that looks
- * like a card number is masked. It is written to `<out>.partial` and renamed to `<out>` only
- * when every row is done, so a cancelled or failed batch is flagged by its name.
+ * time, so 10,000 rows or a million cost the same memory, and a record larger than
+ * RECORD_MAX_BYTES fails alone (BATCH_RECORD_TOO_LARGE) without being held. A row that cannot be
+ * encrypted gets its error in its own output row and the batch goes on. The output never holds
+ * a clear value: input columns that are not known fields are dropped, a digit run of card length
+ * in a reference is masked (Luhn or not). It is written to `<out>.partial` and renamed to `<out>`
+ * only when every row is done, so a cancelled or failed batch is flagged by its name.
+ *
+ * Spreadsheets run a cell that starts with = + - @ tab or CR as a formula (OWASP, CSV
+ * injection). Ciphertexts and IVs are therefore written in hex (columns named `..._hex`): hex
+ * never starts with one of those, so no cell of theirs is ever altered, and a consumer decodes
+ * it as hex (base64, which the gateway takes, is one re-encoding away: `xxd -r -p | base64 -w0`,
+ * `Buffer.from(cell, 'hex').toString('base64')`). The text cells (ref, error) that would start
+ * with one get a leading `'`, as OWASP recommends: they are for people, never decoded.
  */
 
 /** Header names accepted for each field (case and separators ignored). */
@@ -56,13 +64,17 @@ const ALIASES: Record<string, ComposeFieldName | 'ref'> = {
 };
 
 export const RSA_COLUMNS: Record<ComposeFieldName, string> = {
-  number: 'encrypted_number',
-  expiration: 'encrypted_expiration',
-  csc: 'encrypted_csc',
-  swipe: 'encrypted_swipe',
-  accountNumber: 'encrypted_account_number',
-  routingNumber: 'encrypted_routing_number',
+  number: 'encrypted_number_hex',
+  expiration: 'encrypted_expiration_hex',
+  csc: 'encrypted_csc_hex',
+  swipe: 'encrypted_swipe_hex',
+  accountNumber: 'encrypted_account_number_hex',
+  routingNumber: 'encrypted_routing_number_hex',
 };
+export const AES_COLUMNS = ['iv_hex', 'ciphertext_hex'] as const;
+
+/** A row of the input is never longer than this: the largest real row is well under 1 KiB. */
+export const RECORD_MAX_BYTES = 16 * 1024;
 
 const CHUNK_ROWS = 500;
 const RANDOM_MAX = 4096;
@@ -124,15 +136,31 @@ interface Row {
   index: number;
   ref: string;
   fields: ComposeFields;
+  /** The record was over RECORD_MAX_BYTES: dropped unread. */
+  oversize?: true;
 }
 
-function safeRef(ref: string): string {
-  const digits = panDigits(ref);
-  // A reference column is the user's; a card number put there by mistake is masked, not copied.
-  if (digits !== null && digits.length >= 12 && luhnValid(digits)) return maskPan(digits);
-  // A spreadsheet runs a cell that starts with = + - @ as a formula: quote it (OWASP CSV injection).
-  const cut = ref.slice(0, 64);
-  return /^[=+\-@\t\r]/.test(cut) ? `'${cut}` : cut;
+const isOversize = (record: string[]) => record.length === 1 && record[0] === OVERSIZE_RECORD;
+
+/** A first character a spreadsheet takes for the start of a formula (OWASP CSV injection). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/** A text cell a spreadsheet would run as a formula gets a leading quote, and is then only text. */
+export function neutralizeCell(text: string): string {
+  return FORMULA_START.test(text) ? `'${text}` : text;
+}
+
+// 13 digits or more, spaces, dots or dashes between them allowed: the length of a card number.
+const CARD_LENGTH_RUN = /(?<!\d)\d(?:[ .-]?\d){12,}(?!\d)/g;
+
+/**
+ * A reference column is the user's; a digit run of card length put there (by mistake, or a
+ * card number inside an order id) is masked to first six and last four, whether or not it passes
+ * Luhn, then the cell is cut to 64 characters and neutralized.
+ */
+export function safeRef(ref: string): string {
+  const masked = ref.replace(CARD_LENGTH_RUN, (run) => maskPan(run.replace(/\D/g, '')));
+  return neutralizeCell(masked.slice(0, 64));
 }
 
 /** The value encrypted for a field: the number as digits, the expiration as MM/YY. */
@@ -147,6 +175,7 @@ function wireValue(field: ComposeFieldName, value: string): string {
 }
 
 function rowError(row: Row): string | null {
+  if (row.oversize) return `BATCH_RECORD_TOO_LARGE: ${ERROR_SENTENCES.BATCH_RECORD_TOO_LARGE}`;
   const report = checkCompose(row.fields);
   const error = report.findings.find((f) => f.level === 'error');
   if (Object.keys(row.fields).length === 0) return 'EMPTY: the row has no value to encrypt';
@@ -158,6 +187,8 @@ function csvError(e: unknown): MkmError | null {
   const code = (e as { code?: unknown }).code;
   if (typeof code !== 'string' || !code.startsWith('CSV_')) return null;
   const line = (e as { lines?: unknown }).lines;
+  if (code === 'CSV_MAX_RECORD_SIZE')
+    return new MkmError('BATCH_RECORD_TOO_LARGE', undefined, { field: 'inPath' });
   return new MkmError(
     'VALIDATION',
     `The input is not a well-formed CSV file${typeof line === 'number' ? ` (line ${line})` : ''}; the rows before it are in the partial output.`,
@@ -170,8 +201,16 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
   const partialPath = `${run.outPath}.partial`;
   const size = Math.max(1, statSync(run.inPath).size);
   const input = createReadStream(run.inPath);
-  const parser = input.pipe(
-    parse({ bom: true, skip_empty_lines: true, relax_column_count: true, relax_quotes: true, trim: false }),
+  const parser = input.pipe(new RecordLimit(RECORD_MAX_BYTES)).pipe(
+    parse({
+      bom: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      relax_quotes: true,
+      trim: false,
+      // A second net: RecordLimit never lets a longer record through.
+      max_record_size: RECORD_MAX_BYTES,
+    }),
   );
   let out: WriteStream | null = null;
   let header: (ComposeFieldName | 'ref' | null)[] | null = null;
@@ -216,20 +255,28 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
       const problem = rowError(row);
       if (problem) {
         failed++;
-        return [...base, 'error', problem, ...present.map(() => '')];
+        return [...base, 'error', neutralizeCell(problem), ...present.map(() => '')];
       }
       try {
         const cells = present.map((f) =>
           row.fields[f] === undefined
             ? ''
-            : encryptField(run.rsa!.key, wireValue(f, row.fields[f]!), run.rsa!.padding),
+            : Buffer.from(
+                encryptField(run.rsa!.key, wireValue(f, row.fields[f]!), run.rsa!.padding),
+                'base64',
+              ).toString('hex'),
         );
         encrypted++;
         return [...base, 'ok', '', ...cells];
       } catch (e) {
         failed++;
         const shape = toErrorShape(e);
-        return [...base, 'error', `${shape.code}: ${shape.message}`, ...present.map(() => '')];
+        return [
+          ...base,
+          'error',
+          neutralizeCell(`${shape.code}: ${shape.message}`),
+          ...present.map(() => ''),
+        ];
       }
     });
 
@@ -270,15 +317,15 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
       const k = byIndex.get(row.index);
       if (k === undefined) {
         failed++;
-        return [...base, 'error', problems.get(row.index) ?? 'failed', '', ''];
+        return [...base, 'error', neutralizeCell(problems.get(row.index) ?? 'failed'), '', ''];
       }
       encrypted++;
       return [
         ...base,
         'ok',
         '',
-        Buffer.from(ivs[k]!).toString('base64'),
-        Buffer.from(cipher[k]!).toString('base64'),
+        Buffer.from(ivs[k]!).toString('hex'),
+        Buffer.from(cipher[k]!).toString('hex'),
       ];
     });
   };
@@ -290,6 +337,8 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
         break;
       }
       if (header === null) {
+        if (isOversize(record))
+          throw new MkmError('BATCH_RECORD_TOO_LARGE', undefined, { field: 'inPath', line: 1 });
         header = record.map((h) => ALIASES[normalizeHeader(h)] ?? null);
         present = [...new Set(header.filter((h): h is ComposeFieldName => h !== null && h !== 'ref'))];
         hasRef = header.includes('ref');
@@ -305,7 +354,7 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
           ...(hasRef ? ['ref'] : []),
           'status',
           'error',
-          ...(run.scheme === 'aes' ? ['iv', 'ciphertext'] : present.map((f) => RSA_COLUMNS[f])),
+          ...(run.scheme === 'aes' ? AES_COLUMNS : present.map((f) => RSA_COLUMNS[f])),
         ];
         out = createWriteStream(partialPath, { flags: 'w', mode: 0o600 });
         await write(stringify([columns]));
@@ -313,12 +362,18 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
         continue;
       }
       rows++;
-      const row: Row = { index: rows, ref: '', fields: {} };
-      record.forEach((cell, i) => {
-        const name = header![i];
-        if (name === 'ref') row.ref = cell;
-        else if (name && cell !== '') row.fields[name] = cell;
-      });
+      const row: Row = {
+        index: rows,
+        ref: '',
+        fields: {},
+        ...(isOversize(record) ? { oversize: true } : {}),
+      };
+      if (!row.oversize)
+        record.forEach((cell, i) => {
+          const name = header![i];
+          if (name === 'ref') row.ref = cell;
+          else if (name && cell !== '') row.fields[name] = cell;
+        });
       chunk.push(row);
       if (chunk.length >= CHUNK_ROWS) {
         await flush();

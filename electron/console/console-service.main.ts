@@ -45,9 +45,8 @@ import { buildMerchantBody, curlCommand, joinUrl } from './merchant-body.main';
 /**
  * The payload test console in main. Clear card and bank values arrive in a request, are used
  * for that call and dropped: they are never logged (not even handed to the redacting logger),
- * never stored, never returned except as masks. What it keeps is the history (masks and
- * salted hashes) and, for the troubleshooter, `lastCiphertexts()`: schemes, key fingerprints,
- * set ids and lengths.
+ * never stored, never returned except as masks. What it keeps is the history (masks only) and,
+ * for the troubleshooter, `lastCiphertexts()`: schemes, key fingerprints, set ids and lengths.
  */
 
 export const SCHEME_PADDING: Record<ConsoleScheme, CsePadding> = {

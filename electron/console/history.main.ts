@@ -1,36 +1,50 @@
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { maskField, type ComposeFieldName, type ComposeFields } from '../../shared/console/compose.std';
+import { maskField, type ComposeFields } from '../../shared/console/compose.std';
 import type { ConsoleHistoryEntry } from '../../shared/contract/console.std';
-import { panDigits } from '../../shared/formats/card.std';
 import { writeFileAtomic } from '../core/atomic-file.main';
 import type { Logger } from '../core/logger.main';
 
 /**
- * What the console remembers of its own work: masks, and for the long numbers a salted HMAC
- * (fresh salt per entry) so two entries can be told apart or matched by someone who has the
- * value, without the history holding it. CVVs and expiration dates get no hash: with so few
- * possible values a hash would be as good as the value. Kept in memory; on disk too when the
- * user asks (one JSON file, 0600, rewritten atomically).
+ * What the console remembers of its own work: masks only (a card number's first six and last
+ * four, the last four of an account number), kinds, outcomes. No hash or HMAC of any value: with
+ * the first six and last four beside it, a digest of a card number falls to a search of 10^6
+ * candidates whatever the salt, and a key mkm could read to make a keyed tag, the holder of
+ * this file could read as well (PCI DSS v4 3.5.1.1). "Was this the same card as before?" is
+ * therefore not offered. Kept in memory; on disk too when the user asks (one JSON file, 0600,
+ * rewritten atomically).
  */
 
-const HASHED: readonly ComposeFieldName[] = ['number', 'accountNumber', 'routingNumber', 'swipe'];
 const LIMIT = 200;
+/** A mask shows at most first six and last four: a value with more digits is no mask. */
+const MASK_DIGITS_MAX = 10;
 
-const EntrySchema = z.object({
+const Base = {
   id: z.string(),
   at: z.string(),
   kind: z.enum(['encrypt', 'verify', 'message', 'batch']),
   profileId: z.string().nullable(),
   scheme: z.string().nullable(),
-  fields: z.record(z.string(), z.object({ masked: z.string(), hash: z.string().nullable() })),
-  salt: z.string().nullable(),
   outcome: z.string(),
   summary: z.string(),
-});
-const FileSchema = z.object({ version: z.literal(1), entries: z.array(EntrySchema) });
+};
+const Masked = z.object({ masked: z.string() });
+const FileSchema = z.discriminatedUnion('version', [
+  z.object({
+    version: z.literal(2),
+    entries: z.array(z.object({ ...Base, fields: z.record(z.string(), Masked) })),
+  }),
+  // Version 1 kept HMAC-SHA256(salt, value) and the salt beside each mask: read for its masks
+  // only (zod drops `hash` and `salt`), then the file is rewritten as version 2.
+  z.object({
+    version: z.literal(1),
+    entries: z.array(
+      z.object({ ...Base, fields: z.record(z.string(), Masked.extend({ hash: z.string().nullable() })) }),
+    ),
+  }),
+]);
 
 export interface HistoryInput {
   kind: ConsoleHistoryEntry['kind'];
@@ -41,13 +55,24 @@ export interface HistoryInput {
   summary: string;
 }
 
-/** The form a number is hashed in: digits only, so "4111 1111..." and "4111-1111..." match. */
-function canonical(field: ComposeFieldName, value: string): string {
-  return field === 'number' ? (panDigits(value) ?? value) : value;
-}
-
-export function historyHash(salt: Uint8Array, field: ComposeFieldName, value: string): string {
-  return createHmac('sha256', salt).update(canonical(field, value), 'utf8').digest('hex');
+/** An entry as the file holds it, with nothing but masks (and no mask that shows too much). */
+function maskedOnly(entry: z.infer<typeof FileSchema>['entries'][number]): ConsoleHistoryEntry {
+  const fields: ConsoleHistoryEntry['fields'] = {};
+  for (const [name, v] of Object.entries(entry.fields)) {
+    if ((v.masked.match(/\d/g) ?? []).length <= MASK_DIGITS_MAX) {
+      fields[name as keyof ConsoleHistoryEntry['fields']] = { masked: v.masked };
+    }
+  }
+  return {
+    id: entry.id,
+    at: entry.at,
+    kind: entry.kind,
+    profileId: entry.profileId,
+    scheme: entry.scheme,
+    fields,
+    outcome: entry.outcome as ConsoleHistoryEntry['outcome'],
+    summary: entry.summary,
+  };
 }
 
 export class ConsoleHistory {
@@ -60,13 +85,17 @@ export class ConsoleHistory {
   ) {
     // A history file left by an earlier run means the user chose to keep it.
     if (existsSync(file)) {
+      let version: number;
       try {
         const parsed = FileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
-        this.entries = parsed.entries as ConsoleHistoryEntry[];
+        this.entries = parsed.entries.map(maskedOnly);
+        version = parsed.version;
         this.persist = true;
       } catch {
         this.logger.warn('ignored an unreadable console history file', { file });
+        return;
       }
+      if (version !== 2) this.migrate();
     }
   }
 
@@ -75,17 +104,9 @@ export class ConsoleHistory {
   }
 
   add(input: HistoryInput): ConsoleHistoryEntry {
-    const given = Object.entries(input.fields ?? {}).filter(([, v]) => typeof v === 'string' && v !== '') as [
-      ComposeFieldName,
-      string,
-    ][];
-    const salt = given.some(([f]) => HASHED.includes(f)) ? randomBytes(16) : null;
     const fields: ConsoleHistoryEntry['fields'] = {};
-    for (const [field, value] of given) {
-      fields[field] = {
-        masked: maskField(field, value),
-        hash: salt && HASHED.includes(field) ? historyHash(salt, field, value) : null,
-      };
+    for (const [field, value] of Object.entries(input.fields ?? {}) as [keyof ComposeFields, unknown][]) {
+      if (typeof value === 'string' && value !== '') fields[field] = { masked: maskField(field, value) };
     }
     const entry: ConsoleHistoryEntry = {
       id: randomUUID(),
@@ -94,7 +115,6 @@ export class ConsoleHistory {
       profileId: input.profileId,
       scheme: input.scheme,
       fields,
-      salt: salt ? salt.toString('base64') : null,
       outcome: input.outcome,
       summary: input.summary,
     };
@@ -122,11 +142,41 @@ export class ConsoleHistory {
     else rmSync(this.file, { force: true });
   }
 
+  /**
+   * The salted hashes of a version 1 file leave the disk at load, not at the next entry. A file
+   * that cannot be rewritten is removed (its masks stay in memory for this run): never left with
+   * its hashes.
+   */
+  private migrate(): void {
+    try {
+      this.write();
+      this.logger.info('console history migrated: salted hashes dropped, masks kept', {
+        file: this.file,
+        entries: this.entries.length,
+      });
+    } catch (error) {
+      this.persist = false;
+      try {
+        rmSync(this.file, { force: true });
+        this.logger.warn('could not rewrite the old console history; removed it', { file: this.file, error });
+      } catch (removal) {
+        this.logger.error('an old console history with salted hashes could not be rewritten or removed', {
+          file: this.file,
+          error: removal,
+        });
+      }
+    }
+  }
+
+  private write(): void {
+    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+    writeFileAtomic(this.file, JSON.stringify({ version: 2, entries: this.entries }) + '\n');
+  }
+
   private save(): void {
     if (!this.persist) return;
     try {
-      mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-      writeFileAtomic(this.file, JSON.stringify({ version: 1, entries: this.entries }) + '\n');
+      this.write();
     } catch (error) {
       this.logger.warn('could not write the console history', { file: this.file, error });
     }

@@ -150,10 +150,8 @@ export interface ConsoleHistoryEntry {
   kind: 'encrypt' | 'verify' | 'message' | 'batch';
   profileId: string | null;
   scheme: string | null;
-  /** Masked value and, for card/account/routing numbers, HMAC-SHA256(entry salt, value) hex. */
-  fields: Partial<Record<ComposeFieldName, { masked: string; hash: string | null }>>;
-  /** base64, per entry */
-  salt: string | null;
+  /** Masked values only: no hash of any value (it would be a search key beside the mask). */
+  fields: Partial<Record<ComposeFieldName, { masked: string }>>;
   /** mismatch: the round trip answered, but a field did not come back as sent. */
   outcome: 'ok' | 'mismatch' | ErrorCode;
   summary: string;
@@ -256,7 +254,7 @@ export const consoleContract = {
   ).returns<ConsoleVerifyResult>(),
   history: channel(
     z.strictObject({ limit: z.number().int().min(1).max(500).optional() }),
-    "The console's history: masked values and salted hashes only, newest first.",
+    "The console's history: masked values only, newest first.",
   ).returns<ConsoleHistoryEntry[]>(),
   historyClear: channel(
     z.strictObject({ confirm: z.literal(true) }),
@@ -264,7 +262,7 @@ export const consoleContract = {
   ).returns<{ cleared: number }>(),
   historyPersistence: channel(
     z.strictObject({ persist: z.boolean().optional() }),
-    'Whether the history is kept on disk too (masked values and salted hashes only); set it when given.',
+    'Whether the history is kept on disk too (masked values only); set it when given.',
   ).returns<{ persist: boolean; file: string }>(),
   lastCiphertexts: channel(
     z.strictObject({}),

@@ -44,8 +44,11 @@ export interface Diagnosis {
   at: string;
   /** What the input was taken for. */
   kind: DiagnosedKind;
-  /** Input length in characters and its SHA-256 prefix, so two reports can be matched. */
-  input: { chars: number; sha256Prefix: string };
+  /**
+   * Input length in characters. No digest of the input: a pasted card number's hash (even a
+   * short prefix) would be searchable among its 10^5 Luhn-valid candidates.
+   */
+  input: { chars: number };
   profileId: string | null;
   slotId: number | null;
   /** Most severe first. */

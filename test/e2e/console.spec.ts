@@ -126,7 +126,7 @@ test('compose from a preset, encrypt, verify at the sandbox, and batch with prog
   await expect(app.getByRole('progressbar', { name: 'Batch progress' })).toHaveAttribute('value', '1');
   const written = readFileSync(output, 'utf8');
   expect(written.split('\n')[0]).toBe(
-    'row,ref,status,error,encrypted_number,encrypted_expiration,encrypted_csc',
+    'row,ref,status,error,encrypted_number_hex,encrypted_expiration_hex,encrypted_csc_hex',
   );
   expect(written).not.toContain('4111111111111111');
   // Nothing typed reached the app's data folder (its debug-level log, audit log, gateway state).

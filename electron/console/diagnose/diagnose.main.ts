@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Diagnosis, DiagnosisSummary } from '../../../shared/contract/troubleshoot.std';
 import type { AppServices } from '../../core/services.main';
 import { runDiagnosis } from './engine.main';
@@ -6,7 +6,7 @@ import { buildEnvironment } from './environment.main';
 
 /**
  * The troubleshooter as the app runs it: the environment from the app's services, the engine,
- * and an in-memory list of the last diagnoses (metadata only: codes, sizes, a hash prefix) that
+ * and an in-memory list of the last diagnoses (metadata only: codes, sizes) that
  * `troubleshoot.recent` and the support bundle read. Nothing of the input is kept.
  */
 
@@ -41,11 +41,8 @@ export async function diagnose(
     id: randomUUID(),
     at: new Date().toISOString(),
     kind: result.kind,
-    // A prefix lets support match two reports of the same paste; 32 bits say nothing of the value.
-    input: {
-      chars: request.input.length,
-      sha256Prefix: createHash('sha256').update(request.input).digest('hex').slice(0, 8),
-    },
+    // The length only: a digest of a pasted card number, even 32 bits of one, would be a search key.
+    input: { chars: request.input.length },
     profileId: env.target?.id ?? null,
     slotId: env.token?.slotId ?? null,
     findings: result.findings,

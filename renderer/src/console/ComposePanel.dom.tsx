@@ -208,7 +208,7 @@ export function ComposePanel() {
           <p className="muted small">
             Encrypts with {effectiveScheme === 'oaep' ? 'RSAES-OAEP-SHA256' : 'RSAES-PKCS1-v1_5'} under the
             pinned key <code className="code-chip">{key.spkiSha256.slice(0, 16)}…</code> ({key.modulusBits}{' '}
-            bits). Nothing typed here is stored; the history keeps masks and salted hashes.
+            bits). Nothing typed here is stored; the history keeps masks only.
           </p>
         )}
       </div>

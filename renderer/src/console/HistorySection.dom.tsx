@@ -6,8 +6,8 @@ import { Badge } from '../ui/bits.dom';
 import { ConsoleError, consoleKeys } from './console-state.dom';
 
 /**
- * The console's recent work as main keeps it: masked values and salted hashes, never a clear
- * value. Kept in memory; on disk too only when the user ticks the box. Clearing asks first.
+ * The console's recent work as main keeps it: masked values only, never a clear value nor a
+ * hash of one. Kept in memory; on disk too only when the user ticks the box. Clearing asks first.
  */
 export function HistorySection() {
   const queryClient = useQueryClient();
@@ -45,7 +45,7 @@ export function HistorySection() {
             disabled={keep.isPending}
             onChange={(e) => keep.mutate(e.target.checked)}
           />
-          Keep the history on disk too (masked values and salted hashes only)
+          Keep the history on disk too (masked values only)
         </label>
         {keep.isError && <ConsoleError error={keep.error} />}
         {history.isError && <ConsoleError error={history.error} onRetry={refresh} />}
@@ -71,17 +71,8 @@ export function HistorySection() {
                     <span className="block muted small">{h.summary}</span>
                   </td>
                   <td>
-                    {(
-                      Object.entries(h.fields) as [
-                        ComposeFieldName,
-                        { masked: string; hash: string | null },
-                      ][]
-                    ).map(([f, v]) => (
-                      <span
-                        key={f}
-                        className="block small"
-                        title={v.hash ? `HMAC-SHA256 ${v.hash}` : undefined}
-                      >
+                    {(Object.entries(h.fields) as [ComposeFieldName, { masked: string }][]).map(([f, v]) => (
+                      <span key={f} className="block small">
                         {COMPOSE_LABELS[f]} <code>{v.masked}</code>
                       </span>
                     ))}

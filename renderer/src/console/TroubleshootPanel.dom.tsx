@@ -9,7 +9,7 @@ import './troubleshoot.css';
  * The troubleshooter: paste anything (a base64 or hex ciphertext, a CSE field, a request body,
  * an envelope, a PEM), pick the gateway profile and token it concerns, and read the findings,
  * most severe first, each with what is wrong in plain words and how to fix it. The paste is
- * sent for diagnosis only; the app keeps nothing of it but a length and a short hash.
+ * sent for diagnosis only; the app keeps nothing of it but its length.
  */
 
 const TONE: Record<DiagnosisFinding['severity'], BadgeTone> = {

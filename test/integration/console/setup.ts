@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type App } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
+import { createLogger, silentLogger } from '../../../electron/core/logger.main';
+import { dataPaths } from '../../../electron/core/paths.main';
 import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
@@ -42,7 +43,12 @@ export function openssl(args: string[], input?: Buffer): Buffer {
 }
 
 export async function createConsoleRig(
-  options: { cse?: 'RSAES-OAEP-SHA256' | 'RSAES-PKCS1-V1_5'; label?: string } = {},
+  options: {
+    cse?: 'RSAES-OAEP-SHA256' | 'RSAES-PKCS1-V1_5';
+    label?: string;
+    /** Log at debug level to the data folder's log file (a scan of the folder then reads it too). */
+    log?: boolean;
+  } = {},
 ): Promise<ConsoleRig> {
   process.env.MKM_GATEWAY_PASSWORD = PASSWORD;
   const token = createSoftHsmToken({ label: options.label ?? 'console', setProcessEnv: true });
@@ -58,7 +64,14 @@ export async function createConsoleRig(
     dataDir,
     moduleOverride: token.modulePath,
     isTrustedSender: () => true,
-    logger: silentLogger,
+    logger: options.log
+      ? createLogger({
+          name: 'main',
+          file: dataPaths(dataDir).logFile,
+          level: 'debug',
+          stderrLevel: 'silent',
+        })
+      : silentLogger,
   });
   const call = (channel: string, request?: unknown) =>
     app.registry.dispatch(channel, request, { transport: 'cli' });

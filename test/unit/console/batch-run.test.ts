@@ -4,12 +4,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkBatchPaths, runBatch } from '../../../electron/console/batch.main';
+import {
+  checkBatchPaths,
+  neutralizeCell,
+  RECORD_MAX_BYTES,
+  runBatch,
+  safeRef,
+} from '../../../electron/console/batch.main';
+import { RecordLimit } from '../../../electron/console/record-limit.main';
 import { decryptField } from '../../../electron/crypto/cse.main';
 
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const dir = mkdtempSync(join(tmpdir(), 'mkm-console-batch-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The undoing the module's doc tells a consumer: a ciphertext cell is hex of the bytes. */
+const hexToB64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
 
 const run = (input: string, out: string, signal = new AbortController().signal) =>
   runBatch({
@@ -42,20 +52,22 @@ describe('runBatch', () => {
       'ref',
       'status',
       'error',
-      'encrypted_number',
-      'encrypted_expiration',
-      'encrypted_csc',
+      'encrypted_number_hex',
+      'encrypted_expiration_hex',
+      'encrypted_csc_hex',
     ]);
     const text = readFileSync(out, 'utf8');
     expect(text).not.toContain('secret note');
     const rows = parse(text, { columns: true }) as Record<string, string>[];
     expect(rows[0]!.ref).toBe(`'=HYPERLINK("x")`);
     expect(rows[1]!.ref).toBe('555555******4444');
-    expect(decryptField(privateKey, rows[1]!.encrypted_number!, 'RSAES-OAEP-SHA256')).toBe(
+    expect(decryptField(privateKey, hexToB64(rows[1]!.encrypted_number_hex!), 'RSAES-OAEP-SHA256')).toBe(
       '5555555555554444',
     );
-    expect(decryptField(privateKey, rows[1]!.encrypted_expiration!, 'RSAES-OAEP-SHA256')).toBe('01/31');
-    expect(rows[2]).toMatchObject({ status: 'error', encrypted_number: '' });
+    expect(decryptField(privateKey, hexToB64(rows[1]!.encrypted_expiration_hex!), 'RSAES-OAEP-SHA256')).toBe(
+      '01/31',
+    );
+    expect(rows[2]).toMatchObject({ status: 'error', encrypted_number_hex: '' });
     expect(rows[2]!.error).toMatch(/^number\.luhn/);
     expect(text).not.toContain('4111111111111111');
   });
@@ -95,5 +107,106 @@ describe('runBatch', () => {
     expect(s).toMatchObject({ status: 'cancelled', partial: true, outputPath: '', rows: 0 });
     expect(existsSync(out)).toBe(false);
     expect(existsSync(`${out}.partial`)).toBe(false);
+  });
+
+  it('no cell of the output starts with = + - @ tab or CR: ciphertexts are hex, text cells are quoted', async () => {
+    // 200 rows: base64 of a ciphertext would start with + or / in about 1 row of 32, so some would.
+    const input = join(dir, 'inject.csv');
+    const refs = ['=1+1', '+SUM(A1)', '-2+3', '@cmd', '\tx', '\rx', 'plain'];
+    const lines = ['id,number,exp,cvv'];
+    for (let i = 0; i < 200; i++) {
+      lines.push(`"${refs[i % refs.length]}",4111111111111111,12/30,${i % 7 === 0 ? '=1' : '123'}`);
+    }
+    writeFileSync(input, lines.join('\n') + '\n');
+    const out = join(dir, 'inject.out.csv');
+    const s = await run(input, out);
+    expect(s).toMatchObject({ status: 'done', rows: 200 });
+    const rows = parse(readFileSync(out, 'utf8'), { columns: true }) as Record<string, string>[];
+    const cells = rows.flatMap((r) => Object.values(r));
+    expect(cells.filter((c) => /^[=+\-@\t\r]/.test(c))).toEqual([]);
+    // The quoted refs say what was typed after the quote; errors are quoted the same way.
+    expect(rows.slice(0, 7).map((r) => r.ref)).toEqual([
+      "'=1+1",
+      "'+SUM(A1)",
+      "'-2+3",
+      "'@cmd",
+      "'\tx",
+      "'\rx",
+      'plain',
+    ]);
+    const ok = rows.filter((r) => r.status === 'ok');
+    expect(ok.length).toBeGreaterThan(150);
+    for (const r of ok) {
+      for (const c of ['encrypted_number_hex', 'encrypted_expiration_hex', 'encrypted_csc_hex']) {
+        expect(r[c]).toMatch(/^[0-9a-f]{512}$/);
+      }
+    }
+    // The consumer's undoing is exact: hex to bytes, bytes to the gateway's base64.
+    expect(decryptField(privateKey, hexToB64(ok[0]!.encrypted_number_hex!), 'RSAES-OAEP-SHA256')).toBe(
+      '4111111111111111',
+    );
+    expect(neutralizeCell('-1')).toBe("'-1");
+    expect(neutralizeCell('a=1')).toBe('a=1');
+  });
+
+  it('a digit run of card length in a reference is masked, Luhn or not; shorter numbers stay', () => {
+    expect(safeRef('4111111111111111')).toBe('411111******1111');
+    expect(safeRef('4111111111111112')).toBe('411111******1112');
+    expect(safeRef('order-1234567890123-x')).toBe('order-123456***0123-x');
+    expect(safeRef('ref_4111 1111 1111 1111')).toBe('ref_411111******1111');
+    expect(safeRef('PAN4111.1111.1111.1111 ok')).toBe('PAN411111******1111 ok');
+    expect(safeRef('1234567890123456789')).toBe('123456*********6789');
+    expect(safeRef('inv-000123456789')).toBe('inv-000123456789');
+    expect(safeRef('-4111111111111111')).toBe("'-411111******1111");
+  });
+
+  it('a record over the bound fails alone with BATCH_RECORD_TOO_LARGE; the rows around it are encrypted', async () => {
+    const input = join(dir, 'huge.csv');
+    const huge = 'x'.repeat(RECORD_MAX_BYTES * 64);
+    writeFileSync(
+      input,
+      'id,number,exp\r\n' +
+        'r1,4111111111111111,12/30\r\n' +
+        `r2,${huge},12/30\r\n` +
+        `"r3 quoted, with a line break\r\n${huge}",4111111111111111,12/30\r\n` +
+        'r4,5555555555554444,01/31\r\n',
+    );
+    const out = join(dir, 'huge.out.csv');
+    const s = await run(input, out);
+    expect(s.error).toBeNull();
+    expect(s).toMatchObject({ status: 'done', rows: 4, encrypted: 2, failed: 2 });
+    const rows = parse(readFileSync(out, 'utf8'), { columns: true }) as Record<string, string>[];
+    expect(rows.map((r) => [r.row, r.ref, r.status])).toEqual([
+      ['1', 'r1', 'ok'],
+      ['2', '', 'error'],
+      ['3', '', 'error'],
+      ['4', 'r4', 'ok'],
+    ]);
+    expect(rows[1]!.error).toMatch(/^BATCH_RECORD_TOO_LARGE: /);
+    expect(decryptField(privateKey, hexToB64(rows[3]!.encrypted_number_hex!), 'RSAES-OAEP-SHA256')).toBe(
+      '5555555555554444',
+    );
+  });
+
+  it('a header over the bound fails the batch with BATCH_RECORD_TOO_LARGE', async () => {
+    const input = join(dir, 'huge-header.csv');
+    writeFileSync(input, `number,${'y'.repeat(RECORD_MAX_BYTES + 1)}\n4111111111111111\n`);
+    const s = await run(input, join(dir, 'huge-header.out.csv'));
+    expect(s.status).toBe('failed');
+    expect(s.error?.code).toBe('BATCH_RECORD_TOO_LARGE');
+  });
+
+  it('the record limit holds at most its bound of one record, whatever the chunks, and passes the rest unchanged', async () => {
+    const limit = new RecordLimit(1024);
+    const out: Buffer[] = [];
+    limit.on('data', (d: Buffer) => out.push(d));
+    const done = new Promise((resolve) => limit.on('end', resolve));
+    limit.write('a,"b\nc"\n');
+    for (let i = 0; i < 1000; i++) limit.write('z'.repeat(997));
+    limit.write('\nd,"e ""q"""\n');
+    limit.end('f,g');
+    await done;
+    expect(limit.peakHeld).toBeLessThanOrEqual(1024);
+    expect(Buffer.concat(out).toString()).toBe('a,"b\nc"\n\u0000mkm:record-too-large\nd,"e ""q"""\nf,g');
   });
 });

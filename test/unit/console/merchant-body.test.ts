@@ -3,11 +3,6 @@ import { generateKeyPairSync, privateDecrypt, constants } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decryptField } from '../../../electron/crypto/cse.main';
 import { buildMerchantBody, curlCommand, shellQuote } from '../../../electron/console/merchant-body.main';
-import { historyHash, ConsoleHistory } from '../../../electron/console/history.main';
-import { silentLogger } from '../../../electron/core/logger.main';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 
@@ -66,49 +61,5 @@ describe('merchant body', () => {
     // Ask a real shell what the --data-raw argument is.
     const arg = line.slice(line.indexOf('--data-raw ') + 11);
     expect(execFileSync('sh', ['-c', `printf %s ${arg}`]).toString()).toBe(body);
-  });
-});
-
-describe('console history', () => {
-  it('keeps masks and salted hashes, no clear value; two entries of the same PAN hash differently; disk only when asked', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mkm-console-history-'));
-    try {
-      const file = join(dir, 'console', 'history.json');
-      const history = new ConsoleHistory(file, silentLogger);
-      const a = history.add({
-        kind: 'encrypt',
-        profileId: 'p',
-        scheme: 'oaep',
-        fields: { number: '4111111111111111', csc: '123' },
-        outcome: 'ok',
-        summary: 's',
-      });
-      const b = history.add({
-        kind: 'encrypt',
-        profileId: 'p',
-        scheme: 'oaep',
-        fields: { number: '4111 1111 1111 1111' },
-        outcome: 'ok',
-        summary: 's',
-      });
-      expect(a.fields.number!.masked).toBe('411111••••••1111');
-      expect(a.fields.csc).toEqual({ masked: '•••', hash: null });
-      expect(a.fields.number!.hash).not.toBe(b.fields.number!.hash);
-      // Whoever holds the value can still match it: the hash is over the digits, with the entry's salt.
-      expect(historyHash(Buffer.from(b.salt!, 'base64'), 'number', '4111111111111111')).toBe(
-        b.fields.number!.hash,
-      );
-      expect(existsSync(file)).toBe(false);
-      history.setPersistent(true);
-      const text = readFileSync(file, 'utf8');
-      expect(text).not.toContain('4111111111111111');
-      expect(new ConsoleHistory(file, silentLogger).list()).toHaveLength(2);
-      expect(history.clear()).toBe(2);
-      expect(new ConsoleHistory(file, silentLogger).list()).toHaveLength(0);
-      history.setPersistent(false);
-      expect(existsSync(file)).toBe(false);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });
