@@ -33,10 +33,13 @@ export async function resolveSlot(ctx: CliContext): Promise<SlotSummary> {
 export async function loggedInSlot(ctx: CliContext): Promise<SlotSummary> {
   const slot = await resolveSlot(ctx);
   if (!slot.session.loggedIn) {
-    const usePad = slot.token!.flags.protectedAuthenticationPath && !process.env.MKM_PIN;
+    const flags = slot.token!.flags;
+    // A token that needs no login (CKF_LOGIN_REQUIRED clear) is used without a PIN, headless too;
+    // the PIN pad takes the PIN when there is one and MKM_PIN is not set.
+    const noPin = !flags.loginRequired || (flags.protectedAuthenticationPath && !process.env.MKM_PIN);
     await ctx.call(
       'tokens.login',
-      usePad ? { slotId: slot.slotId } : { slotId: slot.slotId, pin: await readPin() },
+      noPin ? { slotId: slot.slotId } : { slotId: slot.slotId, pin: await readPin() },
     );
   }
   return slot;
@@ -129,7 +132,8 @@ addCommands((program, context) => {
     .option('--refresh', 'probe again even when cached')
     .action(async (opts: { refresh?: boolean }) => {
       const ctx = context();
-      const slot = process.env.MKM_PIN ? await loggedInSlot(ctx) : await resolveSlot(ctx);
+      const found = await resolveSlot(ctx);
+      const slot = process.env.MKM_PIN || !found.token!.flags.loginRequired ? await loggedInSlot(ctx) : found;
       const caps = await ctx.call('tokens.capabilities', {
         slotId: slot.slotId,
         refresh: opts.refresh ?? false,

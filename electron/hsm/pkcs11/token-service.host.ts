@@ -143,6 +143,11 @@ interface OpenSession {
   /** Sessions stuck with an active operation, kept open for the session objects they own. */
   parked: Handle[];
   rw: boolean;
+  /**
+   * Opened for use on a token that needs no login (CKF_LOGIN_REQUIRED clear, e.g. NSS softokn
+   * without a password): its public session does everything, so it counts as the user's.
+   */
+  noLogin?: boolean;
 }
 
 type SessionUser = 'user' | 'so' | null;
@@ -197,14 +202,22 @@ export class TokenService {
     try {
       pkcs11.load(path);
     } catch (error) {
-      throw new MkmError('MODULE_INVALID', undefined, { path, reason: loadFailureReason(error) });
+      const reason = loadFailureReason(error);
+      throw new MkmError('MODULE_INVALID', `${ERROR_SENTENCES.MODULE_INVALID} ${capitalize(reason)}.`, {
+        path,
+        reason,
+      });
     }
     try {
       initialize(pkcs11, libraryParameters);
     } catch (error) {
       safely(() => pkcs11.close());
       const e = toMkmError(error, { fn: 'C_Initialize' });
-      throw new MkmError('MODULE_INIT_FAILED', undefined, { path, ...e.details });
+      throw new MkmError('MODULE_INIT_FAILED', initFailureMessage(e, libraryParameters !== undefined), {
+        path,
+        parameters: libraryParameters !== undefined,
+        ...e.details,
+      });
     }
     try {
       const raw = pkcs11.C_GetInfo();
@@ -314,7 +327,13 @@ export class TokenService {
     }
     if (current === userType) return { slotId, loggedIn: true, userType };
     if (current !== null) this.call(slotId, () => pkcs11.C_Logout(session.handle));
-    if (pin === undefined && !this.tokenSummary(this.slotHandle(slotId)).flags.protectedAuthenticationPath) {
+    const flags = this.tokenSummary(this.slotHandle(slotId)).flags;
+    if (pin === undefined && userType === 'user' && !flags.loginRequired) {
+      session.noLogin = true;
+      this.logger.info('Token needs no login: using it without a PIN', { slotId });
+      return { slotId, loggedIn: true, userType };
+    }
+    if (pin === undefined && !flags.protectedAuthenticationPath) {
       throw new MkmError('VALIDATION', 'Enter the PIN: this token has no PIN pad.', { field: 'pin' });
     }
     try {
@@ -333,7 +352,10 @@ export class TokenService {
     const { slotId } = parse(SlotParamsSchema, params);
     const pkcs11 = this.module();
     const session = this.sessions.get(slotId);
-    if (session) {
+    if (session?.noLogin) {
+      // Nothing to log out of: closing the session ends the use without a PIN.
+      this.dropSession(slotId);
+    } else if (session) {
       try {
         pkcs11.C_Logout(session.handle);
       } catch (error) {
@@ -387,7 +409,8 @@ export class TokenService {
     const { slotId, soPin, userPin } = parse(InitUserPinParamsSchema, params);
     const pkcs11 = this.module();
     const session = this.session(slotId);
-    if (this.sessionUser(slotId) === 'user') this.call(slotId, () => pkcs11.C_Logout(session.handle));
+    if (this.sessionUser(slotId) === 'user' && !session.noLogin)
+      this.call(slotId, () => pkcs11.C_Logout(session.handle));
     if (this.sessionUser(slotId) !== 'so') {
       try {
         pkcs11.C_Login(session.handle, P.CKU_SO, soPin);
@@ -972,7 +995,7 @@ export class TokenService {
     const state = this.call(slotId, () => pkcs11.C_GetSessionInfo(s.handle).state);
     if (state === CKS_RW_SO_FUNCTIONS) return 'so';
     if (state === CKS_RW_USER_FUNCTIONS || state === CKS_RO_USER_FUNCTIONS) return 'user';
-    return null;
+    return s.noLogin ? 'user' : null;
   }
 
   private sessionSummary(slotId: number): SlotSummary['session'] {
@@ -1260,6 +1283,29 @@ function initialize(pkcs11: PKCS11, libraryParameters: string | undefined): void
     if (name !== 'CKR_CANT_LOCK' && name !== 'CKR_ARGUMENTS_BAD') throw error;
     pkcs11.C_Initialize();
   }
+}
+
+/**
+ * A library that does not start says which answer it gave (the CKR name is what its vendor's
+ * documentation and support speak of) and what usually helps.
+ */
+export function initFailureMessage(e: MkmError, withParameters: boolean): string {
+  const ckr = typeof e.details?.ckr === 'string' ? e.details.ckr : e.code;
+  const hint =
+    ckr === 'CKR_ARGUMENTS_BAD'
+      ? withParameters
+        ? ' The library refused its initialisation parameters: check them against its documentation.'
+        : ' This library may need initialisation parameters: give them with --module-params (or MKM_MODULE_PARAMS), or in Tokens when choosing the library.'
+      : ckr === 'CKR_GENERAL_ERROR' || ckr === 'CKR_DEVICE_ERROR'
+        ? ' The library could not reach its token or its own configuration (a service not running, a variable not set): see its documentation.'
+        : '';
+  // CKR_ARGUMENTS_BAD's usual sentence blames the app; at C_Initialize the hint says more.
+  const said = ckr === 'CKR_ARGUMENTS_BAD' ? '' : ` ${e.message}`;
+  return `${ERROR_SENTENCES.MODULE_INIT_FAILED.replace(/\.$/, '')} (C_Initialize answered ${ckr}).${said}${hint}`;
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 /** Why dlopen refused a file, in words that never quote more than the path the admin chose. */
