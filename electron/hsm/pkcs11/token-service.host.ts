@@ -13,6 +13,7 @@ import {
   versionString,
 } from './flags.std';
 import {
+  CKM_AES_KEY_WRAP_KWP,
   CMAC,
   cipherMechanism,
   HMAC_SHA256,
@@ -186,6 +187,8 @@ export class TokenService {
   private loaded: Loaded | null = null;
   private readonly sessions = new Map<number, OpenSession>();
   private readonly slotHandles = new Map<number, Handle>();
+  /** Per slot, the mechanism a probe found doing RFC 5649 (see kwpMechanism). */
+  private readonly kwp = new Map<number, number>();
 
   constructor(options: TokenServiceOptions = {}) {
     this.logger = options.logger ?? silentLogger;
@@ -255,6 +258,7 @@ export class TokenService {
     }
     this.sessions.clear();
     this.slotHandles.clear();
+    this.kwp.clear();
     return { ok: true };
   }
 
@@ -770,7 +774,7 @@ export class TokenService {
     const wrapped = this.callWith(slotId, mechanism, () =>
       pkcs11.C_WrapKey(
         session.handle,
-        wrapMechanism(mechanism),
+        wrapMechanism(mechanism, this.kwpMechanism(slotId)),
         wrapping.handle,
         target.handle,
         Buffer.alloc(RSA_OUT),
@@ -800,7 +804,7 @@ export class TokenService {
       handle = this.callWith(p.slotId, p.mechanism, () =>
         pkcs11.C_UnwrapKey(
           session.handle,
-          wrapMechanism(p.mechanism),
+          wrapMechanism(p.mechanism, this.kwpMechanism(p.slotId)),
           unwrapping.handle,
           b64(p.wrapped),
           template,
@@ -905,7 +909,14 @@ export class TokenService {
     const session = this.session(slotId);
     const slot = this.slotHandle(slotId);
     const token = this.tokenSummary(slot);
-    const result = await probeCapabilities({ pkcs11, session: session.handle, slot, token });
+    const flags = P.CKF_SERIAL_SESSION | (session.rw ? P.CKF_RW_SESSION : 0);
+    const result = await probeCapabilities({
+      pkcs11,
+      openSession: () => pkcs11.C_OpenSession(slot, flags),
+      slot,
+      token,
+    });
+    if (result.aesKeyWrapPadMechanism !== undefined) this.kwp.set(slotId, result.aesKeyWrapPadMechanism);
     this.logger.info('Token capabilities probed', { slotId, cacheKey: result.cacheKey });
     return result;
   }
@@ -921,6 +932,24 @@ export class TokenService {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /**
+   * AES key wrap with padding (RFC 5649): what the last probe found, else CKM_AES_KEY_WRAP_KWP
+   * when the token lists it (NSS's CKM_AES_KEY_WRAP_PAD pads otherwise), else
+   * CKM_AES_KEY_WRAP_PAD (SoftHSM2 and openCryptoki, where it is RFC 5649).
+   */
+  private kwpMechanism(slotId: number): number {
+    const probed = this.kwp.get(slotId);
+    if (probed !== undefined) return probed;
+    try {
+      if (this.module().C_GetMechanismList(this.slotHandle(slotId)).includes(CKM_AES_KEY_WRAP_KWP)) {
+        return CKM_AES_KEY_WRAP_KWP;
+      }
+    } catch {
+      // No list: the 2.40 mechanism.
+    }
+    return P.CKM_AES_KEY_WRAP_PAD;
+  }
 
   /** A session object copy of a key (see encryptBatch), or null when the token refuses one. */
   private sessionCopy(session: Handle, key: Handle): Handle | null {
