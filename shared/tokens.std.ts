@@ -140,6 +140,12 @@ export const GenerateKeyParamsSchema = z.object({
    * CKA_SENSITIVE, so it can never leave in clear.
    */
   exportable: z.boolean().optional(),
+  /**
+   * The admin accepts the wider usage a token insists on (tpm2-pkcs11 makes every RSA key both
+   * sign and decrypt). Without it such a token's refusal of mkm's template is KEY_TEMPLATE_REFUSED,
+   * naming the usages; with it the key is kept and the result's `widerUsage` names them.
+   */
+  acceptWiderUsage: z.boolean().optional(),
 });
 export type GenerateKeyParams = z.infer<typeof GenerateKeyParamsSchema>;
 
@@ -438,6 +444,8 @@ export interface GenerateKeyResult {
   kcv?: KcvResult;
   /** RSA: SHA-256 of the DER SubjectPublicKeyInfo, hex. */
   spkiSha256?: string;
+  /** Usages the token gave beyond mkm's template, accepted by the admin ("private:sign"). */
+  widerUsage?: string[];
 }
 
 export interface RsaJwk {

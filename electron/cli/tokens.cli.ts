@@ -175,12 +175,17 @@ addCommands((program, context) => {
     .requiredOption('--label <label>', 'the key label')
     .addOption(new Option('--purpose <purpose>', 'what the key is for').choices(KeyPurposeSchema.options))
     .option('--exportable', 'secret keys: allow export wrapped under a KEK (never in clear)')
+    .option(
+      '--accept-wider-usage',
+      'accept the wider key usage a token insists on (e.g. sign and decrypt on one RSA key); recorded in the audit log',
+    )
     .action(
       async (opts: {
         type: (typeof KeyTypeSchema.options)[number];
         label: string;
         purpose?: (typeof KeyPurposeSchema.options)[number];
         exportable?: boolean;
+        acceptWiderUsage?: boolean;
       }) => {
         const ctx = context();
         const slot = await loggedInSlot(ctx);
@@ -193,11 +198,12 @@ addCommands((program, context) => {
           label: opts.label,
           purpose,
           ...(opts.exportable ? { exportable: true } : {}),
+          ...(opts.acceptWiderUsage ? { acceptWiderUsage: true } : {}),
         });
         ctx.out.result(
           key,
           () =>
-            `generated ${key.type} "${key.label}" id ${key.id}${key.kcv ? `  kcv ${key.kcv.kcv} (${key.kcv.method})` : ''}${key.spkiSha256 ? `  spki-sha256 ${key.spkiSha256}` : ''}`,
+            `generated ${key.type} "${key.label}" id ${key.id}${key.kcv ? `  kcv ${key.kcv.kcv} (${key.kcv.method})` : ''}${key.spkiSha256 ? `  spki-sha256 ${key.spkiSha256}` : ''}${key.widerUsage?.length ? `\nwider usage accepted (recorded in the audit log): ${key.widerUsage.join(', ')}` : ''}`,
         );
       },
     );

@@ -271,7 +271,7 @@ export function createApp(options: AppOptions): App {
         return result;
       },
     },
-    keys: keyHandlers(tokens, { inventoryDir: join(paths.root, 'keys') }),
+    keys: keyHandlers(tokens, { inventoryDir: join(paths.root, 'keys'), record: (e) => audit.record(e) }),
     gateway: gatewayHandlers(gateway, embeddedSandbox),
     lifecycle: lifecycleHandlers(keyLifecycle, tokens),
     audit: {

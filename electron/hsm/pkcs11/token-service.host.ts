@@ -22,8 +22,15 @@ import {
   SHA256_RSA_PSS,
   wrapMechanism,
 } from './mechanisms.host';
-import { findById, listObjectsRaw, readAttribute, type FoundObject } from './objects.host';
 import {
+  findById,
+  HMAC_SHA256_KEY_TYPES,
+  listObjectsRaw,
+  readAttribute,
+  type FoundObject,
+} from './objects.host';
+import {
+  BOOL_ATTR,
   handleToNumber,
   readUlong,
   pkcs11js,
@@ -35,7 +42,15 @@ import {
 } from './pkcs11.host';
 import { probeCapabilities } from './probe.host';
 import { csrAssemble, csrToBeSigned, rsaPublicFromComponents, type RsaPublic } from './spki.main';
-import { keyPairTemplates, purposeRule, rsaBits, secretKeyTemplate, unwrapPurpose } from './templates.std';
+import {
+  keyPairTemplates,
+  purposeRule,
+  rsaBits,
+  secretKeyTemplate,
+  unwrapPurpose,
+  type AbstractTemplate,
+  type BoolAttr,
+} from './templates.std';
 import {
   ChangePinParamsSchema,
   CipherParamsSchema,
@@ -435,7 +450,10 @@ export class TokenService {
   // ---------------------------------------------------------------- keys
 
   async generateKey(params: GenerateKeyParams): Promise<GenerateKeyResult> {
-    const { slotId, type, label, purpose, exportable } = parse(GenerateKeyParamsSchema, params);
+    const { slotId, type, label, purpose, exportable, acceptWiderUsage } = parse(
+      GenerateKeyParamsSchema,
+      params,
+    );
     purposeRule(type, purpose);
     const pkcs11 = this.module();
     const session = this.session(slotId);
@@ -501,9 +519,41 @@ export class TokenService {
       ...toTemplate(t.privateKey),
     ];
     const mechanism = { mechanism: P.CKM_RSA_PKCS_KEY_PAIR_GEN };
-    const pair = await this.callAsync(slotId, () =>
-      pkcs11.C_GenerateKeyPairAsync(session.handle, mechanism, publicTemplate, privateTemplate),
-    );
+    let pair: { publicKey: Handle; privateKey: Handle };
+    let widerUsage: string[] = [];
+    try {
+      pair = await this.callAsync(slotId, () =>
+        pkcs11.C_GenerateKeyPairAsync(session.handle, mechanism, publicTemplate, privateTemplate),
+      );
+    } catch (error) {
+      const e = toMkmError(error);
+      if (!TEMPLATE_SUSPECT.has(String(e.details?.ckr))) throw e;
+      // The token may refuse a usage set to false (tpm2-pkcs11: CKR_GENERAL_ERROR). Ask once more
+      // without the refusals, then see which usages it gave beyond what mkm asked for.
+      let wide: { publicKey: Handle; privateKey: Handle };
+      try {
+        wide = await this.callAsync(slotId, () =>
+          pkcs11.C_GenerateKeyPairAsync(
+            session.handle,
+            mechanism,
+            withoutRefusals(publicTemplate),
+            withoutRefusals(privateTemplate),
+          ),
+        );
+      } catch {
+        throw e;
+      }
+      widerUsage = [
+        ...this.usagesBeyond(slotId, wide.privateKey, t.privateKey, 'private'),
+        ...this.usagesBeyond(slotId, wide.publicKey, t.publicKey, 'public'),
+      ];
+      if (widerUsage.length > 0 && !acceptWiderUsage) {
+        safely(() => pkcs11.C_DestroyObject(session.handle, wide.privateKey));
+        safely(() => pkcs11.C_DestroyObject(session.handle, wide.publicKey));
+        throw keyTemplateRefused(widerUsage, e);
+      }
+      pair = wide;
+    }
     const pub = this.rsaPublic(slotId, pair.publicKey);
     const objects = this.describeById(slotId, id.toString('hex'), ['private', 'public']);
     this.logger.info('Key pair generated', {
@@ -513,8 +563,17 @@ export class TokenService {
       label,
       keyId: id.toString('hex'),
       spkiSha256: pub.spkiSha256,
+      ...(widerUsage.length ? { widerUsage } : {}),
     });
-    return { id: id.toString('hex'), type, purpose, label, objects, spkiSha256: pub.spkiSha256 };
+    return {
+      id: id.toString('hex'),
+      type,
+      purpose,
+      label,
+      objects,
+      spkiSha256: pub.spkiSha256,
+      ...(widerUsage.length ? { widerUsage } : {}),
+    };
   }
 
   async listObjects(params: ListObjectsParams): Promise<ObjectInfo[]> {
@@ -613,7 +672,7 @@ export class TokenService {
       }
       arena = Buffer.allocUnsafe(size);
     }
-    let buf = Buffer.alloc(RSA_OUT);
+    let buf = Buffer.alloc(rsa ? this.rsaRoom(head.slotId, key.handle) : RSA_OUT);
     const h = session.handle;
     // Some libraries re-read a token key on every C_EncryptInit (SoftHSM2 checks the key's object
     // file each time: over half the cost of a 1 KiB encryption). A session copy made for the
@@ -777,7 +836,7 @@ export class TokenService {
         wrapMechanism(mechanism, this.kwpMechanism(slotId)),
         wrapping.handle,
         target.handle,
-        Buffer.alloc(RSA_OUT),
+        Buffer.alloc(isRsaMechanism(mechanism) ? this.rsaRoom(slotId, wrapping.handle) : RSA_OUT),
       ),
     );
     this.logger.info('Key wrapped', { slotId, wrappingKeyId, keyId, mechanism });
@@ -1179,6 +1238,35 @@ export class TokenService {
     });
   }
 
+  /** Usages the object has that its template set to false ("private:sign"). */
+  private usagesBeyond(slotId: number, handle: Handle, asked: AbstractTemplate, half: string): string[] {
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const out: string[] = [];
+    for (const [name, wanted] of Object.entries(asked) as [BoolAttr, boolean][]) {
+      if (wanted || !USAGES.has(name)) continue;
+      const value = this.call(slotId, () => readAttribute(pkcs11, session.handle, handle, BOOL_ATTR[name]));
+      if (value?.length && value[0] !== 0) out.push(`${half}:${name}`);
+    }
+    return out;
+  }
+
+  /**
+   * Output room for an RSA result: exactly the modulus length. tpm2-pkcs11 reports the whole
+   * buffer it was given as the ciphertext's length, so a larger buffer yields a broken answer.
+   */
+  private rsaRoom(slotId: number, handle: Handle): number {
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    try {
+      const modulus = readAttribute(pkcs11, session.handle, handle, P.CKA_MODULUS);
+      if (modulus?.length) return modulus.length;
+    } catch {
+      // Unreadable modulus: room for any size.
+    }
+    return RSA_OUT;
+  }
+
   private rsaPublic(slotId: number, handle: Handle): RsaPublic {
     const pkcs11 = this.module();
     const session = this.session(slotId);
@@ -1237,7 +1325,11 @@ export class TokenService {
     const session = this.session(slotId);
     const key = this.findOne(slotId, id, [keyClassFor(mechanism, op)]);
     const mech = cipherMechanism(mechanism, ivB64 === undefined ? undefined : b64(ivB64));
-    const out = Buffer.alloc(Math.max(RSA_OUT, data.length + 16));
+    const out = Buffer.alloc(
+      op === 'encrypt' && isRsaMechanism(mechanism)
+        ? this.rsaRoom(slotId, key.handle)
+        : Math.max(RSA_OUT, data.length + 16),
+    );
     if (data.length === 0 && (op === 'decrypt' || isRsaMechanism(mechanism))) {
       throw new MkmError(
         op === 'decrypt' ? 'ENCRYPTED_DATA_INVALID' : 'DATA_LEN_RANGE',
@@ -1255,6 +1347,38 @@ export class TokenService {
       return Buffer.from(pkcs11.C_Decrypt(session.handle, data, out));
     });
   }
+}
+
+/** Answers with which a token may mean "not with these key settings" (tpm2-pkcs11: GENERAL_ERROR). */
+const TEMPLATE_SUSPECT = new Set([
+  'CKR_GENERAL_ERROR',
+  'CKR_FUNCTION_FAILED',
+  'CKR_TEMPLATE_INCONSISTENT',
+  'CKR_ATTRIBUTE_VALUE_INVALID',
+  'CKR_TEMPLATE_INCOMPLETE',
+]);
+const USAGES = new Set<BoolAttr>(['encrypt', 'decrypt', 'wrap', 'unwrap', 'sign', 'verify', 'derive']);
+const USAGE_ATTRS = new Set<number>([...USAGES].map((u) => BOOL_ATTR[u]));
+
+/** A template without its usages set to false: what the token then does is its own default. */
+function withoutRefusals(template: Template): Template {
+  return template.filter((a) => !(USAGE_ATTRS.has(a.type) && a.value === false));
+}
+
+const HALF_WORDS: Record<string, string> = { private: 'private key', public: 'public key', secret: 'key' };
+
+export function keyTemplateRefused(widerUsage: string[], cause: MkmError): MkmError {
+  const named = widerUsage
+    .map((w) => {
+      const [half, usage] = w.split(':');
+      return `${usage} on the ${HALF_WORDS[half!] ?? half}`;
+    })
+    .join(', ');
+  return new MkmError(
+    'KEY_TEMPLATE_REFUSED',
+    `The token refuses mkm's narrow key settings: it insists on ${named}. The key was not kept. To accept the token's wider usage for this key, generate it again with --accept-wider-usage (recorded in the audit log).`,
+    { refused: widerUsage, ...(typeof cause.details?.ckr === 'string' ? { ckr: cause.details.ckr } : {}) },
+  );
 }
 
 const MECHANISM_WORDS: Record<CipherMechanism | WrapMechanism, string> = {
@@ -1292,8 +1416,8 @@ function keyClassFor(mechanism: CipherMechanism, op: 'encrypt' | 'decrypt'): Obj
 
 function secretTypeOf(info: ObjectInfo): SecretKeyType {
   if (info.keyType === 'aes') return 'aes-256';
-  if (info.keyType === 'generic-secret') return 'hmac-256';
-  throw new MkmError('KEY_TYPE_INCONSISTENT', 'Only AES and HMAC keys have a check value.', {
+  if (info.keyType !== null && HMAC_SHA256_KEY_TYPES.includes(info.keyType)) return 'hmac-256';
+  throw new MkmError('KEY_TYPE_INCONSISTENT', 'Only AES and HMAC-SHA256 keys have a check value here.', {
     keyType: info.keyType,
   });
 }
