@@ -313,6 +313,36 @@ export function tokenSuite(start: () => Promise<TokenUnderTest>): void {
       expect(csr.pem).toContain('BEGIN CERTIFICATE REQUEST');
     });
 
+    it('RSA encryption key: OAEP and PKCS#1 v1.5 both ways', async () => {
+      await ready;
+      if (!can('rsa2048Generate')) return; // the signing test shows how generation is refused
+      const made = await outcome(
+        svc.generateKey({ slotId: slot(), type: 'rsa-2048', label: 'suite-enc', purpose: 'encryption' }),
+      );
+      const key = made.ok
+        ? made.value
+        : await svc.generateKey({
+            slotId: slot(),
+            type: 'rsa-2048',
+            label: 'suite-enc',
+            purpose: 'encryption',
+            acceptWiderUsage: true,
+          });
+      for (const [cap, mechanism] of [
+        ['rsaOaepSha1Encrypt', 'RSA_OAEP_SHA1'],
+        ['rsaOaepSha256Encrypt', 'RSA_OAEP_SHA256'],
+        ['rsaPkcs1Encrypt', 'RSA_PKCS'],
+      ] as const) {
+        const data = randomBytes(32).toString('base64');
+        const enc = await expectAsProbed([cap], svc.encrypt({ slotId: slot(), id: key.id, mechanism, data }));
+        if (!enc) continue;
+        expect(Buffer.from(enc.data, 'base64')).toHaveLength(256);
+        expect((await svc.decrypt({ slotId: slot(), id: key.id, mechanism, data: enc.data })).data).toBe(
+          data,
+        );
+      }
+    });
+
     it("RSA transport key: a gateway's OAEP-wrapped key set unwraps, or is refused specifically", async () => {
       await ready;
       const made = await outcome(
