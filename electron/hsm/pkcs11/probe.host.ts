@@ -182,22 +182,44 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
     }
   };
 
-  const aesKey = (value: Buffer, extractable: boolean) =>
+  /** A secret key of a known value (sensitive; `usages` say what for). */
+  const importSecret = (keyType: number, value: Buffer, usages: Template) =>
     make((t) =>
       track(
         pkcs11.C_CreateObject(
           session,
           placed(t, [
             { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-            { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
+            { type: P.CKA_KEY_TYPE, value: keyType },
             { type: P.CKA_VALUE, value },
             { type: P.CKA_SENSITIVE, value: true },
-            { type: P.CKA_EXTRACTABLE, value: extractable },
-            { type: P.CKA_ENCRYPT, value: true },
-            { type: P.CKA_DECRYPT, value: true },
-            { type: P.CKA_SIGN, value: true },
-            { type: P.CKA_WRAP, value: true },
-            { type: P.CKA_UNWRAP, value: true },
+            ...usages,
+          ]),
+        ),
+      ),
+    );
+  const aesKey = (value: Buffer, extractable: boolean) =>
+    importSecret(P.CKK_AES, value, [
+      { type: P.CKA_EXTRACTABLE, value: extractable },
+      { type: P.CKA_ENCRYPT, value: true },
+      { type: P.CKA_DECRYPT, value: true },
+      { type: P.CKA_SIGN, value: true },
+      { type: P.CKA_WRAP, value: true },
+      { type: P.CKA_UNWRAP, value: true },
+    ]);
+  /** A 32-byte secret key the token makes itself (sensitive; `usages` say what for). */
+  const generateSecret = (mechanism: number, keyType: number, usages: Template) =>
+    make((t) =>
+      track(
+        pkcs11.C_GenerateKey(
+          session,
+          { mechanism },
+          placed(t, [
+            { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+            { type: P.CKA_KEY_TYPE, value: keyType },
+            { type: P.CKA_VALUE_LEN, value: 32 },
+            { type: P.CKA_SENSITIVE, value: true },
+            ...usages,
           ]),
         ),
       ),
@@ -233,24 +255,12 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
       );
     });
 
-    await attempt('aes256Generate', [P.CKM_AES_KEY_GEN], () =>
-      make((t) => {
-        track(
-          pkcs11.C_GenerateKey(
-            session,
-            { mechanism: P.CKM_AES_KEY_GEN },
-            placed(t, [
-              { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-              { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
-              { type: P.CKA_VALUE_LEN, value: 32 },
-              { type: P.CKA_SENSITIVE, value: true },
-              { type: P.CKA_EXTRACTABLE, value: false },
-              { type: P.CKA_ENCRYPT, value: true },
-            ]),
-          ),
-        );
-      }),
-    );
+    await attempt('aes256Generate', [P.CKM_AES_KEY_GEN], async () => {
+      await generateSecret(P.CKM_AES_KEY_GEN, P.CKK_AES, [
+        { type: P.CKA_EXTRACTABLE, value: false },
+        { type: P.CKA_ENCRYPT, value: true },
+      ]);
+    });
 
     const kValue = randomBytes(32);
     let k: Handle | null = null;
@@ -341,21 +351,10 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
       let imported: Handle | null = null;
       let importRefusal: unknown;
       try {
-        imported = await make((t) =>
-          track(
-            pkcs11.C_CreateObject(
-              session,
-              placed(t, [
-                { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-                { type: P.CKA_KEY_TYPE, value: P.CKK_GENERIC_SECRET },
-                { type: P.CKA_VALUE, value },
-                { type: P.CKA_SENSITIVE, value: true },
-                { type: P.CKA_SIGN, value: true },
-                { type: P.CKA_VERIFY, value: true },
-              ]),
-            ),
-          ),
-        );
+        imported = await importSecret(P.CKK_GENERIC_SECRET, value, [
+          { type: P.CKA_SIGN, value: true },
+          { type: P.CKA_VERIFY, value: true },
+        ]);
       } catch (error) {
         importRefusal = error;
       }
@@ -372,22 +371,10 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
       // an HMAC or audit key): then the MAC can only be checked by the token itself.
       let generated: Handle;
       try {
-        generated = await make((t) =>
-          track(
-            pkcs11.C_GenerateKey(
-              session,
-              { mechanism: P.CKM_GENERIC_SECRET_KEY_GEN },
-              placed(t, [
-                { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-                { type: P.CKA_KEY_TYPE, value: P.CKK_GENERIC_SECRET },
-                { type: P.CKA_VALUE_LEN, value: 32 },
-                { type: P.CKA_SENSITIVE, value: true },
-                { type: P.CKA_SIGN, value: true },
-                { type: P.CKA_VERIFY, value: true },
-              ]),
-            ),
-          ),
-        );
+        generated = await generateSecret(P.CKM_GENERIC_SECRET_KEY_GEN, P.CKK_GENERIC_SECRET, [
+          { type: P.CKA_SIGN, value: true },
+          { type: P.CKA_VERIFY, value: true },
+        ]);
       } catch {
         const r = refusalOf(importRefusal);
         throw Object.assign(new Failed(`the token neither takes nor makes an HMAC key (${r.reason})`), {
