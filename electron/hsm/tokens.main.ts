@@ -357,7 +357,9 @@ export class TokensService {
     if (!slot?.token) throw new MkmError('TOKEN_NOT_PRESENT');
     const key = `${slot.token.manufacturer.trim()}|${slot.token.model.trim()}|${slot.token.firmware}`;
     const cached = this.capabilityCache[key];
-    if (cached && !refresh) return { ...cached, cached: true };
+    // A result without `objects` is from the earlier probe, which tried session objects only and
+    // gave raw CKR names: probe again rather than show what may not hold.
+    if (cached && cached.objects !== undefined && !refresh) return { ...cached, cached: true };
     const result = await this.call('probeCapabilities', { slotId });
     this.capabilityCache[result.cacheKey] = result;
     this.writeCapabilityCache();
