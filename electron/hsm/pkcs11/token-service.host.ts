@@ -347,9 +347,14 @@ export class TokenService {
     if (current === userType) return { slotId, loggedIn: true, userType };
     if (current !== null) this.call(slotId, () => pkcs11.C_Logout(session.handle));
     const flags = this.tokenSummary(this.slotHandle(slotId)).flags;
-    if (pin === undefined && userType === 'user' && !flags.loginRequired) {
+    // A PIN typed anyway (the desktop dialog asks for one) changes nothing: the token grants its
+    // use without one, and NSS would answer it with CKR_PIN_INCORRECT.
+    if (userType === 'user' && !flags.loginRequired) {
       session.noLogin = true;
-      this.logger.info('Token needs no login: using it without a PIN', { slotId });
+      this.logger.info('Token needs no login: using it without a PIN', {
+        slotId,
+        pinGiven: pin !== undefined,
+      });
       return { slotId, loggedIn: true, userType };
     }
     if (pin === undefined && !flags.protectedAuthenticationPath) {

@@ -123,6 +123,31 @@ describe.skipIf(unavailable !== null)('NSS softokn', () => {
     });
   });
 
+  describe('a database without a password', () => {
+    it('is used without a PIN, and a PIN typed anyway changes nothing', async () => {
+      const nss = createNssToken();
+      const svc = new TokenService();
+      try {
+        await svc.loadModule({ path: nss.modulePath, libraryParameters: nss.libraryParameters });
+        await svc.login({ slotId: nss.slotId, pin: 'anything' });
+        expect((await svc.listSlots({})).find((s) => s.slotId === nss.slotId)!.session.loggedIn).toBe(true);
+        await svc.logout({ slotId: nss.slotId });
+        expect((await svc.listSlots({})).find((s) => s.slotId === nss.slotId)!.session.loggedIn).toBe(false);
+        await svc.login({ slotId: nss.slotId });
+        const key = await svc.generateKey({
+          slotId: nss.slotId,
+          type: 'hmac-256',
+          label: 'nss-hmac',
+          purpose: 'hmac',
+        });
+        expect(key.kcv?.method).toBe('hmac');
+      } finally {
+        await svc.unloadModule();
+        nss.cleanup();
+      }
+    });
+  });
+
   describe('a database with a password needs the PIN', () => {
     it('is logged in with the PIN, and refused without one', async () => {
       const nss = createNssToken({ password: 'nss-secret-1' });
