@@ -20,6 +20,22 @@ if (unavailable) console.warn(`NSS softokn suite skipped: ${unavailable}`);
 const run = promisify(execFile);
 const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
 
+/** A fresh database, its library loaded in this process for `body`, then both gone. */
+async function onNss(
+  options: { password?: string },
+  body: (nss: NssToken, svc: TokenService) => Promise<void>,
+): Promise<void> {
+  const nss = createNssToken(options);
+  const svc = new TokenService();
+  try {
+    await svc.loadModule({ path: nss.modulePath, libraryParameters: nss.libraryParameters });
+    await body(nss, svc);
+  } finally {
+    await svc.unloadModule();
+    nss.cleanup();
+  }
+}
+
 describe.skipIf(unavailable !== null)('NSS softokn', () => {
   describe('the suite every implementation passes', () => {
     tokenSuite(async () => {
@@ -124,11 +140,8 @@ describe.skipIf(unavailable !== null)('NSS softokn', () => {
   });
 
   describe('a database without a password', () => {
-    it('is used without a PIN, and a PIN typed anyway changes nothing', async () => {
-      const nss = createNssToken();
-      const svc = new TokenService();
-      try {
-        await svc.loadModule({ path: nss.modulePath, libraryParameters: nss.libraryParameters });
+    it('is used without a PIN, and a PIN typed anyway changes nothing', () =>
+      onNss({}, async (nss, svc) => {
         await svc.login({ slotId: nss.slotId, pin: 'anything' });
         expect((await svc.listSlots({})).find((s) => s.slotId === nss.slotId)!.session.loggedIn).toBe(true);
         await svc.logout({ slotId: nss.slotId });
@@ -141,29 +154,18 @@ describe.skipIf(unavailable !== null)('NSS softokn', () => {
           purpose: 'hmac',
         });
         expect(key.kcv?.method).toBe('hmac');
-      } finally {
-        await svc.unloadModule();
-        nss.cleanup();
-      }
-    });
+      }));
   });
 
   describe('a database with a password needs the PIN', () => {
-    it('is logged in with the PIN, and refused without one', async () => {
-      const nss = createNssToken({ password: 'nss-secret-1' });
-      const svc = new TokenService();
-      try {
-        await svc.loadModule({ path: nss.modulePath, libraryParameters: nss.libraryParameters });
+    it('is logged in with the PIN, and refused without one', () =>
+      onNss({ password: 'nss-secret-1' }, async (nss, svc) => {
         const slot = (await svc.listSlots({ tokenPresent: true })).find((s) => s.slotId === nss.slotId)!;
         expect(slot.token!.flags.loginRequired).toBe(true);
         await expect(svc.login({ slotId: nss.slotId })).rejects.toMatchObject({ code: 'VALIDATION' });
         await svc.login({ slotId: nss.slotId, pin: 'nss-secret-1' });
         const after = (await svc.listSlots({})).find((s) => s.slotId === nss.slotId)!;
         expect(after.session.loggedIn).toBe(true);
-      } finally {
-        await svc.unloadModule();
-        nss.cleanup();
-      }
-    });
+      }));
   });
 });
