@@ -63,7 +63,16 @@ export interface AppStatus {
   dataDir: string;
   startedAt: string;
   store: { ok: boolean; restoredFrom: string | null };
-  hsm: { modulePath: string | null; demo: boolean };
+  hsm: {
+    modulePath: string | null;
+    demo: boolean;
+    /** Where the choice comes from (a CLI --module is an override). */
+    source?: ModuleState['source'];
+    /** Whether initialisation parameters go with the library (never the parameters themselves). */
+    parameters?: boolean;
+    /** The loaded library's own description, when it is loaded. */
+    library?: string | null;
+  };
 }
 
 /** Hosts the app may open in the OS browser; everything else is refused. */

@@ -63,6 +63,9 @@ export const ERROR_SENTENCES = {
   PKCS11_ERROR: 'The token reported an error.',
   CAPABILITY_MISSING: 'The token lacks a capability this feature needs.',
   CONFIRMATION_REQUIRED: 'This step needs an explicit confirmation.',
+  // Tokens: portability (issue 12)
+  KEY_TEMPLATE_REFUSED:
+    "The token refuses mkm's narrow key settings and insists on wider key usage; the key was not kept.",
   // Key lifecycle
   KEYS_BUSY: 'Merchant Key Manager is open in another window or process; close it or use that window.',
   AUDIT_BUSY:

@@ -140,6 +140,12 @@ export const GenerateKeyParamsSchema = z.object({
    * CKA_SENSITIVE, so it can never leave in clear.
    */
   exportable: z.boolean().optional(),
+  /**
+   * The admin accepts the wider usage a token insists on (tpm2-pkcs11 makes every RSA key both
+   * sign and decrypt). Without it such a token's refusal of mkm's template is KEY_TEMPLATE_REFUSED,
+   * naming the usages; with it the key is kept and the result's `widerUsage` names them.
+   */
+  acceptWiderUsage: z.boolean().optional(),
 });
 export type GenerateKeyParams = z.infer<typeof GenerateKeyParamsSchema>;
 
@@ -438,6 +444,8 @@ export interface GenerateKeyResult {
   kcv?: KcvResult;
   /** RSA: SHA-256 of the DER SubjectPublicKeyInfo, hex. */
   spkiSha256?: string;
+  /** Usages the token gave beyond mkm's template, accepted by the admin ("private:sign"). */
+  widerUsage?: string[];
 }
 
 export interface RsaJwk {
@@ -527,8 +535,12 @@ export type CapabilityName = (typeof CAPABILITY_NAMES)[number];
 
 export interface Capability {
   supported: boolean;
-  /** Why not, in words for support; absent when supported. */
+  /** Why not, in an admin's words (never a raw CKR name); absent when supported. */
   reason?: string;
+  /** For support: the token's raw answer (a CKR_* name) behind a "no". */
+  detail?: string;
+  /** Which of several mechanisms worked (AES key wrap with padding: "0x210b" or "0x210a"). */
+  mechanism?: string;
 }
 
 export interface CapabilitiesResult {
@@ -538,5 +550,9 @@ export interface CapabilitiesResult {
   capabilities: Record<CapabilityName, Capability>;
   /** The strongest OAEP the token can unwrap, what a transport key should be registered with. */
   bestOaepUnwrap: 'RSA_OAEP_SHA256' | 'RSA_OAEP_SHA1' | null;
+  /** Whether the probe could use session objects or needed token objects (removed after). */
+  objects?: 'session' | 'token';
+  /** The mechanism that does RFC 5649 on this token (0x210B or 0x210A), when one does. */
+  aesKeyWrapPadMechanism?: number;
   probedAt: string;
 }

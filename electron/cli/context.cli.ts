@@ -9,6 +9,8 @@ export interface GlobalOptions {
   json: boolean;
   dataDir: string;
   module?: string;
+  /** --module-params or MKM_MODULE_PARAMS. */
+  moduleParams?: string;
   token?: string;
   slot?: string;
 }

@@ -18,9 +18,21 @@ function statusText(s: AppStatus): string {
     `${s.app.name} ${s.app.version}${s.app.packaged ? '' : ' (development)'}`,
     `data folder      ${s.dataDir}`,
     `settings store   ${s.store.ok ? 'ok' : `restored from ${s.store.restoredFrom}`}`,
-    `PKCS#11 library  ${s.hsm.modulePath ?? 'none chosen'}`,
+    `PKCS#11 library  ${libraryText(s.hsm)}`,
     `runtime          node ${s.runtime.node} on ${s.runtime.platform}/${s.runtime.arch}`,
   ].join('\n');
+}
+
+function libraryText(h: AppStatus['hsm']): string {
+  if (!h.modulePath) return h.demo ? 'the demo token (SoftHSM2), not started yet' : 'none chosen';
+  const from = h.source === 'override' ? ' (--module)' : h.source === 'demo' ? ' (demo token)' : '';
+  return [
+    `${h.modulePath}${from}`,
+    h.parameters ? 'with initialisation parameters' : '',
+    h.library ? `— ${h.library}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 export function buildProgram(argvJson: boolean): { program: Command; context: () => CliContext } {
@@ -34,6 +46,12 @@ export function buildProgram(argvJson: boolean): { program: Command; context: ()
     .option('--json', 'machine-readable output: one JSON document on stdout', false)
     .option('--data-dir <dir>', 'where the store, audit log and app data live', defaultDataDir())
     .option('--module <path>', 'the PKCS#11 library to use')
+    .addOption(
+      new Option(
+        '--module-params <text>',
+        "the library's initialisation parameters (NSS softokn: configdir='sql:DIR' ...)",
+      ).env('MKM_MODULE_PARAMS'),
+    )
     .addOption(new Option('--token <label>', 'the token, by label').conflicts('slot'))
     .addOption(new Option('--slot <id>', 'the token, by slot id').conflicts('token'))
     .showHelpAfterError('(run mkm --help for usage)')
@@ -49,6 +67,7 @@ export function buildProgram(argvJson: boolean): { program: Command; context: ()
         mode: 'cli',
         dataDir: options.dataDir,
         moduleOverride: options.module,
+        moduleParametersOverride: options.moduleParams,
         isTrustedSender: (s) => s.transport === 'cli',
       }));
     cached = {

@@ -33,10 +33,13 @@ export async function resolveSlot(ctx: CliContext): Promise<SlotSummary> {
 export async function loggedInSlot(ctx: CliContext): Promise<SlotSummary> {
   const slot = await resolveSlot(ctx);
   if (!slot.session.loggedIn) {
-    const usePad = slot.token!.flags.protectedAuthenticationPath && !process.env.MKM_PIN;
+    const flags = slot.token!.flags;
+    // A token that needs no login (CKF_LOGIN_REQUIRED clear) is used without a PIN, headless too;
+    // the PIN pad takes the PIN when there is one and MKM_PIN is not set.
+    const noPin = !flags.loginRequired || (flags.protectedAuthenticationPath && !process.env.MKM_PIN);
     await ctx.call(
       'tokens.login',
-      usePad ? { slotId: slot.slotId } : { slotId: slot.slotId, pin: await readPin() },
+      noPin ? { slotId: slot.slotId } : { slotId: slot.slotId, pin: await readPin() },
     );
   }
   return slot;
@@ -129,7 +132,8 @@ addCommands((program, context) => {
     .option('--refresh', 'probe again even when cached')
     .action(async (opts: { refresh?: boolean }) => {
       const ctx = context();
-      const slot = process.env.MKM_PIN ? await loggedInSlot(ctx) : await resolveSlot(ctx);
+      const found = await resolveSlot(ctx);
+      const slot = process.env.MKM_PIN || !found.token!.flags.loginRequired ? await loggedInSlot(ctx) : found;
       const caps = await ctx.call('tokens.capabilities', {
         slotId: slot.slotId,
         refresh: opts.refresh ?? false,
@@ -174,12 +178,17 @@ addCommands((program, context) => {
       '--exportable',
       'secret keys: allow export wrapped, only under a KEK the security officer marked trusted (never in clear)',
     )
+    .option(
+      '--accept-wider-usage',
+      'accept the wider key usage a token insists on (e.g. sign and decrypt on one RSA key); recorded in the audit log',
+    )
     .action(
       async (opts: {
         type: (typeof KeyTypeSchema.options)[number];
         label: string;
         purpose?: (typeof KeyPurposeSchema.options)[number];
         exportable?: boolean;
+        acceptWiderUsage?: boolean;
       }) => {
         const ctx = context();
         const slot = await loggedInSlot(ctx);
@@ -192,11 +201,12 @@ addCommands((program, context) => {
           label: opts.label,
           purpose,
           ...(opts.exportable ? { exportable: true } : {}),
+          ...(opts.acceptWiderUsage ? { acceptWiderUsage: true } : {}),
         });
         ctx.out.result(
           key,
           () =>
-            `generated ${key.type} "${key.label}" id ${key.id}${key.kcv ? `  kcv ${key.kcv.kcv} (${key.kcv.method})` : ''}${key.spkiSha256 ? `  spki-sha256 ${key.spkiSha256}` : ''}`,
+            `generated ${key.type} "${key.label}" id ${key.id}${key.kcv ? `  kcv ${key.kcv.kcv} (${key.kcv.method})` : ''}${key.spkiSha256 ? `  spki-sha256 ${key.spkiSha256}` : ''}${key.widerUsage?.length ? `\nwider usage accepted (recorded in the audit log): ${key.widerUsage.join(', ')}` : ''}`,
         );
       },
     );

@@ -48,6 +48,8 @@ export interface AppOptions {
   storeFactory?: StoreFactory;
   /** CLI --module: a PKCS#11 library path, or "demo". */
   moduleOverride?: string | undefined;
+  /** CLI --module-params / MKM_MODULE_PARAMS: the library's initialisation parameters. */
+  moduleParametersOverride?: string | undefined;
   /** Electron's utilityProcess spawner; Node modes fork a child process. */
   hostSpawnerFor?: (env: NodeJS.ProcessEnv) => HostSpawner;
   /** Poll for inserted and removed tokens (UIs do, the CLI does not). */
@@ -118,6 +120,7 @@ export function createApp(options: AppOptions): App {
     events,
     packaged: options.packaged ?? false,
     moduleOverride: options.moduleOverride,
+    moduleParametersOverride: options.moduleParametersOverride,
     watchSlots: options.watchSlots ?? false,
     settings: {
       get: settings,
@@ -194,10 +197,19 @@ export function createApp(options: AppOptions): App {
         dataDir: paths.root,
         startedAt,
         store: { ok: opened.movedAside === null, restoredFrom: opened.restoredFrom },
-        hsm: {
-          modulePath: settings().modulePath,
-          demo: settings().modulePath === null && tokens.demoInUse(),
-        },
+        hsm: (() => {
+          // The library really in use (a CLI --module included), not only the saved choice.
+          const inUse = tokens.inUse();
+          return {
+            modulePath: inUse.path,
+            demo: inUse.source === 'demo',
+            source: inUse.source,
+            parameters: inUse.parameters,
+            library: inUse.info
+              ? `${inUse.info.manufacturer} ${inUse.info.libraryDescription} ${inUse.info.libraryVersion}`.trim()
+              : null,
+          };
+        })(),
       }),
       openExternal: async ({ url }) => {
         if (!isAllowedExternalUrl(url) || !options.openExternal) {
@@ -259,7 +271,7 @@ export function createApp(options: AppOptions): App {
         return result;
       },
     },
-    keys: keyHandlers(tokens, { inventoryDir: join(paths.root, 'keys') }),
+    keys: keyHandlers(tokens, { inventoryDir: join(paths.root, 'keys'), record: (e) => audit.record(e) }),
     gateway: gatewayHandlers(gateway, embeddedSandbox),
     lifecycle: lifecycleHandlers(keyLifecycle, tokens),
     audit: {

@@ -73,7 +73,16 @@ async function refuseManaged(
 
 export function keyHandlers(
   tokens: TokensService,
-  options: { inventoryDir: string },
+  options: {
+    inventoryDir: string;
+    /** The audit log: a key kept with the token's wider usage is recorded there, never silently. */
+    record?: (entry: {
+      action: string;
+      result: 'ok';
+      key?: { id: string; fingerprint?: string };
+      details?: Record<string, unknown>;
+    }) => void;
+  },
 ): Handlers<Contract>['keys'] {
   return {
     list: (req) => tokens.call('listObjects', req),
@@ -96,6 +105,24 @@ export function keyHandlers(
               fraction: null,
               message: `Generating ${params.type} on the token… ${Math.round(p.elapsedMs / 1000)} s${slow ? ' (RSA can take a minute on a smartcard)' : ''}`,
             }),
+        })
+        .then((made) => {
+          if (made.widerUsage?.length) {
+            options.record?.({
+              action: 'key.generate.wider-usage',
+              result: 'ok',
+              key: { id: made.id, ...(made.spkiSha256 ? { fingerprint: made.spkiSha256 } : {}) },
+              details: {
+                slotId: params.slotId,
+                type: made.type,
+                purpose: made.purpose,
+                label: made.label,
+                widerUsage: made.widerUsage,
+                acceptedBy: 'admin',
+              },
+            });
+          }
+          return made;
         })
         .finally(() =>
           ctx.events.emit('progress', { operationId: id, phase: 'done', fraction: 1, message: 'Done.' }),

@@ -25,6 +25,11 @@ export interface TokensServiceOptions {
   packaged: boolean;
   /** CLI --module: a path, or "demo". */
   moduleOverride?: string | undefined;
+  /**
+   * CLI --module-params (or MKM_MODULE_PARAMS): the library's initialisation parameters. Without
+   * it, an override naming the library chosen in the settings keeps that library's parameters.
+   */
+  moduleParametersOverride?: string | undefined;
   /** Electron passes a utilityProcess spawner; Node modes fork a child. */
   spawnerFor?: (env: NodeJS.ProcessEnv) => HostSpawner;
   /** Poll for inserted and removed tokens (the UI wants it; the CLI does not). */
@@ -63,21 +68,28 @@ export class TokensService {
     return demoTokenAvailable() && (!this.options.packaged || this.options.settings.get().confirmDemoToken);
   }
 
-  private choose(): Choice {
+  /** `prepareDemo` false: only say what would be used, without making the demo token. */
+  private choose(prepareDemo = true): Choice {
     const override = this.options.moduleOverride;
-    if (override && override !== 'demo')
-      return { source: 'override', path: override, demo: false, env: process.env };
+    const paramsOverride = this.options.moduleParametersOverride || undefined;
     const settings = this.options.settings.get();
+    if (override && override !== 'demo') {
+      // The parameters belong to the library: --module naming the chosen library keeps them.
+      const kept = settings.modulePath === override ? (settings.moduleParameters ?? undefined) : undefined;
+      const libraryParameters = paramsOverride ?? kept;
+      return { source: 'override', path: override, libraryParameters, demo: false, env: process.env };
+    }
     if (!override && settings.modulePath) {
       return {
         source: 'settings',
         path: settings.modulePath,
-        libraryParameters: settings.moduleParameters ?? undefined,
+        libraryParameters: paramsOverride ?? settings.moduleParameters ?? undefined,
         demo: false,
         env: process.env,
       };
     }
     if (override === 'demo' || this.demoAllowed()) {
+      if (!prepareDemo) return { source: 'demo', path: null, demo: true, env: process.env };
       const demo = ensureDemoToken(this.demoDir());
       return { source: 'demo', path: demo.modulePath, demo: true, env: demo.env };
     }
@@ -124,6 +136,9 @@ export class TokensService {
     } catch (error) {
       this.moduleInfo = null;
       this.moduleError = toErrorShape(error);
+      // A host without a library must not be kept: every later call would answer NO_MODULE
+      // instead of the library's own failure.
+      await this.stopClient();
       throw error;
     }
     if (this.options.watchSlots) this.stopWatching = client.watchSlots({ intervalMs: 1000 });
@@ -254,6 +269,25 @@ export class TokensService {
     this.client?.setIdleLogout(ms);
   }
 
+  /**
+   * The library in use (or about to be), for `mkm status`: never starts anything, and never
+   * returns the parameters themselves (an admin may have put a password in them).
+   */
+  inUse(): {
+    path: string | null;
+    source: ModuleState['source'];
+    parameters: boolean;
+    info: ModuleInfo | null;
+  } {
+    const choice = this.clientChoice ?? this.choose(false);
+    return {
+      path: choice.path,
+      source: choice.source,
+      parameters: choice.libraryParameters !== undefined,
+      info: this.clientChoice ? this.moduleInfo : null,
+    };
+  }
+
   /** Whether the running host serves the demo token (for labels; never starts anything). */
   demoInUse(): boolean {
     return this.clientChoice?.demo ?? false;
@@ -323,7 +357,9 @@ export class TokensService {
     if (!slot?.token) throw new MkmError('TOKEN_NOT_PRESENT');
     const key = `${slot.token.manufacturer.trim()}|${slot.token.model.trim()}|${slot.token.firmware}`;
     const cached = this.capabilityCache[key];
-    if (cached && !refresh) return { ...cached, cached: true };
+    // A result without `objects` is from the earlier probe, which tried session objects only and
+    // gave raw CKR names: probe again rather than show what may not hold.
+    if (cached && cached.objects !== undefined && !refresh) return { ...cached, cached: true };
     const result = await this.call('probeCapabilities', { slotId });
     this.capabilityCache[result.cacheKey] = result;
     this.writeCapabilityCache();

@@ -38,7 +38,14 @@ export function cipherMechanism(m: CipherMechanism, iv?: Buffer): Mechanism {
   }
 }
 
-export function wrapMechanism(m: WrapMechanism): Mechanism {
+/** CKM_AES_KEY_WRAP_KWP (PKCS#11 3.0): RFC 5649; pkcs11js does not export it. */
+export const CKM_AES_KEY_WRAP_KWP = 0x210b;
+
+/**
+ * `kwp`: the token's RFC 5649 mechanism (0x210B, or 0x210A where that is RFC 5649, as in
+ * SoftHSM2); NSS's 0x210A pads otherwise, so the token service picks per token.
+ */
+export function wrapMechanism(m: WrapMechanism, kwp: number = P.CKM_AES_KEY_WRAP_PAD): Mechanism {
   switch (m) {
     case 'RSA_OAEP_SHA1':
       return oaep('sha1');
@@ -47,7 +54,7 @@ export function wrapMechanism(m: WrapMechanism): Mechanism {
     case 'AES_KEY_WRAP':
       return { mechanism: P.CKM_AES_KEY_WRAP };
     case 'AES_KEY_WRAP_PAD':
-      return { mechanism: P.CKM_AES_KEY_WRAP_PAD };
+      return { mechanism: kwp };
   }
 }
 

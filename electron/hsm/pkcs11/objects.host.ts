@@ -23,21 +23,81 @@ export function classOf(value: number | null): ObjectClass {
   return 'other';
 }
 
+/**
+ * Every CKK_* of PKCS#11 v2.40 and v3.0 (values from pkcs11t.h; pkcs11js lacks the 3.0 ones).
+ * A token may type an HMAC key by its hash (CKK_SHA256_HMAC, 0x2b) rather than as a generic
+ * secret; both are HMAC keys to mkm.
+ */
 const KEY_TYPE_NAMES: Record<number, string> = {
-  [P.CKK_RSA]: 'rsa',
-  [P.CKK_DSA]: 'dsa',
-  [P.CKK_DH]: 'dh',
-  [P.CKK_EC]: 'ec',
-  [P.CKK_GENERIC_SECRET]: 'generic-secret',
-  [P.CKK_DES]: 'des',
-  [P.CKK_DES2]: 'des2',
-  [P.CKK_DES3]: 'des3',
-  [P.CKK_AES]: 'aes',
+  0x00: 'rsa',
+  0x01: 'dsa',
+  0x02: 'dh',
+  0x03: 'ec',
+  0x04: 'x9.42-dh',
+  0x05: 'kea',
+  0x10: 'generic-secret',
+  0x11: 'rc2',
+  0x12: 'rc4',
+  0x13: 'des',
+  0x14: 'des2',
+  0x15: 'des3',
+  0x16: 'cast',
+  0x17: 'cast3',
+  0x18: 'cast128',
+  0x19: 'rc5',
+  0x1a: 'idea',
+  0x1b: 'skipjack',
+  0x1c: 'baton',
+  0x1d: 'juniper',
+  0x1e: 'cdmf',
+  0x1f: 'aes',
+  0x20: 'blowfish',
+  0x21: 'twofish',
+  0x22: 'securid',
+  0x23: 'hotp',
+  0x24: 'acti',
+  0x25: 'camellia',
+  0x26: 'aria',
+  0x27: 'md5-hmac',
+  0x28: 'sha1-hmac',
+  0x29: 'ripemd128-hmac',
+  0x2a: 'ripemd160-hmac',
+  0x2b: 'sha256-hmac',
+  0x2c: 'sha384-hmac',
+  0x2d: 'sha512-hmac',
+  0x2e: 'sha224-hmac',
+  0x2f: 'seed',
+  0x30: 'gostr3410',
+  0x31: 'gostr3411',
+  0x32: 'gost28147',
+  0x33: 'chacha20',
+  0x34: 'poly1305',
+  0x35: 'aes-xts',
+  0x36: 'sha3-224-hmac',
+  0x37: 'sha3-256-hmac',
+  0x38: 'sha3-384-hmac',
+  0x39: 'sha3-512-hmac',
+  0x3a: 'blake2b-160-hmac',
+  0x3b: 'blake2b-256-hmac',
+  0x3c: 'blake2b-384-hmac',
+  0x3d: 'blake2b-512-hmac',
+  0x3e: 'salsa20',
+  0x3f: 'x2ratchet',
+  0x40: 'ec-edwards',
+  0x41: 'ec-montgomery',
+  0x42: 'hkdf',
+  0x43: 'sha512-224-hmac',
+  0x44: 'sha512-256-hmac',
+  0x45: 'sha512-t-hmac',
 };
+
+/** Key types an HMAC-SHA256 key (mkm's hmac-256) may carry on a token. */
+export const HMAC_SHA256_KEY_TYPES: readonly string[] = ['generic-secret', 'sha256-hmac'];
 
 export function keyTypeName(value: number | null): string | null {
   if (value === null) return null;
-  return KEY_TYPE_NAMES[value] ?? `0x${value.toString(16)}`;
+  if (KEY_TYPE_NAMES[value]) return KEY_TYPE_NAMES[value];
+  return value >= 0x80000000 ? `vendor-0x${value.toString(16)}` : `0x${value.toString(16)}`;
 }
 
 const COMMON = [P.CKA_CLASS, P.CKA_ID, P.CKA_LABEL, P.CKA_TOKEN, P.CKA_PRIVATE];

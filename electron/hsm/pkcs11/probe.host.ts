@@ -1,7 +1,7 @@
 import { createCipheriv, createHmac, createVerify, publicEncrypt, randomBytes, constants } from 'node:crypto';
 import { aesCmacKcv } from '../../crypto/kcv.main';
 import { toMkmError } from './ckr.std';
-import { CMAC, HMAC_SHA256, oaep, SHA256_RSA_PKCS, wrapMechanism } from './mechanisms.host';
+import { CMAC, CKM_AES_KEY_WRAP_KWP, HMAC_SHA256, oaep, SHA256_RSA_PKCS } from './mechanisms.host';
 import { pkcs11js, type Handle, type Mechanism, type PKCS11, type Template } from './pkcs11.host';
 import { rsaPublicFromComponents } from './spki.main';
 import {
@@ -13,25 +13,101 @@ import {
 } from './types.std';
 
 /**
- * What the token really does, found by doing it on temporary session objects (CKA_TOKEN false,
- * gone when the session closes, destroyed here anyway). Mechanism lists lie: SoftHSM2 2.6
- * lists CKM_RSA_PKCS_OAEP but unwraps only with SHA-1; some tokens list CMAC and refuse it for
- * C_Sign. Where software can predict the answer (known key values), the token's answer is
- * compared with it, so "works" also means "interoperates".
+ * What the token really does, found by doing it on temporary objects, destroyed here. Session
+ * objects (CKA_TOKEN false, gone with the session) are tried first; a token that refuses them
+ * (tpm2-pkcs11 makes only token objects) gets token objects, which are always destroyed again,
+ * and leftovers of an interrupted probe (label PROBE_LABEL) are swept at the start.
+ *
+ * Mechanism lists lie: SoftHSM2 2.6 lists CKM_RSA_PKCS_OAEP but unwraps only with SHA-1;
+ * tpm2-pkcs11 lists CKM_AES_KEY_GEN and answers C_GenerateKey with CKR_FUNCTION_NOT_SUPPORTED;
+ * NSS's CKM_AES_KEY_WRAP_PAD (0x210A) is PKCS#7 padding around RFC 3394, its RFC 5649 is 0x210B.
+ * Where software can predict the answer (known key values), the token's answer is compared with
+ * it, so "works" also means "interoperates".
+ *
+ * Every "no" carries a reason in an admin's words; the raw CKR name, for support and for
+ * comparing with the token's own tools, goes in `detail`.
  */
 const P = pkcs11js;
+export const PROBE_LABEL = 'mkm-probe';
 
 export interface ProbeContext {
   pkcs11: PKCS11;
-  session: Handle;
+  /**
+   * Opens a session of the probe's own on the slot (logged in if the app is). Trials run there,
+   * never in the app's session: a failed operation may leave it active (tpm2-pkcs11 after a
+   * refused OAEP), so after each refusal the probe moves to a fresh one.
+   */
+  openSession(): Handle;
   slot: Handle;
   token: TokenSummary;
 }
 
 class Failed extends Error {}
 
+/** A PKCS#11 answer during a probe, in an admin's words (the app's requests are known-good). */
+export function probeReason(ckr: string | undefined): string {
+  switch (ckr) {
+    case 'CKR_MECHANISM_INVALID':
+      return 'the token does not offer this algorithm';
+    case 'CKR_FUNCTION_NOT_SUPPORTED':
+      return "the token's library does not implement this operation";
+    case 'CKR_ARGUMENTS_BAD':
+    case 'CKR_MECHANISM_PARAM_INVALID':
+      return 'the token refuses the parameters of this algorithm';
+    case 'CKR_ATTRIBUTE_VALUE_INVALID':
+    case 'CKR_ATTRIBUTE_TYPE_INVALID':
+    case 'CKR_TEMPLATE_INCONSISTENT':
+    case 'CKR_TEMPLATE_INCOMPLETE':
+    case 'CKR_ATTRIBUTE_READ_ONLY':
+      return 'the token refuses the key settings this needs';
+    case 'CKR_KEY_TYPE_INCONSISTENT':
+    case 'CKR_WRAPPING_KEY_TYPE_INCONSISTENT':
+    case 'CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT':
+      return 'the token cannot use this kind of key for it';
+    case 'CKR_KEY_FUNCTION_NOT_PERMITTED':
+    case 'CKR_ACTION_PROHIBITED':
+      return 'the token does not allow a key to be used this way';
+    case 'CKR_KEY_SIZE_RANGE':
+      return 'the token does not support this key size';
+    case 'CKR_KEY_UNEXTRACTABLE':
+    case 'CKR_KEY_NOT_WRAPPABLE':
+      return 'the token does not let a key leave it this way';
+    case 'CKR_USER_NOT_LOGGED_IN':
+      return 'the token needs a login to try this';
+    case 'CKR_DEVICE_MEMORY':
+    case 'CKR_TOKEN_RESOURCE_EXCEEDED':
+      return 'the token has no room for a temporary key';
+    case 'CKR_GENERAL_ERROR':
+    case 'CKR_FUNCTION_FAILED':
+    case 'CKR_DEVICE_ERROR':
+      return 'the token failed while trying it';
+    case 'CKR_ENCRYPTED_DATA_INVALID':
+    case 'CKR_WRAPPED_KEY_INVALID':
+      return 'the token could not read standard input for it';
+    default:
+      return 'the token refused it';
+  }
+}
+
+interface Refusal {
+  reason: string;
+  detail?: string;
+}
+
+function refusalOf(error: unknown): Refusal {
+  if (error instanceof Failed) {
+    const detail = (error as Failed & { detail?: string }).detail;
+    return detail ? { reason: error.message, detail } : { reason: error.message };
+  }
+  const e = toMkmError(error);
+  const ckr = typeof e.details?.ckr === 'string' ? e.details.ckr : undefined;
+  return { reason: probeReason(ckr), detail: ckr ?? e.code };
+}
+
 export async function probeCapabilities(ctx: ProbeContext): Promise<CapabilitiesResult> {
-  const { pkcs11, session, slot, token } = ctx;
+  const { pkcs11, slot, token } = ctx;
+  const sessions = [ctx.openSession()];
+  let session = sessions[0]!;
   const caps = {} as Record<CapabilityName, Capability>;
   const created: Handle[] = [];
   let mechanisms = new Set<number>();
@@ -40,28 +116,34 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
   } catch {
     // Some tokens refuse the list; the trials below still tell.
   }
-  const unlisted = (m: number) =>
-    mechanisms.size > 0 && !mechanisms.has(m) ? ' (not in the mechanism list)' : '';
+  const listed = (m: number) => mechanisms.size === 0 || mechanisms.has(m);
+  sweepLeftovers(pkcs11, session);
 
-  const attempt = async (name: CapabilityName, mech: number | null, fn: () => void | Promise<void>) => {
+  const no = (r: Refusal, mechs: readonly number[]): Capability => {
+    const offered = mechs.length === 0 || mechs.some(listed);
+    return {
+      supported: false,
+      reason: r.reason + (offered ? '' : ' (the token does not list it)'),
+      ...(r.detail ? { detail: r.detail } : {}),
+    };
+  };
+  const attempt = async (
+    name: CapabilityName,
+    mechs: readonly number[],
+    fn: () => void | Capability | Promise<void | Capability>,
+  ) => {
     try {
-      await fn();
-      caps[name] = { supported: true };
+      const found = await fn();
+      caps[name] = found ?? { supported: true };
     } catch (error) {
-      const why =
-        error instanceof Failed
-          ? error.message
-          : (() => {
-              const e = toMkmError(error);
-              const ckr = e.details?.ckr;
-              // During a probe the app's requests are known-good, so a "bad arguments" answer
-              // means the token refuses the mechanism's parameters (SoftHSM2: OAEP with SHA-256).
-              if (ckr === 'CKR_ARGUMENTS_BAD' || ckr === 'CKR_MECHANISM_PARAM_INVALID') {
-                return `${ckr}: the token refuses the parameters of this mechanism`;
-              }
-              return `${ckr ?? e.code}: ${e.message}`;
-            })();
-      caps[name] = { supported: false, reason: why + (mech === null ? '' : unlisted(mech)) };
+      caps[name] = no(refusalOf(error), mechs);
+      // Objects stay usable from the new session; the old one stays open for its session objects.
+      try {
+        session = ctx.openSession();
+        sessions.push(session);
+      } catch {
+        // The token allows no more sessions: the next trials say so themselves.
+      }
     }
   };
   const expect = (ok: boolean, message: string) => {
@@ -71,32 +153,79 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
     created.push(h);
     return h;
   };
-  const sessionKey = (extra: Template): Template => [
-    { type: P.CKA_TOKEN, value: false },
-    { type: P.CKA_PRIVATE, value: false },
-    { type: P.CKA_LABEL, value: 'mkm-probe' },
+
+  let kwpMechanism: number | null = null;
+  // Session objects first; once a token refuses them and takes token objects, token objects.
+  let tokenObjects = false;
+  const placed = (tokenObject: boolean, extra: Template): Template => [
+    { type: P.CKA_TOKEN, value: tokenObject },
+    // A token object keeps the token's default privacy (some tokens refuse public secret keys).
+    ...(tokenObject ? [] : [{ type: P.CKA_PRIVATE, value: false }]),
+    { type: P.CKA_LABEL, value: PROBE_LABEL },
     ...extra,
   ];
-  const aesKey = (value: Buffer, extractable: boolean) =>
-    track(
-      pkcs11.C_CreateObject(
-        session,
-        sessionKey([
-          { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-          { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
-          { type: P.CKA_VALUE, value },
-          { type: P.CKA_SENSITIVE, value: true },
-          { type: P.CKA_EXTRACTABLE, value: extractable },
-          { type: P.CKA_ENCRYPT, value: true },
-          { type: P.CKA_DECRYPT, value: true },
-          { type: P.CKA_SIGN, value: true },
-          { type: P.CKA_WRAP, value: true },
-          { type: P.CKA_UNWRAP, value: true },
-        ]),
+  const make = async <T>(build: (tokenObject: boolean) => T | Promise<T>): Promise<T> => {
+    if (tokenObjects) return build(true);
+    try {
+      return await build(false);
+    } catch (sessionError) {
+      if (sessionError instanceof Failed) throw sessionError;
+      try {
+        const made = await build(true);
+        tokenObjects = true;
+        return made;
+      } catch (tokenError) {
+        // Not logged in: the session answer says more about the token than the login does.
+        const ckr = toMkmError(tokenError).details?.ckr;
+        throw ckr === 'CKR_USER_NOT_LOGGED_IN' ? sessionError : tokenError;
+      }
+    }
+  };
+
+  /** A secret key of a known value (sensitive; `usages` say what for). */
+  const importSecret = (keyType: number, value: Buffer, usages: Template) =>
+    make((t) =>
+      track(
+        pkcs11.C_CreateObject(
+          session,
+          placed(t, [
+            { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+            { type: P.CKA_KEY_TYPE, value: keyType },
+            { type: P.CKA_VALUE, value },
+            { type: P.CKA_SENSITIVE, value: true },
+            ...usages,
+          ]),
+        ),
       ),
     );
-  const unwrapTemplate = (): Template =>
-    sessionKey([
+  const aesKey = (value: Buffer, extractable: boolean) =>
+    importSecret(P.CKK_AES, value, [
+      { type: P.CKA_EXTRACTABLE, value: extractable },
+      { type: P.CKA_ENCRYPT, value: true },
+      { type: P.CKA_DECRYPT, value: true },
+      { type: P.CKA_SIGN, value: true },
+      { type: P.CKA_WRAP, value: true },
+      { type: P.CKA_UNWRAP, value: true },
+    ]);
+  /** A 32-byte secret key the token makes itself (sensitive; `usages` say what for). */
+  const generateSecret = (mechanism: number, keyType: number, usages: Template) =>
+    make((t) =>
+      track(
+        pkcs11.C_GenerateKey(
+          session,
+          { mechanism },
+          placed(t, [
+            { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+            { type: P.CKA_KEY_TYPE, value: keyType },
+            { type: P.CKA_VALUE_LEN, value: 32 },
+            { type: P.CKA_SENSITIVE, value: true },
+            ...usages,
+          ]),
+        ),
+      ),
+    );
+  const unwrapTemplate = (t: boolean): Template =>
+    placed(t, [
       { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
       { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
       { type: P.CKA_SENSITIVE, value: true },
@@ -107,9 +236,11 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
     pkcs11.C_SignInit(session, CMAC, key);
     return pkcs11.C_Sign(session, Buffer.alloc(16), Buffer.alloc(64)).subarray(0, 3).toString('hex');
   };
-  const encrypt = (mech: Mechanism, key: Handle, data: Buffer) => {
+  // `room`: an RSA answer gets exactly the modulus length; tpm2-pkcs11 reports the whole buffer
+  // as its ciphertext otherwise.
+  const encrypt = (mech: Mechanism, key: Handle, data: Buffer, room = data.length + 1024) => {
     pkcs11.C_EncryptInit(session, mech, key);
-    return Buffer.from(pkcs11.C_Encrypt(session, data, Buffer.alloc(data.length + 1024)));
+    return Buffer.from(pkcs11.C_Encrypt(session, data, Buffer.alloc(room)));
   };
   const decrypt = (mech: Mechanism, key: Handle, data: Buffer) => {
     pkcs11.C_DecryptInit(session, mech, key);
@@ -117,43 +248,35 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
   };
 
   try {
-    await attempt('random', null, () => {
+    await attempt('random', [], () => {
       expect(
         pkcs11.C_GenerateRandom(session, Buffer.alloc(16)).length === 16,
         'the token returned too few random bytes',
       );
     });
 
-    await attempt('aes256Generate', P.CKM_AES_KEY_GEN, () => {
-      track(
-        pkcs11.C_GenerateKey(
-          session,
-          { mechanism: P.CKM_AES_KEY_GEN },
-          sessionKey([
-            { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-            { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
-            { type: P.CKA_VALUE_LEN, value: 32 },
-            { type: P.CKA_SENSITIVE, value: true },
-            { type: P.CKA_EXTRACTABLE, value: false },
-            { type: P.CKA_ENCRYPT, value: true },
-          ]),
-        ),
-      );
+    await attempt('aes256Generate', [P.CKM_AES_KEY_GEN], async () => {
+      await generateSecret(P.CKM_AES_KEY_GEN, P.CKK_AES, [
+        { type: P.CKA_EXTRACTABLE, value: false },
+        { type: P.CKA_ENCRYPT, value: true },
+      ]);
     });
 
     const kValue = randomBytes(32);
     let k: Handle | null = null;
+    let kRefused: Refusal = { reason: 'the token does not accept an AES-256 key' };
     try {
-      k = aesKey(kValue, false);
-    } catch {
-      // Without an importable AES key the AES trials below report why one by one.
+      k = await aesKey(kValue, false);
+    } catch (error) {
+      const r = refusalOf(error);
+      kRefused = { ...r, reason: `the token does not accept an AES-256 key (${r.reason})` };
     }
     const needK = (): Handle => {
-      if (!k) throw new Failed('the token refused a temporary AES-256 key');
-      return k;
+      if (k) return k;
+      throw Object.assign(new Failed(kRefused.reason), { detail: kRefused.detail });
     };
 
-    await attempt('aesCbcPad', P.CKM_AES_CBC_PAD, () => {
+    await attempt('aesCbcPad', [P.CKM_AES_CBC_PAD], () => {
       const iv = randomBytes(16);
       const plain = randomBytes(37);
       const mech = { mechanism: P.CKM_AES_CBC_PAD, parameter: iv };
@@ -166,128 +289,216 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
       expect(decrypt(mech, needK(), ct).equals(plain), 'decryption did not return the plaintext');
     });
 
-    await attempt('aesCmac', P.CKM_AES_CMAC, () => {
+    await attempt('aesCmac', [P.CKM_AES_CMAC], () => {
       expect(cmacKcv(needK()) === aesCmacKcv(kValue), 'the CMAC differs from NIST SP 800-38B');
     });
 
     const tValue = randomBytes(32);
-    for (const [name, mechName, nodeCipher, iv] of [
-      ['aesKeyWrap', 'AES_KEY_WRAP', 'id-aes256-wrap', Buffer.from('a6a6a6a6a6a6a6a6', 'hex')],
-      ['aesKeyWrapPad', 'AES_KEY_WRAP_PAD', 'id-aes256-wrap-pad', Buffer.from('a65959a6', 'hex')],
-    ] as const) {
-      const mech = wrapMechanism(mechName);
-      await attempt(name, mech.mechanism, () => {
-        const t = aesKey(tValue, true);
-        const wrapped = Buffer.from(pkcs11.C_WrapKey(session, mech, needK(), t, Buffer.alloc(1024)));
-        const c = createCipheriv(nodeCipher, kValue, iv);
-        const expected = Buffer.concat([c.update(tValue), c.final()]);
-        expect(
-          wrapped.equals(expected),
-          `the wrapped key differs from ${name === 'aesKeyWrap' ? 'RFC 3394' : 'RFC 5649'}`,
+    const wrapTrial = async (mech: Mechanism, nodeCipher: string, iv: Buffer, standard: string) => {
+      needK();
+      const t = await aesKey(tValue, true).catch((error: unknown) => {
+        const r = refusalOf(error);
+        throw Object.assign(
+          new Failed(`the token does not accept an extractable AES-256 key (${r.reason})`),
+          {
+            detail: r.detail,
+          },
         );
-        const back = track(pkcs11.C_UnwrapKey(session, mech, needK(), wrapped, unwrapTemplate()));
-        expect(cmacKcv(back) === aesCmacKcv(tValue), 'the unwrapped key differs from the wrapped one');
       });
-    }
-
-    await attempt('hmacSha256', P.CKM_SHA256_HMAC, () => {
-      const value = randomBytes(32);
-      const h = track(
-        pkcs11.C_CreateObject(
-          session,
-          sessionKey([
-            { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-            { type: P.CKA_KEY_TYPE, value: P.CKK_GENERIC_SECRET },
-            { type: P.CKA_VALUE, value },
-            { type: P.CKA_SENSITIVE, value: true },
-            { type: P.CKA_SIGN, value: true },
-            { type: P.CKA_VERIFY, value: true },
-          ]),
-        ),
-      );
-      const data = Buffer.from('mkm capability probe');
-      pkcs11.C_SignInit(session, HMAC_SHA256, h);
-      const mac = pkcs11.C_Sign(session, data, Buffer.alloc(64));
+      const wrapped = Buffer.from(pkcs11.C_WrapKey(session, mech, needK(), t, Buffer.alloc(1024)));
+      const c = createCipheriv(nodeCipher, kValue, iv);
       expect(
-        mac.equals(createHmac('sha256', value).update(data).digest()),
-        'the MAC differs from HMAC-SHA256',
+        wrapped.equals(Buffer.concat([c.update(tValue), c.final()])),
+        `the wrapped key differs from ${standard}`,
       );
+      const back = await make((tok) =>
+        track(pkcs11.C_UnwrapKey(session, mech, needK(), wrapped, unwrapTemplate(tok))),
+      );
+      expect(cmacKcv(back) === aesCmacKcv(tValue), 'the unwrapped key differs from the wrapped one');
+    };
+    await attempt('aesKeyWrap', [P.CKM_AES_KEY_WRAP], () =>
+      wrapTrial(
+        { mechanism: P.CKM_AES_KEY_WRAP },
+        'id-aes256-wrap',
+        Buffer.from('a6a6a6a6a6a6a6a6', 'hex'),
+        'RFC 3394',
+      ),
+    );
+    // RFC 5649 is CKM_AES_KEY_WRAP_KWP (0x210B) in PKCS#11 3.0 and CKM_AES_KEY_WRAP_PAD (0x210A)
+    // in SoftHSM2; NSS's 0x210A is something else. Both are tried; the first that matches counts.
+    const kwpMechs = [CKM_AES_KEY_WRAP_KWP, P.CKM_AES_KEY_WRAP_PAD] as const;
+    await attempt('aesKeyWrapPad', kwpMechs, async () => {
+      const refusals: Refusal[] = [];
+      for (const m of kwpMechs) {
+        try {
+          await wrapTrial({ mechanism: m }, 'id-aes256-wrap-pad', Buffer.from('a65959a6', 'hex'), 'RFC 5649');
+          kwpMechanism = m;
+          return { supported: true, mechanism: `0x${m.toString(16)}` };
+        } catch (error) {
+          refusals.push(refusalOf(error));
+        }
+      }
+      // The more telling refusal: a wrong result says more than "not offered".
+      const best =
+        refusals.find((r) => !r.detail) ?? refusals.find((r) => r.detail !== 'CKR_MECHANISM_INVALID');
+      const r = best ?? refusals[0]!;
+      throw Object.assign(new Failed(r.reason), { detail: r.detail });
     });
 
+    await attempt('hmacSha256', [P.CKM_SHA256_HMAC], async () => {
+      const value = randomBytes(32);
+      const data = Buffer.from('mkm capability probe');
+      let imported: Handle | null = null;
+      let importRefusal: unknown;
+      try {
+        imported = await importSecret(P.CKK_GENERIC_SECRET, value, [
+          { type: P.CKA_SIGN, value: true },
+          { type: P.CKA_VERIFY, value: true },
+        ]);
+      } catch (error) {
+        importRefusal = error;
+      }
+      if (imported) {
+        pkcs11.C_SignInit(session, HMAC_SHA256, imported);
+        const mac = pkcs11.C_Sign(session, data, Buffer.alloc(64));
+        expect(
+          mac.equals(createHmac('sha256', value).update(data).digest()),
+          'the MAC differs from HMAC-SHA256',
+        );
+        return;
+      }
+      // A token that takes no key values may still make its own HMAC keys (what mkm does for
+      // an HMAC or audit key): then the MAC can only be checked by the token itself.
+      let generated: Handle;
+      try {
+        generated = await generateSecret(P.CKM_GENERIC_SECRET_KEY_GEN, P.CKK_GENERIC_SECRET, [
+          { type: P.CKA_SIGN, value: true },
+          { type: P.CKA_VERIFY, value: true },
+        ]);
+      } catch {
+        const r = refusalOf(importRefusal);
+        throw Object.assign(new Failed(`the token neither takes nor makes an HMAC key (${r.reason})`), {
+          detail: r.detail,
+        });
+      }
+      pkcs11.C_SignInit(session, HMAC_SHA256, generated);
+      const mac = Buffer.from(pkcs11.C_Sign(session, data, Buffer.alloc(64)));
+      expect(mac.length === 32, 'the MAC is not 32 bytes long');
+      pkcs11.C_VerifyInit(session, HMAC_SHA256, generated);
+      pkcs11.C_Verify(session, data, mac);
+    });
+
+    await probeRsa();
+  } finally {
+    for (const h of created.reverse()) {
+      try {
+        pkcs11.C_DestroyObject(session, h);
+      } catch {
+        // Session objects go with their session; token objects are swept by the next probe.
+      }
+    }
+    for (const s of sessions) {
+      try {
+        pkcs11.C_CloseSession(s);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  async function probeRsa(): Promise<void> {
     // RSA sizes from the mechanism's key size range: generating 4096 only to learn that it works
-    // takes seconds on a smartcard.
+    // takes seconds on a smartcard. One size in the range is really generated; the others in the
+    // range share its answer, so the probe never says yes to one size and no to another for a
+    // reason that is not the size.
     let range: { min: number; max: number } | null = null;
     try {
       const info = pkcs11.C_GetMechanismInfo(slot, P.CKM_RSA_PKCS_KEY_PAIR_GEN);
-      range = { min: info.minKeySize, max: info.maxKeySize };
+      // Some tokens report bytes instead of bits; any max below 512 cannot be bits.
+      range =
+        info.maxKeySize < 512
+          ? { min: info.minKeySize * 8, max: info.maxKeySize * 8 }
+          : { min: info.minKeySize, max: info.maxKeySize };
     } catch {
       range = null;
     }
-    // Some tokens report bytes instead of bits; any max below 512 cannot be bits.
-    const inBits = range && range.max < 512 ? { min: range.min * 8, max: range.max * 8 } : range;
-    const sizeCap = (bits: number): Capability =>
-      !inBits
-        ? { supported: false, reason: 'the token does not offer RSA key pair generation' }
-        : bits >= inBits.min && bits <= inBits.max
-          ? { supported: true }
-          : {
-              supported: false,
-              reason: `the token generates RSA keys of ${inBits.min} to ${inBits.max} bits`,
-            };
+    const sizes = [
+      ['rsa2048Generate', 2048],
+      ['rsa3072Generate', 3072],
+      ['rsa4096Generate', 4096],
+    ] as const;
+    const inRange = (bits: number) => !range || (bits >= range.min && bits <= range.max);
+    const trialBits = sizes.map(([, b]) => b).find(inRange);
+    const genMechs = [P.CKM_RSA_PKCS_KEY_PAIR_GEN];
 
     let rsa: { priv: Handle; pub: ReturnType<typeof rsaPublicFromComponents>; pubHandle: Handle } | null =
       null;
-    await attempt('rsa2048Generate', P.CKM_RSA_PKCS_KEY_PAIR_GEN, async () => {
-      const common = (cls: number): Template =>
-        sessionKey([
-          { type: P.CKA_CLASS, value: cls },
-          { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
+    let trial: Capability = no({ reason: 'the token does not make RSA key pairs of these sizes' }, genMechs);
+    if (trialBits !== undefined) {
+      try {
+        const pair = await make(async (t) => {
+          const common = (cls: number): Template =>
+            placed(t, [
+              { type: P.CKA_CLASS, value: cls },
+              { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
+            ]);
+          const made = await pkcs11.C_GenerateKeyPairAsync(
+            session,
+            { mechanism: P.CKM_RSA_PKCS_KEY_PAIR_GEN },
+            [
+              ...common(P.CKO_PUBLIC_KEY),
+              { type: P.CKA_MODULUS_BITS, value: trialBits },
+              { type: P.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
+              { type: P.CKA_ENCRYPT, value: true },
+              { type: P.CKA_WRAP, value: true },
+              { type: P.CKA_VERIFY, value: true },
+            ],
+            [
+              ...common(P.CKO_PRIVATE_KEY),
+              { type: P.CKA_SENSITIVE, value: true },
+              { type: P.CKA_EXTRACTABLE, value: false },
+              { type: P.CKA_DECRYPT, value: true },
+              { type: P.CKA_UNWRAP, value: true },
+              { type: P.CKA_SIGN, value: true },
+            ],
+          );
+          track(made.publicKey);
+          track(made.privateKey);
+          return made;
+        });
+        const [n, e] = pkcs11.C_GetAttributeValue(session, pair.publicKey, [
+          { type: P.CKA_MODULUS },
+          { type: P.CKA_PUBLIC_EXPONENT },
         ]);
-      const pair = await pkcs11.C_GenerateKeyPairAsync(
-        session,
-        { mechanism: P.CKM_RSA_PKCS_KEY_PAIR_GEN },
-        [
-          ...common(P.CKO_PUBLIC_KEY),
-          { type: P.CKA_MODULUS_BITS, value: 2048 },
-          { type: P.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
-          { type: P.CKA_ENCRYPT, value: true },
-          { type: P.CKA_WRAP, value: true },
-          { type: P.CKA_VERIFY, value: true },
-        ],
-        [
-          ...common(P.CKO_PRIVATE_KEY),
-          { type: P.CKA_SENSITIVE, value: true },
-          { type: P.CKA_EXTRACTABLE, value: false },
-          { type: P.CKA_DECRYPT, value: true },
-          { type: P.CKA_UNWRAP, value: true },
-          { type: P.CKA_SIGN, value: true },
-        ],
-      );
-      track(pair.publicKey);
-      track(pair.privateKey);
-      const [n, e] = pkcs11.C_GetAttributeValue(session, pair.publicKey, [
-        { type: P.CKA_MODULUS },
-        { type: P.CKA_PUBLIC_EXPONENT },
-      ]);
-      rsa = {
-        priv: pair.privateKey,
-        pubHandle: pair.publicKey,
-        pub: rsaPublicFromComponents(n!.value as Buffer, e!.value as Buffer),
-      };
-    });
-    caps.rsa2048Generate = caps.rsa2048Generate!;
-    caps.rsa3072Generate = sizeCap(3072);
-    caps.rsa4096Generate = sizeCap(4096);
+        rsa = {
+          priv: pair.privateKey,
+          pubHandle: pair.publicKey,
+          pub: rsaPublicFromComponents(n!.value as Buffer, e!.value as Buffer),
+        };
+        trial = { supported: true };
+      } catch (error) {
+        trial = no(refusalOf(error), genMechs);
+      }
+    }
+    for (const [name, bits] of sizes) {
+      caps[name] =
+        range && !inRange(bits)
+          ? no({ reason: `the token makes RSA keys of ${range.min} to ${range.max} bits` }, [])
+          : trial.supported || bits === trialBits
+            ? trial
+            : { ...trial, reason: `no RSA key pair could be made: ${trial.reason}` };
+    }
+
     const needRsa = () => {
-      if (!rsa) throw new Failed('no temporary RSA-2048 key pair could be made to try this');
-      return rsa as { priv: Handle; pub: ReturnType<typeof rsaPublicFromComponents>; pubHandle: Handle };
+      if (!rsa) throw new Failed(`no RSA key pair could be made to try this (${trial.reason ?? ''})`);
+      return rsa;
     };
 
     for (const [name, hash] of [
       ['rsaOaepSha1Encrypt', 'sha1'],
       ['rsaOaepSha256Encrypt', 'sha256'],
     ] as const) {
-      await attempt(name, P.CKM_RSA_PKCS_OAEP, () => {
+      await attempt(name, [P.CKM_RSA_PKCS_OAEP], () => {
         const r = needRsa();
         const plain = randomBytes(32);
         const fromNode = publicEncrypt(
@@ -298,7 +509,7 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
           decrypt(oaep(hash), r.priv, fromNode).equals(plain),
           'the token did not decrypt standard OAEP',
         );
-        const fromToken = encrypt(oaep(hash), r.pubHandle, plain);
+        const fromToken = encrypt(oaep(hash), r.pubHandle, plain, Math.ceil(r.pub.bits / 8));
         expect(
           decrypt(oaep(hash), r.priv, fromToken).equals(plain),
           'the token did not decrypt its own OAEP',
@@ -310,7 +521,7 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
       ['rsaOaepSha1Unwrap', 'sha1'],
       ['rsaOaepSha256Unwrap', 'sha256'],
     ] as const) {
-      await attempt(name, P.CKM_RSA_PKCS_OAEP, () => {
+      await attempt(name, [P.CKM_RSA_PKCS_OAEP], async () => {
         const r = needRsa();
         // Exactly what a gateway sends: 32 random bytes under OAEP, wrapped by software.
         const value = randomBytes(32);
@@ -318,21 +529,24 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
           { key: r.pub.keyObject, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash },
           value,
         );
-        const key = track(pkcs11.C_UnwrapKey(session, oaep(hash), r.priv, wrapped, unwrapTemplate()));
+        const key = await make((t) =>
+          track(pkcs11.C_UnwrapKey(session, oaep(hash), r.priv, wrapped, unwrapTemplate(t))),
+        );
         expect(cmacKcv(key) === aesCmacKcv(value), 'the unwrapped key differs from the one sent');
       });
     }
 
-    await attempt('rsaPkcs1Encrypt', P.CKM_RSA_PKCS, () => {
+    await attempt('rsaPkcs1Encrypt', [P.CKM_RSA_PKCS], () => {
       const r = needRsa();
       const plain = randomBytes(32);
       const fromNode = publicEncrypt({ key: r.pub.keyObject, padding: constants.RSA_PKCS1_PADDING }, plain);
       const mech = { mechanism: P.CKM_RSA_PKCS };
       expect(decrypt(mech, r.priv, fromNode).equals(plain), 'the token did not decrypt PKCS#1 v1.5');
-      expect(decrypt(mech, r.priv, encrypt(mech, r.pubHandle, plain)).equals(plain), 'round trip failed');
+      const fromToken = encrypt(mech, r.pubHandle, plain, Math.ceil(r.pub.bits / 8));
+      expect(decrypt(mech, r.priv, fromToken).equals(plain), 'round trip failed');
     });
 
-    await attempt('rsaSha256Sign', P.CKM_SHA256_RSA_PKCS, () => {
+    await attempt('rsaSha256Sign', [P.CKM_SHA256_RSA_PKCS], () => {
       const r = needRsa();
       const data = Buffer.from('mkm capability probe');
       pkcs11.C_SignInit(session, SHA256_RSA_PKCS, r.priv);
@@ -342,14 +556,6 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
         'the signature does not verify',
       );
     });
-  } finally {
-    for (const h of created.reverse()) {
-      try {
-        pkcs11.C_DestroyObject(session, h);
-      } catch {
-        // Session objects go with the session anyway.
-      }
-    }
   }
 
   for (const name of CAPABILITY_NAMES) caps[name] ??= { supported: false, reason: 'not probed' };
@@ -363,6 +569,30 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
       : caps.rsaOaepSha1Unwrap.supported
         ? 'RSA_OAEP_SHA1'
         : null,
+    objects: tokenObjects ? 'token' : 'session',
+    ...(kwpMechanism !== null ? { aesKeyWrapPadMechanism: kwpMechanism } : {}),
     probedAt: new Date().toISOString(),
   };
+}
+
+/** Token objects an interrupted probe left behind (a crash between create and destroy). */
+function sweepLeftovers(pkcs11: PKCS11, session: Handle): void {
+  try {
+    pkcs11.C_FindObjectsInit(session, [{ type: P.CKA_LABEL, value: PROBE_LABEL }]);
+    let found: Handle[] = [];
+    try {
+      found = pkcs11.C_FindObjects(session, 100);
+    } finally {
+      pkcs11.C_FindObjectsFinal(session);
+    }
+    for (const h of found) {
+      try {
+        pkcs11.C_DestroyObject(session, h);
+      } catch {
+        // Not ours to remove without a login; the next probe tries again.
+      }
+    }
+  } catch {
+    // A token that cannot search by label has nothing of ours to sweep that we could find.
+  }
 }

@@ -13,6 +13,7 @@ import {
   versionString,
 } from './flags.std';
 import {
+  CKM_AES_KEY_WRAP_KWP,
   CMAC,
   cipherMechanism,
   HMAC_SHA256,
@@ -21,8 +22,15 @@ import {
   SHA256_RSA_PSS,
   wrapMechanism,
 } from './mechanisms.host';
-import { findById, listObjectsRaw, readAttribute, type FoundObject } from './objects.host';
 import {
+  findById,
+  HMAC_SHA256_KEY_TYPES,
+  listObjectsRaw,
+  readAttribute,
+  type FoundObject,
+} from './objects.host';
+import {
+  BOOL_ATTR,
   handleToNumber,
   readUlong,
   pkcs11js,
@@ -42,6 +50,8 @@ import {
   rsaBits,
   secretKeyTemplate,
   unwrapPurpose,
+  type AbstractTemplate,
+  type BoolAttr,
 } from './templates.std';
 import {
   ChangePinParamsSchema,
@@ -151,6 +161,11 @@ interface OpenSession {
   /** Sessions stuck with an active operation, kept open for the session objects they own. */
   parked: Handle[];
   rw: boolean;
+  /**
+   * Opened for use on a token that needs no login (CKF_LOGIN_REQUIRED clear, e.g. NSS softokn
+   * without a password): its public session does everything, so it counts as the user's.
+   */
+  noLogin?: boolean;
 }
 
 type SessionUser = 'user' | 'so' | null;
@@ -189,6 +204,8 @@ export class TokenService {
   private loaded: Loaded | null = null;
   private readonly sessions = new Map<number, OpenSession>();
   private readonly slotHandles = new Map<number, Handle>();
+  /** Per slot, the mechanism a probe found doing RFC 5649 (see kwpMechanism). */
+  private readonly kwp = new Map<number, number>();
 
   constructor(options: TokenServiceOptions = {}) {
     this.logger = options.logger ?? silentLogger;
@@ -205,14 +222,22 @@ export class TokenService {
     try {
       pkcs11.load(path);
     } catch (error) {
-      throw new MkmError('MODULE_INVALID', undefined, { path, reason: loadFailureReason(error) });
+      const reason = loadFailureReason(error);
+      throw new MkmError('MODULE_INVALID', `${ERROR_SENTENCES.MODULE_INVALID} ${capitalize(reason)}.`, {
+        path,
+        reason,
+      });
     }
     try {
       initialize(pkcs11, libraryParameters);
     } catch (error) {
       safely(() => pkcs11.close());
       const e = toMkmError(error, { fn: 'C_Initialize' });
-      throw new MkmError('MODULE_INIT_FAILED', undefined, { path, ...e.details });
+      throw new MkmError('MODULE_INIT_FAILED', initFailureMessage(e, libraryParameters !== undefined), {
+        path,
+        parameters: libraryParameters !== undefined,
+        ...e.details,
+      });
     }
     try {
       const raw = pkcs11.C_GetInfo();
@@ -250,6 +275,7 @@ export class TokenService {
     }
     this.sessions.clear();
     this.slotHandles.clear();
+    this.kwp.clear();
     return { ok: true };
   }
 
@@ -322,7 +348,18 @@ export class TokenService {
     }
     if (current === userType) return { slotId, loggedIn: true, userType };
     if (current !== null) this.call(slotId, () => pkcs11.C_Logout(session.handle));
-    if (pin === undefined && !this.tokenSummary(this.slotHandle(slotId)).flags.protectedAuthenticationPath) {
+    const flags = this.tokenSummary(this.slotHandle(slotId)).flags;
+    // A PIN typed anyway (the desktop dialog asks for one) changes nothing: the token grants its
+    // use without one, and NSS would answer it with CKR_PIN_INCORRECT.
+    if (userType === 'user' && !flags.loginRequired) {
+      session.noLogin = true;
+      this.logger.info('Token needs no login: using it without a PIN', {
+        slotId,
+        pinGiven: pin !== undefined,
+      });
+      return { slotId, loggedIn: true, userType };
+    }
+    if (pin === undefined && !flags.protectedAuthenticationPath) {
       throw new MkmError('VALIDATION', 'Enter the PIN: this token has no PIN pad.', { field: 'pin' });
     }
     try {
@@ -341,7 +378,10 @@ export class TokenService {
     const { slotId } = parse(SlotParamsSchema, params);
     const pkcs11 = this.module();
     const session = this.sessions.get(slotId);
-    if (session) {
+    if (session?.noLogin) {
+      // Nothing to log out of: closing the session ends the use without a PIN.
+      this.dropSession(slotId);
+    } else if (session) {
       try {
         pkcs11.C_Logout(session.handle);
       } catch (error) {
@@ -395,7 +435,8 @@ export class TokenService {
     const { slotId, soPin, userPin } = parse(InitUserPinParamsSchema, params);
     const pkcs11 = this.module();
     const session = this.session(slotId);
-    if (this.sessionUser(slotId) === 'user') this.call(slotId, () => pkcs11.C_Logout(session.handle));
+    if (this.sessionUser(slotId) === 'user' && !session.noLogin)
+      this.call(slotId, () => pkcs11.C_Logout(session.handle));
     if (this.sessionUser(slotId) !== 'so') {
       try {
         pkcs11.C_Login(session.handle, P.CKU_SO, soPin);
@@ -416,7 +457,10 @@ export class TokenService {
   // ---------------------------------------------------------------- keys
 
   async generateKey(params: GenerateKeyParams): Promise<GenerateKeyResult> {
-    const { slotId, type, label, purpose, exportable } = parse(GenerateKeyParamsSchema, params);
+    const { slotId, type, label, purpose, exportable, acceptWiderUsage } = parse(
+      GenerateKeyParamsSchema,
+      params,
+    );
     purposeRule(type, purpose);
     const pkcs11 = this.module();
     const session = this.session(slotId);
@@ -482,9 +526,41 @@ export class TokenService {
       ...toTemplate(t.privateKey),
     ];
     const mechanism = { mechanism: P.CKM_RSA_PKCS_KEY_PAIR_GEN };
-    const pair = await this.callAsync(slotId, () =>
-      pkcs11.C_GenerateKeyPairAsync(session.handle, mechanism, publicTemplate, privateTemplate),
-    );
+    let pair: { publicKey: Handle; privateKey: Handle };
+    let widerUsage: string[] = [];
+    try {
+      pair = await this.callAsync(slotId, () =>
+        pkcs11.C_GenerateKeyPairAsync(session.handle, mechanism, publicTemplate, privateTemplate),
+      );
+    } catch (error) {
+      const e = toMkmError(error);
+      if (!TEMPLATE_SUSPECT.has(String(e.details?.ckr))) throw e;
+      // The token may refuse a usage set to false (tpm2-pkcs11: CKR_GENERAL_ERROR). Ask once more
+      // without the refusals, then see which usages it gave beyond what mkm asked for.
+      let wide: { publicKey: Handle; privateKey: Handle };
+      try {
+        wide = await this.callAsync(slotId, () =>
+          pkcs11.C_GenerateKeyPairAsync(
+            session.handle,
+            mechanism,
+            withoutRefusals(publicTemplate),
+            withoutRefusals(privateTemplate),
+          ),
+        );
+      } catch {
+        throw e;
+      }
+      widerUsage = [
+        ...this.usagesBeyond(slotId, wide.privateKey, t.privateKey, 'private'),
+        ...this.usagesBeyond(slotId, wide.publicKey, t.publicKey, 'public'),
+      ];
+      if (widerUsage.length > 0 && !acceptWiderUsage) {
+        safely(() => pkcs11.C_DestroyObject(session.handle, wide.privateKey));
+        safely(() => pkcs11.C_DestroyObject(session.handle, wide.publicKey));
+        throw keyTemplateRefused(widerUsage, e);
+      }
+      pair = wide;
+    }
     const pub = this.rsaPublic(slotId, pair.publicKey);
     const objects = this.describeById(slotId, id.toString('hex'), ['private', 'public']);
     this.logger.info('Key pair generated', {
@@ -494,8 +570,17 @@ export class TokenService {
       label,
       keyId: id.toString('hex'),
       spkiSha256: pub.spkiSha256,
+      ...(widerUsage.length ? { widerUsage } : {}),
     });
-    return { id: id.toString('hex'), type, purpose, label, objects, spkiSha256: pub.spkiSha256 };
+    return {
+      id: id.toString('hex'),
+      type,
+      purpose,
+      label,
+      objects,
+      spkiSha256: pub.spkiSha256,
+      ...(widerUsage.length ? { widerUsage } : {}),
+    };
   }
 
   async listObjects(params: ListObjectsParams): Promise<ObjectInfo[]> {
@@ -595,7 +680,7 @@ export class TokenService {
       }
       arena = Buffer.allocUnsafe(size);
     }
-    let buf = Buffer.alloc(RSA_OUT);
+    let buf = Buffer.alloc(rsa ? this.rsaRoom(head.slotId, key.handle) : RSA_OUT);
     const h = session.handle;
     // Some libraries re-read a token key on every C_EncryptInit (SoftHSM2 checks the key's object
     // file each time: over half the cost of a 1 KiB encryption). A session copy made for the
@@ -769,10 +854,10 @@ export class TokenService {
     const wrapped = this.callWith(slotId, mechanism, () =>
       pkcs11.C_WrapKey(
         session.handle,
-        wrapMechanism(mechanism),
+        wrapMechanism(mechanism, this.kwpMechanism(slotId)),
         wrapping.handle,
         target.handle,
-        Buffer.alloc(RSA_OUT),
+        Buffer.alloc(isRsaMechanism(mechanism) ? this.rsaRoom(slotId, wrapping.handle) : RSA_OUT),
       ),
     );
     this.logger.info('Key wrapped', { slotId, wrappingKeyId, keyId, mechanism });
@@ -799,7 +884,7 @@ export class TokenService {
       handle = this.callWith(p.slotId, p.mechanism, () =>
         pkcs11.C_UnwrapKey(
           session.handle,
-          wrapMechanism(p.mechanism),
+          wrapMechanism(p.mechanism, this.kwpMechanism(p.slotId)),
           unwrapping.handle,
           b64(p.wrapped),
           template,
@@ -904,7 +989,14 @@ export class TokenService {
     const session = this.session(slotId);
     const slot = this.slotHandle(slotId);
     const token = this.tokenSummary(slot);
-    const result = await probeCapabilities({ pkcs11, session: session.handle, slot, token });
+    const flags = P.CKF_SERIAL_SESSION | (session.rw ? P.CKF_RW_SESSION : 0);
+    const result = await probeCapabilities({
+      pkcs11,
+      openSession: () => pkcs11.C_OpenSession(slot, flags),
+      slot,
+      token,
+    });
+    if (result.aesKeyWrapPadMechanism !== undefined) this.kwp.set(slotId, result.aesKeyWrapPadMechanism);
     this.logger.info('Token capabilities probed', { slotId, cacheKey: result.cacheKey });
     return result;
   }
@@ -920,6 +1012,24 @@ export class TokenService {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /**
+   * AES key wrap with padding (RFC 5649): what the last probe found, else CKM_AES_KEY_WRAP_KWP
+   * when the token lists it (NSS's CKM_AES_KEY_WRAP_PAD pads otherwise), else
+   * CKM_AES_KEY_WRAP_PAD (SoftHSM2 and openCryptoki, where it is RFC 5649).
+   */
+  private kwpMechanism(slotId: number): number {
+    const probed = this.kwp.get(slotId);
+    if (probed !== undefined) return probed;
+    try {
+      if (this.module().C_GetMechanismList(this.slotHandle(slotId)).includes(CKM_AES_KEY_WRAP_KWP)) {
+        return CKM_AES_KEY_WRAP_KWP;
+      }
+    } catch {
+      // No list: the 2.40 mechanism.
+    }
+    return P.CKM_AES_KEY_WRAP_PAD;
+  }
 
   /** A session object copy of a key (see encryptBatch), or null when the token refuses one. */
   private sessionCopy(session: Handle, key: Handle): Handle | null {
@@ -994,7 +1104,7 @@ export class TokenService {
     const state = this.call(slotId, () => pkcs11.C_GetSessionInfo(s.handle).state);
     if (state === CKS_RW_SO_FUNCTIONS) return 'so';
     if (state === CKS_RW_USER_FUNCTIONS || state === CKS_RO_USER_FUNCTIONS) return 'user';
-    return null;
+    return s.noLogin ? 'user' : null;
   }
 
   private sessionSummary(slotId: number): SlotSummary['session'] {
@@ -1149,6 +1259,35 @@ export class TokenService {
     });
   }
 
+  /** Usages the object has that its template set to false ("private:sign"). */
+  private usagesBeyond(slotId: number, handle: Handle, asked: AbstractTemplate, half: string): string[] {
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const out: string[] = [];
+    for (const [name, wanted] of Object.entries(asked) as [BoolAttr, boolean][]) {
+      if (wanted || !USAGES.has(name)) continue;
+      const value = this.call(slotId, () => readAttribute(pkcs11, session.handle, handle, BOOL_ATTR[name]));
+      if (value?.length && value[0] !== 0) out.push(`${half}:${name}`);
+    }
+    return out;
+  }
+
+  /**
+   * Output room for an RSA result: exactly the modulus length. tpm2-pkcs11 reports the whole
+   * buffer it was given as the ciphertext's length, so a larger buffer yields a broken answer.
+   */
+  private rsaRoom(slotId: number, handle: Handle): number {
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    try {
+      const modulus = readAttribute(pkcs11, session.handle, handle, P.CKA_MODULUS);
+      if (modulus?.length) return modulus.length;
+    } catch {
+      // Unreadable modulus: room for any size.
+    }
+    return RSA_OUT;
+  }
+
   private rsaPublic(slotId: number, handle: Handle): RsaPublic {
     const pkcs11 = this.module();
     const session = this.session(slotId);
@@ -1207,7 +1346,11 @@ export class TokenService {
     const session = this.session(slotId);
     const key = this.findOne(slotId, id, [keyClassFor(mechanism, op)]);
     const mech = cipherMechanism(mechanism, ivB64 === undefined ? undefined : b64(ivB64));
-    const out = Buffer.alloc(Math.max(RSA_OUT, data.length + 16));
+    const out = Buffer.alloc(
+      op === 'encrypt' && isRsaMechanism(mechanism)
+        ? this.rsaRoom(slotId, key.handle)
+        : Math.max(RSA_OUT, data.length + 16),
+    );
     if (data.length === 0 && (op === 'decrypt' || isRsaMechanism(mechanism))) {
       throw new MkmError(
         op === 'decrypt' ? 'ENCRYPTED_DATA_INVALID' : 'DATA_LEN_RANGE',
@@ -1225,6 +1368,38 @@ export class TokenService {
       return Buffer.from(pkcs11.C_Decrypt(session.handle, data, out));
     });
   }
+}
+
+/** Answers with which a token may mean "not with these key settings" (tpm2-pkcs11: GENERAL_ERROR). */
+const TEMPLATE_SUSPECT = new Set([
+  'CKR_GENERAL_ERROR',
+  'CKR_FUNCTION_FAILED',
+  'CKR_TEMPLATE_INCONSISTENT',
+  'CKR_ATTRIBUTE_VALUE_INVALID',
+  'CKR_TEMPLATE_INCOMPLETE',
+]);
+const USAGES = new Set<BoolAttr>(['encrypt', 'decrypt', 'wrap', 'unwrap', 'sign', 'verify', 'derive']);
+const USAGE_ATTRS = new Set<number>([...USAGES].map((u) => BOOL_ATTR[u]));
+
+/** A template without its usages set to false: what the token then does is its own default. */
+function withoutRefusals(template: Template): Template {
+  return template.filter((a) => !(USAGE_ATTRS.has(a.type) && a.value === false));
+}
+
+const HALF_WORDS: Record<string, string> = { private: 'private key', public: 'public key', secret: 'key' };
+
+export function keyTemplateRefused(widerUsage: string[], cause: MkmError): MkmError {
+  const named = widerUsage
+    .map((w) => {
+      const [half, usage] = w.split(':');
+      return `${usage} on the ${HALF_WORDS[half!] ?? half}`;
+    })
+    .join(', ');
+  return new MkmError(
+    'KEY_TEMPLATE_REFUSED',
+    `The token refuses mkm's narrow key settings: it insists on ${named}. The key was not kept. To accept the token's wider usage for this key, generate it again with --accept-wider-usage (recorded in the audit log).`,
+    { refused: widerUsage, ...(typeof cause.details?.ckr === 'string' ? { ckr: cause.details.ckr } : {}) },
+  );
 }
 
 const MECHANISM_WORDS: Record<CipherMechanism | WrapMechanism, string> = {
@@ -1262,8 +1437,8 @@ function keyClassFor(mechanism: CipherMechanism, op: 'encrypt' | 'decrypt'): Obj
 
 function secretTypeOf(info: ObjectInfo): SecretKeyType {
   if (info.keyType === 'aes') return 'aes-256';
-  if (info.keyType === 'generic-secret') return 'hmac-256';
-  throw new MkmError('KEY_TYPE_INCONSISTENT', 'Only AES and HMAC keys have a check value.', {
+  if (info.keyType !== null && HMAC_SHA256_KEY_TYPES.includes(info.keyType)) return 'hmac-256';
+  throw new MkmError('KEY_TYPE_INCONSISTENT', 'Only AES and HMAC-SHA256 keys have a check value here.', {
     keyType: info.keyType,
   });
 }
@@ -1282,6 +1457,29 @@ function initialize(pkcs11: PKCS11, libraryParameters: string | undefined): void
     if (name !== 'CKR_CANT_LOCK' && name !== 'CKR_ARGUMENTS_BAD') throw error;
     pkcs11.C_Initialize();
   }
+}
+
+/**
+ * A library that does not start says which answer it gave (the CKR name is what its vendor's
+ * documentation and support speak of) and what usually helps.
+ */
+export function initFailureMessage(e: MkmError, withParameters: boolean): string {
+  const ckr = typeof e.details?.ckr === 'string' ? e.details.ckr : e.code;
+  const hint =
+    ckr === 'CKR_ARGUMENTS_BAD'
+      ? withParameters
+        ? ' The library refused its initialisation parameters: check them against its documentation.'
+        : ' This library may need initialisation parameters: give them with --module-params (or MKM_MODULE_PARAMS), or in Tokens when choosing the library.'
+      : ckr === 'CKR_GENERAL_ERROR' || ckr === 'CKR_DEVICE_ERROR'
+        ? ' The library could not reach its token or its own configuration (a service not running, a variable not set): see its documentation.'
+        : '';
+  // CKR_ARGUMENTS_BAD's usual sentence blames the app; at C_Initialize the hint says more.
+  const said = ckr === 'CKR_ARGUMENTS_BAD' ? '' : ` ${e.message}`;
+  return `${ERROR_SENTENCES.MODULE_INIT_FAILED.replace(/\.$/, '')} (C_Initialize answered ${ckr}).${said}${hint}`;
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 /** Why dlopen refused a file, in words that never quote more than the path the admin chose. */

@@ -613,8 +613,12 @@ describe('PKCS#11 cryptography (real SoftHSM2, cross-checked with node:crypto, o
     // Found by trying, with a reason a support engineer can act on.
     expect(caps.capabilities.rsaOaepSha256Unwrap).toEqual({
       supported: false,
-      reason: 'CKR_ARGUMENTS_BAD: the token refuses the parameters of this mechanism',
+      reason: 'the token refuses the parameters of this algorithm',
+      detail: 'CKR_ARGUMENTS_BAD',
     });
+    // SoftHSM2's CKM_AES_KEY_WRAP_PAD is RFC 5649; it has no CKM_AES_KEY_WRAP_KWP.
+    expect(caps.capabilities.aesKeyWrapPad).toEqual({ supported: true, mechanism: '0x210a' });
+    expect(caps.objects).toBe('session');
     expect(caps.capabilities.rsaOaepSha256Encrypt.supported).toBe(false);
     expect(caps.bestOaepUnwrap).toBe('RSA_OAEP_SHA1');
     expect(await svc.listObjects({ slotId })).toEqual(before);

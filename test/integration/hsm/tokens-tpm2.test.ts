@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkmOn } from '../../helpers/mkm-cli';
+import { tokenSuite } from '../../helpers/token-suite';
+import { startTpm2Token, tpm2Unavailable, type Tpm2Token } from '../../helpers/tpm2';
+
+/**
+ * tpm2-pkcs11 (Debian libtpm2-pkcs11-1) on a software TPM (swtpm on 127.0.0.1, tpm2-abrmd on a
+ * private D-Bus), all started and stopped here. What this token does differently: it makes only
+ * token objects (the probe must not answer "no" for that), every RSA key it makes both signs and
+ * decrypts (mkm's narrow templates are refused: KEY_TEMPLATE_REFUSED, or the admin's explicit
+ * acceptance, audited), it takes and makes no secret keys, and it cannot unwrap.
+ */
+const unavailable = tpm2Unavailable();
+if (unavailable) console.warn(`tpm2-pkcs11 suite skipped: ${unavailable}`);
+
+describe.skipIf(unavailable !== null)('tpm2-pkcs11 on swtpm', () => {
+  let tpm: Promise<Tpm2Token>;
+  beforeAll(() => {
+    tpm = startTpm2Token();
+    tpm.catch(() => undefined);
+  });
+  afterAll(async () => (await tpm.catch(() => null))?.stop());
+
+  describe('the suite every implementation passes', () => {
+    tokenSuite(async () => {
+      const t = await tpm;
+      return {
+        name: 'tpm2-pkcs11',
+        modulePath: t.modulePath,
+        slotId: t.slotId,
+        userPin: t.userPin,
+        env: t.env,
+        pkcs11Tool: true,
+        // The host's tpm2 processes are stopped by the outer afterAll.
+        stop: () => {},
+      };
+    });
+  });
+
+  describe('mkm on the command line', () => {
+    let dataDir: string;
+    let token: Tpm2Token;
+    const mkm = mkmOn(() => ({ dataDir, token: { modulePath: token.modulePath, slotId: token.slotId } }));
+
+    beforeAll(async () => {
+      token = await tpm;
+      dataDir = mkdtempSync(join(tmpdir(), 'mkm-tpm2-cli-'));
+    });
+    afterAll(() => {
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    it('names the usages the token insists on, keeps the key only when the admin accepts them, and audits it', async () => {
+      const refused = await mkm(
+        ['keys', 'generate', '--type', 'rsa-2048', '--label', 'tpm-transport'],
+        token.userPin,
+      );
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('[KEY_TEMPLATE_REFUSED]');
+      expect(refused.stderr).toContain('insists on decrypt on the private key, sign on the private key');
+      expect(refused.stderr).toContain('--accept-wider-usage');
+      // Nothing was kept.
+      expect((await mkm(['keys', 'list'], token.userPin)).stdout).not.toContain('tpm-transport');
+
+      const accepted = await mkm(
+        ['keys', 'generate', '--type', 'rsa-2048', '--label', 'tpm-transport', '--accept-wider-usage'],
+        token.userPin,
+      );
+      expect(accepted.stderr).toBe('');
+      expect(accepted.stdout).toContain(
+        'wider usage accepted (recorded in the audit log): private:decrypt, private:sign, public:verify',
+      );
+      type Entry = { action: string; details?: Record<string, unknown> };
+      const exported = JSON.parse(
+        (await mkm(['audit', 'export', '--format', 'json'], token.userPin)).stdout,
+      ) as Entry[] | { entries: Entry[] };
+      const entries = Array.isArray(exported) ? exported : exported.entries;
+      const wider = entries.filter((e) => e.action === 'key.generate.wider-usage');
+      expect(wider).toHaveLength(1);
+      expect(wider[0]!.details).toMatchObject({
+        label: 'tpm-transport',
+        purpose: 'gateway-transport',
+        widerUsage: ['private:decrypt', 'private:sign', 'public:verify'],
+      });
+    });
+
+    it('answers a secret key request with the specific code the probe predicts', async () => {
+      const r = await mkm(['keys', 'generate', '--type', 'aes-256', '--label', 'tpm-aes'], token.userPin);
+      expect(r.stderr).toContain('[MECHANISM_UNSUPPORTED]');
+    });
+  });
+});
