@@ -100,6 +100,9 @@ export const ERROR_SENTENCES = {
   EXCHANGE_ITEM_MISMATCH: 'An item in the exchange package does not match its own fingerprint.',
   EXCHANGE_EXPIRED: 'The exchange package has expired.',
   EXCHANGE_KIND_REFUSED: 'The exchange package holds items this import does not accept.',
+  // Gateway contract 1.1 (signed key sets; gateway11)
+  KEY_SET_SIGNATURE:
+    "A key set the gateway handed over is not signed by the gateway's pinned signing key (or is not for this merchant or its keys); it was refused and nothing changed.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;

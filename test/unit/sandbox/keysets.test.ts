@@ -9,6 +9,12 @@ import {
   SET_RETENTION_MS,
 } from '../../../electron/gateway/sandbox/keysets.main';
 import { StateStore } from '../../../electron/gateway/sandbox/state.main';
+import { keySetSignatureValid } from '../../../electron/gateway/keyset-signature.main';
+import { rsaPublicKeyFromKeyObject } from '../../../electron/crypto/pem.main';
+
+// Made once: 3072-bit keys take a moment.
+const signing = generateKeyPairSync('rsa', { modulusLength: 3072 });
+const signingPublic = rsaPublicKeyFromKeyObject(signing.publicKey);
 
 const dir = mkdtempSync(join(tmpdir(), 'mkm-sb-sets-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,7 +22,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function setup() {
   const store = StateStore.open(join(dir, String(Math.random()).slice(2)));
   let now = 1_000_000;
-  const sets = new KeySets(store, () => now, 60);
+  const sets = new KeySets(store, () => now, 60, () => ({ keyId: 'sk_unit', key: signing.privateKey }));
   const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   store.state.merchant_keys.push({
     owner: 'u',
@@ -65,5 +71,20 @@ describe('KeySets', () => {
     const { sets } = setup();
     const id = sets.issue('u').body.set_id;
     expect(sets.lookup('someone-else', id)).toBeUndefined();
+  });
+
+  it('signs every set for its merchant (contract 1.1); unsigned_set drops the sig, forged_set signs with another key', () => {
+    const { sets } = setup();
+    const good = sets.issue('u').body as unknown as Record<string, unknown>;
+    expect(good).toMatchObject({ merchant: 'u', signing_key_id: 'sk_unit' });
+    expect(keySetSignatureValid(signingPublic, good)).toBe(true);
+    expect(keySetSignatureValid(signingPublic, { ...good, merchant: 'someone-else' })).toBe(false);
+    const unsigned = sets.issue('u', 'unsigned_set').body as unknown as Record<string, unknown>;
+    expect(unsigned.sig).toBeUndefined();
+    expect(keySetSignatureValid(signingPublic, unsigned)).toBe(false);
+    const forged = sets.issue('u', 'forged_set').body as unknown as Record<string, unknown>;
+    expect(forged).toMatchObject({ signing_key_id: 'sk_unit' });
+    expect(typeof forged.sig).toBe('string');
+    expect(keySetSignatureValid(signingPublic, forged)).toBe(false);
   });
 });
