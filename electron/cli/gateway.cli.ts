@@ -5,6 +5,8 @@ import type {
   GatewayKeyState,
   GatewayProfileView,
   GatewayPublicKeyView,
+  GatewaySigningKeyState,
+  GatewaySigningKeyView,
 } from '../../shared/contract.std';
 import { MkmError } from '../../shared/errors.std';
 import { addCommands, type CliContext } from './context.cli';
@@ -14,8 +16,8 @@ import { loggedInSlot, resolveKey } from './tokens.cli';
 
 /**
  * `mkm gateway ...`: gateway profiles, the gateway's public key, the merchant's transport key,
- * key sets and a secure ping. The gateway password comes from MKM_GATEWAY_PASSWORD (never
- * argv); a command that uses a token key logs in with MKM_PIN like every other command.
+ * key sets and a secure ping. The gateway password comes from the environment variable the
+ * profile names (`add --password-env NAME`, never argv) or a prompt; a command that uses a token key logs in with MKM_PIN like every other command.
  * PROFILE is a profile id or name; it may be left out when there is exactly one profile.
  */
 const CSE = { pkcs1: 'RSAES-PKCS1-V1_5', oaep: 'RSAES-OAEP-SHA256' } as const;
@@ -39,7 +41,7 @@ export async function resolveProfile(ctx: CliContext, ref: string | undefined): 
 }
 
 /**
- * A command that signs in to the gateway: without MKM_GATEWAY_PASSWORD, a terminal asks for the
+ * A command that signs in to the gateway: without the profile's variable, a terminal asks for the
  * password (echo off) and hands it to main for this run only. Without a terminal nothing is
  * asked, and the call fails with GATEWAY_PASSWORD_REQUIRED, which names the variable.
  */
@@ -64,6 +66,27 @@ function gatewayKeyText(s: GatewayKeyState): string {
     .join('\n');
 }
 
+const signingLine = (k: GatewaySigningKeyView) =>
+  `spki-sha256 ${k.spkiSha256}  ${k.source}${k.keyId ? ` key id ${k.keyId}` : ''}  since ${k.seenAt}`;
+
+function signingKeyText(s: GatewaySigningKeyState): string {
+  if (s.status === 'none' || !s.pinned) {
+    return 'signing key      none pinned yet (run mkm gateway fetch-signing-key, or import-signing-key FILE)';
+  }
+  return [
+    `signing key      pinned ${signingLine(s.pinned)}`,
+    ...s.previous.map(
+      (p) => `                 also accepted until ${p.acceptedUntil}: spki-sha256 ${p.spkiSha256}`,
+    ),
+    s.pending
+      ? `SIGNING KEY ROTATION PENDING ${signingLine(s.pending)}
+                 key sets are refused until you check it with the gateway, then: mkm gateway confirm-signing-rotation ${s.pending.spkiSha256}`
+      : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
 const setText = (set: GatewayKeySetView | { refused: string } | null) =>
   set === null
     ? 'none'
@@ -74,12 +97,14 @@ const setText = (set: GatewayKeySetView | { refused: string } | null) =>
 const profileText = (p: GatewayProfileView) =>
   `${p.id}  "${p.name}"  ${p.baseUrl}  user ${p.username}  ${
     p.tlsPinSha256 ? `pin sha256:${p.tlsPinSha256}` : 'no TLS pin'
-  }${p.cse ? `  cse ${p.cse}` : ''}${p.keyRolling ? '  key-rolling' : ''}`;
+  }${p.cse ? `  cse ${p.cse}` : ''}${p.keyRolling ? '  key-rolling' : ''}${
+    p.passwordEnv ? `  password from $${p.passwordEnv}` : ''
+  }`;
 
 addCommands((program, context) => {
   const gateway = program
     .command('gateway')
-    .description('payment gateway profiles, keys and key sets (password from MKM_GATEWAY_PASSWORD)');
+    .description("payment gateway profiles, keys and key sets (password from the profile's --password-env)");
 
   gateway
     .command('add')
@@ -91,6 +116,10 @@ addCommands((program, context) => {
     .option('--pin <sha256hex>', "the SHA-256 of the gateway's TLS public key (SPKI), hex")
     .addOption(new Option('--cse <padding>', 'client-side encryption padding').choices(Object.keys(CSE)))
     .option('--key-rolling', 'AES key-rolling secure messages')
+    .option(
+      '--password-env <NAME>',
+      "the environment variable that holds this profile's password (e.g. MKM_GATEWAY_PASSWORD); no other variable serves it",
+    )
     .action(
       async (opts: {
         name: string;
@@ -100,6 +129,7 @@ addCommands((program, context) => {
         pin?: string;
         cse?: keyof typeof CSE;
         keyRolling?: boolean;
+        passwordEnv?: string;
       }) => {
         const ctx = context();
         const profile = await ctx.call('gateway.addProfile', {
@@ -110,6 +140,7 @@ addCommands((program, context) => {
           ...(opts.pin ? { tlsPinSha256: opts.pin } : {}),
           ...(opts.cse ? { cse: CSE[opts.cse] } : {}),
           ...(opts.keyRolling ? { keyRolling: true } : {}),
+          ...(opts.passwordEnv ? { passwordEnv: opts.passwordEnv } : {}),
         });
         ctx.out.result(profile, () => `added ${profileText(profile)}`);
       },
@@ -151,6 +182,7 @@ addCommands((program, context) => {
         [
           `profile          ${profileText(s.profile)}`,
           gatewayKeyText(s.gatewayKey),
+          ...(s.profile.keyRolling || s.signingKey.status !== 'none' ? [signingKeyText(s.signingKey)] : []),
           ...(s.merchantKeys.length
             ? s.merchantKeys.map(
                 (k) =>
@@ -184,6 +216,7 @@ addCommands((program, context) => {
         [
           `synced ${profile.id} at ${r.at}`,
           r.gatewayKey ? gatewayKeyText(r.gatewayKey) : '',
+          r.signingKey ? signingKeyText(r.signingKey) : '',
           `transport keys   ${r.merchantKeys?.map((k) => `${k.keyId} ${k.status}`).join(', ') || 'none at the gateway'}`,
           profile.keyRolling ? `key set          ${setText(r.keySet)}` : '',
         ]
@@ -268,5 +301,47 @@ addCommands((program, context) => {
       const profile = await resolveProfile(ctx, opts.profile);
       const s = await ctx.call('gateway.confirmKeyRotation', { profileId: profile.id, fingerprint });
       ctx.out.result(s, () => gatewayKeyText(s));
+    });
+
+  gateway
+    .command('fetch-signing-key')
+    .description(
+      "fetch the gateway's key-set signing key; pinned on first sight, a rotation to confirm after",
+    )
+    .option('--profile <profile>', 'the gateway profile')
+    .action(async (opts: { profile?: string }) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, opts.profile);
+      await ensurePassword(ctx, profile);
+      const s = await ctx.call('gateway.fetchSigningKey', { profileId: profile.id });
+      ctx.out.result(s, () => signingKeyText(s));
+    });
+
+  gateway
+    .command('import-signing-key <file>')
+    .description("import the gateway's key-set signing key from a PEM file (RSA, 3072 bits or more)")
+    .option('--profile <profile>', 'the gateway profile')
+    .action(async (file: string, opts: { profile?: string }) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, opts.profile);
+      let pem: string;
+      try {
+        pem = readFileSync(file, 'utf8');
+      } catch {
+        throw new MkmError('IO_ERROR', `Could not read ${file}.`);
+      }
+      const s = await ctx.call('gateway.importSigningKeyPem', { profileId: profile.id, pem });
+      ctx.out.result(s, () => signingKeyText(s));
+    });
+
+  gateway
+    .command('confirm-signing-rotation <fingerprint>')
+    .description("accept the gateway's new key-set signing key, named by its spki-sha256")
+    .option('--profile <profile>', 'the gateway profile')
+    .action(async (fingerprint: string, opts: { profile?: string }) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, opts.profile);
+      const s = await ctx.call('gateway.confirmSigningKeyRotation', { profileId: profile.id, fingerprint });
+      ctx.out.result(s, () => signingKeyText(s));
     });
 });

@@ -343,6 +343,7 @@ export class GatewayClient {
       profileId: options.profile.id,
       username: options.profile.username,
       secrets: options.secrets,
+      passwordEnv: options.profile.passwordEnv,
       clock: this.clock,
       onSignIn: (r) =>
         this.audit({ action: 'session.sign-in', result: r.ok ? 'ok' : 'error', code: r.code as ErrorCode }),
@@ -805,18 +806,30 @@ export class GatewayClient {
       status: pinned === null ? 'none' : pending === null ? 'pinned' : 'rotation-pending',
       pinned: view(pinned),
       pending: view(pending),
-      previous: previous.map((p) => ({ keyId: p.keyId, spkiSha256: p.spkiSha256, acceptedUntil: p.acceptedUntil })),
+      previous: previous.map((p) => ({
+        keyId: p.keyId,
+        spkiSha256: p.spkiSha256,
+        acceptedUntil: p.acceptedUntil,
+      })),
     };
   }
 
   /** A signing key candidate: RSA of 3072 bits or more, and never the key that decrypts card data. */
-  private signingCandidate(pem: string, keyId: string | null, source: 'fetched' | 'imported'): SigningKeyRecord {
+  private signingCandidate(
+    pem: string,
+    keyId: string | null,
+    source: 'fetched' | 'imported',
+  ): SigningKeyRecord {
     const parsed = parseRsaPublicKey(pem, { minBits: SIGNING_KEY_MIN_BITS });
     const encryption = this.store.state.gatewayKey;
     if ([encryption.pinned, encryption.pending].some((k) => k?.spkiSha256 === parsed.spkiSha256)) {
-      throw new MkmError('GATEWAY_BAD_RESPONSE', "The gateway's signing key is its encryption key; it is refused.", {
-        reason: 'signing-key-is-encryption-key',
-      });
+      throw new MkmError(
+        'GATEWAY_BAD_RESPONSE',
+        "The gateway's signing key is its encryption key; it is refused.",
+        {
+          reason: 'signing-key-is-encryption-key',
+        },
+      );
     }
     return {
       keyId,
@@ -834,17 +847,33 @@ export class GatewayClient {
 
   private async fetchSigning(): Promise<SigningKeyStatus> {
     try {
-      const reply = await this.session.call({ method: 'GET', path: '/v1/encryption/signing_key', idempotent: true });
+      const reply = await this.session.call({
+        method: 'GET',
+        path: '/v1/encryption/signing_key',
+        idempotent: true,
+      });
       this.observe(reply);
       const body = answer(SigningKeyAnswer, reply.body, 'gateway signing key');
       const candidate = this.signingCandidate(body.pem, body.key_id, 'fetched');
       if (candidate.spkiSha256 !== body.spki_sha256) {
-        throw new MkmError('GATEWAY_BAD_RESPONSE', "The gateway's signing key does not match the fingerprint it states.", {
-          reason: 'fingerprint-mismatch',
-        });
+        throw new MkmError(
+          'GATEWAY_BAD_RESPONSE',
+          "The gateway's signing key does not match the fingerprint it states.",
+          {
+            reason: 'fingerprint-mismatch',
+          },
+        );
       }
-      this.lastSigningPrevious = body.previous.map((p) => ({ spkiSha256: p.spki_sha256, acceptedUntil: p.accepted_until }));
-      this.audit({ action: 'signing-key.fetch', result: 'ok', keyId: body.key_id, fingerprint: candidate.spkiSha256 });
+      this.lastSigningPrevious = body.previous.map((p) => ({
+        spkiSha256: p.spki_sha256,
+        acceptedUntil: p.accepted_until,
+      }));
+      this.audit({
+        action: 'signing-key.fetch',
+        result: 'ok',
+        keyId: body.key_id,
+        fingerprint: candidate.spkiSha256,
+      });
       this.considerPin('signingKey', candidate);
       return this.signingKeyStatus();
     } catch (error) {
@@ -874,7 +903,9 @@ export class GatewayClient {
    * Whether the set's `sig` verifies under a key this client trusts for it: the pinned key, or a
    * key replaced by a confirmed rotation before its `acceptedUntil`. A pending key never counts.
    */
-  private signatureHolds(raw: Record<string, unknown>): 'ok' | 'unsigned' | 'unknown-signing-key' | 'bad-signature' {
+  private signatureHolds(
+    raw: Record<string, unknown>,
+  ): 'ok' | 'unsigned' | 'unknown-signing-key' | 'bad-signature' {
     if (raw.sig === undefined) return 'unsigned';
     const { pinned, previous } = this.store.state.signingKey;
     const now = this.gatewayNow();
@@ -886,7 +917,9 @@ export class GatewayClient {
     // A key imported by hand has no id: it answers for any id (the signature decides).
     const candidates = trusted.filter((k) => k.keyId === null || k.keyId === named);
     if (candidates.length === 0) return 'unknown-signing-key';
-    return candidates.some((k) => keySetSignatureValid(parseRsaPublicKey(k.pem, { minBits: SIGNING_KEY_MIN_BITS }), raw))
+    return candidates.some((k) =>
+      keySetSignatureValid(parseRsaPublicKey(k.pem, { minBits: SIGNING_KEY_MIN_BITS }), raw),
+    )
       ? 'ok'
       : 'bad-signature';
   }

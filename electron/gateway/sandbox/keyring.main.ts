@@ -85,8 +85,7 @@ export class RsaKeyring {
   async ensureCurrent(): Promise<void> {
     const keys = this.keys;
     if (keys.current && existsSync(this.file(keys.current.key_id))) return;
-    if (keys.current)
-      throw new Error(`key file for ${keys.current.key_id} is missing from the data dir`);
+    if (keys.current) throw new Error(`key file for ${keys.current.key_id} is missing from the data dir`);
     keys.current = await this.create();
     this.store.save();
   }

@@ -114,7 +114,8 @@ export class KeySets {
     };
     // forged_set: what a man in the middle can make (keys wrapped under the public transport
     // key, right KCVs, the real key id) except a signature by the gateway's key.
-    if (fault !== 'unsigned_set') body.sig = signKeySet(fault === 'forged_set' ? this.forgery() : signer.key, body);
+    if (fault !== 'unsigned_set')
+      body.sig = signKeySet(fault === 'forged_set' ? this.forgery() : signer.key, body);
     this.store.state.key_sets[setId] = {
       set_id: setId,
       owner,

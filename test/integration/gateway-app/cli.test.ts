@@ -88,6 +88,8 @@ describe('mkm gateway', () => {
     const profile = await json<{ id: string; tlsPinSha256: string }>([
       'gateway',
       'add',
+      '--password-env',
+      'MKM_GATEWAY_PASSWORD',
       '--name',
       'Sandbox',
       '--url',
@@ -203,6 +205,8 @@ describe('mkm gateway', () => {
     await json([
       'gateway',
       'add',
+      '--password-env',
+      'MKM_GATEWAY_PASSWORD',
       '--name',
       'Wrong pin',
       '--url',
@@ -227,6 +231,8 @@ describe('mkm gateway', () => {
     await json([
       'gateway',
       'add',
+      '--password-env',
+      'MKM_GATEWAY_PASSWORD',
       '--name',
       'Manual',
       '--url',

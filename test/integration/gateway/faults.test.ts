@@ -255,6 +255,7 @@ describe.runIf(softHsmAvailable())('gateway client under faults', () => {
       baseUrl: h.sandbox.url,
       username: USER,
       scheme: { keyRolling: true },
+      passwordEnv: 'MKM_GATEWAY_PASSWORD',
     };
     const pinned = h.client({
       stateDir: dir,
@@ -286,6 +287,7 @@ describe.runIf(softHsmAvailable())('gateway client under faults', () => {
         username: USER,
         tlsPinSha256: h.sandbox.pin,
         scheme: {},
+        passwordEnv: 'MKM_GATEWAY_PASSWORD',
       }),
       http: { attempts: 2, backoffMs: 10, timeoutMs: 1000 },
     });

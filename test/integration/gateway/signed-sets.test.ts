@@ -45,6 +45,7 @@ beforeAll(async () => {
       // Pinned to the proxy's certificate: TLS gives no protection here; only 1.1 does.
       tlsPinSha256: mitm.pin,
       scheme: { keyRolling: true },
+      passwordEnv: 'MKM_GATEWAY_PASSWORD',
     }),
   });
   // The network was clean when the profile was set up: the signing key was pinned then.

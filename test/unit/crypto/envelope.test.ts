@@ -138,7 +138,8 @@ describe('HMAC-SHA256 (the envelope MAC)', () => {
   it('macInput is ASCII(dir) || 0x2e || UTF-8(set_id) || 0x2e || iv || ciphertext (contract 1.1)', () => {
     const iv = Buffer.alloc(16, 0xaa);
     const ct = Buffer.alloc(32, 0xbb);
-    const tail = Buffer.from('ks_é1', 'utf8').toString('hex') + '2e' + iv.toString('hex') + ct.toString('hex');
+    const tail =
+      Buffer.from('ks_é1', 'utf8').toString('hex') + '2e' + iv.toString('hex') + ct.toString('hex');
     expect(macInput('req', 'ks_é1', iv, ct).toString('hex')).toBe('7265712e' + tail);
     expect(macInput('rsp', 'ks_é1', iv, ct).toString('hex')).toBe('7273702e' + tail);
   });
@@ -189,7 +190,8 @@ describe('sealed messages', () => {
       { ...sealed, ciphertext: sealed.ciphertext.replace(/=*$/, '') + '!' },
       { ...sealed, ciphertext: ct.subarray(0, 16).toString('base64') },
     ];
-    for (const message of cases) expectMacInvalid(() => openMessage({ dir: 'req', message, encKey, macKey, iv }));
+    for (const message of cases)
+      expectMacInvalid(() => openMessage({ dir: 'req', message, encKey, macKey, iv }));
     expectMacInvalid(() => openMessage({ dir: 'req', message: sealed, encKey, macKey, iv: randomBytes(16) }));
     expectMacInvalid(() => openMessage({ dir: 'req', message: sealed, encKey, macKey: randomBytes(32), iv }));
     // A request reflected back as an answer fails: the MAC names its direction.

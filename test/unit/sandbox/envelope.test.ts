@@ -40,6 +40,8 @@ describe('envelope', () => {
     expect(openEnvelope({ ...keys, setId: 'ks_other' }, s.iv, s.ciphertext, s.mac)).toBeNull();
     const c = createCipheriv('aes-256-cbc', keys.encKey, s.iv).setAutoPadding(false);
     const badPad = Buffer.concat([c.update(Buffer.alloc(16, 0x20)), c.final()]);
-    expect(openEnvelope(keys, s.iv, badPad, envelopeMac(keys.macKey, 'req', keys.setId, s.iv, badPad))).toBeNull();
+    expect(
+      openEnvelope(keys, s.iv, badPad, envelopeMac(keys.macKey, 'req', keys.setId, s.iv, badPad)),
+    ).toBeNull();
   });
 });

@@ -22,7 +22,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function setup() {
   const store = StateStore.open(join(dir, String(Math.random()).slice(2)));
   let now = 1_000_000;
-  const sets = new KeySets(store, () => now, 60, () => ({ keyId: 'sk_unit', key: signing.privateKey }));
+  const sets = new KeySets(
+    store,
+    () => now,
+    60,
+    () => ({ keyId: 'sk_unit', key: signing.privateKey }),
+  );
   const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   store.state.merchant_keys.push({
     owner: 'u',
