@@ -141,9 +141,12 @@ test('a gateway profile: register, sync, ping, a confirmed gateway key rotation,
   await confirmSigning.getByRole('button', { name: 'The fingerprints match: use the new key' }).click();
   await expect(confirmSigning).toBeHidden();
   await expect(signingCard.getByTestId('signing-key-fingerprint')).toHaveText(grouped(nextSigning));
-  // Sets signed by the new key are accepted again.
+  // Sets signed by the new key are accepted again: the ping's answer hands over a new set.
+  const setBeforeSigned = (await keySet.getByTestId('key-set-id').textContent())!;
   await keySet.getByRole('button', { name: 'Secure ping' }).click();
-  await expect(keySet.getByTestId('ping-result')).toContainText('Pong', { timeout: 30_000 });
+  await expect(keySet.getByTestId('ping-result')).toContainText(setBeforeSigned, { timeout: 30_000 });
+  await expect(keySet.getByTestId('key-set-id')).toHaveText(/^ks_/);
+  await expect(keySet.getByTestId('key-set-id')).not.toHaveText(setBeforeSigned);
 
   // The gateway goes away: the screen says OFFLINE, with the reason.
   await s.close();
