@@ -1,4 +1,4 @@
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import type {
   GatewayKeySetView,
@@ -100,6 +100,59 @@ const profileText = (p: GatewayProfileView) =>
   }${p.cse ? `  cse ${p.cse}` : ''}${p.keyRolling ? '  key-rolling' : ''}${
     p.passwordEnv ? `  password from $${p.passwordEnv}` : ''
   }`;
+
+interface PinnedKeySpec<S> {
+  names: { fetch: string; import: string; confirm: string };
+  what: string;
+  importNote: string;
+  fetch(ctx: CliContext, profileId: string): Promise<S>;
+  importPem(ctx: CliContext, profileId: string, pem: string): Promise<S>;
+  confirm(ctx: CliContext, profileId: string, fingerprint: string): Promise<S>;
+  text(state: S): string;
+}
+
+/** fetch / import / confirm-rotation for one of the gateway's pinned keys. */
+function pinnedKeyCommands<S>(gateway: Command, context: () => CliContext, spec: PinnedKeySpec<S>): void {
+  gateway
+    .command(spec.names.fetch)
+    .description(`fetch the gateway's ${spec.what}; pinned on first sight, a rotation to confirm after`)
+    .option('--profile <profile>', 'the gateway profile')
+    .action(async (opts: { profile?: string }) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, opts.profile);
+      await ensurePassword(ctx, profile);
+      const s = await spec.fetch(ctx, profile.id);
+      ctx.out.result(s, () => spec.text(s));
+    });
+
+  gateway
+    .command(`${spec.names.import} <file>`)
+    .description(`import the gateway's ${spec.what} from a PEM file ${spec.importNote}`)
+    .option('--profile <profile>', 'the gateway profile')
+    .action(async (file: string, opts: { profile?: string }) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, opts.profile);
+      let pem: string;
+      try {
+        pem = readFileSync(file, 'utf8');
+      } catch {
+        throw new MkmError('IO_ERROR', `Could not read ${file}.`);
+      }
+      const s = await spec.importPem(ctx, profile.id, pem);
+      ctx.out.result(s, () => spec.text(s));
+    });
+
+  gateway
+    .command(`${spec.names.confirm} <fingerprint>`)
+    .description(`accept the gateway's new ${spec.what}, named by its spki-sha256`)
+    .option('--profile <profile>', 'the gateway profile')
+    .action(async (fingerprint: string, opts: { profile?: string }) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, opts.profile);
+      const s = await spec.confirm(ctx, profile.id, fingerprint);
+      ctx.out.result(s, () => spec.text(s));
+    });
+}
 
 addCommands((program, context) => {
   const gateway = program
@@ -263,85 +316,26 @@ addCommands((program, context) => {
       );
     });
 
-  gateway
-    .command('fetch-key')
-    .description("fetch the gateway's public key; pinned on first sight, a rotation to confirm after")
-    .option('--profile <profile>', 'the gateway profile')
-    .action(async (opts: { profile?: string }) => {
-      const ctx = context();
-      const profile = await resolveProfile(ctx, opts.profile);
-      await ensurePassword(ctx, profile);
-      const s = await ctx.call('gateway.fetchKey', { profileId: profile.id });
-      ctx.out.result(s, () => gatewayKeyText(s));
-    });
+  pinnedKeyCommands(gateway, context, {
+    names: { fetch: 'fetch-key', import: 'import-key', confirm: 'confirm-rotation' },
+    what: 'public key',
+    importNote: '(a gateway without a key endpoint)',
+    fetch: (ctx, profileId) => ctx.call('gateway.fetchKey', { profileId }),
+    importPem: (ctx, profileId, pem) => ctx.call('gateway.importKeyPem', { profileId, pem }),
+    confirm: (ctx, profileId, fingerprint) =>
+      ctx.call('gateway.confirmKeyRotation', { profileId, fingerprint }),
+    text: gatewayKeyText,
+  });
 
-  gateway
-    .command('import-key <file>')
-    .description("import the gateway's public key from a PEM file (a gateway without a key endpoint)")
-    .option('--profile <profile>', 'the gateway profile')
-    .action(async (file: string, opts: { profile?: string }) => {
-      const ctx = context();
-      const profile = await resolveProfile(ctx, opts.profile);
-      let pem: string;
-      try {
-        pem = readFileSync(file, 'utf8');
-      } catch {
-        throw new MkmError('IO_ERROR', `Could not read ${file}.`);
-      }
-      const s = await ctx.call('gateway.importKeyPem', { profileId: profile.id, pem });
-      ctx.out.result(s, () => gatewayKeyText(s));
-    });
-
-  gateway
-    .command('confirm-rotation <fingerprint>')
-    .description("accept the gateway's new public key, named by its spki-sha256")
-    .option('--profile <profile>', 'the gateway profile')
-    .action(async (fingerprint: string, opts: { profile?: string }) => {
-      const ctx = context();
-      const profile = await resolveProfile(ctx, opts.profile);
-      const s = await ctx.call('gateway.confirmKeyRotation', { profileId: profile.id, fingerprint });
-      ctx.out.result(s, () => gatewayKeyText(s));
-    });
-
-  gateway
-    .command('fetch-signing-key')
-    .description(
-      "fetch the gateway's key-set signing key; pinned on first sight, a rotation to confirm after",
-    )
-    .option('--profile <profile>', 'the gateway profile')
-    .action(async (opts: { profile?: string }) => {
-      const ctx = context();
-      const profile = await resolveProfile(ctx, opts.profile);
-      await ensurePassword(ctx, profile);
-      const s = await ctx.call('gateway.fetchSigningKey', { profileId: profile.id });
-      ctx.out.result(s, () => signingKeyText(s));
-    });
-
-  gateway
-    .command('import-signing-key <file>')
-    .description("import the gateway's key-set signing key from a PEM file (RSA, 3072 bits or more)")
-    .option('--profile <profile>', 'the gateway profile')
-    .action(async (file: string, opts: { profile?: string }) => {
-      const ctx = context();
-      const profile = await resolveProfile(ctx, opts.profile);
-      let pem: string;
-      try {
-        pem = readFileSync(file, 'utf8');
-      } catch {
-        throw new MkmError('IO_ERROR', `Could not read ${file}.`);
-      }
-      const s = await ctx.call('gateway.importSigningKeyPem', { profileId: profile.id, pem });
-      ctx.out.result(s, () => signingKeyText(s));
-    });
-
-  gateway
-    .command('confirm-signing-rotation <fingerprint>')
-    .description("accept the gateway's new key-set signing key, named by its spki-sha256")
-    .option('--profile <profile>', 'the gateway profile')
-    .action(async (fingerprint: string, opts: { profile?: string }) => {
-      const ctx = context();
-      const profile = await resolveProfile(ctx, opts.profile);
-      const s = await ctx.call('gateway.confirmSigningKeyRotation', { profileId: profile.id, fingerprint });
-      ctx.out.result(s, () => signingKeyText(s));
-    });
+  // Contract 1.1: the key that signs key sets, pinned and rotated the same way.
+  pinnedKeyCommands(gateway, context, {
+    names: { fetch: 'fetch-signing-key', import: 'import-signing-key', confirm: 'confirm-signing-rotation' },
+    what: 'key-set signing key',
+    importNote: '(RSA, 3072 bits or more)',
+    fetch: (ctx, profileId) => ctx.call('gateway.fetchSigningKey', { profileId }),
+    importPem: (ctx, profileId, pem) => ctx.call('gateway.importSigningKeyPem', { profileId, pem }),
+    confirm: (ctx, profileId, fingerprint) =>
+      ctx.call('gateway.confirmSigningKeyRotation', { profileId, fingerprint }),
+    text: signingKeyText,
+  });
 });

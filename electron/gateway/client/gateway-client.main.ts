@@ -1359,7 +1359,8 @@ export class GatewayClient {
   /** POST /sandbox/faults (the sandbox gateway only). */
   sandboxArmFault(next: SandboxFault): Promise<void> {
     return this.exclusive(async () => {
-      await this.session.call({ method: 'POST', path: '/sandbox/faults', json: { next } });
+      // Arming is idempotent (it replaces what is armed), so a lost answer may be asked again.
+      await this.session.call({ method: 'POST', path: '/sandbox/faults', json: { next }, idempotent: true });
       this.audit({ action: 'sandbox.fault', result: 'ok', reason: next });
     });
   }

@@ -1,9 +1,15 @@
-import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 import { aesCmacKcv, hmacKcv } from '../../crypto/kcv.main';
 import { signKeySet } from '../keyset-signature.main';
 import { iso, type Clock } from './clock.main';
 import { GatewayError } from './errors.main';
-import { wrapOaep } from './rsa.main';
+import { generateRsaKey, wrapOaep } from './rsa.main';
 import type { IssuedKeySet, KeySetRecord, MerchantKeyRecord, StateStore } from './state.main';
 
 /**
@@ -26,13 +32,14 @@ export type SetSigner = () => { keyId: string; key: KeyObject };
 
 export class KeySets {
   /** The forged_set fault's signer: made once, never published, never the gateway's. */
-  private forger: KeyObject | null = null;
+  private forging: Promise<KeyObject> | null = null;
 
   constructor(
     private readonly store: StateStore,
     private readonly clock: Clock,
     private readonly ttlSeconds: number,
     private readonly signer: SetSigner,
+    private forger: KeyObject | null = null,
   ) {}
 
   /** New sets are wrapped under the most recently registered key that is still active. */
@@ -130,6 +137,17 @@ export class KeySets {
     };
     this.capOpenSets(owner);
     return { body, replayed: false };
+  }
+
+  /**
+   * Makes the forged_set signer ahead of time (when the fault is armed), so the call that shows
+   * the fault is not held up by an RSA-3072 key generation.
+   */
+  async prepareForgery(): Promise<void> {
+    if (this.forger) return;
+    // One generation however often the fault is armed (a client retrying a slow arm call).
+    this.forging ??= generateRsaKey(3072).then(({ privatePem }) => createPrivateKey(privatePem));
+    this.forger = await this.forging;
   }
 
   private forgery(): KeyObject {

@@ -19,6 +19,8 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 
@@ -249,6 +251,43 @@ export function setSignatureValid(issued: IssuedSet, signingKeyPem: string): boo
       { key: createPublicKey(signingKeyPem), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
       Buffer.from(issued.sig, 'base64'),
     );
+}
+
+/**
+ * `openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -verify`: whether
+ * openssl accepts `sigB64` over `data` under `pem` (files in `dir`).
+ */
+export function opensslVerifiesPss(pem: string, sigB64: string, data: Buffer, dir: string): boolean {
+  const [pemFile, sigFile, dataFile] = ['signing.pem', 'set.sig', 'set.bin'].map((n) => join(dir, n)) as [
+    string,
+    string,
+    string,
+  ];
+  writeFileSync(pemFile, pem);
+  writeFileSync(sigFile, Buffer.from(sigB64, 'base64'));
+  writeFileSync(dataFile, data);
+  try {
+    const out = execFileSync(
+      'openssl',
+      [
+        'dgst',
+        '-sha256',
+        '-sigopt',
+        'rsa_padding_mode:pss',
+        '-sigopt',
+        'rsa_pss_saltlen:32',
+        '-verify',
+        pemFile,
+        '-signature',
+        sigFile,
+        dataFile,
+      ],
+      { stdio: 'pipe' },
+    ).toString();
+    return /Verified OK/.test(out);
+  } catch {
+    return false;
+  }
 }
 
 /** When set (trustSigningKey), openSet refuses a set whose signature does not verify under it. */

@@ -17,6 +17,7 @@ import {
   openResponse,
   openSet,
   opensslCmac,
+  opensslVerifiesPss,
   register,
   salt,
   secure,
@@ -269,29 +270,9 @@ describe('secure messages', () => {
     const fresh = await call(sb, 'POST', '/v1/encryption/key_sets', { token, json: {} });
     const issued = fresh.body.next_key_set;
     expect(issued).toMatchObject({ merchant: 'alice', signing_key_id: signing.body.key_id });
-    const pem = join(dir, 'signing.pem');
-    const data = join(dir, 'set.bin');
-    const sig = join(dir, 'set.sig');
-    writeFileSync(pem, signing.body.pem);
-    writeFileSync(data, setSignedBytes(issued));
-    writeFileSync(sig, Buffer.from(issued.sig, 'base64'));
-    const verify = (file: string) =>
-      execFileSync('openssl', [
-        'dgst',
-        '-sha256',
-        '-sigopt',
-        'rsa_padding_mode:pss',
-        '-sigopt',
-        'rsa_pss_saltlen:32',
-        '-verify',
-        pem,
-        '-signature',
-        sig,
-        file,
-      ]).toString();
-    expect(verify(data)).toMatch(/Verified OK/);
-    writeFileSync(data, setSignedBytes({ ...issued, merchant: 'bob' }));
-    expect(() => verify(data)).toThrow();
+    expect(opensslVerifiesPss(signing.body.pem, issued.sig, setSignedBytes(issued), dir)).toBe(true);
+    const changed = setSignedBytes({ ...issued, merchant: 'bob' });
+    expect(opensslVerifiesPss(signing.body.pem, issued.sig, changed, dir)).toBe(false);
     set = openSet(issued, [k256]);
   });
 

@@ -12,9 +12,10 @@ import { StateStore } from '../../../electron/gateway/sandbox/state.main';
 import { keySetSignatureValid } from '../../../electron/gateway/keyset-signature.main';
 import { rsaPublicKeyFromKeyObject } from '../../../electron/crypto/pem.main';
 
-// Made once: 3072-bit keys take a moment.
-const signing = generateKeyPairSync('rsa', { modulusLength: 3072 });
+// The signature arithmetic does not depend on the size; 2048 bits keep this file quick.
+const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingPublic = rsaPublicKeyFromKeyObject(signing.publicKey);
+const forger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 
 const dir = mkdtempSync(join(tmpdir(), 'mkm-sb-sets-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,6 +28,7 @@ function setup() {
     () => now,
     60,
     () => ({ keyId: 'sk_unit', key: signing.privateKey }),
+    forger,
   );
   const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   store.state.merchant_keys.push({
