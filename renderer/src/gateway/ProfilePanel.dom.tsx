@@ -192,6 +192,32 @@ function KeyFacts({ k, label }: { k: GatewayPublicKeyView; label: string }) {
   );
 }
 
+/** The title row of a pinned gateway key's card: its pin status and a fetch button. */
+function PinnedKeyTitle({
+  title,
+  status,
+  fetchLabel,
+  fetching,
+  onFetch,
+}: {
+  title: string;
+  status: 'none' | 'pinned' | 'rotation-pending';
+  fetchLabel: string;
+  fetching: boolean;
+  onFetch: () => void;
+}) {
+  return (
+    <div className="card-title">
+      <h3>{title}</h3>
+      {status === 'pinned' && <Badge tone="ok">pinned</Badge>}
+      {status === 'rotation-pending' && <Badge tone="warn">rotation pending</Badge>}
+      <button type="button" className="push-right" disabled={fetching} onClick={onFetch}>
+        {fetching ? 'Fetching…' : fetchLabel}
+      </button>
+    </div>
+  );
+}
+
 function GatewayKeyCard({ profile, status, failure, onChange }: CardProps) {
   const ids = useId();
   const [pem, setPem] = useState('');
@@ -207,19 +233,13 @@ function GatewayKeyCard({ profile, status, failure, onChange }: CardProps) {
   const { pinned, pending } = status.gatewayKey;
   return (
     <section className="card" aria-label="Gateway public key">
-      <div className="card-title">
-        <h3>Gateway public key</h3>
-        {status.gatewayKey.status === 'pinned' && <Badge tone="ok">pinned</Badge>}
-        {status.gatewayKey.status === 'rotation-pending' && <Badge tone="warn">rotation pending</Badge>}
-        <button
-          type="button"
-          className="push-right"
-          disabled={fetchKey.isPending}
-          onClick={() => fetchKey.mutate()}
-        >
-          {fetchKey.isPending ? 'Fetching…' : 'Fetch key'}
-        </button>
-      </div>
+      <PinnedKeyTitle
+        title="Gateway public key"
+        status={status.gatewayKey.status}
+        fetchLabel="Fetch key"
+        fetching={fetchKey.isPending}
+        onFetch={() => fetchKey.mutate()}
+      />
       {pending && pinned && (
         <div className="notice notice-warning" role="alert">
           <span>
@@ -394,19 +414,13 @@ function SigningKeyCard({ profile, status, failure, onChange }: CardProps) {
   const { pinned, pending, previous } = status.signingKey;
   return (
     <section className="card" aria-label="Gateway signing key">
-      <div className="card-title">
-        <h3>Gateway signing key</h3>
-        {status.signingKey.status === 'pinned' && <Badge tone="ok">pinned</Badge>}
-        {status.signingKey.status === 'rotation-pending' && <Badge tone="warn">rotation pending</Badge>}
-        <button
-          type="button"
-          className="push-right"
-          disabled={fetchKey.isPending}
-          onClick={() => fetchKey.mutate()}
-        >
-          {fetchKey.isPending ? 'Fetching…' : 'Fetch signing key'}
-        </button>
-      </div>
+      <PinnedKeyTitle
+        title="Gateway signing key"
+        status={status.signingKey.status}
+        fetchLabel="Fetch signing key"
+        fetching={fetchKey.isPending}
+        onFetch={() => fetchKey.mutate()}
+      />
       {pending && pinned && (
         <div className="notice notice-warning" role="alert">
           <span>
