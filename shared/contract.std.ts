@@ -322,7 +322,7 @@ export interface GatewayMerchantKeyView {
 export interface GatewaySyncReport {
   at: string;
   ok: boolean;
-  /** The step that failed (token, gateway-key, merchant-keys, key-set). */
+  /** The step that failed (token, gateway-key, signing-key, merchant-keys, key-set). */
   step: string | null;
   error: MkmErrorShape | null;
   gatewayKey: GatewayKeyState | null;
