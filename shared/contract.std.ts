@@ -282,6 +282,8 @@ export interface GatewayProfileView {
   demo: boolean;
   /** A password is at hand (typed this session, kept encrypted, or from the environment). */
   passwordKnown: boolean;
+  /** The environment variable that serves this profile's password (CLI, browser mode), if any. */
+  passwordEnv: string | null;
 }
 export interface GatewayPublicKeyView {
   keyId: string | null;
@@ -296,6 +298,21 @@ export interface GatewayKeyState {
   /** The key the gateway now serves, waiting for an admin's confirmation. */
   pending: GatewayPublicKeyView | null;
   previous?: { keyId: string; spkiSha256: string; acceptedUntil: string }[];
+}
+/** The gateway's key-set signing key (contract 1.1): pinned like the encryption key. */
+export interface GatewaySigningKeyView {
+  keyId: string | null;
+  spkiSha256: string;
+  source: 'fetched' | 'imported';
+  seenAt: string;
+}
+export interface GatewaySigningKeyState {
+  status: 'none' | 'pinned' | 'rotation-pending';
+  pinned: GatewaySigningKeyView | null;
+  /** The key the gateway now signs with, waiting for an admin's confirmation. */
+  pending: GatewaySigningKeyView | null;
+  /** Keys replaced by a confirmed rotation; sets they signed are accepted until then. */
+  previous: { keyId: string | null; spkiSha256: string; acceptedUntil: string }[];
 }
 export interface GatewayKeySetView {
   setId: string;
@@ -314,10 +331,12 @@ export interface GatewayMerchantKeyView {
 export interface GatewaySyncReport {
   at: string;
   ok: boolean;
-  /** The step that failed (token, gateway-key, merchant-keys, key-set). */
+  /** The step that failed (token, gateway-key, signing-key, merchant-keys, key-set). */
   step: string | null;
   error: MkmErrorShape | null;
   gatewayKey: GatewayKeyState | null;
+  /** Key-rolling profiles: the signing key the sets are checked against (contract 1.1). */
+  signingKey: GatewaySigningKeyState | null;
   merchantKeys: GatewayMerchantKeyView[] | null;
   keySet: GatewayKeySetView | null;
 }
@@ -325,6 +344,8 @@ export interface GatewayStatus {
   profile: GatewayProfileView;
   gatewayKey: GatewayKeyState;
   rotationPending: boolean;
+  signingKey: GatewaySigningKeyState;
+  signingRotationPending: boolean;
   merchantKeys: GatewayMerchantKeyView[];
   /** `inToken: false`: recorded by an earlier run; the next message asks for a fresh set. */
   keySet: (GatewayKeySetView & { inToken: boolean }) | null;
@@ -539,6 +560,11 @@ export const contract = {
         tlsPinSha256: SHA256_HEX.optional(),
         cse: z.enum(GATEWAY_CSE_PADDINGS).optional(),
         keyRolling: z.boolean().optional(),
+        /** The environment variable that holds this profile's password (CLI, browser mode). */
+        passwordEnv: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]{0,63}$/)
+          .optional(),
       }),
       'Add a gateway profile (its password is never stored).',
     ).returns<GatewayProfileView>(),
@@ -587,6 +613,18 @@ export const contract = {
       z.strictObject({ profileId: PROFILE_ID, fingerprint: SHA256_HEX }),
       "Accept the gateway's new public key, named by its fingerprint.",
     ).returns<GatewayKeyState>(),
+    fetchSigningKey: channel(
+      gatewayProfileRef,
+      "Fetch the gateway's key-set signing key: pinned on first sight, a rotation to confirm after.",
+    ).returns<GatewaySigningKeyState>(),
+    importSigningKeyPem: channel(
+      z.strictObject({ profileId: PROFILE_ID, pem: z.string().min(1).max(16_384) }),
+      "Import the gateway's key-set signing key PEM by hand (a gateway without the endpoint).",
+    ).returns<GatewaySigningKeyState>(),
+    confirmSigningKeyRotation: channel(
+      z.strictObject({ profileId: PROFILE_ID, fingerprint: SHA256_HEX }),
+      "Accept the gateway's new key-set signing key, named by its fingerprint.",
+    ).returns<GatewaySigningKeyState>(),
     ping: channel(gatewayProfileRef, 'A secure ping under a one-use key set.').returns<GatewayPingResult>(),
     sync: channel(
       gatewayProfileRef,
@@ -625,7 +663,12 @@ export const events = {
     slotIds: z.array(z.number()),
     reason: z.enum(['idle', 'connection']),
   }),
-  'gateway.rotationPending': z.strictObject({ profileId: z.string(), fingerprint: z.string() }),
+  'gateway.rotationPending': z.strictObject({
+    profileId: z.string(),
+    fingerprint: z.string(),
+    /** Which gateway key rotated; absent: the encryption key. */
+    key: z.enum(['encryption', 'signing']).optional(),
+  }),
 } satisfies EventShape;
 
 export type Events = typeof events;

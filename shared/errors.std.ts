@@ -114,6 +114,9 @@ export const ERROR_SENTENCES = {
   // Console and redaction (console-trust)
   BATCH_RECORD_TOO_LARGE:
     'A row of the input file is longer than any row of card data can be (16 KiB); it was skipped without being read.',
+  // Gateway contract 1.1 (signed key sets; gateway11)
+  KEY_SET_SIGNATURE:
+    "A key set the gateway handed over is not signed by the gateway's pinned signing key (or is not for this merchant or its keys); it was refused and nothing changed.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;

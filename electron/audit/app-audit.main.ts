@@ -83,6 +83,8 @@ export const AUDITED: Record<string, Mapper> = {
       baseUrl: r.baseUrl,
       username: r.username,
       tlsPin: r.tlsPinSha256 ?? null,
+      // The variable's name only: which environment variable may serve this profile's password.
+      passwordEnv: r.passwordEnv ?? null,
     },
   }),
   'gateway.removeProfile': (r) => ({ action: 'gateway.profile.remove', details: { profileId: r.profileId } }),
@@ -226,6 +228,9 @@ export const RECORDS_ITSELF: ReadonlySet<string> = new Set([
   'gateway.fetchKey',
   'gateway.importKeyPem',
   'gateway.confirmKeyRotation',
+  'gateway.fetchSigningKey',
+  'gateway.importSigningKeyPem',
+  'gateway.confirmSigningKeyRotation',
   'gateway.ping',
   'gateway.sync',
   'lifecycle.create',

@@ -1,10 +1,12 @@
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import type {
   GatewayKeySetView,
   GatewayKeyState,
   GatewayProfileView,
   GatewayPublicKeyView,
+  GatewaySigningKeyState,
+  GatewaySigningKeyView,
 } from '../../shared/contract.std';
 import { MkmError } from '../../shared/errors.std';
 import { addCommands, type CliContext } from './context.cli';
@@ -14,8 +16,8 @@ import { loggedInSlot, resolveKey } from './tokens.cli';
 
 /**
  * `mkm gateway ...`: gateway profiles, the gateway's public key, the merchant's transport key,
- * key sets and a secure ping. The gateway password comes from MKM_GATEWAY_PASSWORD (never
- * argv); a command that uses a token key logs in with MKM_PIN like every other command.
+ * key sets and a secure ping. The gateway password comes from the environment variable the
+ * profile names (`add --password-env NAME`, never argv) or a prompt; a command that uses a token key logs in with MKM_PIN like every other command.
  * PROFILE is a profile id or name; it may be left out when there is exactly one profile.
  */
 const CSE = { pkcs1: 'RSAES-PKCS1-V1_5', oaep: 'RSAES-OAEP-SHA256' } as const;
@@ -39,7 +41,7 @@ export async function resolveProfile(ctx: CliContext, ref: string | undefined): 
 }
 
 /**
- * A command that signs in to the gateway: without MKM_GATEWAY_PASSWORD, a terminal asks for the
+ * A command that signs in to the gateway: without the profile's variable, a terminal asks for the
  * password (echo off) and hands it to main for this run only. Without a terminal nothing is
  * asked, and the call fails with GATEWAY_PASSWORD_REQUIRED, which names the variable.
  */
@@ -64,6 +66,27 @@ function gatewayKeyText(s: GatewayKeyState): string {
     .join('\n');
 }
 
+const signingLine = (k: GatewaySigningKeyView) =>
+  `spki-sha256 ${k.spkiSha256}  ${k.source}${k.keyId ? ` key id ${k.keyId}` : ''}  since ${k.seenAt}`;
+
+function signingKeyText(s: GatewaySigningKeyState): string {
+  if (s.status === 'none' || !s.pinned) {
+    return 'signing key      none pinned yet (run mkm gateway fetch-signing-key, or import-signing-key FILE)';
+  }
+  return [
+    `signing key      pinned ${signingLine(s.pinned)}`,
+    ...s.previous.map(
+      (p) => `                 also accepted until ${p.acceptedUntil}: spki-sha256 ${p.spkiSha256}`,
+    ),
+    s.pending
+      ? `SIGNING KEY ROTATION PENDING ${signingLine(s.pending)}
+                 key sets are refused until you check it with the gateway, then: mkm gateway confirm-signing-rotation ${s.pending.spkiSha256}`
+      : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
 const setText = (set: GatewayKeySetView | { refused: string } | null) =>
   set === null
     ? 'none'
@@ -74,12 +97,67 @@ const setText = (set: GatewayKeySetView | { refused: string } | null) =>
 const profileText = (p: GatewayProfileView) =>
   `${p.id}  "${p.name}"  ${p.baseUrl}  user ${p.username}  ${
     p.tlsPinSha256 ? `pin sha256:${p.tlsPinSha256}` : 'no TLS pin'
-  }${p.cse ? `  cse ${p.cse}` : ''}${p.keyRolling ? '  key-rolling' : ''}`;
+  }${p.cse ? `  cse ${p.cse}` : ''}${p.keyRolling ? '  key-rolling' : ''}${
+    p.passwordEnv ? `  password from $${p.passwordEnv}` : ''
+  }`;
+
+interface PinnedKeySpec<S> {
+  names: { fetch: string; import: string; confirm: string };
+  what: string;
+  importNote: string;
+  fetch(ctx: CliContext, profileId: string): Promise<S>;
+  importPem(ctx: CliContext, profileId: string, pem: string): Promise<S>;
+  confirm(ctx: CliContext, profileId: string, fingerprint: string): Promise<S>;
+  text(state: S): string;
+}
+
+/** fetch / import / confirm-rotation for one of the gateway's pinned keys. */
+function pinnedKeyCommands<S>(gateway: Command, context: () => CliContext, spec: PinnedKeySpec<S>): void {
+  gateway
+    .command(spec.names.fetch)
+    .description(`fetch the gateway's ${spec.what}; pinned on first sight, a rotation to confirm after`)
+    .option('--profile <profile>', 'the gateway profile')
+    .action(async (opts: { profile?: string }) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, opts.profile);
+      await ensurePassword(ctx, profile);
+      const s = await spec.fetch(ctx, profile.id);
+      ctx.out.result(s, () => spec.text(s));
+    });
+
+  gateway
+    .command(`${spec.names.import} <file>`)
+    .description(`import the gateway's ${spec.what} from a PEM file ${spec.importNote}`)
+    .option('--profile <profile>', 'the gateway profile')
+    .action(async (file: string, opts: { profile?: string }) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, opts.profile);
+      let pem: string;
+      try {
+        pem = readFileSync(file, 'utf8');
+      } catch {
+        throw new MkmError('IO_ERROR', `Could not read ${file}.`);
+      }
+      const s = await spec.importPem(ctx, profile.id, pem);
+      ctx.out.result(s, () => spec.text(s));
+    });
+
+  gateway
+    .command(`${spec.names.confirm} <fingerprint>`)
+    .description(`accept the gateway's new ${spec.what}, named by its spki-sha256`)
+    .option('--profile <profile>', 'the gateway profile')
+    .action(async (fingerprint: string, opts: { profile?: string }) => {
+      const ctx = context();
+      const profile = await resolveProfile(ctx, opts.profile);
+      const s = await spec.confirm(ctx, profile.id, fingerprint);
+      ctx.out.result(s, () => spec.text(s));
+    });
+}
 
 addCommands((program, context) => {
   const gateway = program
     .command('gateway')
-    .description('payment gateway profiles, keys and key sets (password from MKM_GATEWAY_PASSWORD)');
+    .description("payment gateway profiles, keys and key sets (password from the profile's --password-env)");
 
   gateway
     .command('add')
@@ -91,6 +169,10 @@ addCommands((program, context) => {
     .option('--pin <sha256hex>', "the SHA-256 of the gateway's TLS public key (SPKI), hex")
     .addOption(new Option('--cse <padding>', 'client-side encryption padding').choices(Object.keys(CSE)))
     .option('--key-rolling', 'AES key-rolling secure messages')
+    .option(
+      '--password-env <NAME>',
+      "the environment variable that holds this profile's password (e.g. MKM_GATEWAY_PASSWORD); no other variable serves it",
+    )
     .action(
       async (opts: {
         name: string;
@@ -100,6 +182,7 @@ addCommands((program, context) => {
         pin?: string;
         cse?: keyof typeof CSE;
         keyRolling?: boolean;
+        passwordEnv?: string;
       }) => {
         const ctx = context();
         const profile = await ctx.call('gateway.addProfile', {
@@ -110,6 +193,7 @@ addCommands((program, context) => {
           ...(opts.pin ? { tlsPinSha256: opts.pin } : {}),
           ...(opts.cse ? { cse: CSE[opts.cse] } : {}),
           ...(opts.keyRolling ? { keyRolling: true } : {}),
+          ...(opts.passwordEnv ? { passwordEnv: opts.passwordEnv } : {}),
         });
         ctx.out.result(profile, () => `added ${profileText(profile)}`);
       },
@@ -151,6 +235,7 @@ addCommands((program, context) => {
         [
           `profile          ${profileText(s.profile)}`,
           gatewayKeyText(s.gatewayKey),
+          ...(s.profile.keyRolling || s.signingKey.status !== 'none' ? [signingKeyText(s.signingKey)] : []),
           ...(s.merchantKeys.length
             ? s.merchantKeys.map(
                 (k) =>
@@ -184,6 +269,7 @@ addCommands((program, context) => {
         [
           `synced ${profile.id} at ${r.at}`,
           r.gatewayKey ? gatewayKeyText(r.gatewayKey) : '',
+          r.signingKey ? signingKeyText(r.signingKey) : '',
           `transport keys   ${r.merchantKeys?.map((k) => `${k.keyId} ${k.status}`).join(', ') || 'none at the gateway'}`,
           profile.keyRolling ? `key set          ${setText(r.keySet)}` : '',
         ]
@@ -230,43 +316,26 @@ addCommands((program, context) => {
       );
     });
 
-  gateway
-    .command('fetch-key')
-    .description("fetch the gateway's public key; pinned on first sight, a rotation to confirm after")
-    .option('--profile <profile>', 'the gateway profile')
-    .action(async (opts: { profile?: string }) => {
-      const ctx = context();
-      const profile = await resolveProfile(ctx, opts.profile);
-      await ensurePassword(ctx, profile);
-      const s = await ctx.call('gateway.fetchKey', { profileId: profile.id });
-      ctx.out.result(s, () => gatewayKeyText(s));
-    });
+  pinnedKeyCommands(gateway, context, {
+    names: { fetch: 'fetch-key', import: 'import-key', confirm: 'confirm-rotation' },
+    what: 'public key',
+    importNote: '(a gateway without a key endpoint)',
+    fetch: (ctx, profileId) => ctx.call('gateway.fetchKey', { profileId }),
+    importPem: (ctx, profileId, pem) => ctx.call('gateway.importKeyPem', { profileId, pem }),
+    confirm: (ctx, profileId, fingerprint) =>
+      ctx.call('gateway.confirmKeyRotation', { profileId, fingerprint }),
+    text: gatewayKeyText,
+  });
 
-  gateway
-    .command('import-key <file>')
-    .description("import the gateway's public key from a PEM file (a gateway without a key endpoint)")
-    .option('--profile <profile>', 'the gateway profile')
-    .action(async (file: string, opts: { profile?: string }) => {
-      const ctx = context();
-      const profile = await resolveProfile(ctx, opts.profile);
-      let pem: string;
-      try {
-        pem = readFileSync(file, 'utf8');
-      } catch {
-        throw new MkmError('IO_ERROR', `Could not read ${file}.`);
-      }
-      const s = await ctx.call('gateway.importKeyPem', { profileId: profile.id, pem });
-      ctx.out.result(s, () => gatewayKeyText(s));
-    });
-
-  gateway
-    .command('confirm-rotation <fingerprint>')
-    .description("accept the gateway's new public key, named by its spki-sha256")
-    .option('--profile <profile>', 'the gateway profile')
-    .action(async (fingerprint: string, opts: { profile?: string }) => {
-      const ctx = context();
-      const profile = await resolveProfile(ctx, opts.profile);
-      const s = await ctx.call('gateway.confirmKeyRotation', { profileId: profile.id, fingerprint });
-      ctx.out.result(s, () => gatewayKeyText(s));
-    });
+  // Contract 1.1: the key that signs key sets, pinned and rotated the same way.
+  pinnedKeyCommands(gateway, context, {
+    names: { fetch: 'fetch-signing-key', import: 'import-signing-key', confirm: 'confirm-signing-rotation' },
+    what: 'key-set signing key',
+    importNote: '(RSA, 3072 bits or more)',
+    fetch: (ctx, profileId) => ctx.call('gateway.fetchSigningKey', { profileId }),
+    importPem: (ctx, profileId, pem) => ctx.call('gateway.importSigningKeyPem', { profileId, pem }),
+    confirm: (ctx, profileId, fingerprint) =>
+      ctx.call('gateway.confirmSigningKeyRotation', { profileId, fingerprint }),
+    text: signingKeyText,
+  });
 });

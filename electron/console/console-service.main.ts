@@ -373,7 +373,7 @@ export class ConsoleService {
     const { mac } = await tokens.call('hmacSign', {
       slotId,
       id: record.macKeyId,
-      data: macInput(info.setId, iv, ciphertext).toString('base64'),
+      data: macInput('req', info.setId, iv, ciphertext).toString('base64'),
     });
     const notes: string[] = [];
     if (Date.parse(info.expiresAt) <= Date.now()) {
@@ -454,7 +454,7 @@ export class ConsoleService {
     const verified = await tokens.call('hmacVerify', {
       slotId,
       id: record.macKeyId,
-      data: macInput(e.set_id, iv.bytes, ciphertext.bytes).toString('base64'),
+      data: macInput('req', e.set_id, iv.bytes, ciphertext.bytes).toString('base64'),
       mac: Buffer.from(mac.bytes).toString('base64'),
     });
     if (!verified.valid) {

@@ -8,7 +8,9 @@ import { base64Bytes, issueLines, lowercaseHex } from '../../shared/formats/sche
  * The contract's key-rolling secure message on CLEAR keys: the sandbox gateway, tests and
  * the interop check use it. The app itself does the same arithmetic inside the token.
  *   ciphertext = AES-256-CBC(enc_key, iv, PKCS#7(UTF-8 JSON))
- *   mac        = HMAC-SHA256(mac_key, UTF-8(set_id) || 0x2e || iv || ciphertext)
+ *   mac        = HMAC-SHA256(mac_key, ASCII(dir) || 0x2e || UTF-8(set_id) || 0x2e || iv || ciphertext)
+ * with dir = `req` for the client's message and `rsp` for the gateway's answer (contract 1.1), so a
+ * request reflected back as an answer fails its MAC.
  * Opening checks the MAC first and answers every failure with one MAC_INVALID, so neither
  * the padding nor the JSON can become an oracle.
  */
@@ -56,9 +58,15 @@ export function hmacSha256(key: Uint8Array, data: Uint8Array): Buffer {
   return createHmac('sha256', key).update(data).digest();
 }
 
-/** UTF-8(set_id) || 0x2e || iv || ciphertext. The fixed 16-byte IV keeps the split unambiguous. */
-export function macInput(setId: string, iv: Uint8Array, ciphertext: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from(setId, 'utf8'), DOT, iv, ciphertext]);
+/** Who wrote a message: the client (`req`) or the gateway (`rsp`). */
+export type MacDirection = 'req' | 'rsp';
+
+/**
+ * ASCII(dir) || 0x2e || UTF-8(set_id) || 0x2e || iv || ciphertext. `dir` is fixed-length and a set
+ * id has no dot, and the fixed 16-byte IV keeps the rest of the split unambiguous.
+ */
+export function macInput(dir: MacDirection, setId: string, iv: Uint8Array, ciphertext: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(dir, 'ascii'), DOT, Buffer.from(setId, 'utf8'), DOT, iv, ciphertext]);
 }
 
 export interface SealedMessage {
@@ -68,6 +76,7 @@ export interface SealedMessage {
 }
 
 export interface SealInput {
+  dir: MacDirection;
   setId: string;
   encKey: Uint8Array;
   macKey: Uint8Array;
@@ -79,11 +88,13 @@ export interface SealInput {
 export function sealMessage(input: SealInput): SealedMessage {
   const plain = typeof input.plaintext === 'string' ? Buffer.from(input.plaintext, 'utf8') : input.plaintext;
   const ciphertext = aes256CbcEncrypt(input.encKey, input.iv, plain);
-  const mac = hmacSha256(input.macKey, macInput(input.setId, input.iv, ciphertext));
+  const mac = hmacSha256(input.macKey, macInput(input.dir, input.setId, input.iv, ciphertext));
   return { set_id: input.setId, ciphertext: ciphertext.toString('base64'), mac: mac.toString('base64') };
 }
 
 export interface OpenInput {
+  /** Who wrote the message being opened. */
+  dir: MacDirection;
   /** As received (base64 strings) or as parsed by the schemas below (bytes). */
   message: { set_id: string; ciphertext: string | Uint8Array; mac: string | Uint8Array };
   encKey: Uint8Array;
@@ -111,7 +122,7 @@ export function openMessage(input: OpenInput): Buffer {
   const ciphertext = bytesOrNull(message.ciphertext);
   const expected = hmacSha256(
     input.macKey,
-    macInput(message.set_id, input.iv, ciphertext ?? new Uint8Array(0)),
+    macInput(input.dir, message.set_id, input.iv, ciphertext ?? new Uint8Array(0)),
   );
   if (!macMatches(expected, bytesOrNull(message.mac)) || ciphertext === null) throw invalid();
   try {
@@ -144,7 +155,7 @@ export function openJson(input: OpenInput): unknown {
 const setId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 _ -');
 const keyId = z.string().min(1).max(128);
 
-/** `next_key_set`; wrapped keys must be exactly the merchant modulus length when it is known. */
+/** `next_key_set` (contract 1.1, signed); wrapped keys must be exactly the merchant modulus length when it is known. */
 export function nextKeySetSchema(modulusBytes?: number) {
   const wrapped =
     modulusBytes === undefined
@@ -160,6 +171,11 @@ export function nextKeySetSchema(modulusBytes?: number) {
       enc_kcv: lowercaseHex(3),
       mac_kcv: lowercaseHex(3),
       expires_at: z.iso.datetime({ offset: true }),
+      // Contract 1.1: who it was made for, when, and the gateway signing key's signature over it.
+      merchant: z.string().min(1).max(256),
+      issued_at: z.iso.datetime({ offset: true }),
+      signing_key_id: keyId,
+      sig: base64Bytes({ length: [384, 512] }),
     })
     .superRefine((set, ctx) => {
       // Both keys are wrapped under the same merchant key, so their lengths can only agree.

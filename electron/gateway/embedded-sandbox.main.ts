@@ -75,7 +75,7 @@ export class EmbeddedSandbox {
       users: [{ name: EMBEDDED_USER, password }],
     });
     try {
-      this.options.gateway.putProfile({
+      await this.options.gateway.putProfile({
         id: EMBEDDED_PROFILE_ID,
         name: 'Local sandbox (demo)',
         baseUrl: handle.url,

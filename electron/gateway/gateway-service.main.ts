@@ -7,6 +7,7 @@ import type {
   GatewayPingResult,
   GatewayProfileView,
   GatewayRegistration,
+  GatewaySigningKeyState,
   GatewayStatus,
   GatewaySyncReport,
 } from '../../shared/contract.std';
@@ -27,6 +28,7 @@ import {
   type GatewayClientOptions,
   type GatewayKeyStatus,
   type KeySetInfo,
+  type SigningKeyStatus,
 } from './client/gateway-client.main';
 import {
   envSecretProvider,
@@ -69,6 +71,8 @@ export interface AddProfileRequest {
   keyRolling?: boolean | undefined;
   /** The embedded local sandbox's profile (shown as DEMO). */
   demo?: boolean | undefined;
+  /** The environment variable that holds this profile's password (no other serves it). */
+  passwordEnv?: string | undefined;
 }
 
 interface Held {
@@ -88,6 +92,7 @@ export function profileView(p: GatewayProfile, passwordKnown = false): GatewayPr
     keyRolling: p.scheme.keyRolling ?? false,
     demo: p.demo ?? false,
     passwordKnown,
+    passwordEnv: p.passwordEnv ?? null,
   };
 }
 
@@ -109,6 +114,10 @@ function keyState(s: GatewayKeyStatus): GatewayKeyState {
   };
 }
 
+function signingState(s: SigningKeyStatus): GatewaySigningKeyState {
+  return { status: s.status, pinned: s.pinned, pending: s.pending, previous: s.previous };
+}
+
 export class GatewayService {
   readonly profiles: GatewayProfilesStore;
   private readonly clients = new Map<string, Held>();
@@ -125,8 +134,21 @@ export class GatewayService {
 
   // ------------------------------------------------------------------ profiles
 
-  addProfile(request: AddProfileRequest): GatewayProfileView {
-    const profile = this.profiles.add(this.profileInput(request));
+  /**
+   * A new profile starts with no password: whatever is kept under its id (typed this session,
+   * or encrypted by an earlier profile of that id whose removal did not finish) is forgotten
+   * first, and the add is refused when that fails. It is served by the environment only through
+   * the variable it names (`passwordEnv`).
+   */
+  async addProfile(request: AddProfileRequest): Promise<GatewayProfileView> {
+    const input = this.profileInput(request);
+    if (this.profiles.list().some((p) => p.id === input.id)) {
+      throw new MkmError('CONFLICT', `A gateway profile "${input.id}" already exists.`, {
+        profileId: input.id,
+      });
+    }
+    await this.forgetPassword(input.id);
+    const profile = this.profiles.add(input);
     this.options.logger.info('gateway profile added', {
       profileId: profile.id,
       pinned: !!profile.tlsPinSha256,
@@ -138,9 +160,30 @@ export class GatewayService {
    * Adds the profile, or replaces one with the same id keeping its pinned state (the embedded
    * sandbox comes back on another port each start, with the same TLS key and gateway keys).
    */
-  putProfile(request: AddProfileRequest & { id: string }): GatewayProfileView {
-    const profile = this.profiles.put(this.profileInput(request));
+  async putProfile(request: AddProfileRequest & { id: string }): Promise<GatewayProfileView> {
+    const input = this.profileInput(request);
+    const earlier = this.profiles.list().find((p) => p.id === input.id);
+    // Another user or origin (host and port) is another gateway account: its password is not this one's.
+    if (
+      earlier &&
+      (earlier.username !== input.username || originOf(earlier.baseUrl) !== originOf(input.baseUrl))
+    ) {
+      await this.forgetPassword(input.id);
+    }
+    const profile = this.profiles.put(input);
     return this.view(profile);
+  }
+
+  private async forgetPassword(profileId: string): Promise<void> {
+    try {
+      await this.secrets.forget(profileId);
+    } catch (error) {
+      throw new MkmError(
+        'IO_ERROR',
+        'A password kept under this profile id could not be removed; the profile was not added.',
+        { profileId, reason: toErrorShape(error).code },
+      );
+    }
   }
 
   private profileInput(request: AddProfileRequest) {
@@ -155,13 +198,14 @@ export class GatewayService {
         ...(request.keyRolling ? { keyRolling: true } : {}),
       },
       ...(request.demo ? { demo: true } : {}),
+      ...(request.passwordEnv ? { passwordEnv: request.passwordEnv } : {}),
     };
   }
 
   private view(profile: GatewayProfile): GatewayProfileView {
     let known = false;
     try {
-      known = this.secrets.has(profile.id);
+      known = this.secrets.has(profile.id, profile.passwordEnv);
     } catch {
       // A view never fails over the password; the next call that needs it says why.
     }
@@ -282,7 +326,8 @@ export class GatewayService {
   private onAudit(entry: GatewayAuditEntry): void {
     const { action, result, profileId, keyId, fingerprint, code, ...rest } = entry;
     // An audit key reference names a token key (CKA_ID); the gateway's own key goes in details.
-    const tokenKey = keyId !== undefined && !action.startsWith('gateway-key.') && TOKEN_KEY_ID.test(keyId);
+    const gatewaysOwn = action.startsWith('gateway-key.') || action.startsWith('signing-key.');
+    const tokenKey = keyId !== undefined && !gatewaysOwn && TOKEN_KEY_ID.test(keyId);
     this.options.record({
       action: `gateway.${action}`,
       // A refusal without a code is the pinned key holding until an admin confirms a rotation.
@@ -297,7 +342,10 @@ export class GatewayService {
       },
     });
     if (action === 'gateway-key.rotation-detected' && fingerprint) {
-      this.options.events.emit('gateway.rotationPending', { profileId, fingerprint });
+      this.options.events.emit('gateway.rotationPending', { profileId, fingerprint, key: 'encryption' });
+    }
+    if (action === 'signing-key.rotation-detected' && fingerprint) {
+      this.options.events.emit('gateway.rotationPending', { profileId, fingerprint, key: 'signing' });
     }
   }
 
@@ -313,6 +361,9 @@ export class GatewayService {
         ? { keyId: r.keyId, spkiSha256: r.spkiSha256, padding: r.padding, source: r.source, seenAt: r.seenAt }
         : null;
     const { pinned, pending } = state.gatewayKey;
+    const signing = state.signingKey;
+    const signingView = (r: typeof signing.pinned) =>
+      r ? { keyId: r.keyId, spkiSha256: r.spkiSha256, source: r.source, seenAt: r.seenAt } : null;
     const live = held?.client.currentKeySet() ?? null;
     const recorded = state.keySet;
     return {
@@ -323,6 +374,17 @@ export class GatewayService {
         pending: view(pending),
       },
       rotationPending: pending !== null,
+      signingKey: {
+        status: signing.pinned === null ? 'none' : signing.pending === null ? 'pinned' : 'rotation-pending',
+        pinned: signingView(signing.pinned),
+        pending: signingView(signing.pending),
+        previous: signing.previous.map((p) => ({
+          keyId: p.keyId,
+          spkiSha256: p.spkiSha256,
+          acceptedUntil: p.acceptedUntil,
+        })),
+      },
+      signingRotationPending: signing.pending !== null,
       merchantKeys: state.merchantKeys.map((k) => ({
         keyId: k.keyId,
         label: k.label,
@@ -529,6 +591,19 @@ export class GatewayService {
     return keyState(await client.confirmGatewayKeyRotation(fingerprint));
   }
 
+  async fetchSigningKey(profileId: string): Promise<GatewaySigningKeyState> {
+    return signingState(await (await this.client(profileId, { needsLogin: false })).fetchSigningKey());
+  }
+
+  async importSigningKeyPem(profileId: string, pem: string): Promise<GatewaySigningKeyState> {
+    return signingState(await (await this.client(profileId, { needsLogin: false })).importSigningKeyPem(pem));
+  }
+
+  async confirmSigningKeyRotation(profileId: string, fingerprint: string): Promise<GatewaySigningKeyState> {
+    const client = await this.client(profileId, { needsLogin: false });
+    return signingState(await client.confirmSigningKeyRotation(fingerprint));
+  }
+
   async ping(profileId: string): Promise<GatewayPingResult> {
     const result = await (await this.client(profileId, { needsLogin: true })).ping();
     return {
@@ -552,6 +627,7 @@ export class GatewayService {
       step: null,
       error: null,
       gatewayKey: null,
+      signingKey: null,
       merchantKeys: null,
       keySet: null,
     };
@@ -562,6 +638,11 @@ export class GatewayService {
       if (profile.scheme.cse) {
         report.step = 'gateway-key';
         report.gatewayKey = keyState(await client.fetchGatewayKey());
+      }
+      if (keyRolling) {
+        // Contract 1.1: sets are checked against this key; a rotation shows here before it bites.
+        report.step = 'signing-key';
+        report.signingKey = signingState(await client.fetchSigningKey());
       }
       report.step = 'merchant-keys';
       const known = new Map(client.merchantKeys().map((k) => [k.keyId, k]));
@@ -624,6 +705,14 @@ export class GatewayService {
 /** A client that never calls the token (see client()). */
 const NO_SLOT = -1;
 const TOKEN_KEY_ID = /^(?:[0-9a-f]{2}){1,128}$/;
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
 
 function sameProfile(a: GatewayProfile, b: GatewayProfile): boolean {
   return JSON.stringify(a) === JSON.stringify(b);

@@ -22,6 +22,10 @@ export function gatewayHandlers(
     fetchKey: ({ profileId }) => gateway.fetchKey(profileId),
     importKeyPem: ({ profileId, pem }) => gateway.importKeyPem(profileId, pem),
     confirmKeyRotation: ({ profileId, fingerprint }) => gateway.confirmKeyRotation(profileId, fingerprint),
+    fetchSigningKey: ({ profileId }) => gateway.fetchSigningKey(profileId),
+    importSigningKeyPem: ({ profileId, pem }) => gateway.importSigningKeyPem(profileId, pem),
+    confirmSigningKeyRotation: ({ profileId, fingerprint }) =>
+      gateway.confirmSigningKeyRotation(profileId, fingerprint),
     ping: ({ profileId }) => gateway.ping(profileId),
     sync: ({ profileId }) => gateway.sync(profileId),
     embeddedSandbox: () => embedded?.status() ?? noSandbox,

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
 import { writeFileAtomic } from '../core/atomic-file.main';
-import { GATEWAY_PASSWORD_ENV, type SecretProvider } from './client/profiles.main';
+import { passwordFromEnv, passwordRequired, type SecretProvider } from './client/profiles.main';
 
 /**
  * Gateway passwords kept across restarts with the OS's protection (Electron safeStorage: DPAPI
@@ -58,7 +58,7 @@ export function safeStorageSecretProvider(options: SafeStorageSecretsOptions): S
   };
 
   return {
-    async get(profileId) {
+    async get(profileId, passwordEnv) {
       const file = fileOf(profileId);
       if (existsSync(file)) {
         const why = unavailable();
@@ -83,9 +83,9 @@ export function safeStorageSecretProvider(options: SafeStorageSecretsOptions): S
           );
         }
       }
-      const fromEnv = env[GATEWAY_PASSWORD_ENV];
-      if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-      throw new MkmError('GATEWAY_PASSWORD_REQUIRED', undefined, { profileId });
+      const fromEnv = passwordFromEnv(env, passwordEnv);
+      if (fromEnv !== undefined) return fromEnv;
+      throw passwordRequired(profileId, passwordEnv);
     },
 
     async store(profileId, password) {

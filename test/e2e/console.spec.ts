@@ -50,6 +50,7 @@ test('compose from a preset, encrypt, verify at the sandbox, and batch with prog
         username: user,
         tlsPinSha256: pin,
         cse: 'RSAES-OAEP-SHA256',
+        passwordEnv: 'MKM_GATEWAY_PASSWORD',
         keyRolling: true,
       });
       const key = await api.keys.generate({

@@ -9,8 +9,8 @@ import { generateKey, logInToDemo } from './helpers/ui';
 /**
  * The Gateway screen against the real sandbox gateway on 127.0.0.1 and the demo SoftHSM2 token
  * (browser mode, no mocks): add a pinned profile, register a transport key made on the token,
- * sync and ping; the gateway rotates its public key and the admin confirms it after comparing
- * fingerprints; the gateway goes away and the screen says OFFLINE.
+ * sync and ping; the gateway rotates its public key, then its key-set signing key, and the admin
+ * confirms each after comparing fingerprints; the gateway goes away and the screen says OFFLINE.
  */
 const USER = 'merchant-e2e';
 const PASSWORD = 'e2e gateway pass 6620';
@@ -118,6 +118,35 @@ test('a gateway profile: register, sync, ping, a confirmed gateway key rotation,
   await expect(confirm).toBeHidden();
   await expect(keyCard.getByTestId('gateway-key-fingerprint')).toHaveText(grouped(next));
   await expect(keyCard.getByText('The gateway now serves a different public key.')).toBeHidden();
+
+  // Contract 1.1: the key-set signing key is pinned too, and its rotation is held the same way.
+  const signingCard = panel.getByRole('region', { name: 'Gateway signing key' });
+  const signedBy = (await call(target, 'GET', '/v1/encryption/signing_key', { token: bearer })).body
+    .spki_sha256 as string;
+  await expect(signingCard.getByTestId('signing-key-fingerprint')).toHaveText(grouped(signedBy));
+  expect(
+    (await call(target, 'POST', '/sandbox/rotate_signing_key', { token: bearer, json: {} })).status,
+  ).toBe(200);
+  const nextSigning = (await call(target, 'GET', '/v1/encryption/signing_key', { token: bearer })).body
+    .spki_sha256 as string;
+  await connection.getByRole('button', { name: 'Sync now' }).click();
+  await expect(signingCard.getByText('The gateway now signs key sets with a different key.')).toBeVisible({
+    timeout: 30_000,
+  });
+  await expect(signingCard.getByTestId('signing-key-fingerprint')).toHaveText(grouped(signedBy));
+  await signingCard.getByRole('button', { name: 'Review the new key…' }).click();
+  const confirmSigning = app.getByRole('alertdialog', { name: 'Accept the gateway’s new signing key?' });
+  await expect(confirmSigning.getByTestId('rotation-old')).toHaveText(grouped(signedBy));
+  await expect(confirmSigning.getByTestId('rotation-new')).toHaveText(grouped(nextSigning));
+  await confirmSigning.getByRole('button', { name: 'The fingerprints match: use the new key' }).click();
+  await expect(confirmSigning).toBeHidden();
+  await expect(signingCard.getByTestId('signing-key-fingerprint')).toHaveText(grouped(nextSigning));
+  // Sets signed by the new key are accepted again: the ping's answer hands over a new set.
+  const setBeforeSigned = (await keySet.getByTestId('key-set-id').textContent())!;
+  await keySet.getByRole('button', { name: 'Secure ping' }).click();
+  await expect(keySet.getByTestId('ping-result')).toContainText(setBeforeSigned, { timeout: 30_000 });
+  await expect(keySet.getByTestId('key-set-id')).toHaveText(/^ks_/);
+  await expect(keySet.getByTestId('key-set-id')).not.toHaveText(setBeforeSigned);
 
   // The gateway goes away: the screen says OFFLINE, with the reason.
   await s.close();

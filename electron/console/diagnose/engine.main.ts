@@ -509,7 +509,7 @@ class Engine {
     const verified = await this.env.tokens.call('hmacVerify', {
       slotId: token.slotId,
       id: set.macKeyId,
-      data: macInput(setId, ivBytes, ciphertext).toString('base64'),
+      data: macInput('req', setId, ivBytes, ciphertext).toString('base64'),
       mac: encodeBase64(mac),
     });
     if (!verified.valid) {

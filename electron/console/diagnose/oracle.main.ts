@@ -78,6 +78,7 @@ export class CseOracle {
       profileId: profile.id,
       username: profile.username,
       secrets,
+      passwordEnv: profile.passwordEnv,
     });
   }
 

@@ -21,7 +21,9 @@ import {
   type GatewayKeyRecord,
   type KeySetRecord,
   type MerchantKeyRecord,
+  type SigningKeyRecord,
 } from './state.main';
+import { keySetSignatureValid, SIGNING_KEY_MIN_BITS } from '../keyset-signature.main';
 import { openInToken, sealInToken, type TokenCaller } from './token-envelope.main';
 import type { CseFieldName } from '../../../shared/formats/cse-fields.std';
 
@@ -45,13 +47,19 @@ export type GatewayAuditAction =
   | 'gateway-key.pin'
   | 'gateway-key.rotation-detected'
   | 'gateway-key.rotation-confirmed'
+  | 'signing-key.fetch'
+  | 'signing-key.import'
+  | 'signing-key.pin'
+  | 'signing-key.rotation-detected'
+  | 'signing-key.rotation-confirmed'
   | 'key-set.request'
   | 'key-set.install'
   | 'key-set.discard'
   | 'secure.send'
   | 'cse.verify'
   | 'sandbox.fault'
-  | 'sandbox.rotate-public-key';
+  | 'sandbox.rotate-public-key'
+  | 'sandbox.rotate-signing-key';
 
 /** Audit-worthy facts only: ids, fingerprints, outcomes; never a key, PIN, password or card value. */
 export interface GatewayAuditEntry {
@@ -131,6 +139,22 @@ export interface GatewayKeyStatus {
   previous?: { keyId: string; spkiSha256: string; acceptedUntil: string }[];
 }
 
+export interface SigningKeyView {
+  keyId: string | null;
+  spkiSha256: string;
+  source: 'fetched' | 'imported';
+  seenAt: string;
+}
+
+/** The gateway's key-set signing key (contract 1.1), pinned like the encryption key. */
+export interface SigningKeyStatus {
+  status: 'none' | 'pinned' | 'rotation-pending';
+  pinned: SigningKeyView | null;
+  pending: SigningKeyView | null;
+  /** Keys replaced by a confirmed rotation whose sets are still accepted until then. */
+  previous: { keyId: string | null; spkiSha256: string; acceptedUntil: string }[];
+}
+
 export interface SecureResult<T = unknown> {
   setId: string;
   response: T;
@@ -187,7 +211,16 @@ export interface CseVerdict {
   aba_ok?: boolean;
 }
 
-export type SandboxFault = 'timeout' | '500' | 'truncated' | 'bad_kcv' | 'bad_mac' | 'replay_set' | 'none';
+export type SandboxFault =
+  | 'timeout'
+  | '500'
+  | 'truncated'
+  | 'bad_kcv'
+  | 'bad_mac'
+  | 'replay_set'
+  | 'unsigned_set'
+  | 'forged_set'
+  | 'none';
 
 // ---------------------------------------------------------------- gateway answer shapes
 
@@ -202,6 +235,7 @@ const PublicKeyAnswer = z.object({
     .array(z.object({ key_id: z.string(), spki_sha256: sha256Hex, accepted_until: z.string() }))
     .default([]),
 });
+const SigningKeyAnswer = PublicKeyAnswer.omit({ padding: true });
 const RegisterAnswer = z.object({
   key_id: z.string(),
   spki_sha256: sha256Hex,
@@ -263,6 +297,17 @@ type ActiveSet = KeySetRecord;
 
 class SetLost extends Error {}
 
+/** A key set's member, if it is a string (for refusals, before the set is validated). */
+function member(raw: unknown, name: string): string | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const value = (raw as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value.slice(0, 128) : undefined;
+}
+
+/** Where a pinned key lives in the state file, and the name its audit entries go under. */
+type PinSlot = 'gatewayKey' | 'signingKey';
+const PIN_AUDIT = { gatewayKey: 'gateway-key', signingKey: 'signing-key' } as const;
+
 export class GatewayClient {
   readonly profile: GatewayProfile;
   private readonly http: HttpsJsonClient;
@@ -276,6 +321,8 @@ export class GatewayClient {
   private leftoversHandled = false;
   private probed: CapabilitiesResult | null = null;
   private lastPrevious: GatewayKeyStatus['previous'];
+  /** The signing key's `previous` from the last fetch: their grace, kept when a rotation is confirmed. */
+  private lastSigningPrevious: { spkiSha256: string; acceptedUntil: string }[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private skewMs = 0;
 
@@ -296,6 +343,7 @@ export class GatewayClient {
       profileId: options.profile.id,
       username: options.profile.username,
       secrets: options.secrets,
+      passwordEnv: options.profile.passwordEnv,
       clock: this.clock,
       onSignIn: (r) =>
         this.audit({ action: 'session.sign-in', result: r.ok ? 'ok' : 'error', code: r.code as ErrorCode }),
@@ -611,23 +659,30 @@ export class GatewayClient {
     };
   }
 
-  /** First sight pins; a different key later waits for confirmGatewayKeyRotation. */
-  private considerGatewayKey(candidate: GatewayKeyRecord): GatewayKeyStatus {
-    const { pinned, pending } = this.store.state.gatewayKey;
+  /**
+   * First sight pins; a different key later waits for an admin's confirmation (confirmPin), and
+   * until then the pinned key stays the one in use. Both gateway keys follow this rule.
+   */
+  private considerPin(slot: PinSlot, candidate: GatewayKeyRecord | SigningKeyRecord): void {
+    const { pinned, pending } = this.store.state[slot];
+    const prefix = PIN_AUDIT[slot];
     if (pinned === null) {
-      this.store.update((s) => void (s.gatewayKey = { pinned: candidate, pending: null }));
+      this.store.update((s) => {
+        s[slot].pinned = candidate as GatewayKeyRecord;
+        s[slot].pending = null;
+      });
       this.audit({
-        action: 'gateway-key.pin',
+        action: `${prefix}.pin`,
         result: 'ok',
         keyId: candidate.keyId ?? undefined,
         fingerprint: candidate.spkiSha256,
       });
     } else if (pinned.spkiSha256 === candidate.spkiSha256) {
-      if (pending !== null) this.store.update((s) => void (s.gatewayKey.pending = null));
+      if (pending !== null) this.store.update((s) => void (s[slot].pending = null));
     } else if (pending?.spkiSha256 !== candidate.spkiSha256) {
-      this.store.update((s) => void (s.gatewayKey.pending = candidate));
+      this.store.update((s) => void (s[slot].pending = candidate as GatewayKeyRecord));
       this.audit({
-        action: 'gateway-key.rotation-detected',
+        action: `${prefix}.rotation-detected`,
         result: 'refused',
         keyId: candidate.keyId ?? undefined,
         fingerprint: candidate.spkiSha256,
@@ -635,7 +690,39 @@ export class GatewayClient {
         reason: 'confirmation-required',
       });
     }
-    return this.gatewayKeyStatus();
+  }
+
+  /** An admin accepts the pending key of `slot` (named by its fingerprint, as shown to them). */
+  private confirmPin(slot: PinSlot, fingerprint: string): void {
+    const { pinned, pending } = this.store.state[slot];
+    const what = slot === 'gatewayKey' ? 'gateway key' : 'gateway signing key';
+    if (pending === null) throw new MkmError('NOT_FOUND', `No ${what} rotation is waiting for confirmation.`);
+    if (pending.spkiSha256 !== fingerprint.toLowerCase()) {
+      throw new MkmError('CONFLICT', `The pending ${what} has another fingerprint; look at it again.`, {
+        pending: pending.spkiSha256,
+      });
+    }
+    // The replaced signing key still vouches for sets it signed, for the grace the gateway stated.
+    const grace =
+      slot === 'signingKey' && pinned
+        ? this.lastSigningPrevious.find((p) => p.spkiSha256 === pinned.spkiSha256)
+        : undefined;
+    this.store.update((s) => {
+      s[slot].pinned = pending as GatewayKeyRecord;
+      s[slot].pending = null;
+      if (slot === 'signingKey') {
+        const now = this.gatewayNow();
+        s.signingKey.previous = s.signingKey.previous.filter((p) => Date.parse(p.acceptedUntil) > now);
+        if (grace && pinned) s.signingKey.previous.push({ ...(pinned as SigningKeyRecord), ...grace });
+      }
+    });
+    this.audit({
+      action: `${PIN_AUDIT[slot]}.rotation-confirmed`,
+      result: 'ok',
+      keyId: pending.keyId ?? undefined,
+      fingerprint: pending.spkiSha256,
+      ...(pinned ? { previousFingerprint: pinned.spkiSha256 } : {}),
+    });
   }
 
   fetchGatewayKey(): Promise<GatewayKeyStatus> {
@@ -668,7 +755,7 @@ export class GatewayClient {
           keyId: body.key_id,
           fingerprint: parsed.spkiSha256,
         });
-        return this.considerGatewayKey({
+        this.considerPin('gatewayKey', {
           keyId: body.key_id,
           spkiSha256: parsed.spkiSha256,
           pem: parsed.keyObject.export({ type: 'spki', format: 'pem' }) as string,
@@ -676,6 +763,7 @@ export class GatewayClient {
           source: 'fetched',
           seenAt: new Date(this.clock()).toISOString(),
         });
+        return this.gatewayKeyStatus();
       } catch (error) {
         this.audit({ action: 'gateway-key.fetch', result: 'error', code: this.codeOf(error) });
         throw error;
@@ -688,7 +776,7 @@ export class GatewayClient {
     return this.exclusive(async () => {
       const parsed = parseRsaPublicKey(pem);
       this.audit({ action: 'gateway-key.import', result: 'ok', fingerprint: parsed.spkiSha256 });
-      return this.considerGatewayKey({
+      this.considerPin('gatewayKey', {
         keyId: null,
         spkiSha256: parsed.spkiSha256,
         pem: parsed.keyObject.export({ type: 'spki', format: 'pem' }) as string,
@@ -696,30 +784,144 @@ export class GatewayClient {
         source: 'imported',
         seenAt: new Date(this.clock()).toISOString(),
       });
+      return this.gatewayKeyStatus();
     });
   }
 
   /** An admin accepts the pending key (named by its fingerprint, as shown to them). */
   confirmGatewayKeyRotation(fingerprint: string): Promise<GatewayKeyStatus> {
     return this.exclusive(async () => {
-      const { pinned, pending } = this.store.state.gatewayKey;
-      if (pending === null)
-        throw new MkmError('NOT_FOUND', 'No gateway key rotation is waiting for confirmation.');
-      if (pending.spkiSha256 !== fingerprint.toLowerCase()) {
-        throw new MkmError('CONFLICT', 'The pending gateway key has another fingerprint; look at it again.', {
-          pending: pending.spkiSha256,
-        });
-      }
-      this.store.update((s) => void (s.gatewayKey = { pinned: pending, pending: null }));
-      this.audit({
-        action: 'gateway-key.rotation-confirmed',
-        result: 'ok',
-        keyId: pending.keyId ?? undefined,
-        fingerprint: pending.spkiSha256,
-        ...(pinned ? { previousFingerprint: pinned.spkiSha256 } : {}),
-      });
+      this.confirmPin('gatewayKey', fingerprint);
       return this.gatewayKeyStatus();
     });
+  }
+
+  // ------------------------------------------------------------------ the gateway's signing key
+
+  signingKeyStatus(): SigningKeyStatus {
+    const { pinned, pending, previous } = this.store.state.signingKey;
+    const view = (r: SigningKeyRecord | null): SigningKeyView | null =>
+      r ? { keyId: r.keyId, spkiSha256: r.spkiSha256, source: r.source, seenAt: r.seenAt } : null;
+    return {
+      status: pinned === null ? 'none' : pending === null ? 'pinned' : 'rotation-pending',
+      pinned: view(pinned),
+      pending: view(pending),
+      previous: previous.map((p) => ({
+        keyId: p.keyId,
+        spkiSha256: p.spkiSha256,
+        acceptedUntil: p.acceptedUntil,
+      })),
+    };
+  }
+
+  /** A signing key candidate: RSA of 3072 bits or more, and never the key that decrypts card data. */
+  private signingCandidate(
+    pem: string,
+    keyId: string | null,
+    source: 'fetched' | 'imported',
+  ): SigningKeyRecord {
+    const parsed = parseRsaPublicKey(pem, { minBits: SIGNING_KEY_MIN_BITS });
+    const encryption = this.store.state.gatewayKey;
+    if ([encryption.pinned, encryption.pending].some((k) => k?.spkiSha256 === parsed.spkiSha256)) {
+      throw new MkmError(
+        'GATEWAY_BAD_RESPONSE',
+        "The gateway's signing key is its encryption key; it is refused.",
+        {
+          reason: 'signing-key-is-encryption-key',
+        },
+      );
+    }
+    return {
+      keyId,
+      spkiSha256: parsed.spkiSha256,
+      pem: parsed.keyObject.export({ type: 'spki', format: 'pem' }) as string,
+      source,
+      seenAt: new Date(this.clock()).toISOString(),
+    };
+  }
+
+  /** GET /v1/encryption/signing_key: pinned on first sight, a rotation to confirm after. */
+  fetchSigningKey(): Promise<SigningKeyStatus> {
+    return this.exclusive(() => this.fetchSigning());
+  }
+
+  private async fetchSigning(): Promise<SigningKeyStatus> {
+    try {
+      const reply = await this.session.call({
+        method: 'GET',
+        path: '/v1/encryption/signing_key',
+        idempotent: true,
+      });
+      this.observe(reply);
+      const body = answer(SigningKeyAnswer, reply.body, 'gateway signing key');
+      const candidate = this.signingCandidate(body.pem, body.key_id, 'fetched');
+      if (candidate.spkiSha256 !== body.spki_sha256) {
+        throw new MkmError(
+          'GATEWAY_BAD_RESPONSE',
+          "The gateway's signing key does not match the fingerprint it states.",
+          {
+            reason: 'fingerprint-mismatch',
+          },
+        );
+      }
+      this.lastSigningPrevious = body.previous.map((p) => ({
+        spkiSha256: p.spki_sha256,
+        acceptedUntil: p.accepted_until,
+      }));
+      this.audit({
+        action: 'signing-key.fetch',
+        result: 'ok',
+        keyId: body.key_id,
+        fingerprint: candidate.spkiSha256,
+      });
+      this.considerPin('signingKey', candidate);
+      return this.signingKeyStatus();
+    } catch (error) {
+      this.audit({ action: 'signing-key.fetch', result: 'error', code: this.codeOf(error) });
+      throw error;
+    }
+  }
+
+  /** The signing key's PEM, imported by hand (a gateway without the endpoint); same checks. */
+  importSigningKeyPem(pem: string): Promise<SigningKeyStatus> {
+    return this.exclusive(async () => {
+      const candidate = this.signingCandidate(pem, null, 'imported');
+      this.audit({ action: 'signing-key.import', result: 'ok', fingerprint: candidate.spkiSha256 });
+      this.considerPin('signingKey', candidate);
+      return this.signingKeyStatus();
+    });
+  }
+
+  confirmSigningKeyRotation(fingerprint: string): Promise<SigningKeyStatus> {
+    return this.exclusive(async () => {
+      this.confirmPin('signingKey', fingerprint);
+      return this.signingKeyStatus();
+    });
+  }
+
+  /**
+   * Whether the set's `sig` verifies under a key this client trusts for it: the pinned key, or a
+   * key replaced by a confirmed rotation before its `acceptedUntil`. A pending key never counts.
+   */
+  private signatureHolds(
+    raw: Record<string, unknown>,
+  ): 'ok' | 'unsigned' | 'unknown-signing-key' | 'bad-signature' {
+    if (raw.sig === undefined) return 'unsigned';
+    const { pinned, previous } = this.store.state.signingKey;
+    const now = this.gatewayNow();
+    const trusted = [
+      ...(pinned ? [pinned] : []),
+      ...previous.filter((p) => Date.parse(p.acceptedUntil) > now),
+    ];
+    const named = raw.signing_key_id;
+    // A key imported by hand has no id: it answers for any id (the signature decides).
+    const candidates = trusted.filter((k) => k.keyId === null || k.keyId === named);
+    if (candidates.length === 0) return 'unknown-signing-key';
+    return candidates.some((k) =>
+      keySetSignatureValid(parseRsaPublicKey(k.pem, { minBits: SIGNING_KEY_MIN_BITS }), raw),
+    )
+      ? 'ok'
+      : 'bad-signature';
   }
 
   /** The pinned gateway key (never the pending one). */
@@ -784,9 +986,11 @@ export class GatewayClient {
 
   /**
    * Validates a `next_key_set`, unwraps both keys into the token as session objects, checks
-   * their KCVs there, and makes it the set for the next message. Refused: a set wrapped under a
-   * key that is not ours (GATEWAY_BAD_RESPONSE), one already used (KEY_SET_USED), expired
-   * (KEY_SET_EXPIRED), or a KCV mismatch (KCV_MISMATCH; the unwrapped objects are destroyed).
+   * their KCVs there, and makes it the set for the next message. Refused, with the current set
+   * and the state file untouched: a set not signed by the pinned signing key, not for this
+   * merchant, or wrapped under a key that is not ours (KEY_SET_SIGNATURE), a malformed one
+   * (GATEWAY_BAD_RESPONSE), one already used (KEY_SET_USED), expired (KEY_SET_EXPIRED), or a
+   * KCV mismatch (KCV_MISMATCH; the unwrapped objects are destroyed).
    */
   installKeySet(nextKeySet: unknown): Promise<KeySetInfo> {
     return this.exclusive(async () => {
@@ -796,16 +1000,8 @@ export class GatewayClient {
   }
 
   private async install(raw: unknown): Promise<KeySetInfo> {
-    const wrappingKeyId =
-      typeof raw === 'object' &&
-      raw !== null &&
-      typeof (raw as { wrapping_key_id?: unknown }).wrapping_key_id === 'string'
-        ? (raw as { wrapping_key_id: string }).wrapping_key_id
-        : undefined;
-    const setIdGuess =
-      typeof raw === 'object' && raw !== null && typeof (raw as { set_id?: unknown }).set_id === 'string'
-        ? (raw as { set_id: string }).set_id.slice(0, 128)
-        : undefined;
+    const wrappingKeyId = member(raw, 'wrapping_key_id');
+    const setIdGuess = member(raw, 'set_id');
     const refuse = (error: MkmError): never => {
       this.audit({
         action: 'key-set.install',
@@ -817,15 +1013,43 @@ export class GatewayClient {
       });
       throw error;
     };
-    const owner = wrappingKeyId === undefined ? undefined : this.merchantKey(wrappingKeyId);
-    if (!owner) {
-      return refuse(
-        new MkmError('GATEWAY_BAD_RESPONSE', 'The key set is wrapped under a key that is not one of ours.', {
-          reason: 'foreign-wrapping-key',
-          ...(wrappingKeyId ? { wrappingKeyId: wrappingKeyId.slice(0, 128) } : {}),
-        }),
+    // Contract 1.1: nothing of a set is used (not even handed to the token) before the gateway's
+    // signing key vouches for it, for this merchant, under one of this merchant's keys.
+    const forged = (reason: string, extra: Record<string, string> = {}) =>
+      refuse(
+        new MkmError(
+          'KEY_SET_SIGNATURE',
+          reason === 'unsigned'
+            ? 'The gateway handed over an unsigned key set (contract 1.0); a 1.1 client refuses it.'
+            : reason === 'no-signing-key'
+              ? "The gateway's signing key is not pinned and could not be fetched; fetch it or import its PEM."
+              : "The key set is not vouched for by the gateway's pinned signing key; it is refused.",
+          { reason, ...extra },
+        ),
       );
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      return refuse(new MkmError('GATEWAY_BAD_RESPONSE', 'next_key_set: not an object', { reason: 'shape' }));
     }
+    const signed = raw as Record<string, unknown>;
+    if (this.store.state.signingKey.pinned === null) {
+      // First sight pins (as for the encryption key); a gateway without the endpoint needs its PEM.
+      try {
+        await this.fetchSigning();
+      } catch (error) {
+        return forged('no-signing-key', { cause: this.codeOf(error) });
+      }
+    }
+    const verdict = this.signatureHolds(signed);
+    if (verdict !== 'ok') {
+      if (verdict === 'unknown-signing-key') {
+        // Perhaps the gateway rotated its signing key: record it as pending, for an admin to see.
+        await this.fetchSigning().catch(() => undefined);
+      }
+      return forged(verdict, setIdGuess ? { setId: setIdGuess } : {});
+    }
+    if (signed.merchant !== this.profile.username) return forged('merchant-mismatch');
+    const owner = wrappingKeyId === undefined ? undefined : this.merchantKey(wrappingKeyId);
+    if (!owner) return forged('foreign-wrapping-key', wrappingKeyId ? { wrappingKeyId } : {});
     let set: NextKeySet;
     try {
       set = parseNextKeySet(raw, owner.modulusBytes);
@@ -960,9 +1184,11 @@ export class GatewayClient {
     try {
       await this.requestSet();
     } catch (error) {
-      // A refused set (bad KCV, replayed id) is the gateway's one-off mistake: ask once more.
+      // A refused set (bad KCV, replayed id, a signature that does not hold) is a one-off
+      // mistake or a forgery on the way: ask once more, then give up with the refusal.
       const code = this.codeOf(error);
-      if (code !== 'KCV_MISMATCH' && code !== 'KEY_SET_USED' && code !== 'KEY_SET_EXPIRED') throw error;
+      const oneOff = ['KCV_MISMATCH', 'KEY_SET_USED', 'KEY_SET_EXPIRED', 'KEY_SET_SIGNATURE'];
+      if (!oneOff.includes(code)) throw error;
       await this.requestSet();
     }
     return this.set!;
@@ -1133,8 +1359,17 @@ export class GatewayClient {
   /** POST /sandbox/faults (the sandbox gateway only). */
   sandboxArmFault(next: SandboxFault): Promise<void> {
     return this.exclusive(async () => {
-      await this.session.call({ method: 'POST', path: '/sandbox/faults', json: { next } });
+      // Arming is idempotent (it replaces what is armed), so a lost answer may be asked again.
+      await this.session.call({ method: 'POST', path: '/sandbox/faults', json: { next }, idempotent: true });
       this.audit({ action: 'sandbox.fault', result: 'ok', reason: next });
+    });
+  }
+
+  /** POST /sandbox/rotate_signing_key (the sandbox gateway only). */
+  sandboxRotateSigningKey(): Promise<void> {
+    return this.exclusive(async () => {
+      await this.session.call({ method: 'POST', path: '/sandbox/rotate_signing_key', json: {} });
+      this.audit({ action: 'sandbox.rotate-signing-key', result: 'ok' });
     });
   }
 

@@ -23,6 +23,10 @@ const httpsUrl = z
   }, 'must be an https:// address without credentials or query')
   .transform((text) => text.replace(/\/+$/, ''));
 
+export const PASSWORD_ENV_NAME = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'an environment variable name (A-Z 0-9 _)');
+
 export const GatewayProfileSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, '1-64 characters of A-Z a-z 0-9 . _ -'),
   name: z.string().trim().min(1).max(128),
@@ -48,6 +52,12 @@ export const GatewayProfileSchema = z.strictObject({
   }),
   /** The app's embedded local sandbox (a demo gateway, never a real one). */
   demo: z.boolean().optional(),
+  /**
+   * The environment variable that holds this profile's password (CLI, browser mode), named
+   * when the profile was added. Without it no environment variable serves the profile: one
+   * exported for one gateway must never be sent to another.
+   */
+  passwordEnv: PASSWORD_ENV_NAME.optional(),
 });
 
 export type GatewayProfile = z.output<typeof GatewayProfileSchema>;
@@ -66,16 +76,36 @@ export function parseGatewayProfile(value: unknown): GatewayProfile {
  * Electron safeStorage (secret-store.main.ts), or what the admin typed this session.
  */
 export interface SecretProvider {
-  get(profileId: string): Promise<string>;
+  /** `passwordEnv`: the variable the profile names (GatewayProfile.passwordEnv); no other is read. */
+  get(profileId: string, passwordEnv?: string): Promise<string>;
   /** Keeps a password across restarts, encrypted; absent when the provider cannot. */
   store?(profileId: string, password: string): Promise<void>;
-  /** Drops a kept password (the profile was removed). */
+  /** Drops a kept password (the profile was removed, or a profile is added under its id). */
   forget?(profileId: string): Promise<void>;
-  /** Whether a password is kept for the profile (no decryption needed). */
-  has?(profileId: string): boolean;
+  /** Whether a password is at hand for the profile (no decryption needed). */
+  has?(profileId: string, passwordEnv?: string): boolean;
 }
 
+/** The variable the CLI and the docs suggest; it serves only profiles that name it. */
 export const GATEWAY_PASSWORD_ENV = 'MKM_GATEWAY_PASSWORD';
+
+/** The profile's own variable, when it names one and it is set. */
+export function passwordFromEnv(env: NodeJS.ProcessEnv, passwordEnv: string | undefined): string | undefined {
+  if (passwordEnv === undefined) return undefined;
+  const value = env[passwordEnv];
+  return value !== undefined && value !== '' ? value : undefined;
+}
+
+/** GATEWAY_PASSWORD_REQUIRED, saying which variable would serve (never any value). */
+export function passwordRequired(profileId: string, passwordEnv: string | undefined): MkmError {
+  return new MkmError(
+    'GATEWAY_PASSWORD_REQUIRED',
+    passwordEnv
+      ? `No gateway password: set ${passwordEnv} (this profile's variable) or type it when asked.`
+      : `No gateway password: this profile names no environment variable (add it with --password-env ${GATEWAY_PASSWORD_ENV}), so type it when asked.`,
+    { profileId, ...(passwordEnv ? { passwordEnv } : { reason: 'no-password-env' }) },
+  );
+}
 
 export interface EnvSecretProviderOptions {
   env?: NodeJS.ProcessEnv;
@@ -84,29 +114,22 @@ export interface EnvSecretProviderOptions {
 }
 
 /**
- * CLI and browser mode: MKM_GATEWAY_PASSWORD, or a prompt when it is unset. The value is read
- * at each sign-in and kept nowhere.
+ * CLI and browser mode: the environment variable the profile names, or a prompt. The value is
+ * read at each sign-in and kept nowhere.
  */
 export function envSecretProvider(options: EnvSecretProviderOptions = {}): SecretProvider {
   const env = options.env ?? process.env;
   return {
-    async get(profileId) {
-      const fromEnv = env[GATEWAY_PASSWORD_ENV];
-      if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    async get(profileId, passwordEnv) {
+      const fromEnv = passwordFromEnv(env, passwordEnv);
+      if (fromEnv !== undefined) return fromEnv;
       if (options.prompt) {
         const typed = await options.prompt(profileId);
         if (typed !== '') return typed;
       }
-      throw new MkmError(
-        'GATEWAY_PASSWORD_REQUIRED',
-        `No gateway password: set ${GATEWAY_PASSWORD_ENV} or type it when asked.`,
-        { profileId },
-      );
+      throw passwordRequired(profileId, passwordEnv);
     },
-    has: () => {
-      const fromEnv = env[GATEWAY_PASSWORD_ENV];
-      return fromEnv !== undefined && fromEnv !== '';
-    },
+    has: (_profileId, passwordEnv) => passwordFromEnv(env, passwordEnv) !== undefined,
   };
 }
 
@@ -120,8 +143,8 @@ export class SessionSecrets implements SecretProvider {
 
   constructor(private readonly behind: SecretProvider) {}
 
-  async get(profileId: string): Promise<string> {
-    return this.typed.get(profileId) ?? this.behind.get(profileId);
+  async get(profileId: string, passwordEnv?: string): Promise<string> {
+    return this.typed.get(profileId) ?? this.behind.get(profileId, passwordEnv);
   }
 
   /** `remember`: also keep it encrypted by the provider behind (Electron safeStorage). */
@@ -145,8 +168,8 @@ export class SessionSecrets implements SecretProvider {
     await this.behind.forget?.(profileId);
   }
 
-  has(profileId: string): boolean {
-    return this.typed.has(profileId) || (this.behind.has?.(profileId) ?? false);
+  has(profileId: string, passwordEnv?: string): boolean {
+    return this.typed.has(profileId) || (this.behind.has?.(profileId, passwordEnv) ?? false);
   }
 
   /** Whether the provider behind can keep a password across restarts. */

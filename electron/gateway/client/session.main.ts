@@ -22,6 +22,8 @@ export interface GatewaySessionOptions {
   profileId: string;
   username: string;
   secrets: SecretProvider;
+  /** The environment variable the profile names for its password (no other is read). */
+  passwordEnv?: string | undefined;
   /** Epoch ms; injectable for tests. */
   clock?: () => number;
   /** Renew this long before expires_in runs out. Default 30 s. */
@@ -57,7 +59,7 @@ export class GatewaySession {
 
   private async signIn(): Promise<string> {
     this.token = null;
-    const password = await this.options.secrets.get(this.options.profileId);
+    const password = await this.options.secrets.get(this.options.profileId, this.options.passwordEnv);
     let response: JsonResponse;
     try {
       response = await this.options.http.request({

@@ -9,7 +9,8 @@ import { writeFileAtomic } from '../../core/atomic-file.main';
  * What the gateway client remembers between runs, per profile, in one small JSON file
  * (`gateway-<profileId>.json` in the given folder, mode 0600, rewritten atomically: temp file,
  * fsync, rename, fsync of the folder). It never holds key material: public keys and
- * fingerprints, merchant key registrations, the ids of the session objects of the current key
+ * fingerprints (the encryption key and, since contract 1.1, the key-set signing key), merchant
+ * key registrations, the ids of the session objects of the current key
  * set (so a restarted client can destroy leftovers) and the ids of sets already used (so a
  * replayed set is refused before it is unwrapped).
  */
@@ -27,6 +28,27 @@ const GatewayKeyRecordSchema = z.object({
   seenAt: z.string(),
 });
 export type GatewayKeyRecord = z.infer<typeof GatewayKeyRecordSchema>;
+
+/**
+ * The gateway's key-set signing key (contract 1.1), pinned like the encryption key. `previous`
+ * holds keys an admin replaced by confirming a rotation, with the `accepted_until` the gateway
+ * stated for them: sets they signed are accepted until then, never after.
+ */
+const SigningKeyRecordSchema = z.object({
+  /** The gateway's key_id; null for a PEM imported by hand. */
+  keyId: z.string().nullable(),
+  spkiSha256: sha256Hex,
+  pem: z.string(),
+  source: z.enum(['fetched', 'imported']),
+  seenAt: z.string(),
+});
+export type SigningKeyRecord = z.infer<typeof SigningKeyRecordSchema>;
+
+const SigningKeyStateSchema = z.object({
+  pinned: SigningKeyRecordSchema.nullable(),
+  pending: SigningKeyRecordSchema.nullable(),
+  previous: z.array(SigningKeyRecordSchema.extend({ acceptedUntil: z.string() })),
+});
 
 const MerchantKeyRecordSchema = z.object({
   /** key_id at the gateway = the token key's CKA_ID (hex). */
@@ -65,13 +87,15 @@ const StateSchema = z.object({
     pinned: GatewayKeyRecordSchema.nullable(),
     pending: GatewayKeyRecordSchema.nullable(),
   }),
+  /** Absent from a file written before contract 1.1: nothing pinned yet. */
+  signingKey: SigningKeyStateSchema.default({ pinned: null, pending: null, previous: [] }),
   merchantKeys: z.array(MerchantKeyRecordSchema),
   /** The set installed in the token by the last process; its session objects die with the host. */
   keySet: KeySetRecordSchema.nullable(),
   /** Newest last, bounded. */
   usedSetIds: z.array(z.string()),
 });
-export type GatewayClientState = z.infer<typeof StateSchema>;
+export type GatewayClientState = z.output<typeof StateSchema>;
 
 const USED_SET_MEMORY = 512;
 
@@ -79,6 +103,7 @@ export function emptyState(): GatewayClientState {
   return {
     version: 1,
     gatewayKey: { pinned: null, pending: null },
+    signingKey: { pinned: null, pending: null, previous: [] },
     merchantKeys: [],
     keySet: null,
     usedSetIds: [],

@@ -7,7 +7,8 @@ import type { HsmMethodName, HsmParams, HsmResult } from '../../hsm/host/protoco
  * does the same arithmetic on clear keys (for the sandbox and tests); here the keys are token
  * objects named by CKA_ID and never leave it.
  *   ciphertext = AES-256-CBC(enc_key, iv, PKCS#7(UTF-8 JSON))      (C_Encrypt, CKM_AES_CBC_PAD)
- *   mac        = HMAC-SHA256(mac_key, UTF-8(set_id) || 0x2e || iv || ciphertext)   (C_Sign)
+ *   mac        = HMAC-SHA256(mac_key, dir || 0x2e || UTF-8(set_id) || 0x2e || iv || ciphertext)   (C_Sign)
+ * with dir `req` on what we send and `rsp` on what we open (contract 1.1).
  * Opening verifies the MAC in the token (C_Verify) before anything is decrypted, and answers
  * every failure after that (padding, UTF-8, JSON) with the same MAC_INVALID.
  */
@@ -58,7 +59,7 @@ export async function sealInToken(
   const { mac } = await tokens.call('hmacSign', {
     slotId: keys.slotId,
     id: keys.macKeyId,
-    data: macInput(keys.setId, iv, ciphertext).toString('base64'),
+    data: macInput('req', keys.setId, iv, ciphertext).toString('base64'),
   });
   return { set_id: keys.setId, ciphertext: ciphertext.toString('base64'), mac };
 }
@@ -79,7 +80,7 @@ export async function openInToken(
   const verified = await tokens.call('hmacVerify', {
     slotId: keys.slotId,
     id: keys.macKeyId,
-    data: macInput(message.set_id, message.iv, message.ciphertext).toString('base64'),
+    data: macInput('rsp', message.set_id, message.iv, message.ciphertext).toString('base64'),
     mac: Buffer.from(message.mac).toString('base64'),
   });
   if (!verified.valid) throw invalid("The gateway's answer failed its authentication check.");

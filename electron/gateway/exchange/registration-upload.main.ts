@@ -51,6 +51,7 @@ export class RegistrationUploader {
       profileId: options.profile.id,
       username: options.profile.username,
       secrets: options.secrets,
+      passwordEnv: options.profile.passwordEnv,
       ...(options.onSignIn ? { onSignIn: options.onSignIn } : {}),
     });
   }

@@ -3,7 +3,7 @@ import type { Logger } from '../../core/logger.main';
 import type { Clock } from './clock.main';
 import { GatewayError } from './errors.main';
 import type { FaultBoard, FaultKind, FaultSite } from './faults.main';
-import type { GatewayKeyring } from './keyring.main';
+import type { GatewayKeyring, RsaKeyring } from './keyring.main';
 import type { KeySets } from './keysets.main';
 import type { RateLimiter } from './ratelimit.main';
 import type { StateStore } from './state.main';
@@ -14,6 +14,8 @@ export interface SandboxContext {
   store: StateStore;
   clock: Clock;
   keyring: GatewayKeyring;
+  /** Contract 1.1: the key that signs key sets, and nothing else. */
+  signingKeyring: RsaKeyring;
   keySets: KeySets;
   tokens: TokenStore;
   faults: FaultBoard;
@@ -59,7 +61,8 @@ export interface CallResult {
  * Runs a /v1/ call under the fault board. `500` strikes before the work, so nothing changed;
  * `timeout` and `truncated` strike after it, so the work is done and saved but its answer is
  * lost, which is the case a client must recover from by retrying idempotently or asking for
- * a fresh set. The payload faults (bad_kcv, bad_mac, replay_set) are handed to `work`.
+ * a fresh set. The payload faults (bad_kcv, bad_mac, replay_set, unsigned_set, forged_set) are
+ * handed to `work`.
  */
 export async function faultedCall(
   ctx: SandboxContext,

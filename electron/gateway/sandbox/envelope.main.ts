@@ -2,11 +2,22 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEq
 
 /**
  * The secure-message envelope of ../shared/gateway-api.md: AES-256-CBC with PKCS#7 padding,
- * authenticated by HMAC-SHA256 over UTF-8(set_id) || '.' || iv || ciphertext.
+ * authenticated by HMAC-SHA256 over ASCII(dir) || '.' || UTF-8(set_id) || '.' || iv || ciphertext
+ * (contract 1.1: `req` for the client's message, `rsp` for the sandbox's answer).
  */
 
-export function envelopeMac(macKey: Buffer, setId: string, iv: Buffer, ciphertext: Buffer): Buffer {
+export type MacDirection = 'req' | 'rsp';
+
+export function envelopeMac(
+  macKey: Buffer,
+  dir: MacDirection,
+  setId: string,
+  iv: Buffer,
+  ciphertext: Buffer,
+): Buffer {
   return createHmac('sha256', macKey)
+    .update(Buffer.from(dir, 'ascii'))
+    .update(Buffer.from([0x2e]))
     .update(Buffer.from(setId, 'utf8'))
     .update(Buffer.from([0x2e]))
     .update(iv)
@@ -21,12 +32,12 @@ export interface SetKeys {
 }
 
 /**
- * Authenticate, then decrypt. Every failure (wrong MAC length, wrong MAC, bad padding, a
+ * Authenticate a client's request (`req`), then decrypt. Every failure (wrong MAC length, wrong MAC, bad padding, a
  * ciphertext that is not whole blocks) returns null, so the caller cannot answer them
  * differently: no padding oracle.
  */
 export function openEnvelope(keys: SetKeys, iv: Buffer, ciphertext: Buffer, mac: Buffer): Buffer | null {
-  const expected = envelopeMac(keys.macKey, keys.setId, iv, ciphertext);
+  const expected = envelopeMac(keys.macKey, 'req', keys.setId, iv, ciphertext);
   // timingSafeEqual throws on a length mismatch; compare against a same-length dummy instead.
   const given = mac.length === expected.length ? mac : Buffer.alloc(expected.length);
   const macOk = timingSafeEqual(given, expected) && mac.length === expected.length;
@@ -46,10 +57,10 @@ export interface SealedEnvelope {
   mac: Buffer;
 }
 
-/** Each response gets a fresh random IV; reusing the set's request IV would repeat a CBC IV. */
+/** An answer (`rsp`). Each response gets a fresh random IV; reusing the set's request IV would repeat a CBC IV. */
 export function sealEnvelope(keys: SetKeys, plaintext: Buffer): SealedEnvelope {
   const iv = randomBytes(16);
   const cipher = createCipheriv('aes-256-cbc', keys.encKey, iv);
   const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return { iv, ciphertext, mac: envelopeMac(keys.macKey, keys.setId, iv, ciphertext) };
+  return { iv, ciphertext, mac: envelopeMac(keys.macKey, 'rsp', keys.setId, iv, ciphertext) };
 }

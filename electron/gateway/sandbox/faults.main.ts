@@ -9,6 +9,9 @@ export const FAULT_KINDS = [
   'bad_kcv',
   'bad_mac',
   'replay_set',
+  // Contract 1.1: the next set has no `sig`, or is signed by a key that is not the gateway's.
+  'unsigned_set',
+  'forged_set',
   'none',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -29,6 +32,8 @@ export function faultApplies(kind: FaultKind, site: FaultSite): boolean {
       return true;
     case 'bad_kcv':
     case 'replay_set':
+    case 'unsigned_set':
+    case 'forged_set':
       return site.issuesSet;
     case 'bad_mac':
       return site.macs;

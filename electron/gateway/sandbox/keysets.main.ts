@@ -1,8 +1,15 @@
-import { createPublicKey, randomBytes } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 import { aesCmacKcv, hmacKcv } from '../../crypto/kcv.main';
+import { signKeySet } from '../keyset-signature.main';
 import { iso, type Clock } from './clock.main';
 import { GatewayError } from './errors.main';
-import { wrapOaep } from './rsa.main';
+import { generateRsaKey, wrapOaep } from './rsa.main';
 import type { IssuedKeySet, KeySetRecord, MerchantKeyRecord, StateStore } from './state.main';
 
 /**
@@ -18,13 +25,21 @@ export const SET_RETENTION_MS = 24 * 3600 * 1000;
  */
 export const MAX_OPEN_SETS_PER_USER = 256;
 
-export type IssueFault = 'none' | 'bad_kcv' | 'replay_set';
+export type IssueFault = 'none' | 'bad_kcv' | 'replay_set' | 'unsigned_set' | 'forged_set';
+
+/** The key that signs sets (contract 1.1): the signing keyring's current key. */
+export type SetSigner = () => { keyId: string; key: KeyObject };
 
 export class KeySets {
+  /** The forged_set fault's signer: made once, never published, never the gateway's. */
+  private forging: Promise<KeyObject> | null = null;
+
   constructor(
     private readonly store: StateStore,
     private readonly clock: Clock,
     private readonly ttlSeconds: number,
+    private readonly signer: SetSigner,
+    private forger: KeyObject | null = null,
   ) {}
 
   /** New sets are wrapped under the most recently registered key that is still active. */
@@ -90,6 +105,7 @@ export class KeySets {
       // Off by one bit: the most plausible corruption, and still a well-formed kcv.
       encKcv = (parseInt(encKcv, 16) ^ 0x000001).toString(16).padStart(6, '0');
     }
+    const signer = this.signer();
     const body: IssuedKeySet = {
       set_id: setId,
       wrapping_key_id: wrapper.key_id,
@@ -99,7 +115,14 @@ export class KeySets {
       enc_kcv: encKcv,
       mac_kcv: hmacKcv(macKey),
       expires_at: iso(now + this.ttlSeconds * 1000),
+      merchant: owner,
+      issued_at: iso(now),
+      signing_key_id: signer.keyId,
     };
+    // forged_set: what a man in the middle can make (keys wrapped under the public transport
+    // key, right KCVs, the real key id) except a signature by the gateway's key.
+    if (fault !== 'unsigned_set')
+      body.sig = signKeySet(fault === 'forged_set' ? this.forgery() : signer.key, body);
     this.store.state.key_sets[setId] = {
       set_id: setId,
       owner,
@@ -114,6 +137,22 @@ export class KeySets {
     };
     this.capOpenSets(owner);
     return { body, replayed: false };
+  }
+
+  /**
+   * Makes the forged_set signer ahead of time (when the fault is armed), so the call that shows
+   * the fault is not held up by an RSA-3072 key generation.
+   */
+  async prepareForgery(): Promise<void> {
+    if (this.forger) return;
+    // One generation however often the fault is armed (a client retrying a slow arm call).
+    this.forging ??= generateRsaKey(3072).then(({ privatePem }) => createPrivateKey(privatePem));
+    this.forger = await this.forging;
+  }
+
+  private forgery(): KeyObject {
+    this.forger ??= generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey;
+    return this.forger;
   }
 
   private capOpenSets(owner: string): void {

@@ -6,7 +6,7 @@ import { systemClock, iso, type Clock } from './clock.main';
 import type { SandboxContext } from './context.main';
 import { GatewayError } from './errors.main';
 import { FaultBoard } from './faults.main';
-import { GatewayKeyring } from './keyring.main';
+import { GatewayKeyring, RsaKeyring, SIGNING_KEYRING } from './keyring.main';
 import { KeySets } from './keysets.main';
 import { lockDataDir } from './lock.main';
 import { RateLimiter, type RateLimit } from './ratelimit.main';
@@ -42,6 +42,8 @@ export interface SandboxOptions {
   loginRateLimit?: RateLimit;
   /** How long a rotated-out gateway key stays accepted; 24 hours by default. */
   publicKeyGraceSeconds?: number;
+  /** How long a rotated-out key-set signing key stays accepted; 24 hours by default. */
+  signingKeyGraceSeconds?: number;
   /** What GET /v1/encryption/public_key advertises; OAEP by default. */
   publicKeyPadding?: FieldPadding;
   /** How long the timeout fault holds a response before dropping the socket; 30 s by default. */
@@ -189,6 +191,13 @@ export async function startSandbox(options: SandboxOptions): Promise<SandboxHand
       options.publicKeyGraceSeconds ?? 24 * 3600,
     );
     await keyring.ensureCurrent();
+    const signingKeyring = new RsaKeyring(
+      store,
+      clock,
+      SIGNING_KEYRING,
+      options.signingKeyGraceSeconds ?? 24 * 3600,
+    );
+    await signingKeyring.ensureCurrent();
     const demoUser = options.users === undefined || options.users.length === 0;
     await ensureUsers(store, demoUser ? [DEMO_USER] : options.users!, clock);
 
@@ -196,7 +205,12 @@ export async function startSandbox(options: SandboxOptions): Promise<SandboxHand
       store,
       clock,
       keyring,
-      keySets: new KeySets(store, clock, options.setTtlSeconds ?? 15 * 60),
+      signingKeyring,
+      keySets: new KeySets(store, clock, options.setTtlSeconds ?? 15 * 60, () => {
+        const current = signingKeyring.accepted(undefined);
+        if (!current) throw new Error('signing keyring not initialised');
+        return current;
+      }),
       tokens: new TokenStore(clock, options.tokenTtlSeconds ?? 3600),
       faults: new FaultBoard(),
       verifyLimiter: new RateLimiter(perMinute(options.verifyRateLimit ?? 60), clock),

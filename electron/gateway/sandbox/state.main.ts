@@ -59,6 +59,11 @@ const KeySetSchema = z.object({
     enc_kcv: z.string(),
     mac_kcv: z.string(),
     expires_at: z.string(),
+    // Contract 1.1 (absent from sets issued by a 1.0 sandbox before an upgrade).
+    merchant: z.string().optional(),
+    issued_at: z.string().optional(),
+    signing_key_id: z.string().optional(),
+    sig: z.string().optional(),
   }),
   issued_at_ms: z.number(),
   expires_at_ms: z.number(),
@@ -70,6 +75,10 @@ const StateSchema = z.object({
   seq: z.number(),
   users: z.record(z.string(), UserSchema),
   gateway_keys: z.object({ current: GatewayKeySchema.nullable(), previous: z.array(GatewayKeySchema) }),
+  // Contract 1.1's key-set signing key; a state file from a 1.0 sandbox has none yet.
+  signing_keys: z
+    .object({ current: GatewayKeySchema.nullable(), previous: z.array(GatewayKeySchema) })
+    .default({ current: null, previous: [] }),
   merchant_keys: z.array(MerchantKeySchema),
   key_sets: z.record(z.string(), KeySetSchema),
 });
@@ -89,6 +98,7 @@ export function emptyState(): SandboxState {
     seq: 0,
     users: {},
     gateway_keys: { current: null, previous: [] },
+    signing_keys: { current: null, previous: [] },
     merchant_keys: [],
     key_sets: {},
   };

@@ -55,7 +55,12 @@ export function ProfilePanel({ profile, onRemoved }: { profile: GatewayProfileVi
           rows={[
             ['Base URL', <span className="break">{profile.baseUrl}</span>],
             ['User', profile.username],
-            ['Password', profile.passwordKnown ? 'available to the app' : 'not entered yet'],
+            [
+              'Password',
+              `${profile.passwordKnown ? 'available to the app' : 'not entered yet'}${
+                profile.passwordEnv ? ` (may come from $${profile.passwordEnv})` : ''
+              }`,
+            ],
             [
               'TLS pin',
               profile.tlsPinSha256 ? (
@@ -83,6 +88,9 @@ export function ProfilePanel({ profile, onRemoved }: { profile: GatewayProfileVi
         <>
           <SyncCard profile={profile} status={status.data} failure={failure} onChange={refresh} />
           <GatewayKeyCard profile={profile} status={status.data} failure={failure} onChange={refresh} />
+          {(profile.keyRolling || status.data.signingKey.status !== 'none') && (
+            <SigningKeyCard profile={profile} status={status.data} failure={failure} onChange={refresh} />
+          )}
           {profile.keyRolling && (
             <>
               <TransportKeysCard
@@ -184,6 +192,32 @@ function KeyFacts({ k, label }: { k: GatewayPublicKeyView; label: string }) {
   );
 }
 
+/** The title row of a pinned gateway key's card: its pin status and a fetch button. */
+function PinnedKeyTitle({
+  title,
+  status,
+  fetchLabel,
+  fetching,
+  onFetch,
+}: {
+  title: string;
+  status: 'none' | 'pinned' | 'rotation-pending';
+  fetchLabel: string;
+  fetching: boolean;
+  onFetch: () => void;
+}) {
+  return (
+    <div className="card-title">
+      <h3>{title}</h3>
+      {status === 'pinned' && <Badge tone="ok">pinned</Badge>}
+      {status === 'rotation-pending' && <Badge tone="warn">rotation pending</Badge>}
+      <button type="button" className="push-right" disabled={fetching} onClick={onFetch}>
+        {fetching ? 'Fetching…' : fetchLabel}
+      </button>
+    </div>
+  );
+}
+
 function GatewayKeyCard({ profile, status, failure, onChange }: CardProps) {
   const ids = useId();
   const [pem, setPem] = useState('');
@@ -199,26 +233,26 @@ function GatewayKeyCard({ profile, status, failure, onChange }: CardProps) {
   const { pinned, pending } = status.gatewayKey;
   return (
     <section className="card" aria-label="Gateway public key">
-      <div className="card-title">
-        <h3>Gateway public key</h3>
-        {status.gatewayKey.status === 'pinned' && <Badge tone="ok">pinned</Badge>}
-        {status.gatewayKey.status === 'rotation-pending' && <Badge tone="warn">rotation pending</Badge>}
-        <button
-          type="button"
-          className="push-right"
-          disabled={fetchKey.isPending}
-          onClick={() => fetchKey.mutate()}
-        >
-          {fetchKey.isPending ? 'Fetching…' : 'Fetch key'}
-        </button>
-      </div>
+      <PinnedKeyTitle
+        title="Gateway public key"
+        status={status.gatewayKey.status}
+        fetchLabel="Fetch key"
+        fetching={fetchKey.isPending}
+        onFetch={() => fetchKey.mutate()}
+      />
       {pending && pinned && (
         <div className="notice notice-warning" role="alert">
           <span>
             <strong>The gateway now serves a different public key.</strong> The pinned key stays in use until
             you compare the fingerprints with the gateway operator and confirm.
           </span>
-          <ConfirmRotation profile={profile} pinned={pinned} pending={pending} onDone={onChange} />
+          <ConfirmRotation
+            which="encryption"
+            profile={profile}
+            pinned={pinned}
+            pending={pending}
+            onDone={onChange}
+          />
         </div>
       )}
       {pinned ? (
@@ -275,21 +309,37 @@ function GatewayKeyCard({ profile, status, failure, onChange }: CardProps) {
   );
 }
 
+const ROTATION_TEXT = {
+  encryption: {
+    title: 'Accept the gateway’s new public key?',
+    effect: 'Card data will be encrypted under the new key from then on.',
+  },
+  signing: {
+    title: 'Accept the gateway’s new signing key?',
+    effect:
+      'Key sets signed by the new key will be accepted from then on (and none signed by anything else).',
+  },
+} as const;
+
 function ConfirmRotation({
+  which,
   profile,
   pinned,
   pending,
   onDone,
 }: {
+  which: 'encryption' | 'signing';
   profile: GatewayProfileView;
-  pinned: GatewayPublicKeyView;
-  pending: GatewayPublicKeyView;
+  pinned: { spkiSha256: string };
+  pending: { spkiSha256: string; keyId: string | null };
   onDone: () => void;
 }) {
   const [open, setOpen] = useState(false);
   const confirm = useMutation({
-    mutationFn: () =>
-      mkm().gateway.confirmKeyRotation({ profileId: profile.id, fingerprint: pending.spkiSha256 }),
+    mutationFn: (): Promise<unknown> =>
+      which === 'encryption'
+        ? mkm().gateway.confirmKeyRotation({ profileId: profile.id, fingerprint: pending.spkiSha256 })
+        : mkm().gateway.confirmSigningKeyRotation({ profileId: profile.id, fingerprint: pending.spkiSha256 }),
     onSuccess: () => setOpen(false),
     onSettled: onDone,
   });
@@ -310,11 +360,10 @@ function ConfirmRotation({
       <AlertDialog.Portal>
         <AlertDialog.Overlay className="overlay" />
         <AlertDialog.Content className="dialog">
-          <AlertDialog.Title className="dialog-title">Accept the gateway’s new public key?</AlertDialog.Title>
+          <AlertDialog.Title className="dialog-title">{ROTATION_TEXT[which].title}</AlertDialog.Title>
           <AlertDialog.Description className="muted">
-            Card data will be encrypted under the new key from then on. Compare the new fingerprint with the
-            one the gateway operator gave you through another channel; a key that does not match may be an
-            attack.
+            {ROTATION_TEXT[which].effect} Compare the new fingerprint with the one the gateway operator gave
+            you through another channel; a key that does not match may be an attack.
           </AlertDialog.Description>
           <dl className="gw-compare">
             <dt>Pinned now</dt>
@@ -344,6 +393,101 @@ function ConfirmRotation({
         </AlertDialog.Content>
       </AlertDialog.Portal>
     </AlertDialog.Root>
+  );
+}
+
+/**
+ * Contract 1.1: the key the gateway signs key sets with. A set it does not vouch for is refused,
+ * so a rotation here stops the key rolling until the admin confirms it.
+ */
+function SigningKeyCard({ profile, status, failure, onChange }: CardProps) {
+  const [pem, setPem] = useState('');
+  const fetchKey = useMutation({
+    mutationFn: () => mkm().gateway.fetchSigningKey({ profileId: profile.id }),
+    onSettled: onChange,
+  });
+  const importPem = useMutation({
+    mutationFn: () => mkm().gateway.importSigningKeyPem({ profileId: profile.id, pem }),
+    onSuccess: () => setPem(''),
+    onSettled: onChange,
+  });
+  const { pinned, pending, previous } = status.signingKey;
+  return (
+    <section className="card" aria-label="Gateway signing key">
+      <PinnedKeyTitle
+        title="Gateway signing key"
+        status={status.signingKey.status}
+        fetchLabel="Fetch signing key"
+        fetching={fetchKey.isPending}
+        onFetch={() => fetchKey.mutate()}
+      />
+      {pending && pinned && (
+        <div className="notice notice-warning" role="alert">
+          <span>
+            <strong>The gateway now signs key sets with a different key.</strong> Key sets are refused until
+            you compare the fingerprints with the gateway operator and confirm.
+          </span>
+          <ConfirmRotation
+            which="signing"
+            profile={profile}
+            pinned={pinned}
+            pending={pending}
+            onDone={onChange}
+          />
+        </div>
+      )}
+      {pinned ? (
+        <Facts
+          label="Pinned signing key"
+          rows={[
+            [
+              'Fingerprint (SPKI SHA-256)',
+              <span className="gw-fp" data-testid="signing-key-fingerprint">
+                {fpGroups(pinned.spkiSha256)}
+              </span>,
+            ],
+            ['Key id', pinned.keyId ?? '(imported PEM)'],
+            ['Source', pinned.source === 'fetched' ? 'fetched from the gateway' : 'imported by hand'],
+            ['Pinned since', when(pinned.seenAt)],
+            ...previous.map((p): [string, ReactNode] => [
+              `Previous key, accepted until ${when(p.acceptedUntil)}`,
+              <span className="gw-fp">{fpGroups(p.spkiSha256)}</span>,
+            ]),
+          ]}
+        />
+      ) : (
+        <p className="empty">
+          No signing key pinned yet: key sets cannot be checked. Fetch it (the next sync does), or import its
+          PEM.
+        </p>
+      )}
+      {fetchKey.error && failure(fetchKey.error)}
+      <details>
+        <summary>Import the signing key’s PEM by hand</summary>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (pem.trim()) importPem.mutate();
+          }}
+        >
+          <textarea
+            aria-label="Gateway signing key (PEM)"
+            className="gw-pem"
+            spellCheck={false}
+            maxLength={16_384}
+            placeholder="-----BEGIN PUBLIC KEY-----"
+            value={pem}
+            onChange={(e) => setPem(e.target.value)}
+          />
+          <div className="button-row">
+            <button type="submit" disabled={!pem.trim() || importPem.isPending}>
+              {importPem.isPending ? 'Importing…' : 'Import signing key'}
+            </button>
+          </div>
+          {importPem.error && <ErrorNotice error={importPem.error} />}
+        </form>
+      </details>
+    </section>
   );
 }
 

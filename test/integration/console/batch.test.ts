@@ -250,6 +250,8 @@ describe.runIf(softHsmAvailable())('console batch', () => {
       const added = await mkm([
         'gateway',
         'add',
+        '--password-env',
+        'MKM_GATEWAY_PASSWORD',
         '--name',
         'Sandbox',
         '--url',

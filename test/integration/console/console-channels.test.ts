@@ -183,7 +183,7 @@ describe.runIf(softHsmAvailable())('console channels', () => {
       expect(clear.toString('utf8')).toBe(text);
       const mac = openssl(
         ['dgst', '-sha256', '-mac', 'HMAC', '-macopt', `hexkey:${keys.macHex}`, '-binary'],
-        macInput(m.setId, iv, ciphertext),
+        macInput('req', m.setId, iv, ciphertext),
       );
       expect(mac.toString('base64')).toBe(m.envelope.mac);
 

@@ -67,6 +67,8 @@ beforeAll(async () => {
     [
       'gateway',
       'add',
+      '--password-env',
+      'MKM_GATEWAY_PASSWORD',
       '--name',
       'Sandbox',
       '--url',

@@ -53,7 +53,7 @@ async function sealed(options: { iv?: Buffer; raw?: Buffer; corruptMac?: boolean
   const { mac } = await h.app.tokens.call('hmacSign', {
     slotId,
     id: set.macKeyId,
-    data: macInput(set.setId, setIv, ciphertext).toString('base64'),
+    data: macInput('req', set.setId, setIv, ciphertext).toString('base64'),
   });
   const macBytes = Buffer.from(mac, 'base64');
   if (options.corruptMac) macBytes[0]! ^= 0x01;

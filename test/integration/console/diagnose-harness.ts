@@ -110,6 +110,7 @@ export async function createDiagnoseHarness(): Promise<DiagnoseHarness> {
       username: USER,
       tlsPinSha256: gw.pin,
       cse: 'RSAES-PKCS1-V1_5',
+      passwordEnv: 'MKM_GATEWAY_PASSWORD',
       ...(id === 'sandbox' ? { keyRolling: true } : {}),
     });
     await ok('gateway.fetchKey', { profileId: id });
@@ -166,6 +167,7 @@ export async function createDiagnoseHarness(): Promise<DiagnoseHarness> {
         profileId: 'sandbox',
         username: USER,
         secrets: envSecretProvider({ env: { MKM_GATEWAY_PASSWORD: PASSWORD } }),
+        passwordEnv: 'MKM_GATEWAY_PASSWORD',
       });
       await session.call({ method: 'POST', path: '/sandbox/rotate_public_key', json: {} });
     },

@@ -92,6 +92,7 @@ export async function createConsoleRig(
     username: USER,
     tlsPinSha256: sandbox.pin,
     cse: options.cse ?? 'RSAES-OAEP-SHA256',
+    passwordEnv: 'MKM_GATEWAY_PASSWORD',
     keyRolling: true,
   });
   const transport = await ok<{ id: string }>('keys.generate', {

@@ -88,6 +88,8 @@ describe('mkm gateway', () => {
     const profile = await json<{ id: string; tlsPinSha256: string }>([
       'gateway',
       'add',
+      '--password-env',
+      'MKM_GATEWAY_PASSWORD',
       '--name',
       'Sandbox',
       '--url',
@@ -193,6 +195,40 @@ describe('mkm gateway', () => {
     expect(confirmed).toMatchObject({ status: 'pinned', pinned: { spkiSha256: next } });
   });
 
+  it('contract 1.1: shows the pinned signing key; a new one waits until confirm-signing-rotation names it', async () => {
+    const target = { url: sandbox.url, caPem: sandbox.caPem, pin: sandbox.pin };
+    const bearer = await login(target, USER, PASSWORD);
+    const served = (await call(target, 'GET', '/v1/encryption/signing_key', { token: bearer })).body
+      .spki_sha256 as string;
+    const shown = await mkm(['gateway', 'status']);
+    expect(shown.stdout).toContain(`signing key      pinned spki-sha256 ${served}`);
+    expect(
+      (await call(target, 'POST', '/sandbox/rotate_signing_key', { token: bearer, json: {} })).status,
+    ).toBe(200);
+    const fetched = await mkm(['gateway', 'fetch-signing-key']);
+    expect(fetched.code, fetched.stderr).toBe(0);
+    expect(fetched.stdout).toContain(`pinned spki-sha256 ${served}`);
+    expect(fetched.stdout).toContain('SIGNING KEY ROTATION PENDING');
+    const status = await json<{
+      signingRotationPending: boolean;
+      signingKey: { pending: { spkiSha256: string } };
+    }>(['gateway', 'status']);
+    expect(status.signingRotationPending).toBe(true);
+    const next = status.signingKey.pending.spkiSha256;
+    expect(fetched.stdout).toContain(`mkm gateway confirm-signing-rotation ${next}`);
+    const wrong = await mkm(['gateway', 'confirm-signing-rotation', served]);
+    expect(wrong.stderr).toMatch(/\[CONFLICT\]/);
+    const confirmed = await json<{ status: string; pinned: { spkiSha256: string } }>([
+      'gateway',
+      'confirm-signing-rotation',
+      next,
+    ]);
+    expect(confirmed).toMatchObject({ status: 'pinned', pinned: { spkiSha256: next } });
+    const ping = await mkm(['gateway', 'ping']);
+    expect(ping.code, ping.stderr).toBe(0);
+    expect(ping.stdout).toMatch(/next set ks_/);
+  });
+
   it('without MKM_GATEWAY_PASSWORD and no terminal to ask on, says which variable to set, exit 1', async () => {
     const r = await mkm(['gateway', 'fetch-key'], token.modulePath, { MKM_GATEWAY_PASSWORD: '' });
     expect(r.code).toBe(1);
@@ -203,6 +239,8 @@ describe('mkm gateway', () => {
     await json([
       'gateway',
       'add',
+      '--password-env',
+      'MKM_GATEWAY_PASSWORD',
       '--name',
       'Wrong pin',
       '--url',
@@ -227,6 +265,8 @@ describe('mkm gateway', () => {
     await json([
       'gateway',
       'add',
+      '--password-env',
+      'MKM_GATEWAY_PASSWORD',
       '--name',
       'Manual',
       '--url',

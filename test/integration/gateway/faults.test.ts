@@ -16,6 +16,7 @@ import { codeOf, createHarness, PASSWORD, USER, type Harness } from './harness';
  */
 let h: Harness;
 let client: GatewayClient;
+let transportKeyId: string;
 /** Milliseconds added to the client's own clock. */
 let clientSkew = 0;
 const extraDirs: string[] = [];
@@ -24,6 +25,7 @@ beforeAll(async () => {
   h = await createHarness({ faultTimeoutMs: 4000 });
   client = h.client({ clock: () => Date.now() + clientSkew });
   const keyId = await h.transportKey('transport-faults');
+  transportKeyId = keyId;
   await client.registerTransportKey({ keyId, label: 'transport-faults' });
   await client.fetchGatewayKey();
 });
@@ -160,6 +162,31 @@ describe.runIf(softHsmAvailable())('gateway client under faults', () => {
     await recovers();
   });
 
+  it('contract 1.1: an unsigned set (1.0) asked for: KEY_SET_SIGNATURE before anything is unwrapped; current set and state file untouched', async () => {
+    const current = client.currentKeySet();
+    const before = readFileSync(join(h.stateDir, 'gateway-sandbox.json'));
+    const objects = await h.sessionObjects();
+    await client.sandboxArmFault('unsigned_set');
+    const error = await client.requestKeySet().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'KEY_SET_SIGNATURE', details: { reason: 'unsigned' } });
+    expect(client.currentKeySet()).toEqual(current);
+    expect(readFileSync(join(h.stateDir, 'gateway-sandbox.json')).equals(before)).toBe(true);
+    expect(await h.sessionObjects()).toEqual(objects);
+    await expectConsistent();
+    await recovers();
+  });
+
+  it('contract 1.1: a forged set carried by a secure answer: the answer is kept, the set refused, the chain goes on with a fresh set', async () => {
+    await client.sandboxArmFault('forged_set');
+    const r = await client.ping();
+    expect(r.response.pong).toBe(true);
+    expect(r.nextKeySet).toEqual({ refused: 'KEY_SET_SIGNATURE' });
+    expect(h.audit.at(-1)).toMatchObject({ action: 'key-set.install', reason: 'bad-signature' });
+    expect(client.currentKeySet()).toBeNull();
+    await expectConsistent();
+    for (let i = 0; i < 3; i++) await recovers();
+  });
+
   it('a client clock that jumps 16 minutes ahead: the stale set is dropped locally, fresh sets are judged by the gateway clock', async () => {
     const discards = count('key-set.discard', 'expired');
     clientSkew = 16 * 60_000;
@@ -185,6 +212,27 @@ describe.runIf(softHsmAvailable())('gateway client under faults', () => {
     await expectConsistent();
   });
 
+  it('contract 1.1: forged or unsigned sets on a registration and in a 410 answer are refused too; each call still ends well', async () => {
+    await client.sandboxArmFault('forged_set');
+    const again = await client.registerTransportKey({ keyId: transportKeyId, label: 'transport-faults' });
+    expect(again.keySet).toEqual({ refused: 'KEY_SET_SIGNATURE' });
+    await expectConsistent();
+    await recovers();
+    // The set goes stale at the gateway; its 410 answer carries an unsigned set, refused, and the
+    // client asks for a fresh one and sends once more.
+    h.skew.ms += 2 * 3600_000;
+    await client.sandboxArmFault('unsigned_set');
+    const r = await client.ping();
+    expect(r.response.pong).toBe(true);
+    expect(h.audit.some((a) => a.action === 'secure.send' && a.code === 'KEY_SET_EXPIRED')).toBe(true);
+    expect(
+      h.audit.some(
+        (a) => a.action === 'key-set.install' && a.code === 'KEY_SET_SIGNATURE' && a.reason === 'unsigned',
+      ),
+    ).toBe(true);
+    await expectConsistent();
+  });
+
   it('a wrong password: GATEWAY_UNAUTHORIZED, and it is in no message or log', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mkm-gw-state2-'));
     extraDirs.push(dir);
@@ -207,6 +255,7 @@ describe.runIf(softHsmAvailable())('gateway client under faults', () => {
       baseUrl: h.sandbox.url,
       username: USER,
       scheme: { keyRolling: true },
+      passwordEnv: 'MKM_GATEWAY_PASSWORD',
     };
     const pinned = h.client({
       stateDir: dir,
@@ -238,6 +287,7 @@ describe.runIf(softHsmAvailable())('gateway client under faults', () => {
         username: USER,
         tlsPinSha256: h.sandbox.pin,
         scheme: {},
+        passwordEnv: 'MKM_GATEWAY_PASSWORD',
       }),
       http: { attempts: 2, backoffMs: 10, timeoutMs: 1000 },
     });

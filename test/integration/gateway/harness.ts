@@ -82,6 +82,7 @@ export async function createHarness(options: { faultTimeoutMs?: number } = {}): 
         username: USER,
         tlsPinSha256: h.sandbox.pin,
         scheme: { cse: { padding: 'RSAES-OAEP-SHA256' }, keyRolling: true },
+        passwordEnv: 'MKM_GATEWAY_PASSWORD',
       });
       return new GatewayClient({
         profile,

@@ -58,7 +58,7 @@ describe.runIf(softHsmAvailable())('secure envelope interop with openssl', () =>
 
     const mac = openssl(
       ['dgst', '-sha256', '-mac', 'HMAC', '-macopt', `hexkey:${MAC_HEX}`, '-binary'],
-      macInput(SET_ID, IV, ciphertext),
+      Buffer.concat([Buffer.from(`req.${SET_ID}.`, 'ascii'), IV, ciphertext]),
     );
     expect(mac.toString('base64')).toBe(sealed.mac);
 
@@ -78,7 +78,7 @@ describe.runIf(softHsmAvailable())('secure envelope interop with openssl', () =>
     );
     const mac = openssl(
       ['dgst', '-sha256', '-mac', 'HMAC', '-macopt', `hexkey:${MAC_HEX}`, '-binary'],
-      macInput(SET_ID, answerIv, ciphertext),
+      Buffer.concat([Buffer.from(`rsp.${SET_ID}.`, 'ascii'), answerIv, ciphertext]),
     );
     const message = { set_id: SET_ID, iv: answerIv, ciphertext, mac };
     expect(await openInToken(h.host, keys, message)).toEqual(answer);
@@ -88,5 +88,11 @@ describe.runIf(softHsmAvailable())('secure envelope interop with openssl', () =>
     expect(await codeOf(openInToken(h.host, keys, { ...message, mac: flipped }))).toBe('MAC_INVALID');
     // The MAC covers the IV: the same MAC over another IV fails too.
     expect(await codeOf(openInToken(h.host, keys, { ...message, iv: IV }))).toBe('MAC_INVALID');
+    // Contract 1.1: the MAC names its direction, so the same bytes MACed as a request fail as an answer.
+    const asRequest = openssl(
+      ['dgst', '-sha256', '-mac', 'HMAC', '-macopt', `hexkey:${MAC_HEX}`, '-binary'],
+      macInput('req', SET_ID, answerIv, ciphertext),
+    );
+    expect(await codeOf(openInToken(h.host, keys, { ...message, mac: asRequest }))).toBe('MAC_INVALID');
   });
 });

@@ -367,6 +367,8 @@ describe('gateway key-exchange evidence against the sandbox gateway', () => {
         [
           'gateway',
           'add',
+          '--password-env',
+          'MKM_GATEWAY_PASSWORD',
           '--name',
           'Sandbox',
           '--url',

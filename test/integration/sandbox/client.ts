@@ -10,6 +10,8 @@ import {
   createDecipheriv,
   createHash,
   createHmac,
+  createPublicKey,
+  createVerify,
   generateKeyPairSync,
   privateDecrypt,
   randomBytes,
@@ -17,6 +19,8 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 
@@ -201,6 +205,10 @@ export interface IssuedSet {
   enc_kcv: string;
   mac_kcv: string;
   expires_at: string;
+  merchant?: string;
+  issued_at?: string;
+  signing_key_id?: string;
+  sig?: string;
 }
 
 export interface OpenSet {
@@ -222,8 +230,80 @@ export function unwrap(key: MerchantKey, blob: string): Buffer {
   );
 }
 
-/** Unwraps a set and refuses it on a KCV mismatch, as the contract tells a client to. */
+/**
+ * Contract 1.1: the bytes a set's `sig` covers. A set is a flat object of strings, for which RFC
+ * 8785 is just the members sorted by name, without whitespace (written out here, independently
+ * of the app's canonical JSON).
+ */
+export function setSignedBytes(issued: IssuedSet): Buffer {
+  const members = Object.entries(issued)
+    .filter(([name, value]) => name !== 'sig' && value !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const json = `{${members.map(([n, v]) => `${JSON.stringify(n)}:${JSON.stringify(v)}`).join(',')}}`;
+  return Buffer.concat([Buffer.from('mkm-keyset-1.1\n', 'ascii'), Buffer.from(json, 'utf8')]);
+}
+
+export function setSignatureValid(issued: IssuedSet, signingKeyPem: string): boolean {
+  if (typeof issued.sig !== 'string') return false;
+  return createVerify('sha256')
+    .update(setSignedBytes(issued))
+    .verify(
+      { key: createPublicKey(signingKeyPem), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
+      Buffer.from(issued.sig, 'base64'),
+    );
+}
+
+/**
+ * `openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -verify`: whether
+ * openssl accepts `sigB64` over `data` under `pem` (files in `dir`).
+ */
+export function opensslVerifiesPss(pem: string, sigB64: string, data: Buffer, dir: string): boolean {
+  const [pemFile, sigFile, dataFile] = ['signing.pem', 'set.sig', 'set.bin'].map((n) => join(dir, n)) as [
+    string,
+    string,
+    string,
+  ];
+  writeFileSync(pemFile, pem);
+  writeFileSync(sigFile, Buffer.from(sigB64, 'base64'));
+  writeFileSync(dataFile, data);
+  try {
+    const out = execFileSync(
+      'openssl',
+      [
+        'dgst',
+        '-sha256',
+        '-sigopt',
+        'rsa_padding_mode:pss',
+        '-sigopt',
+        'rsa_pss_saltlen:32',
+        '-verify',
+        pemFile,
+        '-signature',
+        sigFile,
+        dataFile,
+      ],
+      { stdio: 'pipe' },
+    ).toString();
+    return /Verified OK/.test(out);
+  } catch {
+    return false;
+  }
+}
+
+/** When set (trustSigningKey), openSet refuses a set whose signature does not verify under it. */
+let trustedSigningKey: string | null = null;
+export function trustSigningKey(pem: string | null): void {
+  trustedSigningKey = pem;
+}
+
+/**
+ * Unwraps a set and refuses it on a KCV mismatch, as the contract tells a client to; with a
+ * trusted signing key, checks its signature first (contract 1.1).
+ */
 export function openSet(issued: IssuedSet, keys: MerchantKey[]): OpenSet {
+  if (trustedSigningKey !== null && !setSignatureValid(issued, trustedSigningKey)) {
+    throw new Error('key set signature invalid');
+  }
   const key = keys.find((k) => k.keyId === issued.wrapping_key_id);
   if (!key) throw new Error(`set wrapped under unknown key ${issued.wrapping_key_id}`);
   const encKey = unwrap(key, issued.enc_key);
@@ -236,9 +316,16 @@ export function openSet(issued: IssuedSet, keys: MerchantKey[]): OpenSet {
   return { setId: issued.set_id, encKey, macKey, iv, issued };
 }
 
-export function mac(macKey: Buffer, setId: string, iv: Buffer, ciphertext: Buffer): Buffer {
+/** Contract 1.1: HMAC-SHA256(mac_key, dir || '.' || set_id || '.' || iv || ciphertext). */
+export function mac(
+  macKey: Buffer,
+  setId: string,
+  iv: Buffer,
+  ciphertext: Buffer,
+  dir: 'req' | 'rsp' = 'req',
+): Buffer {
   return createHmac('sha256', macKey)
-    .update(Buffer.concat([Buffer.from(setId, 'utf8'), Buffer.from('.'), iv, ciphertext]))
+    .update(Buffer.concat([Buffer.from(`${dir}.${setId}.`, 'utf8'), iv, ciphertext]))
     .digest();
 }
 
@@ -261,7 +348,7 @@ export function openResponse(set: OpenSet, body: any): any {
   if (body.set_id !== set.setId) throw new Error('response names another set');
   const iv = Buffer.from(body.iv, 'base64');
   const ciphertext = Buffer.from(body.ciphertext, 'base64');
-  const expected = mac(set.macKey, set.setId, iv, ciphertext);
+  const expected = mac(set.macKey, set.setId, iv, ciphertext, 'rsp');
   const given = Buffer.from(body.mac, 'base64');
   if (given.length !== expected.length || !timingSafeEqual(given, expected))
     throw new Error('response MAC invalid');

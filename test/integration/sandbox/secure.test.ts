@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -16,10 +17,14 @@ import {
   openResponse,
   openSet,
   opensslCmac,
+  opensslVerifiesPss,
   register,
   salt,
   secure,
+  setSignatureValid,
+  setSignedBytes,
   tagOf,
+  trustSigningKey,
   type MerchantKey,
   type OpenSet,
 } from './client';
@@ -31,6 +36,7 @@ const clock = manualClock();
 let token: string;
 let k256: MerchantKey;
 let set: OpenSet;
+let signingPem: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mkm-sb-secure-'));
@@ -46,6 +52,11 @@ beforeAll(async () => {
     clock: clock.now,
   });
   token = await login(sb, 'alice', 'correct horse');
+  // Contract 1.1: every set opened below must carry a signature by this key.
+  const signing = await call(sb, 'GET', '/v1/encryption/signing_key', { token });
+  expect(signing.status).toBe(200);
+  signingPem = signing.body.pem;
+  trustSigningKey(signingPem);
   k256 = makeMerchantKey('alice-2026-01', 'RSAES-OAEP-SHA256');
   const r = await register(sb, token, k256);
   expect(r.status).toBe(201);
@@ -54,6 +65,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  trustSigningKey(null);
   await sb?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -229,6 +241,55 @@ describe('secure messages', () => {
     });
     expect(r.body.error.code).toBe('MAC_INVALID');
     set = openSet(r.body.next_key_set, [k256]);
+  });
+
+  it('contract 1.1: a request MACed as an answer (rsp) is refused: a reflected message fails', async () => {
+    const c = createCipheriv('aes-256-cbc', set.encKey, set.iv);
+    const ct = Buffer.concat([c.update('{}'), c.final()]);
+    const r = await call(sb, 'POST', '/v1/secure/ping', {
+      token,
+      json: {
+        set_id: set.setId,
+        ciphertext: ct.toString('base64'),
+        mac: mac(set.macKey, set.setId, set.iv, ct, 'rsp').toString('base64'),
+      },
+    });
+    expect(r.body.error.code).toBe('MAC_INVALID');
+    set = openSet(r.body.next_key_set, [k256]);
+  });
+
+  it('contract 1.1: the signing key is RSA >= 3072, not the encryption key, and openssl verifies a set signature', async () => {
+    const signing = await call(sb, 'GET', '/v1/encryption/signing_key', { token });
+    const publicKey = await call(sb, 'GET', '/v1/encryption/public_key', { token });
+    expect(signing.body).toMatchObject({ key_id: expect.stringMatching(/^sk_/), previous: [] });
+    expect(signing.body.spki_sha256).not.toBe(publicKey.body.spki_sha256);
+    const bits = execFileSync('openssl', ['pkey', '-pubin', '-noout', '-text'], { input: signing.body.pem })
+      .toString()
+      .match(/(\d+) bit/)?.[1];
+    expect(Number(bits)).toBeGreaterThanOrEqual(3072);
+    const fresh = await call(sb, 'POST', '/v1/encryption/key_sets', { token, json: {} });
+    const issued = fresh.body.next_key_set;
+    expect(issued).toMatchObject({ merchant: 'alice', signing_key_id: signing.body.key_id });
+    expect(opensslVerifiesPss(signing.body.pem, issued.sig, setSignedBytes(issued), dir)).toBe(true);
+    const changed = setSignedBytes({ ...issued, merchant: 'bob' });
+    expect(opensslVerifiesPss(signing.body.pem, issued.sig, changed, dir)).toBe(false);
+    set = openSet(issued, [k256]);
+  });
+
+  it('contract 1.1: the unsigned_set and forged_set faults hand out a set that does not verify (and right KCVs)', async () => {
+    for (const fault of ['unsigned_set', 'forged_set']) {
+      const armed = await call(sb, 'POST', '/sandbox/faults', { token, json: { next: fault } });
+      expect(armed.status).toBe(200);
+      const r = await call(sb, 'POST', '/v1/encryption/key_sets', { token, json: {} });
+      const issued = r.body.next_key_set;
+      expect(setSignatureValid(issued, signingPem)).toBe(false);
+      if (fault === 'unsigned_set') expect(issued.sig).toBeUndefined();
+      expect(() => openSet(issued, [k256])).toThrow(/signature invalid/);
+      // What makes it dangerous: apart from the signature it is a perfectly good set.
+      trustSigningKey(null);
+      expect(() => openSet(issued, [k256])).not.toThrow();
+      trustSigningKey(signingPem);
+    }
   });
 
   it('does not burn a set on an unknown operation or a malformed envelope', async () => {

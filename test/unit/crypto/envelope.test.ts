@@ -87,6 +87,7 @@ describe('AES-256-CBC (the envelope cipher)', () => {
 
   it('a sealed NIST plaintext starts with the NIST ciphertext, adds one PKCS#7 block, and openssl opens it', () => {
     const sealed = sealMessage({
+      dir: 'req',
       setId: 's1',
       encKey: NIST_KEY,
       macKey: randomBytes(32),
@@ -134,13 +135,13 @@ describe('HMAC-SHA256 (the envelope MAC)', () => {
     expect(hmacSha256(key, data).toString('hex')).toBe(mac);
   });
 
-  it('macInput is UTF-8(set_id) || 0x2e || iv || ciphertext', () => {
+  it('macInput is ASCII(dir) || 0x2e || UTF-8(set_id) || 0x2e || iv || ciphertext (contract 1.1)', () => {
     const iv = Buffer.alloc(16, 0xaa);
     const ct = Buffer.alloc(32, 0xbb);
-    const input = macInput('ks_é1', iv, ct);
-    expect(input.toString('hex')).toBe(
-      Buffer.from('ks_é1', 'utf8').toString('hex') + '2e' + iv.toString('hex') + ct.toString('hex'),
-    );
+    const tail =
+      Buffer.from('ks_é1', 'utf8').toString('hex') + '2e' + iv.toString('hex') + ct.toString('hex');
+    expect(macInput('req', 'ks_é1', iv, ct).toString('hex')).toBe('7265712e' + tail);
+    expect(macInput('rsp', 'ks_é1', iv, ct).toString('hex')).toBe('7273702e' + tail);
   });
 });
 
@@ -152,23 +153,26 @@ describe('sealed messages', () => {
   const body = { fields: { card_number: '4111111111111111' }, salt: randomBytes(16).toString('base64') };
 
   it('seals a JSON body that openssl decrypts and whose MAC openssl computes', () => {
-    const sealed = sealJson({ setId, encKey, macKey, iv, body });
+    const sealed = sealJson({ dir: 'req', setId, encKey, macKey, iv, body });
     expect(Object.keys(sealed)).toEqual(['set_id', 'ciphertext', 'mac']);
     const ct = Buffer.from(sealed.ciphertext, 'base64');
     expect(JSON.parse(opensslDecrypt(encKey, iv, ct).toString('utf8'))).toEqual(body);
-    const expectedMac = opensslHmac(macKey, Buffer.concat([Buffer.from(setId), Buffer.from('.'), iv, ct]));
+    const expectedMac = opensslHmac(
+      macKey,
+      Buffer.concat([Buffer.from('req.'), Buffer.from(setId), Buffer.from('.'), iv, ct]),
+    );
     expect(Buffer.from(sealed.mac, 'base64').toString('hex')).toBe(expectedMac);
   });
 
   it('opens what it seals, from base64 or from parsed bytes', () => {
-    const sealed = sealJson({ setId, encKey, macKey, iv, body });
-    expect(openJson({ message: sealed, encKey, macKey, iv })).toEqual(body);
+    const sealed = sealJson({ dir: 'req', setId, encKey, macKey, iv, body });
+    expect(openJson({ dir: 'req', message: sealed, encKey, macKey, iv })).toEqual(body);
     const parsed = parseSecureRequest(sealed);
-    expect(openJson({ message: parsed, encKey, macKey, iv })).toEqual(body);
+    expect(openJson({ dir: 'req', message: parsed, encKey, macKey, iv })).toEqual(body);
   });
 
   it('answers every kind of tampering with the same generic MAC_INVALID', () => {
-    const sealed = sealMessage({ setId, encKey, macKey, iv, plaintext: 'x'.repeat(40) });
+    const sealed = sealMessage({ dir: 'req', setId, encKey, macKey, iv, plaintext: 'x'.repeat(40) });
     const ct = Buffer.from(sealed.ciphertext, 'base64');
     const flip = (b: Buffer, i: number) => {
       const c = Buffer.from(b);
@@ -186,9 +190,12 @@ describe('sealed messages', () => {
       { ...sealed, ciphertext: sealed.ciphertext.replace(/=*$/, '') + '!' },
       { ...sealed, ciphertext: ct.subarray(0, 16).toString('base64') },
     ];
-    for (const message of cases) expectMacInvalid(() => openMessage({ message, encKey, macKey, iv }));
-    expectMacInvalid(() => openMessage({ message: sealed, encKey, macKey, iv: randomBytes(16) }));
-    expectMacInvalid(() => openMessage({ message: sealed, encKey, macKey: randomBytes(32), iv }));
+    for (const message of cases)
+      expectMacInvalid(() => openMessage({ dir: 'req', message, encKey, macKey, iv }));
+    expectMacInvalid(() => openMessage({ dir: 'req', message: sealed, encKey, macKey, iv: randomBytes(16) }));
+    expectMacInvalid(() => openMessage({ dir: 'req', message: sealed, encKey, macKey: randomBytes(32), iv }));
+    // A request reflected back as an answer fails: the MAC names its direction.
+    expectMacInvalid(() => openMessage({ dir: 'rsp', message: sealed, encKey, macKey, iv }));
   });
 
   it('a correctly MACed ciphertext with bad padding or the wrong key is still just MAC_INVALID (no padding oracle)', () => {
@@ -196,16 +203,16 @@ describe('sealed messages', () => {
     const message = {
       set_id: setId,
       ciphertext: badPadding.toString('base64'),
-      mac: hmacSha256(macKey, macInput(setId, iv, badPadding)).toString('base64'),
+      mac: hmacSha256(macKey, macInput('req', setId, iv, badPadding)).toString('base64'),
     };
-    expectMacInvalid(() => openMessage({ message, encKey, macKey, iv }));
-    const sealed = sealMessage({ setId, encKey, macKey, iv, plaintext: 'hello' });
-    expectMacInvalid(() => openMessage({ message: sealed, encKey: randomBytes(32), macKey, iv }));
+    expectMacInvalid(() => openMessage({ dir: 'req', message, encKey, macKey, iv }));
+    const sealed = sealMessage({ dir: 'req', setId, encKey, macKey, iv, plaintext: 'hello' });
+    expectMacInvalid(() => openMessage({ dir: 'req', message: sealed, encKey: randomBytes(32), macKey, iv }));
   });
 
   it('JSON that does not parse after a good MAC is MAC_INVALID too', () => {
-    const sealed = sealMessage({ setId, encKey, macKey, iv, plaintext: '{not json' });
-    expectMacInvalid(() => openJson({ message: sealed, encKey, macKey, iv }));
+    const sealed = sealMessage({ dir: 'req', setId, encKey, macKey, iv, plaintext: '{not json' });
+    expectMacInvalid(() => openJson({ dir: 'req', message: sealed, encKey, macKey, iv }));
   });
 });
 
@@ -220,6 +227,10 @@ describe('envelope schemas', () => {
     enc_kcv: 'a1b2c3',
     mac_kcv: '0f0e0d',
     expires_at: '2026-11-23T19:15:00Z',
+    merchant: 'merchant-a',
+    issued_at: '2026-11-23T19:00:00Z',
+    signing_key_id: 'sk_1',
+    sig: b64(384),
   });
 
   it('parses a next_key_set into bytes', () => {
@@ -244,6 +255,10 @@ describe('envelope schemas', () => {
     [{ expires_at: '23/11/2026 19:15' }, 'expires_at:'],
     [{ set_id: 'ks 1' }, 'set_id: must be'],
     [{ wrapping_key_id: undefined }, 'wrapping_key_id:'],
+    // Contract 1.1: a set without its signature or merchant is not a set.
+    [{ sig: undefined }, 'sig:'],
+    [{ merchant: undefined }, 'merchant:'],
+    [{ signing_key_id: undefined }, 'signing_key_id:'],
   ])('refuses %j precisely', (patch, message) => {
     try {
       parseNextKeySet({ ...good(), ...patch }, 256);

@@ -41,12 +41,39 @@ describe('gateway profiles', () => {
     );
   });
 
-  it('take the password from MKM_GATEWAY_PASSWORD, else the prompt, else refuse', async () => {
-    expect(await envSecretProvider({ env: { MKM_GATEWAY_PASSWORD: 'pw' } }).get('p')).toBe('pw');
+  it("take the password from the profile's own variable, else the prompt, else refuse", async () => {
+    const env = { MKM_GATEWAY_PASSWORD: 'pw', MKM_GW_B: 'pw-b' };
+    expect(await envSecretProvider({ env }).get('p', 'MKM_GATEWAY_PASSWORD')).toBe('pw');
+    expect(await envSecretProvider({ env }).get('p', 'MKM_GW_B')).toBe('pw-b');
     expect(await envSecretProvider({ env: {}, prompt: async () => 'typed' }).get('p')).toBe('typed');
     await expect(envSecretProvider({ env: {} }).get('p')).rejects.toMatchObject({
       code: 'GATEWAY_PASSWORD_REQUIRED',
     });
+  });
+
+  it('never serve MKM_GATEWAY_PASSWORD to a profile that does not name it (one password per gateway)', async () => {
+    const env = { MKM_GATEWAY_PASSWORD: 'gateway-a-secret' };
+    const provider = envSecretProvider({ env });
+    const error = await provider.get('b').catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'GATEWAY_PASSWORD_REQUIRED',
+      details: { reason: 'no-password-env' },
+    });
+    expect(JSON.stringify(error) + String((error as Error).message)).not.toContain('gateway-a-secret');
+    expect(provider.has!('b')).toBe(false);
+    // Nor through another variable than the one it names.
+    await expect(provider.get('b', 'MKM_GW_B')).rejects.toMatchObject({ code: 'GATEWAY_PASSWORD_REQUIRED' });
+    expect(provider.has!('a', 'MKM_GATEWAY_PASSWORD')).toBe(true);
+  });
+
+  it('a profile names its variable by a plain environment variable name', () => {
+    const base = { id: 'p', name: 'P', baseUrl: 'https://gw.example', username: 'u', scheme: {} };
+    expect(parseGatewayProfile({ ...base, passwordEnv: 'MKM_GATEWAY_PASSWORD' }).passwordEnv).toBe(
+      'MKM_GATEWAY_PASSWORD',
+    );
+    expect(() => parseGatewayProfile({ ...base, passwordEnv: 'PATH=x' })).toThrow(
+      expect.objectContaining({ code: 'VALIDATION' }),
+    );
   });
 });
 

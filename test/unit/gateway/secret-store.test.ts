@@ -104,7 +104,7 @@ describe('safeStorage gateway passwords', () => {
     await expect(mac.store!('prod', PASSWORD)).resolves.toBeUndefined();
   });
 
-  it('without a kept password: MKM_GATEWAY_PASSWORD, else GATEWAY_PASSWORD_REQUIRED', async () => {
+  it("without a kept password: the profile's own variable, else GATEWAY_PASSWORD_REQUIRED", async () => {
     const dir = tempDir();
     const safe = fakeSafeStorage();
     const withEnv = safeStorageSecretProvider({
@@ -113,7 +113,9 @@ describe('safeStorage gateway passwords', () => {
       platform: 'linux',
       env: { MKM_GATEWAY_PASSWORD: 'from-env' },
     });
-    expect(await withEnv.get('prod')).toBe('from-env');
+    expect(await withEnv.get('prod', 'MKM_GATEWAY_PASSWORD')).toBe('from-env');
+    // A profile that names no variable is not served by it.
+    await expect(withEnv.get('prod')).rejects.toMatchObject({ code: 'GATEWAY_PASSWORD_REQUIRED' });
     const bare = safeStorageSecretProvider({ dir, safeStorage: safe, platform: 'linux', env: {} });
     await expect(bare.get('prod')).rejects.toMatchObject({ code: 'GATEWAY_PASSWORD_REQUIRED' });
   });

@@ -9,6 +9,13 @@ import {
   SET_RETENTION_MS,
 } from '../../../electron/gateway/sandbox/keysets.main';
 import { StateStore } from '../../../electron/gateway/sandbox/state.main';
+import { keySetSignatureValid } from '../../../electron/gateway/keyset-signature.main';
+import { rsaPublicKeyFromKeyObject } from '../../../electron/crypto/pem.main';
+
+// The signature arithmetic does not depend on the size; 2048 bits keep this file quick.
+const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingPublic = rsaPublicKeyFromKeyObject(signing.publicKey);
+const forger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 
 const dir = mkdtempSync(join(tmpdir(), 'mkm-sb-sets-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,7 +23,13 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function setup() {
   const store = StateStore.open(join(dir, String(Math.random()).slice(2)));
   let now = 1_000_000;
-  const sets = new KeySets(store, () => now, 60);
+  const sets = new KeySets(
+    store,
+    () => now,
+    60,
+    () => ({ keyId: 'sk_unit', key: signing.privateKey }),
+    forger,
+  );
   const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   store.state.merchant_keys.push({
     owner: 'u',
@@ -65,5 +78,20 @@ describe('KeySets', () => {
     const { sets } = setup();
     const id = sets.issue('u').body.set_id;
     expect(sets.lookup('someone-else', id)).toBeUndefined();
+  });
+
+  it('signs every set for its merchant (contract 1.1); unsigned_set drops the sig, forged_set signs with another key', () => {
+    const { sets } = setup();
+    const good = sets.issue('u').body as unknown as Record<string, unknown>;
+    expect(good).toMatchObject({ merchant: 'u', signing_key_id: 'sk_unit' });
+    expect(keySetSignatureValid(signingPublic, good)).toBe(true);
+    expect(keySetSignatureValid(signingPublic, { ...good, merchant: 'someone-else' })).toBe(false);
+    const unsigned = sets.issue('u', 'unsigned_set').body as unknown as Record<string, unknown>;
+    expect(unsigned.sig).toBeUndefined();
+    expect(keySetSignatureValid(signingPublic, unsigned)).toBe(false);
+    const forged = sets.issue('u', 'forged_set').body as unknown as Record<string, unknown>;
+    expect(forged).toMatchObject({ signing_key_id: 'sk_unit' });
+    expect(typeof forged.sig).toBe('string');
+    expect(keySetSignatureValid(signingPublic, forged)).toBe(false);
   });
 });

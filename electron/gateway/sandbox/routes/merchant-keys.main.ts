@@ -23,7 +23,10 @@ const KeySetRequestSchema = z.object({});
  * used set to replay yet (the fault then waits for a call where it can happen).
  */
 export function nextKeySet(ctx: SandboxContext, user: string, fault: FaultKind): IssuedKeySet {
-  const issueFault: IssueFault = fault === 'bad_kcv' || fault === 'replay_set' ? fault : 'none';
+  const issueFault: IssueFault =
+    fault === 'bad_kcv' || fault === 'replay_set' || fault === 'unsigned_set' || fault === 'forged_set'
+      ? fault
+      : 'none';
   const { body, replayed } = ctx.keySets.issue(user, issueFault);
   if (issueFault === 'replay_set' && !replayed) ctx.faults.arm(user, 'replay_set');
   return body;
