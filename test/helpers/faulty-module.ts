@@ -168,3 +168,22 @@ export function everyCall(
   }
   return picked;
 }
+
+/**
+ * For operations that make thousands of the same call (a batch): per function, its first and
+ * last call and `inner` evenly spaced between, instead of every one.
+ */
+export function spreadCalls(
+  calls: Record<string, number>,
+  options: { skip?: string[]; inner?: number } = {},
+): { fn: string; call: number }[] {
+  const inner = options.inner ?? 1;
+  return Object.entries(calls)
+    .filter(([fn]) => !(options.skip ?? []).includes(fn))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .flatMap(([fn, n]) => {
+      const picks = new Set([1, n]);
+      for (let i = 1; i <= inner; i++) picks.add(Math.max(1, Math.round((n * i) / (inner + 1))));
+      return [...picks].sort((a, b) => a - b).map((call) => ({ fn, call }));
+    });
+}

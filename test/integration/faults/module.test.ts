@@ -79,6 +79,21 @@ describe.skipIf(!faultyModuleAvailable())('faulty PKCS#11 module', () => {
     lib.C_CloseSession(s);
   });
 
+  it('"after": the real call is made, then its answer replaced (the token did it, the caller is told it failed)', () => {
+    const s = session();
+    faulty.control(['C_CreateObject 1 CKR_DEVICE_ERROR after']);
+    const template = [
+      { type: P.CKA_CLASS, value: P.CKO_DATA },
+      { type: P.CKA_TOKEN, value: false },
+      { type: P.CKA_LABEL, value: 'made-anyway' },
+    ];
+    expect(ckrOf(() => lib.C_CreateObject(s, template))).toBe('CKR_DEVICE_ERROR');
+    lib.C_FindObjectsInit(s, [{ type: P.CKA_LABEL, value: 'made-anyway' }]);
+    expect(lib.C_FindObjects(s)).not.toBeNull();
+    lib.C_FindObjectsFinal(s);
+    lib.C_CloseSession(s);
+  });
+
   it('counts from zero again whenever the control file is written', () => {
     const s = session();
     faulty.control(['C_GenerateRandom 1 CKR_USER_NOT_LOGGED_IN']);
