@@ -203,6 +203,13 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
       const done = await records;
       await previous;
       await write(stringify(done));
+      // Counted once written: a chunk encrypted after an earlier one failed is never in the
+      // output, so it must not be in the summary either.
+      const statusAt = hasRef ? 2 : 1;
+      for (const record of done) {
+        if (record[statusAt] === 'ok') encrypted++;
+        else failed++;
+      }
       run.onProgress(Math.min(1, input.bytesRead / size), rows);
     })();
     // Its failure surfaces at the next flush or at the end; not as an unhandled rejection.
@@ -214,20 +221,15 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
     batch.map((row) => {
       const base = [String(row.index), ...(hasRef ? [safeRef(row.ref)] : [])];
       const problem = rowError(row);
-      if (problem) {
-        failed++;
-        return [...base, 'error', problem, ...present.map(() => '')];
-      }
+      if (problem) return [...base, 'error', problem, ...present.map(() => '')];
       try {
         const cells = present.map((f) =>
           row.fields[f] === undefined
             ? ''
             : encryptField(run.rsa!.key, wireValue(f, row.fields[f]!), run.rsa!.padding),
         );
-        encrypted++;
         return [...base, 'ok', '', ...cells];
       } catch (e) {
-        failed++;
         const shape = toErrorShape(e);
         return [...base, 'error', `${shape.code}: ${shape.message}`, ...present.map(() => '')];
       }
@@ -268,11 +270,7 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
     return batch.map((row) => {
       const base = [String(row.index), ...(hasRef ? [safeRef(row.ref)] : [])];
       const k = byIndex.get(row.index);
-      if (k === undefined) {
-        failed++;
-        return [...base, 'error', problems.get(row.index) ?? 'failed', '', ''];
-      }
-      encrypted++;
+      if (k === undefined) return [...base, 'error', problems.get(row.index) ?? 'failed', '', ''];
       return [
         ...base,
         'ok',
