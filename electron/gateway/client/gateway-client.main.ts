@@ -274,6 +274,12 @@ export class GatewayClient {
   private readonly tokens: TokenCaller;
   private set: ActiveSet | null = null;
   private leftoversHandled = false;
+  /**
+   * Key-set objects the token failed to destroy (it errored, or was pulled and put back): a
+   * discarded set's keys must not stay usable in the token, so they are tried again before the
+   * next set is used.
+   */
+  private readonly undestroyed = new Set<string>();
   private probed: CapabilitiesResult | null = null;
   private lastPrevious: GatewayKeyStatus['previous'];
   private queue: Promise<unknown> = Promise.resolve();
@@ -370,9 +376,14 @@ export class GatewayClient {
   private async destroySecret(id: string): Promise<void> {
     try {
       await this.tokens.call('destroyObject', { slotId: this.slotId, id, class: 'secret', confirm: true });
+      this.undestroyed.delete(id);
     } catch (error) {
       // Gone already (a restarted host took its session objects with it) is what we wanted.
-      if (this.codeOf(error) === 'KEY_NOT_FOUND') return;
+      if (this.codeOf(error) === 'KEY_NOT_FOUND') {
+        this.undestroyed.delete(id);
+        return;
+      }
+      this.undestroyed.add(id);
       this.logger.warn('a key set object could not be destroyed', { keyId: id, code: this.codeOf(error) });
       throw error;
     }
@@ -391,11 +402,21 @@ export class GatewayClient {
   private async discardSet(reason: string, set: KeySetRecord | null = this.set): Promise<void> {
     if (!set) return;
     if (this.set?.setId === set.setId) this.set = null;
+    let code: ErrorCode | undefined;
     try {
       await this.destroySetObjects(set);
+    } catch (error) {
+      code = this.codeOf(error);
+      throw error;
     } finally {
       if (this.store.state.keySet?.setId === set.setId) this.store.update((s) => void (s.keySet = null));
-      this.audit({ action: 'key-set.discard', result: 'ok', setId: set.setId, reason });
+      this.audit({
+        action: 'key-set.discard',
+        result: code ? 'error' : 'ok',
+        setId: set.setId,
+        reason,
+        ...(code ? { code } : {}),
+      });
     }
   }
 
@@ -404,6 +425,7 @@ export class GatewayClient {
    * died with that host, or linger in this one; either way it is never used again.
    */
   private async handleLeftovers(): Promise<void> {
+    for (const id of [...this.undestroyed]) await this.destroySecret(id).catch(() => undefined);
     if (this.leftoversHandled) return;
     const left = this.store.state.keySet;
     if (left && left.setId !== this.set?.setId) {
