@@ -799,9 +799,16 @@ export class TokenService {
     // The contract's keys are 32 bytes. CKA_VALUE_LEN cannot go in the unwrap template (SoftHSM2
     // and others refuse it there), so the length is checked afterwards where the token reports
     // it; SoftHSM2 2.6 reports 0 for unwrapped keys, and then the caller's KCV check is the guard.
-    const length = this.call(p.slotId, () =>
-      readUlong(readAttribute(pkcs11, session.handle, handle, P.CKA_VALUE_LEN)),
-    );
+    let length: number | null;
+    try {
+      length = this.call(p.slotId, () =>
+        readUlong(readAttribute(pkcs11, session.handle, handle, P.CKA_VALUE_LEN)),
+      );
+    } catch (error) {
+      // The key is in the token but the caller will never learn its id: it must not stay there.
+      safely(() => pkcs11.C_DestroyObject(session.handle, handle));
+      throw error;
+    }
     if (length !== null && length !== 0 && length !== 32) {
       safely(() => pkcs11.C_DestroyObject(session.handle, handle));
       throw new MkmError('KEY_UNWRAPPABLE', 'The unwrapped key is not 32 bytes long.', { length });
