@@ -167,6 +167,15 @@ const isBytes = (v: unknown): v is string | Uint8Array => typeof v === 'string' 
 const bytes = (v: string | Uint8Array): Buffer =>
   typeof v === 'string' ? b64(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 
+/** Failures of the token itself (not of what it can do): reported as they are. */
+const TOKEN_STATE_CODES: ReadonlySet<string> = new Set([
+  'DEVICE_ERROR',
+  'TOKEN_FULL',
+  'TOKEN_REMOVED',
+  'SESSION_CLOSED',
+  'NOT_LOGGED_IN',
+]);
+
 /**
  * The PKCS#11 token service. It runs in the HSM host process (a vendor library that crashes
  * takes only the host down) and keeps one R/W session per slot, so a login lasts across calls.
@@ -1159,6 +1168,9 @@ export class TokenService {
       const session = this.session(slotId);
       safely(() => pkcs11.C_DestroyObject(session.handle, handle));
       const e = toMkmError(error);
+      // A token that failed, went away or dropped the session is not one that lacks the
+      // mechanism: the admin must hear what really happened.
+      if (TOKEN_STATE_CODES.has(e.code)) throw e;
       throw new MkmError(
         'CAPABILITY_MISSING',
         'The token cannot compute the key check value, so the key was not kept.',
