@@ -147,15 +147,20 @@ export function parseStats(text: string): FaultStats {
 /**
  * One case per call a clean run made: for every function in `calls` (except those in `skip`),
  * its 1st, 2nd, ... nth call. Spread evenly when `limit` is below the total, so a short run
- * still touches every function.
+ * still touches every function (those in `prefer` first).
  */
 export function everyCall(
   calls: Record<string, number>,
-  options: { skip?: string[]; limit?: number } = {},
+  options: { skip?: string[]; limit?: number; prefer?: string[] } = {},
 ): { fn: string; call: number }[] {
+  // The operation's own calls (C_Sign for a signature) come first in a limited run.
+  const rank = (fn: string) => {
+    const i = (options.prefer ?? []).indexOf(fn);
+    return i === -1 ? Infinity : i;
+  };
   const all = Object.entries(calls)
     .filter(([fn]) => !(options.skip ?? []).includes(fn))
-    .sort(([a], [b]) => a.localeCompare(b))
+    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
     .flatMap(([fn, n]) => Array.from({ length: n }, (_, i) => ({ fn, call: i + 1 })));
   const limit = options.limit ?? all.length;
   if (limit >= all.length) return all;

@@ -10,6 +10,7 @@ import type { BatchSummary } from '../../../shared/contract/console.std';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import {
   createFaultyModule,
+  everyCall,
   faultyModuleAvailable,
   spreadCalls,
   type FaultyModule,
@@ -84,6 +85,17 @@ const batch = (extra: Record<string, unknown> = {}) =>
     ...extra,
   });
 
+/** The exchange cases' signing key, and what a clean export asks of the token. */
+let signingKeyId = '';
+let signer = '';
+const exportPackage = () =>
+  call('exchange.export', { kind: 'announcement', signingKeyId, keyIds: [keyId], algorithm: 'pss' });
+/** The package verifies against the signer fingerprint read out by its owner. */
+const verifies = async (text: string) => {
+  const v = await ok<{ verified: boolean }>('exchange.verify', { package: text, signer });
+  expect(v.verified).toBe(true);
+};
+
 async function checkAppState(): Promise<void> {
   const report = await app.audit.verify();
   expect(report.firstBad ?? null).toBeNull();
@@ -124,7 +136,7 @@ const learned = available
       faulty.clear();
       const clean = await batch();
       expect(clean.ok && (clean.result as BatchSummary).status).toBe('done');
-      return faulty.stats().calls;
+      return { batch: faulty.stats().calls, exchange: await learnExchange() };
     })()
   : null;
 
@@ -138,11 +150,11 @@ afterAll(async () => {
 
 describe.skipIf(!available)('console batch (AES, token key) with the token failing', () => {
   it('the clean batch encrypted every row on the token', () => {
-    expect(learned!.C_Encrypt).toBeGreaterThanOrEqual(ROWS);
+    expect(learned!.batch.C_Encrypt).toBeGreaterThanOrEqual(ROWS);
     expect(checkOutput(join(work, 'out-1.csv'))).toBe(ROWS);
   });
 
-  const cases = learned ? spreadCalls(learned, { inner: ALL_FAULTS ? 3 : 0 }) : [];
+  const cases = learned ? spreadCalls(learned.batch, { inner: ALL_FAULTS ? 3 : 0 }) : [];
   // npm test: the batch's own crypto calls; test:faults: every function it calls.
   const picked = ALL_FAULTS
     ? cases
@@ -274,7 +286,8 @@ describe.skipIf(!available)('a token that stalls, a token pulled and put back', 
       faulty.control(['C_Encrypt 700 replug']);
       const envelope = await batch();
       expect(faulty.stats().fired).toMatchObject([{ fn: 'C_Encrypt', call: 700, action: 'replug' }]);
-      const summary = envelope.result as BatchSummary;
+      expect(envelope.ok).toBe(true);
+      const summary = (envelope as { result: BatchSummary }).result;
       expect(summary.status).toBe('failed');
       expect(expectTypedError(summary.error)).toMatch(/TOKEN_REMOVED|SESSION_CLOSED|NOT_LOGGED_IN/);
       expect(checkOutput(summary.outputPath)).toBe(summary.rows);
@@ -294,4 +307,54 @@ describe.skipIf(!available)('a token that stalls, a token pulled and put back', 
       expect(checkOutput(join(work, `out-${runs}.csv`))).toBe(ROWS);
       await checkAppState();
     }));
+});
+
+async function learnExchange(): Promise<Record<string, number>> {
+  signingKeyId = (
+    await ok<{ id: string }>('keys.generate', {
+      slotId: hsm.slotId,
+      type: 'rsa-2048',
+      label: 'faults-signer',
+      purpose: 'signing',
+    })
+  ).id;
+  faulty.clear();
+  const clean = await exportPackage();
+  if (!clean.ok) throw new Error(clean.error.code);
+  const made = clean.result as { text: string; summary: { signer: { spkiSha256: string } } };
+  signer = made.summary.signer.spkiSha256;
+  const calls = faulty.stats().calls;
+  await verifies(made.text);
+  return calls;
+}
+
+const exchangeCalls = learned?.exchange ?? null;
+
+describe.skipIf(!available)('exchange package signature with the token failing at every call', () => {
+  it('the clean export signed on the token', () => {
+    // One for the package (the app's audit log may have sealed meanwhile, also with C_Sign).
+    expect(exchangeCalls!.C_Sign).toBeGreaterThanOrEqual(1);
+  });
+
+  const cases = exchangeCalls
+    ? everyCall(exchangeCalls, { limit: ALL_FAULTS ? undefined : 6, prefer: ['C_Sign', 'C_SignInit'] })
+    : [];
+  cases.forEach(({ fn, call: nth }, n) => {
+    const kind = FAULT_KINDS[(n + 2) % FAULT_KINDS.length]!;
+    it(`exchange: ${fn} #${nth} → ${kind}`, () =>
+      faultCase('exchange signature', `${fn}#${nth} ${kind}`, async () => {
+        faulty.control([`${fn} ${nth} ${kind}`]);
+        const envelope = await exportPackage();
+        expect(faulty.stats().fired).toMatchObject([{ fn, call: nth }]);
+        // Either a typed refusal or a package that verifies: never a package that does not.
+        if (envelope.ok) await verifies((envelope.result as { text: string }).text);
+        else expectTypedError(envelope.error);
+        faulty.clear();
+        await login();
+        const again = await exportPackage();
+        expect(again.ok).toBe(true);
+        await verifies((again as { result: { text: string } }).result.text);
+        await checkAppState();
+      }));
+  });
 });

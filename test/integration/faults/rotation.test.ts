@@ -119,12 +119,18 @@ describe.skipIf(!available)('rotation with the token failing at every call', () 
         {
           what: 'data',
           keyId: learned.dataKey,
-          calls: everyCall(learned.calls.data, { limit: ALL_FAULTS ? undefined : 10 }),
+          calls: everyCall(learned.calls.data, {
+            limit: ALL_FAULTS ? undefined : 10,
+            prefer: ['C_GenerateKey'],
+          }),
         },
         {
           what: 'transport',
           keyId: learned.transportKey,
-          calls: everyCall(learned.calls.transport, { limit: ALL_FAULTS ? undefined : 4 }),
+          calls: everyCall(learned.calls.transport, {
+            limit: ALL_FAULTS ? undefined : 4,
+            prefer: ['C_GenerateKeyPair'],
+          }),
         },
       ]
     : [];
