@@ -280,6 +280,8 @@ export class GatewayClient {
    * next set is used.
    */
   private readonly undestroyed = new Set<string>();
+  /** An unwrap failed: the token may hold a key it made but never named; look before the next set. */
+  private strayCheck = false;
   private probed: CapabilitiesResult | null = null;
   private lastPrevious: GatewayKeyStatus['previous'];
   private queue: Promise<unknown> = Promise.resolve();
@@ -425,7 +427,7 @@ export class GatewayClient {
    * died with that host, or linger in this one; either way it is never used again.
    */
   private async handleLeftovers(): Promise<void> {
-    for (const id of [...this.undestroyed]) await this.destroySecret(id).catch(() => undefined);
+    await this.destroyStrays();
     if (this.leftoversHandled) return;
     const left = this.store.state.keySet;
     if (left && left.setId !== this.set?.setId) {
@@ -439,6 +441,33 @@ export class GatewayClient {
       }
     }
     this.leftoversHandled = true;
+  }
+
+  /** The profile is in the label, so a sweep for this client's strays never touches another profile's set. */
+  private setLabel(keyType: 'aes-256' | 'hmac-256'): string {
+    return `mkm gateway set ${keyType === 'aes-256' ? 'enc' : 'mac'} ${this.profile.id}`;
+  }
+
+  /**
+   * Destroys what must not stay in the token: set keys whose destruction failed, and (after a
+   * failed unwrap, which a token may report after making the key) session keys carrying this
+   * profile's set labels that are not the current set.
+   */
+  private async destroyStrays(): Promise<void> {
+    if (this.strayCheck) {
+      try {
+        const labels = new Set([this.setLabel('aes-256'), this.setLabel('hmac-256')]);
+        const keep = new Set(this.set ? [this.set.encKeyId, this.set.macKeyId] : []);
+        const objects = await this.tokens.call('listObjects', { slotId: this.slotId, class: 'secret' });
+        for (const o of objects) {
+          if (!o.token && labels.has(o.label) && !keep.has(o.id)) this.undestroyed.add(o.id);
+        }
+        this.strayCheck = false;
+      } catch {
+        // The token is still failing: looked for again before the next set.
+      }
+    }
+    for (const id of [...this.undestroyed]) await this.destroySecret(id).catch(() => undefined);
   }
 
   private merchantKey(keyId: string): MerchantKeyRecord | undefined {
@@ -879,13 +908,15 @@ export class GatewayClient {
         mechanism,
         wrapped: b64(wrapped),
         keyType,
-        label: keyType === 'aes-256' ? 'mkm gateway set enc' : 'mkm gateway set mac',
+        label: this.setLabel(keyType),
         token: false,
       });
     let enc: HsmResult<'unwrapKey'>;
     try {
       enc = await unwrap(set.enc_key, 'aes-256');
     } catch (error) {
+      this.strayCheck = true;
+      await this.destroyStrays();
       return refuse((await this.explainTokenError(error)) as MkmError);
     }
     let mac: HsmResult<'unwrapKey'>;
@@ -893,6 +924,8 @@ export class GatewayClient {
       mac = await unwrap(set.mac_key, 'hmac-256');
     } catch (error) {
       await this.destroySecret(enc.id).catch(() => undefined);
+      this.strayCheck = true;
+      await this.destroyStrays();
       return refuse(error as MkmError);
     }
     const wrong =

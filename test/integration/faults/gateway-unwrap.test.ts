@@ -109,6 +109,22 @@ describe.skipIf(!available)('gateway key set unwrap with the token failing at ev
     await expectConsistent();
   });
 
+  for (const nth of [1, 2]) {
+    it(`the token makes the ${nth === 1 ? 'encryption' : 'MAC'} key, then reports the unwrap failed: that key does not stay`, async () => {
+      faulty.control([`C_UnwrapKey ${nth} CKR_DEVICE_ERROR after`]);
+      expect(
+        await client.requestKeySet().then(
+          () => 'installed',
+          (e: { code: string }) => e.code,
+        ),
+      ).toBe('DEVICE_ERROR');
+      faulty.clear();
+      await expectConsistent();
+      expect((await client.ping()).response.pong).toBe(true);
+      await expectConsistent();
+    });
+  }
+
   const calls = learned
     ? everyCall(learned, { limit: ALL_FAULTS ? undefined : 6, prefer: ['C_UnwrapKey', 'C_DestroyObject'] })
     : [];
