@@ -1,4 +1,4 @@
-import { constants, createVerify } from 'node:crypto';
+import { constants, createVerify, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { z } from 'zod';
 import { ERROR_SENTENCES, MkmError } from '../../../shared/errors.std';
@@ -190,6 +190,8 @@ export class TokenService {
   private loaded: Loaded | null = null;
   private readonly sessions = new Map<number, OpenSession>();
   private readonly slotHandles = new Map<number, Handle>();
+  /** Batch key copies the token failed to destroy: tried again before the next batch. */
+  private readonly strayCopies: { session: Handle; handle: Handle }[] = [];
 
   constructor(options: TokenServiceOptions = {}) {
     this.logger = options.logger ?? silentLogger;
@@ -602,6 +604,7 @@ export class TokenService {
     // batch is read once: it keeps the key's sensitive and non-extractable attributes (they can
     // only tighten on a copy), lives only inside this application's sessions, and is destroyed
     // when the batch ends. A key the token will not copy (CKA_COPYABLE false) is used as it is.
+    this.destroyStrayCopies();
     const copy = !rsa && items.length >= COPY_MIN_ITEMS ? this.sessionCopy(h, key.handle) : null;
     const batchKey = copy ?? key.handle;
     try {
@@ -637,7 +640,14 @@ export class TokenService {
     } catch (error) {
       throw mechanismError(this.fail(error, head.slotId), head.mechanism);
     } finally {
-      if (copy) safely(() => pkcs11.C_DestroyObject(h, copy));
+      if (copy) {
+        try {
+          pkcs11.C_DestroyObject(h, copy);
+        } catch {
+          // A copy of the key must not stay in the session: the next batch tries again.
+          this.strayCopies.push({ session: h, handle: copy });
+        }
+      }
     }
     return { items: out, keyCopy: copy !== null };
   }
@@ -915,15 +925,37 @@ export class TokenService {
 
   // ---------------------------------------------------------------- internals
 
-  /** A session object copy of a key (see encryptBatch), or null when the token refuses one. */
+  /**
+   * A session object copy of a key (see encryptBatch), or null when the token refuses one. It
+   * gets an id of its own: a copy the token failed to destroy must never make the key's own id
+   * ambiguous (every later use of the key would be refused as CONFLICT).
+   */
   private sessionCopy(session: Handle, key: Handle): Handle | null {
     try {
-      return this.module().C_CopyObject(session, key, [{ type: P.CKA_TOKEN, value: false }]);
+      return this.module().C_CopyObject(session, key, [
+        { type: P.CKA_TOKEN, value: false },
+        { type: P.CKA_ID, value: Buffer.concat([Buffer.from('mkm-batch-copy:'), randomBytes(8)]) },
+        { type: P.CKA_LABEL, value: 'mkm batch key copy' },
+      ]);
     } catch (error) {
       this.logger.debug('a batch uses the token key itself: no session copy', {
         ckr: toMkmError(error).details?.ckr ?? null,
       });
       return null;
+    }
+  }
+
+  private destroyStrayCopies(): void {
+    const pkcs11 = this.loaded?.pkcs11;
+    for (const stray of this.strayCopies.splice(0)) {
+      try {
+        pkcs11?.C_DestroyObject(stray.session, stray.handle);
+      } catch (error) {
+        // Gone with its session (token pulled, logged out) is gone; anything else: later.
+        const code = toMkmError(error).code;
+        if (!['SESSION_CLOSED', 'KEY_NOT_FOUND', 'TOKEN_REMOVED'].includes(code))
+          this.strayCopies.push(stray);
+      }
     }
   }
 

@@ -109,3 +109,33 @@ describe.skipIf(!available)('host unwrapKey with the token failing after the key
       }));
   }
 });
+
+describe.skipIf(!available)(
+  'host encryptBatch when the token fails to destroy its session copy of the key',
+  () => {
+    it('the key stays usable by its id, and the copy does not stay in the session', () =>
+      faultCase('host batch', 'C_DestroyObject#1 of the key copy', async () => {
+        const key = await host.call('generateKey', {
+          slotId: hsm.slotId,
+          type: 'aes-256',
+          label: 'faults-batch-key',
+          purpose: 'data',
+        });
+        const items = Array.from({ length: 40 }, () => ({
+          iv: randomBytes(16).toString('base64'),
+          data: randomBytes(48).toString('base64'),
+        }));
+        const encrypt = () =>
+          host.call('encryptBatch', { slotId: hsm.slotId, id: key.id, mechanism: 'AES_CBC_PAD', items });
+        faulty.control(['C_DestroyObject 1 CKR_DEVICE_ERROR']);
+        const first = await encrypt();
+        expect(first.keyCopy).toBe(true);
+        expect(faulty.stats().fired).toMatchObject([{ fn: 'C_DestroyObject', call: 1 }]);
+        faulty.clear();
+        // Not CONFLICT ("more than one object has this id"): the copy never carried the key's id.
+        expect((await encrypt()).items).toHaveLength(items.length);
+        expect(await strays()).toEqual([]);
+        await host.call('destroyObject', { slotId: hsm.slotId, id: key.id, class: 'secret', confirm: true });
+      }));
+  },
+);
