@@ -185,7 +185,7 @@ describe.skipIf(!available)('console batch (AES, token key) with the token faili
         faulty.clear();
         await login();
         const again = await batch();
-        expect(again.ok && (again.result as BatchSummary).status).toBe('done');
+        expect(again.ok && (again.result as BatchSummary).status, JSON.stringify(again)).toBe('done');
         expect(checkOutput(join(work, `out-${runs}.csv`))).toBe(ROWS);
         await checkAppState();
       }));
@@ -273,7 +273,7 @@ describe.skipIf(!available)('a token that stalls, a token pulled and put back', 
           { timeout: 30_000, interval: 100 },
         );
         const again = await batch();
-        expect(again.ok && (again.result as BatchSummary).status).toBe('done');
+        expect(again.ok && (again.result as BatchSummary).status, JSON.stringify(again)).toBe('done');
         expect(checkOutput(join(work, `out-${runs}.csv`))).toBe(ROWS);
         await checkAppState();
       } finally {
@@ -303,7 +303,7 @@ describe.skipIf(!available)('a token that stalls, a token pulled and put back', 
       );
       await login();
       const again = await batch();
-      expect(again.ok && (again.result as BatchSummary).status).toBe('done');
+      expect(again.ok && (again.result as BatchSummary).status, JSON.stringify(again)).toBe('done');
       expect(checkOutput(join(work, `out-${runs}.csv`))).toBe(ROWS);
       await checkAppState();
     }));
