@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { createApp, type App } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
+import type { App } from '../../../electron/core/app.main';
 import type { BatchSummary } from '../../../shared/contract/console.std';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import {
@@ -17,7 +16,7 @@ import {
 } from '../../helpers/faulty-module';
 import { tornFiles } from '../../helpers/real-token';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
-import { ALL_FAULTS, FAULT_KINDS, expectTypedError, faultCase } from './setup';
+import { ALL_FAULTS, FAULT_KINDS, expectTypedError, faultCase, openFaultyApp } from './setup';
 
 /**
  * The app (browser mode's main, its registry and channels) over the faulty module: a console
@@ -109,13 +108,7 @@ const learned = available
       faulty = createFaultyModule();
       dataDir = mkdtempSync(join(tmpdir(), 'mkm-faults-app-'));
       work = mkdtempSync(join(tmpdir(), 'mkm-faults-app-work-'));
-      app = createApp({
-        mode: 'browser',
-        dataDir,
-        moduleOverride: faulty.path,
-        isTrustedSender: () => true,
-        logger: silentLogger,
-      });
+      app = openFaultyApp({ dataDir, faulty });
       await login();
       keyId = (
         await app.tokens.call('importKey', {

@@ -2,13 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { createApp, type App } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
+import type { App } from '../../../electron/core/app.main';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import { createFaultyModule, faultyModuleAvailable, type FaultyModule } from '../../helpers/faulty-module';
 import { tornFiles } from '../../helpers/real-token';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
-import { expectTypedError, faultCase } from './setup';
+import { expectTypedError, faultCase, openFaultyApp } from './setup';
 
 /**
  * Hot-plug, for the first time against a real module stack: the app watching its slots (as the
@@ -62,14 +61,7 @@ describe.skipIf(!available)('token pulled and put back while the app watches its
       hsm = createSoftHsmToken({ label: 'faults-hotplug' });
       faulty = createFaultyModule();
       dataDir = mkdtempSync(join(tmpdir(), 'mkm-faults-hotplug-'));
-      app = createApp({
-        mode: 'browser',
-        dataDir,
-        moduleOverride: faulty.path,
-        isTrustedSender: () => true,
-        logger: silentLogger,
-        watchSlots: true,
-      });
+      app = openFaultyApp({ dataDir, faulty, watchSlots: true });
       app.events.subscribe((name, payload) => events.push({ name, payload }));
       const login = await call('tokens.login', { slotId: hsm.slotId, pin: hsm.userPin });
       expect(login.ok).toBe(true);

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { AuditLog, verify } from '../../../electron/audit/audit-log.main';
 import { HmacSealer } from '../../../electron/audit/software-sealer.main';
+import { createApp, type App } from '../../../electron/core/app.main';
+import { silentLogger } from '../../../electron/core/logger.main';
 import type { TokensService } from '../../../electron/hsm/tokens.main';
 import { createFaultyModule, type FaultyModule } from '../../helpers/faulty-module';
 import { realTokenObjects, tornFiles, type RealObject } from '../../helpers/real-token';
@@ -88,6 +90,18 @@ export async function openBench(label: string): Promise<Bench> {
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/** The app as browser mode runs it (its registry, channels and events) over the faulty module. */
+export function openFaultyApp(options: { dataDir: string; faulty: FaultyModule; watchSlots?: boolean }): App {
+  return createApp({
+    mode: 'browser',
+    dataDir: options.dataDir,
+    moduleOverride: options.faulty.path,
+    isTrustedSender: () => true,
+    logger: silentLogger,
+    watchSlots: options.watchSlots ?? false,
+  });
 }
 
 /** The audit chain (and its seals) verify, and no JSON or JSONL file in the data folder is torn. */
