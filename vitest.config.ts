@@ -15,6 +15,8 @@ export default defineConfig({
           hookTimeout: 60_000,
           // SoftHSM2 tokens and child processes: keep the 2-core machine from thrashing.
           fileParallelism: false,
+          // Prints the fault matrix's compass figures at the end of the run.
+          globalSetup: ['test/integration/faults/tally.global.ts'],
         },
       },
     ],

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The OS packages mkm's tests and demo need, from Debian: SoftHSM2 (the demo and test token),
 # OpenSC (pkcs11-tool, to cross-check mkm), openCryptoki (a software token with a PIN retry counter,
-# for the lockout test), Chromium (browser mode and e2e), OpenSSL (interop), and the two other
-# PKCS#11 implementations the token suites run on (test/integration/hsm/tokens-*.test.ts):
+# for the lockout test), Chromium (browser mode and e2e), OpenSSL (interop), gcc and the C library
+# headers (the tests build their fault-injecting PKCS#11 module, test/fixtures/faulty-pkcs11), and
+# the two other PKCS#11 implementations the token suites run on (test/integration/hsm/tokens-*.test.ts):
 # NSS softokn (libnss3, certutil from libnss3-tools) and tpm2-pkcs11 on a software TPM (swtpm,
 # tpm2-abrmd with its TCTI on a private D-Bus, tpm2_ptool, tpm2-tools).
 set -euo pipefail
-PACKAGES=(softhsm2 opensc opencryptoki chromium openssl ca-certificates
+PACKAGES=(softhsm2 opensc opencryptoki chromium openssl ca-certificates gcc libc6-dev
   libnss3 libnss3-tools swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools tpm2-abrmd
   libtss2-tcti-tabrmd0 dbus)
 
@@ -25,6 +26,8 @@ command -v dbus-daemon >/dev/null || missing+=(dbus)
 ls /usr/lib/*/libsoftokn3.so >/dev/null 2>&1 || missing+=(libnss3)
 ls /usr/lib/*/libtpm2_pkcs11.so.1 >/dev/null 2>&1 || missing+=(libtpm2-pkcs11-1)
 ls /usr/lib/*/libtss2-tcti-tabrmd.so.0 >/dev/null 2>&1 || missing+=(libtss2-tcti-tabrmd0)
+command -v gcc >/dev/null || missing+=(gcc)
+[ -f /usr/include/dlfcn.h ] || missing+=(libc6-dev)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else SUDO=""; fi

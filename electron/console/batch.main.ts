@@ -242,6 +242,13 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
       const done = await records;
       await previous;
       await write(stringify(done));
+      // Counted once written: a chunk encrypted after an earlier one failed is never in the
+      // output, so it must not be in the summary either.
+      const statusAt = hasRef ? 2 : 1;
+      for (const record of done) {
+        if (record[statusAt] === 'ok') encrypted++;
+        else failed++;
+      }
       run.onProgress(Math.min(1, input.bytesRead / size), rows);
     })();
     // Its failure surfaces at the next flush or at the end; not as an unhandled rejection.
@@ -253,10 +260,7 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
     batch.map((row) => {
       const base = [String(row.index), ...(hasRef ? [safeRef(row.ref)] : [])];
       const problem = rowError(row);
-      if (problem) {
-        failed++;
-        return [...base, 'error', neutralizeCell(problem), ...present.map(() => '')];
-      }
+      if (problem) return [...base, 'error', neutralizeCell(problem), ...present.map(() => '')];
       try {
         const cells = present.map((f) =>
           row.fields[f] === undefined
@@ -266,10 +270,8 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
                 'base64',
               ).toString('hex'),
         );
-        encrypted++;
         return [...base, 'ok', '', ...cells];
       } catch (e) {
-        failed++;
         const shape = toErrorShape(e);
         return [
           ...base,
@@ -316,10 +318,8 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
       const base = [String(row.index), ...(hasRef ? [safeRef(row.ref)] : [])];
       const k = byIndex.get(row.index);
       if (k === undefined) {
-        failed++;
         return [...base, 'error', neutralizeCell(problems.get(row.index) ?? 'failed'), '', ''];
       }
-      encrypted++;
       return [
         ...base,
         'ok',

@@ -319,6 +319,14 @@ export class GatewayClient {
   private readonly tokens: TokenCaller;
   private set: ActiveSet | null = null;
   private leftoversHandled = false;
+  /**
+   * Key-set objects the token failed to destroy (it errored, or was pulled and put back): a
+   * discarded set's keys must not stay usable in the token, so they are tried again before the
+   * next set is used.
+   */
+  private readonly undestroyed = new Set<string>();
+  /** An unwrap failed: the token may hold a key it made but never named; look before the next set. */
+  private strayCheck = false;
   private probed: CapabilitiesResult | null = null;
   private lastPrevious: GatewayKeyStatus['previous'];
   /** The signing key's `previous` from the last fetch: their grace, kept when a rotation is confirmed. */
@@ -418,9 +426,14 @@ export class GatewayClient {
   private async destroySecret(id: string): Promise<void> {
     try {
       await this.tokens.call('destroyObject', { slotId: this.slotId, id, class: 'secret', confirm: true });
+      this.undestroyed.delete(id);
     } catch (error) {
       // Gone already (a restarted host took its session objects with it) is what we wanted.
-      if (this.codeOf(error) === 'KEY_NOT_FOUND') return;
+      if (this.codeOf(error) === 'KEY_NOT_FOUND') {
+        this.undestroyed.delete(id);
+        return;
+      }
+      this.undestroyed.add(id);
       this.logger.warn('a key set object could not be destroyed', { keyId: id, code: this.codeOf(error) });
       throw error;
     }
@@ -439,11 +452,21 @@ export class GatewayClient {
   private async discardSet(reason: string, set: KeySetRecord | null = this.set): Promise<void> {
     if (!set) return;
     if (this.set?.setId === set.setId) this.set = null;
+    let code: ErrorCode | undefined;
     try {
       await this.destroySetObjects(set);
+    } catch (error) {
+      code = this.codeOf(error);
+      throw error;
     } finally {
       if (this.store.state.keySet?.setId === set.setId) this.store.update((s) => void (s.keySet = null));
-      this.audit({ action: 'key-set.discard', result: 'ok', setId: set.setId, reason });
+      this.audit({
+        action: 'key-set.discard',
+        result: code ? 'error' : 'ok',
+        setId: set.setId,
+        reason,
+        ...(code ? { code } : {}),
+      });
     }
   }
 
@@ -452,6 +475,7 @@ export class GatewayClient {
    * died with that host, or linger in this one; either way it is never used again.
    */
   private async handleLeftovers(): Promise<void> {
+    await this.destroyStrays();
     if (this.leftoversHandled) return;
     const left = this.store.state.keySet;
     if (left && left.setId !== this.set?.setId) {
@@ -465,6 +489,33 @@ export class GatewayClient {
       }
     }
     this.leftoversHandled = true;
+  }
+
+  /** The profile is in the label, so a sweep for this client's strays never touches another profile's set. */
+  private setLabel(keyType: 'aes-256' | 'hmac-256'): string {
+    return `mkm gateway set ${keyType === 'aes-256' ? 'enc' : 'mac'} ${this.profile.id}`;
+  }
+
+  /**
+   * Destroys what must not stay in the token: set keys whose destruction failed, and (after a
+   * failed unwrap, which a token may report after making the key) session keys carrying this
+   * profile's set labels that are not the current set.
+   */
+  private async destroyStrays(): Promise<void> {
+    if (this.strayCheck) {
+      try {
+        const labels = new Set([this.setLabel('aes-256'), this.setLabel('hmac-256')]);
+        const keep = new Set(this.set ? [this.set.encKeyId, this.set.macKeyId] : []);
+        const objects = await this.tokens.call('listObjects', { slotId: this.slotId, class: 'secret' });
+        for (const o of objects) {
+          if (!o.token && labels.has(o.label) && !keep.has(o.id)) this.undestroyed.add(o.id);
+        }
+        this.strayCheck = false;
+      } catch {
+        // The token is still failing: looked for again before the next set.
+      }
+    }
+    for (const id of [...this.undestroyed]) await this.destroySecret(id).catch(() => undefined);
   }
 
   private merchantKey(keyId: string): MerchantKeyRecord | undefined {
@@ -1081,13 +1132,15 @@ export class GatewayClient {
         mechanism,
         wrapped: b64(wrapped),
         keyType,
-        label: keyType === 'aes-256' ? 'mkm gateway set enc' : 'mkm gateway set mac',
+        label: this.setLabel(keyType),
         token: false,
       });
     let enc: HsmResult<'unwrapKey'>;
     try {
       enc = await unwrap(set.enc_key, 'aes-256');
     } catch (error) {
+      this.strayCheck = true;
+      await this.destroyStrays();
       return refuse((await this.explainTokenError(error)) as MkmError);
     }
     let mac: HsmResult<'unwrapKey'>;
@@ -1095,6 +1148,8 @@ export class GatewayClient {
       mac = await unwrap(set.mac_key, 'hmac-256');
     } catch (error) {
       await this.destroySecret(enc.id).catch(() => undefined);
+      this.strayCheck = true;
+      await this.destroyStrays();
       return refuse(error as MkmError);
     }
     const wrong =

@@ -1,4 +1,4 @@
-import { constants, createVerify } from 'node:crypto';
+import { constants, createVerify, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { z } from 'zod';
 import { ERROR_SENTENCES, MkmError } from '../../../shared/errors.std';
@@ -190,6 +190,15 @@ const isBytes = (v: unknown): v is string | Uint8Array => typeof v === 'string' 
 const bytes = (v: string | Uint8Array): Buffer =>
   typeof v === 'string' ? b64(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 
+/** Failures of the token itself (not of what it can do): reported as they are. */
+const TOKEN_STATE_CODES: ReadonlySet<string> = new Set([
+  'DEVICE_ERROR',
+  'TOKEN_FULL',
+  'TOKEN_REMOVED',
+  'SESSION_CLOSED',
+  'NOT_LOGGED_IN',
+]);
+
 /**
  * The PKCS#11 token service. It runs in the HSM host process (a vendor library that crashes
  * takes only the host down) and keeps one R/W session per slot, so a login lasts across calls.
@@ -206,6 +215,8 @@ export class TokenService {
   private readonly slotHandles = new Map<number, Handle>();
   /** Per slot, the mechanism a probe found doing RFC 5649 (see kwpMechanism). */
   private readonly kwp = new Map<number, number>();
+  /** Batch key copies the token failed to destroy: tried again before the next batch. */
+  private readonly strayCopies: { session: Handle; handle: Handle }[] = [];
 
   constructor(options: TokenServiceOptions = {}) {
     this.logger = options.logger ?? silentLogger;
@@ -687,6 +698,7 @@ export class TokenService {
     // batch is read once: it keeps the key's sensitive and non-extractable attributes (they can
     // only tighten on a copy), lives only inside this application's sessions, and is destroyed
     // when the batch ends. A key the token will not copy (CKA_COPYABLE false) is used as it is.
+    this.destroyStrayCopies();
     const copy = !rsa && items.length >= COPY_MIN_ITEMS ? this.sessionCopy(h, key.handle) : null;
     const batchKey = copy ?? key.handle;
     try {
@@ -722,7 +734,14 @@ export class TokenService {
     } catch (error) {
       throw mechanismError(this.fail(error, head.slotId), head.mechanism);
     } finally {
-      if (copy) safely(() => pkcs11.C_DestroyObject(h, copy));
+      if (copy) {
+        try {
+          pkcs11.C_DestroyObject(h, copy);
+        } catch {
+          // A copy of the key must not stay in the session: the next batch tries again.
+          this.strayCopies.push({ session: h, handle: copy });
+        }
+      }
     }
     return { items: out, keyCopy: copy !== null };
   }
@@ -906,9 +925,16 @@ export class TokenService {
     // The contract's keys are 32 bytes. CKA_VALUE_LEN cannot go in the unwrap template (SoftHSM2
     // and others refuse it there), so the length is checked afterwards where the token reports
     // it; SoftHSM2 2.6 reports 0 for unwrapped keys, and then the caller's KCV check is the guard.
-    const length = this.call(p.slotId, () =>
-      readUlong(readAttribute(pkcs11, session.handle, handle, P.CKA_VALUE_LEN)),
-    );
+    let length: number | null;
+    try {
+      length = this.call(p.slotId, () =>
+        readUlong(readAttribute(pkcs11, session.handle, handle, P.CKA_VALUE_LEN)),
+      );
+    } catch (error) {
+      // The key is in the token but the caller will never learn its id: it must not stay there.
+      safely(() => pkcs11.C_DestroyObject(session.handle, handle));
+      throw error;
+    }
     if (length !== null && length !== 0 && length !== 32) {
       safely(() => pkcs11.C_DestroyObject(session.handle, handle));
       throw new MkmError('KEY_UNWRAPPABLE', 'The unwrapped key is not 32 bytes long.', { length });
@@ -1031,15 +1057,37 @@ export class TokenService {
     return P.CKM_AES_KEY_WRAP_PAD;
   }
 
-  /** A session object copy of a key (see encryptBatch), or null when the token refuses one. */
+  /**
+   * A session object copy of a key (see encryptBatch), or null when the token refuses one. It
+   * gets an id of its own: a copy the token failed to destroy must never make the key's own id
+   * ambiguous (every later use of the key would be refused as CONFLICT).
+   */
   private sessionCopy(session: Handle, key: Handle): Handle | null {
     try {
-      return this.module().C_CopyObject(session, key, [{ type: P.CKA_TOKEN, value: false }]);
+      return this.module().C_CopyObject(session, key, [
+        { type: P.CKA_TOKEN, value: false },
+        { type: P.CKA_ID, value: Buffer.concat([Buffer.from('mkm-batch-copy:'), randomBytes(8)]) },
+        { type: P.CKA_LABEL, value: 'mkm batch key copy' },
+      ]);
     } catch (error) {
       this.logger.debug('a batch uses the token key itself: no session copy', {
         ckr: toMkmError(error).details?.ckr ?? null,
       });
       return null;
+    }
+  }
+
+  private destroyStrayCopies(): void {
+    const pkcs11 = this.loaded?.pkcs11;
+    for (const stray of this.strayCopies.splice(0)) {
+      try {
+        pkcs11?.C_DestroyObject(stray.session, stray.handle);
+      } catch (error) {
+        // Gone with its session (token pulled, logged out) is gone; anything else: later.
+        const code = toMkmError(error).code;
+        if (!['SESSION_CLOSED', 'KEY_NOT_FOUND', 'TOKEN_REMOVED'].includes(code))
+          this.strayCopies.push(stray);
+      }
     }
   }
 
@@ -1313,6 +1361,9 @@ export class TokenService {
       const session = this.session(slotId);
       safely(() => pkcs11.C_DestroyObject(session.handle, handle));
       const e = toMkmError(error);
+      // A token that failed, went away or dropped the session is not one that lacks the
+      // mechanism: the admin must hear what really happened.
+      if (TOKEN_STATE_CODES.has(e.code)) throw e;
       throw new MkmError(
         'CAPABILITY_MISSING',
         'The token cannot compute the key check value, so the key was not kept.',

@@ -210,3 +210,36 @@ describe('runBatch', () => {
     expect(Buffer.concat(out).toString()).toBe('a,"b\nc"\n\u0000mkm:record-too-large\nd,"e ""q"""\nf,g');
   });
 });
+
+describe('runBatch when the token fails on one chunk while the next is being encrypted', () => {
+  it('counts in its summary exactly the rows its output holds', async () => {
+    const input = join(dir, 'chunks.csv');
+    const lines = ['number,exp'];
+    for (let i = 0; i < 1100; i++) lines.push('4111111111111111,12/30');
+    writeFileSync(input, lines.join('\n') + '\n');
+    let randomCalls = 0;
+    const s = await runBatch({
+      operationId: 'unit-chunks',
+      inPath: input,
+      outPath: join(dir, 'chunks.out.csv'),
+      scheme: 'aes',
+      overwrite: false,
+      aes: {
+        keyId: 'ab',
+        // The first chunk's IVs fail (the token answered an error); the second chunk's work,
+        // already started, succeeds but comes after a failure and is never written.
+        random: async (length) => {
+          if (++randomCalls === 1) throw Object.assign(new Error('token'), { code: 'DEVICE_ERROR' });
+          return new Uint8Array(length);
+        },
+        encryptMany: async (data) => data.map((d) => new Uint8Array(d)),
+      },
+      signal: new AbortController().signal,
+      onProgress: () => {},
+    });
+    expect(s.status).toBe('failed');
+    const written = parse(readFileSync(s.outputPath), { columns: true }) as unknown[];
+    expect(s.rows).toBe(written.length);
+    expect(s.encrypted + s.failed).toBe(written.length);
+  });
+});
