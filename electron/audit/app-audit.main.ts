@@ -36,6 +36,11 @@ export const AUDITED: Record<string, Mapper> = {
     action: 'token.module.select',
     details: { path: r.path, demo: r.demo ?? false },
   }),
+  // The load itself is recorded by the tokens service (token.module.load: real path, SHA-256).
+  'tokens.browseModule': (_r, res) => ({
+    action: 'token.module.browse',
+    details: { path: (res as { path?: string | null } | null | undefined)?.path ?? null },
+  }),
   'tokens.login': (r) => ({
     action: 'token.login',
     details: { ...slotOf(r), userType: r.userType ?? 'user', pinPad: r.pin === undefined },
@@ -205,7 +210,7 @@ export const AUDITED: Record<string, Mapper> = {
   'support.write': (r, res) => ({
     action: 'support.bundle.write',
     details: {
-      outPath: r.outPath,
+      outPath: (res as { outPath?: string } | undefined)?.outPath ?? r.outPath ?? null,
       overwrite: r.overwrite ?? false,
       sha256: (res as { sha256?: string } | undefined)?.sha256 ?? null,
     },

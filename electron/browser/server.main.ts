@@ -9,13 +9,25 @@ import { MkmError } from '../../shared/errors.std';
 import { createApp, type App } from '../core/app.main';
 import type { Logger } from '../core/logger.main';
 import type { SenderInfo } from '../core/registry.main';
-import { clientMessage, SECRET_FRAGMENT_KEY, WS_PATH, type ServerMessage } from './protocol.std';
+import {
+  clientMessage,
+  LAUNCH_CODE_PARAM,
+  LAUNCH_PATH,
+  SECRET_FRAGMENT_KEY,
+  WS_PATH,
+  type ServerMessage,
+} from './protocol.std';
 
 /**
  * Browser mode: the real main-process services in plain Node, the real renderer in any
- * Chromium, and the preload's API object rebuilt over a loopback WebSocket. The page gets a
- * per-launch secret in the URL fragment (never sent over HTTP); the socket checks Host, Origin
- * and that secret before it passes a single call to the registry.
+ * Chromium, and the preload's API object rebuilt over a loopback WebSocket. The socket checks
+ * Host, Origin and a per-launch secret before it passes a single call to the registry.
+ *
+ * The secret itself is never printed and never put in a URL that a process's argv could show to
+ * another local user: what is printed (and handed to Chromium through a 0600 file) is a
+ * one-time launch link. Its first use answers with a redirect whose fragment carries the secret
+ * (fragments are never sent over HTTP; the page moves it to sessionStorage and out of the address
+ * bar at once); every later use of the link is refused.
  */
 
 const TYPES: Record<string, string> = {
@@ -37,10 +49,14 @@ export interface BrowserModeOptions {
   logger?: Logger;
   /** Fixed secret for tests; random otherwise. */
   secret?: string;
+  /** Libraries named at start (--module, MKM_MODULE) that the page may choose. */
+  launchModules?: readonly string[];
+  /** Told once, when the launch link has been used (the launcher file can go). */
+  onLaunched?: () => void;
 }
 
 export interface BrowserMode {
-  /** Open this in Chromium: it carries the secret in its fragment. */
+  /** The one-time launch link: works once, and holds a code, never the secret. */
   url: string;
   origin: string;
   port: number;
@@ -70,6 +86,8 @@ export async function startBrowserMode(options: BrowserModeOptions): Promise<Bro
   }
   const secret = options.secret ?? randomBytes(32).toString('base64url');
   const secretBytes = Buffer.from(secret);
+  const firstLaunchCode = randomBytes(32);
+  let launchCode: Buffer | null = firstLaunchCode;
   let origin = '';
   let host = '';
 
@@ -79,6 +97,7 @@ export async function startBrowserMode(options: BrowserModeOptions): Promise<Bro
     mode: 'browser',
     dataDir: options.dataDir,
     isTrustedSender,
+    launchModules: options.launchModules ?? [],
     ...(options.logger ? { logger: options.logger } : {}),
   });
   const log = app.logger.child({ component: 'browser-mode' });
@@ -103,7 +122,12 @@ export async function startBrowserMode(options: BrowserModeOptions): Promise<Bro
       res.writeHead(req.headers.host !== host ? 421 : 405, headers).end();
       return;
     }
-    const pathname = decodeURIComponent(new URL(req.url ?? '/', origin).pathname);
+    const requestUrl = new URL(req.url ?? '/', origin);
+    const pathname = decodeURIComponent(requestUrl.pathname);
+    if (pathname === LAUNCH_PATH) {
+      launch(requestUrl.searchParams.get(LAUNCH_CODE_PARAM), res, headers);
+      return;
+    }
     if (pathname === '/' || pathname === '/index.html') {
       res.writeHead(200, { ...headers, 'Content-Type': TYPES['.html'] }).end(indexHtml);
       return;
@@ -115,6 +139,27 @@ export async function startBrowserMode(options: BrowserModeOptions): Promise<Bro
     }
     res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
     createReadStream(file).pipe(res);
+  }
+
+  function launch(code: string | null, res: ServerResponse, headers: Record<string, string>) {
+    const given = Buffer.from(code ?? '', 'base64url');
+    if (!launchCode || given.length !== launchCode.length || !timingSafeEqual(given, launchCode)) {
+      log.warn('refused a launch link', { used: launchCode === null });
+      res
+        .writeHead(launchCode ? 403 : 410, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' })
+        .end(
+          launchCode
+            ? 'This is not the launch link browser mode printed.\n'
+            : 'This launch link was already used: it works once. Restart browser mode for a new one.\n',
+        );
+      return;
+    }
+    launchCode = null;
+    log.info('launch link used');
+    res
+      .writeHead(303, { ...headers, Location: `/#${SECRET_FRAGMENT_KEY}=${encodeURIComponent(secret)}` })
+      .end();
+    options.onLaunched?.();
   }
 
   const wss = new WebSocketServer({
@@ -200,7 +245,7 @@ export async function startBrowserMode(options: BrowserModeOptions): Promise<Bro
   log.info('browser mode listening', { origin });
 
   return {
-    url: `${origin}/#${SECRET_FRAGMENT_KEY}=${encodeURIComponent(secret)}`,
+    url: `${origin}${LAUNCH_PATH}?${LAUNCH_CODE_PARAM}=${firstLaunchCode.toString('base64url')}`,
     origin,
     port,
     app,

@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, lstatSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { MkmError } from '../../shared/errors.std';
+import type { SenderInfo } from './registry.main';
+
+/**
+ * Where main reads and writes files a user asked for. A page never names a path: the desktop
+ * app's own dialogs choose it (main side), browser mode uploads and downloads through main, and
+ * the CLI (the user's own shell) gives paths. Every destination, whoever chose it, stays out of
+ * the app's data folder, and an existing file is replaced only after a confirmation.
+ */
+
+export type DialogPurpose = 'pkcs11-library' | 'batch-input' | 'batch-output' | 'support-bundle';
+
+/** Electron's dialogs (dialog.showOpenDialog / showSaveDialog), kept behind this seam. */
+export interface FileDialogs {
+  open(options: { title: string; purpose: DialogPurpose }): Promise<string | null>;
+  /** The OS dialog itself asks before replacing a file, so a path it returns is confirmed. */
+  save(options: { title: string; defaultName: string; purpose: DialogPurpose }): Promise<string | null>;
+}
+
+function real(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+function inside(path: string, folder: string): boolean {
+  return path === folder || path.startsWith(folder.endsWith(sep) ? folder : folder + sep);
+}
+
+/**
+ * The file main will write: absolute, in an existing folder, not inside the data folder (nor
+ * through a symlink into it), and new unless `overwrite` says replacing was confirmed.
+ */
+export function checkDestination(path: string, options: { dataDir: string; overwrite: boolean }): string {
+  if (!isAbsolute(path)) throw new MkmError('VALIDATION', 'Give the full path of the file.', { path });
+  let folder: string;
+  try {
+    folder = realpathSync(dirname(path));
+  } catch {
+    throw new MkmError('NOT_FOUND', 'The folder to save into does not exist.', { path });
+  }
+  if (!statSync(folder).isDirectory()) {
+    throw new MkmError('NOT_FOUND', 'The folder to save into does not exist.', { path });
+  }
+  const target = join(folder, basename(path));
+  const dataDirs = [resolve(options.dataDir), real(options.dataDir)];
+  const existing = lstatOrNull(target);
+  const effective = existing?.isSymbolicLink() ? real(target) : target;
+  if (dataDirs.some((d) => inside(target, d) || inside(effective, d))) {
+    throw new MkmError('DESTINATION_IN_DATA_FOLDER', undefined, { path });
+  }
+  if (existing && !options.overwrite) throw new MkmError('DESTINATION_EXISTS', undefined, { path });
+  if (existing && !existing.isFile() && !existing.isSymbolicLink()) {
+    throw new MkmError('VALIDATION', 'That name is taken by a folder or a device, not a file.', { path });
+  }
+  return target;
+}
+
+function lstatOrNull(path: string) {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The destination of one write, by who asked: the CLI names it; a page gets main's save dialog
+ * (Electron), or is told to download instead (browser mode has no main-side dialog).
+ */
+export async function chooseDestination(
+  sender: SenderInfo,
+  request: { outPath?: string | undefined; overwrite?: boolean | undefined },
+  options: {
+    dataDir: string;
+    dialogs?: FileDialogs | undefined;
+    title: string;
+    defaultName: string;
+    purpose: DialogPurpose;
+  },
+): Promise<{ path: string; overwrite: boolean } | null> {
+  if (sender.transport === 'cli') {
+    if (!request.outPath) throw new MkmError('VALIDATION', 'Name the file to write.', { field: 'outPath' });
+    const overwrite = request.overwrite ?? false;
+    return {
+      path: checkDestination(resolve(request.outPath), { dataDir: options.dataDir, overwrite }),
+      overwrite,
+    };
+  }
+  if (request.outPath !== undefined || request.overwrite !== undefined)
+    throw new MkmError('PATH_NOT_ALLOWED');
+  if (!options.dialogs) throw new MkmError('PICKER_UNAVAILABLE');
+  const picked = await options.dialogs.save({
+    title: options.title,
+    defaultName: options.defaultName,
+    purpose: options.purpose,
+  });
+  if (!picked) return null;
+  // The dialog asked before replacing an existing file.
+  return { path: checkDestination(picked, { dataDir: options.dataDir, overwrite: true }), overwrite: true };
+}
+
+/**
+ * Files a page chose without seeing their path: picked in main's dialog, uploaded, or made by
+ * main for a download. A page holds only an opaque, single-use id.
+ */
+export interface HeldFile {
+  id: string;
+  name: string;
+  path: string;
+  bytes: number;
+}
+
+export const UPLOAD_MAX_BYTES = 8 * 1024 * 1024;
+
+export class FileHandles {
+  private readonly held = new Map<string, HeldFile & { kind: 'input' | 'download' }>();
+  private dir: string | null = null;
+
+  private privateDir(): string {
+    // 0700 by mkdtemp: other local users cannot read uploads or outputs waiting for download.
+    return (this.dir ??= mkdtempSync(join(tmpdir(), 'mkm-files-')));
+  }
+
+  /** An input the dialog picked (path stays in main). */
+  holdPicked(path: string): HeldFile {
+    const size = statSync(path).size;
+    return this.hold('input', { name: basename(path), path, bytes: size });
+  }
+
+  /** An upload from a page: bounded, written to main's private folder. */
+  holdUpload(name: string, content: Buffer): HeldFile {
+    if (content.length > UPLOAD_MAX_BYTES) {
+      throw new MkmError('UPLOAD_TOO_LARGE', undefined, { bytes: content.length, max: UPLOAD_MAX_BYTES });
+    }
+    const path = join(this.privateDir(), `${randomUUID()}-in.csv`);
+    writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
+    return this.hold('input', { name: safeName(name), path, bytes: content.length });
+  }
+
+  /** A fresh path in the private folder where main writes an output a page will download. */
+  downloadTarget(name: string): { id: string; path: string; name: string } {
+    const id = randomUUID();
+    return { id, path: join(this.privateDir(), `${id}-out.csv`), name: safeName(name) };
+  }
+
+  /** Once main wrote the download target, the page may fetch it once by its id. */
+  holdDownload(target: { id: string; path: string; name: string }): HeldFile {
+    const entry = { id: target.id, name: target.name, path: target.path, bytes: statSync(target.path).size };
+    this.held.set(entry.id, { ...entry, kind: 'download' });
+    return entry;
+  }
+
+  private hold(kind: 'input' | 'download', file: Omit<HeldFile, 'id'>): HeldFile {
+    const entry = { id: randomUUID(), ...file };
+    this.held.set(entry.id, { ...entry, kind });
+    return entry;
+  }
+
+  /** Takes a held file of that kind: each id works once. */
+  take(id: string, kind: 'input' | 'download'): HeldFile {
+    const entry = this.held.get(id);
+    if (!entry || entry.kind !== kind) throw new MkmError('FILE_HANDLE_UNKNOWN');
+    this.held.delete(id);
+    return entry;
+  }
+
+  /** Whether main made this path (uploads, download outputs): it is removed after use. */
+  isPrivate(path: string): boolean {
+    return this.dir !== null && inside(path, this.dir);
+  }
+
+  close(): void {
+    this.held.clear();
+    if (this.dir && existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = null;
+  }
+}
+
+/** A suggested file name: no folders, no control characters, a sane length. */
+export function safeName(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  const cleaned = basename(name.replace(/\\/g, '/'))
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .slice(0, 120);
+  return cleaned && cleaned !== '.' && cleaned !== '..' ? cleaned : 'file';
+}
