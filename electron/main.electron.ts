@@ -1,9 +1,11 @@
 import { app, BrowserWindow, ipcMain, shell, type IpcMainInvokeEvent } from 'electron';
 import ElectronStore from 'electron-store';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { handleAppProtocol, registerAppScheme } from './app-protocol.electron';
 import { createApp } from './core/app.main';
 import { createLogger } from './core/logger.main';
+import { rendererUrl } from './core/renderer-files.main';
 import { dataPaths } from './core/paths.main';
 import type { SenderInfo } from './core/registry.main';
 import { appUrlMatcher, isTrustedElectronSender } from './core/sender-policy.main';
@@ -18,10 +20,11 @@ import { installSecurityHandlers } from './security.electron';
  * privileged lives in the services createApp composes; this file only wires them to Electron.
  */
 const here = fileURLToPath(new URL('.', import.meta.url));
-const devServerUrl = process.env.VITE_DEV_SERVER_URL;
-const isDev = !app.isPackaged && Boolean(devServerUrl || process.env.MKM_DEVTOOLS);
-const rendererIndex = join(here, '../dist/renderer/index.html');
-const appUrl = devServerUrl ?? pathToFileURL(rendererIndex).toString();
+// A packaged app loads only itself: VITE_DEV_SERVER_URL is ignored there (rendererUrl).
+const appUrl = rendererUrl({ packaged: app.isPackaged, devServerUrl: process.env.VITE_DEV_SERVER_URL });
+const isDev = !app.isPackaged && (appUrl.startsWith('http:') || Boolean(process.env.MKM_DEVTOOLS));
+const rendererRoot = join(here, '../dist/renderer');
+registerAppScheme();
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
@@ -115,5 +118,11 @@ function start(): void {
     if (!mainWindow) createWindow();
   });
   app.on('will-quit', () => void services.close());
-  app.whenReady().then(createWindow, (error) => logger.error('app failed to start', { error }));
+  app.whenReady().then(
+    () => {
+      handleAppProtocol(rendererRoot, logger);
+      createWindow();
+    },
+    (error) => logger.error('app failed to start', { error }),
+  );
 }

@@ -1,14 +1,14 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CSP } from '../../shared/csp.std';
-import { MkmError } from '../../shared/errors.std';
+import { ERROR_SENTENCES, MkmError } from '../../shared/errors.std';
 import { createApp, type App } from '../core/app.main';
 import type { Logger } from '../core/logger.main';
 import type { SenderInfo } from '../core/registry.main';
+import { RENDERER_TYPES, rendererHeaders, resolveRendererPath } from '../core/renderer-files.main';
 import {
   clientMessage,
   LAUNCH_CODE_PARAM,
@@ -29,17 +29,6 @@ import {
  * (fragments are never sent over HTTP; the page moves it to sessionStorage and out of the address
  * bar at once); every later use of the link is refused.
  */
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.woff2': 'font/woff2',
-  '.json': 'application/json',
-  '.ico': 'image/x-icon',
-};
 
 export interface BrowserModeOptions {
   dataDir: string;
@@ -110,35 +99,29 @@ export async function startBrowserMode(options: BrowserModeOptions): Promise<Bro
 
   const server = createServer((req, res) => serveStatic(req, res));
   function serveStatic(req: IncomingMessage, res: ServerResponse) {
-    const headers = {
-      'Content-Security-Policy': CSP,
-      'X-Content-Type-Options': 'nosniff',
-      'Referrer-Policy': 'no-referrer',
-      'Cache-Control': 'no-store',
-      'Cross-Origin-Opener-Policy': 'same-origin',
-    };
+    const headers = rendererHeaders();
     // A DNS-rebinding page arrives with a foreign Host header.
     if (req.headers.host !== host || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(req.headers.host !== host ? 421 : 405, headers).end();
       return;
     }
     const requestUrl = new URL(req.url ?? '/', origin);
-    const pathname = decodeURIComponent(requestUrl.pathname);
+    const pathname = requestUrl.pathname;
     if (pathname === LAUNCH_PATH) {
       launch(requestUrl.searchParams.get(LAUNCH_CODE_PARAM), res, headers);
       return;
     }
     if (pathname === '/' || pathname === '/index.html') {
-      res.writeHead(200, { ...headers, 'Content-Type': TYPES['.html'] }).end(indexHtml);
+      res.writeHead(200, rendererHeaders(RENDERER_TYPES['.html'])).end(indexHtml);
       return;
     }
-    const file = normalize(join(rendererDir, pathname));
-    if (!file.startsWith(rendererDir + sep) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404, headers).end();
+    const found = resolveRendererPath(rendererDir, pathname);
+    if (!found.ok) {
+      res.writeHead(found.status, headers).end();
       return;
     }
-    res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    createReadStream(file).pipe(res);
+    res.writeHead(200, rendererHeaders(found.type));
+    createReadStream(found.file).pipe(res);
   }
 
   function launch(code: string | null, res: ServerResponse, headers: Record<string, string>) {
@@ -150,7 +133,7 @@ export async function startBrowserMode(options: BrowserModeOptions): Promise<Bro
         .end(
           launchCode
             ? 'This is not the launch link browser mode printed.\n'
-            : 'This launch link was already used: it works once. Restart browser mode for a new one.\n',
+            : `${ERROR_SENTENCES.LAUNCH_LINK_USED} (LAUNCH_LINK_USED)\n`,
         );
       return;
     }

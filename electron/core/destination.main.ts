@@ -185,9 +185,9 @@ export class FileHandles {
 
 /** A suggested file name: no folders, no control characters, a sane length. */
 export function safeName(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  const cleaned = basename(name.replace(/\\/g, '/'))
-    .replace(/[\u0000-\u001f\u007f]/g, '')
+  const cleaned = [...basename(name.replace(/\\/g, '/'))]
+    .filter((c) => c.charCodeAt(0) > 0x1f && c.charCodeAt(0) !== 0x7f)
+    .join('')
     .slice(0, 120);
   return cleaned && cleaned !== '.' && cleaned !== '..' ? cleaned : 'file';
 }
