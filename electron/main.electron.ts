@@ -1,4 +1,4 @@
-import { app, BrowserWindow, ipcMain, shell, type IpcMainInvokeEvent } from 'electron';
+import { app, BrowserWindow, ipcMain, session, shell, type IpcMainInvokeEvent } from 'electron';
 import ElectronStore from 'electron-store';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { IPC_CALL, IPC_EVENT } from './ipc-channels.std';
 import { createElectronHostSpawner } from './hsm/host-spawner.electron';
 import { electronGatewaySecrets } from './gateway/secret-store.electron';
 import { installSecurityHandlers } from './security.electron';
+import { electronDialogs, guardDownloads } from './dialogs.electron';
 
 /**
  * Electron's main process: window, lifecycle and the ipcMain end of the contract. Everything
@@ -55,6 +56,8 @@ function start(): void {
     storeFactory: (options) => new ElectronStore<StoreData>(options),
     watchSlots: true,
     gatewaySecrets: electronGatewaySecrets(dataDir),
+    // The page never names a path: main's dialogs choose files (destination.main.ts checks them).
+    dialogs: electronDialogs(() => mainWindow),
     hostSpawnerFor: (env) => createElectronHostSpawner({ hostEntry: join(here, 'hsm-host.js'), env }),
     // createApp passes only allow-listed https URLs (isAllowedExternalUrl) to this function.
     openExternal: (url) => shell.openExternal(url) /* eng-disable OPEN_EXTERNAL_JS_CHECK */,
@@ -121,6 +124,12 @@ function start(): void {
   app.whenReady().then(
     () => {
       handleAppProtocol(rendererRoot, logger);
+      guardDownloads(session.defaultSession, {
+        dataDir,
+        window: () => mainWindow,
+        logger,
+        events: services.events,
+      });
       createWindow();
     },
     (error) => logger.error('app failed to start', { error }),

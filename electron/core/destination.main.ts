@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
@@ -38,26 +38,30 @@ function inside(path: string, folder: string): boolean {
  * through a symlink into it), and new unless `overwrite` says replacing was confirmed.
  */
 export function checkDestination(path: string, options: { dataDir: string; overwrite: boolean }): string {
+  const target = refuseInDataFolder(path, options.dataDir);
+  const existing = lstatOrNull(target);
+  if (existing && !options.overwrite) throw new MkmError('DESTINATION_EXISTS', undefined, { path });
+  if (existing && !existing.isFile() && !existing.isSymbolicLink()) {
+    throw new MkmError('VALIDATION', 'That name is taken by a folder or a device, not a file.', { path });
+  }
+  return target;
+}
+
+/** The path with its folder's symlinks resolved, refused when it is (or leads) into the data folder. */
+export function refuseInDataFolder(path: string, dataDir: string): string {
   if (!isAbsolute(path)) throw new MkmError('VALIDATION', 'Give the full path of the file.', { path });
   let folder: string;
   try {
     folder = realpathSync(dirname(path));
+    if (!statSync(folder).isDirectory()) throw new Error('not a folder');
   } catch {
     throw new MkmError('NOT_FOUND', 'The folder to save into does not exist.', { path });
   }
-  if (!statSync(folder).isDirectory()) {
-    throw new MkmError('NOT_FOUND', 'The folder to save into does not exist.', { path });
-  }
   const target = join(folder, basename(path));
-  const dataDirs = [resolve(options.dataDir), real(options.dataDir)];
-  const existing = lstatOrNull(target);
-  const effective = existing?.isSymbolicLink() ? real(target) : target;
+  const effective = lstatOrNull(target)?.isSymbolicLink() ? real(target) : target;
+  const dataDirs = [resolve(dataDir), real(dataDir)];
   if (dataDirs.some((d) => inside(target, d) || inside(effective, d))) {
     throw new MkmError('DESTINATION_IN_DATA_FOLDER', undefined, { path });
-  }
-  if (existing && !options.overwrite) throw new MkmError('DESTINATION_EXISTS', undefined, { path });
-  if (existing && !existing.isFile() && !existing.isSymbolicLink()) {
-    throw new MkmError('VALIDATION', 'That name is taken by a folder or a device, not a file.', { path });
   }
   return target;
 }
@@ -108,40 +112,42 @@ export async function chooseDestination(
 
 /**
  * Files a page chose without seeing their path: picked in main's dialog, uploaded, or made by
- * main for a download. A page holds only an opaque, single-use id.
+ * main for a download. A page holds only an opaque, single-use id. Uploads stay in memory (a
+ * batch input holds card numbers: no copy of it lands on disk); outputs waiting for download
+ * are written in a private folder (0700) and removed once fetched or at close.
  */
 export interface HeldFile {
   id: string;
   name: string;
-  path: string;
   bytes: number;
+  /** On disk (a picked input, an output for download), or null for an upload... */
+  path: string | null;
+  /** ...whose bytes are here instead. */
+  data: Buffer | null;
 }
 
-export const UPLOAD_MAX_BYTES = 8 * 1024 * 1024;
+export const UPLOAD_MAX_BYTES = 1_000_000;
+const MAX_HELD = 32;
 
 export class FileHandles {
   private readonly held = new Map<string, HeldFile & { kind: 'input' | 'download' }>();
   private dir: string | null = null;
 
   private privateDir(): string {
-    // 0700 by mkdtemp: other local users cannot read uploads or outputs waiting for download.
     return (this.dir ??= mkdtempSync(join(tmpdir(), 'mkm-files-')));
   }
 
-  /** An input the dialog picked (path stays in main). */
+  /** An input main's open dialog picked (its path never goes to the page). */
   holdPicked(path: string): HeldFile {
-    const size = statSync(path).size;
-    return this.hold('input', { name: basename(path), path, bytes: size });
+    return this.hold('input', { name: basename(path), path, data: null, bytes: statSync(path).size });
   }
 
-  /** An upload from a page: bounded, written to main's private folder. */
+  /** An upload from a page: bounded, kept in memory. */
   holdUpload(name: string, content: Buffer): HeldFile {
     if (content.length > UPLOAD_MAX_BYTES) {
       throw new MkmError('UPLOAD_TOO_LARGE', undefined, { bytes: content.length, max: UPLOAD_MAX_BYTES });
     }
-    const path = join(this.privateDir(), `${randomUUID()}-in.csv`);
-    writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
-    return this.hold('input', { name: safeName(name), path, bytes: content.length });
+    return this.hold('input', { name: safeName(name), path: null, data: content, bytes: content.length });
   }
 
   /** A fresh path in the private folder where main writes an output a page will download. */
@@ -152,15 +158,34 @@ export class FileHandles {
 
   /** Once main wrote the download target, the page may fetch it once by its id. */
   holdDownload(target: { id: string; path: string; name: string }): HeldFile {
-    const entry = { id: target.id, name: target.name, path: target.path, bytes: statSync(target.path).size };
-    this.held.set(entry.id, { ...entry, kind: 'download' });
+    const entry = {
+      id: target.id,
+      name: target.name,
+      path: target.path,
+      data: null,
+      bytes: statSync(target.path).size,
+    };
+    this.remember({ ...entry, kind: 'download' });
     return entry;
   }
 
   private hold(kind: 'input' | 'download', file: Omit<HeldFile, 'id'>): HeldFile {
     const entry = { id: randomUUID(), ...file };
-    this.held.set(entry.id, { ...entry, kind });
+    this.remember({ ...entry, kind });
     return entry;
+  }
+
+  private remember(entry: HeldFile & { kind: 'input' | 'download' }): void {
+    // A page that uploads and never uses its uploads does not grow main without bound.
+    while (this.held.size >= MAX_HELD) this.drop(this.held.keys().next().value!);
+    this.held.set(entry.id, entry);
+  }
+
+  private drop(id: string): void {
+    const entry = this.held.get(id);
+    this.held.delete(id);
+    entry?.data?.fill(0);
+    if (entry?.kind === 'download' && entry.path) rmSync(entry.path, { force: true });
   }
 
   /** Takes a held file of that kind: each id works once. */
@@ -171,13 +196,8 @@ export class FileHandles {
     return entry;
   }
 
-  /** Whether main made this path (uploads, download outputs): it is removed after use. */
-  isPrivate(path: string): boolean {
-    return this.dir !== null && inside(path, this.dir);
-  }
-
   close(): void {
-    this.held.clear();
+    for (const id of [...this.held.keys()]) this.drop(id);
     if (this.dir && existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
     this.dir = null;
   }
