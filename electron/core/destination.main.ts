@@ -93,7 +93,7 @@ export async function chooseDestination(
     if (!request.outPath) throw new MkmError('VALIDATION', 'Name the file to write.', { field: 'outPath' });
     const overwrite = request.overwrite ?? false;
     return {
-      path: checkDestination(resolve(request.outPath), { dataDir: options.dataDir, overwrite }),
+      path: checkDestination(request.outPath, { dataDir: options.dataDir, overwrite }),
       overwrite,
     };
   }
