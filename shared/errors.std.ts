@@ -113,7 +113,8 @@ export const ERROR_SENTENCES = {
     'Files cannot be saved inside the app’s data folder (it holds the audit log, keys inventory and settings). Choose another folder.',
   DESTINATION_EXISTS: 'A file with that name is already there; confirm replacing it or choose another name.',
   UPLOAD_TOO_LARGE: 'The file is too large to upload to the app.',
-  FILE_HANDLE_UNKNOWN: 'That chosen file is no longer known to the app (it was used or expired); choose it again.',
+  FILE_HANDLE_UNKNOWN:
+    'That chosen file is no longer known to the app (it was used or expired); choose it again.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;

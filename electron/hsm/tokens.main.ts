@@ -348,7 +348,8 @@ export class TokensService {
 
   /** The remembered library (store), for status lines; null for the demo token or none. */
   chosenModulePath(): string | null {
-    if (this.options.moduleOverride && this.options.moduleOverride !== 'demo') return this.options.moduleOverride;
+    if (this.options.moduleOverride && this.options.moduleOverride !== 'demo')
+      return this.options.moduleOverride;
     return this.moduleChoice.get()?.path ?? null;
   }
 

@@ -27,6 +27,7 @@ let work: string;
 let server: ChildProcess | null = null;
 let browser: Browser | null = null;
 
+// eslint-disable-next-line no-empty-pattern
 test.beforeEach(({}, testInfo) => {
   test.skip(testInfo.project.name === 'electron', 'browser mode only');
   work = mkdtempSync(join(tmpdir(), 'mkm-launch-e2e-'));
