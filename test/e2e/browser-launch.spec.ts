@@ -1,5 +1,4 @@
 import { chromium, expect, test, type Browser } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -11,8 +10,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { connect } from '../helpers/ws-client';
+import { startBrowserModeProcess, type BrowserModeProcess } from './fixtures';
 
 /**
  * `npm start` in browser mode, as a user runs it (`--open`): the per-launch secret must never sit
@@ -20,11 +19,10 @@ import { connect } from '../helpers/ws-client';
  * prints works once. Chromium runs headless through a wrapper so the test can reach the page over
  * the DevTools protocol; everything else is the real launch path of electron/browser/cli.main.ts.
  */
-const root = join(import.meta.dirname, '..', '..');
 const chromiumPath = process.env.MKM_CHROMIUM ?? '/usr/bin/chromium';
 
 let work: string;
-let server: ChildProcess | null = null;
+let server: BrowserModeProcess | null = null;
 let browser: Browser | null = null;
 
 // eslint-disable-next-line no-empty-pattern
@@ -36,13 +34,7 @@ test.beforeEach(({}, testInfo) => {
 test.afterEach(async () => {
   await browser?.close().catch(() => {});
   browser = null;
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGTERM');
-    const killer = setTimeout(() => server?.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(killer);
-  }
+  await server?.stop();
   server = null;
   rmSync(work, { recursive: true, force: true });
 });
@@ -81,33 +73,12 @@ test('the secret is in no process argv, and the printed link works once', async 
     `#!/bin/sh\nexec ${chromiumPath} --headless=new --no-sandbox --disable-gpu --remote-debugging-port=0 "$@" 2>"${devtoolsFile}"\n`,
   );
   chmodSync(wrapper, 0o700);
-  const dataDir = join(work, 'data');
-  server = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(root, 'electron/browser/cli.main.ts'),
-      '--data-dir',
-      dataDir,
-      '--port',
-      '0',
-      '--open',
-      '--chromium',
-      wrapper,
-    ],
-    // A display is claimed so --open launches Chromium (headless: it never uses it).
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISPLAY: ':99' } },
-  );
-  let stderr = '';
-  server.stderr!.on('data', (d) => (stderr += d));
-  const printed = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: server!.stdout! }).on('line', (line) => {
-      const match = /^browser mode ready at (\S+)$/.exec(line);
-      if (match) resolve(match[1]!);
-    });
-    server!.once('exit', (code) => reject(new Error(`browser mode exited with ${code}: ${stderr}`)));
+  // A display is claimed so --open launches Chromium (headless: it never uses it).
+  server = await startBrowserModeProcess(join(work, 'data'), {
+    args: ['--open', '--chromium', wrapper],
+    env: { DISPLAY: ':99' },
   });
+  const printed = server.url;
   const printedUrl = new URL(printed);
   const code = printedUrl.searchParams.get('code')!;
   expect(code.length).toBeGreaterThanOrEqual(32);
@@ -142,7 +113,7 @@ test('the secret is in no process argv, and the printed link works once', async 
   const lines = allCommandLines();
   // The scan saw the browser mode process and Chromium with its children.
   expect(lines.some((l) => l.cmdline.includes('electron/browser/cli.main.ts'))).toBe(true);
-  const ours = lines.find((l) => l.pid === String(server!.pid))!;
+  const ours = lines.find((l) => l.pid === String(server!.child.pid))!;
   expect(ours).toBeTruthy();
   const descendants = new Set([ours.pid]);
   for (let grew = true; grew;) {

@@ -26,7 +26,7 @@ export interface BrowserModeProcess {
  */
 export async function startBrowserModeProcess(
   dataDir: string,
-  launchModules: readonly string[] = [],
+  options: { launchModules?: readonly string[]; args?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<BrowserModeProcess> {
   const child = spawn(
     process.execPath,
@@ -38,9 +38,14 @@ export async function startBrowserModeProcess(
       dataDir,
       '--port',
       '0',
-      ...launchModules.flatMap((m) => ['--module', m]),
+      ...(options.launchModules ?? []).flatMap((m) => ['--module', m]),
+      ...(options.args ?? []),
     ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MKM_LOG_LEVEL: 'debug' } },
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MKM_LOG_LEVEL: 'debug', ...options.env },
+    },
   );
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
@@ -94,7 +99,7 @@ export const test = base.extend<Fixtures>({
       await use(null);
       return;
     }
-    const server = await startBrowserModeProcess(dataDir, launchModules);
+    const server = await startBrowserModeProcess(dataDir, { launchModules });
     await use(server);
     await server.stop();
   },
