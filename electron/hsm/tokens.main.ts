@@ -198,11 +198,12 @@ export class TokensService {
     return client;
   }
 
-  private recordLoad(choice: Choice, identity: LibraryIdentity | null, error: unknown): void {
+  private recordLoad(choice: Choice, identity: LibraryIdentity | null, error: unknown, reload = false): void {
     this.options.record?.({
       action: 'token.module.load',
       result: error ? toErrorShape(error).code : 'ok',
       details: {
+        reload,
         source: choice.source,
         demo: choice.demo,
         requested: choice.path,
@@ -236,6 +237,15 @@ export class TokensService {
         state: info.error ? 'failed' : 'restored',
         message: info.error ? info.error.message : 'Reconnected to the token. Log in again to continue.',
       });
+      // The new host loaded the library again: audited like any load (the file as it is now).
+      const choice = this.clientChoice;
+      if (choice?.path && (info.moduleReloaded || info.error)) {
+        identifyLibrary(choice.path)
+          .then((identity) =>
+            this.recordLoad(choice, identity, info.error ? new MkmError(info.error.code) : null, true),
+          )
+          .catch((error) => this.recordLoad(choice, null, error, true));
+      }
     });
     client.on('login-required', (info) =>
       events.emit('tokens.loggedOut', { slotIds: info.slotIds, reason: 'connection' }),

@@ -82,6 +82,24 @@ describe('choosing the PKCS#11 library', () => {
     });
   });
 
+  it('audits the load again when a crashed host is restarted', async () => {
+    const app = open('restart', { launchModules: [vendorCopy] });
+    await app.registry.dispatch('tokens.selectModule', { path: vendorCopy }, page);
+    const restored = new Promise<void>((resolve) =>
+      app.events.subscribe((name, payload) => {
+        if (name === 'tokens.connection' && (payload as { state: string }).state === 'restored') resolve();
+      }),
+    );
+    process.kill((await app.tokens.hsm()).hostPid!, 'SIGKILL');
+    await restored;
+    await expect
+      .poll(async () => (await loads(app)).map((l) => [l.result, l.details.reload, l.details.fingerprint]))
+      .toEqual([
+        ['ok', true, sha256(vendorCopy)],
+        ['ok', false, sha256(vendorCopy)],
+      ]);
+  });
+
   it('refuses a path on no list with MODULE_NOT_ALLOWED, and unloads nothing', async () => {
     const app = open('refuse', { launchModules: [token.modulePath] });
     expect(
