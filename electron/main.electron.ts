@@ -1,9 +1,11 @@
-import { app, BrowserWindow, ipcMain, shell, type IpcMainInvokeEvent } from 'electron';
+import { app, BrowserWindow, ipcMain, session, shell, type IpcMainInvokeEvent } from 'electron';
 import ElectronStore from 'electron-store';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { handleAppProtocol, registerAppScheme } from './app-protocol.electron';
 import { createApp } from './core/app.main';
 import { createLogger } from './core/logger.main';
+import { rendererUrl } from './core/renderer-files.main';
 import { dataPaths } from './core/paths.main';
 import type { SenderInfo } from './core/registry.main';
 import { appUrlMatcher, isTrustedElectronSender } from './core/sender-policy.main';
@@ -12,16 +14,18 @@ import { IPC_CALL, IPC_EVENT } from './ipc-channels.std';
 import { createElectronHostSpawner } from './hsm/host-spawner.electron';
 import { electronGatewaySecrets } from './gateway/secret-store.electron';
 import { installSecurityHandlers } from './security.electron';
+import { electronDialogs, guardDownloads } from './dialogs.electron';
 
 /**
  * Electron's main process: window, lifecycle and the ipcMain end of the contract. Everything
  * privileged lives in the services createApp composes; this file only wires them to Electron.
  */
 const here = fileURLToPath(new URL('.', import.meta.url));
-const devServerUrl = process.env.VITE_DEV_SERVER_URL;
-const isDev = !app.isPackaged && Boolean(devServerUrl || process.env.MKM_DEVTOOLS);
-const rendererIndex = join(here, '../dist/renderer/index.html');
-const appUrl = devServerUrl ?? pathToFileURL(rendererIndex).toString();
+// A packaged app loads only itself: VITE_DEV_SERVER_URL is ignored there (rendererUrl).
+const appUrl = rendererUrl({ packaged: app.isPackaged, devServerUrl: process.env.VITE_DEV_SERVER_URL });
+const isDev = !app.isPackaged && (appUrl.startsWith('http:') || Boolean(process.env.MKM_DEVTOOLS));
+const rendererRoot = join(here, '../dist/renderer');
+registerAppScheme();
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
@@ -52,6 +56,8 @@ function start(): void {
     storeFactory: (options) => new ElectronStore<StoreData>(options),
     watchSlots: true,
     gatewaySecrets: electronGatewaySecrets(dataDir),
+    // The page never names a path: main's dialogs choose files (destination.main.ts checks them).
+    dialogs: electronDialogs(() => mainWindow),
     hostSpawnerFor: (env) => createElectronHostSpawner({ hostEntry: join(here, 'hsm-host.js'), env }),
     // createApp passes only allow-listed https URLs (isAllowedExternalUrl) to this function.
     openExternal: (url) => shell.openExternal(url) /* eng-disable OPEN_EXTERNAL_JS_CHECK */,
@@ -115,5 +121,17 @@ function start(): void {
     if (!mainWindow) createWindow();
   });
   app.on('will-quit', () => void services.close());
-  app.whenReady().then(createWindow, (error) => logger.error('app failed to start', { error }));
+  app.whenReady().then(
+    () => {
+      handleAppProtocol(rendererRoot, logger);
+      guardDownloads(session.defaultSession, {
+        dataDir,
+        window: () => mainWindow,
+        logger,
+        events: services.events,
+      });
+      createWindow();
+    },
+    (error) => logger.error('app failed to start', { error }),
+  );
 }

@@ -30,8 +30,8 @@ export function installSecurityHandlers(isAppUrl: (url: string) => boolean, logg
 
   app.whenReady().then(() => {
     const ses = session.defaultSession;
-    // file:// pages take their CSP from the meta tag; this covers the dev server and any
-    // http(s) response that might ever reach a renderer.
+    // app:// responses carry the CSP from their protocol handler (app-protocol.electron.ts);
+    // this covers the dev server and any http(s) response that might ever reach a renderer.
     ses.webRequest.onHeadersReceived((details, callback) => {
       callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
     });

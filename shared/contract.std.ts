@@ -42,17 +42,12 @@ export const THEMES = ['system', 'light', 'dark'] as const;
 export const settingsPatch = z.strictObject({
   theme: z.enum(THEMES).optional(),
   idleLogoutMinutes: z.number().int().min(1).max(240).optional(),
-  modulePath: PATH.nullable().optional(),
-  moduleParameters: z.string().max(4096).nullable().optional(),
   confirmDemoToken: z.boolean().optional(),
 });
 
 export interface Settings {
   theme: (typeof THEMES)[number];
   idleLogoutMinutes: number;
-  modulePath: string | null;
-  /** Vendor initialization parameters (pkcs11js libraryParameters); an advanced option. */
-  moduleParameters: string | null;
   confirmDemoToken: boolean;
 }
 
@@ -95,7 +90,10 @@ export interface ModuleState {
   demoNeedsConsent: boolean;
   info: ModuleInfo | null;
   error: MkmErrorShape | null;
+  /** Libraries a page may choose: the well-known ones found here, and those named at launch. */
   wellKnown: WellKnownModule[];
+  /** Whether main has a file dialog to browse for another library (the desktop app). */
+  canBrowse: boolean;
 }
 
 export interface AuditVerifyReport {
@@ -397,8 +395,12 @@ export const contract = {
         demo: z.boolean().optional(),
         libraryParameters: z.string().max(4096).nullable().optional(),
       }),
-      'Use another PKCS#11 library (or the demo token) and remember it.',
+      'Use another PKCS#11 library among those main knows (well-known, named at launch, browsed), or the demo token.',
     ).returns<ModuleState>(),
+    browseModule: channel(
+      z.strictObject({ libraryParameters: z.string().max(4096).nullable().optional() }),
+      'Desktop app: pick a PKCS#11 library in main’s file dialog and use it (null when cancelled).',
+    ).returns<ModuleState | null>(),
     list: channel(noArgs, 'Slots and tokens with their info and flags.').returns<SlotSummary[]>(),
     login: channel(
       z.strictObject({

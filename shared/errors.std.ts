@@ -117,6 +117,21 @@ export const ERROR_SENTENCES = {
   // Gateway contract 1.1 (signed key sets; gateway11)
   KEY_SET_SIGNATURE:
     "A key set the gateway handed over is not signed by the gateway's pinned signing key (or is not for this merchant or its keys); it was refused and nothing changed.",
+  // Browser mode, native libraries and files the app reads or writes (issue 10 points 5-6)
+  LAUNCH_LINK_USED:
+    'This browser-mode launch link was already used: it works once. Restart browser mode for a new one.',
+  MODULE_NOT_ALLOWED:
+    'mkm loads only a PKCS#11 library from its list of known libraries, one chosen in the desktop app’s file dialog, or one named when browser mode was started (--module or MKM_MODULE).',
+  PICKER_UNAVAILABLE:
+    'This mode has no file dialog: browser mode downloads and uploads files instead, and takes libraries from its start command.',
+  PATH_NOT_ALLOWED:
+    'The app chooses where files are read and written (a file dialog, an upload or a download); a page cannot name a path.',
+  DESTINATION_IN_DATA_FOLDER:
+    'Files cannot be saved inside the app’s data folder (it holds the audit log, keys inventory and settings). Choose another folder.',
+  DESTINATION_EXISTS: 'A file with that name is already there; confirm replacing it or choose another name.',
+  UPLOAD_TOO_LARGE: 'The file is too large to upload to the app.',
+  FILE_HANDLE_UNKNOWN:
+    'That chosen file is no longer known to the app (it was used or expired); choose it again.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;

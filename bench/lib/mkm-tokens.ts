@@ -29,8 +29,6 @@ export function mkmTokens(modulePath: string, options: MkmTokensOptions = {}): M
   let settings: Settings = {
     theme: 'system',
     idleLogoutMinutes: 5,
-    modulePath: null,
-    moduleParameters: null,
     confirmDemoToken: false,
   };
   const { hostEntry } = options;

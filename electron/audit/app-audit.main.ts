@@ -36,6 +36,11 @@ export const AUDITED: Record<string, Mapper> = {
     action: 'token.module.select',
     details: { path: r.path, demo: r.demo ?? false },
   }),
+  // The load itself is recorded by the tokens service (token.module.load: real path, SHA-256).
+  'tokens.browseModule': (_r, res) => ({
+    action: 'token.module.browse',
+    details: { path: (res as { path?: string | null } | null | undefined)?.path ?? null },
+  }),
   'tokens.login': (r) => ({
     action: 'token.login',
     details: { ...slotOf(r), userType: r.userType ?? 'user', pinPad: r.pin === undefined },
@@ -153,8 +158,12 @@ export const AUDITED: Record<string, Mapper> = {
       details: {
         scheme: r.scheme,
         profileId: r.profileId ?? null,
-        inPath: r.inPath,
-        outPath: r.outPath,
+        inPath: r.inPath ?? null,
+        outPath: r.outPath ?? null,
+        // A page's batch: the input it handed over and where the output went (dialog, download).
+        input: r.input ?? null,
+        output: r.output ?? null,
+        outputPath: (res as { outputPath?: string } | undefined)?.outputPath ?? null,
         operationId: b?.operationId ?? r.operationId ?? null,
         status: b?.status ?? null,
         rows: b?.rows ?? null,
@@ -164,6 +173,19 @@ export const AUDITED: Record<string, Mapper> = {
       },
     };
   },
+  // What a page handed to main or took from it: names and sizes, never the content.
+  'console.batchPickInput': (_r, res) => ({
+    action: 'console.batch.input.pick',
+    details: { name: (res as { name?: string } | null | undefined)?.name ?? null },
+  }),
+  'console.batchUpload': (r, res) => ({
+    action: 'console.batch.input.upload',
+    details: { name: r.name, bytes: (res as { bytes?: number } | undefined)?.bytes ?? null },
+  }),
+  'console.batchDownload': (r, res) => ({
+    action: 'console.batch.download',
+    details: { fileId: r.fileId, fileName: (res as { fileName?: string } | undefined)?.fileName ?? null },
+  }),
   'settings.update': (r) => ({ action: 'settings.update', details: { fields: Object.keys(r) } }),
   'audit.export': (r) => ({ action: 'audit.export', details: { format: r.format } }),
   'report.exportPci': (r, res) => ({
@@ -207,7 +229,7 @@ export const AUDITED: Record<string, Mapper> = {
   'support.write': (r, res) => ({
     action: 'support.bundle.write',
     details: {
-      outPath: r.outPath,
+      outPath: (res as { outPath?: string } | undefined)?.outPath ?? r.outPath ?? null,
       overwrite: r.overwrite ?? false,
       sha256: (res as { sha256?: string } | undefined)?.sha256 ?? null,
     },

@@ -1,16 +1,22 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../core/logger.main';
 import { dataPaths, defaultDataDir } from '../core/paths.main';
+import { chromiumArgs, writeLauncher, type Launcher } from './launcher.main';
 import { startBrowserMode } from './server.main';
 
 /**
  * `npm run browser` / the fallback of `npm start`: serve the built renderer to Chromium with the
- * real services behind it. Prints one line: `browser mode ready at <url>` (the URL carries the
- * per-launch secret, so treat it like a password).
+ * real services behind it. Prints one line: `browser mode ready at <url>`, a launch link that
+ * works once (with --open, Chromium uses it at once through a private launcher file, so the
+ * printed copy is dead by the time anyone else could read it).
+ *
+ * --module (repeatable) and MKM_MODULE (paths separated by the OS path delimiter) name PKCS#11
+ * libraries the page may choose besides the well-known ones: browser mode has no main-side file
+ * dialog, and the page itself never names a library main has not been told about.
  */
 const { values } = parseArgs({
   options: {
@@ -19,6 +25,7 @@ const { values } = parseArgs({
     renderer: { type: 'string', default: resolve(import.meta.dirname, '../../dist/renderer') },
     open: { type: 'boolean', default: false },
     chromium: { type: 'string' },
+    module: { type: 'string', multiple: true },
   },
   strict: true,
 });
@@ -28,11 +35,17 @@ const logger = createLogger({ name: 'main', file: dataPaths(dataDir).logFile, st
 process.on('uncaughtException', (error) => logger.error('uncaught exception', { error }));
 process.on('unhandledRejection', (error) => logger.error('unhandled rejection', { error }));
 
+let launcher: Launcher | null = null;
 const mode = await startBrowserMode({
   dataDir,
   rendererDir: values.renderer,
   port: Number(values.port),
   logger,
+  launchModules: [
+    ...(values.module ?? []),
+    ...(process.env.MKM_MODULE ?? '').split(delimiter).filter(Boolean),
+  ].map((p) => resolve(p)),
+  onLaunched: () => launcher?.remove(),
 });
 console.log(`browser mode ready at ${mode.url}`);
 
@@ -49,6 +62,7 @@ const shutdown = async () => {
     process.exit(1);
   }, SHUTDOWN_DEADLINE_MS);
   deadline.unref();
+  launcher?.remove();
   try {
     await mode.close();
     logger.info('browser mode closed', { ms: Date.now() - started });
@@ -71,17 +85,8 @@ if (values.open) {
     console.log('No display: open the URL above in a browser on this machine.');
   } else {
     const profile = mkdtempSync(join(tmpdir(), 'mkm-chromium-'));
-    const child = spawn(
-      chromium,
-      [
-        `--app=${mode.url}`,
-        `--user-data-dir=${profile}`,
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-sync',
-      ],
-      { stdio: 'ignore' },
-    );
+    launcher = writeLauncher(mode.url);
+    const child = spawn(chromium, chromiumArgs(launcher.fileUrl, profile), { stdio: 'ignore' });
     child.on('exit', () => void shutdown());
   }
 }

@@ -20,3 +20,6 @@ export type ServerMessage =
 
 export const SECRET_FRAGMENT_KEY = 'mkm-secret';
 export const WS_PATH = '/ipc';
+/** The one-time launch link: `/launch?code=…`. */
+export const LAUNCH_PATH = '/launch';
+export const LAUNCH_CODE_PARAM = 'code';

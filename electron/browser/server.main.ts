@@ -1,33 +1,34 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CSP } from '../../shared/csp.std';
-import { MkmError } from '../../shared/errors.std';
+import { ERROR_SENTENCES, MkmError } from '../../shared/errors.std';
 import { createApp, type App } from '../core/app.main';
 import type { Logger } from '../core/logger.main';
 import type { SenderInfo } from '../core/registry.main';
-import { clientMessage, SECRET_FRAGMENT_KEY, WS_PATH, type ServerMessage } from './protocol.std';
+import { RENDERER_TYPES, rendererHeaders, resolveRendererPath } from '../core/renderer-files.main';
+import {
+  clientMessage,
+  LAUNCH_CODE_PARAM,
+  LAUNCH_PATH,
+  SECRET_FRAGMENT_KEY,
+  WS_PATH,
+  type ServerMessage,
+} from './protocol.std';
 
 /**
  * Browser mode: the real main-process services in plain Node, the real renderer in any
- * Chromium, and the preload's API object rebuilt over a loopback WebSocket. The page gets a
- * per-launch secret in the URL fragment (never sent over HTTP); the socket checks Host, Origin
- * and that secret before it passes a single call to the registry.
+ * Chromium, and the preload's API object rebuilt over a loopback WebSocket. The socket checks
+ * Host, Origin and a per-launch secret before it passes a single call to the registry.
+ *
+ * The secret itself is never printed and never put in a URL that a process's argv could show to
+ * another local user: what is printed (and handed to Chromium through a 0600 file) is a
+ * one-time launch link. Its first use answers with a redirect whose fragment carries the secret
+ * (fragments are never sent over HTTP; the page moves it to sessionStorage and out of the address
+ * bar at once); every later use of the link is refused.
  */
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.woff2': 'font/woff2',
-  '.json': 'application/json',
-  '.ico': 'image/x-icon',
-};
 
 export interface BrowserModeOptions {
   dataDir: string;
@@ -37,10 +38,14 @@ export interface BrowserModeOptions {
   logger?: Logger;
   /** Fixed secret for tests; random otherwise. */
   secret?: string;
+  /** Libraries named at start (--module, MKM_MODULE) that the page may choose. */
+  launchModules?: readonly string[];
+  /** Told once, when the launch link has been used (the launcher file can go). */
+  onLaunched?: () => void;
 }
 
 export interface BrowserMode {
-  /** Open this in Chromium: it carries the secret in its fragment. */
+  /** The one-time launch link: works once, and holds a code, never the secret. */
   url: string;
   origin: string;
   port: number;
@@ -70,6 +75,8 @@ export async function startBrowserMode(options: BrowserModeOptions): Promise<Bro
   }
   const secret = options.secret ?? randomBytes(32).toString('base64url');
   const secretBytes = Buffer.from(secret);
+  const firstLaunchCode = randomBytes(32);
+  let launchCode: Buffer | null = firstLaunchCode;
   let origin = '';
   let host = '';
 
@@ -79,6 +86,7 @@ export async function startBrowserMode(options: BrowserModeOptions): Promise<Bro
     mode: 'browser',
     dataDir: options.dataDir,
     isTrustedSender,
+    launchModules: options.launchModules ?? [],
     ...(options.logger ? { logger: options.logger } : {}),
   });
   const log = app.logger.child({ component: 'browser-mode' });
@@ -91,30 +99,50 @@ export async function startBrowserMode(options: BrowserModeOptions): Promise<Bro
 
   const server = createServer((req, res) => serveStatic(req, res));
   function serveStatic(req: IncomingMessage, res: ServerResponse) {
-    const headers = {
-      'Content-Security-Policy': CSP,
-      'X-Content-Type-Options': 'nosniff',
-      'Referrer-Policy': 'no-referrer',
-      'Cache-Control': 'no-store',
-      'Cross-Origin-Opener-Policy': 'same-origin',
-    };
+    const headers = rendererHeaders();
     // A DNS-rebinding page arrives with a foreign Host header.
     if (req.headers.host !== host || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(req.headers.host !== host ? 421 : 405, headers).end();
       return;
     }
-    const pathname = decodeURIComponent(new URL(req.url ?? '/', origin).pathname);
+    const requestUrl = new URL(req.url ?? '/', origin);
+    const pathname = requestUrl.pathname;
+    if (pathname === LAUNCH_PATH) {
+      launch(requestUrl.searchParams.get(LAUNCH_CODE_PARAM), res, headers);
+      return;
+    }
     if (pathname === '/' || pathname === '/index.html') {
-      res.writeHead(200, { ...headers, 'Content-Type': TYPES['.html'] }).end(indexHtml);
+      res.writeHead(200, rendererHeaders(RENDERER_TYPES['.html'])).end(indexHtml);
       return;
     }
-    const file = normalize(join(rendererDir, pathname));
-    if (!file.startsWith(rendererDir + sep) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404, headers).end();
+    const found = resolveRendererPath(rendererDir, pathname);
+    if (!found.ok) {
+      res.writeHead(found.status, headers).end();
       return;
     }
-    res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    createReadStream(file).pipe(res);
+    res.writeHead(200, rendererHeaders(found.type));
+    createReadStream(found.file).pipe(res);
+  }
+
+  function launch(code: string | null, res: ServerResponse, headers: Record<string, string>) {
+    const given = Buffer.from(code ?? '', 'base64url');
+    if (!launchCode || given.length !== launchCode.length || !timingSafeEqual(given, launchCode)) {
+      log.warn('refused a launch link', { used: launchCode === null });
+      res
+        .writeHead(launchCode ? 403 : 410, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' })
+        .end(
+          launchCode
+            ? 'This is not the launch link browser mode printed.\n'
+            : `${ERROR_SENTENCES.LAUNCH_LINK_USED} (LAUNCH_LINK_USED)\n`,
+        );
+      return;
+    }
+    launchCode = null;
+    log.info('launch link used');
+    res
+      .writeHead(303, { ...headers, Location: `/#${SECRET_FRAGMENT_KEY}=${encodeURIComponent(secret)}` })
+      .end();
+    options.onLaunched?.();
   }
 
   const wss = new WebSocketServer({
@@ -200,7 +228,7 @@ export async function startBrowserMode(options: BrowserModeOptions): Promise<Bro
   log.info('browser mode listening', { origin });
 
   return {
-    url: `${origin}/#${SECRET_FRAGMENT_KEY}=${encodeURIComponent(secret)}`,
+    url: `${origin}${LAUNCH_PATH}?${LAUNCH_CODE_PARAM}=${firstLaunchCode.toString('base64url')}`,
     origin,
     port,
     app,

@@ -33,7 +33,12 @@ function createTransport(secret: string | null): ClientTransport {
   const connect = () =>
     new Promise<WebSocket>((resolve, reject) => {
       if (!secret) {
-        reject(new MkmError('UNAUTHENTICATED', 'Open browser mode with the link it printed.'));
+        reject(
+          new MkmError(
+            'UNAUTHENTICATED',
+            'Open browser mode with the launch link it printed (each link works once).',
+          ),
+        );
         return;
       }
       const ws = new WebSocket(`ws://${location.host}${WS_PATH}`);

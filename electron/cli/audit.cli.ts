@@ -1,5 +1,8 @@
 import { Option } from 'commander';
 import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { MkmError } from '../../shared/errors.std';
+import { checkDestination } from '../core/destination.main';
 import { addCommands } from './context.cli';
 import { loggedInSlot } from './tokens.cli';
 
@@ -40,11 +43,23 @@ addCommands((program, context) => {
     .description('export the audit log as JSON or CSV')
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv']).default('json'))
     .option('--out <file>', 'write to this file instead of stdout')
-    .action(async (opts: { format: 'json' | 'csv'; out?: string }) => {
+    .option('--force', 'replace the file if it exists')
+    .action(async (opts: { format: 'json' | 'csv'; out?: string; force?: boolean }) => {
       const ctx = context();
       const { content } = await ctx.call('audit.export', { format: opts.format });
       if (opts.out) {
-        writeFileSync(opts.out, content, { mode: 0o600 });
+        // Out of the data folder, and never over a file unless --force says so.
+        const out = checkDestination(resolve(opts.out), {
+          dataDir: ctx.app().paths.root,
+          overwrite: opts.force ?? false,
+        });
+        try {
+          writeFileSync(out, content, { mode: 0o600, flag: opts.force ? 'w' : 'wx' });
+        } catch (error) {
+          if ((error as { code?: string }).code === 'EEXIST')
+            throw new MkmError('DESTINATION_EXISTS', undefined, { out });
+          throw error;
+        }
         ctx.out.result({ out: opts.out, bytes: Buffer.byteLength(content) }, () => `wrote ${opts.out}`);
       } else {
         process.stdout.write(content);

@@ -1,5 +1,6 @@
 import { Option } from 'commander';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import {
   EXCHANGE_DEFAULT_LIFETIME_DAYS,
   EXCHANGE_MAX_BYTES,
@@ -12,6 +13,7 @@ import {
   type ExchangeVerification,
 } from '../../shared/contract/exchange.std';
 import { MkmError } from '../../shared/errors.std';
+import { refuseInDataFolder } from '../core/destination.main';
 import { addCommands, type CliContext } from './context.cli';
 import { resolveProfile } from './gateway.cli';
 import { usage } from './output.cli';
@@ -192,7 +194,10 @@ addCommands((program, context) => {
         });
         try {
           // Public material only, so readable by others (it is carried to another machine).
-          writeFileSync(opts.out, made.text, { flag: opts.force ? 'w' : 'wx', mode: 0o644 });
+          writeFileSync(refuseInDataFolder(resolve(opts.out), ctx.app().paths.root), made.text, {
+            flag: opts.force ? 'w' : 'wx',
+            mode: 0o644,
+          });
         } catch (error) {
           if ((error as { code?: string }).code === 'EEXIST') {
             throw new MkmError('CONFLICT', `${opts.out} already exists; add --force to replace it.`, {

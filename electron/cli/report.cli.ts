@@ -1,10 +1,11 @@
 import { Option } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { extname } from 'node:path';
+import { extname, resolve } from 'node:path';
 import type { CustodianText, CustodianView, PciReport } from '../../shared/contract/report.std';
 import { MkmError } from '../../shared/errors.std';
 import { writeFileAtomic } from '../core/atomic-file.main';
 import { STATUS_LABELS } from '../report/report.std';
+import { refuseInDataFolder } from '../core/destination.main';
 import { addCommands, commandGroup, type CliContext } from './context.cli';
 import { usage } from './output.cli';
 import { loggedInSlot } from './tokens.cli';
@@ -92,7 +93,7 @@ addCommands((program, context) => {
       const format = formatOf(opts.out, opts.format);
       const exported = await ctx.call('report.exportPci', { format, ...(await loginIfPin(ctx)) });
       const data = Buffer.from(exported.content, exported.encoding === 'base64' ? 'base64' : 'utf8');
-      writeReport(opts.out, data, opts.force);
+      writeReport(refuseInDataFolder(resolve(opts.out), ctx.app().paths.root), data, opts.force);
       const { summary } = exported;
       ctx.out.result(
         { out: opts.out, format, bytes: data.length, summary },

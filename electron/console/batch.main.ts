@@ -1,12 +1,18 @@
 import {
+  constants,
+  copyFileSync,
   createReadStream,
   createWriteStream,
   existsSync,
+  linkSync,
+  openSync,
   renameSync,
   statSync,
+  unlinkSync,
   type WriteStream,
 } from 'node:fs';
 import { isAbsolute } from 'node:path';
+import { Readable } from 'node:stream';
 import type { KeyObject } from 'node:crypto';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
@@ -90,6 +96,8 @@ export interface AesTarget {
 export interface BatchRun {
   operationId: string;
   inPath: string;
+  /** An upload held in memory (browser mode; card data never lands in a temp file): read instead of inPath. */
+  inData?: Buffer | undefined;
   outPath: string;
   scheme: BatchScheme;
   overwrite: boolean;
@@ -107,21 +115,24 @@ function normalizeHeader(name: string): string {
     .replace(/[\s_.-]/g, '');
 }
 
-/** Paths main will touch: absolute, .csv, the input there, the output new unless overwrite. */
-export function checkBatchPaths(inPath: string, outPath: string, overwrite: boolean): void {
+/**
+ * Paths main will touch: absolute, .csv, the input there, the output new unless overwrite. A null
+ * input is one held in memory (an upload).
+ */
+export function checkBatchPaths(inPath: string | null, outPath: string, overwrite: boolean): void {
   for (const [field, p] of [
-    ['inPath', inPath],
-    ['outPath', outPath],
-  ] as const) {
+    ...(inPath === null ? [] : [['inPath', inPath] as const]),
+    ['outPath', outPath] as const,
+  ]) {
     if (!isAbsolute(p)) throw new MkmError('VALIDATION', 'Give the full path of the file.', { field });
     if (!/\.csv$/i.test(p)) throw new MkmError('VALIDATION', 'The file must be a .csv file.', { field });
   }
   if (inPath === outPath)
     throw new MkmError('VALIDATION', 'The output must be another file than the input.', { field: 'outPath' });
-  if (!existsSync(inPath) || !statSync(inPath).isFile()) {
+  if (inPath !== null && (!existsSync(inPath) || !statSync(inPath).isFile())) {
     throw new MkmError('NOT_FOUND', 'The input file does not exist.', { field: 'inPath' });
   }
-  if (existsSync(outPath) && !overwrite) {
+  if ((existsSync(outPath) || existsSync(`${outPath}.partial`)) && !overwrite) {
     throw new MkmError(
       'CONFLICT',
       'The output file already exists; choose another name or allow overwriting.',
@@ -130,6 +141,64 @@ export function checkBatchPaths(inPath: string, outPath: string, overwrite: bool
       },
     );
   }
+}
+
+function* slices(data: Buffer): Generator<Buffer> {
+  for (let at = 0; at < data.length; at += 64 * 1024) yield data.subarray(at, at + 64 * 1024);
+}
+
+/**
+ * The partial output is created, never reused: 'wx' fails on any file or symlink already at that
+ * name, so nothing planted there between the checks and the open is followed or written. A stale
+ * one is removed first only when replacing the output was confirmed.
+ */
+function openPartial(partialPath: string, overwrite: boolean): number {
+  if (overwrite) {
+    try {
+      unlinkSync(partialPath);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ENOENT') throw e;
+    }
+  }
+  try {
+    return openSync(partialPath, 'wx', 0o600);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'EEXIST') {
+      throw new MkmError('DESTINATION_EXISTS', 'A partial output from another batch is already there.', {
+        field: 'outPath',
+      });
+    }
+    throw e;
+  }
+}
+
+/** Partial → output: without confirmation a hard link, which fails rather than replace a file. */
+function publish(partialPath: string, outPath: string, overwrite: boolean): void {
+  if (overwrite) {
+    renameSync(partialPath, outPath);
+    return;
+  }
+  try {
+    try {
+      linkSync(partialPath, outPath);
+    } catch (e) {
+      // A filesystem without hard links: an exclusive copy refuses an existing file just the same.
+      if ((e as { code?: string }).code === 'EEXIST') throw e;
+      copyFileSync(partialPath, outPath, constants.COPYFILE_EXCL);
+    }
+  } catch (e) {
+    if ((e as { code?: string }).code === 'EEXIST') {
+      throw new MkmError(
+        'DESTINATION_EXISTS',
+        'The output file appeared while the batch ran; it was left alone.',
+        {
+          field: 'outPath',
+        },
+      );
+    }
+    throw e;
+  }
+  unlinkSync(partialPath);
 }
 
 interface Row {
@@ -199,8 +268,10 @@ function csvError(e: unknown): MkmError | null {
 export async function runBatch(run: BatchRun): Promise<BatchSummary> {
   const started = Date.now();
   const partialPath = `${run.outPath}.partial`;
-  const size = Math.max(1, statSync(run.inPath).size);
-  const input = createReadStream(run.inPath);
+  const size = Math.max(1, run.inData ? run.inData.length : statSync(run.inPath).size);
+  const input = run.inData ? Readable.from(slices(run.inData)) : createReadStream(run.inPath);
+  let bytesRead = 0;
+  input.on('data', (chunk: Buffer) => (bytesRead += chunk.length));
   const parser = input.pipe(new RecordLimit(RECORD_MAX_BYTES)).pipe(
     parse({
       bom: true,
@@ -249,7 +320,7 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
         if (record[statusAt] === 'ok') encrypted++;
         else failed++;
       }
-      run.onProgress(Math.min(1, input.bytesRead / size), rows);
+      run.onProgress(Math.min(1, bytesRead / size), rows);
     })();
     // Its failure surfaces at the next flush or at the end; not as an unhandled rejection.
     inFlight.catch(() => {});
@@ -356,7 +427,7 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
           'error',
           ...(run.scheme === 'aes' ? AES_COLUMNS : present.map((f) => RSA_COLUMNS[f])),
         ];
-        out = createWriteStream(partialPath, { flags: 'w', mode: 0o600 });
+        out = createWriteStream('', { fd: openPartial(partialPath, run.overwrite) });
         await write(stringify([columns]));
         run.onProgress(0, 0);
         continue;
@@ -402,8 +473,15 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
       await new Promise<void>((resolve) => stream.end(resolve));
     }
   }
+  if (status === 'done') {
+    try {
+      publish(partialPath, run.outPath, run.overwrite);
+    } catch (e) {
+      status = 'failed';
+      error = toErrorShape(e);
+    }
+  }
   const partial = status !== 'done';
-  if (!partial) renameSync(partialPath, run.outPath);
   const elapsedMs = Date.now() - started;
   return {
     operationId: run.operationId,

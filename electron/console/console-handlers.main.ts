@@ -1,6 +1,7 @@
 import type { Contract } from '../../shared/contract.std';
 import type { Handlers } from '../core/registry.main';
 import type { AppServices } from '../core/services.main';
+import { downloadBatchOutput, pickBatchInput, resolveBatchFiles, uploadBatchInput } from './batch-files.main';
 import { consoleServiceFor } from './console-service.main';
 
 /** The `console.*` channels, over the app's one ConsoleService. */
@@ -20,7 +21,26 @@ export function consoleHandlers(services: AppServices): Handlers<Contract>['cons
       return { persist: svc().history.persistent, file: svc().history.file };
     },
     lastCiphertexts: () => svc().lastCiphertexts(),
-    batchStart: (request) => svc().batchStart(request),
+    batchStart: async ({ inPath, outPath, input, output, overwrite, ...rest }, ctx) => {
+      const files = await resolveBatchFiles(services, ctx, { inPath, outPath, input, output, overwrite });
+      let summary;
+      try {
+        summary = await svc().batchStart({
+          ...rest,
+          inPath: files.inPath,
+          inData: files.inData,
+          outPath: files.outPath,
+          overwrite: files.overwrite,
+        });
+      } catch (error) {
+        files.abandon();
+        throw error;
+      }
+      return files.finish(summary);
+    },
+    batchPickInput: () => pickBatchInput(services),
+    batchUpload: ({ name, content }) => uploadBatchInput(services, name, content),
+    batchDownload: ({ fileId }) => downloadBatchOutput(services, fileId),
     batchCancel: ({ operationId }) => svc().batchCancel(operationId),
   };
 }

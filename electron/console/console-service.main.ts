@@ -693,6 +693,8 @@ export class ConsoleService {
   async batchStart(request: {
     operationId?: string | undefined;
     inPath: string;
+    /** An upload held in memory: read instead of inPath, which then only names it. */
+    inData?: Buffer | undefined;
     outPath: string;
     scheme: BatchScheme;
     profileId?: string | undefined;
@@ -704,7 +706,7 @@ export class ConsoleService {
     if (this.batches.has(operationId)) {
       throw new MkmError('CONFLICT', 'A batch with this operation id is already running.', { operationId });
     }
-    checkBatchPaths(request.inPath, request.outPath, request.overwrite ?? false);
+    checkBatchPaths(request.inData ? null : request.inPath, request.outPath, request.overwrite ?? false);
     const abort = new AbortController();
     const { events, tokens } = this.deps;
     let rsa: Parameters<typeof runBatch>[0]['rsa'];
@@ -747,6 +749,7 @@ export class ConsoleService {
     const running = runBatch({
       operationId,
       inPath: request.inPath,
+      inData: request.inData,
       outPath: request.outPath,
       scheme: request.scheme,
       overwrite: request.overwrite ?? false,

@@ -14,6 +14,7 @@ import { AppAudit } from '../audit/app-audit.main';
 import { createLogger, type Logger } from './logger.main';
 import { dataPaths, type DataPaths } from './paths.main';
 import { EventBus, Registry, type Handlers, type SenderInfo } from './registry.main';
+import { FileHandles, type FileDialogs } from './destination.main';
 import { DEFAULT_SETTINGS, openStore, type StoreFactory } from './store.main';
 import { keyHandlers, tokenHandlers } from '../hsm/handlers.main';
 import type { HostSpawner } from '../hsm/host/spawner.std';
@@ -50,6 +51,10 @@ export interface AppOptions {
   moduleOverride?: string | undefined;
   /** CLI --module-params / MKM_MODULE_PARAMS: the library's initialisation parameters. */
   moduleParametersOverride?: string | undefined;
+  /** Browser mode's --module / MKM_MODULE: libraries its page may choose. */
+  launchModules?: readonly string[];
+  /** Electron's main-side file dialogs; absent in browser mode and the CLI. */
+  dialogs?: FileDialogs;
   /** Electron's utilityProcess spawner; Node modes fork a child process. */
   hostSpawnerFor?: (env: NodeJS.ProcessEnv) => HostSpawner;
   /** Poll for inserted and removed tokens (UIs do, the CLI does not). */
@@ -121,6 +126,18 @@ export function createApp(options: AppOptions): App {
     packaged: options.packaged ?? false,
     moduleOverride: options.moduleOverride,
     moduleParametersOverride: options.moduleParametersOverride,
+    launchModules: options.launchModules ?? [],
+    ...(options.dialogs
+      ? {
+          pickLibraryFile: () =>
+            options.dialogs!.open({ title: 'Choose the PKCS#11 library', purpose: 'pkcs11-library' }),
+        }
+      : {}),
+    moduleChoice: {
+      get: () => store.get('module') ?? null,
+      set: (choice) => store.set('module', choice),
+    },
+    record: (entry) => audit.record(entry),
     watchSlots: options.watchSlots ?? false,
     settings: {
       get: settings,
@@ -168,6 +185,7 @@ export function createApp(options: AppOptions): App {
   }
 
   const closers: (() => Promise<void> | void)[] = [];
+  const files = new FileHandles();
   const services: AppServices = {
     mode: options.mode,
     packaged: options.packaged ?? false,
@@ -179,6 +197,8 @@ export function createApp(options: AppOptions): App {
     audit,
     gateway,
     keyLifecycle,
+    dialogs: options.dialogs,
+    files,
     onClose: (fn) => closers.push(fn),
   };
 
@@ -328,6 +348,7 @@ export function createApp(options: AppOptions): App {
       logger.info('audit log closed');
       await tokens.close();
       logger.info('token host stopped');
+      files.close();
     },
   };
 }

@@ -6,14 +6,18 @@ import type { SenderInfo } from './registry.main';
  */
 export function appUrlMatcher(appUrl: string): (url: string) => boolean {
   const expected = new URL(appUrl);
+  if (expected.protocol !== 'app:' && expected.protocol !== 'http:') {
+    // file:// and the rest have no origin of their own to compare: the app never runs there.
+    throw new Error(`not an app URL: ${expected.protocol}`);
+  }
   return (url: string) => {
     try {
       const parsed = new URL(url);
-      // file:// has no origin to compare: the exact index.html path is the app's identity.
-      return expected.protocol === 'file:'
-        ? parsed.protocol === 'file:' &&
-            parsed.pathname === expected.pathname &&
-            parsed.host === expected.host
+      if (parsed.username || parsed.password) return false;
+      // Node gives app:// (a scheme it does not know as standard) an opaque origin: the scheme
+      // and host are the app's identity, as Chromium's origin for the privileged scheme is.
+      return expected.protocol === 'app:'
+        ? parsed.protocol === 'app:' && parsed.host === expected.host
         : parsed.origin === expected.origin;
     } catch {
       return false;

@@ -7,6 +7,7 @@ import type { Logger } from './logger.main';
 import type { DataPaths } from './paths.main';
 import type { EventBus } from './registry.main';
 import type { AppOptions } from './app.main';
+import type { FileDialogs, FileHandles } from './destination.main';
 
 /**
  * What a domain's handlers may use: the services `createApp` composed once. Each domain's
@@ -25,6 +26,10 @@ export interface AppServices {
   gateway: GatewayService;
   /** Opens on first use (it holds a lock on its folder). */
   keyLifecycle(): KeyLifecycleService;
+  /** Electron's main-side file dialogs; absent in browser mode and the CLI. */
+  dialogs?: FileDialogs | undefined;
+  /** Inputs picked or uploaded, outputs waiting for download: pages hold ids, never paths. */
+  files: FileHandles;
   /** Work to finish or cancel before the token host stops (e.g. a batch in flight). */
   onClose(fn: () => Promise<void> | void): void;
 }

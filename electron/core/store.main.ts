@@ -11,28 +11,69 @@ import type { Logger } from './logger.main';
  */
 export type StoreData = {
   settings: Settings;
+  /** The PKCS#11 library in use: written by main only (tokens.selectModule), never by a page. */
+  module?: ModuleChoice | null;
 };
+
+export interface ModuleChoice {
+  path: string;
+  /** Vendor initialization parameters (pkcs11js libraryParameters); an advanced option. */
+  parameters: string | null;
+  /**
+   * How main came to know the path. `migrated`: a path from before 0.3.0, when a page could
+   * name any file; it is loaded only while it is on the well-known list or named at launch.
+   */
+  via: 'well-known' | 'dialog' | 'launch' | 'migrated';
+}
 
 export const DEFAULT_SETTINGS: Settings = {
   theme: 'system',
   idleLogoutMinutes: 5,
-  modulePath: null,
-  moduleParameters: null,
   confirmDemoToken: false,
 };
+
+/** 0.3.0: the library choice leaves the settings a page may change (issue 10, point 5). */
+export function migrateModuleChoice(settings: Record<string, unknown>): {
+  settings: Settings;
+  module: ModuleChoice | null;
+} {
+  const { modulePath, moduleParameters, ...rest } = settings;
+  return {
+    settings: { ...DEFAULT_SETTINGS, ...(rest as Partial<Settings>) },
+    module:
+      typeof modulePath === 'string' && modulePath
+        ? {
+            path: modulePath,
+            parameters: typeof moduleParameters === 'string' ? moduleParameters : null,
+            via: 'migrated',
+          }
+        : null,
+  };
+}
 
 const SCHEMA: Options<StoreData>['schema'] = {
   settings: {
     type: 'object',
     additionalProperties: false,
     // Fields added after 0.1.0 stay optional here: the schema is checked before migrations run.
-    required: ['theme', 'idleLogoutMinutes', 'modulePath', 'confirmDemoToken'],
+    // modulePath and moduleParameters are still read (stores before 0.3.0); 0.3.0 moves them out.
+    required: ['theme', 'idleLogoutMinutes', 'confirmDemoToken'],
     properties: {
       theme: { enum: ['system', 'light', 'dark'] },
       idleLogoutMinutes: { type: 'integer', minimum: 1, maximum: 240 },
       modulePath: { type: ['string', 'null'], maxLength: 4096 },
       moduleParameters: { type: ['string', 'null'], maxLength: 4096 },
       confirmDemoToken: { type: 'boolean' },
+    },
+  },
+  module: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    required: ['path', 'parameters', 'via'],
+    properties: {
+      path: { type: 'string', minLength: 1, maxLength: 4096 },
+      parameters: { type: ['string', 'null'], maxLength: 4096 },
+      via: { enum: ['well-known', 'dialog', 'launch', 'migrated'] },
     },
   },
 };
@@ -57,7 +98,7 @@ export function openStore(dataDir: string, logger: Logger, factory: StoreFactory
     cwd: dataDir,
     configName: STORE_NAME,
     projectName: 'merchant-key-manager',
-    projectVersion: '0.2.0',
+    projectVersion: '0.3.0',
     schema: SCHEMA,
     defaults: { settings: DEFAULT_SETTINGS },
     clearInvalidConfig: false,
@@ -67,14 +108,19 @@ export function openStore(dataDir: string, logger: Logger, factory: StoreFactory
       '0.1.0': (store) => {
         if (!store.has('settings')) store.set('settings', DEFAULT_SETTINGS);
       },
-      // 0.2.0 added vendor initialization parameters.
+      // 0.2.0 added vendor initialization parameters (moved out again by 0.3.0).
       '0.2.0': (store) => {
-        const settings = store.get('settings') as Partial<typeof DEFAULT_SETTINGS>;
+        const settings = store.get('settings') as unknown as Record<string, unknown>;
         store.set('settings', {
           ...DEFAULT_SETTINGS,
           ...settings,
           moduleParameters: settings.moduleParameters ?? null,
-        });
+        } as Settings);
+      },
+      '0.3.0': (store) => {
+        const migrated = migrateModuleChoice(store.get('settings') as unknown as Record<string, unknown>);
+        store.set('settings', migrated.settings);
+        if (!store.has('module')) store.set('module', migrated.module);
       },
     },
   };

@@ -19,6 +19,8 @@ export function tokenHandlers(tokens: TokensService): Handlers<Contract>['tokens
         ...(demo !== undefined ? { demo } : {}),
         ...(libraryParameters !== undefined ? { libraryParameters } : {}),
       }),
+    browseModule: ({ libraryParameters }) =>
+      tokens.browseModule(libraryParameters !== undefined ? { libraryParameters } : {}),
     list: () => tokens.slots(),
     login: (req) => tokens.call('login', req),
     logout: (req) => tokens.call('logout', req),

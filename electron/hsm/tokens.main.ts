@@ -1,15 +1,18 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ModuleState, Settings } from '../../shared/contract.std';
 import { MkmError, toErrorShape, type MkmErrorShape } from '../../shared/errors.std';
+import type { AuditAppend } from '../audit/audit-log.main';
 import type { Logger } from '../core/logger.main';
+import type { ModuleChoice } from '../core/store.main';
 import type { EventBus } from '../core/registry.main';
 import { HsmClient, type CallOptions } from './client.main';
 import { DEMO_LABEL, demoTokenAvailable, ensureDemoToken } from './demo-token.main';
 import type { HsmMethodName, HsmParams, HsmResult } from './host/protocol.std';
 import { createNodeHostSpawner } from './host/node-spawner.main';
 import type { HostSpawner } from './host/spawner.std';
-import type { CapabilitiesResult, ModuleInfo, SlotSummary } from './pkcs11/types.std';
+import type { CapabilitiesResult, ModuleInfo, SlotSummary, WellKnownModule } from './pkcs11/types.std';
+import { identifyLibrary, type LibraryIdentity } from './module-identity.main';
 import { wellKnownModules } from './pkcs11/well-known-modules.main';
 
 /**
@@ -22,14 +25,22 @@ export interface TokensServiceOptions {
   logger: Logger;
   events: EventBus;
   settings: { get(): Settings; update(patch: Partial<Settings>): Settings };
+  /** Where the chosen library is remembered (the store's `module`); in memory when absent. */
+  moduleChoice?: { get(): ModuleChoice | null; set(choice: ModuleChoice | null): void };
   packaged: boolean;
-  /** CLI --module: a path, or "demo". */
+  /** CLI --module: a path, or "demo". The user's own shell named it: it is loaded as given. */
   moduleOverride?: string | undefined;
   /**
    * CLI --module-params (or MKM_MODULE_PARAMS): the library's initialisation parameters. Without
    * it, an override naming the library chosen in the settings keeps that library's parameters.
    */
   moduleParametersOverride?: string | undefined;
+  /** Libraries named when browser mode was started (--module, MKM_MODULE): a page may pick them. */
+  launchModules?: readonly string[];
+  /** Electron's main-side open dialog; absent where there is none (browser mode, CLI). */
+  pickLibraryFile?: () => Promise<string | null>;
+  /** Every library load lands here, with the library's real path and SHA-256. */
+  record?: (entry: AuditAppend) => void;
   /** Electron passes a utilityProcess spawner; Node modes fork a child. */
   spawnerFor?: (env: NodeJS.ProcessEnv) => HostSpawner;
   /** Poll for inserted and removed tokens (the UI wants it; the CLI does not). */
@@ -42,6 +53,8 @@ interface Choice {
   libraryParameters?: string | undefined;
   demo: boolean;
   env: NodeJS.ProcessEnv;
+  /** A remembered library main may no longer load (see ModuleChoice `migrated`). */
+  refused?: MkmError;
 }
 
 export class TokensService {
@@ -55,9 +68,36 @@ export class TokensService {
   private stopWatching: (() => void) | null = null;
   private readonly lostListeners = new Set<() => void>();
 
+  /** Libraries the admin picked in the main-side dialog during this run. */
+  private readonly picked = new Set<string>();
+  private memoryChoice: ModuleChoice | null = null;
+  private readonly moduleChoice: { get(): ModuleChoice | null; set(choice: ModuleChoice | null): void };
+
   constructor(private readonly options: TokensServiceOptions) {
     this.capabilityFile = join(options.dataDir, 'capabilities.json');
     this.capabilityCache = this.readCapabilityCache();
+    this.moduleChoice = options.moduleChoice ?? {
+      get: () => this.memoryChoice,
+      set: (choice) => (this.memoryChoice = choice),
+    };
+  }
+
+  /** The launch-named libraries, as the page sees them beside the well-known ones. */
+  private launchModules(): WellKnownModule[] {
+    return (this.options.launchModules ?? []).map((path) => ({
+      name: 'Named when browser mode started',
+      vendor: 'your command line',
+      path: resolve(path),
+    }));
+  }
+
+  /** How main knows a path a page asked for, or null when it does not (never loaded then). */
+  private knownAs(path: string): ModuleChoice['via'] | null {
+    const wanted = resolve(path);
+    if (wellKnownModules().some((m) => m.path === wanted)) return 'well-known';
+    if (this.launchModules().some((m) => m.path === wanted)) return 'launch';
+    if (this.picked.has(wanted)) return 'dialog';
+    return null;
   }
 
   private demoDir(): string {
@@ -72,18 +112,31 @@ export class TokensService {
   private choose(prepareDemo = true): Choice {
     const override = this.options.moduleOverride;
     const paramsOverride = this.options.moduleParametersOverride || undefined;
-    const settings = this.options.settings.get();
+    const remembered = this.moduleChoice.get();
     if (override && override !== 'demo') {
       // The parameters belong to the library: --module naming the chosen library keeps them.
-      const kept = settings.modulePath === override ? (settings.moduleParameters ?? undefined) : undefined;
+      const kept = remembered?.path === override ? (remembered.parameters ?? undefined) : undefined;
       const libraryParameters = paramsOverride ?? kept;
       return { source: 'override', path: override, libraryParameters, demo: false, env: process.env };
     }
-    if (!override && settings.modulePath) {
+    if (!override && remembered) {
+      if (remembered.via === 'migrated' && this.knownAs(remembered.path) === null) {
+        return {
+          source: 'none',
+          path: null,
+          demo: false,
+          env: process.env,
+          refused: new MkmError(
+            'MODULE_NOT_ALLOWED',
+            `The PKCS#11 library ${remembered.path} was chosen before mkm checked where libraries come from; choose it again (Browse… in the desktop app, or --module when starting browser mode).`,
+            { path: remembered.path },
+          ),
+        };
+      }
       return {
         source: 'settings',
-        path: settings.modulePath,
-        libraryParameters: paramsOverride ?? settings.moduleParameters ?? undefined,
+        path: remembered.path,
+        libraryParameters: paramsOverride ?? remembered.parameters ?? undefined,
         demo: false,
         env: process.env,
       };
@@ -110,8 +163,17 @@ export class TokensService {
 
   private async startClient(choice: Choice): Promise<HsmClient> {
     await this.stopClient();
+    if (choice.refused) throw choice.refused;
     if (!choice.path) {
       throw new MkmError('NO_MODULE', 'No PKCS#11 library is chosen. Pick your token’s library in Tokens.');
+    }
+    // Pin the file: its real path is what is hashed, audited and loaded.
+    let identity: LibraryIdentity;
+    try {
+      identity = await identifyLibrary(choice.path);
+    } catch (error) {
+      this.recordLoad(choice, null, error);
+      throw error;
     }
     const settings = this.options.settings.get();
     const spawner =
@@ -128,14 +190,20 @@ export class TokensService {
     this.clientChoice = choice;
     try {
       this.moduleInfo = await client.call('loadModule', {
-        path: choice.path,
+        path: identity.realPath,
         ...(choice.libraryParameters ? { libraryParameters: choice.libraryParameters } : {}),
       });
       this.moduleError = null;
-      this.options.logger.info('PKCS#11 module loaded', { path: choice.path, demo: choice.demo });
+      this.options.logger.info('PKCS#11 module loaded', {
+        path: identity.realPath,
+        sha256: identity.sha256,
+        demo: choice.demo,
+      });
+      this.recordLoad(choice, identity, null);
     } catch (error) {
       this.moduleInfo = null;
       this.moduleError = toErrorShape(error);
+      this.recordLoad(choice, identity, error);
       // A host without a library must not be kept: every later call would answer NO_MODULE
       // instead of the library's own failure.
       await this.stopClient();
@@ -143,6 +211,23 @@ export class TokensService {
     }
     if (this.options.watchSlots) this.stopWatching = client.watchSlots({ intervalMs: 1000 });
     return client;
+  }
+
+  private recordLoad(choice: Choice, identity: LibraryIdentity | null, error: unknown, reload = false): void {
+    this.options.record?.({
+      action: 'token.module.load',
+      result: error ? toErrorShape(error).code : 'ok',
+      details: {
+        reload,
+        source: choice.source,
+        demo: choice.demo,
+        requested: choice.path,
+        path: identity?.realPath ?? null,
+        // The library file's SHA-256 (named so the audit keeps it whole, like a key fingerprint).
+        fingerprint: identity?.sha256 ?? null,
+        bytes: identity?.bytes ?? null,
+      },
+    });
   }
 
   private wire(client: HsmClient): void {
@@ -167,6 +252,15 @@ export class TokensService {
         state: info.error ? 'failed' : 'restored',
         message: info.error ? info.error.message : 'Reconnected to the token. Log in again to continue.',
       });
+      // The new host loaded the library again: audited like any load (the file as it is now).
+      const choice = this.clientChoice;
+      if (choice?.path && (info.moduleReloaded || info.error)) {
+        identifyLibrary(choice.path)
+          .then((identity) =>
+            this.recordLoad(choice, identity, info.error ? new MkmError(info.error.code) : null, true),
+          )
+          .catch((error) => this.recordLoad(choice, null, error, true));
+      }
     });
     client.on('login-required', (info) =>
       events.emit('tokens.loggedOut', { slotIds: info.slotIds, reason: 'connection' }),
@@ -209,6 +303,7 @@ export class TokensService {
     let choice: Choice | null = null;
     try {
       choice = this.choose();
+      if (choice.refused) throw choice.refused;
       if (choice.path) await this.hsm();
     } catch (error) {
       this.moduleError = toErrorShape(error);
@@ -224,39 +319,63 @@ export class TokensService {
         this.options.packaged && demoTokenAvailable() && !this.options.settings.get().confirmDemoToken,
       info: choice?.path && this.client ? this.moduleInfo : null,
       error: this.moduleError,
-      wellKnown: wellKnownModules(),
+      wellKnown: [...wellKnownModules(), ...this.launchModules()],
+      canBrowse: this.options.pickLibraryFile !== undefined,
     };
   }
 
+  /**
+   * A page chooses among libraries main already knows (well-known, named at launch, picked in
+   * this run's dialog) or the demo token; any other path is refused before anything changes.
+   */
   async selectModule(request: {
     path: string | null;
     demo?: boolean;
     libraryParameters?: string | null;
   }): Promise<ModuleState> {
-    const previous = this.options.settings.get();
+    const previous = { settings: this.options.settings.get(), module: this.moduleChoice.get() };
     if (request.demo) {
-      this.options.settings.update({ modulePath: null, moduleParameters: null, confirmDemoToken: true });
+      this.moduleChoice.set(null);
+      this.options.settings.update({ confirmDemoToken: true });
     } else {
-      if (!request.path || !existsSync(request.path)) {
-        throw new MkmError('MODULE_NOT_FOUND', `No file at ${request.path ?? '(no path)'}.`);
+      const via = request.path ? this.knownAs(request.path) : null;
+      if (!request.path || via === null) {
+        throw new MkmError('MODULE_NOT_ALLOWED', undefined, { path: request.path ?? null });
       }
-      this.options.settings.update({
-        modulePath: request.path,
-        moduleParameters: request.libraryParameters ?? null,
+      if (!existsSync(request.path)) {
+        throw new MkmError('MODULE_NOT_FOUND', `No file at ${request.path}.`);
+      }
+      this.moduleChoice.set({
+        path: resolve(request.path),
+        parameters: request.libraryParameters ?? null,
+        via,
       });
     }
     try {
       await this.hsm();
     } catch (error) {
       // A library that does not load is not remembered: the previous choice stays.
-      this.options.settings.update({
-        modulePath: previous.modulePath,
-        moduleParameters: previous.moduleParameters,
-        confirmDemoToken: previous.confirmDemoToken,
-      });
+      this.moduleChoice.set(previous.module);
+      this.options.settings.update({ confirmDemoToken: previous.settings.confirmDemoToken });
       throw error;
     }
     return this.state();
+  }
+
+  /** Electron: the admin picks the library file in main's own open dialog, then it is selected. */
+  async browseModule(request: { libraryParameters?: string | null }): Promise<ModuleState | null> {
+    if (!this.options.pickLibraryFile) throw new MkmError('PICKER_UNAVAILABLE');
+    const path = await this.options.pickLibraryFile();
+    if (!path) return null;
+    this.picked.add(resolve(path));
+    return this.selectModule({ path, libraryParameters: request.libraryParameters ?? null });
+  }
+
+  /** The remembered library (store), for status lines; null for the demo token or none. */
+  chosenModulePath(): string | null {
+    if (this.options.moduleOverride && this.options.moduleOverride !== 'demo')
+      return this.options.moduleOverride;
+    return this.moduleChoice.get()?.path ?? null;
   }
 
   /** Told when the host dies: every login is gone with it. */

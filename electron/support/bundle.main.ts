@@ -199,7 +199,7 @@ export async function collectBundle(services: AppServices): Promise<Record<strin
         return {
           theme: s.theme,
           idleLogoutMinutes: s.idleLogoutMinutes,
-          modulePath: s.modulePath,
+          modulePath: services.tokens.chosenModulePath(),
           confirmDemoToken: s.confirmDemoToken,
         };
       })(),

@@ -1,8 +1,8 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
 import type { Contract } from '../../shared/contract.std';
 import type { SupportBundlePreview } from '../../shared/contract/troubleshoot.std';
 import { MkmError } from '../../shared/errors.std';
+import { chooseDestination } from '../core/destination.main';
 import type { Handlers } from '../core/registry.main';
 import type { AppServices } from '../core/services.main';
 import { collectBundle, renderBundle } from './bundle.main';
@@ -22,26 +22,29 @@ export function supportHandlers(services: AppServices): Handlers<Contract>['supp
 
   return {
     preview,
-    write: async ({ outPath, overwrite }) => {
-      if (!isAbsolute(outPath)) {
-        throw new MkmError('VALIDATION', 'Give the bundle file as an absolute path.', { outPath });
-      }
+    write: async ({ outPath, overwrite }, ctx) => {
+      // The CLI names the file; a page gets main's save dialog (browser mode downloads instead).
+      const destination = await chooseDestination(
+        ctx.sender,
+        { outPath, overwrite },
+        {
+          dataDir: services.paths.root,
+          dialogs: services.dialogs,
+          title: 'Save the support bundle',
+          defaultName: `mkm-support-${new Date().toISOString().slice(0, 10)}.json`,
+          purpose: 'support-bundle',
+        },
+      );
+      if (!destination) throw new MkmError('CANCELLED', 'No file was chosen.');
+      outPath = destination.path;
       const bundle = last && Date.now() - last.at < PREVIEW_FRESH_MS ? last.preview : await preview();
       let fd: number;
       try {
-        // 'wx': an existing file is never replaced unless the caller asked for it.
-        fd = openSync(outPath, overwrite ? 'w' : 'wx', 0o600);
+        // 'wx': an existing file is never replaced unless replacing it was confirmed.
+        fd = openSync(outPath, destination.overwrite ? 'w' : 'wx', 0o600);
       } catch (error) {
         const code = (error as { code?: string }).code;
-        if (code === 'EEXIST') {
-          throw new MkmError(
-            'CONFLICT',
-            'A file with that name is already there; choose another name or allow overwriting.',
-            {
-              outPath,
-            },
-          );
-        }
+        if (code === 'EEXIST') throw new MkmError('DESTINATION_EXISTS', undefined, { outPath });
         throw new MkmError('IO_ERROR', 'The support bundle could not be written there.', {
           outPath,
           reason: code ?? 'unknown',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { channel } from '../contract-kit.std';
+import { channel, noArgs } from '../contract-kit.std';
 import type { ComposeFieldName, ComposeReport } from '../console/compose.std';
 import type { ErrorCode, MkmErrorShape } from '../errors.std';
 
@@ -14,6 +14,7 @@ import type { ErrorCode, MkmErrorShape } from '../errors.std';
 
 const PROFILE_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
 const OPERATION_ID = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+const FILE_ID = z.uuid();
 const PATH = z.string().min(1).max(4096);
 const B64 = (max: number) =>
   z
@@ -172,7 +173,19 @@ export interface BatchSummary {
   columns: string[];
   keyFingerprint: string | null;
   error: MkmErrorShape | null;
+  /** Browser mode: the output waits in main for `console.batchDownload` (once, by this id). */
+  download?: { fileId: string; fileName: string } | null;
 }
+
+/** A file a page chose without seeing its path (main's open dialog, or an upload). */
+export interface HeldFileView {
+  fileId: string;
+  name: string;
+  bytes: number;
+}
+
+/** An upload is one message: bounded below the socket's and the registry's payload limits. */
+export const BATCH_UPLOAD_MAX_CHARS = 1_000_000;
 
 /** Non-secret facts about the console's last ciphertexts (for the troubleshooter). */
 export interface ConsoleCiphertextInfo {
@@ -271,8 +284,13 @@ export const consoleContract = {
   batchStart: channel(
     z.strictObject({
       operationId: OPERATION_ID.optional(),
-      inPath: PATH,
-      outPath: PATH,
+      /** CLI only: the user's shell names files; a page never does. */
+      inPath: PATH.optional(),
+      outPath: PATH.optional(),
+      /** A page: the input it picked (batchPickInput) or uploaded (batchUpload). */
+      input: FILE_ID.optional(),
+      /** A page: main's save dialog (desktop app) or a download when done (browser mode). */
+      output: z.enum(['dialog', 'download']).optional(),
       scheme: z.enum(BATCH_SCHEMES),
       profileId: PROFILE_ID.optional(),
       /** aes: the token AES-256 key (CKA_ID hex) and its slot. */
@@ -285,6 +303,21 @@ export const consoleContract = {
     }),
     'Encrypt every row of a CSV file into a CSV of ciphertexts; progress events; resolves when done.',
   ).returns<BatchSummary>(),
+  batchPickInput: channel(
+    noArgs,
+    'Desktop app: choose the input CSV in main’s open dialog (null when cancelled).',
+  ).returns<HeldFileView | null>(),
+  batchUpload: channel(
+    z.strictObject({
+      name: z.string().min(1).max(255),
+      content: z.string().max(BATCH_UPLOAD_MAX_CHARS),
+    }),
+    'Browser mode: hand the input CSV to main (bounded); the page keeps only its id.',
+  ).returns<HeldFileView>(),
+  batchDownload: channel(
+    z.strictObject({ fileId: FILE_ID }),
+    'Browser mode: the output of a finished batch, once, for the page to save as a download.',
+  ).returns<{ fileName: string; mime: 'text/csv'; content: string }>(),
   batchCancel: channel(
     z.strictObject({ operationId: OPERATION_ID }),
     'Cancel a running batch; its partial output is kept under a .partial name.',

@@ -105,9 +105,10 @@ export const supportContract = {
   ).returns<SupportBundlePreview>(),
   write: channel(
     z.strictObject({
-      outPath: z.string().min(1).max(4096),
+      /** CLI only: a page never names a path (the desktop app asks in main's save dialog). */
+      outPath: z.string().min(1).max(4096).optional(),
       overwrite: z.boolean().optional(),
     }),
-    'Write the redacted support bundle to a file (never over an existing one unless asked).',
+    'Write the redacted support bundle where the CLI says or main’s save dialog chose (never in the data folder, never over a file unconfirmed).',
   ).returns<SupportBundleWritten>(),
 } as const;

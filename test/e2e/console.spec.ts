@@ -116,15 +116,20 @@ test('compose from a preset, encrypt, verify at the sandbox, and batch with prog
   const output = join(files, 'cards.out.csv');
   writeFileSync(input, lines.join('\n') + '\n');
   await app.getByRole('tab', { name: 'Batch' }).click();
-  await app.getByLabel('Input CSV (full path)').fill(input);
-  await app.getByLabel('Output CSV (full path)').fill(output);
+  // Browser mode: the input is uploaded through main, the output comes back as a download.
+  await app.getByLabel('Input CSV').setInputFiles(input);
   await app.getByLabel('Scheme').last().selectOption('oaep');
+  const download = app.waitForEvent('download');
   await app.getByRole('button', { name: 'Start batch' }).click();
   await expect(app.getByRole('progressbar', { name: 'Batch progress' })).toBeVisible();
   const summary = app.getByRole('region', { name: 'Batch summary' });
   await expect(summary).toContainText('done', { timeout: 60_000 });
   await expect(summary).toContainText('3,000 rows: 3,000 encrypted');
   await expect(app.getByRole('progressbar', { name: 'Batch progress' })).toHaveAttribute('value', '1');
+  const saved = await download;
+  expect(saved.suggestedFilename()).toBe('cards-encrypted.csv');
+  await saved.saveAs(output);
+  await expect(summary).toContainText('Saved as cards-encrypted.csv in your downloads.');
   const written = readFileSync(output, 'utf8');
   expect(written.split('\n')[0]).toBe(
     'row,ref,status,error,encrypted_number_hex,encrypted_expiration_hex,encrypted_csc_hex',

@@ -20,11 +20,32 @@ export interface BrowserModeProcess {
   stop(): Promise<void>;
 }
 
-export async function startBrowserModeProcess(dataDir: string): Promise<BrowserModeProcess> {
+/**
+ * The printed URL is a one-time launch link (it holds a code, never the secret): the page that
+ * opens it first gets the secret; `url` is for exactly one `page.goto`.
+ */
+export async function startBrowserModeProcess(
+  dataDir: string,
+  options: { launchModules?: readonly string[]; args?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<BrowserModeProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(root, 'electron/browser/cli.main.ts'), '--data-dir', dataDir, '--port', '0'],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MKM_LOG_LEVEL: 'debug' } },
+    [
+      '--import',
+      'tsx',
+      join(root, 'electron/browser/cli.main.ts'),
+      '--data-dir',
+      dataDir,
+      '--port',
+      '0',
+      ...(options.launchModules ?? []).flatMap((m) => ['--module', m]),
+      ...(options.args ?? []),
+    ],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MKM_LOG_LEVEL: 'debug', ...options.env },
+    },
   );
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
@@ -57,6 +78,8 @@ export async function startBrowserModeProcess(dataDir: string): Promise<BrowserM
 }
 
 interface Fixtures {
+  /** PKCS#11 libraries browser mode is started with (--module): the page may choose them. */
+  launchModules: string[];
   dataDir: string;
   app: Page;
   /** Browser-mode process, where the project runs one (null under Electron). */
@@ -64,18 +87,19 @@ interface Fixtures {
 }
 
 export const test = base.extend<Fixtures>({
+  launchModules: [[], { option: true }],
   // eslint-disable-next-line no-empty-pattern
   dataDir: async ({}, use) => {
     const dir = mkdtempSync(join(tmpdir(), 'mkm-e2e-'));
     await use(dir);
     rmSync(dir, { recursive: true, force: true });
   },
-  server: async ({ dataDir }, use, testInfo) => {
+  server: async ({ dataDir, launchModules }, use, testInfo) => {
     if (testInfo.project.name === 'electron') {
       await use(null);
       return;
     }
-    const server = await startBrowserModeProcess(dataDir);
+    const server = await startBrowserModeProcess(dataDir, { launchModules });
     await use(server);
     await server.stop();
   },

@@ -16,15 +16,36 @@ test('the token screen shows the library, its C_GetInfo, the demo token and its 
   // The header names the token in use on every screen.
   await expect(app.getByRole('group', { name: 'Token in use' })).toContainText('MKM Demo');
 
-  // A library that is not there is refused with its sentence and code; the demo stays in use.
+  // The page chooses among libraries main knows; browser mode says how to offer another one.
   await library.getByText('Use another library…').click();
   await expect(library.getByLabel('Installed libraries we know')).toContainText('SoftHSM2');
-  await library.getByLabel('Library file (full path)').fill('/nonexistent/libvendor-pkcs11.so');
+  await expect(library.getByLabel('Library file (full path)')).toHaveCount(0);
+  await expect(library).toContainText('--module /path/to/library.so');
+  await expect(library.getByRole('button', { name: 'Browse…' })).toHaveCount(0);
   await library.getByText('Advanced').click();
   await expect(library.getByLabel('Library parameters')).toBeVisible();
-  await library.getByRole('button', { name: 'Use this library' }).click();
-  await expect(library.getByRole('alert')).toContainText('MODULE_NOT_FOUND');
-  await expect(library).toContainText('libsofthsm2.so');
+  // A page that names a file itself is refused with its code, and the demo stays loaded.
+  const refused = await app.evaluate(async () => {
+    const api = window.mkm as unknown as {
+      tokens: { selectModule(r: { path: string }): Promise<unknown> };
+    };
+    try {
+      await api.tokens.selectModule({ path: '/usr/lib/x86_64-linux-gnu/libc.so.6' });
+      return 'accepted';
+    } catch (e) {
+      return (e as { code?: string }).code ?? 'no code';
+    }
+  });
+  expect(refused).toBe('MODULE_NOT_ALLOWED');
+  const after = await app.evaluate(async () => {
+    const api = window.mkm as unknown as {
+      tokens: { modules(): Promise<{ path: string | null; info: unknown; demo: boolean }> };
+    };
+    const m = await api.tokens.modules();
+    return { path: m.path, loaded: m.info !== null, demo: m.demo };
+  });
+  expect(after).toMatchObject({ demo: true, loaded: true });
+  expect(after.path).toContain('libsofthsm2.so');
 });
 
 test('a wrong PIN shows the tries warning; then the right PIN logs in, and logout logs out', async ({

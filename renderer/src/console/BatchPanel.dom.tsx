@@ -1,14 +1,21 @@
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import type { BatchScheme } from '../../../shared/contract/console.std';
+import {
+  BATCH_UPLOAD_MAX_CHARS,
+  type BatchScheme,
+  type HeldFileView,
+} from '../../../shared/contract/console.std';
+import { MkmError } from '../../../shared/errors.std';
 import { mkm } from '../api.dom';
+import { downloadText } from '../audit/auditFormat.dom';
 import { Badge, Facts } from '../ui/bits.dom';
 import { ConsoleError, consoleKeys, ProfileSelect, useProfiles } from './console-state.dom';
 
 /**
- * Batch: every row of a CSV file on this computer encrypted into a CSV of ciphertexts (main
- * reads and writes the files; paths are typed, absolute). Progress comes as events; Cancel
- * stops at the next chunk and keeps what was written under a `.partial` name.
+ * Batch: every row of a CSV file encrypted into a CSV of ciphertexts. The page never names a
+ * path: the desktop app picks the input and the output in main's own dialogs; browser mode
+ * uploads the input through main and saves the output as a download. Progress comes as events;
+ * Cancel stops at the next chunk (the desktop app keeps what was written under a `.partial` name).
  */
 interface Progress {
   fraction: number | null;
@@ -21,11 +28,13 @@ function newOperationId(): string {
 
 export function BatchPanel() {
   const profiles = useProfiles();
-  const [inPath, setInPath] = useState('');
-  const [outPath, setOutPath] = useState('');
+  const status = useQuery({ queryKey: ['app.status'], queryFn: () => mkm().app.status() });
+  const desktop = status.data?.mode === 'electron';
+  const [picked, setPicked] = useState<HeldFileView | null>(null);
+  const [upload, setUpload] = useState<File | null>(null);
   const [scheme, setScheme] = useState<BatchScheme>('paytrace');
   const [keyId, setKeyId] = useState('');
-  const [overwrite, setOverwrite] = useState(false);
+  const [saved, setSaved] = useState<string | null>(null);
   const [operationId, setOperationId] = useState<string | null>(null);
   const [progress, setProgress] = useState<Progress | null>(null);
   const queryClient = useQueryClient();
@@ -37,16 +46,38 @@ export function BatchPanel() {
     });
   }, [operationId]);
 
+  const pick = useMutation({
+    mutationFn: () => mkm().console.batchPickInput(),
+    onSuccess: (file) => file && setPicked(file),
+  });
   const run = useMutation({
-    mutationFn: (id: string) =>
-      mkm().console.batchStart({
+    mutationFn: async (id: string) => {
+      let input = picked;
+      if (!input && upload) {
+        const content = await upload.text();
+        if (content.length > BATCH_UPLOAD_MAX_CHARS) throw new MkmError('UPLOAD_TOO_LARGE');
+        input = await mkm().console.batchUpload({ name: upload.name, content });
+      }
+      if (!input) throw new MkmError('VALIDATION', 'Choose the input file first.');
+      // Each chosen input is used once by main: choose again for another run.
+      setPicked(null);
+      const summary = await mkm().console.batchStart({
         operationId: id,
-        inPath: inPath.trim(),
-        outPath: outPath.trim(),
+        input: input.fileId,
+        output: desktop ? 'dialog' : 'download',
         scheme,
         ...(scheme === 'aes' ? { keyId: keyId.trim() } : { profileId: profiles.chosen?.id ?? '' }),
-        ...(overwrite ? { overwrite: true } : {}),
-      }),
+      });
+      if (summary.download) {
+        const file = await mkm().console.batchDownload({ fileId: summary.download.fileId });
+        setSaved(
+          downloadText(file.content, file.fileName, file.mime)
+            ? `Saved as ${file.fileName} in your downloads.`
+            : 'This browser did not start the download.',
+        );
+      }
+      return summary;
+    },
     onSettled: () => void queryClient.invalidateQueries({ queryKey: consoleKeys.history }),
   });
   const cancel = useMutation({ mutationFn: (id: string) => mkm().console.batchCancel({ operationId: id }) });
@@ -55,6 +86,7 @@ export function BatchPanel() {
     const id = newOperationId();
     setOperationId(id);
     setProgress({ fraction: 0, message: 'Starting…' });
+    setSaved(null);
     cancel.reset();
     run.mutate(id);
   };
@@ -71,29 +103,38 @@ export function BatchPanel() {
         }}
       >
         <div className="field">
-          <label htmlFor="batch-in">Input CSV (full path)</label>
-          <input
-            id="batch-in"
-            value={inPath}
-            spellCheck={false}
-            placeholder="/home/me/cards.csv"
-            onChange={(e) => setInPath(e.target.value)}
-            aria-describedby="batch-in-help"
-          />
+          {desktop ? (
+            <>
+              <span id="batch-in-label">Input CSV</span>
+              <div className="button-row" aria-labelledby="batch-in-label">
+                <button type="button" onClick={() => pick.mutate()} disabled={pick.isPending}>
+                  Choose file…
+                </button>
+                <span>
+                  {picked ? `${picked.name} (${picked.bytes.toLocaleString()} bytes)` : 'none chosen'}
+                </span>
+              </div>
+            </>
+          ) : (
+            <>
+              <label htmlFor="batch-in">Input CSV</label>
+              <input
+                id="batch-in"
+                type="file"
+                accept=".csv,text/csv"
+                onChange={(e) => setUpload(e.target.files?.[0] ?? null)}
+                aria-describedby="batch-in-help"
+              />
+            </>
+          )}
           <span id="batch-in-help" className="muted small">
             First line names the columns: number, exp, csc, swipe, account_number, routing_number, and an
-            optional id. Other columns are dropped.
+            optional id. Other columns are dropped.{' '}
+            {desktop
+              ? 'You choose where the output goes when the batch starts.'
+              : `The output is saved as a download; uploads up to ${(BATCH_UPLOAD_MAX_CHARS / 1_000_000).toLocaleString()} MB.`}
           </span>
-        </div>
-        <div className="field">
-          <label htmlFor="batch-out">Output CSV (full path)</label>
-          <input
-            id="batch-out"
-            value={outPath}
-            spellCheck={false}
-            placeholder="/home/me/cards.encrypted.csv"
-            onChange={(e) => setOutPath(e.target.value)}
-          />
+          {pick.isError && <ConsoleError error={pick.error} />}
         </div>
         <div className="console-row">
           <div className="field">
@@ -132,17 +173,11 @@ export function BatchPanel() {
             </p>
           )}
         </div>
-        <label className="check">
-          <input type="checkbox" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} />
-          Replace the output file if it exists
-        </label>
         <div className="button-row">
           <button
             type="submit"
             className="primary"
-            disabled={
-              run.isPending || !inPath.trim() || !outPath.trim() || (scheme === 'aes' && !keyId.trim())
-            }
+            disabled={run.isPending || !(desktop ? picked : upload) || (scheme === 'aes' && !keyId.trim())}
           >
             {run.isPending ? 'Encrypting…' : 'Start batch'}
           </button>
@@ -182,6 +217,7 @@ export function BatchPanel() {
             {summary.failed.toLocaleString()} with errors (each in its own row).
           </p>
           {summary.error && <ConsoleError error={summary.error} />}
+          {saved && <p role="status">{saved}</p>}
           <Facts
             rows={[
               [

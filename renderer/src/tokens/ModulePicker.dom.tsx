@@ -12,9 +12,17 @@ export function ModulePicker({ state }: { state: ModuleState }) {
   const [params, setParams] = useState('');
   const ids = useId();
   const select = useMutation({
-    mutationFn: (req: { path: string | null; demo?: boolean; libraryParameters?: string | null }) =>
-      mkm().tokens.selectModule(req),
+    // A page never names a library file: it picks one main knows, or main's own dialog picks it.
+    mutationFn: (
+      req:
+        | { browse: true; libraryParameters: string | null }
+        | { path: string | null; demo?: boolean; libraryParameters?: string | null },
+    ) =>
+      'browse' in req
+        ? mkm().tokens.browseModule({ libraryParameters: req.libraryParameters })
+        : mkm().tokens.selectModule(req),
     onSuccess: (next) => {
+      if (!next) return; // the dialog was cancelled
       queryClient.setQueryData(tokenKeys.modules, next);
       void queryClient.invalidateQueries({ queryKey: ['tokens'] });
       queryClient.removeQueries({ queryKey: ['keys'] });
@@ -24,9 +32,8 @@ export function ModulePicker({ state }: { state: ModuleState }) {
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const p = path.trim();
-    if (!p) return;
-    select.mutate({ path: p, libraryParameters: params.trim() ? params.trim() : null });
+    if (!path) return;
+    select.mutate({ path, libraryParameters: params.trim() ? params.trim() : null });
   };
 
   const info = state.info;
@@ -68,6 +75,7 @@ export function ModulePicker({ state }: { state: ModuleState }) {
               id={`${ids}-known`}
               value={wellKnown.some((m) => m.path === path) ? path : ''}
               onChange={(e) => setPath(e.target.value)}
+              aria-describedby={`${ids}-known-help`}
             >
               <option value="">Choose…</option>
               {wellKnown.map((m) => (
@@ -77,17 +85,11 @@ export function ModulePicker({ state }: { state: ModuleState }) {
               ))}
             </select>
           </div>
-          <div className="field">
-            <label htmlFor={`${ids}-path`}>Library file (full path)</label>
-            <input
-              id={`${ids}-path`}
-              value={path}
-              onChange={(e) => setPath(e.target.value)}
-              placeholder="/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
-              spellCheck={false}
-              autoComplete="off"
-            />
-          </div>
+          <p id={`${ids}-known-help`} className="muted small">
+            {state.canBrowse
+              ? 'Another library: Browse… opens the file dialog.'
+              : 'Browser mode loads only these: to offer another library, start it with npm run browser -- --module /path/to/library.so (or MKM_MODULE).'}
+          </p>
           <details>
             <summary>Advanced</summary>
             <div className="field">
@@ -108,9 +110,20 @@ export function ModulePicker({ state }: { state: ModuleState }) {
           </details>
           {select.error && <ErrorNotice error={select.error} />}
           <div className="button-row">
-            <button type="submit" className="primary" disabled={!path.trim() || select.isPending}>
+            <button type="submit" className="primary" disabled={!path || select.isPending}>
               {select.isPending ? 'Loading library…' : 'Use this library'}
             </button>
+            {state.canBrowse && (
+              <button
+                type="button"
+                disabled={select.isPending}
+                onClick={() =>
+                  select.mutate({ browse: true, libraryParameters: params.trim() ? params.trim() : null })
+                }
+              >
+                Browse…
+              </button>
+            )}
             {state.demoAvailable && !state.demo && (
               <button
                 type="button"

@@ -147,7 +147,7 @@ describe('the support bundle', () => {
     expect(readFileSync(out, 'utf8')).toBe(preview.content);
     expect(written).toMatchObject({ outPath: out, bytes: preview.bytes, sha256: preview.sha256 });
     const again = await h.call('support.write', { outPath: out });
-    expect(again.ok ? 'ok' : again.error.code).toBe('CONFLICT');
+    expect(again.ok ? 'ok' : again.error.code).toBe('DESTINATION_EXISTS');
     expect((await h.call('support.write', { outPath: out, overwrite: true })).ok).toBe(true);
     const relative = await h.call('support.write', { outPath: 'bundle.json' });
     expect(relative.ok ? 'ok' : relative.error.code).toBe('VALIDATION');

@@ -120,9 +120,9 @@ describe('token channels', () => {
     });
   });
 
-  it('answer a bad library path with MODULE_NOT_FOUND and keep the current one', async () => {
+  it('answer a library path main does not know with MODULE_NOT_ALLOWED and keep the current one', async () => {
     const bad = await call('tokens.selectModule', { path: '/nonexistent/libpkcs11.so' });
-    expect(bad).toMatchObject({ ok: false, error: { code: 'MODULE_NOT_FOUND' } });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'MODULE_NOT_ALLOWED' } });
     expect(await call('tokens.list')).toMatchObject({ ok: true });
   });
 

@@ -211,12 +211,18 @@ describe('the PCI report from a real installation (lifecycle, token, audit, cust
 
 describe('mkm report on a real token', () => {
   let dataDir: string;
+  /** Reports go outside the data folder: the CLI refuses to write inside it. */
+  let outDir: string;
   const cli = mkmOn(() => ({ dataDir, token: hsm }));
 
   beforeAll(() => {
     dataDir = mkdtempSync(join(tmpdir(), 'mkm-report-cli-'));
+    outDir = mkdtempSync(join(tmpdir(), 'mkm-report-out-'));
   });
-  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+  afterAll(() => {
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(outDir, { recursive: true, force: true });
+  });
 
   it(
     'writes the PDF and the HTML report after a key is made and a custodian acknowledged',
@@ -238,7 +244,7 @@ describe('mkm report on a real token', () => {
       expect(ack.code, ack.stderr).toBe(0);
       expect(ack.stdout).toMatch(/^recorded: [0-9a-f-]{36}\s+Bo Chen \(Backup custodian\)/);
 
-      const pdfPath = join(dataDir, 'x.pdf');
+      const pdfPath = join(outDir, 'x.pdf');
       const pdf = await cli(['--json', 'report', 'pci', '--out', pdfPath], USER_PIN);
       expect(pdf.code, pdf.stderr).toBe(0);
       expect(JSON.parse(pdf.stdout)).toMatchObject({ out: pdfPath, format: 'pdf' });
@@ -249,7 +255,7 @@ describe('mkm report on a real token', () => {
       for (const id of PCI_REQUIREMENT_IDS) expect(text).toContain(id);
       expect(text).toContain('Bo Chen');
 
-      const htmlPath = join(dataDir, 'x.html');
+      const htmlPath = join(outDir, 'x.html');
       const html = await cli(['report', 'pci', '--out', htmlPath], USER_PIN);
       expect(html.code, html.stderr).toBe(0);
       expect(html.stdout).toMatch(
@@ -286,7 +292,7 @@ describe('mkm report on a real token', () => {
   it(
     'refuses to overwrite without --force, and to guess a format',
     async () => {
-      const pdfPath = join(dataDir, 'x.pdf');
+      const pdfPath = join(outDir, 'x.pdf');
       const before = readFileSync(pdfPath);
       const again = await cli(['report', 'pci', '--out', pdfPath]);
       expect(again.code).toBe(1);
@@ -296,13 +302,13 @@ describe('mkm report on a real token', () => {
       expect(forced.code, forced.stderr).toBe(0);
       expect(readFileSync(pdfPath).equals(before)).toBe(false);
 
-      const bad = await cli(['report', 'pci', '--out', join(dataDir, 'x.txt')]);
+      const bad = await cli(['report', 'pci', '--out', join(outDir, 'x.txt')]);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/\.html or \.pdf.*\[USAGE\]/);
-      const explicit = await cli(['report', 'pci', '--out', join(dataDir, 'report.bin'), '--format', 'html']);
+      const explicit = await cli(['report', 'pci', '--out', join(outDir, 'report.bin'), '--format', 'html']);
       expect(explicit.code, explicit.stderr).toBe(0);
-      expect(readFileSync(join(dataDir, 'report.bin'), 'utf8')).toMatch(/^<!doctype html>/);
-      expect(existsSync(join(dataDir, 'x.txt'))).toBe(false);
+      expect(readFileSync(join(outDir, 'report.bin'), 'utf8')).toMatch(/^<!doctype html>/);
+      expect(existsSync(join(outDir, 'x.txt'))).toBe(false);
     },
     CLI_TIMEOUT,
   );

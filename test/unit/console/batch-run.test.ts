@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -241,5 +241,51 @@ describe('runBatch when the token fails on one chunk while the next is being enc
     const written = parse(readFileSync(s.outputPath), { columns: true }) as unknown[];
     expect(s.rows).toBe(written.length);
     expect(s.encrypted + s.failed).toBe(written.length);
+  });
+});
+
+describe('the partial output and the final name (no check-then-write race)', () => {
+  const input = () => {
+    const file = join(dir, `race-${Math.random().toString(36).slice(2)}.csv`);
+    writeFileSync(file, 'number,exp\n4111111111111111,12/30\n');
+    return file;
+  };
+
+  it('never opens a .partial planted after the checks: a symlink there is not followed', async () => {
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'do not touch');
+    const out = join(dir, 'planted.out.csv');
+    symlinkSync(victim, `${out}.partial`);
+    const s = await run(input(), out);
+    expect(s).toMatchObject({ status: 'failed', error: { code: 'DESTINATION_EXISTS' } });
+    expect(readFileSync(victim, 'utf8')).toBe('do not touch');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('never replaces an output that appeared while the batch ran', async () => {
+    const out = join(dir, 'appeared.out.csv');
+    const s = runBatch({
+      operationId: 'race',
+      inPath: input(),
+      outPath: out,
+      scheme: 'oaep',
+      overwrite: false,
+      rsa: { key: publicKey, padding: 'RSAES-OAEP-SHA256', fingerprint: 'f'.repeat(64) },
+      signal: new AbortController().signal,
+      // The header is written: the checks are long past when the file appears.
+      onProgress: (_f, rows) => {
+        if (rows === 0) writeFileSync(out, 'someone else');
+      },
+    });
+    expect(await s).toMatchObject({ status: 'failed', partial: true, error: { code: 'DESTINATION_EXISTS' } });
+    expect(readFileSync(out, 'utf8')).toBe('someone else');
+    expect(readFileSync(`${out}.partial`, 'utf8')).toContain('encrypted_number');
+  });
+
+  it('refuses up front an output or a partial already there', () => {
+    const out = join(dir, 'stale.out.csv');
+    writeFileSync(`${out}.partial`, 'old');
+    expect(() => checkBatchPaths(input(), out, false)).toThrow(/already exists/);
+    expect(() => checkBatchPaths(input(), out, true)).not.toThrow();
   });
 });
