@@ -69,12 +69,17 @@ export function volatile(app: Page): Locator[] {
   // Only what shows: Playwright masks hidden elements too (closed <details>), in odd places.
   return [
     // Inline code that wraps would mask a box of changing shape: its block is masked instead.
-    app.locator(':is(p, li, td, th, dd, div):has(> code), .fact dd, .mono, .gw-fp, .mono-block, textarea'),
-    app.locator('.audit-row > :nth-child(1), .audit-row > :nth-child(4), .audit-row > :nth-child(5)'),
+    app.locator(
+      ':is(p, li, td, th, dd, div:not(.cell-action)):has(> code), .fact dd, .mono, .gw-fp, .mono-block, textarea',
+    ),
+    // The audit rows' time, key, token and OS user (rows just out of the grid's view are masked too).
+    app.locator(
+      '.audit-row > [role="gridcell"]:is(:nth-child(1), :nth-child(4), :nth-child(5), :nth-child(6))',
+    ),
     // Columns of ids; a select as wide as its options' key ids, with the button beside it; the
     // compliance findings, which name keys and dates.
     app.locator(
-      '.key-row > :nth-child(5), .gw-table tbody, form:has(> select), .pci-req summary > span:not(.pci-req-id)',
+      '.key-row > [role="gridcell"]:nth-child(5), .gw-table tbody, form:has(> select), .pci-req summary > span:not(.pci-req-id)',
     ),
     // Dates and times, loopback ports, slot ids, serials and managed keys' token labels.
     app.getByText(
@@ -196,164 +201,74 @@ export interface DialogCase {
   restore?(app: Page): Promise<void>;
 }
 
-async function openWith(app: Page, screen: string, opener: Locator, dialog: Locator) {
-  await SCREENS.find((s) => s.name === screen)!.open(app);
-  await expect(opener).toBeEnabled();
-  await opener.focus();
-  await opener.press('Enter');
-  await expect(dialog).toBeVisible();
-  return { opener, dialog };
+/** A dialog opened from the keyboard: its opener on `screen` is focused and Enter pressed. */
+function opened(
+  name: string,
+  screen: string,
+  opener: (app: Page) => Locator,
+  found: (app: Page) => Locator,
+): DialogCase {
+  return {
+    name,
+    open: async (app) => {
+      await SCREENS.find((s) => s.name === screen)!.open(app);
+      const control = opener(app);
+      const dialog = found(app);
+      await expect(control).toBeEnabled();
+      await control.focus();
+      await control.press('Enter');
+      await expect(dialog).toBeVisible();
+      return { opener: control, dialog };
+    },
+  };
 }
 
-const dialog = (app: Page, name: string | RegExp) => app.getByRole('dialog', { name });
-const alert = (app: Page, name: string | RegExp) => app.getByRole('alertdialog', { name });
+const button = (name: string) => (app: Page) => app.getByRole('button', { name, exact: true });
+const inVersion = (version: number, name: string) => (app: Page) =>
+  app.getByTestId(`version-${version}`).getByRole('button', { name, exact: true });
+const dialog = (name: string | RegExp) => (app: Page) => app.getByRole('dialog', { name });
+const alert = (name: string | RegExp) => (app: Page) => app.getByRole('alertdialog', { name });
+const header = (app: Page) => app.getByRole('group', { name: 'Token in use' });
+
+const login = opened(
+  'login',
+  'tokens',
+  (app) => header(app).getByRole('button', { name: 'Log in…' }),
+  dialog(/Log in to/),
+);
 
 export const DIALOGS: DialogCase[] = [
+  opened('generate-key', 'keys', button('Generate key…'), dialog('Generate a key')),
+  opened(
+    'destroy-key',
+    'keys',
+    (app) => app.getByRole('region', { name: SHOWCASE.transport }).getByRole('button', { name: 'Destroy…' }),
+    alert(/Destroy key/),
+  ),
+  opened('create-managed-key', 'keys-managed', button('Create managed key…'), dialog('Create a managed key')),
+  opened('rotate-wizard', 'keys-managed', button('Rotate now…'), dialog(`Rotate “${SHOWCASE.managed}”`)),
+  opened('compromise', 'keys-managed', button('Mark compromised…'), alert(/Mark version 3 .* compromised\?/)),
+  opened(
+    'compromise-version',
+    'keys-managed',
+    inVersion(2, 'Compromised…'),
+    alert(/Mark version 2 .* compromised\?/),
+  ),
+  opened('deactivate-version', 'keys-managed', inVersion(2, 'Deactivate…'), alert(/Deactivate version 2/)),
+  opened('destroy-version', 'keys-managed', inVersion(1, 'Destroy…'), alert(/Destroy version 1/)),
+  opened('add-profile', 'gateway', button('Add profile…'), dialog('Add a gateway profile')),
+  opened('gateway-password', 'gateway', button('Password…'), dialog(/Gateway password for/)),
+  opened('remove-profile', 'gateway', button('Remove…'), alert(/Remove|Forget/)),
+  opened('acknowledge', 'compliance', button('Acknowledge responsibilities…'), (app) =>
+    app.getByRole('dialog'),
+  ),
+  opened('change-pin', 'tokens', button('Change user PIN…'), (app) => app.getByRole('alertdialog')),
   {
-    name: 'generate-key',
-    open: (app) =>
-      openWith(
-        app,
-        'keys',
-        app.getByRole('button', { name: 'Generate key…' }),
-        dialog(app, 'Generate a key'),
-      ),
-  },
-  {
-    name: 'destroy-key',
-    open: (app) =>
-      openWith(
-        app,
-        'keys',
-        app
-          .getByRole('region', { name: new RegExp(SHOWCASE.transport) })
-          .getByRole('button', { name: 'Destroy…' }),
-        alert(app, /Destroy key/),
-      ),
-  },
-  {
-    name: 'create-managed-key',
-    open: (app) =>
-      openWith(
-        app,
-        'keys-managed',
-        app.getByRole('button', { name: 'Create managed key…' }),
-        dialog(app, 'Create a managed key'),
-      ),
-  },
-  {
-    name: 'rotate-wizard',
-    open: (app) =>
-      openWith(
-        app,
-        'keys-managed',
-        app.getByRole('button', { name: 'Rotate now…' }),
-        dialog(app, `Rotate “${SHOWCASE.managed}”`),
-      ),
-  },
-  {
-    name: 'compromise',
-    open: (app) =>
-      openWith(
-        app,
-        'keys-managed',
-        app.getByRole('button', { name: 'Mark compromised…' }),
-        alert(app, /Mark version 3 .* compromised\?/),
-      ),
-  },
-  {
-    name: 'compromise-version',
-    open: (app) =>
-      openWith(
-        app,
-        'keys-managed',
-        app.getByTestId('version-2').getByRole('button', { name: 'Compromised…' }),
-        alert(app, /Mark version 2 .* compromised\?/),
-      ),
-  },
-  {
-    name: 'deactivate-version',
-    open: (app) =>
-      openWith(
-        app,
-        'keys-managed',
-        app.getByTestId('version-2').getByRole('button', { name: 'Deactivate…' }),
-        alert(app, /Deactivate version 2/),
-      ),
-  },
-  {
-    name: 'destroy-version',
-    open: (app) =>
-      openWith(
-        app,
-        'keys-managed',
-        app.getByTestId('version-1').getByRole('button', { name: 'Destroy…' }),
-        alert(app, /Destroy version 1/),
-      ),
-  },
-  {
-    name: 'add-profile',
-    open: (app) =>
-      openWith(
-        app,
-        'gateway',
-        app.getByRole('button', { name: 'Add profile…' }),
-        dialog(app, 'Add a gateway profile'),
-      ),
-  },
-  {
-    name: 'gateway-password',
-    open: (app) =>
-      openWith(
-        app,
-        'gateway',
-        app.getByRole('button', { name: 'Password…' }),
-        dialog(app, /Gateway password for/),
-      ),
-  },
-  {
-    name: 'remove-profile',
-    open: (app) =>
-      openWith(
-        app,
-        'gateway',
-        app.getByRole('button', { name: 'Remove…' }).first(),
-        alert(app, /Remove|Forget/),
-      ),
-  },
-  {
-    name: 'acknowledge',
-    open: (app) =>
-      openWith(
-        app,
-        'compliance',
-        app.getByRole('button', { name: 'Acknowledge responsibilities…' }),
-        app.getByRole('dialog'),
-      ),
-  },
-  {
-    name: 'change-pin',
-    open: (app) =>
-      openWith(
-        app,
-        'tokens',
-        app.getByRole('button', { name: 'Change user PIN…' }),
-        app.getByRole('alertdialog'),
-      ),
-  },
-  {
-    name: 'login',
+    // From the header, logged out first; logged in again after.
+    ...login,
     open: async (app) => {
-      const logout = app
-        .getByRole('group', { name: 'Token in use' })
-        .getByRole('button', { name: 'Log out' });
-      await logout.click();
-      return openWith(
-        app,
-        'tokens',
-        app.getByRole('group', { name: 'Token in use' }).getByRole('button', { name: 'Log in…' }),
-        dialog(app, /Log in to/),
-      );
+      await header(app).getByRole('button', { name: 'Log out' }).click();
+      return login.open(app);
     },
     restore: (app) => logInToDemo(app),
   },
