@@ -139,37 +139,37 @@ function Shell() {
               </button>
             </div>
           )}
-          <Tabs.Content value="status" className="panel">
+          <Tabs.Content value="status" className="panel" tabIndex={-1}>
             <h1>Dashboard</h1>
             <DashboardScreen onOpenSection={setSection} />
             {status.isPending && !error && <p className="muted">Loading…</p>}
             {status.data && <StatusCard status={status.data} />}
           </Tabs.Content>
-          <Tabs.Content value="tokens" className="panel" forceMount>
+          <Tabs.Content value="tokens" className="panel" tabIndex={-1} forceMount>
             <h1>Tokens</h1>
             <TokensScreen />
           </Tabs.Content>
           {/* Kept mounted: a running key generation, the search and the selection survive a visit
               to another section. */}
-          <Tabs.Content value="keys" className="panel" forceMount>
+          <Tabs.Content value="keys" className="panel" tabIndex={-1} forceMount>
             <h1>Keys</h1>
             <KeysScreen />
           </Tabs.Content>
           {/* Mounted on each visit: the log is read again, with what happened elsewhere since. */}
-          <Tabs.Content value="audit" className="panel">
+          <Tabs.Content value="audit" className="panel" tabIndex={-1}>
             <h1>Audit</h1>
             <AuditScreen />
           </Tabs.Content>
-          <Tabs.Content value="gateway" className="panel">
+          <Tabs.Content value="gateway" className="panel" tabIndex={-1}>
             <h1>Gateway</h1>
             <GatewayScreen />
           </Tabs.Content>
-          <Tabs.Content value="compliance" className="panel">
+          <Tabs.Content value="compliance" className="panel" tabIndex={-1}>
             <h1>Compliance</h1>
             <ComplianceScreen />
           </Tabs.Content>
           {/* Kept mounted: a batch in progress and the composed payload survive a visit elsewhere. */}
-          <Tabs.Content value="console" className="panel" forceMount>
+          <Tabs.Content value="console" className="panel" tabIndex={-1} forceMount>
             <h1>Console</h1>
             <ConsoleScreen />
           </Tabs.Content>

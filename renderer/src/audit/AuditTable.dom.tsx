@@ -3,9 +3,8 @@ import { useEffect, useRef } from 'react';
 import type { AuditEntryView } from '../../../shared/contract.std';
 import { Badge } from '../ui/bits.dom';
 import { keyText, localTime, resultTone, tokenText } from './auditFormat.dom';
-import { listKeyHandler } from '../ui/listKeys.dom';
+import { GRID_HEAD_HEIGHT, GRID_ROW_HEIGHT, gridVirtualOptions, listKeyHandler } from '../ui/listKeys.dom';
 
-const ROW_HEIGHT = 36;
 const COLUMNS = ['Time', 'Action', 'Result', 'Key', 'Token', 'OS user'] as const;
 
 export const auditRowId = (seq: number) => `audit-row-${seq}`;
@@ -31,8 +30,7 @@ export function AuditTable({
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => scrollRef.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 6,
+    ...gridVirtualOptions,
   });
   const selectedIndex = selectedSeq === null ? -1 : rows.findIndex((r) => r.seq === selectedSeq);
 
@@ -44,12 +42,13 @@ export function AuditTable({
     if (rows.length === 0) return;
     onSelect(rows[Math.max(0, Math.min(rows.length - 1, to))]!);
   };
-  const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 400) / ROW_HEIGHT) - 1);
+  const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 400) / GRID_ROW_HEIGHT) - 1);
   const onKeyDown = listKeyHandler({ selectedIndex, count: rows.length, page, move });
 
   return (
     <div
       className="key-grid audit-grid"
+      ref={scrollRef}
       role="grid"
       aria-label="Audit entries, newest first"
       aria-rowcount={rows.length + 1}
@@ -67,7 +66,7 @@ export function AuditTable({
           ))}
         </div>
       </div>
-      <div ref={scrollRef} className="key-grid-body audit-grid-body" data-testid="audit-grid-body">
+      <div className="key-grid-body" data-testid="audit-grid-body">
         {rows.length === 0 ? (
           <p className="empty">{empty}</p>
         ) : (
@@ -84,7 +83,10 @@ export function AuditTable({
                   aria-selected={isSelected}
                   data-action={e.action}
                   className={`audit-row${isSelected ? ' selected' : ''}`}
-                  style={{ transform: `translateY(${item.start}px)`, height: ROW_HEIGHT }}
+                  style={{
+                    transform: `translateY(${item.start - GRID_HEAD_HEIGHT}px)`,
+                    height: GRID_ROW_HEIGHT,
+                  }}
                   onClick={() => onSelect(e)}
                 >
                   <div role="gridcell" className="small" title={e.time}>
@@ -99,10 +101,10 @@ export function AuditTable({
                   <div role="gridcell" className="small" title={e.key?.id}>
                     {keyText(e.key) || <span className="muted">—</span>}
                   </div>
-                  <div role="gridcell" className="small">
+                  <div role="gridcell" className="small" title={tokenText(e.actor) || undefined}>
                     {tokenText(e.actor) || <span className="muted">—</span>}
                   </div>
-                  <div role="gridcell" className="small">
+                  <div role="gridcell" className="small" title={e.actor.osUser}>
                     {e.actor.osUser}
                   </div>
                 </div>

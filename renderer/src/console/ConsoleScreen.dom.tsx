@@ -30,7 +30,7 @@ export function ConsoleScreen() {
         ))}
       </Tabs.List>
       {TABS.map(({ id, Panel }) => (
-        <Tabs.Content key={id} value={id} forceMount className="tab-panel">
+        <Tabs.Content key={id} value={id} forceMount className="tab-panel" tabIndex={-1}>
           <Panel />
         </Tabs.Content>
       ))}

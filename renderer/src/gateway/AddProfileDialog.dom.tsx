@@ -3,7 +3,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { GATEWAY_CSE_PADDINGS, type GatewayProfileView } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
-import { DialogActions, ErrorNotice, PinField, takePin } from '../ui/bits.dom';
+import { DialogActions, DialogContent, ErrorNotice, PinField, takePin } from '../ui/bits.dom';
 import { gatewayKeys } from './format.dom';
 
 type Padding = (typeof GATEWAY_CSE_PADDINGS)[number];
@@ -91,7 +91,7 @@ export function AddProfileDialog({ onAdded }: { onAdded: (profile: GatewayProfil
       </Dialog.Trigger>
       <Dialog.Portal>
         <Dialog.Overlay className="overlay" />
-        <Dialog.Content className="dialog" aria-describedby={`${ids}-about`}>
+        <DialogContent className="dialog" aria-describedby={`${ids}-about`}>
           <form onSubmit={submit} aria-busy={add.isPending}>
             <Dialog.Title className="dialog-title">Add a gateway profile</Dialog.Title>
             <p id={`${ids}-about`} className="muted">
@@ -195,7 +195,7 @@ export function AddProfileDialog({ onAdded }: { onAdded: (profile: GatewayProfil
               action={{ label: 'Add profile', pendingLabel: 'Adding…', tone: 'primary', type: 'submit' }}
             />
           </form>
-        </Dialog.Content>
+        </DialogContent>
       </Dialog.Portal>
     </Dialog.Root>
   );

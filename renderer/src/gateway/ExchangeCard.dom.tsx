@@ -12,7 +12,7 @@ import type { ObjectInfo } from '../../../shared/tokens.std';
 import { asMkmError, mkm } from '../api.dom';
 import { downloadText } from '../audit/auditFormat.dom';
 import { tokenLabel, useTokens } from '../tokens/TokenContext.dom';
-import { Badge, CopyButton, DialogActions, ErrorNotice, Facts } from '../ui/bits.dom';
+import { AlertDialogContent, Badge, CopyButton, DialogActions, ErrorNotice, Facts } from '../ui/bits.dom';
 import { fpGroups, gatewayKeys, needsPassword, when } from './format.dom';
 
 /**
@@ -202,7 +202,7 @@ function ReceivePackage({ profileId }: { profileId: string }) {
           </AlertDialog.Trigger>
           <AlertDialog.Portal>
             <AlertDialog.Overlay className="overlay" />
-            <AlertDialog.Content className="dialog">
+            <AlertDialogContent className="dialog">
               <AlertDialog.Title className="dialog-title">
                 {verified?.summary.purpose === 'registration-request'
                   ? `Upload ${verified.summary.items.length} registration(s) to the gateway of “${profileId}”?`
@@ -229,7 +229,7 @@ function ReceivePackage({ profileId }: { profileId: string }) {
                   onClick: () => importPkg.mutate(),
                 }}
               />
-            </AlertDialog.Content>
+            </AlertDialogContent>
           </AlertDialog.Portal>
         </AlertDialog.Root>
       </div>
@@ -548,7 +548,7 @@ function Untrust({ signer, onDone }: { signer: TrustedSigner; onDone: () => void
       </AlertDialog.Trigger>
       <AlertDialog.Portal>
         <AlertDialog.Overlay className="overlay" />
-        <AlertDialog.Content className="dialog">
+        <AlertDialogContent className="dialog">
           <AlertDialog.Title className="dialog-title">Stop trusting “{signer.name}”?</AlertDialog.Title>
           <AlertDialog.Description className="muted">
             Its packages will need the fingerprint typed again to be accepted.
@@ -565,7 +565,7 @@ function Untrust({ signer, onDone }: { signer: TrustedSigner; onDone: () => void
               onClick: () => remove.mutate(),
             }}
           />
-        </AlertDialog.Content>
+        </AlertDialogContent>
       </AlertDialog.Portal>
     </AlertDialog.Root>
   );

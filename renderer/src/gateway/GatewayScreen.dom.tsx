@@ -118,7 +118,11 @@ export function GatewayScreen() {
             )}
           </nav>
           {chosen && <ProfilePanel key={chosen.id} profile={chosen} onRemoved={() => setChosenId(null)} />}
-          {chosen && <ExchangeCard key={`x-${chosen.id}`} profileId={chosen.id} />}
+        </div>
+      )}
+      {chosen && (
+        <div className="gw-exchange">
+          <ExchangeCard key={`x-${chosen.id}`} profileId={chosen.id} />
         </div>
       )}
     </div>

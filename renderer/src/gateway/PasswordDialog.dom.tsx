@@ -3,7 +3,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import type { GatewayProfileView } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
-import { DialogActions, ErrorNotice, PinField, takePin } from '../ui/bits.dom';
+import { DialogActions, DialogContent, ErrorNotice, PinField, takePin } from '../ui/bits.dom';
 import { gatewayKeys } from './format.dom';
 
 /**
@@ -51,7 +51,7 @@ export function PasswordDialog({
     >
       <Dialog.Portal>
         <Dialog.Overlay className="overlay" />
-        <Dialog.Content className="dialog" aria-describedby={`${ids}-why`}>
+        <DialogContent className="dialog" aria-describedby={`${ids}-why`}>
           <form onSubmit={submit}>
             <Dialog.Title className="dialog-title">Gateway password for “{profile.name}”</Dialog.Title>
             <p id={`${ids}-why`} className="muted">
@@ -75,7 +75,7 @@ export function PasswordDialog({
               }}
             />
           </form>
-        </Dialog.Content>
+        </DialogContent>
       </Dialog.Portal>
     </Dialog.Root>
   );

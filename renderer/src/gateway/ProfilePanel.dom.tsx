@@ -10,7 +10,7 @@ import type {
 import type { ObjectInfo } from '../../../shared/tokens.std';
 import { asMkmError, mkm } from '../api.dom';
 import { tokenLabel, useTokens } from '../tokens/TokenContext.dom';
-import { Badge, DialogActions, ErrorNotice, Facts, Loading } from '../ui/bits.dom';
+import { AlertDialogContent, Badge, DialogActions, ErrorNotice, Facts, Loading } from '../ui/bits.dom';
 import { fpGroups, gatewayKeys, isOffline, needsPassword, when } from './format.dom';
 import { PasswordDialog } from './PasswordDialog.dom';
 
@@ -359,7 +359,7 @@ function ConfirmRotation({
       </AlertDialog.Trigger>
       <AlertDialog.Portal>
         <AlertDialog.Overlay className="overlay" />
-        <AlertDialog.Content className="dialog">
+        <AlertDialogContent className="dialog">
           <AlertDialog.Title className="dialog-title">{ROTATION_TEXT[which].title}</AlertDialog.Title>
           <AlertDialog.Description className="muted">
             {ROTATION_TEXT[which].effect} Compare the new fingerprint with the one the gateway operator gave
@@ -390,7 +390,7 @@ function ConfirmRotation({
               onClick: () => confirm.mutate(),
             }}
           />
-        </AlertDialog.Content>
+        </AlertDialogContent>
       </AlertDialog.Portal>
     </AlertDialog.Root>
   );
@@ -763,7 +763,7 @@ function RemoveProfile({ profile, onRemoved }: { profile: GatewayProfileView; on
       </AlertDialog.Trigger>
       <AlertDialog.Portal>
         <AlertDialog.Overlay className="overlay" />
-        <AlertDialog.Content className="dialog">
+        <AlertDialogContent className="dialog">
           <AlertDialog.Title className="dialog-title">Remove the profile “{profile.name}”?</AlertDialog.Title>
           <AlertDialog.Description className="muted">
             The app forgets this gateway, its pinned key and any password it kept. Keys on the token and
@@ -782,7 +782,7 @@ function RemoveProfile({ profile, onRemoved }: { profile: GatewayProfileView; on
               onClick: () => remove.mutate(),
             }}
           />
-        </AlertDialog.Content>
+        </AlertDialogContent>
       </AlertDialog.Portal>
     </AlertDialog.Root>
   );

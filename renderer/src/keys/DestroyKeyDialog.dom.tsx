@@ -3,7 +3,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { ObjectInfo } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
-import { DialogActions, ErrorNotice, shortId } from '../ui/bits.dom';
+import { AlertDialogContent, DialogActions, ErrorNotice, shortId } from '../ui/bits.dom';
 import { AUDIT_KEY_LABEL, AUDIT_KEY_NOTE, CLASS_NAMES } from './keyFormat.dom';
 
 /**
@@ -62,7 +62,7 @@ export function DestroyKeyDialog({
       </AlertDialog.Trigger>
       <AlertDialog.Portal>
         <AlertDialog.Overlay className="overlay" />
-        <AlertDialog.Content className="dialog">
+        <AlertDialogContent className="dialog">
           <form
             onSubmit={(e) => {
               e.preventDefault();
@@ -110,7 +110,7 @@ export function DestroyKeyDialog({
               }}
             />
           </form>
-        </AlertDialog.Content>
+        </AlertDialogContent>
       </AlertDialog.Portal>
     </AlertDialog.Root>
   );

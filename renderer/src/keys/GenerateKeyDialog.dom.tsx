@@ -1,7 +1,7 @@
 import * as Dialog from '@radix-ui/react-dialog';
 import { useId, useState, type FormEvent } from 'react';
 import type { KeyPurpose, KeyType } from '../../../shared/tokens.std';
-import { ErrorNotice } from '../ui/bits.dom';
+import { DialogContent, ErrorNotice } from '../ui/bits.dom';
 import { KEY_TYPES, PURPOSES } from './keyFormat.dom';
 import type { useGeneration } from './useGeneration.dom';
 
@@ -21,9 +21,9 @@ export function GenerateKeyDialog({
     <Dialog.Root open={open} onOpenChange={onOpenChange}>
       <Dialog.Portal>
         <Dialog.Overlay className="overlay" />
-        <Dialog.Content className="dialog" aria-describedby={undefined}>
+        <DialogContent className="dialog" aria-describedby={undefined}>
           <GenerateForm slotId={slotId} generation={generation} />
-        </Dialog.Content>
+        </DialogContent>
       </Dialog.Portal>
     </Dialog.Root>
   );

@@ -127,7 +127,7 @@ function PublicKey({ slotId, id }: { slotId: number; id: string }) {
           <Tabs.Trigger value="jwk">JWK</Tabs.Trigger>
         </Tabs.List>
         {(['pem', 'jwk'] as const).map((f) => (
-          <Tabs.Content key={f} value={f} className="tab-body">
+          <Tabs.Content key={f} value={f} className="tab-body" tabIndex={-1}>
             {exported.isPending && <Loading>Reading the public key…</Loading>}
             {exported.error && <ErrorNotice error={exported.error} onRetry={() => void exported.refetch()} />}
             {exported.data && (

@@ -3,7 +3,7 @@ import { useEffect, useRef } from 'react';
 import type { ObjectInfo } from '../../../shared/tokens.std';
 import { Badge, shortId } from '../ui/bits.dom';
 import { CLASS_NAMES, keyRowId, sameObject, typeText } from './keyFormat.dom';
-import { listKeyHandler } from '../ui/listKeys.dom';
+import { GRID_HEAD_HEIGHT, GRID_ROW_HEIGHT, gridVirtualOptions, listKeyHandler } from '../ui/listKeys.dom';
 
 export type SortKey = 'label' | 'class' | 'type' | 'bits';
 export interface Sort {
@@ -11,7 +11,6 @@ export interface Sort {
   dir: 'asc' | 'desc';
 }
 
-const ROW_HEIGHT = 36;
 const COLUMNS: { key: SortKey | null; label: string }[] = [
   { key: 'label', label: 'Label' },
   { key: 'class', label: 'Class' },
@@ -47,8 +46,7 @@ export function KeyList({
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => scrollRef.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 6,
+    ...gridVirtualOptions,
   });
   const selectedIndex = selected ? rows.findIndex((r) => sameObject(r, selected)) : -1;
 
@@ -62,7 +60,7 @@ export function KeyList({
     const index = Math.max(0, Math.min(rows.length - 1, to));
     onSelect(rows[index]!);
   };
-  const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 400) / ROW_HEIGHT) - 1);
+  const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 400) / GRID_ROW_HEIGHT) - 1);
   const onKeyDown = listKeyHandler({ selectedIndex, count: rows.length, page, move });
 
   const items = virtualizer.getVirtualItems();
@@ -70,6 +68,7 @@ export function KeyList({
   return (
     <div
       className="key-grid"
+      ref={scrollRef}
       role="grid"
       aria-label="Keys and objects on the token"
       aria-rowcount={rows.length + 1}
@@ -112,7 +111,7 @@ export function KeyList({
           ))}
         </div>
       </div>
-      <div ref={scrollRef} className="key-grid-body" data-testid="key-grid-body">
+      <div className="key-grid-body" data-testid="key-grid-body">
         {rows.length === 0 ? (
           <p className="empty">{total === 0 ? 'No keys on this token yet.' : 'No key matches the search.'}</p>
         ) : (
@@ -128,7 +127,10 @@ export function KeyList({
                   aria-rowindex={item.index + 2}
                   aria-selected={isSelected}
                   className={`key-row${isSelected ? ' selected' : ''}`}
-                  style={{ transform: `translateY(${item.start}px)`, height: ROW_HEIGHT }}
+                  style={{
+                    transform: `translateY(${item.start - GRID_HEAD_HEIGHT}px)`,
+                    height: GRID_ROW_HEIGHT,
+                  }}
                   onClick={() => onSelect(o)}
                 >
                   <div role="gridcell" className="cell-label" title={o.label}>
@@ -142,7 +144,7 @@ export function KeyList({
                   <div role="gridcell">
                     <code title={o.id}>{shortId(o.id)}</code>
                   </div>
-                  <div role="gridcell" className="small">
+                  <div role="gridcell" className="small" title={o.usages.join(', ') || undefined}>
                     {o.usages.join(', ') || '—'}
                   </div>
                   <div role="gridcell" className="badges">

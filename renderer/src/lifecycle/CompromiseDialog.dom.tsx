@@ -3,7 +3,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { LifecycleKeyView, LifecycleVersionView } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
-import { DialogActions, ErrorNotice } from '../ui/bits.dom';
+import { AlertDialogContent, DialogActions, ErrorNotice } from '../ui/bits.dom';
 import { fingerprintText } from './format.dom';
 import { ProgressSteps, rotationSteps } from './ProgressSteps.dom';
 import { useRefreshLifecycle } from './queries.dom';
@@ -73,7 +73,7 @@ export function CompromiseDialog({
       </AlertDialog.Trigger>
       <AlertDialog.Portal>
         <AlertDialog.Overlay className="overlay" />
-        <AlertDialog.Content className="dialog">
+        <AlertDialogContent className="dialog">
           <AlertDialog.Title className="dialog-title">
             Mark version {version.version} of “{keyView.name}” compromised?
           </AlertDialog.Title>
@@ -143,7 +143,7 @@ export function CompromiseDialog({
               </AlertDialog.Cancel>
             </div>
           )}
-        </AlertDialog.Content>
+        </AlertDialogContent>
       </AlertDialog.Portal>
     </AlertDialog.Root>
   );

@@ -8,7 +8,7 @@ import {
   type LifecyclePolicy,
 } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
-import { DialogActions, ErrorNotice } from '../ui/bits.dom';
+import { DialogActions, DialogContent, ErrorNotice } from '../ui/bits.dom';
 import { PURPOSE_NAMES } from './format.dom';
 import { ProgressSteps, rotationSteps } from './ProgressSteps.dom';
 import { usePolicies, useRefreshLifecycle } from './queries.dom';
@@ -58,7 +58,7 @@ export function CreateManagedKeyDialog({
       </Dialog.Trigger>
       <Dialog.Portal>
         <Dialog.Overlay className="overlay" />
-        <Dialog.Content
+        <DialogContent
           className="dialog"
           aria-describedby={undefined}
           onInteractOutside={(e) => e.preventDefault()}
@@ -71,7 +71,7 @@ export function CreateManagedKeyDialog({
               onCreated(key);
             }}
           />
-        </Dialog.Content>
+        </DialogContent>
       </Dialog.Portal>
     </Dialog.Root>
   );

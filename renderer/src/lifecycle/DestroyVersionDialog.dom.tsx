@@ -3,7 +3,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { LifecycleKeyView, LifecycleVersionView } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
-import { DialogActions, ErrorNotice, shortId } from '../ui/bits.dom';
+import { AlertDialogContent, DialogActions, ErrorNotice, shortId } from '../ui/bits.dom';
 import { useRefreshLifecycle } from './queries.dom';
 
 /**
@@ -46,7 +46,7 @@ export function DestroyVersionDialog({
       </AlertDialog.Trigger>
       <AlertDialog.Portal>
         <AlertDialog.Overlay className="overlay" />
-        <AlertDialog.Content className="dialog">
+        <AlertDialogContent className="dialog">
           <AlertDialog.Title className="dialog-title">
             Destroy version {version.version} of “{keyView.name}”?
           </AlertDialog.Title>
@@ -106,7 +106,7 @@ export function DestroyVersionDialog({
               />
             </>
           )}
-        </AlertDialog.Content>
+        </AlertDialogContent>
       </AlertDialog.Portal>
     </AlertDialog.Root>
   );

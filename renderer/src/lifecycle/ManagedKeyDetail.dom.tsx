@@ -3,7 +3,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { LifecycleKeyView, LifecycleVersionView } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
-import { Badge, DialogActions, ErrorNotice, Facts, shortId } from '../ui/bits.dom';
+import { AlertDialogContent, Badge, DialogActions, ErrorNotice, Facts, shortId } from '../ui/bits.dom';
 import { CompromiseDialog } from './CompromiseDialog.dom';
 import { DestroyVersionDialog } from './DestroyVersionDialog.dom';
 import {
@@ -195,7 +195,7 @@ function DeactivateButton({
       </AlertDialog.Trigger>
       <AlertDialog.Portal>
         <AlertDialog.Overlay className="overlay" />
-        <AlertDialog.Content className="dialog">
+        <AlertDialogContent className="dialog">
           <AlertDialog.Title className="dialog-title">
             Deactivate version {version.version} of “{keyView.name}”?
           </AlertDialog.Title>
@@ -217,7 +217,7 @@ function DeactivateButton({
               onClick: () => deactivate.mutate(),
             }}
           />
-        </AlertDialog.Content>
+        </AlertDialogContent>
       </AlertDialog.Portal>
     </AlertDialog.Root>
   );

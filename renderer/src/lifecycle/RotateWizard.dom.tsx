@@ -3,7 +3,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { LifecycleKeyView } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
-import { ErrorNotice } from '../ui/bits.dom';
+import { DialogContent, ErrorNotice } from '../ui/bits.dom';
 import { day, fingerprintText, primaryOf } from './format.dom';
 import { ProgressSteps, rotationSteps } from './ProgressSteps.dom';
 import { useRefreshLifecycle } from './queries.dom';
@@ -68,7 +68,7 @@ export function RotateWizard({
       </Dialog.Trigger>
       <Dialog.Portal>
         <Dialog.Overlay className="overlay" />
-        <Dialog.Content className="dialog" aria-describedby={undefined}>
+        <DialogContent className="dialog" aria-describedby={undefined}>
           <Dialog.Title className="dialog-title">Rotate “{keyView.name}”</Dialog.Title>
           {stage === 'review' && (
             <>
@@ -139,7 +139,7 @@ export function RotateWizard({
               </Dialog.Close>
             </div>
           )}
-        </Dialog.Content>
+        </DialogContent>
       </Dialog.Portal>
     </Dialog.Root>
   );

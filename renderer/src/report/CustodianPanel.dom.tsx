@@ -4,7 +4,14 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import type { CustodianText, CustodianView } from '../../../shared/contract/report.std';
 import { mkm } from '../api.dom';
-import { Badge, DialogActions, ErrorNotice, Loading } from '../ui/bits.dom';
+import {
+  AlertDialogContent,
+  Badge,
+  DialogActions,
+  DialogContent,
+  ErrorNotice,
+  Loading,
+} from '../ui/bits.dom';
 import { localDateTime } from './reportFormat.dom';
 
 /**
@@ -138,7 +145,7 @@ function AcknowledgeDialog({ text }: { text: CustodianText }) {
       </Dialog.Trigger>
       <Dialog.Portal>
         <Dialog.Overlay className="overlay" />
-        <Dialog.Content className="dialog" aria-describedby="custodian-text">
+        <DialogContent className="dialog" aria-describedby="custodian-text">
           <form onSubmit={submit}>
             <Dialog.Title className="dialog-title">
               {text.title} (version {text.version})
@@ -180,7 +187,7 @@ function AcknowledgeDialog({ text }: { text: CustodianText }) {
               }}
             />
           </form>
-        </Dialog.Content>
+        </DialogContent>
       </Dialog.Portal>
     </Dialog.Root>
   );
@@ -219,7 +226,7 @@ function RevokeDialog({ custodian: c }: { custodian: CustodianView }) {
       </AlertDialog.Trigger>
       <AlertDialog.Portal>
         <AlertDialog.Overlay className="overlay" />
-        <AlertDialog.Content className="dialog">
+        <AlertDialogContent className="dialog">
           <form
             onSubmit={(e) => {
               e.preventDefault();
@@ -248,7 +255,7 @@ function RevokeDialog({ custodian: c }: { custodian: CustodianView }) {
               action={{ label: 'Revoke', pendingLabel: 'Revoking…', tone: 'danger', type: 'submit' }}
             />
           </form>
-        </AlertDialog.Content>
+        </AlertDialogContent>
       </AlertDialog.Portal>
     </AlertDialog.Root>
   );

@@ -4,7 +4,7 @@ import { useState, type FormEvent } from 'react';
 import type { MkmError } from '../../../shared/errors.std';
 import type { SlotSummary } from '../../../shared/tokens.std';
 import { asMkmError, mkm } from '../api.dom';
-import { DemoBadge, PinField, takePin } from '../ui/bits.dom';
+import { DemoBadge, DialogContent, PinField, takePin } from '../ui/bits.dom';
 import { pinWarningFromError, pinWarningFromFlags } from './pinWarning.dom';
 import { tokenKeys, tokenLabel, useTokens } from './TokenContext.dom';
 
@@ -20,9 +20,9 @@ export function LoginDialog() {
     <Dialog.Root open={loginSlotId !== null} onOpenChange={(open) => !open && closeLogin()}>
       <Dialog.Portal>
         <Dialog.Overlay className="overlay" />
-        <Dialog.Content className="dialog" aria-describedby="login-desc">
+        <DialogContent className="dialog" aria-describedby="login-desc">
           {slot ? <LoginForm slot={slot} onDone={closeLogin} /> : <Dialog.Title>Log in</Dialog.Title>}
-        </Dialog.Content>
+        </DialogContent>
       </Dialog.Portal>
     </Dialog.Root>
   );

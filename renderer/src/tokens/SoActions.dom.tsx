@@ -3,7 +3,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent, type ReactNode } from 'react';
 import type { SlotSummary } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
-import { DialogActions, ErrorNotice, PinField, takePin } from '../ui/bits.dom';
+import { AlertDialogContent, DialogActions, ErrorNotice, PinField, takePin } from '../ui/bits.dom';
 import { pinWarningFromFlags } from './pinWarning.dom';
 import { tokenKeys, tokenLabel } from './TokenContext.dom';
 
@@ -186,7 +186,7 @@ function ConfirmedStep(props: {
       </span>
       <AlertDialog.Portal>
         <AlertDialog.Overlay className="overlay" />
-        <AlertDialog.Content className="dialog">
+        <AlertDialogContent className="dialog">
           <form onSubmit={(e) => void submit(e)} aria-busy={pending}>
             <AlertDialog.Title className="dialog-title">{props.title}</AlertDialog.Title>
             <AlertDialog.Description
@@ -213,7 +213,7 @@ function ConfirmedStep(props: {
               }}
             />
           </form>
-        </AlertDialog.Content>
+        </AlertDialogContent>
       </AlertDialog.Portal>
     </AlertDialog.Root>
   );

@@ -1,6 +1,13 @@
 import * as AlertDialog from '@radix-ui/react-alert-dialog';
 import * as Dialog from '@radix-ui/react-dialog';
-import { useEffect, useRef, useState, type InputHTMLAttributes, type ReactNode } from 'react';
+import {
+  useEffect,
+  useRef,
+  useState,
+  type ComponentProps,
+  type InputHTMLAttributes,
+  type ReactNode,
+} from 'react';
 import type { MkmError } from '../../../shared/errors.std';
 import { asMkmError } from '../api.dom';
 
@@ -73,6 +80,59 @@ export function DialogActions({
       </button>
     </div>
   );
+}
+
+const FOCUSABLE = 'button, [href], input, select, textarea, summary, [tabindex]:not([tabindex="-1"])';
+
+function focusables(root: Element): HTMLElement[] {
+  return [...root.querySelectorAll<HTMLElement>(FOCUSABLE)].filter(
+    (el) => !el.matches(':disabled') && el.getClientRects().length > 0,
+  );
+}
+
+/**
+ * Where focus goes back when a dialog closes. The dialog's content renders for the first time
+ * before it takes focus, so what has focus then is the control that opened it: a Radix trigger,
+ * or a button that set some state. When that control is gone or disabled by then (the key it
+ * acted on was destroyed, "Log in…" became "Log out"), focus goes to the control that now holds
+ * its place in the nearest part of the page that is still there.
+ */
+function useFocusReturn(): (event: Event) => void {
+  const [places] = useState(() => {
+    const opener = document.activeElement;
+    if (!(opener instanceof HTMLElement) || opener === document.body) return [];
+    const found: { root: Element; index: number }[] = [{ root: opener, index: -1 }];
+    for (let a = opener.parentElement; a && a !== document.body; a = a.parentElement) {
+      found.push({ root: a, index: focusables(a).indexOf(opener) });
+    }
+    return found;
+  });
+  return (event) => {
+    event.preventDefault();
+    const [opener, ...ancestors] = places;
+    if (!opener) return;
+    const back = opener.root as HTMLElement;
+    if (back.isConnected && focusables(back.parentElement ?? document.body).includes(back)) {
+      back.focus();
+      return;
+    }
+    const place = ancestors.find((p) => p.root.isConnected);
+    if (!place) return;
+    const now = focusables(place.root);
+    now[Math.min(Math.max(place.index, 0), now.length - 1)]?.focus();
+  };
+}
+
+/** Dialog.Content that gives focus back to what opened it (see useFocusReturn). */
+export function DialogContent(props: ComponentProps<typeof Dialog.Content>) {
+  const returnFocus = useFocusReturn();
+  return <Dialog.Content {...props} onCloseAutoFocus={returnFocus} />;
+}
+
+/** AlertDialog.Content that gives focus back to what opened it (see useFocusReturn). */
+export function AlertDialogContent(props: ComponentProps<typeof AlertDialog.Content>) {
+  const returnFocus = useFocusReturn();
+  return <AlertDialog.Content {...props} onCloseAutoFocus={returnFocus} />;
 }
 
 export type BadgeTone = 'neutral' | 'info' | 'ok' | 'warn' | 'danger' | 'demo';

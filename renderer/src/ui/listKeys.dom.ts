@@ -29,3 +29,19 @@ export function listKeyHandler(options: {
     }
   };
 }
+
+/**
+ * The virtualized grids (keys, audit entries) scroll as a whole: the grid element is both the tab
+ * stop and the scroller, so the keyboard reaches all it scrolls, and its header row sticks on
+ * top. The rows start below that header (GRID_HEAD_HEIGHT, its height in the CSS), which is what
+ * scrollMargin tells the virtualizer; a row is placed at `item.start - GRID_HEAD_HEIGHT` in the
+ * rows' own box, and scrolled to just under the header.
+ */
+export const GRID_ROW_HEIGHT = 36;
+export const GRID_HEAD_HEIGHT = 37;
+export const gridVirtualOptions = {
+  estimateSize: () => GRID_ROW_HEIGHT,
+  scrollMargin: GRID_HEAD_HEIGHT,
+  scrollPaddingStart: GRID_HEAD_HEIGHT,
+  overscan: 6,
+};
