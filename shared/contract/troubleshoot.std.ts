@@ -68,6 +68,8 @@ export interface DiagnosisSummary {
 const PROFILE_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
 
 export const troubleshootContract = {
+  // Diagnosing decrypts with token keys and may ask the sandbox's verify oracle: who, when, what
+  // kind and which findings; never the pasted input.
   diagnose: channel(
     z.strictObject({
       input: z.string().max(256 * 1024),
@@ -75,8 +77,22 @@ export const troubleshootContract = {
       slotId: SlotIdSchema.optional(),
     }),
     'Diagnose a pasted ciphertext, CSE field, request body, envelope or PEM; findings in plain words.',
-  ).returns<Diagnosis>(),
-  recent: channel(noArgs, 'The last diagnoses of this run (metadata only).').returns<DiagnosisSummary[]>(),
+  )
+    .returns<Diagnosis>()
+    .audited((r, res) => {
+      const d = res as { kind?: string; findings?: { code: string }[] } | undefined;
+      return {
+        action: 'console.diagnose',
+        details: {
+          profileId: r.profileId ?? null,
+          kind: d?.kind ?? null,
+          codes: d?.findings?.map((f) => f.code) ?? [],
+        },
+      };
+    }),
+  recent: channel(noArgs, 'The last diagnoses of this run (metadata only).')
+    .returns<DiagnosisSummary[]>()
+    .notAudited('reads the metadata of this run’s diagnoses'),
 } as const;
 
 /** A support bundle: one redacted JSON document. */
@@ -96,15 +112,27 @@ export interface SupportBundleWritten {
 }
 
 export const supportContract = {
-  preview: channel(
-    noArgs,
-    'The support bundle exactly as it would be written.',
-  ).returns<SupportBundlePreview>(),
+  // The app's download is made from the preview, so a preview is an export too.
+  preview: channel(noArgs, 'The support bundle exactly as it would be written.')
+    .returns<SupportBundlePreview>()
+    .audited((_r, res) => ({
+      action: 'support.bundle.preview',
+      details: { sha256: (res as { sha256?: string } | undefined)?.sha256 ?? null },
+    })),
   write: channel(
     z.strictObject({
       outPath: z.string().min(1).max(4096),
       overwrite: z.boolean().optional(),
     }),
     'Write the redacted support bundle to a file (never over an existing one unless asked).',
-  ).returns<SupportBundleWritten>(),
+  )
+    .returns<SupportBundleWritten>()
+    .audited((r, res) => ({
+      action: 'support.bundle.write',
+      details: {
+        outPath: r.outPath,
+        overwrite: r.overwrite ?? false,
+        sha256: (res as { sha256?: string } | undefined)?.sha256 ?? null,
+      },
+    })),
 } as const;

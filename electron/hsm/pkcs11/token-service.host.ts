@@ -21,7 +21,7 @@ import {
   SHA256_RSA_PSS,
   wrapMechanism,
 } from './mechanisms.host';
-import { findById, listObjectsRaw, readAttribute, type FoundObject } from './objects.host';
+import { findById, findHandles, listObjectsRaw, readAttribute, type FoundObject } from './objects.host';
 import {
   handleToNumber,
   readUlong,
@@ -38,6 +38,11 @@ import { keyPairTemplates, purposeRule, rsaBits, secretKeyTemplate, unwrapPurpos
 import {
   ChangePinParamsSchema,
   CipherParamsSchema,
+  ReadAppDataParamsSchema,
+  WriteAppDataParamsSchema,
+  type AppDataResult,
+  type ReadAppDataParams,
+  type WriteAppDataParams,
   CreateCsrParamsSchema,
   DestroyObjectParamsSchema,
   ExportPublicKeyParamsSchema,
@@ -876,6 +881,50 @@ export class TokenService {
     };
   }
 
+  /** The values of the app's private data objects with this label (see ReadAppDataParamsSchema). */
+  async readAppData(params: ReadAppDataParams): Promise<AppDataResult> {
+    const { slotId, label } = parse(ReadAppDataParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const handles = this.call(slotId, () => findHandles(pkcs11, session.handle, appDataTemplate(label)));
+    return {
+      values: handles.map(
+        (h) => readAttribute(pkcs11, session.handle, h, P.CKA_VALUE)?.toString('base64') ?? '',
+      ),
+    };
+  }
+
+  /** Sets the value of the app's private data object with this label, making it on first use. */
+  async writeAppData(params: WriteAppDataParams): Promise<OkResult> {
+    const { slotId, label, value } = parse(WriteAppDataParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const bytes = Buffer.from(value, 'base64');
+    const handles = this.call(slotId, () => findHandles(pkcs11, session.handle, appDataTemplate(label)));
+    if (handles.length > 1) {
+      throw new MkmError('CONFLICT', 'The token holds more than one app data object with this label.', {
+        label,
+        count: handles.length,
+      });
+    }
+    if (handles.length === 1) {
+      this.call(slotId, () =>
+        pkcs11.C_SetAttributeValue(session.handle, handles[0]!, [{ type: P.CKA_VALUE, value: bytes }]),
+      );
+    } else {
+      this.call(slotId, () =>
+        pkcs11.C_CreateObject(session.handle, [
+          ...appDataTemplate(label),
+          { type: P.CKA_TOKEN, value: true },
+          { type: P.CKA_PRIVATE, value: true },
+          { type: P.CKA_MODIFIABLE, value: true },
+          { type: P.CKA_VALUE, value: bytes },
+        ]),
+      );
+    }
+    return { ok: true };
+  }
+
   async probeCapabilities(params: SlotParams): Promise<CapabilitiesResult> {
     const { slotId } = parse(SlotParamsSchema, params);
     const pkcs11 = this.module();
@@ -1288,4 +1337,12 @@ function safely(fn: () => unknown): void {
   } catch {
     // Cleanup of a session or module that is already gone.
   }
+}
+
+function appDataTemplate(label: string): Template {
+  return [
+    { type: P.CKA_CLASS, value: P.CKO_DATA },
+    { type: P.CKA_APPLICATION, value: 'mkm' },
+    { type: P.CKA_LABEL, value: label },
+  ];
 }
