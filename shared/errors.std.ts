@@ -110,7 +110,8 @@ export const ERROR_SENTENCES = {
     'This is the audit key (or the audit head) that seals the audit log; it cannot be destroyed, or older seals could never be checked again.',
   AUDIT_KEY_RESERVED:
     'Only mkm makes the audit key, and a token holds one: a second key with the audit role or label is refused.',
-  AUDIT_KEY_NOT_ON_TOKEN: 'Some seals were made with an audit key that is not on this token; they were not checked.',
+  AUDIT_KEY_NOT_ON_TOKEN:
+    'Some seals were made with an audit key that is not on this token; they were not checked.',
   STATE_TAMPERED:
     'A pinned-state file (trusted signers or a gateway profile state) does not match its seal: it was changed outside mkm and is not used. Check it, then pin again.',
   STATE_UNCHECKED:
