@@ -479,6 +479,10 @@ export class AuditLog {
     this.sealing = run;
     try {
       return await run;
+    } catch (error) {
+      // Whoever asked, status() says why the entries are still unsealed.
+      this.lastSealError = toErrorShape(error).code;
+      throw error;
     } finally {
       if (this.sealing === run) this.sealing = null;
     }
