@@ -557,6 +557,13 @@ export const contract = {
       // Its record is the new log's first entries (audit.start and audit.recover name the
       // quarantine and the old head): it is the one way out while the log takes nothing.
       .recordsItself({ whenUnavailable: 'run' }),
+    replaceKey: channel(
+      z.strictObject({ confirm: CONFIRMED }),
+      'Make a new audit key on the logged-in token; the old one stays (pinned, protected) to verify its seals.',
+    )
+      .returns<{ key: { id: string; kcv: string }; replaced: { id: string; kcv: string } }>()
+      // audit.key.generate (with the key it replaces) and the seals on either side of it.
+      .recordsItself(),
   },
   lifecycle: {
     list: channel(

@@ -31,6 +31,8 @@ export interface AuditHead {
 
 export interface AnchorBook {
   v: 1;
+  /** Counts writes: a crash mid-replace leaves two objects, and the higher count is the newer. */
+  n: number;
   logs: Record<string, AuditHead>;
 }
 
@@ -49,7 +51,7 @@ export function parseAnchorBook(base64: string): AnchorBook | string {
   } catch {
     return 'the audit head on the token is not valid JSON';
   }
-  if (!isPlainObject(raw) || raw.v !== 1 || !isPlainObject(raw.logs))
+  if (!isPlainObject(raw) || raw.v !== 1 || !Number.isSafeInteger(raw.n) || !isPlainObject(raw.logs))
     return 'the audit head on the token has an unknown format';
   for (const head of Object.values(raw.logs)) {
     if (
@@ -67,24 +69,25 @@ export function parseAnchorBook(base64: string): AnchorBook | string {
   return raw as unknown as AnchorBook;
 }
 
+/** The newest book on the token (null when there is none); an unreadable one is refused. */
+async function readBook(io: AnchorIo): Promise<AnchorBook | null> {
+  let newest: AnchorBook | null = null;
+  for (const value of await io.read()) {
+    const book = parseAnchorBook(value);
+    if (typeof book === 'string') throw new MkmError('AUDIT_TAMPERED', undefined, { reason: book });
+    if (!newest || book.n > newest.n) newest = book;
+  }
+  return newest;
+}
+
 /** This folder's head on the token, null when the token holds none for it. */
 export async function readAnchor(io: AnchorIo, dir: string): Promise<AuditHead | null> {
-  const values = await io.read();
-  if (values.length > 1) {
-    throw new MkmError('AUDIT_TAMPERED', undefined, {
-      reason: `the token holds ${values.length} audit head objects; mkm makes one`,
-    });
-  }
-  if (values.length === 0) return null;
-  const book = parseAnchorBook(values[0]!);
-  if (typeof book === 'string') throw new MkmError('AUDIT_TAMPERED', undefined, { reason: book });
-  return book.logs[dir] ?? null;
+  return (await readBook(io))?.logs[dir] ?? null;
 }
 
 export async function writeAnchor(io: AnchorIo, dir: string, head: AuditHead): Promise<void> {
-  const values = await io.read();
-  const parsed = values.length === 1 ? parseAnchorBook(values[0]!) : null;
-  const book: AnchorBook = parsed && typeof parsed !== 'string' ? parsed : { v: 1, logs: {} };
+  const book: AnchorBook = (await readBook(io)) ?? { v: 1, n: 0, logs: {} };
+  book.n++;
   book.logs[dir] = head;
   // Bounded: the folders sealed longest ago go first (a test run makes many).
   const keep = Object.entries(book.logs)

@@ -11,7 +11,14 @@ import { MkmError, toErrorShape, type MkmErrorShape } from '../../shared/errors.
 import type { Logger } from '../core/logger.main';
 import type { EventBus } from '../core/registry.main';
 import type { TokensService } from '../hsm/tokens.main';
-import { AUDIT_HEAD_LABEL, checkAnchor, readAnchor, writeAnchor, type AnchorIo } from './anchor.main';
+import {
+  AUDIT_HEAD_LABEL,
+  checkAnchor,
+  readAnchor,
+  writeAnchor,
+  type AnchorIo,
+  type AuditHead,
+} from './anchor.main';
 import {
   AuditLog,
   LOG_FILE,
@@ -248,30 +255,35 @@ export class AppAudit {
     };
   }
 
-  private async attach(tokens: TokensService, slotId: number): Promise<void> {
+  /**
+   * `checkHead: false` only right after a recovery, whose new segment the old head cannot be
+   * found in when the old log was rolled back: the recovery then moves the head onto it.
+   */
+  private async attach(tokens: TokensService, slotId: number, checkHead = true): Promise<void> {
     await this.opening;
     const slot = (await tokens.slots()).find((s) => s.slotId === slotId);
     if (!slot?.token) return;
     const io = this.anchorIo(tokens, slotId);
-    // The head first: sealing a rolled-back log would move the token's head onto it.
-    if (this.log) {
-      await this.log.flush().catch(() => undefined);
-      let problem: string | null;
-      try {
-        const head = await readAnchor(io, this.options.dir);
-        problem = head ? await checkAnchor(this.options.dir, head) : null;
-      } catch (error) {
-        problem = String((toErrorShape(error).details as { reason?: unknown } | undefined)?.reason ?? error);
-      }
-      if (problem) {
-        this.markDamaged(problem);
-        throw new MkmError('AUDIT_ROLLED_BACK', undefined, { reason: problem });
-      }
+    let head: AuditHead | null = null;
+    let problem: string | null = null;
+    try {
+      head = await readAnchor(io, this.options.dir);
+    } catch (error) {
+      problem = String((toErrorShape(error).details as { reason?: unknown } | undefined)?.reason ?? error);
     }
-    const key = await this.auditKey(tokens, slotId);
+    // The head first: sealing a rolled-back log would move the token's head onto it.
+    if (this.log && head && checkHead) {
+      await this.log.flush().catch(() => undefined);
+      problem = await checkAnchor(this.options.dir, head);
+    }
+    const refused = problem !== null && (checkHead || !head);
+    // Marked before the key is looked up, so a pin entry is held for the next segment.
+    if (refused) this.markDamaged(problem!);
+    const key = await this.auditKey(tokens, slotId, head?.key ?? null);
     this.attached = { tokens, slotId, key };
-    this.sealer = this.tokenSealer(tokens, slotId, key, io);
     this.actorToken = { serial: slot.token.serial.trim(), label: slot.token.label.trim() };
+    if (refused) throw new MkmError('AUDIT_ROLLED_BACK', undefined, { reason: problem! });
+    this.sealer = this.tokenSealer(tokens, slotId, key, io);
     if (this.damaged) return;
     this.log?.setActor({ token: this.actorToken });
     this.log?.setSealer(this.sealer);
@@ -298,19 +310,31 @@ export class AppAudit {
 
   /**
    * The audit key to seal with: the newest key the log pins that is on this token with the
-   * pinned KCV; else, while the log pins none on this token, the one key carrying the label
-   * (pinned now), or a new one. Several unpinned candidates are refused rather than guessed.
+   * pinned KCV; else, while the log pins none on this token, the key the token's head names
+   * (a new segment after a recovery), the one key carrying the label (pinned now), or a new
+   * one. Several unpinned candidates are refused rather than guessed.
    */
-  private async auditKey(tokens: TokensService, slotId: number): Promise<AuditKeyHandle> {
+  private async auditKey(
+    tokens: TokensService,
+    slotId: number,
+    headKey: AuditKeyHandle | null,
+    fresh = false,
+  ): Promise<AuditKeyHandle> {
     const pinned = await this.pinnedKeys();
     const objects = await tokens.call('listObjects', { slotId, class: 'secret' });
-    for (const pin of [...pinned].reverse()) {
+    const candidates = fresh ? [] : [...pinned].reverse();
+    const fromHead = !fresh && headKey && !pinned.some((k) => sameKey(k, headKey)) ? headKey : null;
+    for (const pin of fromHead ? [...candidates, fromHead] : candidates) {
       const object = objects.find((o) => o.id.toLowerCase() === pin.id);
       if (!object) continue;
       const kcv = (await tokens.call('kcv', { slotId, id: object.id })).kcv.toLowerCase();
-      if (kcv === pin.kcv) return pin;
+      if (kcv !== pin.kcv) continue;
+      if (pin === fromHead) this.record({ action: 'audit.key.pin', result: 'ok', key: { ...pin } });
+      return { id: pin.id, kcv: pin.kcv };
     }
-    const labelled = objects.filter((o) => o.label === AUDIT_KEY_LABEL && o.usages.includes('sign'));
+    const labelled = fresh
+      ? []
+      : objects.filter((o) => o.label === AUDIT_KEY_LABEL && o.usages.includes('sign'));
     if (labelled.length > 1) {
       throw new MkmError(
         'AUDIT_KEY_RESERVED',
@@ -340,6 +364,27 @@ export class AppAudit {
       ...(pinned.length ? { details: { replaces: pinned.map((p) => p.id) } } : {}),
     });
     return key;
+  }
+
+  /**
+   * A new audit key (its crypto-period is over, or it is suspected): made on the logged-in
+   * token and pinned in the log; the old one stays on the token, pinned and protected, so the
+   * seals it made still verify. Everything so far is sealed with the old key first.
+   */
+  async replaceKey(): Promise<{ key: AuditKeyHandle; replaced: AuditKeyHandle }> {
+    await this.attaching;
+    const attached = this.attached;
+    if (!attached || !this.sealer)
+      throw new MkmError('NOT_LOGGED_IN', 'Log in to the token to replace its audit key.');
+    if (!this.log || this.damaged) throw new MkmError('AUDIT_UNAVAILABLE');
+    await this.log.seal();
+    const key = await this.auditKey(attached.tokens, attached.slotId, null, true);
+    const io = this.anchorIo(attached.tokens, attached.slotId);
+    this.attached = { ...attached, key };
+    this.sealer = this.tokenSealer(attached.tokens, attached.slotId, key, io);
+    this.log.setSealer(this.sealer);
+    await this.log.seal();
+    return { key, replaced: attached.key };
   }
 
   /** The audit keys the log names (audit.key.generate / audit.key.pin), oldest first. */
@@ -514,6 +559,13 @@ export class AppAudit {
     if (!reopened) throw new MkmError(failed?.code ?? 'IO_ERROR', failed?.message);
     const start = reopened.openReport.quarantine;
     this.options.logger.warn('the audit log was quarantined and a new segment started', { movedTo });
+    const attached = this.attached;
+    if (attached) {
+      // The admin is logged in: pin the key in the new segment and seal it now, which moves
+      // the token's head onto it (the old head may name a seal the damaged log lost).
+      await this.attach(attached.tokens, attached.slotId, false);
+      await reopened.seal();
+    }
     return {
       movedTo,
       reason,

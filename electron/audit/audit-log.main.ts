@@ -815,6 +815,11 @@ async function takeQuarantineNote(dir: string): Promise<QuarantineNote | undefin
  */
 async function logHead(logPath: string): Promise<QuarantineNote['head'] | null> {
   if (!existsSync(logPath)) return null;
+  // What is there may not even be a file; it is moved aside all the same.
+  return readHead(logPath).catch(() => null);
+}
+
+async function readHead(logPath: string): Promise<NonNullable<QuarantineNote['head']>> {
   const file = createHash('sha256');
   let hash = GENESIS;
   let seq = 0;

@@ -54,6 +54,23 @@ Exit status:
     });
 
   audit
+    .command('replace-key')
+    .description('make a new audit key on the token; the old one stays to verify the seals it made')
+    .option('--yes', 'confirm')
+    .action(async (opts: { yes?: boolean }) => {
+      if (!opts.yes) throw new MkmError('CONFIRMATION_REQUIRED', 'Add --yes to make a new audit key.');
+      const ctx = context();
+      await loggedInSlot(ctx);
+      await ctx.app().audit.ready();
+      const r = await ctx.call('audit.replaceKey', { confirm: true });
+      ctx.out.result(
+        r,
+        () =>
+          `new audit key ${r.key.id} (KCV ${r.key.kcv}); ${r.replaced.id} (KCV ${r.replaced.kcv}) stays to verify its seals`,
+      );
+    });
+
+  audit
     .command('recover')
     .description(
       'move a damaged audit log aside untouched and start a new one that names it and its last entry',

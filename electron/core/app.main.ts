@@ -291,6 +291,7 @@ export function createApp(options: AppOptions): App {
         });
         return result;
       },
+      replaceKey: () => audit.replaceKey(),
     },
     console: consoleHandlers(services),
     troubleshoot: troubleshootHandlers(services),

@@ -894,34 +894,26 @@ export class TokenService {
     };
   }
 
-  /** Sets the value of the app's private data object with this label, making it on first use. */
+  /**
+   * Replaces the value of the app's private data object with this label. Tokens do not let a
+   * data object's CKA_VALUE change (SoftHSM2: CKR_ATTRIBUTE_READ_ONLY), so the new object is
+   * made first and the old ones destroyed after: a crash between leaves both, never neither,
+   * and the value itself must say which is newer.
+   */
   async writeAppData(params: WriteAppDataParams): Promise<OkResult> {
     const { slotId, label, value } = parse(WriteAppDataParamsSchema, params);
     const pkcs11 = this.module();
     const session = this.session(slotId);
-    const bytes = Buffer.from(value, 'base64');
-    const handles = this.call(slotId, () => findHandles(pkcs11, session.handle, appDataTemplate(label)));
-    if (handles.length > 1) {
-      throw new MkmError('CONFLICT', 'The token holds more than one app data object with this label.', {
-        label,
-        count: handles.length,
-      });
-    }
-    if (handles.length === 1) {
-      this.call(slotId, () =>
-        pkcs11.C_SetAttributeValue(session.handle, handles[0]!, [{ type: P.CKA_VALUE, value: bytes }]),
-      );
-    } else {
-      this.call(slotId, () =>
-        pkcs11.C_CreateObject(session.handle, [
-          ...appDataTemplate(label),
-          { type: P.CKA_TOKEN, value: true },
-          { type: P.CKA_PRIVATE, value: true },
-          { type: P.CKA_MODIFIABLE, value: true },
-          { type: P.CKA_VALUE, value: bytes },
-        ]),
-      );
-    }
+    const old = this.call(slotId, () => findHandles(pkcs11, session.handle, appDataTemplate(label)));
+    this.call(slotId, () =>
+      pkcs11.C_CreateObject(session.handle, [
+        ...appDataTemplate(label),
+        { type: P.CKA_TOKEN, value: true },
+        { type: P.CKA_PRIVATE, value: true },
+        { type: P.CKA_VALUE, value: Buffer.from(value, 'base64') },
+      ]),
+    );
+    for (const h of old) this.call(slotId, () => pkcs11.C_DestroyObject(session.handle, h));
     return { ok: true };
   }
 
