@@ -36,6 +36,13 @@ import {
 } from './audit-log.main';
 import { readLines } from './line-reader.main';
 import { parseLine } from './record.main';
+import {
+  sealWrittenWhileLoggedOut,
+  stateSealsSettled,
+  stateSealerInUse,
+  useStateSealer,
+  type StateSealer,
+} from './state-seal.main';
 import { createTokenSealer } from './token-sealer.main';
 
 /**
@@ -113,11 +120,32 @@ export class AppAudit {
   private attaching: Promise<void> = Promise.resolve();
   private readonly clock: () => Date;
   private readonly declarations: ReadonlyMap<string, AuditDeclaration>;
+  /** The audit keys the log pinned, as of the last login (state seals may be made by any). */
+  private pinnedAtLogin: AuditKeyHandle[] = [];
+  /** Lends the audit key to the sealed state files (state-seal.main.ts). */
+  private readonly stateSealer: StateSealer = {
+    ready: () => this.attaching,
+    current: () => (this.damaged === null ? (this.attached?.key ?? null) : null),
+    mac: async (key, message) => {
+      const attached = this.attached;
+      if (!attached) throw new MkmError('NOT_LOGGED_IN');
+      if (!sameKey(key, attached.key) && !this.pinnedAtLogin.some((k) => sameKey(k, key))) {
+        throw new MkmError('STATE_TAMPERED', undefined, { reason: 'not an audit key', id: key.id });
+      }
+      const { mac } = await attached.tokens.call('hmacSign', {
+        slotId: attached.slotId,
+        id: key.id,
+        data: message.toString('base64'),
+      });
+      return Buffer.from(mac, 'base64');
+    },
+  };
 
   constructor(private readonly options: AppAuditOptions) {
     this.clock = options.clock ?? (() => new Date());
     this.declarations = options.declarations ?? auditDeclarations(contract);
     this.opening = this.open();
+    useStateSealer(this.stateSealer);
   }
 
   private async open(): Promise<void> {
@@ -281,12 +309,16 @@ export class AppAudit {
     if (refused) this.markDamaged(problem!);
     const key = await this.auditKey(tokens, slotId, head?.key ?? null);
     this.attached = { tokens, slotId, key };
+    this.pinnedAtLogin = await this.pinnedKeys();
     this.actorToken = { serial: slot.token.serial.trim(), label: slot.token.label.trim() };
     if (refused) throw new MkmError('AUDIT_ROLLED_BACK', undefined, { reason: problem! });
     this.sealer = this.tokenSealer(tokens, slotId, key, io);
     if (this.damaged) return;
     this.log?.setActor({ token: this.actorToken });
     this.log?.setSealer(this.sealer);
+    await sealWrittenWhileLoggedOut().catch((error: unknown) =>
+      this.options.logger.warn('a state file written before the login could not be sealed', { error }),
+    );
   }
 
   private tokenSealer(
@@ -379,6 +411,7 @@ export class AppAudit {
     if (!this.log || this.damaged) throw new MkmError('AUDIT_UNAVAILABLE');
     await this.log.seal();
     const key = await this.auditKey(attached.tokens, attached.slotId, null, true);
+    this.pinnedAtLogin = [...this.pinnedAtLogin, key];
     const io = this.anchorIo(attached.tokens, attached.slotId);
     this.attached = { ...attached, key };
     this.sealer = this.tokenSealer(attached.tokens, attached.slotId, key, io);
@@ -589,8 +622,11 @@ export class AppAudit {
   }
 
   async close(): Promise<void> {
-    await this.opening;
     await this.attaching;
+    // Seals of state files written just before the close need the token that is still up.
+    await stateSealsSettled();
+    if (stateSealerInUse() === this.stateSealer) useStateSealer(null);
+    await this.opening;
     // A log behind the token's head is not sealed again (that would move the head onto it).
     await this.log?.close(this.damaged ? { quiet: true } : {});
   }

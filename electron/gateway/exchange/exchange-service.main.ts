@@ -34,6 +34,7 @@ import {
   summarize,
 } from './package.main';
 import { RegistrationUploader } from './registration-upload.main';
+import { checkState } from '../../audit/state-seal.main';
 import { ReceiptsStore, TrustedSignersStore } from './stores.main';
 
 /**
@@ -378,12 +379,21 @@ export class ExchangeService {
     );
   }
 
-  verify(request: VerifyRequest): ExchangeVerification {
-    return this.check(request).verification;
+  async verify(request: VerifyRequest): Promise<ExchangeVerification> {
+    return (await this.checkSealed(request)).verification;
+  }
+
+  /** check(), and when the trusted list vouched for the signer, that list's seal (state-seal.main.ts). */
+  private async checkSealed(request: VerifyRequest) {
+    const checked = this.check(request);
+    if (checked.verification.trust.by === 'trusted-signer') {
+      await checkState(this.signers.file, 'the trusted signers list');
+    }
+    return checked;
   }
 
   async import(request: VerifyRequest & { profileId: string }): Promise<ExchangeImport> {
-    const { pkg, verification } = this.check(request);
+    const { pkg, verification } = await this.checkSealed(request);
     const { profileId } = request;
     // The profile is checked after verification, so a refusal always names the package's fault first.
     const profile = this.options.gateway.profiles.get(profileId);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ExchangeReceiptView, TrustedSigner } from '../../../shared/contract/exchange.std';
 import { MkmError } from '../../../shared/errors.std';
 import { issueLines } from '../../../shared/formats/schemas.std';
+import { stateWritten } from '../../audit/state-seal.main';
 import { writeFileAtomic } from '../../core/atomic-file.main';
 
 /**
@@ -102,6 +103,7 @@ export class TrustedSignersStore {
       });
     }
     write(this.file, { version: 1, signers: [...signers, signer] });
+    stateWritten(this.file);
     return signer;
   }
 
@@ -110,6 +112,7 @@ export class TrustedSignersStore {
     const kept = signers.filter((s) => s.spkiSha256 !== spkiSha256);
     if (kept.length === signers.length) return false;
     write(this.file, { version: 1, signers: kept });
+    stateWritten(this.file);
     return true;
   }
 }
