@@ -62,10 +62,10 @@
  *
  * Limits, stated plainly: entries after the newest seal are protected only by the chain and
  * the state file, which someone with write access to the folder can rewrite together. The
- * sealer loop keeps that window short (seconds) while the token is logged in. Deleting the
- * whole folder, or rolling log and state back together to an older copy, needs an anchor
- * outside this folder to detect (e.g. the newest head in a token data object, or a copy
- * shipped to a log server); that is not part of this module.
+ * sealer loop keeps that window short (seconds) while the token is logged in. Rolling log and
+ * state back together to an older copy, or replacing or deleting the log, is caught against
+ * the anchor outside this folder: a sealer's `recordHead` keeps each durable seal on the token
+ * (anchor.main.ts), and the app checks the log against it at login and verify.
  *
  * One writer per folder (lock.main.ts: pid plus heartbeat; a dead or silent holder's lock is
  * taken over): two writers would fork the chain, so a writer re-checks that the lock is still

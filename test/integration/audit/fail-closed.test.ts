@@ -80,6 +80,14 @@ async function labels(app: App): Promise<string[]> {
   return (await ok<{ label: string }[]>(app, 'keys.list', { slotId: token.slotId })).map((o) => o.label);
 }
 
+/** One run of the app that logs in, makes a key and closes (which seals and moves the token head). */
+async function sealedRun(dir: string, label: string): Promise<void> {
+  const app = openApp(dir);
+  await login(app);
+  await ok(app, 'keys.generate', generate(label));
+  await app.close();
+}
+
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 function lastLine(file: string): { seq: number; hash: string } {
@@ -92,10 +100,7 @@ describe('a tampered audit log', () => {
   it('refuses every audited call with AUDIT_UNAVAILABLE until it is recovered, then records the quarantine and the old head', async () => {
     const dir = dataDir();
     const audit = join(dir, 'audit');
-    let app = openApp(dir);
-    await login(app);
-    await ok(app, 'keys.generate', generate('before'));
-    await app.close();
+    await sealedRun(dir, 'before');
 
     // Cut the last two lines: the state file records more than the log holds.
     const file = join(audit, 'audit.log');
@@ -104,7 +109,7 @@ describe('a tampered audit log', () => {
     const damaged = readFileSync(file);
     const head = lastLine(file);
 
-    app = openApp(dir);
+    const app = openApp(dir);
     try {
       await app.audit.ready();
       // Logging in is allowed (the way out needs it); doing anything recorded is not.
@@ -213,22 +218,16 @@ describe("the token's audit head", () => {
   it('catches a log and state file rolled back together, and recovery moves the head onto the new log', async () => {
     const dir = dataDir();
     const audit = join(dir, 'audit');
-    let app = openApp(dir);
-    await login(app);
-    await ok(app, 'keys.generate', generate('first'));
-    await app.close();
+    await sealedRun(dir, 'first');
     const saved = join(dir, 'saved');
     mkdirSync(saved);
     for (const f of ['audit.log', 'audit.state.json']) copyFileSync(join(audit, f), join(saved, f));
 
-    app = openApp(dir);
-    await login(app);
-    await ok(app, 'keys.generate', generate('second'));
-    await app.close();
+    await sealedRun(dir, 'second');
     // The attacker puts the older log and its state back, consistent with each other.
     for (const f of ['audit.log', 'audit.state.json']) copyFileSync(join(saved, f), join(audit, f));
 
-    app = openApp(dir);
+    let app = openApp(dir);
     try {
       await app.audit.ready();
       await login(app);
