@@ -316,6 +316,12 @@ export class AppAudit {
     if (this.damaged) return;
     this.log?.setActor({ token: this.actorToken });
     this.log?.setSealer(this.sealer);
+    // Seal what came before the login now: the token's head is current when the login returns.
+    await this.log
+      ?.seal()
+      .catch((error: unknown) =>
+        this.options.logger.warn('the first seal after the login failed', { error }),
+      );
     await sealWrittenWhileLoggedOut().catch((error: unknown) =>
       this.options.logger.warn('a state file written before the login could not be sealed', { error }),
     );

@@ -238,8 +238,9 @@ export function createApp(options: AppOptions): App {
         const result = await tokens.call('login', request);
         // Sealing is best effort: a token that cannot hold one more key still lets the admin in.
         // A log behind the token's head is another matter: the audit trail refuses further
-        // audited calls (AUDIT_UNAVAILABLE) and says so itself.
-        audit.attachToken(tokens, request.slotId).catch((error) => {
+        // audited calls (AUDIT_UNAVAILABLE) and says so itself. Awaited, so what the login
+        // returns to is a token whose audit key and head are in place.
+        await audit.attachToken(tokens, request.slotId).catch((error) => {
           const code = toErrorShape(error).code;
           if (code === 'AUDIT_ROLLED_BACK') return;
           logger.warn('audit entries stay unsealed: the audit key is not usable', { error });
