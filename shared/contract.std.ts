@@ -110,6 +110,24 @@ export interface AuditVerifyReport {
   firstBad?: { seq: number | null; line: number; kind: string; reason: string };
 }
 
+export interface AuditStatusView {
+  open: boolean;
+  error: string | null;
+  held: number;
+  sealing: boolean;
+  /** Set while actions that must be recorded are refused (AUDIT_UNAVAILABLE): why. */
+  unavailable: { cause: string; reason: string } | null;
+}
+
+export interface AuditRecoverView {
+  /** The folder (inside the audit folder) the damaged log was moved to, untouched. */
+  movedTo: string;
+  reason: string;
+  /** The old log's last complete line: its seq and SHA-256, and how many lines it had. */
+  oldHead: { seq: number; hash: string; lines: number } | null;
+  verified: { ok: boolean; sealsVerified: boolean };
+}
+
 export interface AuditEntryView {
   seq: number;
   time: string;
@@ -372,23 +390,32 @@ export interface GatewayPingResult {
   nextKeySet: GatewayKeySetView | { refused: string };
 }
 
+const slotOf = (r: Record<string, unknown>) => ({ slotId: r.slotId as number });
+
 export const contract = {
   app: {
-    status: channel(noArgs, 'What the app is, where its data lives, and how it runs.').returns<AppStatus>(),
+    status: channel(noArgs, 'What the app is, where its data lives, and how it runs.')
+      .returns<AppStatus>()
+      .notAudited('reads what the app is and where it runs'),
     openExternal: channel(
       z.strictObject({ url: z.url({ protocol: /^https$/ }).max(2048) }),
       'Open an allow-listed documentation link in the OS browser.',
-    ).returns<{ opened: boolean }>(),
+    )
+      .returns<{ opened: boolean }>()
+      .notAudited(
+        'opens an allow-listed documentation link in the OS browser; no key, token or data is touched',
+      ),
   },
   settings: {
-    get: channel(noArgs, 'Read the user settings.').returns<Settings>(),
-    update: channel(settingsPatch, 'Change some user settings.').returns<Settings>(),
+    get: channel(noArgs, 'Read the user settings.').returns<Settings>().notAudited('reads the settings'),
+    update: channel(settingsPatch, 'Change some user settings.')
+      .returns<Settings>()
+      .audited((r) => ({ action: 'settings.update', details: { fields: Object.keys(r) } })),
   },
   tokens: {
-    modules: channel(
-      noArgs,
-      'The PKCS#11 library in use, its C_GetInfo, and well-known ones.',
-    ).returns<ModuleState>(),
+    modules: channel(noArgs, 'The PKCS#11 library in use, its C_GetInfo, and well-known ones.')
+      .returns<ModuleState>()
+      .notAudited('reads which PKCS#11 library is in use'),
     selectModule: channel(
       z.strictObject({
         path: PATH.nullable(),
@@ -396,12 +423,25 @@ export const contract = {
         libraryParameters: z.string().max(4096).nullable().optional(),
       }),
       'Use another PKCS#11 library among those main knows (well-known, named at launch, browsed), or the demo token.',
-    ).returns<ModuleState>(),
+    )
+      .returns<ModuleState>()
+      .audited((r) => ({
+        action: 'token.module.select',
+        details: { path: r.path, demo: r.demo ?? false },
+      })),
     browseModule: channel(
       z.strictObject({ libraryParameters: z.string().max(4096).nullable().optional() }),
       'Desktop app: pick a PKCS#11 library in main’s file dialog and use it (null when cancelled).',
-    ).returns<ModuleState | null>(),
-    list: channel(noArgs, 'Slots and tokens with their info and flags.').returns<SlotSummary[]>(),
+    )
+      .returns<ModuleState | null>()
+      // The load itself is recorded by the tokens service (token.module.load: real path, SHA-256).
+      .audited((_r, res) => ({
+        action: 'token.module.browse',
+        details: { path: (res as { path?: string | null } | null | undefined)?.path ?? null },
+      })),
+    list: channel(noArgs, 'Slots and tokens with their info and flags.')
+      .returns<SlotSummary[]>()
+      .notAudited('reads slots and token info'),
     login: channel(
       z.strictObject({
         slotId: SlotIdSchema,
@@ -409,12 +449,26 @@ export const contract = {
         userType: z.enum(['user', 'so']).optional(),
       }),
       'Log in with the user PIN (or on the PIN pad when no PIN is given).',
-    ).returns<LoginResult>(),
-    logout: channel(z.strictObject({ slotId: SlotIdSchema }), 'Log out of a token.').returns<OkResult>(),
+    )
+      .returns<LoginResult>()
+      // Runs while the log is unavailable (its entry held for the new segment): verifying the
+      // seals and checking the token's head, the way out, need the login.
+      .audited(
+        (r) => ({
+          action: 'token.login',
+          details: { ...slotOf(r), userType: r.userType ?? 'user', pinPad: r.pin === undefined },
+        }),
+        { whenUnavailable: 'run' },
+      ),
+    logout: channel(z.strictObject({ slotId: SlotIdSchema }), 'Log out of a token.')
+      .returns<OkResult>()
+      .audited((r) => ({ action: 'token.logout', details: slotOf(r) }), { whenUnavailable: 'run' }),
     changePin: channel(
       z.strictObject({ slotId: SlotIdSchema, oldPin: PIN, newPin: PIN }),
       "Change the logged-in user's PIN.",
-    ).returns<OkResult>(),
+    )
+      .returns<OkResult>()
+      .audited((r) => ({ action: 'token.pin.change', details: slotOf(r) })),
     initToken: channel(
       z.strictObject({
         slotId: SlotIdSchema,
@@ -423,74 +477,139 @@ export const contract = {
         confirm: CONFIRMED,
       }),
       'Security officer: initialize (erase) a token.',
-    ).returns<InitTokenResult>(),
+    )
+      .returns<InitTokenResult>()
+      .audited((r) => ({ action: 'token.init', details: { ...slotOf(r), label: r.label } })),
     initUserPin: channel(
       z.strictObject({ slotId: SlotIdSchema, soPin: PIN, userPin: PIN, confirm: CONFIRMED }),
       "Security officer: set the user's PIN.",
-    ).returns<OkResult>(),
+    )
+      .returns<OkResult>()
+      .audited((r) => ({ action: 'token.pin.init', details: slotOf(r) })),
     capabilities: channel(
       z.strictObject({ slotId: SlotIdSchema, refresh: z.boolean().optional() }),
       'What this token can really do, found by trying (cached per model and firmware).',
-    ).returns<CapabilitiesResult & { cached: boolean }>(),
+    )
+      .returns<CapabilitiesResult & { cached: boolean }>()
+      .notAudited('finds what the token can do with session objects it destroys at once; no key is kept'),
   },
   keys: {
     list: channel(
       z.strictObject({ slotId: SlotIdSchema, class: ObjectClassSchema.optional() }),
       'Objects on the token with their attributes.',
-    ).returns<ObjectInfo[]>(),
-    get: channel(
-      z.strictObject(ObjectRefParamsSchema.shape),
-      'One object with its attributes.',
-    ).returns<ObjectInfo>(),
+    )
+      .returns<ObjectInfo[]>()
+      .notAudited('reads object attributes (never key material)'),
+    get: channel(z.strictObject(ObjectRefParamsSchema.shape), 'One object with its attributes.')
+      .returns<ObjectInfo>()
+      .notAudited('reads object attributes (never key material)'),
     generate: channel(
       z.strictObject({ ...GenerateKeyParamsSchema.shape, operationId: z.string().max(64).optional() }),
       'Generate a key inside the token with a safe template.',
-    ).returns<GenerateKeyResult>(),
+    )
+      .returns<GenerateKeyResult>()
+      .audited((r, res) => {
+        const g = res as { id?: string; kcv?: { kcv: string }; spkiSha256?: string } | undefined;
+        return {
+          action: 'key.generate',
+          ...(g?.id
+            ? {
+                key: {
+                  id: g.id,
+                  ...(g.kcv ? { kcv: g.kcv.kcv } : {}),
+                  ...(g.spkiSha256 ? { fingerprint: g.spkiSha256 } : {}),
+                },
+              }
+            : {}),
+          details: { ...slotOf(r), type: r.type, purpose: r.purpose, label: r.label },
+        };
+      }),
     exportPublic: channel(
       z.strictObject(ExportPublicKeyParamsSchema.shape),
       'A public key as PEM (SPKI) or JWK, with its SPKI-SHA256 fingerprint.',
-    ).returns<ExportPublicKeyResult>(),
-    kcv: channel(
-      z.strictObject(KeyRefParamsSchema.shape),
-      "A secret key's check value.",
-    ).returns<KcvResult>(),
+    )
+      .returns<ExportPublicKeyResult>()
+      .audited((r, res) => ({
+        action: 'key.export.public',
+        key: {
+          id: String(r.id),
+          ...((res as { spkiSha256?: string })?.spkiSha256
+            ? { fingerprint: (res as { spkiSha256: string }).spkiSha256 }
+            : {}),
+        },
+        details: { ...slotOf(r), format: r.format },
+      })),
+    kcv: channel(z.strictObject(KeyRefParamsSchema.shape), "A secret key's check value.")
+      .returns<KcvResult>()
+      .notAudited('reads a check value, which reveals nothing of the key'),
     csr: channel(
       z.strictObject(CreateCsrParamsSchema.shape),
       'A PKCS#10 request signed by a key pair on the token.',
-    ).returns<CsrResult>(),
+    )
+      .returns<CsrResult>()
+      .audited((r) => ({ action: 'key.csr', key: { id: String(r.id) }, details: slotOf(r) })),
     destroy: channel(
       z.strictObject({ ...ObjectRefParamsSchema.shape, confirm: CONFIRMED }),
       'Destroy an object on the token (it cannot be undone).',
-    ).returns<DestroyResult>(),
+    )
+      .returns<DestroyResult>()
+      .audited((r) => ({
+        action: 'key.destroy',
+        key: { id: String(r.id) },
+        details: { ...slotOf(r), class: r.class },
+      })),
   },
   audit: {
-    status: channel(noArgs, 'Whether the audit log is open and sealing.').returns<{
-      open: boolean;
-      error: string | null;
-      held: number;
-      sealing: boolean;
-    }>(),
-    verify: channel(
-      noArgs,
-      'Check the whole audit log: chain, seals, truncation.',
-    ).returns<AuditVerifyReport>(),
+    status: channel(noArgs, 'Whether the audit log is open and sealing.')
+      .returns<AuditStatusView>()
+      .notAudited('reads the state of the audit log itself'),
+    verify: channel(noArgs, 'Check the whole audit log: chain, seals, truncation.')
+      .returns<AuditVerifyReport>()
+      .audited(
+        (_r, res) => ({
+          action: 'audit.verify',
+          details: { ok: (res as AuditVerifyReport | undefined)?.ok ?? false },
+        }),
+        { whenUnavailable: 'run' },
+      ),
     query: channel(
       z.strictObject({
         filter: auditFilter.optional(),
         limit: z.number().int().min(1).max(10_000).optional(),
       }),
       'Search the audit log, newest first.',
-    ).returns<{ entries: AuditEntryView[]; matched: number }>(),
+    )
+      .returns<{ entries: AuditEntryView[]; matched: number }>()
+      .notAudited('reads the audit log itself'),
     export: channel(
       z.strictObject({ format: z.enum(['json', 'csv']), filter: auditFilter.optional() }),
       'The audit log as JSON or CSV text.',
-    ).returns<{ format: 'json' | 'csv'; content: string }>(),
+    )
+      .returns<{ format: 'json' | 'csv'; content: string }>()
+      .audited((r) => ({ action: 'audit.export', details: { format: r.format } })),
+    recover: channel(
+      z.strictObject({ confirm: CONFIRMED }),
+      'Move a damaged audit log aside untouched and start a new one that names it and its last entry.',
+    )
+      .returns<AuditRecoverView>()
+      // Its record is the new log's first entries (audit.start and audit.recover name the
+      // quarantine and the old head): it is the one way out while the log takes nothing.
+      .recordsItself({ whenUnavailable: 'run' }),
+    replaceKey: channel(
+      z.strictObject({ confirm: CONFIRMED }),
+      'Make a new audit key on the logged-in token; the old one stays (pinned, protected) to verify its seals.',
+    )
+      .returns<{ key: { id: string; kcv: string }; replaced: { id: string; kcv: string } }>()
+      // audit.key.generate (with the key it replaces) and the seals on either side of it.
+      .recordsItself(),
   },
   lifecycle: {
     list: channel(
       z.strictObject({ state: z.enum(LIFECYCLE_STATES).optional() }),
       'Managed logical keys with their versions, states and fingerprints (never key material).',
-    ).returns<LifecycleKeyView[]>(),
+    )
+      .returns<LifecycleKeyView[]>()
+      .notAudited('reads the key inventory (metadata only)'),
     create: channel(
       z.strictObject({
         name: z.string().min(1).max(128),
@@ -501,15 +620,21 @@ export const contract = {
         ...OPERATION_ID,
       }),
       'A new managed logical key; its version 1 is generated on the logged-in token.',
-    ).returns<{ logicalKey: LifecycleKeyView; version: LifecycleVersionView }>(),
+    )
+      .returns<{ logicalKey: LifecycleKeyView; version: LifecycleVersionView }>()
+      .recordsItself(),
     rotate: channel(
       z.strictObject({ ref: z.string().min(1).max(128), ...OPERATION_ID }),
       'Rotate a logical key (by id or name) now: a new primary version, the old one in grace (progress events per step).',
-    ).returns<{ logicalKey: LifecycleKeyView; version: LifecycleVersionView }>(),
+    )
+      .returns<{ logicalKey: LifecycleKeyView; version: LifecycleVersionView }>()
+      .recordsItself(),
     compromise: channel(
       z.strictObject({ versionId: LIFECYCLE_ID, note: z.string().max(500).optional(), ...OPERATION_ID }),
       'Declare a key version compromised; a compromised primary is replaced at once.',
-    ).returns<{ compromised: LifecycleVersionView; replacement: LifecycleVersionView | null }>(),
+    )
+      .returns<{ compromised: LifecycleVersionView; replacement: LifecycleVersionView | null }>()
+      .recordsItself(),
     destroy: channel(
       z.strictObject({
         versionId: LIFECYCLE_ID,
@@ -517,28 +642,42 @@ export const contract = {
         confirmLabel: z.string().min(1).max(128),
       }),
       'Destroy a key version on the token (label typed again); the record stays as a tombstone.',
-    ).returns<LifecycleVersionView>(),
+    )
+      .returns<LifecycleVersionView>()
+      .recordsItself(),
     deactivate: channel(
       z.strictObject({ versionId: LIFECYCLE_ID }),
       'End the use of a replaced version for new work (it still decrypts and verifies).',
-    ).returns<LifecycleVersionView>(),
+    )
+      .returns<LifecycleVersionView>()
+      .recordsItself(),
     suspend: channel(
       z.strictObject({ versionId: LIFECYCLE_ID }),
       'Suspend a non-primary version (no use at all) until it is reactivated.',
-    ).returns<LifecycleVersionView>(),
+    )
+      .returns<LifecycleVersionView>()
+      .recordsItself(),
     reactivate: channel(
       z.strictObject({ versionId: LIFECYCLE_ID }),
       'Bring a suspended version back to active.',
-    ).returns<LifecycleVersionView>(),
+    )
+      .returns<LifecycleVersionView>()
+      .recordsItself(),
     policies: channel(
       noArgs,
       'The rotation policy of each purpose (crypto-period, use limit, warning lead, grace).',
-    ).returns<Record<LifecyclePurpose, LifecyclePolicy>>(),
-    due: channel(noArgs, 'Which keys need rotating, and why.').returns<LifecycleDueReport>(),
+    )
+      .returns<Record<LifecyclePurpose, LifecyclePolicy>>()
+      .notAudited('reads the rotation policies'),
+    due: channel(noArgs, 'Which keys need rotating, and why.')
+      .returns<LifecycleDueReport>()
+      .notAudited('reads which keys need rotating'),
     reconcile: channel(
       z.strictObject(LIFECYCLE_SLOT),
       'Compare the inventory with the logged-in token: missing objects and unmanaged keys.',
-    ).returns<LifecycleReconcileReport>(),
+    )
+      .returns<LifecycleReconcileReport>()
+      .notAudited('compares the inventory with the token and changes neither'),
     adopt: channel(
       z.strictObject({
         ckaId: z
@@ -550,7 +689,9 @@ export const contract = {
         ...LIFECYCLE_SLOT,
       }),
       'Make an unmanaged key on the logged-in token the active version of a new logical key.',
-    ).returns<LifecycleVersionView>(),
+    )
+      .returns<LifecycleVersionView>()
+      .recordsItself(),
   },
   gateway: {
     addProfile: channel(
@@ -569,8 +710,23 @@ export const contract = {
           .optional(),
       }),
       'Add a gateway profile (its password is never stored).',
-    ).returns<GatewayProfileView>(),
-    listProfiles: channel(noArgs, 'The gateway profiles.').returns<GatewayProfileView[]>(),
+    )
+      .returns<GatewayProfileView>()
+      .audited((r, res) => ({
+        action: 'gateway.profile.add',
+        details: {
+          profileId: (res as { id?: string } | undefined)?.id ?? r.id ?? null,
+          baseUrl: r.baseUrl,
+          username: r.username,
+          tlsPin: r.tlsPinSha256 ?? null,
+          // The variable's name only: which environment variable may serve this profile's password.
+          passwordEnv: r.passwordEnv ?? null,
+        },
+      })),
+    listProfiles: channel(noArgs, 'The gateway profiles.')
+      .returns<GatewayProfileView[]>()
+      .notAudited('reads the gateway profiles'),
+    // Where the password is kept, never the password.
     setPassword: channel(
       z.strictObject({
         profileId: PROFILE_ID,
@@ -578,23 +734,39 @@ export const contract = {
         remember: z.boolean().optional(),
       }),
       "A profile's gateway password: kept in main for the session (remember: encrypted by the OS).",
-    ).returns<{ kept: 'session' | 'encrypted' }>(),
+    )
+      .returns<{ kept: 'session' | 'encrypted' }>()
+      .audited((r, res) => ({
+        action: 'gateway.profile.password',
+        details: { profileId: r.profileId, kept: (res as { kept?: string } | undefined)?.kept ?? null },
+      })),
     embeddedSandbox: channel(
       noArgs,
       'The local demo sandbox: whether it runs, and whether this mode may start it.',
-    ).returns<GatewayEmbeddedSandbox>(),
+    )
+      .returns<GatewayEmbeddedSandbox>()
+      .notAudited('reads whether the local demo sandbox runs'),
     startEmbeddedSandbox: channel(
       noArgs,
       'Start the local demo sandbox on 127.0.0.1 and add its "Local sandbox (demo)" profile.',
-    ).returns<GatewayEmbeddedSandbox>(),
+    )
+      .returns<GatewayEmbeddedSandbox>()
+      .audited((_r, res) => ({
+        action: 'gateway.sandbox.start',
+        details: { url: (res as { url?: string | null } | undefined)?.url ?? null },
+      })),
     removeProfile: channel(
       z.strictObject({ profileId: PROFILE_ID, confirm: CONFIRMED }),
       'Forget a gateway profile.',
-    ).returns<{ removed: boolean }>(),
+    )
+      .returns<{ removed: boolean }>()
+      .audited((r) => ({ action: 'gateway.profile.remove', details: { profileId: r.profileId } })),
     status: channel(
       gatewayProfileRef,
       "A profile's pinned gateway key, transport keys, key set and last sync (never key material).",
-    ).returns<GatewayStatus>(),
+    )
+      .returns<GatewayStatus>()
+      .notAudited('reads a profile state (never key material)'),
     registerTransportKey: channel(
       z.strictObject({
         profileId: PROFILE_ID,
@@ -602,36 +774,54 @@ export const contract = {
         keyId: z.string().regex(/^[0-9a-fA-F]{1,128}$/),
       }),
       "Register a token RSA key pair as the merchant's transport key at the gateway.",
-    ).returns<GatewayRegistration>(),
+    )
+      .returns<GatewayRegistration>()
+      .recordsItself(),
     fetchKey: channel(
       gatewayProfileRef,
       "Fetch the gateway's public key: pinned on first sight, a rotation to confirm after.",
-    ).returns<GatewayKeyState>(),
+    )
+      .returns<GatewayKeyState>()
+      .recordsItself(),
     importKeyPem: channel(
       z.strictObject({ profileId: PROFILE_ID, pem: z.string().min(1).max(16_384) }),
       "Import the gateway's public key PEM by hand (a gateway without a key endpoint).",
-    ).returns<GatewayKeyState>(),
+    )
+      .returns<GatewayKeyState>()
+      .recordsItself(),
     confirmKeyRotation: channel(
       z.strictObject({ profileId: PROFILE_ID, fingerprint: SHA256_HEX }),
       "Accept the gateway's new public key, named by its fingerprint.",
-    ).returns<GatewayKeyState>(),
+    )
+      .returns<GatewayKeyState>()
+      .recordsItself(),
     fetchSigningKey: channel(
       gatewayProfileRef,
       "Fetch the gateway's key-set signing key: pinned on first sight, a rotation to confirm after.",
-    ).returns<GatewaySigningKeyState>(),
+    )
+      .returns<GatewaySigningKeyState>()
+      .recordsItself(),
     importSigningKeyPem: channel(
       z.strictObject({ profileId: PROFILE_ID, pem: z.string().min(1).max(16_384) }),
       "Import the gateway's key-set signing key PEM by hand (a gateway without the endpoint).",
-    ).returns<GatewaySigningKeyState>(),
+    )
+      .returns<GatewaySigningKeyState>()
+      .recordsItself(),
     confirmSigningKeyRotation: channel(
       z.strictObject({ profileId: PROFILE_ID, fingerprint: SHA256_HEX }),
       "Accept the gateway's new key-set signing key, named by its fingerprint.",
-    ).returns<GatewaySigningKeyState>(),
-    ping: channel(gatewayProfileRef, 'A secure ping under a one-use key set.').returns<GatewayPingResult>(),
+    )
+      .returns<GatewaySigningKeyState>()
+      .recordsItself(),
+    ping: channel(gatewayProfileRef, 'A secure ping under a one-use key set.')
+      .returns<GatewayPingResult>()
+      .recordsItself(),
     sync: channel(
       gatewayProfileRef,
       "Fetch and pin the gateway's key, list the merchant keys, ensure a usable key set.",
-    ).returns<GatewaySyncReport>(),
+    )
+      .returns<GatewaySyncReport>()
+      .recordsItself(),
   },
   console: consoleContract,
   troubleshoot: troubleshootContract,

@@ -132,6 +132,22 @@ export const ERROR_SENTENCES = {
   UPLOAD_TOO_LARGE: 'The file is too large to upload to the app.',
   FILE_HANDLE_UNKNOWN:
     'That chosen file is no longer known to the app (it was used or expired); choose it again.',
+  // Audit trail: fail closed, token anchor, sealed state files (issue 10 points 2, 3, 9)
+  AUDIT_UNAVAILABLE:
+    'This action must be recorded and the audit log cannot take it, so it was not done. Verify the log (mkm audit verify); if it is damaged, move it aside and start a new one (mkm audit recover --yes).',
+  AUDIT_ROLLED_BACK:
+    'The audit log is behind the head the token recorded: it was rolled back or replaced. Verify it, then move it aside and start a new one (mkm audit recover --yes).',
+  AUDIT_INTACT: 'The audit log verifies and can take entries: there is nothing to recover.',
+  AUDIT_KEY_PROTECTED:
+    'This is the audit key (or the audit head) that seals the audit log; it cannot be destroyed, or older seals could never be checked again.',
+  AUDIT_KEY_RESERVED:
+    'Only mkm makes the audit key, and a token holds one: a second key with the audit role or label is refused.',
+  AUDIT_KEY_NOT_ON_TOKEN:
+    'Some seals were made with an audit key that is not on this token; they were not checked.',
+  STATE_TAMPERED:
+    'A pinned-state file (trusted signers or a gateway profile state) does not match its seal: it was changed outside mkm and is not used. Check it, then pin again.',
+  STATE_UNCHECKED:
+    'Log in to the token to check the pinned gateway key and trusted signers: their seal can only be checked with the audit key.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;

@@ -298,6 +298,28 @@ export const DestroyObjectParamsSchema = z.object({
 });
 export type DestroyObjectParams = z.infer<typeof DestroyObjectParamsSchema>;
 
+/**
+ * A private data object of the app's on the token (CKO_DATA, CKA_APPLICATION "mkm", found by
+ * label): small state a file writer must not be able to roll back, such as the audit log's head.
+ */
+const APP_DATA_LABEL = z.string().regex(/^mkm-[a-z0-9-]{1,40}$/);
+export const ReadAppDataParamsSchema = z.object({ slotId: SlotIdSchema, label: APP_DATA_LABEL });
+export type ReadAppDataParams = z.infer<typeof ReadAppDataParamsSchema>;
+export const WriteAppDataParamsSchema = z.object({
+  slotId: SlotIdSchema,
+  label: APP_DATA_LABEL,
+  /** base64, at most 4 KiB of bytes. */
+  value: z
+    .string()
+    .max(5464)
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/),
+});
+export type WriteAppDataParams = z.infer<typeof WriteAppDataParamsSchema>;
+/** Every object found with that label (more than one means someone else made one). */
+export interface AppDataResult {
+  values: string[];
+}
+
 export const GenerateRandomParamsSchema = z.object({
   slotId: SlotIdSchema,
   length: z.number().int().min(1).max(4096),

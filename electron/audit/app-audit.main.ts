@@ -1,292 +1,151 @@
-import { MkmError, toErrorShape, type ErrorCode } from '../../shared/errors.std';
-import type { Envelope } from '../../shared/contract-kit.std';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { contract } from '../../shared/contract.std';
+import {
+  auditDeclarations,
+  type AuditDeclaration,
+  type AuditMapTools,
+  type Envelope,
+} from '../../shared/contract-kit.std';
+import { MkmError, toErrorShape, type MkmErrorShape } from '../../shared/errors.std';
 import type { Logger } from '../core/logger.main';
 import type { EventBus } from '../core/registry.main';
 import type { TokensService } from '../hsm/tokens.main';
 import {
+  AUDIT_HEAD_LABEL,
+  checkAnchor,
+  readAnchor,
+  writeAnchor,
+  type AnchorIo,
+  type AuditHead,
+} from './anchor.main';
+import {
   AuditLog,
+  LOG_FILE,
   currentOsUser,
   exportCsv,
   exportJson,
   queryAuditLog,
+  sameKey,
   verifyAuditLog,
   type AuditAppend,
   type AuditFilter,
+  type AuditKeyHandle,
   type AuditSealer,
   type VerifyReport,
 } from './audit-log.main';
+import { readLines } from './line-reader.main';
+import { parseLine } from './record.main';
+import {
+  sealWrittenWhileLoggedOut,
+  stateSealsSettled,
+  stateSealerInUse,
+  useStateSealer,
+  type StateSealer,
+} from './state-seal.main';
 import { createTokenSealer } from './token-sealer.main';
-import { EXCHANGE_AUDITED } from '../gateway/exchange/audit.main';
 
 /**
- * The app's audit trail. Every auditable call through the registry lands here (AUDITED says
- * which, and what of it is recorded: never a PIN or key material). Entries are written at once;
- * after a login, an HMAC key on the token (purpose "audit", label AUDIT_KEY_LABEL, made on first
- * use) seals them, and a logout leaves the newer ones unsealed until the next login.
+ * The app's audit trail. What each channel records is declared on the channel itself (the
+ * contract kit's `.audited(mapper)` / `.recordsItself()` / `.notAudited(reason)`); the registry
+ * asks `gate` before a call and tells `onCall` after it. Entries are written at once; after a
+ * login, the audit key on the token seals them, and the token keeps the newest seal (its audit
+ * head, anchor.main.ts) where a file writer cannot roll it back.
+ *
+ * Fail closed: a call that must be recorded is refused (AUDIT_BUSY while another process holds
+ * the log; AUDIT_UNAVAILABLE when the log cannot be opened, is tampered with, is behind the
+ * token's head, or cannot be written), never run with its entry held in memory. The one way
+ * out of a damaged log is `recover`: verify, move the log aside untouched, and start a new
+ * segment whose first entry names the quarantine and the old log's head.
+ *
+ * The audit key is pinned by id and KCV in the log itself (audit.key.generate / audit.key.pin
+ * entries); a key that merely carries the label is not trusted once one is pinned, the pinned
+ * keys and the head object cannot be destroyed through mkm, and verify checks each seal with
+ * the pinned key that made it.
  */
 export const AUDIT_KEY_LABEL = 'mkm-audit-key';
 
-type Mapper = (request: Record<string, unknown>, result: unknown) => Omit<AuditAppend, 'result'>;
+/** How often the gate tries again to open a log another process held or a disk refused. */
+const REOPEN_MS = 1000;
+const RECOVER_HINT = 'mkm audit recover --yes';
 
-const slotOf = (r: Record<string, unknown>) => ({ slotId: r.slotId as number });
-
-/** Which channels are audited, and what is kept of each call. */
-export const AUDITED: Record<string, Mapper> = {
-  'tokens.selectModule': (r) => ({
-    action: 'token.module.select',
-    details: { path: r.path, demo: r.demo ?? false },
-  }),
-  // The load itself is recorded by the tokens service (token.module.load: real path, SHA-256).
-  'tokens.browseModule': (_r, res) => ({
-    action: 'token.module.browse',
-    details: { path: (res as { path?: string | null } | null | undefined)?.path ?? null },
-  }),
-  'tokens.login': (r) => ({
-    action: 'token.login',
-    details: { ...slotOf(r), userType: r.userType ?? 'user', pinPad: r.pin === undefined },
-  }),
-  'tokens.logout': (r) => ({ action: 'token.logout', details: slotOf(r) }),
-  'tokens.changePin': (r) => ({ action: 'token.pin.change', details: slotOf(r) }),
-  'tokens.initToken': (r) => ({ action: 'token.init', details: { ...slotOf(r), label: r.label } }),
-  'tokens.initUserPin': (r) => ({ action: 'token.pin.init', details: slotOf(r) }),
-  'keys.generate': (r, res) => {
-    const g = res as { id?: string; kcv?: { kcv: string }; spkiSha256?: string } | undefined;
-    return {
-      action: 'key.generate',
-      ...(g?.id
-        ? {
-            key: {
-              id: g.id,
-              ...(g.kcv ? { kcv: g.kcv.kcv } : {}),
-              ...(g.spkiSha256 ? { fingerprint: g.spkiSha256 } : {}),
-            },
-          }
-        : {}),
-      details: { ...slotOf(r), type: r.type, purpose: r.purpose, label: r.label },
-    };
-  },
-  'keys.destroy': (r) => ({
-    action: 'key.destroy',
-    key: { id: String(r.id) },
-    details: { ...slotOf(r), class: r.class },
-  }),
-  'keys.exportPublic': (r, res) => ({
-    action: 'key.export.public',
-    key: {
-      id: String(r.id),
-      ...((res as { spkiSha256?: string })?.spkiSha256
-        ? { fingerprint: (res as { spkiSha256: string }).spkiSha256 }
-        : {}),
-    },
-    details: { ...slotOf(r), format: r.format },
-  }),
-  'keys.csr': (r) => ({ action: 'key.csr', key: { id: String(r.id) }, details: slotOf(r) }),
-  'gateway.addProfile': (r, res) => ({
-    action: 'gateway.profile.add',
-    details: {
-      profileId: (res as { id?: string } | undefined)?.id ?? r.id ?? null,
-      baseUrl: r.baseUrl,
-      username: r.username,
-      tlsPin: r.tlsPinSha256 ?? null,
-      // The variable's name only: which environment variable may serve this profile's password.
-      passwordEnv: r.passwordEnv ?? null,
-    },
-  }),
-  'gateway.removeProfile': (r) => ({ action: 'gateway.profile.remove', details: { profileId: r.profileId } }),
-  // Where the password is kept, never the password.
-  'gateway.setPassword': (r, res) => ({
-    action: 'gateway.profile.password',
-    details: { profileId: r.profileId, kept: (res as { kept?: string } | undefined)?.kept ?? null },
-  }),
-  'gateway.startEmbeddedSandbox': (_r, res) => ({
-    action: 'gateway.sandbox.start',
-    details: { url: (res as { url?: string | null } | undefined)?.url ?? null },
-  }),
-  // The payload console: which fields and keys, never a value (card data is in the request).
-  'console.encrypt': (r, res) => {
-    const e = res as { scheme?: string; key?: { spkiSha256: string; keyId: string | null } } | undefined;
-    return {
-      action: 'console.encrypt',
-      details: {
-        profileId: r.profileId,
-        scheme: e?.scheme ?? r.scheme ?? null,
-        fields: Object.keys((r.fields ?? {}) as object),
-        gatewayKeyId: e?.key?.keyId ?? null,
-        fingerprint: e?.key?.spkiSha256 ?? null,
-      },
-    };
-  },
-  'console.verify': (r, res) => {
-    const v = res as
-      { cse?: { ok: boolean } | null; secure?: { ok: boolean; setId?: string } | null } | undefined;
-    return {
-      action: 'console.verify',
-      details: {
-        profileId: r.profileId,
-        fields: Object.keys((r.fields ?? {}) as object),
-        cseOk: v?.cse ? v.cse.ok : null,
-        secureOk: v?.secure ? v.secure.ok : null,
-        setId: v?.secure?.setId ?? null,
-      },
-    };
-  },
-  'console.encryptMessage': (r, res) => ({
-    action: 'console.message.encrypt',
-    details: { profileId: r.profileId, setId: (res as { setId?: string } | undefined)?.setId ?? null },
-  }),
-  'console.decryptMessage': (r) => ({
-    action: 'console.message.decrypt',
-    details: {
-      profileId: r.profileId,
-      setId: (r.envelope as { set_id?: string } | undefined)?.set_id ?? null,
-    },
-  }),
-  'console.batchStart': (r, res) => {
-    const b = res as
-      | {
-          operationId: string;
-          status: string;
-          rows: number;
-          encrypted: number;
-          failed: number;
-          keyFingerprint: string | null;
-        }
-      | undefined;
-    return {
-      action: 'console.batch',
-      ...(r.keyId ? { key: { id: String(r.keyId) } } : {}),
-      details: {
-        scheme: r.scheme,
-        profileId: r.profileId ?? null,
-        inPath: r.inPath ?? null,
-        outPath: r.outPath ?? null,
-        // A page's batch: the input it handed over and where the output went (dialog, download).
-        input: r.input ?? null,
-        output: r.output ?? null,
-        outputPath: (res as { outputPath?: string } | undefined)?.outputPath ?? null,
-        operationId: b?.operationId ?? r.operationId ?? null,
-        status: b?.status ?? null,
-        rows: b?.rows ?? null,
-        encrypted: b?.encrypted ?? null,
-        failed: b?.failed ?? null,
-        fingerprint: b?.keyFingerprint ?? null,
-      },
-    };
-  },
-  // What a page handed to main or took from it: names and sizes, never the content.
-  'console.batchPickInput': (_r, res) => ({
-    action: 'console.batch.input.pick',
-    details: { name: (res as { name?: string } | null | undefined)?.name ?? null },
-  }),
-  'console.batchUpload': (r, res) => ({
-    action: 'console.batch.input.upload',
-    details: { name: r.name, bytes: (res as { bytes?: number } | undefined)?.bytes ?? null },
-  }),
-  'console.batchDownload': (r, res) => ({
-    action: 'console.batch.download',
-    details: { fileId: r.fileId, fileName: (res as { fileName?: string } | undefined)?.fileName ?? null },
-  }),
-  'settings.update': (r) => ({ action: 'settings.update', details: { fields: Object.keys(r) } }),
-  'audit.export': (r) => ({ action: 'audit.export', details: { format: r.format } }),
-  'report.exportPci': (r, res) => ({
-    action: 'report.pci.export',
-    details: {
-      format: r.format,
-      summary: (res as { summary?: Record<string, number> } | undefined)?.summary ?? null,
-    },
-  }),
-  'report.acknowledge': (r, res) => ({
-    action: 'report.custodian.acknowledge',
-    details: {
-      custodianId: (res as { id?: string } | undefined)?.id ?? null,
-      name: r.name,
-      role: r.role,
-      textVersion: r.textVersion,
-    },
-  }),
-  'report.revokeCustodian': (r, res) => ({
-    action: 'report.custodian.revoke',
-    details: { custodianId: r.id, name: (res as { name?: string } | undefined)?.name ?? null },
-  }),
-  // Diagnosing decrypts with token keys and may ask the sandbox's verify oracle: who, when, what
-  // kind and which findings; never the pasted input.
-  'troubleshoot.diagnose': (r, res) => {
-    const d = res as { kind?: string; findings?: { code: string }[] } | undefined;
-    return {
-      action: 'console.diagnose',
-      details: {
-        profileId: r.profileId ?? null,
-        kind: d?.kind ?? null,
-        codes: d?.findings?.map((f) => f.code) ?? [],
-      },
-    };
-  },
-  // The app's download is made from the preview, so a preview is an export too.
-  'support.preview': (_r, res) => ({
-    action: 'support.bundle.preview',
-    details: { sha256: (res as { sha256?: string } | undefined)?.sha256 ?? null },
-  }),
-  'support.write': (r, res) => ({
-    action: 'support.bundle.write',
-    details: {
-      outPath: (res as { outPath?: string } | undefined)?.outPath ?? r.outPath ?? null,
-      overwrite: r.overwrite ?? false,
-      sha256: (res as { sha256?: string } | undefined)?.sha256 ?? null,
-    },
-  }),
-  'audit.verify': (_r, res) => ({
-    action: 'audit.verify',
-    details: { ok: (res as VerifyReport | undefined)?.ok ?? false },
-  }),
-  ...EXCHANGE_AUDITED,
+const mapTools: AuditMapTools = {
+  sha256Hex: (text) => createHash('sha256').update(text, 'utf8').digest('hex'),
 };
-
-/**
- * Channels whose services write their own audit entries (the gateway's and the key lifecycle's
- * steps) rather than through AUDITED: they need the log just as much.
- */
-export const RECORDS_ITSELF: ReadonlySet<string> = new Set([
-  'gateway.registerTransportKey',
-  'gateway.fetchKey',
-  'gateway.importKeyPem',
-  'gateway.confirmKeyRotation',
-  'gateway.fetchSigningKey',
-  'gateway.importSigningKeyPem',
-  'gateway.confirmSigningKeyRotation',
-  'gateway.ping',
-  'gateway.sync',
-  'lifecycle.create',
-  'lifecycle.rotate',
-  'lifecycle.compromise',
-  'lifecycle.destroy',
-  'lifecycle.deactivate',
-  'lifecycle.suspend',
-  'lifecycle.reactivate',
-  'lifecycle.adopt',
-]);
 
 export interface AppAuditOptions {
   dir: string;
   logger: Logger;
   events: EventBus;
   clock?: () => Date;
+  /** What each channel records; default: the app's contract. */
+  declarations?: ReadonlyMap<string, AuditDeclaration>;
+}
+
+/** Why audited calls are refused right now, and what an admin can do about it. */
+export interface AuditUnavailable {
+  cause: string;
+  reason: string;
+  /** The command that gets out of it, or null when it is outside the app (disk space, rights). */
+  recover: string | null;
+}
+
+export interface AuditRecoverResult {
+  movedTo: string;
+  reason: string;
+  oldHead: { seq: number; hash: string; lines: number } | null;
+  verified: { ok: boolean; sealsVerified: boolean };
+}
+
+interface Attached {
+  tokens: TokensService;
+  slotId: number;
+  key: AuditKeyHandle;
 }
 
 export class AppAudit {
   private log: AuditLog | null = null;
   private readonly pending: AuditAppend[] = [];
-  private openError: ErrorCode | null = null;
+  private openError: MkmErrorShape | null = null;
   private opening: Promise<void>;
   /** Who holds the log's lock when another process does (CONFLICT at open). */
   private heldBy: number | null = null;
   private lastTry = 0;
   private failedBefore = false;
+  /** Set when the token's head shows the open log was rolled back or replaced. */
+  private damaged: string | null = null;
   private actorToken: { serial: string; label: string } | null = null;
   private sealer: AuditSealer | null = null;
+  private attached: Attached | null = null;
   private attaching: Promise<void> = Promise.resolve();
+  private readonly clock: () => Date;
+  private readonly declarations: ReadonlyMap<string, AuditDeclaration>;
+  /** The audit keys the log pinned, as of the last login (state seals may be made by any). */
+  private pinnedAtLogin: AuditKeyHandle[] = [];
+  /** Lends the audit key to the sealed state files (state-seal.main.ts). */
+  private readonly stateSealer: StateSealer = {
+    ready: () => this.attaching,
+    current: () => (this.damaged === null ? (this.attached?.key ?? null) : null),
+    mac: async (key, message) => {
+      const attached = this.attached;
+      if (!attached) throw new MkmError('NOT_LOGGED_IN');
+      if (!sameKey(key, attached.key) && !this.pinnedAtLogin.some((k) => sameKey(k, key))) {
+        throw new MkmError('STATE_TAMPERED', undefined, { reason: 'not an audit key', id: key.id });
+      }
+      const { mac } = await attached.tokens.call('hmacSign', {
+        slotId: attached.slotId,
+        id: key.id,
+        data: message.toString('base64'),
+      });
+      return Buffer.from(mac, 'base64');
+    },
+  };
 
   constructor(private readonly options: AppAuditOptions) {
+    this.clock = options.clock ?? (() => new Date());
+    this.declarations = options.declarations ?? auditDeclarations(contract);
     this.opening = this.open();
+    useStateSealer(this.stateSealer);
   }
 
   private async open(): Promise<void> {
@@ -295,7 +154,7 @@ export class AppAudit {
         dir: this.options.dir,
         actor: { osUser: currentOsUser(), token: null },
         logger: this.options.logger,
-        ...(this.options.clock ? { clock: this.options.clock } : {}),
+        clock: this.clock,
       });
       // Opened late (another process held it): take on the token a login already attached.
       if (this.sealer) this.log.setSealer(this.sealer);
@@ -305,20 +164,20 @@ export class AppAudit {
       this.heldBy = null;
     } catch (error) {
       const shape = toErrorShape(error);
-      this.openError = shape.code;
-      this.lastTry = Date.now();
+      this.openError = shape;
+      this.lastTry = this.clock().getTime();
       const pid = (shape.details as { pid?: unknown } | undefined)?.pid;
       this.heldBy = shape.code === 'CONFLICT' ? (typeof pid === 'number' ? pid : 0) : null;
       // Said once; the gate's later tries are quiet.
       if (this.failedBefore) return;
       this.failedBefore = true;
       this.options.logger.error('the audit log could not be opened', { error });
-      // Entries are kept in memory (and in the redacted app log) until an admin deals with it.
+      if (this.heldBy !== null) return;
       setImmediate(() =>
         this.options.events.emit('app.notice', {
           level: 'error',
-          code: shape.code,
-          message: `The audit log could not be opened: ${shape.message} New entries are held until it is repaired.`,
+          code: 'AUDIT_UNAVAILABLE',
+          message: `The audit log could not be opened (${shape.code}): ${shape.message} ${this.wayOut()}`,
         }),
       );
     }
@@ -328,27 +187,66 @@ export class AppAudit {
     return this.opening;
   }
 
+  private wayOut(): string {
+    return `Actions that must be recorded are refused until it is repaired: verify it (mkm audit verify), then move it aside and start a new log (Audit › Recover, or ${RECOVER_HINT}).`;
+  }
+
+  /** Why audited calls are refused now; null when the log takes entries. Checks the disk. */
+  async unavailable(): Promise<AuditUnavailable | null> {
+    if (this.damaged) return { cause: 'AUDIT_ROLLED_BACK', reason: this.damaged, recover: RECOVER_HINT };
+    if (!this.log) {
+      if (this.heldBy !== null || !this.openError) return null;
+      const reason = String(
+        (this.openError.details as { reason?: unknown } | undefined)?.reason ?? this.openError.message,
+      );
+      // A log that cannot be opened because of the disk is not made better by moving it aside.
+      const disk = this.openError.code === 'IO_ERROR';
+      return { cause: this.openError.code, reason, recover: disk ? null : RECOVER_HINT };
+    }
+    try {
+      // What was appended so far must be on disk before one more action runs on its promise.
+      await this.log.flush();
+      return null;
+    } catch (error) {
+      const shape = toErrorShape(error);
+      const code = this.log.status().writeError ?? shape.code;
+      // Moving an intact log aside does not give the disk room or rights back.
+      return { cause: shape.code, reason: `the audit log cannot be written (${code})`, recover: null };
+    }
+  }
+
   /**
-   * The registry's gate: an auditable call is refused (AUDIT_BUSY) while another process holds
-   * the log, instead of running with its entry held in memory and lost when this process ends.
-   * The CLI meets this while the app is open; the app, while a CLI command runs, and it tries
-   * the lock again (at most once a second) so it takes the log over once that command is done.
+   * The registry's gate. AUDIT_BUSY while another process holds the log (the CLI meets it while
+   * the app is open; the app, while a CLI command runs, and it tries again at most once a second
+   * on its clock so it takes the log over when that command is done). AUDIT_UNAVAILABLE while the
+   * log cannot take the entry, except for the calls declared to run then (verify, recover).
    */
   async gate(channel: string): Promise<void> {
-    if (!AUDITED[channel] && !RECORDS_ITSELF.has(channel)) return;
+    const declared = this.declarations.get(channel);
+    if (!declared || declared.kind === 'not-audited') return;
     await this.opening;
-    if (this.log || this.heldBy === null) return;
-    if (Date.now() - this.lastTry >= 1000) {
-      this.opening = this.open();
-      await this.opening;
-      if (this.log) return;
+    if (!this.log && this.openError?.code !== 'AUDIT_TAMPERED') {
+      if (this.clock().getTime() - this.lastTry >= REOPEN_MS) {
+        this.opening = this.open();
+        await this.opening;
+      }
     }
-    if (this.heldBy === null) return;
-    throw new MkmError('AUDIT_BUSY', undefined, this.heldBy ? { pid: this.heldBy } : undefined);
+    if (!this.log && this.heldBy !== null) {
+      throw new MkmError('AUDIT_BUSY', undefined, this.heldBy ? { pid: this.heldBy } : undefined);
+    }
+    const problem = await this.unavailable();
+    if (!problem || declared.whenUnavailable === 'run') return;
+    throw new MkmError(
+      'AUDIT_UNAVAILABLE',
+      problem.recover
+        ? `This action must be recorded and the audit log cannot take it: ${problem.reason}. ${this.wayOut()}`
+        : `This action must be recorded and the audit log cannot take it: ${problem.reason}. Free space or fix the permissions of the audit folder; actions resume once it can be written.`,
+      { cause: problem.cause, reason: problem.reason, recover: problem.recover },
+    );
   }
 
   record(entry: AuditAppend): void {
-    if (this.log) this.log.append(entry);
+    if (this.log && !this.damaged) this.log.append(entry);
     else {
       this.pending.push(entry);
       this.options.logger.info('audit entry held', { action: entry.action, result: entry.result });
@@ -357,11 +255,11 @@ export class AppAudit {
 
   /** The registry's hook: called once per finished call. */
   onCall(channel: string, request: unknown, envelope: Envelope): void {
-    const mapper = AUDITED[channel];
-    if (!mapper) return;
+    const declared = this.declarations.get(channel);
+    if (declared?.kind !== 'audited') return;
     const req = (request ?? {}) as Record<string, unknown>;
     try {
-      const base = mapper(req, envelope.ok ? envelope.result : undefined);
+      const base = declared.map(req, envelope.ok ? envelope.result : undefined, mapTools);
       this.record({ ...base, result: envelope.ok ? 'ok' : envelope.error.code });
       if (channel === 'tokens.logout' && envelope.ok) this.detachToken();
     } catch (error) {
@@ -369,96 +267,373 @@ export class AppAudit {
     }
   }
 
-  /** After a login: seal with the token's audit key, making it on first use. */
+  /** After a login: check the token's audit head, then seal with the pinned audit key. */
   attachToken(tokens: TokensService, slotId: number): Promise<void> {
     const attach = this.attach(tokens, slotId);
     this.attaching = attach.catch(() => {});
     return attach;
   }
 
-  private async attach(tokens: TokensService, slotId: number): Promise<void> {
+  private anchorIo(tokens: TokensService, slotId: number): AnchorIo {
+    return {
+      read: async () => (await tokens.call('readAppData', { slotId, label: AUDIT_HEAD_LABEL })).values,
+      write: async (value) => {
+        await tokens.call('writeAppData', { slotId, label: AUDIT_HEAD_LABEL, value });
+      },
+    };
+  }
+
+  /**
+   * `checkHead: false` only right after a recovery, whose new segment the old head cannot be
+   * found in when the old log was rolled back: the recovery then moves the head onto it.
+   */
+  private async attach(tokens: TokensService, slotId: number, checkHead = true): Promise<void> {
     await this.opening;
     const slot = (await tokens.slots()).find((s) => s.slotId === slotId);
     if (!slot?.token) return;
-    const objects = await tokens.call('listObjects', { slotId, class: 'secret' });
-    let key = objects.find((o) => o.label === AUDIT_KEY_LABEL && o.usages.includes('sign'));
-    let kcv: string;
-    if (!key) {
-      const made = await tokens.call('generateKey', {
-        slotId,
-        type: 'hmac-256',
-        label: AUDIT_KEY_LABEL,
-        purpose: 'audit',
-      });
-      key = made.objects[0]!;
-      kcv = made.kcv!.kcv;
-      this.record({ action: 'audit.key.generate', result: 'ok', key: { id: made.id, kcv } });
-    } else {
-      kcv = (await tokens.call('kcv', { slotId, id: key.id })).kcv;
+    const io = this.anchorIo(tokens, slotId);
+    let head: AuditHead | null = null;
+    let problem: string | null = null;
+    try {
+      head = await readAnchor(io, this.options.dir);
+    } catch (error) {
+      problem = String((toErrorShape(error).details as { reason?: unknown } | undefined)?.reason ?? error);
     }
-    const keyId = key.id;
-    this.sealer = createTokenSealer({
-      keyRef: { id: keyId, kcv },
+    // The head first: sealing a rolled-back log would move the token's head onto it.
+    if (this.log && head && checkHead) {
+      await this.log.flush().catch(() => undefined);
+      problem = await checkAnchor(this.options.dir, head);
+    }
+    const refused = problem !== null && (checkHead || !head);
+    // Marked before the key is looked up, so a pin entry is held for the next segment.
+    if (refused) this.markDamaged(problem!);
+    const key = await this.auditKey(tokens, slotId, head?.key ?? null);
+    this.attached = { tokens, slotId, key };
+    this.pinnedAtLogin = await this.pinnedKeys();
+    this.actorToken = { serial: slot.token.serial.trim(), label: slot.token.label.trim() };
+    if (refused) throw new MkmError('AUDIT_ROLLED_BACK', undefined, { reason: problem! });
+    this.sealer = this.tokenSealer(tokens, slotId, key, io);
+    if (this.damaged) return;
+    this.log?.setActor({ token: this.actorToken });
+    this.log?.setSealer(this.sealer);
+    // Seal what came before the login now: the token's head is current when the login returns.
+    await this.log
+      ?.seal()
+      .catch((error: unknown) =>
+        this.options.logger.warn('the first seal after the login failed', { error }),
+      );
+    await sealWrittenWhileLoggedOut().catch((error: unknown) =>
+      this.options.logger.warn('a state file written before the login could not be sealed', { error }),
+    );
+  }
+
+  private tokenSealer(
+    tokens: TokensService,
+    slotId: number,
+    key: AuditKeyHandle,
+    io?: AnchorIo,
+  ): AuditSealer {
+    const sealer = createTokenSealer({
+      keyRef: key,
       call: async (_op, id, data) => {
         const macs: string[] = [];
         for (const d of data) macs.push((await tokens.call('hmacSign', { slotId, id, data: d })).mac);
         return macs;
       },
     });
-    this.actorToken = { serial: slot.token.serial.trim(), label: slot.token.label.trim() };
-    this.log?.setActor({ token: this.actorToken });
-    this.log?.setSealer(this.sealer);
+    if (!io) return sealer;
+    const dir = this.options.dir;
+    return { ...sealer, recordHead: (head) => writeAnchor(io, dir, head) };
+  }
+
+  /**
+   * The audit key to seal with: the newest key the log pins that is on this token with the
+   * pinned KCV; else, while the log pins none on this token, the key the token's head names
+   * (a new segment after a recovery), the one key carrying the label (pinned now), or a new
+   * one. Several unpinned candidates are refused rather than guessed.
+   */
+  private async auditKey(
+    tokens: TokensService,
+    slotId: number,
+    headKey: AuditKeyHandle | null,
+    fresh = false,
+  ): Promise<AuditKeyHandle> {
+    const pinned = await this.pinnedKeys();
+    const objects = await tokens.call('listObjects', { slotId, class: 'secret' });
+    const candidates = fresh ? [] : [...pinned].reverse();
+    const fromHead = !fresh && headKey && !pinned.some((k) => sameKey(k, headKey)) ? headKey : null;
+    for (const pin of fromHead ? [...candidates, fromHead] : candidates) {
+      const object = objects.find((o) => o.id.toLowerCase() === pin.id);
+      if (!object) continue;
+      const kcv = (await tokens.call('kcv', { slotId, id: object.id })).kcv.toLowerCase();
+      if (kcv !== pin.kcv) continue;
+      if (pin === fromHead) this.record({ action: 'audit.key.pin', result: 'ok', key: { ...pin } });
+      return { id: pin.id, kcv: pin.kcv };
+    }
+    const labelled = fresh
+      ? []
+      : objects.filter((o) => o.label === AUDIT_KEY_LABEL && o.usages.includes('sign'));
+    if (labelled.length > 1) {
+      throw new MkmError(
+        'AUDIT_KEY_RESERVED',
+        'The token holds several audit keys and the log pins none of them.',
+        {
+          ids: labelled.map((o) => o.id),
+        },
+      );
+    }
+    if (labelled.length === 1) {
+      const id = labelled[0]!.id.toLowerCase();
+      const kcv = (await tokens.call('kcv', { slotId, id })).kcv.toLowerCase();
+      this.record({ action: 'audit.key.pin', result: 'ok', key: { id, kcv } });
+      return { id, kcv };
+    }
+    const made = await tokens.call('generateKey', {
+      slotId,
+      type: 'hmac-256',
+      label: AUDIT_KEY_LABEL,
+      purpose: 'audit',
+    });
+    const key = { id: made.id.toLowerCase(), kcv: made.kcv!.kcv.toLowerCase() };
+    this.record({
+      action: 'audit.key.generate',
+      result: 'ok',
+      key,
+      ...(pinned.length ? { details: { replaces: pinned.map((p) => p.id) } } : {}),
+    });
+    return key;
+  }
+
+  /**
+   * A new audit key (its crypto-period is over, or it is suspected): made on the logged-in
+   * token and pinned in the log; the old one stays on the token, pinned and protected, so the
+   * seals it made still verify. Everything so far is sealed with the old key first.
+   */
+  async replaceKey(): Promise<{ key: AuditKeyHandle; replaced: AuditKeyHandle }> {
+    await this.attaching;
+    const attached = this.attached;
+    if (!attached || !this.sealer)
+      throw new MkmError('NOT_LOGGED_IN', 'Log in to the token to replace its audit key.');
+    if (!this.log || this.damaged) throw new MkmError('AUDIT_UNAVAILABLE');
+    await this.log.seal();
+    const key = await this.auditKey(attached.tokens, attached.slotId, null, true);
+    this.pinnedAtLogin = [...this.pinnedAtLogin, key];
+    const io = this.anchorIo(attached.tokens, attached.slotId);
+    this.attached = { ...attached, key };
+    this.sealer = this.tokenSealer(attached.tokens, attached.slotId, key, io);
+    this.log.setSealer(this.sealer);
+    await this.log.seal();
+    return { key, replaced: attached.key };
+  }
+
+  /** The audit keys the log names (audit.key.generate / audit.key.pin), oldest first. */
+  async pinnedKeys(): Promise<AuditKeyHandle[]> {
+    await this.log?.flush().catch(() => undefined);
+    const keys: AuditKeyHandle[] = [];
+    const path = join(this.options.dir, LOG_FILE);
+    await readLines(path, {
+      onLine(line) {
+        // Cheap filter first: most lines are not about the audit key.
+        if (!line.includes('"action":"audit.key.')) return;
+        const record = parseLine(line.toString('utf8'));
+        if (typeof record === 'string' || record.type !== 'entry' || record.result !== 'ok') return;
+        if (record.action !== 'audit.key.generate' && record.action !== 'audit.key.pin') return;
+        if (!record.key?.kcv) return;
+        const key = { id: record.key.id, kcv: record.key.kcv };
+        if (!keys.some((k) => sameKey(k, key))) keys.push(key);
+      },
+    }).catch(() => undefined);
+    return keys;
+  }
+
+  /**
+   * keys.destroy's guard: the audit keys the log pins (and one carrying the label) seal the
+   * trail and verify its older seals, and the head object anchors it; none is destroyed via mkm.
+   */
+  async refuseDestroy(object: { id: string; label: string; class: string }): Promise<void> {
+    const id = object.id.toLowerCase();
+    const pinned = object.class === 'secret' && (await this.pinnedKeys()).some((k) => k.id === id);
+    if (
+      pinned ||
+      (object.class === 'secret' && object.label === AUDIT_KEY_LABEL) ||
+      (object.class === 'data' && object.label === AUDIT_HEAD_LABEL)
+    ) {
+      throw new MkmError('AUDIT_KEY_PROTECTED', undefined, { id: object.id, label: object.label });
+    }
+  }
+
+  private markDamaged(reason: string): void {
+    const first = this.damaged === null;
+    this.damaged = reason;
+    this.sealer = null;
+    this.log?.setSealer(null, { record: false });
+    if (!first) return;
+    this.options.logger.error('the audit log does not match the token head', { reason });
+    setImmediate(() =>
+      this.options.events.emit('app.notice', {
+        level: 'error',
+        code: 'AUDIT_ROLLED_BACK',
+        message: `The audit log was rolled back or replaced: ${reason}. ${this.wayOut()}`,
+      }),
+    );
   }
 
   detachToken(): void {
     this.sealer = null;
+    this.attached = null;
     this.actorToken = null;
     this.log?.setSealer(null);
     this.log?.setActor({ token: null });
   }
 
   status() {
+    const shown =
+      this.damaged !== null
+        ? { cause: 'AUDIT_ROLLED_BACK', reason: this.damaged }
+        : !this.log && this.openError && this.heldBy === null
+          ? { cause: this.openError.code, reason: this.openError.message }
+          : this.log?.status().writeError
+            ? {
+                cause: 'IO_ERROR',
+                reason: `the audit log cannot be written (${this.log.status().writeError})`,
+              }
+            : null;
     return {
       open: this.log !== null,
-      error: this.openError,
+      error: this.openError?.code ?? null,
       held: this.pending.length,
       sealing: this.sealer !== null,
+      unavailable: shown,
       ...(this.log ? { log: this.log.status() } : {}),
     };
   }
 
+  /**
+   * Verifies with every audit key the log pins that is on the logged-in token, and checks the
+   * token's head: a log behind it is reported as rolled back.
+   */
   async verify(): Promise<VerifyReport> {
     await this.opening;
     // A login that is still fetching the audit key would otherwise verify without it.
     await this.attaching;
-    if (this.log) {
-      await this.log.flush();
-      return this.log.verify();
+    await this.log?.flush().catch(() => undefined);
+    const attached = this.attached;
+    const pinned = await this.pinnedKeys();
+    const sealers: AuditSealer[] = [];
+    if (attached) {
+      const objects = await attached.tokens.call('listObjects', { slotId: attached.slotId, class: 'secret' });
+      for (const pin of pinned) {
+        if (!objects.some((o) => o.id.toLowerCase() === pin.id)) continue;
+        const kcv = (await attached.tokens.call('kcv', { slotId: attached.slotId, id: pin.id })).kcv;
+        if (kcv.toLowerCase() === pin.kcv)
+          sealers.push(this.tokenSealer(attached.tokens, attached.slotId, pin));
+      }
+      if (!sealers.some((s) => sameKey(s.keyRef, attached.key)))
+        sealers.push(this.tokenSealer(attached.tokens, attached.slotId, attached.key));
     }
-    return verifyAuditLog({ dir: this.options.dir, sealer: this.sealer });
+    const report = this.log
+      ? await this.log.verify(sealers, pinned)
+      : await verifyAuditLog({ dir: this.options.dir, sealer: sealers, pinned });
+    if (!attached) return report;
+    let problem: string | null = null;
+    try {
+      const head = await readAnchor(this.anchorIo(attached.tokens, attached.slotId), this.options.dir);
+      problem = head ? await checkAnchor(this.options.dir, head) : null;
+    } catch (error) {
+      problem = String((toErrorShape(error).details as { reason?: unknown } | undefined)?.reason ?? error);
+    }
+    if (!problem) return report;
+    return {
+      ...report,
+      ok: false,
+      firstBad: { seq: 0, line: 0, kind: 'rollback', reason: problem },
+    };
+  }
+
+  /**
+   * The way out of a damaged log: verify it, move it aside untouched (AuditLog.quarantine), and
+   * open a new segment whose audit.start names the folder, the reason and the old log's head.
+   * Refused while another process holds the log, and when the log is intact.
+   */
+  async recover(): Promise<AuditRecoverResult> {
+    await this.opening;
+    await this.attaching;
+    if (!this.log && this.heldBy !== null) {
+      throw new MkmError('AUDIT_BUSY', undefined, this.heldBy ? { pid: this.heldBy } : undefined);
+    }
+    const problem = await this.unavailable();
+    const report = await this.verify().catch((error: unknown) => {
+      this.options.logger.warn('verify before recovery failed', { error });
+      return null;
+    });
+    if (!problem && report?.ok) {
+      throw new MkmError('AUDIT_INTACT', undefined, { entries: report.entries, seals: report.seals });
+    }
+    if (problem && !problem.recover) {
+      throw new MkmError('AUDIT_UNAVAILABLE', `${problem.reason}: moving the log aside would not help.`, {
+        cause: problem.cause,
+        reason: problem.reason,
+        recover: null,
+      });
+    }
+    const reason = report?.firstBad?.reason ?? problem?.reason ?? 'the audit log could not be verified';
+    const old = this.log;
+    this.log = null;
+    if (old) {
+      // Quietly: sealing the damaged log would move the token's head onto it.
+      await old
+        .close({ quiet: true })
+        .catch((error: unknown) =>
+          this.options.logger.warn('the damaged audit log did not close cleanly', { error }),
+        );
+    }
+    const movedTo = await AuditLog.quarantine(this.options.dir, reason, this.clock);
+    this.damaged = null;
+    this.openError = null;
+    this.failedBefore = false;
+    this.opening = this.open();
+    await this.opening;
+    const reopened = this.log as AuditLog | null;
+    const failed = this.openError as MkmErrorShape | null;
+    if (!reopened) throw new MkmError(failed?.code ?? 'IO_ERROR', failed?.message);
+    const start = reopened.openReport.quarantine;
+    this.options.logger.warn('the audit log was quarantined and a new segment started', { movedTo });
+    const attached = this.attached;
+    if (attached) {
+      // The admin is logged in: pin the key in the new segment and seal it now, which moves
+      // the token's head onto it (the old head may name a seal the damaged log lost).
+      await this.attach(attached.tokens, attached.slotId, false);
+      await reopened.seal();
+    }
+    return {
+      movedTo,
+      reason,
+      oldHead: start?.head ? { seq: start.head.seq, hash: start.head.hash, lines: start.head.lines } : null,
+      verified: { ok: report?.ok ?? false, sealsVerified: report?.sealsVerified ?? false },
+    };
   }
 
   async query(filter: AuditFilter, limit: number) {
     await this.opening;
-    await this.log?.flush();
+    await this.log?.flush().catch(() => undefined);
     return queryAuditLog({ dir: this.options.dir, filter, limit, newestFirst: true });
   }
 
   async export(format: 'json' | 'csv', filter: AuditFilter = {}): Promise<string> {
     await this.opening;
-    await this.log?.flush();
+    await this.log?.flush().catch(() => undefined);
     return format === 'json'
       ? exportJson({ dir: this.options.dir, filter })
       : exportCsv({ dir: this.options.dir, filter });
   }
 
   async close(): Promise<void> {
-    await this.opening;
     await this.attaching;
-    await this.log?.close();
+    // Seals of state files written just before the close need the token that is still up.
+    await stateSealsSettled();
+    if (stateSealerInUse() === this.stateSealer) useStateSealer(null);
+    await this.opening;
+    // A log behind the token's head is not sealed again (that would move the head onto it).
+    await this.log?.close(this.damaged ? { quiet: true } : {});
   }
-}
-
-export function requireOpen(audit: AppAudit): void {
-  if (!audit.status().open) throw new MkmError('AUDIT_TAMPERED', 'The audit log is not open.');
 }

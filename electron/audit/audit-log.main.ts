@@ -62,10 +62,10 @@
  *
  * Limits, stated plainly: entries after the newest seal are protected only by the chain and
  * the state file, which someone with write access to the folder can rewrite together. The
- * sealer loop keeps that window short (seconds) while the token is logged in. Deleting the
- * whole folder, or rolling log and state back together to an older copy, needs an anchor
- * outside this folder to detect (e.g. the newest head in a token data object, or a copy
- * shipped to a log server); that is not part of this module.
+ * sealer loop keeps that window short (seconds) while the token is logged in. Rolling log and
+ * state back together to an older copy, or replacing or deleting the log, is caught against
+ * the anchor outside this folder: a sealer's `recordHead` keeps each durable seal on the token
+ * (anchor.main.ts), and the app checks the log against it at login and verify.
  *
  * One writer per folder (lock.main.ts: pid plus heartbeat; a dead or silent holder's lock is
  * taken over): two writers would fork the chain, so a writer re-checks that the lock is still
@@ -75,7 +75,7 @@
  * Secrets: `details` always goes through `redact`; key references are validated as
  * identifiers (CKA_ID hex, KCV, SPKI SHA-256), never key bytes.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -86,6 +86,7 @@ import { redact } from '../../shared/redact.std';
 import { silentLogger } from '../core/logger.main';
 import type { Logger } from '../core/logger.main';
 import { readLines } from './line-reader.main';
+import { segmentStart } from './anchor.main';
 import { acquireLock } from './lock.main';
 import type { AuditLock } from './lock.main';
 import {
@@ -112,7 +113,7 @@ import type {
   AuditTokenRef,
   JsonValue,
 } from './record.main';
-import { MAC_BYTES } from './sealer.main';
+import { MAC_BYTES, sameKey } from './sealer.main';
 import type { AuditKeyHandle, AuditSealer } from './sealer.main';
 import { EMPTY_STATE, readState, writeState } from './state.main';
 import type { AuditState } from './state.main';
@@ -162,7 +163,15 @@ export interface AuditOpenReport {
   unconfirmed: number;
   torn?: { bytes: number; savedAs: string; afterSeq: number };
   /** This log starts after AuditLog.quarantine moved a damaged one aside. */
-  quarantine?: { movedTo: string; reason: string };
+  quarantine?: QuarantineNote;
+}
+
+/** What AuditLog.quarantine leaves for the next open: where the old log went and its head. */
+export interface QuarantineNote {
+  movedTo: string;
+  reason: string;
+  /** The old log's last complete line (its seq and SHA-256) and the SHA-256 of the whole file. */
+  head?: { seq: number; hash: string; lines: number; fileSha256: string };
 }
 
 export interface AuditStatus {
@@ -172,6 +181,8 @@ export interface AuditStatus {
   unsealed: number;
   sealer: AuditKeyHandle | null;
   lastSealError?: string;
+  /** Set while writes fail (disk full, permissions): the code of the last failure. */
+  writeError?: string;
   closed: boolean;
 }
 
@@ -236,10 +247,13 @@ export class AuditLog {
   private sealTimer: NodeJS.Timeout | null = null;
   private sealing: Promise<number> | null = null;
   private lastSealError: string | undefined;
+  private writeError: string | undefined;
   private accepting = true;
   private closing: Promise<void> | null = null;
   private fhClosed = false;
   private lockLost = false;
+  /** SHA-256 of line 1: names this segment in the token's audit head. */
+  private startHash: string | null = null;
 
   private constructor(init: {
     options: AuditOpenOptions;
@@ -296,7 +310,8 @@ export class AuditLog {
       log = new AuditLog({ options, fh, lock, ...recovered });
       const r = recovered.report;
       const sealKey = log.sealer?.keyRef;
-      log.append({
+      if (!r.created) log.startHash = (await segmentStart(join(dir, LOG_FILE)))?.hash ?? null;
+      const started = log.append({
         action: 'audit.start',
         result: 'ok',
         ...(sealKey ? { key: { id: sealKey.id, kcv: sealKey.kcv } } : {}),
@@ -306,11 +321,26 @@ export class AuditLog {
           unconfirmedLines: r.unconfirmed,
           ...(r.torn ? { tornBytes: r.torn.bytes, tornSavedAs: r.torn.savedAs } : {}),
           ...(r.quarantine
-            ? { quarantinedTo: r.quarantine.movedTo, quarantineReason: r.quarantine.reason }
+            ? {
+                quarantinedTo: r.quarantine.movedTo,
+                quarantineReason: r.quarantine.reason,
+                // Hashes under "fingerprint": the one name redaction keeps a 64-hex value under.
+                ...(r.quarantine.head
+                  ? {
+                      quarantinedHead: {
+                        seq: r.quarantine.head.seq,
+                        lines: r.quarantine.head.lines,
+                        fingerprint: r.quarantine.head.hash,
+                      },
+                      quarantinedLog: { fingerprint: r.quarantine.head.fileSha256 },
+                    }
+                  : {}),
+              }
             : {}),
           pid: process.pid,
         },
       });
+      if (r.created) log.startHash = started.hash;
       await log.flush();
       return log;
     } catch (error) {
@@ -336,13 +366,19 @@ export class AuditLog {
       // The random part starts with a letter: eight random hex digits that happen to be all
       // decimal would read as a card number to the redaction of the entry that names the folder.
       const movedTo = `quarantine-${clock().toISOString().replace(/[:.]/g, '-')}-r${randomUUID().slice(0, 8)}`;
+      // The old head goes into the new segment's first entry, so the two stay tied together.
+      const head = await logHead(join(dir, LOG_FILE));
       await mkdir(join(dir, movedTo), { mode: 0o700 });
       for (const name of await readdir(dir)) {
         if (name === LOG_FILE || name === STATE_FILE || name.startsWith('audit.torn-')) {
           await rename(join(dir, name), join(dir, movedTo, name));
         }
       }
-      const note = { movedTo, reason: String(redact(reason)).slice(0, 500) };
+      const note: QuarantineNote = {
+        movedTo,
+        reason: String(redact(reason)).slice(0, 500),
+        ...(head ? { head } : {}),
+      };
       await writeFile(join(dir, QUARANTINE_NOTE), JSON.stringify(note) + '\n', { mode: 0o600 });
       await syncDir(dir);
       return movedTo;
@@ -443,6 +479,10 @@ export class AuditLog {
     this.sealing = run;
     try {
       return await run;
+    } catch (error) {
+      // Whoever asked, status() says why the entries are still unsealed.
+      this.lastSealError = toErrorShape(error).code;
+      throw error;
     } finally {
       if (this.sealing === run) this.sealing = null;
     }
@@ -463,8 +503,15 @@ export class AuditLog {
     });
   }
 
-  /** Writes audit.stop, seals if the token allows, flushes, marks the state closed, unlocks. */
-  close(): Promise<void> {
+  /**
+   * Writes audit.stop, seals if the token allows, flushes, marks the state closed, unlocks.
+   * `quiet`: neither writes audit.stop nor seals (a damaged log about to be quarantined).
+   */
+  close(options: { quiet?: boolean } = {}): Promise<void> {
+    if (options.quiet && !this.closing) {
+      this.accepting = false;
+      this.sealer = null;
+    }
     this.closing ??= this.doClose();
     return this.closing;
   }
@@ -477,6 +524,7 @@ export class AuditLog {
       unsealed: this.unsealedEntries,
       sealer: this.sealer ? { ...this.sealer.keyRef } : null,
       ...(this.lastSealError ? { lastSealError: this.lastSealError } : {}),
+      ...(this.writeError ? { writeError: this.writeError } : {}),
       closed: !this.accepting,
     };
   }
@@ -485,13 +533,19 @@ export class AuditLog {
    * Verifies this log while it is open: flushes, holds the writer (appends keep queueing) so
    * the file is not read mid-write, and checks it with the current sealer plus any others.
    */
-  async verify(extraSealers: AuditSealer[] = []): Promise<VerifyReport> {
+  async verify(extraSealers: AuditSealer[] = [], pinned?: AuditKeyHandle[]): Promise<VerifyReport> {
     await this.flush();
     this.paused++;
     try {
       if (this.writing) await this.writing;
-      const sealers = [...(this.sealer ? [this.sealer] : []), ...extraSealers];
-      return await verifyAuditLog({ dir: this.dir, sealer: sealers, limitBytes: this.fileBytes });
+      const own = this.sealer ? [this.sealer] : [];
+      const sealers = [...own, ...extraSealers.filter((x) => !own.some((o) => sameKey(o.keyRef, x.keyRef)))];
+      return await verifyAuditLog({
+        dir: this.dir,
+        sealer: sealers,
+        limitBytes: this.fileBytes,
+        ...(pinned ? { pinned } : {}),
+      });
     } finally {
       this.paused--;
       if (this.pending.length) this.kick();
@@ -575,6 +629,7 @@ export class AuditLog {
         if (this.durable) await this.fh.datasync();
         await writeState(this.dir, snapshot, this.durable);
         this.durableSeq = snapshot.written.seq;
+        this.writeError = undefined;
         this.settle();
       } catch (error) {
         // Keep the unwritten bytes first in line: the chain is already committed to them. If
@@ -587,6 +642,7 @@ export class AuditLog {
           error instanceof MkmError
             ? error
             : new MkmError('IO_ERROR', undefined, { file: LOG_FILE, code: toErrorCode(error) });
+        this.writeError = failure.code === 'IO_ERROR' ? toErrorCode(error) : failure.code;
         this.logger.error('audit log write failed', { code: toErrorCode(error) });
         const waiters = this.waiters;
         this.waiters = [];
@@ -646,6 +702,17 @@ export class AuditLog {
     this.sealedThrough = last;
     this.unsealedEntries -= covered;
     this.lastSealError = undefined;
+    if (sealer.recordHead && this.startHash) {
+      await this.flush();
+      await sealer.recordHead({
+        start: this.startHash,
+        seq: record.seq,
+        through: last,
+        mac: record.mac,
+        key: sealKey,
+        time,
+      });
+    }
     return last;
   }
 
@@ -720,17 +787,58 @@ function checkActor(actor: AuditActor): AuditActor {
 
 const QUARANTINE_NOTE = 'audit.quarantine.json';
 
-async function takeQuarantineNote(dir: string): Promise<{ movedTo: string; reason: string } | undefined> {
+async function takeQuarantineNote(dir: string): Promise<QuarantineNote | undefined> {
   const path = join(dir, QUARANTINE_NOTE);
   const text = await readFile(path, 'utf8').catch(() => null);
   if (text === null) return undefined;
   await rm(path, { force: true });
   try {
-    const note = JSON.parse(text) as { movedTo?: unknown; reason?: unknown };
-    return { movedTo: String(note.movedTo), reason: String(note.reason) };
+    const note = JSON.parse(text) as { movedTo?: unknown; reason?: unknown; head?: unknown };
+    const h = note.head as QuarantineNote['head'] | undefined;
+    const head =
+      h &&
+      Number.isSafeInteger(h.seq) &&
+      Number.isSafeInteger(h.lines) &&
+      /^[0-9a-f]{64}$/.test(String(h.hash)) &&
+      /^[0-9a-f]{64}$/.test(String(h.fileSha256))
+        ? { seq: h.seq, lines: h.lines, hash: h.hash, fileSha256: h.fileSha256 }
+        : undefined;
+    return { movedTo: String(note.movedTo), reason: String(note.reason), ...(head ? { head } : {}) };
   } catch {
     return { movedTo: 'unknown', reason: 'the quarantine note was unreadable' };
   }
+}
+
+/**
+ * The last complete line of a log (its seq as written, its SHA-256) and the SHA-256 of the whole
+ * file, read as it is, damaged or not; null when there is no log.
+ */
+async function logHead(logPath: string): Promise<QuarantineNote['head'] | null> {
+  if (!existsSync(logPath)) return null;
+  // What is there may not even be a file; it is moved aside all the same.
+  return readHead(logPath).catch(() => null);
+}
+
+async function readHead(logPath: string): Promise<NonNullable<QuarantineNote['head']>> {
+  const file = createHash('sha256');
+  let hash = GENESIS;
+  let seq = 0;
+  let lines = 0;
+  await readLines(logPath, {
+    onLine(line) {
+      lines++;
+      hash = sha256Hex(line);
+      const m = /^\{"v":1,"seq":(\d{1,15}),/.exec(line.subarray(0, 40).toString('latin1'));
+      seq = m ? Number(m[1]) : 0;
+    },
+  });
+  const fh = await open(logPath, 'r');
+  try {
+    for await (const chunk of fh.createReadStream()) file.update(chunk as Buffer);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+  return { seq, hash, lines, fileSha256: file.digest('hex') };
 }
 
 /** Makes the new directory entries durable; not possible on Windows, where it is not needed. */

@@ -21,6 +21,21 @@ export interface AuditSealer {
    * compares in constant time (HMAC is deterministic, so the two are equivalent).
    */
   verifyBatch?(messages: Buffer[], macs: Buffer[]): Promise<boolean[]>;
+  /**
+   * Keeps the newest seal outside the data folder (the token's audit head, anchor.main.ts).
+   * Called once the seal line is on disk, so the anchor is never ahead of the log.
+   */
+  recordHead?(head: SealedHead): Promise<void>;
+}
+
+export interface SealedHead {
+  /** SHA-256 of line 1: which segment the seal belongs to. */
+  start: string;
+  seq: number;
+  through: number;
+  mac: string;
+  key: AuditKeyHandle;
+  time: string;
 }
 
 export const MAC_BYTES = 32;

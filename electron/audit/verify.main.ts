@@ -28,7 +28,9 @@ export type AuditBadKind =
   /** The state file is missing, unreadable, or disagrees with the log. */
   | 'state'
   /** A line after the point where the log was cleanly closed. */
-  | 'after-close';
+  | 'after-close'
+  /** The token's audit head names a seal this log does not hold: rolled back or replaced. */
+  | 'rollback';
 
 export interface AuditBadEntry {
   /** The seq the bad line has or should have; 0 when the problem is the state file itself. */
@@ -67,6 +69,12 @@ export interface VerifyOptions {
   limitBytes?: number;
   /** Also check every field of lines a seal already vouches for (slower; for forensics). */
   deep?: boolean;
+  /**
+   * The audit keys the log itself names (audit.key.* entries). A seal by one of them that no
+   * sealer can check (the key is not on this token) is reported as not checked, not as forged;
+   * a seal by any other key is forged. Without the list every key without a sealer is refused.
+   */
+  pinned?: AuditKeyHandle[];
 }
 
 interface SeenSeal {
@@ -309,8 +317,12 @@ export async function verifyAuditLog(options: VerifyOptions): Promise<VerifyRepo
   let validThrough = usable.length;
   if (sealers.length > 0 && usable.length > 0) {
     try {
-      const firstInvalid = await firstInvalidSeal(usable, sealers);
-      if (firstInvalid) {
+      const firstInvalid = await firstInvalidSeal(usable, sealers, options.pinned);
+      if (firstInvalid.unchecked > 0) {
+        sealsVerified = false;
+        sealError = 'AUDIT_KEY_NOT_ON_TOKEN';
+      }
+      if (firstInvalid.bad) {
         validThrough = firstInvalid.index;
         candidates.push(firstInvalid.bad);
       }
@@ -413,14 +425,20 @@ function finish(report: VerifyReport, candidates: AuditBadEntry[]): VerifyReport
 async function firstInvalidSeal(
   seals: SeenSeal[],
   sealers: AuditSealer[],
-): Promise<{ index: number; bad: AuditBadEntry } | undefined> {
+  pinned: AuditKeyHandle[] | undefined,
+): Promise<{ index: number; bad?: AuditBadEntry; unchecked: number }> {
   const valid: boolean[] = new Array<boolean>(seals.length).fill(false);
   const unknownKey: boolean[] = new Array<boolean>(seals.length).fill(false);
   const bySealer = new Map<AuditSealer, number[]>();
+  let unchecked = 0;
   seals.forEach((s, i) => {
     const sealer = sealers.find((x) => sameKey(x.keyRef, s.record.sealKey));
-    if (!sealer) unknownKey[i] = true;
-    else bySealer.set(sealer, [...(bySealer.get(sealer) ?? []), i]);
+    if (sealer) bySealer.set(sealer, [...(bySealer.get(sealer) ?? []), i]);
+    else if (pinned?.some((k) => sameKey(k, s.record.sealKey))) {
+      // An audit key the log named, not on this token (replaced, or another token): unchecked.
+      valid[i] = true;
+      unchecked++;
+    } else unknownKey[i] = true;
   });
   for (const [sealer, indexes] of bySealer) {
     for (let from = 0; from < indexes.length; from += BATCH) {
@@ -432,13 +450,15 @@ async function firstInvalidSeal(
     }
   }
   const index = valid.findIndex((v) => !v);
-  if (index === -1) return undefined;
+  if (index === -1) return { index, unchecked };
   const s = seals[index]!;
   const key = s.record.sealKey;
   const reason = unknownKey[index]
-    ? `seal ${s.record.seq} was made with key ${key.id} (KCV ${key.kcv}), which is not the audit key`
+    ? pinned
+      ? `seal ${s.record.seq} was made with key ${key.id} (KCV ${key.kcv}), which the log never named as an audit key`
+      : `seal ${s.record.seq} was made with key ${key.id} (KCV ${key.kcv}), which is not the audit key`
     : `seal ${s.record.seq} has a wrong MAC: it was forged or altered`;
-  return { index, bad: { seq: s.record.seq, line: s.line, kind: 'seal', reason } };
+  return { index, unchecked, bad: { seq: s.record.seq, line: s.line, kind: 'seal', reason } };
 }
 
 function messageOf(r: AuditSealRecord): Buffer {

@@ -4,10 +4,12 @@ import pkg from '../../package.json' with { type: 'json' };
 import type { AppStatus } from '../../shared/contract.std';
 import { MkmError } from '../../shared/errors.std';
 import { createApp, type App } from '../core/app.main';
+import { unsealedStateWritten } from '../audit/state-seal.main';
 import { defaultDataDir } from '../core/paths.main';
 import { createOutput, EXIT, usage } from './output.cli';
 import './commands.cli';
 import { installers, type CliContext, type GlobalOptions } from './context.cli';
+import { loggedInSlot } from './tokens.cli';
 
 /**
  * `mkm`: the same services as the desktop app, headless. Commands go through the same
@@ -75,10 +77,17 @@ export function buildProgram(argvJson: boolean): { program: Command; context: ()
       out: createOutput(options.json),
       app: getApp,
       close: async () => {
+        // A pinned-state file written without a login is sealed by logging in before the end.
+        if (app && process.env.MKM_PIN && unsealedStateWritten()) await loggedInSlot(cached!).catch(() => {});
         await app?.close();
       },
       async call(channel, request) {
-        const envelope = await getApp().registry.dispatch(channel, request, { transport: 'cli' });
+        let envelope = await getApp().registry.dispatch(channel, request, { transport: 'cli' });
+        // Pinned state is only trusted once the token checked its seal: log in with MKM_PIN, once.
+        if (!envelope.ok && envelope.error.code === 'STATE_UNCHECKED' && process.env.MKM_PIN) {
+          await loggedInSlot(cached!);
+          envelope = await getApp().registry.dispatch(channel, request, { transport: 'cli' });
+        }
         if (!envelope.ok) throw MkmError.fromShape(envelope.error);
         return envelope.result as never;
       },

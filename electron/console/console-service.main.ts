@@ -24,6 +24,7 @@ import type {
   RoundTripRow,
 } from '../../shared/contract/console.std';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
+import { checkState } from '../audit/state-seal.main';
 import { abaChecksumOk } from '../../shared/formats/aba.std';
 import { last4, panDigits } from '../../shared/formats/card.std';
 import { parseBase64 } from '../../shared/formats/encoding.std';
@@ -178,8 +179,12 @@ export class ConsoleService {
     return found;
   }
 
-  private async pinnedKey(profileId: string) {
+  /** `forUse`: card data is about to be encrypted to it (a view of the profile only shows it). */
+  private async pinnedKey(profileId: string, forUse = true) {
     const client = await this.deps.gateway.consoleClient(profileId, { needsLogin: false });
+    // Card data is encrypted to this key: only as pinned while the token's seal vouches for it.
+    if (forUse)
+      await checkState(join(this.gatewayDir, `gateway-${profileId}.json`), 'the pinned gateway key');
     const key = client.pinnedGatewayKey();
     if (!key) {
       throw new MkmError(
@@ -203,7 +208,7 @@ export class ConsoleService {
     let key: ConsoleKeyInfo | null = null;
     let currentSet: ConsoleProfileState['currentSet'] = null;
     try {
-      key = (await this.pinnedKey(profileId)).info;
+      key = (await this.pinnedKey(profileId, false)).info;
     } catch (error) {
       if (!(error instanceof MkmError && error.code === 'NOT_FOUND')) throw error;
     }

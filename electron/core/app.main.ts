@@ -10,7 +10,7 @@ import {
   type Settings,
 } from '../../shared/contract.std';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
-import { AppAudit } from '../audit/app-audit.main';
+import { AUDIT_KEY_LABEL, AppAudit } from '../audit/app-audit.main';
 import { createLogger, type Logger } from './logger.main';
 import { dataPaths, type DataPaths } from './paths.main';
 import { EventBus, Registry, type Handlers, type SenderInfo } from './registry.main';
@@ -269,11 +269,16 @@ export function createApp(options: AppOptions): App {
       login: async (request) => {
         const result = await tokens.call('login', request);
         // Sealing is best effort: a token that cannot hold one more key still lets the admin in.
-        audit.attachToken(tokens, request.slotId).catch((error) => {
+        // A log behind the token's head is another matter: the audit trail refuses further
+        // audited calls (AUDIT_UNAVAILABLE) and says so itself. Awaited, so what the login
+        // returns to is a token whose audit key and head are in place.
+        await audit.attachToken(tokens, request.slotId).catch((error) => {
+          const code = toErrorShape(error).code;
+          if (code === 'AUDIT_ROLLED_BACK') return;
           logger.warn('audit entries stay unsealed: the audit key is not usable', { error });
           events.emit('app.notice', {
             level: 'warning',
-            code: toErrorShape(error).code,
+            code,
             message:
               'Audit entries cannot be sealed with this token; they are kept unsealed until a token can.',
           });
@@ -291,7 +296,11 @@ export function createApp(options: AppOptions): App {
         return result;
       },
     },
-    keys: keyHandlers(tokens, { inventoryDir: join(paths.root, 'keys'), record: (e) => audit.record(e) }),
+    keys: auditGuardedKeys(
+      keyHandlers(tokens, { inventoryDir: join(paths.root, 'keys'), record: (e) => audit.record(e) }),
+      audit,
+      tokens,
+    ),
     gateway: gatewayHandlers(gateway, embeddedSandbox),
     lifecycle: lifecycleHandlers(keyLifecycle, tokens),
     audit: {
@@ -302,6 +311,24 @@ export function createApp(options: AppOptions): App {
         return { entries: entries as AuditEntryView[], matched };
       },
       export: async ({ format, filter }) => ({ format, content: await audit.export(format, filter ?? {}) }),
+      recover: async () => {
+        const result = await audit.recover();
+        audit.record({
+          action: 'audit.recover',
+          result: 'ok',
+          details: {
+            quarantinedTo: result.movedTo,
+            reason: result.reason,
+            oldHead: result.oldHead
+              ? { seq: result.oldHead.seq, lines: result.oldHead.lines, fingerprint: result.oldHead.hash }
+              : null,
+            verifiedOk: result.verified.ok,
+            sealsVerified: result.verified.sealsVerified,
+          },
+        });
+        return result;
+      },
+      replaceKey: () => audit.replaceKey(),
     },
     console: consoleHandlers(services),
     troubleshoot: troubleshootHandlers(services),
@@ -349,6 +376,39 @@ export function createApp(options: AppOptions): App {
       await tokens.close();
       logger.info('token host stopped');
       files.close();
+    },
+  };
+}
+
+/**
+ * The audit key and the audit head are the app's own: keys.destroy refuses them
+ * (AUDIT_KEY_PROTECTED), and keys.generate refuses a second key with the audit role or label
+ * (AUDIT_KEY_RESERVED), which only the audit trail makes.
+ */
+function auditGuardedKeys(
+  keys: Handlers<Contract>['keys'],
+  audit: AppAudit,
+  tokens: TokensService,
+): Handlers<Contract>['keys'] {
+  return {
+    ...keys,
+    generate: (request, ctx) => {
+      if (request.purpose === 'audit' || request.label === AUDIT_KEY_LABEL) {
+        throw new MkmError('AUDIT_KEY_RESERVED', undefined, {
+          label: request.label,
+          purpose: request.purpose,
+        });
+      }
+      return keys.generate(request, ctx);
+    },
+    destroy: async (request, ctx) => {
+      const object = await tokens.call('getObject', {
+        slotId: request.slotId,
+        id: request.id,
+        class: request.class,
+      });
+      await audit.refuseDestroy({ id: request.id, label: object.label, class: request.class });
+      return keys.destroy(request, ctx);
     },
   };
 }

@@ -113,6 +113,11 @@ export class Registry<T extends ContractShape> {
       for (const [method, def] of Object.entries(methods)) {
         const handler = (options.handlers as Record<string, Record<string, Entry['handler']>>)[ns]?.[method];
         if (typeof handler !== 'function') throw new Error(`No handler registered for ${ns}.${method}`);
+        // The typecheck already demands one; a contract built around it still cannot start.
+        const kind = (def as { audit?: { kind?: unknown } }).audit?.kind;
+        if (kind !== 'audited' && kind !== 'records-itself' && kind !== 'not-audited') {
+          throw new Error(`No audit declaration for ${ns}.${method}`);
+        }
         this.entries.set(`${ns}.${method}`, { schema: def.request, handler });
       }
     }

@@ -216,11 +216,16 @@ export const consoleContract = {
   compose: channel(
     z.strictObject({ fields: composeFieldsSchema }),
     'Check a test payload (Luhn, ABA, expiration, CVV length); findings per field, values masked.',
-  ).returns<ComposeReport>(),
+  )
+    .returns<ComposeReport>()
+    .notAudited('checks and masks a request composed in the console; nothing is encrypted or sent'),
   profileState: channel(
     z.strictObject(profileRef),
     "A profile's console state: scheme, pinned gateway key, current key set (no key material).",
-  ).returns<ConsoleProfileState>(),
+  )
+    .returns<ConsoleProfileState>()
+    .notAudited('reads which keys a profile would use'),
+  // The payload console: which fields and keys, never a value (card data is in the request).
   encrypt: channel(
     z.strictObject({
       ...profileRef,
@@ -232,7 +237,21 @@ export const consoleContract = {
         .optional(),
     }),
     "Client-side encryption with the profile's pinned gateway key: the merchant's JSON body and curl.",
-  ).returns<ConsoleEncryptResult>(),
+  )
+    .returns<ConsoleEncryptResult>()
+    .audited((r, res) => {
+      const e = res as { scheme?: string; key?: { spkiSha256: string; keyId: string | null } } | undefined;
+      return {
+        action: 'console.encrypt',
+        details: {
+          profileId: r.profileId,
+          scheme: e?.scheme ?? r.scheme ?? null,
+          fields: Object.keys((r.fields ?? {}) as object),
+          gatewayKeyId: e?.key?.keyId ?? null,
+          fingerprint: e?.key?.spkiSha256 ?? null,
+        },
+      };
+    }),
   encryptMessage: channel(
     z.strictObject({
       ...profileRef,
@@ -240,7 +259,12 @@ export const consoleContract = {
       ivSource: z.enum(['set', 'token']).optional(),
     }),
     'Seal a message with the current key set inside the token; the envelope and its parts.',
-  ).returns<ConsoleMessageResult>(),
+  )
+    .returns<ConsoleMessageResult>()
+    .audited((r, res) => ({
+      action: 'console.message.encrypt',
+      details: { profileId: r.profileId, setId: (res as { setId?: string } | undefined)?.setId ?? null },
+    })),
   decryptMessage: channel(
     z.strictObject({
       ...profileRef,
@@ -252,7 +276,15 @@ export const consoleContract = {
       }),
     }),
     'Check the MAC and decrypt an envelope with the current key set inside the token.',
-  ).returns<ConsoleDecryptResult>(),
+  )
+    .returns<ConsoleDecryptResult>()
+    .audited((r) => ({
+      action: 'console.message.decrypt',
+      details: {
+        profileId: r.profileId,
+        setId: (r.envelope as { set_id?: string } | undefined)?.set_id ?? null,
+      },
+    })),
   verify: channel(
     z.strictObject({
       ...profileRef,
@@ -264,23 +296,46 @@ export const consoleContract = {
         .optional(),
     }),
     'Round trip to /v1/encryption/verify and /v1/secure/verify_payload, compared field by field.',
-  ).returns<ConsoleVerifyResult>(),
+  )
+    .returns<ConsoleVerifyResult>()
+    .audited((r, res) => {
+      const v = res as
+        { cse?: { ok: boolean } | null; secure?: { ok: boolean; setId?: string } | null } | undefined;
+      return {
+        action: 'console.verify',
+        details: {
+          profileId: r.profileId,
+          fields: Object.keys((r.fields ?? {}) as object),
+          cseOk: v?.cse ? v.cse.ok : null,
+          secureOk: v?.secure ? v.secure.ok : null,
+          setId: v?.secure?.setId ?? null,
+        },
+      };
+    }),
   history: channel(
     z.strictObject({ limit: z.number().int().min(1).max(500).optional() }),
     "The console's history: masked values only, newest first.",
-  ).returns<ConsoleHistoryEntry[]>(),
+  )
+    .returns<ConsoleHistoryEntry[]>()
+    .notAudited('reads the masked history of this run'),
   historyClear: channel(
     z.strictObject({ confirm: z.literal(true) }),
     "Forget the console's history (memory and disk).",
-  ).returns<{ cleared: number }>(),
+  )
+    .returns<{ cleared: number }>()
+    .notAudited('clears the masked local history; the audit log keeps its own entries'),
   historyPersistence: channel(
     z.strictObject({ persist: z.boolean().optional() }),
     'Whether the history is kept on disk too (masked values only); set it when given.',
-  ).returns<{ persist: boolean; file: string }>(),
+  )
+    .returns<{ persist: boolean; file: string }>()
+    .notAudited('reads where the masked history is kept'),
   lastCiphertexts: channel(
     z.strictObject({}),
     "Non-secret facts about the console's last ciphertexts (scheme, key, set, lengths).",
-  ).returns<ConsoleCiphertextInfo[]>(),
+  )
+    .returns<ConsoleCiphertextInfo[]>()
+    .notAudited('reads the metadata of the last ciphertexts'),
   batchStart: channel(
     z.strictObject({
       operationId: OPERATION_ID.optional(),
@@ -302,24 +357,75 @@ export const consoleContract = {
       overwrite: z.boolean().optional(),
     }),
     'Encrypt every row of a CSV file into a CSV of ciphertexts; progress events; resolves when done.',
-  ).returns<BatchSummary>(),
+  )
+    .returns<BatchSummary>()
+    .audited((r, res) => {
+      const b = res as
+        | {
+            operationId: string;
+            status: string;
+            rows: number;
+            encrypted: number;
+            failed: number;
+            keyFingerprint: string | null;
+          }
+        | undefined;
+      return {
+        action: 'console.batch',
+        ...(r.keyId ? { key: { id: String(r.keyId) } } : {}),
+        details: {
+          scheme: r.scheme,
+          profileId: r.profileId ?? null,
+          inPath: r.inPath ?? null,
+          outPath: r.outPath ?? null,
+          // A page's batch: the input it handed over and where the output went (dialog, download).
+          input: r.input ?? null,
+          output: r.output ?? null,
+          outputPath: (res as { outputPath?: string } | undefined)?.outputPath ?? null,
+          operationId: b?.operationId ?? r.operationId ?? null,
+          status: b?.status ?? null,
+          rows: b?.rows ?? null,
+          encrypted: b?.encrypted ?? null,
+          failed: b?.failed ?? null,
+          fingerprint: b?.keyFingerprint ?? null,
+        },
+      };
+    }),
   batchPickInput: channel(
     noArgs,
     'Desktop app: choose the input CSV in main’s open dialog (null when cancelled).',
-  ).returns<HeldFileView | null>(),
+  )
+    .returns<HeldFileView | null>()
+    // What a page handed to main or took from it: names and sizes, never the content.
+    .audited((_r, res) => ({
+      action: 'console.batch.input.pick',
+      details: { name: (res as { name?: string } | null | undefined)?.name ?? null },
+    })),
   batchUpload: channel(
     z.strictObject({
       name: z.string().min(1).max(255),
       content: z.string().max(BATCH_UPLOAD_MAX_CHARS),
     }),
     'Browser mode: hand the input CSV to main (bounded); the page keeps only its id.',
-  ).returns<HeldFileView>(),
+  )
+    .returns<HeldFileView>()
+    .audited((r, res) => ({
+      action: 'console.batch.input.upload',
+      details: { name: r.name, bytes: (res as { bytes?: number } | undefined)?.bytes ?? null },
+    })),
   batchDownload: channel(
     z.strictObject({ fileId: FILE_ID }),
     'Browser mode: the output of a finished batch, once, for the page to save as a download.',
-  ).returns<{ fileName: string; mime: 'text/csv'; content: string }>(),
+  )
+    .returns<{ fileName: string; mime: 'text/csv'; content: string }>()
+    .audited((r, res) => ({
+      action: 'console.batch.download',
+      details: { fileId: r.fileId, fileName: (res as { fileName?: string } | undefined)?.fileName ?? null },
+    })),
   batchCancel: channel(
     z.strictObject({ operationId: OPERATION_ID }),
     'Cancel a running batch; its partial output is kept under a .partial name.',
-  ).returns<{ cancelled: boolean }>(),
+  )
+    .returns<{ cancelled: boolean }>()
+    .notAudited('asks a running batch to stop; its console.batch entry records how it ended'),
 };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { channel, noArgs } from '../contract-kit.std';
+import { channel, noArgs, type AuditMapTools } from '../contract-kit.std';
 
 /**
  * Offline exchange packages for air-gapped machines (issue 5, point 5): the package format and
@@ -275,6 +275,25 @@ const verifyRequest = {
   requirePss: z.boolean().optional(),
 };
 
+/**
+ * What the audit log keeps of an exchange call: a package holds public material only, yet the
+ * log keeps just its SHA-256, id, purpose, signer fingerprint and item count, enough to tie an
+ * entry to the file an admin holds. A refusal is logged with the package's hash and the code.
+ */
+const fileHash = (r: Record<string, unknown>, t: AuditMapTools) =>
+  typeof r.package === 'string' ? t.sha256Hex(r.package) : null;
+
+const verified = (v: ExchangeVerification | undefined) =>
+  v
+    ? {
+        packageId: v.summary.id,
+        purpose: v.summary.purpose,
+        signer: v.summary.signer.spkiSha256,
+        trustedBy: v.trust.by,
+        items: v.summary.items.length,
+      }
+    : {};
+
 export const exchangeContract = {
   export: channel(
     z.strictObject({
@@ -291,18 +310,67 @@ export const exchangeContract = {
       algorithm: z.enum(['auto', 'pss', 'pkcs1']).optional(),
     }),
     'Make a signed exchange package (public keys, fingerprints, KCVs, registration requests) on the token.',
-  ).returns<ExchangeExport>(),
+  )
+    .returns<ExchangeExport>()
+    .audited((r, res, t) => {
+      const e = res as ExchangeExport | undefined;
+      return {
+        action: 'exchange.export',
+        key: { id: String(r.signingKeyId), ...(e ? { fingerprint: e.summary.signer.spkiSha256 } : {}) },
+        details: {
+          kind: r.kind,
+          keyIds: r.keyIds ?? [],
+          profileId: r.profileId ?? null,
+          ...(e
+            ? {
+                packageId: e.summary.id,
+                packageSha256: t.sha256Hex(e.text),
+                alg: e.summary.algorithm,
+                items: e.summary.items.length,
+              }
+            : {}),
+        },
+      };
+    }),
   verify: channel(
     z.strictObject(verifyRequest),
     'Check an exchange package: format, signature, signer trust, item fingerprints, expiry. Changes nothing.',
-  ).returns<ExchangeVerification>(),
+  )
+    .returns<ExchangeVerification>()
+    .audited((r, res, t) => ({
+      action: 'exchange.verify',
+      details: {
+        packageSha256: fileHash(r, t),
+        expectedSigner: r.signer ?? null,
+        requirePss: r.requirePss === true,
+        ...verified(res as ExchangeVerification | undefined),
+      },
+    })),
   import: channel(
     z.strictObject({ ...verifyRequest, profileId: PROFILE_ID }),
     'Verify a package, then upload its registrations to the gateway or pin its gateway key.',
-  ).returns<ExchangeImport>(),
-  trustedSigners: channel(noArgs, 'Signers this installation trusts for exchange packages.').returns<
-    TrustedSigner[]
-  >(),
+  )
+    .returns<ExchangeImport>()
+    .audited((r, res, t) => {
+      const i = res as ExchangeImport | undefined;
+      return {
+        action: 'exchange.import',
+        details: {
+          packageSha256: fileHash(r, t),
+          profileId: r.profileId,
+          expectedSigner: r.signer ?? null,
+          requirePss: r.requirePss === true,
+          ...verified(i?.verification),
+          ...(i?.registrations ? { registered: i.registrations.map((x) => x.keyId) } : {}),
+          ...(i?.gatewayKey
+            ? { gatewayKey: i.gatewayKey.status, pinned: i.gatewayKey.pinned, pending: i.gatewayKey.pending }
+            : {}),
+        },
+      };
+    }),
+  trustedSigners: channel(noArgs, 'Signers this installation trusts for exchange packages.')
+    .returns<TrustedSigner[]>()
+    .notAudited('reads the trusted signers'),
   trustSigner: channel(
     z.strictObject({
       spkiSha256: FINGERPRINT,
@@ -310,14 +378,41 @@ export const exchangeContract = {
       confirm: z.literal(true),
     }),
     'Trust a package signer, named by its fingerprint (an admin decision; audited).',
-  ).returns<TrustedSigner>(),
+  )
+    .returns<TrustedSigner>()
+    .audited((r, res) => ({
+      action: 'exchange.signer.trust',
+      details: {
+        spkiSha256: r.spkiSha256,
+        name: r.name,
+        addedBy: (res as TrustedSigner | undefined)?.addedBy ?? null,
+      },
+    })),
   untrustSigner: channel(
     z.strictObject({ spkiSha256: FINGERPRINT, confirm: z.literal(true) }),
     'Stop trusting a package signer.',
-  ).returns<{ removed: boolean }>(),
-  policy: channel(noArgs, 'Which package signatures this installation accepts.').returns<ExchangePolicy>(),
+  )
+    .returns<{ removed: boolean }>()
+    .audited((r, res) => ({
+      action: 'exchange.signer.untrust',
+      details: {
+        spkiSha256: r.spkiSha256,
+        removed: (res as { removed?: boolean } | undefined)?.removed ?? false,
+      },
+    })),
+  policy: channel(noArgs, 'Which package signatures this installation accepts.')
+    .returns<ExchangePolicy>()
+    .notAudited('a read'),
   setPolicy: channel(
     z.strictObject({ requirePss: z.boolean(), confirm: z.literal(true) }),
     'Require RSASSA-PSS signatures on packages, or accept PKCS#1 v1.5 again (an admin decision; audited).',
-  ).returns<ExchangePolicy>(),
+  )
+    .returns<ExchangePolicy>()
+    .audited((r, res) => ({
+      action: 'exchange.policy.set',
+      details: {
+        requirePss: r.requirePss === true,
+        changedBy: (res as ExchangePolicy | undefined)?.changedBy ?? null,
+      },
+    })),
 } as const;

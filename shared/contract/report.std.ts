@@ -222,15 +222,27 @@ export const reportContract = {
   pci: channel(
     z.strictObject({ skipToken: SKIP_TOKEN }),
     'The PCI DSS v4 3.6/3.7 report: per requirement, what mkm does, the evidence and a status.',
-  ).returns<PciReport>(),
+  )
+    .returns<PciReport>()
+    .notAudited('reads the PCI report; its export is audited'),
   exportPci: channel(
     z.strictObject({ format: z.enum(['html', 'pdf']), skipToken: SKIP_TOKEN }),
     'The PCI DSS report as a printable HTML page or a PDF (base64).',
-  ).returns<PciExport>(),
+  )
+    .returns<PciExport>()
+    .audited((r, res) => ({
+      action: 'report.pci.export',
+      details: {
+        format: r.format,
+        summary: (res as { summary?: Record<string, number> } | undefined)?.summary ?? null,
+      },
+    })),
   custodians: channel(
     noArgs,
     'The key custodians and their acknowledgements, with the responsibilities text in force.',
-  ).returns<{ text: CustodianText; custodians: CustodianView[] }>(),
+  )
+    .returns<{ text: CustodianText; custodians: CustodianView[] }>()
+    .notAudited('reads the custodian acknowledgements'),
   acknowledge: channel(
     z.strictObject({
       name: PERSON_TEXT,
@@ -240,9 +252,24 @@ export const reportContract = {
       confirm: z.literal(true),
     }),
     'Record that a key custodian acknowledged their responsibilities (PCI DSS 3.7.8).',
-  ).returns<CustodianView>(),
+  )
+    .returns<CustodianView>()
+    .audited((r, res) => ({
+      action: 'report.custodian.acknowledge',
+      details: {
+        custodianId: (res as { id?: string } | undefined)?.id ?? null,
+        name: r.name,
+        role: r.role,
+        textVersion: r.textVersion,
+      },
+    })),
   revokeCustodian: channel(
     z.strictObject({ id: UUID, reason: z.string().trim().max(200).optional(), confirm: z.literal(true) }),
     'A key custodian no longer holds the role; the acknowledgement stays on record as revoked.',
-  ).returns<CustodianView>(),
+  )
+    .returns<CustodianView>()
+    .audited((r, res) => ({
+      action: 'report.custodian.revoke',
+      details: { custodianId: r.id, name: (res as { name?: string } | undefined)?.name ?? null },
+    })),
 } as const;

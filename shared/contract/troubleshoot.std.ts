@@ -71,6 +71,8 @@ export interface DiagnosisSummary {
 const PROFILE_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
 
 export const troubleshootContract = {
+  // Diagnosing decrypts with token keys and may ask the sandbox's verify oracle: who, when, what
+  // kind and which findings; never the pasted input.
   diagnose: channel(
     z.strictObject({
       input: z.string().max(256 * 1024),
@@ -78,8 +80,22 @@ export const troubleshootContract = {
       slotId: SlotIdSchema.optional(),
     }),
     'Diagnose a pasted ciphertext, CSE field, request body, envelope or PEM; findings in plain words.',
-  ).returns<Diagnosis>(),
-  recent: channel(noArgs, 'The last diagnoses of this run (metadata only).').returns<DiagnosisSummary[]>(),
+  )
+    .returns<Diagnosis>()
+    .audited((r, res) => {
+      const d = res as { kind?: string; findings?: { code: string }[] } | undefined;
+      return {
+        action: 'console.diagnose',
+        details: {
+          profileId: r.profileId ?? null,
+          kind: d?.kind ?? null,
+          codes: d?.findings?.map((f) => f.code) ?? [],
+        },
+      };
+    }),
+  recent: channel(noArgs, 'The last diagnoses of this run (metadata only).')
+    .returns<DiagnosisSummary[]>()
+    .notAudited('reads the metadata of this run’s diagnoses'),
 } as const;
 
 /** A support bundle: one redacted JSON document. */
@@ -99,10 +115,13 @@ export interface SupportBundleWritten {
 }
 
 export const supportContract = {
-  preview: channel(
-    noArgs,
-    'The support bundle exactly as it would be written.',
-  ).returns<SupportBundlePreview>(),
+  // The app's download is made from the preview, so a preview is an export too.
+  preview: channel(noArgs, 'The support bundle exactly as it would be written.')
+    .returns<SupportBundlePreview>()
+    .audited((_r, res) => ({
+      action: 'support.bundle.preview',
+      details: { sha256: (res as { sha256?: string } | undefined)?.sha256 ?? null },
+    })),
   write: channel(
     z.strictObject({
       /** CLI only: a page never names a path (the desktop app asks in main's save dialog). */
@@ -110,5 +129,14 @@ export const supportContract = {
       overwrite: z.boolean().optional(),
     }),
     'Write the redacted support bundle where the CLI says or main’s save dialog chose (never in the data folder, never over a file unconfirmed).',
-  ).returns<SupportBundleWritten>(),
+  )
+    .returns<SupportBundleWritten>()
+    .audited((r, res) => ({
+      action: 'support.bundle.write',
+      details: {
+        outPath: (res as { outPath?: string } | undefined)?.outPath ?? r.outPath ?? null,
+        overwrite: r.overwrite ?? false,
+        sha256: (res as { sha256?: string } | undefined)?.sha256 ?? null,
+      },
+    })),
 } as const;

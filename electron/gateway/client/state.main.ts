@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { MkmError } from '../../../shared/errors.std';
 import { issueLines } from '../../../shared/formats/schemas.std';
+import { stateWritten } from '../../audit/state-seal.main';
 import { writeFileAtomic } from '../../core/atomic-file.main';
 
 /**
@@ -159,6 +160,8 @@ export class GatewayStateStore {
         reason: (error as { code?: string }).code ?? 'unknown',
       });
     }
+    // Sealed with the token's audit key (in the background): a swapped pin is refused at use.
+    stateWritten(this.file);
     this.current = valid;
     return valid;
   }

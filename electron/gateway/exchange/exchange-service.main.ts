@@ -36,6 +36,7 @@ import {
   summarize,
 } from './package.main';
 import { RegistrationUploader } from './registration-upload.main';
+import { checkState } from '../../audit/state-seal.main';
 import { ExchangePolicyStore, ReceiptsStore, SeenPackagesStore, TrustedSignersStore } from './stores.main';
 
 /**
@@ -409,8 +410,17 @@ export class ExchangeService {
     );
   }
 
-  verify(request: VerifyRequest): ExchangeVerification {
-    return this.check(request).verification;
+  async verify(request: VerifyRequest): Promise<ExchangeVerification> {
+    return (await this.checkSealed(request)).verification;
+  }
+
+  /** check(), and when the trusted list vouched for the signer, that list's seal (state-seal.main.ts). */
+  private async checkSealed(request: VerifyRequest) {
+    const checked = this.check(request);
+    if (checked.verification.trust.by === 'trusted-signer') {
+      await checkState(this.signers.file, 'the trusted signers list');
+    }
+    return checked;
   }
 
   /**
@@ -419,7 +429,7 @@ export class ExchangeService {
    * once the cause is fixed; one that succeeded keeps it until the package has expired.
    */
   async import(request: VerifyRequest & { profileId: string }): Promise<ExchangeImport> {
-    const { pkg, verification } = this.check(request);
+    const { pkg, verification } = await this.checkSealed(request);
     // A package that cannot be acted on is refused before its id is claimed.
     if (pkg.purpose === 'key-announcement') return this.act(pkg, verification, request.profileId);
     this.seen.claim(

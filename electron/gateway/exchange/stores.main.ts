@@ -8,6 +8,7 @@ import type {
 } from '../../../shared/contract/exchange.std';
 import { MkmError } from '../../../shared/errors.std';
 import { issueLines } from '../../../shared/formats/schemas.std';
+import { stateWritten } from '../../audit/state-seal.main';
 import { writeFileAtomic } from '../../core/atomic-file.main';
 
 /**
@@ -106,6 +107,7 @@ export class TrustedSignersStore {
       });
     }
     write(this.file, { version: 1, signers: [...signers, signer] });
+    stateWritten(this.file);
     return signer;
   }
 
@@ -114,6 +116,7 @@ export class TrustedSignersStore {
     const kept = signers.filter((s) => s.spkiSha256 !== spkiSha256);
     if (kept.length === signers.length) return false;
     write(this.file, { version: 1, signers: kept });
+    stateWritten(this.file);
     return true;
   }
 }

@@ -50,6 +50,8 @@ export const HSM_METHOD_NAMES = [
   'destroyObject',
   'generateRandom',
   'probeCapabilities',
+  'readAppData',
+  'writeAppData',
 ] as const satisfies readonly HsmMethodName[];
 
 type Unlisted = Exclude<HsmMethodName, (typeof HSM_METHOD_NAMES)[number]>;

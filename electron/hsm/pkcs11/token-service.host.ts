@@ -24,6 +24,7 @@ import {
 } from './mechanisms.host';
 import {
   findById,
+  findHandles,
   HMAC_SHA256_KEY_TYPES,
   listObjectsRaw,
   readAttribute,
@@ -56,6 +57,11 @@ import {
 import {
   ChangePinParamsSchema,
   CipherParamsSchema,
+  ReadAppDataParamsSchema,
+  WriteAppDataParamsSchema,
+  type AppDataResult,
+  type ReadAppDataParams,
+  type WriteAppDataParams,
   CreateCsrParamsSchema,
   DestroyObjectParamsSchema,
   ExportPublicKeyParamsSchema,
@@ -1009,6 +1015,42 @@ export class TokenService {
     };
   }
 
+  /** The values of the app's private data objects with this label (see ReadAppDataParamsSchema). */
+  async readAppData(params: ReadAppDataParams): Promise<AppDataResult> {
+    const { slotId, label } = parse(ReadAppDataParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const handles = this.call(slotId, () => findHandles(pkcs11, session.handle, appDataTemplate(label)));
+    return {
+      values: handles.map(
+        (h) => readAttribute(pkcs11, session.handle, h, P.CKA_VALUE)?.toString('base64') ?? '',
+      ),
+    };
+  }
+
+  /**
+   * Replaces the value of the app's private data object with this label. Tokens do not let a
+   * data object's CKA_VALUE change (SoftHSM2: CKR_ATTRIBUTE_READ_ONLY), so the new object is
+   * made first and the old ones destroyed after: a crash between leaves both, never neither,
+   * and the value itself must say which is newer.
+   */
+  async writeAppData(params: WriteAppDataParams): Promise<OkResult> {
+    const { slotId, label, value } = parse(WriteAppDataParamsSchema, params);
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    const old = this.call(slotId, () => findHandles(pkcs11, session.handle, appDataTemplate(label)));
+    this.call(slotId, () =>
+      pkcs11.C_CreateObject(session.handle, [
+        ...appDataTemplate(label),
+        { type: P.CKA_TOKEN, value: true },
+        { type: P.CKA_PRIVATE, value: true },
+        { type: P.CKA_VALUE, value: Buffer.from(value, 'base64') },
+      ]),
+    );
+    for (const h of old) this.call(slotId, () => pkcs11.C_DestroyObject(session.handle, h));
+    return { ok: true };
+  }
+
   async probeCapabilities(params: SlotParams): Promise<CapabilitiesResult> {
     const { slotId } = parse(SlotParamsSchema, params);
     const pkcs11 = this.module();
@@ -1559,4 +1601,12 @@ function safely(fn: () => unknown): void {
   } catch {
     // Cleanup of a session or module that is already gone.
   }
+}
+
+function appDataTemplate(label: string): Template {
+  return [
+    { type: P.CKA_CLASS, value: P.CKO_DATA },
+    { type: P.CKA_APPLICATION, value: 'mkm' },
+    { type: P.CKA_LABEL, value: label },
+  ];
 }

@@ -264,18 +264,20 @@ describe.runIf(softHsmAvailable())('console batch', () => {
         'pkcs1',
       ]);
       expect(added.code, added.stderr).toBe(0);
-      expect((await mkm(['gateway', 'fetch-key'])).code).toBe(0);
+      // The pinned key is sealed with the token's audit key, and only used once the token checked it.
+      const pin = rig.token.userPin;
+      expect((await mkm(['gateway', 'fetch-key'], pin)).code).toBe(0);
 
       const input = join(dir, 'cards.csv');
       const output = outFile('cli-out');
-      const r = await mkm(['console', 'batch', '--in', input, '--out', output, '--scheme', 'paytrace']);
+      const r = await mkm(['console', 'batch', '--in', input, '--out', output, '--scheme', 'paytrace'], pin);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^done: 10000 rows, 9990 encrypted, 10 with errors/);
       expect(r.stderr).toMatch(/\d+% [\d,]+ rows encrypted…/);
       expect(existsSync(output)).toBe(true);
       expect(scan(output)).toEqual([]);
 
-      const again = await mkm(['console', 'batch', '--in', input, '--out', output]);
+      const again = await mkm(['console', 'batch', '--in', input, '--out', output], pin);
       expect(again.code).toBe(1);
       expect(again.stderr).toMatch(/already exists.*\[CONFLICT\]/);
 
@@ -300,7 +302,14 @@ describe.runIf(softHsmAvailable())('console batch', () => {
           '--scheme',
           'oaep',
         ],
-        { env: { ...process.env, SOFTHSM2_CONF: rig.token.confPath, MKM_GATEWAY_PASSWORD: PASSWORD } },
+        {
+          env: {
+            ...process.env,
+            SOFTHSM2_CONF: rig.token.confPath,
+            MKM_GATEWAY_PASSWORD: PASSWORD,
+            MKM_PIN: pin,
+          },
+        },
       );
       let stderr = '';
       let stdout = '';

@@ -48,6 +48,15 @@ describe('the app audit trail', () => {
     const report = JSON.parse(out.stdout);
     expect(report).toMatchObject({ ok: true, sealsVerified: true });
     expect(report.seals).toBeGreaterThan(0);
+    expect(out.code).toBe(0);
+  });
+
+  it('without a PIN says the seals were not checked and exits 3, as its help says', async () => {
+    const out = await mkm(['audit', 'verify']);
+    expect(out.code).toBe(3);
+    expect(out.stdout).toContain('SEALS NOT CHECKED');
+    const help = await mkm(['audit', 'verify', '--help']);
+    expect(help.stdout).toMatch(/^\s+3\s+the chain verifies but the seals were NOT checked/m);
   });
 
   it('names the first edited entry and exits non-zero', async () => {

@@ -77,7 +77,13 @@ describe('the app, when another process held the log at start', () => {
   it('refuses audited calls while it is held, then takes the log over and writes what it held', async () => {
     const dir = dataPaths(mkdtempSync(join(tmpdir(), 'mkm-audit-late-'))).audit;
     const other = await AuditLog.open({ dir, actor: { osUser: 'other', token: null } });
-    const audit = new AppAudit({ dir, logger: silentLogger, events: new EventBus(silentLogger) });
+    let now = Date.parse('2026-12-07T09:00:00Z');
+    const audit = new AppAudit({
+      dir,
+      logger: silentLogger,
+      events: new EventBus(silentLogger),
+      clock: () => new Date(now),
+    });
     try {
       audit.record({ action: 'app.start', result: 'ok' });
       await audit.ready();
@@ -92,8 +98,10 @@ describe('the app, when another process held the log at start', () => {
       expect(audit.status()).toMatchObject({ open: false, held: 1 });
 
       await other.close();
-      // The gate tries the lock again at most once a second.
-      await new Promise((r) => setTimeout(r, 1100));
+      // The gate tries the lock again at most once a second (on the audit trail's clock).
+      now += 999;
+      expect(await audit.gate('tokens.login').catch((e: MkmError) => e.code)).toBe('AUDIT_BUSY');
+      now += 1;
       await expect(audit.gate('tokens.login')).resolves.toBeUndefined();
       expect(audit.status()).toMatchObject({ open: true, held: 0 });
       audit.record({ action: 'token.login', result: 'ok' });

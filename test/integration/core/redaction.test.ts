@@ -74,7 +74,13 @@ describe('secrets never reach a file', () => {
       stderrLevel: 'silent',
     });
     const registry = new Registry({
-      contract: { test: { fail: channel(z.strictObject({ pin: z.string() }), 'fails').returns<void>() } },
+      contract: {
+        test: {
+          fail: channel(z.strictObject({ pin: z.string() }), 'fails')
+            .returns<void>()
+            .notAudited('a test channel'),
+        },
+      },
       handlers: {
         test: {
           fail: ({ pin }) => {
