@@ -1,12 +1,14 @@
 import * as AlertDialog from '@radix-ui/react-alert-dialog';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useState } from 'react';
-import type {
-  ExchangeExport,
-  ExchangeItemView,
-  ExchangeSummary,
-  ExchangeVerification,
-  TrustedSigner,
+import {
+  EXCHANGE_DEFAULT_LIFETIME_DAYS,
+  EXCHANGE_MAX_LIFETIME_DAYS,
+  type ExchangeExport,
+  type ExchangeItemView,
+  type ExchangeSummary,
+  type ExchangeVerification,
+  type TrustedSigner,
 } from '../../../shared/contract/exchange.std';
 import type { ObjectInfo } from '../../../shared/tokens.std';
 import { asMkmError, mkm } from '../api.dom';
@@ -286,7 +288,7 @@ function MakePackage({ profileId }: { profileId: string }) {
   const [kind, setKind] = useState<Kind>('registration');
   const [signingKeyId, setSigningKeyId] = useState('');
   const [keyIds, setKeyIds] = useState<string[]>([]);
-  const [days, setDays] = useState('7');
+  const [days, setDays] = useState(String(EXCHANGE_DEFAULT_LIFETIME_DAYS));
   const [saved, setSaved] = useState<boolean | null>(null);
   const objects = useQuery({
     queryKey: ['keys', 'list', slotId, true],
@@ -385,12 +387,14 @@ function MakePackage({ profileId }: { profileId: string }) {
         </fieldset>
       )}
       <div className="field">
-        <label htmlFor={`${ids}-days`}>Expires after (days, empty: never)</label>
+        <label
+          htmlFor={`${ids}-days`}
+        >{`Expires after (days, 1 to ${EXCHANGE_MAX_LIFETIME_DAYS}; empty: ${EXCHANGE_DEFAULT_LIFETIME_DAYS})`}</label>
         <input
           id={`${ids}-days`}
           type="number"
           min={1}
-          max={366}
+          max={EXCHANGE_MAX_LIFETIME_DAYS}
           value={days}
           onChange={(e) => setDays(e.target.value)}
         />
