@@ -520,6 +520,7 @@ export const CAPABILITY_NAMES = [
   'aesKeyWrap',
   'aesKeyWrapPad',
   'hmacSha256',
+  'wrapWithTrusted',
   'rsa2048Generate',
   'rsa3072Generate',
   'rsa4096Generate',
