@@ -9,7 +9,12 @@ import { DEMO_LABEL, demoTokenAvailable, ensureDemoToken } from './demo-token.ma
 import type { HsmMethodName, HsmParams, HsmResult } from './host/protocol.std';
 import { createNodeHostSpawner } from './host/node-spawner.main';
 import type { HostSpawner } from './host/spawner.std';
-import { CAPABILITY_NAMES, type CapabilitiesResult, type ModuleInfo, type SlotSummary } from './pkcs11/types.std';
+import {
+  CAPABILITY_NAMES,
+  type CapabilitiesResult,
+  type ModuleInfo,
+  type SlotSummary,
+} from './pkcs11/types.std';
 import { wellKnownModules } from './pkcs11/well-known-modules.main';
 
 /**
