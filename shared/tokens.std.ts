@@ -542,6 +542,7 @@ export const CAPABILITY_NAMES = [
   'aesKeyWrap',
   'aesKeyWrapPad',
   'hmacSha256',
+  'wrapWithTrusted',
   'rsa2048Generate',
   'rsa3072Generate',
   'rsa4096Generate',

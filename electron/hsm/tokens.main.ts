@@ -11,7 +11,13 @@ import { DEMO_LABEL, demoTokenAvailable, ensureDemoToken } from './demo-token.ma
 import type { HsmMethodName, HsmParams, HsmResult } from './host/protocol.std';
 import { createNodeHostSpawner } from './host/node-spawner.main';
 import type { HostSpawner } from './host/spawner.std';
-import type { CapabilitiesResult, ModuleInfo, SlotSummary, WellKnownModule } from './pkcs11/types.std';
+import {
+  CAPABILITY_NAMES,
+  type CapabilitiesResult,
+  type ModuleInfo,
+  type SlotSummary,
+  type WellKnownModule,
+} from './pkcs11/types.std';
 import { identifyLibrary, type LibraryIdentity } from './module-identity.main';
 import { wellKnownModules } from './pkcs11/well-known-modules.main';
 
@@ -477,8 +483,10 @@ export class TokensService {
     const key = `${slot.token.manufacturer.trim()}|${slot.token.model.trim()}|${slot.token.firmware}`;
     const cached = this.capabilityCache[key];
     // A result without `objects` is from the earlier probe, which tried session objects only and
-    // gave raw CKR names: probe again rather than show what may not hold.
-    if (cached && cached.objects !== undefined && !refresh) return { ...cached, cached: true };
+    // gave raw CKR names, and one without every capability is from before that capability was
+    // probed: probe again rather than show what may not hold.
+    const complete = cached && CAPABILITY_NAMES.every((n) => cached.capabilities?.[n] !== undefined);
+    if (cached && complete && cached.objects !== undefined && !refresh) return { ...cached, cached: true };
     const result = await this.call('probeCapabilities', { slotId });
     this.capabilityCache[result.cacheKey] = result;
     this.writeCapabilityCache();

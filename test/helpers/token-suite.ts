@@ -1,9 +1,17 @@
 import { execFile } from 'node:child_process';
-import { constants, createPublicKey, createVerify, publicEncrypt, randomBytes } from 'node:crypto';
+import {
+  constants,
+  createDecipheriv,
+  createPublicKey,
+  createVerify,
+  publicEncrypt,
+  randomBytes,
+} from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../shared/errors.std';
 import { MkmError } from '../../shared/errors.std';
+import { aesCmacKcv } from '../../electron/crypto/kcv.main';
 import { TokenService } from '../../electron/hsm/pkcs11/token-service.host';
 import type {
   CapabilitiesResult,
@@ -30,6 +38,11 @@ export interface TokenUnderTest {
   env: NodeJS.ProcessEnv;
   /** Whether `pkcs11-tool --module` can load it (NSS needs parameters pkcs11-tool cannot pass). */
   pkcs11Tool: boolean;
+  /**
+   * The security officer makes a wrap-only AES KEK with CKA_TRUSTED, as with the token's own tools
+   * (test/helpers/trusted-kek.ts). Absent where no SO can make one that mkm may trust.
+   */
+  trustedKek?: (options: { idHex: string; label: string; value: Buffer }) => void;
   /** Capabilities the token's own tools were seen doing (NSS: certutil -G makes an RSA-2048 pair). */
   toolSays?: CapabilityName[];
   stop(): Promise<void> | void;
@@ -241,30 +254,36 @@ export function tokenSuite(start: () => Promise<TokenUnderTest>): void {
       expect((await svc.hmacVerify({ slotId: slot(), id: key.id, data, mac })).valid).toBe(true);
     });
 
-    it('AES key wrap with padding under a KEK, and back', async () => {
+    it('an exportable key: made only where export is restricted to trusted KEKs, wrapped only under one, and back', async () => {
       await ready;
-      for (const [cap, mechanism] of [
-        ['aesKeyWrap', 'AES_KEY_WRAP'],
-        ['aesKeyWrapPad', 'AES_KEY_WRAP_PAD'],
-      ] as [CapabilityName, WrapMechanism][]) {
-        if (!can('aes256Generate')) return; // the AES test above shows how generation is refused
-        const kek = await genSecret('aes-256', 'kek');
-        const data = await genSecret('aes-256', 'data', true);
-        const wrapped = await expectAsProbed(
-          [cap],
+      if (!can('aes256Generate')) return; // the AES test above shows how generation is refused
+      const data = await expectAsProbed(['wrapWithTrusted'], genSecret('aes-256', 'data', true));
+      if (!data) return;
+      // An ordinary KEK, even one of the user's own, never takes it out.
+      const kek = await genSecret('aes-256', 'kek');
+      for (const mechanism of ['AES_KEY_WRAP', 'AES_KEY_WRAP_PAD'] as const) {
+        const r = await outcome(
           svc.wrapKey({ slotId: slot(), wrappingKeyId: kek.id, keyId: data.id, mechanism }),
         );
+        expect(r.ok ? 'wrapped' : r.error.code, mechanism).toBe('KEY_WRAP_UNTRUSTED');
+      }
+      if (!t.trustedKek) return; // no SO-made KEK: nothing else may take it out either
+      const kekValue = randomBytes(32);
+      const trusted = randomBytes(16).toString('hex');
+      t.trustedKek({ idHex: trusted, label: 'suite-trusted-kek', value: kekValue });
+      for (const [cap, mechanism, cipher, iv] of [
+        ['aesKeyWrap', 'AES_KEY_WRAP', 'id-aes256-wrap', 'a6a6a6a6a6a6a6a6'],
+        ['aesKeyWrapPad', 'AES_KEY_WRAP_PAD', 'id-aes256-wrap-pad', 'a65959a6'],
+      ] as [CapabilityName, WrapMechanism, string, string][]) {
+        const wrapped = await expectAsProbed(
+          [cap],
+          svc.wrapKey({ slotId: slot(), wrappingKeyId: trusted, keyId: data.id, mechanism }),
+        );
         if (!wrapped) continue;
-        const back = await svc.unwrapKey({
-          slotId: slot(),
-          unwrappingKeyId: kek.id,
-          mechanism,
-          wrapped: wrapped.wrapped,
-          keyType: 'aes-256',
-          label: 'suite-unwrapped',
-          token: false,
-        });
-        expect(back.kcv).toBe(data.kcv!.kcv);
+        // Back where the KEK's value is known (the escrow side): the key whose KCV the token gave.
+        const d = createDecipheriv(cipher, kekValue, Buffer.from(iv, 'hex'));
+        const value = Buffer.concat([d.update(Buffer.from(wrapped.wrapped, 'base64')), d.final()]);
+        expect(aesCmacKcv(value), mechanism).toBe(data.kcv!.kcv);
       }
     });
 

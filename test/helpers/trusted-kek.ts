@@ -10,16 +10,16 @@ import type { SoftHsmToken } from './softhsm';
  * own, as the SO's tool would: this process may hold a user login on the same token.
  */
 export function createTrustedKek(
-  hsm: Pick<SoftHsmToken, 'modulePath' | 'env' | 'soPin'>,
+  hsm: Pick<SoftHsmToken, 'modulePath' | 'env' | 'soPin'> & { libraryParameters?: string },
   slotId: number,
   options: { idHex: string; label: string; value: Buffer },
 ): void {
   const script = `
     const P = require(${JSON.stringify(join(import.meta.dirname, '../../node_modules/pkcs11js'))});
-    const [modulePath, slotHex, soPin, idHex, label, valueHex] = process.argv.slice(1);
+    const [modulePath, slotHex, soPin, idHex, label, valueHex, libraryParameters] = process.argv.slice(1);
     const m = new P.PKCS11();
     m.load(modulePath);
-    m.C_Initialize();
+    m.C_Initialize(libraryParameters ? { libraryParameters } : undefined);
     try {
       const slot = m.C_GetSlotList(true).find((s) => s.readBigUInt64LE(0) === BigInt(slotHex));
       const s = m.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
@@ -58,6 +58,7 @@ export function createTrustedKek(
       options.idHex,
       options.label,
       options.value.toString('hex'),
+      hsm.libraryParameters ?? '',
     ],
     { env: hsm.env, stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -2,7 +2,7 @@ import { createCipheriv, createHmac, createVerify, publicEncrypt, randomBytes, c
 import { aesCmacKcv } from '../../crypto/kcv.main';
 import { toMkmError } from './ckr.std';
 import { CMAC, CKM_AES_KEY_WRAP_KWP, HMAC_SHA256, oaep, SHA256_RSA_PKCS } from './mechanisms.host';
-import { pkcs11js, type Handle, type Mechanism, type PKCS11, type Template } from './pkcs11.host';
+import { pkcs11js, readBool, type Handle, type Mechanism, type PKCS11, type Template } from './pkcs11.host';
 import { rsaPublicFromComponents } from './spki.main';
 import {
   CAPABILITY_NAMES,
@@ -386,6 +386,80 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
       expect(mac.length === 32, 'the MAC is not 32 bytes long');
       pkcs11.C_VerifyInit(session, HMAC_SHA256, generated);
       pkcs11.C_Verify(session, data, mac);
+    });
+
+    // mkm makes a key exportable only with CKA_WRAP_WITH_TRUSTED on it (templates.std.ts). That
+    // holds only where the token takes and keeps the attribute, a PIN holder cannot mark a KEK
+    // CKA_TRUSTED (NSS softokn lets anyone), and the token itself keeps such a key from leaving
+    // under an ordinary KEK (other tools do not ask mkm). Otherwise: no exportable keys.
+    await attempt('wrapWithTrusted', [], async () => {
+      const aes = (extra: Template) =>
+        generateSecret(P.CKM_AES_KEY_GEN, P.CKK_AES, [{ type: P.CKA_ENCRYPT, value: true }, ...extra]);
+      let key: Handle;
+      try {
+        key = await aes([
+          { type: P.CKA_EXTRACTABLE, value: true },
+          { type: P.CKA_WRAP_WITH_TRUSTED, value: true },
+        ]);
+      } catch (error) {
+        const r = refusalOf(error);
+        // The restriction refused, or AES keys at all? The same key, not extractable, tells.
+        try {
+          await aes([{ type: P.CKA_EXTRACTABLE, value: false }]);
+        } catch {
+          throw Object.assign(new Failed(`the token makes no AES key to try it with (${r.reason})`), {
+            detail: r.detail,
+          });
+        }
+        throw Object.assign(
+          new Failed('the token cannot restrict an exported key to KEKs the security officer trusts'),
+          { detail: r.detail },
+        );
+      }
+      const [kept] = pkcs11.C_GetAttributeValue(session, key, [{ type: P.CKA_WRAP_WITH_TRUSTED }]);
+      expect(
+        readBool(kept!.value as Buffer) === true,
+        'the token does not keep the restriction of an exported key to trusted KEKs',
+      );
+      let selfTrusted = false;
+      try {
+        // In the kind of object the token already took, without the fallback of `make`: SoftHSM2
+        // leaves a half-made object behind a refused template, and only a session object goes
+        // away with its session.
+        track(
+          pkcs11.C_CreateObject(
+            session,
+            placed(tokenObjects, [
+              { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+              { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
+              { type: P.CKA_VALUE, value: randomBytes(32) },
+              { type: P.CKA_SENSITIVE, value: true },
+              { type: P.CKA_EXTRACTABLE, value: false },
+              { type: P.CKA_WRAP, value: true },
+              { type: P.CKA_TRUSTED, value: true },
+            ]),
+          ),
+        );
+        selfTrusted = true;
+      } catch {
+        // Refused, as it must be: only the security officer marks a KEK trusted.
+      }
+      expect(!selfTrusted, 'anyone with the PIN can mark a KEK trusted on this token');
+      const kek = await aes([
+        { type: P.CKA_EXTRACTABLE, value: false },
+        { type: P.CKA_WRAP, value: true },
+      ]);
+      let answer = 'wrapped';
+      try {
+        pkcs11.C_WrapKey(session, { mechanism: P.CKM_AES_KEY_WRAP }, kek, key, Buffer.alloc(1024));
+      } catch (error) {
+        answer = String(toMkmError(error).details?.ckr);
+      }
+      // Only the token's own "not wrappable" shows that it keeps the key in.
+      expect(
+        answer === 'CKR_KEY_NOT_WRAPPABLE',
+        'the token itself lets such a key leave under any KEK (only mkm would refuse)',
+      );
     });
 
     await probeRsa();

@@ -30,14 +30,31 @@ import type { KeyPurpose, KeyType, KeyUsage, SecretKeyType } from './types.std';
  * | audit (HMAC)      | secret  | sign, verify                | never leaves                                  |
  * | unwrapped key set | secret  | as data / hmac              | never leaves (session objects)                |
  *
- * Every secret and private key carries CKA_WRAP_WITH_TRUSTED = true. Where a key may leave at all
- * (a data or hmac key made `exportable`, CKA_EXTRACTABLE), it leaves only under a KEK the security
- * officer marked CKA_TRUSTED; so a user PIN holder cannot wrap it under a KEK of their own and
+ * Every key that may leave the token at all (a data or hmac key made `exportable`:
+ * CKA_EXTRACTABLE) carries CKA_WRAP_WITH_TRUSTED = true: it leaves only under a KEK the security
+ * officer marked CKA_TRUSTED, so a user PIN holder cannot wrap it under a KEK of their own and
  * unwrap it back with a template that makes it readable. The token enforces it (SoftHSM2:
  * CKR_KEY_NOT_WRAPPABLE) and the token service checks it first (KEY_WRAP_UNTRUSTED), for tokens
- * that would not. Neither the user nor mkm can clear CKA_WRAP_WITH_TRUSTED or set CKA_TRUSTED
- * (CKR_ATTRIBUTE_READ_ONLY); on SoftHSM2 even the SO can make only public objects, so a trusted
- * KEK is a public, sensitive, wrap-only key the SO makes with the token's own tools.
+ * that would not (NSS softokn keeps the attribute but wraps anyway). Neither the user nor mkm can
+ * clear CKA_WRAP_WITH_TRUSTED or set CKA_TRUSTED (CKR_ATTRIBUTE_READ_ONLY); on SoftHSM2 even the
+ * SO can make only public objects, so a trusted KEK is a public, sensitive, wrap-only key the SO
+ * makes with the token's own tools.
+ *
+ * | key                          | CKA_EXTRACTABLE | CKA_WRAP_WITH_TRUSTED | why                      |
+ * | ---------------------------- | --------------- | --------------------- | ------------------------ |
+ * | data / hmac, `exportable`    | true            | true                  | leaves under trusted KEK |
+ * | every other secret key       | false           | not set               | C_WrapKey refuses a non- |
+ * | every private key            | false           | not set               | extractable key at all   |
+ * |                              |                 |                       | (CKR_KEY_UNEXTRACTABLE), |
+ * |                              |                 |                       | and CKA_EXTRACTABLE can  |
+ * |                              |                 |                       | never turn true again:   |
+ * |                              |                 |                       | the attribute would add  |
+ * |                              |                 |                       | nothing                  |
+ *
+ * Leaving it off where it adds nothing lets tokens that do not know the attribute (openCryptoki's
+ * swtok: CKR_ATTRIBUTE_TYPE_INVALID) make every non-exportable key. An exportable key is never
+ * made without it: on such a token its generation or import is refused (CAPABILITY_MISSING,
+ * capability `wrapWithTrusted`), and the probe says so beforehand.
  */
 
 export type BoolAttr =
@@ -145,7 +162,7 @@ export function secretKeyTemplate(
     private: true,
     sensitive: true,
     extractable: options.exportable === true,
-    wrapWithTrusted: true,
+    ...(options.exportable === true ? { wrapWithTrusted: true } : {}),
     ...usages(rule.secret ?? [], SECRET_USAGES),
   };
 }
@@ -168,7 +185,6 @@ export function keyPairTemplates(
       private: true,
       sensitive: true,
       extractable: false,
-      wrapWithTrusted: true,
       ...usages(rule.private ?? [], PRIVATE_USAGES),
     },
     // A public key is public: readable without login, so the gateway PEM can be exported any time.

@@ -84,6 +84,7 @@ import {
   WrapKeyParamsSchema,
   type BatchResult,
   type CapabilitiesResult,
+  type Capability,
   type ChangePinParams,
   type CipherMechanism,
   type CipherParams,
@@ -223,6 +224,8 @@ export class TokenService {
   private readonly kwp = new Map<number, number>();
   /** Batch key copies the token failed to destroy: tried again before the next batch. */
   private readonly strayCopies: { session: Handle; handle: Handle }[] = [];
+  /** Per slot, whether the probe found exports restricted to trusted KEKs (see exportAllowed). */
+  private readonly exportRestriction = new Map<number, Capability>();
 
   constructor(options: TokenServiceOptions = {}) {
     this.logger = options.logger ?? silentLogger;
@@ -293,6 +296,7 @@ export class TokenService {
     this.sessions.clear();
     this.slotHandles.clear();
     this.kwp.clear();
+    this.exportRestriction.clear();
     return { ok: true };
   }
 
@@ -489,6 +493,7 @@ export class TokenService {
     const bits = rsaBits(type);
     if (bits === null) {
       const secretType = type as SecretKeyType;
+      if (exportable) await this.exportAllowed(slotId);
       const template: Template = [
         { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
         { type: P.CKA_KEY_TYPE, value: secretType === 'aes-256' ? P.CKK_AES : P.CKK_GENERIC_SECRET },
@@ -499,8 +504,8 @@ export class TokenService {
       const mechanism = {
         mechanism: secretType === 'aes-256' ? P.CKM_AES_KEY_GEN : P.CKM_GENERIC_SECRET_KEY_GEN,
       };
-      const handle = await this.callAsync(slotId, () =>
-        pkcs11.C_GenerateKeyAsync(session.handle, mechanism, template),
+      const handle = await this.restrictedSecret(slotId, exportable === true, () =>
+        this.callAsync(slotId, () => pkcs11.C_GenerateKeyAsync(session.handle, mechanism, template)),
       );
       // The key exists now; a token without CMAC/HMAC signing must not turn that into an error
       // that leaves an unnamed key behind. The result then simply has no KCV.
@@ -961,19 +966,22 @@ export class TokenService {
     const pkcs11 = this.module();
     const session = this.session(p.slotId);
     const abstract = secretKeyTemplate(p.type, p.purpose, { exportable: p.exportable });
+    if (p.exportable) await this.exportAllowed(p.slotId);
     const id = this.randomId(p.slotId);
     const value = Buffer.from(p.keyHex, 'hex');
     let handle: Handle;
     try {
-      handle = this.call(p.slotId, () =>
-        pkcs11.C_CreateObject(session.handle, [
-          { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-          { type: P.CKA_KEY_TYPE, value: p.type === 'aes-256' ? P.CKK_AES : P.CKK_GENERIC_SECRET },
-          { type: P.CKA_VALUE, value },
-          { type: P.CKA_LABEL, value: p.label },
-          { type: P.CKA_ID, value: id },
-          ...toTemplate(abstract),
-        ]),
+      handle = await this.restrictedSecret(p.slotId, p.exportable === true, async () =>
+        this.call(p.slotId, () =>
+          pkcs11.C_CreateObject(session.handle, [
+            { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+            { type: P.CKA_KEY_TYPE, value: p.type === 'aes-256' ? P.CKK_AES : P.CKK_GENERIC_SECRET },
+            { type: P.CKA_VALUE, value },
+            { type: P.CKA_LABEL, value: p.label },
+            { type: P.CKA_ID, value: id },
+            ...toTemplate(abstract),
+          ]),
+        ),
       );
     } finally {
       value.fill(0);
@@ -1065,6 +1073,7 @@ export class TokenService {
       token,
     });
     if (result.aesKeyWrapPadMechanism !== undefined) this.kwp.set(slotId, result.aesKeyWrapPadMechanism);
+    this.exportRestriction.set(slotId, result.capabilities.wrapWithTrusted);
     this.logger.info('Token capabilities probed', { slotId, cacheKey: result.cacheKey });
     return result;
   }
@@ -1097,6 +1106,52 @@ export class TokenService {
       // No list: the 2.40 mechanism.
     }
     return P.CKM_AES_KEY_WRAP_PAD;
+  }
+
+  /**
+   * An exportable key is made only where the restriction to trusted KEKs holds on the token (the
+   * probe's `wrapWithTrusted`); a slot not probed yet by this host is probed first.
+   */
+  private async exportAllowed(slotId: number): Promise<void> {
+    if (!this.exportRestriction.has(slotId)) await this.probeCapabilities({ slotId });
+    const found = this.exportRestriction.get(slotId);
+    if (found?.supported !== true) throw exportRestrictionMissing(undefined, found);
+  }
+
+  /**
+   * Makes a secret key; an exportable one only with CKA_WRAP_WITH_TRUSTED kept on it
+   * (templates.std.ts). A token that does not know the attribute refuses the template
+   * (openCryptoki: CKR_ATTRIBUTE_TYPE_INVALID; every other attribute type is in the
+   * non-exportable template too); one that takes it without keeping it gets its key destroyed.
+   * Either way the key is not made: exportable without the restriction is never an outcome.
+   */
+  private async restrictedSecret(
+    slotId: number,
+    exportable: boolean,
+    create: () => Promise<Handle>,
+  ): Promise<Handle> {
+    let handle: Handle;
+    try {
+      handle = await create();
+    } catch (error) {
+      const e = toMkmError(error);
+      if (exportable && e.details?.ckr === 'CKR_ATTRIBUTE_TYPE_INVALID') throw exportRestrictionMissing(e);
+      throw e;
+    }
+    if (!exportable) return handle;
+    const pkcs11 = this.module();
+    const session = this.session(slotId);
+    let kept: boolean | null = null;
+    try {
+      kept = readBool(readAttribute(pkcs11, session.handle, handle, P.CKA_WRAP_WITH_TRUSTED));
+    } catch {
+      // Unreadable counts as not kept.
+    }
+    if (kept !== true) {
+      safely(() => pkcs11.C_DestroyObject(session.handle, handle));
+      throw exportRestrictionMissing();
+    }
+    return handle;
   }
 
   /**
@@ -1480,6 +1535,20 @@ function withoutRefusals(template: Template): Template {
 }
 
 const HALF_WORDS: Record<string, string> = { private: 'private key', public: 'public key', secret: 'key' };
+
+/** An exportable key on a token that cannot restrict its export to trusted KEKs. */
+export function exportRestrictionMissing(cause?: MkmError, probed?: Capability): MkmError {
+  const why = probed?.reason ? ` (${probed.reason})` : '';
+  return new MkmError(
+    'CAPABILITY_MISSING',
+    `This token cannot restrict an exported key to KEKs the security officer marked trusted (export restricted to trusted keys, CKA_WRAP_WITH_TRUSTED)${why}, so mkm makes no exportable keys on it. The key was not made; make it without "exportable", or use a token that keeps the restriction.`,
+    {
+      capability: 'wrapWithTrusted',
+      ...(typeof cause?.details?.ckr === 'string' ? { ckr: cause.details.ckr } : {}),
+      ...(probed?.detail ? { detail: probed.detail } : {}),
+    },
+  );
+}
 
 export function keyTemplateRefused(widerUsage: string[], cause: MkmError): MkmError {
   const named = widerUsage

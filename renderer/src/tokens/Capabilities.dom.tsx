@@ -13,6 +13,7 @@ const NAMES: Record<CapabilityName, string> = {
   aesKeyWrap: 'AES key wrap (RFC 3394)',
   aesKeyWrapPad: 'AES key wrap with padding (RFC 5649)',
   hmacSha256: 'HMAC-SHA256',
+  wrapWithTrusted: 'Exportable keys restricted to trusted KEKs',
   rsa2048Generate: 'Generate RSA-2048 key pairs',
   rsa3072Generate: 'Generate RSA-3072 key pairs',
   rsa4096Generate: 'Generate RSA-4096 key pairs',

@@ -53,11 +53,13 @@ const OF_CLASS = {
   public: ['token', 'private', 'trusted', 'encrypt', 'wrap', 'verify', 'derive'],
 } as const;
 
+// CKA_WRAP_WITH_TRUSTED only on a key that can leave (CKA_EXTRACTABLE): SoftHSM2's default,
+// false, elsewhere, where C_WrapKey refuses the key anyway.
 const SECRET_BASE = {
   token: true,
   private: true,
   sensitive: true,
-  wrapWithTrusted: true,
+  wrapWithTrusted: false,
   trusted: false,
   derive: false,
 };
@@ -74,7 +76,7 @@ const PRIVATE_BASE = {
   private: true,
   sensitive: true,
   extractable: false,
-  wrapWithTrusted: true,
+  wrapWithTrusted: false,
   derive: false,
 };
 const NO_PRIVATE_USE = { decrypt: false, unwrap: false, sign: false };
@@ -117,6 +119,7 @@ const CASES: Case[] = [
         ...SECRET_BASE,
         ...NO_SECRET_USE,
         extractable: true,
+        wrapWithTrusted: true,
         encrypt: true,
         decrypt: true,
         sign: true,
@@ -138,7 +141,16 @@ const CASES: Case[] = [
     purpose: 'hmac',
     type: 'hmac-256',
     exportable: true,
-    attrs: { secret: { ...SECRET_BASE, ...NO_SECRET_USE, extractable: true, sign: true, verify: true } },
+    attrs: {
+      secret: {
+        ...SECRET_BASE,
+        ...NO_SECRET_USE,
+        extractable: true,
+        wrapWithTrusted: true,
+        sign: true,
+        verify: true,
+      },
+    },
     tool: { secret: { usage: 'verify', access: 'sensitive, always sensitive, extractable, local' } },
   },
   {
@@ -356,6 +368,7 @@ describe(
         ...SECRET_BASE,
         ...NO_SECRET_USE,
         extractable: true,
+        wrapWithTrusted: true,
         sign: true,
         verify: true,
       });

@@ -608,6 +608,9 @@ describe('PKCS#11 cryptography (real SoftHSM2, cross-checked with node:crypto, o
         'rsaOaepSha1Unwrap',
         'rsaPkcs1Encrypt',
         'rsaSha256Sign',
+        // Keeps CKA_WRAP_WITH_TRUSTED, refuses CKA_TRUSTED from the user, and wraps no such key
+        // under an ordinary KEK: exportable keys may be made here.
+        'wrapWithTrusted',
       ].sort(),
     );
     // Found by trying, with a reason a support engineer can act on.

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../../electron/core/app.main';
 import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import { failure } from '../../helpers/failure';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { createNssToken, nssUnavailable, type NssToken } from '../../helpers/nss';
 import { tokenSuite } from '../../helpers/token-suite';
@@ -154,6 +156,42 @@ describe.skipIf(unavailable !== null)('NSS softokn', () => {
           purpose: 'hmac',
         });
         expect(key.kcv?.method).toBe('hmac');
+      }));
+  });
+
+  describe('exportable keys', () => {
+    it('are refused, generated or imported: anyone may mark a KEK trusted here, and the token wraps regardless', () =>
+      onNss({}, async (nss, svc) => {
+        await svc.login({ slotId: nss.slotId });
+        const before = await svc.listObjects({ slotId: nss.slotId });
+        // No probe first: the refusal must not depend on the admin having checked capabilities.
+        const made = await failure(
+          svc.generateKey({
+            slotId: nss.slotId,
+            type: 'aes-256',
+            label: 'nss-export',
+            purpose: 'data',
+            exportable: true,
+          }),
+        );
+        expect(made.code).toBe('CAPABILITY_MISSING');
+        expect(made.message).toContain('export restricted to trusted keys');
+        expect(made.message).toContain('anyone with the PIN can mark a KEK trusted on this token');
+        expect(made.details).toMatchObject({ capability: 'wrapWithTrusted' });
+        const imported = await failure(
+          svc.importKey({
+            slotId: nss.slotId,
+            type: 'hmac-256',
+            label: 'nss-export',
+            purpose: 'hmac',
+            exportable: true,
+            keyHex: randomBytes(32).toString('hex'),
+          }),
+        );
+        expect(imported.code).toBe('CAPABILITY_MISSING');
+        expect(await svc.listObjects({ slotId: nss.slotId })).toEqual(before);
+        // The same keys without "exportable" are made as usual.
+        await svc.generateKey({ slotId: nss.slotId, type: 'aes-256', label: 'nss-data', purpose: 'data' });
       }));
   });
 

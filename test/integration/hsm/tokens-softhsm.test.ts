@@ -1,6 +1,7 @@
 import { describe } from 'vitest';
 import { createSoftHsmToken } from '../../helpers/softhsm';
 import { tokenSuite } from '../../helpers/token-suite';
+import { createTrustedKek } from '../../helpers/trusted-kek';
 
 /** SoftHSM2 (Debian softhsm2) through the suite every implementation passes (token-suite.ts). */
 describe('SoftHSM2', () => {
@@ -13,6 +14,7 @@ describe('SoftHSM2', () => {
       userPin: hsm.userPin,
       env: hsm.env,
       pkcs11Tool: true,
+      trustedKek: (options) => createTrustedKek(hsm, hsm.slotId, options),
       stop: () => hsm.cleanup(),
     };
   });

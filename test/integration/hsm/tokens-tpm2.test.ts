@@ -60,7 +60,9 @@ describe.skipIf(unavailable !== null)('tpm2-pkcs11 on swtpm', () => {
       );
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain('[KEY_TEMPLATE_REFUSED]');
-      expect(refused.stderr).toContain('insists on decrypt on the private key, sign on the private key');
+      expect(refused.stderr).toContain(
+        'insists on decrypt on the private key, sign on the private key, encrypt on the public key, verify on the public key.',
+      );
       expect(refused.stderr).toContain('--accept-wider-usage');
       // Nothing was kept.
       expect((await mkm(['keys', 'list'], token.userPin)).stdout).not.toContain('tpm-transport');
@@ -71,7 +73,7 @@ describe.skipIf(unavailable !== null)('tpm2-pkcs11 on swtpm', () => {
       );
       expect(accepted.stderr).toBe('');
       expect(accepted.stdout).toContain(
-        'wider usage accepted (recorded in the audit log): private:decrypt, private:sign, public:verify',
+        'wider usage accepted (recorded in the audit log): private:decrypt, private:sign, public:encrypt, public:verify',
       );
       type Entry = { action: string; details?: Record<string, unknown> };
       const exported = JSON.parse(
@@ -83,7 +85,7 @@ describe.skipIf(unavailable !== null)('tpm2-pkcs11 on swtpm', () => {
       expect(wider[0]!.details).toMatchObject({
         label: 'tpm-transport',
         purpose: 'gateway-transport',
-        widerUsage: ['private:decrypt', 'private:sign', 'public:verify'],
+        widerUsage: ['private:decrypt', 'private:sign', 'public:encrypt', 'public:verify'],
       });
     });
 

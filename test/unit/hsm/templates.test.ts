@@ -36,7 +36,6 @@ describe('key templates', () => {
       private: true,
       sensitive: true,
       extractable: false,
-      wrapWithTrusted: true,
       encrypt: true,
       decrypt: true,
       wrap: false,
@@ -63,7 +62,6 @@ describe('key templates', () => {
       private: true,
       sensitive: true,
       extractable: false,
-      wrapWithTrusted: true,
       decrypt: false,
       unwrap: true,
       sign: false,
@@ -102,6 +100,18 @@ describe('key templates', () => {
       extractable: true,
       wrapWithTrusted: true,
     });
+    // Only a key that can leave carries the restriction: C_WrapKey refuses a non-extractable key
+    // anyway, and tokens that do not know the attribute (openCryptoki) still make those keys.
+    for (const t of [
+      secretKeyTemplate('aes-256', 'data'),
+      secretKeyTemplate('aes-256', 'kek'),
+      secretKeyTemplate('hmac-256', 'audit'),
+      keyPairTemplates('rsa-2048', 'gateway-transport').privateKey,
+      keyPairTemplates('rsa-2048', 'signing').privateKey,
+    ]) {
+      expect(t).toMatchObject({ extractable: false });
+      expect(t).not.toHaveProperty('wrapWithTrusted');
+    }
     expect(() => secretKeyTemplate('aes-256', 'kek', { exportable: true })).toThrow(MkmError);
     expect(() => secretKeyTemplate('hmac-256', 'audit', { exportable: true })).toThrow(MkmError);
   });
