@@ -65,9 +65,9 @@ function checkOutput(file: string): number {
     const decipher = createDecipheriv(
       'aes-256-cbc',
       Buffer.from(KEY_HEX, 'hex'),
-      Buffer.from(row.iv!, 'base64'),
+      Buffer.from(row.iv_hex!, 'hex'),
     );
-    const clear = Buffer.concat([decipher.update(Buffer.from(row.ciphertext!, 'base64')), decipher.final()]);
+    const clear = Buffer.concat([decipher.update(Buffer.from(row.ciphertext_hex!, 'hex')), decipher.final()]);
     const fields = JSON.parse(clear.toString('utf8')) as { number: string };
     expect(fields.number).toBe(luhn(`4${String(row.row).padStart(14, '0')}`));
   }
