@@ -74,7 +74,7 @@ describe.runIf(softHsmAvailable())('files a page reads and writes', () => {
     const got = await fromPage('console.batchDownload', { fileId: summary.download!.fileId });
     expect(got).toMatchObject({ ok: true, result: { fileName: 'cards-encrypted.csv', mime: 'text/csv' } });
     const content = (got as { result: { content: string } }).result.content;
-    expect(content.split('\n')[0]).toBe('row,ref,status,error,encrypted_number,encrypted_expiration');
+    expect(content.split('\n')[0]).toBe('row,ref,status,error,encrypted_number_hex,encrypted_expiration_hex');
     expect(content).not.toContain(PANS[0]);
     expect(codeOf(await fromPage('console.batchDownload', { fileId: summary.download!.fileId }))).toBe(
       'FILE_HANDLE_UNKNOWN',

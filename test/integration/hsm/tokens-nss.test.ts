@@ -118,7 +118,13 @@ describe.skipIf(unavailable !== null)('NSS softokn', () => {
     });
 
     it('keeps the parameters chosen with the library when --module names it again', async () => {
-      const app = createApp({ mode: 'cli', dataDir, isTrustedSender: () => true });
+      // Chosen the way a page may: a library named when the app was started.
+      const app = createApp({
+        mode: 'cli',
+        dataDir,
+        isTrustedSender: () => true,
+        launchModules: [nss.modulePath],
+      });
       try {
         const reply = await app.registry.dispatch(
           'tokens.selectModule',
