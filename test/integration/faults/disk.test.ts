@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOG_FILE, STATE_FILE } from '../../../electron/audit/record.main';
 import { createApp, type App } from '../../../electron/core/app.main';
@@ -19,7 +20,9 @@ import { silentLogger } from '../../../electron/core/logger.main';
 import { STORE_NAME } from '../../../electron/core/store.main';
 import { GatewayStateStore } from '../../../electron/gateway/client/state.main';
 import { INVENTORY_FILE, InventoryStore } from '../../../electron/keys/inventory.main';
+import type { BatchSummary } from '../../../shared/contract/console.std';
 import type { Envelope } from '../../../shared/contract-kit.std';
+import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 
 /**
  * Full disks and bad files (issue 14, point 4): every store × every fault, generated. Each
@@ -180,7 +183,58 @@ const STORES: Store[] = [
       return Promise.resolve({ root, folder, file: store.file, write, close: () => Promise.resolve() });
     },
   },
+  {
+    name: 'batch output',
+    codes: ['IO_ERROR'],
+    async open(mount) {
+      const root = mkdtempSync(join(tmpdir(), 'mkm-disk-batch-'));
+      const folder = join(root, 'out');
+      mount(folder);
+      const token = (hsm ??= createSoftHsmToken({ label: 'disk-faults' }));
+      const app = createApp({
+        mode: 'cli',
+        dataDir: join(root, 'data'),
+        moduleOverride: token.modulePath,
+        isTrustedSender: () => true,
+        logger: silentLogger,
+      });
+      await dispatch(app, 'tokens.login', { slotId: token.slotId, pin: token.userPin });
+      aesKeyId ??= (
+        await app.tokens.call('importKey', {
+          slotId: token.slotId,
+          type: 'aes-256',
+          label: 'disk-faults-aes',
+          purpose: 'data',
+          keyHex: '603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4',
+        })
+      ).id;
+      const input = join(root, 'cards.csv');
+      // An output that fits the folder, and outgrows what a full one still takes.
+      const lines = ['id,card_number,exp,cvv'];
+      for (let i = 0; i < 60; i++) lines.push(`${i},4111111111111111,12/30,123`);
+      writeFileSync(input, lines.join('\n') + '\n');
+      const file = join(folder, 'out.csv');
+      const write = async () => {
+        const summary = (await dispatch(app, 'console.batchStart', {
+          inPath: input,
+          outPath: file,
+          scheme: 'aes',
+          keyId: aesKeyId,
+          slotId: token.slotId,
+          overwrite: true,
+        })) as BatchSummary;
+        if (summary.status !== 'done') throw summary.error ?? { code: summary.status };
+        return summary;
+      };
+      await write();
+      return { root, folder, file, write, close: () => app.close() };
+    },
+  },
 ];
+
+let hsm: SoftHsmToken | undefined;
+let aesKeyId: string | undefined;
+afterAll(() => hsm?.cleanup());
 
 interface Fault {
   name: string;
@@ -246,6 +300,8 @@ function parses(file: string): boolean {
   const text = readFileSync(file, 'utf8');
   try {
     if (file.endsWith('.json')) JSON.parse(text);
+    // A CSV whose rows do not all have the header's columns (a torn last row) does not parse.
+    else if (file.endsWith('.csv')) parseCsv(text, { columns: true });
     else for (const line of text.split('\n')) if (line.trim()) JSON.parse(line);
     return true;
   } catch {
