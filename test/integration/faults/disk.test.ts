@@ -96,7 +96,6 @@ const STORES: Store[] = [
       mount(join(root, 'audit'));
       const app = appOver(root);
       await dispatch(app, 'settings.update', { idleLogoutMinutes: nextIdle() });
-      await app.audit.flush?.();
       return {
         root,
         folder: join(root, 'audit'),
