@@ -1,4 +1,4 @@
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
 import { GENESIS, STATE_FILE, isPlainObject } from './record.main';
@@ -77,12 +77,18 @@ export async function readState(dir: string): Promise<AuditState | null> {
 export async function writeState(dir: string, state: AuditState, durable: boolean): Promise<void> {
   const path = join(dir, STATE_FILE);
   const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(JSON.stringify(state) + '\n');
-    if (durable) await fh.datasync();
-  } finally {
-    await fh.close();
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(state) + '\n');
+      if (durable) await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (error) {
+    // A full disk or a bad folder leaves no half-written temp file behind.
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw error;
   }
-  await rename(tmp, path);
 }

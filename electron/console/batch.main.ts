@@ -13,6 +13,7 @@ import {
 } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { KeyObject } from 'node:crypto';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
@@ -157,7 +158,7 @@ function openPartial(partialPath: string, overwrite: boolean): number {
     try {
       unlinkSync(partialPath);
     } catch (e) {
-      if ((e as { code?: string }).code !== 'ENOENT') throw e;
+      if ((e as { code?: string }).code !== 'ENOENT') throw diskError(e);
     }
   }
   try {
@@ -168,14 +169,28 @@ function openPartial(partialPath: string, overwrite: boolean): number {
         field: 'outPath',
       });
     }
-    throw e;
+    throw diskError(e);
   }
+}
+
+/** A refusal of the disk (full, read-only, a folder where the file goes) as IO_ERROR. */
+function diskError(e: unknown): unknown {
+  const code = (e as { code?: unknown }).code;
+  if (e instanceof MkmError || typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return e;
+  return new MkmError('IO_ERROR', 'The batch output could not be written; nothing was published.', {
+    field: 'outPath',
+    reason: code,
+  });
 }
 
 /** Partial → output: without confirmation a hard link, which fails rather than replace a file. */
 function publish(partialPath: string, outPath: string, overwrite: boolean): void {
   if (overwrite) {
-    renameSync(partialPath, outPath);
+    try {
+      renameSync(partialPath, outPath);
+    } catch (e) {
+      throw diskError(e);
+    }
     return;
   }
   try {
@@ -196,7 +211,7 @@ function publish(partialPath: string, outPath: string, overwrite: boolean): void
         },
       );
     }
-    throw e;
+    throw diskError(e);
   }
   unlinkSync(partialPath);
 }
@@ -295,8 +310,25 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
   let status: BatchSummary['status'] = 'done';
   let error: BatchSummary['error'] = null;
 
+  // A write the disk refuses (full, read-only, gone) is kept here: the stream reports it as an
+  // event, which unheard would end main and leave the batch waiting for a drain forever.
+  let outError: NodeJS.ErrnoException | null = null;
+  const outFailed = () =>
+    new MkmError('IO_ERROR', 'The batch output could not be written; nothing was published.', {
+      field: 'outPath',
+      reason: outError?.code ?? 'unknown',
+    });
+  /** Set when the disk refused the output: its partial is removed, not offered. */
+  let discard = false;
   const write = async (text: string) => {
-    if (!out!.write(text)) await new Promise<void>((resolve) => out!.once('drain', resolve));
+    if (outError) throw outFailed();
+    if (!out!.write(text)) {
+      await new Promise<void>((resolve) => {
+        out!.once('drain', resolve);
+        out!.once('close', resolve);
+      });
+    }
+    if (outError) throw outFailed();
   };
 
   // A chunk's token work runs while the next chunk is read and checked (two chunks in flight at
@@ -428,6 +460,7 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
           ...(run.scheme === 'aes' ? AES_COLUMNS : present.map((f) => RSA_COLUMNS[f])),
         ];
         out = createWriteStream('', { fd: openPartial(partialPath, run.overwrite) });
+        out.on('error', (e: NodeJS.ErrnoException) => (outError ??= e));
         await write(stringify([columns]));
         run.onProgress(0, 0);
         continue;
@@ -469,9 +502,13 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
     await inFlight.catch(() => {});
     input.destroy();
     if (out) {
-      const stream = out as WriteStream;
-      await new Promise<void>((resolve) => stream.end(resolve));
+      await finished((out as WriteStream).end()).catch(() => undefined);
     }
+  }
+  if (outError) {
+    // Whatever the batch met first, the output is not whole.
+    status = 'failed';
+    error = toErrorShape(outFailed());
   }
   if (status === 'done') {
     try {
@@ -479,6 +516,16 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
     } catch (e) {
       status = 'failed';
       error = toErrorShape(e);
+    }
+  }
+  if (status === 'failed' && error?.code === 'IO_ERROR') {
+    // A partial the disk refused is torn or unpublishable: no use to anyone, and it holds the
+    // space a full disk needs back. The previous output (if any) was never touched.
+    discard = true;
+    try {
+      unlinkSync(partialPath);
+    } catch {
+      // Already gone, or a folder that refuses even that: the summary names no output.
     }
   }
   const partial = status !== 'done';
@@ -491,7 +538,7 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
     rows: encrypted + failed,
     encrypted,
     failed,
-    outputPath: out === null ? '' : partial ? partialPath : run.outPath,
+    outputPath: out === null || discard ? '' : partial ? partialPath : run.outPath,
     partial,
     elapsedMs,
     rowsPerSecond: Math.round((encrypted + failed) / Math.max(0.001, elapsedMs / 1000)),

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { maskField, type ComposeFields } from '../../shared/console/compose.std';
 import type { ConsoleHistoryEntry } from '../../shared/contract/console.std';
+import { MkmError } from '../../shared/errors.std';
 import { writeFileAtomic } from '../core/atomic-file.main';
 import type { Logger } from '../core/logger.main';
 
@@ -136,10 +137,22 @@ export class ConsoleHistory {
     return n;
   }
 
+  /** Refused with IO_ERROR when the file cannot be written: "kept on disk" must hold. */
   setPersistent(persist: boolean): void {
-    this.persist = persist;
-    if (persist) this.save();
-    else rmSync(this.file, { force: true });
+    if (!persist) {
+      this.persist = false;
+      rmSync(this.file, { force: true });
+      return;
+    }
+    try {
+      this.write();
+    } catch (error) {
+      throw new MkmError('IO_ERROR', 'The console history could not be written to disk.', {
+        file: this.file,
+        reason: (error as { code?: string }).code ?? 'unknown',
+      });
+    }
+    this.persist = true;
   }
 
   /**

@@ -243,13 +243,26 @@ export function createApp(options: AppOptions): App {
     settings: {
       get: () => settings(),
       update: (patch) => {
-        const next: Settings = { ...settings() };
-        for (const [key, value] of Object.entries(patch)) {
-          if (value !== undefined) (next as unknown as Record<string, unknown>)[key] = value;
-        }
+        let next: Settings = DEFAULT_SETTINGS;
         try {
+          // Read inside: a settings file that cannot be read is a disk problem too.
+          next = { ...settings() };
+          for (const [key, value] of Object.entries(patch)) {
+            if (value !== undefined) (next as unknown as Record<string, unknown>)[key] = value;
+          }
           store.set('settings', next);
         } catch (error) {
+          // A disk that refuses the write is no fault of the settings (the file is unchanged).
+          const errno = (error as { code?: unknown }).code;
+          if (typeof errno === 'string' && /^E[A-Z]+$/.test(errno)) {
+            throw new MkmError(
+              'IO_ERROR',
+              'The settings file could not be read or written; it is unchanged.',
+              {
+                reason: errno,
+              },
+            );
+          }
           throw new MkmError(
             'VALIDATION',
             'The settings were not saved: they do not fit the settings schema.',

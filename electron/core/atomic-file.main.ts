@@ -1,23 +1,33 @@
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
  * Write a file so that a crash leaves either the old or the new content, never half of one:
  * temp file in the same folder, fsync, rename over, fsync the folder (so the rename itself is
- * durable).
+ * durable). A write that fails (full disk, read-only folder, a directory at `path`) throws with
+ * the old file untouched and removes its temp file.
  */
 export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600): void {
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
   const fd = openSync(tmp, 'wx', mode);
   try {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (error) {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // The original failure is what the caller needs to hear about.
+    }
+    throw error;
   }
-  renameSync(tmp, path);
   try {
     const dirFd = openSync(dirname(path), 'r');
     try {

@@ -504,9 +504,24 @@ export class InventoryStore {
       null,
       1,
     );
-    atomicWrite(this.file, text, this.faults);
+    try {
+      atomicWrite(this.file, text, this.faults);
+    } catch (error) {
+      throw new MkmError('IO_ERROR', 'The key inventory could not be written; it is unchanged.', {
+        file: this.file,
+        reason: (error as { code?: string }).code ?? 'unknown',
+      });
+    }
     this.faults('store:written');
-    atomicWrite(join(this.dir, INVENTORY_LAST_GOOD), text, () => {});
+    try {
+      atomicWrite(join(this.dir, INVENTORY_LAST_GOOD), text, () => {});
+    } catch (error) {
+      // The change is on disk already: saying it failed would not hold. The older last good
+      // copy is still a good one.
+      this.logger.warn('could not refresh the last good copy of the key inventory', {
+        reason: (error as { code?: string }).code ?? 'unknown',
+      });
+    }
   }
 }
 
@@ -522,15 +537,27 @@ function goodCopy(path: string): boolean {
 
 function atomicWrite(file: string, text: string, faults: (point: string) => void): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
   try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      const buf = Buffer.from(text, 'utf8');
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    faults('store:tmp-written');
+    renameSync(tmp, file);
+  } catch (error) {
+    // No half-written temp file stays behind a full disk or a bad folder.
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // The write's own failure is the one to report.
+    }
+    throw error;
   }
-  faults('store:tmp-written');
-  renameSync(tmp, file);
   fsyncDir(join(file, '..'));
 }
 

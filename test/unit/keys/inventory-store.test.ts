@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -104,6 +105,22 @@ describe('the key inventory file', () => {
     const { v1 } = seeded();
     const store = open();
     expect(store.read().versions).toEqual([v1]);
+    store.close();
+  });
+
+  it('a change on disk is reported done even when the last good copy cannot be refreshed', () => {
+    const { key } = seeded();
+    const store = open();
+    // The last good copy's name taken by a folder: its refresh fails, the inventory itself not.
+    rmSync(join(dir, INVENTORY_LAST_GOOD));
+    mkdirSync(join(dir, INVENTORY_LAST_GOOD));
+    store.mutate((d) => {
+      d.logicalKeys[0]!.name = 'renamed';
+    });
+    expect(store.read().logicalKeys[0]!.name).toBe('renamed');
+    expect(JSON.parse(readFileSync(file(), 'utf8')).data.logicalKeys[0].name).toBe('renamed');
+    expect(key.name).not.toBe('renamed');
+    expect(readdirSync(dir).filter((n) => n.includes('.tmp-'))).toEqual([]);
     store.close();
   });
 
