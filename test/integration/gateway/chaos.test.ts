@@ -1,0 +1,167 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GatewayClient } from '../../../electron/gateway/client/gateway-client.main';
+import { envSecretProvider, parseGatewayProfile } from '../../../electron/gateway/client/profiles.main';
+import type { GatewayClientState } from '../../../electron/gateway/client/state.main';
+import { softHsmAvailable } from '../../helpers/softhsm';
+import { startChaosProxy, type ChaosProxy, type ConnectionFault, type RequestFault } from './chaos-proxy';
+import { createHarness, PASSWORD, USER, type Harness } from './harness';
+
+/**
+ * Gateway chaos (issue 14 point 5): a proxy in front of the real sandbox answers slowly, resets
+ * mid-body, stalls or drips the TLS handshake, or streams 64 MiB. Each secure call ends on its
+ * own bound with its own code and reason, the client stops reading a body over its limit, the
+ * spent set is spent exactly once (marked used, its token objects gone, never sent again), the
+ * failure is audited, and the next call through a healthy proxy works on a fresh set.
+ */
+const LIMIT = 64 * 1024;
+const HUGE = 64 * 1024 * 1024;
+
+let h: Harness;
+let proxy: ChaosProxy;
+let client: GatewayClient;
+const outcome = { tried: 0, survived: 0 };
+
+beforeAll(async () => {
+  h = await createHarness();
+  proxy = await startChaosProxy({ port: h.sandbox.port, dataDir: h.sandboxDir }, { hugeBytes: HUGE });
+  client = h.client({
+    profile: parseGatewayProfile({
+      id: 'sandbox',
+      name: 'Sandbox gateway behind a chaos proxy',
+      baseUrl: proxy.url,
+      username: USER,
+      tlsPinSha256: proxy.pin,
+      scheme: { cse: { padding: 'RSAES-OAEP-SHA256' }, keyRolling: true },
+      passwordEnv: 'MKM_GATEWAY_PASSWORD',
+    }),
+    secrets: envSecretProvider({ env: { MKM_GATEWAY_PASSWORD: PASSWORD } }),
+    http: { timeoutMs: 1000, connectTimeoutMs: 500, maxResponseBytes: LIMIT, attempts: 2, backoffMs: 10 },
+  });
+  const keyId = await h.transportKey('transport-chaos');
+  await client.registerTransportKey({ keyId, label: 'transport-chaos' });
+  await client.fetchGatewayKey();
+}, 60_000);
+
+afterAll(async () => {
+  // The compass figure (issue 14): printed whatever happened.
+  console.log(`gateway chaos cases survived ${outcome.survived}/${outcome.tried}`);
+  await client?.close();
+  await proxy?.close();
+  await h?.close();
+});
+
+const stateText = () => readFileSync(join(h.stateDir, 'gateway-sandbox.json'), 'utf8');
+const state = () => JSON.parse(stateText()) as GatewayClientState;
+
+interface Case {
+  name: string;
+  arm: () => void;
+  code: string;
+  details: Record<string, unknown>;
+  /** The client hung up before the proxy was done (a stall, a drip, a body it would not take). */
+  closedEarly: boolean;
+}
+
+const cases: Case[] = [
+  {
+    name: 'TLS handshake that never starts',
+    arm: () => proxy.armConnection('stall-handshake' satisfies ConnectionFault),
+    code: 'GATEWAY_UNREACHABLE',
+    details: { reason: 'timeout', phase: 'connect' },
+    closedEarly: true,
+  },
+  {
+    name: 'TLS handshake dripped one byte at a time',
+    arm: () => proxy.armConnection('drip-handshake' satisfies ConnectionFault),
+    code: 'GATEWAY_UNREACHABLE',
+    details: { reason: 'timeout', phase: 'connect' },
+    closedEarly: true,
+  },
+  {
+    name: 'answer whose headers never come',
+    arm: () => proxy.armRequest('slow-headers' satisfies RequestFault, '/v1/secure/'),
+    code: 'GATEWAY_UNREACHABLE',
+    details: { reason: 'timeout', phase: 'response' },
+    closedEarly: true,
+  },
+  {
+    name: 'answer body dripped one byte at a time',
+    arm: () => proxy.armRequest('slow-body' satisfies RequestFault, '/v1/secure/'),
+    code: 'GATEWAY_UNREACHABLE',
+    details: { reason: 'timeout', phase: 'response' },
+    closedEarly: true,
+  },
+  {
+    name: 'connection reset mid-body',
+    arm: () => proxy.armRequest('reset-mid-body' satisfies RequestFault, '/v1/secure/'),
+    // A reset is the network failing, not a bad answer: OFFLINE, as a refused connection is.
+    code: 'GATEWAY_UNREACHABLE',
+    details: { reason: 'network', network: 'ECONNRESET' },
+    closedEarly: false,
+  },
+  {
+    name: '64 MiB answer, streamed',
+    arm: () => proxy.armRequest('huge-body' satisfies RequestFault, '/v1/secure/'),
+    code: 'GATEWAY_BAD_RESPONSE',
+    details: { reason: 'too-large', limit: LIMIT },
+    closedEarly: true,
+  },
+];
+
+describe.skipIf(!softHsmAvailable())('gateway chaos: secure calls through a misbehaving proxy', () => {
+  it.each(cases)('$name: bounded, audited, the set spent once, the next call works', async (c) => {
+    outcome.tried += 1;
+    proxy.disarm();
+    // A healthy call first: a set is installed and the OAuth token cached, so the armed fault
+    // meets the secure request itself (its first connection).
+    await client.ping();
+    const before = state();
+    const spent = client.currentKeySet()!.setId;
+    const faultsBefore = proxy.records.length;
+    const auditBefore = h.audit.length;
+
+    c.arm();
+    const error = await client.ping().then(
+      () => null,
+      (e: unknown) => e as { code?: string; details?: Record<string, unknown> },
+    );
+    proxy.disarm();
+    expect(error).not.toBeNull();
+    expect(error!.code).toBe(c.code);
+    expect(error!.details).toMatchObject(c.details);
+
+    // The proxy served the fault once and saw the client hang up before it was done.
+    await proxy.settled();
+    const served = proxy.records.slice(faultsBefore);
+    expect(served).toHaveLength(1);
+    expect(served[0]!.clientClosedEarly).toBe(c.closedEarly);
+    if (served[0]!.fault === 'huge-body') expect(served[0]!.bodyBytesSent).toBeLessThan(HUGE);
+
+    // The set counts as used (the gateway may have seen it), once; nothing else in the state moved.
+    const after = state();
+    expect(after.usedSetIds).toEqual([...before.usedSetIds, spent]);
+    expect(after.keySet).toBeNull();
+    expect({ ...after, usedSetIds: null, keySet: null }).toEqual({
+      ...before,
+      usedSetIds: null,
+      keySet: null,
+    });
+    expect(await h.sessionObjects()).toEqual([]);
+
+    // The failed call is in the audit trail with its code.
+    expect(h.audit.slice(auditBefore)).toContainEqual(
+      expect.objectContaining({ action: 'secure.send', result: 'error', setId: spent, code: c.code }),
+    );
+
+    // Healthy again: the next call works on a fresh set, and no set was ever sent twice.
+    const next = await client.ping();
+    expect(next.response.pong).toBe(true);
+    expect(next.setId).not.toBe(spent);
+    const sent = h.audit.filter((a) => a.action === 'secure.send').map((a) => a.setId);
+    expect(new Set(sent).size).toBe(sent.length);
+    expect(new Set(state().usedSetIds).size).toBe(state().usedSetIds.length);
+    outcome.survived += 1;
+  });
+});
