@@ -1,7 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditAppend } from '../../../electron/audit/audit-log.main';
+import { silentLogger } from '../../../electron/core/logger.main';
+import { EventBus } from '../../../electron/core/registry.main';
 import type { GatewayClient } from '../../../electron/gateway/client/gateway-client.main';
+import { GatewayService } from '../../../electron/gateway/gateway-service.main';
+import type { TokensService } from '../../../electron/hsm/tokens.main';
+import { isOffline } from '../../../renderer/src/gateway/format.dom';
 import { envSecretProvider, parseGatewayProfile } from '../../../electron/gateway/client/profiles.main';
 import type { GatewayClientState } from '../../../electron/gateway/client/state.main';
 import { softHsmAvailable } from '../../helpers/softhsm';
@@ -50,7 +57,9 @@ afterAll(async () => {
   await client?.close();
   await proxy?.close();
   await h?.close();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
+const dirs: string[] = [];
 
 const stateText = () => readFileSync(join(h.stateDir, 'gateway-sandbox.json'), 'utf8');
 const state = () => JSON.parse(stateText()) as GatewayClientState;
@@ -162,6 +171,105 @@ describe.skipIf(!softHsmAvailable())('gateway chaos: secure calls through a misb
     const sent = h.audit.filter((a) => a.action === 'secure.send').map((a) => a.setId);
     expect(new Set(sent).size).toBe(sent.length);
     expect(new Set(state().usedSetIds).size).toBe(state().usedSetIds.length);
+    outcome.survived += 1;
+  });
+});
+
+/**
+ * What the admin sees: the same faults on a profile's sync (a CSE profile, no token needed) leave
+ * the status saying OFFLINE with the reason (the renderer's own rule, isOffline, over the kept
+ * sync report), the profile's state file untouched, and the failure in the audit trail.
+ */
+const offlineCases: (Omit<Case, 'closedEarly'> & { offline: boolean })[] = cases.map((c) => ({
+  ...c,
+  name: c.name,
+  // Re-armed for the GET the sync starts with, both attempts (GETs are retried once here).
+  arm: () => {
+    const connection = c.name.startsWith('TLS handshake');
+    if (connection) proxy.armConnection(c.name.includes('dripped') ? 'drip-handshake' : 'stall-handshake', 2);
+    else
+      proxy.armRequest(
+        (
+          {
+            'answer whose headers never come': 'slow-headers',
+            'answer body dripped one byte at a time': 'slow-body',
+            'connection reset mid-body': 'reset-mid-body',
+            '64 MiB answer, streamed': 'huge-body',
+          } as Record<string, RequestFault>
+        )[c.name]!,
+        '/v1/encryption/public_key',
+        2,
+      );
+  },
+  // An answer too large is the gateway (or something before it) misbehaving, not a network gone:
+  // the status says "Sync failed" with the reason, as for any unreadable answer.
+  offline: c.code === 'GATEWAY_UNREACHABLE',
+}));
+
+describe('gateway chaos: the profile status after a sync through a misbehaving proxy', () => {
+  let service: GatewayService;
+  let dataDir: string;
+  const records: AuditAppend[] = [];
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mkm-chaos-svc-'));
+    dirs.push(dataDir);
+    service = new GatewayService({
+      dataDir,
+      tokens: {} as TokensService,
+      record: (entry) => void records.push(entry),
+      logger: silentLogger,
+      events: new EventBus(silentLogger),
+      secrets: envSecretProvider({ env: { MKM_GATEWAY_PASSWORD: PASSWORD } }),
+      http: { timeoutMs: 1000, connectTimeoutMs: 500, maxResponseBytes: LIMIT, attempts: 2, backoffMs: 10 },
+    });
+    await service.addProfile({
+      id: 'chaos',
+      name: 'Chaos',
+      baseUrl: proxy.url,
+      username: USER,
+      tlsPinSha256: proxy.pin,
+      cse: 'RSAES-OAEP-SHA256',
+      passwordEnv: 'MKM_GATEWAY_PASSWORD',
+    });
+  });
+  afterAll(async () => {
+    await service?.close();
+  });
+
+  it.each(offlineCases)('$name: the status says what happened, nothing else moved', async (c) => {
+    outcome.tried += 1;
+    proxy.disarm();
+    expect((await service.sync('chaos')).ok).toBe(true);
+    const file = join(dataDir, 'gateway', 'gateway-chaos.json');
+    expect(existsSync(file)).toBe(true);
+    const before = readFileSync(file, 'utf8');
+    const recordsBefore = records.length;
+
+    c.arm();
+    const error = await service.sync('chaos').then(
+      () => null,
+      (e: unknown) => e as { code?: string },
+    );
+    proxy.disarm();
+    await proxy.settled();
+    expect(error?.code).toBe(c.code);
+
+    const last = (await service.status('chaos')).lastSync!;
+    expect(last.ok).toBe(false);
+    expect(last.step).toBe('gateway-key');
+    expect(last.error).toMatchObject({ code: c.code, details: c.details });
+    expect(last.error!.message.length).toBeGreaterThan(0);
+    expect(isOffline(last.error)).toBe(c.offline);
+
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    expect(records.slice(recordsBefore)).toContainEqual(
+      expect.objectContaining({ action: 'gateway.gateway-key.fetch', result: c.code }),
+    );
+
+    const healthy = await service.sync('chaos');
+    expect(healthy.ok).toBe(true);
+    expect((await service.status('chaos')).lastSync!.ok).toBe(true);
     outcome.survived += 1;
   });
 });
