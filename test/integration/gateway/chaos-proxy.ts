@@ -15,13 +15,14 @@ import { ensureTlsMaterial } from '../../../electron/gateway/sandbox/tls.main';
  * - `slow-body`: the sandbox's real answer, its body one byte every `dripMs`;
  * - `reset-mid-body`: the real headers, half the body, then a TCP RST;
  * - `huge-body`: 200 and a chunked JSON body of `hugeBytes` (64 MiB), generated as it is sent,
- *   respecting backpressure, never held whole.
+ *   respecting backpressure, never held whole;
+ * - `huge-declared`: the same body, announced by its Content-Length.
  * Each fault records what the client did: whether it closed the connection before the proxy
  * was done, and how many body bytes went out.
  */
 
 export type ConnectionFault = 'stall-handshake' | 'drip-handshake';
-export type RequestFault = 'slow-headers' | 'slow-body' | 'reset-mid-body' | 'huge-body';
+export type RequestFault = 'slow-headers' | 'slow-body' | 'reset-mid-body' | 'huge-body' | 'huge-declared';
 
 export interface FaultRecord {
   fault: ConnectionFault | RequestFault;
@@ -127,8 +128,11 @@ export async function startChaosProxy(
     let finished = false;
     watch(socket, record, () => finished);
     if (fault === 'slow-headers') return; // The answer never comes.
-    if (fault === 'huge-body') {
-      res.writeHead(200, { 'content-type': 'application/json' });
+    if (fault === 'huge-body' || fault === 'huge-declared') {
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        ...(fault === 'huge-declared' ? { 'content-length': String(hugeBytes) } : {}),
+      });
       const chunk = Buffer.alloc(64 * 1024, 0x20);
       chunk[0] = 0x5b; // '[': a JSON array of blanks that would never close
       const pump = () => {

@@ -107,6 +107,14 @@ const cases: Case[] = [
     details: { reason: 'too-large', limit: LIMIT },
     closedEarly: true,
   },
+  {
+    name: '64 MiB answer, announced by its Content-Length',
+    fault: 'huge-declared',
+    // Refused on the header, before a byte of the body is read.
+    code: 'GATEWAY_BAD_RESPONSE',
+    details: { reason: 'too-large', bytes: HUGE, limit: LIMIT },
+    closedEarly: true,
+  },
 ];
 
 /** Arms the case's fault for the next `times` connections, or requests under `pathPrefix`. */
@@ -142,11 +150,9 @@ describe.skipIf(!softHsmAvailable())('gateway chaos: secure calls through a misb
       const served = proxy.records.slice(faultsBefore);
       expect(served).toHaveLength(1);
       expect(served[0]!.clientClosedEarly).toBe(c.closedEarly);
-      if (served[0]!.fault === 'huge-body') {
+      if (c.fault === 'huge-body' || c.fault === 'huge-declared') {
         expect(served[0]!.bodyBytesSent).toBeLessThan(HUGE);
-        console.log(
-          `64 MiB answer: the client hung up after ${served[0]!.bodyBytesSent} bytes (limit ${LIMIT})`,
-        );
+        console.log(`${c.name}: the client hung up after ${served[0]!.bodyBytesSent} bytes (limit ${LIMIT})`);
       }
 
       // The set counts as used (the gateway may have seen it), once; nothing else in the state moved.
