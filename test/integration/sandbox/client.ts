@@ -181,14 +181,18 @@ export function hmacKcvOf(key: Buffer): string {
   return createHmac('sha256', key).update(Buffer.alloc(16)).digest().subarray(0, 3).toString('hex');
 }
 
-export function opensslCmac(key: Buffer, message: Buffer, file: string): string {
-  return execFileSync(
-    'openssl',
-    ['mac', '-cipher', 'AES-256-CBC', '-macopt', `hexkey:${key.toString('hex')}`, '-in', file, 'CMAC'],
-    {
-      input: message,
-    },
-  )
+/** openssl reads the message from `file` (not stdin: it may exit before reading a pipe, EPIPE). */
+export function opensslCmac(key: Buffer, file: string): string {
+  return execFileSync('openssl', [
+    'mac',
+    '-cipher',
+    'AES-256-CBC',
+    '-macopt',
+    `hexkey:${key.toString('hex')}`,
+    '-in',
+    file,
+    'CMAC',
+  ])
     .toString()
     .trim()
     .toLowerCase();

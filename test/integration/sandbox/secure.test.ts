@@ -75,7 +75,7 @@ describe('the test client itself', () => {
     const key = randomBytes(32);
     const file = join(dir, 'zero-block');
     writeFileSync(file, Buffer.alloc(16));
-    expect(cmacOfZeroBlock(key).toString('hex')).toBe(opensslCmac(key, Buffer.alloc(16), file));
+    expect(cmacOfZeroBlock(key).toString('hex')).toBe(opensslCmac(key, file));
   });
 });
 
