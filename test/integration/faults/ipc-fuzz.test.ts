@@ -27,8 +27,8 @@ import { ALL_FAULTS } from './setup';
 const available = faultyModuleAvailable();
 const CALLS = Number(process.env.MKM_FUZZ_CALLS ?? (ALL_FAULTS ? 50_000 : 10_000));
 /** Calls that pass validation do real work on the token: a few per channel keep the run short. */
-const VALID_PER_CHANNEL = ALL_FAULTS ? 12 : 3;
-const CHUNK = 200;
+const VALID_PER_CHANNEL = ALL_FAULTS ? 12 : 4;
+const CHUNK = 500;
 const SEED = Number(process.env.MKM_FUZZ_SEED ?? 0x14f022);
 
 const USER_PIN = '73916428';
@@ -146,7 +146,16 @@ const SECRET_FIELDS: Record<string, string[]> = {
   content: [`id,card_number,exp,cvv\n1,${PAN},12/30,${CVV}\n`],
 };
 
+/** Built once per shape: compiling a pattern into an arbitrary costs more than using it. */
+const stringArbs = new Map<string, fc.Arbitrary<string>>();
 function stringArb(s: JsonSchema): fc.Arbitrary<string> {
+  const key = JSON.stringify(s);
+  let arb = stringArbs.get(key);
+  if (!arb) stringArbs.set(key, (arb = makeStringArb(s)));
+  return arb;
+}
+
+function makeStringArb(s: JsonSchema): fc.Arbitrary<string> {
   const min = s.minLength ?? 0;
   const max = Math.min(s.maxLength ?? 64, 64);
   if (s.pattern) {
@@ -307,14 +316,23 @@ function secretForms(secret: string): { form: string; re: RegExp }[] {
     Buffer.from(secret).toString('base64').replace(/=+$/, ''),
   ].map((form) => ({
     form,
-    // A 4-digit CVV is also a port, a count or part of a hex id: only alone does it count.
-    re: new RegExp(`(?<![0-9A-Za-z])${esc(form)}(?![0-9A-Za-z])`),
+    // A 4-digit CVV is also a count (a JSON number) or part of a hex id or a UUID: only alone in
+    // text does it count.
+    re: new RegExp(`(?<![0-9A-Za-z:-])${esc(form)}(?![0-9A-Za-z-])`),
   }));
 }
 const FORMS = SECRETS.flatMap((s) => secretForms(s).map((f) => ({ secret: s, ...f })));
 
+/** Each leak with its surroundings (the secret itself masked), so a failure says where it was. */
 function leaksIn(text: string): string[] {
-  return FORMS.filter((f) => f.re.test(text)).map((f) => `${f.secret.slice(0, 2)}…(${f.form.slice(0, 4)}…)`);
+  return FORMS.flatMap((f) => {
+    const m = f.re.exec(text);
+    if (!m) return [];
+    const around = text.slice(Math.max(0, m.index - 60), m.index + f.form.length + 20);
+    return [
+      `${f.secret.slice(0, 2)}… as ${f.form.slice(0, 4)}… in "${around.split(f.form).join('<secret>')}"`,
+    ];
+  });
 }
 
 // ----------------------------------------------------------------------------------- the run
@@ -445,6 +463,7 @@ function safeJson(v: unknown): string {
 describe.skipIf(!available)('IPC fuzzing over every channel', () => {
   it(`answers ${CALLS} fuzzed calls with envelopes, the token present then pulled, and leaks nothing`, async () => {
     const validUsed = new Map<string, number>();
+    let arbs: { valid: fc.Arbitrary<unknown>; near: fc.Arbitrary<unknown> }[] = [];
     const rng = fc.sample(fc.nat(), { numRuns: 1, seed: SEED })[0]!;
     let calls = 0;
     // One fast-check stream per phase: each element a channel, a sender and a request.
@@ -452,7 +471,9 @@ describe.skipIf(!available)('IPC fuzzing over every channel', () => {
       .tuple(fc.nat({ max: plans.length - 1 }), fc.nat({ max: 99 }), fc.nat({ max: 2 }))
       .chain(([i, senderRoll, kind]) => {
         const plan = plans[i]!;
-        const request = kind === 0 ? baseArb(plan.json) : kind === 1 ? nearValid(plan.json) : hostile;
+        // Built once per chunk and channel: the pools they draw live values from grow between chunks.
+        const built = (arbs[i] ??= { valid: baseArb(plan.json), near: nearValid(plan.json) });
+        const request = kind === 0 ? built.valid : kind === 1 ? built.near : hostile;
         return request.map((r) => ({ plan, senderRoll, request: r }));
       });
     const phases: { name: string; share: number; before?: () => Promise<void> | void }[] = [
@@ -476,6 +497,7 @@ describe.skipIf(!available)('IPC fuzzing over every channel', () => {
       const n = p === phases.length - 1 ? CALLS - calls : Math.round(CALLS * phase.share);
       // Sampled in chunks, so ids learned from answers feed the next requests.
       for (let done = 0; done < n; done += CHUNK) {
+        arbs = [];
         const items = fc.sample(step, {
           numRuns: Math.min(CHUNK, n - done),
           seed: SEED + rng + p * 1_000_003 + done,
