@@ -26,8 +26,8 @@ import { ALL_FAULTS } from './setup';
  */
 const available = faultyModuleAvailable();
 const CALLS = Number(process.env.MKM_FUZZ_CALLS ?? (ALL_FAULTS ? 50_000 : 10_000));
-/** Calls that pass validation do real work on the token: a few per channel keep the run short. */
-const VALID_PER_CHANNEL = ALL_FAULTS ? 12 : 4;
+/** Calls that pass validation do real work on the token: a few per channel and phase keep the run short. */
+const VALID_PER_CHANNEL = ALL_FAULTS ? 6 : 2;
 const CHUNK = 500;
 const SEED = Number(process.env.MKM_FUZZ_SEED ?? 0x14f022);
 
@@ -461,110 +461,143 @@ function safeJson(v: unknown): string {
 }
 
 describe.skipIf(!available)('IPC fuzzing over every channel', () => {
-  it(`answers ${CALLS} fuzzed calls with envelopes, the token present then pulled, and leaks nothing`, async () => {
-    const validUsed = new Map<string, number>();
-    let arbs: { valid: fc.Arbitrary<unknown>; near: fc.Arbitrary<unknown> }[] = [];
-    const rng = fc.sample(fc.nat(), { numRuns: 1, seed: SEED })[0]!;
-    let calls = 0;
-    // One fast-check stream per phase: each element a channel, a sender and a request.
-    const step = fc
-      .tuple(fc.nat({ max: plans.length - 1 }), fc.nat({ max: 99 }), fc.nat({ max: 2 }))
-      .chain(([i, senderRoll, kind]) => {
-        const plan = plans[i]!;
-        // Built once per chunk and channel: the pools they draw live values from grow between chunks.
-        const built = (arbs[i] ??= { valid: baseArb(plan.json), near: nearValid(plan.json) });
-        const request = kind === 0 ? built.valid : kind === 1 ? built.near : hostile;
-        return request.map((r) => ({ plan, senderRoll, request: r }));
-      });
-    const phases: { name: string; share: number; before?: () => Promise<void> | void }[] = [
-      { name: 'token present', share: 0.5 },
-      { name: 'token pulled', share: 0.3, before: () => faulty.removeToken() },
-      {
-        name: 'token back',
-        share: 0.2,
-        before: async () => {
-          faulty.insertToken();
-          await app.registry.dispatch(
-            'tokens.login',
-            { slotId: hsm.slotId, pin: USER_PIN },
-            { transport: 'cli' },
-          );
-        },
-      },
-    ];
-    for (const [p, phase] of phases.entries()) {
-      await phase.before?.();
-      const n = p === phases.length - 1 ? CALLS - calls : Math.round(CALLS * phase.share);
-      // Sampled in chunks, so ids learned from answers feed the next requests.
-      for (let done = 0; done < n; done += CHUNK) {
-        arbs = [];
-        const items = fc.sample(step, {
-          numRuns: Math.min(CHUNK, n - done),
-          seed: SEED + rng + p * 1_000_003 + done,
+  it(
+    `answers ${CALLS} fuzzed calls with envelopes, the token present then pulled, and leaks nothing`,
+    async () => {
+      const validUsed = new Map<string, number>();
+      let arbs: { valid: fc.Arbitrary<unknown>; near: fc.Arbitrary<unknown> }[] = [];
+      const rng = fc.sample(fc.nat(), { numRuns: 1, seed: SEED })[0]!;
+      let calls = 0;
+      // One fast-check stream per phase: each element a channel, a sender and a request.
+      const step = fc
+        .tuple(fc.nat({ max: plans.length - 1 }), fc.nat({ max: 99 }), fc.nat({ max: 2 }))
+        .chain(([i, senderRoll, kind]) => {
+          const plan = plans[i]!;
+          // Built once per chunk and channel: the pools they draw live values from grow between chunks.
+          const built = (arbs[i] ??= { valid: baseArb(plan.json), near: nearValid(plan.json) });
+          const request = kind === 0 ? built.valid : kind === 1 ? built.near : hostile;
+          return request.map((r) => ({ plan, senderRoll, request: r }));
         });
-        // A few calls in flight at once, as a busy page makes them.
-        for (let at = 0; at < items.length; at += 4) {
-          await Promise.all(
-            items.slice(at, at + 4).map(async ({ plan, senderRoll, request: raw }) => {
-              const s =
-                senderRoll < 45
-                  ? SENDERS[0]!
-                  : senderRoll < 95
-                    ? SENDERS[1]!
-                    : SENDERS[2 + (senderRoll % 2)]!;
-              let request = keepToScratch(keepPreconditions(plan.channel, raw), scratch);
-              if (plan.schema.safeParse(request).success) {
-                const used = validUsed.get(plan.channel) ?? 0;
-                if (used >= VALID_PER_CHANNEL) {
-                  // Over this channel's budget of real work: sent near-valid instead.
-                  request = { ...(typeof request === 'object' && request ? request : {}), overBudget: true };
-                } else {
-                  validUsed.set(plan.channel, used + 1);
-                  counters.valid++;
+      const phases: { name: string; share: number; before?: () => Promise<void> | void }[] = [
+        { name: 'token present', share: 0.5 },
+        { name: 'token pulled', share: 0.3, before: () => faulty.removeToken() },
+        {
+          name: 'token back',
+          share: 0.2,
+          before: async () => {
+            faulty.insertToken();
+            await app.registry.dispatch(
+              'tokens.login',
+              { slotId: hsm.slotId, pin: USER_PIN },
+              { transport: 'cli' },
+            );
+          },
+        },
+      ];
+      const codesByPhase: Record<string, Record<string, number>> = {};
+      for (const [p, phase] of phases.entries()) {
+        await phase.before?.();
+        const before = { ...counters.byCode };
+        const n = p === phases.length - 1 ? CALLS - calls : Math.round(CALLS * phase.share);
+        // Sampled in chunks, so ids learned from answers feed the next requests.
+        for (let done = 0; done < n; done += CHUNK) {
+          arbs = [];
+          const items = fc.sample(step, {
+            numRuns: Math.min(CHUNK, n - done),
+            seed: SEED + rng + p * 1_000_003 + done,
+          });
+          // A few calls in flight at once, as a busy page makes them.
+          for (let at = 0; at < items.length; at += 4) {
+            await Promise.all(
+              items.slice(at, at + 4).map(async ({ plan, senderRoll, request: raw }) => {
+                const s =
+                  senderRoll < 45
+                    ? SENDERS[0]!
+                    : senderRoll < 95
+                      ? SENDERS[1]!
+                      : SENDERS[2 + (senderRoll % 2)]!;
+                let request = keepToScratch(keepPreconditions(plan.channel, raw), scratch);
+                if (plan.schema.safeParse(request).success) {
+                  const used = validUsed.get(`${phase.name}:${plan.channel}`) ?? 0;
+                  if (used >= VALID_PER_CHANNEL) {
+                    // Over this channel's budget of real work: sent near-valid instead.
+                    request = {
+                      ...(typeof request === 'object' && request ? request : {}),
+                      overBudget: true,
+                    };
+                  } else {
+                    validUsed.set(`${phase.name}:${plan.channel}`, used + 1);
+                    counters.valid++;
+                  }
                 }
-              }
-              calls++;
-              let envelope: unknown;
-              try {
-                envelope = await app.registry.dispatch(plan.channel, request, s.sender);
-              } catch (error) {
-                problems.push(`${plan.channel}: dispatch threw ${String(error)}`);
-                return;
-              }
-              checkEnvelope(plan.channel, request, envelope, s.trusted);
-              if (!s.trusted && (envelope as Envelope).ok === false) {
-                const code = (envelope as { error: { code: string } }).error.code;
-                if (code !== 'FORBIDDEN_SENDER')
-                  problems.push(`${plan.channel}: untrusted sender got ${code}`);
-              }
-              learn(envelope as Envelope);
-            }),
-          );
+                calls++;
+                let envelope: unknown;
+                try {
+                  envelope = await app.registry.dispatch(plan.channel, request, s.sender);
+                } catch (error) {
+                  problems.push(`${plan.channel}: dispatch threw ${String(error)}`);
+                  return;
+                }
+                checkEnvelope(plan.channel, request, envelope, s.trusted);
+                if (!s.trusted && (envelope as Envelope).ok === false) {
+                  const code = (envelope as { error: { code: string } }).error.code;
+                  if (code !== 'FORBIDDEN_SENDER')
+                    problems.push(`${plan.channel}: untrusted sender got ${code}`);
+                }
+                learn(envelope as Envelope);
+              }),
+            );
+          }
         }
+        codesByPhase[phase.name] = Object.fromEntries(
+          Object.entries(counters.byCode)
+            .map(([c, n]) => [c, n - (before[c] ?? 0)] as const)
+            .filter(([, n]) => n > 0),
+        );
       }
-    }
-    counters.calls = calls;
-    // Every channel was reached with a valid request at least once.
-    const never = plans.map((p) => p.channel).filter((c) => !validUsed.has(c));
-    // Work still running in the background (batches, seals) ends before the files are read.
-    await app.audit.verify().catch(() => undefined);
-    const logFile = dataPaths(dataDir).logFile;
-    for (const file of [...filesUnder(dataDir), ...filesUnder(scratch)]) {
-      if (file === join(scratch, 'cards.csv')) continue; // the input the run wrote itself
-      const found = leaksIn(readFileSync(file).toString('latin1'));
-      if (found.length) leaks.push(`${file.replace(dataDir, '<data>')}: ${found.join(', ')}`);
-    }
-    expect(readFileSync(logFile, 'utf8').length).toBeGreaterThan(0);
-    console.log(
-      `fuzz calls made ${calls}, crashes ${counters.crashes}, unhandled rejections ${counters.rejections}, secrets leaked ${leaks.length}` +
-        ` (${counters.valid} valid, ${counters.ok} ok; ${plans.length} channels)`,
-    );
-    expect(problems).toEqual([]);
-    expect(leaks).toEqual([]);
-    expect(counters.crashes).toBe(0);
-    expect(counters.rejections).toBe(0);
-    expect(calls).toBe(CALLS);
-    expect(never.length, `channels never called validly: ${never.join(', ')}`).toBeLessThan(plans.length / 4);
-    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-  });
+      counters.calls = calls;
+      // The pull was seen: calls that reached the token were told it is gone.
+      const pulled = codesByPhase['token pulled'] ?? {};
+      console.log(`answers while the token was pulled: ${JSON.stringify(pulled)}`);
+      const gone = [
+        'TOKEN_REMOVED',
+        'TOKEN_NOT_PRESENT',
+        'TOKEN_CONNECTION_LOST',
+        'SLOT_NOT_FOUND',
+        'NOT_LOGGED_IN',
+      ];
+      expect(
+        gone.reduce((n, c) => n + (pulled[c] ?? 0), 0),
+        JSON.stringify(pulled),
+      ).toBeGreaterThan(0);
+      // Every channel was reached with a valid request at least once.
+      const never = plans
+        .map((p) => p.channel)
+        .filter((c) => !phases.some((ph) => validUsed.has(`${ph.name}:${c}`)));
+      // Work still running in the background (batches, seals) ends before the files are read.
+      await app.audit.verify().catch(() => undefined);
+      const logFile = dataPaths(dataDir).logFile;
+      for (const file of [...filesUnder(dataDir), ...filesUnder(scratch)]) {
+        if (file === join(scratch, 'cards.csv')) continue; // the input the run wrote itself
+        const found = leaksIn(readFileSync(file).toString('latin1'));
+        if (found.length) leaks.push(`${file.replace(dataDir, '<data>')}: ${found.join(', ')}`);
+      }
+      expect(readFileSync(logFile, 'utf8').length).toBeGreaterThan(0);
+      console.log(
+        `fuzz calls made ${calls}, crashes ${counters.crashes}, unhandled rejections ${counters.rejections}, secrets leaked ${leaks.length}` +
+          ` (${counters.valid} valid, ${counters.ok} ok; ${plans.length} channels)`,
+      );
+      if (never.length) console.log(`channels never called with a valid request: ${never.join(', ')}`);
+      expect(problems).toEqual([]);
+      expect(leaks).toEqual([]);
+      expect(counters.crashes).toBe(0);
+      expect(counters.rejections).toBe(0);
+      expect(calls).toBe(CALLS);
+      expect(never.length, `channels never called validly: ${never.join(', ')}`).toBeLessThan(
+        plans.length / 4,
+      );
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    },
+    ALL_FAULTS ? 300_000 : 60_000,
+  );
 });
