@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
 import fc from 'fast-check';
@@ -583,10 +583,10 @@ describe.skipIf(!available)('IPC fuzzing over every channel', () => {
         if (found.length) leaks.push(`${file.replace(dataDir, '<data>')}: ${found.join(', ')}`);
       }
       expect(readFileSync(logFile, 'utf8').length).toBeGreaterThan(0);
-      console.log(
-        `fuzz calls made ${calls}, crashes ${counters.crashes}, unhandled rejections ${counters.rejections}, secrets leaked ${leaks.length}` +
-          ` (${counters.valid} valid, ${counters.ok} ok; ${plans.length} channels)`,
-      );
+      const compass = `fuzz calls made ${calls}, crashes ${counters.crashes}, unhandled rejections ${counters.rejections}, secrets leaked ${leaks.length}`;
+      console.log(`${compass} (${counters.valid} valid, ${counters.ok} ok; ${plans.length} channels)`);
+      const tally = process.env.MKM_FAULT_TALLY;
+      if (tally) appendFileSync(tally, JSON.stringify({ fuzz: compass }) + '\n');
       if (never.length) console.log(`channels never called with a valid request: ${never.join(', ')}`);
       expect(problems).toEqual([]);
       expect(leaks).toEqual([]);
