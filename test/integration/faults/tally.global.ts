@@ -12,13 +12,16 @@ export default function setup(): () => void {
   const file = join(dir, 'tally.jsonl');
   process.env.MKM_FAULT_TALLY = file;
   return () => {
-    const cases = existsSync(file)
+    const lines = existsSync(file)
       ? readFileSync(file, 'utf8')
           .split('\n')
           .filter(Boolean)
-          .map((l) => JSON.parse(l) as { area: string; survived: boolean; torn: number })
+          .map((l) => JSON.parse(l) as { area: string; survived: boolean; torn: number; fuzz?: string })
       : [];
     rmSync(dir, { recursive: true, force: true });
+    // The IPC fuzzer's compass line (ipc-fuzz.test.ts), printed again at the end of the run.
+    for (const l of lines) if (l.fuzz) console.log(`\n${l.fuzz}`);
+    const cases = lines.filter((l) => !l.fuzz);
     if (cases.length === 0) return;
     const survived = cases.filter((c) => c.survived).length;
     const torn = cases.reduce((n, c) => n + c.torn, 0);
