@@ -1,22 +1,12 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MkmError } from '../../../shared/errors.std';
 import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import {
   wellKnownModuleCandidates,
   wellKnownModules,
 } from '../../../electron/hsm/pkcs11/well-known-modules.main';
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsmToken } from '../../helpers/softhsm';
-
-async function failure(p: Promise<unknown>): Promise<MkmError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(MkmError);
-    return error as MkmError;
-  }
-  throw new Error('expected the call to fail');
-}
+import { failure } from '../../helpers/failure';
 
 describe('PKCS#11 module loading (real SoftHSM2)', () => {
   let hsm: SoftHsmToken;

@@ -1,20 +1,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MkmError } from '../../../shared/errors.std';
 import { createLogger } from '../../../electron/core/logger.main';
 import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import { createSoftHsmToken, type SoftHsmSlot, type SoftHsmToken } from '../../helpers/softhsm';
-
-async function failure(p: Promise<unknown>): Promise<MkmError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(MkmError);
-    return error as MkmError;
-  }
-  throw new Error('expected the call to fail');
-}
+import { failure } from '../../helpers/failure';
 
 describe('PKCS#11 sessions, login and PINs (real SoftHSM2)', () => {
   let hsm: SoftHsmToken;

@@ -3,19 +3,9 @@ import { constants, createVerify, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MkmError } from '../../../shared/errors.std';
 import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
-
-async function failure(p: Promise<unknown>): Promise<MkmError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(MkmError);
-    return error as MkmError;
-  }
-  throw new Error('expected the call to fail');
-}
+import { failure } from '../../helpers/failure';
 
 const b64 = (b: Buffer) => b.toString('base64');
 
