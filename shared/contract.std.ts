@@ -67,7 +67,18 @@ export interface AppStatus {
     parameters?: boolean;
     /** The loaded library's own description, when it is loaded. */
     library?: string | null;
+    /** Host calls the token has not answered for a while (see HsmClient's `waitingNoticeMs`). */
+    waiting: TokenWaitView[];
   };
+}
+
+/** A token call main is waiting on: the operation (its `progress` id and channel) and how long. */
+export interface TokenWaitView {
+  /** Null for a call no operation made (a background seal or poll). */
+  operationId: string | null;
+  channel: string | null;
+  method: string;
+  waitingMs: number;
 }
 
 /** Hosts the app may open in the OS browser; everything else is refused. */
@@ -457,6 +468,21 @@ export const contract = {
         (r) => ({
           action: 'token.login',
           details: { ...slotOf(r), userType: r.userType ?? 'user', pinPad: r.pin === undefined },
+        }),
+        { whenUnavailable: 'run' },
+      ),
+    cancel: channel(
+      z.strictObject({ operationId: z.string().min(1).max(64) }),
+      'Cancel an operation by its progress id: a token call it waits on is abandoned and the token connection restarted.',
+    )
+      .returns<{ cancelled: boolean }>()
+      .audited(
+        (r, res) => ({
+          action: 'token.operation.cancel',
+          details: {
+            operationId: r.operationId,
+            cancelled: (res as { cancelled?: boolean } | undefined)?.cancelled === true,
+          },
         }),
         { whenUnavailable: 'run' },
       ),

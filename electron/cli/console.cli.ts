@@ -10,6 +10,7 @@ import type {
   RoundTripLeg,
 } from '../../shared/contract/console.std';
 import { MkmError } from '../../shared/errors.std';
+import { TOKEN_WAIT_PHASES } from '../hsm/operations.main';
 import { addCommands, commandGroup } from './context.cli';
 import { resolveProfile } from './gateway.cli';
 import { usage } from './output.cli';
@@ -325,7 +326,8 @@ addCommands((program, context) => {
             message: string;
             phase: string;
           };
-          if (p.operationId !== operationId) return;
+          // Waiting on the token is printed for every command (mkm.cli.ts).
+          if (p.operationId !== operationId || TOKEN_WAIT_PHASES.includes(p.phase)) return;
           const pct = p.fraction === null ? '' : `${Math.round(p.fraction * 100)}% `;
           process.stderr.write(tty ? `\r\x1b[K${pct}${p.message}` : `${pct}${p.message}\n`);
           if (tty && p.phase !== 'running' && p.phase !== 'started') process.stderr.write('\n');

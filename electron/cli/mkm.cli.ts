@@ -4,6 +4,7 @@ import pkg from '../../package.json' with { type: 'json' };
 import type { AppStatus } from '../../shared/contract.std';
 import { MkmError } from '../../shared/errors.std';
 import { createApp, type App } from '../core/app.main';
+import { TOKEN_WAIT_PHASES } from '../hsm/operations.main';
 import { unsealedStateWritten } from '../audit/state-seal.main';
 import { defaultDataDir } from '../core/paths.main';
 import { createOutput, EXIT, usage } from './output.cli';
@@ -37,6 +38,16 @@ function libraryText(h: AppStatus['hsm']): string {
     .join(' ');
 }
 
+/**
+ * A long token call says on stderr that it waits on the token, whatever command made it (stdout
+ * stays the command's result, for scripts).
+ */
+function printTokenWaits(name: string, payload: unknown): void {
+  if (name !== 'progress') return;
+  const p = payload as { phase: string; message: string };
+  if (TOKEN_WAIT_PHASES.includes(p.phase)) process.stderr.write(`${p.message}\n`);
+}
+
 export function buildProgram(argvJson: boolean): { program: Command; context: () => CliContext } {
   let cached: CliContext | null = null;
   let app: App | null = null;
@@ -64,14 +75,18 @@ export function buildProgram(argvJson: boolean): { program: Command; context: ()
     if (cached) return cached;
     const opts = program.opts<GlobalOptions>();
     const options: GlobalOptions = { ...opts, json: argvJson || opts.json, dataDir: resolve(opts.dataDir) };
-    const getApp = () =>
-      (app ??= createApp({
+    const getApp = () => {
+      if (app) return app;
+      app = createApp({
         mode: 'cli',
         dataDir: options.dataDir,
         moduleOverride: options.module,
         moduleParametersOverride: options.moduleParams,
         isTrustedSender: (s) => s.transport === 'cli',
-      }));
+      });
+      app.events.subscribe(printTokenWaits);
+      return app;
+    };
     cached = {
       options,
       out: createOutput(options.json),

@@ -494,7 +494,8 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
     }
     await inFlight;
   } catch (e) {
-    status = 'failed';
+    // A cancel that abandoned a chunk the token was not answering is still a cancel.
+    status = run.signal.aborted && toErrorShape(e).code === 'CANCELLED' ? 'cancelled' : 'failed';
     error = toErrorShape(csvError(e) ?? e);
   } finally {
     // A chunk still in the token is finished and written (its rows are counted) before the

@@ -41,6 +41,11 @@ export function consoleHandlers(services: AppServices): Handlers<Contract>['cons
     batchPickInput: () => pickBatchInput(services),
     batchUpload: ({ name, content }) => uploadBatchInput(services, name, content),
     batchDownload: ({ fileId }) => downloadBatchOutput(services, fileId),
-    batchCancel: ({ operationId }) => svc().batchCancel(operationId),
+    batchCancel: ({ operationId }) => {
+      const result = svc().batchCancel(operationId);
+      // A chunk the token is not answering is abandoned too, or the cancel waits for the bound.
+      if (result.cancelled) services.tokens.operations.cancel(operationId);
+      return result;
+    },
   };
 }

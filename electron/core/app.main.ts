@@ -228,6 +228,7 @@ export function createApp(options: AppOptions): App {
             library: inUse.info
               ? `${inUse.info.manufacturer} ${inUse.info.libraryDescription} ${inUse.info.libraryVersion}`.trim()
               : null,
+            waiting: tokens.operations.waiting(),
           };
         })(),
       }),
@@ -357,6 +358,8 @@ export function createApp(options: AppOptions): App {
     logger,
     events,
     onCompleted: (channel, request, envelope) => audit.onCall(channel, request, envelope),
+    around: (channel, request, ctx, run) =>
+      tokens.operations.run(operationIdOf(request) ?? ctx.callId, channel, run),
     beforeCall: (channel) => audit.gate(channel),
   });
   tokens.onConnectionLost(() => audit.detachToken());
@@ -424,6 +427,12 @@ function auditGuardedKeys(
       return keys.destroy(request, ctx);
     },
   };
+}
+
+/** The renderer's id for an operation's `progress` events, when the request carries one. */
+function operationIdOf(request: unknown): string | undefined {
+  const id = (request as { operationId?: unknown } | null)?.operationId;
+  return typeof id === 'string' ? id : undefined;
 }
 
 function safeHost(url: string): string {

@@ -103,6 +103,13 @@ export interface RegistryOptions<T extends ContractShape> {
    * refuses an auditable call it could not record).
    */
   beforeCall?: (channel: string) => Promise<void> | void;
+  /** Runs the handler (the token domain ties the call's token work to its operation). */
+  around?: (
+    channel: string,
+    request: unknown,
+    ctx: CallContext,
+    run: () => Promise<unknown>,
+  ) => Promise<unknown>;
 }
 
 export class Registry<T extends ContractShape> {
@@ -155,7 +162,12 @@ export class Registry<T extends ContractShape> {
       const ctx: CallContext = { callId, sender, events: this.options.events };
       let envelope: Envelope;
       try {
-        envelope = { ok: true, result: await entry.handler(parsed.data, ctx) };
+        const run = async () => entry.handler(parsed.data, ctx);
+        const around = this.options.around;
+        envelope = {
+          ok: true,
+          result: await (around ? around(channel as string, parsed.data, ctx, run) : run()),
+        };
       } catch (error) {
         envelope = this.failure(error, log);
       }

@@ -27,9 +27,16 @@ export type { SlotId } from './host/logins.main';
  * module and tells the UI that the user has to log in again.
  */
 
+/**
+ * `started` and `running` come from the host; `waiting` is main's own: the host began the call
+ * `waitingNoticeMs` ago and the token has not answered (repeated every second while it lasts),
+ * and `waited` ends such a wait however the call ended (answer, error, abandon, lost host).
+ */
 export interface CallProgress {
-  phase: ProgressPhase;
+  phase: ProgressPhase | 'waiting' | 'waited';
   elapsedMs: number;
+  /** With `waited`: the token answered (a result or a token error), rather than being given up on. */
+  answered?: boolean;
 }
 
 export interface CallOptions {
@@ -40,6 +47,13 @@ export interface CallOptions {
    */
   timeoutMs?: number;
   onProgress?: (progress: CallProgress) => void;
+  /**
+   * Cancels the operation the call belongs to. A call the token is not answering (it is
+   * `waiting`) is then abandoned at once: it rejects with CANCELLED and the host is killed and
+   * restarted, as on a timeout. A call the token is answering is left to finish: its answer
+   * is kept, and killing the host would only log every slot out.
+   */
+  signal?: AbortSignal;
 }
 
 type CallArgs<K extends HsmMethodName> =
@@ -61,6 +75,8 @@ export interface HsmClientOptions {
     rsaGenerationMs?: number;
     perMethod?: Partial<Record<HsmMethodName, number>>;
   };
+  /** After this long without an answer a started call is `waiting` on the token; 0 disables. */
+  waitingNoticeMs?: number;
   /** How long a new host may take to report ready. */
   startTimeoutMs?: number;
   restart?: {
@@ -76,7 +92,7 @@ export interface HsmClientOptions {
   stopGraceMs?: number;
 }
 
-export type ConnectionLostReason = 'exit' | 'timeout' | 'protocol';
+export type ConnectionLostReason = 'exit' | 'timeout' | 'protocol' | 'cancelled';
 
 export interface HsmClientEvents {
   'connection-lost': [
@@ -123,6 +139,10 @@ function createGate(): Gate {
 
 const lost = (message?: string, details?: MkmErrorShape['details']) =>
   new MkmError('TOKEN_CONNECTION_LOST', message, details);
+
+/** A call the token has not answered for this long is reported as waiting on the token. */
+export const WAITING_NOTICE_MS = 2000;
+const WAITING_EVERY_MS = 1000;
 
 /** RSA generation is the one routinely slow token operation (tens of seconds on smartcards). */
 export function isRsaGeneration(method: string, params: unknown): boolean {
@@ -283,24 +303,70 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
 
   private invoke(method: string, params: unknown, options: CallOptions, internal: boolean): Promise<unknown> {
     const timeoutMs = options.timeoutMs ?? this.timeoutFor(method, params);
+    const noticeMs = this.options.waitingNoticeMs ?? WAITING_NOTICE_MS;
+    const { signal } = options;
     if (!internal) this.logins.callStarted();
     return new Promise((resolve, reject) => {
       let settled = false;
       let sentId: number | undefined;
       let timer: unknown;
-      const finish = (settle: () => void) => {
+      let startedAt = 0;
+      let waitTimer: unknown;
+      let waiting = false;
+      const report = (progress: CallProgress) => {
+        try {
+          options.onProgress?.(progress);
+        } catch (error) {
+          this.logger.warn('A progress listener threw', { error });
+        }
+      };
+      const finish = (settle: () => void, answered = false) => {
         if (settled) return;
         settled = true;
         if (timer !== undefined) this.timers.clearTimeout(timer);
+        if (waitTimer !== undefined) this.timers.clearTimeout(waitTimer);
+        signal?.removeEventListener('abort', onAbort);
         if (sentId !== undefined) this.pending.delete(sentId);
         if (!internal) this.logins.callEnded();
+        // Before the caller goes on, so no status still says it waits.
+        if (waiting) report({ phase: 'waited', elapsedMs: this.timers.now() - startedAt, answered });
         settle();
+      };
+      // The token is not answering and nobody wants the answer any more: the host is stuck
+      // inside the call with its queue behind it, so only a new process frees the token.
+      const abandon = () => {
+        const waitedMs = this.timers.now() - startedAt;
+        this.logger.warn('Abandoning a call the token does not answer', { method, waitedMs });
+        finish(() =>
+          reject(
+            new MkmError(
+              'CANCELLED',
+              'Cancelled while the token was not answering; the connection to the token is restarted.',
+              { method, waitedMs },
+            ),
+          ),
+        );
+        this.killHost('cancelled');
+      };
+      function onAbort() {
+        if (waiting) abandon();
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const stillWaiting = () => {
+        waitTimer = undefined;
+        if (settled) return;
+        waiting = true;
+        report({ phase: 'waiting', elapsedMs: this.timers.now() - startedAt });
+        if (signal?.aborted) return abandon();
+        waitTimer = this.timers.setTimeout(stillWaiting, WAITING_EVERY_MS);
       };
       // The clock runs from the moment the host starts the call, not while it waits behind
       // another one: a 30 s call queued behind a 3-minute RSA generation is not hung, and
       // killing the host then would throw away the generation too.
       const startClock = () => {
         if (timer !== undefined || settled) return;
+        startedAt = this.timers.now();
+        if (noticeMs > 0) waitTimer = this.timers.setTimeout(stillWaiting, noticeMs);
         timer = this.timers.setTimeout(() => {
           finish(() => reject(new MkmError('TIMEOUT', undefined, { method, timeoutMs })));
           // The host is still inside the call and its queue is stuck behind it: only a new
@@ -323,12 +389,16 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
             finish(() => {
               if (!internal) this.trackSuccess(method, params);
               resolve(value);
-            }),
+            }, true),
           reject: (error) =>
-            finish(() => {
-              if (!internal) this.logins.failed(method, params, error);
-              reject(error);
-            }),
+            finish(
+              () => {
+                if (!internal) this.logins.failed(method, params, error);
+                reject(error);
+              },
+              // The token's own error is an answer; a lost host is not.
+              error.code !== 'TOKEN_CONNECTION_LOST' && error.code !== 'CANCELLED',
+            ),
         });
         this.logger.debug('Call', { id, method });
         try {
@@ -479,14 +549,16 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
       if (slotIds.length) this.notify('login-required', { slotIds, reason: 'TOKEN_CONNECTION_LOST' });
     }
     // A listener may have stopped the client.
-    if (this.state === 'restarting') this.scheduleRestart();
+    if (this.state === 'restarting') this.scheduleRestart(reason === 'cancelled');
   }
 
-  private scheduleRestart(): void {
+  /** `cancelled`: the admin gave up on a stuck call; that is no crash of the library. */
+  private scheduleRestart(cancelled = false): void {
     const r = this.options.restart ?? {};
     const now = this.timers.now();
     const windowMs = r.rapidWindowMs ?? 60_000;
-    this.crashTimes = [...this.crashTimes.filter((t) => now - t < windowMs), now];
+    this.crashTimes = this.crashTimes.filter((t) => now - t < windowMs);
+    if (!cancelled) this.crashTimes.push(now);
     const maxCrashes = r.maxRapidCrashes ?? 5;
     if (this.crashTimes.length >= maxCrashes) {
       const error = lost(
@@ -501,7 +573,7 @@ export class HsmClient extends EventEmitter<HsmClientEvents> {
       return;
     }
     const delays = r.delaysMs ?? [250, 1000, 3000, 10_000];
-    const delay = delays[Math.min(this.crashTimes.length - 1, delays.length - 1)] ?? 1000;
+    const delay = delays[Math.max(0, Math.min(this.crashTimes.length - 1, delays.length - 1))] ?? 1000;
     this.timers.setTimeout(() => void this.restart(), delay);
   }
 

@@ -24,6 +24,7 @@ export function tokenHandlers(tokens: TokensService): Handlers<Contract>['tokens
     list: () => tokens.slots(),
     login: (req) => tokens.call('login', req),
     logout: (req) => tokens.call('logout', req),
+    cancel: ({ operationId }) => ({ cancelled: tokens.operations.cancel(operationId) }),
     changePin: (req) => tokens.call('changePin', req),
     initToken: ({ slotId, soPin, label }) => tokens.call('initToken', { slotId, soPin, label }),
     initUserPin: ({ slotId, soPin, userPin }) => tokens.call('initUserPin', { slotId, soPin, userPin }),

@@ -18,6 +18,7 @@ import {
   type SlotSummary,
   type WellKnownModule,
 } from './pkcs11/types.std';
+import { TokenOperations } from './operations.main';
 import { identifyLibrary, type LibraryIdentity } from './module-identity.main';
 import { wellKnownModules } from './pkcs11/well-known-modules.main';
 
@@ -79,7 +80,11 @@ export class TokensService {
   private memoryChoice: ModuleChoice | null = null;
   private readonly moduleChoice: { get(): ModuleChoice | null; set(choice: ModuleChoice | null): void };
 
+  /** Which operation each token call belongs to: what waits on the token, and cancelling it. */
+  readonly operations: TokenOperations;
+
   constructor(private readonly options: TokensServiceOptions) {
+    this.operations = new TokenOperations(options.events);
     this.capabilityFile = join(options.dataDir, 'capabilities.json');
     this.capabilityCache = this.readCapabilityCache();
     this.moduleChoice = options.moduleChoice ?? {
@@ -301,7 +306,7 @@ export class TokensService {
     return (client.call as (m: K, p: HsmParams<K>, o?: CallOptions) => Promise<HsmResult<K>>)(
       method,
       params,
-      options,
+      this.operations.callOptions(method, options),
     );
   }
 

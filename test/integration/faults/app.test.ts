@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { App } from '../../../electron/core/app.main';
+import { WAITING_NOTICE_MS } from '../../../electron/hsm/client.main';
 import type { BatchSummary } from '../../../shared/contract/console.std';
+import type { AppStatus, LifecycleKeyView, LifecycleReconcileReport } from '../../../shared/contract.std';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import {
   createFaultyModule,
@@ -21,8 +23,9 @@ import { ALL_FAULTS, FAULT_KINDS, expectTypedError, faultCase, openFaultyApp } f
 /**
  * The app (browser mode's main, its registry and channels) over the faulty module: a console
  * batch with a token AES key failing at its first, middle and last call of every kind; a token
- * that stalls in the middle of a batch (main keeps answering, cancel is taken, the host is
- * killed and restarted once the call's bound passes); a token pulled and put back mid-batch
+ * that stalls in the middle of a batch, a rotation or a key generation (progress and status say
+ * it waits on the token, main keeps answering, a cancel abandons the call at once and restarts
+ * the host; unattended, the call's bound does); a token pulled and put back mid-batch
  * (the admin is asked to log in again, and the batch runs whole afterwards).
  */
 const available = faultyModuleAvailable();
@@ -192,12 +195,12 @@ describe.skipIf(!available)('console batch (AES, token key) with the token faili
 });
 
 /**
- * The host client's per-call bound is a timer armed through the global setTimeout (see
- * electron/hsm/host/timers.std.ts); these capture the ones of `ms` so the test decides when the
- * bound has passed, instead of waiting for it.
+ * The host client's timers (the per-call bound, the "waiting on the token" notice) are armed
+ * through the global setTimeout (see electron/hsm/host/timers.std.ts); these capture the ones
+ * of the given delays so the test decides when they pass, instead of waiting for them.
  */
-function captureTimers(ms: number) {
-  const armed = new Map<object, () => void>();
+function captureTimers(delays: number[]) {
+  const armed = new Map<object, { ms: number; callback: () => void }>();
   const realSet = globalThis.setTimeout;
   const realClear = globalThis.clearTimeout;
   const set = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((
@@ -205,24 +208,25 @@ function captureTimers(ms: number) {
     delay?: number,
     ...rest: unknown[]
   ) => {
-    if (delay !== ms) return realSet(callback, delay, ...rest);
+    if (delay === undefined || !delays.includes(delay)) return realSet(callback, delay, ...rest);
     const handle = {};
-    armed.set(handle, callback);
+    armed.set(handle, { ms: delay, callback });
     return handle;
   }) as typeof setTimeout);
   const clear = vi.spyOn(globalThis, 'clearTimeout').mockImplementation(((handle: unknown) => {
     if (handle && armed.has(handle as object)) armed.delete(handle as object);
     else realClear(handle as Parameters<typeof clearTimeout>[0]);
   }) as typeof clearTimeout);
+  const take = (ms: number) => {
+    const due = [...armed].filter(([, t]) => t.ms === ms);
+    for (const [handle] of due) armed.delete(handle);
+    return due.map(([, t]) => t.callback);
+  };
   return {
-    armed: () => armed.size,
-    /** The bound passes for every call still waiting. */
-    pass() {
-      set.mockRestore();
-      clear.mockRestore();
-      const callbacks = [...armed.values()];
-      armed.clear();
-      for (const cb of callbacks) cb();
+    armed: (ms: number) => [...armed.values()].filter((t) => t.ms === ms).length,
+    /** The timers of `ms` armed so far pass now; later ones are still captured. */
+    fire(ms: number) {
+      for (const cb of take(ms)) cb();
     },
     restore() {
       set.mockRestore();
@@ -233,49 +237,219 @@ function captureTimers(ms: number) {
 
 const CALL_BOUND_MS = 30_000; // HsmClient's default per-call timeout
 
+/** What the app told its UI while a case ran: progress per operation, connection changes. */
+function listen() {
+  const progress: { operationId: string; phase: string; message: string }[] = [];
+  const connection: string[] = [];
+  const stop = app.events.subscribe((name, payload) => {
+    if (name === 'progress') progress.push(payload as (typeof progress)[number]);
+    if (name === 'tokens.connection') connection.push((payload as { state: string }).state);
+  });
+  return {
+    progress: (operationId: string) => progress.filter((p) => p.operationId === operationId),
+    connection,
+    stop,
+  };
+}
+
+/**
+ * The token stalls inside an operation's call (the faulty module sleeps for ten minutes there):
+ * once the client's notice passes, the operation's progress and the app status say it waits on
+ * the token, and main answers other calls meanwhile.
+ */
+async function expectWaiting(
+  timers: ReturnType<typeof captureTimers>,
+  heard: ReturnType<typeof listen>,
+  expected: { operationId: string; channel: string; method: string },
+): Promise<void> {
+  await vi.waitFor(() => expect(faulty.stats().fired).toMatchObject([{ action: 'stall' }]), {
+    timeout: 30_000,
+    interval: 20,
+  });
+  const before = await ok<AppStatus>('app.status');
+  expect(before.hsm.waiting).toEqual([]);
+  expect(heard.progress(expected.operationId).some((p) => p.phase === 'waiting')).toBe(false);
+  // The stuck call's notice (and its bound) are armed; the notice passes.
+  await vi.waitFor(() => expect(timers.armed(WAITING_NOTICE_MS)).toBeGreaterThan(0));
+  expect(timers.armed(CALL_BOUND_MS)).toBeGreaterThan(0);
+  timers.fire(WAITING_NOTICE_MS);
+  const waiting = heard.progress(expected.operationId).filter((p) => p.phase === 'waiting');
+  expect(waiting.length).toBeGreaterThan(0);
+  expect(waiting[0]!.message).toMatch(
+    new RegExp(`^Waiting on the token: no answer to ${expected.method} for \\d+ s`),
+  );
+  const status = await ok<AppStatus>('app.status');
+  expect(status.hsm.waiting).toEqual([
+    {
+      operationId: expected.operationId,
+      channel: expected.channel,
+      method: expected.method,
+      waitingMs: expect.any(Number),
+    },
+  ]);
+}
+
+/** The stalled host was killed (never answered) and a new one runs the module. */
+async function expectHostRestarted(heard: ReturnType<typeof listen>, stalledPid: number | null) {
+  await vi.waitFor(() => expect(heard.connection).toEqual(['lost', 'restored']), {
+    timeout: 30_000,
+    interval: 20,
+  });
+  faulty.clear();
+  await login();
+  expect(faulty.stats().pid).not.toBe(stalledPid);
+  expect((await ok<AppStatus>('app.status')).hsm.waiting).toEqual([]);
+}
+
 describe.skipIf(!available)('a token that stalls, a token pulled and put back', () => {
-  it('stall mid-batch: main keeps answering, cancel is taken, the host is restarted once the bound passes', () =>
-    faultCase('stall', 'C_Encrypt#600 stall', async () => {
+  it('stall mid-batch, cancelled: the progress says it waits on the token, cancel abandons the call at once, the host is restarted', () =>
+    faultCase('stall', 'C_Encrypt#600 stall, cancel', async () => {
       faulty.control(['C_Encrypt 600 stall 600000']);
-      const firstHost = () => faulty.stats().pid;
-      const timers = captureTimers(CALL_BOUND_MS);
+      const timers = captureTimers([WAITING_NOTICE_MS, CALL_BOUND_MS]);
+      const heard = listen();
       try {
-        const running = batch({ operationId: 'stalled' });
-        await vi.waitFor(() => expect(faulty.stats().fired).toMatchObject([{ action: 'stall' }]), {
-          timeout: 30_000,
-          interval: 20,
+        const operationId = 'stalled-batch';
+        const running = batch({ operationId });
+        await expectWaiting(timers, heard, {
+          operationId,
+          channel: 'console.batchStart',
+          method: 'encryptBatch',
         });
-        const stalledHost = firstHost();
-        // Main answers other calls while the token is stuck: its event loop is free.
-        const status = await call('app.status');
-        expect(status.ok).toBe(true);
-        expect(await ok('console.batchCancel', { operationId: 'stalled' })).toEqual({ cancelled: true });
-        // The stalled call's bound is armed; let it pass.
-        expect(timers.armed()).toBeGreaterThan(0);
-        timers.pass();
+        const stalledPid = faulty.stats().pid;
+        expect(await ok('console.batchCancel', { operationId })).toEqual({ cancelled: true });
+        // Ended by the cancel: the call's bound never passed (it is captured and never fired).
         const envelope = await running;
-        const summary = envelope.ok ? (envelope.result as BatchSummary) : null;
-        if (!envelope.ok) expectTypedError(envelope.error);
-        else {
-          expect(['cancelled', 'failed']).toContain(summary!.status);
-          if (summary!.error) expect(summary!.error.code).toMatch(/TIMEOUT|TOKEN_CONNECTION_LOST/);
-          expect(existsSync(join(work, `out-${runs}.csv`))).toBe(false);
-          expect(checkOutput(summary!.outputPath)).toBe(summary!.rows);
-        }
-        // A new host: the admin logs in again and the work runs whole.
-        faulty.clear();
-        await vi.waitFor(
-          async () => {
-            await login();
-            expect(firstHost()).not.toBe(stalledHost);
-          },
-          { timeout: 30_000, interval: 100 },
-        );
+        expect(envelope.ok, JSON.stringify(envelope)).toBe(true);
+        const summary = (envelope as { result: BatchSummary }).result;
+        expect(summary.status).toBe('cancelled');
+        expect(existsSync(join(work, `out-${runs}.csv`))).toBe(false);
+        expect(checkOutput(summary.outputPath)).toBe(summary.rows);
+        expect(summary.rows).toBeLessThan(ROWS);
+        await expectHostRestarted(heard, stalledPid);
         const again = await batch();
         expect(again.ok && (again.result as BatchSummary).status, JSON.stringify(again)).toBe('done');
         expect(checkOutput(join(work, `out-${runs}.csv`))).toBe(ROWS);
         await checkAppState();
       } finally {
+        heard.stop();
+        timers.restore();
+      }
+    }));
+
+  it('stall mid-rotation, cancelled: the rotation stops with CANCELLED, the host is restarted, the journal finishes it after the login', () =>
+    faultCase('stall', 'C_GenerateKey#1 stall in a rotation, cancel', async () => {
+      const created = await ok<{ logicalKey: LifecycleKeyView }>('lifecycle.create', {
+        name: 'stall-rotation',
+        purpose: 'data',
+      });
+      const keyRef = created.logicalKey.id;
+      const unmanaged = async () =>
+        (await ok<LifecycleReconcileReport>('lifecycle.reconcile', {})).unmanaged.map((o) => o.ckaId).sort();
+      const unmanagedBefore = await unmanaged();
+      faulty.control(['C_GenerateKey 1 stall 600000']);
+      const timers = captureTimers([WAITING_NOTICE_MS, CALL_BOUND_MS]);
+      const heard = listen();
+      try {
+        const operationId = 'stalled-rotation';
+        const running = call('lifecycle.rotate', { ref: keyRef, operationId });
+        await expectWaiting(timers, heard, {
+          operationId,
+          channel: 'lifecycle.rotate',
+          method: 'generateKey',
+        });
+        const stalledPid = faulty.stats().pid;
+        expect(await ok('tokens.cancel', { operationId })).toEqual({ cancelled: true });
+        const envelope = await running;
+        expect(envelope.ok).toBe(false);
+        expect(!envelope.ok && envelope.error.code).toBe('CANCELLED');
+        await expectHostRestarted(heard, stalledPid);
+        // The login resumes the journaled rotation (or the journal abandons it): either way it ends.
+        let key!: LifecycleKeyView;
+        await vi.waitFor(
+          async () => {
+            key = (await ok<LifecycleKeyView[]>('lifecycle.list', {})).find((k) => k.id === keyRef)!;
+            expect(key.rotating).toBe(false);
+          },
+          { timeout: 30_000, interval: 50 },
+        );
+        expect(key.versions.filter((v) => v.primary)).toHaveLength(1);
+        // No object left behind on the token, none of the key's versions missing from it.
+        const report = await ok<LifecycleReconcileReport>('lifecycle.reconcile', {});
+        expect(report.missing).toEqual([]);
+        expect(await unmanaged()).toEqual(unmanagedBefore);
+        const rotated = await ok<{ version: { version: number; primary: boolean } }>('lifecycle.rotate', {
+          ref: keyRef,
+        });
+        expect(rotated.version.primary).toBe(true);
+        await checkAppState();
+      } finally {
+        heard.stop();
+        timers.restore();
+      }
+    }));
+
+  it('stall in a key generation, cancelled: the generation stops with CANCELLED, no key is made, the host is restarted', () =>
+    faultCase('stall', 'C_GenerateKey#1 stall in keys.generate, cancel', async () => {
+      faulty.control(['C_GenerateKey 1 stall 600000']);
+      const timers = captureTimers([WAITING_NOTICE_MS, CALL_BOUND_MS]);
+      const heard = listen();
+      try {
+        const operationId = 'stalled-generate';
+        const label = 'stall-generated';
+        const running = call('keys.generate', {
+          slotId: hsm.slotId,
+          type: 'aes-256',
+          label,
+          purpose: 'data',
+          operationId,
+        });
+        await expectWaiting(timers, heard, { operationId, channel: 'keys.generate', method: 'generateKey' });
+        // The host's heartbeats go on (an async PKCS#11 call); no "Generating…" covers the wait.
+        expect(heard.progress(operationId).at(-1)!.phase).toBe('waiting');
+        const stalledPid = faulty.stats().pid;
+        expect(await ok('tokens.cancel', { operationId })).toEqual({ cancelled: true });
+        const envelope = await running;
+        expect(!envelope.ok && envelope.error.code).toBe('CANCELLED');
+        await expectHostRestarted(heard, stalledPid);
+        const objects = await ok<{ label: string }[]>('keys.list', { slotId: hsm.slotId });
+        expect(objects.map((o) => o.label)).not.toContain(label);
+        await checkAppState();
+      } finally {
+        heard.stop();
+        timers.restore();
+      }
+    }));
+
+  it('stall mid-batch, nobody cancels: main keeps answering, the host is restarted once the bound passes', () =>
+    faultCase('stall', 'C_Encrypt#600 stall, bound', async () => {
+      faulty.control(['C_Encrypt 600 stall 600000']);
+      const timers = captureTimers([WAITING_NOTICE_MS, CALL_BOUND_MS]);
+      const heard = listen();
+      try {
+        const operationId = 'stalled-unattended';
+        const running = batch({ operationId });
+        await expectWaiting(timers, heard, {
+          operationId,
+          channel: 'console.batchStart',
+          method: 'encryptBatch',
+        });
+        const stalledPid = faulty.stats().pid;
+        // The stalled call's bound passes.
+        timers.fire(CALL_BOUND_MS);
+        const envelope = await running;
+        expect(envelope.ok, JSON.stringify(envelope)).toBe(true);
+        const summary = (envelope as { result: BatchSummary }).result;
+        expect(summary.status).toBe('failed');
+        expect(summary.error!.code).toMatch(/TIMEOUT|TOKEN_CONNECTION_LOST/);
+        expect(existsSync(join(work, `out-${runs}.csv`))).toBe(false);
+        expect(checkOutput(summary.outputPath)).toBe(summary.rows);
+        await expectHostRestarted(heard, stalledPid);
+        const again = await batch();
+        expect(again.ok && (again.result as BatchSummary).status, JSON.stringify(again)).toBe('done');
+        expect(checkOutput(join(work, `out-${runs}.csv`))).toBe(ROWS);
+        await checkAppState();
+      } finally {
+        heard.stop();
         timers.restore();
       }
     }));
