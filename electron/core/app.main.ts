@@ -46,6 +46,8 @@ export interface AppOptions {
   isTrustedSender: (sender: SenderInfo) => boolean;
   /** Opens a URL in the OS browser; only allow-listed URLs reach it. */
   openExternal?: (url: string) => Promise<void>;
+  /** The clock time-based judgements read (a key set expired); tests move it instead of waiting. */
+  clock?: () => number;
   storeFactory?: StoreFactory;
   /** CLI --module: a PKCS#11 library path, or "demo". */
   moduleOverride?: string | undefined;
@@ -198,6 +200,7 @@ export function createApp(options: AppOptions): App {
     gateway,
     keyLifecycle,
     dialogs: options.dialogs,
+    ...(options.clock ? { clock: options.clock } : {}),
     files,
     onClose: (fn) => closers.push(fn),
   };

@@ -26,6 +26,8 @@ export interface AppServices {
   gateway: GatewayService;
   /** Opens on first use (it holds a lock on its folder). */
   keyLifecycle(): KeyLifecycleService;
+  /** The app's clock (AppOptions.clock); Date.now when absent. */
+  clock?: () => number;
   /** Electron's main-side file dialogs; absent in browser mode and the CLI. */
   dialogs?: FileDialogs | undefined;
   /** Inputs picked or uploaded, outputs waiting for download: pages hold ids, never paths. */

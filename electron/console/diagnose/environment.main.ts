@@ -225,7 +225,8 @@ export async function buildEnvironment(
     ? new CseOracle(services.gateway.profiles.get(target.id), services.logger, secrets)
     : null;
   return {
-    now: Date.now(),
+    // The app's clock: whether a key set ran out is judged on it, so a test moves it, not waits.
+    now: (services.clock ?? Date.now)(),
     target,
     profiles,
     token,

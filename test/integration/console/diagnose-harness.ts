@@ -30,6 +30,8 @@ export interface DiagnoseHarness {
   production: SandboxHandle;
   /** Milliseconds added to the sandbox's clock (sets issued now expire sooner in real time). */
   skew: { ms: number };
+  /** Milliseconds added to the app's clock (what it judges expired), instead of waiting. */
+  appSkew: { ms: number };
   ok<T>(channel: string, request?: unknown): Promise<T>;
   call(channel: string, request?: unknown): Promise<Envelope>;
   diagnose(input: string, profileId?: string): Promise<Diagnosis>;
@@ -68,6 +70,7 @@ export async function createDiagnoseHarness(): Promise<DiagnoseHarness> {
   const productionDir = mkdtempSync(join(tmpdir(), 'mkm-diagnose-prod-'));
   const logFile = join(dataDir, 'logs', 'mkm.log');
   const skew = { ms: 0 };
+  const appSkew = { ms: 0 };
   const users = [{ name: USER, password: PASSWORD }];
   const sandbox = await startSandbox({
     port: 0,
@@ -89,6 +92,7 @@ export async function createDiagnoseHarness(): Promise<DiagnoseHarness> {
     moduleOverride: token.modulePath,
     isTrustedSender: () => true,
     logger: createLogger({ name: 'main', file: logFile, level: 'debug', stderrLevel: 'silent' }),
+    clock: () => Date.now() + appSkew.ms,
   });
   const call = (channel: string, request?: unknown) =>
     app.registry.dispatch(channel, request, { transport: 'cli' });
@@ -153,6 +157,7 @@ export async function createDiagnoseHarness(): Promise<DiagnoseHarness> {
     sandbox,
     production,
     skew,
+    appSkew,
     ok,
     call,
     diagnose: (input, profileId) =>

@@ -3,6 +3,7 @@ import { HsmClient } from '../../../electron/hsm/client.main';
 import { createLogger } from '../../../electron/core/logger.main';
 import { createNodeHostSpawner } from '../../../electron/hsm/host/node-spawner.main';
 import type { SlotsChange } from '../../../electron/hsm/host/slots.std';
+import type { ClientTimers } from '../../../electron/hsm/host/timers.std';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 
 /**
@@ -16,9 +17,51 @@ let client: HsmClient;
 // Errors only: the warnings a killed host produces are the expected outcome here.
 const logger = createLogger({ name: 'main', level: 'error', stderrLevel: 'error' });
 
+/**
+ * The client's timers, with the watch's poll interval held: the test runs each poll when it
+ * wants (the first one, scheduled at 0, runs at once), so "seen at the next poll" is asserted
+ * without a clock.
+ */
+const POLL_MS = 60_000;
+let held: { run: () => void } | undefined;
+let onArmed: (() => void) | undefined;
+const timers: ClientTimers = {
+  now: () => Date.now(),
+  setTimeout(callback, ms) {
+    if (ms !== POLL_MS) return setTimeout(callback, ms);
+    held = { run: callback };
+    onArmed?.();
+    return held;
+  },
+  clearTimeout(handle) {
+    if (handle === held) held = undefined;
+    else clearTimeout(handle as Parameters<typeof clearTimeout>[0]);
+  },
+};
+
+/** Resolves once the watcher finished a poll and armed the next one. */
+function pollDone(): Promise<void> {
+  return new Promise((resolve) => {
+    if (held) return resolve();
+    onArmed = () => {
+      onArmed = undefined;
+      resolve();
+    };
+  });
+}
+
+/** Runs the next poll now, and resolves once it is done. */
+async function poll(): Promise<void> {
+  const next = held!;
+  held = undefined;
+  const done = pollDone();
+  next.run();
+  await done;
+}
+
 beforeAll(async () => {
   hsm = createSoftHsmToken({ setProcessEnv: false });
-  client = new HsmClient({ logger, spawner: createNodeHostSpawner({ env: hsm.env, logger }) });
+  client = new HsmClient({ logger, timers, spawner: createNodeHostSpawner({ env: hsm.env, logger }) });
   await client.start();
   await client.call('loadModule', { path: hsm.modulePath });
 });
@@ -29,12 +72,13 @@ afterAll(async () => {
 });
 
 describe('watching slots on SoftHSM2', () => {
-  it('reports a second token initialized in another slot within 2 s', async () => {
+  it('reports a second token initialized in another slot at the next poll', async () => {
     const changes: SlotsChange[] = [];
     client.on('slots-changed', (c) => changes.push(c));
-    const stop = client.watchSlots({ intervalMs: 1000 });
+    const stop = client.watchSlots({ intervalMs: POLL_MS });
     try {
-      await waitFor(() => changes.length > 0, 3000);
+      await pollDone();
+      expect(changes).toHaveLength(1);
       expect(changes[0]).toMatchObject({ initial: true });
       const free = changes[0]!.slots.find((s) => s.token && !s.token.flags.tokenInitialized);
       expect(free).toBeDefined();
@@ -44,9 +88,8 @@ describe('watching slots on SoftHSM2', () => {
         soPin: hsm.soPin,
         label: 'second',
       });
-      const initialized = Date.now();
-      await waitFor(() => changes.length > 1, 2000);
-      expect(Date.now() - initialized).toBeLessThan(2000);
+      await poll();
+      expect(changes).toHaveLength(2);
       const change = changes[1]!;
       expect(change.initial).toBe(false);
       expect(change.added.map((s) => s.token?.serial.trim())).toContain(made.serial.trim());
@@ -59,36 +102,23 @@ describe('watching slots on SoftHSM2', () => {
     }
   });
 
-  it('reports a token made by another process once the module is reloaded', async () => {
+  it('reports a token made by another process at the first poll after the module is reloaded', async () => {
     const changes: SlotsChange[] = [];
     client.on('slots-changed', (c) => changes.push(c));
-    const stop = client.watchSlots({ intervalMs: 1000 });
+    const stop = client.watchSlots({ intervalMs: POLL_MS });
     try {
-      await waitFor(() => changes.length > 0, 3000);
+      await pollDone();
       const outside = hsm.addToken('outside');
+      // Invisible to the loaded module (SoftHSM2 reads its store in C_Initialize).
+      await poll();
+      expect(changes.some((c) => c.added.some((s) => s.token?.serial.trim() === outside.serial))).toBe(false);
       await client.call('unloadModule');
       await client.call('loadModule', { path: hsm.modulePath });
-      const reloaded = Date.now();
-      await waitFor(
-        () => changes.some((c) => c.added.some((s) => s.token?.serial.trim() === outside.serial)),
-        2000,
-      );
-      expect(Date.now() - reloaded).toBeLessThan(2000);
+      await poll();
+      expect(changes.some((c) => c.added.some((s) => s.token?.serial.trim() === outside.serial))).toBe(true);
     } finally {
       stop();
       client.removeAllListeners('slots-changed');
     }
   });
 });
-
-function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      if (condition()) return resolve();
-      if (Date.now() > deadline) return reject(new Error(`condition not met within ${timeoutMs} ms`));
-      setTimeout(check, 20);
-    };
-    check();
-  });
-}
