@@ -322,6 +322,7 @@ describe.skipIf(!available)('a token that stalls, a token pulled and put back', 
         expect(envelope.ok, JSON.stringify(envelope)).toBe(true);
         const summary = (envelope as { result: BatchSummary }).result;
         expect(summary.status).toBe('cancelled');
+        expect(summary.error, JSON.stringify(summary.error)).toMatchObject({ code: 'CANCELLED' });
         expect(existsSync(join(work, `out-${runs}.csv`))).toBe(false);
         expect(checkOutput(summary.outputPath)).toBe(summary.rows);
         expect(summary.rows).toBeLessThan(ROWS);
