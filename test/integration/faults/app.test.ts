@@ -287,6 +287,8 @@ async function expectWaiting(
       waitingMs: expect.any(Number),
     },
   ]);
+  // Nothing since covers it (a heartbeat's "Generating… 3 s", a batch's row count).
+  expect(heard.progress(expected.operationId).at(-1)!.phase).toBe('waiting');
 }
 
 /** The stalled host was killed (never answered) and a new one runs the module. */
@@ -301,40 +303,58 @@ async function expectHostRestarted(heard: ReturnType<typeof listen>, stalledPid:
   expect((await ok<AppStatus>('app.status')).hsm.waiting).toEqual([]);
 }
 
+/**
+ * One stall case: the token stalls at `rule` inside the operation `start` begins; once main says
+ * the operation waits on the token, `end` makes the call end (a cancel, or the bound passing)
+ * and checks what the operation answered; then the stalled host must have been replaced, and
+ * the admin logs in again.
+ */
+async function stallCase(
+  rule: string,
+  expected: { operationId: string; channel: string; method: string },
+  start: () => Promise<Envelope>,
+  end: (running: Promise<Envelope>, timers: ReturnType<typeof captureTimers>) => Promise<void>,
+): Promise<void> {
+  faulty.control([rule]);
+  const timers = captureTimers([WAITING_NOTICE_MS, CALL_BOUND_MS]);
+  const heard = listen();
+  try {
+    const running = start();
+    await expectWaiting(timers, heard, expected);
+    const stalledPid = faulty.stats().pid;
+    await end(running, timers);
+    await expectHostRestarted(heard, stalledPid);
+  } finally {
+    heard.stop();
+    timers.restore();
+  }
+}
+
 describe.skipIf(!available)('a token that stalls, a token pulled and put back', () => {
   it('stall mid-batch, cancelled: the progress says it waits on the token, cancel abandons the call at once, the host is restarted', () =>
     faultCase('stall', 'C_Encrypt#600 stall, cancel', async () => {
-      faulty.control(['C_Encrypt 600 stall 600000']);
-      const timers = captureTimers([WAITING_NOTICE_MS, CALL_BOUND_MS]);
-      const heard = listen();
-      try {
-        const operationId = 'stalled-batch';
-        const running = batch({ operationId });
-        await expectWaiting(timers, heard, {
-          operationId,
-          channel: 'console.batchStart',
-          method: 'encryptBatch',
-        });
-        const stalledPid = faulty.stats().pid;
-        expect(await ok('console.batchCancel', { operationId })).toEqual({ cancelled: true });
-        // Ended by the cancel: the call's bound never passed (it is captured and never fired).
-        const envelope = await running;
-        expect(envelope.ok, JSON.stringify(envelope)).toBe(true);
-        const summary = (envelope as { result: BatchSummary }).result;
-        expect(summary.status).toBe('cancelled');
-        expect(summary.error, JSON.stringify(summary.error)).toMatchObject({ code: 'CANCELLED' });
-        expect(existsSync(join(work, `out-${runs}.csv`))).toBe(false);
-        expect(checkOutput(summary.outputPath)).toBe(summary.rows);
-        expect(summary.rows).toBeLessThan(ROWS);
-        await expectHostRestarted(heard, stalledPid);
-        const again = await batch();
-        expect(again.ok && (again.result as BatchSummary).status, JSON.stringify(again)).toBe('done');
-        expect(checkOutput(join(work, `out-${runs}.csv`))).toBe(ROWS);
-        await checkAppState();
-      } finally {
-        heard.stop();
-        timers.restore();
-      }
+      const operationId = 'stalled-batch';
+      await stallCase(
+        'C_Encrypt 600 stall 600000',
+        { operationId, channel: 'console.batchStart', method: 'encryptBatch' },
+        () => batch({ operationId }),
+        async (running) => {
+          expect(await ok('console.batchCancel', { operationId })).toEqual({ cancelled: true });
+          // Ended by the cancel: the call's bound never passed (it is captured and never fired).
+          const envelope = await running;
+          expect(envelope.ok, JSON.stringify(envelope)).toBe(true);
+          const summary = (envelope as { result: BatchSummary }).result;
+          expect(summary.status).toBe('cancelled');
+          expect(summary.error, JSON.stringify(summary.error)).toMatchObject({ code: 'CANCELLED' });
+          expect(existsSync(join(work, `out-${runs}.csv`))).toBe(false);
+          expect(checkOutput(summary.outputPath)).toBe(summary.rows);
+          expect(summary.rows).toBeLessThan(ROWS);
+        },
+      );
+      const again = await batch();
+      expect(again.ok && (again.result as BatchSummary).status, JSON.stringify(again)).toBe('done');
+      expect(checkOutput(join(work, `out-${runs}.csv`))).toBe(ROWS);
+      await checkAppState();
     }));
 
   it('stall mid-rotation, cancelled: the rotation stops with CANCELLED, the host is restarted, the journal finishes it after the login', () =>
@@ -347,112 +367,82 @@ describe.skipIf(!available)('a token that stalls, a token pulled and put back', 
       const unmanaged = async () =>
         (await ok<LifecycleReconcileReport>('lifecycle.reconcile', {})).unmanaged.map((o) => o.ckaId).sort();
       const unmanagedBefore = await unmanaged();
-      faulty.control(['C_GenerateKey 1 stall 600000']);
-      const timers = captureTimers([WAITING_NOTICE_MS, CALL_BOUND_MS]);
-      const heard = listen();
-      try {
-        const operationId = 'stalled-rotation';
-        const running = call('lifecycle.rotate', { ref: keyRef, operationId });
-        await expectWaiting(timers, heard, {
-          operationId,
-          channel: 'lifecycle.rotate',
-          method: 'generateKey',
-        });
-        const stalledPid = faulty.stats().pid;
-        expect(await ok('tokens.cancel', { operationId })).toEqual({ cancelled: true });
-        const envelope = await running;
-        expect(envelope.ok).toBe(false);
-        expect(!envelope.ok && envelope.error.code).toBe('CANCELLED');
-        await expectHostRestarted(heard, stalledPid);
-        // The login resumes the journaled rotation (or the journal abandons it): either way it ends.
-        let key!: LifecycleKeyView;
-        await vi.waitFor(
-          async () => {
-            key = (await ok<LifecycleKeyView[]>('lifecycle.list', {})).find((k) => k.id === keyRef)!;
-            expect(key.rotating).toBe(false);
-          },
-          { timeout: 30_000, interval: 50 },
-        );
-        expect(key.versions.filter((v) => v.primary)).toHaveLength(1);
-        // No object left behind on the token, none of the key's versions missing from it.
-        const report = await ok<LifecycleReconcileReport>('lifecycle.reconcile', {});
-        expect(report.missing).toEqual([]);
-        expect(await unmanaged()).toEqual(unmanagedBefore);
-        const rotated = await ok<{ version: { version: number; primary: boolean } }>('lifecycle.rotate', {
-          ref: keyRef,
-        });
-        expect(rotated.version.primary).toBe(true);
-        await checkAppState();
-      } finally {
-        heard.stop();
-        timers.restore();
-      }
+      const operationId = 'stalled-rotation';
+      await stallCase(
+        'C_GenerateKey 1 stall 600000',
+        { operationId, channel: 'lifecycle.rotate', method: 'generateKey' },
+        () => call('lifecycle.rotate', { ref: keyRef, operationId }),
+        async (running) => {
+          expect(await ok('tokens.cancel', { operationId })).toEqual({ cancelled: true });
+          const envelope = await running;
+          expect(envelope.ok).toBe(false);
+          expect(!envelope.ok && envelope.error.code).toBe('CANCELLED');
+        },
+      );
+      // The login resumes the journaled rotation (or the journal abandons it): either way it ends.
+      let key!: LifecycleKeyView;
+      await vi.waitFor(
+        async () => {
+          key = (await ok<LifecycleKeyView[]>('lifecycle.list', {})).find((k) => k.id === keyRef)!;
+          expect(key.rotating).toBe(false);
+        },
+        { timeout: 30_000, interval: 50 },
+      );
+      expect(key.versions.filter((v) => v.primary)).toHaveLength(1);
+      // No object left behind on the token, none of the key's versions missing from it.
+      const report = await ok<LifecycleReconcileReport>('lifecycle.reconcile', {});
+      expect(report.missing).toEqual([]);
+      expect(await unmanaged()).toEqual(unmanagedBefore);
+      const rotated = await ok<{ version: { version: number; primary: boolean } }>('lifecycle.rotate', {
+        ref: keyRef,
+      });
+      expect(rotated.version.primary).toBe(true);
+      await checkAppState();
     }));
 
   it('stall in a key generation, cancelled: the generation stops with CANCELLED, no key is made, the host is restarted', () =>
     faultCase('stall', 'C_GenerateKey#1 stall in keys.generate, cancel', async () => {
-      faulty.control(['C_GenerateKey 1 stall 600000']);
-      const timers = captureTimers([WAITING_NOTICE_MS, CALL_BOUND_MS]);
-      const heard = listen();
-      try {
-        const operationId = 'stalled-generate';
-        const label = 'stall-generated';
-        const running = call('keys.generate', {
-          slotId: hsm.slotId,
-          type: 'aes-256',
-          label,
-          purpose: 'data',
-          operationId,
-        });
-        await expectWaiting(timers, heard, { operationId, channel: 'keys.generate', method: 'generateKey' });
-        // The host's heartbeats go on (an async PKCS#11 call); no "Generating…" covers the wait.
-        expect(heard.progress(operationId).at(-1)!.phase).toBe('waiting');
-        const stalledPid = faulty.stats().pid;
-        expect(await ok('tokens.cancel', { operationId })).toEqual({ cancelled: true });
-        const envelope = await running;
-        expect(!envelope.ok && envelope.error.code).toBe('CANCELLED');
-        await expectHostRestarted(heard, stalledPid);
-        const objects = await ok<{ label: string }[]>('keys.list', { slotId: hsm.slotId });
-        expect(objects.map((o) => o.label)).not.toContain(label);
-        await checkAppState();
-      } finally {
-        heard.stop();
-        timers.restore();
-      }
+      const operationId = 'stalled-generate';
+      const label = 'stall-generated';
+      await stallCase(
+        'C_GenerateKey 1 stall 600000',
+        { operationId, channel: 'keys.generate', method: 'generateKey' },
+        () =>
+          call('keys.generate', { slotId: hsm.slotId, type: 'aes-256', label, purpose: 'data', operationId }),
+        async (running) => {
+          expect(await ok('tokens.cancel', { operationId })).toEqual({ cancelled: true });
+          const envelope = await running;
+          expect(!envelope.ok && envelope.error.code).toBe('CANCELLED');
+        },
+      );
+      const objects = await ok<{ label: string }[]>('keys.list', { slotId: hsm.slotId });
+      expect(objects.map((o) => o.label)).not.toContain(label);
+      await checkAppState();
     }));
 
   it('stall mid-batch, nobody cancels: main keeps answering, the host is restarted once the bound passes', () =>
     faultCase('stall', 'C_Encrypt#600 stall, bound', async () => {
-      faulty.control(['C_Encrypt 600 stall 600000']);
-      const timers = captureTimers([WAITING_NOTICE_MS, CALL_BOUND_MS]);
-      const heard = listen();
-      try {
-        const operationId = 'stalled-unattended';
-        const running = batch({ operationId });
-        await expectWaiting(timers, heard, {
-          operationId,
-          channel: 'console.batchStart',
-          method: 'encryptBatch',
-        });
-        const stalledPid = faulty.stats().pid;
-        // The stalled call's bound passes.
-        timers.fire(CALL_BOUND_MS);
-        const envelope = await running;
-        expect(envelope.ok, JSON.stringify(envelope)).toBe(true);
-        const summary = (envelope as { result: BatchSummary }).result;
-        expect(summary.status).toBe('failed');
-        expect(summary.error!.code).toMatch(/TIMEOUT|TOKEN_CONNECTION_LOST/);
-        expect(existsSync(join(work, `out-${runs}.csv`))).toBe(false);
-        expect(checkOutput(summary.outputPath)).toBe(summary.rows);
-        await expectHostRestarted(heard, stalledPid);
-        const again = await batch();
-        expect(again.ok && (again.result as BatchSummary).status, JSON.stringify(again)).toBe('done');
-        expect(checkOutput(join(work, `out-${runs}.csv`))).toBe(ROWS);
-        await checkAppState();
-      } finally {
-        heard.stop();
-        timers.restore();
-      }
+      const operationId = 'stalled-unattended';
+      await stallCase(
+        'C_Encrypt 600 stall 600000',
+        { operationId, channel: 'console.batchStart', method: 'encryptBatch' },
+        () => batch({ operationId }),
+        async (running, timers) => {
+          // The stalled call's bound passes.
+          timers.fire(CALL_BOUND_MS);
+          const envelope = await running;
+          expect(envelope.ok, JSON.stringify(envelope)).toBe(true);
+          const summary = (envelope as { result: BatchSummary }).result;
+          expect(summary.status).toBe('failed');
+          expect(summary.error!.code).toMatch(/TIMEOUT|TOKEN_CONNECTION_LOST/);
+          expect(existsSync(join(work, `out-${runs}.csv`))).toBe(false);
+          expect(checkOutput(summary.outputPath)).toBe(summary.rows);
+        },
+      );
+      const again = await batch();
+      expect(again.ok && (again.result as BatchSummary).status, JSON.stringify(again)).toBe('done');
+      expect(checkOutput(join(work, `out-${runs}.csv`))).toBe(ROWS);
+      await checkAppState();
     }));
 
   it('pulled and put back mid-batch: the batch stops cleanly, the token asks for a login again, then the batch runs whole', () =>

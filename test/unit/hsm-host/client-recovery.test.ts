@@ -1,30 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { HsmClient } from '../../../electron/hsm/client.main';
-import { fakeSpawner, FakeTokenService } from './fake-host';
+import type { FakeTokenService } from './fake-host';
+import { loggedIn, setupClient as setup } from './fake-host';
 
 const AES = { slotId: 1, type: 'aes-256', label: 'k', purpose: 'data' } as const;
 const RSA = { slotId: 1, type: 'rsa-3072', label: 'r', purpose: 'gateway-transport' } as const;
-
-function setup(options: ConstructorParameters<typeof HsmClient>[0] = {}) {
-  const services: FakeTokenService[] = [];
-  const spawner = fakeSpawner(() => {
-    const s = new FakeTokenService();
-    services.push(s);
-    return s;
-  });
-  const client = new HsmClient({ spawner, restart: { delaysMs: [100] }, ...options });
-  const events: [string, unknown][] = [];
-  for (const name of ['connection-lost', 'connection-restored', 'login-required', 'gave-up'] as const) {
-    client.on(name, (info: unknown) => events.push([name, info]));
-  }
-  return { client, spawner, services, events };
-}
-
-async function loggedIn(client: HsmClient) {
-  await client.start();
-  await client.call('loadModule', { path: '/opt/vendor/libp11.so' });
-  await client.call('login', { slotId: 1, pin: '123456' });
-}
 
 beforeEach(() => {
   vi.useFakeTimers();

@@ -1,3 +1,4 @@
+import { HsmClient } from '../../../electron/hsm/client.main';
 import { createDispatcher } from '../../../electron/hsm/host/dispatcher.host';
 import type { HostMessage, ParentMessage } from '../../../electron/hsm/host/protocol.std';
 import type { HostExit, HostHandle, HostSpawner } from '../../../electron/hsm/host/spawner.std';
@@ -119,4 +120,26 @@ export class FakeTokenService {
   helper() {
     return 'not async, but still a method on the class';
   }
+}
+
+/** A client over fake hosts (restart after 100 ms), recording its connection events. */
+export function setupClient(options: ConstructorParameters<typeof HsmClient>[0] = {}) {
+  const services: FakeTokenService[] = [];
+  const spawner = fakeSpawner(() => {
+    const s = new FakeTokenService();
+    services.push(s);
+    return s;
+  });
+  const client = new HsmClient({ spawner, restart: { delaysMs: [100] }, ...options });
+  const events: [string, unknown][] = [];
+  for (const name of ['connection-lost', 'connection-restored', 'login-required', 'gave-up'] as const) {
+    client.on(name, (info: unknown) => events.push([name, info]));
+  }
+  return { client, spawner, services, events };
+}
+
+export async function loggedIn(client: HsmClient): Promise<void> {
+  await client.start();
+  await client.call('loadModule', { path: '/opt/vendor/libp11.so' });
+  await client.call('login', { slotId: 1, pin: '123456' });
 }
