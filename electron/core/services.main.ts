@@ -2,11 +2,10 @@ import type { AppAudit } from '../audit/app-audit.main';
 import type { GatewayService } from '../gateway/gateway-service.main';
 import type { TokensService } from '../hsm/tokens.main';
 import type { KeyLifecycleService } from '../keys/lifecycle.main';
-import type { Settings } from '../../shared/contract.std';
+import type { AppStatus, Settings } from '../../shared/contract.std';
 import type { Logger } from './logger.main';
 import type { DataPaths } from './paths.main';
 import type { EventBus } from './registry.main';
-import type { AppOptions } from './app.main';
 import type { FileDialogs, FileHandles } from './destination.main';
 
 /**
@@ -15,7 +14,7 @@ import type { FileDialogs, FileHandles } from './destination.main';
  * domain is wired without touching the others.
  */
 export interface AppServices {
-  mode: AppOptions['mode'];
+  mode: AppStatus['mode'];
   packaged: boolean;
   paths: DataPaths;
   logger: Logger;
