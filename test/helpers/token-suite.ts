@@ -18,7 +18,7 @@ import type {
   CapabilityName,
   SecretKeyType,
   WrapMechanism,
-} from '../../electron/hsm/pkcs11/types.std';
+} from '../../shared/tokens.std';
 
 /**
  * One suite for every PKCS#11 implementation mkm is tested on (SoftHSM2, openCryptoki, NSS

@@ -1,6 +1,6 @@
 import type { PKCS11, Handle, Template } from './pkcs11.host';
 import { pkcs11js, readBool, readUlong } from './pkcs11.host';
-import type { KeyUsage, ObjectClass, ObjectInfo } from './types.std';
+import type { KeyUsage, ObjectClass, ObjectInfo } from '../../../shared/tokens.std';
 
 /**
  * Object enumeration and description. One C_GetAttributeValue per object, with a template made

@@ -10,7 +10,7 @@ import {
   type Capability,
   type CapabilityName,
   type TokenSummary,
-} from './types.std';
+} from '../../../shared/tokens.std';
 
 /**
  * What the token really does, found by doing it on temporary objects, destroyed here. Session

@@ -133,7 +133,7 @@ import {
   type WrapKeyParams,
   type WrapMechanism,
   type WrapResult,
-} from './types.std';
+} from '../../../shared/tokens.std';
 import { wellKnownModules } from './well-known-modules.main';
 
 export interface TokenServiceOptions {

@@ -3,7 +3,7 @@ import { constants, publicEncrypt, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pkcs11js as P, readBool } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
-import type { KeyPurpose, KeyType } from '../../../electron/hsm/pkcs11/types.std';
+import type { KeyPurpose, KeyType } from '../../../shared/tokens.std';
 import { failure } from '../../helpers/failure';
 import { parsePkcs11ToolObjects } from '../../helpers/pkcs11-tool';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';

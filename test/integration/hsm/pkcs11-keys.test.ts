@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pkcs11js as P } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
-import type { GenerateKeyResult, ObjectInfo } from '../../../electron/hsm/pkcs11/types.std';
+import type { GenerateKeyResult, ObjectInfo } from '../../../shared/tokens.std';
 import { failure } from '../../helpers/failure';
 import { parsePkcs11ToolObjects } from '../../helpers/pkcs11-tool';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
