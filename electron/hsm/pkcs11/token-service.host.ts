@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import type { z } from 'zod';
 import { ERROR_SENTENCES, MkmError } from '../../../shared/errors.std';
 import { silentLogger, type Logger } from '../../core/logger.main';
-import { toMkmError } from './ckr.std';
+import { CKR_MEANS, toMkmError } from './ckr.std';
 import {
   countOrNull,
   decodeSlotFlags,
@@ -556,7 +556,7 @@ export class TokenService {
       );
     } catch (error) {
       const e = toMkmError(error);
-      if (!TEMPLATE_SUSPECT.has(String(e.details?.ckr))) throw e;
+      if (!CKR_MEANS.templateSuspect(e.details?.ckr)) throw e;
       // The token may refuse a usage set to false (tpm2-pkcs11: CKR_GENERAL_ERROR). Ask once more
       // without the refusals, then see which usages it gave beyond what mkm asked for.
       let wide: { publicKey: Handle; privateKey: Handle };
@@ -827,11 +827,7 @@ export class TokenService {
     } catch (error) {
       const e = toMkmError(error);
       const ckr = e.details?.ckr;
-      if (
-        ckr === 'CKR_MECHANISM_INVALID' ||
-        ckr === 'CKR_MECHANISM_PARAM_INVALID' ||
-        ckr === 'CKR_ARGUMENTS_BAD'
-      ) {
+      if (CKR_MEANS.mechanismUnsupported(ckr) || CKR_MEANS.argumentsBad(ckr)) {
         throw new MkmError(
           'MECHANISM_UNSUPPORTED',
           `This token does not sign with ${pss ? 'RSASSA-PSS (SHA-256)' : 'RSA PKCS#1 v1.5 (SHA-256)'}.`,
@@ -1135,7 +1131,7 @@ export class TokenService {
       handle = await create();
     } catch (error) {
       const e = toMkmError(error);
-      if (exportable && e.details?.ckr === 'CKR_ATTRIBUTE_TYPE_INVALID') throw exportRestrictionMissing(e);
+      if (exportable && CKR_MEANS.attributeTypeInvalid(e.details?.ckr)) throw exportRestrictionMissing(e);
       throw e;
     }
     if (!exportable) return handle;
@@ -1518,14 +1514,6 @@ export class TokenService {
   }
 }
 
-/** Answers with which a token may mean "not with these key settings" (tpm2-pkcs11: GENERAL_ERROR). */
-const TEMPLATE_SUSPECT = new Set([
-  'CKR_GENERAL_ERROR',
-  'CKR_FUNCTION_FAILED',
-  'CKR_TEMPLATE_INCONSISTENT',
-  'CKR_ATTRIBUTE_VALUE_INVALID',
-  'CKR_TEMPLATE_INCOMPLETE',
-]);
 const USAGES = new Set<BoolAttr>(['encrypt', 'decrypt', 'wrap', 'unwrap', 'sign', 'verify', 'derive']);
 const USAGE_ATTRS = new Set<number>([...USAGES].map((u) => BOOL_ATTR[u]));
 
@@ -1582,9 +1570,7 @@ const MECHANISM_WORDS: Record<CipherMechanism | WrapMechanism, string> = {
 function mechanismError(e: MkmError, mechanism: CipherMechanism | WrapMechanism): MkmError {
   const ckr = e.details?.ckr;
   const unsupported =
-    ckr === 'CKR_MECHANISM_INVALID' ||
-    ckr === 'CKR_MECHANISM_PARAM_INVALID' ||
-    (ckr === 'CKR_ARGUMENTS_BAD' && mechanism.startsWith('RSA_OAEP'));
+    CKR_MEANS.mechanismUnsupported(ckr) || (CKR_MEANS.argumentsBad(ckr) && mechanism.startsWith('RSA_OAEP'));
   if (!unsupported) return e;
   return new MkmError('MECHANISM_UNSUPPORTED', `This token does not support ${MECHANISM_WORDS[mechanism]}.`, {
     ...e.details,
@@ -1615,8 +1601,8 @@ function initialize(pkcs11: PKCS11, libraryParameters: string | undefined): void
     pkcs11.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
   } catch (error) {
     const name = toMkmError(error).details?.ckr;
-    if (name === 'CKR_CRYPTOKI_ALREADY_INITIALIZED') return;
-    if (name !== 'CKR_CANT_LOCK' && name !== 'CKR_ARGUMENTS_BAD') throw error;
+    if (CKR_MEANS.alreadyInitialized(name)) return;
+    if (!CKR_MEANS.lockingRefused(name)) throw error;
     pkcs11.C_Initialize();
   }
 }
@@ -1627,16 +1613,15 @@ function initialize(pkcs11: PKCS11, libraryParameters: string | undefined): void
  */
 export function initFailureMessage(e: MkmError, withParameters: boolean): string {
   const ckr = typeof e.details?.ckr === 'string' ? e.details.ckr : e.code;
-  const hint =
-    ckr === 'CKR_ARGUMENTS_BAD'
-      ? withParameters
-        ? ' The library refused its initialisation parameters: check them against its documentation.'
-        : ' This library may need initialisation parameters: give them with --module-params (or MKM_MODULE_PARAMS), or in Tokens when choosing the library.'
-      : ckr === 'CKR_GENERAL_ERROR' || ckr === 'CKR_DEVICE_ERROR'
-        ? ' The library could not reach its token or its own configuration (a service not running, a variable not set): see its documentation.'
-        : '';
+  const hint = CKR_MEANS.argumentsBad(ckr)
+    ? withParameters
+      ? ' The library refused its initialisation parameters: check them against its documentation.'
+      : ' This library may need initialisation parameters: give them with --module-params (or MKM_MODULE_PARAMS), or in Tokens when choosing the library.'
+    : CKR_MEANS.libraryUnreachable(ckr)
+      ? ' The library could not reach its token or its own configuration (a service not running, a variable not set): see its documentation.'
+      : '';
   // CKR_ARGUMENTS_BAD's usual sentence blames the app; at C_Initialize the hint says more.
-  const said = ckr === 'CKR_ARGUMENTS_BAD' ? '' : ` ${e.message}`;
+  const said = CKR_MEANS.argumentsBad(ckr) ? '' : ` ${e.message}`;
   return `${ERROR_SENTENCES.MODULE_INIT_FAILED.replace(/\.$/, '')} (C_Initialize answered ${ckr}).${said}${hint}`;
 }
 
