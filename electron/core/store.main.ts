@@ -5,9 +5,9 @@ import type { Settings } from '../../shared/contract.std';
 import type { Logger } from './logger.main';
 
 /**
- * Settings (and, with the lifecycle issue, key metadata) in one JSON file with a schema. A
- * store that fails to parse or to validate is never reset silently: it is moved aside, the last
- * good copy is restored, and the app says so.
+ * The settings and the PKCS#11 library choice in one JSON file with a schema (key metadata lives
+ * in the key inventory, `electron/keys/`, not here). A store that fails to parse or to validate
+ * is never reset silently: it is moved aside, the last good copy is restored, and the app says so.
  */
 export type StoreData = {
   settings: Settings;
