@@ -18,7 +18,7 @@ import {
   type CapabilitiesResult,
   type ModuleInfo,
   type SlotSummary,
-} from '../electron/hsm/pkcs11/types.std';
+} from '../shared/tokens.std';
 import { createSoftHsmToken, softHsmAvailable } from '../test/helpers/softhsm';
 import { acquireOpenCryptoki } from '../test/helpers/opencryptoki';
 import { createNssToken, nssUnavailable } from '../test/helpers/nss';

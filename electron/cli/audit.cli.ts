@@ -3,8 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
 import { checkDestination } from '../core/destination.main';
-import { addCommands } from './context.cli';
-import { loggedInSlot } from './tokens.cli';
+import { loggedInSlot, type CommandInstaller, type CommandModule } from './context.cli';
 
 /**
  * `mkm audit verify`, `mkm audit export` and `mkm audit recover`. With MKM_PIN set, verify logs
@@ -12,9 +11,7 @@ import { loggedInSlot } from './tokens.cli';
  * log; without it the chain is checked and the seals are not, which the exit code says.
  */
 export const VERIFY_EXIT = { OK: 0, TAMPERED: 1, SEALS_NOT_CHECKED: 3 } as const;
-addCommands((program, context) => {
-  const audit = program.command('audit').description('the tamper-evident audit log');
-
+const install: CommandInstaller = (audit, context) => {
   audit
     .command('verify')
     .description('check every entry: chain, seals, truncation, the token head; names the first bad entry')
@@ -31,7 +28,7 @@ Exit status:
       const ctx = context();
       if (process.env.MKM_PIN) {
         await loggedInSlot(ctx);
-        await ctx.app().audit.ready();
+        await (await ctx.app()).audit.ready();
       }
       const report = await ctx.call('audit.verify');
       ctx.out.result(report, () =>
@@ -63,7 +60,7 @@ Exit status:
       if (!opts.yes) throw new MkmError('CONFIRMATION_REQUIRED', 'Add --yes to make a new audit key.');
       const ctx = context();
       await loggedInSlot(ctx);
-      await ctx.app().audit.ready();
+      await (await ctx.app()).audit.ready();
       const r = await ctx.call('audit.replaceKey', { confirm: true });
       ctx.out.result(
         r,
@@ -88,7 +85,7 @@ Exit status:
       const ctx = context();
       if (process.env.MKM_PIN) {
         await loggedInSlot(ctx);
-        await ctx.app().audit.ready();
+        await (await ctx.app()).audit.ready();
       }
       const r = await ctx.call('audit.recover', { confirm: true });
       ctx.out.result(r, () =>
@@ -117,7 +114,7 @@ Exit status:
       if (opts.out) {
         // Out of the data folder, and never over a file unless --force says so.
         const out = checkDestination(resolve(opts.out), {
-          dataDir: ctx.app().paths.root,
+          dataDir: (await ctx.app()).paths.root,
           overwrite: opts.force ?? false,
         });
         try {
@@ -132,4 +129,6 @@ Exit status:
         process.stdout.write(content);
       }
     });
-});
+};
+
+export const commands: CommandModule['commands'] = { audit: install };

@@ -11,10 +11,9 @@ import type {
 } from '../../shared/contract/console.std';
 import { MkmError } from '../../shared/errors.std';
 import { TOKEN_WAIT_PHASES } from '../hsm/operations.main';
-import { addCommands, commandGroup } from './context.cli';
+import { loggedInSlot, resolveKey, type CommandInstaller, type CommandModule } from './context.cli';
 import { resolveProfile } from './gateway.cli';
 import { usage } from './output.cli';
-import { loggedInSlot, resolveKey } from './tokens.cli';
 
 /**
  * `mkm console ...`: the payload test console headless. Card data typed on a command line
@@ -148,9 +147,7 @@ function readEnvelope(source: string) {
   };
 }
 
-addCommands((program, context) => {
-  const group = commandGroup(program, 'console', 'the payload test console: encrypt, verify, batch');
-
+const install: CommandInstaller = (group, context) => {
   group
     .command('compose')
     .description('check a test payload: Luhn, ABA, expiration, CVV length (values are never printed)')
@@ -316,7 +313,7 @@ addCommands((program, context) => {
         } else {
           target = { profileId: (await resolveProfile(ctx, opts.profile)).id };
         }
-        const events = ctx.app().events;
+        const events = (await ctx.app()).events;
         const tty = process.stderr.isTTY;
         const stop = events.subscribe((name, payload) => {
           if (name !== 'progress') return;
@@ -354,4 +351,6 @@ addCommands((program, context) => {
         }
       },
     );
-});
+};
+
+export const commands: CommandModule['commands'] = { console: install };

@@ -14,10 +14,15 @@ import {
 } from '../../shared/contract/exchange.std';
 import { MkmError } from '../../shared/errors.std';
 import { refuseInDataFolder } from '../core/destination.main';
-import { addCommands, type CliContext } from './context.cli';
+import {
+  loggedInSlot,
+  resolveKey,
+  type CliContext,
+  type CommandInstaller,
+  type CommandModule,
+} from './context.cli';
 import { resolveProfile } from './gateway.cli';
 import { usage } from './output.cli';
-import { loggedInSlot, resolveKey } from './tokens.cli';
 
 /**
  * `mkm exchange ...`: signed exchange packages (.mkmx) between an air-gapped machine with the
@@ -116,11 +121,7 @@ async function keyIdOf(
   return (await resolveKey(ctx, slotId, ref, classes))[0]!.id;
 }
 
-addCommands((program, context) => {
-  const exchange = program
-    .command('exchange')
-    .description('signed exchange packages (.mkmx) for air-gapped machines: export, verify, import');
-
+const install: CommandInstaller = (exchange, context) => {
   exchange
     .command('export')
     .description('make a signed package on the token (needs MKM_PIN)')
@@ -194,7 +195,7 @@ addCommands((program, context) => {
         });
         try {
           // Public material only, so readable by others (it is carried to another machine).
-          writeFileSync(refuseInDataFolder(resolve(opts.out), ctx.app().paths.root), made.text, {
+          writeFileSync(refuseInDataFolder(resolve(opts.out), (await ctx.app()).paths.root), made.text, {
             flag: opts.force ? 'w' : 'wx',
             mode: 0o644,
           });
@@ -351,4 +352,6 @@ addCommands((program, context) => {
         r.removed ? `no longer trusted: ${fingerprint}` : `${fingerprint} was not trusted`,
       );
     });
-});
+};
+
+export const commands: CommandModule['commands'] = { exchange: install };

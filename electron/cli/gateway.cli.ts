@@ -9,10 +9,15 @@ import type {
   GatewaySigningKeyView,
 } from '../../shared/contract.std';
 import { MkmError } from '../../shared/errors.std';
-import { addCommands, type CliContext } from './context.cli';
+import {
+  loggedInSlot,
+  resolveKey,
+  type CliContext,
+  type CommandInstaller,
+  type CommandModule,
+} from './context.cli';
 import { usage } from './output.cli';
 import { readPin } from './pin.cli';
-import { loggedInSlot, resolveKey } from './tokens.cli';
 
 /**
  * `mkm gateway ...`: gateway profiles, the gateway's public key, the merchant's transport key,
@@ -154,11 +159,7 @@ function pinnedKeyCommands<S>(gateway: Command, context: () => CliContext, spec:
     });
 }
 
-addCommands((program, context) => {
-  const gateway = program
-    .command('gateway')
-    .description("payment gateway profiles, keys and key sets (password from the profile's --password-env)");
-
+const install: CommandInstaller = (gateway, context) => {
   gateway
     .command('add')
     .description('add a gateway profile (the password is never stored)')
@@ -338,4 +339,6 @@ addCommands((program, context) => {
       ctx.call('gateway.confirmSigningKeyRotation', { profileId, fingerprint }),
     text: signingKeyText,
   });
-});
+};
+
+export const commands: CommandModule['commands'] = { gateway: install };

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { Option } from 'commander';
 import {
   LIFECYCLE_KEY_TYPES,
   LIFECYCLE_PURPOSES,
@@ -9,8 +9,7 @@ import {
   type LifecycleVersionView,
 } from '../../shared/contract.std';
 import { MkmError } from '../../shared/errors.std';
-import { addCommands, type CliContext } from './context.cli';
-import { loggedInSlot } from './tokens.cli';
+import { loggedInSlot, type CliContext, type CommandModule } from './context.cli';
 
 /**
  * Managed keys (the key lifecycle): `mkm lifecycle list`, `mkm keys list --state S` (delegates
@@ -120,26 +119,16 @@ function dueText(report: LifecycleDueReport): string {
   return lines.length ? lines.join('\n') : 'nothing is due';
 }
 
-function keysCommand(program: Command): Command {
-  const keys = program.commands.find((c) => c.name() === 'keys');
-  // tokens.cli.ts registers `keys` first (commands.cli.ts imports it before this file).
-  if (!keys) throw new Error('The keys command must be registered before the lifecycle commands.');
-  return keys;
-}
+export const commands: CommandModule['commands'] = {
+  lifecycle: (lifecycle, context) =>
+    lifecycle
+      .command('list')
+      .description('list the managed keys with their versions (never key material)')
+      .option('--state <state>', `only versions in this state (${LIFECYCLE_STATES.join(', ')})`)
+      .action(async (opts: { state?: string }) => listManagedKeys(context(), opts.state)),
 
-addCommands((program, context) => {
-  program
-    .command('lifecycle')
-    .description('managed keys: versions, states and rotation')
-    .command('list')
-    .description('list the managed keys with their versions (never key material)')
-    .option('--state <state>', `only versions in this state (${LIFECYCLE_STATES.join(', ')})`)
-    .action(async (opts: { state?: string }) => listManagedKeys(context(), opts.state));
-
-  program
-    .command('rotate <ref>')
-    .description('rotate a managed key (by id or name) now: a new primary version, the old one in grace')
-    .action(async (ref: string) => {
+  rotate: (rotate, context) =>
+    rotate.action(async (ref: string) => {
       const ctx = context();
       await loggedInSlot(ctx);
       const { logicalKey, version } = await ctx.call('lifecycle.rotate', { ref });
@@ -147,107 +136,113 @@ addCommands((program, context) => {
         { logicalKey, version },
         () => `rotated "${logicalKey.name}" to v${version.version}\n${keyText(logicalKey)}`,
       );
-    });
+    }),
 
-  const keys = keysCommand(program);
-
-  keys
-    .command('create')
-    .description('create a managed key: version 1 generated on the token, rotated by policy')
-    .requiredOption('--name <name>', 'the logical key name')
-    .addOption(
-      new Option('--purpose <purpose>', 'what the key is for')
-        .choices([...LIFECYCLE_PURPOSES])
-        .makeOptionMandatory(),
-    )
-    .addOption(
-      new Option('--type <type>', 'key type (default: by purpose)').choices([...LIFECYCLE_KEY_TYPES]),
-    )
-    .action(
-      async (opts: {
-        name: string;
-        purpose: (typeof LIFECYCLE_PURPOSES)[number];
-        type?: (typeof LIFECYCLE_KEY_TYPES)[number];
-      }) => {
-        const ctx = context();
-        const slot = await loggedInSlot(ctx);
-        const { logicalKey, version } = await ctx.call('lifecycle.create', {
-          name: opts.name,
-          purpose: opts.purpose,
-          slotId: slot.slotId,
-          ...(opts.type ? { type: opts.type } : {}),
-        });
-        ctx.out.result({ logicalKey, version }, () => `created "${logicalKey.name}"\n${keyText(logicalKey)}`);
-      },
-    );
-
-  keys
-    .command('compromise <ref>')
-    .description('declare a managed key version (by version id, label or CKA_ID) compromised')
-    .option('--note <note>', 'why (kept in the audit log)')
-    .action(async (ref: string, opts: { note?: string }) => {
-      const ctx = context();
-      const version = await resolveVersion(ctx, ref);
-      // A compromised primary is replaced at once: that needs the token.
-      await loggedInSlot(ctx);
-      const result = await ctx.call('lifecycle.compromise', {
-        versionId: version.id,
-        ...(opts.note !== undefined ? { note: opts.note } : {}),
-      });
-      ctx.out.result(result, () =>
-        [
-          `version v${result.compromised.version} ${result.compromised.id} is ${result.compromised.state}`,
-          result.replacement
-            ? `replaced by v${result.replacement.version} ${result.replacement.id} (primary)`
-            : '',
-        ]
-          .filter(Boolean)
-          .join('\n'),
+  keys: (keys, context) => {
+    keys
+      .command('create')
+      .description('create a managed key: version 1 generated on the token, rotated by policy')
+      .requiredOption('--name <name>', 'the logical key name')
+      .addOption(
+        new Option('--purpose <purpose>', 'what the key is for')
+          .choices([...LIFECYCLE_PURPOSES])
+          .makeOptionMandatory(),
+      )
+      .addOption(
+        new Option('--type <type>', 'key type (default: by purpose)').choices([...LIFECYCLE_KEY_TYPES]),
+      )
+      .action(
+        async (opts: {
+          name: string;
+          purpose: (typeof LIFECYCLE_PURPOSES)[number];
+          type?: (typeof LIFECYCLE_KEY_TYPES)[number];
+        }) => {
+          const ctx = context();
+          const slot = await loggedInSlot(ctx);
+          const { logicalKey, version } = await ctx.call('lifecycle.create', {
+            name: opts.name,
+            purpose: opts.purpose,
+            slotId: slot.slotId,
+            ...(opts.type ? { type: opts.type } : {}),
+          });
+          ctx.out.result(
+            { logicalKey, version },
+            () => `created "${logicalKey.name}"\n${keyText(logicalKey)}`,
+          );
+        },
       );
-    });
 
-  keys
-    .command('destroy-version <ref>')
-    .description(
-      'destroy a managed key version (by version id, label or CKA_ID) on the token; the record stays as a tombstone',
-    )
-    .option('--yes', 'confirm the destruction')
-    .option('--confirm-label <label>', "the version's label, typed again")
-    .action(async (ref: string, opts: { yes?: boolean; confirmLabel?: string }) => {
-      const ctx = context();
-      const version = await resolveVersion(ctx, ref);
-      if (!opts.yes || opts.confirmLabel === undefined) {
-        throw new MkmError(
-          'CONFIRMATION_REQUIRED',
-          `Destroying a key cannot be undone: add --yes and --confirm-label "${version.label}".`,
-          { versionId: version.id },
+    keys
+      .command('compromise <ref>')
+      .description('declare a managed key version (by version id, label or CKA_ID) compromised')
+      .option('--note <note>', 'why (kept in the audit log)')
+      .action(async (ref: string, opts: { note?: string }) => {
+        const ctx = context();
+        const version = await resolveVersion(ctx, ref);
+        // A compromised primary is replaced at once: that needs the token.
+        await loggedInSlot(ctx);
+        const result = await ctx.call('lifecycle.compromise', {
+          versionId: version.id,
+          ...(opts.note !== undefined ? { note: opts.note } : {}),
+        });
+        ctx.out.result(result, () =>
+          [
+            `version v${result.compromised.version} ${result.compromised.id} is ${result.compromised.state}`,
+            result.replacement
+              ? `replaced by v${result.replacement.version} ${result.replacement.id} (primary)`
+              : '',
+          ]
+            .filter(Boolean)
+            .join('\n'),
         );
-      }
-      await loggedInSlot(ctx);
-      const destroyed = await ctx.call('lifecycle.destroy', {
-        versionId: version.id,
-        confirm: true,
-        confirmLabel: opts.confirmLabel,
       });
-      ctx.out.result(destroyed, () => `version v${destroyed.version} ${destroyed.id} is ${destroyed.state}`);
-    });
 
-  keys
-    .command('deactivate <ref>')
-    .description('end the use of a replaced managed key version for new work (it still decrypts)')
-    .action(async (ref: string) => {
-      const ctx = context();
-      const version = await resolveVersion(ctx, ref);
-      const result = await ctx.call('lifecycle.deactivate', { versionId: version.id });
-      ctx.out.result(result, () => `version v${result.version} ${result.id} is ${result.state}`);
-    });
+    keys
+      .command('destroy-version <ref>')
+      .description(
+        'destroy a managed key version (by version id, label or CKA_ID) on the token; the record stays as a tombstone',
+      )
+      .option('--yes', 'confirm the destruction')
+      .option('--confirm-label <label>', "the version's label, typed again")
+      .action(async (ref: string, opts: { yes?: boolean; confirmLabel?: string }) => {
+        const ctx = context();
+        const version = await resolveVersion(ctx, ref);
+        if (!opts.yes || opts.confirmLabel === undefined) {
+          throw new MkmError(
+            'CONFIRMATION_REQUIRED',
+            `Destroying a key cannot be undone: add --yes and --confirm-label "${version.label}".`,
+            { versionId: version.id },
+          );
+        }
+        await loggedInSlot(ctx);
+        const destroyed = await ctx.call('lifecycle.destroy', {
+          versionId: version.id,
+          confirm: true,
+          confirmLabel: opts.confirmLabel,
+        });
+        ctx.out.result(
+          destroyed,
+          () => `version v${destroyed.version} ${destroyed.id} is ${destroyed.state}`,
+        );
+      });
 
-  keys
-    .command('due')
-    .description('which managed keys need rotating, and why')
-    .action(async () => {
-      const ctx = context();
-      const report = await ctx.call('lifecycle.due');
-      ctx.out.result(report, () => dueText(report));
-    });
-});
+    keys
+      .command('deactivate <ref>')
+      .description('end the use of a replaced managed key version for new work (it still decrypts)')
+      .action(async (ref: string) => {
+        const ctx = context();
+        const version = await resolveVersion(ctx, ref);
+        const result = await ctx.call('lifecycle.deactivate', { versionId: version.id });
+        ctx.out.result(result, () => `version v${result.version} ${result.id} is ${result.state}`);
+      });
+
+    keys
+      .command('due')
+      .description('which managed keys need rotating, and why')
+      .action(async () => {
+        const ctx = context();
+        const report = await ctx.call('lifecycle.due');
+        ctx.out.result(report, () => dueText(report));
+      });
+  },
+};

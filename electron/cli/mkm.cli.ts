@@ -3,18 +3,18 @@ import { resolve } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
 import type { AppStatus } from '../../shared/contract.std';
 import { MkmError } from '../../shared/errors.std';
-import { createApp, type App } from '../core/app.main';
+import type { App } from '../core/app.main';
 import { TOKEN_WAIT_PHASES } from '../hsm/operations.main';
-import { unsealedStateWritten } from '../audit/state-seal.main';
 import { defaultDataDir } from '../core/paths.main';
 import { createOutput, EXIT, usage } from './output.cli';
 import './commands.cli';
-import { installers, type CliContext, type GlobalOptions } from './context.cli';
-import { loggedInSlot } from './tokens.cli';
+import { installCommandGroups, loggedInSlot, type CliContext, type GlobalOptions } from './context.cli';
 
 /**
  * `mkm`: the same services as the desktop app, headless. Commands go through the same
  * registry as the UI (transport "cli"), so they get the same validation and the same errors.
+ * Start-up is paid by every scripted command: the services and each command's module load only
+ * when a command needs them (`mkm --version` builds nothing).
  */
 function statusText(s: AppStatus): string {
   return [
@@ -48,9 +48,13 @@ function printTokenWaits(name: string, payload: unknown): void {
   if (TOKEN_WAIT_PHASES.includes(p.phase)) process.stderr.write(`${p.message}\n`);
 }
 
-export function buildProgram(argvJson: boolean): { program: Command; context: () => CliContext } {
+export function buildProgram(argvJson: boolean): {
+  program: Command;
+  context: () => CliContext;
+  commands: { loadAll(): Promise<void> };
+} {
   let cached: CliContext | null = null;
-  let app: App | null = null;
+  let app: Promise<App> | null = null;
   const program = new Command();
   program
     .name('mkm')
@@ -75,33 +79,35 @@ export function buildProgram(argvJson: boolean): { program: Command; context: ()
     if (cached) return cached;
     const opts = program.opts<GlobalOptions>();
     const options: GlobalOptions = { ...opts, json: argvJson || opts.json, dataDir: resolve(opts.dataDir) };
-    const getApp = () => {
-      if (app) return app;
-      app = createApp({
-        mode: 'cli',
-        dataDir: options.dataDir,
-        moduleOverride: options.module,
-        moduleParametersOverride: options.moduleParams,
-        isTrustedSender: (s) => s.transport === 'cli',
-      });
-      app.events.subscribe(printTokenWaits);
-      return app;
-    };
+    const getApp = () =>
+      (app ??= import('../core/app.main').then(({ createApp }) => {
+        const created = createApp({
+          mode: 'cli',
+          dataDir: options.dataDir,
+          moduleOverride: options.module,
+          moduleParametersOverride: options.moduleParams,
+          isTrustedSender: (s) => s.transport === 'cli',
+        });
+        created.events.subscribe(printTokenWaits);
+        return created;
+      }));
     cached = {
       options,
       out: createOutput(options.json),
       app: getApp,
       close: async () => {
+        if (!app) return;
         // A pinned-state file written without a login is sealed by logging in before the end.
-        if (app && process.env.MKM_PIN && unsealedStateWritten()) await loggedInSlot(cached!).catch(() => {});
-        await app?.close();
+        const { unsealedStateWritten } = await import('../audit/state-seal.main');
+        if (process.env.MKM_PIN && unsealedStateWritten()) await loggedInSlot(cached!).catch(() => {});
+        await (await app).close();
       },
       async call(channel, request) {
-        let envelope = await getApp().registry.dispatch(channel, request, { transport: 'cli' });
+        let envelope = await (await getApp()).registry.dispatch(channel, request, { transport: 'cli' });
         // Pinned state is only trusted once the token checked its seal: log in with MKM_PIN, once.
         if (!envelope.ok && envelope.error.code === 'STATE_UNCHECKED' && process.env.MKM_PIN) {
           await loggedInSlot(cached!);
-          envelope = await getApp().registry.dispatch(channel, request, { transport: 'cli' });
+          envelope = await (await getApp()).registry.dispatch(channel, request, { transport: 'cli' });
         }
         if (!envelope.ok) throw MkmError.fromShape(envelope.error);
         return envelope.result as never;
@@ -119,15 +125,20 @@ export function buildProgram(argvJson: boolean): { program: Command; context: ()
       ctx.out.result(status, () => statusText(status));
     });
 
-  for (const install of installers) install(program, context);
-  return { program, context };
+  const commands = installCommandGroups(program, context);
+  return { program, context, commands };
 }
 
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   const out = createOutput(json);
-  const { program, context } = buildProgram(json);
+  const { program, context, commands } = buildProgram(json);
   try {
+    // No command named, or `mkm help X` (commander prints it without dispatching): the help
+    // and the usage errors see every command in full.
+    if (argv.includes('help') || !program.commands.some((c) => argv.includes(c.name()))) {
+      await commands.loadAll();
+    }
     await program.parseAsync(argv, { from: 'user' });
     // A command that printed its result but must still fail (a tampered audit log) sets it.
     return typeof process.exitCode === 'number' && process.exitCode !== 0 ? process.exitCode : EXIT.OK;

@@ -6,9 +6,8 @@ import { MkmError } from '../../shared/errors.std';
 import { writeFileAtomic } from '../core/atomic-file.main';
 import { STATUS_LABELS } from '../report/report.std';
 import { refuseInDataFolder } from '../core/destination.main';
-import { addCommands, commandGroup, type CliContext } from './context.cli';
+import { loggedInSlot, type CliContext, type CommandInstaller, type CommandModule } from './context.cli';
 import { usage } from './output.cli';
-import { loggedInSlot } from './tokens.cli';
 
 /**
  * `mkm report pci`, `mkm report custodians`, `mkm report acknowledge`, `mkm report revoke`.
@@ -67,13 +66,11 @@ function textOf(t: CustodianText): string {
 async function loginIfPin(ctx: CliContext): Promise<{ skipToken: boolean }> {
   if (!process.env.MKM_PIN) return { skipToken: true };
   await loggedInSlot(ctx);
-  await ctx.app().audit.ready();
+  await (await ctx.app()).audit.ready();
   return { skipToken: false };
 }
 
-addCommands((program, context) => {
-  const report = commandGroup(program, 'report', 'compliance reports and key custodians');
-
+const install: CommandInstaller = (report, context) => {
   report
     .command('pci')
     .description('the PCI DSS v4 3.6/3.7 report: evidence and status per requirement (HTML or PDF)')
@@ -93,7 +90,7 @@ addCommands((program, context) => {
       const format = formatOf(opts.out, opts.format);
       const exported = await ctx.call('report.exportPci', { format, ...(await loginIfPin(ctx)) });
       const data = Buffer.from(exported.content, exported.encoding === 'base64' ? 'base64' : 'utf8');
-      writeReport(refuseInDataFolder(resolve(opts.out), ctx.app().paths.root), data, opts.force);
+      writeReport(refuseInDataFolder(resolve(opts.out), (await ctx.app()).paths.root), data, opts.force);
       const { summary } = exported;
       ctx.out.result(
         { out: opts.out, format, bytes: data.length, summary },
@@ -164,4 +161,6 @@ addCommands((program, context) => {
       });
       ctx.out.result(c, () => `revoked: ${custodianLine(c)}`);
     });
-});
+};
+
+export const commands: CommandModule['commands'] = { report: install };

@@ -1,13 +1,11 @@
 import { resolve } from 'node:path';
-import { addCommands } from './context.cli';
+import type { CommandInstaller, CommandModule } from './context.cli';
 
 /**
  * `mkm support bundle --out FILE [--preview] [--force]`: the redacted diagnostics file.
  * --preview prints exactly what would be written and writes nothing.
  */
-addCommands((program, context) => {
-  const support = program.command('support').description('diagnostics for support (redacted)');
-
+const install: CommandInstaller = (support, context) => {
   support
     .command('bundle')
     .description('write one redacted diagnostics file (no PAN, CVV, PIN, password or key material)')
@@ -31,4 +29,6 @@ addCommands((program, context) => {
         () => `wrote ${written.outPath} (${written.bytes} bytes, sha256 ${written.sha256})`,
       );
     });
-});
+};
+
+export const commands: CommandModule['commands'] = { support: install };

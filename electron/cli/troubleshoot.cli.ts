@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Diagnosis } from '../../shared/contract/troubleshoot.std';
 import { MkmError } from '../../shared/errors.std';
-import { addCommands, commandGroup, type CliContext } from './context.cli';
-import { loggedInSlot } from './tokens.cli';
+import { loggedInSlot, type CliContext, type CommandInstaller, type CommandModule } from './context.cli';
 
 /**
  * `mkm console diagnose --in FILE|-`: the troubleshooter. Exit 0 whenever a diagnosis was made,
@@ -60,11 +59,13 @@ async function diagnoseCommand(ctx: CliContext, opts: { in: string; profile?: st
   ctx.out.result(diagnosis, () => diagnosisText(diagnosis));
 }
 
-addCommands((program, context) => {
-  commandGroup(program, 'console', 'the payload test console')
+const install: CommandInstaller = (group, context) => {
+  group
     .command('diagnose')
     .description('diagnose a ciphertext, CSE field, request body, envelope or PEM (findings with fixes)')
     .requiredOption('--in <file>', 'the file to diagnose, or - for standard input')
     .option('--profile <id>', 'the gateway profile the payload targets')
     .action(async (opts: { in: string; profile?: string }) => diagnoseCommand(context(), opts));
-});
+};
+
+export const commands: CommandModule['commands'] = { console: install };

@@ -13,7 +13,7 @@ import { MkmError, toErrorShape } from '../../shared/errors.std';
 import { AUDIT_KEY_LABEL, AppAudit } from '../audit/app-audit.main';
 import { createLogger, type Logger } from './logger.main';
 import { dataPaths, type DataPaths } from './paths.main';
-import { EventBus, Registry, type Handlers, type SenderInfo } from './registry.main';
+import { EventBus, Registry, type CallContext, type Handlers, type SenderInfo } from './registry.main';
 import { FileHandles, type FileDialogs } from './destination.main';
 import { DEFAULT_SETTINGS, openStore, type StoreFactory } from './store.main';
 import { keyHandlers, tokenHandlers } from '../hsm/handlers.main';
@@ -25,11 +25,6 @@ import { EmbeddedSandbox } from '../gateway/embedded-sandbox.main';
 import { gatewayHandlers } from '../gateway/handlers.main';
 import { lifecycleHandlers } from '../keys/handlers.main';
 import { KeyLifecycleService } from '../keys/lifecycle.main';
-import { consoleHandlers } from '../console/console-handlers.main';
-import { troubleshootHandlers } from '../console/troubleshoot-handlers.main';
-import { exchangeHandlers } from '../gateway/exchange/exchange-handlers.main';
-import { reportHandlers } from '../report/report-handlers.main';
-import { supportHandlers } from '../support/support-handlers.main';
 import type { AppServices } from './services.main';
 
 /**
@@ -347,11 +342,22 @@ export function createApp(options: AppOptions): App {
       },
       replaceKey: () => audit.replaceKey(),
     },
-    console: consoleHandlers(services),
-    troubleshoot: troubleshootHandlers(services),
-    support: supportHandlers(services),
-    report: reportHandlers(services),
-    exchange: exchangeHandlers(services),
+    // Built on their first call: a CLI command that never reaches them never loads their code.
+    console: lazyHandlers('console', async () =>
+      (await import('../console/console-handlers.main')).consoleHandlers(services),
+    ),
+    troubleshoot: lazyHandlers('troubleshoot', async () =>
+      (await import('../console/troubleshoot-handlers.main')).troubleshootHandlers(services),
+    ),
+    support: lazyHandlers('support', async () =>
+      (await import('../support/support-handlers.main')).supportHandlers(services),
+    ),
+    report: lazyHandlers('report', async () =>
+      (await import('../report/report-handlers.main')).reportHandlers(services),
+    ),
+    exchange: lazyHandlers('exchange', async () =>
+      (await import('../gateway/exchange/exchange-handlers.main')).exchangeHandlers(services),
+    ),
   };
 
   const registry = new Registry({
@@ -436,6 +442,32 @@ function auditGuardedKeys(
 function operationIdOf(request: unknown): string | undefined {
   const id = (request as { operationId?: unknown } | null)?.operationId;
   return typeof id === 'string' ? id : undefined;
+}
+
+/**
+ * A domain's handlers whose module is imported, and whose factory runs, on the first call; a
+ * factory that failed is tried again on the next call (as a restart would).
+ */
+function lazyHandlers<NS extends keyof Contract>(
+  ns: NS,
+  load: () => Promise<Handlers<Contract>[NS]>,
+): Handlers<Contract>[NS] {
+  type Loose = Record<string, (request: unknown, ctx: CallContext) => unknown>;
+  let loaded: Promise<Loose> | null = null;
+  const methods = Object.keys(contract[ns]).map((method) => {
+    const call = async (request: unknown, ctx: CallContext) => {
+      loaded ??= load().then(
+        (handlers) => handlers as unknown as Loose,
+        (error: unknown) => {
+          loaded = null;
+          throw error;
+        },
+      );
+      return (await loaded)[method]!(request, ctx);
+    };
+    return [method, call] as const;
+  });
+  return Object.fromEntries(methods) as unknown as Handlers<Contract>[NS];
 }
 
 function safeHost(url: string): string {

@@ -2,20 +2,21 @@ import type { AppAudit } from '../audit/app-audit.main';
 import type { GatewayService } from '../gateway/gateway-service.main';
 import type { TokensService } from '../hsm/tokens.main';
 import type { KeyLifecycleService } from '../keys/lifecycle.main';
-import type { Settings } from '../../shared/contract.std';
+import type { AppStatus, Settings } from '../../shared/contract.std';
 import type { Logger } from './logger.main';
 import type { DataPaths } from './paths.main';
 import type { EventBus } from './registry.main';
-import type { AppOptions } from './app.main';
 import type { FileDialogs, FileHandles } from './destination.main';
 
 /**
- * What a domain's handlers may use: the services `createApp` composed once. Each domain's
- * `handlers.main.ts` takes this and returns its slice of the contract's handlers, so a new
- * domain is wired without touching the others.
+ * What a domain's handlers may use: the services `createApp` composed once. The console,
+ * troubleshoot, support, report and exchange handler factories take this and return their slice
+ * of the contract's handlers (built on the first call, see `lazyHandlers`); the hsm, gateway and
+ * lifecycle factories (`handlers.main.ts`) still take their services one by one, and the app,
+ * settings and audit handlers are inline in `createApp`.
  */
 export interface AppServices {
-  mode: AppOptions['mode'];
+  mode: AppStatus['mode'];
   packaged: boolean;
   paths: DataPaths;
   logger: Logger;

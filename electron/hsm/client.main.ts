@@ -16,7 +16,7 @@ import { watchSlots } from './host/slot-watch.main';
 import type { SlotsChange } from './host/slots.std';
 import type { HostExit, HostHandle, HostSpawner } from './host/spawner.std';
 import { systemTimers, type ClientTimers } from './host/timers.std';
-import type { SlotSummary } from './pkcs11/types.std';
+import type { SlotSummary } from '../../shared/tokens.std';
 
 export type { SlotId } from './host/logins.main';
 

@@ -17,7 +17,7 @@ import {
   type ModuleInfo,
   type SlotSummary,
   type WellKnownModule,
-} from './pkcs11/types.std';
+} from '../../shared/tokens.std';
 import { TokenOperations } from './operations.main';
 import { identifyLibrary, type LibraryIdentity } from './module-identity.main';
 import { wellKnownModules } from './pkcs11/well-known-modules.main';

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
 import { AUDIT_KEY_LABEL } from '../audit/app-audit.main';
 import { silentLogger, type Logger } from '../core/logger.main';
-import type { ObjectInfo } from '../hsm/pkcs11/types.std';
+import type { ObjectInfo } from '../../shared/tokens.std';
 import {
   EMPTY_INVENTORY,
   InventoryDataSchema,

@@ -4,7 +4,7 @@ import type { AuditAppend, AuditKeyRef } from '../audit/audit-log.main';
 import { silentLogger, type Logger } from '../core/logger.main';
 import { parseRsaPublicKey, spkiPem } from '../crypto/pem.main';
 import type { HsmMethodName, HsmParams, HsmResult } from '../hsm/host/protocol.std';
-import type { ObjectClass, ObjectInfo } from '../hsm/pkcs11/types.std';
+import type { ObjectClass, ObjectInfo } from '../../shared/tokens.std';
 import { InventoryStore, versionsOf, type ReconcileReport } from './inventory.main';
 import {
   addDays,

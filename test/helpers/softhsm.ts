@@ -8,7 +8,7 @@ import { writeSoftHsmConf } from '../../electron/hsm/demo-token.main';
  * A fresh SoftHSM2 token in its own temp directory, for integration tests.
  *
  *   const hsm = createSoftHsmToken();            // sets process.env.SOFTHSM2_CONF
- *   const svc = new TokenService();
+ *   const svc = hostTokenService();              // test/helpers/host-token-service.ts
  *   await svc.loadModule({ path: hsm.modulePath });
  *   await svc.login({ slotId: hsm.slotId, pin: hsm.userPin });
  *   ...

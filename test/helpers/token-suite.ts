@@ -12,13 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../shared/errors.std';
 import { MkmError } from '../../shared/errors.std';
 import { aesCmacKcv } from '../../electron/crypto/kcv.main';
-import { TokenService } from '../../electron/hsm/pkcs11/token-service.host';
+import type { TokenService } from '../../electron/hsm/pkcs11/token-service.host';
 import type {
   CapabilitiesResult,
   CapabilityName,
   SecretKeyType,
   WrapMechanism,
-} from '../../electron/hsm/pkcs11/types.std';
+} from '../../shared/tokens.std';
+import { hostTokenService } from './host-token-service';
 
 /**
  * One suite for every PKCS#11 implementation mkm is tested on (SoftHSM2, openCryptoki, NSS
@@ -137,7 +138,7 @@ export function tokenSuite(start: () => Promise<TokenUnderTest>): void {
   });
   async function setUp(): Promise<void> {
     t = await start();
-    svc = new TokenService();
+    svc = hostTokenService();
     await svc.loadModule({
       path: t.modulePath,
       ...(t.libraryParameters ? { libraryParameters: t.libraryParameters } : {}),

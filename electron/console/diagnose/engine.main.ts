@@ -4,7 +4,7 @@ import { encodeBase64, parseBase64 } from '../../../shared/formats/encoding.std'
 import type { CsePadding } from '../../crypto/cse.main';
 import { macInput } from '../../crypto/envelope.main';
 import { parseRsaPublicKey } from '../../crypto/pem.main';
-import type { CipherMechanism } from '../../hsm/pkcs11/types.std';
+import type { CipherMechanism } from '../../../shared/tokens.std';
 import {
   classify,
   clearValueFinding,

@@ -7,7 +7,7 @@ import { encryptField, type CsePadding } from '../../crypto/cse.main';
 import { parseNextKeySet, secureResponseSchema, type NextKeySet } from '../../crypto/envelope.main';
 import { parseRsaPublicKey, type RsaPublicKey } from '../../crypto/pem.main';
 import type { HsmResult } from '../../hsm/host/protocol.std';
-import type { CapabilitiesResult, WrapMechanism } from '../../hsm/pkcs11/types.std';
+import type { CapabilitiesResult, WrapMechanism } from '../../../shared/tokens.std';
 import {
   GatewayHttpError,
   HttpsJsonClient,

@@ -1,6 +1,7 @@
+import type { z } from 'zod';
 import { MkmError, toErrorShape, type MkmErrorShape } from '../../../shared/errors.std';
 import type { Logger } from '../../core/logger.main';
-import { parseParentMessage, type CallMessage, type HostMessage } from './protocol.std';
+import { parseHsmParams, parseParentMessage, type CallMessage, type HostMessage } from './protocol.std';
 
 export interface DispatcherOptions {
   /** The object whose methods are the operations; in production the TokenService. */
@@ -10,8 +11,12 @@ export interface DispatcherOptions {
   onShutdown?: () => void;
   /** Interval of the "still running" heartbeat sent for every call. */
   tickMs?: number;
-  /** Method names main may call; anything else is UNKNOWN_CHANNEL. Default: any public-looking method. */
-  methods?: readonly string[];
+  /**
+   * The methods main may call, each with the schema its params are parsed with before the method
+   * runs (production: HSM_METHODS); anything else is UNKNOWN_CHANNEL. Default: any
+   * public-looking method, params as they came.
+   */
+  methods?: Readonly<Record<string, z.ZodType>>;
   /** A second look at a failure before it is answered (e.g. was the token removed?). */
   refineError?: (call: CallMessage, error: MkmErrorShape) => Promise<MkmErrorShape>;
 }
@@ -62,11 +67,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   };
 
-  const allowed = options.methods ? new Set(options.methods) : undefined;
+  const methods = options.methods;
 
   const run = async (call: CallMessage): Promise<void> => {
     const started = Date.now();
-    const fn = allowed && !allowed.has(call.method) ? undefined : resolveMethod(service, call.method);
+    const schema = methods && Object.hasOwn(methods, call.method) ? methods[call.method] : undefined;
+    const fn = methods && !schema ? undefined : resolveMethod(service, call.method);
     if (!fn) {
       send({
         t: 'error',
@@ -82,7 +88,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       send({ t: 'event', name: 'progress', id: call.id, phase: 'running', elapsedMs: Date.now() - started });
     }, tickMs);
     try {
-      const result = await fn.call(service, call.params);
+      const params = schema ? parseHsmParams(schema, call.params) : call.params;
+      const result = await fn.call(service, params);
       if (!send({ t: 'result', id: call.id, result })) {
         send({
           t: 'error',

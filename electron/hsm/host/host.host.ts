@@ -6,7 +6,7 @@
 import { createLogger, type LogLevel } from '../../core/logger.main';
 import { TokenService } from '../pkcs11/token-service.host';
 import { createDispatcher, describeUnknown, resolveMethod } from './dispatcher.host';
-import { HSM_METHOD_NAMES, HSM_PROTOCOL_VERSION } from './protocol.std';
+import { HSM_METHODS, HSM_PROTOCOL_VERSION } from './protocol.std';
 import { createTokenLossRefiner } from './token-loss.host';
 import { detectTransport } from './transport.host';
 
@@ -52,7 +52,7 @@ const dispatcher = createDispatcher({
   service,
   logger,
   send: (message) => transport.send(message),
-  methods: HSM_METHOD_NAMES,
+  methods: HSM_METHODS,
   onShutdown: () => void shutdown(),
   refineError: createTokenLossRefiner(service),
 });

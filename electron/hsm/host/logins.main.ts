@@ -1,6 +1,6 @@
 import type { ErrorCode, MkmError } from '../../../shared/errors.std';
 import type { Logger } from '../../core/logger.main';
-import type { SlotSummary } from '../pkcs11/types.std';
+import type { SlotSummary } from '../../../shared/tokens.std';
 import { unrefTimer, type ClientTimers } from './timers.std';
 
 export type SlotId = number;

@@ -1,5 +1,5 @@
 import type { Logger } from '../../core/logger.main';
-import type { SlotSummary } from '../pkcs11/types.std';
+import type { SlotSummary } from '../../../shared/tokens.std';
 import { diffSlots, type SlotsChange } from './slots.std';
 import { unrefTimer, type ClientTimers } from './timers.std';
 

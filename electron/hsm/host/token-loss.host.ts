@@ -1,5 +1,5 @@
 import { MkmError, type MkmErrorShape } from '../../../shared/errors.std';
-import type { SlotSummary } from '../pkcs11/types.std';
+import type { SlotSummary } from '../../../shared/tokens.std';
 import type { CallMessage } from './protocol.std';
 
 /**

@@ -434,3 +434,105 @@ function methodOf(error: unknown): string | undefined {
   const m = (error as { method?: unknown }).method;
   return typeof m === 'string' && /^C_[A-Za-z]+$/.test(m) ? m : undefined;
 }
+
+// ------------------------------------------------------------------ refinements
+// What an answer means where the host met it. The host asks here and never compares CKR names
+// itself, so a token's dialect (SoftHSM2's CKR_ARGUMENTS_BAD for OAEP-SHA256, tpm2-pkcs11's
+// CKR_GENERAL_ERROR for a refused template) is written down once. A name not in the table fails
+// at load, so a typo cannot silently never match.
+
+function anyOf(...names: string[]): (ckr: unknown) => boolean {
+  for (const name of names) if (!BY_NAME.has(name)) throw new Error(`Unknown CKR name ${name}`);
+  const set = new Set(names);
+  return (ckr) => typeof ckr === 'string' && set.has(ckr);
+}
+
+export const CKR_MEANS = {
+  /** The token lacks the mechanism or the parameter set asked for. */
+  mechanismUnsupported: anyOf('CKR_MECHANISM_INVALID', 'CKR_MECHANISM_PARAM_INVALID'),
+  /**
+   * The request was malformed, says the token. For a known-good request with a parameterised
+   * mechanism (RSA-OAEP on SoftHSM2 2.6, a signature) that can only mean the parameters.
+   */
+  argumentsBad: anyOf('CKR_ARGUMENTS_BAD'),
+  /** The mechanism itself is not offered (a less telling probe answer than a wrong result). */
+  mechanismInvalid: anyOf('CKR_MECHANISM_INVALID'),
+  /** Answers with which a token may mean "not with these key settings" (tpm2-pkcs11: GENERAL_ERROR). */
+  templateSuspect: anyOf(
+    'CKR_GENERAL_ERROR',
+    'CKR_FUNCTION_FAILED',
+    'CKR_TEMPLATE_INCONSISTENT',
+    'CKR_ATTRIBUTE_VALUE_INVALID',
+    'CKR_TEMPLATE_INCOMPLETE',
+  ),
+  /** An attribute the token does not know (openCryptoki's answer to CKA_WRAP_WITH_TRUSTED). */
+  attributeTypeInvalid: anyOf('CKR_ATTRIBUTE_TYPE_INVALID'),
+  notLoggedIn: anyOf('CKR_USER_NOT_LOGGED_IN'),
+  /** The token's own refusal to let a key leave (not mkm's). */
+  keyNotWrappable: anyOf('CKR_KEY_NOT_WRAPPABLE'),
+  /** C_Initialize: the library is already initialised in this process, which is fine. */
+  alreadyInitialized: anyOf('CKR_CRYPTOKI_ALREADY_INITIALIZED'),
+  /** C_Initialize with OS locking refused: the library is tried again without it. */
+  lockingRefused: anyOf('CKR_CANT_LOCK', 'CKR_ARGUMENTS_BAD'),
+  /** C_Initialize: the library could not reach its token or its own configuration. */
+  libraryUnreachable: anyOf('CKR_GENERAL_ERROR', 'CKR_DEVICE_ERROR'),
+} as const;
+
+const ATTRIBUTE_UNREADABLE = /CKR_ATTRIBUTE_(TYPE_INVALID|SENSITIVE)/;
+
+/**
+ * A C_GetAttributeValue for several attributes failed whole because one of them is unknown or
+ * secret (pkcs11js puts the name in the message): read them one at a time instead.
+ */
+export function attributesUnreadable(error: unknown): boolean {
+  return ATTRIBUTE_UNREADABLE.test((error as { message?: string } | null)?.message ?? '');
+}
+
+const PROBE_REASONS: readonly [string, readonly string[]][] = [
+  ['the token does not offer this algorithm', ['CKR_MECHANISM_INVALID']],
+  ["the token's library does not implement this operation", ['CKR_FUNCTION_NOT_SUPPORTED']],
+  [
+    'the token refuses the parameters of this algorithm',
+    ['CKR_ARGUMENTS_BAD', 'CKR_MECHANISM_PARAM_INVALID'],
+  ],
+  [
+    'the token refuses the key settings this needs',
+    [
+      'CKR_ATTRIBUTE_VALUE_INVALID',
+      'CKR_ATTRIBUTE_TYPE_INVALID',
+      'CKR_TEMPLATE_INCONSISTENT',
+      'CKR_TEMPLATE_INCOMPLETE',
+      'CKR_ATTRIBUTE_READ_ONLY',
+    ],
+  ],
+  [
+    'the token cannot use this kind of key for it',
+    [
+      'CKR_KEY_TYPE_INCONSISTENT',
+      'CKR_WRAPPING_KEY_TYPE_INCONSISTENT',
+      'CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT',
+    ],
+  ],
+  [
+    'the token does not allow a key to be used this way',
+    ['CKR_KEY_FUNCTION_NOT_PERMITTED', 'CKR_ACTION_PROHIBITED'],
+  ],
+  ['the token does not support this key size', ['CKR_KEY_SIZE_RANGE']],
+  ['the token does not let a key leave it this way', ['CKR_KEY_UNEXTRACTABLE', 'CKR_KEY_NOT_WRAPPABLE']],
+  ['the token needs a login to try this', ['CKR_USER_NOT_LOGGED_IN']],
+  ['the token has no room for a temporary key', ['CKR_DEVICE_MEMORY', 'CKR_TOKEN_RESOURCE_EXCEEDED']],
+  ['the token failed while trying it', ['CKR_GENERAL_ERROR', 'CKR_FUNCTION_FAILED', 'CKR_DEVICE_ERROR']],
+  [
+    'the token could not read standard input for it',
+    ['CKR_ENCRYPTED_DATA_INVALID', 'CKR_WRAPPED_KEY_INVALID'],
+  ],
+];
+const PROBE_REASON_BY_NAME = new Map(
+  PROBE_REASONS.flatMap(([reason, names]) => names.map((name) => [name, reason] as const)),
+);
+for (const name of PROBE_REASON_BY_NAME.keys()) anyOf(name);
+
+/** A PKCS#11 answer during a capability probe, in an admin's words (the requests are known-good). */
+export function probeReason(ckr: string | undefined): string {
+  return (ckr !== undefined && PROBE_REASON_BY_NAME.get(ckr)) || 'the token refused it';
+}

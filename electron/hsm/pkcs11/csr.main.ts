@@ -1,6 +1,6 @@
 import forge from 'node-forge';
 import type { RsaPublic } from './spki.main';
-import type { CsrSubject } from './types.std';
+import type { CsrSubject } from '../../../shared/tokens.std';
 
 /**
  * PKCS#10 requests through node-forge, apart from spki.main.ts so the host loads forge (about

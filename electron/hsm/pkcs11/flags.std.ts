@@ -1,4 +1,4 @@
-import type { PinState, SlotFlags, TokenFlags } from './types.std';
+import type { PinState, SlotFlags, TokenFlags } from '../../../shared/tokens.std';
 
 /**
  * CK_SLOT_INFO / CK_TOKEN_INFO flag bits (PKCS#11 v2.40 §3.2), decoded into named booleans so

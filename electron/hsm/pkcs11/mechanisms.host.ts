@@ -2,7 +2,7 @@ import { MkmError } from '../../../shared/errors.std';
 import type { Mechanism } from './pkcs11.host';
 import type { RsaOAEP, RsaPSS } from 'pkcs11js';
 import { pkcs11js } from './pkcs11.host';
-import type { CipherMechanism, WrapMechanism } from './types.std';
+import type { CipherMechanism, WrapMechanism } from '../../../shared/tokens.std';
 
 const P = pkcs11js;
 /** CKZ_DATA_SPECIFIED: OAEP label source; pkcs11js does not export it. Empty label. */

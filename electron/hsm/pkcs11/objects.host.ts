@@ -1,6 +1,7 @@
 import type { PKCS11, Handle, Template } from './pkcs11.host';
 import { pkcs11js, readBool, readUlong } from './pkcs11.host';
-import type { KeyUsage, ObjectClass, ObjectInfo } from './types.std';
+import { attributesUnreadable } from './ckr.std';
+import type { KeyUsage, ObjectClass, ObjectInfo } from '../../../shared/tokens.std';
 
 /**
  * Object enumeration and description. One C_GetAttributeValue per object, with a template made
@@ -203,8 +204,7 @@ function readAttrs(pkcs11: PKCS11, session: Handle, handle: Handle, types: numbe
     for (const a of result) map.set(a.type, a.value as Buffer | undefined);
     return map;
   } catch (error) {
-    const name = (error as { message?: string }).message ?? '';
-    if (!/CKR_ATTRIBUTE_(TYPE_INVALID|SENSITIVE)/.test(name)) throw error;
+    if (!attributesUnreadable(error)) throw error;
   }
   for (const type of types) {
     try {

@@ -1,6 +1,6 @@
 import { createCipheriv, createHmac, createVerify, publicEncrypt, randomBytes, constants } from 'node:crypto';
 import { aesCmacKcv } from '../../crypto/kcv.main';
-import { toMkmError } from './ckr.std';
+import { CKR_MEANS, probeReason, toMkmError } from './ckr.std';
 import { CMAC, CKM_AES_KEY_WRAP_KWP, HMAC_SHA256, oaep, SHA256_RSA_PKCS } from './mechanisms.host';
 import { pkcs11js, readBool, type Handle, type Mechanism, type PKCS11, type Template } from './pkcs11.host';
 import { rsaPublicFromComponents } from './spki.main';
@@ -10,7 +10,7 @@ import {
   type Capability,
   type CapabilityName,
   type TokenSummary,
-} from './types.std';
+} from '../../../shared/tokens.std';
 
 /**
  * What the token really does, found by doing it on temporary objects, destroyed here. Session
@@ -43,51 +43,6 @@ export interface ProbeContext {
 }
 
 class Failed extends Error {}
-
-/** A PKCS#11 answer during a probe, in an admin's words (the app's requests are known-good). */
-export function probeReason(ckr: string | undefined): string {
-  switch (ckr) {
-    case 'CKR_MECHANISM_INVALID':
-      return 'the token does not offer this algorithm';
-    case 'CKR_FUNCTION_NOT_SUPPORTED':
-      return "the token's library does not implement this operation";
-    case 'CKR_ARGUMENTS_BAD':
-    case 'CKR_MECHANISM_PARAM_INVALID':
-      return 'the token refuses the parameters of this algorithm';
-    case 'CKR_ATTRIBUTE_VALUE_INVALID':
-    case 'CKR_ATTRIBUTE_TYPE_INVALID':
-    case 'CKR_TEMPLATE_INCONSISTENT':
-    case 'CKR_TEMPLATE_INCOMPLETE':
-    case 'CKR_ATTRIBUTE_READ_ONLY':
-      return 'the token refuses the key settings this needs';
-    case 'CKR_KEY_TYPE_INCONSISTENT':
-    case 'CKR_WRAPPING_KEY_TYPE_INCONSISTENT':
-    case 'CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT':
-      return 'the token cannot use this kind of key for it';
-    case 'CKR_KEY_FUNCTION_NOT_PERMITTED':
-    case 'CKR_ACTION_PROHIBITED':
-      return 'the token does not allow a key to be used this way';
-    case 'CKR_KEY_SIZE_RANGE':
-      return 'the token does not support this key size';
-    case 'CKR_KEY_UNEXTRACTABLE':
-    case 'CKR_KEY_NOT_WRAPPABLE':
-      return 'the token does not let a key leave it this way';
-    case 'CKR_USER_NOT_LOGGED_IN':
-      return 'the token needs a login to try this';
-    case 'CKR_DEVICE_MEMORY':
-    case 'CKR_TOKEN_RESOURCE_EXCEEDED':
-      return 'the token has no room for a temporary key';
-    case 'CKR_GENERAL_ERROR':
-    case 'CKR_FUNCTION_FAILED':
-    case 'CKR_DEVICE_ERROR':
-      return 'the token failed while trying it';
-    case 'CKR_ENCRYPTED_DATA_INVALID':
-    case 'CKR_WRAPPED_KEY_INVALID':
-      return 'the token could not read standard input for it';
-    default:
-      return 'the token refused it';
-  }
-}
 
 interface Refusal {
   reason: string;
@@ -177,7 +132,7 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
       } catch (tokenError) {
         // Not logged in: the session answer says more about the token than the login does.
         const ckr = toMkmError(tokenError).details?.ckr;
-        throw ckr === 'CKR_USER_NOT_LOGGED_IN' ? sessionError : tokenError;
+        throw CKR_MEANS.notLoggedIn(ckr) ? sessionError : tokenError;
       }
     }
   };
@@ -340,7 +295,7 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
       }
       // The more telling refusal: a wrong result says more than "not offered".
       const best =
-        refusals.find((r) => !r.detail) ?? refusals.find((r) => r.detail !== 'CKR_MECHANISM_INVALID');
+        refusals.find((r) => !r.detail) ?? refusals.find((r) => !CKR_MEANS.mechanismInvalid(r.detail));
       const r = best ?? refusals[0]!;
       throw Object.assign(new Failed(r.reason), { detail: r.detail });
     });
@@ -457,7 +412,7 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
       }
       // Only the token's own "not wrappable" shows that it keeps the key in.
       expect(
-        answer === 'CKR_KEY_NOT_WRAPPABLE',
+        CKR_MEANS.keyNotWrappable(answer),
         'the token itself lets such a key leave under any KEK (only mkm would refuse)',
       );
     });

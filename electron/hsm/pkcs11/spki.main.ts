@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import type { RsaJwk } from './types.std';
+import type { RsaJwk } from '../../../shared/tokens.std';
 
 /**
  * Public-key formats from the raw RSA components a token gives (CKA_MODULUS, CKA_PUBLIC_EXPONENT).

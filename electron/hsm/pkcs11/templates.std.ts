@@ -1,5 +1,5 @@
 import { MkmError } from '../../../shared/errors.std';
-import type { KeyPurpose, KeyType, KeyUsage, SecretKeyType } from './types.std';
+import type { KeyPurpose, KeyType, KeyUsage, SecretKeyType } from '../../../shared/tokens.std';
 
 /**
  * Key templates, in words, decided in one place. The host file turns them into CKA_* numbers.

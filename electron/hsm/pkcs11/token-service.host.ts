@@ -1,9 +1,8 @@
 import { constants, createVerify, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import type { z } from 'zod';
 import { ERROR_SENTENCES, MkmError } from '../../../shared/errors.std';
 import { silentLogger, type Logger } from '../../core/logger.main';
-import { toMkmError } from './ckr.std';
+import { CKR_MEANS, toMkmError } from './ckr.std';
 import {
   countOrNull,
   decodeSlotFlags,
@@ -55,33 +54,9 @@ import {
   type BoolAttr,
 } from './templates.std';
 import {
-  ChangePinParamsSchema,
-  CipherParamsSchema,
-  ReadAppDataParamsSchema,
-  WriteAppDataParamsSchema,
   type AppDataResult,
   type ReadAppDataParams,
   type WriteAppDataParams,
-  CreateCsrParamsSchema,
-  DestroyObjectParamsSchema,
-  ExportPublicKeyParamsSchema,
-  GenerateKeyParamsSchema,
-  GenerateRandomParamsSchema,
-  HmacSignParamsSchema,
-  HmacVerifyParamsSchema,
-  ImportKeyParamsSchema,
-  InitTokenParamsSchema,
-  InitUserPinParamsSchema,
-  KeyRefParamsSchema,
-  ListObjectsParamsSchema,
-  ListSlotsParamsSchema,
-  LoadModuleParamsSchema,
-  LoginParamsSchema,
-  ObjectRefParamsSchema,
-  SignParamsSchema,
-  SlotParamsSchema,
-  UnwrapKeyParamsSchema,
-  WrapKeyParamsSchema,
   type BatchResult,
   type CapabilitiesResult,
   type Capability,
@@ -133,7 +108,7 @@ import {
   type WrapKeyParams,
   type WrapMechanism,
   type WrapResult,
-} from './types.std';
+} from '../../../shared/tokens.std';
 import { wellKnownModules } from './well-known-modules.main';
 
 export interface TokenServiceOptions {
@@ -180,17 +155,6 @@ type SessionUser = 'user' | 'so' | null;
 /** Below this many items a batch uses the token key as it is (a copy costs about one C_CreateObject). */
 const COPY_MIN_ITEMS = 32;
 
-/** encryptBatch validates its head with zod and its items by hand (see there). */
-const BATCH_HEAD = KeyRefParamsSchema.extend({ mechanism: CipherParamsSchema.shape.mechanism });
-
-function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  // Paths and messages only: a zod message never quotes the value, and the value may be a PIN.
-  const issues = result.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`);
-  throw new MkmError('VALIDATION', undefined, { issues });
-}
-
 const b64 = (s: string): Buffer => Buffer.from(s, 'base64');
 const isBytes = (v: unknown): v is string | Uint8Array => typeof v === 'string' || v instanceof Uint8Array;
 /** base64 text or raw bytes (cloned over the host channel) as a Buffer, without copying bytes. */
@@ -210,7 +174,9 @@ const TOKEN_STATE_CODES: ReadonlySet<string> = new Set([
  * The PKCS#11 token service. It runs in the HSM host process (a vendor library that crashes
  * takes only the host down) and keeps one R/W session per slot, so a login lasts across calls.
  * Every public async method takes one plain object and returns plain JSON; object handles never
- * leave this class (they are per-session numbers), objects are named by CKA_ID + class.
+ * leave this class (they are per-session numbers), objects are named by CKA_ID + class. Params
+ * arrive parsed: the host's dispatcher parses each call with its schema in HSM_METHODS
+ * (protocol.std.ts) before a method runs, so methods trust their params' shape.
  *
  * PINs and clear key values are used for the one call that needs them and never logged: log
  * calls here pass only non-secret fields, and errors carry CKR codes, never library text.
@@ -234,7 +200,7 @@ export class TokenService {
   // ---------------------------------------------------------------- module
 
   async loadModule(params: LoadModuleParams): Promise<ModuleInfo> {
-    const { path, libraryParameters } = parse(LoadModuleParamsSchema, params);
+    const { path, libraryParameters } = params;
     if (this.loaded) await this.unloadModule();
     if (!existsSync(path)) throw new MkmError('MODULE_NOT_FOUND', undefined, { path });
 
@@ -311,7 +277,7 @@ export class TokenService {
   // ---------------------------------------------------------------- slots
 
   async listSlots(params?: ListSlotsParams): Promise<SlotSummary[]> {
-    const { tokenPresent } = parse(ListSlotsParamsSchema, params) ?? {};
+    const { tokenPresent } = params ?? {};
     const pkcs11 = this.module();
     const handles = this.call(null, () => pkcs11.C_GetSlotList(tokenPresent ?? false));
     this.rememberSlots(handles);
@@ -352,7 +318,7 @@ export class TokenService {
   // ---------------------------------------------------------------- login and PINs
 
   async login(params: LoginParams): Promise<LoginResult> {
-    const { slotId, pin, userType = 'user' } = parse(LoginParamsSchema, params);
+    const { slotId, pin, userType = 'user' } = params;
     const pkcs11 = this.module();
     let session = this.session(slotId);
     let current: SessionUser;
@@ -396,7 +362,7 @@ export class TokenService {
   }
 
   async logout(params: SlotParams): Promise<OkResult> {
-    const { slotId } = parse(SlotParamsSchema, params);
+    const { slotId } = params;
     const pkcs11 = this.module();
     const session = this.sessions.get(slotId);
     if (session?.noLogin) {
@@ -416,7 +382,7 @@ export class TokenService {
   }
 
   async changePin(params: ChangePinParams): Promise<OkResult> {
-    const { slotId, oldPin, newPin } = parse(ChangePinParamsSchema, params);
+    const { slotId, oldPin, newPin } = params;
     const pkcs11 = this.module();
     const session = this.session(slotId);
     // C_SetPIN changes the logged-in user's PIN, or the user PIN in a public session.
@@ -431,7 +397,7 @@ export class TokenService {
   }
 
   async initToken(params: InitTokenParams): Promise<InitTokenResult> {
-    const { slotId, soPin, label } = parse(InitTokenParamsSchema, params);
+    const { slotId, soPin, label } = params;
     const pkcs11 = this.module();
     const slot = this.slotHandle(slotId);
     // CK_UTF8CHAR[32], blank padded: pkcs11js passes a C string, and the token reads 32 bytes.
@@ -453,7 +419,7 @@ export class TokenService {
   }
 
   async initUserPin(params: InitUserPinParams): Promise<OkResult> {
-    const { slotId, soPin, userPin } = parse(InitUserPinParamsSchema, params);
+    const { slotId, soPin, userPin } = params;
     const pkcs11 = this.module();
     const session = this.session(slotId);
     if (this.sessionUser(slotId) === 'user' && !session.noLogin)
@@ -478,10 +444,7 @@ export class TokenService {
   // ---------------------------------------------------------------- keys
 
   async generateKey(params: GenerateKeyParams): Promise<GenerateKeyResult> {
-    const { slotId, type, label, purpose, exportable, acceptWiderUsage } = parse(
-      GenerateKeyParamsSchema,
-      params,
-    );
+    const { slotId, type, label, purpose, exportable, acceptWiderUsage } = params;
     purposeRule(type, purpose);
     const pkcs11 = this.module();
     const session = this.session(slotId);
@@ -556,7 +519,7 @@ export class TokenService {
       );
     } catch (error) {
       const e = toMkmError(error);
-      if (!TEMPLATE_SUSPECT.has(String(e.details?.ckr))) throw e;
+      if (!CKR_MEANS.templateSuspect(e.details?.ckr)) throw e;
       // The token may refuse a usage set to false (tpm2-pkcs11: CKR_GENERAL_ERROR). Ask once more
       // without the refusals, then see which usages it gave beyond what mkm asked for.
       let wide: { publicKey: Handle; privateKey: Handle };
@@ -606,19 +569,19 @@ export class TokenService {
   }
 
   async listObjects(params: ListObjectsParams): Promise<ObjectInfo[]> {
-    const { slotId, class: cls } = parse(ListObjectsParamsSchema, params);
+    const { slotId, class: cls } = params;
     const pkcs11 = this.module();
     const session = this.session(slotId);
     return this.call(slotId, () => listObjectsRaw(pkcs11, session.handle, cls).map((o) => o.info));
   }
 
   async getObject(params: ObjectRefParams): Promise<ObjectInfo> {
-    const { slotId, id, class: cls } = parse(ObjectRefParamsSchema, params);
+    const { slotId, id, class: cls } = params;
     return this.findOne(slotId, id, [cls]).info;
   }
 
   async exportPublicKey(params: ExportPublicKeyParams): Promise<ExportPublicKeyResult> {
-    const { slotId, id, format } = parse(ExportPublicKeyParamsSchema, params);
+    const { slotId, id, format } = params;
     const key = this.findOne(slotId, id, ['public', 'private']);
     const pub = this.rsaPublic(slotId, key.handle);
     return format === 'pem'
@@ -627,7 +590,7 @@ export class TokenService {
   }
 
   async createCsr(params: CreateCsrParams): Promise<CsrResult> {
-    const { slotId, id, subject } = parse(CreateCsrParamsSchema, params);
+    const { slotId, id, subject } = params;
     const pkcs11 = this.module();
     const session = this.session(slotId);
     const priv = this.findOne(slotId, id, ['private']);
@@ -652,7 +615,7 @@ export class TokenService {
   }
 
   async kcv(params: KeyRefParams): Promise<KcvResult> {
-    const { slotId, id } = parse(KeyRefParamsSchema, params);
+    const { slotId, id } = params;
     const key = this.findOne(slotId, id, ['secret']);
     return this.kcvOf(slotId, key.handle, secretTypeOf(key.info));
   }
@@ -660,14 +623,14 @@ export class TokenService {
   // ---------------------------------------------------------------- ciphers
 
   async encrypt(params: CipherParams): Promise<DataResult> {
-    const p = parse(CipherParamsSchema, params);
+    const p = params;
     return {
       data: this.cipher('encrypt', p.slotId, p.id, p.mechanism, p.iv, b64(p.data)).toString('base64'),
     };
   }
 
   async decrypt(params: CipherParams): Promise<DataResult> {
-    const p = parse(CipherParamsSchema, params);
+    const p = params;
     return {
       data: this.cipher('decrypt', p.slotId, p.id, p.mechanism, p.iv, b64(p.data)).toString('base64'),
     };
@@ -678,7 +641,7 @@ export class TokenService {
    * what the batch is for.
    */
   async encryptBatch(params: EncryptBatchParams): Promise<BatchResult> {
-    const head = parse(BATCH_HEAD, params);
+    const head = params;
     const items = (params as { items?: unknown }).items;
     if (!Array.isArray(items) || items.length > 100_000) {
       throw new MkmError('VALIDATION', undefined, { issues: ['items: expected an array of at most 100000'] });
@@ -758,7 +721,7 @@ export class TokenService {
   }
 
   async hmacSign(params: HmacSignParams): Promise<MacResult> {
-    const { slotId, id, data } = parse(HmacSignParamsSchema, params);
+    const { slotId, id, data } = params;
     const pkcs11 = this.module();
     const session = this.session(slotId);
     const key = this.findOne(slotId, id, ['secret']);
@@ -773,7 +736,7 @@ export class TokenService {
   }
 
   async hmacVerify(params: HmacVerifyParams): Promise<VerifyResult> {
-    const { slotId, id, data, mac } = parse(HmacVerifyParamsSchema, params);
+    const { slotId, id, data, mac } = params;
     const pkcs11 = this.module();
     const session = this.session(slotId);
     const key = this.findOne(slotId, id, ['secret']);
@@ -799,7 +762,7 @@ export class TokenService {
    * signs with another key (or a broken PSS) never yields a signature that does not verify.
    */
   async sign(params: SignParams): Promise<SignatureResult> {
-    const { slotId, id, mechanism, data } = parse(SignParamsSchema, params);
+    const { slotId, id, mechanism, data } = params;
     const pkcs11 = this.module();
     const session = this.session(slotId);
     const priv = this.findOne(slotId, id, ['private']);
@@ -827,11 +790,7 @@ export class TokenService {
     } catch (error) {
       const e = toMkmError(error);
       const ckr = e.details?.ckr;
-      if (
-        ckr === 'CKR_MECHANISM_INVALID' ||
-        ckr === 'CKR_MECHANISM_PARAM_INVALID' ||
-        ckr === 'CKR_ARGUMENTS_BAD'
-      ) {
+      if (CKR_MEANS.mechanismUnsupported(ckr) || CKR_MEANS.argumentsBad(ckr)) {
         throw new MkmError(
           'MECHANISM_UNSUPPORTED',
           `This token does not sign with ${pss ? 'RSASSA-PSS (SHA-256)' : 'RSA PKCS#1 v1.5 (SHA-256)'}.`,
@@ -863,7 +822,7 @@ export class TokenService {
   }
 
   async wrapKey(params: WrapKeyParams): Promise<WrapResult> {
-    const { slotId, wrappingKeyId, keyId, mechanism } = parse(WrapKeyParamsSchema, params);
+    const { slotId, wrappingKeyId, keyId, mechanism } = params;
     const pkcs11 = this.module();
     const session = this.session(slotId);
     const wrapping = this.findOne(slotId, wrappingKeyId, [isRsaMechanism(mechanism) ? 'public' : 'secret']);
@@ -895,7 +854,7 @@ export class TokenService {
   }
 
   async unwrapKey(params: UnwrapKeyParams): Promise<UnwrapKeyResult> {
-    const p = parse(UnwrapKeyParamsSchema, params);
+    const p = params;
     const pkcs11 = this.module();
     const session = this.session(p.slotId);
     const unwrapping = this.findOne(p.slotId, p.unwrappingKeyId, [
@@ -962,7 +921,7 @@ export class TokenService {
   }
 
   async importKey(params: ImportKeyParams): Promise<ImportKeyResult> {
-    const p = parse(ImportKeyParamsSchema, params);
+    const p = params;
     const pkcs11 = this.module();
     const session = this.session(p.slotId);
     const abstract = secretKeyTemplate(p.type, p.purpose, { exportable: p.exportable });
@@ -998,7 +957,7 @@ export class TokenService {
   }
 
   async destroyObject(params: DestroyObjectParams): Promise<DestroyResult> {
-    const { slotId, id, class: cls, confirm } = parse(DestroyObjectParamsSchema, params);
+    const { slotId, id, class: cls, confirm } = params;
     if (confirm !== true)
       throw new MkmError('CONFIRMATION_REQUIRED', 'Deleting a key cannot be undone; confirm it.', {
         id,
@@ -1013,7 +972,7 @@ export class TokenService {
   }
 
   async generateRandom(params: GenerateRandomParams): Promise<DataResult> {
-    const { slotId, length } = parse(GenerateRandomParamsSchema, params);
+    const { slotId, length } = params;
     const pkcs11 = this.module();
     const session = this.session(slotId);
     return {
@@ -1025,7 +984,7 @@ export class TokenService {
 
   /** The values of the app's private data objects with this label (see ReadAppDataParamsSchema). */
   async readAppData(params: ReadAppDataParams): Promise<AppDataResult> {
-    const { slotId, label } = parse(ReadAppDataParamsSchema, params);
+    const { slotId, label } = params;
     const pkcs11 = this.module();
     const session = this.session(slotId);
     const handles = this.call(slotId, () => findHandles(pkcs11, session.handle, appDataTemplate(label)));
@@ -1043,7 +1002,7 @@ export class TokenService {
    * and the value itself must say which is newer.
    */
   async writeAppData(params: WriteAppDataParams): Promise<OkResult> {
-    const { slotId, label, value } = parse(WriteAppDataParamsSchema, params);
+    const { slotId, label, value } = params;
     const pkcs11 = this.module();
     const session = this.session(slotId);
     const old = this.call(slotId, () => findHandles(pkcs11, session.handle, appDataTemplate(label)));
@@ -1060,7 +1019,7 @@ export class TokenService {
   }
 
   async probeCapabilities(params: SlotParams): Promise<CapabilitiesResult> {
-    const { slotId } = parse(SlotParamsSchema, params);
+    const { slotId } = params;
     const pkcs11 = this.module();
     const session = this.session(slotId);
     const slot = this.slotHandle(slotId);
@@ -1135,7 +1094,7 @@ export class TokenService {
       handle = await create();
     } catch (error) {
       const e = toMkmError(error);
-      if (exportable && e.details?.ckr === 'CKR_ATTRIBUTE_TYPE_INVALID') throw exportRestrictionMissing(e);
+      if (exportable && CKR_MEANS.attributeTypeInvalid(e.details?.ckr)) throw exportRestrictionMissing(e);
       throw e;
     }
     if (!exportable) return handle;
@@ -1518,14 +1477,6 @@ export class TokenService {
   }
 }
 
-/** Answers with which a token may mean "not with these key settings" (tpm2-pkcs11: GENERAL_ERROR). */
-const TEMPLATE_SUSPECT = new Set([
-  'CKR_GENERAL_ERROR',
-  'CKR_FUNCTION_FAILED',
-  'CKR_TEMPLATE_INCONSISTENT',
-  'CKR_ATTRIBUTE_VALUE_INVALID',
-  'CKR_TEMPLATE_INCOMPLETE',
-]);
 const USAGES = new Set<BoolAttr>(['encrypt', 'decrypt', 'wrap', 'unwrap', 'sign', 'verify', 'derive']);
 const USAGE_ATTRS = new Set<number>([...USAGES].map((u) => BOOL_ATTR[u]));
 
@@ -1582,9 +1533,7 @@ const MECHANISM_WORDS: Record<CipherMechanism | WrapMechanism, string> = {
 function mechanismError(e: MkmError, mechanism: CipherMechanism | WrapMechanism): MkmError {
   const ckr = e.details?.ckr;
   const unsupported =
-    ckr === 'CKR_MECHANISM_INVALID' ||
-    ckr === 'CKR_MECHANISM_PARAM_INVALID' ||
-    (ckr === 'CKR_ARGUMENTS_BAD' && mechanism.startsWith('RSA_OAEP'));
+    CKR_MEANS.mechanismUnsupported(ckr) || (CKR_MEANS.argumentsBad(ckr) && mechanism.startsWith('RSA_OAEP'));
   if (!unsupported) return e;
   return new MkmError('MECHANISM_UNSUPPORTED', `This token does not support ${MECHANISM_WORDS[mechanism]}.`, {
     ...e.details,
@@ -1615,8 +1564,8 @@ function initialize(pkcs11: PKCS11, libraryParameters: string | undefined): void
     pkcs11.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
   } catch (error) {
     const name = toMkmError(error).details?.ckr;
-    if (name === 'CKR_CRYPTOKI_ALREADY_INITIALIZED') return;
-    if (name !== 'CKR_CANT_LOCK' && name !== 'CKR_ARGUMENTS_BAD') throw error;
+    if (CKR_MEANS.alreadyInitialized(name)) return;
+    if (!CKR_MEANS.lockingRefused(name)) throw error;
     pkcs11.C_Initialize();
   }
 }
@@ -1627,16 +1576,15 @@ function initialize(pkcs11: PKCS11, libraryParameters: string | undefined): void
  */
 export function initFailureMessage(e: MkmError, withParameters: boolean): string {
   const ckr = typeof e.details?.ckr === 'string' ? e.details.ckr : e.code;
-  const hint =
-    ckr === 'CKR_ARGUMENTS_BAD'
-      ? withParameters
-        ? ' The library refused its initialisation parameters: check them against its documentation.'
-        : ' This library may need initialisation parameters: give them with --module-params (or MKM_MODULE_PARAMS), or in Tokens when choosing the library.'
-      : ckr === 'CKR_GENERAL_ERROR' || ckr === 'CKR_DEVICE_ERROR'
-        ? ' The library could not reach its token or its own configuration (a service not running, a variable not set): see its documentation.'
-        : '';
+  const hint = CKR_MEANS.argumentsBad(ckr)
+    ? withParameters
+      ? ' The library refused its initialisation parameters: check them against its documentation.'
+      : ' This library may need initialisation parameters: give them with --module-params (or MKM_MODULE_PARAMS), or in Tokens when choosing the library.'
+    : CKR_MEANS.libraryUnreachable(ckr)
+      ? ' The library could not reach its token or its own configuration (a service not running, a variable not set): see its documentation.'
+      : '';
   // CKR_ARGUMENTS_BAD's usual sentence blames the app; at C_Initialize the hint says more.
-  const said = ckr === 'CKR_ARGUMENTS_BAD' ? '' : ` ${e.message}`;
+  const said = CKR_MEANS.argumentsBad(ckr) ? '' : ` ${e.message}`;
   return `${ERROR_SENTENCES.MODULE_INIT_FAILED.replace(/\.$/, '')} (C_Initialize answered ${ckr}).${said}${hint}`;
 }
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { WellKnownModule } from './types.std';
+import type { WellKnownModule } from '../../../shared/tokens.std';
 
 /**
  * Where the common PKCS#11 libraries install themselves, per OS. The list only suggests: the

@@ -6,8 +6,9 @@ import { AuditLog, verify } from '../../../electron/audit/audit-log.main';
 import { HmacSealer } from '../../../electron/audit/software-sealer.main';
 import { createTokenSealer } from '../../../electron/audit/token-sealer.main';
 import type { AuditSealer } from '../../../electron/audit/audit-log.main';
-import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import type { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+import { hostTokenService } from '../../helpers/host-token-service';
 
 /**
  * The audit log sealed by a real token: a non-extractable HMAC key generated on SoftHSM2 with
@@ -22,7 +23,7 @@ describe('audit log sealed by an HMAC key on a SoftHSM2 token', () => {
 
   beforeAll(async () => {
     hsm = createSoftHsmToken({ label: 'audit-test' });
-    svc = new TokenService();
+    svc = hostTokenService();
     await svc.loadModule({ path: hsm.modulePath });
     await svc.login({ slotId: hsm.slotId, pin: hsm.userPin });
     const key = await svc.generateKey({

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
-import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import { mkmOn, type CliRun } from '../../helpers/mkm-cli';
 import { findSecrets } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { call, login, type Target } from '../sandbox/client';
+import { hostTokenService } from '../../helpers/host-token-service';
 
 /**
  * The air-gapped key ceremony end to end, as two admins would run it with `mkm exchange`:
@@ -101,7 +101,7 @@ async function offlineSign(
   data: string,
   mechanism: 'SHA256_RSA_PKCS_PSS' | 'SHA256_RSA_PKCS',
 ): Promise<string> {
-  const svc = new TokenService();
+  const svc = hostTokenService();
   await svc.loadModule({ path: offline.token.modulePath });
   try {
     await svc.login({ slotId: offline.token.slotId, pin: offline.token.userPin });
@@ -450,7 +450,7 @@ describe(
         .next_key_set;
       expect(set.wrapping_key_id).toBe(transportId);
       // The air-gapped token unwraps it with the transport key that never left it, and the KCV matches.
-      const svc = new TokenService();
+      const svc = hostTokenService();
       await svc.loadModule({ path: offline.token.modulePath });
       try {
         await svc.login({ slotId: offline.token.slotId, pin: offline.token.userPin });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../../electron/core/app.main';
-import { CAPABILITY_NAMES } from '../../../electron/hsm/pkcs11/types.std';
+import { CAPABILITY_NAMES } from '../../../shared/tokens.std';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 
 /**

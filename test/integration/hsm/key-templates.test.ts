@@ -2,12 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pkcs11js as P, readBool } from '../../../electron/hsm/pkcs11/pkcs11.host';
-import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
-import type { KeyPurpose, KeyType } from '../../../electron/hsm/pkcs11/types.std';
+import type { KeyPurpose, KeyType } from '../../../shared/tokens.std';
 import { failure } from '../../helpers/failure';
 import { parsePkcs11ToolObjects } from '../../helpers/pkcs11-tool';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { createTrustedKek } from '../../helpers/trusted-kek';
+import { hostTokenService } from '../../helpers/host-token-service';
 
 /**
  * Every purpose's key template as the token really holds it (issue 10, point 7): each purpose is
@@ -202,7 +202,7 @@ describe(
   { timeout: 120_000 },
   () => {
     let hsm: SoftHsmToken;
-    const svc = new TokenService();
+    const svc = hostTokenService();
     let slotId: number;
     const ids = new Map<Case, string>();
 

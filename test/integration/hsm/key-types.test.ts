@@ -1,8 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import type { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import { pkcs11js as P } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+import { hostTokenService } from '../../helpers/host-token-service';
 
 /**
  * A token may type an HMAC-SHA256 key by its hash, CKK_SHA256_HMAC (0x2b, PKCS#11 2.40/3.0),
@@ -18,7 +19,7 @@ describe('an HMAC key typed CKK_SHA256_HMAC (SoftHSM2)', () => {
 
   beforeAll(async () => {
     hsm = createSoftHsmToken({ label: 'mkm-keytypes' });
-    svc = new TokenService();
+    svc = hostTokenService();
     await svc.loadModule({ path: hsm.modulePath });
     await svc.login({ slotId: hsm.slotId, pin: hsm.userPin });
     const { pkcs11, session } = svc._raw(hsm.slotId);

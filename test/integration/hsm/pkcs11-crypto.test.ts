@@ -13,10 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../electron/core/logger.main';
 import { aesCmacKcv, hmacKcv } from '../../../electron/crypto/kcv.main';
 import { pkcs11js as P } from '../../../electron/hsm/pkcs11/pkcs11.host';
-import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import type { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import { failure } from '../../helpers/failure';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { createTrustedKek } from '../../helpers/trusted-kek';
+import { hostTokenService } from '../../helpers/host-token-service';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const b64 = (b: Buffer) => b.toString('base64');
@@ -49,7 +50,7 @@ describe('PKCS#11 cryptography (real SoftHSM2, cross-checked with node:crypto, o
     hsm = createSoftHsmToken({ label: 'crypto-test' });
     slotId = hsm.slotId;
     logFile = join(hsm.dir, 'host.log');
-    svc = new TokenService({
+    svc = hostTokenService({
       logger: createLogger({ name: 'host', file: logFile, level: 'debug', stderrLevel: 'silent' }),
     });
     await svc.loadModule({ path: hsm.modulePath });

@@ -4,15 +4,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pkcs11js as P } from '../../../electron/hsm/pkcs11/pkcs11.host';
-import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
-import type { GenerateKeyResult, ObjectInfo } from '../../../electron/hsm/pkcs11/types.std';
+import type { GenerateKeyResult, ObjectInfo } from '../../../shared/tokens.std';
 import { failure } from '../../helpers/failure';
 import { parsePkcs11ToolObjects } from '../../helpers/pkcs11-tool';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+import { hostTokenService } from '../../helpers/host-token-service';
 
 describe('PKCS#11 keys and objects (real SoftHSM2, cross-checked with OpenSC pkcs11-tool)', () => {
   let hsm: SoftHsmToken;
-  const svc = new TokenService();
+  const svc = hostTokenService();
   let slotId: number;
   const tool = (...args: string[]) =>
     execFileSync(

@@ -1,16 +1,16 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import {
   wellKnownModuleCandidates,
   wellKnownModules,
 } from '../../../electron/hsm/pkcs11/well-known-modules.main';
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsmToken } from '../../helpers/softhsm';
 import { failure } from '../../helpers/failure';
+import { hostTokenService } from '../../helpers/host-token-service';
 
 describe('PKCS#11 module loading (real SoftHSM2)', () => {
   let hsm: SoftHsmToken;
-  const svc = new TokenService();
+  const svc = hostTokenService();
 
   beforeAll(() => {
     hsm = createSoftHsmToken({ label: 'mod-test', slots: 2 });

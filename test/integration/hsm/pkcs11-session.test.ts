@@ -2,9 +2,10 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../electron/core/logger.main';
-import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import type { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import { createSoftHsmToken, type SoftHsmSlot, type SoftHsmToken } from '../../helpers/softhsm';
 import { failure } from '../../helpers/failure';
+import { hostTokenService } from '../../helpers/host-token-service';
 
 describe('PKCS#11 sessions, login and PINs (real SoftHSM2)', () => {
   let hsm: SoftHsmToken;
@@ -18,7 +19,7 @@ describe('PKCS#11 sessions, login and PINs (real SoftHSM2)', () => {
     spare = hsm.addToken('spare');
     lockout = hsm.addToken('lockout');
     logFile = join(hsm.dir, 'host.log');
-    svc = new TokenService({
+    svc = hostTokenService({
       logger: createLogger({ name: 'host', file: logFile, level: 'debug', stderrLevel: 'silent' }),
     });
     await svc.loadModule({ path: hsm.modulePath });

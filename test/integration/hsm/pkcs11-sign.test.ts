@@ -3,9 +3,10 @@ import { constants, createVerify, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import type { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { failure } from '../../helpers/failure';
+import { hostTokenService } from '../../helpers/host-token-service';
 
 const b64 = (b: Buffer) => b.toString('base64');
 
@@ -42,7 +43,7 @@ describe('PKCS#11 RSA signatures (real SoftHSM2, cross-checked with node:crypto 
   beforeAll(async () => {
     hsm = createSoftHsmToken({ label: 'sign-test' });
     slotId = hsm.slotId;
-    svc = new TokenService();
+    svc = hostTokenService();
     await svc.loadModule({ path: hsm.modulePath });
     await svc.login({ slotId, pin: hsm.userPin });
     const signer = await svc.generateKey({ slotId, type: 'rsa-3072', label: 'signer', purpose: 'signing' });

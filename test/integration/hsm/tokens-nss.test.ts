@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../../electron/core/app.main';
-import { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import type { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import { failure } from '../../helpers/failure';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { createNssToken, nssUnavailable, type NssToken } from '../../helpers/nss';
 import { tokenSuite } from '../../helpers/token-suite';
+import { hostTokenService } from '../../helpers/host-token-service';
 
 /**
  * NSS softokn (Debian libnss3, libsoftokn3.so) on a fresh database per run (certutil -N, from
@@ -28,7 +29,7 @@ async function onNss(
   body: (nss: NssToken, svc: TokenService) => Promise<void>,
 ): Promise<void> {
   const nss = createNssToken(options);
-  const svc = new TokenService();
+  const svc = hostTokenService();
   try {
     await svc.loadModule({ path: nss.modulePath, libraryParameters: nss.libraryParameters });
     await body(nss, svc);

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { MkmError } from '../../../shared/errors.std';
 import { createLogger, type LogRecord } from '../../../electron/core/logger.main';
 import { createDispatcher } from '../../../electron/hsm/host/dispatcher.host';
 import type { HostMessage } from '../../../electron/hsm/host/protocol.std';
 
-function setup(service: object, tickMs = 250, methods?: string[]) {
+function setup(service: object, tickMs = 250, methods?: Record<string, z.ZodType>) {
   const sent: HostMessage[] = [];
   const logs: LogRecord[] = [];
   const logger = createLogger({
@@ -111,12 +112,34 @@ describe('host dispatcher', () => {
   });
 
   it('runs only listed methods when given a list, so private helpers stay out of reach', async () => {
-    const { dispatcher, answer } = setup(new Service(), 250, ['typed']);
+    const { dispatcher, answer } = setup(new Service(), 250, { typed: z.undefined() });
     dispatcher.handle({ t: 'call', id: 1, method: 'slow', params: { ms: 1 } });
     dispatcher.handle({ t: 'call', id: 2, method: 'typed' });
     await dispatcher.drain();
     expect(answer(1)).toMatchObject({ t: 'error', error: { code: 'UNKNOWN_CHANNEL' } });
     expect(answer(2)).toMatchObject({ t: 'error', error: { code: 'PIN_LOCKED' } });
+  });
+
+  it("parses params with the method's schema before the method runs, and names paths, never values", async () => {
+    const seen: unknown[] = [];
+    class Echo {
+      async echo(p: unknown) {
+        seen.push(p);
+        return p;
+      }
+    }
+    const service = new Echo();
+    const schema = z.object({ id: z.string().transform((s) => s.toLowerCase()), pin: z.string().min(4) });
+    const { dispatcher, answer } = setup(service, 250, { echo: schema });
+    dispatcher.handle({ t: 'call', id: 1, method: 'echo', params: { id: 'AB', pin: '1234', extra: 1 } });
+    dispatcher.handle({ t: 'call', id: 2, method: 'echo', params: { id: 'AB', pin: '99' } });
+    await dispatcher.drain();
+    expect(answer(1)).toMatchObject({ t: 'result', result: { id: 'ab', pin: '1234' } });
+    expect(seen).toEqual([{ id: 'ab', pin: '1234' }]);
+    const refused = answer(2);
+    expect(refused).toMatchObject({ t: 'error', error: { code: 'VALIDATION' } });
+    expect(JSON.stringify(refused)).toContain('pin');
+    expect(JSON.stringify(refused)).not.toContain('"99"');
   });
 
   it('answers a malformed call with VALIDATION and ignores garbage without crashing', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTokenLossRefiner } from '../../../electron/hsm/host/token-loss.host';
-import type { SlotSummary } from '../../../electron/hsm/pkcs11/types.std';
+import type { SlotSummary } from '../../../shared/tokens.std';
 
 const slot = (slotId: number, token: 'ok' | 'error' | null, tokenPresent = token !== null) =>
   ({

@@ -12,7 +12,7 @@ import {
   LoginParamsSchema,
   ObjectIdSchema,
   UnwrapKeyParamsSchema,
-} from '../../../electron/hsm/pkcs11/types.std';
+} from '../../../shared/tokens.std';
 import {
   wellKnownModuleCandidates,
   wellKnownModules,

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CKR_TABLE } from '../../../electron/hsm/pkcs11/ckr.std';
+import { CKR_TABLE, probeReason } from '../../../electron/hsm/pkcs11/ckr.std';
 import { MkmError } from '../../../shared/errors.std';
-import { probeReason } from '../../../electron/hsm/pkcs11/probe.host';
 import { initFailureMessage, keyTemplateRefused } from '../../../electron/hsm/pkcs11/token-service.host';
 import { keyTypeName, HMAC_SHA256_KEY_TYPES } from '../../../electron/hsm/pkcs11/objects.host';
 

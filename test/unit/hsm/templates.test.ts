@@ -9,7 +9,7 @@ import {
   secretKeyTemplate,
   unwrapPurpose,
 } from '../../../electron/hsm/pkcs11/templates.std';
-import { KeyPurposeSchema, KeyTypeSchema } from '../../../electron/hsm/pkcs11/types.std';
+import { KeyPurposeSchema, KeyTypeSchema } from '../../../shared/tokens.std';
 
 const SECRET_USAGES = ['encrypt', 'decrypt', 'wrap', 'unwrap', 'sign', 'verify', 'derive'];
 const granted = (t: Record<string, boolean | undefined>) =>

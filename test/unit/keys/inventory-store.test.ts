@@ -21,7 +21,7 @@ import {
   managedByOnDisk,
 } from '../../../electron/keys/inventory.main';
 import { AUDIT_KEY_LABEL } from '../../../electron/audit/app-audit.main';
-import type { ObjectInfo } from '../../../electron/hsm/pkcs11/types.std';
+import type { ObjectInfo } from '../../../shared/tokens.std';
 import { MkmError } from '../../../shared/errors.std';
 import { oneKey, T0, version } from './fixtures';
 

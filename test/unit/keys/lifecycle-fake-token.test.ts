@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditAppend } from '../../../electron/audit/audit-log.main';
 import type { HsmMethodName, HsmParams, HsmResult } from '../../../electron/hsm/host/protocol.std';
-import type { ObjectInfo } from '../../../electron/hsm/pkcs11/types.std';
+import type { ObjectInfo } from '../../../shared/tokens.std';
 import { KeyLifecycleService, type TokenCaller } from '../../../electron/keys/lifecycle.main';
 import { MkmError } from '../../../shared/errors.std';
 
