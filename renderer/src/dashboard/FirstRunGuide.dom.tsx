@@ -195,7 +195,6 @@ function Guide({
             className={`guide-step${s.done ? ' guide-step-done' : ''}`}
             data-step={s.id}
             data-done={s.done === true ? 'yes' : s.done === null ? 'unknown' : 'no'}
-            aria-label={`Step ${i + 1}: ${s.title}`}
           >
             <span className="guide-mark" aria-hidden="true">
               {s.done ? '✓' : i + 1}
