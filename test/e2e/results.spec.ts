@@ -3,7 +3,7 @@ import type { Page } from '@playwright/test';
 import { parse } from 'csv-parse/sync';
 import { expect, test } from './fixtures';
 import { layoutProblems } from './helpers/screens';
-import { logInToDemo } from './helpers/ui';
+import { logInToDemo, startBatch } from './helpers/ui';
 
 /**
  * Results a person can read (issue 15, point 6), in browser mode on the demo token and the local
@@ -49,20 +49,13 @@ test('a batch lists every problem of every failed row, warns instead of "done", 
   test.setTimeout(120_000);
   await connectDemoGateway(app);
   const panel = await consoleTab(app, 'Batch');
-  const csv = [
+  const download = app.waitForEvent('download');
+  await startBatch(panel, 'cards.csv', [
     'id,number,exp,cvv',
     'fine,4111111111111111,12/30,123',
     'two-problems,4111111111111112,12/30,12',
     'bad-month,5555555555554444,13/30,123',
-  ].join('\n');
-  await panel.getByLabel('Input CSV').setInputFiles({
-    name: 'cards.csv',
-    mimeType: 'text/csv',
-    buffer: Buffer.from(csv + '\n'),
-  });
-  await panel.getByLabel('Scheme').selectOption('oaep');
-  const download = app.waitForEvent('download');
-  await panel.getByRole('button', { name: 'Start batch' }).click();
+  ]);
   const summary = panel.getByRole('region', { name: 'Batch summary' });
   await expect(summary).toContainText('3 rows: 1 encrypted, 2 not encrypted', { timeout: 60_000 });
 

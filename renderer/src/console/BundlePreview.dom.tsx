@@ -47,6 +47,19 @@ function Highlight({ text, query }: { text: string; query: string }): ReactNode 
   return out;
 }
 
+/** Byte for byte what is saved, wrapped. */
+function RawBundle({ content }: { content: string }) {
+  return (
+    <pre
+      className="bundle-raw mono"
+      tabIndex={0}
+      aria-label="The support bundle, exactly as it will be saved"
+    >
+      {content}
+    </pre>
+  );
+}
+
 export function BundlePreview({ content }: { content: string }) {
   const searchId = useId();
   const [search, setSearch] = useState('');
@@ -81,15 +94,7 @@ export function BundlePreview({ content }: { content: string }) {
 
   if (!parsed) {
     // Not the JSON object expected: shown as it is, wrapped.
-    return (
-      <pre
-        className="bundle-raw mono"
-        tabIndex={0}
-        aria-label="The support bundle, exactly as it will be saved"
-      >
-        {content}
-      </pre>
-    );
+    return <RawBundle content={content} />;
   }
   const shown = parsed.map((s) => ({
     ...s,
@@ -171,13 +176,7 @@ export function BundlePreview({ content }: { content: string }) {
       )}
       <details className="bundle-section">
         <summary>The file exactly as it will be saved (raw JSON)</summary>
-        <pre
-          className="bundle-raw mono"
-          tabIndex={0}
-          aria-label="The support bundle, exactly as it will be saved"
-        >
-          {content}
-        </pre>
+        <RawBundle content={content} />
       </details>
     </div>
   );

@@ -1,5 +1,5 @@
 import { expect, type Locator, type Page } from '@playwright/test';
-import { logInToDemo } from './ui';
+import { logInToDemo, startBatch } from './ui';
 
 /**
  * Every screen and dialog of the app, reached as a person would, over one fixed showcase of
@@ -201,19 +201,12 @@ async function showBatchResults(app: Page): Promise<void> {
   const panel = app.getByRole('tabpanel', { name: 'Batch' });
   const summary = panel.getByRole('region', { name: 'Batch summary' });
   if (await summary.isVisible()) return;
-  const csv = [
+  await startBatch(panel, 'showcase.csv', [
     'id,number,exp,cvv',
     'order-2026-000001,4111111111111111,12/30,123',
     'order-2026-000002 (two problems),4111111111111112,12/30,12',
     'order-2026-000003,5555555555554444,13/30,123',
-  ].join('\n');
-  await panel.getByLabel('Input CSV').setInputFiles({
-    name: 'showcase.csv',
-    mimeType: 'text/csv',
-    buffer: Buffer.from(csv + '\n'),
-  });
-  await panel.getByLabel('Scheme').selectOption('oaep');
-  await panel.getByRole('button', { name: 'Start batch' }).click();
+  ]);
   await expect(summary.getByRole('table', { name: 'Rows not encrypted' })).toBeVisible({ timeout: 60_000 });
 }
 
