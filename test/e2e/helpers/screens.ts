@@ -215,7 +215,7 @@ async function showBundlePreview(app: Page): Promise<void> {
   const panel = app.getByRole('tabpanel', { name: 'Support bundle' });
   const preview = panel.getByRole('region', { name: 'Bundle preview' });
   if (!(await preview.isVisible())) await panel.getByRole('button', { name: 'Build preview' }).click();
-  const section = preview.locator('details[data-section="tokens"]');
+  const section = preview.locator('details[data-section="app"]');
   await expect(section).toBeVisible();
   if ((await section.getAttribute('open')) === null) await section.locator('summary').click();
 }
