@@ -43,12 +43,15 @@ export const settingsPatch = z.strictObject({
   theme: z.enum(THEMES).optional(),
   idleLogoutMinutes: z.number().int().min(1).max(240).optional(),
   confirmDemoToken: z.boolean().optional(),
+  firstRunGuideDismissed: z.boolean().optional(),
 });
 
 export interface Settings {
   theme: (typeof THEMES)[number];
   idleLogoutMinutes: number;
   confirmDemoToken: boolean;
+  /** The dashboard's first-run guide was put away (the dashboard offers it back). */
+  firstRunGuideDismissed: boolean;
 }
 
 export interface AppStatus {

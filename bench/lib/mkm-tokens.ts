@@ -30,6 +30,7 @@ export function mkmTokens(modulePath: string, options: MkmTokensOptions = {}): M
     theme: 'system',
     idleLogoutMinutes: 5,
     confirmDemoToken: false,
+    firstRunGuideDismissed: false,
   };
   const { hostEntry } = options;
   const tokens = new TokensService({

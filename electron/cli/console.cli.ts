@@ -2,6 +2,7 @@ import { Option } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { batchSpeedText, problemsText } from '../../shared/console/batch-rows.std';
 import type { ComposeFieldName, ComposeFields, ComposeReport } from '../../shared/console/compose.std';
 import type {
   BatchSummary,
@@ -117,7 +118,11 @@ function failedLeg(r: ConsoleVerifyResult): boolean {
 
 const batchText = (s: BatchSummary) =>
   [
-    `${s.status}: ${s.rows} rows, ${s.encrypted} encrypted, ${s.failed} with errors, ${s.rowsPerSecond} rows/s`,
+    `${s.status}: ${s.rows} rows, ${s.encrypted} encrypted, ${s.failed} with errors, ${batchSpeedText(s)}`,
+    ...s.failures.map((f) => `  row ${f.row}${f.ref ? ` (${f.ref})` : ''}: ${problemsText(f.problems)}`),
+    s.failures.length < s.failed
+      ? `  (${s.failed - s.failures.length} more failed rows are in the output file)`
+      : '',
     s.outputPath ? `output ${s.outputPath}${s.partial ? ' (PARTIAL: not every row is in it)' : ''}` : '',
     s.error ? `error ${s.error.message} [${s.error.code}]` : '',
   ]

@@ -17,9 +17,17 @@ import { finished } from 'node:stream/promises';
 import type { KeyObject } from 'node:crypto';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
-import { checkCompose, type ComposeFieldName, type ComposeFields } from '../../shared/console/compose.std';
+import {
+  BATCH_FAILURES_LISTED,
+  batchRate,
+  problemsText,
+  rowProblems,
+  type BatchFailure,
+  type BatchProblem,
+} from '../../shared/console/batch-rows.std';
+import { COMPOSE_FIELDS, type ComposeFieldName, type ComposeFields } from '../../shared/console/compose.std';
 import type { BatchScheme, BatchSummary } from '../../shared/contract/console.std';
-import { ERROR_SENTENCES, MkmError, toErrorShape } from '../../shared/errors.std';
+import { MkmError, toErrorShape } from '../../shared/errors.std';
 import { maskPan, panDigits } from '../../shared/formats/card.std';
 import { formatExpiration, parseExpiration } from '../../shared/formats/expiration.std';
 import { encryptField, type CsePadding } from '../crypto/cse.main';
@@ -243,8 +251,12 @@ const CARD_LENGTH_RUN = /(?<!\d)\d(?:[ .-]?\d){12,}(?!\d)/g;
  * Luhn, then the cell is cut to 64 characters and neutralized.
  */
 export function safeRef(ref: string): string {
-  const masked = ref.replace(CARD_LENGTH_RUN, (run) => maskPan(run.replace(/\D/g, '')));
-  return neutralizeCell(masked.slice(0, 64));
+  return neutralizeCell(maskedRef(ref));
+}
+
+/** The reference as a person reads it (the results table): masked and cut, not neutralized. */
+function maskedRef(ref: string): string {
+  return ref.replace(CARD_LENGTH_RUN, (run) => maskPan(run.replace(/\D/g, ''))).slice(0, 64);
 }
 
 /** The value encrypted for a field: the number as digits, the expiration as MM/YY. */
@@ -258,12 +270,23 @@ function wireValue(field: ComposeFieldName, value: string): string {
   return value;
 }
 
-function rowError(row: Row): string | null {
-  if (row.oversize) return `BATCH_RECORD_TOO_LARGE: ${ERROR_SENTENCES.BATCH_RECORD_TOO_LARGE}`;
-  const report = checkCompose(row.fields);
-  const error = report.findings.find((f) => f.level === 'error');
-  if (Object.keys(row.fields).length === 0) return 'EMPTY: the row has no value to encrypt';
-  return error ? `${error.field}.${error.code}: ${error.message}` : null;
+/** Every problem of the row (none: it can be encrypted). */
+function problemsOf(row: Row): BatchProblem[] {
+  return rowProblems(row.fields, row.oversize ? { oversize: true } : {});
+}
+
+/** A refusal met while encrypting (a value the key cannot take): one problem of the whole row. */
+function refusal(e: unknown): BatchProblem[] {
+  const shape = toErrorShape(e);
+  const field = (shape.details as { field?: unknown } | undefined)?.field;
+  const known = (COMPOSE_FIELDS as readonly unknown[]).includes(field);
+  return [{ field: known ? (field as ComposeFieldName) : null, code: shape.code, message: shape.message }];
+}
+
+/** A chunk's output: its records in row order, and the failed rows' problems. */
+interface Done {
+  records: string[][];
+  failures: BatchFailure[];
 }
 
 /** csv-parse's own errors (CSV_*) are the file's fault: said as such, with the line, never the text. */
@@ -306,6 +329,7 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
   let rows = 0;
   let encrypted = 0;
   let failed = 0;
+  const failures: BatchFailure[] = [];
   let chunk: Row[] = [];
   let status: BatchSummary['status'] = 'done';
   let error: BatchSummary['error'] = null;
@@ -344,13 +368,13 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
     inFlight = (async () => {
       const done = await records;
       await previous;
-      await write(stringify(done));
+      await write(stringify(done.records));
       // Counted once written: a chunk encrypted after an earlier one failed is never in the
       // output, so it must not be in the summary either.
-      const statusAt = hasRef ? 2 : 1;
-      for (const record of done) {
-        if (record[statusAt] === 'ok') encrypted++;
-        else failed++;
+      failed += done.failures.length;
+      encrypted += done.records.length - done.failures.length;
+      for (const failure of done.failures) {
+        if (failures.length < BATCH_FAILURES_LISTED) failures.push(failure);
       }
       run.onProgress(Math.min(1, bytesRead / size), rows);
     })();
@@ -359,11 +383,26 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
     await previous;
   };
 
-  const encryptRsa = (batch: Row[]): string[][] =>
-    batch.map((row) => {
-      const base = [String(row.index), ...(hasRef ? [safeRef(row.ref)] : [])];
-      const problem = rowError(row);
-      if (problem) return [...base, 'error', neutralizeCell(problem), ...present.map(() => '')];
+  /** A row's record and, when it failed, its entry in the summary. */
+  const finish = (row: Row, problems: BatchProblem[] | null, cells: string[], into: Done) => {
+    const base = [String(row.index), ...(hasRef ? [safeRef(row.ref)] : [])];
+    if (problems === null) {
+      into.records.push([...base, 'ok', '', ...cells]);
+      return;
+    }
+    into.records.push([...base, 'error', neutralizeCell(problemsText(problems)), ...cells.map(() => '')]);
+    into.failures.push({ row: row.index, ref: hasRef ? maskedRef(row.ref) : '', problems });
+  };
+
+  const encryptRsa = (batch: Row[]): Done => {
+    const done: Done = { records: [], failures: [] };
+    for (const row of batch) {
+      const blank = present.map(() => '');
+      const problems = problemsOf(row);
+      if (problems.length) {
+        finish(row, problems, blank, done);
+        continue;
+      }
       try {
         const cells = present.map((f) =>
           row.fields[f] === undefined
@@ -373,24 +412,20 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
                 'base64',
               ).toString('hex'),
         );
-        return [...base, 'ok', '', ...cells];
+        finish(row, null, cells, done);
       } catch (e) {
-        const shape = toErrorShape(e);
-        return [
-          ...base,
-          'error',
-          neutralizeCell(`${shape.code}: ${shape.message}`),
-          ...present.map(() => ''),
-        ];
+        finish(row, refusal(e), blank, done);
       }
-    });
+    }
+    return done;
+  };
 
-  const encryptAes = async (batch: Row[]): Promise<string[][]> => {
+  const encryptAes = async (batch: Row[]): Promise<Done> => {
     const good: { row: Row; data: Buffer }[] = [];
-    const problems = new Map<number, string>();
+    const problems = new Map<number, BatchProblem[]>();
     for (const row of batch) {
-      const problem = rowError(row);
-      if (problem) problems.set(row.index, problem);
+      const found = problemsOf(row);
+      if (found.length) problems.set(row.index, found);
       else {
         try {
           const obj = Object.fromEntries(
@@ -398,8 +433,7 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
           );
           good.push({ row, data: Buffer.from(JSON.stringify(obj), 'utf8') });
         } catch (e) {
-          const shape = toErrorShape(e);
-          problems.set(row.index, `${shape.code}: ${shape.message}`);
+          problems.set(row.index, refusal(e));
         }
       }
     }
@@ -417,20 +451,22 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
       : [];
     for (const g of good) g.data.fill(0);
     const byIndex = new Map(good.map((g, k) => [g.row.index, k]));
-    return batch.map((row) => {
-      const base = [String(row.index), ...(hasRef ? [safeRef(row.ref)] : [])];
+    const done: Done = { records: [], failures: [] };
+    for (const row of batch) {
       const k = byIndex.get(row.index);
       if (k === undefined) {
-        return [...base, 'error', neutralizeCell(problems.get(row.index) ?? 'failed'), '', ''];
+        const found = problems.get(row.index) ?? [{ field: null, code: 'INTERNAL', message: 'failed' }];
+        finish(row, found, ['', ''], done);
+      } else {
+        finish(
+          row,
+          null,
+          [Buffer.from(ivs[k]!).toString('hex'), Buffer.from(cipher[k]!).toString('hex')],
+          done,
+        );
       }
-      return [
-        ...base,
-        'ok',
-        '',
-        Buffer.from(ivs[k]!).toString('hex'),
-        Buffer.from(cipher[k]!).toString('hex'),
-      ];
-    });
+    }
+    return done;
   };
 
   try {
@@ -542,7 +578,8 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
     outputPath: out === null || discard ? '' : partial ? partialPath : run.outPath,
     partial,
     elapsedMs,
-    rowsPerSecond: Math.round((encrypted + failed) / Math.max(0.001, elapsedMs / 1000)),
+    rowsPerSecond: batchRate(encrypted + failed, elapsedMs),
+    failures,
     columns,
     keyFingerprint: run.rsa?.fingerprint ?? null,
     error,

@@ -30,6 +30,7 @@ export const DEFAULT_SETTINGS: Settings = {
   theme: 'system',
   idleLogoutMinutes: 5,
   confirmDemoToken: false,
+  firstRunGuideDismissed: false,
 };
 
 /** 0.3.0: the library choice leaves the settings a page may change (issue 10, point 5). */
@@ -64,6 +65,7 @@ export const SCHEMA: Options<StoreData>['schema'] = {
       modulePath: { type: ['string', 'null'], maxLength: 4096 },
       moduleParameters: { type: ['string', 'null'], maxLength: 4096 },
       confirmDemoToken: { type: 'boolean' },
+      firstRunGuideDismissed: { type: 'boolean' },
     },
   },
   module: {

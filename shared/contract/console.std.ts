@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { channel, noArgs } from '../contract-kit.std';
+import type { BatchFailure } from '../console/batch-rows.std';
 import type { ComposeFieldName, ComposeReport } from '../console/compose.std';
 import type { ErrorCode, MkmErrorShape } from '../errors.std';
 
@@ -169,7 +170,10 @@ export interface BatchSummary {
   outputPath: string;
   partial: boolean;
   elapsedMs: number;
-  rowsPerSecond: number;
+  /** null when the run was too short for a rate to mean anything (BATCH_RATE_MIN_MS). */
+  rowsPerSecond: number | null;
+  /** The failed rows with every problem of each (the first BATCH_FAILURES_LISTED; all are in the output). */
+  failures: BatchFailure[];
   columns: string[];
   keyFingerprint: string | null;
   error: MkmErrorShape | null;

@@ -113,7 +113,7 @@ async function keyboardWalk(app: Page): Promise<{ noIndicator: string[]; unreach
 test('every screen and dialog: axe in both themes, the keyboard reaches and shows every control, focus returns to a dialog’s opener', async ({
   app,
 }) => {
-  test.setTimeout(180_000);
+  test.setTimeout(240_000);
   await app.setViewportSize({ width: 1440, height: 900 });
   await prepareShowcase(app);
 

@@ -10,6 +10,7 @@ import {
   EMPTY_FILTER,
   MIME,
   downloadText,
+  exportContents,
   exportFileName,
   isFiltered,
   localTime,
@@ -374,6 +375,8 @@ function ExportButtons({ filter }: { filter: AuditFilter | null }) {
   const queryClient = useQueryClient();
   const [saved, setSaved] = useState<{
     fileName: string;
+    format: 'json' | 'csv';
+    filtered: boolean;
     content: string;
     shown: boolean;
     failed: boolean;
@@ -382,9 +385,10 @@ function ExportButtons({ filter }: { filter: AuditFilter | null }) {
     mutationFn: (format: 'json' | 'csv') =>
       mkm().audit.export({ format, ...(filter && isFiltered(filter) ? { filter } : {}) }),
     onSuccess: ({ format, content }) => {
-      const fileName = exportFileName(format, new Date(), filter !== null && isFiltered(filter));
+      const filtered = filter !== null && isFiltered(filter);
+      const fileName = exportFileName(format, new Date(), filtered);
       const ok = downloadText(content, fileName, MIME[format]);
-      setSaved({ fileName, content, shown: !ok, failed: !ok });
+      setSaved({ fileName, format, filtered, content, shown: !ok, failed: !ok });
     },
     // Exporting is audited: the list gains an entry.
     onSettled: () => void queryClient.invalidateQueries({ queryKey: ['audit', 'query'] }),
@@ -407,7 +411,11 @@ function ExportButtons({ filter }: { filter: AuditFilter | null }) {
                   <>This window cannot save files; copy the text of {saved.fileName} instead.</>
                 ) : (
                   <>
-                    Saved as <code>{saved.fileName}</code>.{' '}
+                    Saved as <code>{saved.fileName}</code> in your downloads:{' '}
+                    <span data-testid="audit-export-contents">
+                      {exportContents(saved.format, saved.content)}
+                    </span>
+                    , {saved.filtered ? 'the entries matching the search above' : 'the whole log'}.{' '}
                     <button
                       type="button"
                       className="link-button"

@@ -91,6 +91,44 @@ export function exportFileName(format: 'json' | 'csv', now: Date, filtered: bool
 export const MIME = { json: 'application/json', csv: 'text/csv' } as const;
 
 /**
+ * How many entries an export holds, read from the export itself (what was saved, not what was
+ * asked for): the JSON array's length, or the CSV's records after its header (a line break
+ * inside a quoted cell is not a record's end).
+ */
+export function exportedEntries(format: 'json' | 'csv', content: string): number | null {
+  if (format === 'json') {
+    try {
+      const value: unknown = JSON.parse(content);
+      return Array.isArray(value) ? value.length : null;
+    } catch {
+      return null;
+    }
+  }
+  let records = 0;
+  let quoted = false;
+  let text = false;
+  for (const c of content) {
+    if (c === '"') {
+      quoted = !quoted;
+      text = true;
+    } else if (c === '\n' && !quoted) {
+      if (text) records++;
+      text = false;
+    } else if (c !== '\r') text = true;
+  }
+  if (text) records++;
+  return Math.max(0, records - 1);
+}
+
+/** "42 entries, CSV, 12,345 bytes" */
+export function exportContents(format: 'json' | 'csv', content: string): string {
+  const n = exportedEntries(format, content);
+  const bytes = new TextEncoder().encode(content).length;
+  const entries = n === null ? '' : `${n.toLocaleString()} entr${n === 1 ? 'y' : 'ies'}, `;
+  return `${entries}${format.toUpperCase()}, ${bytes.toLocaleString()} bytes`;
+}
+
+/**
  * Saves text as a file through a Blob and an object URL. Downloads are not fetches: the CSP's
  * connect-src does not apply to them, and blob: URLs of the app's own origin are allowed to be
  * downloaded (the e2e spec proves it). Returns false when the platform cannot do it.

@@ -8,7 +8,7 @@ import {
 import { MkmError } from '../../../shared/errors.std';
 import { mkm } from '../api.dom';
 import { downloadText } from '../audit/auditFormat.dom';
-import { Badge, Facts } from '../ui/bits.dom';
+import { BatchResults } from './BatchResults.dom';
 import { ConsoleError, consoleKeys, ProfileSelect, useProfiles } from './console-state.dom';
 
 /**
@@ -203,42 +203,7 @@ export function BatchPanel() {
         </div>
       )}
       {run.isError && <ConsoleError error={run.error} />}
-      {summary && (
-        <section className="card stack" aria-label="Batch summary">
-          <p>
-            {summary.status === 'done' ? (
-              <Badge tone="ok">done</Badge>
-            ) : summary.status === 'cancelled' ? (
-              <Badge tone="warn">cancelled</Badge>
-            ) : (
-              <Badge tone="danger">failed</Badge>
-            )}{' '}
-            {summary.rows.toLocaleString()} rows: {summary.encrypted.toLocaleString()} encrypted,{' '}
-            {summary.failed.toLocaleString()} with errors (each in its own row).
-          </p>
-          {summary.error && <ConsoleError error={summary.error} />}
-          {saved && <p role="status">{saved}</p>}
-          <Facts
-            rows={[
-              [
-                'Output',
-                <code key="o" className="break">
-                  {summary.outputPath || '(none written)'}
-                </code>,
-              ],
-              ['Partial', summary.partial ? 'yes: not every row is in it' : 'no'],
-              ['Columns', summary.columns.join(', ')],
-              [
-                'Speed',
-                `${summary.rowsPerSecond.toLocaleString()} rows/s in ${(summary.elapsedMs / 1000).toFixed(1)} s`,
-              ],
-              ...(summary.keyFingerprint
-                ? ([['Gateway key', summary.keyFingerprint]] as [string, string][])
-                : []),
-            ]}
-          />
-        </section>
-      )}
+      {summary && <BatchResults summary={summary} saved={saved} />}
     </div>
   );
 }

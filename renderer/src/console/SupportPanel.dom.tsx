@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { mkm } from '../api.dom';
 import { downloadText } from '../audit/auditFormat.dom';
 import { ErrorNotice } from '../ui/bits.dom';
+import { BundlePreview } from './BundlePreview.dom';
 import './troubleshoot.css';
 
 /**
@@ -63,13 +64,7 @@ export function SupportPanel() {
       {preview.error && <ErrorNotice error={preview.error} onRetry={() => preview.mutate()} />}
       {bundle && (
         <section className="card" aria-label="Bundle preview">
-          <pre
-            className="ts-preview mono"
-            tabIndex={0}
-            aria-label="The support bundle, exactly as it will be saved"
-          >
-            {bundle.content}
-          </pre>
+          <BundlePreview content={bundle.content} />
         </section>
       )}
     </div>

@@ -11,9 +11,10 @@ import { dueReasonText, DUE_TONES, day, STATE_TONES } from '../lifecycle/format.
 import { lifecycleKeys, useDue, useManagedKeys } from '../lifecycle/queries.dom';
 import { tokenLabel, useTokens } from '../tokens/TokenContext.dom';
 import { Badge, DemoBadge, ErrorNotice, Loading } from '../ui/bits.dom';
+import { FirstRunGuide } from './FirstRunGuide.dom';
 import './dashboard.css';
 
-export type DashboardTarget = 'tokens' | 'keys' | 'gateway' | 'audit';
+export type DashboardTarget = 'tokens' | 'keys' | 'gateway' | 'audit' | 'console';
 
 /**
  * The day's work at a glance: the token in use, what is due for rotation, the key inventory
@@ -23,12 +24,15 @@ export type DashboardTarget = 'tokens' | 'keys' | 'gateway' | 'audit';
 export function DashboardScreen({ onOpenSection }: { onOpenSection?: (target: DashboardTarget) => void }) {
   const go = (target: DashboardTarget) => onOpenSection?.(target);
   return (
-    <div className="dash-grid" data-testid="dashboard">
-      <TokenCard go={go} />
-      <KeysCard go={go} />
-      <GatewayCard go={go} />
-      <AuditCard go={go} />
-    </div>
+    <>
+      <FirstRunGuide go={go} />
+      <div className="dash-grid" data-testid="dashboard">
+        <TokenCard go={go} />
+        <KeysCard go={go} />
+        <GatewayCard go={go} />
+        <AuditCard go={go} />
+      </div>
+    </>
   );
 }
 

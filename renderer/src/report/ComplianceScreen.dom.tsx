@@ -3,6 +3,7 @@ import { useState } from 'react';
 import {
   PCI_STATUS_LABELS,
   PCI_STATUSES,
+  type PciExport,
   type PciReport,
   type PciRequirementResult,
 } from '../../../shared/contract/report.std';
@@ -107,6 +108,11 @@ function Overview({
   );
 }
 
+/** "12 met, 2 needs attention, …" in the report's own order, from what the export holds. */
+function reportCounts(summary: PciExport['summary']): string {
+  return PCI_STATUSES.map((s) => `${summary[s] ?? 0} ${PCI_STATUS_LABELS[s].toLowerCase()}`).join(', ');
+}
+
 function ExportButtons() {
   const queryClient = useQueryClient();
   const [saved, setSaved] = useState<string | null>(null);
@@ -115,7 +121,7 @@ function ExportButtons() {
     onSuccess: (file) => {
       setSaved(
         downloadExport(file)
-          ? `Saved ${file.fileName} (${file.bytes.toLocaleString()} bytes) to your downloads.`
+          ? `Saved ${file.fileName} (${file.format.toUpperCase()}, ${file.bytes.toLocaleString()} bytes) to your downloads: the PCI DSS key-management report, ${reportCounts(file.summary)}.`
           : 'This window cannot save files; run “mkm report pci --out FILE” instead.',
       );
       // The export is audited, and its evidence is the newest there is.

@@ -75,7 +75,6 @@ function LoginForm({ slot, onDone }: { slot: SlotSummary; onDone: () => void }) 
       <Dialog.Description id="login-desc" className="muted">
         Enter the user PIN of this token{pinPad ? ', or use the PIN pad of the reader' : ''}. The PIN is sent
         to the token once and not kept.
-        {isDemoSlot(slot) && ' The demo token’s user PIN is 123456.'}
       </Dialog.Description>
       {error && !warning && (
         <div role="alert" className="notice notice-error">
@@ -98,7 +97,18 @@ function LoginForm({ slot, onDone }: { slot: SlotSummary; onDone: () => void }) 
       )}
       {!isLocked && (
         <>
-          <PinField name="pin" label="User PIN" autoFocus={!pinPad} />
+          <PinField
+            name="pin"
+            label="User PIN"
+            autoFocus={!pinPad}
+            {...(isDemoSlot(slot) ? { describedBy: 'login-demo-pin' } : {})}
+          />
+          {isDemoSlot(slot) && (
+            // The demo token's PINs are published (it protects nothing): said where it is typed.
+            <p id="login-demo-pin" className="notice notice-info" data-testid="demo-pin">
+              Demo token: the user PIN is <strong className="mono">123456</strong>.
+            </p>
+          )}
           <p className="muted small">
             {slot.token ? `${slot.token.minPinLen}–${slot.token.maxPinLen} characters.` : ''}
           </p>

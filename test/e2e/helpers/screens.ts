@@ -1,5 +1,5 @@
 import { expect, type Locator, type Page } from '@playwright/test';
-import { logInToDemo } from './ui';
+import { logInToDemo, startBatch } from './ui';
 
 /**
  * Every screen and dialog of the app, reached as a person would, over one fixed showcase of
@@ -188,10 +188,37 @@ export const SCREENS: Screen[] = [
     open: async (app) => {
       await openSection(app, 'Console');
       await app.getByRole('tab', { name: tab }).click();
-      await expect(app.getByRole('tabpanel', { name: tab })).toBeVisible();
+      const panel = app.getByRole('tabpanel', { name: tab });
+      await expect(panel).toBeVisible();
+      if (name === 'console-batch') await showBatchResults(app);
+      if (name === 'console-support') await showBundlePreview(app);
     },
   })),
 ];
+
+/** A batch with failed rows, so its results table is on screen (once: the panel stays mounted). */
+async function showBatchResults(app: Page): Promise<void> {
+  const panel = app.getByRole('tabpanel', { name: 'Batch' });
+  const summary = panel.getByRole('region', { name: 'Batch summary' });
+  if (await summary.isVisible()) return;
+  await startBatch(panel, 'showcase.csv', [
+    'id,number,exp,cvv',
+    'order-2026-000001,4111111111111111,12/30,123',
+    'order-2026-000002 (two problems),4111111111111112,12/30,12',
+    'order-2026-000003,5555555555554444,13/30,123',
+  ]);
+  await expect(summary.getByRole('table', { name: 'Rows not encrypted' })).toBeVisible({ timeout: 60_000 });
+}
+
+/** The support bundle built, its first part section opened. */
+async function showBundlePreview(app: Page): Promise<void> {
+  const panel = app.getByRole('tabpanel', { name: 'Support bundle' });
+  const preview = panel.getByRole('region', { name: 'Bundle preview' });
+  if (!(await preview.isVisible())) await panel.getByRole('button', { name: 'Build preview' }).click();
+  const section = preview.locator('details[data-section="app"]');
+  await expect(section).toBeVisible();
+  if ((await section.getAttribute('open')) === null) await section.locator('summary').click();
+}
 
 export interface DialogCase {
   name: string;

@@ -1,4 +1,4 @@
-import { expect, type Page } from '@playwright/test';
+import { expect, type Locator, type Page } from '@playwright/test';
 
 export const DEMO_PIN = '123456';
 
@@ -36,4 +36,15 @@ export async function generateKey(
   await dialog.getByRole('radio', { name: options.purpose }).check();
   await dialog.getByRole('button', { name: 'Generate', exact: true }).click();
   await expect(dialog).toBeHidden({ timeout: 60_000 });
+}
+
+/** Browser mode: uploads a CSV made of `lines` into the Batch panel and starts it (OAEP). */
+export async function startBatch(panel: Locator, fileName: string, lines: string[]): Promise<void> {
+  await panel.getByLabel('Input CSV').setInputFiles({
+    name: fileName,
+    mimeType: 'text/csv',
+    buffer: Buffer.from(lines.join('\n') + '\n'),
+  });
+  await panel.getByLabel('Scheme').selectOption('oaep');
+  await panel.getByRole('button', { name: 'Start batch' }).click();
 }

@@ -188,6 +188,7 @@ describe('choosing the PKCS#11 library', () => {
       theme: 'dark',
       idleLogoutMinutes: 7,
       confirmDemoToken: false,
+      firstRunGuideDismissed: false,
     });
 
     const named = open(write('migrated-named'), { launchModules: [vendorCopy] });

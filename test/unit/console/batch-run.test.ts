@@ -13,6 +13,7 @@ import {
 } from '../../../electron/console/batch.main';
 import { RecordLimit } from '../../../electron/console/record-limit.main';
 import { decryptField } from '../../../electron/crypto/cse.main';
+import { BATCH_FAILURES_LISTED, problemsText } from '../../../shared/console/batch-rows.std';
 
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const dir = mkdtempSync(join(tmpdir(), 'mkm-console-batch-unit-'));
@@ -287,5 +288,47 @@ describe('the partial output and the final name (no check-then-write race)', () 
     writeFileSync(`${out}.partial`, 'old');
     expect(() => checkBatchPaths(input(), out, false)).toThrow(/already exists/);
     expect(() => checkBatchPaths(input(), out, true)).not.toThrow();
+  });
+});
+
+describe('runBatch keeps every problem of a failed row, in the output and in the summary', () => {
+  it('a row with two problems has both, with its masked reference', async () => {
+    const input = join(dir, 'two.csv');
+    writeFileSync(
+      input,
+      'id,number,exp,cvv\n' +
+        'ok-1,4111111111111111,12/30,123\n' +
+        'order 4111111111111112,4111111111111112,12/30,12\n' +
+        'bad-exp,5555555555554444,13/30,123\n',
+    );
+    const out = join(dir, 'two.out.csv');
+    const s = await run(input, out);
+    expect(s).toMatchObject({ status: 'done', rows: 3, encrypted: 1, failed: 2 });
+    expect(s.failures).toEqual([
+      {
+        row: 2,
+        ref: 'order 411111******1112',
+        problems: [
+          expect.objectContaining({ field: 'number', code: 'luhn' }),
+          expect.objectContaining({ field: 'csc', code: 'length' }),
+        ],
+      },
+      { row: 3, ref: 'bad-exp', problems: [expect.objectContaining({ field: 'expiration' })] },
+    ]);
+    const rows = parse(readFileSync(out, 'utf8'), { columns: true }) as Record<string, string>[];
+    expect(rows[1]!.error).toBe(problemsText(s.failures[0]!.problems));
+    expect(rows[1]!.error).toMatch(/^number\.luhn: .*; csc\.length: /);
+    expect(JSON.stringify(s)).not.toContain('4111111111111112');
+  });
+
+  it('lists the first failed rows only, and counts them all', async () => {
+    const input = join(dir, 'many.csv');
+    const lines = ['number'];
+    for (let i = 0; i < BATCH_FAILURES_LISTED + 20; i++) lines.push('4111111111111112');
+    writeFileSync(input, lines.join('\n') + '\n');
+    const s = await run(input, join(dir, 'many.out.csv'));
+    expect(s.failed).toBe(BATCH_FAILURES_LISTED + 20);
+    expect(s.failures).toHaveLength(BATCH_FAILURES_LISTED);
+    expect(s.failures[0]).toMatchObject({ row: 1, ref: '' });
   });
 });
