@@ -23,6 +23,7 @@ import { ERROR_SENTENCES, MkmError, toErrorShape } from '../../shared/errors.std
 import { maskPan, panDigits } from '../../shared/formats/card.std';
 import { formatExpiration, parseExpiration } from '../../shared/formats/expiration.std';
 import { encryptField, type CsePadding } from '../crypto/cse.main';
+import { countGatewayKeyUse } from '../keys/usage.main';
 import { OVERSIZE_RECORD, RecordLimit } from './record-limit.main';
 
 /**
@@ -373,6 +374,7 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
                 'base64',
               ).toString('hex'),
         );
+        countGatewayKeyUse(run.rsa!.fingerprint, cells.filter((c) => c !== '').length);
         return [...base, 'ok', '', ...cells];
       } catch (e) {
         const shape = toErrorShape(e);

@@ -42,7 +42,8 @@ const _types: Same<(typeof LIFECYCLE_KEY_TYPES)[number], ManagedKeyType> = true;
 const _purposes: Same<(typeof LIFECYCLE_PURPOSES)[number], TokenPurpose> = true;
 void [_states, _types, _purposes];
 
-export function versionView(v: KeyVersion): LifecycleVersionView {
+/** `uses`: the real count (KeyLifecycleService.usesOf), pending counts included. */
+export function versionView(v: KeyVersion, uses: number = v.useCount): LifecycleVersionView {
   return {
     id: v.id,
     logicalKeyId: v.logicalKeyId,
@@ -63,7 +64,7 @@ export function versionView(v: KeyVersion): LifecycleVersionView {
     compromisedAt: v.compromisedAt,
     destroyedAt: v.destroyedAt,
     cryptoPeriodDays: v.cryptoPeriodDays,
-    useCount: v.useCount,
+    useCount: uses,
     fingerprint: v.fingerprint ? { ...v.fingerprint } : null,
     gateway: { status: v.gateway.status, reference: v.gateway.reference, error: v.gateway.error },
     missingSince: v.missingSince,
@@ -90,7 +91,9 @@ function keyView(
     policy: service.policy(key.id),
     primaryVersionId: versions.find((v) => v.primary)?.id ?? null,
     rotating: data.rotations.some((r) => r.logicalKeyId === key.id),
-    versions: versions.filter((v) => state === undefined || v.state === state).map(versionView),
+    versions: versions
+      .filter((v) => state === undefined || v.state === state)
+      .map((v) => versionView(v, service.usesOf(v))),
   };
 }
 
@@ -210,6 +213,10 @@ export function lifecycleHandlers(
     reactivate: ({ versionId }) => versionView(service().reactivate(versionId)),
     policies: () => service().policies(),
     due: () => service().due(),
+    usage: ({ ref, since }) => {
+      const s = service();
+      return s.usageReport(resolveLogicalKey(s.list(), ref).id, since ?? null);
+    },
     reconcile: async ({ slotId }) => {
       const s = service();
       return s.reconcile(await loggedInSerial(tokens, slotId));

@@ -628,22 +628,8 @@ export function managedByOnDisk(
   dir: string,
   object: { tokenSerial: string; ckaId: string; label: string },
 ): ManagedBy | null {
-  const file = join(dir, INVENTORY_FILE);
-  if (!existsSync(file)) {
-    if (existsSync(join(dir, INVENTORY_LAST_GOOD)))
-      throw corrupt(file, 'the inventory file is missing', true);
-    return null;
-  }
-  let data: InventoryData;
-  try {
-    data = parseFile(readFileSync(file, 'utf8')).data;
-  } catch (reason) {
-    throw corrupt(
-      file,
-      reason instanceof Damage ? reason.message : 'unreadable',
-      goodCopy(join(dir, INVENTORY_LAST_GOOD)),
-    );
-  }
+  const data = inventoryOnDisk(dir);
+  if (data === null) return null;
   const ckaId = object.ckaId.toLowerCase();
   const v = data.versions.find(
     (x) => x.tokenSerial === object.tokenSerial && x.ckaId === ckaId && x.state !== 'destroyed',
@@ -660,4 +646,26 @@ export function managedByOnDisk(
   }
   const r = object.label ? data.rotations.find((x) => x.label === object.label) : undefined;
   return r ? { kind: 'rotation', rotationId: r.id, logicalKeyId: r.logicalKeyId } : null;
+}
+
+/**
+ * The inventory of `dir` as last written, read without the lock (null: no inventory yet). A file
+ * that cannot be read is STORE_CORRUPT, as in managedByOnDisk.
+ */
+export function inventoryOnDisk(dir: string): InventoryData | null {
+  const file = join(dir, INVENTORY_FILE);
+  if (!existsSync(file)) {
+    if (existsSync(join(dir, INVENTORY_LAST_GOOD)))
+      throw corrupt(file, 'the inventory file is missing', true);
+    return null;
+  }
+  try {
+    return parseFile(readFileSync(file, 'utf8')).data;
+  } catch (reason) {
+    throw corrupt(
+      file,
+      reason instanceof Damage ? reason.message : 'unreadable',
+      goodCopy(join(dir, INVENTORY_LAST_GOOD)),
+    );
+  }
 }
