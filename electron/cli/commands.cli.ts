@@ -3,6 +3,7 @@ import './tokens.cli';
 import './audit.cli';
 import './gateway.cli';
 import './lifecycle.cli';
+import './usage.cli';
 import './console.cli';
 import './troubleshoot.cli';
 import './exchange.cli';

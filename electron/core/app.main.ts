@@ -331,7 +331,7 @@ export function createApp(options: AppOptions): App {
       tokens,
     ),
     gateway: gatewayHandlers(gateway, embeddedSandbox),
-    lifecycle: lifecycleHandlers(keyLifecycle, tokens),
+    lifecycle: lifecycleHandlers(keyLifecycle, tokens, usage),
     audit: {
       status: () => audit.status(),
       verify: () => audit.verify(),

@@ -15,6 +15,8 @@ import {
   type KeyLifecycleService,
   type RotationProgressSink,
 } from './lifecycle.main';
+import { resolveLogicalKey } from './inventory.main';
+import type { KeyUsageService } from './usage.main';
 import type {
   InventoryData,
   KeyState,
@@ -104,24 +106,6 @@ function keyViewById(service: KeyLifecycleService, logicalKeyId: string): Lifecy
   return keyView(service, data, key);
 }
 
-/** A logical key by its id or its name; an ambiguous name is refused, not guessed. */
-export function resolveLogicalKey(data: InventoryData, ref: string): LogicalKey {
-  const wanted = ref.trim();
-  const byId = data.logicalKeys.find((k) => k.id === wanted.toLowerCase());
-  if (byId) return byId;
-  const byName = data.logicalKeys.filter((k) => k.name === wanted);
-  if (byName.length === 0)
-    throw new MkmError('NOT_FOUND', `No managed key with the id or name “${wanted}”.`, { ref: wanted });
-  if (byName.length > 1) {
-    throw new MkmError(
-      'CONFLICT',
-      `“${wanted}” names ${byName.length} managed keys; use an id: ${byName.map((k) => k.id).join(', ')}.`,
-      { ref: wanted },
-    );
-  }
-  return byName[0]!;
-}
-
 /** The serial of the token the request is about: in `slotId`, else the only one logged in. */
 async function loggedInSerial(tokens: TokensService, slotId: number | undefined): Promise<string> {
   const slots = await tokens.slots();
@@ -170,6 +154,7 @@ function policyOverrides(policy: Partial<Record<keyof RotationPolicy, unknown>> 
 export function lifecycleHandlers(
   service: () => KeyLifecycleService,
   tokens: TokensService,
+  usage: KeyUsageService,
 ): Handlers<Contract>['lifecycle'] {
   return {
     list: ({ state }) => {
@@ -213,10 +198,8 @@ export function lifecycleHandlers(
     reactivate: ({ versionId }) => versionView(service().reactivate(versionId)),
     policies: () => service().policies(),
     due: () => service().due(),
-    usage: ({ ref, since }) => {
-      const s = service();
-      return s.usageReport(resolveLogicalKey(s.list(), ref).id, since ?? null);
-    },
+    // The usage service reads the files as last written: no inventory lock is taken.
+    usage: ({ ref, since }) => usage.usageReport(ref, since ?? null),
     reconcile: async ({ slotId }) => {
       const s = service();
       return s.reconcile(await loggedInSerial(tokens, slotId));

@@ -24,6 +24,7 @@ import {
   inventoryProblem,
   type InventoryData,
   type KeyVersion,
+  type LogicalKey,
 } from './model.std';
 
 /**
@@ -668,4 +669,22 @@ export function inventoryOnDisk(dir: string): InventoryData | null {
       goodCopy(join(dir, INVENTORY_LAST_GOOD)),
     );
   }
+}
+
+/** A logical key by its id or its name; an ambiguous name is refused, not guessed. */
+export function resolveLogicalKey(data: InventoryData, ref: string): LogicalKey {
+  const wanted = ref.trim();
+  const byId = data.logicalKeys.find((k) => k.id === wanted.toLowerCase());
+  if (byId) return byId;
+  const byName = data.logicalKeys.filter((k) => k.name === wanted);
+  if (byName.length === 0)
+    throw new MkmError('NOT_FOUND', `No managed key with the id or name “${wanted}”.`, { ref: wanted });
+  if (byName.length > 1) {
+    throw new MkmError(
+      'CONFLICT',
+      `“${wanted}” names ${byName.length} managed keys; use an id: ${byName.map((k) => k.id).join(', ')}.`,
+      { ref: wanted },
+    );
+  }
+  return byName[0]!;
 }

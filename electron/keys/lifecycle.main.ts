@@ -35,8 +35,7 @@ import {
   useLimit,
 } from './model.std';
 import { UsageCounter, type KeyUsageService } from './usage.main';
-import { daysSince, useLevel, type UsageOperation } from './usage.std';
-import type { LifecycleUsageView } from '../../shared/contract.std';
+import type { UsageOperation } from './usage.std';
 
 /**
  * The key lifecycle service (NIST SP 800-57 Pt 1 §7, PCI DSS v4 3.6/3.7): versioned logical keys
@@ -1327,37 +1326,6 @@ export class KeyLifecycleService {
   flushUsage(): void {
     if (this.options.usage) this.options.usage.flush();
     else this.usage.flush();
-  }
-
-  /** How each version of a logical key was used (needs the app's usage service). */
-  usageReport(logicalKeyId: string, since: string | null): LifecycleUsageView {
-    const key = this.logicalKey(logicalKeyId);
-    const policy = this.policy(logicalKeyId);
-    const usage = this.options.usage;
-    return {
-      logicalKeyId,
-      name: key.name,
-      purpose: key.purpose,
-      maxUses: policy.maxUses,
-      warnUsesFraction: policy.warnUsesFraction,
-      since,
-      versions: this.versions(logicalKeyId).map((v) => {
-        const entry = usage?.entryOf({ versionId: v.id });
-        const uses = this.usesOf(v);
-        return {
-          versionId: v.id,
-          version: v.version,
-          state: v.state,
-          primary: v.primary,
-          uses,
-          level: useLevel(uses, policy.maxUses, policy.warnUsesFraction),
-          lastAt: entry?.lastAt ?? null,
-          lastOperation: entry?.lastOperation ?? null,
-          operations: { ...entry?.operations },
-          days: daysSince(entry, since),
-        };
-      }),
-    };
   }
 
   /** Uses of a version: batched counts included. */

@@ -4,10 +4,18 @@ import { MkmError, toErrorShape } from '../../shared/errors.std';
 import type { AuditAppend } from '../audit/audit-log.main';
 import { writeFileAtomic } from '../core/atomic-file.main';
 import { silentLogger, type Logger } from '../core/logger.main';
-import { INVENTORY_FILE, inventoryOnDisk } from './inventory.main';
-import { policyFor, type InventoryData, type ManagedPurpose, type RotationPolicy } from './model.std';
+import type { LifecycleUsageView } from '../../shared/contract.std';
+import { INVENTORY_FILE, inventoryOnDisk, resolveLogicalKey, versionsOf } from './inventory.main';
+import {
+  EMPTY_INVENTORY,
+  policyFor,
+  type InventoryData,
+  type ManagedPurpose,
+  type RotationPolicy,
+} from './model.std';
 import {
   addUses,
+  daysSince,
   EMPTY_USAGE,
   emptyEntry,
   mergeEntries,
@@ -271,6 +279,40 @@ export class KeyUsageService {
       maxUses: policy.maxUses,
       warnFraction: policy.warnUsesFraction,
       level: useLevel(uses, policy.maxUses, policy.warnUsesFraction),
+    };
+  }
+
+  /**
+   * How each version of a logical key (by id or name) was used, from the files as last written
+   * and this process's pending counts: no inventory lock, so the CLI can ask while the app runs.
+   */
+  usageReport(ref: string, since: string | null): LifecycleUsageView {
+    const data = this.readInventory() ?? EMPTY_INVENTORY;
+    const key = resolveLogicalKey(data, ref);
+    const policy = policyFor(key, this.options.policies);
+    return {
+      logicalKeyId: key.id,
+      name: key.name,
+      purpose: key.purpose,
+      maxUses: policy.maxUses,
+      warnUsesFraction: policy.warnUsesFraction,
+      since,
+      versions: versionsOf(data, key.id).map((v) => {
+        const entry = this.entryOf({ versionId: v.id });
+        const uses = this.usesOf(v.id);
+        return {
+          versionId: v.id,
+          version: v.version,
+          state: v.state,
+          primary: v.primary,
+          uses,
+          level: useLevel(uses, policy.maxUses, policy.warnUsesFraction),
+          lastAt: entry?.lastAt ?? null,
+          lastOperation: entry?.lastOperation ?? null,
+          operations: { ...entry?.operations },
+          days: daysSince(entry, since),
+        };
+      }),
     };
   }
 

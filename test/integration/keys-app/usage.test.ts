@@ -6,6 +6,7 @@ import { keyUsage } from '../../../electron/keys/usage.main';
 import type { AuditEntryView, LifecycleKeyView, LifecycleUsageView } from '../../../shared/contract.std';
 import type { BatchSummary, ConsoleKeyInfo } from '../../../shared/contract/console.std';
 import { dataPaths } from '../../../electron/core/paths.main';
+import { mkmOn } from '../../helpers/mkm-cli';
 import { softHsmAvailable } from '../../helpers/softhsm';
 import { createConsoleRig, type ConsoleRig } from '../console/setup';
 
@@ -193,4 +194,35 @@ describe.skipIf(!softHsmAvailable())('key usage, counted on every path', () => {
       reasons: [{ kind: 'uses', uses: 5, maxUses: 5 }],
     });
   });
+
+  it('mkm keys usage KEY --json: the real counts per version, day and operation (while the app runs)', async () => {
+    keyUsage()!.flush();
+    const cli = mkmOn(() => ({ dataDir: rig.dataDir, token: rig.token }));
+    const json = await cli(['keys', 'usage', 'card data', '--json']);
+    expect(json.stderr).toBe('');
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.stdout) as LifecycleUsageView;
+    const today = new Date().toISOString().slice(0, 10);
+    expect(report).toMatchObject({ logicalKeyId: data.logicalKeyId, name: 'card data', purpose: 'data' });
+    expect(report.versions).toEqual([
+      expect.objectContaining({
+        versionId: data.versionId,
+        uses: 7,
+        level: 'ok',
+        lastOperation: 'encrypt',
+        operations: { encrypt: 7 },
+        days: [{ day: today, uses: 7 }],
+      }),
+    ]);
+    const later = await cli(['keys', 'usage', data.logicalKeyId, '--since', '2999-01-01', '--json']);
+    expect((JSON.parse(later.stdout) as LifecycleUsageView).versions[0]!.days).toEqual([]);
+    const text = await cli(['keys', 'usage', 'limited data']);
+    expect(text.stdout).toMatch(/limit 5 uses, warning at 80 %/);
+    expect(text.stdout).toMatch(
+      /v1 primary active: 5 uses {2}LIMIT REACHED: rotate; last .* \(encrypt\); encrypt 5/,
+    );
+    const bad = await cli(['keys', 'usage', 'card data', '--since', 'yesterday']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/YYYY-MM-DD/);
+  }, 60_000);
 });
