@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { keyUsage } from '../../../electron/keys/usage.main';
 import type { AuditEntryView, LifecycleKeyView, LifecycleUsageView } from '../../../shared/contract.std';
 import type { BatchSummary, ConsoleKeyInfo } from '../../../shared/contract/console.std';
+import type { PciReport } from '../../../shared/contract/report.std';
 import { dataPaths } from '../../../electron/core/paths.main';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { softHsmAvailable } from '../../helpers/softhsm';
@@ -193,6 +194,16 @@ describe.skipIf(!softHsmAvailable())('key usage, counted on every path', () => {
       level: 'due',
       reasons: [{ kind: 'uses', uses: 5, maxUses: 5 }],
     });
+  });
+
+  it('the PCI report takes its crypto-period use lines (3.7.4) from the real counts', async () => {
+    const report = await rig.ok<PciReport>('report.pci', {});
+    const r374 = report.requirements.find((r) => r.id === '3.7.4')!;
+    const fact = (name: string) => r374.facts.find((f) => f.label === `Uses: ${name}`)?.value;
+    expect(fact('card data')).toBe('primary v1: 7 of 100,000,000 allowed uses; all versions: 7');
+    expect(fact('limited data')).toBe('primary v1: 5 of 5 allowed uses; all versions: 5');
+    expect(fact('transport')).toBe('primary v1: 2 uses (no use limit); all versions: 2');
+    expect(fact('exchange signer')).toBe('primary v1: 1 use (no use limit); all versions: 1');
   });
 
   it('mkm keys usage KEY --json: the real counts per version, day and operation (while the app runs)', async () => {
