@@ -188,7 +188,13 @@ export interface LifecycleVersionView {
   compromisedAt: string | null;
   destroyedAt: string | null;
   cryptoPeriodDays: number;
+  /** Every use counted on every path (pending ones included). */
   useCount: number;
+  /**
+   * Where useCount stands against the key's use limit: warning from its warnUsesFraction,
+   * reached at the limit (new uses refused). Set in lifecycle.list.
+   */
+  useLevel?: 'ok' | 'warning' | 'reached';
   fingerprint:
     { kind: 'kcv'; method: 'cmac' | 'hmac'; value: string } | { kind: 'spki-sha256'; value: string } | null;
   gateway: {

@@ -17,6 +17,7 @@ import {
 } from './lifecycle.main';
 import { resolveLogicalKey } from './inventory.main';
 import type { KeyUsageService } from './usage.main';
+import { useLevel } from './usage.std';
 import type {
   InventoryData,
   KeyState,
@@ -95,7 +96,11 @@ function keyView(
     rotating: data.rotations.some((r) => r.logicalKeyId === key.id),
     versions: versions
       .filter((v) => state === undefined || v.state === state)
-      .map((v) => versionView(v, service.usesOf(v))),
+      .map((v) => {
+        const uses = service.usesOf(v);
+        const { maxUses, warnUsesFraction } = service.policy(key.id);
+        return { ...versionView(v, uses), useLevel: useLevel(uses, maxUses, warnUsesFraction) };
+      }),
   };
 }
 

@@ -11,6 +11,7 @@ import { dueReasonText, DUE_TONES, day, STATE_TONES } from '../lifecycle/format.
 import { lifecycleKeys, useDue, useManagedKeys } from '../lifecycle/queries.dom';
 import { tokenLabel, useTokens } from '../tokens/TokenContext.dom';
 import { Badge, DemoBadge, ErrorNotice, Loading } from '../ui/bits.dom';
+import { UsageRankingCard } from './UsageRankingCard.dom';
 import './dashboard.css';
 
 export type DashboardTarget = 'tokens' | 'keys' | 'gateway' | 'audit';
@@ -26,6 +27,7 @@ export function DashboardScreen({ onOpenSection }: { onOpenSection?: (target: Da
     <div className="dash-grid" data-testid="dashboard">
       <TokenCard go={go} />
       <KeysCard go={go} />
+      <UsageRankingCard />
       <GatewayCard go={go} />
       <AuditCard go={go} />
     </div>
