@@ -386,7 +386,13 @@ export class KeyUsageService {
   }
 
   private warnNearLimit(versionId: string): void {
-    const status = this.statusOf(versionId);
+    let status: VersionUseStatus | null;
+    try {
+      status = this.statusOf(versionId);
+    } catch {
+      // The use is done and counted; a file that cannot be read refuses the next one (check).
+      return;
+    }
     if (!status || status.level === 'ok' || this.warned.has(versionId)) return;
     this.warned.add(versionId);
     this.logger.warn(
