@@ -206,7 +206,7 @@ describe.skipIf(!softHsmAvailable())('key usage, counted on every path', () => {
     expect(fact('exchange signer')).toBe('primary v1: 1 use (no use limit); all versions: 1');
   });
 
-  it('mkm keys usage KEY --json: the real counts per version, day and operation (while the app runs)', async () => {
+  it('mkm keys usage KEY --json: the real counts per version, day and operation (while the app runs); mkm console batch --key counts too', async () => {
     keyUsage()!.flush();
     const cli = mkmOn(() => ({ dataDir: rig.dataDir, token: rig.token }));
     const json = await cli(['keys', 'usage', 'card data', '--json']);
@@ -235,5 +235,29 @@ describe.skipIf(!softHsmAvailable())('key usage, counted on every path', () => {
     const bad = await cli(['keys', 'usage', 'card data', '--since', 'yesterday']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/YYYY-MM-DD/);
+    // `mkm console batch --key` in its own process (the app closed: the audit log is one
+    // process's at a time) counts into the same file, written at its close.
+    await rig.closeApp();
+    const files = cardCsv(3);
+    const run = await cli(
+      [
+        'console',
+        'batch',
+        '--scheme',
+        'aes',
+        '--key',
+        data.ckaId,
+        '--in',
+        files.inPath,
+        '--out',
+        files.outPath,
+      ],
+      rig.token.userPin,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const after = JSON.parse(
+      (await cli(['keys', 'usage', 'card data', '--json'])).stdout,
+    ) as LifecycleUsageView;
+    expect(after.versions[0]).toMatchObject({ uses: 10, operations: { encrypt: 10 } });
   }, 60_000);
 });
