@@ -202,7 +202,13 @@ export interface LifecycleVersionView {
   compromisedAt: string | null;
   destroyedAt: string | null;
   cryptoPeriodDays: number;
+  /** Every use counted on every path (pending ones included). */
   useCount: number;
+  /**
+   * Where useCount stands against the key's use limit: warning from its warnUsesFraction,
+   * reached at the limit (new uses refused). Set in lifecycle.list.
+   */
+  useLevel?: 'ok' | 'warning' | 'reached';
   fingerprint:
     { kind: 'kcv'; method: 'cmac' | 'hmac'; value: string } | { kind: 'spki-sha256'; value: string } | null;
   gateway: {
@@ -278,6 +284,33 @@ export interface LifecycleReconcileReport {
 }
 
 export type LifecyclePolicy = LifecycleKeyView['policy'];
+
+/** How a logical key's versions were used (issue 12): counts only, never key material. */
+export interface LifecycleUsageView {
+  logicalKeyId: string;
+  name: string;
+  purpose: LifecyclePurpose;
+  maxUses: number | null;
+  warnUsesFraction: number;
+  /** The first day the `days` lists start at (YYYY-MM-DD), or null for all that is kept. */
+  since: string | null;
+  /** Newest first. */
+  versions: {
+    versionId: string;
+    version: number;
+    state: LifecycleState;
+    primary: boolean;
+    /** Every use counted, pending ones included. */
+    uses: number;
+    /** ok, warning (from warnUsesFraction of maxUses), reached (at maxUses: refused). */
+    level: 'ok' | 'warning' | 'reached';
+    lastAt: string | null;
+    lastOperation: string | null;
+    operations: Record<string, number>;
+    /** Uses per UTC day, oldest first; days without a use are left out. */
+    days: { day: string; uses: number }[];
+  }[];
+}
 
 /** A logical key's own policy: each field overrides its purpose's default. */
 const LIFECYCLE_POLICY_OVERRIDES = z.strictObject({
@@ -698,6 +731,18 @@ export const contract = {
     )
       .returns<Record<LifecyclePurpose, LifecyclePolicy>>()
       .notAudited('reads the rotation policies'),
+    usage: channel(
+      z.strictObject({
+        ref: z.string().min(1).max(128),
+        since: z
+          .string()
+          .regex(/^\d{4}-\d{2}-\d{2}$/)
+          .optional(),
+      }),
+      'How each version of a logical key (by id or name) was used: per day, per operation, last use, and where it stands against its use limit.',
+    )
+      .returns<LifecycleUsageView>()
+      .notAudited('reads use counts (no key material, no data)'),
     due: channel(noArgs, 'Which keys need rotating, and why.')
       .returns<LifecycleDueReport>()
       .notAudited('reads which keys need rotating'),

@@ -103,6 +103,9 @@ export const ERROR_SENTENCES = {
   EXCHANGE_ITEM_MISMATCH: 'An item in the exchange package does not match its own fingerprint.',
   EXCHANGE_EXPIRED: 'The exchange package has expired.',
   EXCHANGE_KIND_REFUSED: 'The exchange package holds items this import does not accept.',
+  // Key usage counts and use limits (issue 12, usage)
+  USE_LIMIT_REACHED:
+    'This key version has been used as many times as its policy allows; rotate the key to make a new version before using it again.',
   // Key templates and exchange packages (issue 10, points 7 and 9)
   KEY_WRAP_UNTRUSTED:
     'This key may be exported only wrapped under a key-encryption key the security officer marked as trusted.',

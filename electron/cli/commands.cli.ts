@@ -27,6 +27,7 @@ commandGroup(
   () => import('./lifecycle.cli'),
 );
 commandGroup('keys', 'keys on the token', () => import('./lifecycle.cli'));
+commandGroup('keys', 'keys on the token', () => import('./usage.cli'));
 commandGroup('console', 'the payload test console: encrypt, verify, batch', () => import('./console.cli'));
 commandGroup('console', 'the payload test console', () => import('./troubleshoot.cli'));
 commandGroup(

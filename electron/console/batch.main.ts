@@ -31,6 +31,7 @@ import { MkmError, toErrorShape } from '../../shared/errors.std';
 import { maskPan, panDigits } from '../../shared/formats/card.std';
 import { formatExpiration, parseExpiration } from '../../shared/formats/expiration.std';
 import { encryptField, type CsePadding } from '../crypto/cse.main';
+import { countGatewayKeyUse } from '../keys/usage.main';
 import { OVERSIZE_RECORD, RecordLimit } from './record-limit.main';
 
 /**
@@ -412,6 +413,7 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
                 'base64',
               ).toString('hex'),
         );
+        countGatewayKeyUse(run.rsa!.fingerprint, cells.filter((c) => c !== '').length);
         finish(row, null, cells, done);
       } catch (e) {
         finish(row, refusal(e), blank, done);

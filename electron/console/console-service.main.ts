@@ -37,6 +37,7 @@ import type { EventBus } from '../core/registry.main';
 import type { AppServices } from '../core/services.main';
 import type { CseFieldName, GatewayClient, PayloadFieldName } from '../gateway/client/gateway-client.main';
 import { GatewayStateStore } from '../gateway/client/state.main';
+import { countedUse, countGatewayKeyUse } from '../keys/usage.main';
 import type { GatewayService } from '../gateway/gateway-service.main';
 import type { TokensService } from '../hsm/tokens.main';
 import { checkBatchPaths, runBatch } from './batch.main';
@@ -249,6 +250,7 @@ export class ConsoleService {
     const padding = SCHEME_PADDING[scheme];
     try {
       const built = buildMerchantBody(key.keyObject, fields, padding, request.amount ?? '1.00');
+      countGatewayKeyUse(key.spkiSha256, built.fields.length);
       const bodyJson = JSON.stringify(built.body, null, 2);
       const endpoint = joinUrl(profile.baseUrl, built.path);
       const notes: string[] = [];
@@ -736,7 +738,9 @@ export class ConsoleService {
         random: async (length) =>
           Buffer.from((await tokens.call('generateRandom', { slotId, length })).data, 'base64'),
         encryptMany: (data, ivs) =>
-          tokens.encryptMany({ slotId, id: keyId, mechanism: 'AES_CBC_PAD', data, ivs }),
+          countedUse({ slotId, id: keyId }, 'encrypt', data.length, () =>
+            tokens.encryptMany({ slotId, id: keyId, mechanism: 'AES_CBC_PAD', data, ivs }),
+          ),
       };
     } else {
       if (!request.profileId) {

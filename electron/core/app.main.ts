@@ -25,6 +25,7 @@ import { EmbeddedSandbox } from '../gateway/embedded-sandbox.main';
 import { gatewayHandlers } from '../gateway/handlers.main';
 import { lifecycleHandlers } from '../keys/handlers.main';
 import { KeyLifecycleService } from '../keys/lifecycle.main';
+import { KeyUsageService, keyUsage, setKeyUsage, type UsageTimers } from '../keys/usage.main';
 import type { AppServices } from './services.main';
 
 /**
@@ -60,6 +61,9 @@ export interface AppOptions {
   versions?: { electron: string | null; chrome: string | null };
   /** Where gateway passwords are kept (Electron: safeStorage); default MKM_GATEWAY_PASSWORD. */
   gatewaySecrets?: SecretProvider;
+  /** How often key use counts are written (default 5 s), and the timer they run on (tests). */
+  usageFlushMs?: number;
+  usageTimers?: UsageTimers;
 }
 
 export interface App {
@@ -146,6 +150,16 @@ export function createApp(options: AppOptions): App {
     },
     ...(options.hostSpawnerFor ? { spawnerFor: options.hostSpawnerFor } : {}),
   });
+  // Every use of a key, from every path, is counted here (and refused at its use limit).
+  const usage = new KeyUsageService({
+    inventoryDir: join(paths.root, 'keys'),
+    audit: (e) => audit.record(e),
+    logger,
+    slots: () => tokens.slots(),
+    ...(options.usageFlushMs !== undefined ? { flushMs: options.usageFlushMs } : {}),
+    ...(options.usageTimers ? { timers: options.usageTimers } : {}),
+  });
+  setKeyUsage(usage);
   // The key lifecycle holds a lock on its data folder, one process at a time: it opens on first
   // use, so a CLI command that does not manage keys never competes with a running app for it.
   let lifecycle: KeyLifecycleService | null = null;
@@ -155,6 +169,7 @@ export function createApp(options: AppOptions): App {
       tokens,
       audit: (e) => audit.record(e),
       logger,
+      usage,
       // Called later, when a rotation or retirement runs: `gateway` exists by then.
       registerWithGateway: (request) => gateway.registerLifecycleVersion(request),
       retireAtGateway: (request) => gateway.retireLifecycleVersion(request),
@@ -194,6 +209,7 @@ export function createApp(options: AppOptions): App {
     audit,
     gateway,
     keyLifecycle,
+    usage,
     dialogs: options.dialogs,
     ...(options.clock ? { clock: options.clock } : {}),
     files,
@@ -314,7 +330,7 @@ export function createApp(options: AppOptions): App {
       tokens,
     ),
     gateway: gatewayHandlers(gateway, embeddedSandbox),
-    lifecycle: lifecycleHandlers(keyLifecycle, tokens),
+    lifecycle: lifecycleHandlers(keyLifecycle, tokens, usage),
     audit: {
       status: () => audit.status(),
       verify: () => audit.verify(),
@@ -391,6 +407,13 @@ export function createApp(options: AppOptions): App {
       await lifecycle
         ?.close()
         .catch((error) => logger.warn('the key lifecycle did not close cleanly', { error }));
+      // The last counts, and their audit entry, while the audit log is open.
+      try {
+        usage.close();
+      } catch (error) {
+        logger.error('key use counts could not be written at close', { error: toErrorShape(error) });
+      }
+      if (keyUsage() === usage) setKeyUsage(null);
       // Key sets live in the token as session objects: destroy them while the host is up.
       await gateway.close().catch((error) => logger.warn('the gateway did not close cleanly', { error }));
       await embeddedSandbox.close();

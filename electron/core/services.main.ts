@@ -2,6 +2,7 @@ import type { AppAudit } from '../audit/app-audit.main';
 import type { GatewayService } from '../gateway/gateway-service.main';
 import type { TokensService } from '../hsm/tokens.main';
 import type { KeyLifecycleService } from '../keys/lifecycle.main';
+import type { KeyUsageService } from '../keys/usage.main';
 import type { AppStatus, Settings } from '../../shared/contract.std';
 import type { Logger } from './logger.main';
 import type { DataPaths } from './paths.main';
@@ -29,6 +30,8 @@ export interface AppServices {
   keyLifecycle(): KeyLifecycleService;
   /** The app's clock (AppOptions.clock); Date.now when absent. */
   clock?: () => number;
+  /** Every use of a key is counted here (see electron/keys/usage.main.ts). */
+  usage: KeyUsageService;
   /** Electron's main-side file dialogs; absent in browser mode and the CLI. */
   dialogs?: FileDialogs | undefined;
   /** Inputs picked or uploaded, outputs waiting for download: pages hold ids, never paths. */

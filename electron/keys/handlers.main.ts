@@ -15,6 +15,9 @@ import {
   type KeyLifecycleService,
   type RotationProgressSink,
 } from './lifecycle.main';
+import { resolveLogicalKey } from './inventory.main';
+import type { KeyUsageService } from './usage.main';
+import { useLevel } from './usage.std';
 import type {
   InventoryData,
   KeyState,
@@ -42,7 +45,8 @@ const _types: Same<(typeof LIFECYCLE_KEY_TYPES)[number], ManagedKeyType> = true;
 const _purposes: Same<(typeof LIFECYCLE_PURPOSES)[number], TokenPurpose> = true;
 void [_states, _types, _purposes];
 
-export function versionView(v: KeyVersion): LifecycleVersionView {
+/** `uses`: the real count (KeyLifecycleService.usesOf), pending counts included. */
+export function versionView(v: KeyVersion, uses: number = v.useCount): LifecycleVersionView {
   return {
     id: v.id,
     logicalKeyId: v.logicalKeyId,
@@ -63,7 +67,7 @@ export function versionView(v: KeyVersion): LifecycleVersionView {
     compromisedAt: v.compromisedAt,
     destroyedAt: v.destroyedAt,
     cryptoPeriodDays: v.cryptoPeriodDays,
-    useCount: v.useCount,
+    useCount: uses,
     fingerprint: v.fingerprint ? { ...v.fingerprint } : null,
     gateway: { status: v.gateway.status, reference: v.gateway.reference, error: v.gateway.error },
     missingSince: v.missingSince,
@@ -90,7 +94,13 @@ function keyView(
     policy: service.policy(key.id),
     primaryVersionId: versions.find((v) => v.primary)?.id ?? null,
     rotating: data.rotations.some((r) => r.logicalKeyId === key.id),
-    versions: versions.filter((v) => state === undefined || v.state === state).map(versionView),
+    versions: versions
+      .filter((v) => state === undefined || v.state === state)
+      .map((v) => {
+        const uses = service.usesOf(v);
+        const { maxUses, warnUsesFraction } = service.policy(key.id);
+        return { ...versionView(v, uses), useLevel: useLevel(uses, maxUses, warnUsesFraction) };
+      }),
   };
 }
 
@@ -99,24 +109,6 @@ function keyViewById(service: KeyLifecycleService, logicalKeyId: string): Lifecy
   const key = data.logicalKeys.find((k) => k.id === logicalKeyId);
   if (!key) throw new MkmError('NOT_FOUND', 'No such logical key.', { logicalKeyId });
   return keyView(service, data, key);
-}
-
-/** A logical key by its id or its name; an ambiguous name is refused, not guessed. */
-export function resolveLogicalKey(data: InventoryData, ref: string): LogicalKey {
-  const wanted = ref.trim();
-  const byId = data.logicalKeys.find((k) => k.id === wanted.toLowerCase());
-  if (byId) return byId;
-  const byName = data.logicalKeys.filter((k) => k.name === wanted);
-  if (byName.length === 0)
-    throw new MkmError('NOT_FOUND', `No managed key with the id or name “${wanted}”.`, { ref: wanted });
-  if (byName.length > 1) {
-    throw new MkmError(
-      'CONFLICT',
-      `“${wanted}” names ${byName.length} managed keys; use an id: ${byName.map((k) => k.id).join(', ')}.`,
-      { ref: wanted },
-    );
-  }
-  return byName[0]!;
 }
 
 /** The serial of the token the request is about: in `slotId`, else the only one logged in. */
@@ -167,6 +159,7 @@ function policyOverrides(policy: Partial<Record<keyof RotationPolicy, unknown>> 
 export function lifecycleHandlers(
   service: () => KeyLifecycleService,
   tokens: TokensService,
+  usage: KeyUsageService,
 ): Handlers<Contract>['lifecycle'] {
   return {
     list: ({ state }) => {
@@ -210,6 +203,8 @@ export function lifecycleHandlers(
     reactivate: ({ versionId }) => versionView(service().reactivate(versionId)),
     policies: () => service().policies(),
     due: () => service().due(),
+    // The usage service reads the files as last written: no inventory lock is taken.
+    usage: ({ ref, since }) => usage.usageReport(ref, since ?? null),
     reconcile: async ({ slotId }) => {
       const s = service();
       return s.reconcile(await loggedInSerial(tokens, slotId));

@@ -24,6 +24,7 @@ import {
   inventoryProblem,
   type InventoryData,
   type KeyVersion,
+  type LogicalKey,
 } from './model.std';
 
 /**
@@ -628,22 +629,8 @@ export function managedByOnDisk(
   dir: string,
   object: { tokenSerial: string; ckaId: string; label: string },
 ): ManagedBy | null {
-  const file = join(dir, INVENTORY_FILE);
-  if (!existsSync(file)) {
-    if (existsSync(join(dir, INVENTORY_LAST_GOOD)))
-      throw corrupt(file, 'the inventory file is missing', true);
-    return null;
-  }
-  let data: InventoryData;
-  try {
-    data = parseFile(readFileSync(file, 'utf8')).data;
-  } catch (reason) {
-    throw corrupt(
-      file,
-      reason instanceof Damage ? reason.message : 'unreadable',
-      goodCopy(join(dir, INVENTORY_LAST_GOOD)),
-    );
-  }
+  const data = inventoryOnDisk(dir);
+  if (data === null) return null;
   const ckaId = object.ckaId.toLowerCase();
   const v = data.versions.find(
     (x) => x.tokenSerial === object.tokenSerial && x.ckaId === ckaId && x.state !== 'destroyed',
@@ -660,4 +647,44 @@ export function managedByOnDisk(
   }
   const r = object.label ? data.rotations.find((x) => x.label === object.label) : undefined;
   return r ? { kind: 'rotation', rotationId: r.id, logicalKeyId: r.logicalKeyId } : null;
+}
+
+/**
+ * The inventory of `dir` as last written, read without the lock (null: no inventory yet). A file
+ * that cannot be read is STORE_CORRUPT, as in managedByOnDisk.
+ */
+export function inventoryOnDisk(dir: string): InventoryData | null {
+  const file = join(dir, INVENTORY_FILE);
+  if (!existsSync(file)) {
+    if (existsSync(join(dir, INVENTORY_LAST_GOOD)))
+      throw corrupt(file, 'the inventory file is missing', true);
+    return null;
+  }
+  try {
+    return parseFile(readFileSync(file, 'utf8')).data;
+  } catch (reason) {
+    throw corrupt(
+      file,
+      reason instanceof Damage ? reason.message : 'unreadable',
+      goodCopy(join(dir, INVENTORY_LAST_GOOD)),
+    );
+  }
+}
+
+/** A logical key by its id or its name; an ambiguous name is refused, not guessed. */
+export function resolveLogicalKey(data: InventoryData, ref: string): LogicalKey {
+  const wanted = ref.trim();
+  const byId = data.logicalKeys.find((k) => k.id === wanted.toLowerCase());
+  if (byId) return byId;
+  const byName = data.logicalKeys.filter((k) => k.name === wanted);
+  if (byName.length === 0)
+    throw new MkmError('NOT_FOUND', `No managed key with the id or name “${wanted}”.`, { ref: wanted });
+  if (byName.length > 1) {
+    throw new MkmError(
+      'CONFLICT',
+      `“${wanted}” names ${byName.length} managed keys; use an id: ${byName.map((k) => k.id).join(', ')}.`,
+      { ref: wanted },
+    );
+  }
+  return byName[0]!;
 }

@@ -34,7 +34,8 @@ import {
   type TokenPurpose,
   useLimit,
 } from './model.std';
-import { UsageCounter } from './usage.main';
+import { UsageCounter, type KeyUsageService } from './usage.main';
+import type { UsageOperation } from './usage.std';
 
 /**
  * The key lifecycle service (NIST SP 800-57 Pt 1 §7, PCI DSS v4 3.6/3.7): versioned logical keys
@@ -115,6 +116,12 @@ export interface KeyLifecycleOptions {
   usageFlushMs?: number;
   /** Write at once when this many uses are waiting; default 10 000. */
   usageMaxPending?: number;
+  /**
+   * The app's usage service: when given, every use is counted there (one place for all paths)
+   * and a version at its use limit is refused (USE_LIMIT_REACHED) before the token is asked;
+   * usageFlushMs, usageMaxPending and hardUseLimitFactor then do not apply.
+   */
+  usage?: KeyUsageService;
   /**
    * Refuse new encryptions once a version is this far past its use limit (1.1 = 110 %, the
    * `overdue` level of due()); null: never refuse, only report. Default 1.1.
@@ -295,7 +302,7 @@ export class KeyLifecycleService {
   /** What needs rotating (and which replaced versions' grace is over) at `now`. */
   due(now: Date = this.clock()): { due: DueItem[]; graceExpired: GraceExpired[] } {
     return dueAt(this.inventory.peek(), now, {
-      usesOf: (v) => v.useCount + this.usage.pendingFor(v.id),
+      usesOf: (v) => this.usesOf(v),
       policies: this.options.policies,
     });
   }
@@ -976,7 +983,7 @@ export class KeyLifecycleService {
       await this.destroyOnToken(slotId, v.ckaId, v.objectClasses);
     }
     const now = this.clock().toISOString();
-    this.usage.flush();
+    this.flushUsage();
     this.inventory.mutate((draft) => {
       const x = draft.versions.find((y) => y.id === versionId)!;
       x.state = 'destroyed';
@@ -1216,17 +1223,15 @@ export class KeyLifecycleService {
   /** AES-256-CBC-PAD on the token under the data key's primary; returns an mkm1 envelope. */
   async encryptWithPrimary(logicalKeyId: string, plaintext: Uint8Array): Promise<string> {
     const { key, v } = this.primaryToUse(logicalKeyId, 'data', 'Only data keys encrypt data.');
-    const factor = this.options.hardUseLimitFactor === undefined ? 1.1 : this.options.hardUseLimitFactor;
-    const policy = policyFor(key, this.options.policies);
-    if (factor !== null && policy.maxUses !== null) {
-      const uses = v.useCount + this.usage.pendingFor(v.id);
-      if (uses >= useLimit(policy.maxUses, factor)) {
-        throw new MkmError('KEY_NOT_PERMITTED', 'This key version reached its use limit; rotate the key.', {
-          versionId: v.id,
-          uses,
-          maxUses: policy.maxUses,
-        });
-      }
+    this.options.usage?.check({ versionId: v.id });
+    const factor = this.options.usage ? null : this.hardLimitFactor();
+    const { maxUses } = policyFor(key, this.options.policies);
+    if (factor !== null && maxUses !== null && this.usesOf(v) >= useLimit(maxUses, factor)) {
+      throw new MkmError('KEY_NOT_PERMITTED', 'This key version reached its use limit; rotate the key.', {
+        versionId: v.id,
+        uses: this.usesOf(v),
+        maxUses,
+      });
     }
     const { iv, data } = await this.onToken(v.tokenSerial!, async (slotId) => {
       const random = (await this.tokens.call('generateRandom', { slotId, length: 16 })).data;
@@ -1239,7 +1244,7 @@ export class KeyLifecycleService {
       });
       return { iv: random, data: out.data };
     });
-    this.usage.record(v.id);
+    this.recordUse(v, 'encrypt');
     return formatEnvelope({ versionId: v.id, iv, ciphertext: data });
   }
 
@@ -1281,17 +1286,18 @@ export class KeyLifecycleService {
         data: e.ciphertext,
       }),
     );
-    this.usage.record(v.id);
+    this.recordUse(v, 'decrypt');
     return Buffer.from(data, 'base64');
   }
 
   /** HMAC-SHA256 on the token under an hmac key's primary; returns an mkm1m tag. */
   async macWithPrimary(logicalKeyId: string, data: Uint8Array): Promise<string> {
     const { v } = this.primaryToUse(logicalKeyId, 'hmac', 'Only hmac keys make MACs here.');
+    this.options.usage?.check({ versionId: v.id });
     const { mac } = await this.onToken(v.tokenSerial!, (slotId) =>
       this.tokens.call('hmacSign', { slotId, id: v.ckaId!, data: Buffer.from(data).toString('base64') }),
     );
-    this.usage.record(v.id);
+    this.recordUse(v, 'mac');
     return formatMacTag({ versionId: v.id, mac });
   }
 
@@ -1307,7 +1313,7 @@ export class KeyLifecycleService {
         mac: t.mac,
       }),
     );
-    this.usage.record(v.id);
+    this.recordUse(v, 'verify');
     return valid;
   }
 
@@ -1318,7 +1324,22 @@ export class KeyLifecycleService {
 
   /** Writes the batched use counts now. */
   flushUsage(): void {
-    this.usage.flush();
+    if (this.options.usage) this.options.usage.flush();
+    else this.usage.flush();
+  }
+
+  /** Uses of a version: batched counts included. */
+  usesOf(v: KeyVersion): number {
+    return this.options.usage ? this.options.usage.usesOf(v.id) : v.useCount + this.usage.pendingFor(v.id);
+  }
+
+  private recordUse(v: KeyVersion, operation: UsageOperation): void {
+    if (this.options.usage) this.options.usage.record({ versionId: v.id }, operation);
+    else this.usage.record(v.id);
+  }
+
+  private hardLimitFactor(): number | null {
+    return this.options.hardUseLimitFactor === undefined ? 1.1 : this.options.hardUseLimitFactor;
   }
 
   /** Flushes use counts, waits for the lifecycle operation in progress, releases the inventory. */

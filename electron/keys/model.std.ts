@@ -315,28 +315,28 @@ const DAY_MS = 86_400_000;
  *   key for 7 days of in-flight traffic;
  * - kek (symmetric key-wrapping): 2 years; hmac (symmetric authentication): 2 years;
  * - signing (private signature key): 2 years; audit (HMAC sealing key): 1 year.
- * Warnings start 30 days before the period ends or at 90 % of the use limit.
+ * Warnings start 30 days before the period ends or at 80 % of the use limit (issue 12).
  */
 export const DEFAULT_POLICIES: Readonly<Record<ManagedPurpose, RotationPolicy>> = {
-  data: { cryptoPeriodDays: 365, maxUses: 100_000_000, warnDays: 30, warnUsesFraction: 0.9, graceDays: 30 },
+  data: { cryptoPeriodDays: 365, maxUses: 100_000_000, warnDays: 30, warnUsesFraction: 0.8, graceDays: 30 },
   'gateway-transport': {
     cryptoPeriodDays: 365,
     maxUses: null,
     warnDays: 30,
-    warnUsesFraction: 0.9,
+    warnUsesFraction: 0.8,
     graceDays: 7,
   },
   'gateway-public': {
     cryptoPeriodDays: 365,
     maxUses: null,
     warnDays: 30,
-    warnUsesFraction: 0.9,
+    warnUsesFraction: 0.8,
     graceDays: 7,
   },
-  kek: { cryptoPeriodDays: 730, maxUses: null, warnDays: 30, warnUsesFraction: 0.9, graceDays: 30 },
-  hmac: { cryptoPeriodDays: 730, maxUses: null, warnDays: 30, warnUsesFraction: 0.9, graceDays: 30 },
-  signing: { cryptoPeriodDays: 730, maxUses: null, warnDays: 30, warnUsesFraction: 0.9, graceDays: 30 },
-  audit: { cryptoPeriodDays: 365, maxUses: null, warnDays: 30, warnUsesFraction: 0.9, graceDays: 30 },
+  kek: { cryptoPeriodDays: 730, maxUses: null, warnDays: 30, warnUsesFraction: 0.8, graceDays: 30 },
+  hmac: { cryptoPeriodDays: 730, maxUses: null, warnDays: 30, warnUsesFraction: 0.8, graceDays: 30 },
+  signing: { cryptoPeriodDays: 730, maxUses: null, warnDays: 30, warnUsesFraction: 0.8, graceDays: 30 },
+  audit: { cryptoPeriodDays: 365, maxUses: null, warnDays: 30, warnUsesFraction: 0.8, graceDays: 30 },
 };
 
 export function policyFor(

@@ -26,7 +26,7 @@ import { inventoryEvidence } from './inventory-evidence.std';
  */
 export interface EvidenceSources {
   now: () => Date;
-  lifecycle: () => Pick<KeyLifecycleService, 'list' | 'due' | 'policy' | 'flushUsage'>;
+  lifecycle: () => Pick<KeyLifecycleService, 'list' | 'due' | 'policy' | 'flushUsage' | 'usesOf'>;
   /** null: no token can be logged in (the caller knows), so none is asked. */
   tokens: {
     slots(): Promise<SlotSummary[]>;
@@ -55,7 +55,8 @@ export async function collectEvidence(sources: EvidenceSources): Promise<PciEvid
     lifecycle.flushUsage();
     const data = lifecycle.list();
     const l = lifecycle;
-    inventory = inventoryEvidence(data, now, { policyOf: (k) => l.policy(k.id) });
+    // Uses as counted on every path (the usage service), not only the inventory's own count.
+    inventory = inventoryEvidence(data, now, { policyOf: (k) => l.policy(k.id), usesOf: (v) => l.usesOf(v) });
     // due() is the service's own view (with pending uses and configured policies): trust it
     // for the overdue figures over the recomputation above where they differ.
     const due = l.due(now);

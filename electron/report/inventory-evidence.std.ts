@@ -28,6 +28,7 @@ export function inventoryEvidence(
     ...(options.usesOf ? { usesOf: options.usesOf } : {}),
     ...(options.policies ? { policies: options.policies } : {}),
   });
+  const usesOf = options.usesOf ?? ((v: KeyVersion) => v.useCount);
   const dueBy = new Map(report.due.map((d) => [d.logicalKeyId, d]));
   const byState = Object.fromEntries(KEY_STATES.map((s) => [s, 0])) as Record<KeyState, number>;
   const byOrigin = { generated: 0, adopted: 0, imported: 0 };
@@ -59,6 +60,9 @@ export function inventoryEvidence(
       primaryExpiresAt: primary?.expiresAt ?? null,
       lastRotation,
       dueLevel: due?.level ?? null,
+      primaryUses: primary ? usesOf(primary) : null,
+      totalUses: versions.reduce((n, v) => n + usesOf(v), 0),
+      maxUses: options.policyOf(k).maxUses,
       pastCryptoPeriod: Boolean(
         due?.reasons.some((r) => r.kind === 'age' && (r.level === 'due' || r.level === 'overdue')),
       ),

@@ -368,6 +368,16 @@ export const PCI_REQUIREMENTS: readonly PciRequirement[] = [
           })),
           { label: 'Keys past their crypto-period', value: String(e.inventory.pastCryptoPeriod) },
           { label: 'Keys due within their warning period', value: String(e.inventory.dueSoon) },
+          ...e.inventory.keys
+            .filter((k) => k.primaryUses !== undefined && k.primaryUses !== null)
+            .map((k) => ({
+              label: `Uses: ${k.name}`,
+              value: `primary v${k.primaryVersion}: ${k.primaryUses!.toLocaleString('en-US')} ${
+                k.maxUses
+                  ? `of ${k.maxUses.toLocaleString('en-US')} allowed uses`
+                  : `${k.primaryUses === 1 ? 'use' : 'uses'} (no use limit)`
+              }; all versions: ${(k.totalUses ?? 0).toLocaleString('en-US')}`,
+            })),
           ...e.inventory.keys.map((k) => ({
             label: `Last rotation: ${k.name}`,
             value: `${k.lastRotation ?? 'never rotated'}${k.primaryExpiresAt ? `; primary v${k.primaryVersion} expires ${k.primaryExpiresAt}` : ''}`,

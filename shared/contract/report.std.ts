@@ -60,6 +60,12 @@ export interface PciKeyEvidence {
   dueLevel: LifecycleDueLevel | null;
   /** The primary's crypto-period has ended. */
   pastCryptoPeriod: boolean;
+  /** Uses of the primary as counted on every path (null: no primary). */
+  primaryUses?: number | null;
+  /** Uses of every version of the key. */
+  totalUses?: number;
+  /** The policy's use limit per version (null: none). */
+  maxUses?: number | null;
 }
 
 export type PciInventoryEvidence =

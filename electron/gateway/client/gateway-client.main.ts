@@ -4,6 +4,7 @@ import { MkmError, type ErrorCode } from '../../../shared/errors.std';
 import { issueLines } from '../../../shared/formats/schemas.std';
 import { silentLogger, type Logger } from '../../core/logger.main';
 import { encryptField, type CsePadding } from '../../crypto/cse.main';
+import { countedUse, countGatewayKeyUse } from '../../keys/usage.main';
 import { parseNextKeySet, secureResponseSchema, type NextKeySet } from '../../crypto/envelope.main';
 import { parseRsaPublicKey, type RsaPublicKey } from '../../crypto/pem.main';
 import type { HsmResult } from '../../hsm/host/protocol.std';
@@ -994,6 +995,7 @@ export class GatewayClient {
     for (const [name, value] of Object.entries(values) as [CseFieldName, string | undefined][]) {
       if (value !== undefined) fields[name] = encryptField(key.keyObject, value, key.padding);
     }
+    countGatewayKeyUse(key.spkiSha256, Object.keys(fields).length);
     return {
       padding: key.padding,
       ...(key.keyId ? { key_id: key.keyId } : {}),
@@ -1126,15 +1128,17 @@ export class GatewayClient {
     }
     const mechanism = MECHANISM_OF[owner.wrapping];
     const unwrap = (wrapped: Uint8Array, keyType: 'aes-256' | 'hmac-256') =>
-      this.tokens.call('unwrapKey', {
-        slotId: this.slotId,
-        unwrappingKeyId: owner.keyId,
-        mechanism,
-        wrapped: b64(wrapped),
-        keyType,
-        label: this.setLabel(keyType),
-        token: false,
-      });
+      countedUse({ slotId: this.slotId, id: owner.keyId }, 'key-set-unwrap', 1, () =>
+        this.tokens.call('unwrapKey', {
+          slotId: this.slotId,
+          unwrappingKeyId: owner.keyId,
+          mechanism,
+          wrapped: b64(wrapped),
+          keyType,
+          label: this.setLabel(keyType),
+          token: false,
+        }),
+      );
     let enc: HsmResult<'unwrapKey'>;
     try {
       enc = await unwrap(set.enc_key, 'aes-256');

@@ -24,6 +24,7 @@ import type { TokensService } from '../../hsm/tokens.main';
 import type { HttpsJsonClientOptions } from '../client/https.main';
 import type { SecretProvider } from '../client/profiles.main';
 import { GatewayStateStore } from '../client/state.main';
+import { countedUse } from '../../keys/usage.main';
 import type { GatewayService } from '../gateway-service.main';
 import {
   checkContents,
@@ -229,24 +230,28 @@ export class ExchangeService {
       signedBytes({ ...unsigned, signature: { alg } }).toString('base64');
     if (algorithm !== 'pkcs1') {
       try {
-        const { signature } = await tokens.call('sign', {
-          slotId,
-          id,
-          mechanism: 'SHA256_RSA_PKCS_PSS',
-          data: b64('RSASSA-PSS-SHA256'),
-        });
+        const { signature } = await countedUse({ slotId, id }, 'sign', 1, () =>
+          tokens.call('sign', {
+            slotId,
+            id,
+            mechanism: 'SHA256_RSA_PKCS_PSS',
+            data: b64('RSASSA-PSS-SHA256'),
+          }),
+        );
         return { alg: 'RSASSA-PSS-SHA256', value: signature };
       } catch (error) {
         if (algorithm === 'pss' || toErrorShape(error).code !== 'MECHANISM_UNSUPPORTED') throw error;
         this.options.logger.info('token has no RSASSA-PSS; signing with PKCS#1 v1.5', { slotId });
       }
     }
-    const { signature } = await tokens.call('sign', {
-      slotId,
-      id,
-      mechanism: 'SHA256_RSA_PKCS',
-      data: b64('RSASSA-PKCS1-v1_5-SHA256'),
-    });
+    const { signature } = await countedUse({ slotId, id }, 'sign', 1, () =>
+      tokens.call('sign', {
+        slotId,
+        id,
+        mechanism: 'SHA256_RSA_PKCS',
+        data: b64('RSASSA-PKCS1-v1_5-SHA256'),
+      }),
+    );
     return { alg: 'RSASSA-PKCS1-v1_5-SHA256', value: signature };
   }
 

@@ -12,6 +12,7 @@ import { lifecycleKeys, useDue, useManagedKeys } from '../lifecycle/queries.dom'
 import { tokenLabel, useTokens } from '../tokens/TokenContext.dom';
 import { Badge, DemoBadge, ErrorNotice, Loading } from '../ui/bits.dom';
 import { FirstRunGuide } from './FirstRunGuide.dom';
+import { UsageRankingCard } from './UsageRankingCard.dom';
 import './dashboard.css';
 
 export type DashboardTarget = 'tokens' | 'keys' | 'gateway' | 'audit' | 'console';
@@ -29,6 +30,7 @@ export function DashboardScreen({ onOpenSection }: { onOpenSection?: (target: Da
       <div className="dash-grid" data-testid="dashboard">
         <TokenCard go={go} />
         <KeysCard go={go} />
+        <UsageRankingCard />
         <GatewayCard go={go} />
         <AuditCard go={go} />
       </div>

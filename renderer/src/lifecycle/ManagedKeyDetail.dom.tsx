@@ -21,6 +21,7 @@ import {
 } from './format.dom';
 import { useRefreshLifecycle } from './queries.dom';
 import { RotateWizard } from './RotateWizard.dom';
+import { KeyUsage } from './KeyUsage.dom';
 import { Timeline } from './Timeline.dom';
 
 /** One logical key: its policy, its actions, every version (tombstones too) and its timeline. */
@@ -85,6 +86,7 @@ export function ManagedKeyDetail({
           ))}
         </tbody>
       </table>
+      <KeyUsage keyView={keyView} />
       <Timeline keyView={keyView} />
     </section>
   );

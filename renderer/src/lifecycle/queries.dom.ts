@@ -9,6 +9,7 @@ export const lifecycleKeys = {
   policies: ['lifecycle', 'policies'] as const,
   reconcile: (slotId: number) => ['lifecycle', 'reconcile', slotId] as const,
   timeline: (logicalKeyId: string) => ['lifecycle', 'timeline', logicalKeyId] as const,
+  usage: (logicalKeyId: string) => ['lifecycle', 'usage', logicalKeyId] as const,
 };
 
 export function useManagedKeys() {

@@ -216,7 +216,8 @@ describe('a data key through its life', () => {
       name: 'few uses',
       purpose: 'data',
       tokenSerial: hsm.serial,
-      policy: { maxUses: 10 },
+      // The warning level at 90 % (the default is 80 %): nine uses warn, eight do not.
+      policy: { maxUses: 10, warnUsesFraction: 0.9 },
     });
     const onDisk = () =>
       (

@@ -63,12 +63,12 @@ describe('rotation policy', () => {
     expect(dueAt(data, day(395)).due[0]!.level).toBe('overdue');
   });
 
-  it('uses: warning at 90 %, due at the limit, overdue at 110 %; batched counts included', () => {
+  it('uses: warning at 80 %, due at the limit, overdue at 110 %; batched counts included', () => {
     const { data, key, v1 } = oneKey();
     key.policy = { maxUses: 100 };
     const at = (uses: number) => dueAt(data, day(1), { usesOf: () => uses }).due[0];
-    expect(at(89)).toBeUndefined();
-    expect(at(90)).toMatchObject({ level: 'warning', reasons: [{ kind: 'uses', uses: 90, maxUses: 100 }] });
+    expect(at(79)).toBeUndefined();
+    expect(at(80)).toMatchObject({ level: 'warning', reasons: [{ kind: 'uses', uses: 80, maxUses: 100 }] });
     expect(at(100)!.level).toBe('due');
     expect(at(110)!.level).toBe('overdue');
     v1.useCount = 95;

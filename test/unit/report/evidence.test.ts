@@ -61,6 +61,7 @@ function sources(data: InventoryData, overrides: Partial<EvidenceSources> = {}):
       due: () => ({ due: [], graceExpired: [] }),
       policy: (id: string) => policyFor(data.logicalKeys.find((k) => k.id === id)!),
       flushUsage: () => {},
+      usesOf: (v) => v.useCount,
     }),
     tokens: {
       slots: async () => [slot(true)],

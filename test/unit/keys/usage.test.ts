@@ -1,0 +1,109 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditAppend } from '../../../electron/audit/audit-log.main';
+import { KeyUsageService, USAGE_FILE } from '../../../electron/keys/usage.main';
+import {
+  addUses,
+  daysSince,
+  mergeEntries,
+  USAGE_DAYS_KEPT,
+  useLevel,
+} from '../../../electron/keys/usage.std';
+
+const DAY = 86_400_000;
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+
+describe('use history (pure)', () => {
+  it('keeps a bounded number of days, the total and the last use intact', () => {
+    let e = addUses(undefined, 'encrypt', 1, new Date(T0).toISOString());
+    for (let d = 1; d < USAGE_DAYS_KEPT + 100; d++) {
+      e = mergeEntries(
+        e,
+        addUses(undefined, d % 2 ? 'sign' : 'encrypt', 2, new Date(T0 + d * DAY).toISOString()),
+      );
+    }
+    expect(Object.keys(e.days)).toHaveLength(USAGE_DAYS_KEPT);
+    expect(e.total).toBe(1 + 2 * (USAGE_DAYS_KEPT + 99));
+    const last = new Date(T0 + (USAGE_DAYS_KEPT + 99) * DAY).toISOString();
+    expect(e).toMatchObject({ lastAt: last, lastOperation: 'sign' });
+    expect(daysSince(e, last.slice(0, 10))).toEqual([{ day: last.slice(0, 10), uses: 2 }]);
+  });
+
+  it('levels: warning from the fraction, reached at the limit, none without one', () => {
+    expect(useLevel(79, 100, 0.8)).toBe('ok');
+    expect(useLevel(80, 100, 0.8)).toBe('warning');
+    expect(useLevel(100, 100, 0.8)).toBe('reached');
+    expect(useLevel(10 ** 9, null, 0.8)).toBe('ok');
+  });
+});
+
+describe('KeyUsageService', () => {
+  let dir: string;
+  let tick: () => void;
+  let audit: AuditAppend[];
+  let now: number;
+  const open = (inventoryDir = dir) =>
+    new KeyUsageService({
+      inventoryDir,
+      audit: (e) => audit.push(e),
+      clock: () => new Date(now),
+      flushMs: 5_000,
+      timers: { setInterval: (fn) => ((tick = fn), 1), clearInterval: () => {} },
+    });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mkm-usage-unit-'));
+    audit = [];
+    now = T0;
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes nothing per use; each timer tick writes what waits, as one audit entry (none when idle)', () => {
+    const usage = open();
+    usage.record({ gatewayKey: 'ab'.repeat(32) }, 'cse-encrypt', 3);
+    usage.record({ versionId: 'v-1' }, 'sign');
+    expect(() => readFileSync(join(dir, USAGE_FILE))).toThrow();
+    expect(audit).toEqual([]);
+    tick();
+    const file = JSON.parse(readFileSync(join(dir, USAGE_FILE), 'utf8')) as {
+      versions: Record<string, { total: number }>;
+      gatewayKeys: Record<string, { total: number }>;
+    };
+    expect(file.versions['v-1']!.total).toBe(1);
+    expect(file.gatewayKeys['ab'.repeat(32)]!.total).toBe(3);
+    expect(audit).toEqual([
+      {
+        action: 'key.usage.flush',
+        result: 'ok',
+        details: {
+          versions: [{ versionId: 'v-1', uses: 1, operations: { sign: 1 } }],
+          gatewayKeys: [{ fingerprint: 'ab'.repeat(32), uses: 3, operations: { 'cse-encrypt': 3 } }],
+        },
+      },
+    ]);
+    tick();
+    expect(audit).toHaveLength(1);
+    // A second process (or a restart) adds to the file rather than replacing it.
+    const other = open();
+    other.record({ versionId: 'v-1' }, 'sign', 2);
+    other.close();
+    expect(open().entryOf({ versionId: 'v-1' })!.total).toBe(3);
+  });
+
+  it('a write that fails keeps the counts for the next flush', () => {
+    writeFileSync(join(dir, 'not-a-folder'), '');
+    const usage = open(join(dir, 'not-a-folder'));
+    usage.record({ gatewayKey: 'cd'.repeat(32) }, 'cse-encrypt', 2);
+    expect(() => usage.flush()).toThrow();
+    expect(usage.entryOf({ gatewayKey: 'cd'.repeat(32) })!.total).toBe(2);
+    expect(audit).toEqual([]);
+  });
+
+  it('a damaged counts file is STORE_CORRUPT, never zero uses', () => {
+    writeFileSync(join(dir, USAGE_FILE), '{"format":"mkm-key-usage","schemaVersion":1,"versions":{"x":{}}}');
+    expect(() => open().entryOf({ versionId: 'x' })).toThrow(
+      expect.objectContaining({ code: 'STORE_CORRUPT' }),
+    );
+  });
+});
