@@ -108,6 +108,10 @@ export interface AuditVerifyReport {
   firstUnsealed?: { seq: number; line: number };
   unconfirmed: number;
   firstBad?: { seq: number | null; line: number; kind: string; reason: string };
+  /** Set when the logged-in token cannot seal at all: why (issue 12). */
+  noSeal?: string;
+  /** How the logged-in token seals (HMAC-SHA256, AES-CMAC, RSASSA-PSS). */
+  sealedWith?: string;
 }
 
 export interface AuditStatusView {
@@ -115,6 +119,18 @@ export interface AuditStatusView {
   error: string | null;
   held: number;
   sealing: boolean;
+  /**
+   * What seals new entries: the audit key's kind (HMAC-SHA256, else AES-CMAC, else an RSASSA-PSS
+   * signature, by what the token can make), or, while a token is logged in that cannot make any,
+   * why not (`impossible`). Optional for callers that predate it.
+   */
+  seal?: {
+    kind: 'hmac' | 'cmac' | 'rsa-pss' | null;
+    method: string | null;
+    impossible: string | null;
+    /** The one sentence to show, derived from the above. */
+    summary: string;
+  };
   /** Set while actions that must be recorded are refused (AUDIT_UNAVAILABLE): why. */
   unavailable: { cause: string; reason: string } | null;
 }

@@ -225,6 +225,8 @@ export const HmacSignParamsSchema = z.object({
   slotId: SlotIdSchema,
   id: ObjectIdSchema,
   data: Base64Schema,
+  /** HMAC-SHA256 unless AES_CMAC: an audit key on a token that makes no HMAC key (issue 12). */
+  mechanism: z.enum(['SHA256_HMAC', 'AES_CMAC']).optional(),
 });
 export type HmacSignParams = z.infer<typeof HmacSignParamsSchema>;
 

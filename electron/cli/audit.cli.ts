@@ -47,12 +47,14 @@ Exit status:
               ? 'SEALS NOT CHECKED: some seals were made with an audit key that is not on this token'
               : 'SEALS NOT CHECKED: the chain was checked, the seals were not (set MKM_PIN to log in)',
           `sealed through seq ${report.sealedThrough}; ${report.unsealed} entries not sealed yet`,
+          report.noSeal ? `NOT SEALED: ${report.noSeal}` : '',
+          report.sealedWith ? `sealed with ${report.sealedWith}` : '',
         ]
           .filter(Boolean)
           .join('\n'),
       );
       if (!report.ok) process.exitCode = VERIFY_EXIT.TAMPERED;
-      else if (!report.sealsVerified) process.exitCode = VERIFY_EXIT.SEALS_NOT_CHECKED;
+      else if (!report.sealsVerified || report.noSeal) process.exitCode = VERIFY_EXIT.SEALS_NOT_CHECKED;
     });
 
   audit

@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '../../core/logger.main';
 import { encryptField, type CsePadding } from '../../crypto/cse.main';
 import { parseNextKeySet, secureResponseSchema, type NextKeySet } from '../../crypto/envelope.main';
 import { parseRsaPublicKey, type RsaPublicKey } from '../../crypto/pem.main';
+import { checkCapabilities } from '../../hsm/capability-guard.main';
 import type { HsmResult } from '../../hsm/host/protocol.std';
 import type { CapabilitiesResult, WrapMechanism } from '../../hsm/pkcs11/types.std';
 import {
@@ -530,15 +531,8 @@ export class GatewayClient {
       ? await this.options.probe()
       : await this.tokens.call('probeCapabilities', { slotId: this.slotId });
     const best = this.probed.bestOaepUnwrap;
-    if (best === null) {
-      throw new MkmError(
-        'CAPABILITY_MISSING',
-        'The token cannot unwrap keys with RSA-OAEP, so it cannot receive gateway key sets.',
-        {
-          capability: 'rsaOaepUnwrap',
-        },
-      );
-    }
+    checkCapabilities(this.probed, 'keyset-unwrap');
+    if (best === null) throw new MkmError('CAPABILITY_MISSING', undefined, { capability: 'rsaOaepUnwrap' });
     return WRAPPING_OF[best];
   }
 
