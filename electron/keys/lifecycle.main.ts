@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { MkmError, toErrorShape, type ErrorCode } from '../../shared/errors.std';
+import { HMAC_SHA256_KEY_TYPES, isHmacKeyType } from '../../shared/tokens.std';
 import type { AuditAppend, AuditKeyRef } from '../audit/audit-log.main';
 import { silentLogger, type Logger } from '../core/logger.main';
 import { parseRsaPublicKey, spkiPem } from '../crypto/pem.main';
@@ -1480,8 +1481,16 @@ function checkPurposeType(purpose: ManagedPurpose, type: ManagedKeyType): void {
 
 function typeOfObject(o: ObjectInfo): ManagedKeyType {
   if (o.keyType === 'aes' && (o.bits === 256 || o.bits === null)) return 'aes-256';
-  if (o.keyType === 'generic-secret' && (o.bits === 256 || o.bits === null)) return 'hmac-256';
+  const hmacSha256 = o.keyType !== null && HMAC_SHA256_KEY_TYPES.includes(o.keyType);
+  if (hmacSha256 && (o.bits === 256 || o.bits === null)) return 'hmac-256';
   if (o.keyType === 'rsa' && (o.bits === 2048 || o.bits === 3072 || o.bits === 4096)) return `rsa-${o.bits}`;
+  if (isHmacKeyType(o.keyType) && !hmacSha256) {
+    throw new MkmError(
+      'KEY_TYPE_INCONSISTENT',
+      `This is an HMAC key for another hash (${o.keyType}); mkm makes and checks MACs with HMAC-SHA256 only, so it cannot manage it.`,
+      { keyType: o.keyType, bits: o.bits },
+    );
+  }
   throw new MkmError(
     'KEY_TYPE_INCONSISTENT',
     'Only AES-256, HMAC-256 and RSA 2048–4096 keys can be managed.',
