@@ -632,6 +632,8 @@ export const contract = {
         purpose: z.enum(LIFECYCLE_PURPOSES),
         type: z.enum(LIFECYCLE_KEY_TYPES).optional(),
         policy: LIFECYCLE_POLICY_OVERRIDES.optional(),
+        /** Keep the wider usage the token insists on (KEY_TEMPLATE_REFUSED otherwise); audited. */
+        acceptWiderUsage: z.boolean().optional(),
         ...LIFECYCLE_SLOT,
         ...OPERATION_ID,
       }),
@@ -640,7 +642,11 @@ export const contract = {
       .returns<{ logicalKey: LifecycleKeyView; version: LifecycleVersionView }>()
       .recordsItself(),
     rotate: channel(
-      z.strictObject({ ref: z.string().min(1).max(128), ...OPERATION_ID }),
+      z.strictObject({
+        ref: z.string().min(1).max(128),
+        acceptWiderUsage: z.boolean().optional(),
+        ...OPERATION_ID,
+      }),
       'Rotate a logical key (by id or name) now: a new primary version, the old one in grace (progress events per step).',
     )
       .returns<{ logicalKey: LifecycleKeyView; version: LifecycleVersionView }>()

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
 import { checkDestination } from '../core/destination.main';
 import { addCommands } from './context.cli';
-import { loggedInSlot } from './tokens.cli';
+import { loggedInSlot, needsNoLogin } from './tokens.cli';
 
 /**
  * `mkm audit verify`, `mkm audit export` and `mkm audit recover`. With MKM_PIN set, verify logs
@@ -25,11 +25,13 @@ Exit status:
   ${VERIFY_EXIT.OK}  the log verifies, seals checked on the token
   ${VERIFY_EXIT.TAMPERED}  the log was changed, cut, rolled back or replaced (the first bad entry is named)
   ${VERIFY_EXIT.SEALS_NOT_CHECKED}  the chain verifies but the seals were NOT checked (no MKM_PIN, or an audit key
-     is not on this token): set MKM_PIN to check them with the token`,
+     is not on this token), or the token cannot seal at all (NOT SEALED says why): set MKM_PIN to
+     check them with the token`,
     )
     .action(async () => {
       const ctx = context();
-      if (process.env.MKM_PIN) {
+      // A token that needs no login checks the seals without MKM_PIN.
+      if (process.env.MKM_PIN || (await needsNoLogin(ctx))) {
         await loggedInSlot(ctx);
         await ctx.app().audit.ready();
       }

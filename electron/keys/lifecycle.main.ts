@@ -158,6 +158,11 @@ export interface CreateKeyRequest {
   type?: ManagedKeyType;
   tokenSerial: string;
   policy?: Partial<RotationPolicy>;
+  /**
+   * Keep the key with the wider usage the token insists on (tpm2-pkcs11's RSA keys both sign and
+   * decrypt) instead of refusing it (KEY_TEMPLATE_REFUSED): the admin's explicit choice, audited.
+   */
+  acceptWiderUsage?: boolean;
 }
 
 export interface AdoptRequest {
@@ -315,6 +320,22 @@ export class KeyLifecycleService {
       if (!name || name.length > 128)
         throw new MkmError('VALIDATION', 'A key needs a name (1–128 characters).');
       await this.slotFor(request.tokenSerial);
+      // A creation the token refused (KEY_TEMPLATE_REFUSED) is still planned: asked again with the
+      // admin's acceptance of the wider usage, it goes on rather than conflicting with itself.
+      const refusedBefore = this.inventory
+        .peek()
+        .logicalKeys.find((k) => k.name === name && k.purpose === request.purpose);
+      const planned = refusedBefore
+        ? this.inventory
+            .peek()
+            .rotations.find(
+              (r) => r.logicalKeyId === refusedBefore.id && r.reason === 'initial' && r.step === 'planned',
+            )
+        : undefined;
+      if (refusedBefore && planned && request.acceptWiderUsage) {
+        const version = await this.advance(planned.id, true, options.onProgress, true);
+        return { logicalKey: this.logicalKey(refusedBefore.id), version };
+      }
       const now = this.clock().toISOString();
       const logicalKey: LogicalKey = {
         id: randomUUID(),
@@ -334,7 +355,7 @@ export class KeyLifecycleService {
       });
       this.audit('key.rotate.plan', rotation, { reason: 'initial', name, purpose: request.purpose, type });
       this.faults('planned');
-      const version = await this.advance(rotation.id, false, options.onProgress);
+      const version = await this.advance(rotation.id, false, options.onProgress, request.acceptWiderUsage);
       return { logicalKey: this.logicalKey(logicalKey.id), version };
     });
   }
@@ -346,15 +367,18 @@ export class KeyLifecycleService {
   rotateNow(
     logicalKeyId: string,
     reason: 'manual' | 'scheduled' | 'compromise' = 'manual',
-    options: { onProgress?: RotationProgressSink } = {},
+    options: { onProgress?: RotationProgressSink; acceptWiderUsage?: boolean } = {},
   ): Promise<KeyVersion> {
-    return this.serial(() => this.rotateLocked(logicalKeyId, reason, options.onProgress));
+    return this.serial(() =>
+      this.rotateLocked(logicalKeyId, reason, options.onProgress, options.acceptWiderUsage),
+    );
   }
 
   private async rotateLocked(
     logicalKeyId: string,
     reason: 'manual' | 'scheduled' | 'compromise',
     onProgress?: RotationProgressSink,
+    acceptWiderUsage?: boolean,
   ): Promise<KeyVersion> {
     const key = this.logicalKey(logicalKeyId);
     if (key.purpose === 'gateway-public') {
@@ -363,7 +387,7 @@ export class KeyLifecycleService {
       });
     }
     const inFlight = this.inventory.peek().rotations.find((r) => r.logicalKeyId === logicalKeyId);
-    if (inFlight) return this.advance(inFlight.id, true, onProgress);
+    if (inFlight) return this.advance(inFlight.id, true, onProgress, acceptWiderUsage);
     if (key.tokenSerial === null) throw new MkmError('INTERNAL', 'A token key without a token serial.');
     await this.slotFor(key.tokenSerial);
     const rotation = this.inventory.mutate((draft) => {
@@ -372,7 +396,7 @@ export class KeyLifecycleService {
     });
     this.audit('key.rotate.plan', rotation, { reason });
     this.faults('planned');
-    return this.advance(rotation.id, false, onProgress);
+    return this.advance(rotation.id, false, onProgress, acceptWiderUsage);
   }
 
   /**
@@ -541,6 +565,7 @@ export class KeyLifecycleService {
     rotationId: string,
     resumed: boolean,
     onProgress?: RotationProgressSink,
+    acceptWiderUsage?: boolean,
   ): Promise<KeyVersion> {
     const first = this.inventory.peek().rotations.find((x) => x.id === rotationId);
     if (first) {
@@ -572,7 +597,16 @@ export class KeyLifecycleService {
               type: v.type,
               label: r.label,
               purpose: v.purpose as TokenPurpose,
+              ...(acceptWiderUsage ? { acceptWiderUsage: true } : {}),
             });
+            if (generated.widerUsage?.length) {
+              this.audit('key.generate.wider-usage', r, {
+                version: v.version,
+                type: v.type,
+                widerUsage: generated.widerUsage,
+                acceptedBy: 'admin',
+              });
+            }
             this.faults('generate:mid');
             found = { id: generated.id, classes: generated.objects.map((o) => o.class) };
           }
