@@ -508,6 +508,12 @@ export const contract = {
     )
       .returns<CapabilitiesResult & { cached: boolean }>()
       .notAudited('finds what the token can do with session objects it destroys at once; no key is kept'),
+    knownCapabilities: channel(
+      z.strictObject({ slotId: SlotIdSchema }),
+      'What an earlier probe found this token can do, or null when it was never probed (never probes).',
+    )
+      .returns<(CapabilitiesResult & { cached: true }) | null>()
+      .notAudited('reads the cached probe result'),
   },
   keys: {
     list: channel(

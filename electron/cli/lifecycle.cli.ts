@@ -163,11 +163,16 @@ addCommands((program, context) => {
     .addOption(
       new Option('--type <type>', 'key type (default: by purpose)').choices([...LIFECYCLE_KEY_TYPES]),
     )
+    .option(
+      '--accept-wider-usage',
+      'keep the wider key usage the token insists on (recorded in the audit log); refused otherwise',
+    )
     .action(
       async (opts: {
         name: string;
         purpose: (typeof LIFECYCLE_PURPOSES)[number];
         type?: (typeof LIFECYCLE_KEY_TYPES)[number];
+        acceptWiderUsage?: boolean;
       }) => {
         const ctx = context();
         const slot = await loggedInSlot(ctx);
@@ -176,6 +181,7 @@ addCommands((program, context) => {
           purpose: opts.purpose,
           slotId: slot.slotId,
           ...(opts.type ? { type: opts.type } : {}),
+          ...(opts.acceptWiderUsage ? { acceptWiderUsage: true } : {}),
         });
         ctx.out.result({ logicalKey, version }, () => `created "${logicalKey.name}"\n${keyText(logicalKey)}`);
       },
