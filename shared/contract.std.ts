@@ -122,6 +122,10 @@ export interface AuditVerifyReport {
   firstUnsealed?: { seq: number; line: number };
   unconfirmed: number;
   firstBad?: { seq: number | null; line: number; kind: string; reason: string };
+  /** Set when the logged-in token cannot seal at all: why (issue 12). */
+  noSeal?: string;
+  /** How the logged-in token seals (HMAC-SHA256, AES-CMAC, RSASSA-PSS). */
+  sealedWith?: string;
 }
 
 export interface AuditStatusView {
@@ -129,6 +133,18 @@ export interface AuditStatusView {
   error: string | null;
   held: number;
   sealing: boolean;
+  /**
+   * What seals new entries: the audit key's kind (HMAC-SHA256, else AES-CMAC, else an RSASSA-PSS
+   * signature, by what the token can make), or, while a token is logged in that cannot make any,
+   * why not (`impossible`). Optional for callers that predate it.
+   */
+  seal?: {
+    kind: 'hmac' | 'cmac' | 'rsa-pss' | null;
+    method: string | null;
+    impossible: string | null;
+    /** The one sentence to show, derived from the above. */
+    summary: string;
+  };
   /** Set while actions that must be recorded are refused (AUDIT_UNAVAILABLE): why. */
   unavailable: { cause: string; reason: string } | null;
 }
@@ -554,6 +570,12 @@ export const contract = {
     )
       .returns<CapabilitiesResult & { cached: boolean }>()
       .notAudited('finds what the token can do with session objects it destroys at once; no key is kept'),
+    knownCapabilities: channel(
+      z.strictObject({ slotId: SlotIdSchema }),
+      'What an earlier probe found this token can do, or null when it was never probed (never probes).',
+    )
+      .returns<(CapabilitiesResult & { cached: true }) | null>()
+      .notAudited('reads the cached probe result'),
   },
   keys: {
     list: channel(
@@ -678,6 +700,8 @@ export const contract = {
         purpose: z.enum(LIFECYCLE_PURPOSES),
         type: z.enum(LIFECYCLE_KEY_TYPES).optional(),
         policy: LIFECYCLE_POLICY_OVERRIDES.optional(),
+        /** Keep the wider usage the token insists on (KEY_TEMPLATE_REFUSED otherwise); audited. */
+        acceptWiderUsage: z.boolean().optional(),
         ...LIFECYCLE_SLOT,
         ...OPERATION_ID,
       }),
@@ -686,7 +710,11 @@ export const contract = {
       .returns<{ logicalKey: LifecycleKeyView; version: LifecycleVersionView }>()
       .recordsItself(),
     rotate: channel(
-      z.strictObject({ ref: z.string().min(1).max(128), ...OPERATION_ID }),
+      z.strictObject({
+        ref: z.string().min(1).max(128),
+        acceptWiderUsage: z.boolean().optional(),
+        ...OPERATION_ID,
+      }),
       'Rotate a logical key (by id or name) now: a new primary version, the old one in grace (progress events per step).',
     )
       .returns<{ logicalKey: LifecycleKeyView; version: LifecycleVersionView }>()

@@ -147,6 +147,9 @@ export const ERROR_SENTENCES = {
     'Only mkm makes the audit key, and a token holds one: a second key with the audit role or label is refused.',
   AUDIT_KEY_NOT_ON_TOKEN:
     'Some seals were made with an audit key that is not on this token; they were not checked.',
+  // Capability gating and audit seals (issue 12, points 5-7)
+  AUDIT_SEAL_IMPOSSIBLE:
+    'The logged-in token cannot make an audit key of any kind (HMAC, AES-CMAC or RSA signature), so the audit log is not sealed: entries are recorded and chained, but nothing on the token vouches for them.',
   STATE_TAMPERED:
     'A pinned-state file (trusted signers or a gateway profile state) does not match its seal: it was changed outside mkm and is not used. Check it, then pin again.',
   STATE_UNCHECKED:

@@ -32,6 +32,16 @@ export type ObjectClass = z.infer<typeof ObjectClassSchema>;
 /** Key types mkm makes. `hmac-256` is a 32-byte CKK_GENERIC_SECRET used with CKM_SHA256_HMAC. */
 export const KeyTypeSchema = z.enum(['aes-256', 'hmac-256', 'rsa-2048', 'rsa-3072', 'rsa-4096']);
 export type KeyType = z.infer<typeof KeyTypeSchema>;
+/**
+ * Key types (objects.host.ts names) an HMAC-SHA256 key (mkm's hmac-256) may carry on a token:
+ * CKK_GENERIC_SECRET, and CKK_SHA256_HMAC (0x2b) that PKCS#11 3.0 tokens give an HMAC key.
+ */
+export const HMAC_SHA256_KEY_TYPES: readonly string[] = ['generic-secret', 'sha256-hmac'];
+/** An HMAC key of any hash (CKK_SHA512_HMAC, ...): a key for another hash mkm does not MAC with. */
+export function isHmacKeyType(keyType: string | null): boolean {
+  return keyType !== null && (HMAC_SHA256_KEY_TYPES.includes(keyType) || keyType.endsWith('-hmac'));
+}
+
 export const SecretKeyTypeSchema = z.enum(['aes-256', 'hmac-256']);
 export type SecretKeyType = z.infer<typeof SecretKeyTypeSchema>;
 
@@ -225,6 +235,8 @@ export const HmacSignParamsSchema = z.object({
   slotId: SlotIdSchema,
   id: ObjectIdSchema,
   data: Base64Schema,
+  /** HMAC-SHA256 unless AES_CMAC: an audit key on a token that makes no HMAC key (issue 12). */
+  mechanism: z.enum(['SHA256_HMAC', 'AES_CMAC']).optional(),
 });
 export type HmacSignParams = z.infer<typeof HmacSignParamsSchema>;
 

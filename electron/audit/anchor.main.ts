@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
 import { readLines } from './line-reader.main';
 import { LOG_FILE, isPlainObject, parseLine, sha256Hex } from './record.main';
+import type { AuditKeyHandle } from './sealer.main';
 
 /**
  * The audit log's anchor outside the data folder: after each seal is on disk, the token keeps
@@ -25,7 +26,7 @@ export interface AuditHead {
   seq: number;
   through: number;
   mac: string;
-  key: { id: string; kcv: string };
+  key: AuditKeyHandle;
   time: string;
 }
 
@@ -43,6 +44,8 @@ export interface AnchorIo {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** A MAC (16 or 32 bytes) or an RSA signature (up to 512 bytes), by the key's seal kind. */
+const SEAL_HEX = /^(?:[0-9a-f]{2}){16,512}$/;
 
 export function parseAnchorBook(base64: string): AnchorBook | string {
   let raw: unknown;
@@ -59,7 +62,7 @@ export function parseAnchorBook(base64: string): AnchorBook | string {
       !HEX64.test(String(head.start)) ||
       !Number.isSafeInteger(head.seq) ||
       !Number.isSafeInteger(head.through) ||
-      !HEX64.test(String(head.mac)) ||
+      !SEAL_HEX.test(String(head.mac)) ||
       !isPlainObject(head.key) ||
       typeof head.time !== 'string'
     ) {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { constants, createHash, createVerify } from 'node:crypto';
 import { join } from 'node:path';
 import { contract } from '../../shared/contract.std';
 import {
@@ -43,6 +43,7 @@ import {
   useStateSealer,
   type StateSealer,
 } from './state-seal.main';
+import { SEAL_KINDS, SEAL_KIND_WORDS, sealKindOf, type SealKind } from './sealer.main';
 import { createTokenSealer } from './token-sealer.main';
 
 /**
@@ -120,25 +121,18 @@ export class AppAudit {
   private attaching: Promise<void> = Promise.resolve();
   private readonly clock: () => Date;
   private readonly declarations: ReadonlyMap<string, AuditDeclaration>;
+  /** Why the logged-in token cannot seal (no audit key of any kind could be made); else null. */
+  private sealImpossible: string | null = null;
   /** The audit keys the log pinned, as of the last login (state seals may be made by any). */
   private pinnedAtLogin: AuditKeyHandle[] = [];
   /** Lends the audit key to the sealed state files (state-seal.main.ts). */
   private readonly stateSealer: StateSealer = {
     ready: () => this.attaching,
     current: () => (this.damaged === null ? (this.attached?.key ?? null) : null),
-    mac: async (key, message) => {
-      const attached = this.attached;
-      if (!attached) throw new MkmError('NOT_LOGGED_IN');
-      if (!sameKey(key, attached.key) && !this.pinnedAtLogin.some((k) => sameKey(k, key))) {
-        throw new MkmError('STATE_TAMPERED', undefined, { reason: 'not an audit key', id: key.id });
-      }
-      const { mac } = await attached.tokens.call('hmacSign', {
-        slotId: attached.slotId,
-        id: key.id,
-        data: message.toString('base64'),
-      });
-      return Buffer.from(mac, 'base64');
-    },
+    impossible: () => this.sealImpossible,
+    mac: async (key, message) => (await this.stateKeySealer(key).macBatch([message]))[0]!,
+    verify: async (key, message, mac) =>
+      (await this.stateKeySealer(key).verifyBatch!([message], [mac]))[0] === true,
   };
 
   constructor(private readonly options: AppAuditOptions) {
@@ -146,6 +140,16 @@ export class AppAudit {
     this.declarations = options.declarations ?? auditDeclarations(contract);
     this.opening = this.open();
     useStateSealer(this.stateSealer);
+  }
+
+  /** A sealer by an audit key the log pins, on the logged-in token: for the sealed state files. */
+  private stateKeySealer(key: AuditKeyHandle): AuditSealer {
+    const attached = this.attached;
+    if (!attached) throw new MkmError('NOT_LOGGED_IN');
+    if (!sameKey(key, attached.key) && !this.pinnedAtLogin.some((k) => sameKey(k, key))) {
+      throw new MkmError('STATE_TAMPERED', undefined, { reason: 'not an audit key', id: key.id });
+    }
+    return this.tokenSealer(attached.tokens, attached.slotId, key);
   }
 
   private async open(): Promise<void> {
@@ -307,10 +311,19 @@ export class AppAudit {
     const refused = problem !== null && (checkHead || !head);
     // Marked before the key is looked up, so a pin entry is held for the next segment.
     if (refused) this.markDamaged(problem!);
-    const key = await this.auditKey(tokens, slotId, head?.key ?? null);
-    this.attached = { tokens, slotId, key };
-    this.pinnedAtLogin = await this.pinnedKeys();
+    const found = await this.auditKey(tokens, slotId, head?.key ?? null);
     this.actorToken = { serial: slot.token.serial.trim(), label: slot.token.label.trim() };
+    this.pinnedAtLogin = await this.pinnedKeys();
+    if (!('id' in found)) {
+      // Said in the log, the status, the dashboard and verify, every time: never a quiet gap.
+      this.noSeal(found.impossible);
+      this.log?.setActor({ token: this.actorToken });
+      if (refused) throw new MkmError('AUDIT_ROLLED_BACK', undefined, { reason: problem! });
+      return;
+    }
+    const key = found;
+    this.sealImpossible = null;
+    this.attached = { tokens, slotId, key };
     if (refused) throw new MkmError('AUDIT_ROLLED_BACK', undefined, { reason: problem! });
     this.sealer = this.tokenSealer(tokens, slotId, key, io);
     if (this.damaged) return;
@@ -333,13 +346,35 @@ export class AppAudit {
     key: AuditKeyHandle,
     io?: AnchorIo,
   ): AuditSealer {
+    const kind = sealKindOf(key);
+    let publicPem: Promise<string> | null = null;
     const sealer = createTokenSealer({
       keyRef: key,
       call: async (_op, id, data) => {
         const macs: string[] = [];
-        for (const d of data) macs.push((await tokens.call('hmacSign', { slotId, id, data: d })).mac);
+        for (const d of data) {
+          if (kind === 'rsa-pss') {
+            const r = await tokens.call('sign', { slotId, id, mechanism: 'SHA256_RSA_PKCS_PSS', data: d });
+            macs.push(r.signature);
+          } else {
+            const mechanism = kind === 'cmac' ? 'AES_CMAC' : 'SHA256_HMAC';
+            macs.push((await tokens.call('hmacSign', { slotId, id, data: d, mechanism })).mac);
+          }
+        }
         return macs;
       },
+      ...(kind === 'rsa-pss'
+        ? {
+            // The public half as the token holds it, whose fingerprint the log pinned (the KCV).
+            verify: async (message: Buffer, signature: Buffer) => {
+              publicPem ??= publicKeyOf(tokens, slotId, key);
+              const pem = await publicPem;
+              return createVerify('sha256')
+                .update(message)
+                .verify({ key: pem, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, signature);
+            },
+          }
+        : {}),
     });
     if (!io) return sealer;
     const dir = this.options.dir;
@@ -350,29 +385,37 @@ export class AppAudit {
    * The audit key to seal with: the newest key the log pins that is on this token with the
    * pinned KCV; else, while the log pins none on this token, the key the token's head names
    * (a new segment after a recovery), the one key carrying the label (pinned now), or a new
-   * one. Several unpinned candidates are refused rather than guessed.
+   * one of the best kind the token can make (SEAL_KINDS). Several unpinned candidates are
+   * refused rather than guessed. `{ impossible }` says why no kind of audit key can be made.
    */
   private async auditKey(
     tokens: TokensService,
     slotId: number,
     headKey: AuditKeyHandle | null,
     fresh = false,
-  ): Promise<AuditKeyHandle> {
+  ): Promise<AuditKeyHandle | { impossible: string }> {
     const pinned = await this.pinnedKeys();
-    const objects = await tokens.call('listObjects', { slotId, class: 'secret' });
+    const objects = await tokens.call('listObjects', { slotId });
     const candidates = fresh ? [] : [...pinned].reverse();
     const fromHead = !fresh && headKey && !pinned.some((k) => sameKey(k, headKey)) ? headKey : null;
     for (const pin of fromHead ? [...candidates, fromHead] : candidates) {
-      const object = objects.find((o) => o.id.toLowerCase() === pin.id);
+      const object = objects.find(
+        (o) => o.id.toLowerCase() === pin.id && o.class === SEAL_KEY_CLASS[sealKindOf(pin)],
+      );
       if (!object) continue;
-      const kcv = (await tokens.call('kcv', { slotId, id: object.id })).kcv.toLowerCase();
+      const kcv = await auditKcv(tokens, slotId, object.id, sealKindOf(pin));
       if (kcv !== pin.kcv) continue;
-      if (pin === fromHead) this.record({ action: 'audit.key.pin', result: 'ok', key: { ...pin } });
-      return { id: pin.id, kcv: pin.kcv };
+      if (pin === fromHead) this.record(pinEntry('audit.key.pin', pin));
+      return withKind(pin.id, pin.kcv, sealKindOf(pin));
     }
     const labelled = fresh
       ? []
-      : objects.filter((o) => o.label === AUDIT_KEY_LABEL && o.usages.includes('sign'));
+      : objects.filter(
+          (o) =>
+            o.label === AUDIT_KEY_LABEL &&
+            o.usages.includes('sign') &&
+            (o.class === 'secret' || (o.class === 'private' && o.keyType === 'rsa')),
+        );
     if (labelled.length > 1) {
       throw new MkmError(
         'AUDIT_KEY_RESERVED',
@@ -383,25 +426,71 @@ export class AppAudit {
       );
     }
     if (labelled.length === 1) {
-      const id = labelled[0]!.id.toLowerCase();
-      const kcv = (await tokens.call('kcv', { slotId, id })).kcv.toLowerCase();
-      this.record({ action: 'audit.key.pin', result: 'ok', key: { id, kcv } });
-      return { id, kcv };
+      const o = labelled[0]!;
+      const kind: SealKind = o.class === 'private' ? 'rsa-pss' : o.keyType === 'aes' ? 'cmac' : 'hmac';
+      const id = o.id.toLowerCase();
+      const key = withKind(id, await auditKcv(tokens, slotId, id, kind), kind);
+      this.record(pinEntry('audit.key.pin', key));
+      return key;
     }
+    const refusals: string[] = [];
+    for (const kind of SEAL_KINDS) {
+      const made = await this.makeAuditKey(tokens, slotId, kind).catch((error: unknown) => {
+        const shape = toErrorShape(error);
+        if (TOKEN_GONE.has(shape.code)) throw error;
+        refusals.push(`${SEAL_KIND_WORDS[kind]}: ${shape.message} (${shape.code})`);
+        return null;
+      });
+      if (!made) continue;
+      this.record({
+        ...pinEntry('audit.key.generate', made.key),
+        details: {
+          ...(made.key.kind ? { sealKind: made.key.kind } : {}),
+          ...(refusals.length ? { notPossible: refusals } : {}),
+          ...(made.widerUsage.length ? { widerUsage: made.widerUsage } : {}),
+          ...(pinned.length ? { replaces: pinned.map((p) => p.id) } : {}),
+        },
+      });
+      return made.key;
+    }
+    return { impossible: `the token cannot make an audit key of any kind: ${refusals.join('; ')}` };
+  }
+
+  /**
+   * One audit key of `kind`, tried before it is kept: a token may make a key it then will not
+   * seal with. An RSA key is kept with the usage the token insists on (tpm2-pkcs11 adds decrypt),
+   * which the audit.key.generate entry records; it only ever seals.
+   */
+  private async makeAuditKey(
+    tokens: TokensService,
+    slotId: number,
+    kind: SealKind,
+  ): Promise<{ key: AuditKeyHandle; widerUsage: string[] }> {
     const made = await tokens.call('generateKey', {
       slotId,
-      type: 'hmac-256',
+      type: SEAL_KEY_TYPE[kind],
       label: AUDIT_KEY_LABEL,
       purpose: 'audit',
+      ...(kind === 'rsa-pss' ? { acceptWiderUsage: true } : {}),
     });
-    const key = { id: made.id.toLowerCase(), kcv: made.kcv!.kcv.toLowerCase() };
-    this.record({
-      action: 'audit.key.generate',
-      result: 'ok',
-      key,
-      ...(pinned.length ? { details: { replaces: pinned.map((p) => p.id) } } : {}),
-    });
-    return key;
+    const id = made.id.toLowerCase();
+    try {
+      const kcv = kind === 'rsa-pss' ? made.spkiSha256!.slice(0, 16) : made.kcv!.kcv.toLowerCase();
+      const key = withKind(id, kcv, kind);
+      const sealer = this.tokenSealer(tokens, slotId, key);
+      const probe = [Buffer.from('mkm-audit-seal|probe', 'utf8')];
+      const ok = await sealer.verifyBatch!(probe, await sealer.macBatch(probe));
+      if (ok[0] !== true)
+        throw new MkmError('SIGNATURE_INVALID', 'The new audit key does not check its own seal.');
+      return { key, widerUsage: made.widerUsage ?? [] };
+    } catch (error) {
+      for (const o of made.objects) {
+        await tokens
+          .call('destroyObject', { slotId, id, class: o.class, confirm: true })
+          .catch(() => undefined);
+      }
+      throw error;
+    }
   }
 
   /**
@@ -416,7 +505,10 @@ export class AppAudit {
       throw new MkmError('NOT_LOGGED_IN', 'Log in to the token to replace its audit key.');
     if (!this.log || this.damaged) throw new MkmError('AUDIT_UNAVAILABLE');
     await this.log.seal();
-    const key = await this.auditKey(attached.tokens, attached.slotId, null, true);
+    const found = await this.auditKey(attached.tokens, attached.slotId, null, true);
+    if (!('id' in found))
+      throw new MkmError('CAPABILITY_MISSING', found.impossible, { capability: 'auditSeal' });
+    const key = found;
     this.pinnedAtLogin = [...this.pinnedAtLogin, key];
     const io = this.anchorIo(attached.tokens, attached.slotId);
     this.attached = { ...attached, key };
@@ -439,7 +531,9 @@ export class AppAudit {
         if (typeof record === 'string' || record.type !== 'entry' || record.result !== 'ok') return;
         if (record.action !== 'audit.key.generate' && record.action !== 'audit.key.pin') return;
         if (!record.key?.kcv) return;
-        const key = { id: record.key.id, kcv: record.key.kcv };
+        const sealKind = record.details?.sealKind;
+        const kind = SEAL_KINDS.find((k) => k !== 'hmac' && k === sealKind) ?? 'hmac';
+        const key = withKind(record.key.id, record.key.kcv, kind);
         if (!keys.some((k) => sameKey(k, key))) keys.push(key);
       },
     }).catch(() => undefined);
@@ -452,10 +546,11 @@ export class AppAudit {
    */
   async refuseDestroy(object: { id: string; label: string; class: string }): Promise<void> {
     const id = object.id.toLowerCase();
-    const pinned = object.class === 'secret' && (await this.pinnedKeys()).some((k) => k.id === id);
+    const keyClass = object.class === 'secret' || object.class === 'private' || object.class === 'public';
+    const pinned = keyClass && (await this.pinnedKeys()).some((k) => k.id === id);
     if (
       pinned ||
-      (object.class === 'secret' && object.label === AUDIT_KEY_LABEL) ||
+      (keyClass && object.label === AUDIT_KEY_LABEL) ||
       (object.class === 'data' && object.label === AUDIT_HEAD_LABEL)
     ) {
       throw new MkmError('AUDIT_KEY_PROTECTED', undefined, { id: object.id, label: object.label });
@@ -479,11 +574,46 @@ export class AppAudit {
   }
 
   detachToken(): void {
+    this.sealImpossible = null;
     this.sealer = null;
     this.attached = null;
     this.actorToken = null;
     this.log?.setSealer(null);
     this.log?.setActor({ token: null });
+  }
+
+  /** What seals the log now: the audit key's kind, or why the logged-in token cannot seal. */
+  private sealState(): {
+    kind: SealKind | null;
+    method: string | null;
+    impossible: string | null;
+    summary: string;
+  } {
+    const key = this.sealer ? this.attached?.key : undefined;
+    const kind = key ? sealKindOf(key) : null;
+    const method = kind ? SEAL_KIND_WORDS[kind] : null;
+    const summary = this.sealImpossible
+      ? `Not sealed: ${this.sealImpossible}.`
+      : method
+        ? `Sealed on the token (${method}).`
+        : 'Not sealing: new entries are sealed after the next login.';
+    return { kind, method, impossible: this.sealImpossible, summary };
+  }
+
+  /** The logged-in token cannot seal: recorded, logged and announced, never a quiet gap. */
+  private noSeal(reason: string): void {
+    this.sealImpossible = reason;
+    this.sealer = null;
+    this.attached = null;
+    this.record({ action: 'audit.seal.impossible', result: 'AUDIT_SEAL_IMPOSSIBLE', details: { reason } });
+    this.options.logger.error('the audit log cannot be sealed on this token', { reason });
+    setImmediate(() =>
+      this.options.events.emit('app.notice', {
+        level: 'error',
+        code: 'AUDIT_SEAL_IMPOSSIBLE',
+        message: `The audit log is NOT sealed: ${reason}. Entries are recorded and chained, but nothing on the token vouches for them.`,
+      }),
+    );
   }
 
   status() {
@@ -503,6 +633,7 @@ export class AppAudit {
       error: this.openError?.code ?? null,
       held: this.pending.length,
       sealing: this.sealer !== null,
+      seal: this.sealState(),
       unavailable: shown,
       ...(this.log ? { log: this.log.status() } : {}),
     };
@@ -521,19 +652,25 @@ export class AppAudit {
     const pinned = await this.pinnedKeys();
     const sealers: AuditSealer[] = [];
     if (attached) {
-      const objects = await attached.tokens.call('listObjects', { slotId: attached.slotId, class: 'secret' });
+      const objects = await attached.tokens.call('listObjects', { slotId: attached.slotId });
       for (const pin of pinned) {
-        if (!objects.some((o) => o.id.toLowerCase() === pin.id)) continue;
-        const kcv = (await attached.tokens.call('kcv', { slotId: attached.slotId, id: pin.id })).kcv;
-        if (kcv.toLowerCase() === pin.kcv)
-          sealers.push(this.tokenSealer(attached.tokens, attached.slotId, pin));
+        const kind = sealKindOf(pin);
+        if (!objects.some((o) => o.id.toLowerCase() === pin.id && o.class === SEAL_KEY_CLASS[kind])) continue;
+        const kcv = await auditKcv(attached.tokens, attached.slotId, pin.id, kind);
+        if (kcv === pin.kcv) sealers.push(this.tokenSealer(attached.tokens, attached.slotId, pin));
       }
       if (!sealers.some((s) => sameKey(s.keyRef, attached.key)))
         sealers.push(this.tokenSealer(attached.tokens, attached.slotId, attached.key));
     }
-    const report = this.log
+    const verified = this.log
       ? await this.log.verify(sealers, pinned)
       : await verifyAuditLog({ dir: this.options.dir, sealer: sealers, pinned });
+    const seal = this.sealState();
+    const report = {
+      ...verified,
+      ...(seal.method ? { sealedWith: seal.method } : {}),
+      ...(seal.impossible ? { noSeal: seal.impossible } : {}),
+    };
     if (!attached) return report;
     let problem: string | null = null;
     try {
@@ -636,4 +773,52 @@ export class AppAudit {
     // A log behind the token's head is not sealed again (that would move the head onto it).
     await this.log?.close(this.damaged ? { quiet: true } : {});
   }
+}
+
+/** Which audit key each seal kind is, and which object of it seals. */
+const SEAL_KEY_TYPE = { hmac: 'hmac-256', cmac: 'aes-256', 'rsa-pss': 'rsa-2048' } as const;
+const SEAL_KEY_CLASS = { hmac: 'secret', cmac: 'secret', 'rsa-pss': 'private' } as const;
+
+/** A token that went away or logged out is not one that cannot make the key: said as it is. */
+const TOKEN_GONE = new Set([
+  'NOT_LOGGED_IN',
+  'TOKEN_NOT_PRESENT',
+  'TOKEN_REMOVED',
+  'TOKEN_CONNECTION_LOST',
+  'SESSION_CLOSED',
+  'TOKEN_BUSY',
+  'TIMEOUT',
+]);
+
+function withKind(id: string, kcv: string, kind: SealKind): AuditKeyHandle {
+  return kind === 'hmac' ? { id, kcv } : { id, kcv, kind };
+}
+
+function pinEntry(action: 'audit.key.pin' | 'audit.key.generate', key: AuditKeyHandle): AuditAppend {
+  return {
+    action,
+    result: 'ok',
+    key: { id: key.id, kcv: key.kcv },
+    ...(key.kind ? { details: { sealKind: key.kind } } : {}),
+  };
+}
+
+/** The KCV an audit key is pinned by: the token's KCV of a MAC key, the SPKI fingerprint of an RSA key. */
+async function auditKcv(tokens: TokensService, slotId: number, id: string, kind: SealKind): Promise<string> {
+  if (kind === 'rsa-pss') {
+    const pub = await tokens.call('exportPublicKey', { slotId, id, format: 'pem' });
+    return pub.spkiSha256.slice(0, 16).toLowerCase();
+  }
+  return (await tokens.call('kcv', { slotId, id })).kcv.toLowerCase();
+}
+
+/** The RSA audit key's public half, checked against the fingerprint the log pinned. */
+async function publicKeyOf(tokens: TokensService, slotId: number, key: AuditKeyHandle): Promise<string> {
+  const pub = await tokens.call('exportPublicKey', { slotId, id: key.id, format: 'pem' });
+  if (pub.spkiSha256.slice(0, 16).toLowerCase() !== key.kcv) {
+    throw new MkmError('KCV_MISMATCH', 'The audit key on the token is not the one the log pinned.', {
+      id: key.id,
+    });
+  }
+  return pub.pem!;
 }

@@ -113,7 +113,7 @@ import type {
   AuditTokenRef,
   JsonValue,
 } from './record.main';
-import { MAC_BYTES, sameKey } from './sealer.main';
+import { keyRefOut, sameKey, sealKindOf, sealLengthOk } from './sealer.main';
 import type { AuditKeyHandle, AuditSealer } from './sealer.main';
 import { EMPTY_STATE, readState, writeState } from './state.main';
 import type { AuditState } from './state.main';
@@ -677,13 +677,14 @@ export class AuditLog {
     const head = this.lastHash;
     const covered = this.unsealedEntries;
     const time = this.clock().toISOString();
-    const sealKey: AuditKeyHandle = {
+    const sealKey: AuditKeyHandle = keyRefOut({
+      ...sealer.keyRef,
       id: sealer.keyRef.id.toLowerCase(),
       kcv: sealer.keyRef.kcv.toLowerCase(),
-    };
+    });
     const macs = await sealer.macBatch([sealMessage(first, last, head, time, sealKey)]);
     const mac = macs[0];
-    if (macs.length !== 1 || !mac || mac.length !== MAC_BYTES) {
+    if (macs.length !== 1 || !mac || !sealLengthOk(sealKindOf(sealKey), mac.length)) {
       throw new MkmError('INTERNAL', 'The audit sealer returned a malformed MAC.');
     }
     const record: AuditSealRecord = {

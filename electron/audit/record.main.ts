@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { ErrorCode } from '../../shared/errors.std';
-import type { AuditKeyHandle } from './sealer.main';
+import {
+  SEAL_KINDS,
+  SEAL_KIND_WORDS,
+  keyRefOut,
+  sealKindOf,
+  sealLengthOk,
+  type AuditKeyHandle,
+  type SealKind,
+} from './sealer.main';
 
 /**
  * The two line types of the audit log and their text form. Lines are written by
@@ -66,7 +74,7 @@ export interface AuditSealRecord {
   /** SHA-256 (hex) of the exact bytes of the line at covers[1]. */
   head: string;
   sealKey: AuditKeyHandle;
-  /** HMAC-SHA256 (hex) over `sealMessage(...)`, made by the token. */
+  /** The seal (hex) over `sealMessage(...)`, made by the token: a MAC or a signature, by sealKey.kind. */
   mac: string;
   prev: string;
 }
@@ -76,6 +84,7 @@ export type AuditRecord = AuditEntryRecord | AuditSealRecord;
 export const ACTION_PATTERN = /^[a-z][a-z0-9-]*(?:\.[a-z0-9-]+){0,4}$/;
 const RESULT_PATTERN = /^(?:ok|[A-Z][A-Z0-9_]{1,63})$/;
 const HEX64 = /^[0-9a-f]{64}$/;
+const HEX = /^(?:[0-9a-f]{2})+$/;
 const HEX_ID = /^(?:[0-9a-f]{2}){0,128}$/;
 const KCV_PATTERN = /^[0-9a-f]{6,16}$/;
 // ISO 8601 as Date#toISOString writes it; the clock is injectable, the format is not.
@@ -119,7 +128,7 @@ export function serializeSeal(r: AuditSealRecord): string {
     time: r.time,
     covers: [r.covers[0], r.covers[1]],
     head: r.head,
-    sealKey: { id: r.sealKey.id, kcv: r.sealKey.kcv },
+    sealKey: keyRefOut(r.sealKey),
     mac: r.mac,
     prev: r.prev,
   });
@@ -138,7 +147,13 @@ export function sealMessage(
   time: string,
   key: AuditKeyHandle,
 ): Buffer {
-  return Buffer.from(`mkm-audit-seal|v1|${first}|${last}|${head}|${time}|${key.id}|${key.kcv}`, 'utf8');
+  // HMAC seals keep the message they had before there were kinds; any other kind is named in it.
+  const kind = sealKindOf(key);
+  const tail = kind === 'hmac' ? '' : `|${kind}`;
+  return Buffer.from(
+    `mkm-audit-seal|v1|${first}|${last}|${head}|${time}|${key.id}|${key.kcv}${tail}`,
+    'utf8',
+  );
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -193,6 +208,9 @@ export function checkSealKey(key: unknown): string | null {
   if (!isPlainObject(key)) return 'sealKey is not an object';
   if (typeof key.id !== 'string' || !HEX_ID.test(key.id)) return 'sealKey.id is not lowercase hex';
   if (typeof key.kcv !== 'string' || !KCV_PATTERN.test(key.kcv)) return 'sealKey.kcv is not lowercase hex';
+  if (key.kind !== undefined && (key.kind === 'hmac' || !SEAL_KINDS.includes(key.kind as SealKind))) {
+    return 'sealKey.kind is not a seal kind';
+  }
   return null;
 }
 
@@ -239,7 +257,10 @@ export function parseLine(text: string): AuditRecord | string {
     if (!isString(raw.head, 64) || !HEX64.test(raw.head)) return 'head is not a hex SHA-256';
     const badKey = checkSealKey(raw.sealKey);
     if (badKey) return badKey;
-    if (!isString(raw.mac, 64) || !HEX64.test(raw.mac)) return 'mac is not a hex HMAC-SHA256';
+    const kind = sealKindOf(raw.sealKey as AuditKeyHandle);
+    if (!isString(raw.mac, 1024) || !HEX.test(raw.mac) || !sealLengthOk(kind, raw.mac.length / 2)) {
+      return `mac is not a hex ${SEAL_KIND_WORDS[kind]}`;
+    }
     const record = raw as unknown as AuditSealRecord;
     if (serializeSeal(record) !== text) return 'the seal is not in canonical form';
     return record;

@@ -8,17 +8,56 @@
 export interface AuditKeyHandle {
   /** CKA_ID of the audit key, lowercase hex. */
   id: string;
-  /** Key check value (`hmac` method: first 3 bytes of HMAC(key, 16 zero bytes)), lowercase hex. */
+  /**
+   * Key check value, lowercase hex: for `hmac` the first 3 bytes of HMAC(key, 16 zero bytes),
+   * for `cmac` of AES-CMAC(key, 16 zero bytes), for `rsa-pss` the first 8 bytes of the SHA-256
+   * of the public key (SPKI DER).
+   */
   kcv: string;
+  /** How it seals (SEAL_KINDS); absent for HMAC-SHA256, which every earlier seal used. */
+  kind?: SealKind;
+}
+
+/**
+ * What a token can seal with, best first: the audit key is an HMAC-SHA256 key where the token
+ * makes one, else an AES key sealing with AES-CMAC, else an RSA key signing with RSASSA-PSS
+ * (SHA-256, 32-byte salt). The kind is part of the key reference in the seal line and of the
+ * sealed message, so a seal is only ever checked the way it was made.
+ */
+export const SEAL_KINDS = ['hmac', 'cmac', 'rsa-pss'] as const;
+export type SealKind = (typeof SEAL_KINDS)[number];
+
+export const SEAL_KIND_WORDS: Record<SealKind, string> = {
+  hmac: 'HMAC-SHA256',
+  cmac: 'AES-CMAC',
+  'rsa-pss': 'RSASSA-PSS (SHA-256) signature',
+};
+
+export function sealKindOf(key: Pick<AuditKeyHandle, 'kind'>): SealKind {
+  return key.kind ?? 'hmac';
+}
+
+/** Whether `bytes` is a plausible seal of this kind (RSA 2048–4096 for signatures). */
+export function sealLengthOk(kind: SealKind, bytes: number): boolean {
+  if (kind === 'hmac') return bytes === MAC_BYTES;
+  if (kind === 'cmac') return bytes === 16;
+  return bytes >= 256 && bytes <= 512;
+}
+
+/** The reference as written to disk: `kind` only when it is not HMAC (the format before kinds). */
+export function keyRefOut(key: AuditKeyHandle): AuditKeyHandle {
+  const kind = sealKindOf(key);
+  return kind === 'hmac' ? { id: key.id, kcv: key.kcv } : { id: key.id, kcv: key.kcv, kind };
 }
 
 export interface AuditSealer {
   readonly keyRef: AuditKeyHandle;
-  /** HMAC-SHA256 of each message, in order; 32 bytes each. Rejects when the token is logged out. */
+  /** The seal of each message, in order (its size by kind). Rejects when the token is logged out. */
   macBatch(messages: Buffer[]): Promise<Buffer[]>;
   /**
-   * Whether each MAC is right. Optional: without it verify recomputes with `macBatch` and
-   * compares in constant time (HMAC is deterministic, so the two are equivalent).
+   * Whether each MAC is right. Optional for MACs: without it verify recomputes with `macBatch`
+   * and compares in constant time (a MAC is deterministic, so the two are equivalent). A
+   * signature sealer must have it.
    */
   verifyBatch?(messages: Buffer[], macs: Buffer[]): Promise<boolean[]>;
   /**
@@ -41,5 +80,9 @@ export interface SealedHead {
 export const MAC_BYTES = 32;
 
 export function sameKey(a: AuditKeyHandle, b: AuditKeyHandle): boolean {
-  return a.id.toLowerCase() === b.id.toLowerCase() && a.kcv.toLowerCase() === b.kcv.toLowerCase();
+  return (
+    a.id.toLowerCase() === b.id.toLowerCase() &&
+    a.kcv.toLowerCase() === b.kcv.toLowerCase() &&
+    sealKindOf(a) === sealKindOf(b)
+  );
 }

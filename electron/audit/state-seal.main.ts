@@ -1,10 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
 import { writeFileAtomic } from '../core/atomic-file.main';
 import { isPlainObject } from './record.main';
-import type { AuditKeyHandle } from './sealer.main';
+import { SEAL_KINDS, keyRefOut, type AuditKeyHandle, type SealKind } from './sealer.main';
 
 /**
  * Sealed state files: the small JSON files whose content decides whom mkm trusts (the pinned
@@ -35,8 +35,12 @@ export interface StateSealer {
   ready(): Promise<void>;
   /** The audit key sealing now; null while no token is logged in. */
   current(): AuditKeyHandle | null;
-  /** HMAC-SHA256 on the token by `key`, which must be an audit key the log pins. */
+  /** Why the logged-in token cannot seal (it can make no audit key), or null. */
+  impossible?(): string | null;
+  /** The seal on the token by `key` (a MAC or a signature, by its kind), an audit key the log pins. */
   mac(key: AuditKeyHandle, message: Buffer): Promise<Buffer>;
+  /** Whether `mac` is `key`'s seal of `message` (a signature cannot be recomputed and compared). */
+  verify(key: AuditKeyHandle, message: Buffer, mac: Buffer): Promise<boolean>;
 }
 
 interface SealFile {
@@ -92,7 +96,7 @@ async function sealNow(file: string, digest: string): Promise<void> {
   const mac = await sealer.mac(key, messageFor(file, digest));
   // A later write is sealed by its own turn; never seal content the file no longer holds.
   if (digestOf(file) !== digest) return;
-  const seal: SealFile = { v: 1, key: { id: key.id, kcv: key.kcv }, mac: mac.toString('hex') };
+  const seal: SealFile = { v: 1, key: keyRefOut(key), mac: mac.toString('hex') };
   writeFileAtomic(file + SEAL_SUFFIX, JSON.stringify(seal) + '\n');
   unsealed.delete(file);
 }
@@ -128,8 +132,9 @@ function readSeal(file: string): SealFile | null {
       isPlainObject(raw.key) &&
       typeof raw.key.id === 'string' &&
       typeof raw.key.kcv === 'string' &&
+      (raw.key.kind === undefined || SEAL_KINDS.includes(raw.key.kind as SealKind)) &&
       typeof raw.mac === 'string' &&
-      /^[0-9a-f]{64}$/.test(raw.mac)
+      /^(?:[0-9a-f]{2}){16,512}$/.test(raw.mac)
     ) {
       return raw as unknown as SealFile;
     }
@@ -153,6 +158,14 @@ export async function checkState(file: string, what: string): Promise<void> {
   const digest = digestOf(file);
   if (digest === null) return;
   const key = sealer.current();
+  const impossible = sealer.impossible?.() ?? null;
+  if (!key && impossible) {
+    throw new MkmError(
+      'STATE_UNCHECKED',
+      `${what[0]!.toUpperCase()}${what.slice(1)} cannot be checked: its seal needs an audit key and ${impossible}.`,
+      { file: basename(file), reason: impossible },
+    );
+  }
   if (!key) {
     throw new MkmError(
       'STATE_UNCHECKED',
@@ -172,16 +185,15 @@ export async function checkState(file: string, what: string): Promise<void> {
       { file: basename(file), reason },
     );
   if (!seal) throw tampered('has no seal (it was written outside mkm, or while no token was logged in)');
-  let expected: Buffer;
+  let matches: boolean;
   try {
-    expected = await sealer.mac(seal.key, messageFor(file, digest));
+    matches = await sealer.verify(seal.key, messageFor(file, digest), Buffer.from(seal.mac, 'hex'));
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === 'STATE_TAMPERED') throw tampered('is sealed with a key that is not an audit key');
     throw error;
   }
-  const given = Buffer.from(seal.mac, 'hex');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+  if (!matches) {
     throw tampered('does not match its seal: it was changed after mkm sealed it');
   }
 }

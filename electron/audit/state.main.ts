@@ -28,6 +28,8 @@ export const EMPTY_STATE: AuditState = {
 
 const int = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const hex64 = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+// A MAC (16 or 32 bytes) or an RSA signature (up to 512 bytes), by the audit key's seal kind.
+const sealHex = (v: unknown) => typeof v === 'string' && /^(?:[0-9a-f]{2}){16,512}$/.test(v);
 
 export function parseState(text: string): AuditState | string {
   let raw: unknown;
@@ -51,7 +53,12 @@ export function parseState(text: string): AuditState | string {
   const s = raw.sealed;
   if (
     s !== null &&
-    (!isPlainObject(s) || !int(s.seq) || !int(s.through) || !hex64(s.head) || !hex64(s.mac) || !int(s.offset))
+    (!isPlainObject(s) ||
+      !int(s.seq) ||
+      !int(s.through) ||
+      !hex64(s.head) ||
+      !sealHex(s.mac) ||
+      !int(s.offset))
   ) {
     return `${STATE_FILE} has an invalid "sealed" record`;
   }

@@ -1,10 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import { MkmError } from '../../shared/errors.std';
-import { MAC_BYTES } from './sealer.main';
+import { sealKindOf, sealLengthOk } from './sealer.main';
 import type { AuditKeyHandle, AuditSealer } from './sealer.main';
 
 /**
- * The production sealer: HMAC-SHA256 (CKM_SHA256_HMAC) by the audit key on the PKCS#11 token.
+ * The production sealer: HMAC-SHA256 (CKM_SHA256_HMAC), AES-CMAC or an RSASSA-PSS signature
+ * (by the key's seal kind) by the audit key on the PKCS#11 token.
  * The token layer plugs in as one function so this module does not depend on how it is
  * reached (TokenService.hmacSign in the HSM host, over the host channel). The function takes
  * a batch so a seal or a whole verify costs one round trip to the host, not one per MAC.
@@ -20,6 +21,11 @@ export type TokenMacCall = (op: 'sign', keyId: string, dataBase64: string[]) => 
 export interface TokenSealerOptions {
   keyRef: AuditKeyHandle;
   call: TokenMacCall;
+  /**
+   * Checks signatures (rsa-pss), which are not deterministic and so cannot be recomputed: with
+   * the audit key's public half as the token holds it. Required for a signature key.
+   */
+  verify?: (message: Buffer, signature: Buffer) => Promise<boolean>;
   /** Largest batch sent in one call (the host contract accepts up to 100,000 items). */
   maxBatch?: number;
 }
@@ -28,9 +34,15 @@ const STRICT_B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export function createTokenSealer(options: TokenSealerOptions): AuditSealer {
   const keyRef: AuditKeyHandle = {
+    ...options.keyRef,
     id: options.keyRef.id.toLowerCase(),
     kcv: options.keyRef.kcv.toLowerCase(),
   };
+  const kind = sealKindOf(keyRef);
+  const verify = options.verify;
+  if (kind === 'rsa-pss' && !verify) {
+    throw new MkmError('INTERNAL', 'A signature audit key needs its public key to check seals.');
+  }
   const maxBatch = Math.max(1, options.maxBatch ?? 1000);
 
   const macBatch = async (messages: Buffer[]): Promise<Buffer[]> => {
@@ -48,7 +60,7 @@ export function createTokenSealer(options: TokenSealerOptions): AuditSealer {
       }
       for (const mac of macs) {
         const bytes = typeof mac === 'string' && STRICT_B64.test(mac) ? Buffer.from(mac, 'base64') : null;
-        if (!bytes || bytes.length !== MAC_BYTES) {
+        if (!bytes || !sealLengthOk(kind, bytes.length)) {
           throw new MkmError('FUNCTION_FAILED', 'The token returned a MAC of the wrong size.');
         }
         out.push(bytes);
@@ -57,13 +69,21 @@ export function createTokenSealer(options: TokenSealerOptions): AuditSealer {
     return out;
   };
 
-  // The key cannot be read out, but HMAC is deterministic: recomputing on the token and
-  // comparing in constant time is exactly C_Verify.
+  // A MAC key cannot be read out, but a MAC is deterministic: recomputing on the token and
+  // comparing in constant time is exactly C_Verify. A signature is checked with the public key.
   const verifyBatch = async (messages: Buffer[], macs: Buffer[]): Promise<boolean[]> => {
+    if (verify) {
+      const out: boolean[] = [];
+      for (const [i, m] of messages.entries()) {
+        const sig = macs[i];
+        out.push(sig !== undefined && sealLengthOk(kind, sig.length) && (await verify(m, sig)));
+      }
+      return out;
+    }
     const expected = await macBatch(messages);
     return expected.map((e, i) => {
       const mac = macs[i];
-      return mac !== undefined && mac.length === MAC_BYTES && timingSafeEqual(e, mac);
+      return mac !== undefined && mac.length === e.length && timingSafeEqual(e, mac);
     });
   };
 

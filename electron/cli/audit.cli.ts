@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
 import { checkDestination } from '../core/destination.main';
-import { loggedInSlot, type CommandInstaller, type CommandModule } from './context.cli';
+import { loggedInSlot, needsNoLogin, type CommandInstaller, type CommandModule } from './context.cli';
 
 /**
  * `mkm audit verify`, `mkm audit export` and `mkm audit recover`. With MKM_PIN set, verify logs
@@ -22,11 +22,13 @@ Exit status:
   ${VERIFY_EXIT.OK}  the log verifies, seals checked on the token
   ${VERIFY_EXIT.TAMPERED}  the log was changed, cut, rolled back or replaced (the first bad entry is named)
   ${VERIFY_EXIT.SEALS_NOT_CHECKED}  the chain verifies but the seals were NOT checked (no MKM_PIN, or an audit key
-     is not on this token): set MKM_PIN to check them with the token`,
+     is not on this token), or the token cannot seal at all (NOT SEALED says why): set MKM_PIN to
+     check them with the token`,
     )
     .action(async () => {
       const ctx = context();
-      if (process.env.MKM_PIN) {
+      // A token that needs no login checks the seals without MKM_PIN.
+      if (process.env.MKM_PIN || (await needsNoLogin(ctx))) {
         await loggedInSlot(ctx);
         await (await ctx.app()).audit.ready();
       }
@@ -44,12 +46,14 @@ Exit status:
               ? 'SEALS NOT CHECKED: some seals were made with an audit key that is not on this token'
               : 'SEALS NOT CHECKED: the chain was checked, the seals were not (set MKM_PIN to log in)',
           `sealed through seq ${report.sealedThrough}; ${report.unsealed} entries not sealed yet`,
+          report.noSeal ? `NOT SEALED: ${report.noSeal}` : '',
+          report.sealedWith ? `sealed with ${report.sealedWith}` : '',
         ]
           .filter(Boolean)
           .join('\n'),
       );
       if (!report.ok) process.exitCode = VERIFY_EXIT.TAMPERED;
-      else if (!report.sealsVerified) process.exitCode = VERIFY_EXIT.SEALS_NOT_CHECKED;
+      else if (!report.sealsVerified || report.noSeal) process.exitCode = VERIFY_EXIT.SEALS_NOT_CHECKED;
     });
 
   audit

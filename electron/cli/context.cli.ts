@@ -116,6 +116,15 @@ export async function resolveSlot(ctx: CliContext): Promise<SlotSummary> {
   return first;
 }
 
+/** Whether the token in use needs no login (used without a PIN, headless too); false when none is reachable. */
+export async function needsNoLogin(ctx: CliContext): Promise<boolean> {
+  try {
+    return !(await resolveSlot(ctx)).token!.flags.loginRequired;
+  } catch {
+    return false;
+  }
+}
+
 export async function loggedInSlot(ctx: CliContext): Promise<SlotSummary> {
   const slot = await resolveSlot(ctx);
   if (!slot.session.loggedIn) {

@@ -151,11 +151,16 @@ export const commands: CommandModule['commands'] = {
       .addOption(
         new Option('--type <type>', 'key type (default: by purpose)').choices([...LIFECYCLE_KEY_TYPES]),
       )
+      .option(
+        '--accept-wider-usage',
+        'keep the wider key usage the token insists on (recorded in the audit log); refused otherwise',
+      )
       .action(
         async (opts: {
           name: string;
           purpose: (typeof LIFECYCLE_PURPOSES)[number];
           type?: (typeof LIFECYCLE_KEY_TYPES)[number];
+          acceptWiderUsage?: boolean;
         }) => {
           const ctx = context();
           const slot = await loggedInSlot(ctx);
@@ -164,6 +169,7 @@ export const commands: CommandModule['commands'] = {
             purpose: opts.purpose,
             slotId: slot.slotId,
             ...(opts.type ? { type: opts.type } : {}),
+            ...(opts.acceptWiderUsage ? { acceptWiderUsage: true } : {}),
           });
           ctx.out.result(
             { logicalKey, version },

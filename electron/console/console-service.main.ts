@@ -39,6 +39,7 @@ import type { CseFieldName, GatewayClient, PayloadFieldName } from '../gateway/c
 import { GatewayStateStore } from '../gateway/client/state.main';
 import { countedUse, countGatewayKeyUse } from '../keys/usage.main';
 import type { GatewayService } from '../gateway/gateway-service.main';
+import { requireCapability } from '../hsm/capability-guard.main';
 import type { TokensService } from '../hsm/tokens.main';
 import { checkBatchPaths, runBatch } from './batch.main';
 import { ConsoleHistory } from './history.main';
@@ -356,6 +357,7 @@ export class ConsoleService {
     text: string;
     ivSource?: 'set' | 'token' | undefined;
   }): Promise<ConsoleMessageResult> {
+    await requireCapability(this.deps.tokens, await this.loggedInSlot(), 'console-message');
     const ivSource = request.ivSource ?? 'token';
     const { info, record, slotId } = await this.currentSet(request.profileId, true);
     const { tokens } = this.deps;
@@ -432,6 +434,7 @@ export class ConsoleService {
     profileId: string;
     envelope: { set_id: string; iv?: string | undefined; ciphertext: string; mac: string };
   }): Promise<ConsoleDecryptResult> {
+    await requireCapability(this.deps.tokens, await this.loggedInSlot(), 'console-message');
     const { info, record, slotId } = await this.currentSet(request.profileId, false);
     const e = request.envelope;
     if (e.set_id !== info.setId) {

@@ -16,6 +16,7 @@ import type { AuditAppend } from '../audit/audit-log.main';
 import { writeFileAtomic } from '../core/atomic-file.main';
 import type { Logger } from '../core/logger.main';
 import type { EventBus } from '../core/registry.main';
+import { requireCapability } from '../hsm/capability-guard.main';
 import type { TokensService } from '../hsm/tokens.main';
 import type {
   GatewayRegistrationRequest,
@@ -605,6 +606,7 @@ export class GatewayService {
   }
 
   async ping(profileId: string): Promise<GatewayPingResult> {
+    await requireCapability(this.options.tokens, await this.slotFor(undefined), 'console-message');
     const result = await (await this.client(profileId, { needsLogin: true })).ping();
     return {
       profileId,

@@ -29,6 +29,7 @@ export function tokenHandlers(tokens: TokensService): Handlers<Contract>['tokens
     initToken: ({ slotId, soPin, label }) => tokens.call('initToken', { slotId, soPin, label }),
     initUserPin: ({ slotId, soPin, userPin }) => tokens.call('initUserPin', { slotId, soPin, userPin }),
     capabilities: ({ slotId, refresh }) => tokens.capabilities(slotId, refresh ?? false),
+    knownCapabilities: ({ slotId }) => tokens.knownCapabilities(slotId),
   };
 }
 

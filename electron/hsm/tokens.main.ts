@@ -483,6 +483,16 @@ export class TokensService {
   }
 
   async capabilities(slotId: number, refresh = false): Promise<CapabilitiesResult & { cached: boolean }> {
+    const known = refresh ? null : await this.knownCapabilities(slotId);
+    if (known) return known;
+    const result = await this.call('probeCapabilities', { slotId });
+    this.capabilityCache[result.cacheKey] = result;
+    this.writeCapabilityCache();
+    return { ...result, cached: false };
+  }
+
+  /** What an earlier probe of this model and firmware found; null when there is none to trust. */
+  async knownCapabilities(slotId: number): Promise<(CapabilitiesResult & { cached: true }) | null> {
     const slot = (await this.slots()).find((s) => s.slotId === slotId);
     if (!slot?.token) throw new MkmError('TOKEN_NOT_PRESENT');
     const key = `${slot.token.manufacturer.trim()}|${slot.token.model.trim()}|${slot.token.firmware}`;
@@ -491,11 +501,7 @@ export class TokensService {
     // gave raw CKR names, and one without every capability is from before that capability was
     // probed: probe again rather than show what may not hold.
     const complete = cached && CAPABILITY_NAMES.every((n) => cached.capabilities?.[n] !== undefined);
-    if (cached && complete && cached.objects !== undefined && !refresh) return { ...cached, cached: true };
-    const result = await this.call('probeCapabilities', { slotId });
-    this.capabilityCache[result.cacheKey] = result;
-    this.writeCapabilityCache();
-    return { ...result, cached: false };
+    return cached && complete && cached.objects !== undefined ? { ...cached, cached: true } : null;
   }
 
   private readCapabilityCache(): Record<string, CapabilitiesResult> {

@@ -171,19 +171,29 @@ export function lifecycleHandlers(
         .map((k) => keyView(s, data, k, state))
         .filter((k) => state === undefined || k.versions.length > 0);
     },
-    create: async ({ name, purpose, type, policy, slotId, operationId }, ctx) => {
+    create: async ({ name, purpose, type, policy, slotId, operationId, acceptWiderUsage }, ctx) => {
       const s = service();
       const tokenSerial = await loggedInSerial(tokens, slotId);
       const created = await s.createKey(
-        { name, purpose, tokenSerial, policy: policyOverrides(policy), ...(type ? { type } : {}) },
+        {
+          name,
+          purpose,
+          tokenSerial,
+          policy: policyOverrides(policy),
+          ...(type ? { type } : {}),
+          ...(acceptWiderUsage ? { acceptWiderUsage } : {}),
+        },
         { onProgress: progressTo(ctx, operationId) },
       );
       return { logicalKey: keyViewById(s, created.logicalKey.id), version: versionView(created.version) };
     },
-    rotate: async ({ ref, operationId }, ctx) => {
+    rotate: async ({ ref, operationId, acceptWiderUsage }, ctx) => {
       const s = service();
       const key = resolveLogicalKey(s.list(), ref);
-      const version = await s.rotateNow(key.id, 'manual', { onProgress: progressTo(ctx, operationId) });
+      const version = await s.rotateNow(key.id, 'manual', {
+        onProgress: progressTo(ctx, operationId),
+        ...(acceptWiderUsage ? { acceptWiderUsage } : {}),
+      });
       return { logicalKey: keyViewById(s, key.id), version: versionView(version) };
     },
     compromise: async ({ versionId, note, operationId }, ctx) => {

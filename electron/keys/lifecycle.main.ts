@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { MkmError, toErrorShape, type ErrorCode } from '../../shared/errors.std';
+import { HMAC_SHA256_KEY_TYPES, isHmacKeyType } from '../../shared/tokens.std';
 import type { AuditAppend, AuditKeyRef } from '../audit/audit-log.main';
 import { silentLogger, type Logger } from '../core/logger.main';
 import { parseRsaPublicKey, spkiPem } from '../crypto/pem.main';
@@ -164,6 +165,11 @@ export interface CreateKeyRequest {
   type?: ManagedKeyType;
   tokenSerial: string;
   policy?: Partial<RotationPolicy>;
+  /**
+   * Keep the key with the wider usage the token insists on (tpm2-pkcs11's RSA keys both sign and
+   * decrypt) instead of refusing it (KEY_TEMPLATE_REFUSED): the admin's explicit choice, audited.
+   */
+  acceptWiderUsage?: boolean;
 }
 
 export interface AdoptRequest {
@@ -321,6 +327,22 @@ export class KeyLifecycleService {
       if (!name || name.length > 128)
         throw new MkmError('VALIDATION', 'A key needs a name (1–128 characters).');
       await this.slotFor(request.tokenSerial);
+      // A creation the token refused (KEY_TEMPLATE_REFUSED) is still planned: asked again with the
+      // admin's acceptance of the wider usage, it goes on rather than conflicting with itself.
+      const refusedBefore = this.inventory
+        .peek()
+        .logicalKeys.find((k) => k.name === name && k.purpose === request.purpose);
+      const planned = refusedBefore
+        ? this.inventory
+            .peek()
+            .rotations.find(
+              (r) => r.logicalKeyId === refusedBefore.id && r.reason === 'initial' && r.step === 'planned',
+            )
+        : undefined;
+      if (refusedBefore && planned && request.acceptWiderUsage) {
+        const version = await this.advance(planned.id, true, options.onProgress, true);
+        return { logicalKey: this.logicalKey(refusedBefore.id), version };
+      }
       const now = this.clock().toISOString();
       const logicalKey: LogicalKey = {
         id: randomUUID(),
@@ -340,7 +362,7 @@ export class KeyLifecycleService {
       });
       this.audit('key.rotate.plan', rotation, { reason: 'initial', name, purpose: request.purpose, type });
       this.faults('planned');
-      const version = await this.advance(rotation.id, false, options.onProgress);
+      const version = await this.advance(rotation.id, false, options.onProgress, request.acceptWiderUsage);
       return { logicalKey: this.logicalKey(logicalKey.id), version };
     });
   }
@@ -352,15 +374,18 @@ export class KeyLifecycleService {
   rotateNow(
     logicalKeyId: string,
     reason: 'manual' | 'scheduled' | 'compromise' = 'manual',
-    options: { onProgress?: RotationProgressSink } = {},
+    options: { onProgress?: RotationProgressSink; acceptWiderUsage?: boolean } = {},
   ): Promise<KeyVersion> {
-    return this.serial(() => this.rotateLocked(logicalKeyId, reason, options.onProgress));
+    return this.serial(() =>
+      this.rotateLocked(logicalKeyId, reason, options.onProgress, options.acceptWiderUsage),
+    );
   }
 
   private async rotateLocked(
     logicalKeyId: string,
     reason: 'manual' | 'scheduled' | 'compromise',
     onProgress?: RotationProgressSink,
+    acceptWiderUsage?: boolean,
   ): Promise<KeyVersion> {
     const key = this.logicalKey(logicalKeyId);
     if (key.purpose === 'gateway-public') {
@@ -369,7 +394,7 @@ export class KeyLifecycleService {
       });
     }
     const inFlight = this.inventory.peek().rotations.find((r) => r.logicalKeyId === logicalKeyId);
-    if (inFlight) return this.advance(inFlight.id, true, onProgress);
+    if (inFlight) return this.advance(inFlight.id, true, onProgress, acceptWiderUsage);
     if (key.tokenSerial === null) throw new MkmError('INTERNAL', 'A token key without a token serial.');
     await this.slotFor(key.tokenSerial);
     const rotation = this.inventory.mutate((draft) => {
@@ -378,7 +403,7 @@ export class KeyLifecycleService {
     });
     this.audit('key.rotate.plan', rotation, { reason });
     this.faults('planned');
-    return this.advance(rotation.id, false, onProgress);
+    return this.advance(rotation.id, false, onProgress, acceptWiderUsage);
   }
 
   /**
@@ -547,6 +572,7 @@ export class KeyLifecycleService {
     rotationId: string,
     resumed: boolean,
     onProgress?: RotationProgressSink,
+    acceptWiderUsage?: boolean,
   ): Promise<KeyVersion> {
     const first = this.inventory.peek().rotations.find((x) => x.id === rotationId);
     if (first) {
@@ -578,7 +604,16 @@ export class KeyLifecycleService {
               type: v.type,
               label: r.label,
               purpose: v.purpose as TokenPurpose,
+              ...(acceptWiderUsage ? { acceptWiderUsage: true } : {}),
             });
+            if (generated.widerUsage?.length) {
+              this.audit('key.generate.wider-usage', r, {
+                version: v.version,
+                type: v.type,
+                widerUsage: generated.widerUsage,
+                acceptedBy: 'admin',
+              });
+            }
             this.faults('generate:mid');
             found = { id: generated.id, classes: generated.objects.map((o) => o.class) };
           }
@@ -1501,8 +1536,16 @@ function checkPurposeType(purpose: ManagedPurpose, type: ManagedKeyType): void {
 
 function typeOfObject(o: ObjectInfo): ManagedKeyType {
   if (o.keyType === 'aes' && (o.bits === 256 || o.bits === null)) return 'aes-256';
-  if (o.keyType === 'generic-secret' && (o.bits === 256 || o.bits === null)) return 'hmac-256';
+  const hmacSha256 = o.keyType !== null && HMAC_SHA256_KEY_TYPES.includes(o.keyType);
+  if (hmacSha256 && (o.bits === 256 || o.bits === null)) return 'hmac-256';
   if (o.keyType === 'rsa' && (o.bits === 2048 || o.bits === 3072 || o.bits === 4096)) return `rsa-${o.bits}`;
+  if (isHmacKeyType(o.keyType) && !hmacSha256) {
+    throw new MkmError(
+      'KEY_TYPE_INCONSISTENT',
+      `This is an HMAC key for another hash (${o.keyType}); mkm makes and checks MACs with HMAC-SHA256 only, so it cannot manage it.`,
+      { keyType: o.keyType, bits: o.bits },
+    );
+  }
   throw new MkmError(
     'KEY_TYPE_INCONSISTENT',
     'Only AES-256, HMAC-256 and RSA 2048–4096 keys can be managed.',

@@ -236,6 +236,11 @@ function TokenChip({ onOpenTokens }: { onOpenTokens: () => void }) {
       {isDemoSlot(activeSlot) && <DemoBadge />}
       <span className={`dot ${loggedIn ? 'dot-on' : ''}`} aria-hidden="true" />
       <span className="muted small">{loggedIn ? 'Logged in' : 'Logged out'}</span>
+      {activeSlot.token?.flags.loginRequired === false && (
+        <span className="muted small" data-testid="token-no-login" title="CKF_LOGIN_REQUIRED is clear">
+          · needs no login
+        </span>
+      )}
       {loggedIn ? (
         <button type="button" onClick={() => logout.mutate(activeSlot.slotId)} disabled={logout.isPending}>
           Log out

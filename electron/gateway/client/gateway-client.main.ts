@@ -7,6 +7,7 @@ import { encryptField, type CsePadding } from '../../crypto/cse.main';
 import { countedUse, countGatewayKeyUse } from '../../keys/usage.main';
 import { parseNextKeySet, secureResponseSchema, type NextKeySet } from '../../crypto/envelope.main';
 import { parseRsaPublicKey, type RsaPublicKey } from '../../crypto/pem.main';
+import { checkCapabilities } from '../../hsm/capability-guard.main';
 import type { HsmResult } from '../../hsm/host/protocol.std';
 import type { CapabilitiesResult, WrapMechanism } from '../../../shared/tokens.std';
 import {
@@ -531,15 +532,8 @@ export class GatewayClient {
       ? await this.options.probe()
       : await this.tokens.call('probeCapabilities', { slotId: this.slotId });
     const best = this.probed.bestOaepUnwrap;
-    if (best === null) {
-      throw new MkmError(
-        'CAPABILITY_MISSING',
-        'The token cannot unwrap keys with RSA-OAEP, so it cannot receive gateway key sets.',
-        {
-          capability: 'rsaOaepUnwrap',
-        },
-      );
-    }
+    checkCapabilities(this.probed, 'keyset-unwrap');
+    if (best === null) throw new MkmError('CAPABILITY_MISSING', undefined, { capability: 'rsaOaepUnwrap' });
     return WRAPPING_OF[best];
   }
 

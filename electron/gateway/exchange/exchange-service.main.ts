@@ -20,6 +20,7 @@ import { isErrorCode, MkmError, toErrorShape } from '../../../shared/errors.std'
 import type { ObjectInfo } from '../../../shared/tokens.std';
 import { currentOsUser, type AuditAppend } from '../../audit/audit-log.main';
 import type { Logger } from '../../core/logger.main';
+import { requireCapability } from '../../hsm/capability-guard.main';
 import type { TokensService } from '../../hsm/tokens.main';
 import type { HttpsJsonClientOptions } from '../client/https.main';
 import type { SecretProvider } from '../client/profiles.main';
@@ -133,6 +134,7 @@ export class ExchangeService {
     const { tokens } = this.options;
     const slot = await this.slotFor(request.slotId);
     const { slotId } = slot;
+    await requireCapability(tokens, slotId, 'exchange-sign');
     const objects = await tokens.call('listObjects', { slotId });
     const signing = objects.find((o) => o.id === request.signingKeyId && o.class === 'private');
     if (!signing) {
@@ -274,16 +276,9 @@ export class ExchangeService {
     }
     const items: ExchangeItem[] = [];
     if (request.kind === 'registration') {
-      const caps = await tokens.capabilities(slotId);
-      if (caps.bestOaepUnwrap === null) {
-        throw new MkmError(
-          'CAPABILITY_MISSING',
-          'This token cannot unwrap RSA-OAEP, so it cannot receive gateway key sets.',
-          {
-            capability: 'rsaOaepUnwrap',
-          },
-        );
-      }
+      const caps = await requireCapability(tokens, slotId, 'keyset-unwrap');
+      if (caps.bestOaepUnwrap === null)
+        throw new MkmError('CAPABILITY_MISSING', undefined, { capability: 'rsaOaepUnwrap' });
       const wrapping = WRAPPING_OF[caps.bestOaepUnwrap];
       for (const keyId of keyIds) {
         const priv = objects.find((o) => o.id === keyId && o.class === 'private');
@@ -316,6 +311,7 @@ export class ExchangeService {
       const secret = found.find((o) => o.class === 'secret');
       const pair = found.find((o) => o.class === 'private') ?? found.find((o) => o.class === 'public');
       if (secret) {
+        await requireCapability(tokens, slotId, secret.keyType === 'aes' ? 'kcv-aes' : 'kcv-hmac');
         const { kcv, method } = await tokens.call('kcv', { slotId, id: keyId });
         items.push({
           kind: 'kcv',

@@ -92,8 +92,7 @@ const KEY_TYPE_NAMES: Record<number, string> = {
   0x45: 'sha512-t-hmac',
 };
 
-/** Key types an HMAC-SHA256 key (mkm's hmac-256) may carry on a token. */
-export const HMAC_SHA256_KEY_TYPES: readonly string[] = ['generic-secret', 'sha256-hmac'];
+export { HMAC_SHA256_KEY_TYPES } from '../../../shared/tokens.std';
 
 export function keyTypeName(value: number | null): string | null {
   if (value === null) return null;

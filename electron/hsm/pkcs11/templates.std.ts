@@ -27,7 +27,9 @@ import type { KeyPurpose, KeyType, KeyUsage, SecretKeyType } from '../../../shar
  * | data (AES)        | secret  | encrypt, decrypt, sign(KCV) | may be made exportable: trusted KEK only      |
  * | kek (AES)         | secret  | wrap, unwrap, sign(KCV)     | never leaves                                  |
  * | hmac              | secret  | sign, verify                | may be made exportable: trusted KEK only      |
- * | audit (HMAC)      | secret  | sign, verify                | never leaves                                  |
+ * | audit (HMAC, AES) | secret  | sign, verify                | never leaves; AES seals with CMAC             |
+ * | audit (RSA)       | private | sign                        | PSS seals where no MAC key can be made        |
+ * |                   | public  | verify                      |                                               |
  * | unwrapped key set | secret  | as data / hmac              | never leaves (session objects)                |
  *
  * Every key that may leave the token at all (a data or hmac key made `exportable`:
@@ -110,7 +112,15 @@ export const PURPOSES: Readonly<Record<KeyPurpose, PurposeRule>> = {
   data: { keyTypes: ['aes-256'], secret: ['encrypt', 'decrypt', 'sign'], exportable: true },
   kek: { keyTypes: ['aes-256'], secret: ['wrap', 'unwrap', 'sign'], exportable: false },
   hmac: { keyTypes: ['hmac-256'], secret: ['sign', 'verify'], exportable: true },
-  audit: { keyTypes: ['hmac-256'], secret: ['sign', 'verify'], exportable: false },
+  // HMAC where the token makes one; else AES (CMAC) or RSA (PSS signatures): audit seals on
+  // what the token has (issue 12).
+  audit: {
+    keyTypes: ['hmac-256', 'aes-256', 'rsa-2048', 'rsa-3072'],
+    secret: ['sign', 'verify'],
+    private: ['sign'],
+    public: ['verify'],
+    exportable: false,
+  },
 };
 
 export function purposeRule(type: KeyType, purpose: KeyPurpose): PurposeRule {

@@ -721,13 +721,13 @@ export class TokenService {
   }
 
   async hmacSign(params: HmacSignParams): Promise<MacResult> {
-    const { slotId, id, data } = params;
+    const { slotId, id, data, mechanism } = params;
     const pkcs11 = this.module();
     const session = this.session(slotId);
     const key = this.findOne(slotId, id, ['secret']);
     const input = b64(data);
     const mac = this.call(slotId, () => {
-      pkcs11.C_SignInit(session.handle, HMAC_SHA256, key.handle);
+      pkcs11.C_SignInit(session.handle, mechanism === 'AES_CMAC' ? CMAC : HMAC_SHA256, key.handle);
       // Empty input: see EMPTY_INPUT.
       if (input.length === 0) return pkcs11.C_SignFinal(session.handle, Buffer.alloc(64));
       return pkcs11.C_Sign(session.handle, input, Buffer.alloc(64));

@@ -2,6 +2,8 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { EnvelopePart } from '../../../shared/contract/console.std';
 import { mkm } from '../api.dom';
+import { useCapabilityBlock } from '../tokens/capabilityGate.dom';
+import { useTokens } from '../tokens/TokenContext.dom';
 import { Badge, CopyButton, Facts } from '../ui/bits.dom';
 import {
   ConsoleError,
@@ -26,6 +28,8 @@ export function MessagePanel() {
   const [ivSource, setIvSource] = useState<'token' | 'set'>('token');
   const [envelopeText, setEnvelopeText] = useState('');
   const queryClient = useQueryClient();
+  const { activeSlot } = useTokens();
+  const blocked = useCapabilityBlock(activeSlot?.slotId ?? null, 'console-message');
 
   const seal = useMutation({
     mutationFn: () => mkm().console.encryptMessage({ profileId: chosen!.id, text, ivSource }),
@@ -108,10 +112,20 @@ export function MessagePanel() {
               </label>
             </fieldset>
             <div className="button-row">
-              <button type="submit" className="primary" disabled={seal.isPending || text === ''}>
+              <button
+                type="submit"
+                className="primary"
+                disabled={seal.isPending || text === '' || blocked !== null}
+                title={blocked?.message}
+              >
                 {seal.isPending ? 'Sealing…' : 'Encrypt in the token'}
               </button>
             </div>
+            {blocked && (
+              <p className="notice notice-warn small" data-testid="capability-blocked">
+                {blocked.message} <code className="code-chip">CAPABILITY_MISSING</code>
+              </p>
+            )}
           </form>
           {seal.isError && <ConsoleError error={seal.error} />}
           {seal.data && (

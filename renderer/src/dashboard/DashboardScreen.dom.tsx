@@ -324,8 +324,18 @@ function AuditCard({ go }: { go: (t: DashboardTarget) => void }) {
     ) : (
       <p>
         <Badge tone="ok">Recording</Badge>{' '}
-        {s.sealing ? (
-          <Badge tone="ok">Sealed on the token</Badge>
+        {s.seal?.impossible ? (
+          <>
+            <Badge tone="danger">Not sealed</Badge>{' '}
+            <span role="alert" className="small" data-testid="audit-seal-impossible">
+              {s.seal.summary}
+            </span>
+          </>
+        ) : s.sealing ? (
+          <>
+            <Badge tone="ok">Sealed on the token</Badge>{' '}
+            {s.seal?.method && <span className="muted small">{s.seal.method}</span>}
+          </>
         ) : (
           <>
             <Badge tone="warn">Not sealing</Badge>{' '}

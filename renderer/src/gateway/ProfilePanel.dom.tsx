@@ -9,6 +9,7 @@ import type {
 } from '../../../shared/contract.std';
 import type { ObjectInfo } from '../../../shared/tokens.std';
 import { asMkmError, mkm } from '../api.dom';
+import { useCapabilityBlock } from '../tokens/capabilityGate.dom';
 import { tokenLabel, useTokens } from '../tokens/TokenContext.dom';
 import { AlertDialogContent, Badge, DialogActions, ErrorNotice, Facts, Loading } from '../ui/bits.dom';
 import { fpGroups, gatewayKeys, isOffline, needsPassword, when } from './format.dom';
@@ -520,6 +521,7 @@ function TransportKeysCard({ profile, status, failure, onChange }: CardProps) {
     (tokenKeys.data ?? []).slice(0, 50).map((k, i) => [k.id, tokenFingerprints[i]?.data ?? null] as const),
   );
   const [chosen, setChosen] = useState('');
+  const blocked = useCapabilityBlock(activeSlot?.slotId ?? null, 'keyset-unwrap');
   const register = useMutation({
     mutationFn: (keyId: string) =>
       mkm().gateway.registerTransportKey({ profileId: profile.id, slotId: activeSlot!.slotId, keyId }),
@@ -635,7 +637,11 @@ function TransportKeysCard({ profile, status, failure, onChange }: CardProps) {
               </option>
             ))}
           </select>
-          <button type="submit" disabled={!chosen || register.isPending}>
+          <button
+            type="submit"
+            disabled={!chosen || register.isPending || blocked !== null}
+            title={blocked?.message}
+          >
             {register.isPending ? 'Registering…' : 'Register'}
           </button>
         </form>
@@ -644,6 +650,11 @@ function TransportKeysCard({ profile, status, failure, onChange }: CardProps) {
         <p className="muted small">
           The token has no RSA key pair of 2048 bits or more: generate one for the purpose “Gateway transport”
           in Keys.
+        </p>
+      )}
+      {blocked && (
+        <p className="notice notice-warn small" data-testid="capability-blocked">
+          {blocked.message} <code className="code-chip">CAPABILITY_MISSING</code>
         </p>
       )}
       {register.error && failure(register.error)}

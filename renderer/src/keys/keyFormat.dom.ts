@@ -1,4 +1,9 @@
-import type { KeyPurpose, KeyType, ObjectInfo } from '../../../shared/tokens.std';
+import {
+  HMAC_SHA256_KEY_TYPES,
+  type KeyPurpose,
+  type KeyType,
+  type ObjectInfo,
+} from '../../../shared/tokens.std';
 
 export const CLASS_NAMES: Record<ObjectInfo['class'], string> = {
   secret: 'Secret key',
@@ -13,7 +18,7 @@ export function typeText(o: Pick<ObjectInfo, 'keyType' | 'bits'>): string {
   const t =
     o.keyType === 'aes'
       ? 'AES'
-      : o.keyType === 'generic-secret'
+      : o.keyType !== null && HMAC_SHA256_KEY_TYPES.includes(o.keyType)
         ? 'HMAC'
         : o.keyType === 'rsa'
           ? 'RSA'

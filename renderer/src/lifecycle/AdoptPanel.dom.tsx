@@ -1,6 +1,7 @@
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { LIFECYCLE_PURPOSES } from '../../../shared/contract.std';
+import { HMAC_SHA256_KEY_TYPES } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
 import { Badge, ErrorNotice, Loading, shortId } from '../ui/bits.dom';
 import { PURPOSE_NAMES } from './format.dom';
@@ -17,7 +18,7 @@ const SYSTEM_NAMES = {
 /** The purposes an object of this kind can serve (the lifecycle refuses the others). */
 function purposesFor(keyType: string | null): Purpose[] {
   if (keyType === 'aes') return ['data', 'kek'];
-  if (keyType === 'generic-secret') return ['hmac'];
+  if (keyType !== null && HMAC_SHA256_KEY_TYPES.includes(keyType)) return ['hmac'];
   if (keyType === 'rsa') return ['gateway-transport', 'signing'];
   return [];
 }

@@ -90,7 +90,7 @@ function CreateForm({ slotId, onDone }: { slotId: number; onDone: (key: Lifecycl
   const type = TYPES[purpose].includes(chosenType) ? chosenType : TYPES[purpose][0]!;
   const defaults = policies.data?.[purpose];
   const create = useMutation({
-    mutationFn: (id: string) => {
+    mutationFn: ({ id, acceptWiderUsage }: { id: string; acceptWiderUsage?: boolean }) => {
       const policy: Partial<Record<keyof LifecyclePolicy, number>> = {};
       for (const f of POLICY_FIELDS) {
         const raw = overrides[f.key]?.trim();
@@ -103,6 +103,7 @@ function CreateForm({ slotId, onDone }: { slotId: number; onDone: (key: Lifecycl
         slotId,
         operationId: id,
         ...(Object.keys(policy).length ? { policy } : {}),
+        ...(acceptWiderUsage ? { acceptWiderUsage } : {}),
       });
     },
     onSuccess: (result) => onDone(result.logicalKey),
@@ -114,8 +115,14 @@ function CreateForm({ slotId, onDone }: { slotId: number; onDone: (key: Lifecycl
     if (create.isPending || !name.trim()) return;
     const id = crypto.randomUUID();
     setOperationId(id);
-    create.mutate(id);
+    create.mutate({ id });
   };
+  const acceptWider = () => {
+    const id = crypto.randomUUID();
+    setOperationId(id);
+    create.mutate({ id, acceptWiderUsage: true });
+  };
+  const refused = widerUsageRefused(create.error);
 
   return (
     <form onSubmit={submit} className="stack">
@@ -174,7 +181,28 @@ function CreateForm({ slotId, onDone }: { slotId: number; onDone: (key: Lifecycl
       {create.isPending || create.isSuccess ? (
         <ProgressSteps steps={rotationSteps(purpose === 'gateway-transport')} seen={seen} failed={false} />
       ) : null}
-      {create.error && <ErrorNotice error={create.error} />}
+      {create.error && !refused && <ErrorNotice error={create.error} />}
+      {refused && (
+        <div role="alert" className="notice notice-warn stack" data-testid="wider-usage-refused">
+          <span>
+            <strong>The token refuses mkm’s narrow key settings.</strong> It insists on these usages as well:
+          </span>
+          <ul>
+            {refused.map((u) => (
+              <li key={u}>
+                <code className="code-chip">{u}</code>
+              </li>
+            ))}
+          </ul>
+          <span className="small">
+            The key was not kept. You may accept the token’s wider usage for this key only; the acceptance is
+            recorded in the audit log.
+          </span>
+          <button type="button" onClick={acceptWider} disabled={create.isPending}>
+            Accept the token’s wider usage for this key
+          </button>
+        </div>
+      )}
       <DialogActions
         kind="dialog"
         pending={create.isPending}
@@ -188,4 +216,12 @@ function CreateForm({ slotId, onDone }: { slotId: number; onDone: (key: Lifecycl
       />
     </form>
   );
+}
+
+/** The usages a KEY_TEMPLATE_REFUSED names ("private:decrypt", ...), or null for any other error. */
+function widerUsageRefused(error: unknown): string[] | null {
+  const e = error as { code?: unknown; details?: { refused?: unknown } } | null;
+  if (e?.code !== 'KEY_TEMPLATE_REFUSED') return null;
+  const refused = e.details?.refused;
+  return Array.isArray(refused) ? refused.filter((u): u is string => typeof u === 'string') : [];
 }

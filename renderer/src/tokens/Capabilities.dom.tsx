@@ -1,30 +1,13 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { CapabilityName, SlotSummary } from '../../../shared/tokens.std';
+import { CAPABILITY_LABELS } from '../../../shared/capability-gate.std';
 import { CAPABILITY_NAMES } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
 import { Badge, ErrorNotice, Loading } from '../ui/bits.dom';
 import { tokenKeys, tokenLabel } from './TokenContext.dom';
 
-const NAMES: Record<CapabilityName, string> = {
-  aes256Generate: 'Generate AES-256 keys',
-  aesCbcPad: 'AES-CBC with padding',
-  aesCmac: 'AES-CMAC (key check values)',
-  aesKeyWrap: 'AES key wrap (RFC 3394)',
-  aesKeyWrapPad: 'AES key wrap with padding (RFC 5649)',
-  hmacSha256: 'HMAC-SHA256',
-  wrapWithTrusted: 'Exportable keys restricted to trusted KEKs',
-  rsa2048Generate: 'Generate RSA-2048 key pairs',
-  rsa3072Generate: 'Generate RSA-3072 key pairs',
-  rsa4096Generate: 'Generate RSA-4096 key pairs',
-  rsaOaepSha1Encrypt: 'RSA-OAEP (SHA-1) encrypt',
-  rsaOaepSha256Encrypt: 'RSA-OAEP (SHA-256) encrypt',
-  rsaOaepSha1Unwrap: 'RSA-OAEP (SHA-1) unwrap',
-  rsaOaepSha256Unwrap: 'RSA-OAEP (SHA-256) unwrap',
-  rsaPkcs1Encrypt: 'RSA PKCS#1 v1.5 encrypt',
-  rsaSha256Sign: 'RSA SHA-256 signatures (CSRs)',
-  random: 'Random numbers',
-};
+const NAMES: Record<CapabilityName, string> = CAPABILITY_LABELS;
 
 /**
  * What the token really does, found by trying (the main process caches the answer per model

@@ -35,6 +35,8 @@ function LoginForm({ slot, onDone }: { slot: SlotSummary; onDone: () => void }) 
   const [error, setError] = useState<MkmError | null>(null);
   const flags = slot.token?.flags;
   const pinPad = flags?.protectedAuthenticationPath ?? false;
+  // CKF_LOGIN_REQUIRED clear (NSS with an empty password): used without a PIN, none is asked.
+  const noLogin = flags !== undefined && !flags.loginRequired;
   const warning = pinWarningFromError(error) ?? pinWarningFromFlags(flags);
   const isLocked = warning?.kind === 'locked';
 
@@ -62,6 +64,7 @@ function LoginForm({ slot, onDone }: { slot: SlotSummary; onDone: () => void }) 
 
   const submit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
+    if (noLogin) return void login(undefined);
     const pin = takePin(e.currentTarget, 'pin');
     if (!pin) return;
     void login(pin);
@@ -72,10 +75,17 @@ function LoginForm({ slot, onDone }: { slot: SlotSummary; onDone: () => void }) 
       <Dialog.Title className="dialog-title">
         Log in to {tokenLabel(slot)} {isDemoSlot(slot) && <DemoBadge />}
       </Dialog.Title>
-      <Dialog.Description id="login-desc" className="muted">
-        Enter the user PIN of this token{pinPad ? ', or use the PIN pad of the reader' : ''}. The PIN is sent
-        to the token once and not kept.
-      </Dialog.Description>
+      {noLogin ? (
+        <Dialog.Description id="login-desc" className="muted" data-testid="login-no-pin">
+          This token needs no login: it grants its use without a PIN, so none is asked for. Anyone who can run
+          mkm on this computer can use its keys.
+        </Dialog.Description>
+      ) : (
+        <Dialog.Description id="login-desc" className="muted">
+          Enter the user PIN of this token{pinPad ? ', or use the PIN pad of the reader' : ''}. The PIN is
+          sent to the token once and not kept.
+        </Dialog.Description>
+      )}
       {error && !warning && (
         <div role="alert" className="notice notice-error">
           <span>
@@ -95,7 +105,7 @@ function LoginForm({ slot, onDone }: { slot: SlotSummary; onDone: () => void }) 
           </span>
         </div>
       )}
-      {!isLocked && (
+      {!isLocked && !noLogin && (
         <>
           <PinField
             name="pin"
@@ -114,7 +124,7 @@ function LoginForm({ slot, onDone }: { slot: SlotSummary; onDone: () => void }) 
           </p>
         </>
       )}
-      {pending === 'pad' && (
+      {pending === 'pad' && !noLogin && (
         <p role="status" className="notice notice-info">
           Enter your PIN on the reader’s PIN pad now…
         </p>
@@ -123,14 +133,14 @@ function LoginForm({ slot, onDone }: { slot: SlotSummary; onDone: () => void }) 
         <Dialog.Close asChild>
           <button type="button">Cancel</button>
         </Dialog.Close>
-        {pinPad && !isLocked && (
+        {pinPad && !isLocked && !noLogin && (
           <button type="button" onClick={() => void login(undefined)} disabled={pending !== null}>
             Use PIN pad
           </button>
         )}
         {!isLocked && (
           <button type="submit" className="primary" disabled={pending !== null}>
-            {pending === 'pin' ? 'Logging in…' : 'Log in'}
+            {pending !== null ? 'Logging in…' : noLogin ? 'Use the token' : 'Log in'}
           </button>
         )}
       </div>

@@ -1,6 +1,12 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../../electron/core/app.main';
+import { silentLogger } from '../../../electron/core/logger.main';
 import type { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import type { Envelope } from '../../../shared/contract-kit.std';
 import { pkcs11js as P } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { hostTokenService } from '../../helpers/host-token-service';
@@ -10,6 +16,7 @@ import { hostTokenService } from '../../helpers/host-token-service';
  * instead of as a generic secret. mkm names it and treats it as the HMAC key it is.
  */
 const CKK_SHA256_HMAC = 0x2b;
+const CKK_SHA512_HMAC = 0x2d;
 
 describe('an HMAC key typed CKK_SHA256_HMAC (SoftHSM2)', () => {
   let hsm: SoftHsmToken;
@@ -61,5 +68,66 @@ describe('an HMAC key typed CKK_SHA256_HMAC (SoftHSM2)', () => {
       data: data.toString('base64'),
     });
     expect(mac).toBe(createHmac('sha256', value).update(data).digest('base64'));
+  });
+
+  const sha512Id = randomBytes(16);
+  /** A key typed by another hash: mkm MACs with HMAC-SHA256 only. */
+  const createSha512Key = () => {
+    const { pkcs11, session } = svc._raw(hsm.slotId);
+    pkcs11.C_CreateObject(session, [
+      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+      { type: P.CKA_KEY_TYPE, value: CKK_SHA512_HMAC },
+      { type: P.CKA_TOKEN, value: true },
+      { type: P.CKA_ID, value: sha512Id },
+      { type: P.CKA_LABEL, value: 'sha512-hmac' },
+      { type: P.CKA_VALUE, value: randomBytes(64) },
+      { type: P.CKA_SENSITIVE, value: true },
+      { type: P.CKA_SIGN, value: true },
+      { type: P.CKA_VERIFY, value: true },
+    ]);
+  };
+
+  it('is adopted into the key lifecycle as a managed HMAC key; one for another hash is refused, saying why', async () => {
+    createSha512Key();
+    // The app's own host takes the token over.
+    await svc.unloadModule();
+    const dataDir = mkdtempSync(join(tmpdir(), 'mkm-keytypes-app-'));
+    const app = createApp({
+      mode: 'browser',
+      dataDir,
+      moduleOverride: hsm.modulePath,
+      isTrustedSender: () => true,
+      logger: silentLogger,
+      watchSlots: false,
+    });
+    const call = async (channel: string, request?: unknown) =>
+      (await app.registry.dispatch(channel, request, { transport: 'cli' })) as Envelope;
+    try {
+      expect((await call('tokens.login', { slotId: hsm.slotId, pin: hsm.userPin })).ok).toBe(true);
+      const adopted = await call('lifecycle.adopt', {
+        ckaId: id.toString('hex'),
+        purpose: 'hmac',
+        name: 'typed',
+        slotId: hsm.slotId,
+      });
+      expect(adopted.ok, JSON.stringify(adopted)).toBe(true);
+      expect(adopted.ok && adopted.result).toMatchObject({ type: 'hmac-256', state: 'active' });
+      const other = await call('lifecycle.adopt', {
+        ckaId: sha512Id.toString('hex'),
+        purpose: 'hmac',
+        name: 'other-hash',
+        slotId: hsm.slotId,
+      });
+      expect(other.ok).toBe(false);
+      if (!other.ok) {
+        expect(other.error.code).toBe('KEY_TYPE_INCONSISTENT');
+        expect(other.error.message).toContain('an HMAC key for another hash (sha512-hmac)');
+      }
+    } finally {
+      await app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+      await svc.loadModule({ path: hsm.modulePath });
+      await svc.login({ slotId: hsm.slotId, pin: hsm.userPin });
+    }
   });
 });

@@ -107,6 +107,14 @@ describe.skipIf(unavailable !== null)('NSS softokn', () => {
       expect(login.stdout).toContain('login ok on "NSS Certificate DB"');
     });
 
+    it('checks the audit seals without a PIN: the token needs no login, and seals with HMAC-SHA256', async () => {
+      const r = await mkm(['--module-params', nss.libraryParameters, 'audit', 'verify']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('(MACs checked on the token)');
+      expect(r.stdout).toContain('sealed with HMAC-SHA256');
+    });
+
     it('names the library in use in mkm status', async () => {
       const r = await mkm(['--module-params', nss.libraryParameters, 'status']);
       expect(r.stdout).toMatch(

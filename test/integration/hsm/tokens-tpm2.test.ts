@@ -89,6 +89,27 @@ describe.skipIf(unavailable !== null)('tpm2-pkcs11 on swtpm', () => {
       });
     });
 
+    it('seals the audit log with an RSASSA-PSS key, since the token makes no HMAC or AES key, and verify checks it', async () => {
+      const verified = await mkm(['audit', 'verify'], token.userPin);
+      expect(verified.stderr).toBe('');
+      expect(verified.code).toBe(0);
+      expect(verified.stdout).toContain('audit log OK');
+      expect(verified.stdout).toContain('sealed with RSASSA-PSS (SHA-256) signature');
+      type Entry = { action: string; details?: Record<string, unknown> };
+      const exported = JSON.parse(
+        (await mkm(['audit', 'export', '--format', 'json'], token.userPin)).stdout,
+      ) as Entry[] | { entries: Entry[] };
+      const entries = Array.isArray(exported) ? exported : exported.entries;
+      const made = entries.filter((e) => e.action === 'audit.key.generate');
+      expect(made).toHaveLength(1);
+      // Why not HMAC nor CMAC, and the usage the token insisted on, are in the log.
+      expect(made[0]!.details).toMatchObject({
+        sealKind: 'rsa-pss',
+        notPossible: [expect.stringMatching(/^HMAC-SHA256: /), expect.stringMatching(/^AES-CMAC: /)],
+        widerUsage: ['private:decrypt', 'public:encrypt'],
+      });
+    });
+
     it('answers a secret key request with the specific code the probe predicts', async () => {
       const r = await mkm(['keys', 'generate', '--type', 'aes-256', '--label', 'tpm-aes'], token.userPin);
       expect(r.stderr).toContain('[MECHANISM_UNSUPPORTED]');

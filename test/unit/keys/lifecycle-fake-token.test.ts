@@ -16,9 +16,17 @@ import { MkmError } from '../../../shared/errors.std';
 class FakeToken implements TokenCaller {
   slots = new Map<number, { serial: string; objects: ObjectInfo[] }>();
   calls: { method: string; slotId?: number }[] = [];
+  /** Usages the token insists on beyond mkm's template (tpm2-pkcs11's RSA keys). */
+  insists: string[] = [];
 
   async call<K extends HsmMethodName>(method: K, params: HsmParams<K>): Promise<HsmResult<K>> {
-    const p = (params ?? {}) as { slotId?: number; id?: string; label?: string; data?: string };
+    const p = (params ?? {}) as {
+      slotId?: number;
+      id?: string;
+      label?: string;
+      data?: string;
+      acceptWiderUsage?: boolean;
+    };
     this.calls.push({ method, slotId: p.slotId });
     const slot = p.slotId === undefined ? undefined : this.slots.get(p.slotId);
     const find = () => {
@@ -33,10 +41,13 @@ class FakeToken implements TokenCaller {
         case 'listObjects':
           return slot?.objects ?? [];
         case 'generateKey': {
+          if (this.insists.length && !p.acceptWiderUsage) {
+            throw new MkmError('KEY_TEMPLATE_REFUSED', undefined, { refused: this.insists });
+          }
           const id = randomBytes(16).toString('hex');
           const o = secret(id, p.label!);
           slot!.objects.push(o);
-          return { id, objects: [o] };
+          return { id, objects: [o], ...(this.insists.length ? { widerUsage: this.insists } : {}) };
         }
         case 'kcv':
           find();
@@ -137,5 +148,34 @@ describe('the key service, token faked', () => {
     const generate = token.calls.find((c) => c.method === 'generateKey')!;
     expect(generate.slotId).toBe(3);
     expect(token.slots.get(1)!.objects).toEqual([]);
+  });
+
+  it('keeps a key with the wider usage the token insists on only when the admin accepts it, and audits it', async () => {
+    token.insists = ['secret:derive'];
+    await expect(keys.createKey({ name: 'd', purpose: 'data', tokenSerial: 'A' })).rejects.toMatchObject({
+      code: 'KEY_TEMPLATE_REFUSED',
+    });
+    expect(audited.map((e) => e.action)).not.toContain('key.generate');
+    expect(token.slots.get(1)!.objects).toEqual([]);
+    // Asked again with the acceptance, the refused creation goes on (no name conflict with itself).
+    const { logicalKey, version } = await keys.createKey({
+      name: 'd',
+      purpose: 'data',
+      tokenSerial: 'A',
+      acceptWiderUsage: true,
+    });
+    expect(version.ckaId).toMatch(/^[0-9a-f]{32}$/);
+    const wider = audited.filter((e) => e.action === 'key.generate.wider-usage');
+    expect(wider).toHaveLength(1);
+    expect(wider[0]!.details).toMatchObject({
+      widerUsage: ['secret:derive'],
+      acceptedBy: 'admin',
+      version: 1,
+    });
+
+    await expect(keys.rotateNow(logicalKey.id)).rejects.toMatchObject({ code: 'KEY_TEMPLATE_REFUSED' });
+    const v2 = await keys.rotateNow(logicalKey.id, 'manual', { acceptWiderUsage: true });
+    expect(v2.version).toBe(2);
+    expect(audited.filter((e) => e.action === 'key.generate.wider-usage')).toHaveLength(2);
   });
 });
