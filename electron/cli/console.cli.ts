@@ -174,6 +174,10 @@ addCommands((program, context) => {
     .option('--profile <profile>', 'the gateway profile')
     .option('--amount <amount>', 'the sale amount in the body', '1.00')
     .option('--curl', 'print the curl command instead of the JSON body')
+    .option(
+      '--override-scheme',
+      'encrypt with a --scheme the gateway cannot decrypt (recorded in the audit log)',
+    )
     .action(
       async (opts: {
         scheme?: 'paytrace' | 'oaep';
@@ -181,6 +185,7 @@ addCommands((program, context) => {
         profile?: string;
         amount: string;
         curl?: boolean;
+        overrideScheme?: boolean;
       }) => {
         const ctx = context();
         const profile = await resolveProfile(ctx, opts.profile);
@@ -189,6 +194,7 @@ addCommands((program, context) => {
           fields: parseFields(opts.field),
           amount: opts.amount,
           ...(opts.scheme ? { scheme: opts.scheme } : {}),
+          ...(opts.overrideScheme ? { overrideScheme: true } : {}),
         });
         ctx.out.result(r, () =>
           [
@@ -266,19 +272,36 @@ addCommands((program, context) => {
         'secure',
       ]),
     )
-    .action(async (opts: { field: string[]; profile?: string; leg?: ('cse' | 'secure')[] }) => {
-      const ctx = context();
-      const profile = await resolveProfile(ctx, opts.profile);
-      const fields = parseFields(opts.field);
-      if (profile.keyRolling && (opts.leg?.includes('secure') ?? true)) await loggedInSlot(ctx);
-      const r = await ctx.call('console.verify', {
-        profileId: profile.id,
-        fields,
-        ...(opts.leg ? { legs: opts.leg } : {}),
-      });
-      ctx.out.result(r, () => verifyText(r));
-      if (failedLeg(r)) process.exitCode = 1;
-    });
+    .addOption(
+      new Option('--scheme <scheme>', "the CSE leg's scheme; default: the profile's").choices([
+        'paytrace',
+        'oaep',
+      ]),
+    )
+    .option('--override-scheme', 'send a --scheme the gateway does not advertise (recorded in the audit log)')
+    .action(
+      async (opts: {
+        field: string[];
+        profile?: string;
+        leg?: ('cse' | 'secure')[];
+        scheme?: 'paytrace' | 'oaep';
+        overrideScheme?: boolean;
+      }) => {
+        const ctx = context();
+        const profile = await resolveProfile(ctx, opts.profile);
+        const fields = parseFields(opts.field);
+        if (profile.keyRolling && (opts.leg?.includes('secure') ?? true)) await loggedInSlot(ctx);
+        const r = await ctx.call('console.verify', {
+          profileId: profile.id,
+          fields,
+          ...(opts.leg ? { legs: opts.leg } : {}),
+          ...(opts.scheme ? { scheme: opts.scheme } : {}),
+          ...(opts.overrideScheme ? { overrideScheme: true } : {}),
+        });
+        ctx.out.result(r, () => verifyText(r));
+        if (failedLeg(r)) process.exitCode = 1;
+      },
+    );
 
   group
     .command('batch')

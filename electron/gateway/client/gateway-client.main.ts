@@ -986,16 +986,22 @@ export class GatewayClient {
    * Client-side encryption of clear values under the pinned key, ready for verifyCse. The
    * values are used for the call only.
    */
-  encryptCseFields(values: Partial<Record<CseFieldName, string>>, salt?: Uint8Array): CseVerifyRequest {
+  encryptCseFields(
+    values: Partial<Record<CseFieldName, string>>,
+    salt?: Uint8Array,
+    padding?: CsePadding,
+  ): CseVerifyRequest {
     const key = this.pinnedGatewayKey();
     if (!key)
       throw new MkmError('NOT_FOUND', "The gateway's public key is not known yet; fetch or import it first.");
+    // `padding`: what the caller composed (the console's round trip), else what the gateway advertises.
+    const used = padding ?? key.padding;
     const fields: Partial<Record<CseFieldName, string>> = {};
     for (const [name, value] of Object.entries(values) as [CseFieldName, string | undefined][]) {
-      if (value !== undefined) fields[name] = encryptField(key.keyObject, value, key.padding);
+      if (value !== undefined) fields[name] = encryptField(key.keyObject, value, used);
     }
     return {
-      padding: key.padding,
+      padding: used,
       ...(key.keyId ? { key_id: key.keyId } : {}),
       salt: b64(salt ?? randomBytes(16)),
       fields,
