@@ -6,6 +6,7 @@ import { MkmError } from '../../shared/errors.std';
 import { createApp, type App } from '../core/app.main';
 import { unsealedStateWritten } from '../audit/state-seal.main';
 import { defaultDataDir } from '../core/paths.main';
+import { setProcessRole } from '../core/process-role.main';
 import { createOutput, EXIT, usage } from './output.cli';
 import './commands.cli';
 import { installers, type CliContext, type GlobalOptions } from './context.cli';
@@ -37,6 +38,12 @@ function libraryText(h: AppStatus['hsm']): string {
     .join(' ');
 }
 
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
 export function buildProgram(argvJson: boolean): { program: Command; context: () => CliContext } {
   let cached: CliContext | null = null;
   let app: App | null = null;
@@ -57,6 +64,8 @@ export function buildProgram(argvJson: boolean): { program: Command; context: ()
     .addOption(new Option('--token <label>', 'the token, by label').conflicts('slot'))
     .addOption(new Option('--slot <id>', 'the token, by slot id').conflicts('token'))
     .showHelpAfterError('(run mkm --help for usage)')
+    // The audit and inventory locks say which command holds them (AUDIT_BUSY, KEYS_BUSY).
+    .hook('preAction', (_program, action) => setProcessRole(`the command "mkm ${commandPath(action)}"`))
     .exitOverride()
     .configureOutput({ writeErr: () => {} });
 

@@ -1,9 +1,11 @@
 import { resolve } from 'node:path';
 import { addCommands } from './context.cli';
+import { usage } from './output.cli';
 
 /**
- * `mkm support bundle --out FILE [--preview] [--force]`: the redacted diagnostics file.
- * --preview prints exactly what would be written and writes nothing.
+ * `mkm support bundle --out FILE [--force]`: the redacted diagnostics file.
+ * `mkm support bundle --preview` prints exactly what would be written and writes nothing, so it
+ * needs no --out (an --out given with it is ignored: nothing is written).
  */
 addCommands((program, context) => {
   const support = program.command('support').description('diagnostics for support (redacted)');
@@ -11,10 +13,10 @@ addCommands((program, context) => {
   support
     .command('bundle')
     .description('write one redacted diagnostics file (no PAN, CVV, PIN, password or key material)')
-    .requiredOption('--out <file>', 'where to write the bundle (JSON)')
+    .option('--out <file>', 'where to write the bundle (JSON); not with --preview')
     .option('--preview', 'print the bundle instead of writing it')
     .option('--force', 'replace the file if it exists')
-    .action(async (opts: { out: string; preview?: boolean; force?: boolean }) => {
+    .action(async (opts: { out?: string; preview?: boolean; force?: boolean }) => {
       const ctx = context();
       if (opts.preview) {
         const preview = await ctx.call('support.preview');
@@ -22,6 +24,8 @@ addCommands((program, context) => {
         else process.stdout.write(preview.content);
         return;
       }
+      if (!opts.out)
+        throw usage('Say where to write the bundle with --out FILE, or print it with --preview.');
       const written = await ctx.call('support.write', {
         outPath: resolve(opts.out),
         ...(opts.force ? { overwrite: true } : {}),
