@@ -25,6 +25,8 @@ import type {
 } from '../keys/lifecycle.main';
 import {
   GatewayClient,
+  gatewayKeyView,
+  signingKeyView,
   type GatewayAuditEntry,
   type GatewayClientOptions,
   type GatewayKeyStatus,
@@ -357,29 +359,10 @@ export class GatewayService {
     const held = this.clients.get(profileId);
     // Read from the state file: a status needs neither the token nor the gateway.
     const state = new GatewayStateStore(this.dir, profileId).state;
-    const view = (r: typeof state.gatewayKey.pinned) =>
-      r
-        ? {
-            keyId: r.keyId,
-            spkiSha256: r.spkiSha256,
-            padding: r.padding,
-            source: r.source,
-            seenAt: r.seenAt,
-            confirmed: r.confirmed ?? null,
-          }
-        : null;
+    const view = gatewayKeyView;
     const { pinned, pending } = state.gatewayKey;
     const signing = state.signingKey;
-    const signingView = (r: typeof signing.pinned) =>
-      r
-        ? {
-            keyId: r.keyId,
-            spkiSha256: r.spkiSha256,
-            source: r.source,
-            seenAt: r.seenAt,
-            confirmed: r.confirmed ?? null,
-          }
-        : null;
+    const signingView = signingKeyView;
     const live = held?.client.currentKeySet() ?? null;
     const recorded = state.keySet;
     return {

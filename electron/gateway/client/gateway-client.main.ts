@@ -314,6 +314,32 @@ function member(raw: unknown, name: string): string | undefined {
   return typeof value === 'string' ? value.slice(0, 128) : undefined;
 }
 
+/** What a pinned gateway key's record shows (never its PEM): the client's and the service's views. */
+export function gatewayKeyView(record: GatewayKeyRecord | null): GatewayKeyView | null {
+  return record
+    ? {
+        keyId: record.keyId,
+        spkiSha256: record.spkiSha256,
+        padding: record.padding,
+        source: record.source,
+        seenAt: record.seenAt,
+        confirmed: record.confirmed ?? null,
+      }
+    : null;
+}
+
+export function signingKeyView(record: SigningKeyRecord | null): SigningKeyView | null {
+  return record
+    ? {
+        keyId: record.keyId,
+        spkiSha256: record.spkiSha256,
+        source: record.source,
+        seenAt: record.seenAt,
+        confirmed: record.confirmed ?? null,
+      }
+    : null;
+}
+
 /** Where a pinned key lives in the state file, and the name its audit entries go under. */
 type PinSlot = 'gatewayKey' | 'signingKey';
 const PIN_AUDIT = { gatewayKey: 'gateway-key', signingKey: 'signing-key' } as const;
@@ -699,16 +725,7 @@ export class GatewayClient {
   // ------------------------------------------------------------------ the gateway's CSE key
 
   private view(record: GatewayKeyRecord | null): GatewayKeyView | null {
-    return record
-      ? {
-          keyId: record.keyId,
-          spkiSha256: record.spkiSha256,
-          padding: record.padding,
-          source: record.source,
-          seenAt: record.seenAt,
-          confirmed: record.confirmed ?? null,
-        }
-      : null;
+    return gatewayKeyView(record);
   }
 
   gatewayKeyStatus(): GatewayKeyStatus {
@@ -926,16 +943,7 @@ export class GatewayClient {
 
   signingKeyStatus(): SigningKeyStatus {
     const { pinned, pending, previous } = this.store.state.signingKey;
-    const view = (r: SigningKeyRecord | null): SigningKeyView | null =>
-      r
-        ? {
-            keyId: r.keyId,
-            spkiSha256: r.spkiSha256,
-            source: r.source,
-            seenAt: r.seenAt,
-            confirmed: r.confirmed ?? null,
-          }
-        : null;
+    const view = signingKeyView;
     return {
       status: pinned === null ? 'none' : pending === null ? 'pinned' : 'rotation-pending',
       pinned: view(pinned),
