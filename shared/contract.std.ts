@@ -364,12 +364,19 @@ export interface GatewayProfileView {
   /** The environment variable that serves this profile's password (CLI, browser mode), if any. */
   passwordEnv: string | null;
 }
+/** Who compared a pinned key's fingerprint with the gateway's, out of band; null: unconfirmed. */
+export interface GatewayPinConfirmation {
+  by: string;
+  role: string | null;
+  at: string;
+}
 export interface GatewayPublicKeyView {
   keyId: string | null;
   spkiSha256: string;
   padding: string;
   source: 'fetched' | 'imported';
   seenAt: string;
+  confirmed: GatewayPinConfirmation | null;
 }
 export interface GatewayKeyState {
   status: 'none' | 'pinned' | 'rotation-pending';
@@ -384,6 +391,7 @@ export interface GatewaySigningKeyView {
   spkiSha256: string;
   source: 'fetched' | 'imported';
   seenAt: string;
+  confirmed: GatewayPinConfirmation | null;
 }
 export interface GatewaySigningKeyState {
   status: 'none' | 'pinned' | 'rotation-pending';
@@ -896,6 +904,19 @@ export const contract = {
       "Accept the gateway's new public key, named by its fingerprint.",
     )
       .returns<GatewayKeyState>()
+      .recordsItself(),
+    confirmPin: channel(
+      z.strictObject({
+        profileId: PROFILE_ID,
+        key: z.enum(['encryption', 'signing']),
+        /** As read out by the gateway's operator: 64 hex digits, spaces or colons allowed. */
+        fingerprint: z.string().min(64).max(160),
+        by: z.string().trim().min(1).max(128),
+        role: z.string().trim().max(128).optional(),
+      }),
+      "Confirm a pinned gateway key by its fingerprint, compared out of band with the gateway's; records who.",
+    )
+      .returns<GatewayStatus>()
       .recordsItself(),
     fetchSigningKey: channel(
       gatewayProfileRef,

@@ -154,6 +154,11 @@ export const ERROR_SENTENCES = {
     'A pinned-state file (trusted signers or a gateway profile state) does not match its seal: it was changed outside mkm and is not used. Check it, then pin again.',
   STATE_UNCHECKED:
     'Log in to the token to check the pinned gateway key and trusted signers: their seal can only be checked with the audit key.',
+  // Guard rails: console scheme, first pin of a gateway key (issue 15 point 5)
+  SCHEME_MISMATCH:
+    "The gateway cannot decrypt this scheme: its key is for another padding. Choose the gateway's scheme, or confirm the override to make a body that will not decrypt there.",
+  PIN_FINGERPRINT_MISMATCH:
+    'The fingerprint given is not the one of the pinned gateway key: nothing was confirmed. Read it again with the gateway operator.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;

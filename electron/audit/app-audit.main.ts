@@ -9,6 +9,7 @@ import {
 } from '../../shared/contract-kit.std';
 import { MkmError, toErrorShape, type MkmErrorShape } from '../../shared/errors.std';
 import type { Logger } from '../core/logger.main';
+import { describeHolder, processRole } from '../core/process-role.main';
 import type { EventBus } from '../core/registry.main';
 import type { TokensService } from '../hsm/tokens.main';
 import {
@@ -34,6 +35,7 @@ import {
   type AuditSealer,
   type VerifyReport,
 } from './audit-log.main';
+import { handOff, takeHandOffs } from './handoff.main';
 import { readLines } from './line-reader.main';
 import { parseLine } from './record.main';
 import {
@@ -111,6 +113,8 @@ export class AppAudit {
   private opening: Promise<void>;
   /** Who holds the log's lock when another process does (CONFLICT at open). */
   private heldBy: number | null = null;
+  /** What that process said it is (the app, an mkm command), when it did. */
+  private heldRole: string | null = null;
   private lastTry = 0;
   private failedBefore = false;
   /** Set when the token's head shows the open log was rolled back or replaced. */
@@ -166,12 +170,14 @@ export class AppAudit {
       for (const entry of this.pending.splice(0)) this.log.append(entry);
       this.openError = null;
       this.heldBy = null;
+      await this.adoptHandOffs();
     } catch (error) {
       const shape = toErrorShape(error);
       this.openError = shape;
       this.lastTry = this.clock().getTime();
-      const pid = (shape.details as { pid?: unknown } | undefined)?.pid;
+      const { pid, holder } = (shape.details ?? {}) as { pid?: unknown; holder?: unknown };
       this.heldBy = shape.code === 'CONFLICT' ? (typeof pid === 'number' ? pid : 0) : null;
+      this.heldRole = typeof holder === 'string' ? holder : null;
       // Said once; the gate's later tries are quiet.
       if (this.failedBefore) return;
       this.failedBefore = true;
@@ -189,6 +195,33 @@ export class AppAudit {
 
   ready(): Promise<void> {
     return this.opening;
+  }
+
+  /** Appends what reading processes handed off (handoff.main.ts), once it is on disk. */
+  private async adoptHandOffs(): Promise<void> {
+    const log = this.log;
+    if (!log || this.damaged) return;
+    try {
+      const { entries, done } = takeHandOffs(this.options.dir);
+      if (entries.length === 0) return;
+      for (const entry of entries) log.append(entry);
+      await log.flush();
+      done();
+    } catch (error) {
+      this.options.logger.warn('entries handed off by another process could not be taken', { error });
+    }
+  }
+
+  /** AUDIT_BUSY naming the process that holds the log (pid, and what it is when it said). */
+  private busy(): MkmError {
+    const who = this.heldBy
+      ? describeHolder(this.heldBy, this.heldRole)
+      : 'another Merchant Key Manager process';
+    return new MkmError(
+      'AUDIT_BUSY',
+      `This action must be recorded in the audit log, which ${who} holds open; do it there, or close it and try again.`,
+      this.heldBy ? { pid: this.heldBy, ...(this.heldRole ? { holder: this.heldRole } : {}) } : undefined,
+    );
   }
 
   private wayOut(): string {
@@ -235,9 +268,10 @@ export class AppAudit {
         await this.opening;
       }
     }
-    if (!this.log && this.heldBy !== null) {
-      throw new MkmError('AUDIT_BUSY', undefined, this.heldBy ? { pid: this.heldBy } : undefined);
-    }
+    // Login, logout and verify run in a process that only reads while another holds the log
+    // (the CLI while the app is open); their entries are handed to the holder (handOff).
+    if (!this.log && this.heldBy !== null && declared.whenUnavailable !== 'run') throw this.busy();
+    await this.adoptHandOffs();
     const problem = await this.unavailable();
     if (!problem || declared.whenUnavailable === 'run') return;
     throw new MkmError(
@@ -313,6 +347,11 @@ export class AppAudit {
     if (refused) this.markDamaged(problem!);
     const found = await this.auditKey(tokens, slotId, head?.key ?? null);
     this.actorToken = { serial: slot.token.serial.trim(), label: slot.token.label.trim() };
+    // A reading process whose log pins no key on this token seals nothing and checks no seal.
+    if (found === null) {
+      if (refused) throw new MkmError('AUDIT_ROLLED_BACK', undefined, { reason: problem! });
+      return;
+    }
     this.pinnedAtLogin = await this.pinnedKeys();
     if (!('id' in found)) {
       // Said in the log, the status, the dashboard and verify, every time: never a quiet gap.
@@ -393,7 +432,10 @@ export class AppAudit {
     slotId: number,
     headKey: AuditKeyHandle | null,
     fresh = false,
-  ): Promise<AuditKeyHandle | { impossible: string }> {
+  ): Promise<AuditKeyHandle | { impossible: string } | null> {
+    // Another process holds the log (this one only reads): a key is used to check seals, never
+    // pinned or made here, where its entry could not be written.
+    const readOnly = !this.log && this.heldBy !== null;
     const pinned = await this.pinnedKeys();
     const objects = await tokens.call('listObjects', { slotId });
     const candidates = fresh ? [] : [...pinned].reverse();
@@ -405,9 +447,10 @@ export class AppAudit {
       if (!object) continue;
       const kcv = await auditKcv(tokens, slotId, object.id, sealKindOf(pin));
       if (kcv !== pin.kcv) continue;
-      if (pin === fromHead) this.record(pinEntry('audit.key.pin', pin));
+      if (pin === fromHead && !readOnly) this.record(pinEntry('audit.key.pin', pin));
       return withKind(pin.id, pin.kcv, sealKindOf(pin));
     }
+    if (readOnly) return null;
     const labelled = fresh
       ? []
       : objects.filter(
@@ -506,6 +549,7 @@ export class AppAudit {
     if (!this.log || this.damaged) throw new MkmError('AUDIT_UNAVAILABLE');
     await this.log.seal();
     const found = await this.auditKey(attached.tokens, attached.slotId, null, true);
+    if (!found) throw new MkmError('AUDIT_UNAVAILABLE');
     if (!('id' in found))
       throw new MkmError('CAPABILITY_MISSING', found.impossible, { capability: 'auditSeal' });
     const key = found;
@@ -695,9 +739,7 @@ export class AppAudit {
   async recover(): Promise<AuditRecoverResult> {
     await this.opening;
     await this.attaching;
-    if (!this.log && this.heldBy !== null) {
-      throw new MkmError('AUDIT_BUSY', undefined, this.heldBy ? { pid: this.heldBy } : undefined);
-    }
+    if (!this.log && this.heldBy !== null) throw this.busy();
     const problem = await this.unavailable();
     const report = await this.verify().catch((error: unknown) => {
       this.options.logger.warn('verify before recovery failed', { error });
@@ -770,6 +812,22 @@ export class AppAudit {
     await stateSealsSettled();
     if (stateSealerInUse() === this.stateSealer) useStateSealer(null);
     await this.opening;
+    await this.adoptHandOffs();
+    if (!this.log && this.heldBy !== null && this.pending.length > 0) {
+      // This process only read: what it did anyway (a login, a verify) goes to the log's holder.
+      const actor = { osUser: currentOsUser(), token: this.actorToken };
+      try {
+        handOff(
+          this.options.dir,
+          processRole(),
+          this.pending.splice(0).map((e) => ({ actor, ...e })),
+        );
+      } catch (error) {
+        this.options.logger.error('audit entries could not be handed to the process holding the log', {
+          error,
+        });
+      }
+    }
     // A log behind the token's head is not sealed again (that would move the head onto it).
     await this.log?.close(this.damaged ? { quiet: true } : {});
   }

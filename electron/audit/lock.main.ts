@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
+import { oneLine, processRole } from '../core/process-role.main';
 import { LOCK_FILE } from './record.main';
 
 /**
@@ -35,13 +36,23 @@ function pidAlive(pid: number): boolean {
 
 /** The pid holding a live lock on this folder, or null. */
 export async function lockHolder(dir: string, now = Date.now()): Promise<number | null> {
+  return (await lockHolderInfo(dir, now))?.pid ?? null;
+}
+
+/** Who holds a live lock on this folder (pid, and what that process is when it said), or null. */
+export async function lockHolderInfo(
+  dir: string,
+  now = Date.now(),
+): Promise<{ pid: number; role: string | null } | null> {
   const path = join(dir, LOCK_FILE);
   try {
     const [text, info] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
     const pid = Number.parseInt(text, 10);
     if (!Number.isSafeInteger(pid) || pid <= 0) return null;
     const fresh = now - info.mtimeMs < LOCK_STALE_MS;
-    return fresh && (pid === process.pid || pidAlive(pid)) ? pid : null;
+    if (!fresh || !(pid === process.pid || pidAlive(pid))) return null;
+    // Line 3 (written since issue 15): the holder's role; older locks have none.
+    return { pid, role: oneLine(text.split('\n')[2] ?? '') || null };
   } catch {
     return null;
   }
@@ -50,7 +61,7 @@ export async function lockHolder(dir: string, now = Date.now()): Promise<number 
 export async function acquireLock(dir: string): Promise<AuditLock> {
   const path = join(dir, LOCK_FILE);
   for (let attempt = 0; attempt < 3; attempt++) {
-    const content = `${process.pid}\n${randomUUID()}\n`;
+    const content = `${process.pid}\n${randomUUID()}\n${processRole()}\n`;
     try {
       await writeFile(path, content, { flag: 'wx', mode: 0o600 });
       const timer = setInterval(() => {
@@ -73,13 +84,14 @@ export async function acquireLock(dir: string): Promise<AuditLock> {
         throw new MkmError('IO_ERROR', undefined, { file: LOCK_FILE });
       }
     }
-    const holder = await lockHolder(dir);
+    const holder = await lockHolderInfo(dir);
     if (holder !== null) {
       throw new MkmError(
         'CONFLICT',
         'The audit log is already open in another Merchant Key Manager process.',
         {
-          pid: holder,
+          pid: holder.pid,
+          ...(holder.role ? { holder: holder.role } : {}),
           retryAfterMs: LOCK_STALE_MS,
         },
       );

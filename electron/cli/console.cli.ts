@@ -177,6 +177,10 @@ const install: CommandInstaller = (group, context) => {
     .option('--profile <profile>', 'the gateway profile')
     .option('--amount <amount>', 'the sale amount in the body', '1.00')
     .option('--curl', 'print the curl command instead of the JSON body')
+    .option(
+      '--override-scheme',
+      'encrypt with a --scheme the gateway cannot decrypt (recorded in the audit log)',
+    )
     .action(
       async (opts: {
         scheme?: 'paytrace' | 'oaep';
@@ -184,6 +188,7 @@ const install: CommandInstaller = (group, context) => {
         profile?: string;
         amount: string;
         curl?: boolean;
+        overrideScheme?: boolean;
       }) => {
         const ctx = context();
         const profile = await resolveProfile(ctx, opts.profile);
@@ -192,6 +197,7 @@ const install: CommandInstaller = (group, context) => {
           fields: parseFields(opts.field),
           amount: opts.amount,
           ...(opts.scheme ? { scheme: opts.scheme } : {}),
+          ...(opts.overrideScheme ? { overrideScheme: true } : {}),
         });
         ctx.out.result(r, () =>
           [
@@ -269,19 +275,36 @@ const install: CommandInstaller = (group, context) => {
         'secure',
       ]),
     )
-    .action(async (opts: { field: string[]; profile?: string; leg?: ('cse' | 'secure')[] }) => {
-      const ctx = context();
-      const profile = await resolveProfile(ctx, opts.profile);
-      const fields = parseFields(opts.field);
-      if (profile.keyRolling && (opts.leg?.includes('secure') ?? true)) await loggedInSlot(ctx);
-      const r = await ctx.call('console.verify', {
-        profileId: profile.id,
-        fields,
-        ...(opts.leg ? { legs: opts.leg } : {}),
-      });
-      ctx.out.result(r, () => verifyText(r));
-      if (failedLeg(r)) process.exitCode = 1;
-    });
+    .addOption(
+      new Option('--scheme <scheme>', "the CSE leg's scheme; default: the profile's").choices([
+        'paytrace',
+        'oaep',
+      ]),
+    )
+    .option('--override-scheme', 'send a --scheme the gateway does not advertise (recorded in the audit log)')
+    .action(
+      async (opts: {
+        field: string[];
+        profile?: string;
+        leg?: ('cse' | 'secure')[];
+        scheme?: 'paytrace' | 'oaep';
+        overrideScheme?: boolean;
+      }) => {
+        const ctx = context();
+        const profile = await resolveProfile(ctx, opts.profile);
+        const fields = parseFields(opts.field);
+        if (profile.keyRolling && (opts.leg?.includes('secure') ?? true)) await loggedInSlot(ctx);
+        const r = await ctx.call('console.verify', {
+          profileId: profile.id,
+          fields,
+          ...(opts.leg ? { legs: opts.leg } : {}),
+          ...(opts.scheme ? { scheme: opts.scheme } : {}),
+          ...(opts.overrideScheme ? { overrideScheme: true } : {}),
+        });
+        ctx.out.result(r, () => verifyText(r));
+        if (failedLeg(r)) process.exitCode = 1;
+      },
+    );
 
   group
     .command('batch')

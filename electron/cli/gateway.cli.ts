@@ -8,6 +8,7 @@ import type {
   GatewaySigningKeyState,
   GatewaySigningKeyView,
 } from '../../shared/contract.std';
+import { groupFingerprint } from '../../shared/formats/fingerprint.std';
 import { MkmError } from '../../shared/errors.std';
 import {
   loggedInSlot,
@@ -59,10 +60,22 @@ async function ensurePassword(ctx: CliContext, profile: GatewayProfileView): Pro
 const keyLine = (k: GatewayPublicKeyView) =>
   `spki-sha256 ${k.spkiSha256}  ${k.source}${k.keyId ? ` key id ${k.keyId}` : ''}  ${k.padding}  since ${k.seenAt}`;
 
+/** Whether a person compared the pinned key's fingerprint with the gateway's (issue 15 point 5). */
+function confirmationLine(
+  pinned: GatewayPublicKeyView | GatewaySigningKeyView,
+  key: 'encryption' | 'signing',
+): string {
+  const c = pinned.confirmed;
+  return c
+    ? `                 fingerprint confirmed by ${c.by}${c.role ? ` (${c.role})` : ''} at ${c.at}`
+    : `                 UNCONFIRMED: compare ${groupFingerprint(pinned.spkiSha256)} with the one the gateway operator reads out, then: mkm gateway confirm-pin PROFILE${key === 'signing' ? ' --key signing' : ''} --fingerprint HEX --by NAME`;
+}
+
 function gatewayKeyText(s: GatewayKeyState): string {
   if (s.status === 'none' || !s.pinned) return 'gateway key      none pinned yet (run mkm gateway fetch-key)';
   return [
     `gateway key      pinned ${keyLine(s.pinned)}`,
+    confirmationLine(s.pinned, 'encryption'),
     s.pending
       ? `ROTATION PENDING ${keyLine(s.pending)}\n                 check it with the gateway, then: mkm gateway confirm-rotation ${s.pending.spkiSha256}`
       : '',
@@ -80,6 +93,7 @@ function signingKeyText(s: GatewaySigningKeyState): string {
   }
   return [
     `signing key      pinned ${signingLine(s.pinned)}`,
+    confirmationLine(s.pinned, 'signing'),
     ...s.previous.map(
       (p) => `                 also accepted until ${p.acceptedUntil}: spki-sha256 ${p.spkiSha256}`,
     ),
@@ -316,6 +330,42 @@ const install: CommandInstaller = (gateway, context) => {
           `${r.created ? 'registered' : 'already registered'} ${r.keyId} at ${profile.id}  spki-sha256 ${r.spkiSha256}  ${r.wrapping}\nkey set ${setText(r.keySet)}`,
       );
     });
+
+  gateway
+    .command('confirm-pin [profile]')
+    .description(
+      "confirm a pinned gateway key by the fingerprint the gateway's operator read out to you; records who",
+    )
+    .requiredOption(
+      '--fingerprint <hex>',
+      'the SHA-256 they read out (64 hex digits; spaces or colons allowed)',
+    )
+    .requiredOption('--by <name>', 'who compared it (recorded in the audit log and the sealed gateway state)')
+    .option('--role <role>', 'their role, e.g. "key custodian"')
+    .addOption(
+      new Option('--key <key>', 'which pinned key: encryption (default) or signing (contract 1.1)')
+        .choices(['encryption', 'signing'])
+        .default('encryption'),
+    )
+    .action(
+      async (
+        ref: string | undefined,
+        opts: { fingerprint: string; by: string; role?: string; key: 'encryption' | 'signing' },
+      ) => {
+        const ctx = context();
+        const profile = await resolveProfile(ctx, ref);
+        const s = await ctx.call('gateway.confirmPin', {
+          profileId: profile.id,
+          key: opts.key,
+          fingerprint: opts.fingerprint,
+          by: opts.by,
+          ...(opts.role ? { role: opts.role } : {}),
+        });
+        ctx.out.result(s, () =>
+          opts.key === 'signing' ? signingKeyText(s.signingKey) : gatewayKeyText(s.gatewayKey),
+        );
+      },
+    );
 
   pinnedKeyCommands(gateway, context, {
     names: { fetch: 'fetch-key', import: 'import-key', confirm: 'confirm-rotation' },

@@ -6,6 +6,7 @@ import { MkmError } from '../../shared/errors.std';
 import type { App } from '../core/app.main';
 import { TOKEN_WAIT_PHASES } from '../hsm/operations.main';
 import { defaultDataDir } from '../core/paths.main';
+import { setProcessRole } from '../core/process-role.main';
 import { createOutput, EXIT, usage } from './output.cli';
 import './commands.cli';
 import { installCommandGroups, loggedInSlot, type CliContext, type GlobalOptions } from './context.cli';
@@ -48,6 +49,12 @@ function printTokenWaits(name: string, payload: unknown): void {
   if (TOKEN_WAIT_PHASES.includes(p.phase)) process.stderr.write(`${p.message}\n`);
 }
 
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
 export function buildProgram(argvJson: boolean): {
   program: Command;
   context: () => CliContext;
@@ -72,6 +79,8 @@ export function buildProgram(argvJson: boolean): {
     .addOption(new Option('--token <label>', 'the token, by label').conflicts('slot'))
     .addOption(new Option('--slot <id>', 'the token, by slot id').conflicts('token'))
     .showHelpAfterError('(run mkm --help for usage)')
+    // The audit and inventory locks say which command holds them (AUDIT_BUSY, KEYS_BUSY).
+    .hook('preAction', (_program, action) => setProcessRole(`the command "mkm ${commandPath(action)}"`))
     .exitOverride()
     .configureOutput({ writeErr: () => {} });
 

@@ -61,6 +61,19 @@ const PADDING_SCHEME: Record<CsePadding, ConsoleScheme> = {
   'RSAES-OAEP-SHA256': 'oaep',
 };
 
+/**
+ * A body the gateway cannot decrypt is made only on an explicit override (the admin testing a
+ * misconfigured integration); otherwise SCHEME_MISMATCH, before anything is encrypted.
+ */
+function refuseSchemeMismatch(padding: CsePadding, gatewayPadding: CsePadding, override?: boolean): void {
+  if (padding === gatewayPadding || override === true) return;
+  throw new MkmError(
+    'SCHEME_MISMATCH',
+    `The gateway advertises ${gatewayPadding} for this key and cannot decrypt ${padding}: choose its scheme, or confirm the override.`,
+    { scheme: PADDING_SCHEME[padding], padding, gatewayPadding },
+  );
+}
+
 /** The console's field names at the gateway's two verify endpoints. */
 const CSE_NAME: Record<ComposeFieldName, CseFieldName> = {
   number: 'encrypted_number',
@@ -241,6 +254,7 @@ export class ConsoleService {
     fields: ComposeFields;
     scheme?: ConsoleScheme | undefined;
     amount?: string | undefined;
+    overrideScheme?: boolean | undefined;
   }): Promise<ConsoleEncryptResult> {
     const profile = this.profile(request.profileId);
     const fields = onlyGiven(request.fields);
@@ -250,6 +264,7 @@ export class ConsoleService {
       request.scheme ?? (profile.cse ? PADDING_SCHEME[profile.cse] : PADDING_SCHEME[key.padding]);
     const padding = SCHEME_PADDING[scheme];
     try {
+      refuseSchemeMismatch(padding, key.padding, request.overrideScheme);
       const built = buildMerchantBody(key.keyObject, fields, padding, request.amount ?? '1.00');
       countGatewayKeyUse(key.spkiSha256, built.fields.length);
       const bodyJson = JSON.stringify(built.body, null, 2);
@@ -257,7 +272,7 @@ export class ConsoleService {
       const notes: string[] = [];
       if (padding !== key.padding) {
         notes.push(
-          `The gateway advertises ${key.padding} for this key; a body made with ${padding} will not decrypt there.`,
+          `Override confirmed: the gateway advertises ${key.padding} for this key; a body made with ${padding} will not decrypt there.`,
         );
       }
       if (padding === 'RSAES-PKCS1-V1_5') {
@@ -527,6 +542,9 @@ export class ConsoleService {
     profileId: string;
     fields: ComposeFields;
     legs?: ('cse' | 'secure')[] | undefined;
+    /** The scheme the payload was composed with; absent: the profile's. */
+    scheme?: ConsoleScheme | undefined;
+    overrideScheme?: boolean | undefined;
   }): Promise<ConsoleVerifyResult> {
     const profile = this.profile(request.profileId);
     const fields = onlyGiven(request.fields);
@@ -536,7 +554,9 @@ export class ConsoleService {
       ...(profile.cse || profile.keyRolling === false ? (['cse'] as const) : []),
       ...(profile.keyRolling ? (['secure'] as const) : []),
     ];
-    const cse = legs.includes('cse') ? await this.cseLeg(request.profileId, fields, wire) : null;
+    const cse = legs.includes('cse')
+      ? await this.cseLeg(request.profileId, fields, wire, request.scheme, request.overrideScheme)
+      : null;
     const secure = legs.includes('secure') ? await this.secureLeg(request.profileId, fields, wire) : null;
     const ok = [cse, secure].every((leg) => leg === null || leg.ok);
     const entry = this.history.add({
@@ -609,14 +629,20 @@ export class ConsoleService {
     profileId: string,
     fields: ComposeFields,
     wire: Map<ComposeFieldName, string>,
+    scheme: ConsoleScheme | undefined,
+    overrideScheme: boolean | undefined,
   ): Promise<RoundTripLeg> {
     const leg: RoundTripLeg = { endpoint: '/v1/encryption/verify', ok: false, rows: [], error: null };
     try {
-      const { client, info } = await this.pinnedKey(profileId);
+      const { client, info, key } = await this.pinnedKey(profileId);
+      // The round trip checks what was composed (its scheme, not the profile's); without one, what
+      // the gateway advertises.
+      const padding = scheme ? SCHEME_PADDING[scheme] : key.padding;
+      refuseSchemeMismatch(padding, key.padding, overrideScheme);
       const salt = randomBytes(16);
       const values: Partial<Record<CseFieldName, string>> = {};
       for (const [f, v] of wire) values[CSE_NAME[f]] = v;
-      const request = client.encryptCseFields(values, salt);
+      const request = client.encryptCseFields(values, salt, padding);
       leg.padding = request.padding;
       leg.keyId = request.key_id ?? null;
       this.remember({

@@ -1,3 +1,4 @@
+import { setProcessRole } from './process-role.main';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
@@ -118,6 +119,9 @@ export function createApp(options: AppOptions): App {
   }
 
   const settings = (): Settings => ({ ...DEFAULT_SETTINGS, ...store.get('settings') });
+  // The CLI names itself by its command (mkm.cli.ts); the locks carry it beside the pid.
+  if (options.mode !== 'cli')
+    setProcessRole(`the Merchant Key Manager app${options.mode === 'browser' ? ' (browser mode)' : ''}`);
   const audit = new AppAudit({ dir: paths.audit, logger, events });
   audit.record({ action: 'app.start', result: 'ok', details: { mode: options.mode } });
   const tokens = new TokensService({

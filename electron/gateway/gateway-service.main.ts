@@ -13,6 +13,7 @@ import type {
 } from '../../shared/contract.std';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
 import type { AuditAppend } from '../audit/audit-log.main';
+import { checkState } from '../audit/state-seal.main';
 import { writeFileAtomic } from '../core/atomic-file.main';
 import type { Logger } from '../core/logger.main';
 import type { EventBus } from '../core/registry.main';
@@ -25,6 +26,8 @@ import type {
 } from '../keys/lifecycle.main';
 import {
   GatewayClient,
+  gatewayKeyView,
+  signingKeyView,
   type GatewayAuditEntry,
   type GatewayClientOptions,
   type GatewayKeyStatus,
@@ -357,14 +360,10 @@ export class GatewayService {
     const held = this.clients.get(profileId);
     // Read from the state file: a status needs neither the token nor the gateway.
     const state = new GatewayStateStore(this.dir, profileId).state;
-    const view = (r: typeof state.gatewayKey.pinned) =>
-      r
-        ? { keyId: r.keyId, spkiSha256: r.spkiSha256, padding: r.padding, source: r.source, seenAt: r.seenAt }
-        : null;
+    const view = gatewayKeyView;
     const { pinned, pending } = state.gatewayKey;
     const signing = state.signingKey;
-    const signingView = (r: typeof signing.pinned) =>
-      r ? { keyId: r.keyId, spkiSha256: r.spkiSha256, source: r.source, seenAt: r.seenAt } : null;
+    const signingView = signingKeyView;
     const live = held?.client.currentKeySet() ?? null;
     const recorded = state.keySet;
     return {
@@ -590,6 +589,28 @@ export class GatewayService {
   async confirmKeyRotation(profileId: string, fingerprint: string): Promise<GatewayKeyState> {
     const client = await this.client(profileId, { needsLogin: false });
     return keyState(await client.confirmGatewayKeyRotation(fingerprint));
+  }
+
+  /**
+   * The first pin's out-of-band check (issue 15 point 5): a person compared the pinned key's
+   * fingerprint with the one the gateway operator read out. Only a pin the token's seal still
+   * vouches for is confirmed (STATE_UNCHECKED / STATE_TAMPERED otherwise); the confirmation is
+   * written into the same sealed state file.
+   */
+  async confirmPin(request: {
+    profileId: string;
+    key: 'encryption' | 'signing';
+    fingerprint: string;
+    by: string;
+    role?: string | undefined;
+  }): Promise<GatewayStatus> {
+    this.profiles.get(request.profileId);
+    await checkState(join(this.dir, `gateway-${request.profileId}.json`), 'the pinned gateway key');
+    const client = await this.client(request.profileId, { needsLogin: false });
+    const role = request.role ?? null;
+    if (request.key === 'signing') await client.confirmSigningKeyPin(request.fingerprint, request.by, role);
+    else await client.confirmGatewayKeyPin(request.fingerprint, request.by, role);
+    return this.status(request.profileId);
   }
 
   async fetchSigningKey(profileId: string): Promise<GatewaySigningKeyState> {

@@ -22,6 +22,7 @@ export function gatewayHandlers(
     fetchKey: ({ profileId }) => gateway.fetchKey(profileId),
     importKeyPem: ({ profileId, pem }) => gateway.importKeyPem(profileId, pem),
     confirmKeyRotation: ({ profileId, fingerprint }) => gateway.confirmKeyRotation(profileId, fingerprint),
+    confirmPin: (req) => gateway.confirmPin(req),
     fetchSigningKey: ({ profileId }) => gateway.fetchSigningKey(profileId),
     importSigningKeyPem: ({ profileId, pem }) => gateway.importSigningKeyPem(profileId, pem),
     confirmSigningKeyRotation: ({ profileId, fingerprint }) =>

@@ -1,3 +1,4 @@
+import { describeHolder, oneLine, processRole } from '../core/process-role.main';
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -566,18 +567,20 @@ function takeLock(dir: string): void {
   const lock = join(dir, INVENTORY_LOCK);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
+      writeFileSync(lock, `${process.pid}\n${processRole()}\n`, { flag: 'wx', mode: 0o600 });
       return;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const pid = Number.parseInt(readFileSafe(lock), 10);
+    const text = readFileSafe(lock);
+    const pid = Number.parseInt(text, 10);
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
       // The usual cause is the app left open while `mkm` runs: say which process, and what to do.
+      const role = oneLine(text.split('\n')[1] ?? '') || null;
       throw new MkmError(
         'KEYS_BUSY',
-        `Merchant Key Manager is open in another window or process (pid ${pid}) and manages these keys; close it or use that window.`,
-        { pid, lock: lock },
+        `${describeHolder(pid, role ?? 'Merchant Key Manager in another window or process')} manages these keys; close it or use that window.`,
+        { pid, ...(role ? { holder: role } : {}), lock: lock },
       );
     }
     if (pid === process.pid) {
@@ -591,7 +594,7 @@ function takeLock(dir: string): void {
 
 function releaseLock(dir: string): void {
   const lock = join(dir, INVENTORY_LOCK);
-  if (readFileSafe(lock) === String(process.pid)) rmSync(lock, { force: true });
+  if (Number.parseInt(readFileSafe(lock), 10) === process.pid) rmSync(lock, { force: true });
 }
 
 function readFileSafe(path: string): string {

@@ -208,6 +208,10 @@ async function gatewayEvidence(
         name: p.name,
         pinnedFingerprint: st.gatewayKey.pinned?.spkiSha256 ?? null,
         keyStatus: st.gatewayKey.status,
+        pins: [
+          ...(st.gatewayKey.pinned ? [{ key: 'encryption' as const, pinned: st.gatewayKey.pinned }] : []),
+          ...(st.signingKey.pinned ? [{ key: 'signing' as const, pinned: st.signingKey.pinned }] : []),
+        ].map(({ key, pinned }) => ({ key, fingerprint: pinned.spkiSha256, confirmed: pinned.confirmed })),
         merchantKeysActive: st.merchantKeys.filter((k) => k.status === 'active').length,
         lastSync: st.lastSync ? { at: st.lastSync.at, ok: st.lastSync.ok } : null,
       });

@@ -33,6 +33,8 @@ export interface PciRequirement {
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
+const PIN_NAMES = { encryption: 'encryption key', signing: 'key-set signing key' } as const;
+
 // ---------------------------------------------------------------- shared findings
 
 /** Findings about the inventory that 3.6.1 and 3.7.4 share. */
@@ -292,9 +294,9 @@ export const PCI_REQUIREMENTS: readonly PciRequirement[] = [
     title: 'Key management covers the secure distribution of keys',
     appliesTo: 'all',
     mkmDoes:
-      'Only public keys leave the token. The gateway’s public key is pinned on first sight by its SHA-256 fingerprint and a change needs the admin’s confirmation; session keys are wrapped under registered RSA transport keys.',
+      'Only public keys leave the token. The gateway’s public key (and its key-set signing key) is pinned by its SHA-256 fingerprint, counts as confirmed only once a named person compared that fingerprint with the gateway’s out of band, and a change needs the admin’s confirmation; session keys are wrapped under registered RSA transport keys.',
     adminMust:
-      'Check the gateway key fingerprint out of band when it is first pinned and at each rotation, and document how keys reach any other party.',
+      'Compare each gateway key fingerprint with the one the gateway operator reads out when it is first pinned and at each rotation, record it in mkm (Gateway › Confirm fingerprint, or mkm gateway confirm-pin), and document how keys reach any other party.',
     evidence: ['gateway', 'inventory'],
     assess: (e) => {
       const g = e.gateway;
@@ -302,6 +304,16 @@ export const PCI_REQUIREMENTS: readonly PciRequirement[] = [
         label: `Gateway “${p.name}”`,
         value: `${p.keyStatus}${p.pinnedFingerprint ? `, pinned SHA-256 ${p.pinnedFingerprint}` : ''}, ${p.merchantKeysActive} transport key(s) registered${p.lastSync ? `, last sync ${p.lastSync.at} ${p.lastSync.ok ? 'ok' : 'failed'}` : ''}`,
       }));
+      for (const p of g.profiles) {
+        for (const pin of p.pins) {
+          facts.push({
+            label: `Gateway “${p.name}” ${PIN_NAMES[pin.key]}`,
+            value: pin.confirmed
+              ? `SHA-256 ${pin.fingerprint} confirmed by ${pin.confirmed.by}${pin.confirmed.role ? ` (${pin.confirmed.role})` : ''} on ${pin.confirmed.at}`
+              : `SHA-256 ${pin.fingerprint} pinned, unconfirmed`,
+          });
+        }
+      }
       facts.push({
         label: 'Transport key versions registered / pending / failed',
         value: `${g.transport.registered} / ${g.transport.pending} / ${g.transport.failed}`,
@@ -311,6 +323,10 @@ export const PCI_REQUIREMENTS: readonly PciRequirement[] = [
       for (const p of g.profiles) {
         if (p.keyStatus === 'rotation-pending')
           findings.push(`Gateway “${p.name}” serves a new key that waits for your fingerprint check.`);
+        for (const pin of p.pins.filter((x) => !x.confirmed))
+          findings.push(
+            `Gateway “${p.name}”: its ${PIN_NAMES[pin.key]} is pinned but unconfirmed (nobody compared its fingerprint with the gateway’s): compare it with the gateway operator and confirm it (mkm gateway confirm-pin ${p.id}${pin.key === 'signing' ? ' --key signing' : ''} --fingerprint … --by NAME).`,
+          );
       }
       if (g.transport.failed + g.transport.pending > 0)
         findings.push(
@@ -327,7 +343,9 @@ export const PCI_REQUIREMENTS: readonly PciRequirement[] = [
         return { status: 'manual', why: ['A gateway profile has no pinned key yet: sync it.'], facts };
       return {
         status: 'met',
-        why: ['Every gateway key is pinned by fingerprint and every transport key in service is registered.'],
+        why: [
+          'Every gateway key is pinned by fingerprint, confirmed by a named person against the gateway’s, and every transport key in service is registered.',
+        ],
         facts,
       };
     },

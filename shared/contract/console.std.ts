@@ -239,6 +239,8 @@ export const consoleContract = {
         .string()
         .regex(/^\d{1,9}(\.\d{1,2})?$/)
         .optional(),
+      /** A scheme the gateway cannot decrypt is refused (SCHEME_MISMATCH) unless this is true. */
+      overrideScheme: z.boolean().optional(),
     }),
     "Client-side encryption with the profile's pinned gateway key: the merchant's JSON body and curl.",
   )
@@ -250,6 +252,7 @@ export const consoleContract = {
         details: {
           profileId: r.profileId,
           scheme: e?.scheme ?? r.scheme ?? null,
+          overrideScheme: r.overrideScheme === true,
           fields: Object.keys((r.fields ?? {}) as object),
           gatewayKeyId: e?.key?.keyId ?? null,
           fingerprint: e?.key?.spkiSha256 ?? null,
@@ -298,17 +301,23 @@ export const consoleContract = {
         .min(1)
         .max(2)
         .optional(),
+      /** The scheme the payload was composed with (the CSE leg uses it); absent: the profile's. */
+      scheme: z.enum(CONSOLE_SCHEMES).optional(),
+      overrideScheme: z.boolean().optional(),
     }),
     'Round trip to /v1/encryption/verify and /v1/secure/verify_payload, compared field by field.',
   )
     .returns<ConsoleVerifyResult>()
     .audited((r, res) => {
       const v = res as
-        { cse?: { ok: boolean } | null; secure?: { ok: boolean; setId?: string } | null } | undefined;
+        | { cse?: { ok: boolean; padding?: string } | null; secure?: { ok: boolean; setId?: string } | null }
+        | undefined;
       return {
         action: 'console.verify',
         details: {
           profileId: r.profileId,
+          scheme: v?.cse?.padding ?? r.scheme ?? null,
+          overrideScheme: r.overrideScheme === true,
           fields: Object.keys((r.fields ?? {}) as object),
           cseOk: v?.cse ? v.cse.ok : null,
           secureOk: v?.secure ? v.secure.ok : null,

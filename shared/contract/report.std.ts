@@ -137,6 +137,15 @@ export interface PciGatewayEvidence {
     name: string;
     pinnedFingerprint: string | null;
     keyStatus: 'none' | 'pinned' | 'rotation-pending';
+    /**
+     * Every pinned gateway key (encryption; signing, contract 1.1) and who compared its
+     * fingerprint with the gateway's out of band; null: pinned, unconfirmed.
+     */
+    pins: {
+      key: 'encryption' | 'signing';
+      fingerprint: string;
+      confirmed: { by: string; role: string | null; at: string } | null;
+    }[];
     merchantKeysActive: number;
     lastSync: { at: string; ok: boolean } | null;
   }[];

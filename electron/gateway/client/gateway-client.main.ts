@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { MkmError, type ErrorCode } from '../../../shared/errors.std';
+import { normalizeFingerprint } from '../../../shared/formats/fingerprint.std';
 import { issueLines } from '../../../shared/formats/schemas.std';
 import { silentLogger, type Logger } from '../../core/logger.main';
 import { encryptField, type CsePadding } from '../../crypto/cse.main';
@@ -23,6 +24,7 @@ import {
   type GatewayKeyRecord,
   type KeySetRecord,
   type MerchantKeyRecord,
+  type PinConfirmation,
   type SigningKeyRecord,
 } from './state.main';
 import { keySetSignatureValid, SIGNING_KEY_MIN_BITS } from '../keyset-signature.main';
@@ -49,11 +51,13 @@ export type GatewayAuditAction =
   | 'gateway-key.pin'
   | 'gateway-key.rotation-detected'
   | 'gateway-key.rotation-confirmed'
+  | 'gateway-key.pin-confirmed'
   | 'signing-key.fetch'
   | 'signing-key.import'
   | 'signing-key.pin'
   | 'signing-key.rotation-detected'
   | 'signing-key.rotation-confirmed'
+  | 'signing-key.pin-confirmed'
   | 'key-set.request'
   | 'key-set.install'
   | 'key-set.discard'
@@ -76,6 +80,9 @@ export interface GatewayAuditEntry {
   wrapping?: string;
   code?: ErrorCode;
   reason?: string;
+  /** Who compared a pinned key's fingerprint with the gateway's (a name and role they typed). */
+  confirmedBy?: string;
+  confirmedRole?: string;
 }
 
 export interface GatewayClientOptions {
@@ -130,6 +137,8 @@ export interface GatewayKeyView {
   padding: CsePadding;
   source: 'fetched' | 'imported';
   seenAt: string;
+  /** null: pinned, unconfirmed (nobody compared its fingerprint with the gateway's yet). */
+  confirmed: PinConfirmation | null;
 }
 
 export interface GatewayKeyStatus {
@@ -146,6 +155,7 @@ export interface SigningKeyView {
   spkiSha256: string;
   source: 'fetched' | 'imported';
   seenAt: string;
+  confirmed: PinConfirmation | null;
 }
 
 /** The gateway's key-set signing key (contract 1.1), pinned like the encryption key. */
@@ -304,6 +314,32 @@ function member(raw: unknown, name: string): string | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
   const value = (raw as Record<string, unknown>)[name];
   return typeof value === 'string' ? value.slice(0, 128) : undefined;
+}
+
+/** What a pinned gateway key's record shows (never its PEM): the client's and the service's views. */
+export function gatewayKeyView(record: GatewayKeyRecord | null): GatewayKeyView | null {
+  return record
+    ? {
+        keyId: record.keyId,
+        spkiSha256: record.spkiSha256,
+        padding: record.padding,
+        source: record.source,
+        seenAt: record.seenAt,
+        confirmed: record.confirmed ?? null,
+      }
+    : null;
+}
+
+export function signingKeyView(record: SigningKeyRecord | null): SigningKeyView | null {
+  return record
+    ? {
+        keyId: record.keyId,
+        spkiSha256: record.spkiSha256,
+        source: record.source,
+        seenAt: record.seenAt,
+        confirmed: record.confirmed ?? null,
+      }
+    : null;
 }
 
 /** Where a pinned key lives in the state file, and the name its audit entries go under. */
@@ -684,15 +720,7 @@ export class GatewayClient {
   // ------------------------------------------------------------------ the gateway's CSE key
 
   private view(record: GatewayKeyRecord | null): GatewayKeyView | null {
-    return record
-      ? {
-          keyId: record.keyId,
-          spkiSha256: record.spkiSha256,
-          padding: record.padding,
-          source: record.source,
-          seenAt: record.seenAt,
-        }
-      : null;
+    return gatewayKeyView(record);
   }
 
   gatewayKeyStatus(): GatewayKeyStatus {
@@ -771,6 +799,70 @@ export class GatewayClient {
     });
   }
 
+  /**
+   * A person compared the pinned key's fingerprint with the one the gateway's operator read out
+   * (out of band) and says who they are: recorded in the sealed state file and the audit log.
+   * A fingerprint that differs confirms nothing (PIN_FINGERPRINT_MISMATCH).
+   */
+  private confirmFirstPin(slot: PinSlot, fingerprint: string, by: string, role: string | null): void {
+    const { pinned } = this.store.state[slot];
+    const what = slot === 'gatewayKey' ? 'gateway key' : 'gateway signing key';
+    const prefix = PIN_AUDIT[slot];
+    if (pinned === null) throw new MkmError('NOT_FOUND', `No ${what} is pinned for this profile yet.`);
+    const given = normalizeFingerprint(fingerprint);
+    if (given === null) {
+      throw new MkmError('VALIDATION', 'A fingerprint is 64 hex digits (spaces and colons allowed).');
+    }
+    const name = by.trim();
+    if (!name) throw new MkmError('VALIDATION', 'Say who compared the fingerprint (a name).');
+    if (given !== pinned.spkiSha256) {
+      this.audit({
+        action: `${prefix}.pin-confirmed`,
+        result: 'refused',
+        keyId: pinned.keyId ?? undefined,
+        fingerprint: pinned.spkiSha256,
+        code: 'PIN_FINGERPRINT_MISMATCH',
+        confirmedBy: name,
+        ...(role ? { confirmedRole: role } : {}),
+      });
+      throw new MkmError(
+        'PIN_FINGERPRINT_MISMATCH',
+        `The fingerprint given is not the pinned ${what}'s: nothing was confirmed. Read it again with the gateway operator; if it still differs, do not use this gateway.`,
+        { pinned: pinned.spkiSha256, given },
+      );
+    }
+    const confirmed: PinConfirmation = {
+      by: name,
+      role: role?.trim() || null,
+      at: new Date(this.clock()).toISOString(),
+    };
+    this.store.update((s) => {
+      s[slot].pinned!.confirmed = confirmed;
+    });
+    this.audit({
+      action: `${prefix}.pin-confirmed`,
+      result: 'ok',
+      keyId: pinned.keyId ?? undefined,
+      fingerprint: pinned.spkiSha256,
+      confirmedBy: confirmed.by,
+      ...(confirmed.role ? { confirmedRole: confirmed.role } : {}),
+    });
+  }
+
+  confirmGatewayKeyPin(fingerprint: string, by: string, role: string | null): Promise<GatewayKeyStatus> {
+    return this.exclusive(async () => {
+      this.confirmFirstPin('gatewayKey', fingerprint, by, role);
+      return this.gatewayKeyStatus();
+    });
+  }
+
+  confirmSigningKeyPin(fingerprint: string, by: string, role: string | null): Promise<SigningKeyStatus> {
+    return this.exclusive(async () => {
+      this.confirmFirstPin('signingKey', fingerprint, by, role);
+      return this.signingKeyStatus();
+    });
+  }
+
   fetchGatewayKey(): Promise<GatewayKeyStatus> {
     return this.exclusive(async () => {
       try {
@@ -846,8 +938,7 @@ export class GatewayClient {
 
   signingKeyStatus(): SigningKeyStatus {
     const { pinned, pending, previous } = this.store.state.signingKey;
-    const view = (r: SigningKeyRecord | null): SigningKeyView | null =>
-      r ? { keyId: r.keyId, spkiSha256: r.spkiSha256, source: r.source, seenAt: r.seenAt } : null;
+    const view = signingKeyView;
     return {
       status: pinned === null ? 'none' : pending === null ? 'pinned' : 'rotation-pending',
       pinned: view(pinned),
@@ -981,17 +1072,23 @@ export class GatewayClient {
    * Client-side encryption of clear values under the pinned key, ready for verifyCse. The
    * values are used for the call only.
    */
-  encryptCseFields(values: Partial<Record<CseFieldName, string>>, salt?: Uint8Array): CseVerifyRequest {
+  encryptCseFields(
+    values: Partial<Record<CseFieldName, string>>,
+    salt?: Uint8Array,
+    padding?: CsePadding,
+  ): CseVerifyRequest {
     const key = this.pinnedGatewayKey();
     if (!key)
       throw new MkmError('NOT_FOUND', "The gateway's public key is not known yet; fetch or import it first.");
+    // `padding`: what the caller composed (the console's round trip), else what the gateway advertises.
+    const used = padding ?? key.padding;
     const fields: Partial<Record<CseFieldName, string>> = {};
     for (const [name, value] of Object.entries(values) as [CseFieldName, string | undefined][]) {
-      if (value !== undefined) fields[name] = encryptField(key.keyObject, value, key.padding);
+      if (value !== undefined) fields[name] = encryptField(key.keyObject, value, used);
     }
     countGatewayKeyUse(key.spkiSha256, Object.keys(fields).length);
     return {
-      padding: key.padding,
+      padding: used,
       ...(key.keyId ? { key_id: key.keyId } : {}),
       salt: b64(salt ?? randomBytes(16)),
       fields,

@@ -18,6 +18,17 @@ import { writeFileAtomic } from '../../core/atomic-file.main';
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 
+/**
+ * Who compared a pinned key's fingerprint with the one the gateway's operator read out, and
+ * when (issue 15 point 5). Absent: pinned on first sight, unconfirmed. Part of the sealed file.
+ */
+const PinConfirmationSchema = z.object({
+  by: z.string().min(1).max(128),
+  role: z.string().max(128).nullable(),
+  at: z.string(),
+});
+export type PinConfirmation = z.infer<typeof PinConfirmationSchema>;
+
 const GatewayKeyRecordSchema = z.object({
   /** The gateway's key_id; null for a PEM imported by hand. */
   keyId: z.string().nullable(),
@@ -27,6 +38,7 @@ const GatewayKeyRecordSchema = z.object({
   source: z.enum(['fetched', 'imported']),
   /** When this client first saw it. */
   seenAt: z.string(),
+  confirmed: PinConfirmationSchema.optional(),
 });
 export type GatewayKeyRecord = z.infer<typeof GatewayKeyRecordSchema>;
 
@@ -42,6 +54,7 @@ const SigningKeyRecordSchema = z.object({
   pem: z.string(),
   source: z.enum(['fetched', 'imported']),
   seenAt: z.string(),
+  confirmed: PinConfirmationSchema.optional(),
 });
 export type SigningKeyRecord = z.infer<typeof SigningKeyRecordSchema>;
 

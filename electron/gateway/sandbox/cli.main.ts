@@ -1,3 +1,4 @@
+import { groupFingerprint } from '../../../shared/formats/fingerprint.std';
 import { createLogger } from '../../core/logger.main';
 import { join, resolve } from 'node:path';
 import { USAGE, UsageError, parseSandboxArgs } from './args.main';
@@ -35,6 +36,11 @@ async function main(): Promise<number> {
   }
   if (handle.demoUser)
     process.stderr.write('sandbox: no --user given; user demo with password demo is ready\n');
+  // What its operator reads out to a merchant confirming a first pin (stderr: stdout is one line).
+  const fp = handle.fingerprints();
+  process.stderr.write(
+    `sandbox: key fingerprints for a first pin: encryption sha256:${groupFingerprint(fp.encryption)}; signing sha256:${groupFingerprint(fp.signing)}\n`,
+  );
   process.stdout.write(`sandbox gateway listening on ${handle.url} pin sha256:${handle.pin}\n`);
 
   await new Promise<void>((done) => {

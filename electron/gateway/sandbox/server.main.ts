@@ -64,6 +64,11 @@ export interface SandboxHandle {
   dataDir: string;
   /** True when no users were given and demo:demo was ensured. */
   demoUser: boolean;
+  /**
+   * The SHA-256 fingerprints of its current keys, as its operator reads them out to a merchant
+   * confirming a first pin (out of band, not over the API the key came from).
+   */
+  fingerprints(): { encryption: string; signing: string };
   close(): Promise<void>;
 }
 
@@ -233,6 +238,10 @@ export async function startSandbox(options: SandboxOptions): Promise<SandboxHand
       caPem: tls.certPem,
       dataDir,
       demoUser,
+      fingerprints: () => ({
+        encryption: keyring.view().spki_sha256,
+        signing: signingKeyring.view().spki_sha256,
+      }),
       close: () => {
         closed ??= (async () => {
           for (const h of [...ctx.held]) h.release();

@@ -1,3 +1,4 @@
+import * as AlertDialog from '@radix-ui/react-alert-dialog';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import {
@@ -10,7 +11,7 @@ import {
 import type { ConsoleEncryptResult, ConsoleScheme } from '../../../shared/contract/console.std';
 import { TEST_CARDS } from '../../../shared/formats/test-cards.std';
 import { mkm } from '../api.dom';
-import { Badge, CopyButton, Facts } from '../ui/bits.dom';
+import { AlertDialogContent, Badge, CopyButton, DialogActions, Facts } from '../ui/bits.dom';
 import { HistorySection } from './HistorySection.dom';
 import {
   ConsoleError,
@@ -37,6 +38,10 @@ const FIELD_MODE: Record<ComposeFieldName, 'numeric' | 'text'> = {
   accountNumber: 'numeric',
   routingNumber: 'numeric',
 };
+const PADDING_OF: Record<ConsoleScheme, 'RSAES-PKCS1-V1_5' | 'RSAES-OAEP-SHA256'> = {
+  paytrace: 'RSAES-PKCS1-V1_5',
+  oaep: 'RSAES-OAEP-SHA256',
+};
 const PLACEHOLDER: Partial<Record<ComposeFieldName, string>> = {
   expiration: 'MM/YY',
   swipe: '%B…^…^YYMM…? or ;PAN=YYMM…?',
@@ -58,15 +63,23 @@ export function ComposePanel() {
   const [amount, setAmount] = useState('1.00');
   const queryClient = useQueryClient();
 
+  const [confirmingOverride, setConfirmingOverride] = useState(false);
+
   const encrypt = useMutation({
-    mutationFn: (): Promise<ConsoleEncryptResult> =>
+    mutationFn: (overrideScheme: boolean): Promise<ConsoleEncryptResult> =>
       mkm().console.encrypt({
         profileId: profiles.chosen!.id,
         fields: Object.fromEntries(Object.entries(fields).filter(([, v]) => v)) as ComposeFields,
         amount,
         ...(scheme ? { scheme } : {}),
+        ...(overrideScheme ? { overrideScheme: true } : {}),
       }),
-    onSettled: () => void queryClient.invalidateQueries({ queryKey: consoleKeys.history }),
+    // The round trip verifies what was encrypted here: this scheme, and the override if confirmed.
+    onSuccess: (r, overrideScheme) => setShared({ composed: { scheme: r.scheme, overrideScheme } }),
+    onSettled: () => {
+      setConfirmingOverride(false);
+      void queryClient.invalidateQueries({ queryKey: consoleKeys.history });
+    },
   });
 
   const preset = (value: string) => {
@@ -86,6 +99,8 @@ export function ComposePanel() {
 
   const key = profileState.data?.key ?? null;
   const effectiveScheme = scheme || profileState.data?.scheme || null;
+  // A scheme the gateway's key is not for: encrypted only after an explicit confirmation.
+  const mismatch = !!key && !!effectiveScheme && PADDING_OF[effectiveScheme] !== key.padding;
 
   return (
     // Composing and checking (Luhn, ABA, expiration, CVV) needs no gateway; only Encrypt does.
@@ -126,7 +141,8 @@ export function ComposePanel() {
           aria-label="Test payload"
           onSubmit={(e) => {
             e.preventDefault();
-            encrypt.mutate();
+            if (mismatch) setConfirmingOverride(true);
+            else encrypt.mutate(false);
           }}
         >
           <div className="console-fields">
@@ -192,14 +208,49 @@ export function ComposePanel() {
             <button
               type="button"
               onClick={() => {
-                setShared({ fields: {} });
+                setShared({ fields: {}, composed: null });
                 encrypt.reset();
               }}
             >
               Clear
             </button>
           </div>
+          {mismatch && (
+            <p className="notice notice-warning" role="status" data-testid="scheme-mismatch">
+              The gateway advertises {key.padding} for its key: a body made with {PADDING_OF[effectiveScheme]}{' '}
+              will not decrypt there. Encrypt asks you to confirm.
+            </p>
+          )}
         </form>
+        <AlertDialog.Root
+          open={confirmingOverride}
+          onOpenChange={(o) => !encrypt.isPending && setConfirmingOverride(o)}
+        >
+          <AlertDialog.Portal>
+            <AlertDialog.Overlay className="overlay" />
+            <AlertDialogContent className="dialog">
+              <AlertDialog.Title className="dialog-title">
+                Encrypt with a scheme the gateway cannot decrypt?
+              </AlertDialog.Title>
+              <AlertDialog.Description className="muted">
+                The gateway advertises {key?.padding} for this key; you chose{' '}
+                {effectiveScheme ? PADDING_OF[effectiveScheme] : ''}. The body will not decrypt there. The
+                override is recorded in the audit log.
+              </AlertDialog.Description>
+              <DialogActions
+                kind="alert"
+                pending={encrypt.isPending}
+                action={{
+                  label: 'Encrypt anyway',
+                  pendingLabel: 'Encrypting…',
+                  tone: 'danger',
+                  type: 'button',
+                  onClick: () => encrypt.mutate(true),
+                }}
+              />
+            </AlertDialogContent>
+          </AlertDialog.Portal>
+        </AlertDialog.Root>
 
         {encrypt.isError && <ConsoleError error={encrypt.error} />}
         {encrypt.data && <EncryptResult result={encrypt.data} />}

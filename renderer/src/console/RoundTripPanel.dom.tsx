@@ -39,6 +39,10 @@ export function RoundTripPanel() {
         profileId: chosen!.id,
         fields: Object.fromEntries(given),
         legs: [...wanted],
+        // What Compose encrypted with, not the profile's scheme.
+        ...(shared.composed
+          ? { scheme: shared.composed.scheme, overrideScheme: shared.composed.overrideScheme }
+          : {}),
       }),
     onSettled: () => void queryClient.invalidateQueries({ queryKey: consoleKeys.history }),
   });

@@ -2,6 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useSyncExternalStore, type ReactNode } from 'react';
 import type { ComposeFieldName, ComposeFields } from '../../../shared/console/compose.std';
 import type { GatewayProfileView } from '../../../shared/contract.std';
+import type { ConsoleScheme } from '../../../shared/contract/console.std';
 import { asMkmError, mkm } from '../api.dom';
 import { gatewayKeys } from '../gateway/format.dom';
 import { ErrorNotice, Loading, MaskedField } from '../ui/bits.dom';
@@ -15,9 +16,11 @@ import './console.css';
 interface ConsoleState {
   profileId: string | null;
   fields: ComposeFields;
+  /** How the payload was last encrypted (scheme, and whether a mismatch was overridden). */
+  composed: { scheme: ConsoleScheme; overrideScheme: boolean } | null;
 }
 
-let state: ConsoleState = { profileId: null, fields: {} };
+let state: ConsoleState = { profileId: null, fields: {}, composed: null };
 const listeners = new Set<() => void>();
 
 function setState(change: Partial<ConsoleState>): void {

@@ -3,6 +3,7 @@ import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/rea
 import { useId, useState, type ReactNode } from 'react';
 import type {
   GatewayMerchantKeyView,
+  GatewayPinConfirmation,
   GatewayProfileView,
   GatewayPublicKeyView,
   GatewayStatus,
@@ -197,12 +198,14 @@ function KeyFacts({ k, label }: { k: GatewayPublicKeyView; label: string }) {
 function PinnedKeyTitle({
   title,
   status,
+  confirmed,
   fetchLabel,
   fetching,
   onFetch,
 }: {
   title: string;
   status: 'none' | 'pinned' | 'rotation-pending';
+  confirmed: boolean;
   fetchLabel: string;
   fetching: boolean;
   onFetch: () => void;
@@ -210,7 +213,8 @@ function PinnedKeyTitle({
   return (
     <div className="card-title">
       <h3>{title}</h3>
-      {status === 'pinned' && <Badge tone="ok">pinned</Badge>}
+      {status === 'pinned' &&
+        (confirmed ? <Badge tone="ok">pinned</Badge> : <Badge tone="warn">pinned, unconfirmed</Badge>)}
       {status === 'rotation-pending' && <Badge tone="warn">rotation pending</Badge>}
       <button type="button" className="push-right" disabled={fetching} onClick={onFetch}>
         {fetching ? 'Fetching…' : fetchLabel}
@@ -237,6 +241,7 @@ function GatewayKeyCard({ profile, status, failure, onChange }: CardProps) {
       <PinnedKeyTitle
         title="Gateway public key"
         status={status.gatewayKey.status}
+        confirmed={!!pinned?.confirmed}
         fetchLabel="Fetch key"
         fetching={fetchKey.isPending}
         onFetch={() => fetchKey.mutate()}
@@ -257,7 +262,10 @@ function GatewayKeyCard({ profile, status, failure, onChange }: CardProps) {
         </div>
       )}
       {pinned ? (
-        <KeyFacts k={pinned} label="Pinned gateway key" />
+        <>
+          <KeyFacts k={pinned} label="Pinned gateway key" />
+          <PinConfirmation which="encryption" profile={profile} pinned={pinned} onDone={onChange} />
+        </>
       ) : (
         <p className="empty">
           No gateway key pinned yet. Fetch it, or import the PEM file the gateway gave you.
@@ -307,6 +315,133 @@ function GatewayKeyCard({ profile, status, failure, onChange }: CardProps) {
         </form>
       </details>
     </section>
+  );
+}
+
+/**
+ * The first pin's out-of-band check (issue 15 point 5): the pinned key is trusted on first sight
+ * until someone compares its fingerprint with the one the gateway operator reads out, and says
+ * who they are. Main checks the typed fingerprint against the pinned one (never this page).
+ */
+function PinConfirmation({
+  which,
+  profile,
+  pinned,
+  onDone,
+}: {
+  which: 'encryption' | 'signing';
+  profile: GatewayProfileView;
+  pinned: { spkiSha256: string; confirmed: GatewayPinConfirmation | null };
+  onDone: () => void;
+}) {
+  const ids = useId();
+  const [open, setOpen] = useState(false);
+  const [fingerprint, setFingerprint] = useState('');
+  const [by, setBy] = useState('');
+  const [role, setRole] = useState('');
+  const confirm = useMutation({
+    mutationFn: () =>
+      mkm().gateway.confirmPin({
+        profileId: profile.id,
+        key: which,
+        fingerprint,
+        by,
+        ...(role.trim() ? { role } : {}),
+      }),
+    onSuccess: () => setOpen(false),
+    onSettled: onDone,
+  });
+  const c = pinned.confirmed;
+  if (c) {
+    return (
+      <p className="muted small" data-testid={`pin-confirmed-${which}`}>
+        Fingerprint confirmed by {c.by}
+        {c.role ? ` (${c.role})` : ''} on {when(c.at)}.
+      </p>
+    );
+  }
+  const what = which === 'encryption' ? 'public key' : 'signing key';
+  return (
+    <div className="notice notice-warning" role="status" data-testid={`pin-unconfirmed-${which}`}>
+      <span>
+        <strong>Pinned, unconfirmed.</strong> This {what} was pinned on first sight; nobody has compared its
+        fingerprint with the gateway&apos;s yet. The compliance report counts it only once confirmed.
+      </span>
+      <AlertDialog.Root
+        open={open}
+        onOpenChange={(next) => {
+          if (confirm.isPending) return;
+          setOpen(next);
+          if (!next) confirm.reset();
+        }}
+      >
+        <AlertDialog.Trigger asChild>
+          <button type="button" className="push-right">
+            Confirm fingerprint…
+          </button>
+        </AlertDialog.Trigger>
+        <AlertDialog.Portal>
+          <AlertDialog.Overlay className="overlay" />
+          <AlertDialogContent className="dialog">
+            <form
+              onSubmit={(e) => {
+                e.preventDefault();
+                confirm.mutate();
+              }}
+            >
+              <AlertDialog.Title className="dialog-title">
+                Confirm the gateway&apos;s {what} of “{profile.name}”
+              </AlertDialog.Title>
+              <AlertDialog.Description className="muted">
+                Ask the gateway operator to read out the fingerprint of its {what} through another channel
+                (phone, their portal), and type it below. It must be the one pinned here:
+              </AlertDialog.Description>
+              <p className="gw-fp" data-testid="pin-fingerprint">
+                {fpGroups(pinned.spkiSha256)}
+              </p>
+              <div className="field">
+                <label htmlFor={`${ids}-fp`}>Fingerprint read out by the gateway operator</label>
+                <input
+                  id={`${ids}-fp`}
+                  className="gw-fp"
+                  spellCheck={false}
+                  autoComplete="off"
+                  value={fingerprint}
+                  maxLength={160}
+                  onChange={(e) => setFingerprint(e.target.value)}
+                />
+              </div>
+              <div className="field">
+                <label htmlFor={`${ids}-by`}>Your name</label>
+                <input id={`${ids}-by`} value={by} maxLength={128} onChange={(e) => setBy(e.target.value)} />
+              </div>
+              <div className="field">
+                <label htmlFor={`${ids}-role`}>Your role (optional)</label>
+                <input
+                  id={`${ids}-role`}
+                  value={role}
+                  maxLength={128}
+                  placeholder="key custodian"
+                  onChange={(e) => setRole(e.target.value)}
+                />
+              </div>
+              {confirm.error && <ErrorNotice error={confirm.error} />}
+              <DialogActions
+                kind="alert"
+                pending={confirm.isPending}
+                action={{
+                  label: 'Confirm: the fingerprints match',
+                  pendingLabel: 'Confirming…',
+                  tone: 'primary',
+                  type: 'submit',
+                  disabled: fingerprint.trim().length < 64 || !by.trim(),
+                }}
+              />
+            </form>
+          </AlertDialogContent>
+        </AlertDialog.Portal>
+      </AlertDialog.Root>
+    </div>
   );
 }
 
@@ -418,6 +553,7 @@ function SigningKeyCard({ profile, status, failure, onChange }: CardProps) {
       <PinnedKeyTitle
         title="Gateway signing key"
         status={status.signingKey.status}
+        confirmed={!!pinned?.confirmed}
         fetchLabel="Fetch signing key"
         fetching={fetchKey.isPending}
         onFetch={() => fetchKey.mutate()}
@@ -456,6 +592,9 @@ function SigningKeyCard({ profile, status, failure, onChange }: CardProps) {
             ]),
           ]}
         />
+      ) : null}
+      {pinned ? (
+        <PinConfirmation which="signing" profile={profile} pinned={pinned} onDone={onChange} />
       ) : (
         <p className="empty">
           No signing key pinned yet: key sets cannot be checked. Fetch it (the next sync does), or import its

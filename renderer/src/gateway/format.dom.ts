@@ -1,9 +1,7 @@
 import type { MkmErrorShape } from '../../../shared/errors.std';
 
 /** A SHA-256 fingerprint in groups of four hex digits, so two can be compared by eye. */
-export function fpGroups(hex: string): string {
-  return (hex.toLowerCase().match(/.{1,4}/g) ?? []).join(' ');
-}
+export { groupFingerprint as fpGroups } from '../../../shared/formats/fingerprint.std';
 
 export function when(iso: string | null | undefined): string {
   return iso ? new Date(iso).toLocaleString() : 'never';

@@ -51,6 +51,35 @@ describe.runIf(softHsmAvailable())('sealed state files', () => {
     expect(await encrypt()).toBe('ok');
   });
 
+  it('a swapped pinned gateway key cannot be confirmed as a first pin: its seal is checked first', async () => {
+    const file = join(rig.dataDir, 'gateway', `gateway-${rig.profileId}.json`);
+    const original = readFileSync(file, 'utf8');
+    const state = JSON.parse(original) as { gatewayKey: { pinned: { pem: string; spkiSha256: string } } };
+    const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    const fingerprint = createHash('sha256')
+      .update(attacker.export({ type: 'spki', format: 'der' }))
+      .digest('hex');
+    state.gatewayKey.pinned.pem = attacker.export({ type: 'spki', format: 'pem' }).toString();
+    state.gatewayKey.pinned.spkiSha256 = fingerprint;
+    writeFileSync(file, JSON.stringify(state, null, 2) + '\n');
+    const confirm = (fp: string) =>
+      rig.call('gateway.confirmPin', {
+        profileId: rig.profileId,
+        key: 'encryption',
+        fingerprint: fp,
+        by: 'A. Admin',
+      });
+    const refused = await confirm(fingerprint);
+    expect(!refused.ok && refused.error.code).toBe('STATE_TAMPERED');
+    writeFileSync(file, original);
+    const genuine = (JSON.parse(original) as { gatewayKey: { pinned: { spkiSha256: string } } }).gatewayKey
+      .pinned.spkiSha256;
+    const ok = await confirm(genuine);
+    expect(ok.ok, JSON.stringify(ok)).toBe(true);
+    // The confirmation is written into the sealed file and sealed with it: still used.
+    expect(await rig.code('console.encrypt', { profileId: rig.profileId, fields: CARD })).toBe('ok');
+  });
+
   it('with no token logged in the pinned key is not vouched for: log in to check it', async () => {
     await rig.ok('tokens.logout', { slotId: rig.token.slotId });
     const refused = await rig.call('console.encrypt', { profileId: rig.profileId, fields: CARD });

@@ -77,10 +77,57 @@ describe.runIf(softHsmAvailable())('console channels', () => {
     expect(amex.masked.number).toBe('378282•••••0005');
   });
 
+  it('a scheme the gateway cannot decrypt is refused (SCHEME_MISMATCH) unless overridden, and the override is audited', async () => {
+    const request = {
+      profileId: rig.profileId,
+      scheme: 'paytrace',
+      fields: { number: PAN, expiration: '12/30', csc: CVV },
+    };
+    expect(await rig.code('console.encrypt', request)).toBe('SCHEME_MISMATCH');
+    const r = await rig.ok<ConsoleEncryptResult>('console.encrypt', { ...request, overrideScheme: true });
+    expect(r.padding).toBe('RSAES-PKCS1-V1_5');
+    const { entries } = await rig.ok<{
+      entries: { action: string; result: string; details: Record<string, unknown> }[];
+    }>('audit.query', {});
+    const encrypts = entries.filter((e) => e.action === 'console.encrypt' && e.details.scheme === 'paytrace');
+    expect(encrypts.map((e) => [e.result, e.details.overrideScheme])).toEqual(
+      expect.arrayContaining([
+        ['SCHEME_MISMATCH', false],
+        ['ok', true],
+      ]),
+    );
+  });
+
+  it("the round trip verifies the scheme composed, not the profile's: refused without the override, PKCS#1 v1.5 with it", async () => {
+    const refused = await rig.ok<ConsoleVerifyResult>('console.verify', {
+      profileId: rig.profileId,
+      fields: { number: PAN },
+      legs: ['cse'],
+      scheme: 'paytrace',
+    });
+    expect(refused.cse!.error?.code).toBe('SCHEME_MISMATCH');
+    const r = await rig.ok<ConsoleVerifyResult>('console.verify', {
+      profileId: rig.profileId,
+      fields: { number: PAN },
+      legs: ['cse'],
+      scheme: 'paytrace',
+      overrideScheme: true,
+    });
+    expect(r.cse!.padding).toBe('RSAES-PKCS1-V1_5');
+    expect(r.cse!.rows[0]).toMatchObject({ received: true, last4: '1111', ok: true });
+    const profiles = await rig.ok<ConsoleVerifyResult>('console.verify', {
+      profileId: rig.profileId,
+      fields: { number: PAN },
+      legs: ['cse'],
+    });
+    expect(profiles.cse!.padding).toBe('RSAES-OAEP-SHA256');
+  });
+
   it('PayTrace scheme: the body decrypts with openssl (PKCS#1 v1.5) and node-forge, full modulus length, standard base64', async () => {
     const r = await rig.ok<ConsoleEncryptResult>('console.encrypt', {
       profileId: rig.profileId,
       scheme: 'paytrace',
+      overrideScheme: true,
       fields: { number: '4111 1111 1111 1111', expiration: '12/30', csc: CVV },
       amount: '10.50',
     });

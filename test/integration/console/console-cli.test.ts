@@ -98,6 +98,16 @@ afterAll(async () => {
 });
 
 describe.runIf(softHsmAvailable())('mkm console', () => {
+  it('encrypt with a scheme the gateway cannot decrypt fails with SCHEME_MISMATCH without --override-scheme', async () => {
+    const r = await mkmStdin(
+      ['console', 'encrypt', '--scheme', 'paytrace', '--field', 'number=-'],
+      `${PAN}\n`,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot decrypt RSAES-PKCS1-V1_5.*\[SCHEME_MISMATCH\]/);
+    expect(r.stdout).toBe('');
+  });
+
   it('encrypt reads the card number from stdin and the CVV from the environment; the body decrypts with node-forge', async () => {
     const r = await mkmStdin(
       [
@@ -106,6 +116,7 @@ describe.runIf(softHsmAvailable())('mkm console', () => {
         'encrypt',
         '--scheme',
         'paytrace',
+        '--override-scheme',
         '--field',
         'number=-',
         '--field',
@@ -138,7 +149,7 @@ describe.runIf(softHsmAvailable())('mkm console', () => {
 
   it('encrypt --curl prints a curl line with a placeholder token; a bad field name is a usage error (exit 2)', async () => {
     const r = await mkmStdin(
-      ['console', 'encrypt', '--field', 'number=-', '--field', 'exp=11/29', '--curl'],
+      ['console', 'encrypt', '--scheme', 'oaep', '--field', 'number=-', '--field', 'exp=11/29', '--curl'],
       `${PAN}\n`,
     );
     expect(r.code, r.stderr).toBe(0);

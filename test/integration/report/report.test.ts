@@ -367,7 +367,7 @@ describe('gateway key-exchange evidence against the sandbox gateway', () => {
   }, CLI_TIMEOUT);
 
   it(
-    'shows the pinned gateway key fingerprint and the registered transport key; 3.7.2 is met',
+    'shows the pinned gateway key fingerprint and the registered transport key; 3.7.2 is met only once the first pin is confirmed',
     async () => {
       const add = await cli(
         [
@@ -422,11 +422,85 @@ describe('gateway key-exchange evidence against the sandbox gateway', () => {
           },
         ],
       });
-      const q = req(report, '3.7.2');
+      // Pinned on first sight, nobody compared it with the gateway's yet: not met, and why.
+      const unconfirmed = req(report, '3.7.2');
+      expect(unconfirmed.status).toBe('attention');
+      expect(unconfirmed.why.join(' ')).toMatch(/encryption key is pinned but unconfirmed/);
+      expect(unconfirmed.why.join(' ')).toContain('mkm gateway confirm-pin sandbox');
+      // Registering pinned the key-set signing key too (contract 1.1): both wait for a person.
+      expect(report.evidence.gateway.profiles[0]!.pins).toEqual([
+        { key: 'encryption', fingerprint: pinned, confirmed: null },
+        { key: 'signing', fingerprint: sandbox.fingerprints().signing, confirmed: null },
+      ]);
+      const status = await cli(['gateway', 'status'], USER_PIN);
+      expect(status.stdout).toMatch(/UNCONFIRMED: compare [0-9a-f]{4} [0-9a-f]{4} /);
+
+      // A fingerprint that is not the pinned one confirms nothing.
+      const readOut = sandbox.fingerprints().encryption;
+      const other = `${readOut.slice(0, 60)}${readOut.endsWith('0000') ? '1111' : '0000'}`;
+      const wrong = await cli(
+        ['gateway', 'confirm-pin', '--fingerprint', other, '--by', 'A. Admin'],
+        USER_PIN,
+      );
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toMatch(/\[PIN_FINGERPRINT_MISMATCH\]\n$/);
+      const still = JSON.parse((await cli(['--json', 'report', 'pci'], USER_PIN)).stdout) as PciReport;
+      expect(req(still, '3.7.2').status).toBe('attention');
+
+      // The one the gateway's operator reads out, typed in groups as read, by a named person.
+      const grouped = (readOut.match(/.{4}/g) ?? []).join(' ');
+      const confirmed = await cli(
+        [
+          'gateway',
+          'confirm-pin',
+          'sandbox',
+          '--fingerprint',
+          grouped,
+          '--by',
+          'A. Admin',
+          '--role',
+          'key custodian',
+        ],
+        USER_PIN,
+      );
+      expect(confirmed.code, confirmed.stderr).toBe(0);
+      expect(confirmed.stdout).toMatch(/fingerprint confirmed by A\. Admin \(key custodian\)/);
+      const halfway = JSON.parse((await cli(['--json', 'report', 'pci'], USER_PIN)).stdout) as PciReport;
+      expect(req(halfway, '3.7.2').status).toBe('attention');
+      expect(req(halfway, '3.7.2').why.join(' ')).toMatch(/key-set signing key is pinned but unconfirmed/);
+      const signing = await cli(
+        [
+          'gateway',
+          'confirm-pin',
+          '--key',
+          'signing',
+          '--fingerprint',
+          `sha256:${sandbox.fingerprints().signing}`,
+          '--by',
+          'B. Custodian',
+        ],
+        USER_PIN,
+      );
+      expect(signing.code, signing.stderr).toBe(0);
+
+      const after = JSON.parse((await cli(['--json', 'report', 'pci'], USER_PIN)).stdout) as PciReport;
+      const q = req(after, '3.7.2');
       expect(q.status).toBe('met');
       expect(q.facts.find((f) => f.label === 'Gateway “Sandbox”')?.value).toContain(
         `pinned SHA-256 ${pinned}`,
       );
+      expect(q.facts.find((f) => f.label === 'Gateway “Sandbox” encryption key')?.value).toMatch(
+        /confirmed by A\. Admin \(key custodian\)/,
+      );
+      // Audited with who confirmed it; the refused attempt too.
+      const audit = await cli(['--json', 'audit', 'export', '--format', 'json'], USER_PIN);
+      const entries = (
+        JSON.parse(audit.stdout) as { action: string; result: string; details?: Record<string, unknown> }[]
+      ).filter((e) => e.action === 'gateway.gateway-key.pin-confirmed');
+      expect(entries.map((e) => [e.result, e.details?.confirmedBy])).toEqual([
+        ['PIN_FINGERPRINT_MISMATCH', 'A. Admin'],
+        ['ok', 'A. Admin'],
+      ]);
       expect(findSecrets([dataDir], [USER_PIN, GW_PASSWORD])).toEqual([]);
     },
     CLI_TIMEOUT,

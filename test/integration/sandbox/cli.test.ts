@@ -60,6 +60,10 @@ describe('npm run sandbox (cli.main.ts)', () => {
     const [, url, port, pin] = m!;
     expect(await servedPin(Number(port))).toBe(pin);
     expect(stderr()).toMatch(/demo.*demo/);
+    // Its operator's read-out for a merchant confirming a first pin (issue 15 point 5).
+    expect(stderr()).toMatch(
+      /key fingerprints for a first pin: encryption sha256:([0-9a-f]{4} ){15}[0-9a-f]{4}; signing sha256:/,
+    );
 
     const caPem = readFileSync(join(dir, 'tls-cert.pem'), 'utf8');
     const target = { url: url!, caPem, pin: pin! };

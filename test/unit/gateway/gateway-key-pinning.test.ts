@@ -140,3 +140,61 @@ function readPinnedPem(stateDir: string): string {
   };
   return state.gatewayKey.pinned.pem;
 }
+
+describe('the first pin of a gateway key, confirmed by its fingerprint (issue 15 point 5)', () => {
+  it('is unconfirmed until a named person gives the pinned fingerprint; a different one confirms nothing', async () => {
+    const { client, audit, stateDir } = makeClient();
+    const first = await client.importGatewayKeyPem(pem());
+    const fp = first.pinned!.spkiSha256;
+    expect(first.pinned!.confirmed).toBeNull();
+
+    const other = `${fp.slice(0, 63)}${fp.endsWith('0') ? '1' : '0'}`;
+    const refused = await client.confirmGatewayKeyPin(other, 'A. Admin', null).catch((e: unknown) => e);
+    expect((refused as { code?: string }).code).toBe('PIN_FINGERPRINT_MISMATCH');
+    expect(client.gatewayKeyStatus().pinned!.confirmed).toBeNull();
+    expect(audit.at(-1)).toMatchObject({ action: 'gateway-key.pin-confirmed', result: 'refused' });
+
+    // As read out: in groups, with a prefix, in capitals.
+    const spoken = `SHA256:${(fp.toUpperCase().match(/.{4}/g) ?? []).join(' ')}`;
+    const ok = await client.confirmGatewayKeyPin(spoken, 'A. Admin', 'key custodian');
+    expect(ok.pinned!.confirmed).toMatchObject({ by: 'A. Admin', role: 'key custodian' });
+    // In the (sealed) state file, so it survives a restart and a swap of it is caught.
+    const state = JSON.parse(readFileSync(join(stateDir, 'gateway-paytrace.json'), 'utf8')) as {
+      gatewayKey: { pinned: { confirmed: { by: string } } };
+    };
+    expect(state.gatewayKey.pinned.confirmed.by).toBe('A. Admin');
+    expect(audit.at(-1)).toMatchObject({
+      action: 'gateway-key.pin-confirmed',
+      result: 'ok',
+      fingerprint: fp,
+      confirmedBy: 'A. Admin',
+      confirmedRole: 'key custodian',
+    });
+
+    // A rotation's new key starts unconfirmed again.
+    const next = await client.importGatewayKeyPem(pem());
+    const rotated = await client.confirmGatewayKeyRotation(next.pending!.spkiSha256);
+    expect(rotated.pinned!.confirmed).toBeNull();
+  });
+
+  it('refuses to confirm when nothing is pinned, or without a name', async () => {
+    const { client } = makeClient();
+    expect(
+      (
+        (await client.confirmGatewayKeyPin('ab'.repeat(32), 'A', null).catch((e: unknown) => e)) as {
+          code: string;
+        }
+      ).code,
+    ).toBe('NOT_FOUND');
+    const first = await client.importGatewayKeyPem(pem());
+    expect(
+      (
+        (await client
+          .confirmGatewayKeyPin(first.pinned!.spkiSha256, '  ', null)
+          .catch((e: unknown) => e)) as {
+          code: string;
+        }
+      ).code,
+    ).toBe('VALIDATION');
+  });
+});

@@ -66,6 +66,13 @@ export function evidenceFor(
           name: 'Sandbox',
           pinnedFingerprint: 'ab'.repeat(32),
           keyStatus: 'pinned',
+          pins: [
+            {
+              key: 'encryption',
+              fingerprint: 'ab'.repeat(32),
+              confirmed: { by: 'Ann', role: 'key custodian', at: '2026-01-02T09:05:00.000Z' },
+            },
+          ],
           merchantKeysActive: 1,
           lastSync: { at: '2026-01-02T09:00:00.000Z', ok: true },
         },

@@ -198,4 +198,43 @@ describe('PCI statuses from the evidence, with an injected clock', () => {
       expect(statusOf(r, id).why[0]).toMatch(/No managed keys yet/);
     }
   });
+
+  it('3.7.2 is met only when every pinned gateway key (encryption and signing) was confirmed by a named person', () => {
+    const base = evidenceFor(oneKey().data, BEFORE_END);
+    const profile = base.gateway.profiles[0]!;
+    const confirmed = profile.pins[0]!;
+    const withSigning = (signingConfirmed: boolean) =>
+      reportFor({
+        ...base,
+        gateway: {
+          ...base.gateway,
+          profiles: [
+            {
+              ...profile,
+              pins: [
+                confirmed,
+                {
+                  key: 'signing',
+                  fingerprint: 'cd'.repeat(32),
+                  confirmed: signingConfirmed
+                    ? { by: 'Bob', role: null, at: '2026-01-03T10:00:00.000Z' }
+                    : null,
+                },
+              ],
+            },
+          ],
+        },
+      });
+    expect(statusOf(withSigning(true), '3.7.2').status).toBe('met');
+    const unconfirmed = statusOf(withSigning(false), '3.7.2');
+    expect(unconfirmed.status).toBe('attention');
+    expect(unconfirmed.why).toEqual([
+      expect.stringMatching(
+        /^Gateway “Sandbox”: its key-set signing key is pinned but unconfirmed .*--key signing/,
+      ),
+    ]);
+    expect(unconfirmed.facts.find((f) => f.label === 'Gateway “Sandbox” key-set signing key')?.value).toBe(
+      `SHA-256 ${'cd'.repeat(32)} pinned, unconfirmed`,
+    );
+  });
 });
