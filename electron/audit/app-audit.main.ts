@@ -7,7 +7,7 @@ import {
   type AuditMapTools,
   type Envelope,
 } from '../../shared/contract-kit.std';
-import { MkmError, toErrorShape, type MkmErrorShape } from '../../shared/errors.std';
+import { MkmError, toErrorShape, type ErrorCode, type MkmErrorShape } from '../../shared/errors.std';
 import type { Logger } from '../core/logger.main';
 import type { EventBus } from '../core/registry.main';
 import type { TokensService } from '../hsm/tokens.main';
@@ -155,6 +155,7 @@ export class AppAudit {
         actor: { osUser: currentOsUser(), token: null },
         logger: this.options.logger,
         clock: this.clock,
+        onSealResult: (error) => this.sealResult(error),
       });
       // Opened late (another process held it): take on the token a login already attached.
       if (this.sealer) this.log.setSealer(this.sealer);
@@ -316,6 +317,7 @@ export class AppAudit {
     if (this.damaged) return;
     this.log?.setActor({ token: this.actorToken });
     this.log?.setSealer(this.sealer);
+    this.options.events.emit('state.changed', { what: 'seal' });
     // Seal what came before the login now: the token's head is current when the login returns.
     await this.log
       ?.seal()
@@ -484,6 +486,22 @@ export class AppAudit {
     this.actorToken = null;
     this.log?.setSealer(null);
     this.log?.setActor({ token: null });
+    this.options.events.emit('state.changed', { what: 'seal' });
+  }
+
+  /**
+   * Sealing stopped working (the code) or works again (null): recorded, since entries now stay
+   * unsealed, and announced, so no screen keeps saying they are sealed.
+   */
+  private sealResult(error: ErrorCode | null): void {
+    const unsealed = this.log?.status().unsealed ?? 0;
+    if (error) {
+      this.options.logger.warn('audit sealing failed', { code: error, unsealed });
+      this.record({ action: 'audit.seal.failed', result: error, details: { unsealed } });
+    } else {
+      this.record({ action: 'audit.seal.resumed', result: 'ok' });
+    }
+    this.options.events.emit('state.changed', { what: 'seal' });
   }
 
   status() {
@@ -503,6 +521,7 @@ export class AppAudit {
       error: this.openError?.code ?? null,
       held: this.pending.length,
       sealing: this.sealer !== null,
+      sealError: (this.sealer && this.log?.status().lastSealError) || null,
       unavailable: shown,
       ...(this.log ? { log: this.log.status() } : {}),
     };

@@ -11,6 +11,7 @@ import { dueReasonText, DUE_TONES, day, STATE_TONES } from '../lifecycle/format.
 import { lifecycleKeys, useDue, useManagedKeys } from '../lifecycle/queries.dom';
 import { tokenLabel, useTokens } from '../tokens/TokenContext.dom';
 import { Badge, DemoBadge, ErrorNotice, Loading } from '../ui/bits.dom';
+import { sealWords } from '../../../shared/wording.std';
 import './dashboard.css';
 
 export type DashboardTarget = 'tokens' | 'keys' | 'gateway' | 'audit';
@@ -308,6 +309,7 @@ function AuditCard({ go }: { go: (t: DashboardTarget) => void }) {
   else if (status.isPending) body = <Loading />;
   else {
     const s = status.data;
+    const seal = sealWords(s);
     body = !s.open ? (
       <p role="alert" className="notice notice-error">
         <span>
@@ -316,16 +318,9 @@ function AuditCard({ go }: { go: (t: DashboardTarget) => void }) {
         </span>
       </p>
     ) : (
-      <p>
-        <Badge tone="ok">Recording</Badge>{' '}
-        {s.sealing ? (
-          <Badge tone="ok">Sealed on the token</Badge>
-        ) : (
-          <>
-            <Badge tone="warn">Not sealing</Badge>{' '}
-            <span className="muted small">New entries are sealed after the next login.</span>
-          </>
-        )}
+      <p data-testid="dash-seal">
+        <Badge tone="ok">Recording</Badge> <Badge tone={seal.tone}>{seal.label}</Badge>{' '}
+        {seal.note && <span className="muted small">{seal.note}</span>}
       </p>
     );
   }
