@@ -15,6 +15,7 @@ export function keyTypeName(keyType: string | null | undefined): string {
     aes: 'AES',
     'generic-secret': 'HMAC',
     'sha256-hmac': 'HMAC',
+    hmac: 'HMAC',
     rsa: 'RSA',
     ec: 'EC',
     des3: 'DES3',
@@ -26,6 +27,21 @@ export function keyTypeName(keyType: string | null | undefined): string {
 export function keyTypeText(keyType: string | null | undefined, bits?: number | null): string {
   const name = keyTypeName(keyType);
   return bits && keyType ? `${name}-${bits}` : name;
+}
+
+/**
+ * A key's usages as a person reads them. An AES key's CKA_SIGN exists only for its AES-CMAC key
+ * check value (a token computes CMAC with C_Sign): it is named `kcv`, so a data key does not read
+ * as a signing key.
+ */
+export function usageNames(usages: readonly string[], keyType: string | null | undefined): string[] {
+  return usages.map((u) => (u === 'sign' && keyType === 'aes' ? 'kcv' : u));
+}
+
+/** mkm's own key types (`aes-256`, `hmac-256`, `rsa-2048`) the same way: `AES-256`, `HMAC-256`. */
+export function managedTypeText(type: string): string {
+  const match = /^([a-z0-9]+?)-(\d+)$/.exec(type);
+  return match ? `${keyTypeName(match[1])}-${match[2]}` : keyTypeName(type);
 }
 
 /** A managed key's version as a person names it (the internal label stays for machines). */
@@ -55,4 +71,24 @@ export function sealWords(status: { sealing: boolean; sealError?: string | null 
     };
   }
   return { tone: 'ok', label: 'Sealed on the token', note: null };
+}
+
+/**
+ * What differs between the confirmation a person typed and the one asked for (`data key v2`),
+ * in one sentence; null when they match exactly.
+ */
+export function confirmationMismatch(expected: string, typed: string): string | null {
+  if (typed === expected) return null;
+  if (typed.length === 0) return `Type “${expected}” to confirm.`;
+  if (typed.trim() === expected) return 'Remove the spaces before or after the name.';
+  if (typed.toLowerCase() === expected.toLowerCase())
+    return `Upper and lower case differ: type “${expected}” exactly.`;
+  const want = /^(.*) v(\d+)$/.exec(expected);
+  const got = /^(.*?)\s*v?(\d+)$/.exec(typed.trim());
+  if (want && got && got[1] === want[1] && got[2] !== want[2])
+    return `The version differs: this is v${want[2]}, you typed v${got[2]}.`;
+  if (want && typed.trim() === want[1]) return `Add the version: “${expected}”.`;
+  if (want && got && got[2] === want[2] && got[1] !== want[1])
+    return `The key name differs: it is “${want[1]}”.`;
+  return `That is not “${expected}”.`;
 }

@@ -5,6 +5,7 @@ import { MkmError } from '../../shared/errors.std';
 import { checkDestination } from '../core/destination.main';
 import { addCommands } from './context.cli';
 import { loggedInSlot } from './tokens.cli';
+import { formatKcv } from '../../shared/wording.std';
 
 /**
  * `mkm audit verify`, `mkm audit export` and `mkm audit recover`. With MKM_PIN set, verify logs
@@ -68,7 +69,7 @@ Exit status:
       ctx.out.result(
         r,
         () =>
-          `new audit key ${r.key.id} (KCV ${r.key.kcv}); ${r.replaced.id} (KCV ${r.replaced.kcv}) stays to verify its seals`,
+          `new audit key ${r.key.id} (KCV ${formatKcv(r.key.kcv)}); ${r.replaced.id} (KCV ${formatKcv(r.replaced.kcv)}) stays to verify its seals`,
       );
     });
 

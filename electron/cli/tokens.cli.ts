@@ -4,6 +4,7 @@ import { KeyTypeSchema, KeyPurposeSchema } from '../../shared/tokens.std';
 import { MkmError } from '../../shared/errors.std';
 import { addCommands, type CliContext } from './context.cli';
 import { readPin } from './pin.cli';
+import { formatKcv, keyTypeName, usageNames } from '../../shared/wording.std';
 
 /**
  * Token and key commands: `mkm tokens`, `mkm login-test`, `mkm capabilities`, `mkm keys ...`.
@@ -84,7 +85,7 @@ function objectLine(o: ObjectInfo): string {
   const attrs = [o.sensitive && 'sensitive', o.extractable === false && 'non-extractable']
     .filter(Boolean)
     .join(' ');
-  return `${o.id.padEnd(34)} ${o.class.padEnd(7)} ${(o.keyType ?? '-').padEnd(14)} ${String(o.bits ?? '-').padStart(5)}  ${o.label}  [${o.usages.join(',')}] ${attrs}`;
+  return `${o.id.padEnd(34)} ${o.class.padEnd(7)} ${(o.keyType ? keyTypeName(o.keyType) : '-').padEnd(14)} ${String(o.bits ?? '-').padStart(5)}  ${o.label}  [${usageNames(o.usages, o.keyType).join(',')}] ${attrs}`;
 }
 
 addCommands((program, context) => {
@@ -206,7 +207,7 @@ addCommands((program, context) => {
         ctx.out.result(
           key,
           () =>
-            `generated ${key.type} "${key.label}" id ${key.id}${key.kcv ? `  kcv ${key.kcv.kcv} (${key.kcv.method})` : ''}${key.spkiSha256 ? `  spki-sha256 ${key.spkiSha256}` : ''}${key.widerUsage?.length ? `\nwider usage accepted (recorded in the audit log): ${key.widerUsage.join(', ')}` : ''}`,
+            `generated ${key.type} "${key.label}" id ${key.id}${key.kcv ? `  KCV ${formatKcv(key.kcv.kcv)} (${key.kcv.method})` : ''}${key.spkiSha256 ? `  spki-sha256 ${key.spkiSha256}` : ''}${key.widerUsage?.length ? `\nwider usage accepted (recorded in the audit log): ${key.widerUsage.join(', ')}` : ''}`,
         );
       },
     );
@@ -247,7 +248,7 @@ addCommands((program, context) => {
       const slot = await loggedInSlot(ctx);
       const [key] = await resolveKey(ctx, slot.slotId, ref, ['secret']);
       const kcv = await ctx.call('keys.kcv', { slotId: slot.slotId, id: key!.id });
-      ctx.out.result(kcv, () => `${kcv.kcv} (${kcv.method})`);
+      ctx.out.result(kcv, () => `${formatKcv(kcv.kcv)} (${kcv.method})`);
     });
 
   keys
