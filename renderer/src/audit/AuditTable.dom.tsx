@@ -101,7 +101,15 @@ export function AuditTable({
                   <div role="gridcell">
                     <Badge tone={resultTone(e.result)}>{e.result}</Badge>
                   </div>
-                  <div role="gridcell" className="small" title={e.key?.id}>
+                  <div
+                    role="gridcell"
+                    className="small"
+                    title={
+                      [versionNames.get(String(e.details?.versionId)), e.key?.id]
+                        .filter(Boolean)
+                        .join(' · ') || undefined
+                    }
+                  >
                     {versionNames.get(String(e.details?.versionId)) || keyText(e.key) || (
                       <span className="muted">—</span>
                     )}
