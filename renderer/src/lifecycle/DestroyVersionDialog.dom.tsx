@@ -3,6 +3,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { LifecycleKeyView, LifecycleVersionView } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
+import { AlertClose } from './AlertClose.dom';
 import { AlertDialogContent, DialogActions, ErrorNotice, shortId } from '../ui/bits.dom';
 import { useRefreshLifecycle } from './queries.dom';
 import { confirmationMismatch, versionName } from '../../../shared/wording.std';
@@ -70,13 +71,7 @@ export function DestroyVersionDialog({
                   tombstone.
                 </span>
               </p>
-              <div className="dialog-actions">
-                <AlertDialog.Cancel asChild>
-                  <button type="button" className="primary" autoFocus>
-                    Close
-                  </button>
-                </AlertDialog.Cancel>
-              </div>
+              <AlertClose />
             </>
           ) : step === 'type' ? (
             <form
