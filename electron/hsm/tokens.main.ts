@@ -562,7 +562,12 @@ export class TokensService {
   }
 }
 
-const LOGIN_METHODS: ReadonlySet<HsmMethodName> = new Set(['login', 'logout', 'initToken', 'initUserPin']);
+/**
+ * Announced as soon as the token answers. A login is announced by the app's login handler once
+ * the audit key is attached: refetching every view first would queue heavy reads (a key list of
+ * thousands) on the token ahead of the login's own work.
+ */
+const LOGIN_METHODS: ReadonlySet<HsmMethodName> = new Set(['logout', 'initToken', 'initUserPin']);
 
 function sameChoice(a: Choice, b: Choice): boolean {
   return a.path === b.path && a.demo === b.demo && a.libraryParameters === b.libraryParameters;
