@@ -145,6 +145,8 @@ export interface AuditStatusView {
     /** The one sentence to show, derived from the above. */
     summary: string;
   };
+  /** The code of the last seal's failure while sealing (entries stay unsealed); null when it worked. */
+  sealError: string | null;
   /** Set while actions that must be recorded are refused (AUDIT_UNAVAILABLE): why. */
   unavailable: { cause: string; reason: string } | null;
 }
@@ -956,6 +958,10 @@ export const contract = {
 export type Contract = typeof contract;
 export type MkmApi = ClientApi<Contract> & { readonly events: EventsApi };
 
+/** The app states main announces as `state.changed`: the library, logins, the audit seal, gateway sync. */
+export const STATE_DOMAINS = ['library', 'login', 'seal', 'sync'] as const;
+export type StateDomain = (typeof STATE_DOMAINS)[number];
+
 export const events = {
   'app.notice': z.strictObject({
     level: z.enum(['info', 'warning', 'error']),
@@ -976,7 +982,17 @@ export const events = {
   'tokens.connection': z.strictObject({ state: z.enum(['lost', 'restored', 'failed']), message: z.string() }),
   'tokens.loggedOut': z.strictObject({
     slotIds: z.array(z.number()),
-    reason: z.enum(['idle', 'connection']),
+    /** library-changed: another PKCS#11 library was chosen; the old one's logins ended with it. */
+    reason: z.enum(['idle', 'connection', 'library-changed']),
+  }),
+  /**
+   * Main's word that a piece of the app's state changed, whoever changed it (this page, another
+   * window, a direct service call): every view reading that state reads it again.
+   */
+  'state.changed': z.strictObject({
+    what: z.enum(STATE_DOMAINS),
+    slotId: z.number().optional(),
+    profileId: z.string().optional(),
   }),
   'gateway.rotationPending': z.strictObject({
     profileId: z.string(),

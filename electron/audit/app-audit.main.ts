@@ -7,7 +7,7 @@ import {
   type AuditMapTools,
   type Envelope,
 } from '../../shared/contract-kit.std';
-import { MkmError, toErrorShape, type MkmErrorShape } from '../../shared/errors.std';
+import { MkmError, toErrorShape, type ErrorCode, type MkmErrorShape } from '../../shared/errors.std';
 import type { Logger } from '../core/logger.main';
 import { describeHolder, processRole } from '../core/process-role.main';
 import type { EventBus } from '../core/registry.main';
@@ -163,6 +163,7 @@ export class AppAudit {
         actor: { osUser: currentOsUser(), token: null },
         logger: this.options.logger,
         clock: this.clock,
+        onSealResult: (error) => this.sealResult(error),
       });
       // Opened late (another process held it): take on the token a login already attached.
       if (this.sealer) this.log.setSealer(this.sealer);
@@ -368,6 +369,7 @@ export class AppAudit {
     if (this.damaged) return;
     this.log?.setActor({ token: this.actorToken });
     this.log?.setSealer(this.sealer);
+    this.options.events.emit('state.changed', { what: 'seal' });
     // Seal what came before the login now: the token's head is current when the login returns.
     await this.log
       ?.seal()
@@ -624,6 +626,22 @@ export class AppAudit {
     this.actorToken = null;
     this.log?.setSealer(null);
     this.log?.setActor({ token: null });
+    this.options.events.emit('state.changed', { what: 'seal' });
+  }
+
+  /**
+   * Sealing stopped working (the code) or works again (null): recorded, since entries now stay
+   * unsealed, and announced, so no screen keeps saying they are sealed.
+   */
+  private sealResult(error: ErrorCode | null): void {
+    const unsealed = this.log?.status().unsealed ?? 0;
+    if (error) {
+      this.options.logger.warn('audit sealing failed', { code: error, unsealed });
+      this.record({ action: 'audit.seal.failed', result: error, details: { unsealed } });
+    } else {
+      this.record({ action: 'audit.seal.resumed', result: 'ok' });
+    }
+    this.options.events.emit('state.changed', { what: 'seal' });
   }
 
   /** What seals the log now: the audit key's kind, or why the logged-in token cannot seal. */
@@ -678,6 +696,7 @@ export class AppAudit {
       held: this.pending.length,
       sealing: this.sealer !== null,
       seal: this.sealState(),
+      sealError: (this.sealer && this.log?.status().lastSealError) || null,
       unavailable: shown,
       ...(this.log ? { log: this.log.status() } : {}),
     };

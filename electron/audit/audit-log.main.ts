@@ -81,7 +81,7 @@ import { mkdir, open, readFile, readdir, rename, rm, truncate, writeFile } from 
 import type { FileHandle } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { MkmError, isErrorCode, toErrorShape } from '../../shared/errors.std';
+import { MkmError, isErrorCode, toErrorShape, type ErrorCode } from '../../shared/errors.std';
 import { redact } from '../../shared/redact.std';
 import { silentLogger } from '../core/logger.main';
 import type { Logger } from '../core/logger.main';
@@ -142,6 +142,11 @@ export interface AuditOpenOptions {
   /** fdatasync each batch (default true). Tests and benches may turn it off, never production. */
   durable?: boolean;
   logger?: Logger;
+  /**
+   * Told when sealing starts failing (the error code) or works again (null), once per change:
+   * the app records the failure and the UI shows it.
+   */
+  onSealResult?: (error: ErrorCode | null) => void;
 }
 
 export interface AuditAppend {
@@ -246,7 +251,8 @@ export class AuditLog {
   private flushTimer: NodeJS.Timeout | null = null;
   private sealTimer: NodeJS.Timeout | null = null;
   private sealing: Promise<number> | null = null;
-  private lastSealError: string | undefined;
+  private lastSealError: ErrorCode | undefined;
+  private readonly onSealResult: ((error: ErrorCode | null) => void) | undefined;
   private writeError: string | undefined;
   private accepting = true;
   private closing: Promise<void> | null = null;
@@ -277,6 +283,7 @@ export class AuditLog {
     this.durable = o.durable ?? true;
     this.flushMs = o.flushMs ?? 20;
     this.sealEntries = Math.max(1, o.sealEvery?.entries ?? 1000);
+    this.onSealResult = o.onSealResult;
     this.actor = checkActor(o.actor);
     this.lastSeq = init.lastSeq;
     this.lastHash = init.lastHash;
@@ -458,6 +465,8 @@ export class AuditLog {
     }
     const before = this.sealer;
     this.sealer = sealer;
+    // Another key (or none): the previous key's failure says nothing about this one.
+    if (sealer !== before) this.lastSealError = undefined;
     if (options.record ?? true) {
       const ref = sealer?.keyRef ?? before?.keyRef;
       this.append({
@@ -481,7 +490,7 @@ export class AuditLog {
       return await run;
     } catch (error) {
       // Whoever asked, status() says why the entries are still unsealed.
-      this.lastSealError = toErrorShape(error).code;
+      this.noteSeal(toErrorShape(error).code);
       throw error;
     } finally {
       if (this.sealing === run) this.sealing = null;
@@ -660,10 +669,21 @@ export class AuditLog {
     for (const w of ready) w.resolve();
   }
 
+  /** The last seal's outcome; the listener hears only changes (not every failed retry). */
+  private noteSeal(code: ErrorCode | undefined): void {
+    if (code === this.lastSealError) return;
+    this.lastSealError = code;
+    try {
+      this.onSealResult?.(code ?? null);
+    } catch (error) {
+      this.logger.warn('the seal listener failed', { error });
+    }
+  }
+
   private sealInBackground(): void {
     if (!this.sealer || this.sealing || !this.accepting) return;
     this.seal().catch((error: unknown) => {
-      this.lastSealError = toErrorShape(error).code;
+      this.noteSeal(toErrorShape(error).code);
       this.logger.warn('audit seal failed; entries stay unsealed until the token is back', {
         code: this.lastSealError,
         unsealed: this.unsealedEntries,
@@ -702,7 +722,7 @@ export class AuditLog {
     this.lastSeal = { seq: record.seq, through: last, head, mac: record.mac, offset: this.lastOffset };
     this.sealedThrough = last;
     this.unsealedEntries -= covered;
-    this.lastSealError = undefined;
+    this.noteSeal(undefined);
     if (sealer.recordHead && this.startHash) {
       await this.flush();
       await sealer.recordHead({
@@ -728,7 +748,7 @@ export class AuditLog {
         try {
           await this.seal();
         } catch (error) {
-          this.lastSealError = toErrorShape(error).code;
+          this.noteSeal(toErrorShape(error).code);
           this.logger.warn('audit log closed with unsealed entries', { code: this.lastSealError });
         }
       }

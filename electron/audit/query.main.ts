@@ -4,6 +4,7 @@ import { MkmError } from '../../shared/errors.std';
 import { readLines } from './line-reader.main';
 import { LOG_FILE, parseLine } from './record.main';
 import type { AuditEntryRecord } from './record.main';
+import { formatKcv } from '../../shared/wording.std';
 
 /**
  * Reading the log for people: the viewer's filters and the JSON/CSV exports. Reading is not
@@ -156,7 +157,8 @@ export function csvRow(e: AuditEntryRecord): string {
     e.actor.token?.label ?? '',
     e.action,
     e.key?.id ?? '',
-    e.key?.kcv ?? '',
+    // Read by people in a spreadsheet: the KCV as everywhere else they read one.
+    e.key?.kcv ? formatKcv(e.key.kcv) : '',
     e.key?.fingerprint ?? '',
     e.result,
     e.details ? JSON.stringify(e.details) : '',

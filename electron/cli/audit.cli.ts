@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
 import { checkDestination } from '../core/destination.main';
 import { loggedInSlot, needsNoLogin, type CommandInstaller, type CommandModule } from './context.cli';
+import { formatKcv } from '../../shared/wording.std';
 
 /**
  * `mkm audit verify`, `mkm audit export` and `mkm audit recover`. With MKM_PIN set, verify logs
@@ -69,7 +70,7 @@ Exit status:
       ctx.out.result(
         r,
         () =>
-          `new audit key ${r.key.id} (KCV ${r.key.kcv}); ${r.replaced.id} (KCV ${r.replaced.kcv}) stays to verify its seals`,
+          `new audit key ${r.key.id} (KCV ${formatKcv(r.key.kcv)}); ${r.replaced.id} (KCV ${formatKcv(r.replaced.kcv)}) stays to verify its seals`,
       );
     });
 

@@ -23,6 +23,7 @@ import {
 } from './context.cli';
 import { resolveProfile } from './gateway.cli';
 import { usage } from './output.cli';
+import { formatKcv, keyTypeName } from '../../shared/wording.std';
 
 /**
  * `mkm exchange ...`: signed exchange packages (.mkmx) between an air-gapped machine with the
@@ -62,7 +63,7 @@ function itemLine(i: ExchangeItemView): string {
     case 'public-key':
       return `public key            ${i.keyId}  "${i.label}"  rsa-${i.bits}${i.purpose ? ` ${i.purpose}` : ''}  spki-sha256 ${i.spkiSha256}`;
     case 'kcv':
-      return `key check value       ${i.keyId}  "${i.label}"  ${i.keyType}  kcv ${i.kcv} (${i.method})`;
+      return `key check value       ${i.keyId}  "${i.label}"  ${keyTypeName(i.keyType)}  KCV ${formatKcv(i.kcv)} (${i.method})`;
     case 'gateway-key':
       return `gateway public key    spki-sha256 ${i.spkiSha256}  ${i.padding}${i.gatewayKeyId ? `  key id ${i.gatewayKeyId}` : ''}  from profile ${i.profile.id} (${i.profile.baseUrl})`;
     case 'registration-receipt':

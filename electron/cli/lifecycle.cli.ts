@@ -10,6 +10,7 @@ import {
 } from '../../shared/contract.std';
 import { MkmError } from '../../shared/errors.std';
 import { loggedInSlot, type CliContext, type CommandModule } from './context.cli';
+import { formatKcv, managedTypeText, versionName } from '../../shared/wording.std';
 
 /**
  * Managed keys (the key lifecycle): `mkm lifecycle list`, `mkm keys list --state S` (delegates
@@ -23,7 +24,7 @@ const day = (iso: string | null) => (iso ? iso.slice(0, 10) : '-');
 function fingerprintText(v: LifecycleVersionView): string {
   if (!v.fingerprint) return '';
   return v.fingerprint.kind === 'kcv'
-    ? `kcv ${v.fingerprint.value} (${v.fingerprint.method})`
+    ? `KCV ${formatKcv(v.fingerprint.value)} (${v.fingerprint.method})`
     : `spki-sha256 ${v.fingerprint.value.slice(0, 16)}…`;
 }
 
@@ -46,7 +47,7 @@ export function versionLine(v: LifecycleVersionView): string {
 
 export function keyText(k: LifecycleKeyView): string {
   return [
-    `${k.name}  (${k.purpose}, ${k.type})  ${k.id}${k.rotating ? '  rotation in progress' : ''}`,
+    `${k.name}  (${k.purpose}, ${managedTypeText(k.type)})  ${k.id}${k.rotating ? '  rotation in progress' : ''}`,
     ...k.versions.map(versionLine),
   ].join('\n');
 }
@@ -70,15 +71,24 @@ export async function listManagedKeys(ctx: CliContext, state?: string): Promise<
   );
 }
 
-/** A version by its id, its label or its CKA_ID; a logical key name is refused with its versions. */
-async function resolveVersion(ctx: CliContext, ref: string): Promise<LifecycleVersionView> {
+/**
+ * A version by its name (`NAME vN`), id, label or CKA_ID; a logical key name is refused with its
+ * versions. Comes with its key's name, for what a person reads.
+ */
+async function resolveVersion(
+  ctx: CliContext,
+  ref: string,
+): Promise<LifecycleVersionView & { keyName: string }> {
   const keys = await ctx.call('lifecycle.list', {});
-  const versions = keys.flatMap((k) => k.versions);
+  const versions = keys.flatMap((k) => k.versions.map((v) => ({ ...v, keyName: k.name })));
   const wanted = ref.trim();
   const byId = versions.filter((v) => v.id === wanted.toLowerCase());
+  const byName = versions.filter((v) => versionName(v.keyName, v.version) === wanted);
   const matches = byId.length
     ? byId
-    : versions.filter((v) => v.label === wanted || (v.ckaId !== null && v.ckaId === wanted.toLowerCase()));
+    : byName.length
+      ? byName
+      : versions.filter((v) => v.label === wanted || (v.ckaId !== null && v.ckaId === wanted.toLowerCase()));
   if (matches.length === 1) return matches[0]!;
   if (matches.length > 1) {
     throw new MkmError(
@@ -91,7 +101,7 @@ async function resolveVersion(ctx: CliContext, ref: string): Promise<LifecycleVe
     throw new MkmError(
       'USAGE',
       `"${wanted}" is a logical key; name one of its versions: ${key.versions
-        .map((v) => `v${v.version} ${v.id} (${v.state})`)
+        .map((v) => `"${versionName(key.name, v.version)}" (${v.state})`)
         .join(', ')}.`,
     );
   }
@@ -209,14 +219,14 @@ export const commands: CommandModule['commands'] = {
         'destroy a managed key version (by version id, label or CKA_ID) on the token; the record stays as a tombstone',
       )
       .option('--yes', 'confirm the destruction')
-      .option('--confirm-label <label>', "the version's label, typed again")
+      .option('--confirm-label <name>', 'the version\'s name ("NAME vN"), typed again')
       .action(async (ref: string, opts: { yes?: boolean; confirmLabel?: string }) => {
         const ctx = context();
         const version = await resolveVersion(ctx, ref);
         if (!opts.yes || opts.confirmLabel === undefined) {
           throw new MkmError(
             'CONFIRMATION_REQUIRED',
-            `Destroying a key cannot be undone: add --yes and --confirm-label "${version.label}".`,
+            `Destroying a key cannot be undone: add --yes and --confirm-label "${versionName(version.keyName, version.version)}".`,
             { versionId: version.id },
           );
         }
@@ -228,7 +238,8 @@ export const commands: CommandModule['commands'] = {
         });
         ctx.out.result(
           destroyed,
-          () => `version v${destroyed.version} ${destroyed.id} is ${destroyed.state}`,
+          () =>
+            `${versionName(version.keyName, destroyed.version)} was destroyed on the token (id ${destroyed.id}); its record stays as a tombstone`,
         );
       });
 

@@ -3,6 +3,7 @@ import type { ObjectInfo, SlotSummary } from '../../shared/tokens.std';
 import { KeyTypeSchema, KeyPurposeSchema } from '../../shared/tokens.std';
 import { MkmError } from '../../shared/errors.std';
 import { loggedInSlot, resolveKey, resolveSlot, type CommandModule } from './context.cli';
+import { formatKcv, keyTypeName, usageNames } from '../../shared/wording.std';
 
 /**
  * Token and key commands: `mkm tokens`, `mkm login-test`, `mkm capabilities`, `mkm keys ...`.
@@ -27,7 +28,7 @@ function objectLine(o: ObjectInfo): string {
   const attrs = [o.sensitive && 'sensitive', o.extractable === false && 'non-extractable']
     .filter(Boolean)
     .join(' ');
-  return `${o.id.padEnd(34)} ${o.class.padEnd(7)} ${(o.keyType ?? '-').padEnd(14)} ${String(o.bits ?? '-').padStart(5)}  ${o.label}  [${o.usages.join(',')}] ${attrs}`;
+  return `${o.id.padEnd(34)} ${o.class.padEnd(7)} ${(o.keyType ? keyTypeName(o.keyType) : '-').padEnd(14)} ${String(o.bits ?? '-').padStart(5)}  ${o.label}  [${usageNames(o.usages, o.keyType).join(',')}] ${attrs}`;
 }
 
 export const commands: CommandModule['commands'] = {
@@ -144,7 +145,7 @@ export const commands: CommandModule['commands'] = {
           ctx.out.result(
             key,
             () =>
-              `generated ${key.type} "${key.label}" id ${key.id}${key.kcv ? `  kcv ${key.kcv.kcv} (${key.kcv.method})` : ''}${key.spkiSha256 ? `  spki-sha256 ${key.spkiSha256}` : ''}${key.widerUsage?.length ? `\nwider usage accepted (recorded in the audit log): ${key.widerUsage.join(', ')}` : ''}`,
+              `generated ${key.type} "${key.label}" id ${key.id}${key.kcv ? `  KCV ${formatKcv(key.kcv.kcv)} (${key.kcv.method})` : ''}${key.spkiSha256 ? `  spki-sha256 ${key.spkiSha256}` : ''}${key.widerUsage?.length ? `\nwider usage accepted (recorded in the audit log): ${key.widerUsage.join(', ')}` : ''}`,
           );
         },
       );
@@ -185,7 +186,7 @@ export const commands: CommandModule['commands'] = {
         const slot = await loggedInSlot(ctx);
         const [key] = await resolveKey(ctx, slot.slotId, ref, ['secret']);
         const kcv = await ctx.call('keys.kcv', { slotId: slot.slotId, id: key!.id });
-        ctx.out.result(kcv, () => `${kcv.kcv} (${kcv.method})`);
+        ctx.out.result(kcv, () => `${formatKcv(kcv.kcv)} (${kcv.method})`);
       });
 
     keys

@@ -315,6 +315,7 @@ export function createApp(options: AppOptions): App {
               'Audit entries cannot be sealed with this token; they are kept unsealed until a token can.',
           });
         });
+        events.emit('state.changed', { what: 'login', slotId: request.slotId });
         // Rotations and destroys a crash interrupted go on once the token is usable (best effort;
         // the CLI only resumes when it already opened the key inventory).
         if (options.mode !== 'cli' || lifecycle) {

@@ -157,6 +157,7 @@ export class GatewayService {
       profileId: profile.id,
       pinned: !!profile.tlsPinSha256,
     });
+    this.announce(profile.id);
     return this.view(profile);
   }
 
@@ -175,6 +176,7 @@ export class GatewayService {
       await this.forgetPassword(input.id);
     }
     const profile = this.profiles.put(input);
+    this.announce(profile.id);
     return this.view(profile);
   }
 
@@ -204,6 +206,11 @@ export class GatewayService {
       ...(request.demo ? { demo: true } : {}),
       ...(request.passwordEnv ? { passwordEnv: request.passwordEnv } : {}),
     };
+  }
+
+  /** A profile, its pinned keys, registrations, key set or last sync changed: views read it again. */
+  private announce(profileId: string): void {
+    this.options.events.emit('state.changed', { what: 'sync', profileId });
   }
 
   private view(profile: GatewayProfile): GatewayProfileView {
@@ -245,6 +252,7 @@ export class GatewayService {
     await this.drop(profileId);
     const removed = this.profiles.remove(profileId);
     if (removed) {
+      this.announce(profileId);
       await this.secrets
         .forget(profileId)
         .catch((error: unknown) =>
@@ -345,6 +353,7 @@ export class GatewayService {
         ...rest,
       },
     });
+    this.announce(profileId);
     if (action === 'gateway-key.rotation-detected' && fingerprint) {
       this.options.events.emit('gateway.rotationPending', { profileId, fingerprint, key: 'encryption' });
     }
@@ -717,6 +726,7 @@ export class GatewayService {
     } catch (error) {
       this.options.logger.warn('could not keep the gateway sync summary', { error });
     }
+    this.announce(profileId);
   }
 
   async close(): Promise<void> {

@@ -172,10 +172,15 @@ export class TokensService {
     return this.starting;
   }
 
+  /**
+   * Transactional: the new library is loaded in a host of its own and answers its slot list
+   * before the running one is let go. A library that fails (not PKCS#11, a broken init) leaves
+   * the running library, its host and its logins exactly as they were.
+   */
   private async startClient(choice: Choice): Promise<HsmClient> {
-    await this.stopClient();
     if (choice.refused) throw choice.refused;
     if (!choice.path) {
+      await this.letGo('library-changed');
       throw new MkmError('NO_MODULE', 'No PKCS#11 library is chosen. Pick your token’s library in Tokens.');
     }
     // Pin the file: its real path is what is hashed, audited and loaded.
@@ -183,7 +188,7 @@ export class TokensService {
     try {
       identity = await identifyLibrary(choice.path);
     } catch (error) {
-      this.recordLoad(choice, null, error);
+      this.refuseLoad(choice, null, error);
       throw error;
     }
     const settings = this.options.settings.get();
@@ -195,33 +200,65 @@ export class TokensService {
       logger: this.options.logger,
       idleLogoutMs: settings.idleLogoutMinutes * 60_000,
     });
-    this.wire(client);
-    await client.start();
-    this.client = client;
-    this.clientChoice = choice;
+    let info: ModuleInfo;
     try {
-      this.moduleInfo = await client.call('loadModule', {
+      await client.start();
+      info = await client.call('loadModule', {
         path: identity.realPath,
         ...(choice.libraryParameters ? { libraryParameters: choice.libraryParameters } : {}),
       });
-      this.moduleError = null;
-      this.options.logger.info('PKCS#11 module loaded', {
-        path: identity.realPath,
-        sha256: identity.sha256,
-        demo: choice.demo,
-      });
-      this.recordLoad(choice, identity, null);
+      // Checked before anything is let go: a library that loads but cannot list its slots is
+      // no better than one that does not load.
+      await client.call('listSlots', {});
     } catch (error) {
-      this.moduleInfo = null;
-      this.moduleError = toErrorShape(error);
-      this.recordLoad(choice, identity, error);
-      // A host without a library must not be kept: every later call would answer NO_MODULE
+      // A host without a working library is not kept: every later call would answer NO_MODULE
       // instead of the library's own failure.
-      await this.stopClient();
+      client.removeAllListeners();
+      await client.stop().catch(() => undefined);
+      this.refuseLoad(choice, identity, error);
       throw error;
     }
+    await this.letGo('library-changed');
+    this.wire(client);
+    this.client = client;
+    this.clientChoice = choice;
+    this.moduleInfo = info;
+    this.moduleError = null;
+    this.options.logger.info('PKCS#11 module loaded', {
+      path: identity.realPath,
+      sha256: identity.sha256,
+      demo: choice.demo,
+    });
+    this.recordLoad(choice, identity, null);
+    this.options.events.emit('state.changed', { what: 'library' });
     if (this.options.watchSlots) this.stopWatching = client.watchSlots({ intervalMs: 1000 });
     return client;
+  }
+
+  /** A library that did not load: recorded; the state shows the failure only when none runs. */
+  private refuseLoad(choice: Choice, identity: LibraryIdentity | null, error: unknown): void {
+    this.recordLoad(choice, identity, error);
+    if (!this.client) {
+      this.moduleInfo = null;
+      this.moduleError = toErrorShape(error);
+      this.options.events.emit('state.changed', { what: 'library' });
+    }
+  }
+
+  /**
+   * Stops the running host. Its logins end with it: recorded as a logout (no one asked for it
+   * on the logout channel) and announced, and whoever holds a login (the audit sealer) is told.
+   */
+  private async letGo(reason: 'library-changed'): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    const slotIds = client.loggedInSlots;
+    await this.stopClient();
+    if (slotIds.length === 0) return;
+    for (const listener of this.lostListeners) listener();
+    this.options.record?.({ action: 'token.logout', result: 'ok', details: { slotIds, reason } });
+    this.options.events.emit('tokens.loggedOut', { slotIds, reason });
+    this.options.events.emit('state.changed', { what: 'login' });
   }
 
   private recordLoad(choice: Choice, identity: LibraryIdentity | null, error: unknown, reload = false): void {
@@ -252,6 +289,7 @@ export class TokensService {
     });
     client.on('connection-lost', (info) => {
       for (const listener of this.lostListeners) listener();
+      events.emit('state.changed', { what: 'login' });
       logger.warn('token connection lost', { reason: info.reason, code: info.code, signal: info.signal });
       events.emit('tokens.connection', {
         state: 'lost',
@@ -273,12 +311,14 @@ export class TokensService {
           .catch((error) => this.recordLoad(choice, null, error, true));
       }
     });
-    client.on('login-required', (info) =>
-      events.emit('tokens.loggedOut', { slotIds: info.slotIds, reason: 'connection' }),
-    );
-    client.on('auto-logout', (info) =>
-      events.emit('tokens.loggedOut', { slotIds: info.slotIds, reason: 'idle' }),
-    );
+    client.on('login-required', (info) => {
+      events.emit('tokens.loggedOut', { slotIds: info.slotIds, reason: 'connection' });
+      events.emit('state.changed', { what: 'login' });
+    });
+    client.on('auto-logout', (info) => {
+      events.emit('tokens.loggedOut', { slotIds: info.slotIds, reason: 'idle' });
+      events.emit('state.changed', { what: 'login' });
+    });
     client.on('gave-up', (error) =>
       events.emit('tokens.connection', { state: 'failed', message: error.message }),
     );
@@ -303,11 +343,20 @@ export class TokensService {
     options?: CallOptions,
   ): Promise<HsmResult<K>> {
     const client = await this.hsm();
-    return (client.call as (m: K, p: HsmParams<K>, o?: CallOptions) => Promise<HsmResult<K>>)(
+    const result = await (client.call as (m: K, p: HsmParams<K>, o?: CallOptions) => Promise<HsmResult<K>>)(
       method,
       params,
       this.operations.callOptions(method, options),
     );
+    // Whoever logged in or out (a page, the CLI's services, a test), every view hears it.
+    if (LOGIN_METHODS.has(method)) {
+      const slotId = (params as { slotId?: number }).slotId;
+      this.options.events.emit('state.changed', {
+        what: 'login',
+        ...(typeof slotId === 'number' ? { slotId } : {}),
+      });
+    }
+    return result;
   }
 
   async state(): Promise<ModuleState> {
@@ -523,6 +572,13 @@ export class TokensService {
     await this.stopClient();
   }
 }
+
+/**
+ * Announced as soon as the token answers. A login is announced by the app's login handler once
+ * the audit key is attached: refetching every view first would queue heavy reads (a key list of
+ * thousands) on the token ahead of the login's own work.
+ */
+const LOGIN_METHODS: ReadonlySet<HsmMethodName> = new Set(['logout', 'initToken', 'initUserPin']);
 
 function sameChoice(a: Choice, b: Choice): boolean {
   return a.path === b.path && a.demo === b.demo && a.libraryParameters === b.libraryParameters;

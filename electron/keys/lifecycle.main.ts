@@ -37,6 +37,7 @@ import {
 } from './model.std';
 import { UsageCounter, type KeyUsageService } from './usage.main';
 import type { UsageOperation } from './usage.std';
+import { confirmationMismatch, versionName } from '../../shared/wording.std';
 
 /**
  * The key lifecycle service (NIST SP 800-57 Pt 1 §7, PCI DSS v4 3.6/3.7): versioned logical keys
@@ -749,7 +750,8 @@ export class KeyLifecycleService {
           this.audit('key.rotate.complete', r, { version: v.version, reason: r.reason, resumed });
           this.faults('done');
           this.logger.info('key rotated', { logicalKeyId: r.logicalKeyId, version: v.version, resumed });
-          tell('done', `Version ${v.version} is the primary.`);
+          // The result names the new primary; the last step only says the rotation ended (said once).
+          tell('done', 'Rotation complete.');
           return this.version(v.id);
         }
       }
@@ -986,11 +988,15 @@ export class KeyLifecycleService {
   destroy(versionId: string, confirmation: { confirm: boolean; confirmLabel: string }): Promise<KeyVersion> {
     return this.serial(async () => {
       const v = this.version(versionId);
-      if (confirmation?.confirm !== true || confirmation.confirmLabel !== v.label) {
+      const keyName = this.inventory.peek().logicalKeys.find((k) => k.id === v.logicalKeyId)?.name;
+      const name = keyName === undefined ? v.label : versionName(keyName, v.version);
+      // A person types the version's name; a script may still give the token label.
+      const typed = confirmation?.confirmLabel ?? '';
+      if (confirmation?.confirm !== true || (typed !== name && typed !== v.label)) {
         throw new MkmError(
           'CONFIRMATION_REQUIRED',
-          'Destroying a key cannot be undone: confirm, and type the key’s label to confirm again.',
-          { versionId, label: v.label },
+          `Destroying a key cannot be undone: type “${name}” to confirm. ${typed ? (confirmationMismatch(name, typed) ?? '') : ''}`.trim(),
+          { versionId, name, label: v.label },
         );
       }
       if (v.state === 'destroyed' && !v.destroyPending) return v;

@@ -302,7 +302,7 @@ export const PCI_REQUIREMENTS: readonly PciRequirement[] = [
       const g = e.gateway;
       const facts: PciFact[] = g.profiles.map((p) => ({
         label: `Gateway “${p.name}”`,
-        value: `${p.keyStatus}${p.pinnedFingerprint ? `, pinned SHA-256 ${p.pinnedFingerprint}` : ''}, ${p.merchantKeysActive} transport key(s) registered${p.lastSync ? `, last sync ${p.lastSync.at} ${p.lastSync.ok ? 'ok' : 'failed'}` : ''}`,
+        value: `${p.keyStatus}${p.pinnedFingerprint ? `, pinned SHA-256 ${p.pinnedFingerprint}` : ''}, ${plural(p.merchantKeysActive, 'transport key', 'transport keys')} active at the gateway${p.lastSync ? `, last sync ${p.lastSync.at} ${p.lastSync.ok ? 'ok' : 'failed'}` : ''}`,
       }));
       for (const p of g.profiles) {
         for (const pin of p.pins) {
@@ -314,9 +314,17 @@ export const PCI_REQUIREMENTS: readonly PciRequirement[] = [
           });
         }
       }
+      // Two counts of different things (keys at the gateway, managed versions): each says which,
+      // and a gap between them is explained rather than left to look like a contradiction.
+      const managed = g.transport.registered + g.transport.pending + g.transport.failed;
+      const atGateway = g.profiles.reduce((n, p) => n + p.merchantKeysActive, 0);
       facts.push({
-        label: 'Transport key versions registered / pending / failed',
-        value: `${g.transport.registered} / ${g.transport.pending} / ${g.transport.failed}`,
+        label: 'Managed transport key versions registered / pending / failed',
+        value: `${g.transport.registered} / ${g.transport.pending} / ${g.transport.failed}${
+          managed === 0 && atGateway > 0
+            ? ' (the keys registered at the gateway are not managed versions: adopt them under Keys → Managed keys)'
+            : ''
+        }`,
       });
       if (g.error) return { status: 'manual', why: [`Gateway state not read: ${g.error}.`], facts };
       const findings: string[] = [];

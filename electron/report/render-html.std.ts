@@ -1,5 +1,6 @@
 import type { PciReport, PciRequirementResult, PciStatus } from '../../shared/contract/report.std';
 import { reportHeadFacts, STATUS_LABELS } from './report.std';
+import { managedTypeText } from '../../shared/wording.std';
 
 /**
  * The report as one self-contained, printable HTML file. It is a file the admin saves and opens
@@ -80,7 +81,7 @@ export function renderPciHtml(report: PciReport): string {
       ? `<table><thead><tr><th>Key</th><th>Purpose / type</th><th>Versions</th><th>Primary</th><th>Expires</th><th>Last rotation</th><th>Due</th></tr></thead><tbody>${inv.keys
           .map(
             (k) =>
-              `<tr><td>${e(k.name)}</td><td>${e(k.purpose)} / ${e(k.type)}</td><td>${e(k.versions)}</td><td>${
+              `<tr><td>${e(k.name)}</td><td>${e(k.purpose)} / ${e(managedTypeText(k.type))}</td><td>${e(k.versions)}</td><td>${
                 k.primaryVersion === null ? 'none' : `v${e(k.primaryVersion)}`
               }</td><td>${e(k.primaryExpiresAt ?? '—')}</td><td>${e(k.lastRotation ?? 'never rotated')}</td><td>${e(
                 k.pastCryptoPeriod ? `past crypto-period (${k.dueLevel})` : (k.dueLevel ?? '—'),

@@ -2,6 +2,7 @@ import { PDFDocument, rgb, StandardFonts, type PDFFont, type PDFPage, type RGB }
 import type { PciReport, PciStatus } from '../../shared/contract/report.std';
 import { PCI_REQUIREMENT_IDS } from './pci-requirements.std';
 import { reportHeadFacts, STATUS_LABELS } from './report.std';
+import { managedTypeText } from '../../shared/wording.std';
 
 /**
  * The report as a PDF, laid out by hand with pdf-lib's standard fonts (no font files to ship):
@@ -234,7 +235,7 @@ export async function renderPciPdf(report: PciReport): Promise<Uint8Array> {
       inv.keys.map((k) => ({
         cells: [
           k.name,
-          `${k.purpose} / ${k.type}`,
+          `${k.purpose} / ${managedTypeText(k.type)}`,
           `${k.versions}${k.primaryVersion === null ? ', no primary' : `, primary v${k.primaryVersion}`}`,
           k.primaryExpiresAt ?? '-',
           k.lastRotation ?? 'never rotated',

@@ -186,7 +186,11 @@ function StatusCard({ status }: { status: AppStatus }) {
     ['Mode', status.mode === 'browser' ? 'Browser mode (services in Node)' : status.mode],
     ['Data folder', status.dataDir],
     ['Settings store', status.store.ok ? 'OK' : `Restored from ${status.store.restoredFrom ?? 'defaults'}`],
-    ['PKCS#11 library', status.hsm.modulePath ?? 'None chosen yet'],
+    [
+      'PKCS#11 library',
+      status.hsm.modulePath ??
+        (status.hsm.demo ? 'The demo token (SoftHSM2), loaded on first use' : 'None chosen yet'),
+    ],
     [
       'Runtime',
       `Node ${status.runtime.node}${status.runtime.electron ? `, Electron ${status.runtime.electron}` : ''} on ${status.runtime.platform}/${status.runtime.arch}`,

@@ -70,6 +70,8 @@ test('a managed AES key is created, rotated, compromised and a version destroyed
   await expect(go).toBeFocused();
   await go.press('Enter');
   await expect(wizard).toContainText('Version 2 is now the primary', { timeout: 60_000 });
+  // Said once: the progress ends with "Rotation complete.", the result names the primary.
+  await expect(wizard.getByText(/Version 2 is (now )?the primary/)).toHaveCount(1);
   const progress = wizard.getByTestId('rotation-progress');
   await expect(progress.locator('.lc-step-done')).toHaveCount(4);
   await expect(progress).toContainText('Generate it on the token');
@@ -96,25 +98,39 @@ test('a managed AES key is created, rotated, compromised and a version destroyed
   await expect(v2).toContainText('compromised');
   await expect(detail.getByTestId('version-3')).toContainText('primary');
 
-  // Destroy version 2: the label typed again, then a final confirmation; keyboard only.
-  const label = (await v2.locator('th .mono').textContent())!.trim();
+  // Destroy version 2: its name typed again (what differs is said), then a final confirmation,
+  // then the success said before the dialog closes; keyboard only.
+  await expect(v2.locator('th')).toContainText('card-data-e2e v2');
+  await expect(v2.locator('th')).not.toContainText('mkm/');
   await v2.getByRole('button', { name: 'Destroy…' }).click();
-  const destroy = app.getByRole('alertdialog', { name: /Destroy version 2 of “card-data-e2e”/ });
+  const destroy = app.getByRole('alertdialog', { name: 'Destroy card-data-e2e v2?' });
   await expect(destroy).toContainText('It cannot be undone');
   const typed = destroy.getByLabel(/to confirm/);
   await expect(typed).toBeFocused();
+  await expect(destroy.getByLabel('Type card-data-e2e v2 to confirm')).toBeVisible();
+  await expect(destroy.getByRole('button', { name: 'Continue' })).toBeDisabled();
+  await typed.fill('card-data-e2e v3');
+  await expect(destroy).toContainText('The version differs: this is v2, you typed v3.');
   await expect(destroy.getByRole('button', { name: 'Continue' })).toBeDisabled();
   await typed.fill('card-data-e2e');
-  await expect(destroy.getByRole('button', { name: 'Continue' })).toBeDisabled();
-  await typed.fill(label);
+  await expect(destroy).toContainText('Add the version: “card-data-e2e v2”.');
+  await typed.fill('card-data-e2e v2');
   await typed.press('Enter');
   await expect(destroy).toContainText('Last step.');
   // The safe choice has the focus; the destructive one is a deliberate Tab away.
   await expect(destroy.getByRole('button', { name: 'Cancel' })).toBeFocused();
   await app.keyboard.press('Tab');
-  await expect(destroy.getByRole('button', { name: 'Destroy version 2' })).toBeFocused();
+  await expect(destroy.getByRole('button', { name: 'Destroy card-data-e2e v2' })).toBeFocused();
   await app.keyboard.press('Enter');
-  await expect(destroy).toBeHidden({ timeout: 30_000 });
+  await expect(destroy.getByTestId('destroy-done')).toContainText(
+    'card-data-e2e v2 was destroyed on the token',
+    {
+      timeout: 30_000,
+    },
+  );
+  await expect(destroy.getByRole('button', { name: 'Close' })).toBeFocused();
+  await app.keyboard.press('Enter');
+  await expect(destroy).toBeHidden();
   await expect(v2).toContainText('destroyed (tombstone)');
   await expect(v2.getByRole('button', { name: 'Destroy…' })).toHaveCount(0);
 
@@ -125,6 +141,9 @@ test('a managed AES key is created, rotated, compromised and a version destroyed
   await expect(timeline).toContainText('v3 Made primary');
   await expect(timeline).toContainText('v2 Made primary');
   await expect(timeline).toContainText('v1 Generated on the token');
+  // The first version was planned by the key's creation, not by a rotation.
+  await expect(timeline).toContainText('v1 Creation planned');
+  await expect(timeline).not.toContainText('v1 Rotation planned');
   await expect(timeline).toContainText('v1 grace period ends');
 
   // The list shows the key with its new primary, and the dashboard the states.

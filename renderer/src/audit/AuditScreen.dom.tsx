@@ -21,6 +21,8 @@ import {
   type AuditFilter,
   type FilterForm,
 } from './auditFormat.dom';
+import { formatKcv } from '../../../shared/wording.std';
+import { useVersionNames } from '../lifecycle/queries.dom';
 
 /** The newest this many matching entries are listed (the export has them all). */
 const LIMIT = 5000;
@@ -315,6 +317,7 @@ function AuditEntries() {
 
 function EntryDetails({ entry: e }: { entry: AuditEntryView }) {
   const details = e.details ? JSON.stringify(e.details, null, 2) : null;
+  const version = useVersionNames().get(String(e.details?.versionId));
   return (
     <section className="card key-details" aria-label={`Audit entry ${e.seq}`}>
       <h3 className="card-title">
@@ -334,6 +337,7 @@ function EntryDetails({ entry: e }: { entry: AuditEntryView }) {
           ],
           ['OS user', e.actor.osUser],
           ['Token', tokenText(e.actor) || 'None logged in'],
+          ...(version ? ([['Managed version', version]] as [string, ReactNode][]) : []),
           ...(e.key
             ? ([
                 [
@@ -342,7 +346,7 @@ function EntryDetails({ entry: e }: { entry: AuditEntryView }) {
                     {e.key.id || '(none)'}
                   </code>,
                 ],
-                ...(e.key.kcv ? [['KCV', <code key="kcv">{e.key.kcv.toUpperCase()}</code>]] : []),
+                ...(e.key.kcv ? [['KCV', <code key="kcv">{formatKcv(e.key.kcv)}</code>]] : []),
                 ...(e.key.fingerprint
                   ? [
                       [

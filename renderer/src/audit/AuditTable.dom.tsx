@@ -2,6 +2,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef } from 'react';
 import type { AuditEntryView } from '../../../shared/contract.std';
 import { Badge } from '../ui/bits.dom';
+import { useVersionNames } from '../lifecycle/queries.dom';
 import { keyText, localTime, resultTone, tokenText } from './auditFormat.dom';
 import { GRID_HEAD_HEIGHT, GRID_ROW_HEIGHT, gridVirtualOptions, listKeyHandler } from '../ui/listKeys.dom';
 
@@ -26,6 +27,8 @@ export function AuditTable({
   empty: string;
 }) {
   const scrollRef = useRef<HTMLDivElement>(null);
+  // Managed versions by the name a person knows them by; the key id stays in the title and details.
+  const versionNames = useVersionNames();
   // eslint-disable-next-line react-hooks/incompatible-library -- the virtualizer is read during render by design
   const virtualizer = useVirtualizer({
     count: rows.length,
@@ -98,8 +101,18 @@ export function AuditTable({
                   <div role="gridcell">
                     <Badge tone={resultTone(e.result)}>{e.result}</Badge>
                   </div>
-                  <div role="gridcell" className="small" title={e.key?.id}>
-                    {keyText(e.key) || <span className="muted">—</span>}
+                  <div
+                    role="gridcell"
+                    className="small"
+                    title={
+                      [versionNames.get(String(e.details?.versionId)), e.key?.id]
+                        .filter(Boolean)
+                        .join(' · ') || undefined
+                    }
+                  >
+                    {versionNames.get(String(e.details?.versionId)) || keyText(e.key) || (
+                      <span className="muted">—</span>
+                    )}
                   </div>
                   <div role="gridcell" className="small" title={tokenText(e.actor) || undefined}>
                     {tokenText(e.actor) || <span className="muted">—</span>}

@@ -1,4 +1,5 @@
 import type { AuditEntryView, AuditVerifyReport } from '../../../shared/contract.std';
+import { formatKcv } from '../../../shared/wording.std';
 
 /** What the filter form holds, as typed (strings, so inputs stay controlled). */
 export interface FilterForm {
@@ -70,7 +71,7 @@ export function localTime(iso: string): string {
 export function keyText(key: AuditEntryView['key']): string {
   if (!key) return '';
   const id = key.id.length > 12 ? `${key.id.slice(0, 8)}…${key.id.slice(-4)}` : key.id || '(no ID)';
-  if (key.kcv) return `${id} · KCV ${key.kcv.toUpperCase()}`;
+  if (key.kcv) return `${id} · KCV ${formatKcv(key.kcv)}`;
   if (key.fingerprint) return `${id} · ${key.fingerprint.slice(0, 8)}…`;
   return id;
 }

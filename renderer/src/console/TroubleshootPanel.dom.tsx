@@ -2,6 +2,8 @@ import { useMutation, useQuery } from '@tanstack/react-query';
 import { useId, useState } from 'react';
 import type { Diagnosis, DiagnosisFinding } from '../../../shared/contract/troubleshoot.std';
 import { mkm } from '../api.dom';
+import { gatewayKeys } from '../gateway/format.dom';
+import { useTokens } from '../tokens/TokenContext.dom';
 import { Badge, ErrorNotice, type BadgeTone } from '../ui/bits.dom';
 import './troubleshoot.css';
 
@@ -121,11 +123,9 @@ export function TroubleshootPanel() {
   const [input, setInput] = useState('');
   const [profileId, setProfileId] = useState('');
   const [slotId, setSlotId] = useState('');
-  const profiles = useQuery({
-    queryKey: ['troubleshoot', 'profiles'],
-    queryFn: () => mkm().gateway.listProfiles(),
-  });
-  const slots = useQuery({ queryKey: ['troubleshoot', 'slots'], queryFn: () => mkm().tokens.list() });
+  // The app's own profile and slot queries (not copies): they follow main's state events.
+  const profiles = useQuery({ queryKey: gatewayKeys.profiles, queryFn: () => mkm().gateway.listProfiles() });
+  const { slots } = useTokens();
   const loggedIn = (slots.data ?? []).filter((s) => s.token && s.session.loggedIn);
   const run = useMutation({
     mutationFn: () =>

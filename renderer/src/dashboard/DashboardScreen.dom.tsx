@@ -13,6 +13,7 @@ import { tokenLabel, useTokens } from '../tokens/TokenContext.dom';
 import { Badge, DemoBadge, ErrorNotice, Loading } from '../ui/bits.dom';
 import { FirstRunGuide } from './FirstRunGuide.dom';
 import { UsageRankingCard } from './UsageRankingCard.dom';
+import { sealWords } from '../../../shared/wording.std';
 import './dashboard.css';
 
 export type DashboardTarget = 'tokens' | 'keys' | 'gateway' | 'audit' | 'console';
@@ -314,6 +315,7 @@ function AuditCard({ go }: { go: (t: DashboardTarget) => void }) {
   else if (status.isPending) body = <Loading />;
   else {
     const s = status.data;
+    const seal = sealWords(s);
     body = !s.open ? (
       <p role="alert" className="notice notice-error">
         <span>
@@ -322,25 +324,15 @@ function AuditCard({ go }: { go: (t: DashboardTarget) => void }) {
         </span>
       </p>
     ) : (
-      <p>
-        <Badge tone="ok">Recording</Badge>{' '}
-        {s.seal?.impossible ? (
-          <>
-            <Badge tone="danger">Not sealed</Badge>{' '}
-            <span role="alert" className="small" data-testid="audit-seal-impossible">
-              {s.seal.summary}
-            </span>
-          </>
-        ) : s.sealing ? (
-          <>
-            <Badge tone="ok">Sealed on the token</Badge>{' '}
-            {s.seal?.method && <span className="muted small">{s.seal.method}</span>}
-          </>
-        ) : (
-          <>
-            <Badge tone="warn">Not sealing</Badge>{' '}
-            <span className="muted small">New entries are sealed after the next login.</span>
-          </>
+      <p data-testid="dash-seal">
+        <Badge tone="ok">Recording</Badge> <Badge tone={seal.tone}>{seal.label}</Badge>{' '}
+        {seal.note && (
+          <span
+            className="muted small"
+            {...(seal.tone === 'danger' ? { role: 'alert', 'data-testid': 'audit-seal-impossible' } : {})}
+          >
+            {seal.note}
+          </span>
         )}
       </p>
     );

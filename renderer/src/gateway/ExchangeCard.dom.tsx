@@ -16,6 +16,7 @@ import { downloadText } from '../audit/auditFormat.dom';
 import { tokenLabel, useTokens } from '../tokens/TokenContext.dom';
 import { AlertDialogContent, Badge, CopyButton, DialogActions, ErrorNotice, Facts } from '../ui/bits.dom';
 import { fpGroups, gatewayKeys, needsPassword, when } from './format.dom';
+import { formatKcv, keyTypeName } from '../../../shared/wording.std';
 
 /**
  * Offline exchange packages (.mkmx) for one gateway profile: check and import a package that
@@ -46,7 +47,10 @@ function itemText(i: ExchangeItemView): { what: string; detail: string; fingerpr
         fingerprint: i.spkiSha256,
       };
     case 'kcv':
-      return { what: 'Key check value', detail: `${i.label} · ${i.keyType} · KCV ${i.kcv} (${i.method})` };
+      return {
+        what: 'Key check value',
+        detail: `${i.label} · ${keyTypeName(i.keyType)} · KCV ${formatKcv(i.kcv)} (${i.method})`,
+      };
     case 'gateway-key':
       return {
         what: 'Gateway public key',
@@ -381,7 +385,7 @@ function MakePackage({ profileId }: { profileId: string }) {
                   setKeyIds((now) => (e.target.checked ? [...now, o.id] : now.filter((id) => id !== o.id)))
                 }
               />{' '}
-              {o.label || o.id} <span className="muted small">{o.keyType}</span>
+              {o.label || o.id} <span className="muted small">{keyTypeName(o.keyType)}</span>
             </label>
           ))}
         </fieldset>

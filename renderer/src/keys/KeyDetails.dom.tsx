@@ -6,6 +6,7 @@ import { mkm } from '../api.dom';
 import { Badge, CopyButton, ErrorNotice, Facts, Loading } from '../ui/bits.dom';
 import { DestroyKeyDialog } from './DestroyKeyDialog.dom';
 import { AUDIT_KEY_LABEL, AUDIT_KEY_NOTE, CLASS_NAMES, fingerprintText, typeText } from './keyFormat.dom';
+import { formatKcv, usageNames } from '../../../shared/wording.std';
 
 const yesNo = (v: boolean | null) => (v === null ? '—' : v ? 'Yes' : 'No');
 
@@ -41,7 +42,7 @@ export function KeyDetails({
         rows={[
           ['ID (CKA_ID)', object.id ? <code className="break">{object.id}</code> : '(none)'],
           ['Stored', object.token ? 'On the token' : 'Session object (gone when the session ends)'],
-          ['Usages', object.usages.length ? object.usages.join(', ') : '—'],
+          ['Usages', object.usages.length ? usageNames(object.usages, object.keyType).join(', ') : '—'],
           ['Private (needs login)', yesNo(object.private)],
           ['Generated on the token', yesNo(object.local)],
           ['Sensitive', yesNo(object.sensitive)],
@@ -79,14 +80,14 @@ function Kcv({ slotId, id }: { slotId: number; id: string }) {
       {kcv.data && (
         <p className="kcv">
           <code data-testid="kcv" className="big-code">
-            {kcv.data.kcv.toUpperCase()}
+            {formatKcv(kcv.data.kcv)}
           </code>{' '}
           <Badge tone="neutral" title="How the check value is computed">
             {kcv.data.method === 'cmac'
               ? 'method: cmac (AES-CMAC of 16 zero bytes)'
               : 'method: hmac (HMAC-SHA256 of 16 zero bytes)'}
           </Badge>
-          <CopyButton text={kcv.data.kcv.toUpperCase()} label="Copy KCV" />
+          <CopyButton text={formatKcv(kcv.data.kcv)} label="Copy KCV" />
         </p>
       )}
       <p className="muted small">Compare it with the value the gateway or the other key holder reads out.</p>
@@ -186,7 +187,8 @@ function Csr({ slotId, object }: { slotId: number; object: ObjectInfo | null }) 
       <h3 id="csr-h">Certificate signing request</h3>
       {!canSign ? (
         <p className="muted">
-          This key pair was made for gateway transport: its private key can only decrypt and unwrap, so it
+          {/* Said from the key's own usages, so it agrees with the purpose text. */}
+          This key can only {usageNames(object.usages, object.keyType).join(' and ') || 'be stored'}: it
           cannot sign a request. Generate a key pair with the “Signing” purpose for a CSR.
         </p>
       ) : (

@@ -4,6 +4,7 @@ import type { ObjectInfo } from '../../../shared/tokens.std';
 import { Badge, shortId } from '../ui/bits.dom';
 import { CLASS_NAMES, keyRowId, sameObject, typeText } from './keyFormat.dom';
 import { GRID_HEAD_HEIGHT, GRID_ROW_HEIGHT, gridVirtualOptions, listKeyHandler } from '../ui/listKeys.dom';
+import { usageNames } from '../../../shared/wording.std';
 
 export type SortKey = 'label' | 'class' | 'type' | 'bits';
 export interface Sort {
@@ -144,8 +145,12 @@ export function KeyList({
                   <div role="gridcell">
                     <code title={o.id}>{shortId(o.id)}</code>
                   </div>
-                  <div role="gridcell" className="small" title={o.usages.join(', ') || undefined}>
-                    {o.usages.join(', ') || '—'}
+                  <div
+                    role="gridcell"
+                    className="small"
+                    title={usageNames(o.usages, o.keyType).join(', ') || undefined}
+                  >
+                    {usageNames(o.usages, o.keyType).join(', ') || '—'}
                   </div>
                   <div role="gridcell" className="badges">
                     {o.sensitive && <Badge tone="ok">sensitive</Badge>}

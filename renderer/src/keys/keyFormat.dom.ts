@@ -1,9 +1,5 @@
-import {
-  HMAC_SHA256_KEY_TYPES,
-  type KeyPurpose,
-  type KeyType,
-  type ObjectInfo,
-} from '../../../shared/tokens.std';
+import type { KeyPurpose, KeyType, ObjectInfo } from '../../../shared/tokens.std';
+import { keyTypeText } from '../../../shared/wording.std';
 
 export const CLASS_NAMES: Record<ObjectInfo['class'], string> = {
   secret: 'Secret key',
@@ -15,15 +11,7 @@ export const CLASS_NAMES: Record<ObjectInfo['class'], string> = {
 };
 
 export function typeText(o: Pick<ObjectInfo, 'keyType' | 'bits'>): string {
-  const t =
-    o.keyType === 'aes'
-      ? 'AES'
-      : o.keyType !== null && HMAC_SHA256_KEY_TYPES.includes(o.keyType)
-        ? 'HMAC'
-        : o.keyType === 'rsa'
-          ? 'RSA'
-          : (o.keyType?.toUpperCase() ?? '—');
-  return o.bits ? `${t}-${o.bits}` : t;
+  return keyTypeText(o.keyType, o.bits);
 }
 
 export const KEY_TYPES: { value: KeyType; label: string; purposes: KeyPurpose[]; slow?: boolean }[] = [

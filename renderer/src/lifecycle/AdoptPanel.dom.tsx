@@ -6,6 +6,7 @@ import { mkm } from '../api.dom';
 import { Badge, ErrorNotice, Loading, shortId } from '../ui/bits.dom';
 import { PURPOSE_NAMES } from './format.dom';
 import { lifecycleKeys, useRefreshLifecycle } from './queries.dom';
+import { keyTypeText } from '../../../shared/wording.std';
 
 type Purpose = (typeof LIFECYCLE_PURPOSES)[number];
 
@@ -113,9 +114,7 @@ function AdoptRow({
       <td>
         <code>{shortId(object.ckaId)}</code>
       </td>
-      <td>
-        {object.keyType ?? '?'} {object.bits ?? ''}
-      </td>
+      <td>{keyTypeText(object.keyType, object.bits)}</td>
       <td>
         {choices.length === 0 ? (
           <span className="muted small">This kind of key cannot be managed.</span>

@@ -3,6 +3,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { LifecycleKeyView, LifecycleVersionView } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
+import { AlertClose } from './AlertClose.dom';
 import { AlertDialogContent, DialogActions, ErrorNotice } from '../ui/bits.dom';
 import { fingerprintText } from './format.dom';
 import { ProgressSteps, rotationSteps } from './ProgressSteps.dom';
@@ -134,15 +135,7 @@ export function CompromiseDialog({
             </p>
           )}
           {stage === 'failed' && <ErrorNotice error={compromise.error} />}
-          {(stage === 'done' || stage === 'failed') && (
-            <div className="dialog-actions">
-              <AlertDialog.Cancel asChild>
-                <button type="button" className="primary" autoFocus>
-                  Close
-                </button>
-              </AlertDialog.Cancel>
-            </div>
-          )}
+          {(stage === 'done' || stage === 'failed') && <AlertClose />}
         </AlertDialogContent>
       </AlertDialog.Portal>
     </AlertDialog.Root>

@@ -23,6 +23,7 @@ import { useRefreshLifecycle } from './queries.dom';
 import { RotateWizard } from './RotateWizard.dom';
 import { KeyUsage } from './KeyUsage.dom';
 import { Timeline } from './Timeline.dom';
+import { managedTypeText, versionName } from '../../../shared/wording.std';
 
 /** One logical key: its policy, its actions, every version (tombstones too) and its timeline. */
 export function ManagedKeyDetail({
@@ -53,7 +54,7 @@ export function ManagedKeyDetail({
         label="Key"
         rows={[
           ['Purpose', PURPOSE_NAMES[keyView.purpose]],
-          ['Type', keyView.type.toUpperCase()],
+          ['Type', managedTypeText(keyView.type)],
           ['Primary', primary ? `version ${primary.version}` : 'none'],
           ['Token', keyView.tokenSerial ?? '—'],
           [
@@ -111,10 +112,9 @@ function VersionRow({ keyView, version: v }: { keyView: LifecycleKeyView; versio
   return (
     <tr data-testid={`version-${v.version}`} className={v.state === 'destroyed' ? 'lc-tombstone' : undefined}>
       <th scope="row">
-        v{v.version} {v.primary && <Badge tone="ok">primary</Badge>}
-        <div className="muted small mono" title={v.label}>
-          {v.label}
-        </div>
+        {/* The person's name for the version; the token label stays for machines (details, --json). */}
+        <span title={`Token label: ${v.label}`}>{versionName(keyView.name, v.version)}</span>{' '}
+        {v.primary && <Badge tone="ok">primary</Badge>}
       </th>
       <td>
         <Badge tone={STATE_TONES[v.state]} title={STATE_HELP[v.state]}>

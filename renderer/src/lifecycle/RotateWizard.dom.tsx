@@ -8,6 +8,7 @@ import { day, fingerprintText, primaryOf } from './format.dom';
 import { ProgressSteps, rotationSteps } from './ProgressSteps.dom';
 import { useRefreshLifecycle } from './queries.dom';
 import { useOperationProgress } from './useOperation.dom';
+import { managedTypeText } from '../../../shared/wording.std';
 
 const DAY_MS = 86_400_000;
 
@@ -75,7 +76,8 @@ export function RotateWizard({
               <p>What will happen:</p>
               <ol className="lc-plan">
                 <li>
-                  Version {next} is generated inside the token ({keyView.type}); its key never leaves it.
+                  Version {next} is generated inside the token ({managedTypeText(keyView.type)}); its key
+                  never leaves it.
                 </li>
                 {needsGateway && <li>Version {next} is registered with the gateway before it is used.</li>}
                 <li>Version {next} becomes the primary: new encryption uses it from then on.</li>

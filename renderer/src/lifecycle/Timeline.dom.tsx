@@ -32,6 +32,12 @@ const ACTIONS: Record<string, string> = {
   'key.missing': 'Missing from the token',
 };
 
+/** A key's first version is planned by its creation, not by a rotation. */
+function actionText(e: AuditEntryView): string {
+  if (e.action === 'key.rotate.plan' && e.details?.reason === 'initial') return 'Creation planned';
+  return ACTIONS[e.action] ?? e.action;
+}
+
 function versionOf(e: AuditEntryView, key: LifecycleKeyView): string {
   const v = e.details?.version;
   if (typeof v === 'number') return `v${v} `;
@@ -54,7 +60,7 @@ export function Timeline({ keyView }: { keyView: LifecycleKeyView }) {
     .filter((e) => e.details?.logicalKeyId === keyView.id)
     .map((e) => ({
       time: e.time,
-      text: `${versionOf(e, keyView)}${ACTIONS[e.action] ?? e.action}${e.action === 'key.compromise' && typeof e.details?.note === 'string' ? `: ${e.details.note}` : ''}`,
+      text: `${versionOf(e, keyView)}${actionText(e)}${e.action === 'key.compromise' && typeof e.details?.note === 'string' ? `: ${e.details.note}` : ''}`,
       result: e.result,
       source: 'audit',
     }));

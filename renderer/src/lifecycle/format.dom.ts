@@ -6,6 +6,7 @@ import type {
   LifecycleVersionView,
 } from '../../../shared/contract.std';
 import type { BadgeTone } from '../ui/bits.dom';
+import { formatKcv } from '../../../shared/wording.std';
 
 /** Words for the lifecycle's vocabulary, shared by the managed keys screen and the dashboard. */
 
@@ -66,7 +67,7 @@ export function dateTime(iso: string): string {
 export function fingerprintText(v: Pick<LifecycleVersionView, 'fingerprint'>): string {
   if (!v.fingerprint) return '—';
   return v.fingerprint.kind === 'kcv'
-    ? `KCV ${v.fingerprint.value.toUpperCase()}`
+    ? `KCV ${formatKcv(v.fingerprint.value)}`
     : `SHA-256 ${v.fingerprint.value.slice(0, 16).toUpperCase()}…`;
 }
 

@@ -1,5 +1,7 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMemo } from 'react';
 import { mkm } from '../api.dom';
+import { versionName } from '../../../shared/wording.std';
 
 /** Query keys of the lifecycle: one place, so every change refreshes what shows it. */
 export const lifecycleKeys = {
@@ -14,6 +16,20 @@ export const lifecycleKeys = {
 
 export function useManagedKeys() {
   return useQuery({ queryKey: lifecycleKeys.list, queryFn: () => mkm().lifecycle.list({}) });
+}
+
+/** Managed versions by id, named as a person reads them (`NAME vN`), for lists that hold only ids. */
+export function useVersionNames(): ReadonlyMap<string, string> {
+  const keys = useManagedKeys();
+  return useMemo(
+    () =>
+      new Map(
+        (keys.data ?? []).flatMap((k) =>
+          k.versions.map((v) => [v.id, versionName(k.name, v.version)] as const),
+        ),
+      ),
+    [keys.data],
+  );
 }
 
 export function useDue() {

@@ -3,6 +3,7 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useState, t
 import type { ModuleState } from '../../../shared/contract.std';
 import type { SlotSummary } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
+import { useStateEvents } from '../state/stateEvents.dom';
 
 export interface Banner {
   id: number;
@@ -52,6 +53,7 @@ export function TokenProvider({ children }: { children: ReactNode }) {
   const [chosenSlotId, setActiveSlotId] = useState<number | null>(null);
   const [loginSlotId, setLoginSlotId] = useState<number | null>(null);
   const [banners, setBanners] = useState<Banner[]>([]);
+  useStateEvents();
 
   const isDemoSlot = useCallback(
     (slot: SlotSummary | null | undefined) =>
@@ -108,7 +110,9 @@ export function TokenProvider({ children }: { children: ReactNode }) {
           message:
             e.reason === 'idle'
               ? 'You were logged out of the token after a period without activity.'
-              : 'You were logged out because the connection to the token was lost. Log in again to continue.',
+              : e.reason === 'library-changed'
+                ? 'You were logged out because another PKCS#11 library was chosen. Log in again to continue.'
+                : 'You were logged out because the connection to the token was lost. Log in again to continue.',
         });
       }),
     ];

@@ -94,7 +94,8 @@ function SlotCard({ slot, active }: { slot: SlotSummary; active: boolean }) {
       <div className="flags" role="group" aria-label="Token flags">
         {!t && <Badge tone="neutral">No token inserted</Badge>}
         {t && !f!.tokenInitialized && <Badge tone="warn">Not initialized</Badge>}
-        {f?.loginRequired && <Badge tone="info">Login required</Badge>}
+        {/* The flag says a login is needed to use keys; beside "Logged in" it would contradict it. */}
+        {f?.loginRequired && !slot.session.loggedIn && <Badge tone="info">Login required</Badge>}
         {f?.tokenInitialized && !f.userPinInitialized && <Badge tone="warn">User PIN not set</Badge>}
         {f?.userPinCountLow && <Badge tone="warn">PIN count low</Badge>}
         {f?.userPinFinalTry && <Badge tone="danger">PIN final try</Badge>}

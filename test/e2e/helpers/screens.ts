@@ -282,7 +282,7 @@ export const DIALOGS: DialogCase[] = [
     alert(/Mark version 2 .* compromised\?/),
   ),
   opened('deactivate-version', 'keys-managed', inVersion(2, 'Deactivate…'), alert(/Deactivate version 2/)),
-  opened('destroy-version', 'keys-managed', inVersion(1, 'Destroy…'), alert(/Destroy version 1/)),
+  opened('destroy-version', 'keys-managed', inVersion(1, 'Destroy…'), alert(/Destroy .* v1\?/)),
   opened('add-profile', 'gateway', button('Add profile…'), dialog('Add a gateway profile')),
   opened('gateway-password', 'gateway', button('Password…'), dialog(/Gateway password for/)),
   opened('remove-profile', 'gateway', button('Remove…'), alert(/Remove|Forget/)),

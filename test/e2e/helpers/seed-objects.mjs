@@ -3,17 +3,10 @@
 // "bulk 00000"..., with CKA_ID = the index as 4 bytes. One session, one login, C_CreateObject each.
 import { randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
+import { withUserSession } from './pkcs11-session.mjs';
 
 const count = Number(process.argv[2] ?? '10000');
-const p = new pkcs11js.PKCS11();
-p.load(process.env.MKM_SEED_MODULE);
-p.C_Initialize();
-try {
-  const slot = p
-    .C_GetSlotList(true)
-    .find((s) => (p.C_GetTokenInfo(s).flags & pkcs11js.CKF_TOKEN_INITIALIZED) !== 0);
-  const session = p.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
-  p.C_Login(session, pkcs11js.CKU_USER, process.env.MKM_SEED_PIN);
+withUserSession((p, session) => {
   for (let i = 0; i < count; i++) {
     const id = Buffer.alloc(4);
     id.writeUInt32BE(i);
@@ -31,8 +24,4 @@ try {
       { type: pkcs11js.CKA_LABEL, value: `bulk ${String(i).padStart(5, '0')}` },
     ]);
   }
-  p.C_Logout(session);
-  p.C_CloseSession(session);
-} finally {
-  p.C_Finalize();
-}
+});
