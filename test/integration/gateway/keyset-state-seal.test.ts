@@ -1,0 +1,66 @@
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stateSealsSettled } from '../../../electron/audit/state-seal.main';
+import { softHsmAvailable } from '../../helpers/softhsm';
+import { createConsoleRig, type ConsoleRig } from '../console/setup';
+
+/**
+ * The gateway state file's pinned signing key decides which key sets the client installs in the
+ * token, and key-set work writes that file. So the file's seal is checked before any key-set work:
+ * a state file changed behind mkm's back between two calls refuses the next call's key-set install
+ * (STATE_TAMPERED) and is left exactly as found (no write would seal the swap as mkm's own).
+ * Real SoftHSM2, real sandbox gateway.
+ */
+let rig: ConsoleRig;
+
+beforeAll(async () => {
+  rig = await createConsoleRig({ label: 'keyset-seal' });
+  // The login attaches the audit key in the background: wait until it has.
+  await rig.app.audit.verify();
+}, 120_000);
+afterAll(async () => {
+  await rig?.close();
+});
+
+describe.runIf(softHsmAvailable())('key-set install over a sealed gateway state', () => {
+  it('a signing key swapped in the state file between two calls refuses the next install, nothing written', async () => {
+    const ping = () => rig.call('gateway.ping', { profileId: rig.profileId });
+    const first = await ping();
+    expect(first.ok, JSON.stringify(first)).toBe(true);
+    // Its writes are sealed in the background: tamper with what mkm sealed, not a write in flight.
+    await stateSealsSettled();
+
+    const file = join(rig.dataDir, 'gateway', `gateway-${rig.profileId}.json`);
+    const original = readFileSync(file, 'utf8');
+    const seal = readFileSync(file + '.seal', 'utf8');
+    const state = JSON.parse(original) as {
+      signingKey: { pinned: { pem: string; spkiSha256: string; keyId: string | null } };
+      keySet: { setId: string } | null;
+    };
+    expect(state.keySet).not.toBeNull();
+    const attacker = generateKeyPairSync('rsa', { modulusLength: 3072 }).publicKey;
+    state.signingKey.pinned.pem = attacker.export({ type: 'spki', format: 'pem' }).toString();
+    state.signingKey.pinned.spkiSha256 = createHash('sha256')
+      .update(attacker.export({ type: 'spki', format: 'der' }))
+      .digest('hex');
+    const tampered = JSON.stringify(state, null, 2) + '\n';
+    writeFileSync(file, tampered);
+
+    const refused = await ping();
+    expect(refused.ok).toBe(false);
+    expect(!refused.ok && refused.error).toMatchObject({
+      code: 'STATE_TAMPERED',
+      details: { file: `gateway-${rig.profileId}.json` },
+    });
+    // Nothing written over it (no used id, no new set), and no seal made for the swap.
+    expect(readFileSync(file, 'utf8')).toBe(tampered);
+    expect(readFileSync(file + '.seal', 'utf8')).toBe(seal);
+
+    // Put back as mkm sealed it, the chain goes on.
+    writeFileSync(file, original);
+    const again = await ping();
+    expect(again.ok, JSON.stringify(again)).toBe(true);
+  });
+});
