@@ -1,7 +1,6 @@
-import type { Page } from '@playwright/test';
-import { createFaultyModule, faultyModuleAvailable, type FaultyModule } from '../helpers/faulty-module';
-import { createSoftHsmToken, type SoftHsmToken } from '../helpers/softhsm';
-import { expect, startBrowserModeProcess, test as base } from './fixtures';
+import { faultyModuleAvailable } from '../helpers/faulty-module';
+import { expect } from './fixtures';
+import { FAULTY_SKIP_REASON, faultyTokenTest, logInToFaulty, useFaultyToken } from './helpers/faulty-token';
 import { openSection } from './helpers/ui';
 
 /**
@@ -10,60 +9,17 @@ import { openSection } from './helpers/ui';
  * shows the operation's "Waiting on the token" message with a Cancel that abandons the call, and
  * the header says a token call is waiting for as long as main reports one (app.status).
  */
-const test = base.extend<{ hsm: SoftHsmToken; faulty: FaultyModule }>({
-  // eslint-disable-next-line no-empty-pattern
-  hsm: async ({}, use) => {
-    const hsm = createSoftHsmToken({ label: 'mkm-wait-e2e', setProcessEnv: false });
-    await use(hsm);
-    hsm.cleanup();
-  },
-  // eslint-disable-next-line no-empty-pattern
-  faulty: async ({}, use) => {
-    const faulty = createFaultyModule({ setProcessEnv: false });
-    await use(faulty);
-    faulty.cleanup();
-  },
-  server: async ({ dataDir, hsm, faulty }, use, testInfo) => {
-    if (testInfo.project.name === 'electron' || !faultyModuleAvailable()) {
-      await use(null);
-      return;
-    }
-    const server = await startBrowserModeProcess(dataDir, {
-      launchModules: [faulty.path],
-      env: { ...hsm.env, ...faulty.env },
-    });
-    await use(server);
-    await server.stop();
-  },
-});
-
-async function logIn(app: Page, hsm: SoftHsmToken) {
-  const header = app.getByRole('group', { name: 'Token in use' });
-  await header.getByRole('button', { name: 'Log in…' }).click();
-  const dialog = app.getByRole('dialog', { name: /Log in to mkm-wait-e2e/ });
-  await dialog.getByLabel('User PIN', { exact: true }).fill(hsm.userPin);
-  await dialog.getByLabel('User PIN', { exact: true }).press('Enter');
-  await expect(header).toContainText('Logged in');
-}
+const test = faultyTokenTest('mkm-wait-e2e');
 
 test('a token that stops answering in a key generation and a rotation: the dialog says so and Cancel ends it; the header follows', async ({
   app,
   hsm,
   faulty,
 }, testInfo) => {
-  test.skip(
-    testInfo.project.name === 'electron' || !faultyModuleAvailable(),
-    'needs browser mode started with the fault-injecting module (gcc)',
-  );
+  test.skip(testInfo.project.name === 'electron' || !faultyModuleAvailable(), FAULTY_SKIP_REASON);
   test.setTimeout(120_000);
-  await openSection(app, 'Tokens');
-  const library = app.getByRole('region', { name: /PKCS#11 library/ });
-  await library.getByText('Use another library…').click();
-  await library.getByLabel('Installed libraries we know').selectOption(faulty.path);
-  await library.getByRole('button', { name: 'Use this library' }).click();
+  await useFaultyToken(app, faulty, hsm);
   const header = app.getByRole('group', { name: 'Token in use' });
-  await expect(header).toContainText('mkm-wait-e2e');
-  await logIn(app, hsm);
   const badge = app.getByTestId('token-waiting-badge');
   await expect(badge).toHaveCount(0);
 
@@ -90,7 +46,7 @@ test('a token that stops answering in a key generation and a rotation: the dialo
   // The host that was stuck is gone; the new one needs the PIN again.
   await expect(header).toContainText('Logged out', { timeout: 20_000 });
   faulty.control([]);
-  await logIn(app, hsm);
+  await logInToFaulty(app, hsm);
 
   // A rotation whose new version's C_GenerateKey never comes back.
   await app.evaluate(() => window.mkm.lifecycle.create({ name: 'wait-rotation', purpose: 'data' }));
