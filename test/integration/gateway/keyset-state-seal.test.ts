@@ -2,6 +2,8 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../../electron/core/app.main';
+import { silentLogger } from '../../../electron/core/logger.main';
 import { stateSealsSettled } from '../../../electron/audit/state-seal.main';
 import { softHsmAvailable } from '../../helpers/softhsm';
 import { createConsoleRig, type ConsoleRig } from '../console/setup';
@@ -62,5 +64,45 @@ describe.runIf(softHsmAvailable())('key-set install over a sealed gateway state'
     writeFileSync(file, original);
     const again = await ping();
     expect(again.ok, JSON.stringify(again)).toBe(true);
+  });
+
+  it('an app started over a tampered state file does not seal the swap as its own: the first set is refused, nothing written', async () => {
+    const file = join(rig.dataDir, 'gateway', `gateway-${rig.profileId}.json`);
+    // Closing ends the client (its set is dropped from the file, sealed anew).
+    await rig.closeApp();
+    await stateSealsSettled();
+    const state = JSON.parse(readFileSync(file, 'utf8')) as {
+      signingKey: { pinned: { pem: string; spkiSha256: string } };
+    };
+    const seal = readFileSync(file + '.seal', 'utf8');
+    const attacker = generateKeyPairSync('rsa', { modulusLength: 3072 }).publicKey;
+    state.signingKey.pinned.pem = attacker.export({ type: 'spki', format: 'pem' }).toString();
+    state.signingKey.pinned.spkiSha256 = createHash('sha256')
+      .update(attacker.export({ type: 'spki', format: 'der' }))
+      .digest('hex');
+    // Swapped while the app is closed: the next app reads the swap into its gateway client.
+    const tampered = JSON.stringify(state, null, 2) + '\n';
+    writeFileSync(file, tampered);
+    const app = createApp({
+      mode: 'browser',
+      dataDir: rig.dataDir,
+      moduleOverride: rig.token.modulePath,
+      isTrustedSender: () => true,
+      logger: silentLogger,
+    });
+    try {
+      const call = (channel: string, request?: unknown) =>
+        app.registry.dispatch(channel, request, { transport: 'cli' });
+      const login = await call('tokens.login', { slotId: rig.token.slotId, pin: rig.token.userPin });
+      expect(login.ok, JSON.stringify(login)).toBe(true);
+      await app.audit.verify();
+      const refused = await call('gateway.ping', { profileId: rig.profileId });
+      expect(!refused.ok && refused.error.code).toBe('STATE_TAMPERED');
+      await stateSealsSettled();
+      expect(readFileSync(file, 'utf8')).toBe(tampered);
+      expect(readFileSync(file + '.seal', 'utf8')).toBe(seal);
+    } finally {
+      await app.close();
+    }
   });
 });
