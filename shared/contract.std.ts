@@ -147,8 +147,12 @@ export interface AuditStatusView {
   };
   /** The code of the last seal's failure while sealing (entries stay unsealed); null when it worked. */
   sealError: string | null;
-  /** Set while actions that must be recorded are refused (AUDIT_UNAVAILABLE): why. */
-  unavailable: { cause: string; reason: string } | null;
+  /**
+   * Set while actions that must be recorded are refused (AUDIT_UNAVAILABLE): why, and whether
+   * `audit.recover` is the way out (not for a disk that cannot be written: moving the log aside
+   * gives it no room or rights back).
+   */
+  unavailable: { cause: string; reason: string; recoverable: boolean } | null;
 }
 
 export interface AuditRecoverView {

@@ -681,13 +681,19 @@ export class AppAudit {
   status() {
     const shown =
       this.damaged !== null
-        ? { cause: 'AUDIT_ROLLED_BACK', reason: this.damaged }
+        ? { cause: 'AUDIT_ROLLED_BACK', reason: this.damaged, recoverable: true }
         : !this.log && this.openError && this.heldBy === null
-          ? { cause: this.openError.code, reason: this.openError.message }
+          ? {
+              cause: this.openError.code,
+              reason: this.openError.message,
+              // As unavailable() decides: a disk error is not made better by moving the log aside.
+              recoverable: this.openError.code !== 'IO_ERROR',
+            }
           : this.log?.status().writeError
             ? {
                 cause: 'IO_ERROR',
                 reason: `the audit log cannot be written (${this.log.status().writeError})`,
+                recoverable: false,
               }
             : null;
     return {

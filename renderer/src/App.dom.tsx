@@ -14,6 +14,7 @@ import { KeysScreen } from './keys/KeysScreen.dom';
 import { LoginDialog } from './tokens/LoginDialog.dom';
 import { TokenProvider, tokenKeys, tokenLabel, useTokens } from './tokens/TokenContext.dom';
 import { TokensScreen } from './tokens/TokensScreen.dom';
+import { TokenWaitingBadge } from './tokens/TokenWait.dom';
 import { DemoBadge } from './ui/bits.dom';
 import { useTheme } from './useTheme.dom';
 
@@ -76,6 +77,7 @@ function Shell() {
           Merchant Key Manager
         </div>
         <TokenChip onOpenTokens={() => setSection('tokens')} />
+        <TokenWaitingBadge />
         <label className="theme-picker">
           Theme
           <select

@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFaultyModule, faultyModuleAvailable, type FaultyModule } from '../helpers/faulty-module';
-import { createSoftHsmToken, type SoftHsmToken } from '../helpers/softhsm';
-import { expect, startBrowserModeProcess, test as base } from './fixtures';
-import { openSection } from './helpers/ui';
+import { faultyModuleAvailable } from '../helpers/faulty-module';
+import { expect } from './fixtures';
+import { FAULTY_SKIP_REASON, faultyTokenTest, useFaultyToken } from './helpers/faulty-token';
 
 /**
  * A token that stalls in the middle of a console batch (the fault-injecting module over a
@@ -12,54 +11,16 @@ import { openSection } from './helpers/ui';
  * on the token, Cancel ends the batch, and the connection to the token is restarted (the admin
  * is asked to log in again).
  */
-const test = base.extend<{ hsm: SoftHsmToken; faulty: FaultyModule }>({
-  // eslint-disable-next-line no-empty-pattern
-  hsm: async ({}, use) => {
-    const hsm = createSoftHsmToken({ label: 'mkm-stall-e2e', setProcessEnv: false });
-    await use(hsm);
-    hsm.cleanup();
-  },
-  // eslint-disable-next-line no-empty-pattern
-  faulty: async ({}, use) => {
-    const faulty = createFaultyModule({ setProcessEnv: false });
-    await use(faulty);
-    faulty.cleanup();
-  },
-  server: async ({ dataDir, hsm, faulty }, use, testInfo) => {
-    if (testInfo.project.name === 'electron' || !faultyModuleAvailable()) {
-      await use(null);
-      return;
-    }
-    const server = await startBrowserModeProcess(dataDir, {
-      launchModules: [faulty.path],
-      env: { ...hsm.env, ...faulty.env },
-    });
-    await use(server);
-    await server.stop();
-  },
-});
+const test = faultyTokenTest('mkm-stall-e2e');
 
 test('a token that stalls mid-batch: the progress says it waits on the token, and Cancel ends the batch', async ({
   app,
   hsm,
   faulty,
 }, testInfo) => {
-  test.skip(
-    testInfo.project.name === 'electron' || !faultyModuleAvailable(),
-    'needs browser mode started with the fault-injecting module (gcc)',
-  );
-  await openSection(app, 'Tokens');
-  const library = app.getByRole('region', { name: /PKCS#11 library/ });
-  await library.getByText('Use another library…').click();
-  await library.getByLabel('Installed libraries we know').selectOption(faulty.path);
-  await library.getByRole('button', { name: 'Use this library' }).click();
+  test.skip(testInfo.project.name === 'electron' || !faultyModuleAvailable(), FAULTY_SKIP_REASON);
+  await useFaultyToken(app, faulty, hsm);
   const header = app.getByRole('group', { name: 'Token in use' });
-  await expect(header).toContainText('mkm-stall-e2e');
-  await header.getByRole('button', { name: 'Log in…' }).click();
-  const dialog = app.getByRole('dialog', { name: /Log in to mkm-stall-e2e/ });
-  await dialog.getByLabel('User PIN', { exact: true }).fill(hsm.userPin);
-  await dialog.getByLabel('User PIN', { exact: true }).press('Enter');
-  await expect(header).toContainText('Logged in');
 
   // The batch's key, through the app's own API (the Keys screen is not what is tested here).
   const keyId = await app.evaluate(async (label) => {

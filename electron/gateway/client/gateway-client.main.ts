@@ -29,6 +29,7 @@ import {
 } from './state.main';
 import { keySetSignatureValid, SIGNING_KEY_MIN_BITS } from '../keyset-signature.main';
 import { openInToken, sealInToken, type TokenCaller } from './token-envelope.main';
+import { checkState } from '../../audit/state-seal.main';
 import type { CseFieldName } from '../../../shared/formats/cse-fields.std';
 
 /**
@@ -1138,6 +1139,7 @@ export class GatewayClient {
    */
   installKeySet(nextKeySet: unknown): Promise<KeySetInfo> {
     return this.exclusive(async () => {
+      await this.stateSealHolds();
       await this.handleLeftovers();
       return this.install(nextKeySet);
     });
@@ -1294,6 +1296,23 @@ export class GatewayClient {
     return { setId: record.setId, wrappingKeyId: record.wrappingKeyId, expiresAt: record.expiresAt };
   }
 
+  /**
+   * Key-set work starts here (explicit installs, set requests, secure messages, whose answers
+   * install the next set): the state file's seal must hold first. Its pinned signing key decides
+   * which sets are trusted, and this work writes the file (leftovers, used ids, the new set), so
+   * a client that read a tampered file would both trust the swapped key and seal the swap as its
+   * own. Refused (STATE_TAMPERED, or STATE_UNCHECKED with no audit key) before anything is
+   * written or handed to the token. One check per call: it runs inside the call's exclusive turn.
+   */
+  private async stateSealHolds(): Promise<void> {
+    try {
+      await checkState(this.store.file, 'the gateway state (its pinned keys and key sets)');
+    } catch (error) {
+      this.audit({ action: 'key-set.install', result: 'refused', code: this.codeOf(error) });
+      throw error;
+    }
+  }
+
   /** Installs, or records why not (the next message then asks for a fresh set). */
   private async installOrRefuse(raw: unknown): Promise<KeySetInfo | { refused: ErrorCode }> {
     try {
@@ -1307,6 +1326,7 @@ export class GatewayClient {
   /** POST /v1/encryption/key_sets and install the answer. */
   requestKeySet(): Promise<KeySetInfo> {
     return this.exclusive(async () => {
+      await this.stateSealHolds();
       await this.handleLeftovers();
       return this.requestSet();
     });
@@ -1328,6 +1348,7 @@ export class GatewayClient {
 
   /** The current set if it can still carry a message; otherwise a fresh one. */
   private async usableSet(): Promise<ActiveSet> {
+    await this.stateSealHolds();
     await this.handleLeftovers();
     if (this.set && Date.parse(this.set.expiresAt) - EXPIRY_MARGIN_MS > this.gatewayNow()) return this.set;
     if (this.set) await this.discardSet('expired');

@@ -4,6 +4,7 @@ import type { AuditEntryView, AuditVerifyReport } from '../../../shared/contract
 import { mkm } from '../api.dom';
 import { useTokens } from '../tokens/TokenContext.dom';
 import { Badge, CopyButton, ErrorNotice, Facts, Loading } from '../ui/bits.dom';
+import { AuditRecovery } from './AuditRecovery.dom';
 import { AuditTable } from './AuditTable.dom';
 import {
   ACTION_PREFIXES,
@@ -28,11 +29,17 @@ import { useVersionNames } from '../lifecycle/queries.dom';
 const LIMIT = 5000;
 
 export function AuditScreen() {
-  const status = useQuery({ queryKey: ['audit', 'status'], queryFn: () => mkm().audit.status() });
+  // Read again now and then: the log can become unavailable (or recovered) by any call or login.
+  const status = useQuery({
+    queryKey: ['audit', 'status'],
+    queryFn: () => mkm().audit.status(),
+    refetchInterval: 5000,
+  });
   return (
     <div className="stack">
       {status.error && <ErrorNotice error={status.error} onRetry={() => void status.refetch()} />}
-      {status.data && !status.data.open && (
+      {status.data && <AuditRecovery status={status.data} />}
+      {status.data && !status.data.open && !status.data.unavailable && (
         <div role="alert" className="notice notice-error">
           <span>
             <strong>The audit log is not open.</strong>{' '}

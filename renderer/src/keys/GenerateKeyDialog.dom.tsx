@@ -1,6 +1,7 @@
 import * as Dialog from '@radix-ui/react-dialog';
 import { useId, useState, type FormEvent } from 'react';
 import type { KeyPurpose, KeyType } from '../../../shared/tokens.std';
+import { TokenWaitNotice, useTokenWait } from '../tokens/TokenWait.dom';
 import { DialogContent, ErrorNotice } from '../ui/bits.dom';
 import { KEY_TYPES, PURPOSES } from './keyFormat.dom';
 import type { useGeneration } from './useGeneration.dom';
@@ -46,6 +47,7 @@ function GenerateForm({
   const purpose = typeInfo.purposes.includes(chosenPurpose) ? chosenPurpose : typeInfo.purposes[0]!;
   const isSecret = type === 'aes-256' || type === 'hmac-256';
   const running = generation.running;
+  const waitMessage = useTokenWait(running?.operationId ?? null);
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -122,7 +124,8 @@ function GenerateForm({
           </label>
         )}
       </fieldset>
-      {running && (
+      {running && <TokenWaitNotice operationId={running.operationId} message={waitMessage} />}
+      {running && waitMessage === null && (
         <div role="status" aria-live="polite" className="notice notice-info progress">
           <span className="spinner" aria-hidden="true" />
           <span>

@@ -3,6 +3,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { LifecycleKeyView } from '../../../shared/contract.std';
 import { mkm } from '../api.dom';
+import { TokenWaitNotice, useTokenWait } from '../tokens/TokenWait.dom';
 import { DialogContent, ErrorNotice } from '../ui/bits.dom';
 import { day, fingerprintText, primaryOf } from './format.dom';
 import { ProgressSteps, rotationSteps } from './ProgressSteps.dom';
@@ -30,6 +31,7 @@ export function RotateWizard({
   const keyView = frozen ?? liveKey;
   const [operationId, setOperationId] = useState<string | null>(null);
   const seen = useOperationProgress(operationId);
+  const waitMessage = useTokenWait(operationId);
   const refresh = useRefreshLifecycle();
   const rotate = useMutation({
     mutationFn: (id: string) => mkm().lifecycle.rotate({ ref: keyView.id, operationId: id }),
@@ -114,7 +116,15 @@ export function RotateWizard({
             </>
           )}
           {stage !== 'review' && (
-            <ProgressSteps steps={rotationSteps(needsGateway)} seen={seen} failed={stage === 'failed'} />
+            <ProgressSteps
+              steps={rotationSteps(needsGateway)}
+              // The wait is said (with its Cancel) below, once, not as a step's message.
+              seen={seen.filter((s) => s.phase !== 'waiting')}
+              failed={stage === 'failed'}
+            />
+          )}
+          {stage === 'running' && operationId && (
+            <TokenWaitNotice operationId={operationId} message={waitMessage} />
           )}
           {stage === 'done' && rotate.data && (
             <p className="notice notice-info" role="status">
