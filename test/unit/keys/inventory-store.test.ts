@@ -78,6 +78,21 @@ function rewrite(edit: (file: { data: Record<string, unknown>; digest: string })
   writeFileSync(file(), JSON.stringify(parsed));
 }
 
+/** A schema 2 inventory file (before gateway retirement) holding oneKey()'s data. */
+function schema2File() {
+  const { data } = oneKey();
+  writeFileSync(
+    file(),
+    JSON.stringify({
+      format: 'mkm-key-inventory',
+      schemaVersion: 2,
+      digest: createHash('sha256').update(JSON.stringify(data)).digest('hex'),
+      data,
+    }),
+  );
+  return data;
+}
+
 function seeded() {
   const store = open();
   const fixture = oneKey();
@@ -244,16 +259,7 @@ describe('the key inventory file', () => {
   });
 
   it('migrates a schema 2 file (no gateway retirement yet) unchanged to schema 3, keeping the old copy', () => {
-    const { data } = oneKey();
-    writeFileSync(
-      file(),
-      JSON.stringify({
-        format: 'mkm-key-inventory',
-        schemaVersion: 2,
-        digest: createHash('sha256').update(JSON.stringify(data)).digest('hex'),
-        data,
-      }),
-    );
+    const data = schema2File();
     const store = open();
     expect(store.openReport.migratedFrom).toBe(2);
     expect(store.read()).toEqual(data);
@@ -432,16 +438,7 @@ describe('the read-only inventory (another live process holds the lock)', () => 
   });
 
   it('reads an older schema migrated in memory and leaves the file as it is', () => {
-    const { data } = oneKey();
-    writeFileSync(
-      file(),
-      JSON.stringify({
-        format: 'mkm-key-inventory',
-        schemaVersion: 2,
-        digest: createHash('sha256').update(JSON.stringify(data)).digest('hex'),
-        data,
-      }),
-    );
+    const data = schema2File();
     const busy = heldElsewhere();
     const before = snapshot();
     expect(ReadOnlyInventory.open(dir, busy).read()).toEqual(data);
