@@ -282,6 +282,17 @@ export interface LifecycleDueReport {
     rotatable: boolean;
   }[];
   graceExpired: { logicalKeyId: string; versionId: string; graceUntil: string }[];
+  /**
+   * Rotations the inventory's journal shows in flight. A reader while another process holds the
+   * keys reports them as they are (that process finishes them); it never recovers them.
+   */
+  rotationsInFlight: {
+    logicalKeyId: string;
+    name: string;
+    rotationId: string;
+    step: string;
+    startedAt: string;
+  }[];
 }
 
 export interface LifecycleReconcileReport {

@@ -15,7 +15,7 @@ import { formatKcv, managedTypeText, versionName } from '../../shared/wording.st
 /**
  * Managed keys (the key lifecycle): `mkm lifecycle list`, `mkm keys list --state S` (delegates
  * here), `mkm keys create`, `mkm rotate`, `mkm keys compromise`, `mkm keys destroy-version`,
- * `mkm keys deactivate`, `mkm keys due`. The key
+ * `mkm keys deactivate`, `mkm keys due` (also `mkm lifecycle due`). The key
  * inventory is opened by the first lifecycle call only, so other commands never take its lock.
  */
 
@@ -126,16 +126,32 @@ function dueText(report: LifecycleDueReport): string {
   for (const g of report.graceExpired) {
     lines.push(`grace    version ${g.versionId} of ${g.logicalKeyId}: grace ended ${day(g.graceUntil)}`);
   }
+  for (const r of report.rotationsInFlight) {
+    lines.push(
+      `rotating ${r.name}  ${r.logicalKeyId}: rotation in flight (step ${r.step}, since ${day(r.startedAt)})`,
+    );
+  }
   return lines.length ? lines.join('\n') : 'nothing is due';
 }
 
+/** `mkm lifecycle due` and `mkm keys due`; no token login needed. */
+async function showDue(ctx: CliContext): Promise<void> {
+  const report = await ctx.call('lifecycle.due');
+  ctx.out.result(report, () => dueText(report));
+}
+
 export const commands: CommandModule['commands'] = {
-  lifecycle: (lifecycle, context) =>
+  lifecycle: (lifecycle, context) => {
     lifecycle
       .command('list')
       .description('list the managed keys with their versions (never key material)')
       .option('--state <state>', `only versions in this state (${LIFECYCLE_STATES.join(', ')})`)
-      .action(async (opts: { state?: string }) => listManagedKeys(context(), opts.state)),
+      .action(async (opts: { state?: string }) => listManagedKeys(context(), opts.state));
+    lifecycle
+      .command('due')
+      .description('which managed keys need rotating, and why (as mkm keys due)')
+      .action(async () => showDue(context()));
+  },
 
   rotate: (rotate, context) =>
     rotate.action(async (ref: string) => {
@@ -256,10 +272,6 @@ export const commands: CommandModule['commands'] = {
     keys
       .command('due')
       .description('which managed keys need rotating, and why')
-      .action(async () => {
-        const ctx = context();
-        const report = await ctx.call('lifecycle.due');
-        ctx.out.result(report, () => dueText(report));
-      });
+      .action(async () => showDue(context()));
   },
 };

@@ -25,7 +25,7 @@ import type { SecretProvider } from '../gateway/client/profiles.main';
 import { EmbeddedSandbox } from '../gateway/embedded-sandbox.main';
 import { gatewayHandlers } from '../gateway/handlers.main';
 import { lifecycleHandlers } from '../keys/handlers.main';
-import { KeyLifecycleService } from '../keys/lifecycle.main';
+import { KeyLifecycleService, type KeyLifecycleOptions } from '../keys/lifecycle.main';
 import { KeyUsageService, keyUsage, setKeyUsage, type UsageTimers } from '../keys/usage.main';
 import type { AppServices } from './services.main';
 
@@ -167,17 +167,20 @@ export function createApp(options: AppOptions): App {
   // The key lifecycle holds a lock on its data folder, one process at a time: it opens on first
   // use, so a CLI command that does not manage keys never competes with a running app for it.
   let lifecycle: KeyLifecycleService | null = null;
-  const keyLifecycle = (): KeyLifecycleService =>
-    (lifecycle ??= KeyLifecycleService.open({
-      dir: join(paths.root, 'keys'),
-      tokens,
-      audit: (e) => audit.record(e),
-      logger,
-      usage,
-      // Called later, when a rotation or retirement runs: `gateway` exists by then.
-      registerWithGateway: (request) => gateway.registerLifecycleVersion(request),
-      retireAtGateway: (request) => gateway.retireLifecycleVersion(request),
-    }));
+  const lifecycleOptions: KeyLifecycleOptions = {
+    dir: join(paths.root, 'keys'),
+    tokens,
+    audit: (e) => audit.record(e),
+    logger,
+    usage,
+    // Called later, when a rotation or retirement runs: `gateway` exists by then.
+    registerWithGateway: (request) => gateway.registerLifecycleVersion(request),
+    retireAtGateway: (request) => gateway.retireLifecycleVersion(request),
+  };
+  const keyLifecycle = (): KeyLifecycleService => (lifecycle ??= KeyLifecycleService.open(lifecycleOptions));
+  // Reads while another process holds the keys: the inventory as last written, never written.
+  const keyLifecycleReads = (): KeyLifecycleService =>
+    KeyLifecycleService.forReading(lifecycleOptions, keyLifecycle);
 
   const gateway = new GatewayService({
     dataDir: paths.root,
@@ -335,7 +338,7 @@ export function createApp(options: AppOptions): App {
       tokens,
     ),
     gateway: gatewayHandlers(gateway, embeddedSandbox),
-    lifecycle: lifecycleHandlers(keyLifecycle, tokens, usage),
+    lifecycle: lifecycleHandlers(keyLifecycle, tokens, usage, keyLifecycleReads),
     audit: {
       status: () => audit.status(),
       verify: () => audit.verify(),

@@ -156,16 +156,22 @@ function policyOverrides(policy: Partial<Record<keyof RotationPolicy, unknown>> 
   return out;
 }
 
+/**
+ * `reader` serves the read channels (list, due, policies): KeyLifecycleService.forReading, so they
+ * still answer from the file as last written while another process holds the keys.
+ */
 export function lifecycleHandlers(
   service: () => KeyLifecycleService,
   tokens: TokensService,
   usage: KeyUsageService,
+  reader: () => KeyLifecycleService = service,
 ): Handlers<Contract>['lifecycle'] {
   return {
     list: ({ state }) => {
-      const s = service();
-      // Use counts batched in memory are written first, so the list shows them.
-      s.flushUsage();
+      const s = reader();
+      // Use counts batched in memory are written first, so the list shows them (a reader has
+      // none of its own and writes nothing).
+      if (!s.readOnly) s.flushUsage();
       const data = s.list();
       return data.logicalKeys
         .map((k) => keyView(s, data, k, state))
@@ -211,8 +217,21 @@ export function lifecycleHandlers(
     deactivate: async ({ versionId }) => versionView(await service().deactivate(versionId)),
     suspend: ({ versionId }) => versionView(service().suspend(versionId)),
     reactivate: ({ versionId }) => versionView(service().reactivate(versionId)),
-    policies: () => service().policies(),
-    due: () => service().due(),
+    policies: () => reader().policies(),
+    due: () => {
+      const s = reader();
+      const data = s.list();
+      return {
+        ...s.due(),
+        rotationsInFlight: data.rotations.map((r) => ({
+          logicalKeyId: r.logicalKeyId,
+          name: data.logicalKeys.find((k) => k.id === r.logicalKeyId)?.name ?? r.logicalKeyId,
+          rotationId: r.id,
+          step: r.step,
+          startedAt: r.startedAt,
+        })),
+      };
+    },
     // The usage service reads the files as last written: no inventory lock is taken.
     usage: ({ ref, since }) => usage.usageReport(ref, since ?? null),
     reconcile: async ({ slotId }) => {

@@ -244,10 +244,23 @@ function parseFile(text: string): Parsed {
   return { data: result.data, schemaVersion };
 }
 
-export class InventoryStore {
+/** What the key lifecycle needs of an inventory: the writer (InventoryStore) or a reader. */
+export interface InventoryAccess {
+  readonly dir: string;
+  /** True for a ReadOnlyInventory: every change is refused. */
+  readonly readOnly: boolean;
+  read(): InventoryData;
+  peek(): Readonly<InventoryData>;
+  mutate<T>(fn: (draft: InventoryData) => T): T;
+  reconcile(tokenSerial: string, objects: ObjectInfo[]): ReconcileReport;
+  close(): void;
+}
+
+export class InventoryStore implements InventoryAccess {
   readonly dir: string;
   readonly file: string;
   readonly openReport: InventoryOpenReport;
+  readonly readOnly = false;
   private data: InventoryData;
   private readonly logger: Logger;
   private readonly clock: () => Date;
@@ -525,6 +538,47 @@ export class InventoryStore {
       });
     }
   }
+}
+
+/**
+ * The inventory as last written, for reading while another live process holds the writer lock
+ * (the app open while `mkm lifecycle list` runs). It takes no lock and never writes: no
+ * migration is saved, no temp file removed, no journal recovered; a rotation in flight stays in
+ * `rotations` for the reader to report. The file is checked as the writer checks it (digest,
+ * schema, invariants): a damaged file is STORE_CORRUPT, never an empty list. Every change is
+ * refused with the writer's KEYS_BUSY, which names the holder.
+ */
+export class ReadOnlyInventory implements InventoryAccess {
+  readonly readOnly = true;
+  private constructor(
+    readonly dir: string,
+    private readonly data: InventoryData,
+    private readonly busy: MkmError,
+  ) {}
+
+  /** `busy`: the KEYS_BUSY the writer's open got (it names the process holding the lock). */
+  static open(dir: string, busy: MkmError): ReadOnlyInventory {
+    return new ReadOnlyInventory(dir, inventoryOnDisk(dir) ?? structuredClone(EMPTY_INVENTORY), busy);
+  }
+
+  read(): InventoryData {
+    return structuredClone(this.data);
+  }
+
+  peek(): Readonly<InventoryData> {
+    return this.data;
+  }
+
+  mutate<T>(_fn: (draft: InventoryData) => T): T {
+    throw this.busy;
+  }
+
+  reconcile(_tokenSerial: string, _objects: ObjectInfo[]): ReconcileReport {
+    throw this.busy;
+  }
+
+  /** Nothing to release: no lock was taken. */
+  close(): void {}
 }
 
 function goodCopy(path: string): boolean {

@@ -6,7 +6,13 @@ import { silentLogger, type Logger } from '../core/logger.main';
 import { parseRsaPublicKey, spkiPem } from '../crypto/pem.main';
 import type { HsmMethodName, HsmParams, HsmResult } from '../hsm/host/protocol.std';
 import type { ObjectClass, ObjectInfo } from '../../shared/tokens.std';
-import { InventoryStore, versionsOf, type ReconcileReport } from './inventory.main';
+import {
+  InventoryStore,
+  ReadOnlyInventory,
+  versionsOf,
+  type InventoryAccess,
+  type ReconcileReport,
+} from './inventory.main';
 import {
   addDays,
   assertTransition,
@@ -223,7 +229,7 @@ const STALE_SLOT = new Set<string>(['SLOT_NOT_FOUND', 'TOKEN_NOT_PRESENT', 'TOKE
 const isRsa = (type: ManagedKeyType) => type.startsWith('rsa-');
 
 export class KeyLifecycleService {
-  readonly inventory: InventoryStore;
+  readonly inventory: InventoryAccess;
   private readonly tokens: TokenCaller;
   private readonly auditFn: (entry: AuditAppend) => void;
   private readonly clock: () => Date;
@@ -237,7 +243,7 @@ export class KeyLifecycleService {
 
   private constructor(
     private readonly options: KeyLifecycleOptions,
-    inventory: InventoryStore,
+    inventory: InventoryAccess,
   ) {
     this.inventory = inventory;
     this.tokens = options.tokens;
@@ -263,6 +269,31 @@ export class KeyLifecycleService {
       onCorrupt: options.onCorrupt,
     });
     return new KeyLifecycleService(options, inventory);
+  }
+
+  /**
+   * For the read channels (list, due, policies): `writer()` (the service this process opens and
+   * keeps) when it can have the inventory; while another live process holds its lock (KEYS_BUSY),
+   * a read-only service over the file as last written, opened afresh for each read. Its changes
+   * (and resume, reconcile, use counting) are refused with that KEYS_BUSY, naming the holder;
+   * a damaged file is STORE_CORRUPT as for the writer.
+   */
+  static forReading(options: KeyLifecycleOptions, writer: () => KeyLifecycleService): KeyLifecycleService {
+    try {
+      return writer();
+    } catch (error) {
+      if (!(error instanceof MkmError) || error.code !== 'KEYS_BUSY') throw error;
+      // No flush timer: the reader never writes use counts.
+      return new KeyLifecycleService(
+        { ...options, usageFlushMs: 0 },
+        ReadOnlyInventory.open(options.dir, error),
+      );
+    }
+  }
+
+  /** True for a service from forReading over another process's inventory: it only reads. */
+  get readOnly(): boolean {
+    return this.inventory.readOnly;
   }
 
   // ------------------------------------------------------------ reading

@@ -19,6 +19,7 @@ import {
   INVENTORY_SCHEMA_VERSION,
   InventoryStore,
   managedByOnDisk,
+  ReadOnlyInventory,
 } from '../../../electron/keys/inventory.main';
 import { AUDIT_KEY_LABEL } from '../../../electron/audit/app-audit.main';
 import type { ObjectInfo } from '../../../shared/tokens.std';
@@ -75,6 +76,21 @@ function rewrite(edit: (file: { data: Record<string, unknown>; digest: string })
   edit(parsed);
   if (redigest) parsed.digest = createHash('sha256').update(JSON.stringify(parsed.data)).digest('hex');
   writeFileSync(file(), JSON.stringify(parsed));
+}
+
+/** A schema 2 inventory file (before gateway retirement) holding oneKey()'s data. */
+function schema2File() {
+  const { data } = oneKey();
+  writeFileSync(
+    file(),
+    JSON.stringify({
+      format: 'mkm-key-inventory',
+      schemaVersion: 2,
+      digest: createHash('sha256').update(JSON.stringify(data)).digest('hex'),
+      data,
+    }),
+  );
+  return data;
 }
 
 function seeded() {
@@ -243,16 +259,7 @@ describe('the key inventory file', () => {
   });
 
   it('migrates a schema 2 file (no gateway retirement yet) unchanged to schema 3, keeping the old copy', () => {
-    const { data } = oneKey();
-    writeFileSync(
-      file(),
-      JSON.stringify({
-        format: 'mkm-key-inventory',
-        schemaVersion: 2,
-        digest: createHash('sha256').update(JSON.stringify(data)).digest('hex'),
-        data,
-      }),
-    );
+    const data = schema2File();
     const store = open();
     expect(store.openReport.migratedFrom).toBe(2);
     expect(store.read()).toEqual(data);
@@ -394,5 +401,66 @@ describe('who manages a token object (read from disk, no lock)', () => {
     expect(codeOf(() => managedByOnDisk(dir, { tokenSerial: 's', ckaId: 'ab', label: 'x' })).code).toBe(
       'STORE_CORRUPT',
     );
+  });
+});
+
+describe('the read-only inventory (another live process holds the lock)', () => {
+  /** The writer's refusal while the parent process (alive, not us) holds the lock. */
+  function heldElsewhere(): MkmError {
+    writeFileSync(join(dir, INVENTORY_LOCK), `${process.ppid}\nthe Merchant Key Manager app\n`);
+    const busy = codeOf(open);
+    expect(busy.code).toBe('KEYS_BUSY');
+    return busy;
+  }
+  const snapshot = () =>
+    Object.fromEntries(readdirSync(dir).map((n) => [n, readFileSync(join(dir, n), 'utf8')]));
+
+  it('reads the file as last written, rotation in flight included, and never writes or recovers', () => {
+    const { data, key, v1 } = oneKey();
+    const store = open();
+    const { rotation, v2 } = withPendingRotation(store, data, key, v1);
+    store.close();
+    const busy = heldElsewhere();
+    writeFileSync(join(dir, `${INVENTORY_FILE}.tmp-4242`), 'half a write');
+    const before = snapshot();
+
+    const reader = ReadOnlyInventory.open(dir, busy);
+    expect(reader.readOnly).toBe(true);
+    expect(reader.read()).toEqual({ ...data, versions: [v1, v2], rotations: [rotation] });
+    // Changes are refused with the writer's error, which names the holder.
+    const refused = codeOf(() => reader.mutate((d) => (d.rotations = [])));
+    expect(refused).toBe(busy);
+    expect(refused.message).toContain(`(pid ${process.ppid})`);
+    expect(codeOf(() => reader.reconcile('serial-1', [])).code).toBe('KEYS_BUSY');
+    reader.close();
+    // No lock taken or released, no temp file removed, nothing rewritten.
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('reads an older schema migrated in memory and leaves the file as it is', () => {
+    const data = schema2File();
+    const busy = heldElsewhere();
+    const before = snapshot();
+    expect(ReadOnlyInventory.open(dir, busy).read()).toEqual(data);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('a damaged or missing file is the writer’s STORE_CORRUPT, never an empty list', () => {
+    expect(ReadOnlyInventory.open(dir, heldElsewhere()).read().logicalKeys).toEqual([]);
+    rmSync(join(dir, INVENTORY_LOCK));
+    seeded();
+    rewrite((f) => ((f.data.logicalKeys as { name: string }[])[0]!.name = 'edited by hand'));
+    const writer = codeOf(open);
+    const reader = codeOf(() => ReadOnlyInventory.open(dir, heldElsewhere()));
+    expect(writer.code).toBe('STORE_CORRUPT');
+    expect({ code: reader.code, message: reader.message, details: reader.details }).toEqual({
+      code: writer.code,
+      message: writer.message,
+      details: writer.details,
+    });
+    unlinkSync(file());
+    const missing = codeOf(() => ReadOnlyInventory.open(dir, heldElsewhere()));
+    expect(missing.code).toBe('STORE_CORRUPT');
+    expect(missing.details?.reason).toBe('the inventory file is missing');
   });
 });
