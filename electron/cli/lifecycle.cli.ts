@@ -21,7 +21,7 @@ import { loggedInSlot, type CliContext, type CommandModule } from './context.cli
 const day = (iso: string | null) => (iso ? iso.slice(0, 10) : '-');
 
 function fingerprintText(v: LifecycleVersionView): string {
-  if (!v.fingerprint) return '';
+  if (!v.fingerprint) return v.fingerprintNote ?? '';
   return v.fingerprint.kind === 'kcv'
     ? `kcv ${v.fingerprint.value} (${v.fingerprint.method})`
     : `spki-sha256 ${v.fingerprint.value.slice(0, 16)}…`;
