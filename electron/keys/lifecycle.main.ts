@@ -1428,7 +1428,19 @@ export class KeyLifecycleService {
     if (cached !== undefined) return cached;
     const slots = await this.tokens.call('listSlots', {});
     this.slotCache.clear();
-    for (const s of slots) if (s.token) this.slotCache.set(s.token.serial.trim(), s.slotId);
+    // Serials are not unique everywhere: tpm2-pkcs11 shows an empty slot (for a new token) with
+    // the same serial as the token in use. The record names an initialised token, and the one
+    // logged in wins a tie, so a lifecycle step never lands on the empty slot (NOT_LOGGED_IN).
+    const rank = (s: (typeof slots)[number]) =>
+      (s.token!.flags.tokenInitialized ? 2 : 0) + (s.session.loggedIn ? 1 : 0);
+    const best = new Map<string, (typeof slots)[number]>();
+    for (const s of slots) {
+      if (!s.token) continue;
+      const serialOf = s.token.serial.trim();
+      const held = best.get(serialOf);
+      if (!held || rank(s) > rank(held)) best.set(serialOf, s);
+    }
+    for (const [serialOf, s] of best) this.slotCache.set(serialOf, s.slotId);
     const slotId = this.slotCache.get(serial);
     if (slotId === undefined) {
       throw new MkmError('TOKEN_NOT_PRESENT', 'The token that holds this key is not inserted.', { serial });
