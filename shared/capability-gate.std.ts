@@ -51,6 +51,11 @@ export const GATED_FEATURES = {
 } as const satisfies Record<string, { doing: string; needs: readonly Need[] }>;
 export type GatedFeature = keyof typeof GATED_FEATURES;
 
+/** The gate of a secret key's check value: AES keys need CMAC, HMAC keys HMAC-SHA256. */
+export function kcvFeature(keyType: string | null): 'kcv-aes' | 'kcv-hmac' {
+  return keyType === 'aes' || keyType === 'aes-256' ? 'kcv-aes' : 'kcv-hmac';
+}
+
 export interface MissingCapability {
   feature: GatedFeature;
   /** The capability the refusal names (a probe name, or rsaOaepUnwrap for either OAEP). */

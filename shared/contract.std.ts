@@ -233,6 +233,8 @@ export interface LifecycleVersionView {
   useLevel?: 'ok' | 'warning' | 'reached';
   fingerprint:
     { kind: 'kcv'; method: 'cmac' | 'hmac'; value: string } | { kind: 'spki-sha256'; value: string } | null;
+  /** Why there is no fingerprint, e.g. "KCV not available on this token: <reason>". */
+  fingerprintNote?: string;
   gateway: {
     status: 'not-required' | 'pending' | 'registered' | 'failed' | 'skipped' | 'retirePending' | 'retired';
     reference: string | null;

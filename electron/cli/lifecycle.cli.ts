@@ -22,7 +22,7 @@ import { formatKcv, managedTypeText, versionName } from '../../shared/wording.st
 const day = (iso: string | null) => (iso ? iso.slice(0, 10) : '-');
 
 function fingerprintText(v: LifecycleVersionView): string {
-  if (!v.fingerprint) return '';
+  if (!v.fingerprint) return v.fingerprintNote ?? '';
   return v.fingerprint.kind === 'kcv'
     ? `KCV ${formatKcv(v.fingerprint.value)} (${v.fingerprint.method})`
     : `spki-sha256 ${v.fingerprint.value.slice(0, 16)}…`;

@@ -9,7 +9,13 @@ import { defaultDataDir } from '../core/paths.main';
 import { setProcessRole } from '../core/process-role.main';
 import { createOutput, EXIT, usage } from './output.cli';
 import './commands.cli';
-import { installCommandGroups, loggedInSlot, type CliContext, type GlobalOptions } from './context.cli';
+import {
+  installCommandGroups,
+  loggedInSlot,
+  needsNoLogin,
+  type CliContext,
+  type GlobalOptions,
+} from './context.cli';
 
 /**
  * `mkm`: the same services as the desktop app, headless. Commands go through the same
@@ -84,6 +90,8 @@ export function buildProgram(argvJson: boolean): {
     .exitOverride()
     .configureOutput({ writeErr: () => {} });
 
+  // Headless, a login needs MKM_PIN, or a token that needs no login at all.
+  const canLogIn = async (ctx: CliContext) => !!process.env.MKM_PIN || (await needsNoLogin(ctx));
   const context = (): CliContext => {
     if (cached) return cached;
     const opts = program.opts<GlobalOptions>();
@@ -106,15 +114,16 @@ export function buildProgram(argvJson: boolean): {
       app: getApp,
       close: async () => {
         if (!app) return;
-        // A pinned-state file written without a login is sealed by logging in before the end.
+        // A pinned-state file written without a login is sealed by logging in before the end
+        // (with MKM_PIN, or without a PIN on a token that needs no login).
         const { unsealedStateWritten } = await import('../audit/state-seal.main');
-        if (process.env.MKM_PIN && unsealedStateWritten()) await loggedInSlot(cached!).catch(() => {});
+        if (unsealedStateWritten() && (await canLogIn(cached!))) await loggedInSlot(cached!).catch(() => {});
         await (await app).close();
       },
       async call(channel, request) {
         let envelope = await (await getApp()).registry.dispatch(channel, request, { transport: 'cli' });
-        // Pinned state is only trusted once the token checked its seal: log in with MKM_PIN, once.
-        if (!envelope.ok && envelope.error.code === 'STATE_UNCHECKED' && process.env.MKM_PIN) {
+        // Pinned state is only trusted once the token checked its seal: log in (MKM_PIN), once.
+        if (!envelope.ok && envelope.error.code === 'STATE_UNCHECKED' && (await canLogIn(cached!))) {
           await loggedInSlot(cached!);
           envelope = await (await getApp()).registry.dispatch(channel, request, { transport: 'cli' });
         }

@@ -1,8 +1,10 @@
+import { kcvFeature } from '../../shared/capability-gate.std';
 import type { Contract } from '../../shared/contract.std';
 import { MkmError } from '../../shared/errors.std';
 import type { ObjectClass } from '../../shared/tokens.std';
 import type { Handlers } from '../core/registry.main';
 import { managedByOnDisk } from '../keys/inventory.main';
+import { requireCapability } from './capability-guard.main';
 import { isRsaGeneration } from './client.main';
 import type { TokensService } from './tokens.main';
 
@@ -133,7 +135,12 @@ export function keyHandlers(
         );
     },
     exportPublic: (req) => tokens.call('exportPublicKey', req),
-    kcv: (req) => tokens.call('kcv', req),
+    kcv: async (req) => {
+      // Which capability depends on the key's type (AES: CMAC, HMAC: HMAC-SHA256).
+      const key = await tokens.call('getObject', { slotId: req.slotId, id: req.id, class: 'secret' });
+      await requireCapability(tokens, req.slotId, kcvFeature(key.keyType));
+      return tokens.call('kcv', req);
+    },
     csr: (req) => tokens.call('createCsr', req),
     destroy: async ({ slotId, id, class: cls }) => {
       await refuseManaged(tokens, options.inventoryDir, { slotId, id, class: cls });

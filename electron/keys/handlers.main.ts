@@ -69,6 +69,7 @@ export function versionView(v: KeyVersion, uses: number = v.useCount): Lifecycle
     cryptoPeriodDays: v.cryptoPeriodDays,
     useCount: uses,
     fingerprint: v.fingerprint ? { ...v.fingerprint } : null,
+    ...(v.fingerprintNote ? { fingerprintNote: v.fingerprintNote } : {}),
     gateway: { status: v.gateway.status, reference: v.gateway.reference, error: v.gateway.error },
     missingSince: v.missingSince,
     destroyPending: v.destroyPending,

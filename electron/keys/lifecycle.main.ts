@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { kcvFeature, missingCapability } from '../../shared/capability-gate.std';
 import { MkmError, toErrorShape, type ErrorCode } from '../../shared/errors.std';
 import { HMAC_SHA256_KEY_TYPES, isHmacKeyType } from '../../shared/tokens.std';
 import type { AuditAppend, AuditKeyRef } from '../audit/audit-log.main';
 import { silentLogger, type Logger } from '../core/logger.main';
 import { parseRsaPublicKey, spkiPem } from '../crypto/pem.main';
 import type { HsmMethodName, HsmParams, HsmResult } from '../hsm/host/protocol.std';
-import type { ObjectClass, ObjectInfo } from '../../shared/tokens.std';
+import type { CapabilitiesResult, ObjectClass, ObjectInfo } from '../../shared/tokens.std';
 import {
   InventoryStore,
   ReadOnlyInventory,
@@ -77,6 +78,8 @@ import { confirmationMismatch, versionName } from '../../shared/wording.std';
 /** What this service needs from TokensService (its `call` fits). */
 export interface TokenCaller {
   call<K extends HsmMethodName>(method: K, params: HsmParams<K>): Promise<HsmResult<K>>;
+  /** The capability probe (TokensService.capabilities): a KCV is computed only where it says so. */
+  capabilities?(slotId: number): Promise<Pick<CapabilitiesResult, 'capabilities'>>;
 }
 
 export interface GatewayRegistrationRequest {
@@ -649,17 +652,18 @@ export class KeyLifecycleService {
             this.faults('generate:mid');
             found = { id: generated.id, classes: generated.objects.map((o) => o.class) };
           }
-          const fingerprint = await this.fingerprintOf(slotId, found.id, v.type);
+          const { fingerprint, fingerprintNote } = await this.fingerprintOf(slotId, found.id, v.type);
           this.inventory.mutate((draft) => {
             const nv = draft.versions.find((x) => x.id === v.id)!;
             nv.ckaId = found.id;
             nv.fingerprint = fingerprint;
+            if (fingerprintNote) nv.fingerprintNote = fingerprintNote;
             this.step(draft, r.id, 'generated');
           });
           this.audit(
             'key.generate',
             { ...r, step: 'generated' },
-            { version: v.version, type: v.type, resumed },
+            { version: v.version, type: v.type, resumed, ...(fingerprintNote ? { fingerprintNote } : {}) },
           );
           this.faults('generated');
           break;
@@ -1112,7 +1116,7 @@ export class KeyLifecycleService {
       }
       const type = typeOfObject(first);
       checkPurposeType(request.purpose, type);
-      const fingerprint = await this.fingerprintOf(slotId, ckaId, type);
+      const { fingerprint, fingerprintNote } = await this.fingerprintOf(slotId, ckaId, type);
       const now = this.clock();
       const v = this.inventory.mutate((draft) => {
         let key: LogicalKey;
@@ -1163,6 +1167,7 @@ export class KeyLifecycleService {
           cryptoPeriodDays: policy.cryptoPeriodDays,
           useCount: 0,
           fingerprint,
+          ...(fingerprintNote ? { fingerprintNote } : {}),
           gateway: initialGateway(request.purpose),
           publicKeyPem: null,
           missingSince: null,
@@ -1171,7 +1176,12 @@ export class KeyLifecycleService {
         draft.versions.push(record);
         return record;
       });
-      this.audit('key.adopt', v, { version: v.version, purpose: v.purpose, primary: v.primary });
+      this.audit('key.adopt', v, {
+        version: v.version,
+        purpose: v.purpose,
+        primary: v.primary,
+        ...(fingerprintNote ? { fingerprintNote } : {}),
+      });
       return structuredClone(v);
     });
   }
@@ -1455,7 +1465,19 @@ export class KeyLifecycleService {
     if (cached !== undefined) return cached;
     const slots = await this.tokens.call('listSlots', {});
     this.slotCache.clear();
-    for (const s of slots) if (s.token) this.slotCache.set(s.token.serial.trim(), s.slotId);
+    // Serials are not unique everywhere: tpm2-pkcs11 shows an empty slot (for a new token) with
+    // the same serial as the token in use. The record names an initialised token, and the one
+    // logged in wins a tie, so a lifecycle step never lands on the empty slot (NOT_LOGGED_IN).
+    const rank = (s: (typeof slots)[number]) =>
+      (s.token!.flags.tokenInitialized ? 2 : 0) + (s.session.loggedIn ? 1 : 0);
+    const best = new Map<string, (typeof slots)[number]>();
+    for (const s of slots) {
+      if (!s.token) continue;
+      const serialOf = s.token.serial.trim();
+      const held = best.get(serialOf);
+      if (!held || rank(s) > rank(held)) best.set(serialOf, s);
+    }
+    for (const [serialOf, s] of best) this.slotCache.set(serialOf, s.slotId);
     const slotId = this.slotCache.get(serial);
     if (slotId === undefined) {
       throw new MkmError('TOKEN_NOT_PRESENT', 'The token that holds this key is not inserted.', { serial });
@@ -1492,13 +1514,28 @@ export class KeyLifecycleService {
     return ids[0] === undefined ? null : { id: ids[0], classes: mine.map((o) => o.class) };
   }
 
-  private async fingerprintOf(slotId: number, ckaId: string, type: ManagedKeyType): Promise<Fingerprint> {
+  /**
+   * A version's fingerprint. A KCV only identifies the key (nothing is decided on it), so a token
+   * the probe found without the KCV's mechanism still gets its key recorded, with no fingerprint
+   * and a note saying why, rather than a creation that fails after the key exists.
+   */
+  private async fingerprintOf(
+    slotId: number,
+    ckaId: string,
+    type: ManagedKeyType,
+  ): Promise<{ fingerprint: Fingerprint | null; fingerprintNote?: string }> {
     if (isRsa(type)) {
       const pub = await this.tokens.call('exportPublicKey', { slotId, id: ckaId, format: 'pem' });
-      return { kind: 'spki-sha256', value: pub.spkiSha256 };
+      return { fingerprint: { kind: 'spki-sha256', value: pub.spkiSha256 } };
+    }
+    if (this.tokens.capabilities) {
+      const missing = missingCapability(await this.tokens.capabilities(slotId), kcvFeature(type));
+      if (missing) {
+        return { fingerprint: null, fingerprintNote: `KCV not available on this token: ${missing.reason}` };
+      }
     }
     const kcv = await this.tokens.call('kcv', { slotId, id: ckaId });
-    return { kind: 'kcv', method: kcv.method, value: kcv.kcv };
+    return { fingerprint: { kind: 'kcv', method: kcv.method, value: kcv.kcv } };
   }
 
   private async destroyOnToken(slotId: number, ckaId: string, classes: ObjectClass[]): Promise<void> {

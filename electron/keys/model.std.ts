@@ -128,6 +128,8 @@ export const KeyVersionSchema = z
     cryptoPeriodDays: z.number().int().min(1).max(36500),
     useCount: z.number().int().min(0),
     fingerprint: FingerprintSchema.nullable(),
+    /** Why there is no fingerprint (a token without the KCV's mechanism); absent otherwise. */
+    fingerprintNote: z.string().max(512).optional(),
     gateway: GatewayStatusSchema,
     /** gateway-public only: the imported key. Public material, never a secret. */
     publicKeyPem: z.string().max(16384).nullable(),

@@ -1,8 +1,10 @@
 import * as Tabs from '@radix-ui/react-tabs';
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
+import { kcvFeature } from '../../../shared/capability-gate.std';
 import type { CsrSubject, ObjectInfo } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
+import { useCapabilityBlock } from '../tokens/capabilityGate.dom';
 import { Badge, CopyButton, ErrorNotice, Facts, Loading } from '../ui/bits.dom';
 import { DestroyKeyDialog } from './DestroyKeyDialog.dom';
 import { AUDIT_KEY_LABEL, AUDIT_KEY_NOTE, CLASS_NAMES, fingerprintText, typeText } from './keyFormat.dom';
@@ -57,7 +59,7 @@ export function KeyDetails({
             : []),
         ]}
       />
-      {isSecret && <Kcv slotId={slotId} id={object.id} />}
+      {isSecret && <Kcv slotId={slotId} object={object} />}
       {isRsa && <PublicKey slotId={slotId} id={object.id} />}
       {isRsa && <Csr slotId={slotId} object={object.class === 'private' ? object : pair} />}
       <div className="danger-zone">
@@ -67,15 +69,23 @@ export function KeyDetails({
   );
 }
 
-function Kcv({ slotId, id }: { slotId: number; id: string }) {
+function Kcv({ slotId, object }: { slotId: number; object: ObjectInfo }) {
+  const { id } = object;
+  const blocked = useCapabilityBlock(slotId, kcvFeature(object.keyType));
   const kcv = useQuery({
     queryKey: ['keys', 'kcv', slotId, id],
     queryFn: () => mkm().keys.kcv({ slotId, id }),
+    enabled: blocked === null,
   });
   return (
     <section aria-labelledby="kcv-h" className="sub">
       <h3 id="kcv-h">Key check value</h3>
-      {kcv.isPending && <Loading>Computing the KCV on the token…</Loading>}
+      {blocked && (
+        <p className="notice notice-warn small" data-testid="capability-blocked">
+          {blocked.message} <code className="code-chip">CAPABILITY_MISSING</code>
+        </p>
+      )}
+      {!blocked && kcv.isPending && <Loading>Computing the KCV on the token…</Loading>}
       {kcv.error && <ErrorNotice error={kcv.error} onRetry={() => void kcv.refetch()} />}
       {kcv.data && (
         <p className="kcv">

@@ -64,8 +64,8 @@ export function dateTime(iso: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 }
 
-export function fingerprintText(v: Pick<LifecycleVersionView, 'fingerprint'>): string {
-  if (!v.fingerprint) return '—';
+export function fingerprintText(v: Pick<LifecycleVersionView, 'fingerprint' | 'fingerprintNote'>): string {
+  if (!v.fingerprint) return v.fingerprintNote ?? '—';
   return v.fingerprint.kind === 'kcv'
     ? `KCV ${formatKcv(v.fingerprint.value)}`
     : `SHA-256 ${v.fingerprint.value.slice(0, 16).toUpperCase()}…`;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../../electron/core/app.main';
 import { silentLogger } from '../../../electron/core/logger.main';
 import type { Envelope } from '../../../shared/contract-kit.std';
+import type { LifecycleKeyView, LifecycleVersionView } from '../../../shared/contract.std';
 import type { MkmErrorShape } from '../../../shared/errors.std';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { acquireOpenCryptoki, type OpenCryptoki, type OpenCryptokiToken } from '../../helpers/opencryptoki';
@@ -91,6 +92,52 @@ describe('features the token cannot do are refused before they start', () => {
     expect(exported.details).toMatchObject({ capability: 'rsaSha256Sign', feature: 'exchange-sign' });
   });
 
+  let aesId = '';
+  it('key check values: an AES key on a token without AES-CMAC is refused, naming it', async () => {
+    const made = await ok<{ id: string; kcv?: unknown }>('keys.generate', {
+      slotId: token.slotId,
+      type: 'aes-256',
+      label: 'gate-aes',
+      purpose: 'data',
+    });
+    aesId = made.id;
+    expect(made.kcv).toBeUndefined();
+    const kcv = await refused('keys.kcv', { slotId: token.slotId, id: aesId });
+    expect(kcv.code).toBe('CAPABILITY_MISSING');
+    expect(kcv.details).toMatchObject({ capability: 'aesCmac', feature: 'kcv-aes' });
+    expect(kcv.message).toMatch(/^This token cannot compute an AES key's check value: it lacks AES-CMAC/);
+
+    // An HMAC key's check value needs HMAC-SHA256, which this token has.
+    const hmac = await ok<{ id: string }>('keys.generate', {
+      slotId: token.slotId,
+      type: 'hmac-256',
+      label: 'gate-hmac',
+      purpose: 'hmac',
+    });
+    const hmacKcv = await ok<{ kcv: string; method: string }>('keys.kcv', {
+      slotId: token.slotId,
+      id: hmac.id,
+    });
+    expect(hmacKcv.method).toBe('hmac');
+  });
+
+  it('a managed AES key is created without a KCV, and says why', async () => {
+    const created = await ok<{ version: LifecycleVersionView }>('lifecycle.create', {
+      name: 'gate-data',
+      purpose: 'data',
+      type: 'aes-256',
+    });
+    expect(created.version.fingerprint).toBeNull();
+    expect(created.version.fingerprintNote).toMatch(/^KCV not available on this token: \S/);
+    const [listed] = (await ok<LifecycleKeyView[]>('lifecycle.list', {})).filter(
+      (k) => k.name === 'gate-data',
+    );
+    expect(listed!.versions[0]).toMatchObject({
+      fingerprint: null,
+      fingerprintNote: created.version.fingerprintNote,
+    });
+  });
+
   it('the CLI meets the same refusal', async () => {
     // The CLI takes the data folder (and its audit log) over from the app.
     await app.close();
@@ -99,5 +146,17 @@ describe('features the token cannot do are refused before they start', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('[CAPABILITY_MISSING]');
     expect(r.stderr).toContain('RSA-OAEP unwrap');
+
+    const kcv = await mkm(['keys', 'kcv', aesId], token.userPin);
+    expect(kcv.code).not.toBe(0);
+    expect(kcv.stderr).toContain('[CAPABILITY_MISSING]');
+    expect(kcv.stderr).toContain('AES-CMAC');
+
+    const created = await mkm(
+      ['keys', 'create', '--name', 'gate-cli', '--purpose', 'data', '--type', 'aes-256'],
+      token.userPin,
+    );
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toContain('KCV not available on this token: ');
   }, 120_000);
 });

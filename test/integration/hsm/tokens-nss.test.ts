@@ -115,6 +115,46 @@ describe.skipIf(unavailable !== null)('NSS softokn', () => {
       expect(r.stdout).toContain('sealed with HMAC-SHA256');
     });
 
+    it('seals the state a command wrote at its exit without a PIN, so the next command can check it', async () => {
+      // `exchange trust` writes the trusted signers list without logging in; its seal is made at
+      // the exit, by a login the token does not need a PIN for. `exchange verify` then checks it.
+      const p = ['--module-params', nss.libraryParameters];
+      const made = await mkm([
+        ...p,
+        'keys',
+        'generate',
+        '--type',
+        'rsa-2048',
+        '--label',
+        'nss-signer',
+        '--purpose',
+        'signing',
+      ]);
+      const spki = /spki-sha256 ([0-9a-f]{64})/.exec(made.stdout)?.[1];
+      expect(spki, made.stderr).toBeDefined();
+      const file = join(nss.dir, 'announce.mkmx');
+      const exported = await mkm([
+        ...p,
+        'exchange',
+        'export',
+        '--kind',
+        'announcement',
+        '--signing-key',
+        'nss-signer',
+        '--key',
+        'nss-signer',
+        '--out',
+        file,
+      ]);
+      expect(exported.code, exported.stderr).toBe(0);
+      const trusted = await mkm([...p, 'exchange', 'trust', spki!, '--name', 'NSS signer', '--yes']);
+      expect(trusted.code, trusted.stderr).toBe(0);
+      const verified = await mkm([...p, 'exchange', 'verify', file]);
+      expect(verified.stderr).toBe('');
+      expect(verified.code).toBe(0);
+      expect(verified.stdout).toContain('NSS signer');
+    });
+
     it('names the library in use in mkm status', async () => {
       const r = await mkm(['--module-params', nss.libraryParameters, 'status']);
       expect(r.stdout).toMatch(

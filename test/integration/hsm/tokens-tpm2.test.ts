@@ -110,6 +110,28 @@ describe.skipIf(unavailable !== null)('tpm2-pkcs11 on swtpm', () => {
       });
     });
 
+    it('creates a managed signing key right after the login (keys create), with the wider usage accepted', async () => {
+      // The token's empty slot (for a new token) carries the same serial as the one in use: the
+      // lifecycle must find the logged-in token by its serial, not the empty slot.
+      const r = await mkm(
+        [
+          'keys',
+          'create',
+          '--name',
+          'tpm-signing',
+          '--purpose',
+          'signing',
+          '--type',
+          'rsa-2048',
+          '--accept-wider-usage',
+        ],
+        token.userPin,
+      );
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/spki-sha256 [0-9a-f]{16}/);
+    });
+
     it('answers a secret key request with the specific code the probe predicts', async () => {
       const r = await mkm(['keys', 'generate', '--type', 'aes-256', '--label', 'tpm-aes'], token.userPin);
       expect(r.stderr).toContain('[MECHANISM_UNSUPPORTED]');
