@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
 import type { AuditAppend } from '../audit/audit-log.main';
@@ -116,6 +117,8 @@ export interface KeyUsageOptions {
 export interface UsageTimers {
   setInterval(fn: () => void, ms: number): unknown;
   clearInterval(handle: unknown): void;
+  /** Waits between tries of the counts lock (synchronous: a flush is); default a real wait. */
+  sleep?(ms: number): void;
 }
 
 const NODE_TIMERS: UsageTimers = {
@@ -128,6 +131,15 @@ const NODE_TIMERS: UsageTimers = {
 };
 
 export const USAGE_FILE = 'key-usage.json';
+export const USAGE_LOCK = 'key-usage.lock';
+/** Tries of the counts lock per flush, and the wait between two: about half a second at most. */
+export const USAGE_LOCK_TRIES = 50;
+export const USAGE_LOCK_WAIT_MS = 10;
+/**
+ * A lock this old is a dead holder's even if its pid now names another live process: a flush
+ * holds it only for one read and one small write.
+ */
+export const USAGE_LOCK_STALE_MS = 30_000;
 
 /** Where a version stands against its policy's use limit. */
 export interface VersionUseStatus {
@@ -326,15 +338,19 @@ export class KeyUsageService {
     this.pendingTotal = 0;
     let next: UsageFile;
     try {
-      // Read again: another process (the CLI beside the app) may have added to the file.
-      this.saved = null;
-      next = structuredClone(this.readSaved());
-      for (const [id, e] of Object.entries(batch.versions))
-        next.versions[id] = mergeEntries(next.versions[id], e);
-      for (const [id, e] of Object.entries(batch.gatewayKeys))
-        next.gatewayKeys[id] = mergeEntries(next.gatewayKeys[id], e);
       mkdirSync(this.options.inventoryDir, { recursive: true });
-      writeFileAtomic(this.file, `${JSON.stringify(next)}\n`);
+      // Read, add and write under the lock: another process (the CLI beside the app) flushing
+      // at the same moment would otherwise write over this batch, or this one over its.
+      next = withFileLock(join(this.options.inventoryDir, USAGE_LOCK), this.timers.sleep ?? sleepSync, () => {
+        this.saved = null;
+        const merged = structuredClone(this.readSaved());
+        for (const [id, e] of Object.entries(batch.versions))
+          merged.versions[id] = mergeEntries(merged.versions[id], e);
+        for (const [id, e] of Object.entries(batch.gatewayKeys))
+          merged.gatewayKeys[id] = mergeEntries(merged.gatewayKeys[id], e);
+        writeFileAtomic(this.file, `${JSON.stringify(merged)}\n`);
+        return merged;
+      });
     } catch (error) {
       // Put them back: a failed write must not lose counts.
       for (const [id, e] of Object.entries(batch.versions))
@@ -436,6 +452,86 @@ export class KeyUsageService {
     const data = inventoryOnDisk(this.options.inventoryDir);
     this.inventory = { stamp, data };
     return data;
+  }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Runs `body` holding `lock` (created with O_EXCL, holding this process's pid), across processes.
+ * Bounded: after USAGE_LOCK_TRIES tries it throws USAGE_COUNTS_BUSY and the caller keeps its
+ * counts for the next flush. A lock whose process is gone, or older than USAGE_LOCK_STALE_MS, is
+ * taken over. Flushes are synchronous, so a lock naming this process is a leftover too.
+ */
+function withFileLock<T>(lock: string, sleep: (ms: number) => void, body: () => T): T {
+  const mine = `${process.pid}\n${randomUUID()}\n`;
+  for (let tries = 1; ; tries++) {
+    try {
+      writeFileSync(lock, mine, { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    if (tries >= USAGE_LOCK_TRIES) throw new MkmError('USAGE_COUNTS_BUSY', undefined, { lock: USAGE_LOCK });
+    if (!takeOverStale(lock)) sleep(USAGE_LOCK_WAIT_MS);
+  }
+  try {
+    return body();
+  } finally {
+    // Never remove a lock another process took over (this one was suspended past the stale age).
+    if (readOr(lock, '') === mine) rmSync(lock, { force: true });
+  }
+}
+
+/** Removes `lock` if it is stale; true when it did (try again at once). */
+function takeOverStale(lock: string): boolean {
+  let seen: string;
+  let age: number;
+  try {
+    seen = readFileSync(lock, 'utf8');
+    age = Date.now() - statSync(lock).mtimeMs;
+  } catch {
+    return true; // released meanwhile
+  }
+  const pid = Number.parseInt(seen, 10);
+  // An empty lock is one being written this instant: only its age makes it stale.
+  const dead = Number.isSafeInteger(pid) && pid > 0 && (pid === process.pid || !pidAlive(pid));
+  if (!dead && age < USAGE_LOCK_STALE_MS) return false;
+  // Moved aside, then checked: removing it by name could remove a fresh lock another process
+  // made after taking this stale one over itself.
+  const aside = `${lock}.stale-${process.pid}-${randomUUID()}`;
+  try {
+    renameSync(lock, aside);
+  } catch {
+    return true;
+  }
+  if (readOr(aside, '') !== seen) {
+    try {
+      linkSync(aside, lock); // a fresh lock: put it back (unless yet another was made)
+    } catch {
+      // Another lock stands there now; its holder goes on.
+    }
+  }
+  rmSync(aside, { force: true });
+  return true;
+}
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
   }
 }
 

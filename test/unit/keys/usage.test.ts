@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditAppend } from '../../../electron/audit/audit-log.main';
-import { KeyUsageService, USAGE_FILE } from '../../../electron/keys/usage.main';
+import { KeyUsageService, USAGE_FILE, USAGE_LOCK, USAGE_LOCK_TRIES } from '../../../electron/keys/usage.main';
 import {
   addUses,
   daysSince,
@@ -44,18 +45,24 @@ describe('KeyUsageService', () => {
   let tick: () => void;
   let audit: AuditAppend[];
   let now: number;
+  let waits: number[];
   const open = (inventoryDir = dir) =>
     new KeyUsageService({
       inventoryDir,
       audit: (e) => audit.push(e),
       clock: () => new Date(now),
       flushMs: 5_000,
-      timers: { setInterval: (fn) => ((tick = fn), 1), clearInterval: () => {} },
+      timers: {
+        setInterval: (fn) => ((tick = fn), 1),
+        clearInterval: () => {},
+        sleep: (ms) => waits.push(ms),
+      },
     });
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'mkm-usage-unit-'));
     audit = [];
     now = T0;
+    waits = [];
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -98,6 +105,35 @@ describe('KeyUsageService', () => {
     expect(() => usage.flush()).toThrow();
     expect(usage.entryOf({ gatewayKey: 'cd'.repeat(32) })!.total).toBe(2);
     expect(audit).toEqual([]);
+  });
+
+  it('a counts lock held by a live process: bounded tries, then USAGE_COUNTS_BUSY with the counts kept', () => {
+    // The parent of this test process is alive and is not this process.
+    writeFileSync(join(dir, USAGE_LOCK), `${process.ppid}\n`);
+    const usage = open();
+    usage.record({ versionId: 'v-1' }, 'encrypt', 4);
+    expect(() => usage.flush()).toThrow(expect.objectContaining({ code: 'USAGE_COUNTS_BUSY' }));
+    expect(waits).toHaveLength(USAGE_LOCK_TRIES - 1);
+    expect(usage.entryOf({ versionId: 'v-1' })!.total).toBe(4);
+    expect(existsSync(join(dir, USAGE_FILE))).toBe(false);
+    expect(audit).toEqual([]);
+    // The holder is done: the next flush writes what waited.
+    rmSync(join(dir, USAGE_LOCK));
+    usage.record({ versionId: 'v-1' }, 'encrypt', 1);
+    usage.flush();
+    expect(open().entryOf({ versionId: 'v-1' })!.total).toBe(5);
+    expect(existsSync(join(dir, USAGE_LOCK))).toBe(false);
+  });
+
+  it('a counts lock left by a process that is gone is taken over at once', () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    writeFileSync(join(dir, USAGE_LOCK), `${dead}\n`);
+    const usage = open();
+    usage.record({ versionId: 'v-1' }, 'mac', 2);
+    usage.flush();
+    expect(waits).toEqual([]);
+    expect(open().entryOf({ versionId: 'v-1' })!.total).toBe(2);
+    expect(existsSync(join(dir, USAGE_LOCK))).toBe(false);
   });
 
   it('a damaged counts file is STORE_CORRUPT, never zero uses', () => {
