@@ -14,8 +14,10 @@ import {
   type ManagedPurpose,
   type RotationPolicy,
 } from './model.std';
+import { countSealsWith } from './usage-seals.main';
 import {
   addUses,
+  auditKeyName,
   daysSince,
   EMPTY_USAGE,
   emptyEntry,
@@ -92,8 +94,19 @@ export class UsageCounter {
 
 // ---------------------------------------------------------------- the usage service
 
-/** A counted thing: a managed key version, or a pinned gateway public key by its SPKI SHA-256. */
-export type UsageSubject = { versionId: string } | { gatewayKey: string };
+/**
+ * A counted thing: a managed key version, a pinned gateway public key by its SPKI SHA-256, or an
+ * audit key by auditKeyName().
+ */
+export type UsageSubject = { versionId: string } | { gatewayKey: string } | { auditKey: string };
+
+/** The table of a usage file a subject is counted in, and its name there. */
+function slotOf(file: UsageFile, subject: UsageSubject): [Record<string, UsageEntry>, string] {
+  if ('versionId' in subject) return [file.versions, subject.versionId];
+  if ('gatewayKey' in subject) return [file.gatewayKeys, subject.gatewayKey];
+  return [file.auditKeys, subject.auditKey];
+}
+const TABLES = ['versions', 'gatewayKeys', 'auditKeys'] as const;
 
 export interface KeyUsageOptions {
   /** The key inventory folder (join(dataDir, 'keys')); the counts live next to it. */
@@ -229,10 +242,7 @@ export class KeyUsageService {
   record(subject: UsageSubject, operation: UsageOperation, count = 1): void {
     if (!Number.isInteger(count) || count < 1) return;
     const at = this.clock().toISOString();
-    const [table, id] =
-      'versionId' in subject
-        ? [this.pending.versions, subject.versionId]
-        : [this.pending.gatewayKeys, subject.gatewayKey];
+    const [table, id] = slotOf(this.pending, subject);
     table[id] = addUses(table[id], operation, count, at);
     this.pendingTotal += count;
     if ('versionId' in subject) this.warnNearLimit(subject.versionId);
@@ -261,19 +271,25 @@ export class KeyUsageService {
 
   /** The history of a version (or gateway key): written and pending together. */
   entryOf(subject: UsageSubject): UsageEntry | undefined {
-    const [saved, pending] =
-      'versionId' in subject
-        ? [this.readSaved().versions[subject.versionId], this.pending.versions[subject.versionId]]
-        : [this.readSaved().gatewayKeys[subject.gatewayKey], this.pending.gatewayKeys[subject.gatewayKey]];
+    const [savedTable, id] = slotOf(this.readSaved(), subject);
+    const saved = savedTable[id];
+    const pending = slotOf(this.pending, subject)[0][id];
     if (!saved && !pending) return undefined;
     return pending ? mergeEntries(saved, pending) : saved;
   }
 
   /** Every gateway key counted, by fingerprint. */
   gatewayKeys(): string[] {
-    return [
-      ...new Set([...Object.keys(this.readSaved().gatewayKeys), ...Object.keys(this.pending.gatewayKeys)]),
-    ];
+    return this.namesIn('gatewayKeys');
+  }
+
+  /** Every audit key counted, by auditKeyName(). */
+  auditKeys(): string[] {
+    return this.namesIn('auditKeys');
+  }
+
+  private namesIn(table: 'gatewayKeys' | 'auditKeys'): string[] {
+    return [...new Set([...Object.keys(this.readSaved()[table]), ...Object.keys(this.pending[table])])];
   }
 
   /** A version against its policy's limit; null for a version the inventory does not know. */
@@ -344,26 +360,20 @@ export class KeyUsageService {
       next = withFileLock(join(this.options.inventoryDir, USAGE_LOCK), this.timers.sleep ?? sleepSync, () => {
         this.saved = null;
         const merged = structuredClone(this.readSaved());
-        for (const [id, e] of Object.entries(batch.versions))
-          merged.versions[id] = mergeEntries(merged.versions[id], e);
-        for (const [id, e] of Object.entries(batch.gatewayKeys))
-          merged.gatewayKeys[id] = mergeEntries(merged.gatewayKeys[id], e);
+        addInto(merged, batch);
         writeFileAtomic(this.file, `${JSON.stringify(merged)}\n`);
         return merged;
       });
     } catch (error) {
       // Put them back: a failed write must not lose counts.
-      for (const [id, e] of Object.entries(batch.versions))
-        this.pending.versions[id] = mergeEntries(this.pending.versions[id], e);
-      for (const [id, e] of Object.entries(batch.gatewayKeys))
-        this.pending.gatewayKeys[id] = mergeEntries(this.pending.gatewayKeys[id], e);
-      this.pendingTotal += [...Object.values(batch.versions), ...Object.values(batch.gatewayKeys)].reduce(
-        (a, e) => a + e.total,
-        0,
-      );
+      addInto(this.pending, batch);
+      this.pendingTotal += TABLES.flatMap((t) => Object.values(batch[t])).reduce((a, e) => a + e.total, 0);
       throw error;
     }
     this.saved = { stamp: stampOf(this.file), data: next };
+    // Seals alone are written without an entry: the entry would be sealed, that seal counted,
+    // and so on every interval of an idle app. Audit seals are lines of the log themselves.
+    if (Object.keys(batch.versions).length + Object.keys(batch.gatewayKeys).length === 0) return;
     this.options.audit({
       action: 'key.usage.flush',
       result: 'ok',
@@ -378,6 +388,16 @@ export class KeyUsageService {
           uses: e.total,
           operations: e.operations,
         })),
+        // Only when there are some: flush entries before audit keys were counted keep their shape.
+        ...(Object.keys(batch.auditKeys).length > 0
+          ? {
+              auditKeys: Object.entries(batch.auditKeys).map(([key, e]) => ({
+                key,
+                uses: e.total,
+                operations: e.operations,
+              })),
+            }
+          : {}),
       },
     });
   }
@@ -453,6 +473,12 @@ export class KeyUsageService {
     this.inventory = { stamp, data };
     return data;
   }
+}
+
+/** Adds every entry of `more` to `into` (in place). */
+function addInto(into: UsageFile, more: UsageFile): void {
+  for (const t of TABLES)
+    for (const [id, e] of Object.entries(more[t])) into[t][id] = mergeEntries(into[t][id], e);
 }
 
 function sleepSync(ms: number): void {
@@ -559,6 +585,9 @@ export function keyUsage(): KeyUsageService | null {
 
 export function setKeyUsage(service: KeyUsageService | null): void {
   current = service;
+  countSealsWith(
+    service ? (key, operation) => service.record({ auditKey: auditKeyName(key) }, operation) : null,
+  );
 }
 
 /** `keyUsage().counted(...)`, or `body()` alone when no app set a usage service. */

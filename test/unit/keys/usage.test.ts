@@ -2,11 +2,19 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { stateSealsSettled, stateWritten, useStateSealer } from '../../../electron/audit/state-seal.main';
 import type { AuditAppend } from '../../../electron/audit/audit-log.main';
-import { KeyUsageService, USAGE_FILE, USAGE_LOCK, USAGE_LOCK_TRIES } from '../../../electron/keys/usage.main';
+import {
+  KeyUsageService,
+  setKeyUsage,
+  USAGE_FILE,
+  USAGE_LOCK,
+  USAGE_LOCK_TRIES,
+} from '../../../electron/keys/usage.main';
 import {
   addUses,
+  auditKeyName,
   daysSince,
   mergeEntries,
   USAGE_DAYS_KEPT,
@@ -141,5 +149,55 @@ describe('KeyUsageService', () => {
     expect(() => open().entryOf({ versionId: 'x' })).toThrow(
       expect.objectContaining({ code: 'STORE_CORRUPT' }),
     );
+  });
+});
+
+describe('seals counted as uses of the audit key', () => {
+  let dir: string;
+  const key = { id: 'A1B2', kcv: 'C3D4E5' };
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mkm-usage-seals-'));
+  });
+  afterEach(() => {
+    useStateSealer(null);
+    setKeyUsage(null);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const sealer = { ready: async () => {}, current: () => key, mac: async () => Buffer.alloc(32, 7) };
+
+  it('a state seal counts once per seal, under the key id and KCV; seal counts alone make no audit entry', async () => {
+    const audit: AuditAppend[] = [];
+    const usage = new KeyUsageService({ inventoryDir: dir, audit: (e) => audit.push(e), flushMs: 0 });
+    setKeyUsage(usage);
+    useStateSealer(sealer);
+    const file = join(dir, 'pinned.json');
+    for (const n of [1, 2]) {
+      writeFileSync(file, `{"n":${n}}`);
+      stateWritten(file);
+      await stateSealsSettled();
+    }
+    expect(existsSync(`${file}.seal`)).toBe(true);
+    usage.flush();
+    expect(usage.auditKeys()).toEqual(['a1b2:c3d4e5']);
+    expect(
+      new KeyUsageService({ inventoryDir: dir, audit: () => {}, flushMs: 0 }).entryOf({
+        auditKey: auditKeyName(key),
+      }),
+    ).toMatchObject({ total: 2, operations: { 'state-seal': 2 }, lastOperation: 'state-seal' });
+    expect(audit).toEqual([]);
+  });
+
+  it('a count that fails never stops the seal', async () => {
+    const usage = new KeyUsageService({ inventoryDir: dir, audit: () => {}, flushMs: 0 });
+    vi.spyOn(usage, 'record').mockImplementation(() => {
+      throw new Error('counting broke');
+    });
+    setKeyUsage(usage);
+    useStateSealer(sealer);
+    const file = join(dir, 'pinned.json');
+    writeFileSync(file, '{}');
+    stateWritten(file);
+    await stateSealsSettled();
+    expect(JSON.parse(readFileSync(`${file}.seal`, 'utf8'))).toMatchObject({ key, mac: '07'.repeat(32) });
   });
 });
