@@ -5,7 +5,7 @@ import { MkmError, toErrorShape } from '../../shared/errors.std';
 import type { AuditAppend } from '../audit/audit-log.main';
 import { writeFileAtomic } from '../core/atomic-file.main';
 import { silentLogger, type Logger } from '../core/logger.main';
-import type { LifecycleUsageView } from '../../shared/contract.std';
+import type { LifecycleSystemUsageView, LifecycleUsageView } from '../../shared/contract.std';
 import { INVENTORY_FILE, inventoryOnDisk, resolveLogicalKey, versionsOf } from './inventory.main';
 import {
   EMPTY_INVENTORY,
@@ -341,6 +341,29 @@ export class KeyUsageService {
           days: daysSince(entry, since),
         };
       }),
+    };
+  }
+
+  /** The audit keys' seals and the gateway keys' encryptions, as last written and pending. */
+  systemUsageReport(): LifecycleSystemUsageView {
+    const uses = (subject: UsageSubject) => {
+      const e = this.entryOf(subject);
+      return {
+        uses: e?.total ?? 0,
+        lastAt: e?.lastAt ?? null,
+        lastOperation: e?.lastOperation ?? null,
+        operations: { ...e?.operations },
+      };
+    };
+    return {
+      auditKeys: this.auditKeys().map((name) => {
+        const [id = '', kcv = ''] = name.split(':');
+        return { id, kcv, ...uses({ auditKey: name }) };
+      }),
+      gatewayKeys: this.gatewayKeys().map((fingerprint) => ({
+        fingerprint,
+        ...uses({ gatewayKey: fingerprint }),
+      })),
     };
   }
 

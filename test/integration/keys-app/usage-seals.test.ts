@@ -9,6 +9,9 @@ import { dataPaths } from '../../../electron/core/paths.main';
 import { silentLogger } from '../../../electron/core/logger.main';
 import { KeyUsageService, keyUsage } from '../../../electron/keys/usage.main';
 import { auditKeyName } from '../../../electron/keys/usage.std';
+import type { LifecycleSystemUsageView } from '../../../shared/contract.std';
+import type { PciReport } from '../../../shared/contract/report.std';
+import { mkmOn } from '../../helpers/mkm-cli';
 import { createSoftHsmToken, softHsmAvailable, type SoftHsmToken } from '../../helpers/softhsm';
 
 /**
@@ -70,6 +73,13 @@ describe.skipIf(!softHsmAvailable())('audit seals counted as uses of the audit k
       const after = seals();
       expect(after.length - before.length).toBeGreaterThanOrEqual(N);
       expect(counted() - before.length).toBe(after.length - before.length);
+      // The PCI report's crypto-period evidence (3.7.4) names the audit key and its seals.
+      keyUsage()!.flush();
+      const report = await app.registry.dispatch('report.pci', {}, { transport: 'cli' });
+      if (!report.ok) throw new Error(report.error.code);
+      const facts = (report.result as PciReport).requirements.find((r) => r.id === '3.7.4')!.facts;
+      const fact = facts.find((f) => f.label === `Uses: audit key ${key.id} (KCV ${key.kcv})`)?.value;
+      expect(fact).toMatch(new RegExp(`^${counted()} seals \\(audit log ${counted()}, state files 0\\)$`));
     } finally {
       await app.close();
     }
@@ -79,5 +89,20 @@ describe.skipIf(!softHsmAvailable())('audit seals counted as uses of the audit k
     const name = again.auditKeys()[0]!;
     expect(again.auditKeys()).toEqual([auditKeyName(seals().at(-1)!.sealKey)]);
     expect(again.entryOf({ auditKey: name })!.operations['audit-seal']).toBe(total);
+    // `mkm keys system-usage`, its own process: the same count from the file.
+    const cli = mkmOn(() => ({ dataDir, token: hsm }));
+    const json = await cli(['keys', 'system-usage', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const view = JSON.parse(json.stdout) as LifecycleSystemUsageView;
+    expect(view.auditKeys).toEqual([
+      expect.objectContaining({
+        uses: total,
+        operations: { 'audit-seal': total },
+        lastOperation: 'audit-seal',
+      }),
+    ]);
+    expect(`${view.auditKeys[0]!.id}:${view.auditKeys[0]!.kcv}`).toBe(name);
+    const text = await cli(['keys', 'system-usage']);
+    expect(text.stdout).toContain(`(KCV ${view.auditKeys[0]!.kcv}): ${total} uses; last `);
   }, 120_000);
 });
