@@ -6,7 +6,7 @@ import type { AuditAppend } from '../audit/audit-log.main';
 import { writeFileAtomic } from '../core/atomic-file.main';
 import { silentLogger, type Logger } from '../core/logger.main';
 import type { LifecycleSystemUsageView, LifecycleUsageView } from '../../shared/contract.std';
-import { INVENTORY_FILE, inventoryOnDisk, resolveLogicalKey, versionsOf } from './inventory.main';
+import { INVENTORY_FILE, inventoryOnDisk, pidAlive, resolveLogicalKey, versionsOf } from './inventory.main';
 import {
   EMPTY_INVENTORY,
   policyFor,
@@ -506,15 +506,6 @@ function addInto(into: UsageFile, more: UsageFile): void {
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
