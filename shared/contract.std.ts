@@ -347,6 +347,18 @@ export interface LifecycleUsageView {
   }[];
 }
 
+/** Uses of a key the inventory does not manage: mkm's audit keys (seals) and pinned gateway keys. */
+export interface LifecycleSystemUsageView {
+  auditKeys: ({ id: string; kcv: string } & SystemKeyUses)[];
+  gatewayKeys: ({ fingerprint: string } & SystemKeyUses)[];
+}
+export interface SystemKeyUses {
+  uses: number;
+  lastAt: string | null;
+  lastOperation: string | null;
+  operations: Record<string, number>;
+}
+
 /** A logical key's own policy: each field overrides its purpose's default. */
 const LIFECYCLE_POLICY_OVERRIDES = z.strictObject({
   cryptoPeriodDays: z.number().int().min(1).max(36500).optional(),
@@ -797,6 +809,12 @@ export const contract = {
       'How each version of a logical key (by id or name) was used: per day, per operation, last use, and where it stands against its use limit.',
     )
       .returns<LifecycleUsageView>()
+      .notAudited('reads use counts (no key material, no data)'),
+    systemUsage: channel(
+      noArgs,
+      "How mkm's own keys were used: each audit key's seals and each pinned gateway key's encryptions.",
+    )
+      .returns<LifecycleSystemUsageView>()
       .notAudited('reads use counts (no key material, no data)'),
     due: channel(noArgs, 'Which keys need rotating, and why.')
       .returns<LifecycleDueReport>()

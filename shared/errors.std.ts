@@ -106,6 +106,8 @@ export const ERROR_SENTENCES = {
   // Key usage counts and use limits (issue 12, usage)
   USE_LIMIT_REACHED:
     'This key version has been used as many times as its policy allows; rotate the key to make a new version before using it again.',
+  USAGE_COUNTS_BUSY:
+    'Another Merchant Key Manager process kept the key use counts file locked; the counts stay pending and are written at the next flush.',
   // Key templates and exchange packages (issue 10, points 7 and 9)
   KEY_WRAP_UNTRUSTED:
     'This key may be exported only wrapped under a key-encryption key the security officer marked as trusted.',

@@ -84,6 +84,7 @@ import { join } from 'node:path';
 import { MkmError, isErrorCode, toErrorShape, type ErrorCode } from '../../shared/errors.std';
 import { redact } from '../../shared/redact.std';
 import { silentLogger } from '../core/logger.main';
+import { countSeal } from '../keys/usage-seals.main';
 import type { Logger } from '../core/logger.main';
 import { readLines } from './line-reader.main';
 import { segmentStart } from './anchor.main';
@@ -703,6 +704,7 @@ export class AuditLog {
       kcv: sealer.keyRef.kcv.toLowerCase(),
     });
     const macs = await sealer.macBatch([sealMessage(first, last, head, time, sealKey)]);
+    countSeal(sealKey, 'audit-seal');
     const mac = macs[0];
     if (macs.length !== 1 || !mac || !sealLengthOk(sealKindOf(sealKey), mac.length)) {
       throw new MkmError('INTERNAL', 'The audit sealer returned a malformed MAC.');

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
 import { writeFileAtomic } from '../core/atomic-file.main';
+import { countSeal } from '../keys/usage-seals.main';
 import { isPlainObject } from './record.main';
 import { SEAL_KINDS, keyRefOut, type AuditKeyHandle, type SealKind } from './sealer.main';
 
@@ -94,6 +95,7 @@ async function sealNow(file: string, digest: string): Promise<void> {
     return;
   }
   const mac = await sealer.mac(key, messageFor(file, digest));
+  countSeal(key, 'state-seal');
   // A later write is sealed by its own turn; never seal content the file no longer holds.
   if (digestOf(file) !== digest) return;
   const seal: SealFile = { v: 1, key: keyRefOut(key), mac: mac.toString('hex') };

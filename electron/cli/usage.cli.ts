@@ -1,4 +1,4 @@
-import type { LifecycleUsageView } from '../../shared/contract.std';
+import type { LifecycleSystemUsageView, LifecycleUsageView } from '../../shared/contract.std';
 import type { CommandModule } from './context.cli';
 import { usage } from './output.cli';
 
@@ -33,6 +33,26 @@ export function usageText(r: LifecycleUsageView): string {
   return lines.join('\n');
 }
 
+export function systemUsageText(r: LifecycleSystemUsageView): string {
+  const line = (
+    name: string,
+    u: LifecycleSystemUsageView['auditKeys'][number] | LifecycleSystemUsageView['gatewayKeys'][number],
+  ) =>
+    `${name}: ${u.uses} uses` +
+    (u.lastAt ? `; last ${u.lastAt} (${u.lastOperation})` : '') +
+    Object.entries(u.operations)
+      .map(([op, n]) => `; ${op} ${n}`)
+      .join('');
+  return [
+    r.auditKeys.length ? 'Audit keys (seals):' : 'Audit keys (seals): none counted',
+    ...r.auditKeys.map((k) => line(`  ${k.id} (KCV ${k.kcv})`, k)),
+    r.gatewayKeys.length
+      ? 'Pinned gateway keys (client-side encryption):'
+      : 'Pinned gateway keys: none counted',
+    ...r.gatewayKeys.map((k) => line(`  ${k.fingerprint}`, k)),
+  ].join('\n');
+}
+
 export const commands: CommandModule['commands'] = {
   keys: (keys, context) => {
     keys
@@ -50,6 +70,16 @@ export const commands: CommandModule['commands'] = {
           ...(opts.since !== undefined ? { since: opts.since } : {}),
         });
         ctx.out.result(report, () => usageText(report));
+      });
+    keys
+      .command('system-usage')
+      .description(
+        "how mkm's own keys were used: the audit keys' seals, the pinned gateway keys' encryptions",
+      )
+      .action(async () => {
+        const ctx = context();
+        const report = await ctx.call('lifecycle.systemUsage');
+        ctx.out.result(report, () => systemUsageText(report));
       });
   },
 };

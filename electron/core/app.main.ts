@@ -421,7 +421,6 @@ export function createApp(options: AppOptions): App {
       } catch (error) {
         logger.error('key use counts could not be written at close', { error: toErrorShape(error) });
       }
-      if (keyUsage() === usage) setKeyUsage(null);
       // Key sets live in the token as session objects: destroy them while the host is up.
       await gateway.close().catch((error) => logger.warn('the gateway did not close cleanly', { error }));
       await embeddedSandbox.close();
@@ -429,6 +428,13 @@ export function createApp(options: AppOptions): App {
       // The last seal needs the token: close the audit log while the host is still up.
       await audit.close();
       logger.info('audit log closed');
+      // The closing seals were counted after the flush above; seal counts need no audit entry.
+      try {
+        usage.flush();
+      } catch (error) {
+        logger.error('audit key use counts could not be written at close', { error: toErrorShape(error) });
+      }
+      if (keyUsage() === usage) setKeyUsage(null);
       await tokens.close();
       logger.info('token host stopped');
       files.close();

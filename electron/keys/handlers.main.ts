@@ -235,6 +235,7 @@ export function lifecycleHandlers(
     },
     // The usage service reads the files as last written: no inventory lock is taken.
     usage: ({ ref, since }) => usage.usageReport(ref, since ?? null),
+    systemUsage: () => usage.systemUsageReport(),
     reconcile: async ({ slotId }) => {
       const s = service();
       return s.reconcile(await loggedInSerial(tokens, slotId));

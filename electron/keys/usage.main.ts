@@ -1,11 +1,12 @@
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
 import type { AuditAppend } from '../audit/audit-log.main';
 import { writeFileAtomic } from '../core/atomic-file.main';
 import { silentLogger, type Logger } from '../core/logger.main';
-import type { LifecycleUsageView } from '../../shared/contract.std';
-import { INVENTORY_FILE, inventoryOnDisk, resolveLogicalKey, versionsOf } from './inventory.main';
+import type { LifecycleSystemUsageView, LifecycleUsageView } from '../../shared/contract.std';
+import { INVENTORY_FILE, inventoryOnDisk, pidAlive, resolveLogicalKey, versionsOf } from './inventory.main';
 import {
   EMPTY_INVENTORY,
   policyFor,
@@ -13,8 +14,10 @@ import {
   type ManagedPurpose,
   type RotationPolicy,
 } from './model.std';
+import { countSealsWith } from './usage-seals.main';
 import {
   addUses,
+  auditKeyName,
   daysSince,
   EMPTY_USAGE,
   emptyEntry,
@@ -91,8 +94,19 @@ export class UsageCounter {
 
 // ---------------------------------------------------------------- the usage service
 
-/** A counted thing: a managed key version, or a pinned gateway public key by its SPKI SHA-256. */
-export type UsageSubject = { versionId: string } | { gatewayKey: string };
+/**
+ * A counted thing: a managed key version, a pinned gateway public key by its SPKI SHA-256, or an
+ * audit key by auditKeyName().
+ */
+export type UsageSubject = { versionId: string } | { gatewayKey: string } | { auditKey: string };
+
+/** The table of a usage file a subject is counted in, and its name there. */
+function slotOf(file: UsageFile, subject: UsageSubject): [Record<string, UsageEntry>, string] {
+  if ('versionId' in subject) return [file.versions, subject.versionId];
+  if ('gatewayKey' in subject) return [file.gatewayKeys, subject.gatewayKey];
+  return [file.auditKeys, subject.auditKey];
+}
+const TABLES = ['versions', 'gatewayKeys', 'auditKeys'] as const;
 
 export interface KeyUsageOptions {
   /** The key inventory folder (join(dataDir, 'keys')); the counts live next to it. */
@@ -116,6 +130,8 @@ export interface KeyUsageOptions {
 export interface UsageTimers {
   setInterval(fn: () => void, ms: number): unknown;
   clearInterval(handle: unknown): void;
+  /** Waits between tries of the counts lock (synchronous: a flush is); default a real wait. */
+  sleep?(ms: number): void;
 }
 
 const NODE_TIMERS: UsageTimers = {
@@ -128,6 +144,15 @@ const NODE_TIMERS: UsageTimers = {
 };
 
 export const USAGE_FILE = 'key-usage.json';
+export const USAGE_LOCK = 'key-usage.lock';
+/** Tries of the counts lock per flush, and the wait between two: about half a second at most. */
+export const USAGE_LOCK_TRIES = 50;
+export const USAGE_LOCK_WAIT_MS = 10;
+/**
+ * A lock this old is a dead holder's even if its pid now names another live process: a flush
+ * holds it only for one read and one small write.
+ */
+export const USAGE_LOCK_STALE_MS = 30_000;
 
 /** Where a version stands against its policy's use limit. */
 export interface VersionUseStatus {
@@ -217,10 +242,7 @@ export class KeyUsageService {
   record(subject: UsageSubject, operation: UsageOperation, count = 1): void {
     if (!Number.isInteger(count) || count < 1) return;
     const at = this.clock().toISOString();
-    const [table, id] =
-      'versionId' in subject
-        ? [this.pending.versions, subject.versionId]
-        : [this.pending.gatewayKeys, subject.gatewayKey];
+    const [table, id] = slotOf(this.pending, subject);
     table[id] = addUses(table[id], operation, count, at);
     this.pendingTotal += count;
     if ('versionId' in subject) this.warnNearLimit(subject.versionId);
@@ -249,19 +271,25 @@ export class KeyUsageService {
 
   /** The history of a version (or gateway key): written and pending together. */
   entryOf(subject: UsageSubject): UsageEntry | undefined {
-    const [saved, pending] =
-      'versionId' in subject
-        ? [this.readSaved().versions[subject.versionId], this.pending.versions[subject.versionId]]
-        : [this.readSaved().gatewayKeys[subject.gatewayKey], this.pending.gatewayKeys[subject.gatewayKey]];
+    const [savedTable, id] = slotOf(this.readSaved(), subject);
+    const saved = savedTable[id];
+    const pending = slotOf(this.pending, subject)[0][id];
     if (!saved && !pending) return undefined;
     return pending ? mergeEntries(saved, pending) : saved;
   }
 
   /** Every gateway key counted, by fingerprint. */
   gatewayKeys(): string[] {
-    return [
-      ...new Set([...Object.keys(this.readSaved().gatewayKeys), ...Object.keys(this.pending.gatewayKeys)]),
-    ];
+    return this.namesIn('gatewayKeys');
+  }
+
+  /** Every audit key counted, by auditKeyName(). */
+  auditKeys(): string[] {
+    return this.namesIn('auditKeys');
+  }
+
+  private namesIn(table: 'gatewayKeys' | 'auditKeys'): string[] {
+    return [...new Set([...Object.keys(this.readSaved()[table]), ...Object.keys(this.pending[table])])];
   }
 
   /** A version against its policy's limit; null for a version the inventory does not know. */
@@ -316,6 +344,29 @@ export class KeyUsageService {
     };
   }
 
+  /** The audit keys' seals and the gateway keys' encryptions, as last written and pending. */
+  systemUsageReport(): LifecycleSystemUsageView {
+    const uses = (subject: UsageSubject) => {
+      const e = this.entryOf(subject);
+      return {
+        uses: e?.total ?? 0,
+        lastAt: e?.lastAt ?? null,
+        lastOperation: e?.lastOperation ?? null,
+        operations: { ...e?.operations },
+      };
+    };
+    return {
+      auditKeys: this.auditKeys().map((name) => {
+        const [id = '', kcv = ''] = name.split(':');
+        return { id, kcv, ...uses({ auditKey: name }) };
+      }),
+      gatewayKeys: this.gatewayKeys().map((fingerprint) => ({
+        fingerprint,
+        ...uses({ gatewayKey: fingerprint }),
+      })),
+    };
+  }
+
   // ------------------------------------------------------------ writing
 
   /** Writes the pending counts (one atomic write) and records them in the audit log. */
@@ -326,28 +377,26 @@ export class KeyUsageService {
     this.pendingTotal = 0;
     let next: UsageFile;
     try {
-      // Read again: another process (the CLI beside the app) may have added to the file.
-      this.saved = null;
-      next = structuredClone(this.readSaved());
-      for (const [id, e] of Object.entries(batch.versions))
-        next.versions[id] = mergeEntries(next.versions[id], e);
-      for (const [id, e] of Object.entries(batch.gatewayKeys))
-        next.gatewayKeys[id] = mergeEntries(next.gatewayKeys[id], e);
       mkdirSync(this.options.inventoryDir, { recursive: true });
-      writeFileAtomic(this.file, `${JSON.stringify(next)}\n`);
+      // Read, add and write under the lock: another process (the CLI beside the app) flushing
+      // at the same moment would otherwise write over this batch, or this one over its.
+      next = withFileLock(join(this.options.inventoryDir, USAGE_LOCK), this.timers.sleep ?? sleepSync, () => {
+        this.saved = null;
+        const merged = structuredClone(this.readSaved());
+        addInto(merged, batch);
+        writeFileAtomic(this.file, `${JSON.stringify(merged)}\n`);
+        return merged;
+      });
     } catch (error) {
       // Put them back: a failed write must not lose counts.
-      for (const [id, e] of Object.entries(batch.versions))
-        this.pending.versions[id] = mergeEntries(this.pending.versions[id], e);
-      for (const [id, e] of Object.entries(batch.gatewayKeys))
-        this.pending.gatewayKeys[id] = mergeEntries(this.pending.gatewayKeys[id], e);
-      this.pendingTotal += [...Object.values(batch.versions), ...Object.values(batch.gatewayKeys)].reduce(
-        (a, e) => a + e.total,
-        0,
-      );
+      addInto(this.pending, batch);
+      this.pendingTotal += TABLES.flatMap((t) => Object.values(batch[t])).reduce((a, e) => a + e.total, 0);
       throw error;
     }
     this.saved = { stamp: stampOf(this.file), data: next };
+    // Seals alone are written without an entry: the entry would be sealed, that seal counted,
+    // and so on every interval of an idle app. Audit seals are lines of the log themselves.
+    if (Object.keys(batch.versions).length + Object.keys(batch.gatewayKeys).length === 0) return;
     this.options.audit({
       action: 'key.usage.flush',
       result: 'ok',
@@ -362,6 +411,16 @@ export class KeyUsageService {
           uses: e.total,
           operations: e.operations,
         })),
+        // Only when there are some: flush entries before audit keys were counted keep their shape.
+        ...(Object.keys(batch.auditKeys).length > 0
+          ? {
+              auditKeys: Object.entries(batch.auditKeys).map(([key, e]) => ({
+                key,
+                uses: e.total,
+                operations: e.operations,
+              })),
+            }
+          : {}),
       },
     });
   }
@@ -439,6 +498,83 @@ export class KeyUsageService {
   }
 }
 
+/** Adds every entry of `more` to `into` (in place). */
+function addInto(into: UsageFile, more: UsageFile): void {
+  for (const t of TABLES)
+    for (const [id, e] of Object.entries(more[t])) into[t][id] = mergeEntries(into[t][id], e);
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Runs `body` holding `lock` (created with O_EXCL, holding this process's pid), across processes.
+ * Bounded: after USAGE_LOCK_TRIES tries it throws USAGE_COUNTS_BUSY and the caller keeps its
+ * counts for the next flush. A lock whose process is gone, or older than USAGE_LOCK_STALE_MS, is
+ * taken over. Flushes are synchronous, so a lock naming this process is a leftover too.
+ */
+function withFileLock<T>(lock: string, sleep: (ms: number) => void, body: () => T): T {
+  const mine = `${process.pid}\n${randomUUID()}\n`;
+  for (let tries = 1; ; tries++) {
+    try {
+      writeFileSync(lock, mine, { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    if (tries >= USAGE_LOCK_TRIES) throw new MkmError('USAGE_COUNTS_BUSY', undefined, { lock: USAGE_LOCK });
+    if (!takeOverStale(lock)) sleep(USAGE_LOCK_WAIT_MS);
+  }
+  try {
+    return body();
+  } finally {
+    // Never remove a lock another process took over (this one was suspended past the stale age).
+    if (readOr(lock, '') === mine) rmSync(lock, { force: true });
+  }
+}
+
+/** Removes `lock` if it is stale; true when it did (try again at once). */
+function takeOverStale(lock: string): boolean {
+  let seen: string;
+  let age: number;
+  try {
+    seen = readFileSync(lock, 'utf8');
+    age = Date.now() - statSync(lock).mtimeMs;
+  } catch {
+    return true; // released meanwhile
+  }
+  const pid = Number.parseInt(seen, 10);
+  // An empty lock is one being written this instant: only its age makes it stale.
+  const dead = Number.isSafeInteger(pid) && pid > 0 && (pid === process.pid || !pidAlive(pid));
+  if (!dead && age < USAGE_LOCK_STALE_MS) return false;
+  // Moved aside, then checked: removing it by name could remove a fresh lock another process
+  // made after taking this stale one over itself.
+  const aside = `${lock}.stale-${process.pid}-${randomUUID()}`;
+  try {
+    renameSync(lock, aside);
+  } catch {
+    return true;
+  }
+  if (readOr(aside, '') !== seen) {
+    try {
+      linkSync(aside, lock); // a fresh lock: put it back (unless yet another was made)
+    } catch {
+      // Another lock stands there now; its holder goes on.
+    }
+  }
+  rmSync(aside, { force: true });
+  return true;
+}
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
 /** Changes whenever the file is replaced (atomic writes rename a new inode over it). */
 function stampOf(file: string): string {
   try {
@@ -463,6 +599,9 @@ export function keyUsage(): KeyUsageService | null {
 
 export function setKeyUsage(service: KeyUsageService | null): void {
   current = service;
+  countSealsWith(
+    service ? (key, operation) => service.record({ auditKey: auditKeyName(key) }, operation) : null,
+  );
 }
 
 /** `keyUsage().counted(...)`, or `body()` alone when no app set a usage service. */

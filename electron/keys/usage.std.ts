@@ -16,6 +16,8 @@ export const USAGE_OPERATIONS = [
   'cse-encrypt',
   'key-block-export',
   'key-block-import',
+  'audit-seal',
+  'state-seal',
 ] as const;
 export type UsageOperation = (typeof USAGE_OPERATIONS)[number];
 
@@ -46,6 +48,8 @@ export const UsageFileSchema = z
     versions: z.record(z.string().max(64), UsageEntrySchema),
     /** Pinned gateway public keys (client-side encryption), by SPKI SHA-256. */
     gatewayKeys: z.record(z.string().max(128), UsageEntrySchema),
+    /** mkm's audit keys on the token (audit and state seals), by auditKeyName(). Absent before. */
+    auditKeys: z.record(z.string().max(200), UsageEntrySchema).default({}),
   })
   .strict();
 export type UsageFile = z.infer<typeof UsageFileSchema>;
@@ -55,7 +59,13 @@ export const EMPTY_USAGE: UsageFile = {
   schemaVersion: 1,
   versions: {},
   gatewayKeys: {},
+  auditKeys: {},
 };
+
+/** How an audit key is named in the counts: its CKA_ID and KCV (a key replaced under the same id differs). */
+export function auditKeyName(key: { id: string; kcv: string }): string {
+  return `${key.id.toLowerCase()}:${key.kcv.toLowerCase()}`;
+}
 
 export const emptyEntry = (): UsageEntry => ({
   total: 0,

@@ -13,6 +13,7 @@ import type { ObjectInfo, SlotSummary } from '../../shared/tokens.std';
 import type { VerifyReport } from '../audit/audit-log.main';
 import type { HsmMethodName, HsmParams, HsmResult } from '../hsm/host/protocol.std';
 import type { KeyLifecycleService } from '../keys/lifecycle.main';
+import { keyUsage } from '../keys/usage.main';
 import { CURRENT_CUSTODIAN_TEXT } from './custodian-text.std';
 import { inventoryEvidence } from './inventory-evidence.std';
 
@@ -57,6 +58,14 @@ export async function collectEvidence(sources: EvidenceSources): Promise<PciEvid
     const l = lifecycle;
     // Uses as counted on every path (the usage service), not only the inventory's own count.
     inventory = inventoryEvidence(data, now, { policyOf: (k) => l.policy(k.id), usesOf: (v) => l.usesOf(v) });
+    const audited = keyUsage()?.systemUsageReport().auditKeys;
+    if (inventory.ok && audited)
+      inventory.auditKeyUses = audited.map(({ id, kcv, uses, operations }) => ({
+        id,
+        kcv,
+        uses,
+        operations,
+      }));
     // due() is the service's own view (with pending uses and configured policies): trust it
     // for the overdue figures over the recomputation above where they differ.
     const due = l.due(now);

@@ -404,6 +404,10 @@ export const PCI_REQUIREMENTS: readonly PciRequirement[] = [
                   : `${k.primaryUses === 1 ? 'use' : 'uses'} (no use limit)`
               }; all versions: ${(k.totalUses ?? 0).toLocaleString('en-US')}`,
             })),
+          ...(e.inventory.auditKeyUses ?? []).map((k) => ({
+            label: `Uses: audit key ${k.id} (KCV ${k.kcv})`,
+            value: `${k.uses.toLocaleString('en-US')} seals (audit log ${(k.operations['audit-seal'] ?? 0).toLocaleString('en-US')}, state files ${(k.operations['state-seal'] ?? 0).toLocaleString('en-US')})`,
+          })),
           ...e.inventory.keys.map((k) => ({
             label: `Last rotation: ${k.name}`,
             value: `${k.lastRotation ?? 'never rotated'}${k.primaryExpiresAt ? `; primary v${k.primaryVersion} expires ${k.primaryExpiresAt}` : ''}`,

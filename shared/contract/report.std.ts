@@ -88,6 +88,8 @@ export type PciInventoryEvidence =
       missingOnToken: number;
       rotationsInFlight: number;
       tokens: string[];
+      /** Seals made with each audit key (the usage counts); absent where no usage service runs. */
+      auditKeyUses?: { id: string; kcv: string; uses: number; operations: Record<string, number> }[];
       policies: {
         purpose: LifecyclePurpose;
         cryptoPeriodDays: number;

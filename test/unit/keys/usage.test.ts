@@ -1,11 +1,20 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { stateSealsSettled, stateWritten, useStateSealer } from '../../../electron/audit/state-seal.main';
 import type { AuditAppend } from '../../../electron/audit/audit-log.main';
-import { KeyUsageService, USAGE_FILE } from '../../../electron/keys/usage.main';
+import {
+  KeyUsageService,
+  setKeyUsage,
+  USAGE_FILE,
+  USAGE_LOCK,
+  USAGE_LOCK_TRIES,
+} from '../../../electron/keys/usage.main';
 import {
   addUses,
+  auditKeyName,
   daysSince,
   mergeEntries,
   USAGE_DAYS_KEPT,
@@ -44,18 +53,24 @@ describe('KeyUsageService', () => {
   let tick: () => void;
   let audit: AuditAppend[];
   let now: number;
+  let waits: number[];
   const open = (inventoryDir = dir) =>
     new KeyUsageService({
       inventoryDir,
       audit: (e) => audit.push(e),
       clock: () => new Date(now),
       flushMs: 5_000,
-      timers: { setInterval: (fn) => ((tick = fn), 1), clearInterval: () => {} },
+      timers: {
+        setInterval: (fn) => ((tick = fn), 1),
+        clearInterval: () => {},
+        sleep: (ms) => waits.push(ms),
+      },
     });
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'mkm-usage-unit-'));
     audit = [];
     now = T0;
+    waits = [];
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -100,10 +115,89 @@ describe('KeyUsageService', () => {
     expect(audit).toEqual([]);
   });
 
+  it('a counts lock held by a live process: bounded tries, then USAGE_COUNTS_BUSY with the counts kept', () => {
+    // The parent of this test process is alive and is not this process.
+    writeFileSync(join(dir, USAGE_LOCK), `${process.ppid}\n`);
+    const usage = open();
+    usage.record({ versionId: 'v-1' }, 'encrypt', 4);
+    expect(() => usage.flush()).toThrow(expect.objectContaining({ code: 'USAGE_COUNTS_BUSY' }));
+    expect(waits).toHaveLength(USAGE_LOCK_TRIES - 1);
+    expect(usage.entryOf({ versionId: 'v-1' })!.total).toBe(4);
+    expect(existsSync(join(dir, USAGE_FILE))).toBe(false);
+    expect(audit).toEqual([]);
+    // The holder is done: the next flush writes what waited.
+    rmSync(join(dir, USAGE_LOCK));
+    usage.record({ versionId: 'v-1' }, 'encrypt', 1);
+    usage.flush();
+    expect(open().entryOf({ versionId: 'v-1' })!.total).toBe(5);
+    expect(existsSync(join(dir, USAGE_LOCK))).toBe(false);
+  });
+
+  it('a counts lock left by a process that is gone is taken over at once', () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    writeFileSync(join(dir, USAGE_LOCK), `${dead}\n`);
+    const usage = open();
+    usage.record({ versionId: 'v-1' }, 'mac', 2);
+    usage.flush();
+    expect(waits).toEqual([]);
+    expect(open().entryOf({ versionId: 'v-1' })!.total).toBe(2);
+    expect(existsSync(join(dir, USAGE_LOCK))).toBe(false);
+  });
+
   it('a damaged counts file is STORE_CORRUPT, never zero uses', () => {
     writeFileSync(join(dir, USAGE_FILE), '{"format":"mkm-key-usage","schemaVersion":1,"versions":{"x":{}}}');
     expect(() => open().entryOf({ versionId: 'x' })).toThrow(
       expect.objectContaining({ code: 'STORE_CORRUPT' }),
     );
+  });
+});
+
+describe('seals counted as uses of the audit key', () => {
+  let dir: string;
+  const key = { id: 'A1B2', kcv: 'C3D4E5' };
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mkm-usage-seals-'));
+  });
+  afterEach(() => {
+    useStateSealer(null);
+    setKeyUsage(null);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const sealer = { ready: async () => {}, current: () => key, mac: async () => Buffer.alloc(32, 7) };
+
+  it('a state seal counts once per seal, under the key id and KCV; seal counts alone make no audit entry', async () => {
+    const audit: AuditAppend[] = [];
+    const usage = new KeyUsageService({ inventoryDir: dir, audit: (e) => audit.push(e), flushMs: 0 });
+    setKeyUsage(usage);
+    useStateSealer(sealer);
+    const file = join(dir, 'pinned.json');
+    for (const n of [1, 2]) {
+      writeFileSync(file, `{"n":${n}}`);
+      stateWritten(file);
+      await stateSealsSettled();
+    }
+    expect(existsSync(`${file}.seal`)).toBe(true);
+    usage.flush();
+    expect(usage.auditKeys()).toEqual(['a1b2:c3d4e5']);
+    expect(
+      new KeyUsageService({ inventoryDir: dir, audit: () => {}, flushMs: 0 }).entryOf({
+        auditKey: auditKeyName(key),
+      }),
+    ).toMatchObject({ total: 2, operations: { 'state-seal': 2 }, lastOperation: 'state-seal' });
+    expect(audit).toEqual([]);
+  });
+
+  it('a count that fails never stops the seal', async () => {
+    const usage = new KeyUsageService({ inventoryDir: dir, audit: () => {}, flushMs: 0 });
+    vi.spyOn(usage, 'record').mockImplementation(() => {
+      throw new Error('counting broke');
+    });
+    setKeyUsage(usage);
+    useStateSealer(sealer);
+    const file = join(dir, 'pinned.json');
+    writeFileSync(file, '{}');
+    stateWritten(file);
+    await stateSealsSettled();
+    expect(JSON.parse(readFileSync(`${file}.seal`, 'utf8'))).toMatchObject({ key, mac: '07'.repeat(32) });
   });
 });
