@@ -163,7 +163,12 @@ describe('seals counted as uses of the audit key', () => {
     setKeyUsage(null);
     rmSync(dir, { recursive: true, force: true });
   });
-  const sealer = { ready: async () => {}, current: () => key, mac: async () => Buffer.alloc(32, 7) };
+  const sealer = {
+    ready: async () => {},
+    current: () => key,
+    mac: async () => Buffer.alloc(32, 7),
+    verify: async (_k: unknown, _m: Buffer, mac: Buffer) => mac.equals(Buffer.alloc(32, 7)),
+  };
 
   it('a state seal counts once per seal, under the key id and KCV; seal counts alone make no audit entry', async () => {
     const audit: AuditAppend[] = [];
