@@ -86,18 +86,33 @@ describe('the HSM host with SoftHSM2', () => {
   it('keeps main responsive while the host generates an RSA key', async () => {
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
+    // Main's timers keep firing while the token works in the host: a generation run on main's
+    // thread would let none fire between its start and its answer. Counted, not timed, so a
+    // loaded machine cannot fail it (the delay is printed for the record).
+    let ticks = 0;
+    let started = false;
+    const timer = setInterval(() => started && ticks++, 1);
     const progress: string[] = [];
-    await client.call(
-      'generateKey',
-      { slotId: hsm.slotId, type: 'rsa-2048', label: 'loop-delay', purpose: 'signing' },
-      { onProgress: (p) => progress.push(p.phase) },
-    );
-    delay.disable();
+    try {
+      await client.call(
+        'generateKey',
+        { slotId: hsm.slotId, type: 'rsa-3072', label: 'loop-delay', purpose: 'signing' },
+        {
+          onProgress: (p) => {
+            progress.push(p.phase);
+            if (p.phase === 'started') started = true;
+          },
+        },
+      );
+    } finally {
+      clearInterval(timer);
+      delay.disable();
+    }
     expect(progress[0]).toBe('started');
     console.log(
-      `main event-loop delay during RSA-2048 generation: p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms`,
+      `main event-loop delay during RSA-3072 generation: p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, ${ticks} timer ticks`,
     );
-    expect(delay.percentile(99) / 1e6).toBeLessThan(100);
+    expect(ticks).toBeGreaterThanOrEqual(3);
   });
 
   it('fails the call in flight with TOKEN_CONNECTION_LOST when the host is killed -9, then recovers', async () => {

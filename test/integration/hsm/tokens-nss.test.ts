@@ -100,7 +100,7 @@ describe.skipIf(unavailable !== null)('NSS softokn', () => {
       const p = ['--module-params', nss.libraryParameters];
       const made = await mkm([...p, 'keys', 'generate', '--type', 'aes-256', '--label', 'nss-data']);
       expect(made.stderr).toBe('');
-      expect(made.stdout).toMatch(/generated aes-256 "nss-data" id [0-9a-f]{32} {2}kcv [0-9a-f]{6} \(cmac\)/);
+      expect(made.stdout).toMatch(/generated aes-256 "nss-data" id [0-9a-f]{32} {2}KCV [0-9A-F]{6} \(cmac\)/);
       const list = await mkm([...p, 'keys', 'list']);
       expect(list.stdout).toContain('nss-data');
       const login = await mkm([...p, 'login-test']);
