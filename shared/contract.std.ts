@@ -23,6 +23,15 @@ import {
   type SlotSummary,
   type WellKnownModule,
 } from './tokens.std';
+import {
+  KEY_STATES,
+  MANAGED_KEY_TYPES,
+  TOKEN_PURPOSES,
+  type DueLevel,
+  type KeyState,
+  type ManagedKeyType,
+  type ManagedPurpose,
+} from './lifecycle/vocabulary.std';
 import { consoleContract } from './contract/console.std';
 import { exchangeContract } from './contract/exchange.std';
 import { reportContract } from './contract/report.std';
@@ -185,22 +194,6 @@ const auditFilter = z.strictObject({
 
 // ---------------------------------------------------------------- key lifecycle (lifecycle.*)
 
-/** NIST SP 800-57 Pt 1 §7 states of a key version (the same list as electron/keys/model.std.ts). */
-export const LIFECYCLE_STATES = [
-  'pre-activation',
-  'active',
-  'suspended',
-  'deactivated',
-  'compromised',
-  'destroyed',
-] as const;
-/** Purposes of a managed key that lives on the token (gateway-public is imported, not made). */
-export const LIFECYCLE_PURPOSES = ['gateway-transport', 'data', 'kek', 'hmac', 'signing', 'audit'] as const;
-export const LIFECYCLE_KEY_TYPES = ['aes-256', 'hmac-256', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
-export type LifecycleState = (typeof LIFECYCLE_STATES)[number];
-export type LifecycleKeyType = (typeof LIFECYCLE_KEY_TYPES)[number];
-export type LifecyclePurpose = (typeof LIFECYCLE_PURPOSES)[number] | 'gateway-public';
-
 const LIFECYCLE_ID = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
 
 /** One version of a logical key: metadata only, never key material. */
@@ -209,10 +202,10 @@ export interface LifecycleVersionView {
   logicalKeyId: string;
   version: number;
   label: string;
-  state: LifecycleState;
+  state: KeyState;
   primary: boolean;
   origin: 'generated' | 'adopted' | 'imported';
-  type: LifecycleKeyType;
+  type: ManagedKeyType;
   tokenSerial: string | null;
   ckaId: string | null;
   createdAt: string;
@@ -248,8 +241,8 @@ export interface LifecycleVersionView {
 export interface LifecycleKeyView {
   id: string;
   name: string;
-  purpose: LifecyclePurpose;
-  type: LifecycleKeyType;
+  purpose: ManagedPurpose;
+  type: ManagedKeyType;
   tokenSerial: string | null;
   createdAt: string;
   /** The effective rotation policy. */
@@ -267,17 +260,16 @@ export interface LifecycleKeyView {
   versions: LifecycleVersionView[];
 }
 
-export type LifecycleDueLevel = 'warning' | 'due' | 'overdue';
 export interface LifecycleDueReport {
   due: {
     logicalKeyId: string;
     name: string;
-    purpose: LifecyclePurpose;
+    purpose: ManagedPurpose;
     versionId: string | null;
-    level: LifecycleDueLevel;
+    level: DueLevel;
     reasons: (
-      | { kind: 'age'; level: LifecycleDueLevel; expiresAt: string; daysLeft: number }
-      | { kind: 'uses'; level: LifecycleDueLevel; uses: number; maxUses: number }
+      | { kind: 'age'; level: DueLevel; expiresAt: string; daysLeft: number }
+      | { kind: 'uses'; level: DueLevel; uses: number; maxUses: number }
       | { kind: 'no-primary'; level: 'overdue' }
       | { kind: 'compromised'; level: 'overdue'; versionId: string }
     )[];
@@ -324,7 +316,7 @@ export type LifecyclePolicy = LifecycleKeyView['policy'];
 export interface LifecycleUsageView {
   logicalKeyId: string;
   name: string;
-  purpose: LifecyclePurpose;
+  purpose: ManagedPurpose;
   maxUses: number | null;
   warnUsesFraction: number;
   /** The first day the `days` lists start at (YYYY-MM-DD), or null for all that is kept. */
@@ -333,7 +325,7 @@ export interface LifecycleUsageView {
   versions: {
     versionId: string;
     version: number;
-    state: LifecycleState;
+    state: KeyState;
     primary: boolean;
     /** Every use counted, pending ones included. */
     uses: number;
@@ -728,7 +720,7 @@ export const contract = {
   },
   lifecycle: {
     list: channel(
-      z.strictObject({ state: z.enum(LIFECYCLE_STATES).optional() }),
+      z.strictObject({ state: z.enum(KEY_STATES).optional() }),
       'Managed logical keys with their versions, states and fingerprints (never key material).',
     )
       .returns<LifecycleKeyView[]>()
@@ -736,8 +728,8 @@ export const contract = {
     create: channel(
       z.strictObject({
         name: z.string().min(1).max(128),
-        purpose: z.enum(LIFECYCLE_PURPOSES),
-        type: z.enum(LIFECYCLE_KEY_TYPES).optional(),
+        purpose: z.enum(TOKEN_PURPOSES),
+        type: z.enum(MANAGED_KEY_TYPES).optional(),
         policy: LIFECYCLE_POLICY_OVERRIDES.optional(),
         /** Keep the wider usage the token insists on (KEY_TEMPLATE_REFUSED otherwise); audited. */
         acceptWiderUsage: z.boolean().optional(),
@@ -796,7 +788,7 @@ export const contract = {
       noArgs,
       'The rotation policy of each purpose (crypto-period, use limit, warning lead, grace).',
     )
-      .returns<Record<LifecyclePurpose, LifecyclePolicy>>()
+      .returns<Record<ManagedPurpose, LifecyclePolicy>>()
       .notAudited('reads the rotation policies'),
     usage: channel(
       z.strictObject({
@@ -831,7 +823,7 @@ export const contract = {
           .string()
           .regex(/^(?:[0-9a-fA-F]{2})+$/)
           .max(256),
-        purpose: z.enum(LIFECYCLE_PURPOSES),
+        purpose: z.enum(TOKEN_PURPOSES),
         name: z.string().min(1).max(128).optional(),
         ...LIFECYCLE_SLOT,
       }),
