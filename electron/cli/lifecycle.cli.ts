@@ -1,5 +1,6 @@
 import { Option } from 'commander';
-import type { LifecycleDueReport, LifecycleKeyView, LifecycleVersionView } from '../../shared/contract.std';
+import type { LifecycleKeyView, LifecycleVersionView } from '../../shared/contract.std';
+import type { LifecycleDueReport } from '../../shared/contract/lifecycle.std';
 import {
   KEY_STATES,
   MANAGED_KEY_TYPES,

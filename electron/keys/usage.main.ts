@@ -5,7 +5,7 @@ import { MkmError, toErrorShape } from '../../shared/errors.std';
 import type { AuditAppend } from '../audit/audit-log.main';
 import { writeFileAtomic } from '../core/atomic-file.main';
 import { silentLogger, type Logger } from '../core/logger.main';
-import type { LifecycleSystemUsageView, LifecycleUsageView } from '../../shared/contract.std';
+import type { LifecycleSystemUsageView, LifecycleUsageView } from '../../shared/contract/lifecycle.std';
 import { INVENTORY_FILE, inventoryOnDisk, pidAlive, resolveLogicalKey, versionsOf } from './inventory.main';
 import type { ManagedPurpose } from '../../shared/lifecycle/vocabulary.std';
 import { EMPTY_INVENTORY, policyFor, type InventoryData, type RotationPolicy } from './model.std';

@@ -1,7 +1,8 @@
 import * as Dialog from '@radix-ui/react-dialog';
 import { useMutation } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
-import type { LifecycleKeyView, LifecyclePolicy } from '../../../shared/contract.std';
+import type { LifecycleKeyView } from '../../../shared/contract.std';
+import type { LifecyclePolicy } from '../../../shared/contract/lifecycle.std';
 import { TOKEN_PURPOSES, type ManagedKeyType } from '../../../shared/lifecycle/vocabulary.std';
 import { mkm } from '../api.dom';
 import { DialogActions, DialogContent, ErrorNotice } from '../ui/bits.dom';

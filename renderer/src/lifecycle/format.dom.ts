@@ -1,8 +1,5 @@
-import type {
-  LifecycleDueReport,
-  LifecycleKeyView,
-  LifecycleVersionView,
-} from '../../../shared/contract.std';
+import type { LifecycleKeyView, LifecycleVersionView } from '../../../shared/contract.std';
+import type { LifecycleDueReport } from '../../../shared/contract/lifecycle.std';
 import type { KeyState, ManagedPurpose } from '../../../shared/lifecycle/vocabulary.std';
 import type { BadgeTone } from '../ui/bits.dom';
 import { formatKcv } from '../../../shared/wording.std';
