@@ -82,6 +82,12 @@ export function channel<Req extends z.ZodType>(request: Req, description: string
 /** A request that takes no argument. Anything sent is rejected, so a confused caller learns early. */
 export const noArgs = z.undefined();
 
+/** Destructive and security-officer steps carry an explicit yes from the user. */
+export const CONFIRMED = z.literal(true);
+
+/** The slot of a request, for an audit entry's details. */
+export const slotOf = (r: Record<string, unknown>) => ({ slotId: r.slotId as number });
+
 export type AnyChannel = Channel<z.ZodType, unknown>;
 export type Namespace = Record<string, AnyChannel>;
 export type ContractShape = Record<string, Namespace>;

@@ -1,13 +1,13 @@
 import { Option, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import type { GatewayProfileView } from '../../shared/contract.std';
 import type {
   GatewayKeySetView,
   GatewayKeyState,
-  GatewayProfileView,
   GatewayPublicKeyView,
   GatewaySigningKeyState,
   GatewaySigningKeyView,
-} from '../../shared/contract.std';
+} from '../../shared/contract/gateway.std';
 import { groupFingerprint } from '../../shared/formats/fingerprint.std';
 import { MkmError } from '../../shared/errors.std';
 import {

@@ -1,13 +1,12 @@
 import { Option } from 'commander';
+import type { LifecycleKeyView, LifecycleVersionView } from '../../shared/contract.std';
+import type { LifecycleDueReport } from '../../shared/contract/lifecycle.std';
 import {
-  LIFECYCLE_KEY_TYPES,
-  LIFECYCLE_PURPOSES,
-  LIFECYCLE_STATES,
-  type LifecycleDueReport,
-  type LifecycleKeyView,
-  type LifecycleState,
-  type LifecycleVersionView,
-} from '../../shared/contract.std';
+  KEY_STATES,
+  MANAGED_KEY_TYPES,
+  TOKEN_PURPOSES,
+  type KeyState,
+} from '../../shared/lifecycle/vocabulary.std';
 import { MkmError } from '../../shared/errors.std';
 import { loggedInSlot, type CliContext, type CommandModule } from './context.cli';
 import { formatKcv, managedTypeText, versionName } from '../../shared/wording.std';
@@ -52,11 +51,11 @@ export function keyText(k: LifecycleKeyView): string {
   ].join('\n');
 }
 
-function parseState(state: string): LifecycleState {
-  if (!(LIFECYCLE_STATES as readonly string[]).includes(state)) {
-    throw new MkmError('USAGE', `--state must be one of ${LIFECYCLE_STATES.join(', ')}.`);
+function parseState(state: string): KeyState {
+  if (!(KEY_STATES as readonly string[]).includes(state)) {
+    throw new MkmError('USAGE', `--state must be one of ${KEY_STATES.join(', ')}.`);
   }
-  return state as LifecycleState;
+  return state as KeyState;
 }
 
 /** `mkm lifecycle list` and `mkm keys list --state S`: the managed keys, no token login needed. */
@@ -145,7 +144,7 @@ export const commands: CommandModule['commands'] = {
     lifecycle
       .command('list')
       .description('list the managed keys with their versions (never key material)')
-      .option('--state <state>', `only versions in this state (${LIFECYCLE_STATES.join(', ')})`)
+      .option('--state <state>', `only versions in this state (${KEY_STATES.join(', ')})`)
       .action(async (opts: { state?: string }) => listManagedKeys(context(), opts.state));
     lifecycle
       .command('due')
@@ -171,11 +170,11 @@ export const commands: CommandModule['commands'] = {
       .requiredOption('--name <name>', 'the logical key name')
       .addOption(
         new Option('--purpose <purpose>', 'what the key is for')
-          .choices([...LIFECYCLE_PURPOSES])
+          .choices([...TOKEN_PURPOSES])
           .makeOptionMandatory(),
       )
       .addOption(
-        new Option('--type <type>', 'key type (default: by purpose)').choices([...LIFECYCLE_KEY_TYPES]),
+        new Option('--type <type>', 'key type (default: by purpose)').choices([...MANAGED_KEY_TYPES]),
       )
       .option(
         '--accept-wider-usage',
@@ -184,8 +183,8 @@ export const commands: CommandModule['commands'] = {
       .action(
         async (opts: {
           name: string;
-          purpose: (typeof LIFECYCLE_PURPOSES)[number];
-          type?: (typeof LIFECYCLE_KEY_TYPES)[number];
+          purpose: (typeof TOKEN_PURPOSES)[number];
+          type?: (typeof MANAGED_KEY_TYPES)[number];
           acceptWiderUsage?: boolean;
         }) => {
           const ctx = context();

@@ -1,4 +1,4 @@
-import type { LifecycleSystemUsageView, LifecycleUsageView } from '../../shared/contract.std';
+import type { LifecycleSystemUsageView, LifecycleUsageView } from '../../shared/contract/lifecycle.std';
 import type { CommandModule } from './context.cli';
 import { usage } from './output.cli';
 

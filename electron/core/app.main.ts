@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
 import {
   contract,
-  EXTERNAL_URL_ALLOWLIST,
   type AppStatus,
   type AuditEntryView,
   type Contract,
   type Settings,
 } from '../../shared/contract.std';
+import { EXTERNAL_URL_ALLOWLIST } from '../../shared/contract/app.std';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
 import { AUDIT_KEY_LABEL, AppAudit } from '../audit/app-audit.main';
 import { createLogger, type Logger } from './logger.main';

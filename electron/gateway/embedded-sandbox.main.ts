@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { GatewayEmbeddedSandbox } from '../../shared/contract.std';
+import type { GatewayEmbeddedSandbox } from '../../shared/contract/gateway.std';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
 import type { Logger } from '../core/logger.main';
 import type { SandboxHandle } from './sandbox/server.main';

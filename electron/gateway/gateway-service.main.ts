@@ -1,16 +1,15 @@
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import type { GatewayProfileView, GatewayStatus } from '../../shared/contract.std';
 import type {
   GatewayKeySetView,
   GatewayKeyState,
   GatewayMerchantKeyView,
   GatewayPingResult,
-  GatewayProfileView,
   GatewayRegistration,
   GatewaySigningKeyState,
-  GatewayStatus,
   GatewaySyncReport,
-} from '../../shared/contract.std';
+} from '../../shared/contract/gateway.std';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
 import type { AuditAppend } from '../audit/audit-log.main';
 import { checkState } from '../audit/state-seal.main';

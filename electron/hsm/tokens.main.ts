@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { ModuleState, Settings } from '../../shared/contract.std';
+import type { Settings } from '../../shared/contract.std';
+import type { ModuleState } from '../../shared/contract/tokens.std';
 import { MkmError, toErrorShape, type MkmErrorShape } from '../../shared/errors.std';
 import type { AuditAppend } from '../audit/audit-log.main';
 import type { Logger } from '../core/logger.main';

@@ -1,13 +1,6 @@
-import type {
-  Contract,
-  LIFECYCLE_KEY_TYPES,
-  LIFECYCLE_PURPOSES,
-  LIFECYCLE_STATES,
-  LifecycleKeyView,
-  LifecycleState,
-  LifecycleVersionView,
-} from '../../shared/contract.std';
+import type { Contract, LifecycleKeyView, LifecycleVersionView } from '../../shared/contract.std';
 import { MkmError } from '../../shared/errors.std';
+import type { KeyState } from '../../shared/lifecycle/vocabulary.std';
 import type { CallContext, Handlers } from '../core/registry.main';
 import type { TokensService } from '../hsm/tokens.main';
 import {
@@ -18,15 +11,7 @@ import {
 import { resolveLogicalKey } from './inventory.main';
 import type { KeyUsageService } from './usage.main';
 import { useLevel } from './usage.std';
-import type {
-  InventoryData,
-  KeyState,
-  KeyVersion,
-  LogicalKey,
-  ManagedKeyType,
-  RotationPolicy,
-  TokenPurpose,
-} from './model.std';
+import type { InventoryData, KeyVersion, LogicalKey, RotationPolicy } from './model.std';
 
 /**
  * The contract's `lifecycle.*` channels over the KeyLifecycleService. The service audits its own
@@ -36,14 +21,6 @@ import type {
  *
  * `service` is a getter: the service takes a per-data-folder lock, so it is opened on first use.
  */
-
-// The contract's vocabularies are copies (shared/ cannot import electron/); these fail to
-// compile if the copies drift from the model.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const _states: Same<(typeof LIFECYCLE_STATES)[number], KeyState> = true;
-const _types: Same<(typeof LIFECYCLE_KEY_TYPES)[number], ManagedKeyType> = true;
-const _purposes: Same<(typeof LIFECYCLE_PURPOSES)[number], TokenPurpose> = true;
-void [_states, _types, _purposes];
 
 /** `uses`: the real count (KeyLifecycleService.usesOf), pending counts included. */
 export function versionView(v: KeyVersion, uses: number = v.useCount): LifecycleVersionView {
@@ -80,7 +57,7 @@ function keyView(
   service: KeyLifecycleService,
   data: InventoryData,
   key: LogicalKey,
-  state?: LifecycleState,
+  state?: KeyState,
 ): LifecycleKeyView {
   const versions = data.versions
     .filter((v) => v.logicalKeyId === key.id)

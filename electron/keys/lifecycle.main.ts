@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { kcvFeature, missingCapability } from '../../shared/capability-gate.std';
 import { MkmError, toErrorShape, type ErrorCode } from '../../shared/errors.std';
 import { HMAC_SHA256_KEY_TYPES, isHmacKeyType } from '../../shared/tokens.std';
+import type { ManagedKeyType, ManagedPurpose, TokenPurpose } from '../../shared/lifecycle/vocabulary.std';
 import type { AuditAppend, AuditKeyRef } from '../audit/audit-log.main';
 import { silentLogger, type Logger } from '../core/logger.main';
 import { parseRsaPublicKey, spkiPem } from '../crypto/pem.main';
@@ -35,11 +36,8 @@ import {
   type InventoryData,
   type KeyVersion,
   type LogicalKey,
-  type ManagedKeyType,
-  type ManagedPurpose,
   type Rotation,
   type RotationPolicy,
-  type TokenPurpose,
   useLimit,
 } from './model.std';
 import { UsageCounter, type KeyUsageService } from './usage.main';

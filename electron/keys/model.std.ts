@@ -1,5 +1,14 @@
 import { z } from 'zod';
 import { MkmError } from '../../shared/errors.std';
+import {
+  KEY_STATES,
+  MANAGED_KEY_TYPES,
+  MANAGED_PURPOSES,
+  type DueLevel,
+  type KeyState,
+  type ManagedKeyType,
+  type ManagedPurpose,
+} from '../../shared/lifecycle/vocabulary.std';
 
 /**
  * The key lifecycle model: what the inventory stores, the states of NIST SP 800-57 Part 1 §7,
@@ -7,37 +16,7 @@ import { MkmError } from '../../shared/errors.std';
  * no clock (every function that needs "now" takes it).
  */
 
-// ---------------------------------------------------------------- vocabulary
-
-/** SP 800-57 Pt 1 Rev 5 §7.1–7.3. */
-export const KEY_STATES = [
-  'pre-activation',
-  'active',
-  'suspended',
-  'deactivated',
-  'compromised',
-  'destroyed',
-] as const;
-export type KeyState = (typeof KEY_STATES)[number];
-
-/**
- * The token purposes, plus `gateway-public`: the gateway's own RSA public key, imported as PEM,
- * public only, with no token object.
- */
-export const MANAGED_PURPOSES = [
-  'gateway-transport',
-  'gateway-public',
-  'data',
-  'kek',
-  'hmac',
-  'signing',
-  'audit',
-] as const;
-export type ManagedPurpose = (typeof MANAGED_PURPOSES)[number];
-export type TokenPurpose = Exclude<ManagedPurpose, 'gateway-public'>;
-
-export const MANAGED_KEY_TYPES = ['aes-256', 'hmac-256', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
-export type ManagedKeyType = (typeof MANAGED_KEY_TYPES)[number];
+// ---------------------------------------------------------------- per purpose
 
 export const DEFAULT_KEY_TYPE: Record<ManagedPurpose, ManagedKeyType> = {
   'gateway-transport': 'rsa-2048',
@@ -347,8 +326,6 @@ export function policyFor(
 ) {
   return { ...DEFAULT_POLICIES[key.purpose], ...overrides?.[key.purpose], ...key.policy };
 }
-
-export type DueLevel = 'warning' | 'due' | 'overdue';
 
 export type DueReason =
   | { kind: 'age'; level: DueLevel; expiresAt: string; daysLeft: number }

@@ -5,15 +5,10 @@ import { MkmError, toErrorShape } from '../../shared/errors.std';
 import type { AuditAppend } from '../audit/audit-log.main';
 import { writeFileAtomic } from '../core/atomic-file.main';
 import { silentLogger, type Logger } from '../core/logger.main';
-import type { LifecycleSystemUsageView, LifecycleUsageView } from '../../shared/contract.std';
+import type { LifecycleSystemUsageView, LifecycleUsageView } from '../../shared/contract/lifecycle.std';
 import { INVENTORY_FILE, inventoryOnDisk, pidAlive, resolveLogicalKey, versionsOf } from './inventory.main';
-import {
-  EMPTY_INVENTORY,
-  policyFor,
-  type InventoryData,
-  type ManagedPurpose,
-  type RotationPolicy,
-} from './model.std';
+import type { ManagedPurpose } from '../../shared/lifecycle/vocabulary.std';
+import { EMPTY_INVENTORY, policyFor, type InventoryData, type RotationPolicy } from './model.std';
 import { countSealsWith } from './usage-seals.main';
 import {
   addUses,

@@ -1,12 +1,10 @@
 import type { PciInventoryEvidence, PciKeyEvidence } from '../../shared/contract/report.std';
+import { KEY_STATES, type KeyState, type ManagedPurpose } from '../../shared/lifecycle/vocabulary.std';
 import {
   dueAt,
-  KEY_STATES,
   type InventoryData,
   type KeyVersion,
-  type KeyState,
   type LogicalKey,
-  type ManagedPurpose,
   type RotationPolicy,
 } from '../keys/model.std';
 

@@ -2,7 +2,7 @@ import * as Tabs from '@radix-ui/react-tabs';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import type { AppStatus, Settings } from '../../shared/contract.std';
-import { THEMES } from '../../shared/contract.std';
+import { THEMES } from '../../shared/contract/settings.std';
 import type { MkmError } from '../../shared/errors.std';
 import { asMkmError, mkm } from './api.dom';
 import { AuditScreen } from './audit/AuditScreen.dom';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { channel, noArgs } from '../contract-kit.std';
-import type { LifecycleDueLevel, LifecyclePurpose, LifecycleState } from '../contract.std';
+import type { DueLevel, KeyState, ManagedPurpose } from '../lifecycle/vocabulary.std';
 
 /**
  * The PCI DSS v4 3.6/3.7 compliance report and key custodians (issue 4).
@@ -47,7 +47,7 @@ export interface PciRequirementResult {
 export interface PciKeyEvidence {
   logicalKeyId: string;
   name: string;
-  purpose: LifecyclePurpose;
+  purpose: ManagedPurpose;
   type: string;
   tokenSerial: string | null;
   cryptoPeriodDays: number;
@@ -57,7 +57,7 @@ export interface PciKeyEvidence {
   primaryExpiresAt: string | null;
   /** When the current primary replaced the one before it (null: never rotated yet). */
   lastRotation: string | null;
-  dueLevel: LifecycleDueLevel | null;
+  dueLevel: DueLevel | null;
   /** The primary's crypto-period has ended. */
   pastCryptoPeriod: boolean;
   /** Uses of the primary as counted on every path (null: no primary). */
@@ -73,7 +73,7 @@ export type PciInventoryEvidence =
       ok: true;
       logicalKeys: number;
       versions: number;
-      byState: Record<LifecycleState, number>;
+      byState: Record<KeyState, number>;
       byOrigin: { generated: number; adopted: number; imported: number };
       keys: PciKeyEvidence[];
       pastCryptoPeriod: number;
@@ -91,7 +91,7 @@ export type PciInventoryEvidence =
       /** Seals made with each audit key (the usage counts); absent where no usage service runs. */
       auditKeyUses?: { id: string; kcv: string; uses: number; operations: Record<string, number> }[];
       policies: {
-        purpose: LifecyclePurpose;
+        purpose: ManagedPurpose;
         cryptoPeriodDays: number;
         maxUses: number | null;
         graceDays: number;

@@ -1,7 +1,7 @@
 import * as AlertDialog from '@radix-ui/react-alert-dialog';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import type { AuditRecoverView, AuditStatusView } from '../../../shared/contract.std';
+import type { AuditRecoverView, AuditStatusView } from '../../../shared/contract/audit.std';
 import { mkm } from '../api.dom';
 import { useTokens } from '../tokens/TokenContext.dom';
 import { AlertDialogContent, DialogActions, ErrorNotice } from '../ui/bits.dom';

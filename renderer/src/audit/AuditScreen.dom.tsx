@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type ReactNode } from 'react';
-import type { AuditEntryView, AuditVerifyReport } from '../../../shared/contract.std';
+import type { AuditEntryView } from '../../../shared/contract.std';
+import type { AuditVerifyReport } from '../../../shared/contract/audit.std';
 import { mkm } from '../api.dom';
 import { useTokens } from '../tokens/TokenContext.dom';
 import { Badge, CopyButton, ErrorNotice, Facts, Loading } from '../ui/bits.dom';

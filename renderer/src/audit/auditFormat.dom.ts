@@ -1,4 +1,5 @@
-import type { AuditEntryView, AuditVerifyReport } from '../../../shared/contract.std';
+import type { AuditEntryView } from '../../../shared/contract.std';
+import type { AuditVerifyReport } from '../../../shared/contract/audit.std';
 import { formatKcv } from '../../../shared/wording.std';
 
 /** What the filter form holds, as typed (strings, so inputs stay controlled). */

@@ -1,11 +1,6 @@
 import { useQueries, useQuery } from '@tanstack/react-query';
-import type {
-  GatewayProfileView,
-  GatewayStatus,
-  LifecycleKeyView,
-  LifecycleState,
-} from '../../../shared/contract.std';
-import { LIFECYCLE_STATES } from '../../../shared/contract.std';
+import type { GatewayProfileView, GatewayStatus, LifecycleKeyView } from '../../../shared/contract.std';
+import { KEY_STATES, type KeyState } from '../../../shared/lifecycle/vocabulary.std';
 import { asMkmError, mkm } from '../api.dom';
 import { dueReasonText, DUE_TONES, day, STATE_TONES } from '../lifecycle/format.dom';
 import { lifecycleKeys, useDue, useManagedKeys } from '../lifecycle/queries.dom';
@@ -107,8 +102,8 @@ function TokenCard({ go }: { go: (t: DashboardTarget) => void }) {
   );
 }
 
-function countStates(keys: LifecycleKeyView[]): Record<LifecycleState, number> {
-  const counts = Object.fromEntries(LIFECYCLE_STATES.map((s) => [s, 0])) as Record<LifecycleState, number>;
+function countStates(keys: LifecycleKeyView[]): Record<KeyState, number> {
+  const counts = Object.fromEntries(KEY_STATES.map((s) => [s, 0])) as Record<KeyState, number>;
   for (const k of keys) for (const v of k.versions) counts[v.state]++;
   return counts;
 }
@@ -150,7 +145,7 @@ function KeysCard({ go }: { go: (t: DashboardTarget) => void }) {
           {list.length} managed key{list.length === 1 ? '' : 's'}
         </p>
         <ul className="dash-states" aria-label="Versions by state">
-          {LIFECYCLE_STATES.filter((s) => counts[s] > 0).map((s) => (
+          {KEY_STATES.filter((s) => counts[s] > 0).map((s) => (
             <li key={s}>
               <Badge tone={STATE_TONES[s]}>{s}</Badge> {counts[s]}
             </li>

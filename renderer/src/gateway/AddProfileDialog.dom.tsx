@@ -1,7 +1,8 @@
 import * as Dialog from '@radix-ui/react-dialog';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
-import { GATEWAY_CSE_PADDINGS, type GatewayProfileView } from '../../../shared/contract.std';
+import type { GatewayProfileView } from '../../../shared/contract.std';
+import { GATEWAY_CSE_PADDINGS } from '../../../shared/contract/gateway.std';
 import { mkm } from '../api.dom';
 import { DialogActions, DialogContent, ErrorNotice, PinField, takePin } from '../ui/bits.dom';
 import { gatewayKeys } from './format.dom';

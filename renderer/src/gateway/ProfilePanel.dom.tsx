@@ -1,13 +1,12 @@
 import * as AlertDialog from '@radix-ui/react-alert-dialog';
 import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type ReactNode } from 'react';
+import type { GatewayProfileView, GatewayStatus } from '../../../shared/contract.std';
 import type {
   GatewayMerchantKeyView,
   GatewayPinConfirmation,
-  GatewayProfileView,
   GatewayPublicKeyView,
-  GatewayStatus,
-} from '../../../shared/contract.std';
+} from '../../../shared/contract/gateway.std';
 import type { ObjectInfo } from '../../../shared/tokens.std';
 import { asMkmError, mkm } from '../api.dom';
 import { useCapabilityBlock } from '../tokens/capabilityGate.dom';

@@ -1,6 +1,6 @@
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import type { LIFECYCLE_PURPOSES } from '../../../shared/contract.std';
+import type { TOKEN_PURPOSES } from '../../../shared/lifecycle/vocabulary.std';
 import { HMAC_SHA256_KEY_TYPES } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
 import { Badge, ErrorNotice, Loading, shortId } from '../ui/bits.dom';
@@ -8,7 +8,7 @@ import { PURPOSE_NAMES } from './format.dom';
 import { lifecycleKeys, useRefreshLifecycle } from './queries.dom';
 import { keyTypeText } from '../../../shared/wording.std';
 
-type Purpose = (typeof LIFECYCLE_PURPOSES)[number];
+type Purpose = (typeof TOKEN_PURPOSES)[number];
 
 const SYSTEM_NAMES = {
   audit: 'audit log sealing key',

@@ -1,12 +1,9 @@
 import * as Dialog from '@radix-ui/react-dialog';
 import { useMutation } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
-import {
-  LIFECYCLE_PURPOSES,
-  type LifecycleKeyType,
-  type LifecycleKeyView,
-  type LifecyclePolicy,
-} from '../../../shared/contract.std';
+import type { LifecycleKeyView } from '../../../shared/contract.std';
+import type { LifecyclePolicy } from '../../../shared/contract/lifecycle.std';
+import { TOKEN_PURPOSES, type ManagedKeyType } from '../../../shared/lifecycle/vocabulary.std';
 import { mkm } from '../api.dom';
 import { DialogActions, DialogContent, ErrorNotice } from '../ui/bits.dom';
 import { PURPOSE_NAMES } from './format.dom';
@@ -14,10 +11,10 @@ import { ProgressSteps, rotationSteps } from './ProgressSteps.dom';
 import { usePolicies, useRefreshLifecycle } from './queries.dom';
 import { useOperationProgress } from './useOperation.dom';
 
-type Purpose = (typeof LIFECYCLE_PURPOSES)[number];
+type Purpose = (typeof TOKEN_PURPOSES)[number];
 
 /** The key types each purpose allows (the lifecycle checks the same table). */
-const TYPES: Record<Purpose, LifecycleKeyType[]> = {
+const TYPES: Record<Purpose, ManagedKeyType[]> = {
   'gateway-transport': ['rsa-2048', 'rsa-3072', 'rsa-4096'],
   signing: ['rsa-2048', 'rsa-3072', 'rsa-4096'],
   data: ['aes-256'],
@@ -82,7 +79,7 @@ function CreateForm({ slotId, onDone }: { slotId: number; onDone: (key: Lifecycl
   const policies = usePolicies();
   const [name, setName] = useState('');
   const [purpose, setPurpose] = useState<Purpose>('data');
-  const [chosenType, setType] = useState<LifecycleKeyType>('aes-256');
+  const [chosenType, setType] = useState<ManagedKeyType>('aes-256');
   const [overrides, setOverrides] = useState<Partial<Record<keyof LifecyclePolicy, string>>>({});
   const [operationId, setOperationId] = useState<string | null>(null);
   const seen = useOperationProgress(operationId);
@@ -141,7 +138,7 @@ function CreateForm({ slotId, onDone }: { slotId: number; onDone: (key: Lifecycl
       <div className="field">
         <label htmlFor={`${ids}-purpose`}>Purpose</label>
         <select id={`${ids}-purpose`} value={purpose} onChange={(e) => setPurpose(e.target.value as Purpose)}>
-          {LIFECYCLE_PURPOSES.map((p) => (
+          {TOKEN_PURPOSES.map((p) => (
             <option key={p} value={p}>
               {PURPOSE_NAMES[p]}
             </option>
@@ -150,7 +147,7 @@ function CreateForm({ slotId, onDone }: { slotId: number; onDone: (key: Lifecycl
       </div>
       <div className="field">
         <label htmlFor={`${ids}-type`}>Type</label>
-        <select id={`${ids}-type`} value={type} onChange={(e) => setType(e.target.value as LifecycleKeyType)}>
+        <select id={`${ids}-type`} value={type} onChange={(e) => setType(e.target.value as ManagedKeyType)}>
           {TYPES[purpose].map((t) => (
             <option key={t} value={t}>
               {t.toUpperCase()}

@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect } from 'react';
-import type { LifecycleKeyView, LifecycleUsageView } from '../../../shared/contract.std';
+import type { LifecycleKeyView } from '../../../shared/contract.std';
+import type { LifecycleUsageView } from '../../../shared/contract/lifecycle.std';
 import { mkm } from '../api.dom';
 import { Badge, ErrorNotice, Loading } from '../ui/bits.dom';
 import { dateTime } from './format.dom';

@@ -1,4 +1,4 @@
-import { LIFECYCLE_PURPOSES } from '../../../shared/contract.std';
+import { TOKEN_PURPOSES } from '../../../shared/lifecycle/vocabulary.std';
 import { ErrorNotice, Loading } from '../ui/bits.dom';
 import { PURPOSE_NAMES } from './format.dom';
 import { usePolicies } from './queries.dom';
@@ -21,7 +21,7 @@ export function PolicyTable() {
           </tr>
         </thead>
         <tbody>
-          {[...LIFECYCLE_PURPOSES, 'gateway-public' as const].map((purpose) => {
+          {[...TOKEN_PURPOSES, 'gateway-public' as const].map((purpose) => {
             const p = policies.data[purpose];
             return (
               <tr key={purpose}>

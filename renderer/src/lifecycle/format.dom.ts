@@ -1,16 +1,12 @@
-import type {
-  LifecycleDueReport,
-  LifecycleKeyView,
-  LifecyclePurpose,
-  LifecycleState,
-  LifecycleVersionView,
-} from '../../../shared/contract.std';
+import type { LifecycleKeyView, LifecycleVersionView } from '../../../shared/contract.std';
+import type { LifecycleDueReport } from '../../../shared/contract/lifecycle.std';
+import type { KeyState, ManagedPurpose } from '../../../shared/lifecycle/vocabulary.std';
 import type { BadgeTone } from '../ui/bits.dom';
 import { formatKcv } from '../../../shared/wording.std';
 
 /** Words for the lifecycle's vocabulary, shared by the managed keys screen and the dashboard. */
 
-export const PURPOSE_NAMES: Record<LifecyclePurpose, string> = {
+export const PURPOSE_NAMES: Record<ManagedPurpose, string> = {
   'gateway-transport': 'Gateway transport (RSA)',
   'gateway-public': 'Gateway public key',
   data: 'Data encryption (AES)',
@@ -20,7 +16,7 @@ export const PURPOSE_NAMES: Record<LifecyclePurpose, string> = {
   audit: 'Audit sealing (HMAC)',
 };
 
-export const STATE_TONES: Record<LifecycleState, BadgeTone> = {
+export const STATE_TONES: Record<KeyState, BadgeTone> = {
   'pre-activation': 'info',
   active: 'ok',
   suspended: 'warn',
@@ -29,7 +25,7 @@ export const STATE_TONES: Record<LifecycleState, BadgeTone> = {
   destroyed: 'neutral',
 };
 
-export const STATE_HELP: Record<LifecycleState, string> = {
+export const STATE_HELP: Record<KeyState, string> = {
   'pre-activation': 'Made but not in use yet',
   active: 'In use',
   suspended: 'Temporarily not usable at all',

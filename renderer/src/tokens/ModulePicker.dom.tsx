@@ -1,6 +1,6 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
-import type { ModuleState } from '../../../shared/contract.std';
+import type { ModuleState } from '../../../shared/contract/tokens.std';
 import { mkm } from '../api.dom';
 import { Badge, DemoBadge, ErrorNotice, Facts } from '../ui/bits.dom';
 import { tokenKeys } from './TokenContext.dom';

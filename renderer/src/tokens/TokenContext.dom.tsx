@@ -1,6 +1,6 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
-import type { ModuleState } from '../../../shared/contract.std';
+import type { ModuleState } from '../../../shared/contract/tokens.std';
 import type { SlotSummary } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
 import { useStateEvents } from '../state/stateEvents.dom';

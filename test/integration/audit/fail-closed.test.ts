@@ -15,7 +15,7 @@ import { queryAuditLog } from '../../../electron/audit/query.main';
 import { createApp, type App } from '../../../electron/core/app.main';
 import { silentLogger } from '../../../electron/core/logger.main';
 import type { Envelope } from '../../../shared/contract-kit.std';
-import type { AuditRecoverView, AuditVerifyReport } from '../../../shared/contract.std';
+import type { AuditRecoverView, AuditVerifyReport } from '../../../shared/contract/audit.std';
 import type { MkmErrorShape } from '../../../shared/errors.std';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 

@@ -6,7 +6,7 @@ import { queryAuditLog } from '../../../electron/audit/query.main';
 import { createApp, type App } from '../../../electron/core/app.main';
 import { silentLogger } from '../../../electron/core/logger.main';
 import type { Envelope } from '../../../shared/contract-kit.std';
-import type { AuditStatusView, AuditVerifyReport } from '../../../shared/contract.std';
+import type { AuditStatusView, AuditVerifyReport } from '../../../shared/contract/audit.std';
 import { createFaultyModule, faultyModuleAvailable, type FaultyModule } from '../../helpers/faulty-module';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { logLines, relink, restate, writeLogLines } from '../../unit/audit/fixtures';

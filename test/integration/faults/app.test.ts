@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { App } from '../../../electron/core/app.main';
 import { WAITING_NOTICE_MS } from '../../../electron/hsm/client.main';
 import type { BatchSummary } from '../../../shared/contract/console.std';
-import type { AppStatus, LifecycleKeyView, LifecycleReconcileReport } from '../../../shared/contract.std';
+import type { AppStatus, LifecycleKeyView } from '../../../shared/contract.std';
+import type { LifecycleReconcileReport } from '../../../shared/contract/lifecycle.std';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import {
   createFaultyModule,

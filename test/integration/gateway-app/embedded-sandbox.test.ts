@@ -7,12 +7,8 @@ import { createApp, type App } from '../../../electron/core/app.main';
 import { createLogger } from '../../../electron/core/logger.main';
 import { dataPaths } from '../../../electron/core/paths.main';
 import type { Envelope } from '../../../shared/contract-kit.std';
-import type {
-  GatewayEmbeddedSandbox,
-  GatewayPingResult,
-  GatewayProfileView,
-  GatewayStatus,
-} from '../../../shared/contract.std';
+import type { GatewayProfileView, GatewayStatus } from '../../../shared/contract.std';
+import type { GatewayEmbeddedSandbox, GatewayPingResult } from '../../../shared/contract/gateway.std';
 import { findSecrets } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 

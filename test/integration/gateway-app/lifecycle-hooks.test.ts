@@ -9,12 +9,11 @@ import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sand
 import type { Envelope } from '../../../shared/contract-kit.std';
 import type {
   AuditEntryView,
-  GatewayPingResult,
-  GatewayRegistration,
   GatewayStatus,
   LifecycleKeyView,
   LifecycleVersionView,
 } from '../../../shared/contract.std';
+import type { GatewayPingResult, GatewayRegistration } from '../../../shared/contract/gateway.std';
 import { findSecrets } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { call, login, type Target } from '../sandbox/client';

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../../electron/core/app.main';
 import { silentLogger } from '../../../electron/core/logger.main';
 import type { Envelope } from '../../../shared/contract-kit.std';
-import type { LifecycleReconcileReport, LifecycleVersionView } from '../../../shared/contract.std';
+import type { LifecycleVersionView } from '../../../shared/contract.std';
+import type { LifecycleReconcileReport } from '../../../shared/contract/lifecycle.std';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 
 /**

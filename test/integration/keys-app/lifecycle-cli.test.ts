@@ -2,11 +2,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type {
-  LifecycleDueReport,
-  LifecycleKeyView,
-  LifecycleVersionView,
-} from '../../../shared/contract.std';
+import type { LifecycleKeyView, LifecycleVersionView } from '../../../shared/contract.std';
+import type { LifecycleDueReport } from '../../../shared/contract/lifecycle.std';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 

@@ -9,7 +9,7 @@ import { dataPaths } from '../../../electron/core/paths.main';
 import { silentLogger } from '../../../electron/core/logger.main';
 import { KeyUsageService, keyUsage } from '../../../electron/keys/usage.main';
 import { auditKeyName } from '../../../electron/keys/usage.std';
-import type { LifecycleSystemUsageView } from '../../../shared/contract.std';
+import type { LifecycleSystemUsageView } from '../../../shared/contract/lifecycle.std';
 import type { PciReport } from '../../../shared/contract/report.std';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { createSoftHsmToken, softHsmAvailable, type SoftHsmToken } from '../../helpers/softhsm';

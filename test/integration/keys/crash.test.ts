@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokensService } from '../../../electron/hsm/tokens.main';
 import { CRASH_POINTS, KeyLifecycleService } from '../../../electron/keys/lifecycle.main';
-import type { ManagedPurpose } from '../../../electron/keys/model.std';
+import type { ManagedPurpose } from '../../../shared/lifecycle/vocabulary.std';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { openTokens } from './setup';
 

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { channel, CONFIRMED, slotOf } from '../contract-kit.std';
+import {
+  CreateCsrParamsSchema,
+  ExportPublicKeyParamsSchema,
+  GenerateKeyParamsSchema,
+  KeyRefParamsSchema,
+  ObjectClassSchema,
+  ObjectRefParamsSchema,
+  SlotIdSchema,
+  type CsrResult,
+  type DestroyResult,
+  type ExportPublicKeyResult,
+  type GenerateKeyResult,
+  type KcvResult,
+  type ObjectInfo,
+} from '../tokens.std';
+
+/**
+ * Objects on the token, by hand (`keys.*`); managed keys are `lifecycle.*`.
+ * One slice of the IPC contract; `shared/contract.std.ts` composes the slices.
+ */
+
+export const keysContract = {
+  list: channel(
+    z.strictObject({ slotId: SlotIdSchema, class: ObjectClassSchema.optional() }),
+    'Objects on the token with their attributes.',
+  )
+    .returns<ObjectInfo[]>()
+    .notAudited('reads object attributes (never key material)'),
+  get: channel(z.strictObject(ObjectRefParamsSchema.shape), 'One object with its attributes.')
+    .returns<ObjectInfo>()
+    .notAudited('reads object attributes (never key material)'),
+  generate: channel(
+    z.strictObject({ ...GenerateKeyParamsSchema.shape, operationId: z.string().max(64).optional() }),
+    'Generate a key inside the token with a safe template.',
+  )
+    .returns<GenerateKeyResult>()
+    .audited((r, res) => {
+      const g = res as { id?: string; kcv?: { kcv: string }; spkiSha256?: string } | undefined;
+      return {
+        action: 'key.generate',
+        ...(g?.id
+          ? {
+              key: {
+                id: g.id,
+                ...(g.kcv ? { kcv: g.kcv.kcv } : {}),
+                ...(g.spkiSha256 ? { fingerprint: g.spkiSha256 } : {}),
+              },
+            }
+          : {}),
+        details: { ...slotOf(r), type: r.type, purpose: r.purpose, label: r.label },
+      };
+    }),
+  exportPublic: channel(
+    z.strictObject(ExportPublicKeyParamsSchema.shape),
+    'A public key as PEM (SPKI) or JWK, with its SPKI-SHA256 fingerprint.',
+  )
+    .returns<ExportPublicKeyResult>()
+    .audited((r, res) => ({
+      action: 'key.export.public',
+      key: {
+        id: String(r.id),
+        ...((res as { spkiSha256?: string })?.spkiSha256
+          ? { fingerprint: (res as { spkiSha256: string }).spkiSha256 }
+          : {}),
+      },
+      details: { ...slotOf(r), format: r.format },
+    })),
+  kcv: channel(z.strictObject(KeyRefParamsSchema.shape), "A secret key's check value.")
+    .returns<KcvResult>()
+    .notAudited('reads a check value, which reveals nothing of the key'),
+  csr: channel(
+    z.strictObject(CreateCsrParamsSchema.shape),
+    'A PKCS#10 request signed by a key pair on the token.',
+  )
+    .returns<CsrResult>()
+    .audited((r) => ({ action: 'key.csr', key: { id: String(r.id) }, details: slotOf(r) })),
+  destroy: channel(
+    z.strictObject({ ...ObjectRefParamsSchema.shape, confirm: CONFIRMED }),
+    'Destroy an object on the token (it cannot be undone).',
+  )
+    .returns<DestroyResult>()
+    .audited((r) => ({
+      action: 'key.destroy',
+      key: { id: String(r.id) },
+      details: { ...slotOf(r), class: r.class },
+    })),
+} as const;
