@@ -65,7 +65,7 @@ export default defineConfig(({ mode }) => ({
     rollupOptions: {
       input: {
         index: resolve(import.meta.dirname, 'renderer/index.html'),
-        'web-bridge': resolve(import.meta.dirname, 'electron/browser/web-bridge.dom.ts'),
+        'web-bridge': resolve(import.meta.dirname, 'renderer/src/web-bridge.dom.ts'),
       },
       output: {
         // Browser mode injects the bridge by a fixed name.

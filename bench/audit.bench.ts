@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog, LOG_FILE, verify } from '../electron/audit/audit-log.main';
+import { AuditLog, LOG_FILE, verifyAuditLog } from '../electron/audit/audit-log.main';
 import { HmacSealer } from '../electron/audit/software-sealer.main';
 
 /**
@@ -72,7 +72,7 @@ try {
   await fill(verifyDir, VERIFY_ENTRIES - 2); // + audit.start and audit.stop
   const verifyFile = join(verifyDir, LOG_FILE);
   const start = performance.now();
-  const report = await verify({ dir: verifyDir, sealer });
+  const report = await verifyAuditLog({ dir: verifyDir, sealer });
   const verifyS = (performance.now() - start) / 1000;
   if (!report.ok || report.entries !== VERIFY_ENTRIES || !report.sealsVerified || report.unsealed !== 0) {
     throw new Error(`verify did not accept the intact log: ${JSON.stringify(report)}`);
@@ -89,7 +89,7 @@ try {
   // parses every field of every line.
   for (const deep of [false, true]) {
     const t0 = performance.now();
-    const unchecked = await verify({ dir: verifyDir, deep });
+    const unchecked = await verifyAuditLog({ dir: verifyDir, deep });
     const s = (performance.now() - t0) / 1000;
     if (!unchecked.ok || unchecked.sealsVerified) throw new Error('verify without a sealer misreported');
     console.log(

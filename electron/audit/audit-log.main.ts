@@ -119,7 +119,6 @@ import type { AuditKeyHandle, AuditSealer } from './sealer.main';
 import { EMPTY_STATE, readState, writeState } from './state.main';
 import type { AuditState } from './state.main';
 import { verifyAuditLog } from './verify.main';
-import { queryAuditLog } from './query.main';
 import type { VerifyReport } from './verify.main';
 
 export * from './record.main';
@@ -782,11 +781,6 @@ export class AuditLog {
 export function openAuditLog(options: AuditOpenOptions): Promise<AuditLog> {
   return AuditLog.open(options);
 }
-
-/** verify({ dir, sealer? }): the offline check for the viewer, the CLI and support. */
-export const verify = verifyAuditLog;
-/** query({ dir, filter }): the viewer's rows. */
-export const query = queryAuditLog;
 
 function toErrorCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;

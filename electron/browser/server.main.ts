@@ -16,7 +16,7 @@ import {
   SECRET_FRAGMENT_KEY,
   WS_PATH,
   type ServerMessage,
-} from './protocol.std';
+} from '../../shared/browser-protocol.std';
 
 /**
  * Browser mode: the real main-process services in plain Node, the real renderer in any

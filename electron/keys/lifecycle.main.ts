@@ -1397,11 +1397,6 @@ export class KeyLifecycleService {
     return valid;
   }
 
-  /** Forget which slot holds which token (call it when tokens are inserted or removed). */
-  forgetSlots(): void {
-    this.slotCache.clear();
-  }
-
   /** Writes the batched use counts now. */
   flushUsage(): void {
     if (this.options.usage) this.options.usage.flush();

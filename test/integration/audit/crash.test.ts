@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AuditLog, queryAuditLog, verify } from '../../../electron/audit/audit-log.main';
+import { AuditLog, queryAuditLog, verifyAuditLog } from '../../../electron/audit/audit-log.main';
 import { HmacSealer } from '../../../electron/audit/software-sealer.main';
 
 const root = mkdtempSync(join(tmpdir(), 'mkm-audit-crash-'));
@@ -52,7 +52,7 @@ describe('audit log across a real crash (SIGKILL mid-write)', () => {
     const durable = await killMidWrite(dir, key, 3000);
 
     // Before recovery: no edit, no gap; at most an unfinished last line and an unsealed tail.
-    const before = await verify({ dir, sealer });
+    const before = await verifyAuditLog({ dir, sealer });
     // `durable` is a seq: every line up to it was confirmed on disk before the kill.
     expect(before.lines).toBeGreaterThanOrEqual(durable);
     if (!before.ok) expect(before.firstBad?.kind).toBe('torn');
@@ -63,7 +63,7 @@ describe('audit log across a real crash (SIGKILL mid-write)', () => {
     expect(log.openReport.cleanShutdown).toBe(false);
     await log.close();
 
-    const after = await verify({ dir, sealer });
+    const after = await verifyAuditLog({ dir, sealer });
     expect(after).toMatchObject({ ok: true, unsealed: 0, sealsVerified: true });
     const { entries } = await queryAuditLog({ dir, filter: { action: 'key.use' } });
     // Every entry the writer was told is durable survived, in order, with nothing in between lost.

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog, verify } from '../../../electron/audit/audit-log.main';
+import { AuditLog, verifyAuditLog } from '../../../electron/audit/audit-log.main';
 import { HmacSealer } from '../../../electron/audit/software-sealer.main';
 import { createTokenSealer } from '../../../electron/audit/token-sealer.main';
 import type { AuditSealer } from '../../../electron/audit/audit-log.main';
@@ -58,14 +58,14 @@ describe('audit log sealed by an HMAC key on a SoftHSM2 token', () => {
       if (i % 60 === 59) await new Promise((r) => setTimeout(r, 5));
     }
     await log.close();
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report).toMatchObject({ ok: true, sealsVerified: true, unsealed: 0, entries: 302 });
     expect(report.seals).toBeGreaterThan(1);
 
     // Someone with a key of their own, claiming the token key's id and KCV, cannot pass.
     const impostor = new HmacSealer({ id: sealer.keyRef.id });
     const claimed: AuditSealer = { keyRef: sealer.keyRef, macBatch: (m) => impostor.macBatch(m) };
-    const forged = await verify({ dir, sealer: claimed });
+    const forged = await verifyAuditLog({ dir, sealer: claimed });
     expect(forged.ok).toBe(false);
     expect(forged.firstBad?.kind).toBe('seal');
   });
@@ -97,6 +97,10 @@ describe('audit log sealed by an HMAC key on a SoftHSM2 token', () => {
     log.setActor({ token: { serial: hsm.serial, label: hsm.label } });
     await log.seal();
     await log.close();
-    expect(await verify({ dir, sealer })).toMatchObject({ ok: true, sealsVerified: true, unsealed: 0 });
+    expect(await verifyAuditLog({ dir, sealer })).toMatchObject({
+      ok: true,
+      sealsVerified: true,
+      unsealed: 0,
+    });
   });
 });

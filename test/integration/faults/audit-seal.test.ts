@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AuditLog, verify } from '../../../electron/audit/audit-log.main';
+import { AuditLog, verifyAuditLog } from '../../../electron/audit/audit-log.main';
 import { createTokenSealer } from '../../../electron/audit/token-sealer.main';
 import { everyCall, faultyModuleAvailable } from '../../helpers/faulty-module';
 import { tornFiles } from '../../helpers/real-token';
@@ -93,7 +93,7 @@ describe.skipIf(!available)('audit seal with the token failing at every call', (
         await bench.recover();
         await log.seal();
         await log.flush();
-        const report = await verify({ dir, sealer });
+        const report = await verifyAuditLog({ dir, sealer });
         expect(report.firstBad ?? null).toBeNull();
         expect(report).toMatchObject({ ok: true, sealsVerified: true, unsealed: 0 });
         // Every entry appended is there (plus the log's own start and sealer entries).

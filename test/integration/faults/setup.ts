@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { AuditLog, verify } from '../../../electron/audit/audit-log.main';
+import { AuditLog, verifyAuditLog } from '../../../electron/audit/audit-log.main';
 import { HmacSealer } from '../../../electron/audit/software-sealer.main';
 import { createApp, type App } from '../../../electron/core/app.main';
 import { silentLogger } from '../../../electron/core/logger.main';
@@ -107,7 +107,7 @@ export function openFaultyApp(options: { dataDir: string; faulty: FaultyModule; 
 /** The audit chain (and its seals) verify, and no JSON or JSONL file in the data folder is torn. */
 export async function checkFilesAndAudit(bench: Bench): Promise<void> {
   await bench.audit.flush();
-  const report = await verify({ dir: bench.auditDir, sealer: bench.sealer });
+  const report = await verifyAuditLog({ dir: bench.auditDir, sealer: bench.sealer });
   expect(report.firstBad ?? null, JSON.stringify(report.firstBad)).toBeNull();
   expect(report.ok).toBe(true);
   const torn = tornFiles(bench.root);

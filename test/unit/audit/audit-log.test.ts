@@ -16,7 +16,7 @@ import {
   LOCK_STALE_MS,
   LOG_FILE,
   queryAuditLog,
-  verify,
+  verifyAuditLog,
 } from '../../../electron/audit/audit-log.main';
 import type { AuditSealer } from '../../../electron/audit/audit-log.main';
 import { HmacSealer } from '../../../electron/audit/software-sealer.main';
@@ -79,7 +79,7 @@ describe('AuditLog append and verify', () => {
     expect(entries.map((l) => l.action)).toEqual(['audit.start', 'key.generate', 'key.rotate', 'audit.stop']);
     expect(lines[lines.length - 1]).toMatchObject({ type: 'seal', covers: [1, 4] });
 
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report).toMatchObject({ ok: true, entries: 4, unsealed: 0, sealsVerified: true });
     expect(report.sealedThrough).toBe(4);
     expect(readStateFile(dir)).toMatchObject({ closed: true, written: { seq: report.lines } });
@@ -93,7 +93,7 @@ describe('AuditLog append and verify', () => {
     expect(log.openReport).toEqual({ created: false, cleanShutdown: true, unconfirmed: 0 });
     log.append({ action: 'key.use', result: 'ok' });
     await log.close();
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report).toMatchObject({ ok: true, unsealed: 0 });
     const starts = (await queryAuditLog({ dir, filter: { action: 'audit.start' } })).entries;
     expect(starts.map((e) => e.details)).toEqual([
@@ -107,7 +107,7 @@ describe('AuditLog append and verify', () => {
     const log = await openLog(dir, null);
     for (let i = 0; i < 10; i++) log.append({ action: 'key.use', result: 'ok', details: { i } });
     await log.flush();
-    const before = await verify({ dir, sealer });
+    const before = await verifyAuditLog({ dir, sealer });
     expect(before).toMatchObject({
       ok: true,
       sealedThrough: 0,
@@ -143,7 +143,7 @@ describe('AuditLog append and verify', () => {
     expect(log.status().unsealed).toBe(0);
     expect(log.status().lastSealError).toBeUndefined();
     await log.close();
-    expect(await verify({ dir, sealer })).toMatchObject({ ok: true, unsealed: 0 });
+    expect(await verifyAuditLog({ dir, sealer })).toMatchObject({ ok: true, unsealed: 0 });
   });
 
   it('audit key rotation: seals by the old and the new key verify when both keys are given', async () => {
@@ -155,8 +155,8 @@ describe('AuditLog append and verify', () => {
     log.setSealer(newKey);
     log.append({ action: 'key.use', result: 'ok' });
     await log.close();
-    expect(await verify({ dir, sealer: [sealer, newKey] })).toMatchObject({ ok: true, unsealed: 0 });
-    const onlyNew = await verify({ dir, sealer: newKey });
+    expect(await verifyAuditLog({ dir, sealer: [sealer, newKey] })).toMatchObject({ ok: true, unsealed: 0 });
+    const onlyNew = await verifyAuditLog({ dir, sealer: newKey });
     expect(onlyNew.firstBad).toMatchObject({ kind: 'seal' });
     expect(onlyNew.firstBad?.reason).toMatch(/not the audit key/);
     const rotation = (await queryAuditLog({ dir, filter: { action: 'audit.sealer-attached' } })).entries;
@@ -169,7 +169,11 @@ describe('AuditLog append and verify', () => {
     log.append({ action: 'key.use', result: 'ok' });
     await log.close();
     expect(readStateFile(dir)).toMatchObject({ closed: true });
-    expect(await verify({ dir, sealer })).toMatchObject({ ok: true, unsealed: 3, firstUnsealed: { seq: 1 } });
+    expect(await verifyAuditLog({ dir, sealer })).toMatchObject({
+      ok: true,
+      unsealed: 3,
+      firstUnsealed: { seq: 1 },
+    });
   });
 
   it('concurrent appends from many async callers keep their order, with seals and flushes interleaved', async () => {
@@ -187,7 +191,7 @@ describe('AuditLog append and verify', () => {
     };
     await Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)));
     await log.close();
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report).toMatchObject({ ok: true, unsealed: 0 });
     expect(report.entries).toBe(8 * 40 + 2);
     const rows = logLines(dir).map(
@@ -236,7 +240,7 @@ describe('AuditLog append and verify', () => {
     expect(text).not.toContain('MIIEvQ');
     expect(text).not.toContain('secret-bytes');
     expect(text).toContain('[redacted]');
-    expect(await verify({ dir, sealer })).toMatchObject({ ok: true });
+    expect(await verifyAuditLog({ dir, sealer })).toMatchObject({ ok: true });
   });
 
   it('rejects entries that are not audit facts', async () => {
@@ -255,7 +259,7 @@ describe('AuditLog append and verify', () => {
     expect(big.code).toBe('VALIDATION');
     await log.close();
     expect((await thrown(() => log.append({ action: 'key.use', result: 'ok' }))).code).toBe('INTERNAL');
-    expect(await verify({ dir, sealer })).toMatchObject({ ok: true, entries: 2 });
+    expect(await verifyAuditLog({ dir, sealer })).toMatchObject({ ok: true, entries: 2 });
   });
 
   it('a failed write is retried in order and flush only resolves once it is really durable', async () => {
@@ -271,7 +275,7 @@ describe('AuditLog append and verify', () => {
     await log.flush();
     expect(log.status().durableSeq).toBe(log.status().lastSeq);
     await log.close();
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report).toMatchObject({ ok: true, unsealed: 0 });
     const ns = (await queryAuditLog({ dir, filter: { action: 'key.use' } })).entries.map((e) => e.details?.n);
     expect(ns).toEqual([1, 2]);
@@ -308,7 +312,7 @@ describe('AuditLog append and verify', () => {
     writeFileSync(join(dir, LOCK_FILE), '2147483646\n');
     const log = await openLog(dir, sealer);
     await log.close();
-    expect(await verify({ dir, sealer })).toMatchObject({ ok: true });
+    expect(await verifyAuditLog({ dir, sealer })).toMatchObject({ ok: true });
   });
 
   it('takes over a lock whose pid was reused by a live process but whose heartbeat stopped', async () => {
@@ -341,7 +345,7 @@ describe('AuditLog open after a crash or tampering', () => {
     const last = logLines(dir).length;
     const torn = `{"v":1,"seq":${last + 1},"type":"entry","time":"2026-`;
     appendFileSync(join(dir, LOG_FILE), torn);
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.firstBad).toMatchObject({ kind: 'torn', seq: last + 1, line: last + 1 });
 
     const log = await openLog(dir, sealer);
@@ -352,7 +356,7 @@ describe('AuditLog open after a crash or tampering', () => {
     const saved = readFileSync(join(dir, log.openReport.torn!.savedAs), 'utf8');
     expect(saved).toBe(torn);
     await log.close();
-    expect(await verify({ dir, sealer })).toMatchObject({ ok: true, unsealed: 0 });
+    expect(await verifyAuditLog({ dir, sealer })).toMatchObject({ ok: true, unsealed: 0 });
     const start = (await queryAuditLog({ dir, filter: { action: 'audit.start' }, newestFirst: true }))
       .entries[0]!;
     expect(start.details).toMatchObject({ cleanShutdown: false, tornBytes: torn.length });
@@ -378,11 +382,11 @@ describe('AuditLog open after a crash or tampering', () => {
         },
       }),
     );
-    expect(await verify({ dir, sealer })).toMatchObject({ ok: true, unconfirmed: 1 });
+    expect(await verifyAuditLog({ dir, sealer })).toMatchObject({ ok: true, unconfirmed: 1 });
     const log = await openLog(dir, sealer);
     expect(log.openReport).toMatchObject({ cleanShutdown: false, unconfirmed: 1 });
     await log.close();
-    expect(await verify({ dir, sealer })).toMatchObject({ ok: true, unconfirmed: 0, unsealed: 0 });
+    expect(await verifyAuditLog({ dir, sealer })).toMatchObject({ ok: true, unconfirmed: 0, unsealed: 0 });
   });
 
   it.each([
@@ -431,14 +435,16 @@ describe('AuditLog open after a crash or tampering', () => {
     const log = await openLog(dir, sealer);
     expect(log.openReport).toMatchObject({ created: true, quarantine: { movedTo } });
     await log.close();
-    expect(await verify({ dir, sealer })).toMatchObject({ ok: true });
+    expect(await verifyAuditLog({ dir, sealer })).toMatchObject({ ok: true });
     const start = (await queryAuditLog({ dir, filter: { action: 'audit.start' } })).entries[0]!;
     expect(start.details).toMatchObject({
       quarantinedTo: movedTo,
       quarantineReason: expect.stringMatching(/shorter/),
     });
     // The quarantined copy still fails verification the same way: the evidence is intact.
-    expect((await verify({ dir: join(dir, movedTo), sealer })).firstBad).toMatchObject({ kind: 'truncated' });
+    expect((await verifyAuditLog({ dir: join(dir, movedTo), sealer })).firstBad).toMatchObject({
+      kind: 'truncated',
+    });
   });
 
   it('verify on an open log holds the writer, so a concurrent batch is never read half-written', async () => {
@@ -456,12 +462,12 @@ describe('AuditLog open after a crash or tampering', () => {
       expect(a.ok && b.ok).toBe(true);
       // The offline check from the same process (the viewer) does not hold the writer: a batch
       // caught mid-write is in flight, not a torn line.
-      const offline = await verify({ dir, sealer });
+      const offline = await verifyAuditLog({ dir, sealer });
       expect(offline.firstBad).toBeUndefined();
     }
     stop = true;
     await writer;
     await log.close();
-    expect(await verify({ dir, sealer })).toMatchObject({ ok: true, unsealed: 0 });
+    expect(await verifyAuditLog({ dir, sealer })).toMatchObject({ ok: true, unsealed: 0 });
   });
 });

@@ -4,7 +4,7 @@ import { hmacKcv } from '../../../electron/crypto/kcv.main';
 import { HmacSealer } from '../../../electron/audit/software-sealer.main';
 import { createTokenSealer } from '../../../electron/audit/token-sealer.main';
 import type { TokenMacCall } from '../../../electron/audit/token-sealer.main';
-import { verify } from '../../../electron/audit/audit-log.main';
+import { verifyAuditLog } from '../../../electron/audit/audit-log.main';
 import { openLog, tempDir } from './fixtures';
 
 const KEY = Buffer.alloc(32, 7);
@@ -74,7 +74,11 @@ describe('createTokenSealer', () => {
     await expect(log.seal()).rejects.toMatchObject({ code: 'NOT_LOGGED_IN' });
     await log.close();
     const good = createTokenSealer({ keyRef: { id: 'a0d170', kcv: hmacKcv(KEY) }, call: fakeToken() });
-    expect(await verify({ dir, sealer: good })).toMatchObject({ ok: true, unsealed: 3, sealedThrough: 0 });
+    expect(await verifyAuditLog({ dir, sealer: good })).toMatchObject({
+      ok: true,
+      unsealed: 3,
+      sealedThrough: 0,
+    });
   });
 
   it('a log sealed through the adapter verifies with the software sealer holding the same key', async () => {
@@ -83,9 +87,9 @@ describe('createTokenSealer', () => {
     const log = await openLog(dir, token);
     for (let i = 0; i < 30; i++) log.append({ action: 'key.use', result: 'ok' });
     await log.close();
-    const report = await verify({ dir, sealer: new HmacSealer({ key: KEY, id: 'a0d170' }) });
+    const report = await verifyAuditLog({ dir, sealer: new HmacSealer({ key: KEY, id: 'a0d170' }) });
     expect(report).toMatchObject({ ok: true, sealsVerified: true, unsealed: 0 });
-    const wrongKey = await verify({
+    const wrongKey = await verifyAuditLog({
       dir,
       sealer: new HmacSealer({ key: Buffer.alloc(32, 8), id: 'a0d170' }),
     });

@@ -2,7 +2,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HmacSealer } from '../../../electron/audit/software-sealer.main';
-import { sealMessage, serializeSeal, verify } from '../../../electron/audit/audit-log.main';
+import { sealMessage, serializeSeal, verifyAuditLog } from '../../../electron/audit/audit-log.main';
 import type { AuditSealRecord } from '../../../electron/audit/audit-log.main';
 import {
   logLines,
@@ -34,13 +34,13 @@ function edit(line: string, change: (r: Record<string, unknown>) => void): strin
 describe('verify on an intact log', () => {
   it('accepts it, every entry sealed, with and without the token', async () => {
     const { dir, lines } = await sample();
-    const withToken = await verify({ dir, sealer });
+    const withToken = await verifyAuditLog({ dir, sealer });
     expect(withToken).toMatchObject({ ok: true, sealsVerified: true, unsealed: 0, lines: lines.length });
     expect(withToken.entries).toBe(22); // start + 20 + stop
     expect(withToken.firstBad).toBeUndefined();
-    const withoutToken = await verify({ dir });
+    const withoutToken = await verifyAuditLog({ dir });
     expect(withoutToken).toMatchObject({ ok: true, sealsVerified: false });
-    expect(await verify({ dir, sealer, deep: true })).toMatchObject({ ok: true });
+    expect(await verifyAuditLog({ dir, sealer, deep: true })).toMatchObject({ ok: true });
   });
 });
 
@@ -50,7 +50,7 @@ describe('verify names the first bad entry', () => {
     expect(lines[8]).toContain('"type":"entry"');
     lines[8] = edit(lines[8]!, (r) => (r.result = 'KEY_NOT_FOUND'));
     writeLogLines(dir, lines);
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.ok).toBe(false);
     expect(report.firstBad).toMatchObject({ seq: 9, line: 9, kind: 'chain' });
   });
@@ -60,14 +60,14 @@ describe('verify names the first bad entry', () => {
     const s = lines.findIndex((l) => l.includes('"type":"seal"'));
     lines[s] = edit(lines[s]!, (r) => (r.time = '2030-01-01T00:00:00.000Z'));
     writeLogLines(dir, lines);
-    expect((await verify({ dir, sealer })).firstBad).toMatchObject({ seq: s + 1, line: s + 1 });
+    expect((await verifyAuditLog({ dir, sealer })).firstBad).toMatchObject({ seq: s + 1, line: s + 1 });
   });
 
   it('edit of the last line: named from the state file and the seal MAC', async () => {
     const { dir, lines, last } = await sample();
     lines[last - 1] = edit(lines[last - 1]!, (r) => (r.time = '2020-01-01T00:00:00.000Z'));
     writeLogLines(dir, lines);
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.firstBad).toMatchObject({ seq: last, line: last });
   });
 
@@ -78,7 +78,7 @@ describe('verify names the first bad entry', () => {
     writeLogLines(dir, forged);
     restate(dir, forged);
     writeStateFile(dir, { ...readStateFile(dir), sealed: null });
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.ok).toBe(false);
     // The first seal after the edit is the first line that can no longer be right.
     const firstSeal = forged.findIndex((l) => l.includes('"type":"seal"')) + 1;
@@ -97,7 +97,7 @@ describe('verify names the first bad entry', () => {
     writeLogLines(dir, forged);
     restate(dir, forged);
     writeStateFile(dir, { ...readStateFile(dir), sealed: null });
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.firstBad).toMatchObject({ seq: s + 1, kind: 'seal' });
     expect(report.firstBad?.reason).toMatch(/wrong MAC/);
   });
@@ -109,14 +109,14 @@ describe('verify names the first bad entry', () => {
     const { dir, lines } = await sample();
     lines.splice(index, 1);
     writeLogLines(dir, lines);
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.firstBad).toMatchObject({ seq: index + 1, line: index + 1, kind: 'sequence' });
   });
 
   it('deletion of the last line: names it as truncated', async () => {
     const { dir, lines, last } = await sample();
     writeLogLines(dir, lines.slice(0, -1));
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.firstBad).toMatchObject({ seq: last, line: last, kind: 'truncated' });
   });
 
@@ -124,14 +124,14 @@ describe('verify names the first bad entry', () => {
     const { dir, lines } = await sample();
     [lines[4], lines[5]] = [lines[5]!, lines[4]!];
     writeLogLines(dir, lines);
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.firstBad).toMatchObject({ seq: 5, line: 5, kind: 'sequence' });
   });
 
   it('tail cut at a line boundary: names the first removed entry', async () => {
     const { dir, lines } = await sample();
     writeLogLines(dir, lines.slice(0, 12));
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.firstBad).toMatchObject({ seq: 13, line: 13, kind: 'truncated' });
     expect(report.firstBad?.reason).toMatch(/removed/);
   });
@@ -140,7 +140,7 @@ describe('verify names the first bad entry', () => {
     const { dir, lines, last } = await sample();
     const torn = lines[last - 1]!.slice(0, 40);
     writeLogLines(dir, [...lines.slice(0, -1), torn], '');
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.firstBad).toMatchObject({ seq: last, line: last, kind: 'torn' });
     expect(report.firstBad?.reason).toContain('40 bytes');
   });
@@ -153,7 +153,7 @@ describe('verify names the first bad entry', () => {
       r.action = 'key.export';
     });
     writeLogLines(dir, [...lines, forged]);
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.firstBad).toMatchObject({ seq: last + 1, line: last + 1, kind: 'after-close' });
   });
 
@@ -165,7 +165,7 @@ describe('verify names the first bad entry', () => {
     });
     writeLogLines(dir, [...lines, forged]);
     writeStateFile(dir, { ...readStateFile(dir), closed: false });
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.ok).toBe(true);
     expect(report).toMatchObject({ unsealed: 1, unconfirmed: 1, firstUnsealed: { seq: last + 1 } });
   });
@@ -196,7 +196,7 @@ describe('verify names the first bad entry', () => {
       prev: head,
     });
     writeLogLines(dir, [...lines, forged, seal]);
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.firstBad).toMatchObject({ seq: last + 2, line: last + 2, kind: 'seal' });
     expect(report.firstBad?.reason).toMatch(/wrong MAC/);
     expect(report.sealedThrough).toBe(prevSeal.covers[1]);
@@ -206,7 +206,7 @@ describe('verify names the first bad entry', () => {
     const dir = tempDir();
     const other = new HmacSealer({ id: 'a0d170' });
     await writeSampleLog(dir, other);
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     const first = logLines(dir).findIndex((l) => l.includes('"type":"seal"')) + 1;
     expect(report.firstBad).toMatchObject({ seq: first, kind: 'seal' });
     expect(report.firstBad?.reason).toMatch(/not the audit key/); // different KCV
@@ -226,7 +226,7 @@ describe('verify names the first bad entry', () => {
       .replace(/,"prev":"[0-9a-f]{64}"/, '')
       .replace(/\}$/, `,"prev":"${sha256(lines[last - 1]!)}"}`);
     writeLogLines(dir, [...lines, reframed]);
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.firstBad).toMatchObject({ seq: last + 1, line: last + 1, kind: 'malformed' });
   });
 
@@ -239,7 +239,7 @@ describe('verify names the first bad entry', () => {
       r.prev = prev;
     }).replace('"action":', '"seq":4,"action":');
     writeLogLines(dir, [...lines, appended]);
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.firstBad).toMatchObject({ seq: last + 1, line: last + 1, kind: 'malformed' });
   });
 
@@ -249,15 +249,15 @@ describe('verify names the first bad entry', () => {
     writeLogLines(dir, [...lines, '{"v":1,"seq":'], '');
     // The parent of this test worker is alive and is not this process: it stands in for the app.
     writeFileSync(join(dir, 'audit.lock'), `${process.ppid}\n`);
-    expect(await verify({ dir, sealer })).toMatchObject({ ok: true, unsealed: 0 });
+    expect(await verifyAuditLog({ dir, sealer })).toMatchObject({ ok: true, unsealed: 0 });
     rmSync(join(dir, 'audit.lock'));
-    expect((await verify({ dir, sealer })).firstBad).toMatchObject({ kind: 'torn' });
+    expect((await verifyAuditLog({ dir, sealer })).firstBad).toMatchObject({ kind: 'torn' });
   });
 
   it('missing state file next to a non-empty log is reported', async () => {
     const { dir } = await sample(3);
     rmSync(`${dir}/audit.state.json`);
-    const report = await verify({ dir, sealer });
+    const report = await verifyAuditLog({ dir, sealer });
     expect(report.firstBad).toMatchObject({ kind: 'state', seq: 0 });
   });
 });

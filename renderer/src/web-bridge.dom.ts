@@ -1,7 +1,7 @@
 import { buildApi, type ClientTransport } from '../../shared/api.std';
 import type { Envelope } from '../../shared/contract-kit.std';
 import { MkmError } from '../../shared/errors.std';
-import { SECRET_FRAGMENT_KEY, WS_PATH, type ServerMessage } from './protocol.std';
+import { SECRET_FRAGMENT_KEY, WS_PATH, type ServerMessage } from '../../shared/browser-protocol.std';
 
 /**
  * Browser mode's stand-in for the Electron preload: builds the very same `window.mkm` object
