@@ -314,21 +314,27 @@ const install: CommandInstaller = (group, context) => {
     .requiredOption('--in <file>', 'the input CSV')
     .requiredOption('--out <file>', 'the output CSV (ciphertexts and per-row errors, never clear values)')
     .addOption(
-      new Option('--scheme <scheme>', 'paytrace, oaep (gateway key) or aes (a token AES key)')
-        .choices(['paytrace', 'oaep', 'aes'])
-        .default('paytrace'),
+      new Option(
+        '--scheme <scheme>',
+        "paytrace, oaep (gateway key) or aes (a token AES key); default: the one the gateway's key advertises",
+      ).choices(['paytrace', 'oaep', 'aes']),
     )
     .option('--profile <profile>', 'the gateway profile (paytrace, oaep)')
     .option('--key <key>', 'the token AES-256 key, id or label (aes)')
     .option('--overwrite', 'replace an existing output file')
+    .option(
+      '--override-scheme',
+      'encrypt with a --scheme the gateway cannot decrypt (recorded in the audit log)',
+    )
     .action(
       async (opts: {
         in: string;
         out: string;
-        scheme: 'paytrace' | 'oaep' | 'aes';
+        scheme?: 'paytrace' | 'oaep' | 'aes';
         profile?: string;
         key?: string;
         overwrite?: boolean;
+        overrideScheme?: boolean;
       }) => {
         const ctx = context();
         const operationId = `batch-${randomUUID()}`;
@@ -341,6 +347,13 @@ const install: CommandInstaller = (group, context) => {
         } else {
           target = { profileId: (await resolveProfile(ctx, opts.profile)).id };
         }
+        // Without --scheme, the one the gateway's pinned key advertises: a batch it can decrypt.
+        const scheme =
+          opts.scheme ??
+          ('profileId' in target &&
+          (await ctx.call('console.profileState', target)).key?.padding === 'RSAES-OAEP-SHA256'
+            ? 'oaep'
+            : 'paytrace');
         const events = (await ctx.app()).events;
         const tty = process.stderr.isTTY;
         const stop = events.subscribe((name, payload) => {
@@ -367,9 +380,10 @@ const install: CommandInstaller = (group, context) => {
             operationId,
             inPath: resolve(opts.in),
             outPath: resolve(opts.out),
-            scheme: opts.scheme,
+            scheme,
             ...target,
             ...(opts.overwrite ? { overwrite: true } : {}),
+            ...(opts.overrideScheme ? { overrideScheme: true } : {}),
           });
           ctx.out.result(r, () => batchText(r));
           if (r.status !== 'done') process.exitCode = 1;

@@ -737,6 +737,7 @@ export class ConsoleService {
     keyId?: string | undefined;
     slotId?: number | undefined;
     overwrite?: boolean | undefined;
+    overrideScheme?: boolean | undefined;
   }): Promise<BatchSummary> {
     const operationId = request.operationId ?? randomUUID();
     if (this.batches.has(operationId)) {
@@ -779,6 +780,7 @@ export class ConsoleService {
       }
       profileId = request.profileId;
       const { key } = await this.pinnedKey(request.profileId);
+      refuseSchemeMismatch(SCHEME_PADDING[request.scheme], key.padding, request.overrideScheme);
       rsa = { key: key.keyObject, padding: SCHEME_PADDING[request.scheme], fingerprint: key.spkiSha256 };
     }
     let lastEmit = 0;

@@ -368,6 +368,8 @@ export const consoleContract = {
         .optional(),
       slotId: z.number().int().min(0).max(0xffffffff).optional(),
       overwrite: z.boolean().optional(),
+      /** paytrace/oaep: encrypt with a scheme the gateway does not advertise (audited). */
+      overrideScheme: z.boolean().optional(),
     }),
     'Encrypt every row of a CSV file into a CSV of ciphertexts; progress events; resolves when done.',
   )
@@ -388,6 +390,7 @@ export const consoleContract = {
         ...(r.keyId ? { key: { id: String(r.keyId) } } : {}),
         details: {
           scheme: r.scheme,
+          overrideScheme: r.overrideScheme === true,
           profileId: r.profileId ?? null,
           inPath: r.inPath ?? null,
           outPath: r.outPath ?? null,

@@ -9,7 +9,7 @@ import { MkmError } from '../../../shared/errors.std';
 import { mkm } from '../api.dom';
 import { downloadText } from '../audit/auditFormat.dom';
 import { BatchResults } from './BatchResults.dom';
-import { ConsoleError, consoleKeys, ProfileSelect, useProfiles } from './console-state.dom';
+import { ConsoleError, consoleKeys, ProfileSelect, useProfiles, useProfileState } from './console-state.dom';
 
 /**
  * Batch: every row of a CSV file encrypted into a CSV of ciphertexts. The page never names a
@@ -32,7 +32,13 @@ export function BatchPanel() {
   const desktop = status.data?.mode === 'electron';
   const [picked, setPicked] = useState<HeldFileView | null>(null);
   const [upload, setUpload] = useState<File | null>(null);
-  const [scheme, setScheme] = useState<BatchScheme>('paytrace');
+  // Unchosen: the scheme the gateway's pinned key advertises, the one it can decrypt.
+  const [chosenScheme, setScheme] = useState<BatchScheme | ''>('');
+  const [overrideScheme, setOverrideScheme] = useState(false);
+  const gatewayKey = useProfileState(profiles.chosen?.id ?? null).data?.key ?? null;
+  const gatewayScheme: BatchScheme = gatewayKey?.padding === 'RSAES-OAEP-SHA256' ? 'oaep' : 'paytrace';
+  const scheme: BatchScheme = chosenScheme || gatewayScheme;
+  const mismatch = scheme !== 'aes' && gatewayKey !== null && scheme !== gatewayScheme;
   const [keyId, setKeyId] = useState('');
   const [saved, setSaved] = useState<string | null>(null);
   const [operationId, setOperationId] = useState<string | null>(null);
@@ -67,6 +73,7 @@ export function BatchPanel() {
         output: desktop ? 'dialog' : 'download',
         scheme,
         ...(scheme === 'aes' ? { keyId: keyId.trim() } : { profileId: profiles.chosen?.id ?? '' }),
+        ...(mismatch && overrideScheme ? { overrideScheme: true } : {}),
       });
       if (summary.download) {
         const file = await mkm().console.batchDownload({ fileId: summary.download.fileId });
@@ -142,7 +149,10 @@ export function BatchPanel() {
             <select
               id="batch-scheme"
               value={scheme}
-              onChange={(e) => setScheme(e.target.value as BatchScheme)}
+              onChange={(e) => {
+                setScheme(e.target.value as BatchScheme);
+                setOverrideScheme(false);
+              }}
             >
               <option value="paytrace">PayTrace (RSA PKCS#1 v1.5, gateway key)</option>
               <option value="oaep">RSA OAEP-SHA256 (gateway key)</option>
@@ -173,11 +183,32 @@ export function BatchPanel() {
             </p>
           )}
         </div>
+        {mismatch && (
+          <div className="notice notice-warning stack" data-testid="batch-scheme-mismatch">
+            <span>
+              The gateway advertises {gatewayKey.padding} for its key: rows encrypted with{' '}
+              {scheme === 'oaep' ? 'RSAES-OAEP-SHA256' : 'RSAES-PKCS1-V1_5'} will not decrypt there.
+            </span>
+            <label className="checkbox">
+              <input
+                type="checkbox"
+                checked={overrideScheme}
+                onChange={(e) => setOverrideScheme(e.target.checked)}
+              />{' '}
+              Encrypt with this scheme anyway (recorded in the audit log)
+            </label>
+          </div>
+        )}
         <div className="button-row">
           <button
             type="submit"
             className="primary"
-            disabled={run.isPending || !(desktop ? picked : upload) || (scheme === 'aes' && !keyId.trim())}
+            disabled={
+              run.isPending ||
+              !(desktop ? picked : upload) ||
+              (scheme === 'aes' && !keyId.trim()) ||
+              (mismatch && !overrideScheme)
+            }
           >
             {run.isPending ? 'Encrypting…' : 'Start batch'}
           </button>

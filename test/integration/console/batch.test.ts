@@ -92,7 +92,7 @@ describe.runIf(softHsmAvailable())('console batch', () => {
       operationId: 'ch-10k',
       inPath: input,
       outPath: output,
-      scheme: 'paytrace',
+      scheme: 'oaep',
       profileId: rig.profileId,
     });
     progress.stop();
@@ -122,13 +122,13 @@ describe.runIf(softHsmAvailable())('console batch', () => {
     expect(bad.map((r) => r.ref)).toEqual(Array.from({ length: 10 }, (_, k) => `r${(k + 1) * 1000}`));
     expect(bad[0]!.error).toMatch(/^number\.luhn:/);
     expect(bad[0]!.encrypted_number_hex).toBe('');
-    // Spot checks decrypt to the input (the gateway's side of PKCS#1 v1.5), the hex cells turned
+    // Spot checks decrypt to the input (the gateway's side of OAEP, what it advertises), the hex cells turned
     // back into the gateway's base64 as the batch module's doc says.
     const key = rig.gatewayPrivateKey().key;
     const b64 = (hex: string | undefined) => Buffer.from(hex!, 'hex').toString('base64');
-    expect(decryptField(key, b64(rows[0]!.encrypted_number_hex), 'RSAES-PKCS1-V1_5')).toBe(uniquePans[0]);
-    expect(decryptField(key, b64(rows[0]!.encrypted_expiration_hex), 'RSAES-PKCS1-V1_5')).toBe('12/31');
-    expect(decryptField(key, b64(rows[1]!.encrypted_csc_hex), 'RSAES-PKCS1-V1_5')).toBe('102');
+    expect(decryptField(key, b64(rows[0]!.encrypted_number_hex), 'RSAES-OAEP-SHA256')).toBe(uniquePans[0]);
+    expect(decryptField(key, b64(rows[0]!.encrypted_expiration_hex), 'RSAES-OAEP-SHA256')).toBe('12/31');
+    expect(decryptField(key, b64(rows[1]!.encrypted_csc_hex), 'RSAES-OAEP-SHA256')).toBe('102');
     // No cell a spreadsheet would run as a formula.
     expect(rows.flatMap((r) => Object.values(r)).filter((c) => /^[=+\-@\t\r]/.test(c))).toEqual([]);
     expect(scan(output)).toEqual([]);
@@ -151,6 +151,27 @@ describe.runIf(softHsmAvailable())('console batch', () => {
       }),
     ).toBe('VALIDATION');
   }, 180_000);
+
+  it('a batch scheme the gateway cannot decrypt is refused before any row (SCHEME_MISMATCH) unless overridden, and the override is audited', async () => {
+    const input = join(dir, 'scheme.csv');
+    writeInput(input, 3);
+    const output = outFile('scheme');
+    // The sandbox's key advertises OAEP: PKCS#1 v1.5 rows would not decrypt there.
+    const request = { inPath: input, outPath: output, scheme: 'paytrace', profileId: rig.profileId };
+    expect(await rig.code('console.batchStart', request)).toBe('SCHEME_MISMATCH');
+    expect(existsSync(output)).toBe(false);
+    const done = await rig.ok<BatchSummary>('console.batchStart', { ...request, overrideScheme: true });
+    expect(done.status).toBe('done');
+    const { entries } = await rig.ok<{
+      entries: { action: string; result: string; details: Record<string, unknown> }[];
+    }>('audit.query', {});
+    const batches = entries.filter((e) => e.action === 'console.batch' && e.details.inPath === input);
+    // Newest first.
+    expect(batches.map((e) => [e.result, e.details.overrideScheme])).toEqual([
+      ['ok', true],
+      ['SCHEME_MISMATCH', false],
+    ]);
+  });
 
   it('a cancel mid-way stops the batch; the partial output is flagged by its name and holds nothing clear', async () => {
     const input = join(dir, 'many.csv');
@@ -270,7 +291,8 @@ describe.runIf(softHsmAvailable())('console batch', () => {
 
       const input = join(dir, 'cards.csv');
       const output = outFile('cli-out');
-      const r = await mkm(['console', 'batch', '--in', input, '--out', output, '--scheme', 'paytrace'], pin);
+      // No --scheme: the one the gateway's pinned key advertises.
+      const r = await mkm(['console', 'batch', '--in', input, '--out', output], pin);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^done: 10000 rows, 9990 encrypted, 10 with errors/);
       expect(r.stderr).toMatch(/\d+% [\d,]+ rows encrypted…/);
