@@ -1,6 +1,5 @@
 import { setProcessRole } from './process-role.main';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
 import {
   contract,
@@ -156,7 +155,7 @@ export function createApp(options: AppOptions): App {
   });
   // Every use of a key, from every path, is counted here (and refused at its use limit).
   const usage = new KeyUsageService({
-    inventoryDir: join(paths.root, 'keys'),
+    inventoryDir: paths.keys,
     audit: (e) => audit.record(e),
     logger,
     slots: () => tokens.slots(),
@@ -168,7 +167,7 @@ export function createApp(options: AppOptions): App {
   // use, so a CLI command that does not manage keys never competes with a running app for it.
   let lifecycle: KeyLifecycleService | null = null;
   const lifecycleOptions: KeyLifecycleOptions = {
-    dir: join(paths.root, 'keys'),
+    dir: paths.keys,
     tokens,
     audit: (e) => audit.record(e),
     logger,
@@ -333,7 +332,7 @@ export function createApp(options: AppOptions): App {
       },
     },
     keys: auditGuardedKeys(
-      keyHandlers(tokens, { inventoryDir: join(paths.root, 'keys'), record: (e) => audit.record(e) }),
+      keyHandlers(tokens, { inventoryDir: paths.keys, record: (e) => audit.record(e) }),
       audit,
       tokens,
     ),

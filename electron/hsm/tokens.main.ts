@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { dataPaths } from '../core/paths.main';
 import type { ModuleState, Settings } from '../../shared/contract.std';
 import { MkmError, toErrorShape, type MkmErrorShape } from '../../shared/errors.std';
 import type { AuditAppend } from '../audit/audit-log.main';
@@ -112,7 +113,7 @@ export class TokensService {
   }
 
   private demoDir(): string {
-    return join(this.options.dataDir, 'demo-token');
+    return dataPaths(this.options.dataDir).demoToken;
   }
 
   private demoAllowed(): boolean {
