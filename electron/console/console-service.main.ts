@@ -34,7 +34,6 @@ import type { CsePadding } from '../crypto/cse.main';
 import { macInput } from '../crypto/envelope.main';
 import type { Logger } from '../core/logger.main';
 import type { EventBus } from '../core/registry.main';
-import type { AppServices } from '../core/services.main';
 import type { CseFieldName, GatewayClient, PayloadFieldName } from '../gateway/client/gateway-client.main';
 import { countedUse, countGatewayKeyUse } from '../keys/usage.main';
 import type { GatewayService } from '../gateway/gateway-service.main';
@@ -862,27 +861,4 @@ function tagMatches(salt: Uint8Array, value: string, given: string | undefined):
   if (given === undefined) return false;
   const expected = createHmac('sha256', salt).update(value, 'utf8').digest('hex');
   return expected === given.toLowerCase();
-}
-
-const services = new WeakMap<AppServices, ConsoleService>();
-
-/**
- * The one ConsoleService of an app (the console and troubleshooter handlers share it, so the
- * troubleshooter reads `lastCiphertexts()` of the same instance).
- */
-export function consoleServiceFor(app: AppServices): ConsoleService {
-  let service = services.get(app);
-  if (!service) {
-    const made = new ConsoleService({
-      gateway: app.gateway,
-      tokens: app.tokens,
-      logger: app.logger,
-      events: app.events,
-      consoleDir: app.paths.console,
-    });
-    app.onClose(() => made.close());
-    services.set(app, made);
-    service = made;
-  }
-  return service;
 }

@@ -219,6 +219,7 @@ export function createApp(options: AppOptions): App {
     dialogs: options.dialogs,
     ...(options.clock ? { clock: options.clock } : {}),
     files,
+    diagnoses: [],
     onClose: (fn) => closers.push(fn),
   };
 
@@ -366,9 +367,21 @@ export function createApp(options: AppOptions): App {
       replaceKey: () => audit.replaceKey(),
     },
     // Built on their first call: a CLI command that never reaches them never loads their code.
-    console: lazyHandlers('console', async () =>
-      (await import('../console/console-handlers.main')).consoleHandlers(services),
-    ),
+    console: lazyHandlers('console', async () => {
+      const [{ ConsoleService }, { consoleHandlers }] = await Promise.all([
+        import('../console/console-service.main'),
+        import('../console/console-handlers.main'),
+      ]);
+      const consoleService = new ConsoleService({
+        gateway,
+        tokens,
+        logger,
+        events,
+        consoleDir: paths.console,
+      });
+      closers.push(() => consoleService.close());
+      return consoleHandlers(services, consoleService);
+    }),
     troubleshoot: lazyHandlers('troubleshoot', async () =>
       (await import('../console/troubleshoot-handlers.main')).troubleshootHandlers(services),
     ),

@@ -4,6 +4,7 @@ import type { TokensService } from '../hsm/tokens.main';
 import type { KeyLifecycleService } from '../keys/lifecycle.main';
 import type { KeyUsageService } from '../keys/usage.main';
 import type { AppStatus, Settings } from '../../shared/contract.std';
+import type { DiagnosisSummary } from '../../shared/contract/troubleshoot.std';
 import type { Logger } from './logger.main';
 import type { DataPaths } from './paths.main';
 import type { EventBus } from './registry.main';
@@ -36,6 +37,11 @@ export interface AppServices {
   dialogs?: FileDialogs | undefined;
   /** Inputs picked or uploaded, outputs waiting for download: pages hold ids, never paths. */
   files: FileHandles;
+  /**
+   * The troubleshooter's last diagnoses, newest first (metadata only: codes, sizes): written by
+   * `troubleshoot.diagnose`, read by `troubleshoot.recent` and the support bundle.
+   */
+  diagnoses: DiagnosisSummary[];
   /** Work to finish or cancel before the token host stops (e.g. a batch in flight). */
   onClose(fn: () => Promise<void> | void): void;
 }

@@ -5,7 +5,6 @@ import type { SupportBundlePreview } from '../../shared/contract/troubleshoot.st
 import { toErrorShape } from '../../shared/errors.std';
 import { redact } from '../../shared/redact.std';
 import type { AppServices } from '../core/services.main';
-import { diagnosisHistory } from '../console/diagnose/diagnose.main';
 
 /**
  * The support bundle: one JSON document a merchant can send to support. What goes in is chosen
@@ -209,7 +208,7 @@ export async function collectBundle(services: AppServices): Promise<Record<strin
     recentProblems: await section(() => recentLogProblems(services.paths.logFile)),
     audit: await section(() => auditSection(services)),
     gateway: await section(() => gatewaySection(services)),
-    diagnoses: [...diagnosisHistory(services)],
+    diagnoses: [...services.diagnoses],
   };
   return redact(bundle) as Record<string, unknown>;
 }
