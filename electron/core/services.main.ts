@@ -13,9 +13,9 @@ import type { FileDialogs, FileHandles } from './destination.main';
 /**
  * What a domain's handlers may use: the services `createApp` composed once. The console,
  * troubleshoot, support, report and exchange handler factories take this and return their slice
- * of the contract's handlers (built on the first call, see `lazyHandlers`); the hsm, gateway and
- * lifecycle factories (`handlers.main.ts`) still take their services one by one, and the app,
- * settings and audit handlers are inline in `createApp`.
+ * of the contract's handlers (built on the first call, see `lazyHandlers`; the console's own
+ * ConsoleService is built there too and handed to its factory); the app, settings, audit, hsm,
+ * gateway and lifecycle factories (`handlers.main.ts`) take their services one by one.
  */
 export interface AppServices {
   mode: AppStatus['mode'];
