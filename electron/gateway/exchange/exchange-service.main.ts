@@ -46,7 +46,7 @@ import { ExchangePolicyStore, ReceiptsStore, SeenPackagesStore, TrustedSignersSt
  * package.main.ts for the checks and README.md for the flows).
  */
 export interface ExchangeServiceOptions {
-  /** The app's data folder; the service keeps its files in `exchange/` and reads `gateway/`. */
+  /** The app's data folder; the service keeps its files in DataPaths.exchange (gateway state: gateway.readState). */
   dataDir: string;
   tokens: TokensService;
   gateway: GatewayService;
