@@ -1,6 +1,6 @@
 import { app, session, shell, type WebContents } from 'electron';
 import { CSP } from '../shared/csp.std';
-import { isAllowedExternalUrl } from './core/app.main';
+import { isAllowedExternalUrl } from './core/handlers.main';
 import type { Logger } from './core/logger.main';
 
 /**

@@ -2,30 +2,32 @@ import type { Contract } from '../../shared/contract.std';
 import type { Handlers } from '../core/registry.main';
 import type { AppServices } from '../core/services.main';
 import { downloadBatchOutput, pickBatchInput, resolveBatchFiles, uploadBatchInput } from './batch-files.main';
-import { consoleServiceFor } from './console-service.main';
+import type { ConsoleService } from './console-service.main';
 
-/** The `console.*` channels, over the app's one ConsoleService. */
-export function consoleHandlers(services: AppServices): Handlers<Contract>['console'] {
-  const svc = () => consoleServiceFor(services);
+/** The `console.*` channels, over the app's one ConsoleService (composed in createApp). */
+export function consoleHandlers(
+  services: AppServices,
+  service: ConsoleService,
+): Handlers<Contract>['console'] {
   return {
-    compose: ({ fields }) => svc().compose(fields),
-    profileState: ({ profileId }) => svc().profileState(profileId),
-    encrypt: (request) => svc().encrypt(request),
-    encryptMessage: (request) => svc().encryptMessage(request),
-    decryptMessage: (request) => svc().decryptMessage(request),
-    verify: (request) => svc().verify(request),
-    history: ({ limit }) => svc().listHistory(limit),
-    historyClear: () => ({ cleared: svc().history.clear() }),
+    compose: ({ fields }) => service.compose(fields),
+    profileState: ({ profileId }) => service.profileState(profileId),
+    encrypt: (request) => service.encrypt(request),
+    encryptMessage: (request) => service.encryptMessage(request),
+    decryptMessage: (request) => service.decryptMessage(request),
+    verify: (request) => service.verify(request),
+    history: ({ limit }) => service.listHistory(limit),
+    historyClear: () => ({ cleared: service.history.clear() }),
     historyPersistence: ({ persist }) => {
-      if (persist !== undefined) svc().history.setPersistent(persist);
-      return { persist: svc().history.persistent, file: svc().history.file };
+      if (persist !== undefined) service.history.setPersistent(persist);
+      return { persist: service.history.persistent, file: service.history.file };
     },
-    lastCiphertexts: () => svc().lastCiphertexts(),
+    lastCiphertexts: () => service.lastCiphertexts(),
     batchStart: async ({ inPath, outPath, input, output, overwrite, ...rest }, ctx) => {
       const files = await resolveBatchFiles(services, ctx, { inPath, outPath, input, output, overwrite });
       let summary;
       try {
-        summary = await svc().batchStart({
+        summary = await service.batchStart({
           ...rest,
           inPath: files.inPath,
           inData: files.inData,
@@ -42,7 +44,7 @@ export function consoleHandlers(services: AppServices): Handlers<Contract>['cons
     batchUpload: ({ name, content }) => uploadBatchInput(services, name, content),
     batchDownload: ({ fileId }) => downloadBatchOutput(services, fileId),
     batchCancel: ({ operationId }) => {
-      const result = svc().batchCancel(operationId);
+      const result = service.batchCancel(operationId);
       // A chunk the token is not answering is abandoned too, or the cancel waits for the bound.
       if (result.cancelled) services.tokens.operations.cancel(operationId);
       return result;

@@ -34,9 +34,7 @@ import type { CsePadding } from '../crypto/cse.main';
 import { macInput } from '../crypto/envelope.main';
 import type { Logger } from '../core/logger.main';
 import type { EventBus } from '../core/registry.main';
-import type { AppServices } from '../core/services.main';
 import type { CseFieldName, GatewayClient, PayloadFieldName } from '../gateway/client/gateway-client.main';
-import { GatewayStateStore } from '../gateway/client/state.main';
 import { countedUse, countGatewayKeyUse } from '../keys/usage.main';
 import type { GatewayService } from '../gateway/gateway-service.main';
 import { requireCapability } from '../hsm/capability-guard.main';
@@ -102,8 +100,8 @@ export interface ConsoleServiceDeps {
   tokens: TokensService;
   logger: Logger;
   events: EventBus;
-  /** The console keeps its history file here (only when asked to). */
-  dataDir: string;
+  /** The console's folder (DataPaths.console): its history file, only when asked to keep one. */
+  consoleDir: string;
 }
 
 /** The value as the gateway receives it: digits of a card number, an expiration as MM/YY. */
@@ -177,7 +175,7 @@ export class ConsoleService {
   private readonly spentSets = new Set<string>();
 
   constructor(private readonly deps: ConsoleServiceDeps) {
-    this.history = new ConsoleHistory(join(deps.dataDir, 'console', 'history.json'), deps.logger);
+    this.history = new ConsoleHistory(join(deps.consoleDir, 'history.json'), deps.logger);
   }
 
   // ------------------------------------------------------------------ compose
@@ -198,8 +196,7 @@ export class ConsoleService {
   private async pinnedKey(profileId: string, forUse = true) {
     const client = await this.deps.gateway.consoleClient(profileId, { needsLogin: false });
     // Card data is encrypted to this key: only as pinned while the token's seal vouches for it.
-    if (forUse)
-      await checkState(join(this.gatewayDir, `gateway-${profileId}.json`), 'the pinned gateway key');
+    if (forUse) await checkState(this.deps.gateway.stateFile(profileId), 'the pinned gateway key');
     const key = client.pinnedGatewayKey();
     if (!key) {
       throw new MkmError(
@@ -227,14 +224,10 @@ export class ConsoleService {
     } catch (error) {
       if (!(error instanceof MkmError && error.code === 'NOT_FOUND')) throw error;
     }
-    const state = new GatewayStateStore(this.gatewayDir, profileId).state;
+    const state = this.deps.gateway.readState(profileId);
     if (state.keySet) currentSet = { setId: state.keySet.setId, expiresAt: state.keySet.expiresAt };
     const scheme = profile.cse ? PADDING_SCHEME[profile.cse] : key ? PADDING_SCHEME[key.padding] : null;
     return { profileId, scheme, key, keyRolling: profile.keyRolling, currentSet };
-  }
-
-  private get gatewayDir(): string {
-    return join(this.deps.dataDir, 'gateway');
   }
 
   private remember(info: Omit<ConsoleCiphertextInfo, 'at'>): void {
@@ -358,7 +351,7 @@ export class ConsoleService {
       }
       info = await client.requestKeySet();
     }
-    const record = new GatewayStateStore(this.gatewayDir, profileId).state.keySet;
+    const record = this.deps.gateway.readState(profileId).keySet;
     if (!record || record.setId !== info.setId) {
       throw new MkmError('KEY_NOT_FOUND', 'The key set changed while it was being read; try again.', {
         profileId,
@@ -870,27 +863,4 @@ function tagMatches(salt: Uint8Array, value: string, given: string | undefined):
   if (given === undefined) return false;
   const expected = createHmac('sha256', salt).update(value, 'utf8').digest('hex');
   return expected === given.toLowerCase();
-}
-
-const services = new WeakMap<AppServices, ConsoleService>();
-
-/**
- * The one ConsoleService of an app (the console and troubleshooter handlers share it, so the
- * troubleshooter reads `lastCiphertexts()` of the same instance).
- */
-export function consoleServiceFor(app: AppServices): ConsoleService {
-  let service = services.get(app);
-  if (!service) {
-    const made = new ConsoleService({
-      gateway: app.gateway,
-      tokens: app.tokens,
-      logger: app.logger,
-      events: app.events,
-      dataDir: app.paths.root,
-    });
-    app.onClose(() => made.close());
-    services.set(app, made);
-    service = made;
-  }
-  return service;
 }

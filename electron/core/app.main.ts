@@ -1,17 +1,10 @@
 import { setProcessRole } from './process-role.main';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
-import pkg from '../../package.json' with { type: 'json' };
-import {
-  contract,
-  type AppStatus,
-  type AuditEntryView,
-  type Contract,
-  type Settings,
-} from '../../shared/contract.std';
-import { EXTERNAL_URL_ALLOWLIST } from '../../shared/contract/app.std';
-import { MkmError, toErrorShape } from '../../shared/errors.std';
-import { AUDIT_KEY_LABEL, AppAudit } from '../audit/app-audit.main';
+import { contract, type AppStatus, type Contract, type Settings } from '../../shared/contract.std';
+import { toErrorShape } from '../../shared/errors.std';
+import { AppAudit } from '../audit/app-audit.main';
+import { attachAuditAtLogin, auditGuardedKeys, auditHandlers } from '../audit/handlers.main';
+import { appHandlers, settingsHandlers } from './handlers.main';
 import { createLogger, type Logger } from './logger.main';
 import { dataPaths, type DataPaths } from './paths.main';
 import { EventBus, Registry, type CallContext, type Handlers, type SenderInfo } from './registry.main';
@@ -75,20 +68,6 @@ export interface App {
   logger: Logger;
   paths: DataPaths;
   close(): Promise<void>;
-}
-
-export function isAllowedExternalUrl(url: string): boolean {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return false;
-  }
-  if (parsed.protocol !== 'https:' || parsed.username || parsed.password) return false;
-  return EXTERNAL_URL_ALLOWLIST.some((prefix) => {
-    const allowed = new URL(prefix);
-    return parsed.origin === allowed.origin && parsed.pathname.startsWith(allowed.pathname);
-  });
 }
 
 export function createApp(options: AppOptions): App {
@@ -156,7 +135,7 @@ export function createApp(options: AppOptions): App {
   });
   // Every use of a key, from every path, is counted here (and refused at its use limit).
   const usage = new KeyUsageService({
-    inventoryDir: join(paths.root, 'keys'),
+    inventoryDir: paths.keys,
     audit: (e) => audit.record(e),
     logger,
     slots: () => tokens.slots(),
@@ -168,7 +147,7 @@ export function createApp(options: AppOptions): App {
   // use, so a CLI command that does not manage keys never competes with a running app for it.
   let lifecycle: KeyLifecycleService | null = null;
   const lifecycleOptions: KeyLifecycleOptions = {
-    dir: join(paths.root, 'keys'),
+    dir: paths.keys,
     tokens,
     audit: (e) => audit.record(e),
     logger,
@@ -220,156 +199,68 @@ export function createApp(options: AppOptions): App {
     dialogs: options.dialogs,
     ...(options.clock ? { clock: options.clock } : {}),
     files,
+    diagnoses: [],
     onClose: (fn) => closers.push(fn),
   };
 
   const handlers: Handlers<Contract> = {
-    app: {
-      status: (): AppStatus => ({
-        app: { name: pkg.productName, version: pkg.version, packaged: options.packaged ?? false },
-        mode: options.mode,
-        runtime: {
-          node: process.versions.node,
-          electron: options.versions?.electron ?? null,
-          chrome: options.versions?.chrome ?? null,
-          platform: process.platform,
-          arch: process.arch,
-        },
-        dataDir: paths.root,
-        startedAt,
-        store: { ok: opened.movedAside === null, restoredFrom: opened.restoredFrom },
-        hsm: (() => {
-          // The library really in use (a CLI --module included), not only the saved choice.
-          const inUse = tokens.inUse();
-          return {
-            modulePath: inUse.path,
-            demo: inUse.source === 'demo',
-            source: inUse.source,
-            parameters: inUse.parameters,
-            library: inUse.info
-              ? `${inUse.info.manufacturer} ${inUse.info.libraryDescription} ${inUse.info.libraryVersion}`.trim()
-              : null,
-            waiting: tokens.operations.waiting(),
-          };
-        })(),
-      }),
-      openExternal: async ({ url }) => {
-        if (!isAllowedExternalUrl(url) || !options.openExternal) {
-          logger.warn('refused to open an external link', { host: safeHost(url) });
-          return { opened: false };
-        }
-        await options.openExternal(url); /* eng-disable OPEN_EXTERNAL_JS_CHECK: allow-listed above */
-        return { opened: true };
+    app: appHandlers({
+      mode: options.mode,
+      packaged: options.packaged ?? false,
+      versions: options.versions,
+      dataDir: paths.root,
+      startedAt,
+      store: opened,
+      tokens,
+      logger,
+      openExternal: options.openExternal,
+    }),
+    settings: settingsHandlers({
+      settings,
+      save: (next) => store.set('settings', next),
+      events,
+      tokens,
+      logger,
+    }),
+    tokens: tokenHandlers(tokens, {
+      events,
+      attachAudit: attachAuditAtLogin({ audit, tokens, events, logger }),
+      // Rotations and destroys a crash interrupted go on once the token is usable (best effort;
+      // the CLI only resumes when it already opened the key inventory).
+      resumeKeyWork: () => {
+        if (options.mode === 'cli' && !lifecycle) return;
+        Promise.resolve()
+          .then(() => keyLifecycle().resume())
+          .then((report) => {
+            if (report.failed.length) logger.warn('some key work could not be resumed', { ...report });
+          })
+          .catch((error) => logger.warn('the key lifecycle could not resume', { error }));
       },
-    },
-    settings: {
-      get: () => settings(),
-      update: (patch) => {
-        let next: Settings = DEFAULT_SETTINGS;
-        try {
-          // Read inside: a settings file that cannot be read is a disk problem too.
-          next = { ...settings() };
-          for (const [key, value] of Object.entries(patch)) {
-            if (value !== undefined) (next as unknown as Record<string, unknown>)[key] = value;
-          }
-          store.set('settings', next);
-        } catch (error) {
-          // A disk that refuses the write is no fault of the settings (the file is unchanged).
-          const errno = (error as { code?: unknown }).code;
-          if (typeof errno === 'string' && /^E[A-Z]+$/.test(errno)) {
-            throw new MkmError(
-              'IO_ERROR',
-              'The settings file could not be read or written; it is unchanged.',
-              {
-                reason: errno,
-              },
-            );
-          }
-          throw new MkmError(
-            'VALIDATION',
-            'The settings were not saved: they do not fit the settings schema.',
-            {
-              reason: error instanceof Error ? error.message.slice(0, 200) : 'unknown',
-            },
-          );
-        }
-        if (patch.theme) events.emit('settings.changed', { theme: patch.theme });
-        if (patch.idleLogoutMinutes) tokens.setIdleLogout(patch.idleLogoutMinutes * 60_000);
-        logger.info('settings changed', { fields: Object.keys(patch) });
-        return next;
-      },
-    },
-    tokens: {
-      ...tokenHandlers(tokens),
-      login: async (request) => {
-        const result = await tokens.call('login', request);
-        // Sealing is best effort: a token that cannot hold one more key still lets the admin in.
-        // A log behind the token's head is another matter: the audit trail refuses further
-        // audited calls (AUDIT_UNAVAILABLE) and says so itself. Awaited, so what the login
-        // returns to is a token whose audit key and head are in place.
-        await audit.attachToken(tokens, request.slotId).catch((error) => {
-          const code = toErrorShape(error).code;
-          if (code === 'AUDIT_ROLLED_BACK') return;
-          logger.warn('audit entries stay unsealed: the audit key is not usable', { error });
-          events.emit('app.notice', {
-            level: 'warning',
-            code,
-            message:
-              'Audit entries cannot be sealed with this token; they are kept unsealed until a token can.',
-          });
-        });
-        events.emit('state.changed', { what: 'login', slotId: request.slotId });
-        // Rotations and destroys a crash interrupted go on once the token is usable (best effort;
-        // the CLI only resumes when it already opened the key inventory).
-        if (options.mode !== 'cli' || lifecycle) {
-          Promise.resolve()
-            .then(() => keyLifecycle().resume())
-            .then((report) => {
-              if (report.failed.length) logger.warn('some key work could not be resumed', { ...report });
-            })
-            .catch((error) => logger.warn('the key lifecycle could not resume', { error }));
-        }
-        return result;
-      },
-    },
+    }),
     keys: auditGuardedKeys(
-      keyHandlers(tokens, { inventoryDir: join(paths.root, 'keys'), record: (e) => audit.record(e) }),
+      keyHandlers(tokens, { inventoryDir: paths.keys, record: (e) => audit.record(e) }),
       audit,
       tokens,
     ),
     gateway: gatewayHandlers(gateway, embeddedSandbox),
     lifecycle: lifecycleHandlers(keyLifecycle, tokens, usage, keyLifecycleReads),
-    audit: {
-      status: () => audit.status(),
-      verify: () => audit.verify(),
-      query: async ({ filter, limit }) => {
-        const { entries, matched } = await audit.query(filter ?? {}, limit ?? 500);
-        return { entries: entries as AuditEntryView[], matched };
-      },
-      export: async ({ format, filter }) => ({ format, content: await audit.export(format, filter ?? {}) }),
-      recover: async () => {
-        const result = await audit.recover();
-        audit.record({
-          action: 'audit.recover',
-          result: 'ok',
-          details: {
-            quarantinedTo: result.movedTo,
-            reason: result.reason,
-            oldHead: result.oldHead
-              ? { seq: result.oldHead.seq, lines: result.oldHead.lines, fingerprint: result.oldHead.hash }
-              : null,
-            verifiedOk: result.verified.ok,
-            sealsVerified: result.verified.sealsVerified,
-          },
-        });
-        return result;
-      },
-      replaceKey: () => audit.replaceKey(),
-    },
+    audit: auditHandlers(audit),
     // Built on their first call: a CLI command that never reaches them never loads their code.
-    console: lazyHandlers('console', async () =>
-      (await import('../console/console-handlers.main')).consoleHandlers(services),
-    ),
+    console: lazyHandlers('console', async () => {
+      const [{ ConsoleService }, { consoleHandlers }] = await Promise.all([
+        import('../console/console-service.main'),
+        import('../console/console-handlers.main'),
+      ]);
+      const consoleService = new ConsoleService({
+        gateway,
+        tokens,
+        logger,
+        events,
+        consoleDir: paths.console,
+      });
+      closers.push(() => consoleService.close());
+      return consoleHandlers(services, consoleService);
+    }),
     troubleshoot: lazyHandlers('troubleshoot', async () =>
       (await import('../console/troubleshoot-handlers.main')).troubleshootHandlers(services),
     ),
@@ -442,39 +333,6 @@ export function createApp(options: AppOptions): App {
   };
 }
 
-/**
- * The audit key and the audit head are the app's own: keys.destroy refuses them
- * (AUDIT_KEY_PROTECTED), and keys.generate refuses a second key with the audit role or label
- * (AUDIT_KEY_RESERVED), which only the audit trail makes.
- */
-function auditGuardedKeys(
-  keys: Handlers<Contract>['keys'],
-  audit: AppAudit,
-  tokens: TokensService,
-): Handlers<Contract>['keys'] {
-  return {
-    ...keys,
-    generate: (request, ctx) => {
-      if (request.purpose === 'audit' || request.label === AUDIT_KEY_LABEL) {
-        throw new MkmError('AUDIT_KEY_RESERVED', undefined, {
-          label: request.label,
-          purpose: request.purpose,
-        });
-      }
-      return keys.generate(request, ctx);
-    },
-    destroy: async (request, ctx) => {
-      const object = await tokens.call('getObject', {
-        slotId: request.slotId,
-        id: request.id,
-        class: request.class,
-      });
-      await audit.refuseDestroy({ id: request.id, label: object.label, class: request.class });
-      return keys.destroy(request, ctx);
-    },
-  };
-}
-
 /** The renderer's id for an operation's `progress` events, when the request carries one. */
 function operationIdOf(request: unknown): string | undefined {
   const id = (request as { operationId?: unknown } | null)?.operationId;
@@ -505,12 +363,4 @@ function lazyHandlers<NS extends keyof Contract>(
     return [method, call] as const;
   });
   return Object.fromEntries(methods) as unknown as Handlers<Contract>[NS];
-}
-
-function safeHost(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return '(not a URL)';
-  }
 }

@@ -14,12 +14,25 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform = 
   return join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), PRODUCT_NAME);
 }
 
+/** Every folder of the data folder, named once: a domain takes its folder from here. */
 export interface DataPaths {
   root: string;
   logs: string;
   logFile: string;
   audit: string;
   demoToken: string;
+  /** Gateway profiles, each profile's client state (pins, key set) and the last sync. */
+  gateway: string;
+  /** The key inventory and its use counts. */
+  keys: string;
+  /** The console's message history. */
+  console: string;
+  /** Trusted signers, receipts and the exchange policy. */
+  exchange: string;
+  /** The PCI report's custodians and evidence. */
+  report: string;
+  /** The embedded demo sandbox's own data folder. */
+  sandbox: string;
 }
 
 export function dataPaths(root: string): DataPaths {
@@ -29,5 +42,11 @@ export function dataPaths(root: string): DataPaths {
     logFile: join(root, 'logs', 'mkm.log'),
     audit: join(root, 'audit'),
     demoToken: join(root, 'demo-token'),
+    gateway: join(root, 'gateway'),
+    keys: join(root, 'keys'),
+    console: join(root, 'console'),
+    exchange: join(root, 'exchange'),
+    report: join(root, 'report'),
+    sandbox: join(root, 'sandbox'),
   };
 }

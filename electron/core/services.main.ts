@@ -4,6 +4,7 @@ import type { TokensService } from '../hsm/tokens.main';
 import type { KeyLifecycleService } from '../keys/lifecycle.main';
 import type { KeyUsageService } from '../keys/usage.main';
 import type { AppStatus, Settings } from '../../shared/contract.std';
+import type { DiagnosisSummary } from '../../shared/contract/troubleshoot.std';
 import type { Logger } from './logger.main';
 import type { DataPaths } from './paths.main';
 import type { EventBus } from './registry.main';
@@ -12,9 +13,9 @@ import type { FileDialogs, FileHandles } from './destination.main';
 /**
  * What a domain's handlers may use: the services `createApp` composed once. The console,
  * troubleshoot, support, report and exchange handler factories take this and return their slice
- * of the contract's handlers (built on the first call, see `lazyHandlers`); the hsm, gateway and
- * lifecycle factories (`handlers.main.ts`) still take their services one by one, and the app,
- * settings and audit handlers are inline in `createApp`.
+ * of the contract's handlers (built on the first call, see `lazyHandlers`; the console's own
+ * ConsoleService is built there too and handed to its factory); the app, settings, audit, hsm,
+ * gateway and lifecycle factories (`handlers.main.ts`) take their services one by one.
  */
 export interface AppServices {
   mode: AppStatus['mode'];
@@ -36,6 +37,11 @@ export interface AppServices {
   dialogs?: FileDialogs | undefined;
   /** Inputs picked or uploaded, outputs waiting for download: pages hold ids, never paths. */
   files: FileHandles;
+  /**
+   * The troubleshooter's last diagnoses, newest first (metadata only: codes, sizes): written by
+   * `troubleshoot.diagnose`, read by `troubleshoot.recent` and the support bundle.
+   */
+  diagnoses: DiagnosisSummary[];
   /** Work to finish or cancel before the token host stops (e.g. a batch in flight). */
   onClose(fn: () => Promise<void> | void): void;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dataPaths } from '../core/paths.main';
 import type { GatewayEmbeddedSandbox } from '../../shared/contract/gateway.std';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
 import type { Logger } from '../core/logger.main';
@@ -71,7 +71,7 @@ export class EmbeddedSandbox {
     const { startSandbox } = await import('./sandbox/server.main');
     const handle = await startSandbox({
       port: 0,
-      dataDir: join(this.options.dataDir, 'sandbox'),
+      dataDir: dataPaths(this.options.dataDir).sandbox,
       users: [{ name: EMBEDDED_USER, password }],
     });
     try {

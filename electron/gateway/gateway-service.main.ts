@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GatewayProfileView, GatewayStatus } from '../../shared/contract.std';
+import { dataPaths } from '../core/paths.main';
 import type {
   GatewayKeySetView,
   GatewayKeyState,
@@ -39,7 +40,7 @@ import {
   type GatewayProfile,
   type SecretProvider,
 } from './client/profiles.main';
-import { GatewayStateStore } from './client/state.main';
+import { GatewayStateStore, gatewayStateFile, type GatewayClientState } from './client/state.main';
 import { GatewayProfilesStore, profileIdFromName } from './profiles-store.main';
 
 /**
@@ -129,10 +130,23 @@ export class GatewayService {
   private readonly dir: string;
 
   constructor(private readonly options: GatewayServiceOptions) {
-    this.dir = join(options.dataDir, 'gateway');
+    this.dir = dataPaths(options.dataDir).gateway;
     this.profiles = new GatewayProfilesStore(this.dir);
     this.secrets = new SessionSecrets(options.secrets ?? envSecretProvider());
     this.syncFile = join(this.dir, 'last-sync.json');
+  }
+
+  /**
+   * A profile's client state (pins, key set) as last written, read fresh and never written: the
+   * one place outside the gateway client that opens it (console, exchange, support, diagnosis).
+   */
+  readState(profileId: string): Readonly<GatewayClientState> {
+    return new GatewayStateStore(this.dir, profileId).state;
+  }
+
+  /** The file that state lives in (the token's seal vouches for it, see checkState). */
+  stateFile(profileId: string): string {
+    return gatewayStateFile(this.dir, profileId);
   }
 
   // ------------------------------------------------------------------ profiles
@@ -258,7 +272,7 @@ export class GatewayService {
           this.options.logger.warn('a kept gateway password was not removed', { profileId, error }),
         );
     }
-    const stateFile = join(this.dir, `gateway-${profileId}.json`);
+    const stateFile = this.stateFile(profileId);
     if (removed && existsSync(stateFile)) {
       try {
         renameSync(stateFile, `${stateFile}.removed-${Date.now()}`);
@@ -367,7 +381,7 @@ export class GatewayService {
     const profile = this.profiles.get(profileId);
     const held = this.clients.get(profileId);
     // Read from the state file: a status needs neither the token nor the gateway.
-    const state = new GatewayStateStore(this.dir, profileId).state;
+    const state = this.readState(profileId);
     const view = gatewayKeyView;
     const { pinned, pending } = state.gatewayKey;
     const signing = state.signingKey;
@@ -508,7 +522,7 @@ export class GatewayService {
     }
     const carrying: { profileId: string; keyIds: Set<string> }[] = [];
     for (const profile of this.profiles.list()) {
-      const records = new GatewayStateStore(this.dir, profile.id).state.merchantKeys;
+      const records = this.readState(profile.id).merchantKeys;
       const ours = records.filter((k) => k.logicalKeyId === logicalKeyId || ckaIds.has(k.keyId));
       if (ours.length) carrying.push({ profileId: profile.id, keyIds: new Set(ours.map((k) => k.keyId)) });
     }
@@ -568,7 +582,7 @@ export class GatewayService {
     if (version.ckaId === null) return;
     let failure: unknown = null;
     for (const { profileId } of this.profilesCarrying(logicalKey.id)) {
-      const state = new GatewayStateStore(this.dir, profileId).state;
+      const state = this.readState(profileId);
       const record = state.merchantKeys.find((k) => k.keyId === version.ckaId);
       if (!record || record.status === 'retired') continue;
       try {
@@ -613,7 +627,7 @@ export class GatewayService {
     role?: string | undefined;
   }): Promise<GatewayStatus> {
     this.profiles.get(request.profileId);
-    await checkState(join(this.dir, `gateway-${request.profileId}.json`), 'the pinned gateway key');
+    await checkState(this.stateFile(request.profileId), 'the pinned gateway key');
     const client = await this.client(request.profileId, { needsLogin: false });
     const role = request.role ?? null;
     if (request.key === 'signing') await client.confirmSigningKeyPin(request.fingerprint, request.by, role);

@@ -1,5 +1,5 @@
 import { safeStorage } from 'electron';
-import { join } from 'node:path';
+import { dataPaths } from '../core/paths.main';
 import type { SecretProvider } from './client/profiles.main';
 import { ALLOW_BASIC_TEXT_ENV, safeStorageSecretProvider } from './secret-store.main';
 
@@ -9,7 +9,7 @@ import { ALLOW_BASIC_TEXT_ENV, safeStorageSecretProvider } from './secret-store.
  */
 export function electronGatewaySecrets(dataDir: string): SecretProvider {
   return safeStorageSecretProvider({
-    dir: join(dataDir, 'gateway'),
+    dir: dataPaths(dataDir).gateway,
     safeStorage,
     allowBasicText: process.env[ALLOW_BASIC_TEXT_ENV] === '1',
   });

@@ -2,7 +2,7 @@ import { kcvFeature } from '../../shared/capability-gate.std';
 import type { Contract } from '../../shared/contract.std';
 import { MkmError } from '../../shared/errors.std';
 import type { ObjectClass } from '../../shared/tokens.std';
-import type { Handlers } from '../core/registry.main';
+import type { EventBus, Handlers } from '../core/registry.main';
 import { managedByOnDisk } from '../keys/inventory.main';
 import { requireCapability } from './capability-guard.main';
 import { isRsaGeneration } from './client.main';
@@ -12,7 +12,18 @@ import type { TokensService } from './tokens.main';
  * The contract's token and key channels, over the token host. PINs pass straight through to the
  * host for the one call that needs them; nothing here keeps or logs them.
  */
-export function tokenHandlers(tokens: TokensService): Handlers<Contract>['tokens'] {
+export interface TokenHandlerDeps {
+  events: EventBus;
+  /**
+   * Awaited after a successful login, before it returns: what the login returns to is a token
+   * whose audit key and head are in place (see attachAuditAtLogin).
+   */
+  attachAudit(slotId: number): Promise<void>;
+  /** Started after a login, not awaited: key work a crash interrupted goes on (best effort). */
+  resumeKeyWork(): void;
+}
+
+export function tokenHandlers(tokens: TokensService, deps: TokenHandlerDeps): Handlers<Contract>['tokens'] {
   return {
     modules: () => tokens.state(),
     selectModule: ({ path, demo, libraryParameters }) =>
@@ -24,7 +35,13 @@ export function tokenHandlers(tokens: TokensService): Handlers<Contract>['tokens
     browseModule: ({ libraryParameters }) =>
       tokens.browseModule(libraryParameters !== undefined ? { libraryParameters } : {}),
     list: () => tokens.slots(),
-    login: (req) => tokens.call('login', req),
+    login: async (request) => {
+      const result = await tokens.call('login', request);
+      await deps.attachAudit(request.slotId);
+      deps.events.emit('state.changed', { what: 'login', slotId: request.slotId });
+      deps.resumeKeyWork();
+      return result;
+    },
     logout: (req) => tokens.call('logout', req),
     cancel: ({ operationId }) => ({ cancelled: tokens.operations.cancel(operationId) }),
     changePin: (req) => tokens.call('changePin', req),

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { dataPaths } from '../core/paths.main';
 import type { Settings } from '../../shared/contract.std';
 import type { ModuleState } from '../../shared/contract/tokens.std';
 import { MkmError, toErrorShape, type MkmErrorShape } from '../../shared/errors.std';
@@ -113,7 +114,7 @@ export class TokensService {
   }
 
   private demoDir(): string {
-    return join(this.options.dataDir, 'demo-token');
+    return dataPaths(this.options.dataDir).demoToken;
   }
 
   private demoAllowed(): boolean {

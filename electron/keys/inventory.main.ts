@@ -90,7 +90,7 @@ export const MIGRATIONS: Record<number, (data: Json) => Json> = {
 };
 
 export interface InventoryStoreOptions {
-  /** The folder for the inventory files (dataPaths(root).root + '/keys'); created 0700. */
+  /** The folder for the inventory files (DataPaths.keys); created 0700. */
   dir: string;
   logger?: Logger;
   clock?: () => Date;

@@ -110,7 +110,7 @@ export interface GatewayRetirementRequest {
 export type GatewayRetirementHook = (request: GatewayRetirementRequest) => Promise<void>;
 
 export interface KeyLifecycleOptions {
-  /** Folder of the inventory files, e.g. join(dataDir, 'keys'). */
+  /** Folder of the inventory files, DataPaths.keys. */
   dir: string;
   tokens: TokenCaller;
   /** Every lifecycle action goes here (AuditLog.append fits). */

@@ -104,7 +104,7 @@ function slotOf(file: UsageFile, subject: UsageSubject): [Record<string, UsageEn
 const TABLES = ['versions', 'gatewayKeys', 'auditKeys'] as const;
 
 export interface KeyUsageOptions {
-  /** The key inventory folder (join(dataDir, 'keys')); the counts live next to it. */
+  /** The key inventory folder (DataPaths.keys); the counts live next to it. */
   inventoryDir: string;
   /** Each flush is one entry (`key.usage.flush`): counts and operations, no secrets. */
   audit: (entry: AuditAppend) => void;

@@ -38,7 +38,7 @@ type CustodianFile = z.infer<typeof CustodianFileSchema>;
 export const CUSTODIANS_FILE = 'custodians.json';
 
 export interface CustodianStoreOptions {
-  /** The report's folder in the data folder, e.g. join(dataDir, 'report'). */
+  /** The report's folder in the data folder, DataPaths.report. */
   dir: string;
   osUser: string;
   clock?: () => Date;

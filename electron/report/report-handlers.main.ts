@@ -1,5 +1,4 @@
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
 import type { Contract } from '../../shared/contract.std';
 import type { PciExport, PciReport } from '../../shared/contract/report.std';
@@ -11,9 +10,6 @@ import { collectEvidence } from './evidence.main';
 import { installationId } from './installation.main';
 import { renderPciHtml } from './render-html.std';
 import { buildPciReport, reportFileName } from './report.std';
-
-/** Where the report domain keeps its files in the data folder. */
-export const reportDir = (dataDir: string) => join(dataDir, 'report');
 
 function osUser(): string {
   try {
@@ -33,7 +29,7 @@ export interface ReportOptions {
 /** The structured report for this installation, now. */
 export async function pciReport(services: AppServices, options: ReportOptions = {}): Promise<PciReport> {
   const clock = options.clock ?? (() => new Date());
-  const dir = reportDir(services.paths.root);
+  const dir = services.paths.report;
   const evidence = await collectEvidence({
     now: clock,
     lifecycle: () => services.keyLifecycle(),
@@ -84,7 +80,7 @@ export async function exportPciReport(report: PciReport, format: 'html' | 'pdf')
 
 /** The `report.*` channels. Acknowledgements, revocations and exports are audited (AUDITED). */
 export function reportHandlers(services: AppServices): Handlers<Contract>['report'] {
-  const custodians = () => new CustodianStore({ dir: reportDir(services.paths.root), osUser: osUser() });
+  const custodians = () => new CustodianStore({ dir: services.paths.report, osUser: osUser() });
   return {
     pci: ({ skipToken }) => pciReport(services, { skipToken }),
     exportPci: async ({ format, skipToken }) =>

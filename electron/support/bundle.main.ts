@@ -1,13 +1,10 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
 import type { SupportBundlePreview } from '../../shared/contract/troubleshoot.std';
 import { toErrorShape } from '../../shared/errors.std';
 import { redact } from '../../shared/redact.std';
 import type { AppServices } from '../core/services.main';
-import { diagnosisHistory } from '../console/diagnose/diagnose.main';
-import { GatewayStateStore } from '../gateway/client/state.main';
 
 /**
  * The support bundle: one JSON document a merchant can send to support. What goes in is chosen
@@ -101,11 +98,10 @@ async function tokensSection(services: AppServices) {
 }
 
 function gatewaySection(services: AppServices) {
-  const dir = join(services.paths.root, 'gateway');
   return services.gateway.listProfiles().map((p) => {
     const state = (() => {
       try {
-        return new GatewayStateStore(dir, p.id).state;
+        return services.gateway.readState(p.id);
       } catch (error) {
         return { unavailable: toErrorShape(error).code };
       }
@@ -212,7 +208,7 @@ export async function collectBundle(services: AppServices): Promise<Record<strin
     recentProblems: await section(() => recentLogProblems(services.paths.logFile)),
     audit: await section(() => auditSection(services)),
     gateway: await section(() => gatewaySection(services)),
-    diagnoses: [...diagnosisHistory(services)],
+    diagnoses: [...services.diagnoses],
   };
   return redact(bundle) as Record<string, unknown>;
 }

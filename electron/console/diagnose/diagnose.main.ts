@@ -6,18 +6,12 @@ import { buildEnvironment } from './environment.main';
 
 /**
  * The troubleshooter as the app runs it: the environment from the app's services, the engine,
- * and an in-memory list of the last diagnoses (metadata only: codes, sizes) that
- * `troubleshoot.recent` and the support bundle read. Nothing of the input is kept.
+ * and the last diagnoses (metadata only: codes, sizes) kept in the list the app composed
+ * (`AppServices.diagnoses`), which `troubleshoot.recent` and the support bundle read. Nothing of
+ * the input is kept.
  */
 
 const KEEP = 20;
-const histories = new WeakMap<AppServices, DiagnosisSummary[]>();
-
-export function diagnosisHistory(services: AppServices): DiagnosisSummary[] {
-  let list = histories.get(services);
-  if (!list) histories.set(services, (list = []));
-  return list;
-}
 
 export function summarise(d: Diagnosis): DiagnosisSummary {
   return {
@@ -56,7 +50,7 @@ export async function diagnose(
       details: { profileId: env.target?.id ?? null, verifyCalls: env.gateway.calls },
     });
   }
-  const history = diagnosisHistory(services);
+  const history = services.diagnoses;
   history.unshift(summarise(diagnosis));
   history.length = Math.min(history.length, KEEP);
   services.logger.info('payload diagnosed', {

@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import { toErrorShape } from '../../../shared/errors.std';
 import type { CsePadding } from '../../crypto/cse.main';
 import { parseRsaPublicKey } from '../../crypto/pem.main';
 import { envSecretProvider, type SecretProvider } from '../../gateway/client/profiles.main';
-import { GatewayStateStore, type KeySetRecord } from '../../gateway/client/state.main';
+import type { KeySetRecord } from '../../gateway/client/state.main';
 import type { TokenCaller } from '../../gateway/client/token-envelope.main';
 import type { AppServices } from '../../core/services.main';
 import { CseOracle } from './oracle.main';
@@ -72,7 +71,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 function profileFacts(services: AppServices, id: string, skipped: string[]): ProfileFacts | null {
   try {
     const profile = services.gateway.profiles.get(id);
-    const state = new GatewayStateStore(join(services.paths.root, 'gateway'), id).state;
+    const state = services.gateway.readState(id);
     const keys: KnownGatewayKey[] = [];
     for (const [role, record] of [
       ['pinned', state.gatewayKey.pinned],

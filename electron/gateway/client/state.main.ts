@@ -124,13 +124,17 @@ export function emptyState(): GatewayClientState {
   };
 }
 
+/** The file a profile's client state lives in, inside the gateway folder (DataPaths.gateway). */
+export const gatewayStateFile = (dir: string, profileId: string): string =>
+  join(dir, `gateway-${profileId}.json`);
+
 export class GatewayStateStore {
   readonly file: string;
   private current: GatewayClientState;
 
   constructor(dir: string, profileId: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.file = join(dir, `gateway-${profileId}.json`);
+    this.file = gatewayStateFile(dir, profileId);
     this.current = this.read();
   }
 

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
+import { dataPaths } from '../../core/paths.main';
 import {
   EXCHANGE_DEFAULT_LIFETIME_DAYS,
   EXCHANGE_FORMAT,
@@ -24,7 +24,6 @@ import { requireCapability } from '../../hsm/capability-guard.main';
 import type { TokensService } from '../../hsm/tokens.main';
 import type { HttpsJsonClientOptions } from '../client/https.main';
 import type { SecretProvider } from '../client/profiles.main';
-import { GatewayStateStore } from '../client/state.main';
 import { countedUse } from '../../keys/usage.main';
 import type { GatewayService } from '../gateway-service.main';
 import {
@@ -47,7 +46,7 @@ import { ExchangePolicyStore, ReceiptsStore, SeenPackagesStore, TrustedSignersSt
  * package.main.ts for the checks and README.md for the flows).
  */
 export interface ExchangeServiceOptions {
-  /** The app's data folder; the service keeps its files in `exchange/` and reads `gateway/`. */
+  /** The app's data folder; the service keeps its files in DataPaths.exchange (gateway state: gateway.readState). */
   dataDir: string;
   tokens: TokensService;
   gateway: GatewayService;
@@ -103,7 +102,7 @@ export class ExchangeService {
   private readonly clock: () => Date;
 
   constructor(private readonly options: ExchangeServiceOptions) {
-    const dir = join(options.dataDir, 'exchange');
+    const dir = dataPaths(options.dataDir).exchange;
     this.signers = new TrustedSignersStore(dir);
     this.receipts = new ReceiptsStore(dir);
     this.seen = new SeenPackagesStore(dir);
@@ -345,7 +344,7 @@ export class ExchangeService {
   /** The pinned key as the gateway client keeps it (PEM included), read, never written. */
   private gatewayKeyItems(profileId: string): ExchangeItem[] {
     const profile = this.options.gateway.profiles.get(profileId);
-    const state = new GatewayStateStore(join(this.options.dataDir, 'gateway'), profileId).state;
+    const state = this.options.gateway.readState(profileId);
     const pinned = state.gatewayKey.pinned;
     if (!pinned) {
       throw new MkmError(
