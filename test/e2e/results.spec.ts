@@ -147,3 +147,31 @@ test('the audit and report exports say where the file went and what it holds', a
     /the PCI DSS key-management report, \d+ met, \d+ needs attention, \d+ manual evidence, \d+ not applicable\./,
   );
 });
+
+test('a batch scheme the gateway cannot decrypt is started only after an explicit override', async ({
+  app,
+}) => {
+  test.setTimeout(120_000);
+  await connectDemoGateway(app);
+  const panel = await consoleTab(app, 'Batch');
+  // Unchosen, the scheme is the one the gateway's key advertises (OAEP for the demo sandbox).
+  await expect(panel.getByLabel('Scheme')).toHaveValue('oaep');
+  await panel.getByLabel('Input CSV').setInputFiles({
+    name: 'override.csv',
+    mimeType: 'text/csv',
+    buffer: Buffer.from('id,number,exp,cvv\nfine,4111111111111111,12/30,123\n'),
+  });
+  await panel.getByLabel('Scheme').selectOption('paytrace');
+  await expect(panel.getByTestId('batch-scheme-mismatch')).toContainText('will not decrypt there');
+  const start = panel.getByRole('button', { name: 'Start batch' });
+  await expect(start).toBeDisabled();
+  await panel.getByLabel('Encrypt with this scheme anyway (recorded in the audit log)').check();
+  const download = app.waitForEvent('download');
+  await start.click();
+  const summary = panel.getByRole('region', { name: 'Batch summary' });
+  await expect(summary).toContainText('1 encrypted', { timeout: 60_000 });
+  await download;
+  const entries = await app.evaluate(() => window.mkm.audit.query({}));
+  const batch = entries.entries.find((e) => e.action === 'console.batch');
+  expect(batch?.details).toMatchObject({ scheme: 'paytrace', overrideScheme: true });
+});
