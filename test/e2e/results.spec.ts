@@ -142,7 +142,7 @@ test('the audit and report exports say where the file went and what it holds', a
     app.getByRole('button', { name: 'Export HTML' }).click(),
   ]);
   const status = app.getByTestId('pci-export-status');
-  await expect(status).toContainText(`Saved ${html.suggestedFilename()} (HTML,`);
+  await expect(status).toContainText(`Saved as ${html.suggestedFilename()} in your downloads (HTML,`);
   await expect(status).toContainText(
     /the PCI DSS key-management report, \d+ met, \d+ needs attention, \d+ manual evidence, \d+ not applicable\./,
   );

@@ -25,6 +25,7 @@ import {
 } from './auditFormat.dom';
 import { formatKcv } from '../../../shared/wording.std';
 import { useVersionNames } from '../lifecycle/queries.dom';
+import { useSavedWhere } from '../ui/savedWhere.dom';
 
 /** The newest this many matching entries are listed (the export has them all). */
 const LIMIT = 5000;
@@ -384,6 +385,7 @@ function EntryDetails({ entry: e }: { entry: AuditEntryView }) {
 // ---------------------------------------------------------------- export
 
 function ExportButtons({ filter }: { filter: AuditFilter | null }) {
+  const savedText = useSavedWhere();
   const queryClient = useQueryClient();
   const [saved, setSaved] = useState<{
     fileName: string;
@@ -423,7 +425,7 @@ function ExportButtons({ filter }: { filter: AuditFilter | null }) {
                   <>This window cannot save files; copy the text of {saved.fileName} instead.</>
                 ) : (
                   <>
-                    Saved as <code>{saved.fileName}</code> in your downloads:{' '}
+                    {savedText(saved.fileName)}:{' '}
                     <span data-testid="audit-export-contents">
                       {exportContents(saved.format, saved.content)}
                     </span>

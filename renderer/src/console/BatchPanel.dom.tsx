@@ -10,6 +10,7 @@ import { mkm } from '../api.dom';
 import { downloadText } from '../audit/auditFormat.dom';
 import { BatchResults } from './BatchResults.dom';
 import { ConsoleError, consoleKeys, ProfileSelect, useProfiles, useProfileState } from './console-state.dom';
+import { useSavedWhere } from '../ui/savedWhere.dom';
 
 /**
  * Batch: every row of a CSV file encrypted into a CSV of ciphertexts. The page never names a
@@ -27,6 +28,7 @@ function newOperationId(): string {
 }
 
 export function BatchPanel() {
+  const savedText = useSavedWhere();
   const profiles = useProfiles();
   const status = useQuery({ queryKey: ['app.status'], queryFn: () => mkm().app.status() });
   const desktop = status.data?.mode === 'electron';
@@ -79,7 +81,7 @@ export function BatchPanel() {
         const file = await mkm().console.batchDownload({ fileId: summary.download.fileId });
         setSaved(
           downloadText(file.content, file.fileName, file.mime)
-            ? `Saved as ${file.fileName} in your downloads.`
+            ? `${savedText(file.fileName)}.`
             : 'This browser did not start the download.',
         );
       }

@@ -5,6 +5,7 @@ import { downloadText } from '../audit/auditFormat.dom';
 import { ErrorNotice } from '../ui/bits.dom';
 import { BundlePreview } from './BundlePreview.dom';
 import './troubleshoot.css';
+import { useSavedWhere } from '../ui/savedWhere.dom';
 
 /**
  * The support bundle: build it, read exactly what it holds (redacted: no card data, PIN,
@@ -17,6 +18,7 @@ function bundleFileName(now: Date): string {
 }
 
 export function SupportPanel() {
+  const savedText = useSavedWhere();
   const [saved, setSaved] = useState<{ fileName: string; ok: boolean } | null>(null);
   const preview = useMutation({ mutationFn: () => mkm().support.preview(), onMutate: () => setSaved(null) });
   const bundle = preview.data;
@@ -56,7 +58,7 @@ export function SupportPanel() {
         {saved && (
           <div role="status" className={`notice ${saved.ok ? 'notice-info' : 'notice-warning'}`}>
             {saved.ok
-              ? `Saved as ${saved.fileName} in your downloads (sha256 ${bundle?.sha256.slice(0, 16)}…).`
+              ? `${savedText(saved.fileName)} (sha256 ${bundle?.sha256.slice(0, 16)}…).`
               : 'This browser did not start the download; select the text below and copy it.'}
           </div>
         )}

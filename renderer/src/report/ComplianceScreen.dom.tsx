@@ -12,6 +12,7 @@ import { Badge, ErrorNotice, Loading } from '../ui/bits.dom';
 import { CustodianPanel } from './CustodianPanel.dom';
 import { downloadExport, localDateTime, STATUS_TONES } from './reportFormat.dom';
 import './compliance.css';
+import { useSavedWhere } from '../ui/savedWhere.dom';
 
 /**
  * PCI DSS v4 3.6/3.7: per requirement, a status chip and, when opened, why, what mkm does, what
@@ -114,6 +115,7 @@ function reportCounts(summary: PciExport['summary']): string {
 }
 
 function ExportButtons() {
+  const savedText = useSavedWhere();
   const queryClient = useQueryClient();
   const [saved, setSaved] = useState<string | null>(null);
   const exporter = useMutation({
@@ -121,7 +123,7 @@ function ExportButtons() {
     onSuccess: (file) => {
       setSaved(
         downloadExport(file)
-          ? `Saved ${file.fileName} (${file.format.toUpperCase()}, ${file.bytes.toLocaleString()} bytes) to your downloads: the PCI DSS key-management report, ${reportCounts(file.summary)}.`
+          ? `${savedText(file.fileName)} (${file.format.toUpperCase()}, ${file.bytes.toLocaleString()} bytes): the PCI DSS key-management report, ${reportCounts(file.summary)}.`
           : 'This window cannot save files; run “mkm report pci --out FILE” instead.',
       );
       // The export is audited, and its evidence is the newest there is.
