@@ -2,11 +2,10 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
 import { stateSealsSettled } from '../../../electron/audit/state-seal.main';
 import { softHsmAvailable } from '../../helpers/softhsm';
 import { createConsoleRig, type ConsoleRig } from '../console/setup';
+import { openApp } from '../../helpers/app';
 
 /**
  * The gateway state file's pinned signing key decides which key sets the client installs in the
@@ -83,13 +82,7 @@ describe.runIf(softHsmAvailable())('key-set install over a sealed gateway state'
     // Swapped while the app is closed: the next app reads the swap into its gateway client.
     const tampered = JSON.stringify(state, null, 2) + '\n';
     writeFileSync(file, tampered);
-    const app = createApp({
-      mode: 'browser',
-      dataDir: rig.dataDir,
-      moduleOverride: rig.token.modulePath,
-      isTrustedSender: () => true,
-      logger: silentLogger,
-    });
+    const app = openApp(rig.dataDir, rig.token.modulePath);
     try {
       const call = (channel: string, request?: unknown) =>
         app.registry.dispatch(channel, request, { transport: 'cli' });

@@ -3,13 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
 import type { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import { pkcs11js as P } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { hostTokenService } from '../../helpers/host-token-service';
+import { openApp } from '../../helpers/app';
 
 /**
  * A token may type an HMAC-SHA256 key by its hash, CKK_SHA256_HMAC (0x2b, PKCS#11 2.40/3.0),
@@ -92,14 +91,7 @@ describe('an HMAC key typed CKK_SHA256_HMAC (SoftHSM2)', () => {
     // The app's own host takes the token over.
     await svc.unloadModule();
     const dataDir = mkdtempSync(join(tmpdir(), 'mkm-keytypes-app-'));
-    const app = createApp({
-      mode: 'browser',
-      dataDir,
-      moduleOverride: hsm.modulePath,
-      isTrustedSender: () => true,
-      logger: silentLogger,
-      watchSlots: false,
-    });
+    const app = openApp(dataDir, hsm.modulePath, { watchSlots: false });
     const call = async (channel: string, request?: unknown) =>
       (await app.registry.dispatch(channel, request, { transport: 'cli' })) as Envelope;
     try {
