@@ -7,6 +7,15 @@ import { softHsmAvailable } from '../../helpers/softhsm';
 import { createConsoleRig, type ConsoleRig } from '../console/setup';
 import { openApp } from '../../helpers/app';
 
+/** What an attacker with write access to the data folder does: pins a signing key of their own. */
+function pinAttackerKey(pinned: { pem: string; spkiSha256: string }): void {
+  const attacker = generateKeyPairSync('rsa', { modulusLength: 3072 }).publicKey;
+  pinned.pem = attacker.export({ type: 'spki', format: 'pem' }).toString();
+  pinned.spkiSha256 = createHash('sha256')
+    .update(attacker.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
+}
+
 /**
  * The gateway state file's pinned signing key decides which key sets the client installs in the
  * token, and key-set work writes that file. So the file's seal is checked before any key-set work:
@@ -41,11 +50,7 @@ describe.runIf(softHsmAvailable())('key-set install over a sealed gateway state'
       keySet: { setId: string } | null;
     };
     expect(state.keySet).not.toBeNull();
-    const attacker = generateKeyPairSync('rsa', { modulusLength: 3072 }).publicKey;
-    state.signingKey.pinned.pem = attacker.export({ type: 'spki', format: 'pem' }).toString();
-    state.signingKey.pinned.spkiSha256 = createHash('sha256')
-      .update(attacker.export({ type: 'spki', format: 'der' }))
-      .digest('hex');
+    pinAttackerKey(state.signingKey.pinned);
     const tampered = JSON.stringify(state, null, 2) + '\n';
     writeFileSync(file, tampered);
 
@@ -74,11 +79,7 @@ describe.runIf(softHsmAvailable())('key-set install over a sealed gateway state'
       signingKey: { pinned: { pem: string; spkiSha256: string } };
     };
     const seal = readFileSync(file + '.seal', 'utf8');
-    const attacker = generateKeyPairSync('rsa', { modulusLength: 3072 }).publicKey;
-    state.signingKey.pinned.pem = attacker.export({ type: 'spki', format: 'pem' }).toString();
-    state.signingKey.pinned.spkiSha256 = createHash('sha256')
-      .update(attacker.export({ type: 'spki', format: 'der' }))
-      .digest('hex');
+    pinAttackerKey(state.signingKey.pinned);
     // Swapped while the app is closed: the next app reads the swap into its gateway client.
     const tampered = JSON.stringify(state, null, 2) + '\n';
     writeFileSync(file, tampered);
