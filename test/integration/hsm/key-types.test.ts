@@ -17,6 +17,26 @@ import { openApp } from '../../helpers/app';
 const CKK_SHA256_HMAC = 0x2b;
 const CKK_SHA512_HMAC = 0x2d;
 
+/** An HMAC key made on the token as another tool would, typed by its hash. */
+function createHmacKey(
+  svc: TokenService,
+  slotId: number,
+  key: { keyType: number; id: Buffer; label: string; value: Buffer },
+): void {
+  const { pkcs11, session } = svc._raw(slotId);
+  pkcs11.C_CreateObject(session, [
+    { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+    { type: P.CKA_KEY_TYPE, value: key.keyType },
+    { type: P.CKA_TOKEN, value: true },
+    { type: P.CKA_ID, value: key.id },
+    { type: P.CKA_LABEL, value: key.label },
+    { type: P.CKA_VALUE, value: key.value },
+    { type: P.CKA_SENSITIVE, value: true },
+    { type: P.CKA_SIGN, value: true },
+    { type: P.CKA_VERIFY, value: true },
+  ]);
+}
+
 describe('an HMAC key typed CKK_SHA256_HMAC (SoftHSM2)', () => {
   let hsm: SoftHsmToken;
   let svc: TokenService;
@@ -28,18 +48,7 @@ describe('an HMAC key typed CKK_SHA256_HMAC (SoftHSM2)', () => {
     svc = hostTokenService();
     await svc.loadModule({ path: hsm.modulePath });
     await svc.login({ slotId: hsm.slotId, pin: hsm.userPin });
-    const { pkcs11, session } = svc._raw(hsm.slotId);
-    pkcs11.C_CreateObject(session, [
-      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-      { type: P.CKA_KEY_TYPE, value: CKK_SHA256_HMAC },
-      { type: P.CKA_TOKEN, value: true },
-      { type: P.CKA_ID, value: id },
-      { type: P.CKA_LABEL, value: 'typed-hmac' },
-      { type: P.CKA_VALUE, value },
-      { type: P.CKA_SENSITIVE, value: true },
-      { type: P.CKA_SIGN, value: true },
-      { type: P.CKA_VERIFY, value: true },
-    ]);
+    createHmacKey(svc, hsm.slotId, { keyType: CKK_SHA256_HMAC, id, label: 'typed-hmac', value });
   });
 
   afterAll(async () => {
@@ -71,20 +80,13 @@ describe('an HMAC key typed CKK_SHA256_HMAC (SoftHSM2)', () => {
 
   const sha512Id = randomBytes(16);
   /** A key typed by another hash: mkm MACs with HMAC-SHA256 only. */
-  const createSha512Key = () => {
-    const { pkcs11, session } = svc._raw(hsm.slotId);
-    pkcs11.C_CreateObject(session, [
-      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-      { type: P.CKA_KEY_TYPE, value: CKK_SHA512_HMAC },
-      { type: P.CKA_TOKEN, value: true },
-      { type: P.CKA_ID, value: sha512Id },
-      { type: P.CKA_LABEL, value: 'sha512-hmac' },
-      { type: P.CKA_VALUE, value: randomBytes(64) },
-      { type: P.CKA_SENSITIVE, value: true },
-      { type: P.CKA_SIGN, value: true },
-      { type: P.CKA_VERIFY, value: true },
-    ]);
-  };
+  const createSha512Key = () =>
+    createHmacKey(svc, hsm.slotId, {
+      keyType: CKK_SHA512_HMAC,
+      id: sha512Id,
+      label: 'sha512-hmac',
+      value: randomBytes(64),
+    });
 
   it('is adopted into the key lifecycle as a managed HMAC key; one for another hash is refused, saying why', async () => {
     createSha512Key();
