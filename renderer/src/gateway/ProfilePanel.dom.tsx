@@ -366,19 +366,7 @@ function PinConfirmation({
         <strong>Pinned, unconfirmed.</strong> This {what} was pinned on first sight; nobody has compared its
         fingerprint with the gateway&apos;s yet. The compliance report counts it only once confirmed.
       </span>
-      <GuardedAlertDialog
-        open={open}
-        setOpen={setOpen}
-        pending={confirm.isPending}
-        onOpenChange={(next) => {
-          if (!next) confirm.reset();
-        }}
-        trigger={
-          <button type="button" className="push-right">
-            Confirm fingerprint…
-          </button>
-        }
-      >
+      <ConfirmKeyDialog open={open} setOpen={setOpen} confirm={confirm} label="Confirm fingerprint…">
         <form
           onSubmit={(e) => {
             e.preventDefault();
@@ -434,8 +422,41 @@ function PinConfirmation({
             }}
           />
         </form>
-      </GuardedAlertDialog>
+      </ConfirmKeyDialog>
     </div>
+  );
+}
+
+/** Opened from a button to confirm a gateway key; a failed attempt is forgotten when it closes. */
+function ConfirmKeyDialog({
+  open,
+  setOpen,
+  confirm,
+  label,
+  children,
+}: {
+  open: boolean;
+  setOpen: (open: boolean) => void;
+  confirm: { isPending: boolean; reset: () => void };
+  label: string;
+  children: ReactNode;
+}) {
+  return (
+    <GuardedAlertDialog
+      open={open}
+      setOpen={setOpen}
+      pending={confirm.isPending}
+      onOpenChange={(next) => {
+        if (!next) confirm.reset();
+      }}
+      trigger={
+        <button type="button" className="push-right">
+          {label}
+        </button>
+      }
+    >
+      {children}
+    </GuardedAlertDialog>
   );
 }
 
@@ -474,19 +495,7 @@ function ConfirmRotation({
     onSettled: onDone,
   });
   return (
-    <GuardedAlertDialog
-      open={open}
-      setOpen={setOpen}
-      pending={confirm.isPending}
-      onOpenChange={(next) => {
-        if (!next) confirm.reset();
-      }}
-      trigger={
-        <button type="button" className="push-right">
-          Review the new key…
-        </button>
-      }
-    >
+    <ConfirmKeyDialog open={open} setOpen={setOpen} confirm={confirm} label="Review the new key…">
       <AlertDialog.Title className="dialog-title">{ROTATION_TEXT[which].title}</AlertDialog.Title>
       <AlertDialog.Description className="muted">
         {ROTATION_TEXT[which].effect} Compare the new fingerprint with the one the gateway operator gave you
@@ -517,7 +526,7 @@ function ConfirmRotation({
           onClick: () => confirm.mutate(),
         }}
       />
-    </GuardedAlertDialog>
+    </ConfirmKeyDialog>
   );
 }
 
