@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isUtf8 } from 'node:buffer';
+import type { AuditVerifyReport } from '../../shared/contract/audit.std';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
 import { readLines } from './line-reader.main';
 import { lockHolder } from './lock.main';
@@ -41,23 +42,8 @@ export interface AuditBadEntry {
   reason: string;
 }
 
-export interface VerifyReport {
-  ok: boolean;
-  /** Entry lines (not seals) in the part of the log that could be checked. */
-  entries: number;
-  lines: number;
-  seals: number;
-  /** False when no sealer was given or the token could not be reached: MACs were not checked. */
-  sealsVerified: boolean;
-  /** Set when the sealer failed (e.g. NOT_LOGGED_IN). */
-  sealError?: string;
-  /** Last seq authenticated by a seal (checked with the token when sealsVerified). */
-  sealedThrough: number;
-  /** Entries after sealedThrough: chained, but not yet authenticated by the token. */
-  unsealed: number;
-  firstUnsealed?: { seq: number; line: number };
-  /** Lines after the last write the state file recorded (the app was running or crashed). */
-  unconfirmed: number;
+/** The wire report (`shared/contract/audit.std.ts`), with the bad line's kind narrowed to ours. */
+export interface VerifyReport extends Omit<AuditVerifyReport, 'firstBad'> {
   firstBad?: AuditBadEntry;
 }
 

@@ -6,16 +6,23 @@ import { channel, CONFIRMED, noArgs } from '../contract-kit.std';
  * One slice of the IPC contract; `shared/contract.std.ts` composes the slices.
  */
 
+/** What `audit.verify` found; electron/audit/verify.main.ts fills it (narrowing `firstBad.kind`). */
 export interface AuditVerifyReport {
   ok: boolean;
+  /** Entry lines (not seals) in the part of the log that could be checked. */
   entries: number;
   lines: number;
   seals: number;
+  /** False when no sealer was given or the token could not be reached: MACs were not checked. */
   sealsVerified: boolean;
+  /** Set when the sealer failed (e.g. NOT_LOGGED_IN). */
   sealError?: string;
+  /** Last seq authenticated by a seal (checked with the token when sealsVerified). */
   sealedThrough: number;
+  /** Entries after sealedThrough: chained, but not yet authenticated by the token. */
   unsealed: number;
   firstUnsealed?: { seq: number; line: number };
+  /** Lines after the last write the state file recorded (the app was running or crashed). */
   unconfirmed: number;
   firstBad?: { seq: number | null; line: number; kind: string; reason: string };
   /** Set when the logged-in token cannot seal at all: why (issue 12). */

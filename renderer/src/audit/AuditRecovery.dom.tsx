@@ -4,7 +4,7 @@ import { useState } from 'react';
 import type { AuditRecoverView, AuditStatusView } from '../../../shared/contract/audit.std';
 import { mkm } from '../api.dom';
 import { useTokens } from '../tokens/TokenContext.dom';
-import { AlertDialogContent, DialogActions, ErrorNotice } from '../ui/bits.dom';
+import { DialogActions, ErrorNotice, GuardedAlertDialog } from '../ui/bits.dom';
 
 /**
  * While the audit log cannot take entries (AUDIT_UNAVAILABLE), every action that must be
@@ -48,61 +48,56 @@ export function AuditRecovery({ status }: { status: AuditStatusView }) {
               : 'Free space or fix the permissions of the audit folder; actions resume once it can be written.'}
           </span>
           {problem.recoverable && (
-            <AlertDialog.Root
+            <GuardedAlertDialog
               open={open}
+              setOpen={setOpen}
+              pending={recover.isPending}
               onOpenChange={(next) => {
-                if (recover.isPending) return;
-                setOpen(next);
                 if (next) recover.reset();
               }}
-            >
-              <AlertDialog.Trigger asChild>
+              trigger={
                 <button type="button" className="danger-outline push-right">
                   Recover…
                 </button>
-              </AlertDialog.Trigger>
-              <AlertDialog.Portal>
-                <AlertDialog.Overlay className="overlay" />
-                <AlertDialogContent className="dialog">
-                  <AlertDialog.Title className="dialog-title">Recover the audit log</AlertDialog.Title>
-                  <AlertDialog.Description asChild>
-                    <div className="notice notice-warning">
-                      <ol>
-                        <li>The log is verified first (chain, seals, truncation).</li>
-                        <li>
-                          The damaged log is moved aside <strong>untouched</strong>, into a quarantine folder
-                          inside the audit folder. Nothing in it is changed or deleted; keep it for the
-                          investigation.
-                        </li>
-                        <li>
-                          A new log starts. Its first entries name the quarantine folder and the old log’s
-                          last entry, so the break is on record. Recorded actions then run again.
-                        </li>
-                      </ol>
-                    </div>
-                  </AlertDialog.Description>
-                  {!loggedIn && (
-                    <p role="alert" className="notice notice-error" data-testid="audit-recover-login">
-                      Log in to the token first: the token keeps the audit log’s head, and it must move to the
-                      new log, or the next login refuses the new log as a replaced one.
-                    </p>
-                  )}
-                  {recover.error && <ErrorNotice error={recover.error} />}
-                  <DialogActions
-                    kind="alert"
-                    pending={recover.isPending}
-                    action={{
-                      label: 'Move aside and start a new log',
-                      pendingLabel: 'Recovering…',
-                      tone: 'danger',
-                      type: 'button',
-                      onClick: () => recover.mutate(),
-                      disabled: !loggedIn,
-                    }}
-                  />
-                </AlertDialogContent>
-              </AlertDialog.Portal>
-            </AlertDialog.Root>
+              }
+            >
+              <AlertDialog.Title className="dialog-title">Recover the audit log</AlertDialog.Title>
+              <AlertDialog.Description asChild>
+                <div className="notice notice-warning">
+                  <ol>
+                    <li>The log is verified first (chain, seals, truncation).</li>
+                    <li>
+                      The damaged log is moved aside <strong>untouched</strong>, into a quarantine folder
+                      inside the audit folder. Nothing in it is changed or deleted; keep it for the
+                      investigation.
+                    </li>
+                    <li>
+                      A new log starts. Its first entries name the quarantine folder and the old log’s last
+                      entry, so the break is on record. Recorded actions then run again.
+                    </li>
+                  </ol>
+                </div>
+              </AlertDialog.Description>
+              {!loggedIn && (
+                <p role="alert" className="notice notice-error" data-testid="audit-recover-login">
+                  Log in to the token first: the token keeps the audit log’s head, and it must move to the new
+                  log, or the next login refuses the new log as a replaced one.
+                </p>
+              )}
+              {recover.error && <ErrorNotice error={recover.error} />}
+              <DialogActions
+                kind="alert"
+                pending={recover.isPending}
+                action={{
+                  label: 'Move aside and start a new log',
+                  pendingLabel: 'Recovering…',
+                  tone: 'danger',
+                  type: 'button',
+                  onClick: () => recover.mutate(),
+                  disabled: !loggedIn,
+                }}
+              />
+            </GuardedAlertDialog>
           )}
         </div>
       )}

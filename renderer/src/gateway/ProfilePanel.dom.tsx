@@ -11,7 +11,7 @@ import type { ObjectInfo } from '../../../shared/tokens.std';
 import { asMkmError, mkm } from '../api.dom';
 import { useCapabilityBlock } from '../tokens/capabilityGate.dom';
 import { tokenLabel, useTokens } from '../tokens/TokenContext.dom';
-import { AlertDialogContent, Badge, DialogActions, ErrorNotice, Facts, Loading } from '../ui/bits.dom';
+import { Badge, DialogActions, ErrorNotice, Facts, GuardedAlertDialog, Loading } from '../ui/bits.dom';
 import { fpGroups, gatewayKeys, isOffline, needsPassword, when } from './format.dom';
 import { PasswordDialog } from './PasswordDialog.dom';
 
@@ -366,81 +366,97 @@ function PinConfirmation({
         <strong>Pinned, unconfirmed.</strong> This {what} was pinned on first sight; nobody has compared its
         fingerprint with the gateway&apos;s yet. The compliance report counts it only once confirmed.
       </span>
-      <AlertDialog.Root
-        open={open}
-        onOpenChange={(next) => {
-          if (confirm.isPending) return;
-          setOpen(next);
-          if (!next) confirm.reset();
-        }}
-      >
-        <AlertDialog.Trigger asChild>
-          <button type="button" className="push-right">
-            Confirm fingerprint…
-          </button>
-        </AlertDialog.Trigger>
-        <AlertDialog.Portal>
-          <AlertDialog.Overlay className="overlay" />
-          <AlertDialogContent className="dialog">
-            <form
-              onSubmit={(e) => {
-                e.preventDefault();
-                confirm.mutate();
-              }}
-            >
-              <AlertDialog.Title className="dialog-title">
-                Confirm the gateway&apos;s {what} of “{profile.name}”
-              </AlertDialog.Title>
-              <AlertDialog.Description className="muted">
-                Ask the gateway operator to read out the fingerprint of its {what} through another channel
-                (phone, their portal), and type it below. It must be the one pinned here:
-              </AlertDialog.Description>
-              <p className="gw-fp" data-testid="pin-fingerprint">
-                {fpGroups(pinned.spkiSha256)}
-              </p>
-              <div className="field">
-                <label htmlFor={`${ids}-fp`}>Fingerprint read out by the gateway operator</label>
-                <input
-                  id={`${ids}-fp`}
-                  className="gw-fp"
-                  spellCheck={false}
-                  autoComplete="off"
-                  value={fingerprint}
-                  maxLength={160}
-                  onChange={(e) => setFingerprint(e.target.value)}
-                />
-              </div>
-              <div className="field">
-                <label htmlFor={`${ids}-by`}>Your name</label>
-                <input id={`${ids}-by`} value={by} maxLength={128} onChange={(e) => setBy(e.target.value)} />
-              </div>
-              <div className="field">
-                <label htmlFor={`${ids}-role`}>Your role (optional)</label>
-                <input
-                  id={`${ids}-role`}
-                  value={role}
-                  maxLength={128}
-                  placeholder="key custodian"
-                  onChange={(e) => setRole(e.target.value)}
-                />
-              </div>
-              {confirm.error && <ErrorNotice error={confirm.error} />}
-              <DialogActions
-                kind="alert"
-                pending={confirm.isPending}
-                action={{
-                  label: 'Confirm: the fingerprints match',
-                  pendingLabel: 'Confirming…',
-                  tone: 'primary',
-                  type: 'submit',
-                  disabled: fingerprint.trim().length < 64 || !by.trim(),
-                }}
-              />
-            </form>
-          </AlertDialogContent>
-        </AlertDialog.Portal>
-      </AlertDialog.Root>
+      <ConfirmKeyDialog open={open} setOpen={setOpen} confirm={confirm} label="Confirm fingerprint…">
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            confirm.mutate();
+          }}
+        >
+          <AlertDialog.Title className="dialog-title">
+            Confirm the gateway&apos;s {what} of “{profile.name}”
+          </AlertDialog.Title>
+          <AlertDialog.Description className="muted">
+            Ask the gateway operator to read out the fingerprint of its {what} through another channel (phone,
+            their portal), and type it below. It must be the one pinned here:
+          </AlertDialog.Description>
+          <p className="gw-fp" data-testid="pin-fingerprint">
+            {fpGroups(pinned.spkiSha256)}
+          </p>
+          <div className="field">
+            <label htmlFor={`${ids}-fp`}>Fingerprint read out by the gateway operator</label>
+            <input
+              id={`${ids}-fp`}
+              className="gw-fp"
+              spellCheck={false}
+              autoComplete="off"
+              value={fingerprint}
+              maxLength={160}
+              onChange={(e) => setFingerprint(e.target.value)}
+            />
+          </div>
+          <div className="field">
+            <label htmlFor={`${ids}-by`}>Your name</label>
+            <input id={`${ids}-by`} value={by} maxLength={128} onChange={(e) => setBy(e.target.value)} />
+          </div>
+          <div className="field">
+            <label htmlFor={`${ids}-role`}>Your role (optional)</label>
+            <input
+              id={`${ids}-role`}
+              value={role}
+              maxLength={128}
+              placeholder="key custodian"
+              onChange={(e) => setRole(e.target.value)}
+            />
+          </div>
+          {confirm.error && <ErrorNotice error={confirm.error} />}
+          <DialogActions
+            kind="alert"
+            pending={confirm.isPending}
+            action={{
+              label: 'Confirm: the fingerprints match',
+              pendingLabel: 'Confirming…',
+              tone: 'primary',
+              type: 'submit',
+              disabled: fingerprint.trim().length < 64 || !by.trim(),
+            }}
+          />
+        </form>
+      </ConfirmKeyDialog>
     </div>
+  );
+}
+
+/** Opened from a button to confirm a gateway key; a failed attempt is forgotten when it closes. */
+function ConfirmKeyDialog({
+  open,
+  setOpen,
+  confirm,
+  label,
+  children,
+}: {
+  open: boolean;
+  setOpen: (open: boolean) => void;
+  confirm: { isPending: boolean; reset: () => void };
+  label: string;
+  children: ReactNode;
+}) {
+  return (
+    <GuardedAlertDialog
+      open={open}
+      setOpen={setOpen}
+      pending={confirm.isPending}
+      onOpenChange={(next) => {
+        if (!next) confirm.reset();
+      }}
+      trigger={
+        <button type="button" className="push-right">
+          {label}
+        </button>
+      }
+    >
+      {children}
+    </GuardedAlertDialog>
   );
 }
 
@@ -479,55 +495,38 @@ function ConfirmRotation({
     onSettled: onDone,
   });
   return (
-    <AlertDialog.Root
-      open={open}
-      onOpenChange={(next) => {
-        if (confirm.isPending) return;
-        setOpen(next);
-        if (!next) confirm.reset();
-      }}
-    >
-      <AlertDialog.Trigger asChild>
-        <button type="button" className="push-right">
-          Review the new key…
-        </button>
-      </AlertDialog.Trigger>
-      <AlertDialog.Portal>
-        <AlertDialog.Overlay className="overlay" />
-        <AlertDialogContent className="dialog">
-          <AlertDialog.Title className="dialog-title">{ROTATION_TEXT[which].title}</AlertDialog.Title>
-          <AlertDialog.Description className="muted">
-            {ROTATION_TEXT[which].effect} Compare the new fingerprint with the one the gateway operator gave
-            you through another channel; a key that does not match may be an attack.
-          </AlertDialog.Description>
-          <dl className="gw-compare">
-            <dt>Pinned now</dt>
-            <dd className="gw-fp" data-testid="rotation-old">
-              {fpGroups(pinned.spkiSha256)}
-            </dd>
-            <dt>New key</dt>
-            <dd className="gw-fp" data-testid="rotation-new">
-              {fpGroups(pending.spkiSha256)}
-            </dd>
-            <dt>New key id</dt>
-            <dd>{pending.keyId ?? '(imported PEM)'}</dd>
-          </dl>
-          {confirm.error && <ErrorNotice error={confirm.error} />}
-          <DialogActions
-            kind="alert"
-            pending={confirm.isPending}
-            cancelLabel="Keep the pinned key"
-            action={{
-              label: 'The fingerprints match: use the new key',
-              pendingLabel: 'Confirming…',
-              tone: 'primary',
-              type: 'button',
-              onClick: () => confirm.mutate(),
-            }}
-          />
-        </AlertDialogContent>
-      </AlertDialog.Portal>
-    </AlertDialog.Root>
+    <ConfirmKeyDialog open={open} setOpen={setOpen} confirm={confirm} label="Review the new key…">
+      <AlertDialog.Title className="dialog-title">{ROTATION_TEXT[which].title}</AlertDialog.Title>
+      <AlertDialog.Description className="muted">
+        {ROTATION_TEXT[which].effect} Compare the new fingerprint with the one the gateway operator gave you
+        through another channel; a key that does not match may be an attack.
+      </AlertDialog.Description>
+      <dl className="gw-compare">
+        <dt>Pinned now</dt>
+        <dd className="gw-fp" data-testid="rotation-old">
+          {fpGroups(pinned.spkiSha256)}
+        </dd>
+        <dt>New key</dt>
+        <dd className="gw-fp" data-testid="rotation-new">
+          {fpGroups(pending.spkiSha256)}
+        </dd>
+        <dt>New key id</dt>
+        <dd>{pending.keyId ?? '(imported PEM)'}</dd>
+      </dl>
+      {confirm.error && <ErrorNotice error={confirm.error} />}
+      <DialogActions
+        kind="alert"
+        pending={confirm.isPending}
+        cancelLabel="Keep the pinned key"
+        action={{
+          label: 'The fingerprints match: use the new key',
+          pendingLabel: 'Confirming…',
+          tone: 'primary',
+          type: 'button',
+          onClick: () => confirm.mutate(),
+        }}
+      />
+    </ConfirmKeyDialog>
   );
 }
 
@@ -904,35 +903,34 @@ function RemoveProfile({ profile, onRemoved }: { profile: GatewayProfileView; on
     },
   });
   return (
-    <AlertDialog.Root open={open} onOpenChange={(next) => !remove.isPending && setOpen(next)}>
-      <AlertDialog.Trigger asChild>
+    <GuardedAlertDialog
+      open={open}
+      setOpen={setOpen}
+      pending={remove.isPending}
+      trigger={
         <button type="button" className="danger-outline">
           Remove…
         </button>
-      </AlertDialog.Trigger>
-      <AlertDialog.Portal>
-        <AlertDialog.Overlay className="overlay" />
-        <AlertDialogContent className="dialog">
-          <AlertDialog.Title className="dialog-title">Remove the profile “{profile.name}”?</AlertDialog.Title>
-          <AlertDialog.Description className="muted">
-            The app forgets this gateway, its pinned key and any password it kept. Keys on the token and
-            registrations at the gateway are not touched. Adding the profile again starts with nothing pinned.
-          </AlertDialog.Description>
-          {remove.error && <ErrorNotice error={remove.error} />}
-          <DialogActions
-            kind="alert"
-            pending={remove.isPending}
-            cancelDisabled={false}
-            action={{
-              label: 'Remove profile',
-              pendingLabel: 'Removing…',
-              tone: 'danger',
-              type: 'button',
-              onClick: () => remove.mutate(),
-            }}
-          />
-        </AlertDialogContent>
-      </AlertDialog.Portal>
-    </AlertDialog.Root>
+      }
+    >
+      <AlertDialog.Title className="dialog-title">Remove the profile “{profile.name}”?</AlertDialog.Title>
+      <AlertDialog.Description className="muted">
+        The app forgets this gateway, its pinned key and any password it kept. Keys on the token and
+        registrations at the gateway are not touched. Adding the profile again starts with nothing pinned.
+      </AlertDialog.Description>
+      {remove.error && <ErrorNotice error={remove.error} />}
+      <DialogActions
+        kind="alert"
+        pending={remove.isPending}
+        cancelDisabled={false}
+        action={{
+          label: 'Remove profile',
+          pendingLabel: 'Removing…',
+          tone: 'danger',
+          type: 'button',
+          onClick: () => remove.mutate(),
+        }}
+      />
+    </GuardedAlertDialog>
   );
 }

@@ -3,7 +3,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { ObjectInfo } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
-import { AlertDialogContent, DialogActions, ErrorNotice, shortId } from '../ui/bits.dom';
+import { DialogActions, GuardedAlertDialog, ErrorNotice, shortId } from '../ui/bits.dom';
 import { AUDIT_KEY_LABEL, AUDIT_KEY_NOTE, CLASS_NAMES } from './keyFormat.dom';
 
 /**
@@ -46,72 +46,65 @@ export function DestroyKeyDialog({
     : `the ${CLASS_NAMES[object.class].toLowerCase()} “${object.label || '(no label)'}”`;
 
   return (
-    <AlertDialog.Root
+    <GuardedAlertDialog
       open={open}
-      onOpenChange={(next) => {
-        if (destroy.isPending) return;
-        setOpen(next);
+      setOpen={setOpen}
+      pending={destroy.isPending}
+      onOpenChange={() => {
         setTyped('');
         destroy.reset();
       }}
-    >
-      <AlertDialog.Trigger asChild>
+      trigger={
         <button type="button" className="danger-outline">
           Destroy…
         </button>
-      </AlertDialog.Trigger>
-      <AlertDialog.Portal>
-        <AlertDialog.Overlay className="overlay" />
-        <AlertDialogContent className="dialog">
-          <form
-            onSubmit={(e) => {
-              e.preventDefault();
-              if (typed === expected) destroy.mutate();
-            }}
-          >
-            <AlertDialog.Title className="dialog-title">
-              Destroy {pair ? 'key pair' : 'key'}?
-            </AlertDialog.Title>
-            <AlertDialog.Description className="notice notice-error">
-              <span>
-                This destroys {what} with ID <code>{shortId(object.id)}</code> on the token.{' '}
-                <strong>It cannot be undone</strong>: whatever was encrypted or wrapped under it can no longer
-                be decrypted, and the gateway must be given a new key.
-              </span>
-            </AlertDialog.Description>
-            {object.label === AUDIT_KEY_LABEL && (
-              <p className="notice notice-warning">
-                <span>{AUDIT_KEY_NOTE}</span>
-              </p>
-            )}
-            <div className="field">
-              <label htmlFor="destroy-confirm">
-                Type <strong className="mono">{expected}</strong> to confirm
-              </label>
-              <input
-                id="destroy-confirm"
-                value={typed}
-                onChange={(e) => setTyped(e.target.value)}
-                autoComplete="off"
-                spellCheck={false}
-                autoFocus
-              />
-            </div>
-            {destroy.error && <ErrorNotice error={destroy.error} />}
-            <DialogActions
-              kind="alert"
-              pending={destroy.isPending}
-              action={{
-                label: pair ? 'Destroy key pair' : 'Destroy key',
-                pendingLabel: 'Destroying…',
-                tone: 'danger',
-                type: 'submit',
-                disabled: typed !== expected,
-              }}
-            />
-          </form>
-        </AlertDialogContent>
-      </AlertDialog.Portal>
-    </AlertDialog.Root>
+      }
+    >
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (typed === expected) destroy.mutate();
+        }}
+      >
+        <AlertDialog.Title className="dialog-title">Destroy {pair ? 'key pair' : 'key'}?</AlertDialog.Title>
+        <AlertDialog.Description className="notice notice-error">
+          <span>
+            This destroys {what} with ID <code>{shortId(object.id)}</code> on the token.{' '}
+            <strong>It cannot be undone</strong>: whatever was encrypted or wrapped under it can no longer be
+            decrypted, and the gateway must be given a new key.
+          </span>
+        </AlertDialog.Description>
+        {object.label === AUDIT_KEY_LABEL && (
+          <p className="notice notice-warning">
+            <span>{AUDIT_KEY_NOTE}</span>
+          </p>
+        )}
+        <div className="field">
+          <label htmlFor="destroy-confirm">
+            Type <strong className="mono">{expected}</strong> to confirm
+          </label>
+          <input
+            id="destroy-confirm"
+            value={typed}
+            onChange={(e) => setTyped(e.target.value)}
+            autoComplete="off"
+            spellCheck={false}
+            autoFocus
+          />
+        </div>
+        {destroy.error && <ErrorNotice error={destroy.error} />}
+        <DialogActions
+          kind="alert"
+          pending={destroy.isPending}
+          action={{
+            label: pair ? 'Destroy key pair' : 'Destroy key',
+            pendingLabel: 'Destroying…',
+            tone: 'danger',
+            type: 'submit',
+            disabled: typed !== expected,
+          }}
+        />
+      </form>
+    </GuardedAlertDialog>
   );
 }

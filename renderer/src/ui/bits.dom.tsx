@@ -135,6 +135,43 @@ export function AlertDialogContent(props: ComponentProps<typeof AlertDialog.Cont
   return <AlertDialog.Content {...props} onCloseAutoFocus={returnFocus} />;
 }
 
+/**
+ * An alert dialog its `trigger` button opens, and that stays open while `pending`: closing it
+ * mid-call would hide the outcome. `onOpenChange` runs after each change the user makes (to reset).
+ */
+export function GuardedAlertDialog({
+  open,
+  setOpen,
+  pending,
+  onOpenChange,
+  trigger,
+  children,
+}: {
+  open: boolean;
+  setOpen: (open: boolean) => void;
+  pending: boolean;
+  onOpenChange?: (open: boolean) => void;
+  trigger: ReactNode;
+  children: ReactNode;
+}) {
+  return (
+    <AlertDialog.Root
+      open={open}
+      onOpenChange={(next) => {
+        if (pending) return;
+        setOpen(next);
+        onOpenChange?.(next);
+      }}
+    >
+      <AlertDialog.Trigger asChild>{trigger}</AlertDialog.Trigger>
+      <AlertDialog.Portal>
+        <AlertDialog.Overlay className="overlay" />
+        <AlertDialogContent className="dialog">{children}</AlertDialogContent>
+      </AlertDialog.Portal>
+    </AlertDialog.Root>
+  );
+}
+
 export type BadgeTone = 'neutral' | 'info' | 'ok' | 'warn' | 'danger' | 'demo';
 
 export function Badge({

@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryAuditLog } from '../../../electron/audit/query.main';
-import { createApp, type App } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
+import type { App } from '../../../electron/core/app.main';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import type { AuditRecoverView, AuditVerifyReport } from '../../../shared/contract/audit.std';
 import type { MkmErrorShape } from '../../../shared/errors.std';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+import { openApp as openAppOn } from '../../helpers/app';
 
 /**
  * The audit trail fails closed: a log that cannot be opened, was tampered with, is behind the
@@ -43,13 +43,7 @@ function dataDir(): string {
 }
 
 function openApp(dir: string): App {
-  return createApp({
-    mode: 'browser',
-    dataDir: dir,
-    moduleOverride: token.modulePath,
-    isTrustedSender: () => true,
-    logger: silentLogger,
-  });
+  return openAppOn(dir, token.modulePath);
 }
 
 async function call<R = unknown>(app: App, channel: string, request?: unknown): Promise<Envelope<R>> {

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { queryAuditLog } from '../../../electron/audit/query.main';
-import { createApp, type App } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
+import type { App } from '../../../electron/core/app.main';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import type { AuditStatusView, AuditVerifyReport } from '../../../shared/contract/audit.std';
 import { createFaultyModule, faultyModuleAvailable, type FaultyModule } from '../../helpers/faulty-module';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { logLines, relink, restate, writeLogLines } from '../../unit/audit/fixtures';
+import { openApp } from '../../helpers/app';
 
 /**
  * Audit seals on what the token has: HMAC-SHA256 where the token makes an HMAC key, else an AES
@@ -45,14 +45,7 @@ describe.skipIf(!available)('audit seals on what the token has', () => {
   });
 
   function open(dir: string): App {
-    return createApp({
-      mode: 'browser',
-      dataDir: dir,
-      moduleOverride: faulty.path,
-      isTrustedSender: () => true,
-      logger: silentLogger,
-      watchSlots: false,
-    });
+    return openApp(dir, faulty.path, { watchSlots: false });
   }
   const dataDir = () => {
     const dir = mkdtempSync(join(tmpdir(), 'mkm-seal-kinds-'));

@@ -5,13 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppAudit } from '../../../electron/audit/app-audit.main';
 import { AuditLog } from '../../../electron/audit/audit-log.main';
 import { queryAuditLog } from '../../../electron/audit/query.main';
-import { createApp, type App } from '../../../electron/core/app.main';
+import type { App } from '../../../electron/core/app.main';
 import { silentLogger } from '../../../electron/core/logger.main';
 import { EventBus } from '../../../electron/core/registry.main';
 import { dataPaths } from '../../../electron/core/paths.main';
 import { MkmError } from '../../../shared/errors.std';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+import { openApp } from '../../helpers/app';
 
 /**
  * One audit log per data folder, held by one process. An action that must be recorded is
@@ -25,13 +26,7 @@ let app: App;
 beforeAll(() => {
   token = createSoftHsmToken({ label: 'audit-busy' });
   dataDir = mkdtempSync(join(tmpdir(), 'mkm-audit-busy-'));
-  app = createApp({
-    mode: 'browser',
-    dataDir,
-    moduleOverride: token.modulePath,
-    isTrustedSender: () => true,
-    logger: silentLogger,
-  });
+  app = openApp(dataDir, token.modulePath);
 });
 afterAll(async () => {
   await app?.close();

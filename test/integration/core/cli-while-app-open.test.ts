@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HANDOFF_DIR } from '../../../electron/audit/handoff.main';
-import { createApp, type App } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
+import type { App } from '../../../electron/core/app.main';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { createSoftHsmToken, softHsmAvailable, type SoftHsmToken } from '../../helpers/softhsm';
+import { openApp } from '../../helpers/app';
 
 /**
  * The CLI as the README says (issue 15 point 7): while the app holds the data folder's audit log,
@@ -27,13 +27,7 @@ const entries = async () => {
 beforeAll(async () => {
   token = createSoftHsmToken({ label: 'cli-reads' });
   dataDir = mkdtempSync(join(tmpdir(), 'mkm-cli-reads-'));
-  app = createApp({
-    mode: 'browser',
-    dataDir,
-    moduleOverride: token.modulePath,
-    isTrustedSender: () => true,
-    logger: silentLogger,
-  });
+  app = openApp(dataDir, token.modulePath);
   await app.audit.ready();
   // The app logs in (it makes and pins the audit key) and makes a key for the CLI to list.
   const login = await app.registry.dispatch(
@@ -112,13 +106,7 @@ describe.runIf(softHsmAvailable())('the CLI while an app that never logged in ho
   it('logs in to read but makes no audit key (its entry could not be written)', async () => {
     const fresh = createSoftHsmToken({ label: 'cli-reads-2' });
     const dir = mkdtempSync(join(tmpdir(), 'mkm-cli-reads-2-'));
-    const other = createApp({
-      mode: 'browser',
-      dataDir: dir,
-      moduleOverride: fresh.modulePath,
-      isTrustedSender: () => true,
-      logger: silentLogger,
-    });
+    const other = openApp(dir, fresh.modulePath);
     try {
       await other.audit.ready();
       const run = await mkmOn(() => ({ dataDir: dir, token: fresh }))(

@@ -9,12 +9,12 @@ import type {
   ExchangePackage,
   ExchangeVerification,
 } from '../../../shared/contract/exchange.std';
-import { createApp, type App } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
+import type { App } from '../../../electron/core/app.main';
 import { signedBytes } from '../../../electron/gateway/exchange/package.main';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { findSecrets, filesUnder } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+import { openApp } from '../../helpers/app';
 
 /**
  * Every way a package is refused, through the app's registry (the door the UI and the CLI use)
@@ -76,13 +76,7 @@ beforeAll(async () => {
   token = createSoftHsmToken({ label: 'xchg-refusals', userPin: '2468-refusals' });
   dataDir = mkdtempSync(join(tmpdir(), 'mkm-xchg-ref-'));
   work = mkdtempSync(join(tmpdir(), 'mkm-xchg-ref-files-'));
-  app = createApp({
-    mode: 'browser',
-    dataDir,
-    moduleOverride: token.modulePath,
-    isTrustedSender: () => true,
-    logger: silentLogger,
-  });
+  app = openApp(dataDir, token.modulePath);
   await ok('tokens.login', { slotId: token.slotId, pin: token.userPin });
   const gen = (label: string, type: string, purpose: string) =>
     ok<{ id: string; spkiSha256: string }>('keys.generate', { slotId: token.slotId, type, label, purpose });

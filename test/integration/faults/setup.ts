@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { AuditLog, verifyAuditLog } from '../../../electron/audit/audit-log.main';
 import { HmacSealer } from '../../../electron/audit/software-sealer.main';
-import { createApp, type App } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
+import type { App } from '../../../electron/core/app.main';
 import type { TokensService } from '../../../electron/hsm/tokens.main';
 import { createFaultyModule, type FaultyModule } from '../../helpers/faulty-module';
 import { realTokenObjects, tornFiles, type RealObject } from '../../helpers/real-token';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { openTokens } from '../keys/setup';
+import { openApp } from '../../helpers/app';
 
 /**
  * What every fault case shares: a SoftHSM2 token reached only through the faulty module (the
@@ -94,14 +94,7 @@ export async function openBench(label: string): Promise<Bench> {
 
 /** The app as browser mode runs it (its registry, channels and events) over the faulty module. */
 export function openFaultyApp(options: { dataDir: string; faulty: FaultyModule; watchSlots?: boolean }): App {
-  return createApp({
-    mode: 'browser',
-    dataDir: options.dataDir,
-    moduleOverride: options.faulty.path,
-    isTrustedSender: () => true,
-    logger: silentLogger,
-    watchSlots: options.watchSlots ?? false,
-  });
+  return openApp(options.dataDir, options.faulty.path, { watchSlots: options.watchSlots ?? false });
 }
 
 /** The audit chain (and its seals) verify, and no JSON or JSONL file in the data folder is torn. */

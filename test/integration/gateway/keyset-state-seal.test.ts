@@ -2,11 +2,19 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
 import { stateSealsSettled } from '../../../electron/audit/state-seal.main';
 import { softHsmAvailable } from '../../helpers/softhsm';
 import { createConsoleRig, type ConsoleRig } from '../console/setup';
+import { openApp } from '../../helpers/app';
+
+/** What an attacker with write access to the data folder does: pins a signing key of their own. */
+function pinAttackerKey(pinned: { pem: string; spkiSha256: string }): void {
+  const attacker = generateKeyPairSync('rsa', { modulusLength: 3072 }).publicKey;
+  pinned.pem = attacker.export({ type: 'spki', format: 'pem' }).toString();
+  pinned.spkiSha256 = createHash('sha256')
+    .update(attacker.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
+}
 
 /**
  * The gateway state file's pinned signing key decides which key sets the client installs in the
@@ -42,11 +50,7 @@ describe.runIf(softHsmAvailable())('key-set install over a sealed gateway state'
       keySet: { setId: string } | null;
     };
     expect(state.keySet).not.toBeNull();
-    const attacker = generateKeyPairSync('rsa', { modulusLength: 3072 }).publicKey;
-    state.signingKey.pinned.pem = attacker.export({ type: 'spki', format: 'pem' }).toString();
-    state.signingKey.pinned.spkiSha256 = createHash('sha256')
-      .update(attacker.export({ type: 'spki', format: 'der' }))
-      .digest('hex');
+    pinAttackerKey(state.signingKey.pinned);
     const tampered = JSON.stringify(state, null, 2) + '\n';
     writeFileSync(file, tampered);
 
@@ -75,21 +79,11 @@ describe.runIf(softHsmAvailable())('key-set install over a sealed gateway state'
       signingKey: { pinned: { pem: string; spkiSha256: string } };
     };
     const seal = readFileSync(file + '.seal', 'utf8');
-    const attacker = generateKeyPairSync('rsa', { modulusLength: 3072 }).publicKey;
-    state.signingKey.pinned.pem = attacker.export({ type: 'spki', format: 'pem' }).toString();
-    state.signingKey.pinned.spkiSha256 = createHash('sha256')
-      .update(attacker.export({ type: 'spki', format: 'der' }))
-      .digest('hex');
+    pinAttackerKey(state.signingKey.pinned);
     // Swapped while the app is closed: the next app reads the swap into its gateway client.
     const tampered = JSON.stringify(state, null, 2) + '\n';
     writeFileSync(file, tampered);
-    const app = createApp({
-      mode: 'browser',
-      dataDir: rig.dataDir,
-      moduleOverride: rig.token.modulePath,
-      isTrustedSender: () => true,
-      logger: silentLogger,
-    });
+    const app = openApp(rig.dataDir, rig.token.modulePath);
     try {
       const call = (channel: string, request?: unknown) =>
         app.registry.dispatch(channel, request, { transport: 'cli' });

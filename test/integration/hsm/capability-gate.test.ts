@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
+import type { App } from '../../../electron/core/app.main';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import type { LifecycleKeyView, LifecycleVersionView } from '../../../shared/contract.std';
 import type { MkmErrorShape } from '../../../shared/errors.std';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { acquireOpenCryptoki, type OpenCryptoki, type OpenCryptokiToken } from '../../helpers/opencryptoki';
+import { openApp } from '../../helpers/app';
 
 /**
  * Features gated by the probe, main side, so the app and the CLI meet the same refusal. On
@@ -40,14 +40,7 @@ describe('features the token cannot do are refused before they start', () => {
     ock = await acquireOpenCryptoki();
     token = await ock.remake('mkm-gate');
     dataDir = mkdtempSync(join(tmpdir(), 'mkm-capability-gate-'));
-    app = createApp({
-      mode: 'browser',
-      dataDir,
-      moduleOverride: token.modulePath,
-      isTrustedSender: () => true,
-      logger: silentLogger,
-      watchSlots: false,
-    });
+    app = openApp(dataDir, token.modulePath, { watchSlots: false });
     await ok('tokens.login', { slotId: token.slotId, pin: token.userPin });
     // Nothing listens here: a call that got past the guard would fail reaching the gateway.
     await ok('gateway.addProfile', {

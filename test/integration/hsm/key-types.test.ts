@@ -3,13 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
 import type { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import { pkcs11js as P } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { hostTokenService } from '../../helpers/host-token-service';
+import { openApp } from '../../helpers/app';
 
 /**
  * A token may type an HMAC-SHA256 key by its hash, CKK_SHA256_HMAC (0x2b, PKCS#11 2.40/3.0),
@@ -17,6 +16,26 @@ import { hostTokenService } from '../../helpers/host-token-service';
  */
 const CKK_SHA256_HMAC = 0x2b;
 const CKK_SHA512_HMAC = 0x2d;
+
+/** An HMAC key made on the token as another tool would, typed by its hash. */
+function createHmacKey(
+  svc: TokenService,
+  slotId: number,
+  key: { keyType: number; id: Buffer; label: string; value: Buffer },
+): void {
+  const { pkcs11, session } = svc._raw(slotId);
+  pkcs11.C_CreateObject(session, [
+    { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+    { type: P.CKA_KEY_TYPE, value: key.keyType },
+    { type: P.CKA_TOKEN, value: true },
+    { type: P.CKA_ID, value: key.id },
+    { type: P.CKA_LABEL, value: key.label },
+    { type: P.CKA_VALUE, value: key.value },
+    { type: P.CKA_SENSITIVE, value: true },
+    { type: P.CKA_SIGN, value: true },
+    { type: P.CKA_VERIFY, value: true },
+  ]);
+}
 
 describe('an HMAC key typed CKK_SHA256_HMAC (SoftHSM2)', () => {
   let hsm: SoftHsmToken;
@@ -29,18 +48,7 @@ describe('an HMAC key typed CKK_SHA256_HMAC (SoftHSM2)', () => {
     svc = hostTokenService();
     await svc.loadModule({ path: hsm.modulePath });
     await svc.login({ slotId: hsm.slotId, pin: hsm.userPin });
-    const { pkcs11, session } = svc._raw(hsm.slotId);
-    pkcs11.C_CreateObject(session, [
-      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-      { type: P.CKA_KEY_TYPE, value: CKK_SHA256_HMAC },
-      { type: P.CKA_TOKEN, value: true },
-      { type: P.CKA_ID, value: id },
-      { type: P.CKA_LABEL, value: 'typed-hmac' },
-      { type: P.CKA_VALUE, value },
-      { type: P.CKA_SENSITIVE, value: true },
-      { type: P.CKA_SIGN, value: true },
-      { type: P.CKA_VERIFY, value: true },
-    ]);
+    createHmacKey(svc, hsm.slotId, { keyType: CKK_SHA256_HMAC, id, label: 'typed-hmac', value });
   });
 
   afterAll(async () => {
@@ -72,34 +80,20 @@ describe('an HMAC key typed CKK_SHA256_HMAC (SoftHSM2)', () => {
 
   const sha512Id = randomBytes(16);
   /** A key typed by another hash: mkm MACs with HMAC-SHA256 only. */
-  const createSha512Key = () => {
-    const { pkcs11, session } = svc._raw(hsm.slotId);
-    pkcs11.C_CreateObject(session, [
-      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-      { type: P.CKA_KEY_TYPE, value: CKK_SHA512_HMAC },
-      { type: P.CKA_TOKEN, value: true },
-      { type: P.CKA_ID, value: sha512Id },
-      { type: P.CKA_LABEL, value: 'sha512-hmac' },
-      { type: P.CKA_VALUE, value: randomBytes(64) },
-      { type: P.CKA_SENSITIVE, value: true },
-      { type: P.CKA_SIGN, value: true },
-      { type: P.CKA_VERIFY, value: true },
-    ]);
-  };
+  const createSha512Key = () =>
+    createHmacKey(svc, hsm.slotId, {
+      keyType: CKK_SHA512_HMAC,
+      id: sha512Id,
+      label: 'sha512-hmac',
+      value: randomBytes(64),
+    });
 
   it('is adopted into the key lifecycle as a managed HMAC key; one for another hash is refused, saying why', async () => {
     createSha512Key();
     // The app's own host takes the token over.
     await svc.unloadModule();
     const dataDir = mkdtempSync(join(tmpdir(), 'mkm-keytypes-app-'));
-    const app = createApp({
-      mode: 'browser',
-      dataDir,
-      moduleOverride: hsm.modulePath,
-      isTrustedSender: () => true,
-      logger: silentLogger,
-      watchSlots: false,
-    });
+    const app = openApp(dataDir, hsm.modulePath, { watchSlots: false });
     const call = async (channel: string, request?: unknown) =>
       (await app.registry.dispatch(channel, request, { transport: 'cli' })) as Envelope;
     try {

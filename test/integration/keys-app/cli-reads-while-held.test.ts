@@ -2,8 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
+import type { App } from '../../../electron/core/app.main';
 import type { TokensService } from '../../../electron/hsm/tokens.main';
 import { INVENTORY_FILE, INVENTORY_LOCK } from '../../../electron/keys/inventory.main';
 import { KeyLifecycleService } from '../../../electron/keys/lifecycle.main';
@@ -13,6 +12,7 @@ import type { LifecycleDueReport } from '../../../shared/contract/lifecycle.std'
 import { mkmOn } from '../../helpers/mkm-cli';
 import { createSoftHsmToken, softHsmAvailable, type SoftHsmToken } from '../../helpers/softhsm';
 import { openTokens } from '../keys/setup';
+import { openApp } from '../../helpers/app';
 
 /**
  * The managed-key reads of the real `mkm` (issue 15 point 7) while another process holds the key
@@ -48,13 +48,7 @@ describe.runIf(softHsmAvailable())('mkm managed-key reads while the app is open'
   beforeAll(async () => {
     token = createSoftHsmToken({ label: 'reads-app-open' });
     dataDir = mkdtempSync(join(tmpdir(), 'mkm-reads-app-open-'));
-    app = createApp({
-      mode: 'browser',
-      dataDir,
-      moduleOverride: token.modulePath,
-      isTrustedSender: () => true,
-      logger: silentLogger,
-    });
+    app = openApp(dataDir, token.modulePath);
     await app.audit.ready();
     await dispatch(app, 'tokens.login', { slotId: token.slotId, pin: token.userPin });
     // Two managed keys, one rotated, one due for rotation at once (warned 60 days before 30).

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
+import type { App } from '../../../electron/core/app.main';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import type { LifecycleVersionView } from '../../../shared/contract.std';
 import type { LifecycleReconcileReport } from '../../../shared/contract/lifecycle.std';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+import { openApp } from '../../helpers/app';
 
 /**
  * The lifecycle channels through the app's registry (the door every transport uses), on a real
@@ -39,13 +39,7 @@ async function code(channel: string, request?: unknown): Promise<string> {
 beforeAll(() => {
   token = createSoftHsmToken({ label: 'keys-app-ch' });
   dataDir = mkdtempSync(join(tmpdir(), 'mkm-keys-app-ch-'));
-  app = createApp({
-    mode: 'browser',
-    dataDir,
-    moduleOverride: token.modulePath,
-    isTrustedSender: () => true,
-    logger: silentLogger,
-  });
+  app = openApp(dataDir, token.modulePath);
 });
 afterAll(async () => {
   await app?.close();

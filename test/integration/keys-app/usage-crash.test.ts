@@ -3,11 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../../electron/core/app.main';
-import { silentLogger } from '../../../electron/core/logger.main';
 import { KeyUsageService } from '../../../electron/keys/usage.main';
 import type { AuditEntryView } from '../../../shared/contract.std';
 import { createSoftHsmToken, softHsmAvailable, type SoftHsmToken } from '../../helpers/softhsm';
+import { openApp } from '../../helpers/app';
 
 /**
  * A crash loses at most one flush interval of counts: a child process runs the real app, encrypts
@@ -21,14 +20,7 @@ let filesDir: string;
 let key: { versionId: string; ckaId: string };
 
 function appOn() {
-  return createApp({
-    mode: 'browser',
-    dataDir,
-    moduleOverride: hsm.modulePath,
-    isTrustedSender: () => true,
-    logger: silentLogger,
-    usageFlushMs: 0,
-  });
+  return openApp(dataDir, hsm.modulePath, { usageFlushMs: 0 });
 }
 
 async function dispatch<T>(app: ReturnType<typeof appOn>, channel: string, request: unknown): Promise<T> {

@@ -4,15 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditLog } from '../../../electron/audit/audit-log.main';
 import { LOG_FILE } from '../../../electron/audit/record.main';
-import { createApp } from '../../../electron/core/app.main';
 import { dataPaths } from '../../../electron/core/paths.main';
-import { silentLogger } from '../../../electron/core/logger.main';
 import { KeyUsageService, keyUsage } from '../../../electron/keys/usage.main';
 import { auditKeyName } from '../../../electron/keys/usage.std';
 import type { LifecycleSystemUsageView } from '../../../shared/contract/lifecycle.std';
 import type { PciReport } from '../../../shared/contract/report.std';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { createSoftHsmToken, softHsmAvailable, type SoftHsmToken } from '../../helpers/softhsm';
+import { openApp } from '../../helpers/app';
 
 /**
  * Audit seals are uses of mkm's audit key on the token: the real app on a SoftHSM2 token seals
@@ -43,14 +42,7 @@ const seals = (): SealLine[] =>
 
 describe.skipIf(!softHsmAvailable())('audit seals counted as uses of the audit key', () => {
   it('after N audited actions each sealed, the audit key counted exactly the seals in the log', async () => {
-    const app = createApp({
-      mode: 'browser',
-      dataDir,
-      moduleOverride: hsm.modulePath,
-      isTrustedSender: () => true,
-      logger: silentLogger,
-      usageFlushMs: 0,
-    });
+    const app = openApp(dataDir, hsm.modulePath, { usageFlushMs: 0 });
     const call = async (channel: string, request: unknown) => {
       const e = await app.registry.dispatch(channel, request, { transport: 'cli' });
       if (!e.ok) throw new Error(`${channel}: ${e.error.code} ${e.error.message}`);
