@@ -81,7 +81,7 @@ function Overview({
             {PCI_STATUS_LABELS[s]}: {report.summary[s]}
           </Badge>
         ))}
-        <span className="muted small">Collected {localDateTime(report.generatedAt)}</span>
+        <span className="muted small report-collected">Collected {localDateTime(report.generatedAt)}</span>
       </div>
       {!token.checked && (
         <p className="notice notice-info" data-testid="pci-token-note">
