@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
 import { readLines } from './line-reader.main';
 import { LOG_FILE, isPlainObject, parseLine, sha256Hex } from './record.main';
-import type { AuditKeyHandle } from './sealer.main';
+import type { SealedHead } from './sealer.main';
 
 /**
  * The audit log's anchor outside the data folder: after each seal is on disk, the token keeps
@@ -19,16 +19,8 @@ import type { AuditKeyHandle } from './sealer.main';
 export const AUDIT_HEAD_LABEL = 'mkm-audit-head';
 const MAX_FOLDERS = 24;
 
-export interface AuditHead {
-  /** SHA-256 of line 1 of the segment. */
-  start: string;
-  /** seq of the seal line, the last seq it covers, and its MAC (hex). */
-  seq: number;
-  through: number;
-  mac: string;
-  key: AuditKeyHandle;
-  time: string;
-}
+/** The newest seal of a segment, as the token's head object keeps it: the sealer's own shape. */
+export type AuditHead = SealedHead;
 
 export interface AnchorBook {
   v: 1;

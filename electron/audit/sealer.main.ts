@@ -70,6 +70,7 @@ export interface AuditSealer {
 export interface SealedHead {
   /** SHA-256 of line 1: which segment the seal belongs to. */
   start: string;
+  /** seq of the seal line, the last seq it covers, and its MAC (hex). */
   seq: number;
   through: number;
   mac: string;
