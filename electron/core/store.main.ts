@@ -2,6 +2,7 @@ import Conf, { type Options } from 'conf';
 import { copyFileSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Settings } from '../../shared/contract.std';
+import { writeFileAtomic } from './atomic-file.main';
 import type { Logger } from './logger.main';
 
 /**
@@ -92,6 +93,25 @@ export interface OpenedStore {
   movedAside: string | null;
 }
 
+/**
+ * conf writes through `atomically`, whose synchronous writer removes its temp file with an
+ * *asynchronous* unlink when a write fails: after a full disk the folder holds a
+ * `mkm-store.json.tmp-…` until some later tick, and a crash before then leaves it for good.
+ * Our writer removes its temp file before the error reaches the caller. The two members used
+ * are private in conf's types only; the unit test store-writer.test.ts fails if conf renames them.
+ */
+function writeThroughOwnAtomicWriter(store: Conf<StoreData>): void {
+  const internals = store as unknown as {
+    _write: (value: unknown) => void;
+    _serialize: (value: unknown) => string;
+  };
+  if (typeof internals._write !== 'function' || typeof internals._serialize !== 'function') {
+    throw new Error('conf no longer has _write/_serialize: the store writer cannot be replaced');
+  }
+  const serialize = internals._serialize.bind(store);
+  internals._write = (value: unknown) => writeFileAtomic(store.path, serialize(value), 0o600);
+}
+
 export function openStore(dataDir: string, logger: Logger, factory: StoreFactory = confFactory): OpenedStore {
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, `${STORE_NAME}.json`);
@@ -133,6 +153,7 @@ export function openStore(dataDir: string, logger: Logger, factory: StoreFactory
 
   const open = () => {
     const store = factory(options);
+    writeThroughOwnAtomicWriter(store);
     copyFileSync(file, lastGood);
     store.onDidAnyChange(() => {
       try {
