@@ -38,21 +38,21 @@ const PROCESS_RULES = [
   },
   {
     files: ['**/*.dom.ts', '**/*.dom.tsx'],
-    patterns: [builtins, electronPkg, suffixes('Renderer', 'main', 'host', 'cli', 'electron', 'preload')],
+    patterns: [builtins, electronPkg, suffixes('Renderer', 'nodejs', 'host', 'cli', 'electron', 'preload')],
   },
   {
     files: ['**/*.host.ts'],
     patterns: [electronPkg, suffixes('HSM host', 'dom', 'cli', 'electron', 'preload')],
   },
   {
-    files: ['**/*.main.ts'],
-    patterns: [electronPkg, suffixes('Main-role', 'host', 'dom', 'cli', 'electron', 'preload')],
+    files: ['**/*.nodejs.ts'],
+    patterns: [electronPkg, suffixes('Node-role', 'host', 'dom', 'cli', 'electron', 'preload')],
   },
   { files: ['**/*.cli.ts'], patterns: [electronPkg, suffixes('CLI', 'host', 'dom', 'electron', 'preload')] },
   { files: ['**/*.electron.ts'], patterns: [suffixes('Electron main', 'host', 'dom', 'cli', 'preload')] },
   {
     files: ['**/*.preload.ts'],
-    patterns: [builtins, suffixes('The sandboxed preload', 'main', 'host', 'dom', 'cli', 'electron')],
+    patterns: [builtins, suffixes('The sandboxed preload', 'nodejs', 'host', 'dom', 'cli', 'electron')],
   },
 ];
 
@@ -136,7 +136,7 @@ export default tseslint.config(
       'bin/**',
       'test/**',
       '**/*.cli.ts',
-      '**/cli.main.ts',
+      '**/cli.nodejs.ts',
       'electron/gateway/sandbox/**',
     ],
     rules: { 'no-console': 'off' },

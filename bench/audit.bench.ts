@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog, LOG_FILE, verifyAuditLog } from '../electron/audit/audit-log.main';
-import { HmacSealer } from '../electron/audit/software-sealer.main';
+import { AuditLog, LOG_FILE, verifyAuditLog } from '../electron/audit/audit-log.nodejs';
+import { HmacSealer } from '../electron/audit/software-sealer.nodejs';
 
 /**
  * The audit log's two budgets: append >= 10,000 entries/s (durable: one fdatasync per batch)

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBatch } from '../electron/console/batch.main';
+import { runBatch } from '../electron/console/batch.nodejs';
 import { pkcs11js as P } from '../electron/hsm/pkcs11/pkcs11.host';
 import { freshToken, int, median, mkmTokens, rawSession, verdict } from './lib/hsm';
 

@@ -1,7 +1,7 @@
 import { constants, generateKeyPairSync, publicEncrypt, randomInt } from 'node:crypto';
 import forge from 'node-forge';
-import { decryptField, encryptField } from '../electron/crypto/cse.main';
-import { parseRsaPublicKey } from '../electron/crypto/pem.main';
+import { decryptField, encryptField } from '../electron/crypto/cse.nodejs';
+import { parseRsaPublicKey } from '../electron/crypto/pem.nodejs';
 import { luhnCheckDigit } from '../shared/formats/luhn.std';
 
 /**

@@ -4,11 +4,11 @@ import { cpuMs, freshToken, int, median, mkmTokens, rawSession, verdict } from '
 
 /**
  * AES-256-CBC (PKCS#7 padding) of 1 KiB payloads, in batches, through mkm's whole service path
- * (TokensService -> HsmClient -> host process -> TokenService.encryptBatch) against raw pkcs11js
+ * (TokensService -> HsmClient -> host process -> TokenEngine.encryptBatch) against raw pkcs11js
  * in this one process (C_EncryptInit + C_Encrypt per payload, CKM_AES_CBC_PAD), on the same
  * token, with the same key, payloads and IVs. Target: mkm >= 0.8 of raw throughput.
  *
- * The host encrypts a chunk under a session copy of the key (TokenService.encryptBatch: SoftHSM2
+ * The host encrypts a chunk under a session copy of the key (TokenEngine.encryptBatch: SoftHSM2
  * re-reads a token key's object file on every C_EncryptInit, a copy it reads once); raw is the
  * plain loop a pkcs11js user writes, on the token key.
  *

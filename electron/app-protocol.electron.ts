@@ -1,7 +1,7 @@
 import { protocol } from 'electron';
 import { readFile } from 'node:fs/promises';
-import type { Logger } from './core/logger.main';
-import { APP_SCHEME, rendererHeaders, resolveAppUrl } from './core/renderer-files.main';
+import type { Logger } from './core/logger.nodejs';
+import { APP_SCHEME, rendererHeaders, resolveAppUrl } from './core/renderer-files.nodejs';
 
 /**
  * The renderer's own `app://mkm/` origin (Electron's security checklist: a custom protocol, not

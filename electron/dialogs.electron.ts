@@ -1,13 +1,13 @@
 import { dialog, type BrowserWindow, type Session } from 'electron';
-import { checkDestination, type DialogPurpose, type FileDialogs } from './core/destination.main';
-import type { EventBus } from './core/registry.main';
-import type { Logger } from './core/logger.main';
+import { checkDestination, type DialogPurpose, type FileDialogs } from './core/destination.nodejs';
+import type { EventBus } from './core/registry.nodejs';
+import type { Logger } from './core/logger.nodejs';
 
 /**
  * Main's own file dialogs (the page never names a path) and the destination of every download
  * the page starts (exports, the support bundle): asked in main's save dialog, which confirms a
  * replacement, then checked by checkDestination (never inside the data folder). The rules live
- * in destination.main.ts and are unit-tested; this only wires Electron's dialogs to them.
+ * in destination.nodejs.ts and are unit-tested; this only wires Electron's dialogs to them.
  */
 const FILTERS: Record<DialogPurpose, Electron.FileFilter[]> = {
   'pkcs11-library': [

@@ -3,13 +3,13 @@ import ElectronStore from 'electron-store';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { handleAppProtocol, registerAppScheme } from './app-protocol.electron';
-import { createApp } from './core/app.main';
-import { createLogger } from './core/logger.main';
-import { rendererUrl } from './core/renderer-files.main';
-import { dataPaths } from './core/paths.main';
-import type { SenderInfo } from './core/registry.main';
-import { appUrlMatcher, isTrustedElectronSender } from './core/sender-policy.main';
-import type { StoreData } from './core/store.main';
+import { createApp } from './core/app.nodejs';
+import { createLogger } from './core/logger.nodejs';
+import { rendererUrl } from './core/renderer-files.nodejs';
+import { dataPaths } from './core/paths.nodejs';
+import type { SenderInfo } from './core/registry.nodejs';
+import { appUrlMatcher, isTrustedElectronSender } from './core/sender-policy.nodejs';
+import type { StoreData } from './core/store.nodejs';
 import { IPC_CALL, IPC_EVENT } from './ipc-channels.std';
 import { createElectronHostSpawner } from './hsm/host-spawner.electron';
 import { electronGatewaySecrets } from './gateway/secret-store.electron';
@@ -56,7 +56,7 @@ function start(): void {
     storeFactory: (options) => new ElectronStore<StoreData>(options),
     watchSlots: true,
     gatewaySecrets: electronGatewaySecrets(dataDir),
-    // The page never names a path: main's dialogs choose files (destination.main.ts checks them).
+    // The page never names a path: main's dialogs choose files (destination.nodejs.ts checks them).
     dialogs: electronDialogs(() => mainWindow),
     hostSpawnerFor: (env) => createElectronHostSpawner({ hostEntry: join(here, 'hsm-host.js'), env }),
     // createApp passes only allow-listed https URLs (isAllowedExternalUrl) to this function.

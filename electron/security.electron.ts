@@ -1,7 +1,7 @@
 import { app, session, shell, type WebContents } from 'electron';
 import { CSP } from '../shared/csp.std';
-import { isAllowedExternalUrl } from './core/handlers.main';
-import type { Logger } from './core/logger.main';
+import { isAllowedExternalUrl } from './core/handlers.nodejs';
+import type { Logger } from './core/logger.nodejs';
 
 /**
  * Every web-content guard in one place, installed before the first window exists: no

@@ -46,7 +46,7 @@ if (electron) {
 } else {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(root, 'electron/browser/cli.main.ts'), '--open', ...passthrough],
+    ['--import', 'tsx', join(root, 'electron/browser/cli.nodejs.ts'), '--open', ...passthrough],
     { cwd: root, stdio: 'inherit' },
   );
   child.on('exit', (code) => process.exit(code ?? 0));

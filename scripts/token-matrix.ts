@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { MkmError } from '../shared/errors.std';
-import { TokenService } from '../electron/hsm/pkcs11/token-service.host';
+import { TokenEngine } from '../electron/hsm/pkcs11/token-engine.host';
 import {
   CAPABILITY_NAMES,
   type CapabilitiesResult,
@@ -99,7 +99,7 @@ const TARGETS: Target[] = [
 async function probe(target: Target): Promise<Found> {
   if (target.unavailable) return { target, error: target.unavailable };
   const t = await target.start();
-  const svc = new TokenService();
+  const svc = new TokenEngine();
   try {
     const module = await svc.loadModule({
       path: t.modulePath,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The TokenService contract: every method takes ONE plain object and returns plain JSON, so the
+ * The TokenEngine contract: every method takes ONE plain object and returns plain JSON, so the
  * host process can proxy it over a message channel. Binary crosses as base64 (data, ciphertext,
  * wrapped keys) or lowercase hex (identifiers, fingerprints, KCVs). Object handles never cross:
  * they are per-session numbers; an object is named by its CKA_ID (hex) and class.
@@ -510,7 +510,7 @@ export interface DataResult {
 export interface BatchResult {
   /** One per item, in order: base64, or bytes when the request asked for 'binary'. */
   items: (string | Uint8Array)[];
-  /** Whether an AES batch ran on a session copy of its key (see TokenService.encryptBatch). */
+  /** Whether an AES batch ran on a session copy of its key (see TokenEngine.encryptBatch). */
   keyCopy?: boolean;
 }
 

@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '../../electron/core/logger.main';
-import { EventBus } from '../../electron/core/registry.main';
-import { createNodeHostSpawner } from '../../electron/hsm/host/node-spawner.main';
-import { TokensService } from '../../electron/hsm/tokens.main';
+import { silentLogger } from '../../electron/core/logger.nodejs';
+import { EventBus } from '../../electron/core/registry.nodejs';
+import { createNodeHostSpawner } from '../../electron/hsm/node-spawner.nodejs';
+import { TokensService } from '../../electron/hsm/tokens.nodejs';
 import type { Settings } from '../../shared/contract.std';
 
 /**

@@ -2,7 +2,7 @@ import { Option } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
-import { checkDestination } from '../core/destination.main';
+import { checkDestination } from '../core/destination.nodejs';
 import { loggedInSlot, needsNoLogin, type CommandInstaller, type CommandModule } from './context.cli';
 import { formatKcv } from '../../shared/wording.std';
 

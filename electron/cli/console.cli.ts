@@ -11,7 +11,7 @@ import type {
   RoundTripLeg,
 } from '../../shared/contract/console.std';
 import { MkmError } from '../../shared/errors.std';
-import { TOKEN_WAIT_PHASES } from '../hsm/operations.main';
+import { TOKEN_WAIT_PHASES } from '../hsm/operations.nodejs';
 import { loggedInSlot, resolveKey, type CommandInstaller, type CommandModule } from './context.cli';
 import { resolveProfile } from './gateway.cli';
 import { usage } from './output.cli';

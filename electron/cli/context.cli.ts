@@ -3,7 +3,7 @@ import type { Contract } from '../../shared/contract.std';
 import type { ParsedRequestOf, ResultOf } from '../../shared/contract-kit.std';
 import { MkmError } from '../../shared/errors.std';
 import type { ObjectInfo, SlotSummary } from '../../shared/tokens.std';
-import type { App } from '../core/app.main';
+import type { App } from '../core/app.nodejs';
 import type { Output } from './output.cli';
 import { readPin } from './pin.cli';
 

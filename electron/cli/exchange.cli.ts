@@ -13,7 +13,7 @@ import {
   type ExchangeVerification,
 } from '../../shared/contract/exchange.std';
 import { MkmError } from '../../shared/errors.std';
-import { refuseInDataFolder } from '../core/destination.main';
+import { refuseInDataFolder } from '../core/destination.nodejs';
 import {
   loggedInSlot,
   resolveKey,

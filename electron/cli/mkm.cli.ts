@@ -3,10 +3,10 @@ import { resolve } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
 import type { AppStatus } from '../../shared/contract.std';
 import { MkmError } from '../../shared/errors.std';
-import type { App } from '../core/app.main';
-import { TOKEN_WAIT_PHASES } from '../hsm/operations.main';
-import { defaultDataDir } from '../core/paths.main';
-import { setProcessRole } from '../core/process-role.main';
+import type { App } from '../core/app.nodejs';
+import { TOKEN_WAIT_PHASES } from '../hsm/operations.nodejs';
+import { defaultDataDir } from '../core/paths.nodejs';
+import { setProcessRole } from '../core/process-role.nodejs';
 import { createOutput, EXIT, usage } from './output.cli';
 import './commands.cli';
 import {
@@ -97,7 +97,7 @@ export function buildProgram(argvJson: boolean): {
     const opts = program.opts<GlobalOptions>();
     const options: GlobalOptions = { ...opts, json: argvJson || opts.json, dataDir: resolve(opts.dataDir) };
     const getApp = () =>
-      (app ??= import('../core/app.main').then(({ createApp }) => {
+      (app ??= import('../core/app.nodejs').then(({ createApp }) => {
         const created = createApp({
           mode: 'cli',
           dataDir: options.dataDir,
@@ -116,7 +116,7 @@ export function buildProgram(argvJson: boolean): {
         if (!app) return;
         // A pinned-state file written without a login is sealed by logging in before the end
         // (with MKM_PIN, or without a PIN on a token that needs no login).
-        const { unsealedStateWritten } = await import('../audit/state-seal.main');
+        const { unsealedStateWritten } = await import('../audit/state-seal.nodejs');
         if (unsealedStateWritten() && (await canLogIn(cached!))) await loggedInSlot(cached!).catch(() => {});
         await (await app).close();
       },

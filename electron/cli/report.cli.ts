@@ -3,9 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import type { CustodianText, CustodianView, PciReport } from '../../shared/contract/report.std';
 import { MkmError } from '../../shared/errors.std';
-import { writeFileAtomic } from '../core/atomic-file.main';
+import { writeFileAtomic } from '../core/atomic-file.nodejs';
 import { STATUS_LABELS } from '../report/report.std';
-import { refuseInDataFolder } from '../core/destination.main';
+import { refuseInDataFolder } from '../core/destination.nodejs';
 import { loggedInSlot, type CliContext, type CommandInstaller, type CommandModule } from './context.cli';
 import { usage } from './output.cli';
 

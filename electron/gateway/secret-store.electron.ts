@@ -1,7 +1,7 @@
 import { safeStorage } from 'electron';
-import { dataPaths } from '../core/paths.main';
-import type { SecretProvider } from './client/profiles.main';
-import { ALLOW_BASIC_TEXT_ENV, safeStorageSecretProvider } from './secret-store.main';
+import { dataPaths } from '../core/paths.nodejs';
+import type { SecretProvider } from './client/profiles.nodejs';
+import { ALLOW_BASIC_TEXT_ENV, safeStorageSecretProvider } from './secret-store.nodejs';
 
 /**
  * The gateway password store of the Electron app: safeStorage over `<dataDir>/gateway/secrets`.

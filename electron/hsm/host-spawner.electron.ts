@@ -1,7 +1,7 @@
 import { utilityProcess } from 'electron';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '../core/logger.main';
+import type { Logger } from '../core/logger.nodejs';
 import type { HostExit, HostHandle, HostSpawner } from './host/spawner.std';
 
 export interface ElectronHostSpawnerOptions {

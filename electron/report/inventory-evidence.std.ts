@@ -6,7 +6,7 @@ import {
   type KeyVersion,
   type LogicalKey,
   type RotationPolicy,
-} from '../keys/model.std';
+} from '../lifecycle/model.std';
 
 /**
  * The inventory part of the evidence, from the inventory data at `now` (pure: the clock is the

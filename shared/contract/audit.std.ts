@@ -6,7 +6,7 @@ import { channel, CONFIRMED, noArgs } from '../contract-kit.std';
  * One slice of the IPC contract; `shared/contract.std.ts` composes the slices.
  */
 
-/** What `audit.verify` found; electron/audit/verify.main.ts fills it (narrowing `firstBad.kind`). */
+/** What `audit.verify` found; electron/audit/verify.nodejs.ts fills it (narrowing `firstBad.kind`). */
 export interface AuditVerifyReport {
   ok: boolean;
   /** Entry lines (not seals) in the part of the log that could be checked. */

@@ -1,6 +1,6 @@
 /**
  * The key lifecycle's vocabulary, defined once for every side: the inventory model
- * (electron/keys/model.std.ts), the `lifecycle.*` and `report.*` channels, the CLI and the renderer.
+ * (electron/lifecycle/model.std.ts), the `lifecycle.*` and `report.*` channels, the CLI and the renderer.
  */
 
 /** NIST SP 800-57 Pt 1 Rev 5 §7.1–7.3 states of a key version. */

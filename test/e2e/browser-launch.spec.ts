@@ -17,7 +17,7 @@ import { startBrowserModeProcess, type BrowserModeProcess } from './fixtures';
  * `npm start` in browser mode, as a user runs it (`--open`): the per-launch secret must never sit
  * in any process's argv, where every local user can read it (/proc/PID/cmdline), and the link it
  * prints works once. Chromium runs headless through a wrapper so the test can reach the page over
- * the DevTools protocol; everything else is the real launch path of electron/browser/cli.main.ts.
+ * the DevTools protocol; everything else is the real launch path of electron/browser/cli.nodejs.ts.
  */
 const chromiumPath = process.env.MKM_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -112,7 +112,7 @@ test('the secret is in no process argv, and the printed link works once', async 
 
   const lines = allCommandLines();
   // The scan saw the browser mode process and Chromium with its children.
-  expect(lines.some((l) => l.cmdline.includes('electron/browser/cli.main.ts'))).toBe(true);
+  expect(lines.some((l) => l.cmdline.includes('electron/browser/cli.nodejs.ts'))).toBe(true);
   const ours = lines.find((l) => l.pid === String(server!.child.pid))!;
   expect(ours).toBeTruthy();
   const descendants = new Set([ours.pid]);

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSandbox, type SandboxHandle } from '../../electron/gateway/sandbox/server.main';
+import { startSandbox, type SandboxHandle } from '../../electron/gateway/sandbox/server.nodejs';
 import { findSecrets } from '../helpers/scan';
 import { expect, test } from './fixtures';
 import { logInToDemo, openSection } from './helpers/ui';

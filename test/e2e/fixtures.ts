@@ -33,7 +33,7 @@ export async function startBrowserModeProcess(
     [
       '--import',
       'tsx',
-      join(root, 'electron/browser/cli.main.ts'),
+      join(root, 'electron/browser/cli.nodejs.ts'),
       '--data-dir',
       dataDir,
       '--port',

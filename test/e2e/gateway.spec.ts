@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSandbox, type SandboxHandle } from '../../electron/gateway/sandbox/server.main';
+import { startSandbox, type SandboxHandle } from '../../electron/gateway/sandbox/server.nodejs';
 import { call, login, type Target } from '../integration/sandbox/client';
 import { expect, test } from './fixtures';
 import { generateKey, logInToDemo } from './helpers/ui';

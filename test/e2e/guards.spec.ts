@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
-import { startSandbox, type SandboxHandle } from '../../electron/gateway/sandbox/server.main';
+import { startSandbox, type SandboxHandle } from '../../electron/gateway/sandbox/server.nodejs';
 import { expect, test } from './fixtures';
 import { logInToDemo, openSection } from './helpers/ui';
 

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
-import { DEMO_USER_PIN } from '../../electron/hsm/demo-token.main';
+import { DEMO_USER_PIN } from '../../electron/hsm/demo-token.nodejs';
 import { expect, test } from './fixtures';
 import { prepareDemoToken } from './helpers/demo-token';
 

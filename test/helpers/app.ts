@@ -1,5 +1,5 @@
-import { createApp, type App, type AppOptions } from '../../electron/core/app.main';
-import { silentLogger } from '../../electron/core/logger.main';
+import { createApp, type App, type AppOptions } from '../../electron/core/app.nodejs';
+import { silentLogger } from '../../electron/core/logger.nodejs';
 
 /**
  * The app as browser mode runs it, on one PKCS#11 library, quiet, trusting every sender: how

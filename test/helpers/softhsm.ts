@@ -2,13 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeSoftHsmConf } from '../../electron/hsm/demo-token.main';
+import { writeSoftHsmConf } from '../../electron/hsm/demo-token.nodejs';
 
 /**
  * A fresh SoftHSM2 token in its own temp directory, for integration tests.
  *
  *   const hsm = createSoftHsmToken();            // sets process.env.SOFTHSM2_CONF
- *   const svc = hostTokenService();              // test/helpers/host-token-service.ts
+ *   const svc = hostTokenService();              // test/helpers/host-token-engine.ts
  *   await svc.loadModule({ path: hsm.modulePath });
  *   await svc.login({ slotId: hsm.slotId, pin: hsm.userPin });
  *   ...

@@ -11,15 +11,15 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../shared/errors.std';
 import { MkmError } from '../../shared/errors.std';
-import { aesCmacKcv } from '../../electron/crypto/kcv.main';
-import type { TokenService } from '../../electron/hsm/pkcs11/token-service.host';
+import { aesCmacKcv } from '../../electron/crypto/kcv.nodejs';
+import type { TokenEngine } from '../../electron/hsm/pkcs11/token-engine.host';
 import type {
   CapabilitiesResult,
   CapabilityName,
   SecretKeyType,
   WrapMechanism,
 } from '../../shared/tokens.std';
-import { hostTokenService } from './host-token-service';
+import { hostTokenService } from './host-token-engine';
 
 /**
  * One suite for every PKCS#11 implementation mkm is tested on (SoftHSM2, openCryptoki, NSS
@@ -125,7 +125,7 @@ async function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok:
 
 export function tokenSuite(start: () => Promise<TokenUnderTest>): void {
   let t: TokenUnderTest;
-  let svc: TokenService;
+  let svc: TokenEngine;
   let caps: CapabilitiesResult;
   const slot = () => t.slotId;
 

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { aesCmac, aesCmacKcv, hmacKcv } from '../../electron/crypto/kcv.main';
+import { aesCmac, aesCmacKcv, hmacKcv } from '../../electron/crypto/kcv.nodejs';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');
 

@@ -1,10 +1,10 @@
 import type { z } from 'zod';
 import { MkmError, toErrorShape, type MkmErrorShape } from '../../../shared/errors.std';
-import type { Logger } from '../../core/logger.main';
+import type { Logger } from '../../core/logger.nodejs';
 import { parseHsmParams, parseParentMessage, type CallMessage, type HostMessage } from './protocol.std';
 
 export interface DispatcherOptions {
-  /** The object whose methods are the operations; in production the TokenService. */
+  /** The object whose methods are the operations; in production the TokenEngine. */
   service: object;
   send: (message: HostMessage) => void;
   logger: Logger;

@@ -3,8 +3,8 @@
  * library crashes, hangs or aborts, only this process dies; main notices and starts a new one.
  * Started by `child_process.fork` (Node, browser mode, CLI) or Electron's `utilityProcess.fork`.
  */
-import { createLogger, type LogLevel } from '../../core/logger.main';
-import { TokenService } from '../pkcs11/token-service.host';
+import { createLogger, type LogLevel } from '../../core/logger.nodejs';
+import { TokenEngine } from '../pkcs11/token-engine.host';
 import { createDispatcher, describeUnknown, resolveMethod } from './dispatcher.host';
 import { HSM_METHODS, HSM_PROTOCOL_VERSION } from './protocol.std';
 import { createTokenLossRefiner } from './token-loss.host';
@@ -31,7 +31,7 @@ process.on('unhandledRejection', (error) => {
   process.exit(70);
 });
 
-const service = new TokenService({ logger: logger.child({ scope: 'token-service' }) });
+const service = new TokenEngine({ logger: logger.child({ scope: 'token-engine' }) });
 
 let shuttingDown = false;
 const shutdown = async (): Promise<void> => {

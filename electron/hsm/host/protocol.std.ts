@@ -30,7 +30,7 @@ import {
 // Known exception to the suffix rule: a type-only import, erased at build, from which the method
 // map below is derived; it goes when the host's methods become a table (issue 13, point 4).
 // eslint-disable-next-line no-restricted-imports
-import type { TokenService } from '../pkcs11/token-service.host';
+import type { TokenEngine } from '../pkcs11/token-engine.host';
 
 /**
  * The wire between main and the HSM host process. Both sides treat what arrives as untrusted:
@@ -44,13 +44,13 @@ type AsyncMethodName<T> = {
   [K in keyof T]: T[K] extends (...args: never[]) => Promise<unknown> ? K : never;
 }[keyof T];
 
-export type HsmMethodName = Extract<AsyncMethodName<TokenService>, string>;
+export type HsmMethodName = Extract<AsyncMethodName<TokenEngine>, string>;
 
 /**
  * What the host will run, each method with the schema its params are parsed with, once, by the
  * dispatcher before the method sees them. TypeScript `private` helpers are ordinary prototype
  * methods at run time, so the host cannot tell them from operations by looking; this table can.
- * `satisfies` fails the typecheck when TokenService gains or loses a public method until the
+ * `satisfies` fails the typecheck when TokenEngine gains or loses a public method until the
  * table follows.
  */
 export const HSM_METHODS = {
@@ -99,9 +99,9 @@ export function parseHsmParams(schema: z.ZodType, params: unknown): unknown {
 type ParamsOf<F> = F extends (...args: infer A) => unknown ? (A extends [] ? undefined : A[0]) : never;
 type ResultOf<F> = F extends (...args: never[]) => Promise<infer R> ? R : never;
 
-/** The end-to-end type map: each TokenService method's single params object and its result. */
+/** The end-to-end type map: each TokenEngine method's single params object and its result. */
 export type HsmMethods = {
-  [K in HsmMethodName]: { params: ParamsOf<TokenService[K]>; result: ResultOf<TokenService[K]> };
+  [K in HsmMethodName]: { params: ParamsOf<TokenEngine[K]>; result: ResultOf<TokenEngine[K]> };
 };
 export type HsmParams<K extends HsmMethodName> = HsmMethods[K]['params'];
 export type HsmResult<K extends HsmMethodName> = HsmMethods[K]['result'];

@@ -1,9 +1,9 @@
 import { createCipheriv, createHmac, createVerify, publicEncrypt, randomBytes, constants } from 'node:crypto';
-import { aesCmacKcv } from '../../crypto/kcv.main';
+import { aesCmacKcv } from '../../crypto/kcv.nodejs';
 import { CKR_MEANS, probeReason, toMkmError } from './ckr.std';
 import { CMAC, CKM_AES_KEY_WRAP_KWP, HMAC_SHA256, oaep, SHA256_RSA_PKCS } from './mechanisms.host';
 import { pkcs11js, readBool, type Handle, type Mechanism, type PKCS11, type Template } from './pkcs11.host';
-import { rsaPublicFromComponents } from './spki.main';
+import { rsaPublicFromComponents } from './spki.nodejs';
 import {
   CAPABILITY_NAMES,
   type CapabilitiesResult,

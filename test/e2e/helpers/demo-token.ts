@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { DEMO_USER_PIN, ensureDemoToken } from '../../../electron/hsm/demo-token.main';
+import { DEMO_USER_PIN, ensureDemoToken } from '../../../electron/hsm/demo-token.nodejs';
 
 /**
  * The demo token, exactly as the app makes it, set up in an e2e data folder before the app

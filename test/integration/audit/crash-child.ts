@@ -1,5 +1,5 @@
-import { AuditLog } from '../../../electron/audit/audit-log.main';
-import { HmacSealer } from '../../../electron/audit/software-sealer.main';
+import { AuditLog } from '../../../electron/audit/audit-log.nodejs';
+import { HmacSealer } from '../../../electron/audit/software-sealer.nodejs';
 
 /**
  * Child process for the crash test: appends as fast as it can, durable, sealing as it goes,

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AuditLog, queryAuditLog, verifyAuditLog } from '../../../electron/audit/audit-log.main';
-import { HmacSealer } from '../../../electron/audit/software-sealer.main';
+import { AuditLog, queryAuditLog, verifyAuditLog } from '../../../electron/audit/audit-log.nodejs';
+import { HmacSealer } from '../../../electron/audit/software-sealer.nodejs';
 
 const root = mkdtempSync(join(tmpdir(), 'mkm-audit-crash-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -11,8 +11,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryAuditLog } from '../../../electron/audit/query.main';
-import type { App } from '../../../electron/core/app.main';
+import { queryAuditLog } from '../../../electron/audit/query.nodejs';
+import type { App } from '../../../electron/core/app.nodejs';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import type { AuditRecoverView, AuditVerifyReport } from '../../../shared/contract/audit.std';
 import type { MkmErrorShape } from '../../../shared/errors.std';

@@ -2,21 +2,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog, verifyAuditLog } from '../../../electron/audit/audit-log.main';
-import { HmacSealer } from '../../../electron/audit/software-sealer.main';
-import { createTokenSealer } from '../../../electron/audit/token-sealer.main';
-import type { AuditSealer } from '../../../electron/audit/audit-log.main';
-import type { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import { AuditLog, verifyAuditLog } from '../../../electron/audit/audit-log.nodejs';
+import { HmacSealer } from '../../../electron/audit/software-sealer.nodejs';
+import { createTokenSealer } from '../../../electron/audit/token-sealer.nodejs';
+import type { AuditSealer } from '../../../electron/audit/audit-log.nodejs';
+import type { TokenEngine } from '../../../electron/hsm/pkcs11/token-engine.host';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
-import { hostTokenService } from '../../helpers/host-token-service';
+import { hostTokenService } from '../../helpers/host-token-engine';
 
 /**
  * The audit log sealed by a real token: a non-extractable HMAC key generated on SoftHSM2 with
- * purpose 'audit', reached through TokenService.hmacSign as the token layer will wire it.
+ * purpose 'audit', reached through TokenEngine.hmacSign as the token layer will wire it.
  */
 describe('audit log sealed by an HMAC key on a SoftHSM2 token', () => {
   let hsm: SoftHsmToken;
-  let svc: TokenService;
+  let svc: TokenEngine;
   let sealer: AuditSealer;
   const root = mkdtempSync(join(tmpdir(), 'mkm-audit-token-'));
   const actor = () => ({ osUser: 'admin', token: { serial: hsm.serial, label: hsm.label } });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decryptField } from '../../../electron/crypto/cse.main';
+import { decryptField } from '../../../electron/crypto/cse.nodejs';
 import type { BatchSummary } from '../../../shared/contract/console.std';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { findSecrets } from '../../helpers/scan';

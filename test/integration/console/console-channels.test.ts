@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { macInput } from '../../../electron/crypto/envelope.main';
+import { macInput } from '../../../electron/crypto/envelope.nodejs';
 import type { ComposeReport } from '../../../shared/console/compose.std';
 import type {
   ConsoleCiphertextInfo,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
+import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
 import type { ConsoleMessageResult } from '../../../shared/contract/console.std';
 import { mkmOn, type CliRun } from '../../helpers/mkm-cli';
 import { findSecrets } from '../../helpers/scan';

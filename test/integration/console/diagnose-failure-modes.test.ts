@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { macInput } from '../../../electron/crypto/envelope.main';
+import { macInput } from '../../../electron/crypto/envelope.nodejs';
 import {
   FAILURE_CODES,
   FAILURE_MODES,

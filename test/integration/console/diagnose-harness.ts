@@ -2,12 +2,12 @@ import { constants, generateKeyPairSync, publicEncrypt, type KeyObject } from 'n
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, type App } from '../../../electron/core/app.main';
-import { createLogger } from '../../../electron/core/logger.main';
-import { HttpsJsonClient } from '../../../electron/gateway/client/https.main';
-import { envSecretProvider } from '../../../electron/gateway/client/profiles.main';
-import { GatewaySession } from '../../../electron/gateway/client/session.main';
-import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
+import { createApp, type App } from '../../../electron/core/app.nodejs';
+import { createLogger } from '../../../electron/core/logger.nodejs';
+import { HttpsJsonClient } from '../../../electron/gateway/client/https.nodejs';
+import { envSecretProvider } from '../../../electron/gateway/client/profiles.nodejs';
+import { GatewaySession } from '../../../electron/gateway/client/session.nodejs';
+import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import type { Diagnosis } from '../../../shared/contract/troubleshoot.std';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';

@@ -10,7 +10,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SenderInfo } from '../../../electron/core/registry.main';
+import type { SenderInfo } from '../../../electron/core/registry.nodejs';
 import type { BatchSummary, HeldFileView } from '../../../shared/contract/console.std';
 import { softHsmAvailable } from '../../helpers/softhsm';
 import { findSecrets } from '../../helpers/scan';

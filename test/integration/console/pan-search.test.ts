@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dataPaths } from '../../../electron/core/paths.main';
+import { dataPaths } from '../../../electron/core/paths.nodejs';
 import type { BatchSummary, ConsoleVerifyResult } from '../../../shared/contract/console.std';
 import type { Diagnosis } from '../../../shared/contract/troubleshoot.std';
 import { searchPansInFiles } from '../../helpers/pan-search';

@@ -3,10 +3,10 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, type App } from '../../../electron/core/app.main';
-import { createLogger, silentLogger } from '../../../electron/core/logger.main';
-import { dataPaths } from '../../../electron/core/paths.main';
-import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
+import { createApp, type App } from '../../../electron/core/app.nodejs';
+import { createLogger, silentLogger } from '../../../electron/core/logger.nodejs';
+import { dataPaths } from '../../../electron/core/paths.nodejs';
+import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 

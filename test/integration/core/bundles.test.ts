@@ -68,8 +68,8 @@ describe('content security policy', () => {
 
 describe('HSM host bundle', () => {
   it('runs as built (what Electron forks as a utility process) and talks to a real token', async () => {
-    const { HsmClient } = await import('../../../electron/hsm/client.main');
-    const { createNodeHostSpawner } = await import('../../../electron/hsm/host/node-spawner.main');
+    const { HsmClient } = await import('../../../electron/hsm/client.nodejs');
+    const { createNodeHostSpawner } = await import('../../../electron/hsm/node-spawner.nodejs');
     const { createSoftHsmToken } = await import('../../helpers/softhsm');
     const token = createSoftHsmToken({ label: 'bundle-test' });
     const client = new HsmClient({

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { contract } from '../../../shared/contract.std';
-import { startBrowserMode, type BrowserMode } from '../../../electron/browser/server.main';
+import { startBrowserMode, type BrowserMode } from '../../../electron/browser/server.nodejs';
 import { closed, connect, openSocket, type RawClient } from '../../helpers/ws-client';
 
 /**

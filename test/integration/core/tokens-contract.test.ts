@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../../electron/core/app.main';
+import { createApp, type App } from '../../../electron/core/app.nodejs';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { findSecrets } from '../../helpers/scan';

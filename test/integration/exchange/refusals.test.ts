@@ -9,8 +9,8 @@ import type {
   ExchangePackage,
   ExchangeVerification,
 } from '../../../shared/contract/exchange.std';
-import type { App } from '../../../electron/core/app.main';
-import { signedBytes } from '../../../electron/gateway/exchange/package.main';
+import type { App } from '../../../electron/core/app.nodejs';
+import { signedBytes } from '../../../electron/gateway/exchange/package.nodejs';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { findSecrets, filesUnder } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AuditLog, verifyAuditLog } from '../../../electron/audit/audit-log.main';
-import { createTokenSealer } from '../../../electron/audit/token-sealer.main';
+import { AuditLog, verifyAuditLog } from '../../../electron/audit/audit-log.nodejs';
+import { createTokenSealer } from '../../../electron/audit/token-sealer.nodejs';
 import { everyCall, faultyModuleAvailable } from '../../helpers/faulty-module';
 import { tornFiles } from '../../helpers/real-token';
 import { ALL_FAULTS, FAULT_KINDS, expectTypedError, faultCase, openBench, type Bench } from './setup';
@@ -36,7 +36,7 @@ const learned = available
       });
       sealer = createTokenSealer({
         keyRef: { id: key.id, kcv: key.kcv!.kcv },
-        // The app's sealer, one hmacSign per message (electron/audit/app-audit.main.ts).
+        // The app's sealer, one hmacSign per message (electron/audit/app-audit.nodejs.ts).
         call: async (_op, id, data) => {
           const macs: string[] = [];
           for (const d of data) macs.push((await bench.tokens.call('hmacSign', { slotId, id, data: d })).mac);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { WAITING_NOTICE_MS } from '../../../electron/hsm/client.main';
+import { WAITING_NOTICE_MS } from '../../../electron/hsm/client.nodejs';
 import { createFaultyModule, faultyModuleAvailable, type FaultyModule } from '../../helpers/faulty-module';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../../electron/core/logger.main';
-import type { GatewayClient } from '../../../electron/gateway/client/gateway-client.main';
-import type { GatewayClientState } from '../../../electron/gateway/client/state.main';
-import { HsmClient } from '../../../electron/hsm/client.main';
-import { createNodeHostSpawner } from '../../../electron/hsm/host/node-spawner.main';
+import { createLogger } from '../../../electron/core/logger.nodejs';
+import type { GatewayClient } from '../../../electron/gateway/client/gateway-client.nodejs';
+import type { GatewayClientState } from '../../../electron/gateway/client/state.nodejs';
+import { HsmClient } from '../../../electron/hsm/client.nodejs';
+import { createNodeHostSpawner } from '../../../electron/hsm/node-spawner.nodejs';
 import {
   createFaultyModule,
   everyCall,

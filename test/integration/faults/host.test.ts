@@ -1,8 +1,8 @@
 import { constants, publicEncrypt, randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../../electron/core/logger.main';
-import { HsmClient } from '../../../electron/hsm/client.main';
-import { createNodeHostSpawner } from '../../../electron/hsm/host/node-spawner.main';
+import { createLogger } from '../../../electron/core/logger.nodejs';
+import { HsmClient } from '../../../electron/hsm/client.nodejs';
+import { createNodeHostSpawner } from '../../../electron/hsm/node-spawner.nodejs';
 import { createFaultyModule, faultyModuleAvailable, type FaultyModule } from '../../helpers/faulty-module';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { faultCase } from './setup';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import type { App } from '../../../electron/core/app.main';
+import type { App } from '../../../electron/core/app.nodejs';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import { createFaultyModule, faultyModuleAvailable, type FaultyModule } from '../../helpers/faulty-module';
 import { tornFiles } from '../../helpers/real-token';

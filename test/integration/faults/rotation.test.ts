@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KeyLifecycleService } from '../../../electron/keys/lifecycle.main';
+import { KeyLifecycleService } from '../../../electron/lifecycle/lifecycle.nodejs';
 import { everyCall, faultyModuleAvailable } from '../../helpers/faulty-module';
 import type { RealObject } from '../../helpers/real-token';
 import {

@@ -2,14 +2,14 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { AuditLog, verifyAuditLog } from '../../../electron/audit/audit-log.main';
-import { HmacSealer } from '../../../electron/audit/software-sealer.main';
-import type { App } from '../../../electron/core/app.main';
-import type { TokensService } from '../../../electron/hsm/tokens.main';
+import { AuditLog, verifyAuditLog } from '../../../electron/audit/audit-log.nodejs';
+import { HmacSealer } from '../../../electron/audit/software-sealer.nodejs';
+import type { App } from '../../../electron/core/app.nodejs';
+import type { TokensService } from '../../../electron/hsm/tokens.nodejs';
 import { createFaultyModule, type FaultyModule } from '../../helpers/faulty-module';
 import { realTokenObjects, tornFiles, type RealObject } from '../../helpers/real-token';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
-import { openTokens } from '../keys/setup';
+import { openTokens } from '../lifecycle/setup';
 import { openApp } from '../../helpers/app';
 
 /**

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
+import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
 import { findSecrets } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { call, login } from '../sandbox/client';

@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../../electron/core/app.main';
-import { createLogger } from '../../../electron/core/logger.main';
-import { dataPaths } from '../../../electron/core/paths.main';
-import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
+import { createApp, type App } from '../../../electron/core/app.nodejs';
+import { createLogger } from '../../../electron/core/logger.nodejs';
+import { dataPaths } from '../../../electron/core/paths.nodejs';
+import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import type {
   AuditEntryView,

@@ -3,13 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../electron/core/logger.main';
-import { EventBus } from '../../../electron/core/registry.main';
-import { envSecretProvider, type SecretProvider } from '../../../electron/gateway/client/profiles.main';
-import { GatewayService } from '../../../electron/gateway/gateway-service.main';
-import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
-import { ensureTlsMaterial } from '../../../electron/gateway/sandbox/tls.main';
-import type { TokensService } from '../../../electron/hsm/tokens.main';
+import { silentLogger } from '../../../electron/core/logger.nodejs';
+import { EventBus } from '../../../electron/core/registry.nodejs';
+import { envSecretProvider, type SecretProvider } from '../../../electron/gateway/client/profiles.nodejs';
+import { GatewayService } from '../../../electron/gateway/gateway-service.nodejs';
+import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
+import { ensureTlsMaterial } from '../../../electron/gateway/sandbox/tls.nodejs';
+import type { TokensService } from '../../../electron/hsm/tokens.nodejs';
 
 /**
  * Issue 10 point 10: one password per gateway. A password exported for one profile, typed for

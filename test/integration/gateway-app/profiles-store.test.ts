@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GatewayProfilesStore, profileIdFromName } from '../../../electron/gateway/profiles-store.main';
+import { GatewayProfilesStore, profileIdFromName } from '../../../electron/gateway/profiles-store.nodejs';
 
 /** The profiles file on a real filesystem: validated, atomic, never silently reset. */
 const dirs: string[] = [];

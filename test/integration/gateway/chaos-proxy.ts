@@ -1,7 +1,7 @@
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
-import { ensureTlsMaterial } from '../../../electron/gateway/sandbox/tls.main';
+import { ensureTlsMaterial } from '../../../electron/gateway/sandbox/tls.nodejs';
 
 /**
  * A loopback proxy in front of the real sandbox that misbehaves on demand. It terminates TLS with

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { GatewayClient } from '../../../electron/gateway/client/gateway-client.main';
-import { envSecretProvider, parseGatewayProfile } from '../../../electron/gateway/client/profiles.main';
-import type { GatewayClientState } from '../../../electron/gateway/client/state.main';
+import type { GatewayClient } from '../../../electron/gateway/client/gateway-client.nodejs';
+import { envSecretProvider, parseGatewayProfile } from '../../../electron/gateway/client/profiles.nodejs';
+import type { GatewayClientState } from '../../../electron/gateway/client/state.nodejs';
 import { softHsmAvailable } from '../../helpers/softhsm';
 import { codeOf, createHarness, PASSWORD, USER, type Harness } from './harness';
 

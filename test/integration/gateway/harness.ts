@@ -1,16 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../../../electron/core/logger.main';
+import { createLogger } from '../../../electron/core/logger.nodejs';
 import {
   GatewayClient,
   type GatewayAuditEntry,
   type GatewayClientOptions,
-} from '../../../electron/gateway/client/gateway-client.main';
-import { envSecretProvider, parseGatewayProfile } from '../../../electron/gateway/client/profiles.main';
-import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
-import { HsmClient } from '../../../electron/hsm/client.main';
-import { createNodeHostSpawner } from '../../../electron/hsm/host/node-spawner.main';
+} from '../../../electron/gateway/client/gateway-client.nodejs';
+import { envSecretProvider, parseGatewayProfile } from '../../../electron/gateway/client/profiles.nodejs';
+import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
+import { HsmClient } from '../../../electron/hsm/client.nodejs';
+import { createNodeHostSpawner } from '../../../electron/hsm/node-spawner.nodejs';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 
 /**

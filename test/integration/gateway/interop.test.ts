@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { macInput } from '../../../electron/crypto/envelope.main';
+import { macInput } from '../../../electron/crypto/envelope.nodejs';
 import {
   openInToken,
   sealInToken,
   type TokenSetKeys,
-} from '../../../electron/gateway/client/token-envelope.main';
+} from '../../../electron/gateway/client/token-envelope.nodejs';
 import { softHsmAvailable } from '../../helpers/softhsm';
 import { codeOf, createHarness, type Harness } from './harness';
 

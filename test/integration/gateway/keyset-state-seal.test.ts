@@ -2,7 +2,7 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stateSealsSettled } from '../../../electron/audit/state-seal.main';
+import { stateSealsSettled } from '../../../electron/audit/state-seal.nodejs';
 import { softHsmAvailable } from '../../helpers/softhsm';
 import { createConsoleRig, type ConsoleRig } from '../console/setup';
 import { openApp } from '../../helpers/app';

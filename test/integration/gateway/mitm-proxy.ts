@@ -1,10 +1,10 @@
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
-import { aesCmacKcv, hmacKcv } from '../../../electron/crypto/kcv.main';
-import { signKeySet } from '../../../electron/gateway/keyset-signature.main';
-import { wrapOaep, type Wrapping } from '../../../electron/gateway/sandbox/rsa.main';
-import { ensureTlsMaterial } from '../../../electron/gateway/sandbox/tls.main';
+import { aesCmacKcv, hmacKcv } from '../../../electron/crypto/kcv.nodejs';
+import { signKeySet } from '../../../electron/gateway/keyset-signature.nodejs';
+import { wrapOaep, type Wrapping } from '../../../electron/gateway/sandbox/rsa.nodejs';
+import { ensureTlsMaterial } from '../../../electron/gateway/sandbox/tls.nodejs';
 
 /**
  * A man in the middle on loopback: it terminates TLS with a certificate of its own (the test

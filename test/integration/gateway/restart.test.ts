@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GatewayClient } from '../../../electron/gateway/client/gateway-client.main';
+import type { GatewayClient } from '../../../electron/gateway/client/gateway-client.nodejs';
 import { softHsmAvailable } from '../../helpers/softhsm';
 import { codeOf, createHarness, type Harness } from './harness';
 

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GatewayClient } from '../../../electron/gateway/client/gateway-client.main';
+import type { GatewayClient } from '../../../electron/gateway/client/gateway-client.nodejs';
 import { dirname } from 'node:path';
 import { findSecrets } from '../../helpers/scan';
 import { softHsmAvailable } from '../../helpers/softhsm';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../../electron/core/app.main';
+import { createApp, type App } from '../../../electron/core/app.nodejs';
 import { CAPABILITY_NAMES } from '../../../shared/tokens.std';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../../electron/core/app.main';
+import type { App } from '../../../electron/core/app.nodejs';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import type { LifecycleKeyView, LifecycleVersionView } from '../../../shared/contract.std';
 import type { MkmErrorShape } from '../../../shared/errors.std';

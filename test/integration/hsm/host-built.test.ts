@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HsmClient } from '../../../electron/hsm/client.main';
+import { HsmClient } from '../../../electron/hsm/client.nodejs';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 
 /**
@@ -122,7 +122,7 @@ describe('when main itself dies', () => {
     writeFileSync(
       script,
       [
-        `import { HsmClient } from ${JSON.stringify(resolve('electron/hsm/client.main.ts'))};`,
+        `import { HsmClient } from ${JSON.stringify(resolve('electron/hsm/client.nodejs.ts'))};`,
         `const client = new HsmClient({ hostEntry: ${JSON.stringify(join(dir, 'hsm-host.js'))} });`,
         'await client.start();',
         `await client.call('loadModule', { path: ${JSON.stringify(hsm.modulePath)} });`,

@@ -2,14 +2,14 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HsmClient, type HsmClientEvents } from '../../../electron/hsm/client.main';
-import { createLogger } from '../../../electron/core/logger.main';
-import { createNodeHostSpawner } from '../../../electron/hsm/host/node-spawner.main';
+import { HsmClient, type HsmClientEvents } from '../../../electron/hsm/client.nodejs';
+import { createLogger } from '../../../electron/core/logger.nodejs';
+import { createNodeHostSpawner } from '../../../electron/hsm/node-spawner.nodejs';
 import { MkmError } from '../../../shared/errors.std';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 
 /**
- * The real host process, the real TokenService and a fresh SoftHSM2 token store: what happens
+ * The real host process, the real TokenEngine and a fresh SoftHSM2 token store: what happens
  * to main when the process holding the PKCS#11 library is killed or its token disappears.
  */
 let hsm: SoftHsmToken;

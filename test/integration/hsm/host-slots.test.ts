@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HsmClient } from '../../../electron/hsm/client.main';
-import { createLogger } from '../../../electron/core/logger.main';
-import { createNodeHostSpawner } from '../../../electron/hsm/host/node-spawner.main';
+import { HsmClient } from '../../../electron/hsm/client.nodejs';
+import { createLogger } from '../../../electron/core/logger.nodejs';
+import { createNodeHostSpawner } from '../../../electron/hsm/node-spawner.nodejs';
 import type { SlotsChange } from '../../../electron/hsm/host/slots.std';
 import type { ClientTimers } from '../../../electron/hsm/host/timers.std';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';

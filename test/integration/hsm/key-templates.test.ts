@@ -7,7 +7,7 @@ import { failure } from '../../helpers/failure';
 import { parsePkcs11ToolObjects } from '../../helpers/pkcs11-tool';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { createTrustedKek } from '../../helpers/trusted-kek';
-import { hostTokenService } from '../../helpers/host-token-service';
+import { hostTokenService } from '../../helpers/host-token-engine';
 
 /**
  * Every purpose's key template as the token really holds it (issue 10, point 7): each purpose is

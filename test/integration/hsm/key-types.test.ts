@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import type { TokenEngine } from '../../../electron/hsm/pkcs11/token-engine.host';
 import type { Envelope } from '../../../shared/contract-kit.std';
 import { pkcs11js as P } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
-import { hostTokenService } from '../../helpers/host-token-service';
+import { hostTokenService } from '../../helpers/host-token-engine';
 import { openApp } from '../../helpers/app';
 
 /**
@@ -19,7 +19,7 @@ const CKK_SHA512_HMAC = 0x2d;
 
 /** An HMAC key made on the token as another tool would, typed by its hash. */
 function createHmacKey(
-  svc: TokenService,
+  svc: TokenEngine,
   slotId: number,
   key: { keyType: number; id: Buffer; label: string; value: Buffer },
 ): void {
@@ -39,7 +39,7 @@ function createHmacKey(
 
 describe('an HMAC key typed CKK_SHA256_HMAC (SoftHSM2)', () => {
   let hsm: SoftHsmToken;
-  let svc: TokenService;
+  let svc: TokenEngine;
   const value = randomBytes(32);
   const id = randomBytes(16);
 

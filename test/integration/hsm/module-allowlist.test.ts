@@ -12,8 +12,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../../electron/core/app.main';
-import type { SenderInfo } from '../../../electron/core/registry.main';
+import { createApp, type App } from '../../../electron/core/app.nodejs';
+import type { SenderInfo } from '../../../electron/core/registry.nodejs';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 
 /**

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../../electron/core/app.main';
+import { createApp, type App } from '../../../electron/core/app.nodejs';
 import { ERROR_SENTENCES, MkmError, type MkmErrorShape } from '../../../shared/errors.std';
 import type { SlotSummary } from '../../../shared/tokens.std';
 import { pinWarningFromError, pinWarningFromFlags } from '../../../renderer/src/tokens/pinWarning.dom';

@@ -10,14 +10,14 @@ import {
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../../electron/core/logger.main';
-import { aesCmacKcv, hmacKcv } from '../../../electron/crypto/kcv.main';
+import { createLogger } from '../../../electron/core/logger.nodejs';
+import { aesCmacKcv, hmacKcv } from '../../../electron/crypto/kcv.nodejs';
 import { pkcs11js as P } from '../../../electron/hsm/pkcs11/pkcs11.host';
-import type { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import type { TokenEngine } from '../../../electron/hsm/pkcs11/token-engine.host';
 import { failure } from '../../helpers/failure';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { createTrustedKek } from '../../helpers/trusted-kek';
-import { hostTokenService } from '../../helpers/host-token-service';
+import { hostTokenService } from '../../helpers/host-token-engine';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const b64 = (b: Buffer) => b.toString('base64');
@@ -33,7 +33,7 @@ const NIST_CIPHER = hex(`f58c4c04d6e5f1ba779eabfb5f7bfbd6 9cfc4e967edb808d679f77
 
 describe('PKCS#11 cryptography (real SoftHSM2, cross-checked with node:crypto, openssl and pkcs11-tool)', () => {
   let hsm: SoftHsmToken;
-  let svc: TokenService;
+  let svc: TokenEngine;
   let slotId: number;
   let logFile: string;
   let nistId: string;

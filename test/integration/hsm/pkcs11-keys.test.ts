@@ -8,7 +8,7 @@ import type { GenerateKeyResult, ObjectInfo } from '../../../shared/tokens.std';
 import { failure } from '../../helpers/failure';
 import { parsePkcs11ToolObjects } from '../../helpers/pkcs11-tool';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
-import { hostTokenService } from '../../helpers/host-token-service';
+import { hostTokenService } from '../../helpers/host-token-engine';
 
 describe('PKCS#11 keys and objects (real SoftHSM2, cross-checked with OpenSC pkcs11-tool)', () => {
   let hsm: SoftHsmToken;

@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   wellKnownModuleCandidates,
   wellKnownModules,
-} from '../../../electron/hsm/pkcs11/well-known-modules.main';
+} from '../../../electron/hsm/pkcs11/well-known-modules.nodejs';
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsmToken } from '../../helpers/softhsm';
 import { failure } from '../../helpers/failure';
-import { hostTokenService } from '../../helpers/host-token-service';
+import { hostTokenService } from '../../helpers/host-token-engine';
 
 describe('PKCS#11 module loading (real SoftHSM2)', () => {
   let hsm: SoftHsmToken;

@@ -1,18 +1,18 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../../electron/core/logger.main';
-import type { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import { createLogger } from '../../../electron/core/logger.nodejs';
+import type { TokenEngine } from '../../../electron/hsm/pkcs11/token-engine.host';
 import { createSoftHsmToken, type SoftHsmSlot, type SoftHsmToken } from '../../helpers/softhsm';
 import { failure } from '../../helpers/failure';
-import { hostTokenService } from '../../helpers/host-token-service';
+import { hostTokenService } from '../../helpers/host-token-engine';
 
 describe('PKCS#11 sessions, login and PINs (real SoftHSM2)', () => {
   let hsm: SoftHsmToken;
   let spare: SoftHsmSlot;
   let lockout: SoftHsmSlot;
   let logFile: string;
-  let svc: TokenService;
+  let svc: TokenEngine;
 
   beforeAll(async () => {
     hsm = createSoftHsmToken({ label: 'session-test', userPin: '246810', soPin: '13579135' });

@@ -3,10 +3,10 @@ import { constants, createVerify, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import type { TokenEngine } from '../../../electron/hsm/pkcs11/token-engine.host';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { failure } from '../../helpers/failure';
-import { hostTokenService } from '../../helpers/host-token-service';
+import { hostTokenService } from '../../helpers/host-token-engine';
 
 const b64 = (b: Buffer) => b.toString('base64');
 
@@ -34,7 +34,7 @@ const opensslVerify = (dir: string, sig: string, data: string, options: string[]
  */
 describe('PKCS#11 RSA signatures (real SoftHSM2, cross-checked with node:crypto and openssl)', () => {
   let hsm: SoftHsmToken;
-  let svc: TokenService;
+  let svc: TokenEngine;
   let slotId: number;
   let signerId: string;
   let signerPem: string;

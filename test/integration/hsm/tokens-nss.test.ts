@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../../electron/core/app.main';
-import type { TokenService } from '../../../electron/hsm/pkcs11/token-service.host';
+import { createApp } from '../../../electron/core/app.nodejs';
+import type { TokenEngine } from '../../../electron/hsm/pkcs11/token-engine.host';
 import { failure } from '../../helpers/failure';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { createNssToken, nssUnavailable, type NssToken } from '../../helpers/nss';
 import { tokenSuite } from '../../helpers/token-suite';
-import { hostTokenService } from '../../helpers/host-token-service';
+import { hostTokenService } from '../../helpers/host-token-engine';
 
 /**
  * NSS softokn (Debian libnss3, libsoftokn3.so) on a fresh database per run (certutil -N, from
@@ -26,7 +26,7 @@ const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
 /** A fresh database, its library loaded in this process for `body`, then both gone. */
 async function onNss(
   options: { password?: string },
-  body: (nss: NssToken, svc: TokenService) => Promise<void>,
+  body: (nss: NssToken, svc: TokenEngine) => Promise<void>,
 ): Promise<void> {
   const nss = createNssToken(options);
   const svc = hostTokenService();

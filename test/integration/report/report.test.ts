@@ -3,25 +3,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PciReport } from '../../../shared/contract/report.std';
-import { AppAudit } from '../../../electron/audit/app-audit.main';
-import { silentLogger } from '../../../electron/core/logger.main';
-import { EventBus } from '../../../electron/core/registry.main';
-import { GatewayService } from '../../../electron/gateway/gateway-service.main';
-import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
-import type { TokensService } from '../../../electron/hsm/tokens.main';
-import { KeyLifecycleService } from '../../../electron/keys/lifecycle.main';
+import { AppAudit } from '../../../electron/audit/app-audit.nodejs';
+import { silentLogger } from '../../../electron/core/logger.nodejs';
+import { EventBus } from '../../../electron/core/registry.nodejs';
+import { GatewayService } from '../../../electron/gateway/gateway-service.nodejs';
+import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
+import type { TokensService } from '../../../electron/hsm/tokens.nodejs';
+import { KeyLifecycleService } from '../../../electron/lifecycle/lifecycle.nodejs';
 import { CURRENT_CUSTODIAN_TEXT } from '../../../electron/report/custodian-text.std';
-import { CustodianStore } from '../../../electron/report/custodians.main';
-import { collectEvidence } from '../../../electron/report/evidence.main';
+import { CustodianStore } from '../../../electron/report/custodians.nodejs';
+import { collectEvidence } from '../../../electron/report/evidence.nodejs';
 import { renderPciHtml } from '../../../electron/report/render-html.std';
-import { renderPciPdf } from '../../../electron/report/render-pdf.main';
+import { renderPciPdf } from '../../../electron/report/render-pdf.nodejs';
 import { buildPciReport } from '../../../electron/report/report.std';
 import { PCI_REQUIREMENT_IDS } from '../../../electron/report/pci-requirements.std';
 import { mkmOn } from '../../helpers/mkm-cli';
 import { findSecrets } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { pdfPagesText } from '../../unit/report/pdf-text';
-import { openTokens, testClock } from '../keys/setup';
+import { openTokens, testClock } from '../lifecycle/setup';
 
 /**
  * The compliance report from a real installation: a SoftHSM2 token, keys made and rotated by

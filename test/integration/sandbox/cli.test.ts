@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { call, login, pinOf } from './client';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
-const CLI = join(ROOT, 'electron/gateway/sandbox/cli.main.ts');
+const CLI = join(ROOT, 'electron/gateway/sandbox/cli.nodejs.ts');
 const LINE = /^sandbox gateway listening on (https:\/\/127\.0\.0\.1:(\d+)) pin sha256:([0-9a-f]{64})$/;
 const dir = mkdtempSync(join(tmpdir(), 'mkm-sb-cli-'));
 let child: ChildProcess | undefined;
@@ -52,7 +52,7 @@ function servedPin(port: number): Promise<string> {
   });
 }
 
-describe('npm run sandbox (cli.main.ts)', () => {
+describe('npm run sandbox (cli.nodejs.ts)', () => {
   it('prints one line with its URL and a pin that matches the served certificate; demo:demo by default', async () => {
     const { line, stderr } = await startCli(['--port', '0', '--data-dir', dir, '--set-ttl', '60']);
     const m = LINE.exec(line);

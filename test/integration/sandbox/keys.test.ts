@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
+import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
 import {
   call,
   freshSet,

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
+import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
 import { call, freshSet, login, makeMerchantKey, openSet, register, secure } from './client';
 
 const dir = mkdtempSync(join(tmpdir(), 'mkm-sb-restart-'));

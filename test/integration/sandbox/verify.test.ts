@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.main';
+import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
 import { findSecrets } from '../../helpers/scan';
 import { call, login, manualClock, salt, tagOf } from './client';
 

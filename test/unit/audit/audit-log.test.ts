@@ -17,14 +17,14 @@ import {
   LOG_FILE,
   queryAuditLog,
   verifyAuditLog,
-} from '../../../electron/audit/audit-log.main';
-import type { AuditSealer } from '../../../electron/audit/audit-log.main';
-import { HmacSealer } from '../../../electron/audit/software-sealer.main';
+} from '../../../electron/audit/audit-log.nodejs';
+import type { AuditSealer } from '../../../electron/audit/audit-log.nodejs';
+import { HmacSealer } from '../../../electron/audit/software-sealer.nodejs';
 import { ACTOR, logLines, openLog, readStateFile, tempDir, tickingClock, writeSampleLog } from './fixtures';
 
 const sealer = new HmacSealer({ id: 'a0d170' });
 
-/** A token that is logged out: every MAC call fails the way TokenService reports it. */
+/** A token that is logged out: every MAC call fails the way TokenEngine reports it. */
 const loggedOut: AuditSealer = {
   keyRef: sealer.keyRef,
   macBatch: async () => {

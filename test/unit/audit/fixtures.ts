@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { AuditLog, LOG_FILE, STATE_FILE } from '../../../electron/audit/audit-log.main';
-import type { AuditOpenOptions, AuditSealer } from '../../../electron/audit/audit-log.main';
+import { AuditLog, LOG_FILE, STATE_FILE } from '../../../electron/audit/audit-log.nodejs';
+import type { AuditOpenOptions, AuditSealer } from '../../../electron/audit/audit-log.nodejs';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -5,9 +5,9 @@ import {
   exportCsv,
   exportJson,
   queryAuditLog,
-} from '../../../electron/audit/audit-log.main';
-import type { AuditEntryRecord } from '../../../electron/audit/audit-log.main';
-import { HmacSealer } from '../../../electron/audit/software-sealer.main';
+} from '../../../electron/audit/audit-log.nodejs';
+import type { AuditEntryRecord } from '../../../electron/audit/audit-log.nodejs';
+import { HmacSealer } from '../../../electron/audit/software-sealer.nodejs';
 import { openLog, tempDir, tickingClock } from './fixtures';
 
 /** RFC 4180 reader, written independently of the exporter so the round trip proves something. */

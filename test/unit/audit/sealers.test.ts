@@ -1,15 +1,15 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hmacKcv } from '../../../electron/crypto/kcv.main';
-import { HmacSealer } from '../../../electron/audit/software-sealer.main';
-import { createTokenSealer } from '../../../electron/audit/token-sealer.main';
-import type { TokenMacCall } from '../../../electron/audit/token-sealer.main';
-import { verifyAuditLog } from '../../../electron/audit/audit-log.main';
+import { hmacKcv } from '../../../electron/crypto/kcv.nodejs';
+import { HmacSealer } from '../../../electron/audit/software-sealer.nodejs';
+import { createTokenSealer } from '../../../electron/audit/token-sealer.nodejs';
+import type { TokenMacCall } from '../../../electron/audit/token-sealer.nodejs';
+import { verifyAuditLog } from '../../../electron/audit/audit-log.nodejs';
 import { openLog, tempDir } from './fixtures';
 
 const KEY = Buffer.alloc(32, 7);
 
-/** Stands in for TokenService.hmacSign: HMAC-SHA256 over base64 data, base64 out. */
+/** Stands in for TokenEngine.hmacSign: HMAC-SHA256 over base64 data, base64 out. */
 function fakeToken(calls: number[] = []): TokenMacCall {
   return async (op, keyId, data) => {
     expect(op).toBe('sign');

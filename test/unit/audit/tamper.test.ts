@@ -1,9 +1,9 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HmacSealer } from '../../../electron/audit/software-sealer.main';
-import { sealMessage, serializeSeal, verifyAuditLog } from '../../../electron/audit/audit-log.main';
-import type { AuditSealRecord } from '../../../electron/audit/audit-log.main';
+import { HmacSealer } from '../../../electron/audit/software-sealer.nodejs';
+import { sealMessage, serializeSeal, verifyAuditLog } from '../../../electron/audit/audit-log.nodejs';
+import type { AuditSealRecord } from '../../../electron/audit/audit-log.nodejs';
 import {
   logLines,
   readStateFile,

@@ -10,9 +10,9 @@ import {
   RECORD_MAX_BYTES,
   runBatch,
   safeRef,
-} from '../../../electron/console/batch.main';
-import { RecordLimit } from '../../../electron/console/record-limit.main';
-import { decryptField } from '../../../electron/crypto/cse.main';
+} from '../../../electron/console/batch.nodejs';
+import { RecordLimit } from '../../../electron/console/record-limit.nodejs';
+import { decryptField } from '../../../electron/crypto/cse.nodejs';
 import { BATCH_FAILURES_LISTED, problemsText } from '../../../shared/console/batch-rows.std';
 
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -12,8 +12,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConsoleHistory } from '../../../electron/console/history.main';
-import { createLogger, silentLogger, type LogRecord } from '../../../electron/core/logger.main';
+import { ConsoleHistory } from '../../../electron/console/history.nodejs';
+import { createLogger, silentLogger, type LogRecord } from '../../../electron/core/logger.nodejs';
 import { searchPans, searchPansInFiles } from '../../helpers/pan-search';
 
 /**

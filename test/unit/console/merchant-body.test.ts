@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, privateDecrypt, constants } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decryptField } from '../../../electron/crypto/cse.main';
-import { buildMerchantBody, curlCommand, shellQuote } from '../../../electron/console/merchant-body.main';
+import { decryptField } from '../../../electron/crypto/cse.nodejs';
+import { buildMerchantBody, curlCommand, shellQuote } from '../../../electron/console/merchant-body.nodejs';
 
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 

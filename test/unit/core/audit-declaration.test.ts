@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { Registry, EventBus } from '../../../electron/core/registry.main';
-import { silentLogger } from '../../../electron/core/logger.main';
+import { Registry, EventBus } from '../../../electron/core/registry.nodejs';
+import { silentLogger } from '../../../electron/core/logger.nodejs';
 import { auditDeclarations, channel, type ContractShape } from '../../../shared/contract-kit.std';
 import { contract } from '../../../shared/contract.std';
 

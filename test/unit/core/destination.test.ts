@@ -9,8 +9,8 @@ import {
   safeName,
   UPLOAD_MAX_BYTES,
   type FileDialogs,
-} from '../../../electron/core/destination.main';
-import type { SenderInfo } from '../../../electron/core/registry.main';
+} from '../../../electron/core/destination.nodejs';
+import type { SenderInfo } from '../../../electron/core/registry.nodejs';
 
 /**
  * Where main writes what a user asked for (issue 10, point 5): never in the data folder (nor

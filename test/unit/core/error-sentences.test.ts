@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createOutput } from '../../../electron/cli/output.cli';
-import { createLogger, type LogRecord } from '../../../electron/core/logger.main';
+import { createLogger, type LogRecord } from '../../../electron/core/logger.nodejs';
 import { ERROR_SENTENCES, MkmError, type ErrorCode } from '../../../shared/errors.std';
 
 /**

@@ -8,7 +8,7 @@ import {
   rendererHeaders,
   rendererUrl,
   resolveAppUrl,
-} from '../../../electron/core/renderer-files.main';
+} from '../../../electron/core/renderer-files.nodejs';
 
 /**
  * The app:// protocol's file root (issue 10, point 6): a URL names a file under the renderer's

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { APP_INDEX_URL } from '../../../electron/core/renderer-files.main';
-import { appUrlMatcher, isTrustedElectronSender } from '../../../electron/core/sender-policy.main';
+import { APP_INDEX_URL } from '../../../electron/core/renderer-files.nodejs';
+import { appUrlMatcher, isTrustedElectronSender } from '../../../electron/core/sender-policy.nodejs';
 
 describe('Electron sender policy', () => {
   const isAppUrl = appUrlMatcher(APP_INDEX_URL);

@@ -1,6 +1,6 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
-import { SCHEMA } from '../../../electron/core/store.main';
+import { SCHEMA } from '../../../electron/core/store.nodejs';
 
 // openStore tells conf's ajv not to check the schema itself at every start (a CLI command pays
 // for it): this test is where that check happens instead, on the schema as conf assembles it.

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../electron/core/logger.main';
-import { DEFAULT_SETTINGS, openStore, STORE_NAME } from '../../../electron/core/store.main';
+import { silentLogger } from '../../../electron/core/logger.nodejs';
+import { DEFAULT_SETTINGS, openStore, STORE_NAME } from '../../../electron/core/store.nodejs';
 
 const folders: string[] = [];
 afterEach(() => {

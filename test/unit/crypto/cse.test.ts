@@ -9,8 +9,8 @@ import {
   maxFieldBytes,
   verifyRequestSchema,
   type CsePadding,
-} from '../../../electron/crypto/cse.main';
-import { parseRsaPublicKey, type RsaPublicKey } from '../../../electron/crypto/pem.main';
+} from '../../../electron/crypto/cse.nodejs';
+import { parseRsaPublicKey, type RsaPublicKey } from '../../../electron/crypto/pem.nodejs';
 import { MkmError } from '../../../shared/errors.std';
 import { makeRsaFixture, openssl, opensslAccepts, writeTemp, type RsaFixture } from './fixtures';
 

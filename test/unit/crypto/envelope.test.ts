@@ -16,7 +16,7 @@ import {
   parseSecureResponse,
   sealJson,
   sealMessage,
-} from '../../../electron/crypto/envelope.main';
+} from '../../../electron/crypto/envelope.nodejs';
 import { MkmError } from '../../../shared/errors.std';
 import { openssl, writeTemp } from './fixtures';
 

@@ -11,7 +11,7 @@ import {
   spkiDer,
   spkiPem,
   spkiSha256,
-} from '../../../electron/crypto/pem.main';
+} from '../../../electron/crypto/pem.nodejs';
 import { MkmError } from '../../../shared/errors.std';
 import { makeRsaFixture, openssl, type RsaFixture } from './fixtures';
 

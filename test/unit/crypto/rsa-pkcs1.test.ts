@@ -6,7 +6,7 @@ import {
   decryptPkcs1v15,
   rsaRawDecrypt,
   unpadPkcs1v15,
-} from '../../../electron/crypto/rsa-pkcs1.main';
+} from '../../../electron/crypto/rsa-pkcs1.nodejs';
 import { MkmError } from '../../../shared/errors.std';
 import { makeRsaFixture, opensslAccepts, openssl, writeTemp, type RsaFixture } from './fixtures';
 

@@ -13,12 +13,12 @@ import {
   packageText,
   parsePackage,
   signedBytes,
-} from '../../../electron/gateway/exchange/package.main';
+} from '../../../electron/gateway/exchange/package.nodejs';
 import {
   ExchangePolicyStore,
   SeenPackagesStore,
   type SeenPackage,
-} from '../../../electron/gateway/exchange/stores.main';
+} from '../../../electron/gateway/exchange/stores.nodejs';
 
 /**
  * The format on its own, with keys made by node:crypto (the token is the integration tests'

@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GatewayClient, type GatewayAuditEntry } from '../../../electron/gateway/client/gateway-client.main';
-import { parseGatewayProfile } from '../../../electron/gateway/client/profiles.main';
-import type { TokenCaller } from '../../../electron/gateway/client/token-envelope.main';
-import type { HsmClient } from '../../../electron/hsm/client.main';
-import type { TokensService } from '../../../electron/hsm/tokens.main';
+import { GatewayClient, type GatewayAuditEntry } from '../../../electron/gateway/client/gateway-client.nodejs';
+import { parseGatewayProfile } from '../../../electron/gateway/client/profiles.nodejs';
+import type { TokenCaller } from '../../../electron/gateway/client/token-envelope.nodejs';
+import type { HsmClient } from '../../../electron/hsm/client.nodejs';
+import type { TokensService } from '../../../electron/hsm/tokens.nodejs';
 
 // Both of main's ways into the token serve as the client's TokenCaller (checked by tsc).
 export type TokenCallers = [

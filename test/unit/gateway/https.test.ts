@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GatewayHttpError } from '../../../electron/gateway/client/https.main';
-import { HttpsJsonClient, type HttpsJsonClientOptions } from '../../../electron/gateway/client/https.main';
-import { ensureTlsMaterial, type TlsMaterial } from '../../../electron/gateway/sandbox/tls.main';
+import type { GatewayHttpError } from '../../../electron/gateway/client/https.nodejs';
+import { HttpsJsonClient, type HttpsJsonClientOptions } from '../../../electron/gateway/client/https.nodejs';
+import { ensureTlsMaterial, type TlsMaterial } from '../../../electron/gateway/sandbox/tls.nodejs';
 
 /**
  * The HTTPS JSON client against small local TLS servers standing in for a gateway: pinning

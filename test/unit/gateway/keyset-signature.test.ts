@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../../electron/gateway/exchange/canonical-json.std';
-import { GatewayClient, type GatewayAuditEntry } from '../../../electron/gateway/client/gateway-client.main';
-import { parseGatewayProfile } from '../../../electron/gateway/client/profiles.main';
-import { GatewayStateStore } from '../../../electron/gateway/client/state.main';
-import type { TokenCaller } from '../../../electron/gateway/client/token-envelope.main';
-import { keySetSignedBytes, signKeySet } from '../../../electron/gateway/keyset-signature.main';
+import { GatewayClient, type GatewayAuditEntry } from '../../../electron/gateway/client/gateway-client.nodejs';
+import { parseGatewayProfile } from '../../../electron/gateway/client/profiles.nodejs';
+import { GatewayStateStore } from '../../../electron/gateway/client/state.nodejs';
+import type { TokenCaller } from '../../../electron/gateway/client/token-envelope.nodejs';
+import { keySetSignedBytes, signKeySet } from '../../../electron/gateway/keyset-signature.nodejs';
 
 /**
  * Contract 1.1 on the client, before the token is asked anything: a key set is installed only

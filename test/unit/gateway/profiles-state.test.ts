@@ -2,8 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { envSecretProvider, parseGatewayProfile } from '../../../electron/gateway/client/profiles.main';
-import { GatewayStateStore } from '../../../electron/gateway/client/state.main';
+import { envSecretProvider, parseGatewayProfile } from '../../../electron/gateway/client/profiles.nodejs';
+import { GatewayStateStore } from '../../../electron/gateway/client/state.nodejs';
 
 const dirs: string[] = [];
 const tempDir = () => {

@@ -3,11 +3,11 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { envSecretProvider, SessionSecrets } from '../../../electron/gateway/client/profiles.main';
+import { envSecretProvider, SessionSecrets } from '../../../electron/gateway/client/profiles.nodejs';
 import {
   safeStorageSecretProvider,
   type SafeStorageBoundary,
-} from '../../../electron/gateway/secret-store.main';
+} from '../../../electron/gateway/secret-store.nodejs';
 import { filesUnder } from '../../helpers/scan';
 
 /**

@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HttpsJsonClient } from '../../../electron/gateway/client/https.main';
-import { GatewaySession } from '../../../electron/gateway/client/session.main';
-import { ensureTlsMaterial } from '../../../electron/gateway/sandbox/tls.main';
+import { HttpsJsonClient } from '../../../electron/gateway/client/https.nodejs';
+import { GatewaySession } from '../../../electron/gateway/client/session.nodejs';
+import { ensureTlsMaterial } from '../../../electron/gateway/sandbox/tls.nodejs';
 
 /** The OAuth session against a small fake token endpoint (the boundary), with a movable clock. */
 let dir: string;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { HsmClient } from '../../../electron/hsm/client.main';
+import { HsmClient } from '../../../electron/hsm/client.nodejs';
 import type { SlotsChange } from '../../../electron/hsm/host/slots.std';
 import type { ClientTimers } from '../../../electron/hsm/host/timers.std';
 import { fakeSpawner, FakeTokenService } from './fake-host';

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { CallProgress } from '../../../electron/hsm/client.main';
-import { TokenOperations } from '../../../electron/hsm/operations.main';
-import { EventBus } from '../../../electron/core/registry.main';
-import { silentLogger } from '../../../electron/core/logger.main';
+import type { CallProgress } from '../../../electron/hsm/client.nodejs';
+import { TokenOperations } from '../../../electron/hsm/operations.nodejs';
+import { EventBus } from '../../../electron/core/registry.nodejs';
+import { silentLogger } from '../../../electron/core/logger.nodejs';
 import { loggedIn, setupClient as setup } from './fake-host';
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { MkmError } from '../../../shared/errors.std';
-import { createLogger, type LogRecord } from '../../../electron/core/logger.main';
+import { createLogger, type LogRecord } from '../../../electron/core/logger.nodejs';
 import { createDispatcher } from '../../../electron/hsm/host/dispatcher.host';
 import type { HostMessage } from '../../../electron/hsm/host/protocol.std';
 

@@ -1,8 +1,8 @@
-import { HsmClient } from '../../../electron/hsm/client.main';
+import { HsmClient } from '../../../electron/hsm/client.nodejs';
 import { createDispatcher } from '../../../electron/hsm/host/dispatcher.host';
 import type { HostMessage, ParentMessage } from '../../../electron/hsm/host/protocol.std';
 import type { HostExit, HostHandle, HostSpawner } from '../../../electron/hsm/host/spawner.std';
-import { createLogger, type LogRecord } from '../../../electron/core/logger.main';
+import { createLogger, type LogRecord } from '../../../electron/core/logger.nodejs';
 
 /**
  * The real dispatcher in-process, behind a channel that behaves like IPC: asynchronous
@@ -89,7 +89,7 @@ export function fakeSpawner(
   };
 }
 
-/** A stand-in TokenService: the few methods the client treats specially, plus a controllable slow one. */
+/** A stand-in TokenEngine: the few methods the client treats specially, plus a controllable slow one. */
 export class FakeTokenService {
   loggedIn = new Set<number>();
   slots = [{ slotId: 1, token: { serial: 'A1' } }];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkCapabilities } from '../../../electron/hsm/capability-guard.main';
+import { checkCapabilities } from '../../../electron/hsm/capability-guard.nodejs';
 import { missingCapability } from '../../../shared/capability-gate.std';
 import { CAPABILITY_NAMES, type CapabilitiesResult, type CapabilityName } from '../../../shared/tokens.std';
 

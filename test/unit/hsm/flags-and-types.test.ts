@@ -16,7 +16,7 @@ import {
 import {
   wellKnownModuleCandidates,
   wellKnownModules,
-} from '../../../electron/hsm/pkcs11/well-known-modules.main';
+} from '../../../electron/hsm/pkcs11/well-known-modules.nodejs';
 
 describe('token and slot flags', () => {
   it('decodes CK_TOKEN_INFO flags by their spec values', () => {

@@ -1,8 +1,8 @@
 import { createHash, createSign, generateKeyPairSync } from 'node:crypto';
 import forge from 'node-forge';
 import { describe, expect, it } from 'vitest';
-import { csrAssemble, csrToBeSigned } from '../../../electron/hsm/pkcs11/csr.main';
-import { rsaPublicFromComponents } from '../../../electron/hsm/pkcs11/spki.main';
+import { csrAssemble, csrToBeSigned } from '../../../electron/hsm/pkcs11/csr.nodejs';
+import { rsaPublicFromComponents } from '../../../electron/hsm/pkcs11/spki.nodejs';
 
 // One small software key for all cases: the conversions do not depend on the size.
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CURRENT_CUSTODIAN_TEXT } from '../../../electron/report/custodian-text.std';
-import { CUSTODIANS_FILE, CustodianStore } from '../../../electron/report/custodians.main';
+import { CUSTODIANS_FILE, CustodianStore } from '../../../electron/report/custodians.nodejs';
 
 let dir: string;
 let now: Date;

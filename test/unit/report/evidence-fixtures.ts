@@ -1,7 +1,7 @@
 import type { PciEvidence } from '../../../shared/contract/report.std';
-import { DUAL_CONTROL_NOTE } from '../../../electron/report/evidence.main';
+import { DUAL_CONTROL_NOTE } from '../../../electron/report/evidence.nodejs';
 import { inventoryEvidence } from '../../../electron/report/inventory-evidence.std';
-import { policyFor, type InventoryData } from '../../../electron/keys/model.std';
+import { policyFor, type InventoryData } from '../../../electron/lifecycle/model.std';
 import { buildPciReport } from '../../../electron/report/report.std';
 
 /**

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { ObjectInfo, SlotSummary } from '../../../shared/tokens.std';
 import { MkmError } from '../../../shared/errors.std';
-import { policyFor, type InventoryData } from '../../../electron/keys/model.std';
+import { policyFor, type InventoryData } from '../../../electron/lifecycle/model.std';
 import {
   collectEvidence,
   isSoftwareToken,
   type EvidenceSources,
-} from '../../../electron/report/evidence.main';
-import { oneKey } from '../keys/fixtures';
+} from '../../../electron/report/evidence.nodejs';
+import { oneKey } from '../lifecycle/fixtures';
 
 /**
  * collectEvidence with its boundaries faked: each source that fails is said in the evidence

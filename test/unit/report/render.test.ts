@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { PCI_REQUIREMENT_IDS } from '../../../electron/report/pci-requirements.std';
 import { escapeHtml, renderPciHtml } from '../../../electron/report/render-html.std';
-import { renderPciPdf } from '../../../electron/report/render-pdf.main';
+import { renderPciPdf } from '../../../electron/report/render-pdf.nodejs';
 import { reportFileName } from '../../../electron/report/report.std';
-import { oneKey } from '../keys/fixtures';
+import { oneKey } from '../lifecycle/fixtures';
 import { evidenceFor, reportFor } from './evidence-fixtures';
 import { pdfPagesText } from './pdf-text';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PciReport } from '../../../shared/contract/report.std';
-import { logicalKey, oneKey, version } from '../keys/fixtures';
+import { logicalKey, oneKey, version } from '../lifecycle/fixtures';
 import { evidenceFor, reportFor } from './evidence-fixtures';
 
 const statusOf = (r: PciReport, id: string) => r.requirements.find((q) => q.id === id)!;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSandboxArgs } from '../../../electron/gateway/sandbox/args.main';
+import { parseSandboxArgs } from '../../../electron/gateway/sandbox/args.nodejs';
 
 describe('parseSandboxArgs', () => {
   it('reads the documented options, in both --flag value and --flag=value form', () => {

@@ -1,6 +1,6 @@
 import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { envelopeMac, openEnvelope, sealEnvelope } from '../../../electron/gateway/sandbox/envelope.main';
+import { envelopeMac, openEnvelope, sealEnvelope } from '../../../electron/gateway/sandbox/envelope.nodejs';
 
 const keys = { setId: 'ks_unit', encKey: randomBytes(32), macKey: randomBytes(32) };
 

@@ -5,7 +5,7 @@ import {
   decodeBase64Strict,
   describeField,
   luhnOk,
-} from '../../../electron/gateway/sandbox/fields.main';
+} from '../../../electron/gateway/sandbox/fields.nodejs';
 
 describe('luhnOk', () => {
   it.each(['4111111111111111', '5555555555554444', '378282246310005', '6011111111111117'])(

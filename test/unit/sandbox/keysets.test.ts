@@ -7,10 +7,10 @@ import {
   KeySets,
   MAX_OPEN_SETS_PER_USER,
   SET_RETENTION_MS,
-} from '../../../electron/gateway/sandbox/keysets.main';
-import { StateStore } from '../../../electron/gateway/sandbox/state.main';
-import { keySetSignatureValid } from '../../../electron/gateway/keyset-signature.main';
-import { rsaPublicKeyFromKeyObject } from '../../../electron/crypto/pem.main';
+} from '../../../electron/gateway/sandbox/keysets.nodejs';
+import { StateStore } from '../../../electron/gateway/sandbox/state.nodejs';
+import { keySetSignatureValid } from '../../../electron/gateway/keyset-signature.nodejs';
+import { rsaPublicKeyFromKeyObject } from '../../../electron/crypto/pem.nodejs';
 
 // The signature arithmetic does not depend on the size; 2048 bits keep this file quick.
 const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });

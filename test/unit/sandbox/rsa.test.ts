@@ -4,7 +4,7 @@ import {
   checkMerchantPublicKey,
   decodePkcs1v15,
   decryptField,
-} from '../../../electron/gateway/sandbox/rsa.main';
+} from '../../../electron/gateway/sandbox/rsa.nodejs';
 
 const K = 256;
 const nonzero = (n: number) => Buffer.from(Array.from(randomBytes(n), (b) => b || 0xff));

@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../../../electron/core/atomic-file.main';
-import { FaultBoard } from '../../../electron/gateway/sandbox/faults.main';
-import { RateLimiter } from '../../../electron/gateway/sandbox/ratelimit.main';
-import { StateStore } from '../../../electron/gateway/sandbox/state.main';
+import { writeFileAtomic } from '../../../electron/core/atomic-file.nodejs';
+import { FaultBoard } from '../../../electron/gateway/sandbox/faults.nodejs';
+import { RateLimiter } from '../../../electron/gateway/sandbox/ratelimit.nodejs';
+import { StateStore } from '../../../electron/gateway/sandbox/state.nodejs';
 
 let dir: string;
 beforeEach(() => {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureTlsMaterial, spkiPinOfCert } from '../../../electron/gateway/sandbox/tls.main';
+import { ensureTlsMaterial, spkiPinOfCert } from '../../../electron/gateway/sandbox/tls.nodejs';
 
 const dir = mkdtempSync(join(tmpdir(), 'mkm-sb-tls-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

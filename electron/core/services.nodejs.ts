@@ -1,0 +1,47 @@
+import type { AppAudit } from '../audit/app-audit.nodejs';
+import type { GatewayService } from '../gateway/gateway-service.nodejs';
+import type { TokensService } from '../hsm/tokens.nodejs';
+import type { KeyLifecycleService } from '../lifecycle/lifecycle.nodejs';
+import type { KeyUsageService } from '../lifecycle/usage.nodejs';
+import type { AppStatus, Settings } from '../../shared/contract.std';
+import type { DiagnosisSummary } from '../../shared/contract/troubleshoot.std';
+import type { Logger } from './logger.nodejs';
+import type { DataPaths } from './paths.nodejs';
+import type { EventBus } from './registry.nodejs';
+import type { FileDialogs, FileHandles } from './destination.nodejs';
+
+/**
+ * What a domain's handlers may use: the services `createApp` composed once. The console,
+ * troubleshoot, support, report and exchange handler factories take this and return their slice
+ * of the contract's handlers (built on the first call, see `lazyHandlers`; the console's own
+ * ConsoleService is built there too and handed to its factory); the app, settings, audit, hsm,
+ * gateway and lifecycle factories (`handlers.nodejs.ts`) take their services one by one.
+ */
+export interface AppServices {
+  mode: AppStatus['mode'];
+  packaged: boolean;
+  paths: DataPaths;
+  logger: Logger;
+  events: EventBus;
+  settings(): Settings;
+  tokens: TokensService;
+  audit: AppAudit;
+  gateway: GatewayService;
+  /** Opens on first use (it holds a lock on its folder). */
+  keyLifecycle(): KeyLifecycleService;
+  /** The app's clock (AppOptions.clock); Date.now when absent. */
+  clock?: () => number;
+  /** Every use of a key is counted here (see electron/lifecycle/usage.nodejs.ts). */
+  usage: KeyUsageService;
+  /** Electron's main-side file dialogs; absent in browser mode and the CLI. */
+  dialogs?: FileDialogs | undefined;
+  /** Inputs picked or uploaded, outputs waiting for download: pages hold ids, never paths. */
+  files: FileHandles;
+  /**
+   * The troubleshooter's last diagnoses, newest first (metadata only: codes, sizes): written by
+   * `troubleshoot.diagnose`, read by `troubleshoot.recent` and the support bundle.
+   */
+  diagnoses: DiagnosisSummary[];
+  /** Work to finish or cancel before the token host stops (e.g. a batch in flight). */
+  onClose(fn: () => Promise<void> | void): void;
+}
