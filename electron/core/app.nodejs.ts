@@ -11,7 +11,7 @@ import { EventBus, Registry, type CallContext, type Handlers, type SenderInfo } 
 import { FileHandles, type FileDialogs } from './destination.nodejs';
 import { DEFAULT_SETTINGS, openStore, type StoreFactory } from './store.nodejs';
 import { keyHandlers, tokenHandlers } from '../hsm/handlers.nodejs';
-import type { HostSpawner } from '../hsm/host/spawner.std';
+import type { HostSpawner } from '../hsm/spawner.std';
 import { TokensService } from '../hsm/tokens.nodejs';
 import { GatewayService } from '../gateway/gateway-service.nodejs';
 import type { SecretProvider } from '../gateway/client/profiles.nodejs';

@@ -13,9 +13,9 @@ import {
 } from './host/protocol.std';
 import { LoginTracker, type SlotId } from './logins.nodejs';
 import { watchSlots } from './slot-watch.nodejs';
-import type { SlotsChange } from './host/slots.std';
-import type { HostExit, HostHandle, HostSpawner } from './host/spawner.std';
-import { systemTimers, type ClientTimers } from './host/timers.std';
+import type { SlotsChange } from './slots.std';
+import type { HostExit, HostHandle, HostSpawner } from './spawner.std';
+import { systemTimers, type ClientTimers } from './timers.std';
 import type { SlotSummary } from '../../shared/tokens.std';
 
 export type { SlotId } from './logins.nodejs';

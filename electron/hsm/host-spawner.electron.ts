@@ -2,7 +2,7 @@ import { utilityProcess } from 'electron';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../core/logger.nodejs';
-import type { HostExit, HostHandle, HostSpawner } from './host/spawner.std';
+import type { HostExit, HostHandle, HostSpawner } from './spawner.std';
 
 export interface ElectronHostSpawnerOptions {
   /** The built host entry; utility processes run plain JS. Default: `defaultBuiltHostEntry()`. */

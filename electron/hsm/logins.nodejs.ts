@@ -1,7 +1,7 @@
 import type { ErrorCode, MkmError } from '../../shared/errors.std';
 import type { Logger } from '../core/logger.nodejs';
 import type { SlotSummary } from '../../shared/tokens.std';
-import { unrefTimer, type ClientTimers } from './host/timers.std';
+import { unrefTimer, type ClientTimers } from './timers.std';
 
 export type SlotId = number;
 

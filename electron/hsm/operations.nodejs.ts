@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EventBus } from '../core/registry.nodejs';
 import type { CallOptions, CallProgress } from './client.nodejs';
-import { systemTimers, type ClientTimers } from './host/timers.std';
+import { systemTimers, type ClientTimers } from './timers.std';
 
 /**
  * Which operation each token call belongs to, so main can say which one is waiting on the token

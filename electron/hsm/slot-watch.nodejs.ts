@@ -1,7 +1,7 @@
 import type { Logger } from '../core/logger.nodejs';
 import type { SlotSummary } from '../../shared/tokens.std';
-import { diffSlots, type SlotsChange } from './host/slots.std';
-import { unrefTimer, type ClientTimers } from './host/timers.std';
+import { diffSlots, type SlotsChange } from './slots.std';
+import { unrefTimer, type ClientTimers } from './timers.std';
 
 export interface SlotWatchDeps {
   timers: ClientTimers;

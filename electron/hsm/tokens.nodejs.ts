@@ -12,7 +12,7 @@ import { HsmClient, type CallOptions } from './client.nodejs';
 import { DEMO_LABEL, demoTokenAvailable, ensureDemoToken } from './demo-token.nodejs';
 import type { HsmMethodName, HsmParams, HsmResult } from './host/protocol.std';
 import { createNodeHostSpawner } from './node-spawner.nodejs';
-import type { HostSpawner } from './host/spawner.std';
+import type { HostSpawner } from './spawner.std';
 import {
   CAPABILITY_NAMES,
   type CapabilitiesResult,

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HsmClient } from '../../../electron/hsm/client.nodejs';
 import { createLogger } from '../../../electron/core/logger.nodejs';
 import { createNodeHostSpawner } from '../../../electron/hsm/node-spawner.nodejs';
-import type { SlotsChange } from '../../../electron/hsm/host/slots.std';
-import type { ClientTimers } from '../../../electron/hsm/host/timers.std';
+import type { SlotsChange } from '../../../electron/hsm/slots.std';
+import type { ClientTimers } from '../../../electron/hsm/timers.std';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 
 /**

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HsmClient } from '../../../electron/hsm/client.nodejs';
-import type { SlotsChange } from '../../../electron/hsm/host/slots.std';
-import type { ClientTimers } from '../../../electron/hsm/host/timers.std';
+import type { SlotsChange } from '../../../electron/hsm/slots.std';
+import type { ClientTimers } from '../../../electron/hsm/timers.std';
 import { fakeSpawner, FakeTokenService } from './fake-host';
 
 const MIN = 60_000;

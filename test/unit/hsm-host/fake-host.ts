@@ -1,7 +1,7 @@
 import { HsmClient } from '../../../electron/hsm/client.nodejs';
 import { createDispatcher } from '../../../electron/hsm/host/dispatcher.host';
 import type { HostMessage, ParentMessage } from '../../../electron/hsm/host/protocol.std';
-import type { HostExit, HostHandle, HostSpawner } from '../../../electron/hsm/host/spawner.std';
+import type { HostExit, HostHandle, HostSpawner } from '../../../electron/hsm/spawner.std';
 import { createLogger, type LogRecord } from '../../../electron/core/logger.nodejs';
 
 /**

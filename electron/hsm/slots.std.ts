@@ -1,4 +1,4 @@
-import type { SlotSummary } from '../../../shared/tokens.std';
+import type { SlotSummary } from '../../shared/tokens.std';
 
 /**
  * What the slot watcher compares between two `listSlots` results. A token is identified by its

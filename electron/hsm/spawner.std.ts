@@ -1,4 +1,4 @@
-import type { ParentMessage } from './protocol.std';
+import type { ParentMessage } from './host/protocol.std';
 
 /** How the host ended: a code for a normal exit, a signal for a kill (null when unknown). */
 export interface HostExit {
