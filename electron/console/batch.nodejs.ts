@@ -31,7 +31,7 @@ import { MkmError, toErrorShape } from '../../shared/errors.std';
 import { maskPan, panDigits } from '../../shared/formats/card.std';
 import { formatExpiration, parseExpiration } from '../../shared/formats/expiration.std';
 import { encryptField, type CsePadding } from '../crypto/cse.nodejs';
-import { countGatewayKeyUse } from '../lifecycle/usage.nodejs';
+import { countGatewayKeyUse, type KeyUseCounter } from '../lifecycle/usage.nodejs';
 import { OVERSIZE_RECORD, RecordLimit } from './record-limit.nodejs';
 
 /**
@@ -113,6 +113,8 @@ export interface BatchRun {
   overwrite: boolean;
   rsa?: { key: KeyObject; padding: CsePadding; fingerprint: string };
   aes?: AesTarget;
+  /** Where the RSA cells' encryptions under the gateway key are counted. */
+  usage?: KeyUseCounter | null;
   signal: AbortSignal;
   /** fraction of the input read, rows so far */
   onProgress(fraction: number, rows: number): void;
@@ -413,7 +415,7 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
                 'base64',
               ).toString('hex'),
         );
-        countGatewayKeyUse(run.rsa!.fingerprint, cells.filter((c) => c !== '').length);
+        countGatewayKeyUse(run.usage, run.rsa!.fingerprint, cells.filter((c) => c !== '').length);
         finish(row, null, cells, done);
       } catch (e) {
         finish(row, refusal(e), blank, done);

@@ -35,7 +35,7 @@ import { macInput } from '../crypto/envelope.nodejs';
 import type { Logger } from '../core/logger.nodejs';
 import type { EventBus } from '../core/registry.nodejs';
 import type { CseFieldName, GatewayClient, PayloadFieldName } from '../gateway/client/gateway-client.nodejs';
-import { countedUse, countGatewayKeyUse } from '../lifecycle/usage.nodejs';
+import { countedUse, countGatewayKeyUse, type KeyUseCounter } from '../lifecycle/usage.nodejs';
 import type { GatewayService } from '../gateway/gateway-service.nodejs';
 import { requireCapability } from '../hsm/capability-guard.nodejs';
 import type { TokensService } from '../hsm/tokens.nodejs';
@@ -102,6 +102,8 @@ export interface ConsoleServiceDeps {
   events: EventBus;
   /** The console's folder (DataPaths.console): its history file, only when asked to keep one. */
   consoleDir: string;
+  /** Where the console's key uses are counted (the app's usage service). */
+  usage?: KeyUseCounter | null;
 }
 
 /** The value as the gateway receives it: digits of a card number, an expiration as MM/YY. */
@@ -259,7 +261,7 @@ export class ConsoleService {
     try {
       refuseSchemeMismatch(padding, key.padding, request.overrideScheme);
       const built = buildMerchantBody(key.keyObject, fields, padding, request.amount ?? '1.00');
-      countGatewayKeyUse(key.spkiSha256, built.fields.length);
+      countGatewayKeyUse(this.deps.usage, key.spkiSha256, built.fields.length);
       const bodyJson = JSON.stringify(built.body, null, 2);
       const endpoint = joinUrl(profile.baseUrl, built.path);
       const notes: string[] = [];
@@ -761,7 +763,7 @@ export class ConsoleService {
         random: async (length) =>
           Buffer.from((await tokens.call('generateRandom', { slotId, length })).data, 'base64'),
         encryptMany: (data, ivs) =>
-          countedUse({ slotId, id: keyId }, 'encrypt', data.length, () =>
+          countedUse(this.deps.usage, { slotId, id: keyId }, 'encrypt', data.length, () =>
             tokens.encryptMany({ slotId, id: keyId, mechanism: 'AES_CBC_PAD', data, ivs }),
           ),
       };
@@ -788,6 +790,7 @@ export class ConsoleService {
       overwrite: request.overwrite ?? false,
       ...(rsa ? { rsa } : {}),
       ...(aes ? { aes } : {}),
+      usage: this.deps.usage ?? null,
       signal: abort.signal,
       onProgress: (fraction, rows) => {
         const now = Date.now();

@@ -19,7 +19,12 @@ import { EmbeddedSandbox } from '../gateway/embedded-sandbox.nodejs';
 import { gatewayHandlers } from '../gateway/handlers.nodejs';
 import { lifecycleHandlers } from '../lifecycle/handlers.nodejs';
 import { KeyLifecycleService, type KeyLifecycleOptions } from '../lifecycle/lifecycle.nodejs';
-import { KeyUsageService, keyUsage, setKeyUsage, type UsageTimers } from '../lifecycle/usage.nodejs';
+import {
+  countSealsInto,
+  KeyUsageService,
+  stopCountingSealsInto,
+  type UsageTimers,
+} from '../lifecycle/usage.nodejs';
 import type { AppServices } from './services.nodejs';
 
 /**
@@ -67,6 +72,8 @@ export interface App {
   events: EventBus;
   logger: Logger;
   paths: DataPaths;
+  /** Every use of a key is counted here (see electron/lifecycle/usage.nodejs.ts). */
+  usage: KeyUsageService;
   close(): Promise<void>;
 }
 
@@ -142,7 +149,7 @@ export function createApp(options: AppOptions): App {
     ...(options.usageFlushMs !== undefined ? { flushMs: options.usageFlushMs } : {}),
     ...(options.usageTimers ? { timers: options.usageTimers } : {}),
   });
-  setKeyUsage(usage);
+  countSealsInto(usage);
   // The key lifecycle holds a lock on its data folder, one process at a time: it opens on first
   // use, so a CLI command that does not manage keys never competes with a running app for it.
   let lifecycle: KeyLifecycleService | null = null;
@@ -168,6 +175,7 @@ export function createApp(options: AppOptions): App {
     logger,
     events,
     lifecycle: keyLifecycle,
+    usage,
     ...(options.gatewaySecrets ? { secrets: options.gatewaySecrets } : {}),
   });
   // The local demo gateway: unpackaged UIs only, started on request (or again at launch when an
@@ -257,6 +265,7 @@ export function createApp(options: AppOptions): App {
         logger,
         events,
         consoleDir: paths.console,
+        usage,
       });
       closers.push(() => consoleService.close());
       return consoleHandlers(services, consoleService);
@@ -295,6 +304,7 @@ export function createApp(options: AppOptions): App {
     events,
     logger,
     paths,
+    usage,
     close: async () => {
       logger.info('closing services');
       for (const close of closers.splice(0)) {
@@ -325,7 +335,7 @@ export function createApp(options: AppOptions): App {
       } catch (error) {
         logger.error('audit key use counts could not be written at close', { error: toErrorShape(error) });
       }
-      if (keyUsage() === usage) setKeyUsage(null);
+      stopCountingSealsInto(usage);
       await tokens.close();
       logger.info('token host stopped');
       files.close();

@@ -24,6 +24,7 @@ import type {
   GatewayRetirementRequest,
   KeyLifecycleService,
 } from '../lifecycle/lifecycle.nodejs';
+import type { KeyUseCounter } from '../lifecycle/usage.nodejs';
 import {
   GatewayClient,
   gatewayKeyView,
@@ -63,6 +64,8 @@ export interface GatewayServiceOptions {
    * registers the next version with the same profiles). Null or throwing: no link is made.
    */
   lifecycle?: () => Pick<KeyLifecycleService, 'list' | 'setGatewayStatus'>;
+  /** The app's usage service: each client counts its key-set unwraps and CSE encryptions there. */
+  usage?: KeyUseCounter | null;
 }
 
 export interface AddProfileRequest {
@@ -334,6 +337,7 @@ export class GatewayService {
       logger: this.options.logger,
       onAudit: (entry) => this.onAudit(entry),
       probe: () => this.options.tokens.capabilities(slotId),
+      usage: this.options.usage ?? null,
       ...(this.options.http ? { http: this.options.http } : {}),
     });
     this.clients.set(profileId, { client, slotId, profile });

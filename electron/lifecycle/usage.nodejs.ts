@@ -580,36 +580,49 @@ function stampOf(file: string): string {
   }
 }
 
-// ---------------------------------------------------------------- the process's usage service
-
-let current: KeyUsageService | null = null;
+// ---------------------------------------------------------------- handing the usage service on
 
 /**
- * The usage service of this process's app (createApp sets it). Counting is a side concern of
- * call sites in many domains; one accessor keeps each of them a single line.
+ * What a call site that uses keys needs of the app's usage service (KeyUsageService fits). The
+ * composition root builds one service and hands it to each domain; null where no app built one
+ * (a unit test, a tool): the use then runs uncounted, as nothing would count it.
  */
-export function keyUsage(): KeyUsageService | null {
-  return current;
-}
+export type KeyUseCounter = Pick<KeyUsageService, 'counted' | 'record'>;
 
-export function setKeyUsage(service: KeyUsageService | null): void {
-  current = service;
-  countSealsWith(
-    service ? (key, operation) => service.record({ auditKey: auditKeyName(key) }, operation) : null,
-  );
-}
-
-/** `keyUsage().counted(...)`, or `body()` alone when no app set a usage service. */
+/** `usage.counted(...)`, or `body()` alone without a usage service. */
 export function countedUse<T>(
+  usage: KeyUseCounter | null | undefined,
   object: { slotId: number; id: string },
   operation: UsageOperation,
   count: number,
   body: () => Promise<T>,
 ): Promise<T> {
-  return current ? current.counted(object, operation, count, body) : body();
+  return usage ? usage.counted(object, operation, count, body) : body();
 }
 
 /** Counts client-side encryptions under a pinned gateway key (no limit applies to it). */
-export function countGatewayKeyUse(fingerprint: string, count = 1): void {
-  current?.record({ gatewayKey: fingerprint }, 'cse-encrypt', count);
+export function countGatewayKeyUse(
+  usage: KeyUseCounter | null | undefined,
+  fingerprint: string,
+  count = 1,
+): void {
+  usage?.record({ gatewayKey: fingerprint }, 'cse-encrypt', count);
+}
+
+/**
+ * The sealers (audit log, sealed state files) call one process-wide seal counter
+ * (usage-seals.nodejs.ts); this points it at `service`, the app's usage service, or at nothing.
+ */
+let sealsCountedBy: KeyUsageService | null = null;
+
+export function countSealsInto(service: KeyUsageService | null): void {
+  sealsCountedBy = service;
+  countSealsWith(
+    service ? (key, operation) => service.record({ auditKey: auditKeyName(key) }, operation) : null,
+  );
+}
+
+/** Stops counting seals into `service`, unless another app's service took the counter over since. */
+export function stopCountingSealsInto(service: KeyUsageService): void {
+  if (sealsCountedBy === service) countSealsInto(null);
 }

@@ -13,7 +13,7 @@ import type { ObjectInfo, SlotSummary } from '../../shared/tokens.std';
 import type { VerifyReport } from '../audit/audit-log.nodejs';
 import type { HsmMethodName, HsmParams, HsmResult } from '../hsm/host/protocol.std';
 import type { KeyLifecycleService } from '../lifecycle/lifecycle.nodejs';
-import { keyUsage } from '../lifecycle/usage.nodejs';
+import type { KeyUsageService } from '../lifecycle/usage.nodejs';
 import { CURRENT_CUSTODIAN_TEXT } from './custodian-text.std';
 import { inventoryEvidence } from './inventory-evidence.std';
 
@@ -28,6 +28,8 @@ import { inventoryEvidence } from './inventory-evidence.std';
 export interface EvidenceSources {
   now: () => Date;
   lifecycle: () => Pick<KeyLifecycleService, 'list' | 'due' | 'policy' | 'flushUsage' | 'usesOf'>;
+  /** The app's usage service: the audit keys' seals (3.7.4). Absent: the report does without them. */
+  usage?: Pick<KeyUsageService, 'systemUsageReport'> | null;
   /** null: no token can be logged in (the caller knows), so none is asked. */
   tokens: {
     slots(): Promise<SlotSummary[]>;
@@ -58,7 +60,7 @@ export async function collectEvidence(sources: EvidenceSources): Promise<PciEvid
     const l = lifecycle;
     // Uses as counted on every path (the usage service), not only the inventory's own count.
     inventory = inventoryEvidence(data, now, { policyOf: (k) => l.policy(k.id), usesOf: (v) => l.usesOf(v) });
-    const audited = keyUsage()?.systemUsageReport().auditKeys;
+    const audited = sources.usage?.systemUsageReport().auditKeys;
     if (inventory.ok && audited)
       inventory.auditKeyUses = audited.map(({ id, kcv, uses, operations }) => ({
         id,

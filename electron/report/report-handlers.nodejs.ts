@@ -33,6 +33,7 @@ export async function pciReport(services: AppServices, options: ReportOptions = 
   const evidence = await collectEvidence({
     now: clock,
     lifecycle: () => services.keyLifecycle(),
+    usage: services.usage,
     tokens: options.skipToken ? null : services.tokens,
     audit: services.audit,
     gateway: services.gateway,

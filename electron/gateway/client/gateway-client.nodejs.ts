@@ -5,7 +5,7 @@ import { normalizeFingerprint } from '../../../shared/formats/fingerprint.std';
 import { issueLines } from '../../../shared/formats/schemas.std';
 import { silentLogger, type Logger } from '../../core/logger.nodejs';
 import { encryptField, type CsePadding } from '../../crypto/cse.nodejs';
-import { countedUse, countGatewayKeyUse } from '../../lifecycle/usage.nodejs';
+import { countedUse, countGatewayKeyUse, type KeyUseCounter } from '../../lifecycle/usage.nodejs';
 import { parseNextKeySet, secureResponseSchema, type NextKeySet } from '../../crypto/envelope.nodejs';
 import { parseRsaPublicKey, type RsaPublicKey } from '../../crypto/pem.nodejs';
 import { checkCapabilities } from '../../hsm/capability-guard.nodejs';
@@ -101,6 +101,8 @@ export interface GatewayClientOptions {
   probe?: () => Promise<CapabilitiesResult>;
   /** Epoch ms; for set expiry and the token cache. */
   clock?: () => number;
+  /** Where key-set unwraps and CSE encryptions are counted (the app's usage service). */
+  usage?: KeyUseCounter | null;
 }
 
 export type TransportWrapping = 'RSAES-OAEP-SHA256' | 'RSAES-OAEP-SHA1';
@@ -1087,7 +1089,7 @@ export class GatewayClient {
     for (const [name, value] of Object.entries(values) as [CseFieldName, string | undefined][]) {
       if (value !== undefined) fields[name] = encryptField(key.keyObject, value, used);
     }
-    countGatewayKeyUse(key.spkiSha256, Object.keys(fields).length);
+    countGatewayKeyUse(this.options.usage, key.spkiSha256, Object.keys(fields).length);
     return {
       padding: used,
       ...(key.keyId ? { key_id: key.keyId } : {}),
@@ -1221,7 +1223,7 @@ export class GatewayClient {
     }
     const mechanism = MECHANISM_OF[owner.wrapping];
     const unwrap = (wrapped: Uint8Array, keyType: 'aes-256' | 'hmac-256') =>
-      countedUse({ slotId: this.slotId, id: owner.keyId }, 'key-set-unwrap', 1, () =>
+      countedUse(this.options.usage, { slotId: this.slotId, id: owner.keyId }, 'key-set-unwrap', 1, () =>
         this.tokens.call('unwrapKey', {
           slotId: this.slotId,
           unwrappingKeyId: owner.keyId,

@@ -13,6 +13,7 @@ export function exchangeHandlers(services: AppServices): Handlers<Contract>['exc
     record: (entry) => services.audit.record(entry),
     logger: services.logger.child({ domain: 'exchange' }),
     appVersion: pkg.version,
+    usage: services.usage,
   });
   return {
     export: (req) => exchange.export(req),

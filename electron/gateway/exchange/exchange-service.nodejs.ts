@@ -24,7 +24,7 @@ import { requireCapability } from '../../hsm/capability-guard.nodejs';
 import type { TokensService } from '../../hsm/tokens.nodejs';
 import type { HttpsJsonClientOptions } from '../client/https.nodejs';
 import type { SecretProvider } from '../client/profiles.nodejs';
-import { countedUse } from '../../lifecycle/usage.nodejs';
+import { countedUse, type KeyUseCounter } from '../../lifecycle/usage.nodejs';
 import type { GatewayService } from '../gateway-service.nodejs';
 import {
   checkContents,
@@ -56,6 +56,8 @@ export interface ExchangeServiceOptions {
   secrets?: SecretProvider;
   http?: Omit<HttpsJsonClientOptions, 'baseUrl' | 'tlsPinSha256' | 'logger'>;
   clock?: () => Date;
+  /** Where the package signatures are counted (the app's usage service). */
+  usage?: KeyUseCounter | null;
 }
 
 export interface ExportRequest {
@@ -231,7 +233,7 @@ export class ExchangeService {
       signedBytes({ ...unsigned, signature: { alg } }).toString('base64');
     if (algorithm !== 'pkcs1') {
       try {
-        const { signature } = await countedUse({ slotId, id }, 'sign', 1, () =>
+        const { signature } = await countedUse(this.options.usage, { slotId, id }, 'sign', 1, () =>
           tokens.call('sign', {
             slotId,
             id,
@@ -245,7 +247,7 @@ export class ExchangeService {
         this.options.logger.info('token has no RSASSA-PSS; signing with PKCS#1 v1.5', { slotId });
       }
     }
-    const { signature } = await countedUse({ slotId, id }, 'sign', 1, () =>
+    const { signature } = await countedUse(this.options.usage, { slotId, id }, 'sign', 1, () =>
       tokens.call('sign', {
         slotId,
         id,

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditLog } from '../../../electron/audit/audit-log.nodejs';
 import { LOG_FILE } from '../../../electron/audit/record.nodejs';
 import { dataPaths } from '../../../electron/core/paths.nodejs';
-import { KeyUsageService, keyUsage } from '../../../electron/lifecycle/usage.nodejs';
+import { KeyUsageService } from '../../../electron/lifecycle/usage.nodejs';
 import { auditKeyName } from '../../../electron/lifecycle/usage.std';
 import type { LifecycleSystemUsageView } from '../../../shared/contract/lifecycle.std';
 import type { PciReport } from '../../../shared/contract/report.std';
@@ -54,8 +54,7 @@ describe.skipIf(!softHsmAvailable())('audit seals counted as uses of the audit k
       const before = seals();
       expect(before.length).toBeGreaterThan(0);
       const key = before.at(-1)!.sealKey;
-      const counted = () =>
-        keyUsage()!.entryOf({ auditKey: auditKeyName(key) })?.operations['audit-seal'] ?? 0;
+      const counted = () => app.usage.entryOf({ auditKey: auditKeyName(key) })?.operations['audit-seal'] ?? 0;
       expect(counted()).toBe(before.length);
       const N = 3;
       for (let i = 0; i < N; i++) {
@@ -66,7 +65,7 @@ describe.skipIf(!softHsmAvailable())('audit seals counted as uses of the audit k
       expect(after.length - before.length).toBeGreaterThanOrEqual(N);
       expect(counted() - before.length).toBe(after.length - before.length);
       // The PCI report's crypto-period evidence (3.7.4) names the audit key and its seals.
-      keyUsage()!.flush();
+      app.usage.flush();
       const report = await app.registry.dispatch('report.pci', {}, { transport: 'cli' });
       if (!report.ok) throw new Error(report.error.code);
       const facts = (report.result as PciReport).requirements.find((r) => r.id === '3.7.4')!.facts;

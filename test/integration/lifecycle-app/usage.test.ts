@@ -2,7 +2,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { keyUsage } from '../../../electron/lifecycle/usage.nodejs';
 import type { AuditEntryView, LifecycleKeyView } from '../../../shared/contract.std';
 import type { LifecycleUsageView } from '../../../shared/contract/lifecycle.std';
 import type { BatchSummary, ConsoleKeyInfo } from '../../../shared/contract/console.std';
@@ -125,7 +124,7 @@ describe.skipIf(!softHsmAvailable())('key usage, counted on every path', () => {
 
   it('client-side encryption: counted under the pinned gateway key fingerprint, no version moves', async () => {
     const before = await allUses();
-    const usage = keyUsage()!;
+    const usage = rig.app.usage;
     const r = await rig.ok<{ key: ConsoleKeyInfo; fields: unknown[] }>('console.encrypt', {
       profileId: rig.profileId,
       fields: { number: '4111111111111111', expiration: '12/30', csc: '123' },
@@ -138,7 +137,7 @@ describe.skipIf(!softHsmAvailable())('key usage, counted on every path', () => {
   });
 
   it('each flush is an audit entry with the counts per version and operation', async () => {
-    keyUsage()!.flush();
+    rig.app.usage.flush();
     const { entries } = await rig.ok<{ entries: AuditEntryView[] }>('audit.query', {
       filter: { action: 'key.usage.flush' },
     });
@@ -208,7 +207,7 @@ describe.skipIf(!softHsmAvailable())('key usage, counted on every path', () => {
   });
 
   it('mkm keys usage KEY --json: the real counts per version, day and operation (while the app runs); mkm console batch --key counts too', async () => {
-    keyUsage()!.flush();
+    rig.app.usage.flush();
     const cli = mkmOn(() => ({ dataDir: rig.dataDir, token: rig.token }));
     const json = await cli(['keys', 'usage', 'card data', '--json']);
     expect(json.stderr).toBe('');

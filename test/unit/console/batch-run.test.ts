@@ -13,6 +13,7 @@ import {
 } from '../../../electron/console/batch.nodejs';
 import { RecordLimit } from '../../../electron/console/record-limit.nodejs';
 import { decryptField } from '../../../electron/crypto/cse.nodejs';
+import { KeyUsageService } from '../../../electron/lifecycle/usage.nodejs';
 import { BATCH_FAILURES_LISTED, problemsText } from '../../../shared/console/batch-rows.std';
 
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -35,6 +36,35 @@ const run = (input: string, out: string, signal = new AbortController().signal) 
   });
 
 describe('runBatch', () => {
+  it('counts each RSA cell as a use of the gateway key in the usage service it is handed', async () => {
+    const input = join(dir, 'counted.csv');
+    writeFileSync(
+      input,
+      'ref,number,expiration,csc\nr1,4111111111111111,12/30,123\nr2,5555555555554444,01/31,\n',
+    );
+    const usage = new KeyUsageService({
+      inventoryDir: join(dir, 'counted-keys'),
+      audit: () => {},
+      flushMs: 0,
+    });
+    const s = await runBatch({
+      operationId: 'counted',
+      inPath: input,
+      outPath: join(dir, 'counted.out.csv'),
+      scheme: 'oaep',
+      overwrite: false,
+      rsa: { key: publicKey, padding: 'RSAES-OAEP-SHA256', fingerprint: 'c'.repeat(64) },
+      usage,
+      signal: new AbortController().signal,
+      onProgress: () => {},
+    });
+    expect(s).toMatchObject({ status: 'done', encrypted: 2 });
+    expect(usage.entryOf({ gatewayKey: 'c'.repeat(64) })).toMatchObject({
+      total: 5,
+      operations: { 'cse-encrypt': 5 },
+    });
+  });
+
   it('maps header aliases, drops unknown columns, quotes formula-looking refs and masks a PAN put in the ref column', async () => {
     const input = join(dir, 'a.csv');
     writeFileSync(

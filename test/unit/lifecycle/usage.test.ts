@@ -7,7 +7,7 @@ import { stateSealsSettled, stateWritten, useStateSealer } from '../../../electr
 import type { AuditAppend } from '../../../electron/audit/audit-log.nodejs';
 import {
   KeyUsageService,
-  setKeyUsage,
+  countSealsInto,
   USAGE_FILE,
   USAGE_LOCK,
   USAGE_LOCK_TRIES,
@@ -160,7 +160,7 @@ describe('seals counted as uses of the audit key', () => {
   });
   afterEach(() => {
     useStateSealer(null);
-    setKeyUsage(null);
+    countSealsInto(null);
     rmSync(dir, { recursive: true, force: true });
   });
   const sealer = {
@@ -173,7 +173,7 @@ describe('seals counted as uses of the audit key', () => {
   it('a state seal counts once per seal, under the key id and KCV; seal counts alone make no audit entry', async () => {
     const audit: AuditAppend[] = [];
     const usage = new KeyUsageService({ inventoryDir: dir, audit: (e) => audit.push(e), flushMs: 0 });
-    setKeyUsage(usage);
+    countSealsInto(usage);
     useStateSealer(sealer);
     const file = join(dir, 'pinned.json');
     for (const n of [1, 2]) {
@@ -197,7 +197,7 @@ describe('seals counted as uses of the audit key', () => {
     vi.spyOn(usage, 'record').mockImplementation(() => {
       throw new Error('counting broke');
     });
-    setKeyUsage(usage);
+    countSealsInto(usage);
     useStateSealer(sealer);
     const file = join(dir, 'pinned.json');
     writeFileSync(file, '{}');
