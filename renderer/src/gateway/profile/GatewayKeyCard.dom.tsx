@@ -1,13 +1,10 @@
-import { useMutation } from '@tanstack/react-query';
-import { useId, useState } from 'react';
+import { useId } from 'react';
 import type { GatewayPublicKeyView } from '../../../../shared/contract/gateway.std';
 import { mkm } from '../../api.dom';
-import { ErrorNotice, Facts } from '../../ui/bits.dom';
+import { Facts } from '../../ui/bits.dom';
 import { fpGroups, when } from '../format.dom';
 import type { CardProps } from './card.dom';
-import { ConfirmRotation } from './ConfirmRotation.dom';
-import { PinConfirmation } from './PinConfirmation.dom';
-import { PinnedKeyTitle } from './PinnedKeyCard.dom';
+import { PinnedKeyCard } from './PinnedKeyCard.dom';
 
 function KeyFacts({ k, label }: { k: GatewayPublicKeyView; label: string }) {
   return (
@@ -28,63 +25,30 @@ function KeyFacts({ k, label }: { k: GatewayPublicKeyView; label: string }) {
     />
   );
 }
+
+/** The key card data is encrypted under; a gateway without a key endpoint gives its PEM by hand. */
 export function GatewayKeyCard({ profile, status, failure, onChange }: CardProps) {
   const ids = useId();
-  const [pem, setPem] = useState('');
-  const fetchKey = useMutation({
-    mutationFn: () => mkm().gateway.fetchKey({ profileId: profile.id }),
-    onSettled: onChange,
-  });
-  const importPem = useMutation({
-    mutationFn: () => mkm().gateway.importKeyPem({ profileId: profile.id, pem }),
-    onSuccess: () => setPem(''),
-    onSettled: onChange,
-  });
-  const { pinned, pending } = status.gatewayKey;
   return (
-    <section className="card" aria-label="Gateway public key">
-      <PinnedKeyTitle
-        title="Gateway public key"
-        status={status.gatewayKey.status}
-        confirmed={!!pinned?.confirmed}
-        fetchLabel="Fetch key"
-        fetching={fetchKey.isPending}
-        onFetch={() => fetchKey.mutate()}
-      />
-      {pending && pinned && (
-        <div className="notice notice-warning" role="alert">
-          <span>
-            <strong>The gateway now serves a different public key.</strong> The pinned key stays in use until
-            you compare the fingerprints with the gateway operator and confirm.
-          </span>
-          <ConfirmRotation
-            which="encryption"
-            profile={profile}
-            pinned={pinned}
-            pending={pending}
-            onDone={onChange}
-          />
-        </div>
-      )}
-      {pinned ? (
+    <PinnedKeyCard
+      which="encryption"
+      title="Gateway public key"
+      keyState={status.gatewayKey}
+      fetchLabel="Fetch key"
+      fetchKey={() => mkm().gateway.fetchKey({ profileId: profile.id })}
+      importPem={(pem) => mkm().gateway.importKeyPem({ profileId: profile.id, pem })}
+      rotationNotice={
         <>
-          <KeyFacts k={pinned} label="Pinned gateway key" />
-          <PinConfirmation which="encryption" profile={profile} pinned={pinned} onDone={onChange} />
+          <strong>The gateway now serves a different public key.</strong> The pinned key stays in use until
+          you compare the fingerprints with the gateway operator and confirm.
         </>
-      ) : (
-        <p className="empty">
-          No gateway key pinned yet. Fetch it, or import the PEM file the gateway gave you.
-        </p>
-      )}
-      {fetchKey.error && failure(fetchKey.error)}
-      <details>
-        <summary>Import a PEM file by hand (a gateway without a key endpoint)</summary>
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (pem.trim()) importPem.mutate();
-          }}
-        >
+      }
+      facts={(pinned) => <KeyFacts k={pinned} label="Pinned gateway key" />}
+      empty="No gateway key pinned yet. Fetch it, or import the PEM file the gateway gave you."
+      importSummary="Import a PEM file by hand (a gateway without a key endpoint)"
+      importLabel="Import PEM"
+      pemInput={(pem, setPem) => (
+        <>
           <div className="field">
             <label htmlFor={`${ids}-pem`}>Gateway public key (PEM)</label>
             <textarea
@@ -106,19 +70,16 @@ export function GatewayKeyCard({ profile, status, failure, onChange }: CardProps
               if (file) void file.text().then(setPem);
             }}
           />
-          <div className="button-row">
-            <button type="submit" disabled={!pem.trim() || importPem.isPending}>
-              {importPem.isPending ? 'Importing…' : 'Import PEM'}
-            </button>
-          </div>
-          {importPem.error && <ErrorNotice error={importPem.error} />}
-          {importPem.isSuccess && (
-            <p role="status" className="muted">
-              Imported. A different key than the pinned one waits for your confirmation above.
-            </p>
-          )}
-        </form>
-      </details>
-    </section>
+        </>
+      )}
+      imported={
+        <p role="status" className="muted">
+          Imported. A different key than the pinned one waits for your confirmation above.
+        </p>
+      }
+      profile={profile}
+      failure={failure}
+      onChange={onChange}
+    />
   );
 }

@@ -1,55 +1,31 @@
-import { useMutation } from '@tanstack/react-query';
-import { useState, type ReactNode } from 'react';
+import type { ReactNode } from 'react';
 import { mkm } from '../../api.dom';
-import { ErrorNotice, Facts } from '../../ui/bits.dom';
+import { Facts } from '../../ui/bits.dom';
 import { fpGroups, when } from '../format.dom';
 import type { CardProps } from './card.dom';
-import { ConfirmRotation } from './ConfirmRotation.dom';
-import { PinConfirmation } from './PinConfirmation.dom';
-import { PinnedKeyTitle } from './PinnedKeyCard.dom';
+import { PinnedKeyCard } from './PinnedKeyCard.dom';
 
 /**
  * Contract 1.1: the key the gateway signs key sets with. A set it does not vouch for is refused,
  * so a rotation here stops the key rolling until the admin confirms it.
  */
 export function SigningKeyCard({ profile, status, failure, onChange }: CardProps) {
-  const [pem, setPem] = useState('');
-  const fetchKey = useMutation({
-    mutationFn: () => mkm().gateway.fetchSigningKey({ profileId: profile.id }),
-    onSettled: onChange,
-  });
-  const importPem = useMutation({
-    mutationFn: () => mkm().gateway.importSigningKeyPem({ profileId: profile.id, pem }),
-    onSuccess: () => setPem(''),
-    onSettled: onChange,
-  });
-  const { pinned, pending, previous } = status.signingKey;
+  const { previous } = status.signingKey;
   return (
-    <section className="card" aria-label="Gateway signing key">
-      <PinnedKeyTitle
-        title="Gateway signing key"
-        status={status.signingKey.status}
-        confirmed={!!pinned?.confirmed}
-        fetchLabel="Fetch signing key"
-        fetching={fetchKey.isPending}
-        onFetch={() => fetchKey.mutate()}
-      />
-      {pending && pinned && (
-        <div className="notice notice-warning" role="alert">
-          <span>
-            <strong>The gateway now signs key sets with a different key.</strong> Key sets are refused until
-            you compare the fingerprints with the gateway operator and confirm.
-          </span>
-          <ConfirmRotation
-            which="signing"
-            profile={profile}
-            pinned={pinned}
-            pending={pending}
-            onDone={onChange}
-          />
-        </div>
-      )}
-      {pinned ? (
+    <PinnedKeyCard
+      which="signing"
+      title="Gateway signing key"
+      keyState={status.signingKey}
+      fetchLabel="Fetch signing key"
+      fetchKey={() => mkm().gateway.fetchSigningKey({ profileId: profile.id })}
+      importPem={(pem) => mkm().gateway.importSigningKeyPem({ profileId: profile.id, pem })}
+      rotationNotice={
+        <>
+          <strong>The gateway now signs key sets with a different key.</strong> Key sets are refused until you
+          compare the fingerprints with the gateway operator and confirm.
+        </>
+      }
+      facts={(pinned) => (
         <Facts
           label="Pinned signing key"
           rows={[
@@ -68,41 +44,24 @@ export function SigningKeyCard({ profile, status, failure, onChange }: CardProps
             ]),
           ]}
         />
-      ) : null}
-      {pinned ? (
-        <PinConfirmation which="signing" profile={profile} pinned={pinned} onDone={onChange} />
-      ) : (
-        <p className="empty">
-          No signing key pinned yet: key sets cannot be checked. Fetch it (the next sync does), or import its
-          PEM.
-        </p>
       )}
-      {fetchKey.error && failure(fetchKey.error)}
-      <details>
-        <summary>Import the signing key’s PEM by hand</summary>
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (pem.trim()) importPem.mutate();
-          }}
-        >
-          <textarea
-            aria-label="Gateway signing key (PEM)"
-            className="gw-pem"
-            spellCheck={false}
-            maxLength={16_384}
-            placeholder="-----BEGIN PUBLIC KEY-----"
-            value={pem}
-            onChange={(e) => setPem(e.target.value)}
-          />
-          <div className="button-row">
-            <button type="submit" disabled={!pem.trim() || importPem.isPending}>
-              {importPem.isPending ? 'Importing…' : 'Import signing key'}
-            </button>
-          </div>
-          {importPem.error && <ErrorNotice error={importPem.error} />}
-        </form>
-      </details>
-    </section>
+      empty="No signing key pinned yet: key sets cannot be checked. Fetch it (the next sync does), or import its PEM."
+      importSummary="Import the signing key’s PEM by hand"
+      importLabel="Import signing key"
+      pemInput={(pem, setPem) => (
+        <textarea
+          aria-label="Gateway signing key (PEM)"
+          className="gw-pem"
+          spellCheck={false}
+          maxLength={16_384}
+          placeholder="-----BEGIN PUBLIC KEY-----"
+          value={pem}
+          onChange={(e) => setPem(e.target.value)}
+        />
+      )}
+      profile={profile}
+      failure={failure}
+      onChange={onChange}
+    />
   );
 }
