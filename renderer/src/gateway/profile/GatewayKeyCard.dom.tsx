@@ -1,30 +1,8 @@
 import { useId } from 'react';
-import type { GatewayPublicKeyView } from '../../../../shared/contract/gateway.std';
 import { mkm } from '../../api.dom';
 import { Facts } from '../../ui/bits.dom';
-import { fpGroups, when } from '../format.dom';
 import type { CardProps } from './card.dom';
-import { PinnedKeyCard } from './PinnedKeyCard.dom';
-
-function KeyFacts({ k, label }: { k: GatewayPublicKeyView; label: string }) {
-  return (
-    <Facts
-      label={label}
-      rows={[
-        [
-          'Fingerprint (SPKI SHA-256)',
-          <span className="gw-fp" data-testid="gateway-key-fingerprint">
-            {fpGroups(k.spkiSha256)}
-          </span>,
-        ],
-        ['Key id', k.keyId ?? '(imported PEM)'],
-        ['Padding', k.padding],
-        ['Source', k.source === 'fetched' ? 'fetched from the gateway' : 'imported by hand'],
-        ['Pinned since', when(k.seenAt)],
-      ]}
-    />
-  );
-}
+import { PemTextarea, PinnedKeyCard, pinnedKeyRows } from './PinnedKeyCard.dom';
 
 /** The key card data is encrypted under; a gateway without a key endpoint gives its PEM by hand. */
 export function GatewayKeyCard({ profile, status, failure, onChange }: CardProps) {
@@ -43,7 +21,12 @@ export function GatewayKeyCard({ profile, status, failure, onChange }: CardProps
           you compare the fingerprints with the gateway operator and confirm.
         </>
       }
-      facts={(pinned) => <KeyFacts k={pinned} label="Pinned gateway key" />}
+      facts={(pinned) => (
+        <Facts
+          label="Pinned gateway key"
+          rows={pinnedKeyRows(pinned, 'gateway-key-fingerprint', pinned.padding)}
+        />
+      )}
       empty="No gateway key pinned yet. Fetch it, or import the PEM file the gateway gave you."
       importSummary="Import a PEM file by hand (a gateway without a key endpoint)"
       importLabel="Import PEM"
@@ -51,15 +34,7 @@ export function GatewayKeyCard({ profile, status, failure, onChange }: CardProps
         <>
           <div className="field">
             <label htmlFor={`${ids}-pem`}>Gateway public key (PEM)</label>
-            <textarea
-              id={`${ids}-pem`}
-              className="gw-pem"
-              spellCheck={false}
-              maxLength={16_384}
-              placeholder="-----BEGIN PUBLIC KEY-----"
-              value={pem}
-              onChange={(e) => setPem(e.target.value)}
-            />
+            <PemTextarea id={`${ids}-pem`} pem={pem} setPem={setPem} />
           </div>
           <input
             type="file"

@@ -2,6 +2,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
 import type { GatewayPinConfirmation } from '../../../../shared/contract/gateway.std';
 import { Badge, ErrorNotice } from '../../ui/bits.dom';
+import { fpGroups, when } from '../format.dom';
 import type { CardProps } from './card.dom';
 import { ConfirmRotation } from './ConfirmRotation.dom';
 import { PinConfirmation } from './PinConfirmation.dom';
@@ -32,6 +33,53 @@ function PinnedKeyTitle({
         {fetching ? 'Fetching…' : fetchLabel}
       </button>
     </div>
+  );
+}
+
+/**
+ * The facts both pinned keys show, in this order; the encryption key's padding follows its id.
+ * `testId` names the fingerprint for the tests of each card.
+ */
+export function pinnedKeyRows(
+  k: { spkiSha256: string; keyId: string | null; source: 'fetched' | 'imported'; seenAt: string },
+  testId: string,
+  padding?: string,
+): [string, ReactNode][] {
+  return [
+    [
+      'Fingerprint (SPKI SHA-256)',
+      <span className="gw-fp" data-testid={testId}>
+        {fpGroups(k.spkiSha256)}
+      </span>,
+    ],
+    ['Key id', k.keyId ?? '(imported PEM)'],
+    ...(padding === undefined ? [] : [['Padding', padding] as [string, ReactNode]]),
+    ['Source', k.source === 'fetched' ? 'fetched from the gateway' : 'imported by hand'],
+    ['Pinned since', when(k.seenAt)],
+  ];
+}
+
+/** The PEM of a gateway key, pasted; labelled by an id (a <label>) or an aria-label. */
+export function PemTextarea({
+  pem,
+  setPem,
+  ...name
+}: {
+  pem: string;
+  setPem: (pem: string) => void;
+  id?: string;
+  'aria-label'?: string;
+}) {
+  return (
+    <textarea
+      {...name}
+      className="gw-pem"
+      spellCheck={false}
+      maxLength={16_384}
+      placeholder="-----BEGIN PUBLIC KEY-----"
+      value={pem}
+      onChange={(e) => setPem(e.target.value)}
+    />
   );
 }
 

@@ -3,7 +3,7 @@ import { mkm } from '../../api.dom';
 import { Facts } from '../../ui/bits.dom';
 import { fpGroups, when } from '../format.dom';
 import type { CardProps } from './card.dom';
-import { PinnedKeyCard } from './PinnedKeyCard.dom';
+import { PemTextarea, PinnedKeyCard, pinnedKeyRows } from './PinnedKeyCard.dom';
 
 /**
  * Contract 1.1: the key the gateway signs key sets with. A set it does not vouch for is refused,
@@ -29,15 +29,7 @@ export function SigningKeyCard({ profile, status, failure, onChange }: CardProps
         <Facts
           label="Pinned signing key"
           rows={[
-            [
-              'Fingerprint (SPKI SHA-256)',
-              <span className="gw-fp" data-testid="signing-key-fingerprint">
-                {fpGroups(pinned.spkiSha256)}
-              </span>,
-            ],
-            ['Key id', pinned.keyId ?? '(imported PEM)'],
-            ['Source', pinned.source === 'fetched' ? 'fetched from the gateway' : 'imported by hand'],
-            ['Pinned since', when(pinned.seenAt)],
+            ...pinnedKeyRows(pinned, 'signing-key-fingerprint'),
             ...previous.map((p): [string, ReactNode] => [
               `Previous key, accepted until ${when(p.acceptedUntil)}`,
               <span className="gw-fp">{fpGroups(p.spkiSha256)}</span>,
@@ -49,15 +41,7 @@ export function SigningKeyCard({ profile, status, failure, onChange }: CardProps
       importSummary="Import the signing key’s PEM by hand"
       importLabel="Import signing key"
       pemInput={(pem, setPem) => (
-        <textarea
-          aria-label="Gateway signing key (PEM)"
-          className="gw-pem"
-          spellCheck={false}
-          maxLength={16_384}
-          placeholder="-----BEGIN PUBLIC KEY-----"
-          value={pem}
-          onChange={(e) => setPem(e.target.value)}
-        />
+        <PemTextarea aria-label="Gateway signing key (PEM)" pem={pem} setPem={setPem} />
       )}
       profile={profile}
       failure={failure}
