@@ -27,7 +27,7 @@ export function defaultHostEntry(): string {
   // Bundled, this file is inlined into dist-cli/, whose chunks all sit beside the bundled host.
   if (typeof __MKM_CLI_BUNDLE__ !== 'undefined')
     return fileURLToPath(new URL('./hsm-host.mjs', import.meta.url));
-  return fileURLToPath(new URL('./host.host.ts', import.meta.url));
+  return fileURLToPath(new URL('./host/host.host.ts', import.meta.url));
 }
 
 // Resolved from this file rather than the working directory, so `mkm` run from any folder works.
