@@ -70,7 +70,7 @@ import { TokenLogin } from './token-engine/login.host';
 import { safely, SessionPool } from './token-engine/session-pool.host';
 import { wellKnownModules } from './well-known-modules.nodejs';
 
-export interface TokenServiceOptions {
+export interface TokenEngineOptions {
   logger?: Logger;
 }
 
@@ -78,11 +78,11 @@ const P = pkcs11js;
 
 /**
  * The PKCS#11 token service. It runs in the HSM host process (a vendor library that crashes
- * takes only the host down).
- * Every public async method takes one plain object and returns plain JSON; object handles never
- * leave this class (they are per-session numbers), objects are named by CKA_ID + class. Params
- * arrive parsed: the host's dispatcher parses each call with its schema in HSM_METHODS
- * (protocol.std.ts) before a method runs, so methods trust their params' shape.
+ * takes only the host down). Every public async method takes one plain object and returns plain
+ * JSON; object handles never leave the engine and its parts (they are per-session numbers),
+ * objects are named by CKA_ID + class. Params arrive parsed: the host's dispatcher parses each
+ * call with its schema in HSM_METHODS (protocol.std.ts) before a method runs, so methods trust
+ * their params' shape.
  *
  * PINs and clear key values are used for the one call that needs them and never logged: log
  * calls here pass only non-secret fields, and errors carry CKR codes, never library text.
@@ -99,7 +99,7 @@ export class TokenEngine {
   private readonly batch: BatchEncryptor;
   private readonly wrap: KeyWrap;
 
-  constructor(options: TokenServiceOptions = {}) {
+  constructor(options: TokenEngineOptions = {}) {
     this.pool = new SessionPool(options.logger ?? silentLogger);
     this.logins = new TokenLogin(this.pool);
     this.keys = new KeyGeneration(this.pool, (params) => this.probeCapabilities(params));
