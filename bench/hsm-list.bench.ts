@@ -12,7 +12,8 @@ import { freshToken, int, median, mib, mkmTokens, rawSession, verdict } from './
  * A token holding 10,000 objects (8,000 AES-256 keys, 1,000 HMAC keys, 1,000 data objects, all
  * private), seeded with pkcs11js C_CreateObject:
  * - listing them with their attributes: mkm (TokensService -> host -> listObjects) against
- *   `pkcs11-tool -O --login` on the same token, wall time. Target: mkm faster.
+ *   `pkcs11-tool -O --login` on the same token, wall time. Target: mkm at least 3x faster
+ *   (ratio mkm/pkcs11-tool <= 0.33; issue 13.9).
  * - memory after that listing: VmRSS of main plus the host process, against a bare Node process
  *   that only loads pkcs11js and lists the same objects with the same attributes. Target <= 1.5x.
  *   Measured twice: with main and host bundled by esbuild and run by plain node (how a build
@@ -28,6 +29,8 @@ const MEMORY_RUNS = 3;
 /** The tsx figure is for reference (a build is what users run); one run keeps the suite short. */
 const MEMORY_RUNS_TSX = 1;
 const MEMORY_TARGET = 1.5;
+/** mkm lists at least this many times faster than pkcs11-tool -O. */
+const LIST_TARGET = 3;
 
 const run = promisify(execFile);
 const node = process.execPath;
@@ -152,7 +155,7 @@ try {
   console.log(
     `list ${int(TOTAL)} objects with attributes: mkm ${seconds(mkmList)} (host running, median of ${LIST_RUNS}), ` +
       `pkcs11-tool -O --login ${seconds(toolList)} (median of ${TOOL_RUNS}), ratio ${(mkmList / toolList).toFixed(2)} ` +
-      `(target mkm faster: ${verdict(mkmList < toolList)})`,
+      `(target mkm ${LIST_TARGET}x faster, ratio <= ${(1 / LIST_TARGET).toFixed(2)}: ${verdict(mkmList * LIST_TARGET <= toolList)})`,
   );
   console.log(
     `list ${int(TOTAL)} objects, mkm from cold (host start, module load, login, first listing): ` +

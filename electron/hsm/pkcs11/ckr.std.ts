@@ -478,14 +478,14 @@ export const CKR_MEANS = {
   libraryUnreachable: anyOf('CKR_GENERAL_ERROR', 'CKR_DEVICE_ERROR'),
 } as const;
 
-const ATTRIBUTE_UNREADABLE = /CKR_ATTRIBUTE_(TYPE_INVALID|SENSITIVE)/;
+const attributeUnreadable = anyOf('CKR_ATTRIBUTE_TYPE_INVALID', 'CKR_ATTRIBUTE_SENSITIVE');
 
 /**
  * A C_GetAttributeValue for several attributes failed whole because one of them is unknown or
  * secret (pkcs11js puts the name in the message): read them one at a time instead.
  */
 export function attributesUnreadable(error: unknown): boolean {
-  return ATTRIBUTE_UNREADABLE.test((error as { message?: string } | null)?.message ?? '');
+  return attributeUnreadable(extractCkr(error)?.name);
 }
 
 const PROBE_REASONS: readonly [string, readonly string[]][] = [

@@ -6,8 +6,11 @@ import type { KeyUsage, ObjectClass, ObjectInfo } from '../../../shared/tokens.s
 /**
  * Object enumeration and description. One C_GetAttributeValue per object, with a template made
  * for its class (and RSA key type), because a template that names an attribute the object does
- * not have fails whole (CKR_ATTRIBUTE_TYPE_INVALID) on most tokens. Only when a token still
- * refuses do we fall back to one call per attribute for that object.
+ * not have fails whole (CKR_ATTRIBUTE_TYPE_INVALID) on most tokens (and pkcs11js keeps none of
+ * the values then). Only when a token still refuses do we fall back to one call per attribute for
+ * that object. Listing every object is one search: each object is read with the template of the
+ * class most objects so far had, and only one that turns out to be of another class costs a look
+ * at its class and a second read (see listAll).
  */
 const P = pkcs11js;
 
@@ -266,9 +269,10 @@ export function listObjectsRaw(
   cls?: ObjectClass,
   extra: Template = [],
 ): FoundObject[] {
+  if (!cls) return listAll(pkcs11, session, extra);
   const seen = new Set<string>();
   const out: FoundObject[] = [];
-  const classes = cls ? (cls === 'other' ? [] : [cls]) : (Object.keys(QUERIES) as (keyof typeof QUERIES)[]);
+  const classes = cls === 'other' ? [] : [cls];
   for (const c of classes) {
     for (const q of QUERIES[c]) {
       for (const handle of findHandles(pkcs11, session, [...q.find, ...extra])) {
@@ -279,7 +283,7 @@ export function listObjectsRaw(
       }
     }
   }
-  if (!cls || cls === 'other') {
+  if (cls === 'other') {
     // Domain parameters, OTP keys, vendor classes: listed by their common attributes only.
     for (const handle of findHandles(pkcs11, session, extra)) {
       const key = handle.toString('hex');
@@ -290,6 +294,89 @@ export function listObjectsRaw(
     }
   }
   return out;
+}
+
+// Domain parameters, OTP keys, vendor classes: described by their common attributes only.
+const OTHER: Query = { find: [], attrs: COMMON };
+
+/** Every query in the order a class-by-class listing runs them: the order objects are listed in. */
+const RANKED: Query[] = [...Object.values(QUERIES).flat(), OTHER];
+const RANK = new Map<Query, number>(RANKED.map((q, i) => [q, i]));
+
+/**
+ * The query a class-by-class listing finds this object with: the first of its class whose search
+ * template the object's class and key type match.
+ */
+function queryOf(cls: number | null, keyType: number | null): Query {
+  const name = classOf(cls);
+  if (name === 'other') return OTHER;
+  return (
+    QUERIES[name].find((q) => q.find.every((a) => a.type !== P.CKA_KEY_TYPE || a.value === keyType)) ?? OTHER
+  );
+}
+
+/** The query for an object whose template read failed or showed another class. */
+function kindOf(pkcs11: PKCS11, session: Handle, handle: Handle, read: AttrMap | undefined): Query {
+  const cls = read?.has(P.CKA_CLASS)
+    ? readUlong(read.get(P.CKA_CLASS))
+    : readUlong(readAttrs(pkcs11, session, handle, [P.CKA_CLASS]).get(P.CKA_CLASS));
+  const name = classOf(cls);
+  if (name !== 'private' && name !== 'public') return queryOf(cls, null);
+  const keyType = read?.has(P.CKA_KEY_TYPE)
+    ? readUlong(read.get(P.CKA_KEY_TYPE))
+    : readUlong(readAttrs(pkcs11, session, handle, [P.CKA_KEY_TYPE]).get(P.CKA_KEY_TYPE));
+  return queryOf(cls, keyType);
+}
+
+/** One C_GetAttributeValue with a guessed template: undefined when the token refuses it. */
+function tryRead(pkcs11: PKCS11, session: Handle, handle: Handle, types: number[]): AttrMap | undefined {
+  try {
+    const result = pkcs11.C_GetAttributeValue(
+      session,
+      handle,
+      types.map((type) => ({ type })),
+    );
+    const map: AttrMap = new Map();
+    for (const a of result) map.set(a.type, a.value as Buffer | undefined);
+    return map;
+  } catch {
+    // A wrong guess, or a failure the read with the object's own template meets again.
+    return undefined;
+  }
+}
+
+/**
+ * Every object, in one search. A search costs the token a walk over all its objects (SoftHSM2: a
+ * look at every object file), so one per class made the listing pay that walk eight times. Each
+ * object is read with the template of the most common query so far; the read is kept only when
+ * the object's class and key type say it is the template a class-by-class listing would have
+ * read it with, so every object is described exactly as before, in the same order.
+ */
+function listAll(pkcs11: PKCS11, session: Handle, extra: Template): FoundObject[] {
+  const seen = new Set<string>();
+  const found: { rank: number; object: FoundObject }[] = [];
+  const hits = new Map<Query, number>();
+  let guess = RANKED[0]!;
+  for (const handle of findHandles(pkcs11, session, extra)) {
+    const key = handle.toString('hex');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const read = tryRead(pkcs11, session, handle, guess.attrs);
+    let query = read && kindOf(pkcs11, session, handle, read);
+    let attrs = read;
+    if (query !== guess || !attrs) {
+      query = query ?? kindOf(pkcs11, session, handle, undefined);
+      attrs = readAttrs(pkcs11, session, handle, query.attrs);
+    }
+    const info = describe(attrs);
+    if (query === OTHER && info.class !== 'other') continue;
+    found.push({ rank: RANK.get(query)!, object: { handle, info } });
+    const count = (hits.get(query) ?? 0) + 1;
+    hits.set(query, count);
+    if (count > (hits.get(guess) ?? 0)) guess = query;
+  }
+  // Array.prototype.sort is stable: within a query, the token's own order stays.
+  return found.sort((a, b) => a.rank - b.rank).map((f) => f.object);
 }
 
 /** Objects with this CKA_ID (hex) and class. */

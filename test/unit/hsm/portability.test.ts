@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CKR_TABLE, probeReason } from '../../../electron/hsm/pkcs11/ckr.std';
 import { MkmError } from '../../../shared/errors.std';
-import { initFailureMessage, keyTemplateRefused } from '../../../electron/hsm/pkcs11/token-engine.host';
+import { initFailureMessage, keyTemplateRefused } from '../../../electron/hsm/pkcs11/token-engine/errors.std';
 import { keyTypeName, HMAC_SHA256_KEY_TYPES } from '../../../electron/hsm/pkcs11/objects.host';
 
 describe("the probe's reasons", () => {
