@@ -15,6 +15,7 @@ import type { HostSpawner } from '../hsm/host/spawner.std';
 import { TokensService } from '../hsm/tokens.nodejs';
 import { GatewayService } from '../gateway/gateway-service.nodejs';
 import type { SecretProvider } from '../gateway/client/profiles.nodejs';
+import { GatewayStates } from '../gateway/client/state.nodejs';
 import { EmbeddedSandbox } from '../gateway/embedded-sandbox.nodejs';
 import { gatewayHandlers } from '../gateway/handlers.nodejs';
 import { lifecycleHandlers } from '../lifecycle/handlers.nodejs';
@@ -168,6 +169,8 @@ export function createApp(options: AppOptions): App {
     logger,
     events,
     lifecycle: keyLifecycle,
+    // Each profile's client state is opened here and nowhere else (the clients, the readers).
+    states: new GatewayStates(paths.gateway),
     ...(options.gatewaySecrets ? { secrets: options.gatewaySecrets } : {}),
   });
   // The local demo gateway: unpackaged UIs only, started on request (or again at launch when an
