@@ -270,9 +270,14 @@ export function createApp(options: AppOptions): App {
     support: lazyHandlers('support', async () =>
       (await import('../support/support-handlers.nodejs')).supportHandlers(services),
     ),
-    report: lazyHandlers('report', async () =>
-      (await import('../report/report-handlers.nodejs')).reportHandlers(services),
-    ),
+    report: lazyHandlers('report', async () => {
+      const [{ ReportService }, { reportHandlers }] = await Promise.all([
+        import('../report/report-service.nodejs'),
+        import('../report/handlers.nodejs'),
+      ]);
+      const report = new ReportService({ mode: options.mode, paths, keyLifecycle, tokens, audit, gateway });
+      return reportHandlers(report);
+    }),
     exchange: lazyHandlers('exchange', async () =>
       (await import('../gateway/exchange/exchange-handlers.nodejs')).exchangeHandlers(services),
     ),
