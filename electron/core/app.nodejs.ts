@@ -1,4 +1,5 @@
 import { setProcessRole } from './process-role.nodejs';
+import pkg from '../../package.json' with { type: 'json' };
 import { userInfo } from 'node:os';
 import { contract, type AppStatus, type Contract, type Settings } from '../../shared/contract.std';
 import { toErrorShape } from '../../shared/errors.std';
@@ -267,9 +268,28 @@ export function createApp(options: AppOptions): App {
     troubleshoot: lazyHandlers('troubleshoot', async () =>
       (await import('../console/troubleshoot-handlers.nodejs')).troubleshootHandlers(services),
     ),
-    support: lazyHandlers('support', async () =>
-      (await import('../support/support-handlers.nodejs')).supportHandlers(services),
-    ),
+    support: lazyHandlers('support', async () => {
+      const [{ SupportService }, { supportHandlers }] = await Promise.all([
+        import('../support/support-service.nodejs'),
+        import('../support/handlers.nodejs'),
+      ]);
+      const support = new SupportService({
+        sources: {
+          mode: options.mode,
+          packaged: options.packaged ?? false,
+          settings,
+          tokens,
+          paths,
+          audit,
+          gateway,
+          diagnoses: services.diagnoses,
+        },
+        logger,
+        dataDir: paths.root,
+        dialogs: options.dialogs,
+      });
+      return supportHandlers(support);
+    }),
     report: lazyHandlers('report', async () => {
       const [{ ReportService }, { reportHandlers }] = await Promise.all([
         import('../report/report-service.nodejs'),
@@ -278,9 +298,21 @@ export function createApp(options: AppOptions): App {
       const report = new ReportService({ mode: options.mode, paths, keyLifecycle, tokens, audit, gateway });
       return reportHandlers(report);
     }),
-    exchange: lazyHandlers('exchange', async () =>
-      (await import('../gateway/exchange/exchange-handlers.nodejs')).exchangeHandlers(services),
-    ),
+    exchange: lazyHandlers('exchange', async () => {
+      const [{ ExchangeService }, { exchangeHandlers }] = await Promise.all([
+        import('../gateway/exchange/exchange-service.nodejs'),
+        import('../gateway/exchange/handlers.nodejs'),
+      ]);
+      const exchange = new ExchangeService({
+        dataDir: paths.root,
+        tokens,
+        gateway,
+        record: (entry) => audit.record(entry),
+        logger: logger.child({ domain: 'exchange' }),
+        appVersion: pkg.version,
+      });
+      return exchangeHandlers(exchange);
+    }),
   };
 
   const registry = new Registry({
