@@ -1,4 +1,5 @@
 import { setProcessRole } from './process-role.nodejs';
+import pkg from '../../package.json' with { type: 'json' };
 import { userInfo } from 'node:os';
 import { contract, type AppStatus, type Contract, type Settings } from '../../shared/contract.std';
 import { toErrorShape } from '../../shared/errors.std';
@@ -15,6 +16,7 @@ import type { HostSpawner } from '../hsm/spawner.std';
 import { TokensService } from '../hsm/tokens.nodejs';
 import { GatewayService } from '../gateway/gateway-service.nodejs';
 import type { SecretProvider } from '../gateway/client/profiles.nodejs';
+import { GatewayStates } from '../gateway/client/state.nodejs';
 import { EmbeddedSandbox } from '../gateway/embedded-sandbox.nodejs';
 import { gatewayHandlers } from '../gateway/handlers.nodejs';
 import { lifecycleHandlers } from '../lifecycle/handlers.nodejs';
@@ -176,6 +178,8 @@ export function createApp(options: AppOptions): App {
     events,
     lifecycle: keyLifecycle,
     usage,
+    // Each profile's client state is opened here and nowhere else (the clients, the readers).
+    states: new GatewayStates(paths.gateway),
     ...(options.gatewaySecrets ? { secrets: options.gatewaySecrets } : {}),
   });
   // The local demo gateway: unpackaged UIs only, started on request (or again at launch when an
@@ -273,15 +277,60 @@ export function createApp(options: AppOptions): App {
     troubleshoot: lazyHandlers('troubleshoot', async () =>
       (await import('../console/troubleshoot-handlers.nodejs')).troubleshootHandlers(services),
     ),
-    support: lazyHandlers('support', async () =>
-      (await import('../support/support-handlers.nodejs')).supportHandlers(services),
-    ),
-    report: lazyHandlers('report', async () =>
-      (await import('../report/report-handlers.nodejs')).reportHandlers(services),
-    ),
-    exchange: lazyHandlers('exchange', async () =>
-      (await import('../gateway/exchange/exchange-handlers.nodejs')).exchangeHandlers(services),
-    ),
+    support: lazyHandlers('support', async () => {
+      const [{ SupportService }, { supportHandlers }] = await Promise.all([
+        import('../support/support-service.nodejs'),
+        import('../support/handlers.nodejs'),
+      ]);
+      const support = new SupportService({
+        sources: {
+          mode: options.mode,
+          packaged: options.packaged ?? false,
+          settings,
+          tokens,
+          paths,
+          audit,
+          gateway,
+          diagnoses: services.diagnoses,
+        },
+        logger,
+        dataDir: paths.root,
+        dialogs: options.dialogs,
+      });
+      return supportHandlers(support);
+    }),
+    report: lazyHandlers('report', async () => {
+      const [{ ReportService }, { reportHandlers }] = await Promise.all([
+        import('../report/report-service.nodejs'),
+        import('../report/handlers.nodejs'),
+      ]);
+      const report = new ReportService({
+        mode: options.mode,
+        paths,
+        keyLifecycle,
+        tokens,
+        audit,
+        gateway,
+        usage,
+      });
+      return reportHandlers(report);
+    }),
+    exchange: lazyHandlers('exchange', async () => {
+      const [{ ExchangeService }, { exchangeHandlers }] = await Promise.all([
+        import('../gateway/exchange/exchange-service.nodejs'),
+        import('../gateway/exchange/handlers.nodejs'),
+      ]);
+      const exchange = new ExchangeService({
+        dataDir: paths.root,
+        tokens,
+        gateway,
+        record: (entry) => audit.record(entry),
+        logger: logger.child({ domain: 'exchange' }),
+        appVersion: pkg.version,
+        usage,
+      });
+      return exchangeHandlers(exchange);
+    }),
   };
 
   const registry = new Registry({

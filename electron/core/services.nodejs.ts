@@ -11,11 +11,12 @@ import type { EventBus } from './registry.nodejs';
 import type { FileDialogs, FileHandles } from './destination.nodejs';
 
 /**
- * What a domain's handlers may use: the services `createApp` composed once. The console,
- * troubleshoot, support, report and exchange handler factories take this and return their slice
- * of the contract's handlers (built on the first call, see `lazyHandlers`; the console's own
- * ConsoleService is built there too and handed to its factory); the app, settings, audit, hsm,
- * gateway and lifecycle factories (`handlers.nodejs.ts`) take their services one by one.
+ * What a domain's handlers may use: the services `createApp` composed once. The console and
+ * troubleshoot handler factories take this and return their slice of the contract's handlers
+ * (built on the first call, see `lazyHandlers`; the console's own ConsoleService is built there
+ * too and handed to its factory); the app, settings, audit, hsm, gateway, lifecycle, report,
+ * support and exchange factories (`handlers.nodejs.ts`) take their services one by one (the
+ * report's, support's and exchange's services are built in `createApp`, on their first call).
  */
 export interface AppServices {
   mode: AppStatus['mode'];

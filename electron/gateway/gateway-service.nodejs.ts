@@ -41,7 +41,7 @@ import {
   type GatewayProfile,
   type SecretProvider,
 } from './client/profiles.nodejs';
-import { GatewayStateStore, gatewayStateFile, type GatewayClientState } from './client/state.nodejs';
+import { GatewayStates, type GatewayClientState } from './client/state.nodejs';
 import { GatewayProfilesStore, profileIdFromName } from './profiles-store.nodejs';
 
 /**
@@ -59,6 +59,8 @@ export interface GatewayServiceOptions {
   /** Behind the passwords typed this session: env/prompt (CLI, browser mode) or safeStorage. */
   secrets?: SecretProvider;
   http?: GatewayClientOptions['http'];
+  /** Opens each profile's client state; the composition root's one instance (default: in `gateway/`). */
+  states?: GatewayStates;
   /**
    * The key lifecycle, to link a registered token key to its logical key (so a rotation
    * registers the next version with the same profiles). Null or throwing: no link is made.
@@ -131,25 +133,27 @@ export class GatewayService {
   readonly secrets: SessionSecrets;
   private readonly syncFile: string;
   private readonly dir: string;
+  private readonly states: GatewayStates;
 
   constructor(private readonly options: GatewayServiceOptions) {
     this.dir = dataPaths(options.dataDir).gateway;
+    this.states = options.states ?? new GatewayStates(this.dir);
     this.profiles = new GatewayProfilesStore(this.dir);
     this.secrets = new SessionSecrets(options.secrets ?? envSecretProvider());
     this.syncFile = join(this.dir, 'last-sync.json');
   }
 
   /**
-   * A profile's client state (pins, key set) as last written, read fresh and never written: the
-   * one place outside the gateway client that opens it (console, exchange, support, diagnosis).
+   * A profile's client state (pins, key set) as last written, read fresh and never written, for
+   * the console, exchange, support and diagnosis; opened, like each client's, through `states`.
    */
   readState(profileId: string): Readonly<GatewayClientState> {
-    return new GatewayStateStore(this.dir, profileId).state;
+    return this.states.open(profileId).state;
   }
 
   /** The file that state lives in (the token's seal vouches for it, see checkState). */
   stateFile(profileId: string): string {
-    return gatewayStateFile(this.dir, profileId);
+    return this.states.file(profileId);
   }
 
   // ------------------------------------------------------------------ profiles
@@ -333,7 +337,7 @@ export class GatewayService {
       tokens: this.options.tokens,
       slotId,
       secrets: this.secrets,
-      stateDir: this.dir,
+      state: this.states.open(profileId),
       logger: this.options.logger,
       onAudit: (entry) => this.onAudit(entry),
       probe: () => this.options.tokens.capabilities(slotId),

@@ -14,6 +14,12 @@ import type { AppServices } from '../core/services.nodejs';
  * password, bearer token or key material.
  */
 
+/** What the bundle reads, named one by one (the support service hands them over). */
+export type BundleSources = Pick<
+  AppServices,
+  'mode' | 'packaged' | 'settings' | 'tokens' | 'paths' | 'audit' | 'gateway' | 'diagnoses'
+>;
+
 export const BUNDLE_FORMAT = 'mkm-support-bundle';
 const LOG_TAIL_BYTES = 512 * 1024;
 const LOG_RECORDS = 50;
@@ -60,7 +66,7 @@ export function recentLogProblems(file: string, limit = LOG_RECORDS): Record<str
   return out.slice(-limit);
 }
 
-async function tokensSection(services: AppServices) {
+async function tokensSection(services: BundleSources) {
   const slots = await services.tokens.slots();
   return Promise.all(
     slots.map(async (s) => ({
@@ -97,7 +103,7 @@ async function tokensSection(services: AppServices) {
   );
 }
 
-function gatewaySection(services: AppServices) {
+function gatewaySection(services: BundleSources) {
   return services.gateway.listProfiles().map((p) => {
     const state = (() => {
       try {
@@ -152,7 +158,7 @@ function gatewaySection(services: AppServices) {
   });
 }
 
-async function auditSection(services: AppServices) {
+async function auditSection(services: BundleSources) {
   const { entries, matched } = await services.audit.query({}, AUDIT_ENTRIES);
   return {
     matched,
@@ -177,7 +183,7 @@ async function auditSection(services: AppServices) {
 }
 
 /** The bundle as an object, every section redacted. */
-export async function collectBundle(services: AppServices): Promise<Record<string, unknown>> {
+export async function collectBundle(services: BundleSources): Promise<Record<string, unknown>> {
   const bundle = {
     format: BUNDLE_FORMAT,
     version: 1,

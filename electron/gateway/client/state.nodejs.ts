@@ -183,3 +183,22 @@ export class GatewayStateStore {
     return valid;
   }
 }
+
+/**
+ * Opens each profile's client state in the gateway folder (DataPaths.gateway). The composition
+ * root builds the one instance and hands it to GatewayService, which hands each GatewayClient its
+ * store and reads state for the console, exchange, support and diagnosis: no other code opens it.
+ * Every open reads the file afresh.
+ */
+export class GatewayStates {
+  constructor(readonly dir: string) {}
+
+  open(profileId: string): GatewayStateStore {
+    return new GatewayStateStore(this.dir, profileId);
+  }
+
+  /** The file a profile's state lives in (the token's seal vouches for it, see checkState). */
+  file(profileId: string): string {
+    return gatewayStateFile(this.dir, profileId);
+  }
+}

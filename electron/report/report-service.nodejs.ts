@@ -1,15 +1,19 @@
 import { userInfo } from 'node:os';
 import pkg from '../../package.json' with { type: 'json' };
-import type { Contract } from '../../shared/contract.std';
-import type { PciExport, PciReport } from '../../shared/contract/report.std';
-import type { Handlers } from '../core/registry.nodejs';
-import type { AppServices } from '../core/services.nodejs';
+import type { AppStatus } from '../../shared/contract.std';
+import type { CustodianView, PciExport, PciReport } from '../../shared/contract/report.std';
+import type { AppAudit } from '../audit/app-audit.nodejs';
+import type { DataPaths } from '../core/paths.nodejs';
+import type { GatewayService } from '../gateway/gateway-service.nodejs';
+import type { TokensService } from '../hsm/tokens.nodejs';
+import type { KeyLifecycleService } from '../lifecycle/lifecycle.nodejs';
 import { CURRENT_CUSTODIAN_TEXT } from './custodian-text.std';
 import { CustodianStore } from './custodians.nodejs';
 import { collectEvidence } from './evidence.nodejs';
 import { installationId } from './installation.nodejs';
 import { renderPciHtml } from './render-html.std';
 import { buildPciReport, reportFileName } from './report.std';
+import type { KeyUsageService } from '../lifecycle/usage.nodejs';
 
 function osUser(): string {
   try {
@@ -26,8 +30,21 @@ export interface ReportOptions {
   skipToken?: boolean | undefined;
 }
 
+/** What the report reads: the services the composition root built, named one by one. */
+export interface ReportDeps {
+  mode: AppStatus['mode'];
+  paths: Pick<DataPaths, 'root' | 'report'>;
+  /** Opens on first use (it holds a lock on its folder). */
+  keyLifecycle: () => KeyLifecycleService;
+  tokens: TokensService;
+  audit: AppAudit;
+  gateway: GatewayService;
+  /** Real use counts: the crypto-period evidence (3.6.1, 3.7.4) comes from them. */
+  usage: KeyUsageService;
+}
+
 /** The structured report for this installation, now. */
-export async function pciReport(services: AppServices, options: ReportOptions = {}): Promise<PciReport> {
+export async function pciReport(services: ReportDeps, options: ReportOptions = {}): Promise<PciReport> {
   const clock = options.clock ?? (() => new Date());
   const dir = services.paths.report;
   const evidence = await collectEvidence({
@@ -79,15 +96,34 @@ export async function exportPciReport(report: PciReport, format: 'html' | 'pdf')
   };
 }
 
-/** The `report.*` channels. Acknowledgements, revocations and exports are audited (AUDITED). */
-export function reportHandlers(services: AppServices): Handlers<Contract>['report'] {
-  const custodians = () => new CustodianStore({ dir: services.paths.report, osUser: osUser() });
-  return {
-    pci: ({ skipToken }) => pciReport(services, { skipToken }),
-    exportPci: async ({ format, skipToken }) =>
-      exportPciReport(await pciReport(services, { skipToken }), format),
-    custodians: () => ({ text: CURRENT_CUSTODIAN_TEXT, custodians: custodians().list() }),
-    acknowledge: ({ name, role, textVersion }) => custodians().acknowledge({ name, role, textVersion }),
-    revokeCustodian: ({ id, reason }) => custodians().revoke(id, reason),
-  };
+/**
+ * The PCI report and its custodians, over the services the composition root built. Custodians are
+ * read afresh on each call (another process may have acknowledged since).
+ */
+export class ReportService {
+  constructor(private readonly deps: ReportDeps) {}
+
+  pci(skipToken?: boolean): Promise<PciReport> {
+    return pciReport(this.deps, { skipToken });
+  }
+
+  async exportPci(format: 'html' | 'pdf', skipToken?: boolean): Promise<PciExport> {
+    return exportPciReport(await pciReport(this.deps, { skipToken }), format);
+  }
+
+  private custodianStore(): CustodianStore {
+    return new CustodianStore({ dir: this.deps.paths.report, osUser: osUser() });
+  }
+
+  custodians() {
+    return { text: CURRENT_CUSTODIAN_TEXT, custodians: this.custodianStore().list() };
+  }
+
+  acknowledge(request: { name: string; role: string; textVersion: string }): CustodianView {
+    return this.custodianStore().acknowledge(request);
+  }
+
+  revokeCustodian(id: string, reason?: string): CustodianView {
+    return this.custodianStore().revoke(id, reason);
+  }
 }
