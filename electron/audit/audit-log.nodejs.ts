@@ -82,7 +82,7 @@ import { join } from 'node:path';
 import { MkmError, isErrorCode, toErrorShape, type ErrorCode } from '../../shared/errors.std';
 import { redact } from '../../shared/redact.std';
 import { silentLogger } from '../core/logger.nodejs';
-import { countSeal } from '../lifecycle/usage-seals.nodejs';
+import { countSeal, type SealCounter } from '../lifecycle/usage-seals.nodejs';
 import type { Logger } from '../core/logger.nodejs';
 import { segmentStart } from './anchor.nodejs';
 import { acquireLock } from './lock.nodejs';
@@ -144,6 +144,8 @@ export interface AuditOpenOptions {
    * the app records the failure and the UI shows it.
    */
   onSealResult?: (error: ErrorCode | null) => void;
+  /** Counts each seal as a use of the audit key (the app's usage service); none when absent. */
+  countSeal?: SealCounter;
 }
 
 export interface AuditAppend {
@@ -195,6 +197,7 @@ export class AuditLog {
   private sealing: Promise<number> | null = null;
   private lastSealError: ErrorCode | undefined;
   private readonly onSealResult: ((error: ErrorCode | null) => void) | undefined;
+  private readonly countSeal: SealCounter | undefined;
   private accepting = true;
   private closing: Promise<void> | null = null;
   /** SHA-256 of line 1: names this segment in the token's audit head. */
@@ -220,6 +223,7 @@ export class AuditLog {
     this.logger = o.logger ?? silentLogger;
     this.sealEntries = Math.max(1, o.sealEvery?.entries ?? 1000);
     this.onSealResult = o.onSealResult;
+    this.countSeal = o.countSeal;
     this.actor = checkActor(o.actor);
     this.writer = new AuditWriter(
       init.fh,
@@ -501,7 +505,7 @@ export class AuditLog {
       kcv: sealer.keyRef.kcv.toLowerCase(),
     });
     const macs = await sealer.macBatch([sealMessage(first, last, head, time, sealKey)]);
-    countSeal(sealKey, 'audit-seal');
+    countSeal(this.countSeal, sealKey, 'audit-seal');
     const mac = macs[0];
     if (macs.length !== 1 || !mac || !sealLengthOk(sealKindOf(sealKey), mac.length)) {
       throw new MkmError('INTERNAL', 'The audit sealer returned a malformed MAC.');

@@ -20,6 +20,7 @@ import { gatewayHandlers } from '../gateway/handlers.nodejs';
 import { lifecycleHandlers } from '../lifecycle/handlers.nodejs';
 import { KeyLifecycleService, type KeyLifecycleOptions } from '../lifecycle/lifecycle.nodejs';
 import { KeyUsageService, keyUsage, setKeyUsage, type UsageTimers } from '../lifecycle/usage.nodejs';
+import { sealCounter } from '../lifecycle/usage-seals.nodejs';
 import type { AppServices } from './services.nodejs';
 
 /**
@@ -101,7 +102,14 @@ export function createApp(options: AppOptions): App {
   // The CLI names itself by its command (mkm.cli.ts); the locks carry it beside the pid.
   if (options.mode !== 'cli')
     setProcessRole(`the Merchant Key Manager app${options.mode === 'browser' ? ' (browser mode)' : ''}`);
-  const audit = new AppAudit({ dir: paths.audit, logger, events });
+  const audit = new AppAudit({
+    dir: paths.audit,
+    logger,
+    events,
+    // Seals by the audit key count as its uses. `usage` records into this trail, so it is built
+    // below; no seal is made before a login, by when it exists.
+    countSeal: (key, operation) => sealCounter(usage)(key, operation),
+  });
   audit.record({ action: 'app.start', result: 'ok', details: { mode: options.mode } });
   const tokens = new TokensService({
     dataDir: paths.root,

@@ -9,10 +9,8 @@ import type { LifecycleSystemUsageView, LifecycleUsageView } from '../../shared/
 import { INVENTORY_FILE, inventoryOnDisk, pidAlive, resolveLogicalKey, versionsOf } from './inventory.nodejs';
 import type { ManagedPurpose } from '../../shared/lifecycle/vocabulary.std';
 import { EMPTY_INVENTORY, policyFor, type InventoryData, type RotationPolicy } from './model.std';
-import { countSealsWith } from './usage-seals.nodejs';
 import {
   addUses,
-  auditKeyName,
   daysSince,
   EMPTY_USAGE,
   emptyEntry,
@@ -594,9 +592,6 @@ export function keyUsage(): KeyUsageService | null {
 
 export function setKeyUsage(service: KeyUsageService | null): void {
   current = service;
-  countSealsWith(
-    service ? (key, operation) => service.record({ auditKey: auditKeyName(key) }, operation) : null,
-  );
 }
 
 /** `keyUsage().counted(...)`, or `body()` alone when no app set a usage service. */

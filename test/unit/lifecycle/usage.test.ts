@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { stateSealsSettled, stateWritten, useStateSealer } from '../../../electron/audit/state-seal.nodejs';
+import { sealCounter } from '../../../electron/lifecycle/usage-seals.nodejs';
 import type { AuditAppend } from '../../../electron/audit/audit-log.nodejs';
 import {
   KeyUsageService,
@@ -174,7 +175,7 @@ describe('seals counted as uses of the audit key', () => {
     const audit: AuditAppend[] = [];
     const usage = new KeyUsageService({ inventoryDir: dir, audit: (e) => audit.push(e), flushMs: 0 });
     setKeyUsage(usage);
-    useStateSealer(sealer);
+    useStateSealer({ ...sealer, countSeal: sealCounter(usage) });
     const file = join(dir, 'pinned.json');
     for (const n of [1, 2]) {
       writeFileSync(file, `{"n":${n}}`);
@@ -198,7 +199,7 @@ describe('seals counted as uses of the audit key', () => {
       throw new Error('counting broke');
     });
     setKeyUsage(usage);
-    useStateSealer(sealer);
+    useStateSealer({ ...sealer, countSeal: sealCounter(usage) });
     const file = join(dir, 'pinned.json');
     writeFileSync(file, '{}');
     stateWritten(file);
