@@ -88,7 +88,7 @@ import { segmentStart } from './anchor.nodejs';
 import { acquireLock } from './lock.nodejs';
 import type { AuditLock } from './lock.nodejs';
 import { quarantineLog } from './quarantine.nodejs';
-import { recover, type AuditOpenReport } from './recovery.nodejs';
+import { recover, type AuditOpenReport, type Recovered } from './recovery.nodejs';
 import {
   ACTION_PATTERN,
   LOG_FILE,
@@ -114,7 +114,7 @@ import type { AuditKeyHandle, AuditSealer } from './sealer.nodejs';
 import { writeState } from './state.nodejs';
 import { verifyAuditLog } from './verify.nodejs';
 import type { VerifyReport } from './verify.nodejs';
-import { AuditWriter, type SealInfo } from './writer.nodejs';
+import { AuditWriter } from './writer.nodejs';
 
 export * from './record.nodejs';
 export * from './sealer.nodejs';
@@ -203,18 +203,7 @@ export class AuditLog {
   /** SHA-256 of line 1: names this segment in the token's audit head. */
   private startHash: string | null = null;
 
-  private constructor(init: {
-    options: AuditOpenOptions;
-    fh: FileHandle;
-    lock: AuditLock;
-    report: AuditOpenReport;
-    lastSeq: number;
-    lastHash: string;
-    lastOffset: number;
-    bytes: number;
-    unsealed: number;
-    lastSeal: SealInfo | null;
-  }) {
+  private constructor(init: Recovered & { options: AuditOpenOptions; fh: FileHandle; lock: AuditLock }) {
     const o = init.options;
     this.dir = o.dir;
     this.lock = init.lock;
