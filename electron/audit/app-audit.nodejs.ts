@@ -47,6 +47,7 @@ import {
 } from './state-seal.nodejs';
 import { SEAL_KINDS, SEAL_KIND_WORDS, sealKindOf, type SealKind } from './sealer.nodejs';
 import { createTokenSealer } from './token-sealer.nodejs';
+import type { SealCounter } from '../lifecycle/usage-seals.nodejs';
 
 /**
  * The app's audit trail. What each channel records is declared on the channel itself (the
@@ -83,6 +84,8 @@ export interface AppAuditOptions {
   clock?: () => Date;
   /** What each channel records; default: the app's contract. */
   declarations?: ReadonlyMap<string, AuditDeclaration>;
+  /** Counts audit and state seals as uses of the audit key (the app's usage service). */
+  countSeal?: SealCounter;
 }
 
 /** Why audited calls are refused right now, and what an admin can do about it. */
@@ -137,6 +140,7 @@ export class AppAudit {
     mac: async (key, message) => (await this.stateKeySealer(key).macBatch([message]))[0]!,
     verify: async (key, message, mac) =>
       (await this.stateKeySealer(key).verifyBatch!([message], [mac]))[0] === true,
+    countSeal: (key, operation) => this.options.countSeal?.(key, operation),
   };
 
   constructor(private readonly options: AppAuditOptions) {
@@ -164,6 +168,7 @@ export class AppAudit {
         logger: this.options.logger,
         clock: this.clock,
         onSealResult: (error) => this.sealResult(error),
+        ...(this.options.countSeal ? { countSeal: this.options.countSeal } : {}),
       });
       // Opened late (another process held it): take on the token a login already attached.
       if (this.sealer) this.log.setSealer(this.sealer);

@@ -75,35 +75,30 @@
  * Secrets: `details` always goes through `redact`; key references are validated as
  * identifiers (CKA_ID hex, KCV, SPKI SHA-256), never key bytes.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { MkmError, isErrorCode, toErrorShape, type ErrorCode } from '../../shared/errors.std';
 import { redact } from '../../shared/redact.std';
 import { silentLogger } from '../core/logger.nodejs';
-import { countSeal } from '../lifecycle/usage-seals.nodejs';
+import { countSeal, type SealCounter } from '../lifecycle/usage-seals.nodejs';
 import type { Logger } from '../core/logger.nodejs';
-import { readLines } from './line-reader.nodejs';
 import { segmentStart } from './anchor.nodejs';
 import { acquireLock } from './lock.nodejs';
 import type { AuditLock } from './lock.nodejs';
+import { quarantineLog } from './quarantine.nodejs';
+import { recover, type AuditOpenReport, type Recovered } from './recovery.nodejs';
 import {
   ACTION_PATTERN,
-  GENESIS,
   LOG_FILE,
   MAX_DETAILS_CHARS,
-  STATE_FILE,
   checkKeyRef,
   checkSealKey,
   isPlainObject,
-  parseLine,
   sealMessage,
   serializeEntry,
   serializeSeal,
-  sha256Hex,
 } from './record.nodejs';
 import type {
   AuditActor,
@@ -116,10 +111,10 @@ import type {
 } from './record.nodejs';
 import { keyRefOut, sameKey, sealKindOf, sealLengthOk } from './sealer.nodejs';
 import type { AuditKeyHandle, AuditSealer } from './sealer.nodejs';
-import { EMPTY_STATE, readState, writeState } from './state.nodejs';
-import type { AuditState } from './state.nodejs';
+import { writeState } from './state.nodejs';
 import { verifyAuditLog } from './verify.nodejs';
 import type { VerifyReport } from './verify.nodejs';
+import { AuditWriter } from './writer.nodejs';
 
 export * from './record.nodejs';
 export * from './sealer.nodejs';
@@ -127,6 +122,8 @@ export * from './verify.nodejs';
 export * from './query.nodejs';
 export { LOCK_STALE_MS, lockHolder } from './lock.nodejs';
 export type { AuditState } from './state.nodejs';
+export type { AuditOpenReport } from './recovery.nodejs';
+export type { QuarantineNote } from './quarantine.nodejs';
 
 export interface AuditOpenOptions {
   /** The audit folder (dataPaths(root).audit); created 0700 if missing. */
@@ -147,6 +144,8 @@ export interface AuditOpenOptions {
    * the app records the failure and the UI shows it.
    */
   onSealResult?: (error: ErrorCode | null) => void;
+  /** Counts each seal as a use of the audit key (the app's usage service); none when absent. */
+  countSeal?: SealCounter;
 }
 
 export interface AuditAppend {
@@ -158,25 +157,6 @@ export interface AuditAppend {
   details?: Record<string, unknown>;
   /** Overrides the log's current actor for this entry. */
   actor?: Partial<AuditActor>;
-}
-
-export interface AuditOpenReport {
-  created: boolean;
-  /** The previous run called close(). */
-  cleanShutdown: boolean;
-  /** Lines found after the last write the state confirmed (the previous run crashed). */
-  unconfirmed: number;
-  torn?: { bytes: number; savedAs: string; afterSeq: number };
-  /** This log starts after AuditLog.quarantine moved a damaged one aside. */
-  quarantine?: QuarantineNote;
-}
-
-/** What AuditLog.quarantine leaves for the next open: where the old log went and its head. */
-export interface QuarantineNote {
-  movedTo: string;
-  reason: string;
-  /** The old log's last complete line (its seq and SHA-256) and the SHA-256 of the whole file. */
-  head?: { seq: number; hash: string; lines: number; fileSha256: string };
 }
 
 export interface AuditStatus {
@@ -191,21 +171,6 @@ export interface AuditStatus {
   closed: boolean;
 }
 
-interface Waiter {
-  seq: number;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
-type SealInfo = NonNullable<AuditState['sealed']>;
-
-const BATCH_BYTES = 1 << 20;
-const RETRY_MS = 1000;
-
-function tampered(reason: string, seq: number, line: number = seq): MkmError {
-  return new MkmError('AUDIT_TAMPERED', undefined, { reason, seq, line });
-}
-
 export function currentOsUser(): string {
   try {
     return userInfo().username;
@@ -213,86 +178,52 @@ export function currentOsUser(): string {
     return process.env.USER ?? process.env.USERNAME ?? 'unknown';
   }
 }
-
 export class AuditLog {
   readonly dir: string;
   readonly openReport: AuditOpenReport;
 
-  private readonly fh: FileHandle;
+  private readonly writer: AuditWriter;
   private readonly lock: AuditLock;
   private readonly clock: () => Date;
   private readonly logger: Logger;
-  private readonly durable: boolean;
-  private readonly flushMs: number;
   private readonly sealEntries: number;
   private actor: AuditActor;
   private sealer: AuditSealer | null = null;
 
-  // Appended (maybe only in memory).
-  private lastSeq: number;
-  private lastHash: string;
-  private lastOffset: number;
-  private appendedBytes: number;
   private unsealedEntries: number;
   private sealedThrough: number;
-  private lastSeal: SealInfo | null;
 
-  // Durable.
-  private durableSeq: number;
-  /** Bytes in the file (written, maybe not yet fsynced): where a paused verify stops reading. */
-  private fileBytes: number;
-
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private waiters: Waiter[] = [];
-  private writing: Promise<void> | null = null;
-  /** Count of verify() calls holding the writer; it writes only at 0. */
-  private paused = 0;
-  private flushTimer: NodeJS.Timeout | null = null;
   private sealTimer: NodeJS.Timeout | null = null;
   private sealing: Promise<number> | null = null;
   private lastSealError: ErrorCode | undefined;
   private readonly onSealResult: ((error: ErrorCode | null) => void) | undefined;
-  private writeError: string | undefined;
+  private readonly countSeal: SealCounter | undefined;
   private accepting = true;
   private closing: Promise<void> | null = null;
-  private fhClosed = false;
-  private lockLost = false;
   /** SHA-256 of line 1: names this segment in the token's audit head. */
   private startHash: string | null = null;
 
-  private constructor(init: {
-    options: AuditOpenOptions;
-    fh: FileHandle;
-    lock: AuditLock;
-    report: AuditOpenReport;
-    lastSeq: number;
-    lastHash: string;
-    lastOffset: number;
-    bytes: number;
-    unsealed: number;
-    lastSeal: SealInfo | null;
-  }) {
+  private constructor(init: Recovered & { options: AuditOpenOptions; fh: FileHandle; lock: AuditLock }) {
     const o = init.options;
     this.dir = o.dir;
-    this.fh = init.fh;
     this.lock = init.lock;
     this.openReport = init.report;
     this.clock = o.clock ?? (() => new Date());
     this.logger = o.logger ?? silentLogger;
-    this.durable = o.durable ?? true;
-    this.flushMs = o.flushMs ?? 20;
     this.sealEntries = Math.max(1, o.sealEvery?.entries ?? 1000);
     this.onSealResult = o.onSealResult;
+    this.countSeal = o.countSeal;
     this.actor = checkActor(o.actor);
-    this.lastSeq = init.lastSeq;
-    this.lastHash = init.lastHash;
-    this.lastOffset = init.lastOffset;
-    this.appendedBytes = init.bytes;
-    this.durableSeq = init.lastSeq;
-    this.fileBytes = init.bytes;
+    this.writer = new AuditWriter(
+      init.fh,
+      init.lock,
+      o.dir,
+      o.durable ?? true,
+      o.flushMs ?? 20,
+      this.logger,
+      init,
+    );
     this.unsealedEntries = init.unsealed;
-    this.lastSeal = init.lastSeal;
     this.sealedThrough = init.lastSeal?.through ?? 0;
     const sealMs = Math.max(10, o.sealEvery?.ms ?? 5000);
     this.sealTimer = setInterval(() => {
@@ -368,30 +299,7 @@ export class AuditLog {
     reason: string,
     clock: () => Date = () => new Date(),
   ): Promise<string> {
-    const lock = await acquireLock(dir);
-    try {
-      // The random part starts with a letter: eight random hex digits that happen to be all
-      // decimal would read as a card number to the redaction of the entry that names the folder.
-      const movedTo = `quarantine-${clock().toISOString().replace(/[:.]/g, '-')}-r${randomUUID().slice(0, 8)}`;
-      // The old head goes into the new segment's first entry, so the two stay tied together.
-      const head = await logHead(join(dir, LOG_FILE));
-      await mkdir(join(dir, movedTo), { mode: 0o700 });
-      for (const name of await readdir(dir)) {
-        if (name === LOG_FILE || name === STATE_FILE || name.startsWith('audit.torn-')) {
-          await rename(join(dir, name), join(dir, movedTo, name));
-        }
-      }
-      const note: QuarantineNote = {
-        movedTo,
-        reason: String(redact(reason)).slice(0, 500),
-        ...(head ? { head } : {}),
-      };
-      await writeFile(join(dir, QUARANTINE_NOTE), JSON.stringify(note) + '\n', { mode: 0o600 });
-      await syncDir(dir);
-      return movedTo;
-    } finally {
-      await lock.release();
-    }
+    return quarantineLog(dir, reason, clock);
   }
 
   /**
@@ -427,7 +335,7 @@ export class AuditLog {
     const actor = entry.actor ? checkActor({ ...this.actor, ...entry.actor }) : this.actor;
     const record: AuditEntryRecord = {
       v: 1,
-      seq: this.lastSeq + 1,
+      seq: this.writer.lastSeq + 1,
       type: 'entry',
       time: this.clock().toISOString(),
       actor,
@@ -435,7 +343,7 @@ export class AuditLog {
       ...(key ? { key } : {}),
       result: entry.result,
       ...(details ? { details } : {}),
-      prev: this.lastHash,
+      prev: this.writer.lastHash,
     };
     const line = serializeEntry(record);
     // Everything but details is bounded (names, ids, 256-char actor fields), so the line length
@@ -443,7 +351,7 @@ export class AuditLog {
     if (details && line.length > MAX_DETAILS_CHARS + 2048) {
       throw new MkmError('VALIDATION', 'The audit details are too large.', { chars: line.length });
     }
-    const hash = this.writeLine(line);
+    const hash = this.writer.writeLine(line);
     this.unsealedEntries++;
     if (this.sealer && this.unsealedEntries >= this.sealEntries && !this.sealing) this.sealInBackground();
     return { seq: record.seq, hash };
@@ -481,7 +389,7 @@ export class AuditLog {
   /** Seals everything appended so far; resolves with the last sealed seq. Rejects if the token does. */
   async seal(): Promise<number> {
     while (this.sealing) await this.sealing.catch(() => undefined);
-    if (this.fhClosed) return this.sealedThrough;
+    if (this.writer.closed) return this.sealedThrough;
     const sealer = this.sealer;
     if (!sealer || this.unsealedEntries === 0) return this.sealedThrough;
     const run = this.sealOnce(sealer);
@@ -496,20 +404,8 @@ export class AuditLog {
       if (this.sealing === run) this.sealing = null;
     }
   }
-
-  /** Resolves when every entry appended before the call is on disk (and fsynced if durable). */
   flush(): Promise<void> {
-    const target = this.lastSeq;
-    if (this.durableSeq >= target) return Promise.resolve();
-    if (this.lockLost) {
-      return Promise.reject(
-        new MkmError('CONFLICT', 'Another process took over the audit log; this one stopped writing.'),
-      );
-    }
-    return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ seq: target, resolve, reject });
-      this.kick();
-    });
+    return this.writer.flush();
   }
 
   /**
@@ -527,13 +423,13 @@ export class AuditLog {
 
   status(): AuditStatus {
     return {
-      lastSeq: this.lastSeq,
-      durableSeq: this.durableSeq,
+      lastSeq: this.writer.lastSeq,
+      durableSeq: this.writer.durableSeq,
       sealedThrough: this.sealedThrough,
       unsealed: this.unsealedEntries,
       sealer: this.sealer ? { ...this.sealer.keyRef } : null,
       ...(this.lastSealError ? { lastSealError: this.lastSealError } : {}),
-      ...(this.writeError ? { writeError: this.writeError } : {}),
+      ...(this.writer.writeError ? { writeError: this.writer.writeError } : {}),
       closed: !this.accepting,
     };
   }
@@ -544,129 +440,24 @@ export class AuditLog {
    */
   async verify(extraSealers: AuditSealer[] = [], pinned?: AuditKeyHandle[]): Promise<VerifyReport> {
     await this.flush();
-    this.paused++;
-    try {
-      if (this.writing) await this.writing;
+    return this.writer.held(async () => {
       const own = this.sealer ? [this.sealer] : [];
       const sealers = [...own, ...extraSealers.filter((x) => !own.some((o) => sameKey(o.keyRef, x.keyRef)))];
       return await verifyAuditLog({
         dir: this.dir,
         sealer: sealers,
-        limitBytes: this.fileBytes,
+        limitBytes: this.writer.fileBytes,
         ...(pinned ? { pinned } : {}),
       });
-    } finally {
-      this.paused--;
-      if (this.pending.length) this.kick();
-    }
+    });
   }
 
   // ---------- internals ----------
-
   /** Stops timers and closes the file without writing anything more (open failed half-way). */
   private async abandon(): Promise<void> {
     this.accepting = false;
     if (this.sealTimer) clearInterval(this.sealTimer);
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.fhClosed = true;
-    await this.fh.close().catch(() => undefined);
-  }
-
-  private writeLine(line: string): string {
-    const buf = Buffer.from(line + '\n', 'utf8');
-    const hash = sha256Hex(buf.subarray(0, buf.length - 1));
-    this.lastSeq++;
-    this.lastHash = hash;
-    this.lastOffset = this.appendedBytes;
-    this.appendedBytes += buf.length;
-    this.pending.push(buf);
-    this.pendingBytes += buf.length;
-    if (this.pendingBytes >= BATCH_BYTES) this.kick();
-    else this.flushTimer ??= setTimeout(() => this.kick(), this.flushMs);
-    return hash;
-  }
-
-  private kick(): void {
-    if (this.flushTimer) {
-      clearTimeout(this.flushTimer);
-      this.flushTimer = null;
-    }
-    if (this.writing || this.paused > 0 || this.fhClosed || this.lockLost || this.pending.length === 0)
-      return;
-    const run = this.writeLoop()
-      .catch(() => false)
-      .then((ok) => {
-        this.writing = null;
-        // After a failure the retry timer (or the next flush()) tries again, not a tight loop.
-        if (ok && this.pending.length && this.paused === 0) this.kick();
-      });
-    this.writing = run;
-  }
-
-  /** One batch at a time, in append order; appends made meanwhile go into the next batch. */
-  private async writeLoop(): Promise<boolean> {
-    while (this.pending.length && this.paused === 0) {
-      const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
-      this.pending = [];
-      this.pendingBytes = 0;
-      const snapshot: AuditState = {
-        v: 1,
-        written: {
-          seq: this.lastSeq,
-          hash: this.lastHash,
-          offset: this.lastOffset,
-          end: this.appendedBytes,
-        },
-        sealed: this.lastSeal ? { ...this.lastSeal } : null,
-        closed: false,
-      };
-      let done = 0;
-      try {
-        // A writer that lost its lock must not write another byte: that would fork the chain.
-        if (!(await this.lock.stillHeld())) {
-          this.lockLost = true;
-          throw new MkmError(
-            'CONFLICT',
-            'Another process took over the audit log; this one stopped writing.',
-          );
-        }
-        while (done < data.length) {
-          const { bytesWritten } = await this.fh.write(data, done, data.length - done);
-          done += bytesWritten;
-        }
-        this.fileBytes += data.length;
-        if (this.durable) await this.fh.datasync();
-        await writeState(this.dir, snapshot, this.durable);
-        this.durableSeq = snapshot.written.seq;
-        this.writeError = undefined;
-        this.settle();
-      } catch (error) {
-        // Keep the unwritten bytes first in line: the chain is already committed to them. If
-        // all were written but fsync or the state failed, the empty remainder still makes the
-        // next attempt redo those before anyone is told the entries are durable.
-        if (done < data.length) this.fileBytes += done;
-        this.pending.unshift(data.subarray(done));
-        this.pendingBytes += data.length - done;
-        const failure =
-          error instanceof MkmError
-            ? error
-            : new MkmError('IO_ERROR', undefined, { file: LOG_FILE, code: toErrorCode(error) });
-        this.writeError = failure.code === 'IO_ERROR' ? toErrorCode(error) : failure.code;
-        this.logger.error('audit log write failed', { code: toErrorCode(error) });
-        const waiters = this.waiters;
-        this.waiters = [];
-        for (const w of waiters) w.reject(failure);
-        this.flushTimer ??= setTimeout(() => this.kick(), RETRY_MS);
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private settle(): void {
-    const ready = this.waiters.filter((w) => w.seq <= this.durableSeq);
-    this.waiters = this.waiters.filter((w) => w.seq > this.durableSeq);
-    for (const w of ready) w.resolve();
+    await this.writer.closeFile(true);
   }
 
   /** The last seal's outcome; the listener hears only changes (not every failed retry). */
@@ -693,8 +484,8 @@ export class AuditLog {
 
   private async sealOnce(sealer: AuditSealer): Promise<number> {
     const first = this.sealedThrough + 1;
-    const last = this.lastSeq;
-    const head = this.lastHash;
+    const last = this.writer.lastSeq;
+    const head = this.writer.lastHash;
     const covered = this.unsealedEntries;
     const time = this.clock().toISOString();
     const sealKey: AuditKeyHandle = keyRefOut({
@@ -703,24 +494,30 @@ export class AuditLog {
       kcv: sealer.keyRef.kcv.toLowerCase(),
     });
     const macs = await sealer.macBatch([sealMessage(first, last, head, time, sealKey)]);
-    countSeal(sealKey, 'audit-seal');
+    countSeal(this.countSeal, sealKey, 'audit-seal');
     const mac = macs[0];
     if (macs.length !== 1 || !mac || !sealLengthOk(sealKindOf(sealKey), mac.length)) {
       throw new MkmError('INTERNAL', 'The audit sealer returned a malformed MAC.');
     }
     const record: AuditSealRecord = {
       v: 1,
-      seq: this.lastSeq + 1,
+      seq: this.writer.lastSeq + 1,
       type: 'seal',
       time,
       covers: [first, last],
       head,
       sealKey,
       mac: mac.toString('hex'),
-      prev: this.lastHash,
+      prev: this.writer.lastHash,
     };
-    this.writeLine(serializeSeal(record));
-    this.lastSeal = { seq: record.seq, through: last, head, mac: record.mac, offset: this.lastOffset };
+    this.writer.writeLine(serializeSeal(record));
+    this.writer.lastSeal = {
+      seq: record.seq,
+      through: last,
+      head,
+      mac: record.mac,
+      offset: this.writer.lastOffset,
+    };
     this.sealedThrough = last;
     this.unsealedEntries -= covered;
     this.noteSeal(undefined);
@@ -759,20 +556,18 @@ export class AuditLog {
         {
           v: 1,
           written: {
-            seq: this.lastSeq,
-            hash: this.lastHash,
-            offset: this.lastOffset,
-            end: this.appendedBytes,
+            seq: this.writer.lastSeq,
+            hash: this.writer.lastHash,
+            offset: this.writer.lastOffset,
+            end: this.writer.appendedBytes,
           },
-          sealed: this.lastSeal,
+          sealed: this.writer.lastSeal,
           closed: true,
         },
         true,
       );
     } finally {
-      if (this.flushTimer) clearTimeout(this.flushTimer);
-      this.fhClosed = true;
-      await this.fh.close();
+      await this.writer.closeFile();
       await this.lock.release();
     }
   }
@@ -781,12 +576,6 @@ export class AuditLog {
 export function openAuditLog(options: AuditOpenOptions): Promise<AuditLog> {
   return AuditLog.open(options);
 }
-
-function toErrorCode(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : 'unknown';
-}
-
 function checkActor(actor: AuditActor): AuditActor {
   const ok = (s: unknown) => typeof s === 'string' && s.length > 0 && s.length <= 256;
   if (!actor || !ok(actor.osUser)) throw new MkmError('VALIDATION', 'The audit actor needs an OS user.');
@@ -800,238 +589,4 @@ function checkActor(actor: AuditActor): AuditActor {
   }
   const token: AuditTokenRef | null = t === null ? null : { serial: t.serial, label: t.label };
   return { osUser: actor.osUser, token };
-}
-
-const QUARANTINE_NOTE = 'audit.quarantine.json';
-
-async function takeQuarantineNote(dir: string): Promise<QuarantineNote | undefined> {
-  const path = join(dir, QUARANTINE_NOTE);
-  const text = await readFile(path, 'utf8').catch(() => null);
-  if (text === null) return undefined;
-  await rm(path, { force: true });
-  try {
-    const note = JSON.parse(text) as { movedTo?: unknown; reason?: unknown; head?: unknown };
-    const h = note.head as QuarantineNote['head'] | undefined;
-    const head =
-      h &&
-      Number.isSafeInteger(h.seq) &&
-      Number.isSafeInteger(h.lines) &&
-      /^[0-9a-f]{64}$/.test(String(h.hash)) &&
-      /^[0-9a-f]{64}$/.test(String(h.fileSha256))
-        ? { seq: h.seq, lines: h.lines, hash: h.hash, fileSha256: h.fileSha256 }
-        : undefined;
-    return { movedTo: String(note.movedTo), reason: String(note.reason), ...(head ? { head } : {}) };
-  } catch {
-    return { movedTo: 'unknown', reason: 'the quarantine note was unreadable' };
-  }
-}
-
-/**
- * The last complete line of a log (its seq as written, its SHA-256) and the SHA-256 of the whole
- * file, read as it is, damaged or not; null when there is no log.
- */
-async function logHead(logPath: string): Promise<QuarantineNote['head'] | null> {
-  if (!existsSync(logPath)) return null;
-  // What is there may not even be a file; it is moved aside all the same.
-  return readHead(logPath).catch(() => null);
-}
-
-async function readHead(logPath: string): Promise<NonNullable<QuarantineNote['head']>> {
-  const file = createHash('sha256');
-  let hash = GENESIS;
-  let seq = 0;
-  let lines = 0;
-  await readLines(logPath, {
-    onLine(line) {
-      lines++;
-      hash = sha256Hex(line);
-      const m = /^\{"v":1,"seq":(\d{1,15}),/.exec(line.subarray(0, 40).toString('latin1'));
-      seq = m ? Number(m[1]) : 0;
-    },
-  });
-  const fh = await open(logPath, 'r');
-  try {
-    for await (const chunk of fh.createReadStream()) file.update(chunk as Buffer);
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
-  return { seq, hash, lines, fileSha256: file.digest('hex') };
-}
-
-/** Makes the new directory entries durable; not possible on Windows, where it is not needed. */
-async function syncDir(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-interface Recovered {
-  report: AuditOpenReport;
-  lastSeq: number;
-  lastHash: string;
-  lastOffset: number;
-  bytes: number;
-  unsealed: number;
-  lastSeal: SealInfo | null;
-}
-
-/**
- * Where to continue, read from the tail only: the state names the byte offsets of the newest
- * seal and the last durable line, so open costs the unsealed tail, not the whole log. Checks
- * that tail against the state and refuses a log that disagrees with it.
- */
-async function recover(dir: string, clock: () => Date): Promise<Recovered> {
-  const logPath = join(dir, LOG_FILE);
-  const state = await readState(dir);
-  if (!existsSync(logPath)) {
-    if (state && state.written.seq > 0) throw tampered(`${LOG_FILE} is missing`, 1);
-    // State first: from now on a log without a state is evidence, not a fresh start.
-    const quarantine = await takeQuarantineNote(dir);
-    await writeState(dir, EMPTY_STATE, true);
-    await writeFile(logPath, '', { flag: 'a', mode: 0o600 });
-    await syncDir(dir);
-    return {
-      report: { created: true, cleanShutdown: true, unconfirmed: 0, ...(quarantine ? { quarantine } : {}) },
-      lastSeq: 0,
-      lastHash: GENESIS,
-      lastOffset: 0,
-      bytes: 0,
-      unsealed: 0,
-      lastSeal: null,
-    };
-  }
-  const fh = await open(logPath, 'r');
-  let size: number;
-  try {
-    size = (await fh.stat()).size;
-    const s0 = state ?? (size === 0 ? EMPTY_STATE : null);
-    if (!s0) throw tampered(`${STATE_FILE} is missing`, 0);
-    if (size < s0.written.end) {
-      throw tampered(`the log is shorter than ${STATE_FILE} records: entries were removed`, s0.written.seq);
-    }
-    const start = s0.sealed ? Math.min(s0.sealed.offset, s0.written.offset) : s0.written.offset;
-    if (start > 0) {
-      const probe = Buffer.alloc(1);
-      await fh.read(probe, 0, 1, start - 1);
-      if (probe[0] !== 10) throw tampered(`${STATE_FILE} does not point at a line start`, s0.written.seq);
-    }
-  } finally {
-    await fh.close();
-  }
-  const s = state ?? EMPTY_STATE;
-  const startSeq = s.sealed ? Math.min(s.sealed.seq, s.written.seq) : s.written.seq;
-  const start = s.sealed ? Math.min(s.sealed.offset, s.written.offset) : s.written.offset;
-
-  let expected = Math.max(1, startSeq);
-  let prev: string | undefined = startSeq === 0 ? GENESIS : undefined;
-  let lastHash = s.written.seq === 0 ? GENESIS : s.written.hash;
-  let lastOffset = s.written.offset;
-  let lastSeal: SealInfo | null = null;
-  // Before the state's first seal every line is an entry (the state records every durable seal).
-  let unsealed = s.sealed ? 0 : Math.max(0, s.written.seq - 1);
-  let problem: MkmError | undefined;
-  let sawWritten = s.written.seq === 0;
-
-  const result = await readLines(
-    logPath,
-    {
-      onLine(line, lineNo, offset) {
-        const record = parseLine(line.toString('utf8'));
-        if (typeof record === 'string') {
-          problem = tampered(`line ${lineNo} is not a valid record: ${record}`, expected, lineNo);
-          return false;
-        }
-        if (record.seq !== expected) {
-          problem = tampered(
-            `line ${lineNo} holds entry ${record.seq} where ${expected} belongs`,
-            expected,
-            lineNo,
-          );
-          return false;
-        }
-        if (prev !== undefined && record.prev !== prev) {
-          problem = tampered(`entry ${expected - 1} was changed`, expected - 1, lineNo - 1);
-          return false;
-        }
-        const hash = sha256Hex(line);
-        if (record.seq === s.written.seq) {
-          if (hash !== s.written.hash || offset !== s.written.offset) {
-            problem = tampered(`entry ${record.seq} differs from the one ${STATE_FILE} recorded`, record.seq);
-            return false;
-          }
-          sawWritten = true;
-        }
-        if (s.sealed && record.seq === s.sealed.seq) {
-          if (record.type !== 'seal' || record.mac !== s.sealed.mac || offset !== s.sealed.offset) {
-            problem = tampered(`seal ${record.seq} is not the one ${STATE_FILE} recorded`, record.seq);
-            return false;
-          }
-        }
-        if (record.type === 'seal') {
-          const through = record.covers[1];
-          lastSeal = { seq: record.seq, through, head: record.head, mac: record.mac, offset };
-          // Between the sealed head and the seal line there can only be entries: one seal at a time.
-          unsealed = record.seq - through - 1;
-        } else {
-          unsealed++;
-        }
-        prev = hash;
-        lastHash = hash;
-        lastOffset = offset;
-        expected++;
-      },
-    },
-    { start, firstLineNo: Math.max(1, startSeq) },
-  );
-  if (problem) throw problem;
-  if (!sawWritten)
-    throw tampered(`entry ${s.written.seq} recorded in ${STATE_FILE} is not in the log`, s.written.seq);
-  const lastSeq = expected - 1;
-  const unconfirmed = lastSeq - s.written.seq;
-  if (s.closed && (unconfirmed > 0 || result.tornBytes > 0)) {
-    throw tampered(`entry ${s.written.seq + 1} was added after the log was closed`, s.written.seq + 1);
-  }
-  let torn: AuditOpenReport['torn'];
-  let bytes = size;
-  if (result.tornBytes > 0) {
-    // Letters before the numbers (seq, random part): a digit run here would read as a card
-    // number to the redaction of the entry that names the file.
-    const savedAs = `audit.torn-seq${lastSeq + 1}-${clock().toISOString().replace(/[:.]/g, '-')}-r${randomUUID().slice(0, 8)}.bin`;
-    const fh2 = await open(logPath, 'r');
-    try {
-      const bytesTorn = Buffer.alloc(result.tornBytes);
-      await fh2.read(bytesTorn, 0, bytesTorn.length, result.tornOffset);
-      await writeFile(join(dir, savedAs), bytesTorn, { mode: 0o600, flag: 'wx' });
-    } finally {
-      await fh2.close();
-    }
-    await truncate(logPath, result.tornOffset);
-    bytes = result.tornOffset;
-    torn = { bytes: result.tornBytes, savedAs, afterSeq: lastSeq };
-  }
-  const sealedInfo: SealInfo | null = lastSeal ?? s.sealed;
-  // Re-anchor the state on what is really there before anything new is written.
-  await writeState(
-    dir,
-    {
-      v: 1,
-      written: { seq: lastSeq, hash: lastHash, offset: lastOffset, end: bytes },
-      sealed: sealedInfo,
-      closed: false,
-    },
-    true,
-  );
-  return {
-    report: { created: false, cleanShutdown: s.closed, unconfirmed, ...(torn ? { torn } : {}) },
-    lastSeq,
-    lastHash,
-    lastOffset,
-    bytes,
-    unsealed,
-    lastSeal: sealedInfo,
-  };
 }

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { MkmError } from '../../shared/errors.std';
 import { writeFileAtomic } from '../core/atomic-file.nodejs';
-import { countSeal } from '../lifecycle/usage-seals.nodejs';
+import { countSeal, type SealCounter } from '../lifecycle/usage-seals.nodejs';
 import { isPlainObject } from './record.nodejs';
 import { SEAL_KINDS, keyRefOut, type AuditKeyHandle, type SealKind } from './sealer.nodejs';
 
@@ -42,6 +42,8 @@ export interface StateSealer {
   mac(key: AuditKeyHandle, message: Buffer): Promise<Buffer>;
   /** Whether `mac` is `key`'s seal of `message` (a signature cannot be recomputed and compared). */
   verify(key: AuditKeyHandle, message: Buffer, mac: Buffer): Promise<boolean>;
+  /** Counts each state seal as a use of the audit key (the app's usage service). */
+  countSeal?: SealCounter;
 }
 
 interface SealFile {
@@ -95,7 +97,7 @@ async function sealNow(file: string, digest: string): Promise<void> {
     return;
   }
   const mac = await sealer.mac(key, messageFor(file, digest));
-  countSeal(key, 'state-seal');
+  countSeal(sealer.countSeal, key, 'state-seal');
   // A later write is sealed by its own turn; never seal content the file no longer holds.
   if (digestOf(file) !== digest) return;
   const seal: SealFile = { v: 1, key: keyRefOut(key), mac: mac.toString('hex') };

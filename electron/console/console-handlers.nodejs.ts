@@ -1,7 +1,12 @@
 import type { Contract } from '../../shared/contract.std';
 import type { Handlers } from '../core/registry.nodejs';
 import type { AppServices } from '../core/services.nodejs';
-import { downloadBatchOutput, pickBatchInput, resolveBatchFiles, uploadBatchInput } from './batch-files.nodejs';
+import {
+  downloadBatchOutput,
+  pickBatchInput,
+  resolveBatchFiles,
+  uploadBatchInput,
+} from './batch-files.nodejs';
 import type { ConsoleService } from './console-service.nodejs';
 
 /** The `console.*` channels, over the app's one ConsoleService (composed in createApp). */

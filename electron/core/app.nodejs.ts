@@ -21,12 +21,8 @@ import { EmbeddedSandbox } from '../gateway/embedded-sandbox.nodejs';
 import { gatewayHandlers } from '../gateway/handlers.nodejs';
 import { lifecycleHandlers } from '../lifecycle/handlers.nodejs';
 import { KeyLifecycleService, type KeyLifecycleOptions } from '../lifecycle/lifecycle.nodejs';
-import {
-  countSealsInto,
-  KeyUsageService,
-  stopCountingSealsInto,
-  type UsageTimers,
-} from '../lifecycle/usage.nodejs';
+import { KeyUsageService, type UsageTimers } from '../lifecycle/usage.nodejs';
+import { sealCounter } from '../lifecycle/usage-seals.nodejs';
 import type { AppServices } from './services.nodejs';
 
 /**
@@ -110,7 +106,14 @@ export function createApp(options: AppOptions): App {
   // The CLI names itself by its command (mkm.cli.ts); the locks carry it beside the pid.
   if (options.mode !== 'cli')
     setProcessRole(`the Merchant Key Manager app${options.mode === 'browser' ? ' (browser mode)' : ''}`);
-  const audit = new AppAudit({ dir: paths.audit, logger, events });
+  const audit = new AppAudit({
+    dir: paths.audit,
+    logger,
+    events,
+    // Seals by the audit key count as its uses. `usage` records into this trail, so it is built
+    // below; no seal is made before a login, by when it exists.
+    countSeal: (key, operation) => sealCounter(usage)(key, operation),
+  });
   audit.record({ action: 'app.start', result: 'ok', details: { mode: options.mode } });
   const tokens = new TokensService({
     dataDir: paths.root,
@@ -151,7 +154,6 @@ export function createApp(options: AppOptions): App {
     ...(options.usageFlushMs !== undefined ? { flushMs: options.usageFlushMs } : {}),
     ...(options.usageTimers ? { timers: options.usageTimers } : {}),
   });
-  countSealsInto(usage);
   // The key lifecycle holds a lock on its data folder, one process at a time: it opens on first
   // use, so a CLI command that does not manage keys never competes with a running app for it.
   let lifecycle: KeyLifecycleService | null = null;
@@ -384,7 +386,6 @@ export function createApp(options: AppOptions): App {
       } catch (error) {
         logger.error('audit key use counts could not be written at close', { error: toErrorShape(error) });
       }
-      stopCountingSealsInto(usage);
       await tokens.close();
       logger.info('token host stopped');
       files.close();

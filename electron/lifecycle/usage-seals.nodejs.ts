@@ -1,23 +1,30 @@
 import type { UsageOperation } from './usage.std';
+import { auditKeyName } from './usage.std';
 
 /**
- * Counts seals made with mkm's audit key (audit log seals, sealed state files) into the usage
- * service. Its own module, importing nothing that imports the audit log: the sealers call it, and
- * the usage service (which reaches the audit log through the inventory) sets where counts go.
+ * Seals made with mkm's audit key (audit log seals, sealed state files) count as uses of that
+ * key in the usage service. The counter is handed to the sealers by the composition root
+ * (createApp): this module imports nothing that imports the audit log, so the audit side can
+ * take the type without a cycle through the usage service.
  */
-type SealCounter = (key: { id: string; kcv: string }, operation: UsageOperation) => void;
+export type SealCounter = (key: { id: string; kcv: string }, operation: 'audit-seal' | 'state-seal') => void;
 
-let counter: SealCounter | null = null;
-
-export function countSealsWith(next: SealCounter | null): void {
-  counter = next;
+/** The counter that records seals into a usage service, under the key's id and KCV. */
+export function sealCounter(usage: {
+  record(name: { auditKey: string }, operation: UsageOperation): void;
+}): SealCounter {
+  return (key, operation) => usage.record({ auditKey: auditKeyName(key) }, operation);
 }
 
 /**
  * One seal made by `key`. Never throws: the seal is already made and must go on being written
  * whatever happens to its count.
  */
-export function countSeal(key: { id: string; kcv: string }, operation: 'audit-seal' | 'state-seal'): void {
+export function countSeal(
+  counter: SealCounter | undefined,
+  key: { id: string; kcv: string },
+  operation: 'audit-seal' | 'state-seal',
+): void {
   try {
     counter?.(key, operation);
   } catch {

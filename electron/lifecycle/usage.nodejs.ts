@@ -9,10 +9,8 @@ import type { LifecycleSystemUsageView, LifecycleUsageView } from '../../shared/
 import { INVENTORY_FILE, inventoryOnDisk, pidAlive, resolveLogicalKey, versionsOf } from './inventory.nodejs';
 import type { ManagedPurpose } from '../../shared/lifecycle/vocabulary.std';
 import { EMPTY_INVENTORY, policyFor, type InventoryData, type RotationPolicy } from './model.std';
-import { countSealsWith } from './usage-seals.nodejs';
 import {
   addUses,
-  auditKeyName,
   daysSince,
   EMPTY_USAGE,
   emptyEntry,
@@ -607,22 +605,4 @@ export function countGatewayKeyUse(
   count = 1,
 ): void {
   usage?.record({ gatewayKey: fingerprint }, 'cse-encrypt', count);
-}
-
-/**
- * The sealers (audit log, sealed state files) call one process-wide seal counter
- * (usage-seals.nodejs.ts); this points it at `service`, the app's usage service, or at nothing.
- */
-let sealsCountedBy: KeyUsageService | null = null;
-
-export function countSealsInto(service: KeyUsageService | null): void {
-  sealsCountedBy = service;
-  countSealsWith(
-    service ? (key, operation) => service.record({ auditKey: auditKeyName(key) }, operation) : null,
-  );
-}
-
-/** Stops counting seals into `service`, unless another app's service took the counter over since. */
-export function stopCountingSealsInto(service: KeyUsageService): void {
-  if (sealsCountedBy === service) countSealsInto(null);
 }

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { stateSealsSettled, stateWritten, useStateSealer } from '../../../electron/audit/state-seal.nodejs';
+import { sealCounter } from '../../../electron/lifecycle/usage-seals.nodejs';
 import type { AuditAppend } from '../../../electron/audit/audit-log.nodejs';
 import {
   KeyUsageService,
-  countSealsInto,
   USAGE_FILE,
   USAGE_LOCK,
   USAGE_LOCK_TRIES,
@@ -160,7 +160,6 @@ describe('seals counted as uses of the audit key', () => {
   });
   afterEach(() => {
     useStateSealer(null);
-    countSealsInto(null);
     rmSync(dir, { recursive: true, force: true });
   });
   const sealer = {
@@ -173,8 +172,7 @@ describe('seals counted as uses of the audit key', () => {
   it('a state seal counts once per seal, under the key id and KCV; seal counts alone make no audit entry', async () => {
     const audit: AuditAppend[] = [];
     const usage = new KeyUsageService({ inventoryDir: dir, audit: (e) => audit.push(e), flushMs: 0 });
-    countSealsInto(usage);
-    useStateSealer(sealer);
+    useStateSealer({ ...sealer, countSeal: sealCounter(usage) });
     const file = join(dir, 'pinned.json');
     for (const n of [1, 2]) {
       writeFileSync(file, `{"n":${n}}`);
@@ -197,8 +195,7 @@ describe('seals counted as uses of the audit key', () => {
     vi.spyOn(usage, 'record').mockImplementation(() => {
       throw new Error('counting broke');
     });
-    countSealsInto(usage);
-    useStateSealer(sealer);
+    useStateSealer({ ...sealer, countSeal: sealCounter(usage) });
     const file = join(dir, 'pinned.json');
     writeFileSync(file, '{}');
     stateWritten(file);
