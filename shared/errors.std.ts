@@ -161,6 +161,30 @@ export const ERROR_SENTENCES = {
     "The gateway cannot decrypt this scheme: its key is for another padding. Choose the gateway's scheme, or confirm the override to make a body that will not decrypt there.",
   PIN_FINGERPRINT_MISMATCH:
     'The fingerprint given is not the one of the pinned gateway key: nothing was confirmed. Read it again with the gateway operator.',
+  // Ceremonies: scripts, dual control, transcripts (issue 11)
+  CEREMONY_NOT_FOUND: 'There is no ceremony with this id on this machine.',
+  CEREMONY_CLOSED: 'This ceremony is over (completed or aborted): nothing more can be done in it.',
+  CEREMONY_STEP_OUT_OF_ORDER:
+    'A ceremony runs its steps in order: this is not the step it has reached. Finish the current step first.',
+  CEREMONY_PARTICIPANT_UNKNOWN: 'This person is not a participant of the ceremony: identify them first.',
+  CEREMONY_ROLE_REFUSED: 'This step is for another role: the script names who may do it.',
+  CEREMONY_AUTH_FAILED: 'The passphrase does not match the one this participant set: the step was not done.',
+  CEREMONY_DUAL_CONTROL:
+    'This step needs two different people: one person cannot act and confirm it, and a custodian cannot enter two components of one key.',
+  CEREMONY_SIGN_OFF_MISSING:
+    'Every participant must sign off before the transcript is closed; some have not.',
+  CEREMONY_JOURNAL_INVALID:
+    'The ceremony journal on disk is not readable or does not match its script: the ceremony cannot resume. Abort it and start again.',
+  CEREMONY_AIR_GAP:
+    'A network interface other than loopback is up: an offline ceremony is refused on a connected machine. Disconnect it, or record an override with the witness.',
+  CEREMONY_IN_PROGRESS:
+    'A key ceremony is in progress on this machine: calls to a gateway are refused until it ends.',
+  TRANSCRIPT_FORMAT_INVALID: 'This file is not an mkm ceremony transcript.',
+  TRANSCRIPT_CHAIN_BROKEN:
+    'The transcript’s hash chain is broken: an entry was removed, changed or reordered after it was written.',
+  TRANSCRIPT_SIGNATURE_INVALID:
+    'The transcript’s signature does not verify: it was changed after it was signed.',
+  TRANSCRIPT_SIGNER_UNEXPECTED: 'The transcript was signed by another key than the one you expect.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;
