@@ -148,6 +148,20 @@ function sheetKcvs(
   });
 }
 
+/** The key as both a sheet and a summary show it; its KCVs may be the token's own. */
+function sheetKey(
+  type: ComponentKeyType,
+  label: string,
+  kcvs: readonly LabelledKcv[],
+): ComponentSheet['key'] {
+  return {
+    label: text(label, 'key label'),
+    type,
+    typeText: componentKeyTypeName(type),
+    kcvs: sheetKcvs(type, kcvs, 'key', true),
+  };
+}
+
 function checkIndex(index: number, count: number): void {
   checkComponentCount(count);
   if (!Number.isInteger(index) || index < 1 || index > count) {
@@ -171,12 +185,7 @@ export function componentSheet(input: ComponentSheetInput): ComponentSheet {
     title: `Key component ${input.index} of ${input.count}`,
     ceremonyId: text(input.ceremonyId, 'ceremony id'),
     date: isoDate(input.date),
-    key: {
-      label: text(input.keyLabel, 'key label'),
-      type,
-      typeText: componentKeyTypeName(type),
-      kcvs: sheetKcvs(type, input.keyKcvs, 'key', true),
-    },
+    key: sheetKey(type, input.keyLabel, input.keyKcvs),
     component: {
       index: input.index,
       count: input.count,
@@ -213,12 +222,7 @@ export function formKeySummary(input: FormKeySummaryInput): FormKeySummary {
     kind: 'form-key-summary',
     ceremonyId: text(input.ceremonyId, 'ceremony id'),
     date: isoDate(input.date),
-    key: {
-      label: text(input.keyLabel, 'key label'),
-      type,
-      typeText: componentKeyTypeName(type),
-      kcvs: sheetKcvs(type, input.keyKcvs, 'key', true),
-    },
+    key: sheetKey(type, input.keyLabel, input.keyKcvs),
     components: input.components.map((c, i) => ({
       index: i + 1,
       custodian: person(c.custodian, `custodian ${i + 1}`),

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { aesCmacKcv, hmacKcv, kcv, tdesCmac } from '../../electron/crypto/kcv.main';
-import { MkmError } from '../../shared/errors.std';
 import { formatLabelledKcv } from '../../shared/formats/kcv-methods.std';
 import { formatKcv } from '../../shared/wording.std';
+import { expectNoSecretIn, thrown } from './formats/components-fixtures';
 
 const bytes = (hex: string) => Uint8Array.from(Buffer.from(hex.replace(/\s/g, ''), 'hex'));
 
@@ -23,16 +23,6 @@ function opensslCmac(cipher: string, keyHex: string, block: number): string {
     .toString()
     .trim()
     .toLowerCase();
-}
-
-function thrown(fn: () => unknown): MkmError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof MkmError) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
 }
 
 describe('KCVs by method: published known answers', () => {
@@ -148,8 +138,10 @@ describe('KCVs by method: refusals', () => {
   });
 
   it('refuses a key whose length is not its type’s, and an empty HMAC key', () => {
-    const error = thrown(() => kcv('tdes-3key', new Uint8Array(16).fill(1), 'legacy'));
+    const key = bytes('0123456789abcdeffedcba9876543210');
+    const error = thrown(() => kcv('tdes-3key', key, 'legacy'));
     expect(error.code).toBe('KEY_LENGTH_INVALID');
+    expectNoSecretIn(error, '0123456789abcdeffedcba9876543210');
     expect(error.details).toEqual({ keyType: 'tdes-3key', actualBytes: 16 });
     expect(thrown(() => kcv('aes-256', new Uint8Array(24).fill(1), 'cmac')).code).toBe('KEY_LENGTH_INVALID');
     expect(thrown(() => kcv('hmac', new Uint8Array(0), 'hmac')).code).toBe('KEY_LENGTH_INVALID');

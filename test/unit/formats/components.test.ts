@@ -196,6 +196,7 @@ describe('degenerate formed keys', () => {
     );
   });
 
+  // Listed again from FIPS 74, not imported: this checks the table in des-keys.std.ts.
   it.each([
     '0101010101010101',
     'fefefefefefefefe',
