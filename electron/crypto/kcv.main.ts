@@ -74,6 +74,7 @@ function cmac(c: CmacCipher, key: Uint8Array, message: Buffer): Buffer {
   const cipher = createCipheriv(c.cbc, key, zero);
   cipher.setAutoPadding(false);
   const out = cipher.update(body);
+  wipe(last, body);
   return out.subarray(out.length - c.size);
 }
 
