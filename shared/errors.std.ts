@@ -185,6 +185,23 @@ export const ERROR_SENTENCES = {
   TRANSCRIPT_SIGNATURE_INVALID:
     'The transcript’s signature does not verify: it was changed after it was signed.',
   TRANSCRIPT_SIGNER_UNEXPECTED: 'The transcript was signed by another key than the one you expect.',
+  // Key components (issue 11 point 3: forming and splitting keys in an offline ceremony)
+  COMPONENT_FORMAT_INVALID:
+    'A key component may hold only hex digits (0-9 and A-F), with spaces or dashes between groups.',
+  COMPONENT_LENGTH_INVALID: 'The key component has the wrong number of hex digits for this key type.',
+  COMPONENT_PARITY_INVALID:
+    'A TDES key component has bytes of even parity, so a digit was probably mistyped. Check the bytes named against the component sheet.',
+  COMPONENT_COUNT_INVALID: 'A key is formed from 2 to 9 components.',
+  COMPONENT_ZERO:
+    'A key component is all zeros: it adds nothing to the key, so split knowledge would not hold. Each custodian needs a random component.',
+  COMPONENT_REPEATED:
+    'Two key components are the same: they cancel each other out, so split knowledge would not hold. Each custodian needs a component of their own.',
+  KEY_DEGENERATE:
+    'The key formed from these components is refused: it is all zeros, a TDES key that is only single DES, or holds a DES weak or semi-weak key.',
+  KEY_LENGTH_INVALID: 'The key has the wrong length for its type.',
+  KCV_METHOD_NOT_APPLICABLE: 'This key check value method does not apply to this key type.',
+  KCV_LENGTH_INVALID:
+    'This key check value length is not offered for its method (legacy and hmac: 3 bytes; cmac: 3 to 5 bytes).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;
