@@ -37,14 +37,36 @@ export const ELEMENT_BYTES = 256;
  */
 export const H_LABEL = 'mkm key shares v1: Pedersen generator h for RFC 3526 group 14';
 
+/** base^exponent mod modulus, four exponent bits at a time (the shares' exponents are 2047 bits). */
 export function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
+  const table = [1n, base % modulus];
+  for (let i = 2; i < 16; i++) table.push((table[i - 1]! * table[1]!) % modulus);
   let result = 1n;
-  let b = base % modulus;
-  let e = exponent;
-  while (e > 0n) {
-    if (e & 1n) result = (result * b) % modulus;
-    b = (b * b) % modulus;
-    e >>= 1n;
+  for (let shift = BigInt(exponent.toString(16).length * 4 - 4); shift >= 0n; shift -= 4n) {
+    result = (result * result) % modulus;
+    result = (result * result) % modulus;
+    result = (result * result) % modulus;
+    result = (result * result) % modulus;
+    const digit = Number((exponent >> shift) & 15n);
+    if (digit !== 0) result = (result * table[digit]!) % modulus;
+  }
+  return result;
+}
+
+/**
+ * a^x * b^y mod p with one chain of squarings for both (Shamir's trick): a Pedersen commitment
+ * costs about one exponentiation instead of two.
+ */
+export function modPow2(a: bigint, x: bigint, b: bigint, y: bigint): bigint {
+  const ab = (a * b) % P;
+  let result = 1n;
+  const bits = Math.max(x.toString(2).length, y.toString(2).length);
+  for (let i = BigInt(bits - 1); i >= 0n; i--) {
+    result = (result * result) % P;
+    const pick = Number(((x >> i) & 1n) | (((y >> i) & 1n) << 1n));
+    if (pick === 1) result = (result * a) % P;
+    else if (pick === 2) result = (result * b) % P;
+    else if (pick === 3) result = (result * ab) % P;
   }
   return result;
 }

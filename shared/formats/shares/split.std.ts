@@ -19,7 +19,7 @@ import {
   type KeyShare,
   type ShareBackup,
 } from './backup.std';
-import { ELEMENT_BYTES, G, H, P, Q, bigIntToBytes, bytesToBigInt, modPow } from './group.std';
+import { ELEMENT_BYTES, G, H, Q, bigIntToBytes, bytesToBigInt, modPow2 } from './group.std';
 
 /** A cryptographically secure source of n random bytes (crypto.getRandomValues in production). */
 export type RandomBytes = (n: number) => Uint8Array;
@@ -58,7 +58,7 @@ export function evaluate(coefficients: readonly bigint[], x: bigint): bigint {
 }
 
 export function commit(a: bigint, b: bigint): bigint {
-  return (modPow(G, a, P) * modPow(H, b, P)) % P;
+  return modPow2(G, a, H, b);
 }
 
 export function splitKey(
