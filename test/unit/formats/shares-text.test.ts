@@ -1,38 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { MkmError } from '../../../shared/errors.std';
+import type { MkmError } from '../../../shared/errors.std';
+import { refusal } from '../../helpers/failure';
+import { seededRandom } from '../../helpers/seeded-random';
 import type { KeyShare } from '../../../shared/formats/shares/backup.std';
 import { encodeShareText, parseShareText } from '../../../shared/formats/shares/share-text.std';
-import { splitKey, type RandomBytes } from '../../../shared/formats/shares/split.std';
-
-function seeded(seed: string): RandomBytes {
-  let counter = 0;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i += 32) {
-      out.set(
-        createHash('sha256')
-          .update(`${seed}/${counter++}`)
-          .digest()
-          .subarray(0, Math.min(32, n - i)),
-        i,
-      );
-    }
-    return out;
-  };
-}
+import { splitKey } from '../../../shared/formats/shares/split.std';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-
-function thrown(fn: () => unknown): MkmError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MkmError);
-    return e as MkmError;
-  }
-  throw new Error('expected a refusal');
-}
 
 /** No refusal quotes any group of the share's value. */
 function expectNoSecret(error: MkmError, share: KeyShare): void {
@@ -40,7 +15,7 @@ function expectNoSecret(error: MkmError, share: KeyShare): void {
   for (const group of hex(share.value).match(/.{4}/g)!) expect(said).not.toContain(group);
 }
 
-const { shares } = splitKey(new Uint8Array(32).fill(0x42), { threshold: 2, count: 3 }, seeded('text'));
+const { shares } = splitKey(new Uint8Array(32).fill(0x42), { threshold: 2, count: 3 }, seededRandom('text'));
 const share = shares[1]!;
 const text = encodeShareText(share);
 const lines = text.trimEnd().split('\n');
@@ -75,7 +50,7 @@ describe('a key share as printed and typed back', () => {
       const split = splitKey(
         new Uint8Array(keyLength).fill(1),
         { threshold: 3, count: 4 },
-        seeded(`k${keyLength}`),
+        seededRandom(`k${keyLength}`),
       );
       for (const s of split.shares) expect(parseShareText(encodeShareText(s))).toEqual(s);
     }
@@ -90,7 +65,7 @@ describe('a key share as printed and typed back', () => {
       [18, 16],
     ] as const) {
       for (const digit of [0, 3]) {
-        const error = thrown(() => parseShareText(withDigitChanged(line, group, digit)));
+        const error = refusal(() => parseShareText(withDigitChanged(line, group, digit)));
         const label = String(line - 2).padStart(2, '0');
         expect(error.code).toBe('SHARE_CHECKSUM_MISMATCH');
         expect(error.details).toEqual({ line: label, group });
@@ -108,22 +83,22 @@ describe('a key share as printed and typed back', () => {
     if (g[1] === g[2]) throw new Error('pick another group for this fixture');
     tokens[4] = g[0]! + g[2]! + g[1]! + g[3]!;
     copy[5] = tokens.join(' ');
-    expect(thrown(() => parseShareText(copy.join('\n'))).details).toEqual({ line: '03', group: 4 });
+    expect(refusal(() => parseShareText(copy.join('\n'))).details).toEqual({ line: '03', group: 4 });
 
     const checkTyped = [...lines];
     checkTyped[6] = checkTyped[6]!.replace(/check (\S)/, (_, d: string) => `check ${d === 'a' ? 'b' : 'a'}`);
-    const error = thrown(() => parseShareText(checkTyped.join('\n')));
+    const error = refusal(() => parseShareText(checkTyped.join('\n')));
     expect(error.details).toEqual({ line: '04', group: 0 });
     expect(error.message).toContain('in its check group');
   });
 
   it('names the backup line and the share line when they are mistyped', () => {
-    const backup = thrown(() => parseShareText(withDigitChanged(1, 3)));
+    const backup = refusal(() => parseShareText(withDigitChanged(1, 3)));
     expect(backup.code).toBe('SHARE_CHECKSUM_MISMATCH');
     expect(backup.details).toEqual({ line: 'backup', group: 3 });
     const numbered = [...lines];
     numbered[2] = numbered[2]!.replace('share 2 of 3', 'share 3 of 3');
-    const error = thrown(() => parseShareText(numbered.join('\n')));
+    const error = refusal(() => parseShareText(numbered.join('\n')));
     expect(error.code).toBe('SHARE_CHECKSUM_MISMATCH');
     expect(error.details).toEqual({ line: 'share' });
   });
@@ -132,7 +107,7 @@ describe('a key share as printed and typed back', () => {
     const otherLines = encodeShareText(shares[0]!).trimEnd().split('\n');
     const mixed = [...lines];
     mixed[8] = otherLines[8]!; // line 06 of share 1: its own check holds
-    const error = thrown(() => parseShareText(mixed.join('\n')));
+    const error = refusal(() => parseShareText(mixed.join('\n')));
     expect(error.code).toBe('SHARE_CHECKSUM_MISMATCH');
     expect(error.details).toEqual({ line: 'end' });
     expectNoSecret(error, share);
@@ -154,7 +129,7 @@ describe('a key share as printed and typed back', () => {
       ['', 'title'],
     ];
     for (const [input, where] of cases) {
-      const error = thrown(() => parseShareText(input));
+      const error = refusal(() => parseShareText(input));
       expect(error.code, where).toBe('SHARE_FORMAT_INVALID');
       expect(error.details, where).toEqual({ line: where });
       expectNoSecret(error, share);
@@ -162,7 +137,7 @@ describe('a key share as printed and typed back', () => {
   });
 
   it('refuses a share of an unknown format version, and a share line naming a share that cannot exist', () => {
-    const v2 = thrown(() => parseShareText(text.replace('mkm key share v1', 'mkm key share v2')));
+    const v2 = refusal(() => parseShareText(text.replace('mkm key share v1', 'mkm key share v2')));
     expect(v2.code).toBe('SHARE_VERSION_UNSUPPORTED');
     // "share 4 of 3" with the check it would have: the check holds, the share cannot exist.
     const check = createHash('sha256')
@@ -171,14 +146,14 @@ describe('a key share as printed and typed back', () => {
       .slice(0, 4);
     const impossible = [...lines];
     impossible[2] = `share 4 of 3  threshold 2  key 32 bytes  check ${check}`;
-    const error = thrown(() => parseShareText(impossible.join('\n')));
+    const error = refusal(() => parseShareText(impossible.join('\n')));
     expect(error.code).toBe('SHARE_FORMAT_INVALID');
     expect(error.details).toEqual({ line: 'share' });
   });
 
   it('prints only a whole share', () => {
     for (const bad of [{ index: 4 }, { index: 0 }, { value: share.value.subarray(1) }, { backupId: 'x' }]) {
-      expect(thrown(() => encodeShareText({ ...share, ...bad })).code).toBe('SHARE_FORMAT_INVALID');
+      expect(refusal(() => encodeShareText({ ...share, ...bad })).code).toBe('SHARE_FORMAT_INVALID');
     }
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
-import { MkmError } from '../../../shared/errors.std';
+import type { MkmError } from '../../../shared/errors.std';
+import { refusal } from '../../helpers/failure';
+import { seededRandom } from '../../helpers/seeded-random';
 import { computeBackupId, type KeyShare, type ShareBackup } from '../../../shared/formats/shares/backup.std';
 import { drillShares } from '../../../shared/formats/shares/drill.std';
 import { ELEMENT_BYTES, Q, bigIntToBytes, bytesToBigInt } from '../../../shared/formats/shares/group.std';
@@ -8,31 +9,8 @@ import { lagrangeAtZero, recoverKey } from '../../../shared/formats/shares/recov
 import { commit, evaluate, splitKey, type RandomBytes } from '../../../shared/formats/shares/split.std';
 import { verifyShare } from '../../../shared/formats/shares/verify.std';
 
-/** A deterministic stand-in for crypto.getRandomValues: SHA-256 in counter mode over a seed. */
-function seeded(seed: string): RandomBytes {
-  let counter = 0;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i += 32) {
-      const block = createHash('sha256').update(`${seed}/${counter++}`).digest();
-      out.set(block.subarray(0, Math.min(32, n - i)), i);
-    }
-    return out;
-  };
-}
-
-const key = (length: number, seed = 'key') => new Uint8Array(seeded(seed)(length));
+const key = (length: number, seed = 'key') => new Uint8Array(seededRandom(seed)(length));
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-
-function thrown(fn: () => unknown): MkmError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MkmError);
-    return e as MkmError;
-  }
-  throw new Error('expected a refusal');
-}
 
 function subsets<T>(items: readonly T[], size: number): T[][] {
   if (size === 0) return [[]];
@@ -71,7 +49,7 @@ describe('M-of-N split and recovery', () => {
       const { backup, shares } = splitKey(
         secret,
         { threshold, count },
-        seeded(`split ${count}/${threshold}`),
+        seededRandom(`split ${count}/${threshold}`),
       );
       expect(backup).toMatchObject({ version: 1, threshold, count, keyLength });
       expect(backup.commitments).toHaveLength(threshold);
@@ -84,23 +62,23 @@ describe('M-of-N split and recovery', () => {
 
   it('recovers from more than M shares too', () => {
     const secret = key(32);
-    const { backup, shares } = splitKey(secret, { threshold: 2, count: 5 }, seeded('more'));
+    const { backup, shares } = splitKey(secret, { threshold: 2, count: 5 }, seededRandom('more'));
     expect(hex(recoverKey(backup, shares))).toBe(hex(secret));
   });
 
   it('backs up a 16 of 16 split of a 32-byte key (the largest) and recovers it', () => {
     const secret = key(32, 'large');
-    const { backup, shares } = splitKey(secret, { threshold: 16, count: 16 }, seeded('large'));
+    const { backup, shares } = splitKey(secret, { threshold: 16, count: 16 }, seededRandom('large'));
     expect(hex(recoverKey(backup, shares))).toBe(hex(secret));
   });
 
   it('refuses to recover from M-1 shares, and M-1 shares interpolate to something that is not the key', () => {
     const secret = key(16);
-    const { backup, shares } = splitKey(secret, { threshold: 3, count: 5 }, seeded('too few'));
-    const error = thrown(() => recoverKey(backup, shares.slice(0, 2)));
+    const { backup, shares } = splitKey(secret, { threshold: 3, count: 5 }, seededRandom('too few'));
+    const error = refusal(() => recoverKey(backup, shares.slice(0, 2)));
     expect(error.code).toBe('SHARES_TOO_FEW');
     expect(error.details).toEqual({ presented: 2, needed: 3 });
-    expect(thrown(() => recoverKey(backup, [])).code).toBe('SHARES_TOO_FEW');
+    expect(refusal(() => recoverKey(backup, [])).code).toBe('SHARES_TOO_FEW');
     // What a careless implementation would compute from two shares of a 3-of-5 split.
     const ys = shares.slice(0, 2).map((s) => bytesToBigInt(s.value.subarray(0, ELEMENT_BYTES)));
     const lambdas = lagrangeAtZero([1n, 2n]);
@@ -111,14 +89,14 @@ describe('M-of-N split and recovery', () => {
 
   it('publishes commitments that change with the blinding even for the same key (they hide it)', () => {
     const secret = key(16);
-    const a = splitKey(secret, { threshold: 2, count: 2 }, seeded('a'));
-    const b = splitKey(secret, { threshold: 2, count: 2 }, seeded('b'));
+    const a = splitKey(secret, { threshold: 2, count: 2 }, seededRandom('a'));
+    const b = splitKey(secret, { threshold: 2, count: 2 }, seededRandom('b'));
     expect(hex(a.backup.commitments[0]!)).not.toBe(hex(b.backup.commitments[0]!));
     expect(a.backup.backupId).not.toBe(b.backup.backupId);
   });
 
   it('refuses parameters outside 2 <= M <= N <= 16 and keys other than 16, 24 or 32 bytes', () => {
-    const random = seeded('params');
+    const random = seededRandom('params');
     for (const [threshold, count, length] of [
       [1, 3, 16],
       [4, 3, 16],
@@ -129,7 +107,7 @@ describe('M-of-N split and recovery', () => {
       [2, 3, 20],
       [2, 3, 64],
     ] as const) {
-      const error = thrown(() => splitKey(new Uint8Array(length), { threshold, count }, random));
+      const error = refusal(() => splitKey(new Uint8Array(length), { threshold, count }, random));
       expect(error.code, `${threshold} of ${count}, ${length} bytes`).toBe('SHARE_PARAMETERS_INVALID');
     }
   });
@@ -141,7 +119,7 @@ describe('M-of-N split and recovery', () => {
     const stuck: RandomBytes = (n) => new Uint8Array(n).fill(0x5a);
     const allOnes: RandomBytes = (n) => new Uint8Array(n).fill(0xff); // always >= q
     for (const random of [short, zeros, stuck, allOnes]) {
-      expect(thrown(() => splitKey(secret, { threshold: 2, count: 3 }, random)).code).toBe(
+      expect(refusal(() => splitKey(secret, { threshold: 2, count: 3 }, random)).code).toBe(
         'SHARE_RANDOM_FAILED',
       );
     }
@@ -150,8 +128,8 @@ describe('M-of-N split and recovery', () => {
 
 describe('each share checked on its own, and a bad share named', () => {
   const secret = key(32, 'named');
-  const { backup, shares } = splitKey(secret, { threshold: 3, count: 5 }, seeded('named'));
-  const other = splitKey(secret, { threshold: 3, count: 5 }, seeded('other backup'));
+  const { backup, shares } = splitKey(secret, { threshold: 3, count: 5 }, seededRandom('named'));
+  const other = splitKey(secret, { threshold: 3, count: 5 }, seededRandom('other backup'));
 
   it('accepts every good share against the published commitments, with no other share', () => {
     for (const share of shares) expect(() => verifyShare(backup, share)).not.toThrow();
@@ -160,17 +138,17 @@ describe('each share checked on its own, and a bad share named', () => {
   it('names an altered share (its y or its z), by number and check, and refuses recovery with it', () => {
     for (const part of [0, 1] as const) {
       const bad = altered(shares[1]!, part);
-      const alone = thrown(() => verifyShare(backup, bad));
+      const alone = refusal(() => verifyShare(backup, bad));
       expect(alone.code).toBe('SHARE_COMMITMENT_MISMATCH');
       expect(alone.details).toEqual({ index: 2, check: 'commitment' });
       expect(alone.message).toContain('Share 2 ');
       // With exactly M shares: without the per-share check this would be a different key
       // (or at best an unnamed mismatch); it must be refused naming share 2.
-      const recovery = thrown(() => recoverKey(backup, [shares[0]!, bad, shares[2]!]));
+      const recovery = refusal(() => recoverKey(backup, [shares[0]!, bad, shares[2]!]));
       expect(recovery.code).toBe('SHARE_COMMITMENT_MISMATCH');
       expect(recovery.details).toEqual({ index: 2, check: 'commitment' });
       // Even with enough good shares besides, a bad one is not dropped silently.
-      expect(thrown(() => recoverKey(backup, [...shares.slice(2), bad])).details).toEqual({
+      expect(refusal(() => recoverKey(backup, [...shares.slice(2), bad])).details).toEqual({
         index: 2,
         check: 'commitment',
       });
@@ -180,21 +158,21 @@ describe('each share checked on its own, and a bad share named', () => {
 
   it('names a share relabelled with another number', () => {
     const relabelled = { ...shares[1]!, index: 4 };
-    const error = thrown(() => recoverKey(backup, [shares[0]!, relabelled, shares[2]!]));
+    const error = refusal(() => recoverKey(backup, [shares[0]!, relabelled, shares[2]!]));
     expect(error.code).toBe('SHARE_COMMITMENT_MISMATCH');
     expect(error.details).toEqual({ index: 4, check: 'commitment' });
   });
 
   it('names a share of another backup as foreign, and one relabelled with this backup id as altered', () => {
     const foreign = other.shares[1]!;
-    const error = thrown(() => verifyShare(backup, foreign));
+    const error = refusal(() => verifyShare(backup, foreign));
     expect(error.code).toBe('SHARE_NOT_IN_BACKUP');
     expect(error.details).toEqual({ index: 2, check: 'backup' });
-    expect(thrown(() => recoverKey(backup, [shares[0]!, foreign, shares[2]!])).code).toBe(
+    expect(refusal(() => recoverKey(backup, [shares[0]!, foreign, shares[2]!])).code).toBe(
       'SHARE_NOT_IN_BACKUP',
     );
     const disguised = { ...foreign, backupId: backup.backupId };
-    expect(thrown(() => recoverKey(backup, [shares[0]!, disguised, shares[2]!])).details).toEqual({
+    expect(refusal(() => recoverKey(backup, [shares[0]!, disguised, shares[2]!])).details).toEqual({
       index: 2,
       check: 'commitment',
     });
@@ -203,23 +181,23 @@ describe('each share checked on its own, and a bad share named', () => {
 
   it('names a share whose threshold, count, key length or number does not fit the backup', () => {
     for (const change of [{ threshold: 2 }, { count: 6 }, { keyLength: 16 as const }, { index: 6 }]) {
-      const error = thrown(() => verifyShare(backup, { ...shares[0]!, ...change }));
+      const error = refusal(() => verifyShare(backup, { ...shares[0]!, ...change }));
       expect(error.code, JSON.stringify(change)).toBe('SHARE_NOT_IN_BACKUP');
     }
     for (const change of [{ index: 0 }, { index: 1.5 }, { value: new Uint8Array(10) }]) {
-      expect(thrown(() => verifyShare(backup, { ...shares[0]!, ...change })).code).toBe(
+      expect(refusal(() => verifyShare(backup, { ...shares[0]!, ...change })).code).toBe(
         'SHARE_FORMAT_INVALID',
       );
     }
     const tooBig = shares[0]!.value.slice();
     tooBig.set(bigIntToBytes(Q, ELEMENT_BYTES), 0);
-    expect(thrown(() => verifyShare(backup, { ...shares[0]!, value: tooBig })).code).toBe(
+    expect(refusal(() => verifyShare(backup, { ...shares[0]!, value: tooBig })).code).toBe(
       'SHARE_FORMAT_INVALID',
     );
   });
 
   it('names a share presented twice, even when both copies are good', () => {
-    const error = thrown(() => recoverKey(backup, [shares[0]!, shares[2]!, shares[0]!]));
+    const error = refusal(() => recoverKey(backup, [shares[0]!, shares[2]!, shares[0]!]));
     expect(error.code).toBe('SHARE_DUPLICATE_INDEX');
     expect(error.details).toEqual({ index: 1, check: 'duplicate' });
   });
@@ -238,9 +216,9 @@ describe('each share checked on its own, and a bad share named', () => {
       })(),
     ];
     for (const bad of cases) {
-      expect(thrown(() => verifyShare(bad, shares[0]!)).code).toBe('SHARE_COMMITMENTS_INVALID');
-      expect(thrown(() => drillShares(bad, shares)).code).toBe('SHARE_COMMITMENTS_INVALID');
-      expect(thrown(() => recoverKey(bad, shares)).code).toBe('SHARE_COMMITMENTS_INVALID');
+      expect(refusal(() => verifyShare(bad, shares[0]!)).code).toBe('SHARE_COMMITMENTS_INVALID');
+      expect(refusal(() => drillShares(bad, shares)).code).toBe('SHARE_COMMITMENTS_INVALID');
+      expect(refusal(() => recoverKey(bad, shares)).code).toBe('SHARE_COMMITMENTS_INVALID');
     }
   });
 
@@ -260,12 +238,12 @@ describe('each share checked on its own, and a bad share named', () => {
       return { ...parameters, backupId, index, value };
     });
     expect(drillShares(forged, forgedShares).good).toEqual([1, 2]);
-    expect(thrown(() => recoverKey(forged, forgedShares)).code).toBe('SHARE_RECOVERY_MISMATCH');
+    expect(refusal(() => recoverKey(forged, forgedShares)).code).toBe('SHARE_RECOVERY_MISMATCH');
   });
 });
 
 describe('the drill', () => {
-  const { backup, shares } = splitKey(key(24, 'drill'), { threshold: 3, count: 5 }, seeded('drill'));
+  const { backup, shares } = splitKey(key(24, 'drill'), { threshold: 3, count: 5 }, seededRandom('drill'));
 
   it('passes when every share presented is good, and says which were not presented', () => {
     const report = drillShares(backup, [shares[4]!, shares[0]!, shares[2]!]);
@@ -286,7 +264,8 @@ describe('the drill', () => {
   });
 
   it('names every bad share at once (altered, foreign, duplicate) and keeps the good ones good', () => {
-    const foreign = splitKey(key(24, 'drill'), { threshold: 3, count: 5 }, seeded('elsewhere')).shares[3]!;
+    const foreign = splitKey(key(24, 'drill'), { threshold: 3, count: 5 }, seededRandom('elsewhere'))
+      .shares[3]!;
     const report = drillShares(backup, [shares[0]!, altered(shares[1]!, 1), foreign, shares[0]!, shares[4]!]);
     expect(
       report.results.map((r) => ({
