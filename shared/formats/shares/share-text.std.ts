@@ -166,7 +166,7 @@ function readValueLines(lines: string[][], value: Uint8Array): void {
 
 /** Read back a share typed or scanned from its printed text; every refusal says where. */
 export function parseShareText(text: string): KeyShare {
-  if (typeof text !== 'string' || text.length > 8192)
+  if (typeof text !== 'string' || text.length > 16_384)
     throw formatError('it is not a printed key share.', 'all');
   const lines = text
     .split(/\r?\n/)
