@@ -202,6 +202,25 @@ export const ERROR_SENTENCES = {
   KCV_METHOD_NOT_APPLICABLE: 'This key check value method does not apply to this key type.',
   KCV_LENGTH_INVALID:
     'This key check value length is not offered for its method (legacy and hmac: 3 bytes; cmac: 3 to 5 bytes).',
+  // Key shares (M-of-N backup of a key-encryption key; issue 11 point 5)
+  SHARE_PARAMETERS_INVALID:
+    'A key backup splits a 16, 24 or 32-byte key into 2 to 16 shares, of which 2 or more, and no more than all, are needed to recover it.',
+  SHARE_FORMAT_INVALID: 'The text is not a key share as mkm prints it; the message says which line is wrong.',
+  SHARE_VERSION_UNSUPPORTED: 'The key share was written by a newer or unknown version of mkm.',
+  SHARE_CHECKSUM_MISMATCH:
+    'A line of the key share does not match its check group: it was mistyped. The message says which line (and, where it can tell, which group); compare it with the printed share.',
+  SHARE_NOT_IN_BACKUP:
+    'The key share belongs to another backup (its backup id or its threshold and share count differ from this backup).',
+  SHARE_COMMITMENT_MISMATCH:
+    "The key share does not match the backup's published commitments: it was altered or damaged. It cannot be used.",
+  SHARE_DUPLICATE_INDEX:
+    'The same share number was presented twice; each custodian presents their own share once.',
+  SHARES_TOO_FEW: 'Not enough good shares were presented to recover the key; nothing was recovered.',
+  SHARE_COMMITMENTS_INVALID:
+    "The backup's published commitments are damaged or do not match the backup id; no share can be checked against them.",
+  SHARE_RECOVERY_MISMATCH:
+    "The recovered key does not match the backup's commitment to the key; it was discarded.",
+  SHARE_RANDOM_FAILED: 'The random number source returned too little or stuck data; nothing was made.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;

@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { join, relative } from 'node:path';
+import { MkmError } from '../../shared/errors.std';
+
+/**
+ * The air-gap preflight: before custodians type a component, the room checks that the machine is
+ * the one it should be (the app's own hash, read aloud), that the token is the one named (serial
+ * and firmware), and that nothing is connected. An interface other than loopback that is up
+ * refuses the ceremony unless the administrator and the witness record an override, which the
+ * transcript keeps with its reason.
+ */
+
+export interface InterfaceView {
+  name: string;
+  addresses: string[];
+}
+
+/** Up interfaces other than loopback (an interface with an address is up for Node). */
+export function connectedInterfaces(
+  list: ReturnType<typeof networkInterfaces> = networkInterfaces(),
+): InterfaceView[] {
+  return Object.entries(list)
+    .map(([name, addrs]) => ({
+      name,
+      addresses: (addrs ?? []).filter((a) => !a.internal).map((a) => a.address),
+    }))
+    .filter((i) => i.addresses.length > 0)
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * SHA-256 over the code that runs: every file under `roots` (sorted relative paths, each with its
+ * own SHA-256), so two machines with the same build read the same hash aloud. The roots are the
+ * composition root's choice: the bundle that runs (dist-electron, dist-cli) or the sources.
+ */
+export function buildHash(roots: readonly string[]): string {
+  const lines: string[] = [];
+  const walk = (root: string, dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      if (name === 'node_modules' || name.startsWith('.')) continue;
+      const path = join(dir, name);
+      const stat = statSync(path);
+      if (stat.isDirectory()) walk(root, path);
+      else if (stat.isFile()) {
+        const digest = createHash('sha256').update(readFileSync(path)).digest('hex');
+        lines.push(`${digest}  ${relative(root, path).split('\\').join('/')}`);
+      }
+    }
+  };
+  for (const root of roots) {
+    if (!existsSync(root))
+      throw new MkmError('IO_ERROR', 'The app’s own files cannot be read to compute its hash.', { root });
+    walk(root, root);
+  }
+  return createHash('sha256').update(lines.join('\n')).digest('hex');
+}
+
+export interface PreflightReport {
+  network: { connected: InterfaceView[]; ok: boolean };
+  overridden: boolean;
+}
+
+/** The network check of the preflight step: refuses while connected, unless overridden (recorded). */
+export function checkAirGap(
+  connected: InterfaceView[],
+  override: { reason: string } | null,
+): PreflightReport {
+  if (connected.length > 0 && !override) {
+    throw new MkmError('CEREMONY_AIR_GAP', undefined, {
+      interfaces: connected.map((i) => i.name),
+    });
+  }
+  return { network: { connected, ok: connected.length === 0 }, overridden: connected.length > 0 };
+}
