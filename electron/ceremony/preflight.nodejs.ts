@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { MkmError } from '../../shared/errors.std';
 
 /**
@@ -55,6 +56,23 @@ export function buildHash(roots: readonly string[]): string {
     walk(root, root);
   }
   return createHash('sha256').update(lines.join('\n')).digest('hex');
+}
+
+/**
+ * The code this process runs from: the bundle it was loaded from (dist-electron with the
+ * renderer beside it, dist-cli), or, run from the sources, the source folders.
+ */
+export function runningCodeRoots(moduleUrl: string = import.meta.url): string[] {
+  const here = dirname(fileURLToPath(moduleUrl));
+  const bundle = /[\\/](dist-electron|dist-cli)([\\/]|$)/.exec(here);
+  if (bundle) {
+    const root = here.slice(0, bundle.index + bundle[0].length).replace(/[\\/]$/, '');
+    return bundle[1] === 'dist-electron'
+      ? [root, join(dirname(root), 'dist', 'renderer')].filter(existsSync)
+      : [root];
+  }
+  const repo = join(here, '..', '..');
+  return ['electron', 'shared', join('renderer', 'src')].map((d) => join(repo, d));
 }
 
 export interface PreflightReport {

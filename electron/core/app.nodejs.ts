@@ -1,3 +1,4 @@
+import pkg from '../../package.json' with { type: 'json' };
 import { setProcessRole } from './process-role.nodejs';
 import { userInfo } from 'node:os';
 import { contract, type AppStatus, type Contract, type Settings } from '../../shared/contract.std';
@@ -273,6 +274,41 @@ export function createApp(options: AppOptions): App {
     exchange: lazyHandlers('exchange', async () =>
       (await import('../gateway/exchange/exchange-handlers.nodejs')).exchangeHandlers(services),
     ),
+    ceremony: lazyHandlers('ceremony', async () => {
+      const [
+        { CeremonyService },
+        { JournalStore },
+        { ceremonyHandlers },
+        { ceremonyTokenPort },
+        { coreSteps },
+        preflight,
+      ] = await Promise.all([
+        import('../ceremony/ceremony-service.nodejs'),
+        import('../ceremony/journal.nodejs'),
+        import('../ceremony/handlers.nodejs'),
+        import('../ceremony/token-port.nodejs'),
+        import('../ceremony/core-steps.nodejs'),
+        import('../ceremony/preflight.nodejs'),
+      ]);
+      const port = ceremonyTokenPort(tokens);
+      let hash: string | null = null;
+      const ceremonies = new CeremonyService({
+        store: new JournalStore(paths.ceremonies),
+        token: port,
+        audit: { record: (entry) => audit.record(entry) },
+        app: {
+          version: pkg.version,
+          buildHash: async () => (hash ??= preflight.buildHash(preflight.runningCodeRoots())),
+        },
+        executors: coreSteps({
+          interfaces: () => preflight.connectedInterfaces(),
+          token: port.token,
+          kcvs: port.kcvs,
+        }),
+        clock: () => new Date(options.clock ? options.clock() : Date.now()),
+      });
+      return ceremonyHandlers(ceremonies);
+    }),
   };
 
   const registry = new Registry({
