@@ -50,7 +50,7 @@ export interface HeaderFields {
   keyVersion?: string;
   exportability: Exportability;
   /** Without PB: the builder adds it when the header needs padding. */
-  optionalBlocks?: OptionalBlock[];
+  optionalBlocks?: readonly OptionalBlock[];
 }
 
 const FIXED = 16;

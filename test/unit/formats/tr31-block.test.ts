@@ -277,20 +277,26 @@ async function forge(headerText: string, clear: Uint8Array): Promise<string> {
 }
 
 describe('checks after the MAC', () => {
-  const headerText = (bodyChars: number) =>
-    buildHeader({ version: 'D', usage: 'D0', algorithm: 'A', modeOfUse: 'B', exportability: 'E' }, bodyChars)
-      .text;
+  const headerText = (bodyChars: number, algorithm: Algorithm = 'A') => {
+    const usage = algorithm === 'H' ? 'M7' : 'D0';
+    const modeOfUse = algorithm === 'H' ? 'C' : 'B';
+    return buildHeader({ version: 'D', usage, algorithm, modeOfUse, exportability: 'E' }, bodyChars).text;
+  };
 
   it.each([
-    ['longer than the data', 0x0200],
-    ['not whole bytes', 0x0084],
-    ['zero', 0x0000],
-    ['not an AES key size (20 bytes)', 0x00a0],
-  ])('refuses a key length field %s', async (_what, bits) => {
+    ['longer than the data (AES)', 'A', 0x0200],
+    ['not whole bytes (AES)', 'A', 0x0084],
+    ['zero (AES)', 'A', 0x0000],
+    ['not an AES key size (20 bytes)', 'A', 0x00a0],
+    // HMAC keys have no fixed sizes: only the field's own checks keep the padding out of the key.
+    ['longer than the data (HMAC)', 'H', 0x0100],
+    ['not whole bytes (HMAC)', 'H', 0x0084],
+    ['zero (HMAC)', 'H', 0x0000],
+  ] as const)('refuses a key length field %s', async (_what, algorithm, bits) => {
     const clear = new Uint8Array(32);
     clear[0] = bits >> 8;
     clear[1] = bits & 0xff;
-    const block = await forge(headerText(2 * (32 + 16)), clear);
+    const block = await forge(headerText(2 * (32 + 16), algorithm), clear);
     expect(await codeOf(unwrapKeyBlock(soft, AES256, block))).toBe('TR31_KEY_LENGTH_INVALID');
   });
 
