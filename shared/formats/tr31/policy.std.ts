@@ -36,6 +36,19 @@ interface UsageClass {
   modes: Partial<Record<ModeOfUse, readonly Operation[]>>;
 }
 
+/** B, E, D and N for a pair of operations: wrap/unwrap for key encryption keys, encrypt/decrypt for data. */
+function cipherModes(forward: Operation, backward: Operation): UsageClass['modes'] {
+  return { B: [forward, backward], E: [forward], D: [backward], N: [forward, backward] };
+}
+const WRAPPING = cipherModes('wrap', 'unwrap');
+const ENCRYPTING = cipherModes('encrypt', 'decrypt');
+const MACING: UsageClass['modes'] = {
+  C: ['sign', 'verify'],
+  G: ['sign'],
+  V: ['verify'],
+  N: ['sign', 'verify'],
+};
+
 const SYMMETRIC: readonly Algorithm[] = ['A', 'T'];
 const ASYMMETRIC: readonly Algorithm[] = ['R', 'E'];
 
@@ -44,34 +57,34 @@ const CLASSES: readonly UsageClass[] = [
     // Key encryption and key block protection keys wrap and unwrap other keys.
     usages: ['K0', 'K1', 'K4'],
     algorithms: SYMMETRIC,
-    modes: { B: ['wrap', 'unwrap'], E: ['wrap'], D: ['unwrap'], N: ['wrap', 'unwrap'] },
+    modes: WRAPPING,
   },
   {
     usages: ['K2', 'K3'],
     algorithms: ASYMMETRIC,
-    modes: { B: ['wrap', 'unwrap'], E: ['wrap'], D: ['unwrap'], N: ['wrap', 'unwrap'] },
+    modes: WRAPPING,
   },
   {
     // Data and PIN encryption keys encrypt and decrypt data (a PIN block is data to the token).
     usages: ['D0', 'D2', 'D3', 'P0'],
     algorithms: SYMMETRIC,
-    modes: { B: ['encrypt', 'decrypt'], E: ['encrypt'], D: ['decrypt'], N: ['encrypt', 'decrypt'] },
+    modes: ENCRYPTING,
   },
   {
     usages: ['D1'],
     algorithms: ['R'],
-    modes: { B: ['encrypt', 'decrypt'], E: ['encrypt'], D: ['decrypt'], N: ['encrypt', 'decrypt'] },
+    modes: ENCRYPTING,
   },
   {
     // MAC keys, and keys whose algorithms compute MAC-like values (CVV, PIN verification values).
     usages: ['M0', 'M1', 'M2', 'M3', 'M4', 'M5', 'M6', 'M8', 'C0', 'P1', 'V0', 'V1', 'V2', 'V3', 'V4'],
     algorithms: SYMMETRIC,
-    modes: { C: ['sign', 'verify'], G: ['sign'], V: ['verify'], N: ['sign', 'verify'] },
+    modes: MACING,
   },
   {
     usages: ['M7'],
     algorithms: ['H'],
-    modes: { C: ['sign', 'verify'], G: ['sign'], V: ['verify'], N: ['sign', 'verify'] },
+    modes: MACING,
   },
   {
     usages: ['S0', 'S1', 'S2'],
