@@ -61,6 +61,10 @@ export function softKeyBlockCrypto(
     cbcEncrypt: (key, iv, data) => Promise.resolve(cbc(true, key, iv, data)),
     cbcDecrypt: (key, iv, data) => Promise.resolve(cbc(false, key, iv, data)),
     importKey: (family, bytes) => Promise.resolve(softKey(family, bytes)),
+    dispose: (key) => {
+      key.bytes.fill(0);
+      return Promise.resolve();
+    },
     random: (length) => new Uint8Array(random(length)),
   };
 }

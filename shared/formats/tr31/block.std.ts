@@ -113,10 +113,27 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-async function blockKeys<K>(crypto: KeyBlockCrypto<K>, version: SupportedVersion, kbpk: Kbpk<K>) {
+/** Runs `use` with a key this codec made (derived or imported), then has the crypto destroy it. */
+async function using<K, T>(crypto: KeyBlockCrypto<K>, key: K, use: (key: K) => Promise<T>): Promise<T> {
+  try {
+    return await use(key);
+  } finally {
+    await crypto.dispose(key);
+  }
+}
+
+/** The block encryption key and block MAC key, for the time of one wrap or unwrap. */
+async function withBlockKeys<K, T>(
+  crypto: KeyBlockCrypto<K>,
+  version: SupportedVersion,
+  kbpk: Kbpk<K>,
+  use: (kbek: K, kbak: K) => Promise<T>,
+): Promise<T> {
   const kbek = await crypto.deriveKey(kbpk.key, derivationFor(version, kbpk, 'encryption'));
-  const kbak = await crypto.deriveKey(kbpk.key, derivationFor(version, kbpk, 'mac'));
-  return { kbek, kbak };
+  return using(crypto, kbek, async () => {
+    const kbak = await crypto.deriveKey(kbpk.key, derivationFor(version, kbpk, 'mac'));
+    return using(crypto, kbak, () => use(kbek, kbak));
+  });
 }
 
 async function mac<K>(
@@ -147,9 +164,10 @@ export async function wrapKeyBlock<K>(
   if (request.kcv?.KC) {
     const family = familyOfKey(request.header.algorithm);
     if (family === null) throw new MkmError('TR31_KCV_UNSUPPORTED', undefined, { block: 'KC' });
+    const method = request.kcv.KC;
     const handle = await crypto.importKey(family, request.key);
-    const kcv = await keyCheckValue(crypto, handle, family, request.kcv.KC);
-    optional.push({ id: 'KC', data: kcvBlockData(request.kcv.KC, kcv) });
+    const kcv = await using(crypto, handle, (h) => keyCheckValue(crypto, h, family, method));
+    optional.push({ id: 'KC', data: kcvBlockData(method, kcv) });
   }
   if (request.kcv?.KP) {
     const kcv = await keyCheckValue(crypto, kbpk.key, kbpk.family, request.kcv.KP);
@@ -168,10 +186,11 @@ export async function wrapKeyBlock<K>(
   clear.set(request.key, 2);
   clear.set(padding, 2 + request.key.length);
   try {
-    const { kbek, kbak } = await blockKeys(crypto, version, kbpk);
-    const tag = await mac(crypto, kbak, header.text, clear, MAC_LENGTH[version]);
-    const encrypted = await crypto.cbcEncrypt(kbek, tag, clear);
-    return header.text + toHex(encrypted) + toHex(tag);
+    return await withBlockKeys(crypto, version, kbpk, async (kbek, kbak) => {
+      const tag = await mac(crypto, kbak, header.text, clear, MAC_LENGTH[version]);
+      const encrypted = await crypto.cbcEncrypt(kbek, tag, clear);
+      return header.text + toHex(encrypted) + toHex(tag);
+    });
   } finally {
     clear.fill(0);
   }
@@ -204,12 +223,16 @@ export async function unwrapKeyBlock<K>(
   const encrypted = fromHex(body.slice(0, dataHex));
   const received = fromHex(body.slice(dataHex));
 
-  const { kbek, kbak } = await blockKeys(crypto, version, kbpk);
-  const clear = await crypto.cbcDecrypt(kbek, received, encrypted);
+  const clear = await withBlockKeys(crypto, version, kbpk, async (kbek, kbak) => {
+    const data = await crypto.cbcDecrypt(kbek, received, encrypted);
+    const expected = await mac(crypto, kbak, header.text, data, MAC_LENGTH[version]);
+    if (!sameBytes(expected, received)) {
+      data.fill(0);
+      throw new MkmError('TR31_MAC_MISMATCH');
+    }
+    return data;
+  });
   try {
-    const expected = await mac(crypto, kbak, header.text, clear, MAC_LENGTH[version]);
-    if (!sameBytes(expected, received)) throw new MkmError('TR31_MAC_MISMATCH');
-
     const bits = (clear[0]! << 8) | clear[1]!;
     if (bits % 8 !== 0 || 2 + bits / 8 > clear.length) {
       throw new MkmError('TR31_KEY_LENGTH_INVALID', undefined, { bits, available: clear.length - 2 });
@@ -239,8 +262,9 @@ async function checkKcvs<K>(
   if (blocks.KC) {
     const family = familyOfKey(header.algorithm);
     if (family === null) throw new MkmError('TR31_KCV_UNSUPPORTED', undefined, { block: 'KC' });
+    const method = blocks.KC.method;
     const handle = await crypto.importKey(family, key);
-    const kcv = await keyCheckValue(crypto, handle, family, blocks.KC.method);
+    const kcv = await using(crypto, handle, (h) => keyCheckValue(crypto, h, family, method));
     if (toHex(kcv) !== blocks.KC.kcv) throw new MkmError('TR31_KCV_MISMATCH', undefined, { block: 'KC' });
     checked.push('KC');
   }

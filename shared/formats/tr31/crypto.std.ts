@@ -52,6 +52,11 @@ export interface KeyBlockCrypto<K> {
    * of the key a block carries is computed with the same primitives as every other one.
    */
   importKey(family: CipherFamily, bytes: Uint8Array): Promise<K>;
+  /**
+   * Destroys a key the codec made: KBEK, KBAK and the KC handles (never the KBPK, which is
+   * the caller's). A token destroys the session object; memory implementations wipe it.
+   */
+  dispose(key: K): Promise<void>;
   /** Random bytes for the key data's padding (and nothing else). */
   random(length: number): Uint8Array;
 }

@@ -328,3 +328,46 @@ describe('sizes', () => {
     expect(await codeOf(unwrapKeyBlock(soft, AES256, whole))).toBe('TR31_MAC_MISMATCH');
   });
 });
+
+describe('keys the codec makes do not outlive the block', () => {
+  function countingCrypto() {
+    const base = softKeyBlockCrypto();
+    const made = new Set<unknown>();
+    const disposed = new Set<unknown>();
+    const crypto: typeof base = {
+      ...base,
+      deriveKey: async (k, d) => {
+        const key = await base.deriveKey(k, d);
+        made.add(key);
+        return key;
+      },
+      importKey: async (f, b) => {
+        const key = await base.importKey(f, b);
+        made.add(key);
+        return key;
+      },
+      dispose: async (key) => {
+        disposed.add(key);
+        await base.dispose(key);
+      },
+    };
+    return { crypto, made, disposed };
+  }
+
+  it('destroys KBEK, KBAK and KC handles after a wrap, an unwrap and a refused unwrap, and never the KBPK', async () => {
+    const kbpk = kbpkOf('aes', TR31_2018_A_7_4.kbpk);
+    const c = countingCrypto();
+    const block = await wrapKeyBlock(c.crypto, kbpk, {
+      header: { version: 'D', usage: 'K0', algorithm: 'A', modeOfUse: 'B', exportability: 'E' },
+      key: soft.random(32),
+      kcv: { KC: 'legacy', KP: 'cmac' },
+    });
+    await unwrapKeyBlock(c.crypto, kbpk, block);
+    const tampered = block.slice(0, -1) + (block.endsWith('0') ? '1' : '0');
+    expect(await codeOf(unwrapKeyBlock(c.crypto, kbpk, tampered))).toBe('TR31_MAC_MISMATCH');
+    expect(c.made.size).toBe(2 + 1 + 2 + 1 + 2);
+    expect(c.disposed).toEqual(c.made);
+    expect(c.disposed.has(kbpk.key)).toBe(false);
+    expect(toHex(kbpk.key.bytes)).toBe(TR31_2018_A_7_4.kbpk);
+  });
+});

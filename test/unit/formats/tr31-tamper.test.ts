@@ -37,6 +37,8 @@ const soft: typeof base = {
     if (!derived.has(id)) derived.set(id, base.deriveKey(kbpk, derivation));
     return derived.get(id)!;
   },
+  // The cached keys serve every flip: none is destroyed after one.
+  dispose: () => Promise.resolve(),
 };
 const headers = new Map<string, ReturnType<typeof parseHeader>>();
 function headerOf(block: string) {
