@@ -1,4 +1,5 @@
 import { MkmError } from '../../errors.std';
+import { encodeHex } from '../encoding.std';
 import type { CipherFamily, Kbpk, KeyBlockCrypto } from './crypto.std';
 import { checkKbpk, derivationFor } from './derive.std';
 import { blockSizeOf, type Algorithm, type SupportedVersion } from './fields.std';
@@ -78,9 +79,7 @@ async function keyCheckValue<K>(
 }
 
 function toHex(bytes: Uint8Array): string {
-  let out = '';
-  for (const b of bytes) out += b.toString(16).padStart(2, '0');
-  return out.toUpperCase();
+  return encodeHex(bytes).toUpperCase();
 }
 
 function fromHex(text: string): Uint8Array {

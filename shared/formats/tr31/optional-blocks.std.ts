@@ -1,4 +1,5 @@
 import { MkmError } from '../../errors.std';
+import { encodeHex } from '../encoding.std';
 
 /**
  * Optional blocks of a TR-31 / X9.143 header: two-character ID, length, data. The length
@@ -85,9 +86,7 @@ export function parseKcvBlock(block: OptionalBlock): KcvBlock {
 
 export function kcvBlockData(method: KcvMethod, kcv: Uint8Array): string {
   const code = method === 'legacy' ? '00' : '01';
-  let hex = '';
-  for (const b of kcv.subarray(0, KCV_HEX_LENGTH[method] / 2)) hex += b.toString(16).padStart(2, '0');
-  return code + hex.toUpperCase();
+  return code + encodeHex(kcv.subarray(0, kcvLength(method))).toUpperCase();
 }
 
 /** Bytes of a KCV for the method: X9.24-1 legacy keeps 3, the CMAC method 5. */
