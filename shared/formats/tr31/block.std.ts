@@ -154,8 +154,13 @@ export async function wrapKeyBlock<K>(
   const { version } = request.header;
   checkKbpk(version, kbpk);
   checkKeyLength(request.header.algorithm, request.key.length);
+  const masking = request.maskedKeyLength ?? 0;
+  // The key length field holds bits in two bytes; a masked length is a whole number of bytes.
+  if (request.key.length > 0x1fff || !Number.isInteger(masking) || masking < 0 || masking > 0x1fff) {
+    throw new MkmError('TR31_KEY_LENGTH_INVALID', undefined, { length: request.key.length, masked: masking });
+  }
   const size = blockSizeOf(version);
-  const masked = Math.max(request.key.length, request.maskedKeyLength ?? 0);
+  const masked = Math.max(request.key.length, masking);
   const dataLength = Math.ceil((2 + masked) / size) * size;
   const padLength = dataLength - 2 - request.key.length;
 

@@ -307,6 +307,18 @@ describe('checks after the MAC', () => {
     expect((await unwrapKeyBlock(soft, AES256, block)).key).toHaveLength(16);
   });
 
+  it.each([Number.NaN, -1, 1.5, 0x2000])(
+    'refuses to mask the key length as %s bytes',
+    async (maskedKeyLength) => {
+      const request = {
+        header: { version: 'D', usage: 'D0', algorithm: 'A', modeOfUse: 'B', exportability: 'E' },
+        key: soft.random(16),
+        maskedKeyLength,
+      } as const;
+      expect(await codeOf(wrapKeyBlock(soft, AES256, request))).toBe('TR31_KEY_LENGTH_INVALID');
+    },
+  );
+
   it('refuses to wrap a key whose size does not fit its algorithm', async () => {
     const request = {
       header: { version: 'D', usage: 'D0', algorithm: 'A', modeOfUse: 'B', exportability: 'E' },
