@@ -21,13 +21,20 @@ export interface ImportAttributes {
   sign: boolean;
   verify: boolean;
   derive: boolean;
+  /**
+   * For key block protection keys (K1, K4): whether the key may make blocks (export) and read
+   * them (import). The token only sees `derive` (SP 800-108 of the block keys), so the caller
+   * enforces this direction.
+   */
+  keyBlocks: { create: boolean; read: boolean };
   extractable: boolean;
   /** CKA_WRAP_WITH_TRUSTED: an exportable key leaves only under a trusted key. */
   wrapWithTrusted: boolean;
   sensitive: true;
 }
 
-type Operation = 'encrypt' | 'decrypt' | 'wrap' | 'unwrap' | 'sign' | 'verify' | 'derive';
+type Operation =
+  'encrypt' | 'decrypt' | 'wrap' | 'unwrap' | 'sign' | 'verify' | 'derive' | 'createBlocks' | 'readBlocks';
 
 interface UsageClass {
   usages: readonly KeyUsage[];
@@ -42,6 +49,7 @@ function cipherModes(forward: Operation, backward: Operation): UsageClass['modes
 }
 const WRAPPING = cipherModes('wrap', 'unwrap');
 const ENCRYPTING = cipherModes('encrypt', 'decrypt');
+const PROTECTING = cipherModes('createBlocks', 'readBlocks');
 const MACING: UsageClass['modes'] = {
   C: ['sign', 'verify'],
   G: ['sign'],
@@ -54,10 +62,16 @@ const ASYMMETRIC: readonly Algorithm[] = ['R', 'E'];
 
 const CLASSES: readonly UsageClass[] = [
   {
-    // Key encryption and key block protection keys wrap and unwrap other keys.
-    usages: ['K0', 'K1', 'K4'],
+    // Key encryption keys wrap and unwrap other keys.
+    usages: ['K0'],
     algorithms: SYMMETRIC,
     modes: WRAPPING,
+  },
+  {
+    // Key block protection keys do not wrap: each block's keys are derived from them.
+    usages: ['K1', 'K4'],
+    algorithms: SYMMETRIC,
+    modes: PROTECTING,
   },
   {
     usages: ['K2', 'K3'],
@@ -123,7 +137,8 @@ export function attributesForHeader(header: KeyBlockHeader): ImportAttributes {
     unwrap: granted.includes('unwrap'),
     sign: granted.includes('sign'),
     verify: granted.includes('verify'),
-    derive: granted.includes('derive'),
+    derive: granted.some((op) => op === 'derive' || op === 'createBlocks' || op === 'readBlocks'),
+    keyBlocks: { create: granted.includes('createBlocks'), read: granted.includes('readBlocks') },
     extractable,
     wrapWithTrusted: extractable,
     sensitive: true,
