@@ -221,6 +221,33 @@ export const ERROR_SENTENCES = {
   SHARE_RECOVERY_MISMATCH:
     "The recovered key does not match the backup's commitment to the key; it was discarded.",
   SHARE_RANDOM_FAILED: 'The random number source returned too little or stuck data; nothing was made.',
+  // TR-31 key blocks (issue 11 point 4): each code names the check that refused the block
+  TR31_HEADER_SYNTAX:
+    'The key block header is not well formed: a field holds characters TR-31 does not allow there.',
+  TR31_LENGTH_MISMATCH:
+    'The key block length does not add up: the length in its header, its real length or the sizes its version requires disagree.',
+  TR31_VERSION_UNSUPPORTED: 'The key block version is not one this app reads (it reads versions D and B).',
+  TR31_VERSION_DEPRECATED:
+    'The key block is version A or C, whose key variant binding is deprecated. Ask the sender for a version D or B block.',
+  TR31_USAGE_UNKNOWN: 'The key block names a key usage this app does not know.',
+  TR31_ALGORITHM_UNKNOWN: 'The key block names a key algorithm this app does not know.',
+  TR31_MODE_UNKNOWN: 'The key block names a mode of use this app does not know.',
+  TR31_EXPORTABILITY_UNKNOWN: 'The key block exportability is not E, N or S.',
+  TR31_OPTIONAL_BLOCK_MALFORMED: 'An optional block in the key block header is malformed.',
+  TR31_ENCODING_INVALID: 'The encrypted key or the MAC of the key block is not uppercase hexadecimal.',
+  TR31_MAC_MISMATCH:
+    'The key block MAC does not match: the block was altered, or it is protected under another key.',
+  TR31_KEY_LENGTH_INVALID:
+    'The key length inside the key block does not fit the block or is not valid for the key algorithm.',
+  TR31_PADDING_INVALID:
+    'The key block padding is not valid: the header does not end on a cipher block boundary.',
+  TR31_KCV_MISMATCH: 'A key check value in the key block (KC or KP block) does not match the key.',
+  TR31_KCV_UNSUPPORTED: 'The key block asks for a key check value this app cannot compute for that key.',
+  TR31_KBPK_INVALID:
+    'The key block protection key does not fit this key block version: version D needs an AES key, version B a TDES key.',
+  TR31_ATTRIBUTES_INCONSISTENT:
+    'The key usage, algorithm and mode of use of the key block make no sense together, so the key is refused.',
+  TR31_EXPORT_REFUSED: 'The exportability of this key forbids exporting it in a key block under this key.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;
