@@ -56,6 +56,11 @@ export interface StepContext {
   intend(keyIds: string[]): void;
   /** A fact later steps and the transcript need (a key id, a check value): never a secret. */
   fact(name: string, value: string | number | boolean | null): void;
+  /**
+   * Hands something back to the caller only, never journaled nor recorded: a component or share
+   * encrypted to the one custodian's ephemeral key (see CEREMONY.md, "Out of the host").
+   */
+  reply(name: string, value: string): void;
 }
 /** Runs one kind of step; returns what the transcript records of it (check values, fingerprints). */
 export type StepExecutor = (ctx: StepContext) => Promise<Details>;
@@ -67,6 +72,12 @@ export interface CeremonyTokenPort {
   sign(slotId: number, keyId: string, data: Buffer): Promise<TranscriptRecord['signature']>;
   /** Removes an object a step left behind; an object already absent is not an error. */
   destroy(slotId: number, keyId: string): Promise<void>;
+  /**
+   * The ceremony's session transport key on the token (RSA-OAEP SHA-256, private half sensitive
+   * and never extractable): what a custodian's component is encrypted to before it leaves the
+   * screen or the prompt. Made once per token session; a host restart makes a new one.
+   */
+  transportKey?(slotId: number): Promise<{ id: string; spkiPem: string; spkiSha256: string }>;
 }
 
 export interface CeremonyServiceOptions {
@@ -342,6 +353,7 @@ export class CeremonyService {
         });
       }
       const facts: Details = {};
+      const reply: Record<string, string> = {};
       const recorded = await executor({
         journal,
         step,
@@ -356,6 +368,9 @@ export class CeremonyService {
         fact: (name, value) => {
           facts[name] = value;
         },
+        reply: (name, value) => {
+          reply[name] = value;
+        },
       });
       const details = { ...recorded, ...facts };
       journal.intents = journal.intents.filter((i) => i.step !== step.id);
@@ -367,7 +382,7 @@ export class CeremonyService {
         details,
       });
       this.options.store.save(journal);
-      return { ceremony: this.view(journal), step: step.id, details, transcriptHash: entry.hash };
+      return { ceremony: this.view(journal), step: step.id, details, reply, transcriptHash: entry.hash };
     });
   }
 
@@ -480,6 +495,16 @@ export class CeremonyService {
       signer: verified.signer,
       entries: verified.record.entries.length,
     };
+  }
+
+  /** The key a custodian's screen or prompt encrypts their component or share to. */
+  async transportKey(id: string): Promise<{ spkiPem: string; spkiSha256: string }> {
+    const journal = this.running(id);
+    if (!this.options.token.transportKey) {
+      throw new MkmError('NOT_IMPLEMENTED', 'This build cannot take components yet.', { id });
+    }
+    const key = await this.options.token.transportKey(journal.slotId);
+    return { spkiPem: key.spkiPem, spkiSha256: key.spkiSha256 };
   }
 
   verify(text: string, expectedSigner?: string) {

@@ -17,6 +17,7 @@ export function ceremonyHandlers(ceremonies: CeremonyService): Handlers<Contract
     exception: ({ id, witness, text }) => ceremonies.exception(id, { witness, text }),
     signOff: ({ id, participant }) => ceremonies.signOff(id, participant),
     abort: ({ id, actor, reason }) => ceremonies.abort(id, { actor, reason }),
+    transportKey: ({ id }) => ceremonies.transportKey(id),
     transcript: ({ id }) => ceremonies.transcript(id),
     verifyTranscript: ({ text, expectedSigner }) => {
       const { record, signer } = ceremonies.verify(text, expectedSigner);

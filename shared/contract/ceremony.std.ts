@@ -68,6 +68,8 @@ export interface StepOutcome {
   ceremony: CeremonyView;
   step: string;
   details: Record<string, string | number | boolean | null | string[]>;
+  /** For the caller only, never recorded: e.g. `component`, encrypted to the custodian's ephemeral key. */
+  reply: Record<string, string>;
   transcriptHash: string;
 }
 
@@ -167,6 +169,12 @@ export const ceremonyContract = {
   )
     .returns<CeremonyView>()
     .recordsItself(),
+  transportKey: channel(
+    z.strictObject({ id: CEREMONY_ID }),
+    'The key on the token that a custodian’s component is encrypted to before it leaves their screen.',
+  )
+    .returns<{ spkiPem: string; spkiSha256: string }>()
+    .notAudited('A public key: the steps that use it are recorded.'),
   transcript: channel(
     z.strictObject({ id: CEREMONY_ID }),
     'The signed transcript of an ended ceremony (.mkmx).',
