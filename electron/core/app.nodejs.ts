@@ -282,6 +282,7 @@ export function createApp(options: AppOptions): App {
         { ceremonyTokenPort },
         { coreSteps },
         preflight,
+        built,
       ] = await Promise.all([
         import('../ceremony/ceremony-service.nodejs'),
         import('../ceremony/journal.nodejs'),
@@ -289,6 +290,7 @@ export function createApp(options: AppOptions): App {
         import('../ceremony/token-port.nodejs'),
         import('../ceremony/core-steps.nodejs'),
         import('../ceremony/preflight.nodejs'),
+        import('./build-hash.nodejs'),
       ]);
       const port = ceremonyTokenPort(tokens);
       let hash: string | null = null;
@@ -298,7 +300,7 @@ export function createApp(options: AppOptions): App {
         audit: { record: (entry) => audit.record(entry) },
         app: {
           version: pkg.version,
-          buildHash: async () => (hash ??= preflight.buildHash(preflight.runningCodeRoots())),
+          buildHash: async () => (hash ??= built.buildHash(built.runningCodeRoots())),
         },
         executors: coreSteps({
           interfaces: () => preflight.connectedInterfaces(),
