@@ -31,12 +31,18 @@ export function buildHash(roots: readonly string[]): string {
   return createHash('sha256').update(lines.join('\n')).digest('hex');
 }
 
+/** Defined (true) by scripts/build-cli.mjs in the CLI bundle. */
+declare const __MKM_CLI_BUNDLE__: boolean | undefined;
+const inCliBundle = () => typeof __MKM_CLI_BUNDLE__ !== 'undefined';
+
 /**
  * The code this process runs from: the bundle it was loaded from (dist-electron with the
  * renderer beside it, dist-cli), or, run from the sources, the source folders.
  */
-export function runningCodeRoots(moduleUrl: string = import.meta.url): string[] {
+export function runningCodeRoots(moduleUrl: string = import.meta.url, cliBundle = inCliBundle()): string[] {
   const here = dirname(fileURLToPath(moduleUrl));
+  // The CLI bundle's chunks all sit in one folder (dist-cli, or wherever it was built to).
+  if (cliBundle) return [here];
   const bundle = /[\\/](dist-electron|dist-cli)([\\/]|$)/.exec(here);
   if (bundle) {
     const root = here.slice(0, bundle.index + bundle[0].length).replace(/[\\/]$/, '');
