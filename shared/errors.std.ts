@@ -202,6 +202,15 @@ export const ERROR_SENTENCES = {
   KCV_METHOD_NOT_APPLICABLE: 'This key check value method does not apply to this key type.',
   KCV_LENGTH_INVALID:
     'This key check value length is not offered for its method (legacy and hmac: 3 bytes; cmac: 3 to 5 bytes).',
+  // Ceremony token operations: components in and out of the token host (issue 11 point 3, ceremony-token)
+  CEREMONY_TRANSPORT_KEY_GONE:
+    'The ceremony’s transport key is no longer on the token (the token host restarted or its session closed): the components held for this step are useless now. Enter the components again.',
+  COMPONENT_CIPHERTEXT_INVALID:
+    'The encrypted component could not be opened with this ceremony’s transport key: it was damaged, or encrypted to another key. Enter it again.',
+  CEREMONY_REVEAL_KEY_INVALID:
+    'The key a component is to be revealed to is not an RSA public key of 2048 bits or more: nothing was revealed.',
+  CEREMONY_KEY_CHECK_MISMATCH:
+    'The check value the token reports for the key it took differs from the one computed from the components: the key was removed from the token.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;
