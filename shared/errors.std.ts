@@ -209,6 +209,10 @@ export const ERROR_SENTENCES = {
     'The encrypted component could not be opened with this ceremony’s transport key: it was damaged, or encrypted to another key. Enter it again.',
   CEREMONY_REVEAL_KEY_INVALID:
     'The key a component is to be revealed to is not an RSA public key of 2048 bits or more: nothing was revealed.',
+  COMPONENT_KCV_MISMATCH:
+    'The check value of the component entered differs from the one on the custodian’s sheet: it was mistyped or is another component. Nothing was kept; enter it again.',
+  CEREMONY_KEY_NOT_PROTECTED:
+    'The token did not keep the formed key sensitive, non-extractable and limited to its purpose, as asked: the key was removed from the token. This token cannot hold keys formed from components.',
   CEREMONY_KEY_CHECK_MISMATCH:
     'The check value the token reports for the key it took differs from the one computed from the components: the key was removed from the token.',
 } as const;

@@ -132,3 +132,25 @@ export interface RevealComponentResult {
 
 export const DropTransportKeyParamsSchema = z.strictObject({ slotId: SLOT, transportKeyId: KEY_ID });
 export type DropTransportKeyParams = z.input<typeof DropTransportKeyParamsSchema>;
+
+/**
+ * The input of an `enter-component` step: the custodian's component encrypted (in their window or
+ * at the CLI prompt) to the ceremony's transport key, and the fingerprint of the key it was
+ * encrypted to, so a component encrypted to a key that is gone is re-asked rather than tried.
+ * `confirmKcv` (optional): the KCV (legacy or cmac, 3 bytes) on the custodian's sheet; the step is
+ * refused when it differs.
+ */
+export const EnterComponentInputSchema = z.strictObject({
+  ciphertext: CIPHERTEXT,
+  transportKeySha256: z.string().regex(/^[0-9a-f]{64}$/),
+  confirmKcv: z
+    .string()
+    .regex(/^[0-9a-fA-F]{6}$/, 'six hex digits')
+    .transform((s) => s.toLowerCase())
+    .optional(),
+});
+export type EnterComponentInput = z.input<typeof EnterComponentInputSchema>;
+
+/** The input of a `reveal-component` step: the custodian's ephemeral public key (SPKI PEM). */
+export const RevealComponentInputSchema = z.strictObject({ revealKey: SPKI_PEM });
+export type RevealComponentInput = z.input<typeof RevealComponentInputSchema>;

@@ -55,7 +55,8 @@ import { rsaPublicFromComponents, type RsaPublic } from './spki.nodejs';
  * The wrapping key is a session AES-256 key the token generates (sensitive, not extractable,
  * encrypt and unwrap only); tokens encrypt with CKM_AES_KEY_WRAP only for C_WrapKey (SoftHSM2:
  * CKR_MECHANISM_INVALID in C_EncryptInit), so RFC 3394 is run here over that key's AES-ECB on the
- * token, and the token undoes it in C_UnwrapKey(CKM_AES_KEY_WRAP) into the final key template.
+ * token, and the token undoes it in C_UnwrapKey(CKM_AES_KEY_WRAP) into the final key template;
+ * a token without AES key wrap (openCryptoki's swtok) encrypts and unwraps with AES-CBC-PAD.
  */
 
 const P = pkcs11js;
@@ -93,6 +94,19 @@ const PURPOSE_USAGES: Readonly<Record<CeremonyKeyPurpose, readonly number[]>> = 
   kek: [P.CKA_WRAP, P.CKA_UNWRAP],
   // TR-31: the KBPK derives its encryption and MAC keys with CMAC on the token (C_Sign).
   kbpk: [P.CKA_WRAP, P.CKA_UNWRAP, P.CKA_SIGN],
+};
+const ATTRIBUTE_NAMES: Readonly<Record<number, string>> = {
+  [P.CKA_TOKEN]: 'CKA_TOKEN',
+  [P.CKA_PRIVATE]: 'CKA_PRIVATE',
+  [P.CKA_SENSITIVE]: 'CKA_SENSITIVE',
+  [P.CKA_EXTRACTABLE]: 'CKA_EXTRACTABLE',
+  [P.CKA_ENCRYPT]: 'CKA_ENCRYPT',
+  [P.CKA_DECRYPT]: 'CKA_DECRYPT',
+  [P.CKA_WRAP]: 'CKA_WRAP',
+  [P.CKA_UNWRAP]: 'CKA_UNWRAP',
+  [P.CKA_SIGN]: 'CKA_SIGN',
+  [P.CKA_VERIFY]: 'CKA_VERIFY',
+  [P.CKA_DERIVE]: 'CKA_DERIVE',
 };
 const USAGES = [
   P.CKA_ENCRYPT,
@@ -520,25 +534,12 @@ export class CeremonyOps {
     );
     let handle: Handle;
     try {
-      const wrapped = rfc3394Wrap(value, (block) =>
-        this.t.call(slotId, () => {
-          pkcs11.C_EncryptInit(this.t.session(slotId), { mechanism: P.CKM_AES_ECB }, wrappingKey);
-          return Buffer.from(pkcs11.C_Encrypt(this.t.session(slotId), block, Buffer.alloc(16)));
-        }),
-      );
-      handle = this.t.call(slotId, () =>
-        pkcs11.C_UnwrapKey(
-          this.t.session(slotId),
-          { mechanism: P.CKM_AES_KEY_WRAP },
-          wrappingKey,
-          wrapped,
-          template,
-        ),
-      );
+      handle = this.unwrapInto(slotId, wrappingKey, value, template);
     } finally {
       wipe(value);
       this.destroyQuietly(slotId, wrappingKey);
     }
+    this.keepOrRefuse(slotId, handle, template, naming.id);
     let tokenCheckValue: string | null = null;
     try {
       const raw = this.t.call(slotId, () =>
@@ -567,16 +568,108 @@ export class CeremonyOps {
     };
   }
 
-  private hasMechanism(slotId: number, mechanism: number): boolean {
+  /**
+   * Reads the key's attributes back: every one the template set must hold. openCryptoki 3.8's
+   * swtok ignores CKA_SENSITIVE and CKA_EXTRACTABLE in an unwrap template (the key comes out
+   * readable); both may only ever be tightened (PKCS#11 4.9), so they are set once more, and a key
+   * that still does not hold its template is destroyed: a formed key that could be read out is
+   * never an outcome.
+   */
+  private keepOrRefuse(slotId: number, handle: Handle, template: Template, id: string): void {
+    const pkcs11 = this.t.pkcs11();
+    const wanted = template.filter((a) => typeof a.value === 'boolean');
+    const differing = () =>
+      this.t
+        .call(slotId, () =>
+          pkcs11.C_GetAttributeValue(
+            this.t.session(slotId),
+            handle,
+            wanted.map((a) => ({ type: a.type })),
+          ),
+        )
+        .filter((a, i) => (a.value as Buffer | undefined)?.[0] !== (wanted[i]!.value ? 1 : 0))
+        .map((a) => a.type);
+    try {
+      let wrong = differing();
+      const tightenable = wrong.filter((t) => t === P.CKA_SENSITIVE || t === P.CKA_EXTRACTABLE);
+      if (tightenable.length > 0) {
+        this.t.call(slotId, () =>
+          pkcs11.C_SetAttributeValue(
+            this.t.session(slotId),
+            handle,
+            wanted.filter((a) => tightenable.includes(a.type)),
+          ),
+        );
+        wrong = differing();
+      }
+      if (wrong.length === 0) return;
+      throw new MkmError('CEREMONY_KEY_NOT_PROTECTED', undefined, {
+        id,
+        attributes: wrong.map((t) => ATTRIBUTE_NAMES[t] ?? `0x${t.toString(16)}`),
+      });
+    } catch (error) {
+      this.destroyQuietly(slotId, handle);
+      if (error instanceof MkmError && error.code === 'CEREMONY_KEY_NOT_PROTECTED') throw error;
+      throw new MkmError('CEREMONY_KEY_NOT_PROTECTED', undefined, { id, cause: toMkmError(error).code });
+    }
+  }
+
+  /**
+   * The clear key, encrypted on the token under the session wrapping key and unwrapped by it into
+   * `template`. Where the token unwraps RFC 3394 (SoftHSM2), RFC 3394 runs here over its AES-ECB;
+   * where it unwraps AES-CBC-PAD (openCryptoki's swtok, which has no AES key wrap), the token
+   * encrypts with CBC-PAD itself. A token with neither cannot take a formed key.
+   */
+  private unwrapInto(slotId: number, wrappingKey: Handle, value: Uint8Array, template: Template): Handle {
+    const pkcs11 = this.t.pkcs11();
+    if (this.hasMechanism(slotId, P.CKM_AES_KEY_WRAP, P.CKF_UNWRAP)) {
+      const wrapped = rfc3394Wrap(value, (block) =>
+        this.t.call(slotId, () => {
+          pkcs11.C_EncryptInit(this.t.session(slotId), { mechanism: P.CKM_AES_ECB }, wrappingKey);
+          return Buffer.from(pkcs11.C_Encrypt(this.t.session(slotId), block, Buffer.alloc(16)));
+        }),
+      );
+      return this.t.call(slotId, () =>
+        pkcs11.C_UnwrapKey(
+          this.t.session(slotId),
+          { mechanism: P.CKM_AES_KEY_WRAP },
+          wrappingKey,
+          wrapped,
+          template,
+        ),
+      );
+    }
+    if (this.hasMechanism(slotId, P.CKM_AES_CBC_PAD, P.CKF_UNWRAP | P.CKF_ENCRYPT)) {
+      const mechanism = { mechanism: P.CKM_AES_CBC_PAD, parameter: this.random(slotId, 16) };
+      const wrapped = this.t.call(slotId, () => {
+        pkcs11.C_EncryptInit(this.t.session(slotId), mechanism, wrappingKey);
+        return Buffer.from(pkcs11.C_Encrypt(this.t.session(slotId), view(value), Buffer.alloc(64)));
+      });
+      return this.t.call(slotId, () =>
+        pkcs11.C_UnwrapKey(this.t.session(slotId), mechanism, wrappingKey, wrapped, template),
+      );
+    }
+    throw new MkmError(
+      'MECHANISM_UNSUPPORTED',
+      'This token unwraps neither AES key wrap (RFC 3394) nor AES-CBC-PAD: a key formed from components cannot enter it.',
+      { mechanism: 'AES_KEY_WRAP|AES_CBC_PAD' },
+    );
+  }
+
+  private hasMechanism(slotId: number, mechanism: number, flags = 0): boolean {
     try {
       const pkcs11 = this.t.pkcs11();
       const slot = pkcs11.C_GetSessionInfo(this.t.session(slotId)).slotID;
-      return pkcs11.C_GetMechanismList(slot).includes(mechanism);
+      if (!pkcs11.C_GetMechanismList(slot).includes(mechanism)) return false;
+      return (pkcs11.C_GetMechanismInfo(slot, mechanism).flags & flags) === flags;
     } catch {
       return false;
     }
   }
 }
+
+/** A Buffer over the same bytes (no copy left to wipe). */
+const view = (a: Uint8Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 function kcvsOf(type: ComponentKeyType, key: Uint8Array): LabelledKcv[] {
   return [kcv(type, key, 'legacy'), kcv(type, key, 'cmac')];

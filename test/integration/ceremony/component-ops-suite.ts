@@ -3,6 +3,7 @@ import { constants, generateKeyPairSync, privateDecrypt, publicEncrypt } from 'n
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenEngine } from '../../../electron/hsm/pkcs11/token-engine.host';
 import { kcv } from '../../../electron/crypto/kcv.nodejs';
+import type { CeremonyKeyPurpose } from '../../../shared/ceremony/script.std';
 import type { CeremonyTransportKeyResult } from '../../../shared/ceremony/token-ops.std';
 import { setOddParity } from '../../../shared/formats/des-keys.std';
 import type { ComponentKeyType } from '../../../shared/formats/components.std';
@@ -63,7 +64,7 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
     await token?.stop();
   });
 
-  const form = (type: ComponentKeyType, components: Uint8Array[], purpose = 'kek' as const) => {
+  const form = (type: ComponentKeyType, components: Uint8Array[], purpose: CeremonyKeyPurpose = 'kek') => {
     const id = newId();
     return svc
       .formKeyFromComponents({
@@ -118,7 +119,10 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
         keyType: 'tdes-2key',
         ciphertext: encryptTo(transport.spkiPem, parts[0]!),
       });
-      expect(checked.kcvs).toEqual([kcv('tdes-2key', parts[0]!, 'legacy'), kcv('tdes-2key', parts[0]!, 'cmac')]);
+      expect(checked.kcvs).toEqual([
+        kcv('tdes-2key', parts[0]!, 'legacy'),
+        kcv('tdes-2key', parts[0]!, 'cmac'),
+      ]);
       const formed = await form('tdes-2key', parts);
       expect(formed.kcvs.find((k) => k.method === 'legacy')!.kcv).toBe('08d7b4');
       if (formed.tokenCheckValue !== null) expect(formed.tokenCheckValue).toBe('08d7b4');
@@ -145,26 +149,31 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
       ['aes-256', 3],
       ['tdes-3key', 3],
       ['aes-192', 2],
-    ] as const)('%s from %i components: the KCVs of the XOR, the key sensitive and never extractable on the token', async (type, count) => {
-      const bytes = type === 'aes-256' ? 32 : 24;
-      const keyHex = Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 37 + 11) & 0xff)).toString('hex');
-      const firsts = Array.from({ length: count - 1 }, (_, k) =>
-        Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 53 + k * 101 + 7) & 0xff)).toString('hex'),
-      );
-      const parts = componentsOf(type, keyHex, firsts);
-      const expectedKey = type.startsWith('tdes') ? setOddParity(hex(keyHex)) : hex(keyHex);
-      const formed = await form(type, parts);
-      expect(formed.kcvs).toEqual([kcv(type, expectedKey, 'legacy'), kcv(type, expectedKey, 'cmac')]);
-      const [obj] = await secretsWithId(formed.id);
-      expect(obj).toMatchObject({
-        token: true,
-        private: true,
-        sensitive: true,
-        extractable: false,
-        keyType: type.startsWith('tdes') ? 'des3' : 'aes',
-      });
-      expect([...obj!.usages].sort()).toEqual(['unwrap', 'wrap']);
-    });
+    ] as const)(
+      '%s from %i components: the KCVs of the XOR, the key sensitive and never extractable on the token',
+      async (type, count) => {
+        const bytes = type === 'aes-256' ? 32 : 24;
+        const keyHex = Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 37 + 11) & 0xff)).toString(
+          'hex',
+        );
+        const firsts = Array.from({ length: count - 1 }, (_, k) =>
+          Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 53 + k * 101 + 7) & 0xff)).toString('hex'),
+        );
+        const parts = componentsOf(type, keyHex, firsts);
+        const expectedKey = type.startsWith('tdes') ? setOddParity(hex(keyHex)) : hex(keyHex);
+        const formed = await form(type, parts);
+        expect(formed.kcvs).toEqual([kcv(type, expectedKey, 'legacy'), kcv(type, expectedKey, 'cmac')]);
+        const [obj] = await secretsWithId(formed.id);
+        expect(obj).toMatchObject({
+          token: true,
+          private: true,
+          sensitive: true,
+          extractable: false,
+          keyType: type.startsWith('tdes') ? 'des3' : 'aes',
+        });
+        expect([...obj!.usages].sort()).toEqual(['unwrap', 'wrap']);
+      },
+    );
 
     it('pkcs11-tool, in a process of its own, sees the formed keys as sensitive and not extractable', async () => {
       const text = execFileSync(
@@ -323,7 +332,9 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
   describe('when the transport key is gone', () => {
     it('components held for it are useless: the step says to enter them again', async () => {
       const t2 = await svc.ceremonyTransportKey({ slotId });
-      const [c1] = componentsOf('aes-128', '3F419E1CB7079442AA37474C2EFBF8B8', ['9C6F2A1B4D3E5F60718293A4B5C6D7E8']);
+      const [c1] = componentsOf('aes-128', '3F419E1CB7079442AA37474C2EFBF8B8', [
+        '9C6F2A1B4D3E5F60718293A4B5C6D7E8',
+      ]);
       const ciphertext = encryptTo(t2.spkiPem, c1!);
       await svc.ceremonyDropTransportKey({ slotId, transportKeyId: t2.transportKeyId });
       const e = await failure(
