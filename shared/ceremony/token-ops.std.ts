@@ -88,7 +88,12 @@ export interface CeremonyKeyResult {
   label: string;
   /** legacy and cmac, computed in the host from the clear key before it was wiped. */
   kcvs: LabelledKcv[];
-  /** The token's own CKA_CHECK_VALUE, when it keeps one (it then equals the legacy KCV). */
+  /**
+   * The legacy KCV the token computed itself, on a session twin unwrapped from the same blob
+   * (equal to the legacy KCV above, or the key was refused).
+   */
+  tokenKcv: string;
+  /** The token's own CKA_CHECK_VALUE, when it keeps one (SoftHSM2 2.6 does not for unwrapped keys). */
   tokenCheckValue: string | null;
 }
 

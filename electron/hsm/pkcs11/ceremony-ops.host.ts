@@ -38,7 +38,7 @@ import { kcv } from '../../crypto/kcv.nodejs';
 import { CKR_MEANS, toMkmError } from './ckr.std';
 import { oaep } from './mechanisms.host';
 import { findById, readAttribute } from './objects.host';
-import { pkcs11js, type Handle, type PKCS11, type Template } from './pkcs11.host';
+import { pkcs11js, type Handle, type Mechanism, type PKCS11, type Template } from './pkcs11.host';
 import { rsaPublicFromComponents, type RsaPublic } from './spki.nodejs';
 
 /**
@@ -532,9 +532,23 @@ export class CeremonyOps {
         ...USAGES.map((u) => ({ type: u, value: u === P.CKA_ENCRYPT || u === P.CKA_UNWRAP })),
       ]),
     );
+    const legacy = kcvs.find((k) => k.method === 'legacy')!;
     let handle: Handle;
+    let tokenKcv: string;
     try {
-      handle = this.unwrapInto(slotId, wrappingKey, value, template);
+      const entry = this.wrapForEntry(slotId, wrappingKey, value);
+      wipe(value);
+      tokenKcv = this.tokenLegacyKcv(slotId, type, wrappingKey, entry, keyType);
+      if (tokenKcv !== legacy.kcv) {
+        throw new MkmError('CEREMONY_KEY_CHECK_MISMATCH', undefined, {
+          id: naming.id,
+          expected: legacy.kcv,
+          token: tokenKcv,
+        });
+      }
+      handle = this.t.call(slotId, () =>
+        pkcs11.C_UnwrapKey(this.t.session(slotId), entry.mechanism, wrappingKey, entry.wrapped, template),
+      );
     } finally {
       wipe(value);
       this.destroyQuietly(slotId, wrappingKey);
@@ -549,7 +563,6 @@ export class CeremonyOps {
     } catch {
       tokenCheckValue = null; // a token without CKA_CHECK_VALUE: the host's KCVs stand alone
     }
-    const legacy = kcvs.find((k) => k.method === 'legacy')!;
     if (tokenCheckValue !== null && tokenCheckValue !== legacy.kcv) {
       this.destroyQuietly(slotId, handle);
       throw new MkmError('CEREMONY_KEY_CHECK_MISMATCH', undefined, {
@@ -564,6 +577,7 @@ export class CeremonyOps {
       purpose: naming.purpose,
       label: naming.label,
       kcvs,
+      tokenKcv,
       tokenCheckValue,
     };
   }
@@ -620,7 +634,11 @@ export class CeremonyOps {
    * where it unwraps AES-CBC-PAD (openCryptoki's swtok, which has no AES key wrap), the token
    * encrypts with CBC-PAD itself. A token with neither cannot take a formed key.
    */
-  private unwrapInto(slotId: number, wrappingKey: Handle, value: Uint8Array, template: Template): Handle {
+  private wrapForEntry(
+    slotId: number,
+    wrappingKey: Handle,
+    value: Uint8Array,
+  ): { mechanism: Mechanism; wrapped: Buffer } {
     const pkcs11 = this.t.pkcs11();
     if (this.hasMechanism(slotId, P.CKM_AES_KEY_WRAP, P.CKF_UNWRAP)) {
       const wrapped = rfc3394Wrap(value, (block) =>
@@ -629,15 +647,7 @@ export class CeremonyOps {
           return Buffer.from(pkcs11.C_Encrypt(this.t.session(slotId), block, Buffer.alloc(16)));
         }),
       );
-      return this.t.call(slotId, () =>
-        pkcs11.C_UnwrapKey(
-          this.t.session(slotId),
-          { mechanism: P.CKM_AES_KEY_WRAP },
-          wrappingKey,
-          wrapped,
-          template,
-        ),
-      );
+      return { mechanism: { mechanism: P.CKM_AES_KEY_WRAP }, wrapped };
     }
     if (this.hasMechanism(slotId, P.CKM_AES_CBC_PAD, P.CKF_UNWRAP | P.CKF_ENCRYPT)) {
       const mechanism = { mechanism: P.CKM_AES_CBC_PAD, parameter: this.random(slotId, 16) };
@@ -645,15 +655,57 @@ export class CeremonyOps {
         pkcs11.C_EncryptInit(this.t.session(slotId), mechanism, wrappingKey);
         return Buffer.from(pkcs11.C_Encrypt(this.t.session(slotId), view(value), Buffer.alloc(64)));
       });
-      return this.t.call(slotId, () =>
-        pkcs11.C_UnwrapKey(this.t.session(slotId), mechanism, wrappingKey, wrapped, template),
-      );
+      return { mechanism, wrapped };
     }
     throw new MkmError(
       'MECHANISM_UNSUPPORTED',
       'This token unwraps neither AES key wrap (RFC 3394) nor AES-CBC-PAD: a key formed from components cannot enter it.',
       { mechanism: 'AES_KEY_WRAP|AES_CBC_PAD' },
     );
+  }
+
+  /**
+   * The legacy KCV the token itself computes of what it unwrapped: a session twin of the key
+   * that can only encrypt, unwrapped from the same blob, encrypts one zero block and is destroyed.
+   * The final key may have no encrypt usage (a KEK), so the twin is what the token checks.
+   */
+  private tokenLegacyKcv(
+    slotId: number,
+    type: ComponentKeyType,
+    wrappingKey: Handle,
+    entry: { mechanism: Mechanism; wrapped: Buffer },
+    keyType: number,
+  ): string {
+    const pkcs11 = this.t.pkcs11();
+    const twin = this.t.call(slotId, () =>
+      pkcs11.C_UnwrapKey(this.t.session(slotId), entry.mechanism, wrappingKey, entry.wrapped, [
+        { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+        { type: P.CKA_KEY_TYPE, value: keyType },
+        { type: P.CKA_TOKEN, value: false },
+        { type: P.CKA_PRIVATE, value: true },
+        { type: P.CKA_SENSITIVE, value: true },
+        { type: P.CKA_EXTRACTABLE, value: false },
+        ...USAGES.map((u) => ({ type: u, value: u === P.CKA_ENCRYPT })),
+      ]),
+    );
+    try {
+      const tdes = isTdes(type);
+      return this.t
+        .call(slotId, () => {
+          pkcs11.C_EncryptInit(
+            this.t.session(slotId),
+            { mechanism: tdes ? P.CKM_DES3_ECB : P.CKM_AES_ECB },
+            twin,
+          );
+          return Buffer.from(
+            pkcs11.C_Encrypt(this.t.session(slotId), Buffer.alloc(tdes ? 8 : 16), Buffer.alloc(16)),
+          );
+        })
+        .subarray(0, 3)
+        .toString('hex');
+    } finally {
+      this.destroyQuietly(slotId, twin);
+    }
   }
 
   private hasMechanism(slotId: number, mechanism: number, flags = 0): boolean {

@@ -125,6 +125,8 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
       ]);
       const formed = await form('tdes-2key', parts);
       expect(formed.kcvs.find((k) => k.method === 'legacy')!.kcv).toBe('08d7b4');
+      // Computed by the token on what it took, not only by the host on what it sent.
+      expect(formed.tokenKcv).toBe('08d7b4');
       if (formed.tokenCheckValue !== null) expect(formed.tokenCheckValue).toBe('08d7b4');
     });
 
@@ -135,6 +137,7 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
       ]);
       const formed = await form('tdes-2key', parts, 'data');
       expect(formed.kcvs.find((k) => k.method === 'legacy')!.kcv).toBe('cb9dea');
+      expect(formed.tokenKcv).toBe('cb9dea');
     });
 
     it('AES-128 from 2 components: cmac KCV 08793E (issue 11 known answer, first 3 of 08793E25AB)', async () => {
