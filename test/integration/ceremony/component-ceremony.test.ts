@@ -166,6 +166,24 @@ describe('a form-key ceremony on SoftHSM2', () => {
     expect(refused.details).toMatchObject({ componentIndex: 1, positions: ['5'] });
     expect((await svc.status(id)).current).toBe('enter-component-1');
 
+    // The KCV read from the custodian's sheet differs: refused, nothing held, the step not done.
+    const otherKcv = kcv('tdes-2key', parts[1]!, 'legacy').kcv;
+    const mismatch = await failure(
+      svc.act(id, {
+        stepId: 'enter-component-1',
+        actor: custodian(1),
+        confirmer: witness,
+        input: {
+          ciphertext: encryptTo(transport.spkiPem, parts[0]!),
+          transportKeySha256: transport.spkiSha256,
+          confirmKcv: otherKcv,
+        },
+      }),
+    );
+    expect(mismatch.code).toBe('COMPONENT_KCV_MISMATCH');
+    expect(mismatch.details).toEqual({ componentIndex: 1 });
+    expect((await svc.status(id)).current).toBe('enter-component-1');
+
     for (const [k, part] of parts.entries()) {
       const i = k + 1;
       const ciphertext = encryptTo(transport.spkiPem, part);
