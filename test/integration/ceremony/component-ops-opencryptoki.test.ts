@@ -17,6 +17,7 @@ describe('key components on openCryptoki (swtok)', () => {
         slotId: token.slotId,
         userPin: token.userPin,
         env: process.env,
+        oaep: 'token',
         stop: () => ock.release(),
       };
     } catch (error) {

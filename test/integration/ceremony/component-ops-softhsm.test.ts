@@ -12,6 +12,7 @@ describe('key components on SoftHSM2', () => {
       slotId: hsm.slotId,
       userPin: hsm.userPin,
       env: hsm.env,
+      oaep: 'host',
       stop: () => hsm.cleanup(),
     };
   });

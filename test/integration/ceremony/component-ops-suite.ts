@@ -18,6 +18,8 @@ export interface SuiteToken {
   slotId: number;
   userPin: string;
   env: NodeJS.ProcessEnv;
+  /** Where this token's OAEP-SHA-256 is undone: on the token, or (raw RSA on it) in the host. */
+  oaep: 'token' | 'host';
   stop(): void | Promise<void>;
 }
 
@@ -84,6 +86,8 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
   describe('the session transport key', () => {
     it('is an RSA-3072 session pair whose private half is sensitive, not extractable and decrypts only', async () => {
       expect(transport.bits).toBe(3072);
+      // Where OAEP-SHA-256 is undone, as found on each token (SoftHSM2 2.6 does OAEP with SHA-1 only).
+      expect(transport.oaep).toBe(token.oaep);
       expect(transport.spkiPem).toMatch(/^-----BEGIN PUBLIC KEY-----/);
       expect(transport.spkiSha256).toMatch(/^[0-9a-f]{64}$/);
       const priv = await svc.getObject({ slotId, id: transport.transportKeyId, class: 'private' });
