@@ -38,7 +38,7 @@ import { kcv } from '../../crypto/kcv.nodejs';
 import { CKR_MEANS, toMkmError } from './ckr.std';
 import { oaep } from './mechanisms.host';
 import { findById, readAttribute } from './objects.host';
-import { pkcs11js, type Handle, type Mechanism, type PKCS11, type Template } from './pkcs11.host';
+import { BOOL_ATTR, pkcs11js, type Handle, type Mechanism, type PKCS11, type Template } from './pkcs11.host';
 import { rsaPublicFromComponents, type RsaPublic } from './spki.nodejs';
 
 /**
@@ -95,19 +95,10 @@ const PURPOSE_USAGES: Readonly<Record<CeremonyKeyPurpose, readonly number[]>> = 
   // TR-31: the KBPK derives its encryption and MAC keys with CMAC on the token (C_Sign).
   kbpk: [P.CKA_WRAP, P.CKA_UNWRAP, P.CKA_SIGN],
 };
-const ATTRIBUTE_NAMES: Readonly<Record<number, string>> = {
-  [P.CKA_TOKEN]: 'CKA_TOKEN',
-  [P.CKA_PRIVATE]: 'CKA_PRIVATE',
-  [P.CKA_SENSITIVE]: 'CKA_SENSITIVE',
-  [P.CKA_EXTRACTABLE]: 'CKA_EXTRACTABLE',
-  [P.CKA_ENCRYPT]: 'CKA_ENCRYPT',
-  [P.CKA_DECRYPT]: 'CKA_DECRYPT',
-  [P.CKA_WRAP]: 'CKA_WRAP',
-  [P.CKA_UNWRAP]: 'CKA_UNWRAP',
-  [P.CKA_SIGN]: 'CKA_SIGN',
-  [P.CKA_VERIFY]: 'CKA_VERIFY',
-  [P.CKA_DERIVE]: 'CKA_DERIVE',
-};
+/** Attribute names as templates.std.ts words them (sensitive, extractable, wrap, ...). */
+const ATTRIBUTE_NAMES: ReadonlyMap<number, string> = new Map(
+  Object.entries(BOOL_ATTR).map(([name, type]) => [type, name]),
+);
 const USAGES = [
   P.CKA_ENCRYPT,
   P.CKA_DECRYPT,
@@ -509,27 +500,15 @@ export class CeremonyOps {
       type === 'tdes-2key' ? (des2 ? P.CKK_DES2 : P.CKK_DES3) : type === 'tdes-3key' ? P.CKK_DES3 : P.CKK_AES;
     const usages = PURPOSE_USAGES[naming.purpose];
     const template: Template = [
-      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-      { type: P.CKA_KEY_TYPE, value: keyType },
       { type: P.CKA_LABEL, value: naming.label },
       { type: P.CKA_ID, value: Buffer.from(naming.id, 'hex') },
-      { type: P.CKA_TOKEN, value: true },
-      { type: P.CKA_PRIVATE, value: true },
-      { type: P.CKA_SENSITIVE, value: true },
-      { type: P.CKA_EXTRACTABLE, value: false },
-      ...USAGES.map((u) => ({ type: u, value: usages.includes(u) })),
+      ...secretTemplate(keyType, true, usages),
     ];
     const wrappingKey = this.t.call(slotId, () =>
       pkcs11.C_GenerateKey(this.t.session(slotId), { mechanism: P.CKM_AES_KEY_GEN }, [
-        { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-        { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
         { type: P.CKA_VALUE_LEN, value: 32 },
         { type: P.CKA_LABEL, value: 'mkm-ceremony-entry' },
-        { type: P.CKA_TOKEN, value: false },
-        { type: P.CKA_PRIVATE, value: true },
-        { type: P.CKA_SENSITIVE, value: true },
-        { type: P.CKA_EXTRACTABLE, value: false },
-        ...USAGES.map((u) => ({ type: u, value: u === P.CKA_ENCRYPT || u === P.CKA_UNWRAP })),
+        ...secretTemplate(P.CKK_AES, false, [P.CKA_ENCRYPT, P.CKA_UNWRAP]),
       ]),
     );
     const legacy = kcvs.find((k) => k.method === 'legacy')!;
@@ -619,7 +598,7 @@ export class CeremonyOps {
       if (wrong.length === 0) return;
       throw new MkmError('CEREMONY_KEY_NOT_PROTECTED', undefined, {
         id,
-        attributes: wrong.map((t) => ATTRIBUTE_NAMES[t] ?? `0x${t.toString(16)}`),
+        attributes: wrong.map((t) => ATTRIBUTE_NAMES.get(t) ?? `0x${t.toString(16)}`),
       });
     } catch (error) {
       this.destroyQuietly(slotId, handle);
@@ -678,15 +657,13 @@ export class CeremonyOps {
   ): string {
     const pkcs11 = this.t.pkcs11();
     const twin = this.t.call(slotId, () =>
-      pkcs11.C_UnwrapKey(this.t.session(slotId), entry.mechanism, wrappingKey, entry.wrapped, [
-        { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-        { type: P.CKA_KEY_TYPE, value: keyType },
-        { type: P.CKA_TOKEN, value: false },
-        { type: P.CKA_PRIVATE, value: true },
-        { type: P.CKA_SENSITIVE, value: true },
-        { type: P.CKA_EXTRACTABLE, value: false },
-        ...USAGES.map((u) => ({ type: u, value: u === P.CKA_ENCRYPT })),
-      ]),
+      pkcs11.C_UnwrapKey(
+        this.t.session(slotId),
+        entry.mechanism,
+        wrappingKey,
+        entry.wrapped,
+        secretTemplate(keyType, false, [P.CKA_ENCRYPT]),
+      ),
     );
     try {
       const tdes = isTdes(type);
@@ -722,6 +699,19 @@ export class CeremonyOps {
 
 /** A Buffer over the same bytes (no copy left to wipe). */
 const view = (a: Uint8Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+/** A secret key that never leaves the token: sensitive, not extractable, only these usages. */
+function secretTemplate(keyType: number, token: boolean, usages: readonly number[]): Template {
+  return [
+    { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+    { type: P.CKA_KEY_TYPE, value: keyType },
+    { type: P.CKA_TOKEN, value: token },
+    { type: P.CKA_PRIVATE, value: true },
+    { type: P.CKA_SENSITIVE, value: true },
+    { type: P.CKA_EXTRACTABLE, value: false },
+    ...USAGES.map((u) => ({ type: u, value: usages.includes(u) })),
+  ];
+}
 
 function kcvsOf(type: ComponentKeyType, key: Uint8Array): LabelledKcv[] {
   return [kcv(type, key, 'legacy'), kcv(type, key, 'cmac')];
