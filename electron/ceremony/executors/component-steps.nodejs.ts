@@ -47,8 +47,18 @@ function kcvDetails(prefix: string, kcvs: readonly LabelledKcv[]): Details {
   return Object.fromEntries(kcvs.map((k) => [`${prefix}Kcv${k.method === 'legacy' ? '' : 'Cmac'}`, k.kcv]));
 }
 
-/** A fresh CKA_ID for a key a step makes: journaled (intent) before the key exists. */
-const newKeyId = () => randomBytes(16).toString('hex');
+/**
+ * The CKA_ID of the key a step makes, journaled (intent) before the key exists. A step tried
+ * again after a refusal (a degenerate key, a component re-asked) keeps the id it journaled, so
+ * retries never pile intents up in the journal; the token refuses the id if a key holds it.
+ */
+function intendedKeyId(ctx: StepContext): string {
+  const earlier = ctx.journal.intents.find((i) => i.step === ctx.step.id && i.slotId === ctx.slotId);
+  if (earlier?.keyIds.length === 1) return earlier.keyIds[0]!;
+  const id = randomBytes(16).toString('hex');
+  ctx.intend([id]);
+  return id;
+}
 
 export function enterComponentExecutor({ tokens, store }: ComponentExecutorDeps): StepExecutor {
   return async (ctx) => {
@@ -80,8 +90,7 @@ export function formKeyExecutor({ tokens, store }: ComponentExecutorDeps): StepE
     const { keyType, components, label, purpose } = keyParams(ctx);
     const held = store.current(ctx.journal.id);
     const ciphertexts = store.components(ctx.journal.id, components);
-    const id = newKeyId();
-    ctx.intend([id]);
+    const id = intendedKeyId(ctx);
     const formed = await tokens.call('formKeyFromComponents', {
       slotId: held.slotId,
       transportKeyId: held.transportKeyId,
@@ -112,8 +121,7 @@ export function generateKeyExecutor({ tokens, store }: ComponentExecutorDeps): S
     const { keyType, components, label, purpose } = keyParams(ctx);
     await store.transportKey(ctx.journal.id, ctx.slotId);
     const held = store.current(ctx.journal.id);
-    const id = newKeyId();
-    ctx.intend([id]);
+    const id = intendedKeyId(ctx);
     const split = await tokens.call('splitKey', {
       slotId: held.slotId,
       transportKeyId: held.transportKeyId,

@@ -254,6 +254,34 @@ export function componentCeremonySuite(make: () => Promise<SuiteToken>): void {
       }
     });
 
+    it('a degenerate key is refused as often as it is tried, with one intent in the journal, and abort leaves nothing', async () => {
+      const store = new CeremonyComponentStore(tokens);
+      const svc = service(store);
+      const id = await started(svc, { ...params, label: 'single des' }, 2);
+      const transport = await store.transportKey(id, hsm.slotId);
+      const bad = componentsOf('tdes-2key', '0123456789ABCDEF0123456789ABCDEF', [
+        'A1B2C3D4E5F60718293A4B5C6D7E8F90',
+      ]);
+      for (const [k, part] of bad.entries()) {
+        await svc.act(id, {
+          stepId: `enter-component-${k + 1}`,
+          actor: custodian(k + 1),
+          confirmer: witness,
+          input: { ciphertext: encryptTo(transport.spkiPem, part), transportKeySha256: transport.spkiSha256 },
+        });
+      }
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const e = await failure(svc.act(id, { stepId: 'form-key', actor: admin, confirmer: witness }));
+        expect(e.code).toBe('KEY_DEGENERATE');
+      }
+      const journal = new JournalStore(join(data, 'ceremonies')).load(id);
+      expect(journal.intents).toHaveLength(1);
+      const aborted = await svc.abort(id, { actor: witness, reason: 'the components form single DES' });
+      expect(aborted.state).toBe('aborted');
+      const left = await engine.listObjects({ slotId: hsm.slotId, class: 'secret' });
+      expect(left.filter((o) => o.label === 'single des')).toEqual([]);
+    });
+
     it('a token host restart loses the transport key: form-key asks for the components again, abort leaves nothing', async () => {
       const store = new CeremonyComponentStore(tokens);
       const svc = service(store);
