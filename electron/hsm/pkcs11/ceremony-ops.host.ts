@@ -293,6 +293,17 @@ export class CeremonyOps {
     );
   }
 
+  /** Key material from the token's RNG, in one array the caller wipes (the buffers on the way are wiped). */
+  private randomSecret(slotId: number, length: number): Uint8Array {
+    const pkcs11 = this.t.pkcs11();
+    const out = Buffer.alloc(length);
+    const got = this.t.call(slotId, () => pkcs11.C_GenerateRandom(this.t.session(slotId), out));
+    const secret = Uint8Array.from(got);
+    got.fill(0);
+    out.fill(0);
+    return secret;
+  }
+
   private find(slotId: number, id: string, cls: ObjectClass): Handle[] {
     const pkcs11 = this.t.pkcs11();
     return this.t.call(slotId, () => findById(pkcs11, this.t.session(slotId), id, cls).map((o) => o.handle));
@@ -437,7 +448,7 @@ export class CeremonyOps {
   /** A new key from the token's RNG: odd parity for TDES, never degenerate. */
   private drawKey(slotId: number, type: ComponentKeyType): Uint8Array {
     for (let draw = 1; ; draw++) {
-      const key = new Uint8Array(this.random(slotId, COMPONENT_KEY_BYTES[type]));
+      const key = this.randomSecret(slotId, COMPONENT_KEY_BYTES[type]);
       if (isTdes(type)) setOddParity(key);
       try {
         checkFormedKey(type, key);
@@ -459,7 +470,7 @@ export class CeremonyOps {
       const parts: Uint8Array[] = [];
       const last = Uint8Array.from(key);
       for (let i = 0; i < n - 1; i++) {
-        const c = new Uint8Array(this.random(slotId, key.length));
+        const c = this.randomSecret(slotId, key.length);
         if (isTdes(type)) setOddParity(c);
         for (let j = 0; j < last.length; j++) last[j] = last[j]! ^ c[j]!;
         parts.push(c);
