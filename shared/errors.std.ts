@@ -248,6 +248,19 @@ export const ERROR_SENTENCES = {
   TR31_ATTRIBUTES_INCONSISTENT:
     'The key usage, algorithm and mode of use of the key block make no sense together, so the key is refused.',
   TR31_EXPORT_REFUSED: 'The exportability of this key forbids exporting it in a key block under this key.',
+  // Ceremony token operations: components in and out of the token host (issue 11 point 3, ceremony-token)
+  CEREMONY_TRANSPORT_KEY_GONE:
+    'The ceremony’s transport key is no longer on the token (the token host restarted or its session closed): the components held for this step are useless now. Enter the components again.',
+  COMPONENT_CIPHERTEXT_INVALID:
+    'The encrypted component could not be opened with this ceremony’s transport key: it was damaged, or encrypted to another key. Enter it again.',
+  CEREMONY_REVEAL_KEY_INVALID:
+    'The key a component is to be revealed to is not an RSA public key of 2048 bits or more: nothing was revealed.',
+  COMPONENT_KCV_MISMATCH:
+    'The check value of the component entered differs from the one on the custodian’s sheet: it was mistyped or is another component. Nothing was kept; enter it again.',
+  CEREMONY_KEY_NOT_PROTECTED:
+    'The token did not keep the formed key sensitive, non-extractable and limited to its purpose, as asked: the key was removed from the token. This token cannot hold keys formed from components.',
+  CEREMONY_KEY_CHECK_MISMATCH:
+    'The check value the token reports for the key it took differs from the one computed from the components: the key was removed from the token.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;

@@ -77,7 +77,7 @@ export interface CeremonyTokenPort {
    * and never extractable): what a custodian's component is encrypted to before it leaves the
    * screen or the prompt. Made once per token session; a host restart makes a new one.
    */
-  transportKey?(slotId: number): Promise<{ id: string; spkiPem: string; spkiSha256: string }>;
+  transportKey?(ceremonyId: string, slotId: number): Promise<{ spkiPem: string; spkiSha256: string }>;
 }
 
 export interface CeremonyServiceOptions {
@@ -91,6 +91,8 @@ export interface CeremonyServiceOptions {
   verifierCost?: { N: number; r: number; p: number };
   /** Told when a ceremony starts or ends, so that gateway calls are refused meanwhile. */
   onActive?(active: boolean): void;
+  /** Told when a ceremony ends (completed or aborted): what was held for it in memory goes. */
+  onEnded?(id: string): Promise<void> | void;
 }
 
 const DUAL_ROLES: readonly CeremonyRole[] = ['administrator', 'witness'];
@@ -503,7 +505,7 @@ export class CeremonyService {
     if (!this.options.token.transportKey) {
       throw new MkmError('NOT_IMPLEMENTED', 'This build cannot take components yet.', { id });
     }
-    const key = await this.options.token.transportKey(journal.slotId);
+    const key = await this.options.token.transportKey(journal.id, journal.slotId);
     return { spkiPem: key.spkiPem, spkiSha256: key.spkiSha256 };
   }
 
@@ -613,6 +615,7 @@ export class CeremonyService {
     this.append(journal, { at, action: state === 'completed' ? 'close' : 'abort', step: null, by, details });
     const text = await this.signRecord(journal);
     writeFileAtomic(this.options.store.recordFile(journal.id), text);
+    await this.options.onEnded?.(journal.id);
     this.options.onActive?.(this.anyRunningBut(journal.id));
   }
 

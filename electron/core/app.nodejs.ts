@@ -281,18 +281,26 @@ export function createApp(options: AppOptions): App {
         { ceremonyHandlers },
         { ceremonyTokenPort },
         { coreSteps },
+        { CeremonyComponentStore },
+        { componentExecutors },
         preflight,
         built,
       ] = await Promise.all([
         import('../ceremony/ceremony-service.nodejs'),
         import('../ceremony/journal.nodejs'),
         import('../ceremony/handlers.nodejs'),
-        import('../ceremony/token-port.nodejs'),
+        import('../ceremony/executors/token-port.nodejs'),
         import('../ceremony/core-steps.nodejs'),
+        import('../ceremony/executors/component-store.nodejs'),
+        import('../ceremony/executors/component-steps.nodejs'),
         import('../ceremony/preflight.nodejs'),
         import('./build-hash.nodejs'),
       ]);
-      const port = ceremonyTokenPort(tokens);
+      // Components are held (as ciphertexts to a session key on the token) in memory only; a
+      // host restart destroys that key, so what is held is dropped with it.
+      const components = new CeremonyComponentStore(tokens);
+      tokens.onConnectionLost(() => components.forgetAll());
+      const port = ceremonyTokenPort(tokens, components);
       let hash: string | null = null;
       const ceremonies = new CeremonyService({
         store: new JournalStore(paths.ceremonies),
@@ -302,12 +310,16 @@ export function createApp(options: AppOptions): App {
           version: pkg.version,
           buildHash: async () => (hash ??= built.buildHash(built.runningCodeRoots())),
         },
-        executors: coreSteps({
-          interfaces: () => preflight.connectedInterfaces(),
-          token: port.token,
-          kcvs: port.kcvs,
-        }),
+        executors: {
+          ...coreSteps({
+            interfaces: () => preflight.connectedInterfaces(),
+            token: port.token,
+            kcvs: port.kcvs,
+          }),
+          ...componentExecutors({ tokens, store: components }),
+        },
         clock: () => new Date(options.clock ? options.clock() : Date.now()),
+        onEnded: (id) => components.forget(id),
       });
       return ceremonyHandlers(ceremonies);
     }),

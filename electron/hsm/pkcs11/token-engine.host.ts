@@ -41,6 +41,7 @@ import {
   type PKCS11,
   type Template,
 } from './pkcs11.host';
+import { CeremonyOps } from './ceremony-ops.host';
 import { probeCapabilities } from './probe.host';
 import { rsaPublicFromComponents, type RsaPublic } from './spki.nodejs';
 import {
@@ -109,6 +110,19 @@ import {
   type WrapMechanism,
   type WrapResult,
 } from '../../../shared/tokens.std';
+import type {
+  CeremonyKeyResult,
+  CeremonyTransportKeyParams,
+  CeremonyTransportKeyResult,
+  ComponentCheckParams,
+  ComponentCheckResult,
+  DropTransportKeyParams,
+  FormKeyFromComponentsParams,
+  RevealComponentParams,
+  RevealComponentResult,
+  SplitKeyParams,
+  SplitKeyResult,
+} from '../../../shared/ceremony/token-ops.std';
 import { wellKnownModules } from './well-known-modules.nodejs';
 
 export interface TokenServiceOptions {
@@ -193,8 +207,18 @@ export class TokenEngine {
   /** Per slot, whether the probe found exports restricted to trusted KEKs (see exportAllowed). */
   private readonly exportRestriction = new Map<number, Capability>();
 
+  /** Key components in ceremonies (issue 11 point 3): ceremony-ops.host.ts. */
+  private readonly ceremony: CeremonyOps;
+
   constructor(options: TokenServiceOptions = {}) {
     this.logger = options.logger ?? silentLogger;
+    this.ceremony = new CeremonyOps({
+      logger: this.logger,
+      pkcs11: () => this.module(),
+      session: (slotId) => this.session(slotId).handle,
+      call: (slotId, body) => this.call(slotId, body),
+      callAsync: (slotId, body) => this.callAsync(slotId, body),
+    });
   }
 
   // ---------------------------------------------------------------- module
@@ -1035,6 +1059,32 @@ export class TokenEngine {
     this.exportRestriction.set(slotId, result.capabilities.wrapWithTrusted);
     this.logger.info('Token capabilities probed', { slotId, cacheKey: result.cacheKey });
     return result;
+  }
+
+  // ---------------------------------------------------------------- ceremonies (ceremony-ops.host.ts)
+
+  async ceremonyTransportKey(params: CeremonyTransportKeyParams): Promise<CeremonyTransportKeyResult> {
+    return this.ceremony.ceremonyTransportKey(params);
+  }
+
+  async ceremonyDropTransportKey(params: DropTransportKeyParams): Promise<OkResult> {
+    return this.ceremony.ceremonyDropTransportKey(params);
+  }
+
+  async componentCheck(params: ComponentCheckParams): Promise<ComponentCheckResult> {
+    return this.ceremony.componentCheck(params);
+  }
+
+  async formKeyFromComponents(params: FormKeyFromComponentsParams): Promise<CeremonyKeyResult> {
+    return this.ceremony.formKeyFromComponents(params);
+  }
+
+  async splitKey(params: SplitKeyParams): Promise<SplitKeyResult> {
+    return this.ceremony.splitKey(params);
+  }
+
+  async revealComponent(params: RevealComponentParams): Promise<RevealComponentResult> {
+    return this.ceremony.revealComponent(params);
   }
 
   /**
