@@ -2,7 +2,8 @@ import pkg from '../../package.json' with { type: 'json' };
 import { setProcessRole } from './process-role.nodejs';
 import { userInfo } from 'node:os';
 import { contract, type AppStatus, type Contract, type Settings } from '../../shared/contract.std';
-import { toErrorShape } from '../../shared/errors.std';
+import { MkmError, toErrorShape } from '../../shared/errors.std';
+import { ceremonyInProgress } from '../ceremony/in-progress.nodejs';
 import { AppAudit } from '../audit/app-audit.nodejs';
 import { attachAuditAtLogin, auditGuardedKeys, auditHandlers } from '../audit/handlers.nodejs';
 import { appHandlers, settingsHandlers } from './handlers.nodejs';
@@ -169,6 +170,10 @@ export function createApp(options: AppOptions): App {
     logger,
     events,
     lifecycle: keyLifecycle,
+    // An offline key ceremony in progress on this machine: no gateway call leaves it meanwhile.
+    http: {
+      refuse: () => (ceremonyInProgress(paths.ceremonies) ? new MkmError('CEREMONY_IN_PROGRESS') : null),
+    },
     ...(options.gatewaySecrets ? { secrets: options.gatewaySecrets } : {}),
   });
   // The local demo gateway: unpackaged UIs only, started on request (or again at launch when an
