@@ -138,7 +138,8 @@ export function CeremonyRun({ id, onClose }: { id: string; onClose: () => void }
             Now: {shownStep.title}
           </h2>
           <StepPanel
-            key={shownStep.id}
+            // Remounted when someone is enrolled, so each form's choices of people start afresh.
+            key={`${shownStep.id}:${view.participants.length}`}
             view={view}
             step={shownStep}
             onOutcome={onOutcome}
