@@ -1,5 +1,7 @@
+import AxeBuilder from '@axe-core/playwright';
 import { expect, type Locator, type Page } from '@playwright/test';
 import { test } from './fixtures';
+import { applyTheme, THEMES } from './helpers/screens';
 import { logInToDemo } from './helpers/ui';
 
 /**
@@ -94,6 +96,9 @@ async function enrol(app: Page, person: Person, again: string = person.pass): Pr
   await form.getByLabel('Passphrase again', { exact: true }).fill(again);
   await form.getByRole('checkbox').check();
   await form.getByRole('button', { name: /^Enrol as/ }).click();
+  if (again === person.pass) {
+    await expect(screen(app).getByRole('table', { name: 'Participants' })).toContainText(person.name);
+  }
 }
 
 /** The current step's form: who does it and who confirms, each with their passphrase. */
@@ -127,7 +132,6 @@ async function upToFirstComponent(app: Page): Promise<void> {
   await expect(form.getByLabel('Passphrase', { exact: true })).toHaveValue('');
   for (const person of PEOPLE) {
     await enrol(app, person);
-    await expect(screen(app).getByRole('table', { name: 'Participants' })).toContainText(person.name);
   }
   await expect(screen(app).getByText('Everyone the script needs is identified.')).toBeVisible();
 
@@ -190,6 +194,30 @@ test('a form-key ceremony: reviewed with its hash, four people enrolled, preflig
   );
   expect(stored).not.toMatch(/0123|89AB|FEDC/i);
 
+  // Abort asks first; cancelled from the keyboard, focus goes back to the button that opened it.
+  const abortButton = screen(app).getByRole('button', { name: 'Abort the ceremony…' });
+  await abortButton.focus();
+  await app.keyboard.press('Enter');
+  const confirm = app.getByRole('alertdialog', { name: 'Abort this ceremony?' });
+  await expect(confirm).toContainText('cannot be resumed');
+  await app.keyboard.press('Escape');
+  await expect(confirm).toBeHidden();
+  await expect(abortButton).toBeFocused();
+
+  // Nothing serious or critical for axe on the running ceremony, light and dark.
+  for (const theme of THEMES) {
+    await applyTheme(app, theme);
+    const { violations } = await new AxeBuilder({ page: app })
+      .include('[role="tabpanel"]:not([hidden])')
+      .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+      .analyze();
+    const serious = violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')}`));
+    expect.soft(serious, theme).toEqual([]);
+  }
+  await applyTheme(app, 'light');
+
   // The list shows it running, where it stands.
   await screen(app).getByRole('button', { name: '← All ceremonies' }).click();
   const list = screen(app).getByRole('table', { name: 'Ceremonies' });
@@ -198,6 +226,55 @@ test('a form-key ceremony: reviewed with its hash, four people enrolled, preflig
   await list.getByRole('button', { name: /^Resume / }).click();
   await expect(currentStep(app)).toHaveAttribute('data-step', 'enter-component-1');
   await expect(stepPanel(app).getByLabel('Component 1', { exact: true })).toHaveValue('');
+});
+
+test('an aborted ceremony: the transcript is signed, downloaded as .mkmx and verified', async ({ app }) => {
+  await startFormKey(app);
+  await enrol(app, ADMIN);
+  await enrol(app, WITNESS);
+  await screen(app).getByRole('button', { name: 'Abort the ceremony…' }).click();
+  const confirm = app.getByRole('alertdialog', { name: 'Abort this ceremony?' });
+  await confirm.getByLabel('Reason').fill('The second custodian is not available today');
+  await confirm.getByLabel('Aborted by').selectOption({ label: WITNESS.option });
+  // A wrong passphrase is refused with its sentence and code; nothing is aborted.
+  await confirm.getByLabel('Their passphrase', { exact: true }).fill('not the witness');
+  await confirm.getByRole('button', { name: 'Abort the ceremony' }).click();
+  await expect(confirm.getByRole('alert')).toContainText('CEREMONY_AUTH_FAILED');
+  await expect(confirm.getByRole('alert')).toContainText('The passphrase does not match');
+  await confirm.getByLabel('Their passphrase', { exact: true }).fill(WITNESS.pass);
+  await confirm.getByRole('button', { name: 'Abort the ceremony' }).click();
+  await expect(confirm).toBeHidden();
+  await expect(screen(app).getByRole('heading', { name: /zmk-e2e/ })).toContainText('aborted');
+  await expect(screen(app).getByTestId('transcript-head-words')).not.toBeEmpty();
+  // Over: no step form, no exception or abort any more.
+  await expect(screen(app).getByRole('region', { name: /^Now:/ })).toHaveCount(0);
+  await expect(screen(app).getByRole('button', { name: 'Abort the ceremony…' })).toHaveCount(0);
+
+  const download = app.waitForEvent('download');
+  await screen(app).getByRole('button', { name: 'Download the signed transcript (.mkmx)' }).click();
+  const saved = await download;
+  expect(saved.suggestedFilename()).toMatch(/^ceremony-form-key-\d{4}-\d{2}-\d{2}-[0-9a-f]{8}\.mkmx$/);
+  await expect(screen(app).getByRole('status').filter({ hasText: 'in your downloads' })).toBeVisible();
+  const file = await saved.path();
+
+  await screen(app).getByRole('button', { name: '← All ceremonies' }).click();
+  await expect(screen(app).getByRole('table', { name: 'Ceremonies' })).toContainText('aborted');
+  const verify = screen(app).getByRole('region', { name: 'Verify a transcript' });
+  await verify.getByLabel('Transcript file (.mkmx)').setInputFiles(file);
+  await expect(verify.getByTestId('transcript-verified')).toBeVisible();
+  await expect(verify.getByRole('definition').filter({ hasText: /^aborted$/ })).toBeVisible();
+  await expect(verify).toContainText('Alice Admin (administrator), Walter Witness (witness)');
+
+  // A transcript altered after signing is refused with the code of the check it fails.
+  const { readFileSync } = await import('node:fs');
+  const text = readFileSync(file, 'utf8').replace('The second custodian', 'The first custodian');
+  await verify.getByLabel('Transcript file (.mkmx)').setInputFiles({
+    name: 'altered.mkmx',
+    mimeType: 'application/json',
+    buffer: Buffer.from(text),
+  });
+  await expect(verify.getByRole('alert')).toContainText(/TRANSCRIPT_[A-Z_]+/);
+  await expect(verify.getByTestId('transcript-verified')).toHaveCount(0);
 });
 
 // Enabled by the lead once the token steps (enter-component, form-key) are merged.

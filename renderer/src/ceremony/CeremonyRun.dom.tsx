@@ -288,34 +288,37 @@ function EnrolForm({
         Still to identify: {missing.map((m) => `${m.count} ${m.role}${m.count > 1 ? 's' : ''}`).join(', ')}.
         Each person types their own passphrase; they will confirm each of their steps with it.
       </p>
-      <div className="cer-grid">
-        <div className="field">
-          <label htmlFor="enrol-name">Name</label>
-          <input
-            id="enrol-name"
-            value={name}
-            autoComplete="off"
-            onChange={(e) => setName(e.target.value)}
-            required
-          />
+      <fieldset className="plain" disabled={enrol.isPending}>
+        <legend className="sr-only">The participant</legend>
+        <div className="cer-grid">
+          <div className="field">
+            <label htmlFor="enrol-name">Name</label>
+            <input
+              id="enrol-name"
+              value={name}
+              autoComplete="off"
+              onChange={(e) => setName(e.target.value)}
+              required
+            />
+          </div>
+          <div className="field">
+            <label htmlFor="enrol-role">Role</label>
+            <select id="enrol-role" value={chosen} onChange={(e) => setRole(e.target.value as CeremonyRole)}>
+              {CEREMONY_ROLES.filter((r) => missing.some((m) => m.role === r)).map((r) => (
+                <option key={r} value={r}>
+                  {ROLE_NAMES[r]}
+                </option>
+              ))}
+            </select>
+          </div>
+          <PinField name="enrol-passphrase" label="Passphrase" />
+          <PinField name="enrol-passphrase-again" label="Passphrase again" />
         </div>
-        <div className="field">
-          <label htmlFor="enrol-role">Role</label>
-          <select id="enrol-role" value={chosen} onChange={(e) => setRole(e.target.value as CeremonyRole)}>
-            {CEREMONY_ROLES.filter((r) => missing.some((m) => m.role === r)).map((r) => (
-              <option key={r} value={r}>
-                {ROLE_NAMES[r]}
-              </option>
-            ))}
-          </select>
-        </div>
-        <PinField name="enrol-passphrase" label="Passphrase" />
-        <PinField name="enrol-passphrase-again" label="Passphrase again" />
-      </div>
-      <label className="check">
-        <input type="checkbox" checked={ack} onChange={(e) => setAck(e.target.checked)} />
-        <span>{RESPONSIBILITIES[chosen]}</span>
-      </label>
+        <label className="check">
+          <input type="checkbox" checked={ack} onChange={(e) => setAck(e.target.checked)} />
+          <span>{RESPONSIBILITIES[chosen]}</span>
+        </label>
+      </fieldset>
       {enrol.error && <ErrorNotice error={enrol.error} />}
       <div className="button-row">
         <button type="submit" disabled={enrol.isPending || !ack || !name.trim()}>
