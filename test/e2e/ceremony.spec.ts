@@ -150,6 +150,11 @@ async function upToFirstComponent(app: Page): Promise<void> {
   await prove(panel, ADMIN, WITNESS);
   await panel.getByRole('button', { name: 'Run the preflight with the override' }).click();
   await expect(currentStep(app)).toHaveAttribute('data-step', 'identify');
+  // What the preflight checked, as the transcript records it: the override and its reason too.
+  const checked = stepPanel(app).getByTestId('last-step');
+  await expect(checked).toContainText('E2E runner: container with a virtual NIC');
+  await expect(checked).toContainText('tokenSerial');
+  await expect(checked).toContainText('appBuildHash');
   const steps = screen(app).getByRole('list', { name: 'Ceremony steps' });
   await expect(steps.locator('[data-step="preflight"]')).toContainText(
     'Done by Alice Admin and Walter Witness',

@@ -147,8 +147,13 @@ export function CeremonyRun({ id, onClose }: { id: string; onClose: () => void }
             onView={update}
           />
           {last && last.step !== shownStep.id && held === null && (
-            <div role="status" className="notice notice-info">
-              <span>Step “{view.steps.find((s) => s.id === last.step)?.title}” is done.</span>
+            <div className="stack" data-testid="last-step">
+              <div role="status" className="notice notice-info">
+                <span>
+                  Done: “{view.steps.find((s) => s.id === last.step)?.title}”. The transcript records:
+                </span>
+              </div>
+              <Facts label="What the last step recorded" rows={detailRows(last.details)} />
             </div>
           )}
         </section>
