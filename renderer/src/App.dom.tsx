@@ -172,9 +172,9 @@ function Shell() {
             <h1>Compliance</h1>
             <ComplianceScreen />
           </Tabs.Content>
-          {/* Kept mounted: a ceremony open at a step stays there when someone glances at another
-              section (the component field itself is blank whenever it is not being typed in). */}
-          <Tabs.Content value="ceremony" className="panel" tabIndex={-1} forceMount>
+          {/* Mounted on each visit: the journals are read again, and nothing typed at a step (a
+              passphrase, a component) outlives leaving the section; a running one is resumed. */}
+          <Tabs.Content value="ceremony" className="panel" tabIndex={-1}>
             <h1>Ceremony</h1>
             <CeremonyScreen />
           </Tabs.Content>
