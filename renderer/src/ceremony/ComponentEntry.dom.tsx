@@ -115,6 +115,7 @@ export function ComponentEntry({
             aria-describedby={`${fieldId}-help`}
             onChange={(e) => {
               const input = e.currentTarget;
+              if (act.error) act.reset();
               if (input.selectionStart === input.value.length) input.value = regroup(input.value);
               dispatch(describeTyping(input.value, keyType, index));
             }}
@@ -144,7 +145,7 @@ export function ComponentEntry({
         </p>
       </div>
       {state.phase === 'typing' && state.problem && (
-        <ErrorNotice error={new MkmError(state.problem.code as MkmError['code'], state.problem.message)} />
+        <ErrorNotice error={new MkmError(state.problem.code, state.problem.message)} />
       )}
       {act.error && <ErrorNotice error={act.error} />}
       <div className="button-row">

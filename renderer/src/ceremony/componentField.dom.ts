@@ -1,4 +1,5 @@
 import type { ComponentKeyType } from '../../../shared/ceremony/script.std';
+import type { ErrorCode } from '../../../shared/errors.std';
 import { readComponent } from '../../../shared/formats/component-entry.std';
 import { COMPONENT_KEY_BYTES, wipe } from '../../../shared/formats/components.std';
 
@@ -11,7 +12,7 @@ import { COMPONENT_KEY_BYTES, wipe } from '../../../shared/formats/components.st
  */
 
 export interface FieldProblem {
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
