@@ -9,7 +9,7 @@ import { logInToDemo } from './helpers/ui';
  * the room uses it: reviewed with its hash, started, four people enrolled, the air-gap preflight
  * overridden (this machine has a network interface up), everyone identified, and the first
  * custodian's masked component field. The component steps themselves run on the token host
- * (another branch); the full two-custodian flow is the `fixme` test below, for after that merge.
+ * process; the full two-custodian flow, through the key formed on the token, is the last test.
  */
 
 const PEOPLE = [
@@ -23,7 +23,8 @@ type Person = (typeof PEOPLE)[number];
 
 // The known TDES key of issue 11 (every byte of odd parity), as custodian 1 types it.
 const COMPONENT_1 = '0123456789ABCDEFFEDCBA9876543210';
-const COMPONENT_2 = 'F039121BEC83D26B169BDCD5B22AAF8F';
+// Custodian 2's: the issue's second known key with each byte set to odd parity, as a real component has.
+const COMPONENT_2 = 'F138131AEC83D36B169BDCD5B32AAE8F';
 
 function screen(app: Page): Locator {
   return app.getByRole('tabpanel', { name: 'Ceremony' });
@@ -282,8 +283,7 @@ test('an aborted ceremony: the transcript is signed, downloaded as .mkmx and ver
   await expect(verify.getByTestId('transcript-verified')).toHaveCount(0);
 });
 
-// Enabled by the lead once the token steps (enter-component, form-key) are merged.
-test.fixme('a two-custodian form-key ceremony: each component entered masked, KCVs compared, screen cleared, key formed, signed off, transcript verified', async ({
+test('a two-custodian form-key ceremony: each component entered masked, KCVs compared, screen cleared, key formed, signed off, transcript verified', async ({
   app,
 }) => {
   await upToFirstComponent(app);

@@ -48,13 +48,21 @@ export function ComponentEntry({
       if (!reading.ok) throw reading.error;
       dispatch({ type: 'submitted' });
       let ciphertext: string;
+      // The host checks the component was encrypted to the key it still holds (a restart makes a new one).
+      let transportKeySha256: string;
       try {
         const transport = await mkm().ceremony.transportKey({ id: view.id });
+        transportKeySha256 = transport.spkiSha256;
         ciphertext = await encryptTo(transport.spkiPem, reading.bytes);
       } finally {
         wipe(reading.bytes);
       }
-      return mkm().ceremony.act({ id: view.id, stepId: step.id, ...proofs, input: { ciphertext } });
+      return mkm().ceremony.act({
+        id: view.id,
+        stepId: step.id,
+        ...proofs,
+        input: { ciphertext, transportKeySha256 },
+      });
     },
     onSuccess: (outcome) => {
       dispatch({ type: 'accepted', kcvs: detailRows(outcome.details) });
