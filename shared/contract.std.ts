@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ClientApi, EventShape } from './contract-kit.std';
 import { appContract } from './contract/app.std';
 import { auditContract } from './contract/audit.std';
+import { ceremonyContract } from './contract/ceremony.std';
 import { consoleContract } from './contract/console.std';
 import { exchangeContract } from './contract/exchange.std';
 import { gatewayContract } from './contract/gateway.std';
@@ -39,6 +40,7 @@ export const contract = {
   support: supportContract,
   report: reportContract,
   exchange: exchangeContract,
+  ceremony: ceremonyContract,
 } as const;
 
 export type Contract = typeof contract;

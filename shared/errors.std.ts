@@ -161,6 +161,106 @@ export const ERROR_SENTENCES = {
     "The gateway cannot decrypt this scheme: its key is for another padding. Choose the gateway's scheme, or confirm the override to make a body that will not decrypt there.",
   PIN_FINGERPRINT_MISMATCH:
     'The fingerprint given is not the one of the pinned gateway key: nothing was confirmed. Read it again with the gateway operator.',
+  // Ceremonies: scripts, dual control, transcripts (issue 11)
+  CEREMONY_NOT_FOUND: 'There is no ceremony with this id on this machine.',
+  CEREMONY_CLOSED: 'This ceremony is over (completed or aborted): nothing more can be done in it.',
+  CEREMONY_STEP_OUT_OF_ORDER:
+    'A ceremony runs its steps in order: this is not the step it has reached. Finish the current step first.',
+  CEREMONY_PARTICIPANT_UNKNOWN: 'This person is not a participant of the ceremony: identify them first.',
+  CEREMONY_ROLE_REFUSED: 'This step is for another role: the script names who may do it.',
+  CEREMONY_AUTH_FAILED: 'The passphrase does not match the one this participant set: the step was not done.',
+  CEREMONY_DUAL_CONTROL:
+    'This step needs two different people: one person cannot act and confirm it, and a custodian cannot enter two components of one key.',
+  CEREMONY_SIGN_OFF_MISSING:
+    'Every participant must sign off before the transcript is closed; some have not.',
+  CEREMONY_JOURNAL_INVALID:
+    'The ceremony journal on disk is not readable or does not match its script: the ceremony cannot resume. Abort it and start again.',
+  CEREMONY_AIR_GAP:
+    'A network interface other than loopback is up: an offline ceremony is refused on a connected machine. Disconnect it, or record an override with the witness.',
+  CEREMONY_IN_PROGRESS:
+    'A key ceremony is in progress on this machine: calls to a gateway are refused until it ends.',
+  TRANSCRIPT_FORMAT_INVALID: 'This file is not an mkm ceremony transcript.',
+  TRANSCRIPT_CHAIN_BROKEN:
+    'The transcript’s hash chain is broken: an entry was removed, changed or reordered after it was written.',
+  TRANSCRIPT_SIGNATURE_INVALID:
+    'The transcript’s signature does not verify: it was changed after it was signed.',
+  TRANSCRIPT_SIGNER_UNEXPECTED: 'The transcript was signed by another key than the one you expect.',
+  // Key components (issue 11 point 3: forming and splitting keys in an offline ceremony)
+  COMPONENT_FORMAT_INVALID:
+    'A key component may hold only hex digits (0-9 and A-F), with spaces or dashes between groups.',
+  COMPONENT_LENGTH_INVALID: 'The key component has the wrong number of hex digits for this key type.',
+  COMPONENT_PARITY_INVALID:
+    'A TDES key component has bytes of even parity, so a digit was probably mistyped. Check the bytes named against the component sheet.',
+  COMPONENT_COUNT_INVALID: 'A key is formed from 2 to 9 components.',
+  COMPONENT_ZERO:
+    'A key component is all zeros: it adds nothing to the key, so split knowledge would not hold. Each custodian needs a random component.',
+  COMPONENT_REPEATED:
+    'Two key components are the same: they cancel each other out, so split knowledge would not hold. Each custodian needs a component of their own.',
+  KEY_DEGENERATE:
+    'The key formed from these components is refused: it is all zeros, a TDES key that is only single DES, or holds a DES weak or semi-weak key.',
+  KEY_LENGTH_INVALID: 'The key has the wrong length for its type.',
+  KCV_METHOD_NOT_APPLICABLE: 'This key check value method does not apply to this key type.',
+  KCV_LENGTH_INVALID:
+    'This key check value length is not offered for its method (legacy and hmac: 3 bytes; cmac: 3 to 5 bytes).',
+  // Key shares (M-of-N backup of a key-encryption key; issue 11 point 5)
+  SHARE_PARAMETERS_INVALID:
+    'A key backup splits a 16, 24 or 32-byte key into 2 to 16 shares, of which 2 or more, and no more than all, are needed to recover it.',
+  SHARE_FORMAT_INVALID: 'The text is not a key share as mkm prints it; the message says which line is wrong.',
+  SHARE_VERSION_UNSUPPORTED: 'The key share was written by a newer or unknown version of mkm.',
+  SHARE_CHECKSUM_MISMATCH:
+    'A line of the key share does not match its check group: it was mistyped. The message says which line (and, where it can tell, which group); compare it with the printed share.',
+  SHARE_NOT_IN_BACKUP:
+    'The key share belongs to another backup (its backup id or its threshold and share count differ from this backup).',
+  SHARE_COMMITMENT_MISMATCH:
+    "The key share does not match the backup's published commitments: it was altered or damaged. It cannot be used.",
+  SHARE_DUPLICATE_INDEX:
+    'The same share number was presented twice; each custodian presents their own share once.',
+  SHARES_TOO_FEW: 'Not enough good shares were presented to recover the key; nothing was recovered.',
+  SHARE_COMMITMENTS_INVALID:
+    "The backup's published commitments are damaged or do not match the backup id; no share can be checked against them.",
+  SHARE_RECOVERY_MISMATCH:
+    "The recovered key does not match the backup's commitment to the key; it was discarded.",
+  SHARE_RANDOM_FAILED: 'The random number source returned too little or stuck data; nothing was made.',
+  // TR-31 key blocks (issue 11 point 4): each code names the check that refused the block
+  TR31_HEADER_SYNTAX:
+    'The key block header is not well formed: a field holds characters TR-31 does not allow there.',
+  TR31_LENGTH_MISMATCH:
+    'The key block length does not add up: the length in its header, its real length or the sizes its version requires disagree.',
+  TR31_VERSION_UNSUPPORTED: 'The key block version is not one this app reads (it reads versions D and B).',
+  TR31_VERSION_DEPRECATED:
+    'The key block is version A or C, whose key variant binding is deprecated. Ask the sender for a version D or B block.',
+  TR31_USAGE_UNKNOWN: 'The key block names a key usage this app does not know.',
+  TR31_ALGORITHM_UNKNOWN: 'The key block names a key algorithm this app does not know.',
+  TR31_MODE_UNKNOWN: 'The key block names a mode of use this app does not know.',
+  TR31_EXPORTABILITY_UNKNOWN: 'The key block exportability is not E, N or S.',
+  TR31_OPTIONAL_BLOCK_MALFORMED: 'An optional block in the key block header is malformed.',
+  TR31_ENCODING_INVALID: 'The encrypted key or the MAC of the key block is not uppercase hexadecimal.',
+  TR31_MAC_MISMATCH:
+    'The key block MAC does not match: the block was altered, or it is protected under another key.',
+  TR31_KEY_LENGTH_INVALID:
+    'The key length inside the key block does not fit the block or is not valid for the key algorithm.',
+  TR31_PADDING_INVALID:
+    'The key block padding is not valid: the header does not end on a cipher block boundary.',
+  TR31_KCV_MISMATCH: 'A key check value in the key block (KC or KP block) does not match the key.',
+  TR31_KCV_UNSUPPORTED: 'The key block asks for a key check value this app cannot compute for that key.',
+  TR31_KBPK_INVALID:
+    'The key block protection key does not fit this key block version: version D needs an AES key, version B a TDES key.',
+  TR31_ATTRIBUTES_INCONSISTENT:
+    'The key usage, algorithm and mode of use of the key block make no sense together, so the key is refused.',
+  TR31_EXPORT_REFUSED: 'The exportability of this key forbids exporting it in a key block under this key.',
+  // Ceremony token operations: components in and out of the token host (issue 11 point 3, ceremony-token)
+  CEREMONY_TRANSPORT_KEY_GONE:
+    'The ceremony’s transport key is no longer on the token (the token host restarted or its session closed): the components held for this step are useless now. Enter the components again.',
+  COMPONENT_CIPHERTEXT_INVALID:
+    'The encrypted component could not be opened with this ceremony’s transport key: it was damaged, or encrypted to another key. Enter it again.',
+  CEREMONY_REVEAL_KEY_INVALID:
+    'The key a component is to be revealed to is not an RSA public key of 2048 bits or more: nothing was revealed.',
+  COMPONENT_KCV_MISMATCH:
+    'The check value of the component entered differs from the one on the custodian’s sheet: it was mistyped or is another component. Nothing was kept; enter it again.',
+  CEREMONY_KEY_NOT_PROTECTED:
+    'The token did not keep the formed key sensitive, non-extractable and limited to its purpose, as asked: the key was removed from the token. This token cannot hold keys formed from components.',
+  CEREMONY_KEY_CHECK_MISMATCH:
+    'The check value the token reports for the key it took differs from the one computed from the components: the key was removed from the token.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;

@@ -90,7 +90,17 @@ export const WrapMechanismSchema = z.enum([
 ]);
 export type WrapMechanism = z.infer<typeof WrapMechanismSchema>;
 
-export const KcvMethodSchema = z.enum(['cmac', 'hmac']);
+/**
+ * Every way mkm labels a key check value (issue 11): `legacy` (ANSI X9.24-1: a zero block
+ * encrypted in ECB), `cmac` (X9.24-1:2017 / X9.143: CMAC of a zero block), `hmac` (HMAC keys),
+ * and `token` (the token's own CKA_CHECK_VALUE). Ceremonies, sheets and screens use this one.
+ */
+export const KeyCheckMethodSchema = z.enum(['legacy', 'cmac', 'hmac', 'token']);
+export type KeyCheckMethod = z.infer<typeof KeyCheckMethodSchema>;
+
+// The methods the token service computes today. Kept narrower than KeyCheckMethodSchema on
+// purpose: KcvResult carries it into exchange items and key fingerprints, which take cmac|hmac.
+export const KcvMethodSchema = KeyCheckMethodSchema.extract(['cmac', 'hmac']);
 export type KcvMethod = z.infer<typeof KcvMethodSchema>;
 
 const Pin = z.string().min(1).max(256);

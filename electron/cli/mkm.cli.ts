@@ -143,6 +143,24 @@ export function buildProgram(argvJson: boolean): {
       ctx.out.result(status, () => statusText(status));
     });
 
+  program
+    .command('build-hash')
+    .description(
+      'print the hash of the code mkm runs, in hex and in PGP words, to compare with the published one',
+    )
+    .action(async () => {
+      const ctx = context();
+      const built = await ctx.call('app.buildHash');
+      ctx.out.result(built, () =>
+        [
+          `mkm ${built.version}`,
+          `sha256  ${built.sha256}`,
+          `words   ${built.words.join(' ')}`,
+          `of      ${built.roots.join(', ')}`,
+        ].join('\n'),
+      );
+    });
+
   const commands = installCommandGroups(program, context);
   return { program, context, commands };
 }

@@ -1,8 +1,9 @@
-import { setProcessRole } from './process-role.nodejs';
 import pkg from '../../package.json' with { type: 'json' };
+import { setProcessRole } from './process-role.nodejs';
 import { userInfo } from 'node:os';
 import { contract, type AppStatus, type Contract, type Settings } from '../../shared/contract.std';
-import { toErrorShape } from '../../shared/errors.std';
+import { MkmError, toErrorShape } from '../../shared/errors.std';
+import { ceremonyInProgress } from '../ceremony/in-progress.nodejs';
 import { AppAudit } from '../audit/app-audit.nodejs';
 import { attachAuditAtLogin, auditGuardedKeys, auditHandlers } from '../audit/handlers.nodejs';
 import { appHandlers, settingsHandlers } from './handlers.nodejs';
@@ -182,6 +183,10 @@ export function createApp(options: AppOptions): App {
     usage,
     // Each profile's client state is opened here and nowhere else (the clients, the readers).
     states: new GatewayStates(paths.gateway),
+    // An offline key ceremony in progress on this machine: no gateway call leaves it meanwhile.
+    http: {
+      refuse: () => (ceremonyInProgress(paths.ceremonies) ? new MkmError('CEREMONY_IN_PROGRESS') : null),
+    },
     ...(options.gatewaySecrets ? { secrets: options.gatewaySecrets } : {}),
   });
   // The local demo gateway: unpackaged UIs only, started on request (or again at launch when an
@@ -332,6 +337,55 @@ export function createApp(options: AppOptions): App {
         usage,
       });
       return exchangeHandlers(exchange);
+    }),
+    ceremony: lazyHandlers('ceremony', async () => {
+      const [
+        { CeremonyService },
+        { JournalStore },
+        { ceremonyHandlers },
+        { ceremonyTokenPort },
+        { coreSteps },
+        { CeremonyComponentStore },
+        { componentExecutors },
+        preflight,
+        built,
+      ] = await Promise.all([
+        import('../ceremony/ceremony-service.nodejs'),
+        import('../ceremony/journal.nodejs'),
+        import('../ceremony/handlers.nodejs'),
+        import('../ceremony/executors/token-port.nodejs'),
+        import('../ceremony/core-steps.nodejs'),
+        import('../ceremony/executors/component-store.nodejs'),
+        import('../ceremony/executors/component-steps.nodejs'),
+        import('../ceremony/preflight.nodejs'),
+        import('./build-hash.nodejs'),
+      ]);
+      // Components are held (as ciphertexts to a session key on the token) in memory only; a
+      // host restart destroys that key, so what is held is dropped with it.
+      const components = new CeremonyComponentStore(tokens);
+      tokens.onConnectionLost(() => components.forgetAll());
+      const port = ceremonyTokenPort(tokens, components);
+      let hash: string | null = null;
+      const ceremonies = new CeremonyService({
+        store: new JournalStore(paths.ceremonies),
+        token: port,
+        audit: { record: (entry) => audit.record(entry) },
+        app: {
+          version: pkg.version,
+          buildHash: async () => (hash ??= built.buildHash(built.runningCodeRoots())),
+        },
+        executors: {
+          ...coreSteps({
+            interfaces: () => preflight.connectedInterfaces(),
+            token: port.token,
+            kcvs: port.kcvs,
+          }),
+          ...componentExecutors({ tokens, store: components }),
+        },
+        clock: () => new Date(options.clock ? options.clock() : Date.now()),
+        onEnded: (id) => components.forget(id),
+      });
+      return ceremonyHandlers(ceremonies);
     }),
   };
 

@@ -2,6 +2,8 @@ import pkg from '../../package.json' with { type: 'json' };
 import type { AppStatus, Contract, Settings } from '../../shared/contract.std';
 import { EXTERNAL_URL_ALLOWLIST } from '../../shared/contract/app.std';
 import { MkmError } from '../../shared/errors.std';
+import { pgpWordsOfHex } from '../../shared/formats/pgp-words.std';
+import { buildHash, runningCodeRoots } from './build-hash.nodejs';
 import type { TokensService } from '../hsm/tokens.nodejs';
 import type { Logger } from './logger.nodejs';
 import type { EventBus, Handlers } from './registry.nodejs';
@@ -37,7 +39,15 @@ export interface AppHandlerDeps {
 /** The `app.*` channels. */
 export function appHandlers(deps: AppHandlerDeps): Handlers<Contract>['app'] {
   const { tokens, logger } = deps;
+  let built: { sha256: string; roots: string[] } | null = null;
   return {
+    buildHash: () => {
+      if (!built) {
+        const roots = runningCodeRoots();
+        built = { sha256: buildHash(roots), roots };
+      }
+      return { version: pkg.version, ...built, words: pgpWordsOfHex(built.sha256) };
+    },
     status: (): AppStatus => ({
       app: { name: pkg.productName, version: pkg.version, packaged: deps.packaged },
       mode: deps.mode,

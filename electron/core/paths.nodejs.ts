@@ -33,6 +33,8 @@ export interface DataPaths {
   report: string;
   /** The embedded demo sandbox's own data folder. */
   sandbox: string;
+  /** One journal (and, once ended, one signed transcript) per key ceremony. */
+  ceremonies: string;
 }
 
 export function dataPaths(root: string): DataPaths {
@@ -48,5 +50,6 @@ export function dataPaths(root: string): DataPaths {
     exchange: join(root, 'exchange'),
     report: join(root, 'report'),
     sandbox: join(root, 'sandbox'),
+    ceremonies: join(root, 'ceremonies'),
   };
 }

@@ -151,6 +151,11 @@ export class GatewayService {
     return this.states.open(profileId).state;
   }
 
+  /** The HTTPS options every gateway call of this app uses (the ceremony refusal among them). */
+  get httpOptions(): NonNullable<GatewayServiceOptions['http']> {
+    return this.options.http ?? {};
+  }
+
   /** The file that state lives in (the token's seal vouches for it, see checkState). */
   stateFile(profileId: string): string {
     return this.states.file(profileId);

@@ -1,6 +1,6 @@
 import { constants, createSign, type KeyObject } from 'node:crypto';
 import type { RsaPublicKey } from '../crypto/pem.nodejs';
-import { canonicalJson } from './exchange/canonical-json.std';
+import { canonicalJson } from '../../shared/formats/canonical-json.std';
 import { verifySignature } from './exchange/package.nodejs';
 
 /**

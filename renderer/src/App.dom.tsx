@@ -6,6 +6,7 @@ import { THEMES } from '../../shared/contract/settings.std';
 import type { MkmError } from '../../shared/errors.std';
 import { asMkmError, mkm } from './api.dom';
 import { AuditScreen } from './audit/AuditScreen.dom';
+import { CeremonyScreen } from './ceremony/CeremonyScreen.dom';
 import { ConsoleScreen } from './console/ConsoleScreen.dom';
 import { DashboardScreen } from './dashboard/DashboardScreen.dom';
 import { GatewayScreen } from './gateway/GatewayScreen.dom';
@@ -25,6 +26,7 @@ const SECTIONS = [
   { id: 'gateway', label: 'Gateway' },
   { id: 'audit', label: 'Audit' },
   { id: 'compliance', label: 'Compliance' },
+  { id: 'ceremony', label: 'Ceremony' },
   { id: 'console', label: 'Console' },
 ] as const;
 type SectionId = (typeof SECTIONS)[number]['id'];
@@ -169,6 +171,12 @@ function Shell() {
           <Tabs.Content value="compliance" className="panel" tabIndex={-1}>
             <h1>Compliance</h1>
             <ComplianceScreen />
+          </Tabs.Content>
+          {/* Mounted on each visit: the journals are read again, and nothing typed at a step (a
+              passphrase, a component) outlives leaving the section; a running one is resumed. */}
+          <Tabs.Content value="ceremony" className="panel" tabIndex={-1}>
+            <h1>Ceremony</h1>
+            <CeremonyScreen />
           </Tabs.Content>
           {/* Kept mounted: a batch in progress and the composed payload survive a visit elsewhere. */}
           <Tabs.Content value="console" className="panel" tabIndex={-1} forceMount>

@@ -44,10 +44,24 @@ export const EXTERNAL_URL_ALLOWLIST = [
   'https://docs.oasis-open.org/pkcs11/',
 ] as const;
 
+/** The code this process runs, as one hash people compare aloud before an offline ceremony. */
+export interface BuildHash {
+  version: string;
+  /** SHA-256 over every file of the bundle that runs (or of the sources, run from them). */
+  sha256: string;
+  /** The same hash in PGP words, for reading aloud. */
+  words: string[];
+  /** What was hashed: the bundle folder(s) or the source folders. */
+  roots: string[];
+}
+
 export const appContract = {
   status: channel(noArgs, 'What the app is, where its data lives, and how it runs.')
     .returns<AppStatus>()
     .notAudited('reads what the app is and where it runs'),
+  buildHash: channel(noArgs, 'The hash of the code this app runs, to compare with the published one.')
+    .returns<BuildHash>()
+    .notAudited('reads the app’s own files; no key, token or data is touched'),
   openExternal: channel(
     z.strictObject({ url: z.url({ protocol: /^https$/ }).max(2048) }),
     'Open an allow-listed documentation link in the OS browser.',

@@ -11,3 +11,14 @@ export async function failure(p: Promise<unknown>): Promise<MkmError> {
   }
   throw new Error('expected the call to fail');
 }
+
+/** The MkmError a synchronous call fails with; the test fails when it succeeds or throws anything else. */
+export function refusal(fn: () => unknown): MkmError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(MkmError);
+    return error as MkmError;
+  }
+  throw new Error('expected a refusal');
+}

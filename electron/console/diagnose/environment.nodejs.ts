@@ -221,7 +221,12 @@ export async function buildEnvironment(
     );
   }
   const gateway = target
-    ? new CseOracle(services.gateway.profiles.get(target.id), services.logger, secrets)
+    ? new CseOracle(
+        services.gateway.profiles.get(target.id),
+        services.logger,
+        secrets,
+        services.gateway.httpOptions,
+      )
     : null;
   return {
     // The app's clock: whether a key set ran out is judged on it, so a test moves it, not waits.

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { MkmError } from '../../../shared/errors.std';
 import type { Logger } from '../../core/logger.nodejs';
 import type { CsePadding } from '../../crypto/cse.nodejs';
-import { HttpsJsonClient } from '../../gateway/client/https.nodejs';
+import { HttpsJsonClient, type HttpsJsonClientOptions } from '../../gateway/client/https.nodejs';
 import {
   envSecretProvider,
   type GatewayProfile,
@@ -65,8 +65,11 @@ export class CseOracle {
     readonly profile: GatewayProfile,
     logger: Logger,
     secrets: SecretProvider = envSecretProvider(),
+    /** The app's HTTPS options (a ceremony in progress refuses every gateway call). */
+    http: Omit<HttpsJsonClientOptions, 'baseUrl' | 'tlsPinSha256' | 'logger'> = {},
   ) {
     this.http = new HttpsJsonClient({
+      ...http,
       baseUrl: profile.baseUrl,
       tlsPinSha256: profile.tlsPinSha256,
       logger,

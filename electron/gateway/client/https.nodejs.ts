@@ -55,6 +55,11 @@ export interface HttpsJsonClientOptions {
   /** First backoff delay; doubled per retry, with jitter. Default 200 ms. */
   backoffMs?: number;
   logger?: Logger;
+  /**
+   * Asked before every request: an error refuses it before any byte leaves (a key ceremony in
+   * progress on this machine refuses every gateway call, CEREMONY_IN_PROGRESS).
+   */
+  refuse?: () => MkmError | null;
 }
 
 export interface JsonRequest {
@@ -202,6 +207,8 @@ export class HttpsJsonClient {
 
   /** One JSON call; idempotent ones are retried with backoff on transient failures. */
   async request(req: JsonRequest): Promise<JsonResponse> {
+    const refusal = this.options.refuse?.();
+    if (refusal) throw refusal;
     const attempts = req.idempotent ? Math.max(1, this.options.attempts ?? 3) : 1;
     const backoff = this.options.backoffMs ?? 200;
     for (let attempt = 1; ; attempt++) {

@@ -465,7 +465,7 @@ export class ExchangeService {
           profile,
           secrets: this.secrets,
           logger: this.options.logger,
-          http: this.options.http,
+          http: this.options.http ?? this.options.gateway.httpOptions,
           onSignIn: (r) =>
             this.options.record({
               action: 'gateway.session.sign-in',

@@ -17,7 +17,7 @@ import {
 import { MkmError } from '../../../shared/errors.std';
 import { issueLines } from '../../../shared/formats/schemas.std';
 import { parseRsaPublicKey, type RsaPublicKey } from '../../crypto/pem.nodejs';
-import { canonicalJson } from './canonical-json.std';
+import { canonicalJson } from '../../../shared/formats/canonical-json.std';
 
 /**
  * The exchange package format, pure: what is signed, how a file is read, and every check a

@@ -27,6 +27,14 @@ import {
   WrapKeyParamsSchema,
   WriteAppDataParamsSchema,
 } from '../../../shared/tokens.std';
+import {
+  CeremonyTransportKeyParamsSchema,
+  ComponentCheckParamsSchema,
+  DropTransportKeyParamsSchema,
+  FormKeyFromComponentsParamsSchema,
+  RevealComponentParamsSchema,
+  SplitKeyParamsSchema,
+} from '../../../shared/ceremony/token-ops.std';
 // Known exception to the suffix rule: a type-only import, erased at build, from which the method
 // map below is derived; it goes when the host's methods become a table (issue 13, point 4).
 // eslint-disable-next-line no-restricted-imports
@@ -86,6 +94,13 @@ export const HSM_METHODS = {
   probeCapabilities: SlotParamsSchema,
   readAppData: ReadAppDataParamsSchema,
   writeAppData: WriteAppDataParamsSchema,
+  // Key ceremonies (issue 11 point 3): components travel only as ciphertexts (token-ops.std.ts).
+  ceremonyTransportKey: CeremonyTransportKeyParamsSchema,
+  ceremonyDropTransportKey: DropTransportKeyParamsSchema,
+  componentCheck: ComponentCheckParamsSchema,
+  formKeyFromComponents: FormKeyFromComponentsParamsSchema,
+  splitKey: SplitKeyParamsSchema,
+  revealComponent: RevealComponentParamsSchema,
 } as const satisfies Record<HsmMethodName, z.ZodType>;
 
 /** Params as the method gets them: parsed, or VALIDATION naming paths only (never a value: a PIN). */

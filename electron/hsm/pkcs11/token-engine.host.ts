@@ -68,6 +68,20 @@ import { kcvOf, RSA_OUT, rsaPublic, secretTypeOf } from './token-engine/key-read
 import { KeyWrap } from './token-engine/key-wrap.host';
 import { TokenLogin } from './token-engine/login.host';
 import { safely, SessionPool } from './token-engine/session-pool.host';
+import type {
+  CeremonyKeyResult,
+  CeremonyTransportKeyParams,
+  CeremonyTransportKeyResult,
+  ComponentCheckParams,
+  ComponentCheckResult,
+  DropTransportKeyParams,
+  FormKeyFromComponentsParams,
+  RevealComponentParams,
+  RevealComponentResult,
+  SplitKeyParams,
+  SplitKeyResult,
+} from '../../../shared/ceremony/token-ops.std';
+import { CeremonyOps } from './ceremony-ops.host';
 import { wellKnownModules } from './well-known-modules.nodejs';
 
 export interface TokenEngineOptions {
@@ -98,6 +112,8 @@ export class TokenEngine {
   private readonly ciphers: Ciphers;
   private readonly batch: BatchEncryptor;
   private readonly wrap: KeyWrap;
+  /** Key components in ceremonies (issue 11 point 3): ceremony-ops.host.ts. */
+  private readonly ceremony: CeremonyOps;
 
   constructor(options: TokenEngineOptions = {}) {
     this.pool = new SessionPool(options.logger ?? silentLogger);
@@ -106,6 +122,13 @@ export class TokenEngine {
     this.ciphers = new Ciphers(this.pool);
     this.batch = new BatchEncryptor(this.pool);
     this.wrap = new KeyWrap(this.pool);
+    this.ceremony = new CeremonyOps({
+      logger: this.pool.logger,
+      pkcs11: () => this.pool.module(),
+      session: (slotId) => this.pool.session(slotId).handle,
+      call: (slotId, body) => this.pool.call(slotId, body),
+      callAsync: (slotId, body) => this.pool.callAsync(slotId, body),
+    });
   }
 
   // ---------------------------------------------------------------- module
@@ -430,6 +453,32 @@ export class TokenEngine {
       session: session.handle,
       find: (id, cls) => this.pool.findOne(slotId, id, [cls]).handle,
     };
+  }
+
+  // ---------------------------------------------------------------- ceremonies (ceremony-ops.host.ts)
+
+  async ceremonyTransportKey(params: CeremonyTransportKeyParams): Promise<CeremonyTransportKeyResult> {
+    return this.ceremony.ceremonyTransportKey(params);
+  }
+
+  async ceremonyDropTransportKey(params: DropTransportKeyParams): Promise<OkResult> {
+    return this.ceremony.ceremonyDropTransportKey(params);
+  }
+
+  async componentCheck(params: ComponentCheckParams): Promise<ComponentCheckResult> {
+    return this.ceremony.componentCheck(params);
+  }
+
+  async formKeyFromComponents(params: FormKeyFromComponentsParams): Promise<CeremonyKeyResult> {
+    return this.ceremony.formKeyFromComponents(params);
+  }
+
+  async splitKey(params: SplitKeyParams): Promise<SplitKeyResult> {
+    return this.ceremony.splitKey(params);
+  }
+
+  async revealComponent(params: RevealComponentParams): Promise<RevealComponentResult> {
+    return this.ceremony.revealComponent(params);
   }
 }
 

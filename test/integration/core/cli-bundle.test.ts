@@ -1,11 +1,21 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pkg from '../../../package.json' with { type: 'json' };
 import { cliBundleIsCurrent } from '../../../scripts/cli-sources.mjs';
+import { buildHash } from '../../../electron/core/build-hash.nodejs';
+import { pgpWordsOfHex } from '../../../shared/formats/pgp-words.std';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 
 const run = promisify(execFile);
@@ -49,6 +59,18 @@ describe('the bundled mkm CLI', () => {
   it('answers --version with the package version', async () => {
     const { stdout } = await mkm(['--version']);
     expect(stdout.trim()).toBe(pkg.version);
+  });
+
+  it('prints the hash of the bundle it runs, which follows a change to any of its files', async () => {
+    const read = async () => JSON.parse((await mkm(['--data-dir', dataDir, 'build-hash', '--json'])).stdout);
+    const before = await read();
+    expect(before.roots).toEqual([outdir]);
+    expect(before.sha256).toBe(buildHash([outdir]));
+    expect(before.words).toEqual(pgpWordsOfHex(before.sha256));
+    appendFileSync(join(outdir, 'mkm.mjs'), '\n// one byte more\n');
+    const after = await read();
+    expect(after.sha256).not.toBe(before.sha256);
+    expect(after.sha256).toBe(buildHash([outdir]));
   });
 
   it('lists the token through the bundled HSM host', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../../electron/gateway/exchange/canonical-json.std';
+import { canonicalJson } from '../../../shared/formats/canonical-json.std';
 
 describe('canonicalJson', () => {
   it('sorts members at every depth and writes no whitespace', () => {

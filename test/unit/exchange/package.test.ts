@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ExchangePackage, UnsignedExchangePackage } from '../../../shared/contract/exchange.std';
 import { MkmError } from '../../../shared/errors.std';
-import { canonicalJson } from '../../../electron/gateway/exchange/canonical-json.std';
+import { canonicalJson } from '../../../shared/formats/canonical-json.std';
 import {
   checkContents,
   checkKinds,

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../../electron/gateway/exchange/canonical-json.std';
+import { canonicalJson } from '../../../shared/formats/canonical-json.std';
 import { GatewayClient, type GatewayAuditEntry } from '../../../electron/gateway/client/gateway-client.nodejs';
 import { parseGatewayProfile } from '../../../electron/gateway/client/profiles.nodejs';
 import { GatewayStateStore } from '../../../electron/gateway/client/state.nodejs';

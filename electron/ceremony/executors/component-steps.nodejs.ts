@@ -1,0 +1,183 @@
+import { randomBytes } from 'node:crypto';
+import type { StepKind } from '../../../shared/ceremony/script.std';
+import {
+  EnterComponentInputSchema,
+  RevealComponentInputSchema,
+} from '../../../shared/ceremony/token-ops.std';
+import { MkmError } from '../../../shared/errors.std';
+import type { LabelledKcv } from '../../../shared/formats/kcv-methods.std';
+import type { z } from 'zod';
+import type { Details, StepContext, StepExecutor } from '../ceremony-service.nodejs';
+import type { CeremonyComponentStore, TokenCaller } from './component-store.nodejs';
+
+/**
+ * The token side of forming and splitting keys, as ceremony steps (issue 11 point 3). Main only
+ * forwards ciphertexts: a component goes from the custodian's window to the token host encrypted
+ * to the ceremony's transport key, and comes back to one custodian's window encrypted to their
+ * own ephemeral key. What a step records (the transcript) is check values and ids, never a
+ * component, nor a ciphertext of one.
+ */
+
+export interface ComponentExecutorDeps {
+  tokens: TokenCaller;
+  store: CeremonyComponentStore;
+}
+
+/** The key a form-key or split-key ceremony is about (its script's parameters). */
+function keyParams(ctx: StepContext) {
+  const p = ctx.journal.header.script.params;
+  if (p.template !== 'form-key' && p.template !== 'split-key') {
+    throw new MkmError('VALIDATION', `A ${p.template} ceremony has no key components.`, {
+      template: p.template,
+    });
+  }
+  return p;
+}
+
+function input<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> {
+  const r = schema.safeParse(raw);
+  if (r.success) return r.data;
+  // Paths only: an input may hold a ciphertext, never echoed.
+  throw new MkmError('VALIDATION', undefined, {
+    issues: r.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`),
+  });
+}
+
+function kcvDetails(prefix: string, kcvs: readonly LabelledKcv[]): Details {
+  return Object.fromEntries(kcvs.map((k) => [`${prefix}Kcv${k.method === 'legacy' ? '' : 'Cmac'}`, k.kcv]));
+}
+
+/**
+ * The CKA_ID of the key a step makes, journaled (intent) before the key exists. A step tried
+ * again after a refusal (a degenerate key, a component re-asked) keeps the id it journaled, so
+ * retries never pile intents up in the journal; the token refuses the id if a key holds it.
+ */
+function intendedKeyId(ctx: StepContext): string {
+  const earlier = ctx.journal.intents.find((i) => i.step === ctx.step.id && i.slotId === ctx.slotId);
+  if (earlier?.keyIds.length === 1) return earlier.keyIds[0]!;
+  const id = randomBytes(16).toString('hex');
+  ctx.intend([id]);
+  return id;
+}
+
+export function enterComponentExecutor({ tokens, store }: ComponentExecutorDeps): StepExecutor {
+  return async (ctx) => {
+    const { keyType } = keyParams(ctx);
+    const index = ctx.step.index!;
+    const { ciphertext, transportKeySha256, confirmKcv } = input(EnterComponentInputSchema, ctx.input);
+    const held = store.current(ctx.journal.id, transportKeySha256);
+    const { kcvs } = await tokens.call('componentCheck', {
+      slotId: held.slotId,
+      transportKeyId: held.transportKeyId,
+      keyType,
+      ciphertext,
+      componentIndex: index,
+    });
+    if (confirmKcv !== undefined && !kcvs.some((k) => k.kcv === confirmKcv)) {
+      throw new MkmError('COMPONENT_KCV_MISMATCH', undefined, { componentIndex: index });
+    }
+    store.holdComponent(ctx.journal.id, index, ciphertext);
+    return {
+      ...kcvDetails(`component${index}`, kcvs),
+      [`component${index}Confirmed`]: confirmKcv !== undefined,
+      transportKey: held.spkiSha256,
+    };
+  };
+}
+
+export function formKeyExecutor({ tokens, store }: ComponentExecutorDeps): StepExecutor {
+  return async (ctx) => {
+    const { keyType, components, label, purpose } = keyParams(ctx);
+    const held = store.current(ctx.journal.id);
+    const ciphertexts = store.components(ctx.journal.id, components);
+    const id = intendedKeyId(ctx);
+    const formed = await tokens.call('formKeyFromComponents', {
+      slotId: held.slotId,
+      transportKeyId: held.transportKeyId,
+      keyType,
+      ciphertexts,
+      label,
+      id,
+      purpose,
+    });
+    // The components have done their work: nothing of them is kept, the transport key goes.
+    await store.forget(ctx.journal.id);
+    ctx.fact('keyId', formed.id);
+    return {
+      keyId: formed.id,
+      keyType,
+      purpose,
+      label,
+      components,
+      ...kcvDetails('key', formed.kcvs),
+      tokenKcv: formed.tokenKcv,
+      tokenCheckValue: formed.tokenCheckValue,
+    };
+  };
+}
+
+export function generateKeyExecutor({ tokens, store }: ComponentExecutorDeps): StepExecutor {
+  return async (ctx) => {
+    const { keyType, components, label, purpose } = keyParams(ctx);
+    await store.transportKey(ctx.journal.id, ctx.slotId);
+    const held = store.current(ctx.journal.id);
+    const id = intendedKeyId(ctx);
+    const split = await tokens.call('splitKey', {
+      slotId: held.slotId,
+      transportKeyId: held.transportKeyId,
+      keyType,
+      components,
+      label,
+      id,
+      purpose,
+    });
+    split.components.forEach((c, i) => store.holdComponent(ctx.journal.id, i + 1, c.ciphertext));
+    ctx.fact('keyId', split.id);
+    return {
+      keyId: split.id,
+      keyType,
+      purpose,
+      label,
+      components,
+      ...kcvDetails('key', split.kcvs),
+      tokenKcv: split.tokenKcv,
+      tokenCheckValue: split.tokenCheckValue,
+      transportKey: held.spkiSha256,
+    };
+  };
+}
+
+export function revealComponentExecutor({ tokens, store }: ComponentExecutorDeps): StepExecutor {
+  return async (ctx) => {
+    const { keyType, components } = keyParams(ctx);
+    const index = ctx.step.index!;
+    const { revealKey } = input(RevealComponentInputSchema, ctx.input);
+    const held = store.current(ctx.journal.id);
+    const [ciphertext] = store.components(ctx.journal.id, components).slice(index - 1, index);
+    const revealed = await tokens.call('revealComponent', {
+      slotId: held.slotId,
+      transportKeyId: held.transportKeyId,
+      keyType,
+      ciphertext: ciphertext!,
+      revealKey,
+      componentIndex: index,
+    });
+    // For the custodian's screen only (the step's reply, never journaled); the transcript gets KCVs.
+    ctx.reply('component', revealed.ciphertext);
+    ctx.reply('revealKeySha256', revealed.revealKeySha256);
+    return {
+      ...kcvDetails(`component${index}`, revealed.kcvs),
+      [`component${index}RevealedTo`]: revealed.revealKeySha256,
+    };
+  };
+}
+
+/** The executors of the component steps, for the composition root. */
+export function componentExecutors(deps: ComponentExecutorDeps): Partial<Record<StepKind, StepExecutor>> {
+  return {
+    'enter-component': enterComponentExecutor(deps),
+    'form-key': formKeyExecutor(deps),
+    'generate-key': generateKeyExecutor(deps),
+    'reveal-component': revealComponentExecutor(deps),
+  };
+}
