@@ -6,6 +6,9 @@ import { chooseDestination, refuseInDataFolder, type HeldFile } from '../core/de
 import type { CallContext } from '../core/registry.nodejs';
 import type { AppServices } from '../core/services.nodejs';
 
+/** What the batch's file handling needs of the app: held files, dialogs, the data folders. */
+export type BatchFileDeps = Pick<AppServices, 'files' | 'dialogs' | 'paths'>;
+
 /**
  * The batch's files, by who asks: the CLI (the user's own shell) names paths; a page names none.
  * It hands over an input picked in main's open dialog or uploaded through main, and has the
@@ -33,7 +36,7 @@ export interface ResolvedBatchFiles {
 
 const view = (file: HeldFile): HeldFileView => ({ fileId: file.id, name: file.name, bytes: file.bytes });
 
-export async function pickBatchInput(services: AppServices): Promise<HeldFileView | null> {
+export async function pickBatchInput(services: BatchFileDeps): Promise<HeldFileView | null> {
   if (!services.dialogs) throw new MkmError('PICKER_UNAVAILABLE');
   const path = await services.dialogs.open({
     title: 'Choose the CSV file to encrypt',
@@ -42,11 +45,11 @@ export async function pickBatchInput(services: AppServices): Promise<HeldFileVie
   return path ? view(services.files.holdPicked(path)) : null;
 }
 
-export function uploadBatchInput(services: AppServices, name: string, content: string): HeldFileView {
+export function uploadBatchInput(services: BatchFileDeps, name: string, content: string): HeldFileView {
   return view(services.files.holdUpload(name, Buffer.from(content, 'utf8')));
 }
 
-export function downloadBatchOutput(services: AppServices, fileId: string) {
+export function downloadBatchOutput(services: BatchFileDeps, fileId: string) {
   const file = services.files.take(fileId, 'download');
   try {
     return { fileName: file.name, mime: 'text/csv' as const, content: readFileSync(file.path!, 'utf8') };
@@ -56,7 +59,7 @@ export function downloadBatchOutput(services: AppServices, fileId: string) {
 }
 
 export async function resolveBatchFiles(
-  services: AppServices,
+  services: BatchFileDeps,
   ctx: CallContext,
   request: BatchFilesRequest,
 ): Promise<ResolvedBatchFiles> {

@@ -2,6 +2,7 @@ import type { Contract } from '../../shared/contract.std';
 import type { Handlers } from '../core/registry.nodejs';
 import type { AppServices } from '../core/services.nodejs';
 import {
+  type BatchFileDeps,
   downloadBatchOutput,
   pickBatchInput,
   resolveBatchFiles,
@@ -11,7 +12,7 @@ import type { ConsoleService } from './console-service.nodejs';
 
 /** The `console.*` channels, over the app's one ConsoleService (composed in createApp). */
 export function consoleHandlers(
-  services: AppServices,
+  services: BatchFileDeps & Pick<AppServices, 'tokens'>,
   service: ConsoleService,
 ): Handlers<Contract>['console'] {
   return {

@@ -11,12 +11,9 @@ import type { EventBus } from './registry.nodejs';
 import type { FileDialogs, FileHandles } from './destination.nodejs';
 
 /**
- * What a domain's handlers may use: the services `createApp` composed once. The console and
- * troubleshoot handler factories take this and return their slice of the contract's handlers
- * (built on the first call, see `lazyHandlers`; the console's own ConsoleService is built there
- * too and handed to its factory); the app, settings, audit, hsm, gateway, lifecycle, report,
- * support and exchange factories (`handlers.nodejs.ts`) take their services one by one (the
- * report's, support's and exchange's services are built in `createApp`, on their first call).
+ * The services `createApp` composed once. Every domain's handler factory takes what it uses by
+ * name: most take their services one by one (`handlers.nodejs.ts`); the console's and the
+ * troubleshooter's name the slice of this they read (`BatchFileDeps`, `DiagnoseDeps`).
  */
 export interface AppServices {
   mode: AppStatus['mode'];

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Diagnosis, DiagnosisSummary } from '../../../shared/contract/troubleshoot.std';
-import type { AppServices } from '../../core/services.nodejs';
+import type { DiagnoseDeps } from './environment.nodejs';
 import { runDiagnosis } from './engine.nodejs';
 import { buildEnvironment } from './environment.nodejs';
 
@@ -26,7 +26,7 @@ export function summarise(d: Diagnosis): DiagnosisSummary {
 }
 
 export async function diagnose(
-  services: AppServices,
+  services: DiagnoseDeps,
   request: { input: string; profileId?: string | undefined; slotId?: number | undefined },
 ): Promise<Diagnosis> {
   const env = await buildEnvironment(services, request);

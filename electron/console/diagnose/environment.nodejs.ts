@@ -5,6 +5,12 @@ import { envSecretProvider, type SecretProvider } from '../../gateway/client/pro
 import type { KeySetRecord } from '../../gateway/client/state.nodejs';
 import type { TokenCaller } from '../../gateway/client/token-envelope.nodejs';
 import type { AppServices } from '../../core/services.nodejs';
+
+/** What a diagnosis reads of the app: the token, the gateway profiles, the key inventory, the audit. */
+export type DiagnoseDeps = Pick<
+  AppServices,
+  'audit' | 'clock' | 'diagnoses' | 'gateway' | 'keyLifecycle' | 'logger' | 'paths' | 'tokens'
+>;
 import { CseOracle } from './oracle.nodejs';
 
 /**
@@ -68,7 +74,7 @@ export interface DiagnoseEnv {
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
-function profileFacts(services: AppServices, id: string, skipped: string[]): ProfileFacts | null {
+function profileFacts(services: DiagnoseDeps, id: string, skipped: string[]): ProfileFacts | null {
   try {
     const profile = services.gateway.profiles.get(id);
     const state = services.gateway.readState(id);
@@ -108,7 +114,7 @@ function profileFacts(services: AppServices, id: string, skipped: string[]): Pro
  * Token key id -> its managed version, for "which key (and which version) made it". The
  * inventory is one process's at a time: when another holds it, keys go unnamed.
  */
-function managedVersions(services: AppServices): Map<string, string> {
+function managedVersions(services: DiagnoseDeps): Map<string, string> {
   const out = new Map<string, string>();
   try {
     const data = services.keyLifecycle().list();
@@ -123,7 +129,7 @@ function managedVersions(services: AppServices): Map<string, string> {
 }
 
 async function tokenFacts(
-  services: AppServices,
+  services: DiagnoseDeps,
   slotId: number | undefined,
   skipped: string[],
 ): Promise<TokenFacts | null> {
@@ -190,7 +196,7 @@ async function tokenFacts(
 }
 
 export async function buildEnvironment(
-  services: AppServices,
+  services: DiagnoseDeps,
   request: { profileId?: string | undefined; slotId?: number | undefined },
 ): Promise<DiagnoseEnv> {
   const skipped: string[] = [];
