@@ -48,7 +48,8 @@ export type ComponentKeyType = (typeof COMPONENT_KEY_TYPES)[number];
 export const CEREMONY_KEY_PURPOSES = ['data', 'kek', 'kbpk', 'mac'] as const;
 export type CeremonyKeyPurpose = (typeof CEREMONY_KEY_PURPOSES)[number];
 
-const LABEL = z
+/** A key label as a ceremony names it: printable ASCII, 1 to 64 characters. */
+export const CEREMONY_LABEL = z
   .string()
   .trim()
   .min(1)
@@ -62,14 +63,14 @@ export const TemplateParamsSchema = z.discriminatedUnion('template', [
     template: z.literal('form-key'),
     keyType: z.enum(COMPONENT_KEY_TYPES),
     components: COUNT(2, 9),
-    label: LABEL,
+    label: CEREMONY_LABEL,
     purpose: z.enum(CEREMONY_KEY_PURPOSES),
   }),
   z.strictObject({
     template: z.literal('split-key'),
     keyType: z.enum(COMPONENT_KEY_TYPES),
     components: COUNT(2, 9),
-    label: LABEL,
+    label: CEREMONY_LABEL,
     purpose: z.enum(CEREMONY_KEY_PURPOSES),
   }),
   z.strictObject({
@@ -82,7 +83,7 @@ export const TemplateParamsSchema = z.discriminatedUnion('template', [
     template: z.literal('kek-recover'),
     shares: COUNT(2, 16),
     threshold: COUNT(2, 16),
-    label: LABEL,
+    label: CEREMONY_LABEL,
   }),
   z.strictObject({
     template: z.literal('share-drill'),
@@ -97,7 +98,7 @@ export const TemplateParamsSchema = z.discriminatedUnion('template', [
   z.strictObject({
     template: z.literal('tr31-import'),
     kbpkId: KEY_ID,
-    label: LABEL,
+    label: CEREMONY_LABEL,
   }),
 ]);
 export type TemplateParams = z.infer<typeof TemplateParamsSchema>;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ComponentKeyTypeSchema } from '../formats/components.std';
 import type { LabelledKcv } from '../formats/kcv-methods.std';
 import { CEREMONY_KEY_PURPOSES } from './script.std';
+import { CEREMONY_LABEL } from './script.std';
 
 /**
  * The token host's ceremony operations (issue 11 point 3; CEREMONY.md "Secrets travel end to
@@ -16,12 +17,7 @@ const KEY_ID = z
   .string()
   .regex(/^(?:[0-9a-fA-F]{2}){1,64}$/, 'hex key id')
   .transform((s) => s.toLowerCase());
-const LABEL = z
-  .string()
-  .trim()
-  .min(1)
-  .max(64)
-  .regex(/^[\x20-\x7e]+$/, 'printable ASCII');
+const LABEL = CEREMONY_LABEL;
 /** One RSA-3072 OAEP block (384 bytes) in base64; a little room for other moduli. */
 const CIPHERTEXT = z
   .string()
