@@ -14,6 +14,7 @@ import type { VerifyReport } from '../audit/audit-log.nodejs';
 import type { HsmMethodName, HsmParams, HsmResult } from '../hsm/host/protocol.std';
 import type { KeyLifecycleService } from '../lifecycle/lifecycle.nodejs';
 import type { KeyUsageService } from '../lifecycle/usage.nodejs';
+import { ceremonyEvidence } from './ceremony-evidence.nodejs';
 import { CURRENT_CUSTODIAN_TEXT } from './custodian-text.std';
 import { inventoryEvidence } from './inventory-evidence.std';
 
@@ -38,15 +39,14 @@ export interface EvidenceSources {
   audit: { verify(): Promise<VerifyReport> };
   gateway: { listProfiles(): GatewayProfileView[]; status(profileId: string): Promise<GatewayStatus> };
   custodians: { list(): CustodianView[] };
+  /** `DataPaths.ceremonies`: the signed transcripts there are the split-knowledge evidence. */
+  ceremonyFolder: string;
 }
 
 const reasonOf = (error: unknown) => {
   const shape = toErrorShape(error);
   return `${shape.message} [${shape.code}]`;
 };
-
-export const DUAL_CONTROL_NOTE =
-  'Not supported: mkm has no key-component entry or export, so it neither needs nor enforces split knowledge and dual control. One logged-in custodian can rotate, compromise and destroy keys; the audit log records who did.';
 
 export async function collectEvidence(sources: EvidenceSources): Promise<PciEvidence> {
   const now = sources.now();
@@ -94,7 +94,7 @@ export async function collectEvidence(sources: EvidenceSources): Promise<PciEvid
     audit,
     custodians: custodianEvidence(sources),
     gateway,
-    dualControl: { supported: false, note: DUAL_CONTROL_NOTE },
+    ceremonies: ceremonyEvidence(sources.ceremonyFolder),
   };
 }
 

@@ -128,6 +128,92 @@ function missingBasics(e: PciEvidence, needToken: boolean): string[] {
   return missing;
 }
 
+// ---------------------------------------------------------------- key ceremonies
+
+/** The templates whose ceremony is a manual clear-text key operation (3.7.6). */
+const MANUAL_CLEAR_TEMPLATES: readonly string[] = ['form-key', 'split-key', 'kek-recover'];
+
+type CeremonyRecord = PciEvidence['ceremonies']['verified'][number];
+
+const showsSplitAndDual = (c: CeremonyRecord) =>
+  c.state === 'completed' && c.clearSteps.length > 0 && c.splitKnowledge && c.dualControl;
+
+function ceremonyFacts(e: PciEvidence, only?: readonly string[]): PciFact[] {
+  const c = e.ceremonies;
+  if (c.error) return [{ label: 'Key ceremonies', value: `not read: ${c.error}` }];
+  const verified = c.verified.filter((r) => !only || only.includes(r.template));
+  const facts: PciFact[] = [
+    {
+      label: 'Key ceremony transcripts verified / refused / in progress',
+      value: `${verified.length} / ${c.refused.length} / ${c.inProgress.length}`,
+    },
+  ];
+  for (const r of verified) {
+    const steps = r.clearSteps.map(
+      (s) => `${s.step} by ${s.custodian}, confirmed by ${s.confirmer ?? 'nobody'}`,
+    );
+    facts.push({
+      label: `Ceremony ${r.template} “${r.title}” (${r.state}, ${r.startedAt} to ${r.closedAt})`,
+      value: [
+        steps.length ? `clear-text steps: ${steps.join('; ')}` : 'no clear-text component or share step',
+        `split knowledge ${r.splitKnowledge ? 'held' : 'NOT shown'}`,
+        `dual control ${r.dualControl ? 'held' : 'NOT shown'}`,
+        r.keyKcv ? `key KCV ${r.keyKcv}` : null,
+        `exceptions: ${r.exceptions.length ? r.exceptions.join('; ') : 'none'}`,
+        `signed off by ${r.signedOff.length ? r.signedOff.join(', ') : 'nobody'}`,
+        `transcript signer ${r.signer}`,
+      ]
+        .filter((x) => x !== null)
+        .join('; '),
+    });
+  }
+  for (const r of c.refused)
+    facts.push({
+      label: `Transcript ${r.file}`,
+      value: `does not verify, not used as evidence: ${r.reason}`,
+    });
+  for (const r of c.inProgress)
+    facts.push({
+      label: `Ceremony ${r.id}`,
+      value: `in progress (${r.template ?? 'template unknown'}, started ${r.startedAt ?? 'at an unknown time'})`,
+    });
+  return facts;
+}
+
+/**
+ * Split knowledge and dual control from the ceremonies: `met` when a completed, verified ceremony
+ * (of `only`'s templates) shows both; a transcript that does not verify refuses the evidence.
+ */
+function ceremonyFindings(
+  e: PciEvidence,
+  only?: readonly string[],
+): { findings: string[]; missing: string[]; met: CeremonyRecord[] } {
+  const c = e.ceremonies;
+  if (c.error)
+    return { findings: [`The key ceremony records could not be read: ${c.error}.`], missing: [], met: [] };
+  const verified = c.verified.filter((r) => (!only || only.includes(r.template)) && r.clearSteps.length > 0);
+  const findings: string[] = [];
+  if (c.refused.length)
+    findings.push(
+      `Evidence refused: ${plural(c.refused.length, 'ceremony transcript does', 'ceremony transcripts do')} not verify (${c.refused.map((r) => r.file).join(', ')}): investigate; ${c.refused.length === 1 ? 'it is' : 'they are'} not counted.`,
+    );
+  for (const r of verified.filter((x) => x.state === 'completed' && !showsSplitAndDual(x)))
+    findings.push(
+      `The ${r.template} ceremony “${r.title}” does not show ${[!r.splitKnowledge && 'split knowledge', !r.dualControl && 'dual control'].filter(Boolean).join(' or ')}.`,
+    );
+  const met = verified.filter(showsSplitAndDual);
+  const missing: string[] = [];
+  if (met.length === 0) {
+    const aborted = verified.filter((r) => r.state === 'aborted').length;
+    missing.push(
+      verified.length === 0
+        ? 'Split knowledge and dual control (key ceremonies): not yet used; no completed ceremony on this machine handled clear-text key components.'
+        : `Split knowledge and dual control: no completed ceremony shows them yet${aborted ? ` (${plural(aborted, 'ceremony was', 'ceremonies were')} aborted)` : ''}.`,
+    );
+  }
+  return { findings, missing, met };
+}
+
 // ---------------------------------------------------------------- the catalogue
 
 export const PCI_REQUIREMENTS: readonly PciRequirement[] = [
@@ -172,17 +258,24 @@ export const PCI_REQUIREMENTS: readonly PciRequirement[] = [
       'Secret and private keys are stored only in a secure form (inside a secure cryptographic device, encrypted under a KEK, or as key components)',
     appliesTo: 'all',
     mkmDoes:
-      'Secret and private keys live only inside the PKCS#11 token (CKA_SENSITIVE true, CKA_EXTRACTABLE false); the inventory holds metadata, KCVs and public-key fingerprints only.',
+      'Secret and private keys live only inside the PKCS#11 token (CKA_SENSITIVE true, CKA_EXTRACTABLE false); the inventory holds metadata, KCVs and public-key fingerprints only. Keys entered or revealed as components or shares go through a key ceremony: each component by a different custodian, each step confirmed by a second person, recorded in a signed transcript.',
     adminMust:
-      'Use a token that is a secure cryptographic device (a FIPS 140-2/3 or PCI PTS HSM) in production, and keep its backups under the same protection.',
-    evidence: ['token'],
-    assess: (e) =>
-      decide(
-        [...exposedFindings(e), ...softwareTokenFinding(e)],
-        missingBasics(e, true),
+      'Use a token that is a secure cryptographic device (a FIPS 140-2/3 or PCI PTS HSM) in production, and keep its backups under the same protection. Keep each custodian’s component or share under their sole control.',
+    evidence: ['token', 'ceremonies'],
+    assess: (e) => {
+      const c = ceremonyFindings(e);
+      const a = decide(
+        [...exposedFindings(e), ...softwareTokenFinding(e), ...c.findings],
+        [...missingBasics(e, true), ...c.missing],
         'All secret and private keys are inside the token as sensitive, non-extractable objects.',
-        tokenFacts(e),
-      ),
+        [...tokenFacts(e), ...ceremonyFacts(e)],
+      );
+      if (a.status === 'met')
+        a.why.push(
+          `Split knowledge and dual control held in ${plural(c.met.length, 'completed key ceremony', 'completed key ceremonies')} whose signed transcript verifies.`,
+        );
+      return a;
+    },
   },
   {
     id: '3.6.1.3',
@@ -490,28 +583,40 @@ export const PCI_REQUIREMENTS: readonly PciRequirement[] = [
     title: 'Manual cleartext key operations use split knowledge and dual control',
     appliesTo: 'all',
     mkmDoes:
-      'mkm performs no manual cleartext key operation: it has no key-component entry and does not enforce split knowledge or dual control. It avoids the need by generating keys inside the token.',
+      'Keys formed from components, split into components or recovered from shares go through a key ceremony: the same custodian never enters two components of one key, every component or share step is confirmed by a second person, and the signed transcript records who did what. Keys mkm generates never leave the token in clear.',
     adminMust:
-      'If keys are ever loaded or exported as components (outside mkm), do it under split knowledge and dual control, and keep the ceremony records.',
-    evidence: ['inventory'],
+      'Run every manual cleartext key operation as an mkm key ceremony (or keep the dual-control record of any done outside mkm), and keep the transcripts.',
+    evidence: ['inventory', 'ceremonies'],
     assess: (e) => {
-      const facts: PciFact[] = [
-        { label: 'Split knowledge / dual control in mkm', value: e.dualControl.note },
-      ];
-      if (!e.inventory.ok) return { status: 'manual', why: missingBasics(e, false), facts };
+      const facts: PciFact[] = ceremonyFacts(e, MANUAL_CLEAR_TEMPLATES);
+      const c = ceremonyFindings(e, MANUAL_CLEAR_TEMPLATES);
+      if (c.findings.length) return { status: 'attention', why: c.findings, facts };
+      if (c.met.length)
+        return {
+          status: 'met',
+          why: [
+            `Split knowledge and dual control held in ${plural(c.met.length, 'completed manual cleartext key ceremony', 'completed manual cleartext key ceremonies')} whose signed transcript verifies.`,
+          ],
+          facts,
+        };
+      if (!e.inventory.ok)
+        return { status: 'manual', why: [...missingBasics(e, false), ...c.missing], facts };
       if (e.inventory.byOrigin.adopted > 0) {
         return {
           status: 'manual',
           why: [
             `${plural(e.inventory.byOrigin.adopted, 'version was', 'versions were')} adopted: if any was loaded from components, show the dual-control ceremony record.`,
+            ...c.missing,
           ],
           facts,
         };
       }
+      const started = e.ceremonies.verified.some((r) => MANUAL_CLEAR_TEMPLATES.includes(r.template));
+      if (started || e.ceremonies.inProgress.length) return { status: 'manual', why: c.missing, facts };
       return {
         status: 'n/a',
         why: [
-          'No manual cleartext key operation happens through mkm: every managed key was generated on the token.',
+          'No manual cleartext key operation happened through mkm: key ceremonies not yet used, and every managed key was generated on the token.',
         ],
         facts,
       };

@@ -33,7 +33,7 @@ export interface ReportOptions {
 /** What the report reads: the services the composition root built, named one by one. */
 export interface ReportDeps {
   mode: AppStatus['mode'];
-  paths: Pick<DataPaths, 'root' | 'report'>;
+  paths: Pick<DataPaths, 'root' | 'report' | 'ceremonies'>;
   /** Opens on first use (it holds a lock on its folder). */
   keyLifecycle: () => KeyLifecycleService;
   tokens: TokensService;
@@ -55,6 +55,7 @@ export async function pciReport(services: ReportDeps, options: ReportOptions = {
     audit: services.audit,
     gateway: services.gateway,
     custodians: new CustodianStore({ dir, osUser: osUser() }),
+    ceremonyFolder: services.paths.ceremonies,
   });
   return buildPciReport(evidence, {
     generatedAt: clock().toISOString(),

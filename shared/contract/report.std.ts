@@ -193,8 +193,49 @@ export interface PciEvidence {
   audit: PciAuditEvidence;
   custodians: PciCustodianEvidence;
   gateway: PciGatewayEvidence;
-  /** What mkm supports for split knowledge and dual control, said plainly. */
-  dualControl: { supported: false; note: string };
+  /** Split knowledge and dual control (3.6.1.2, 3.7.6): the key ceremonies' signed transcripts. */
+  ceremonies: PciCeremonyEvidence;
+}
+
+/** One step of a ceremony in which a clear-text component or share passed through a custodian. */
+export interface PciCeremonyClearStep {
+  step: string;
+  kind: string;
+  /** The custodian who entered or received it. */
+  custodian: string;
+  /** The second person who confirmed the step; null when nobody did. */
+  confirmer: string | null;
+}
+
+/** A ceremony whose transcript verified (chain and signature): only these count as evidence. */
+export interface PciCeremonyRecord {
+  id: string;
+  template: string;
+  title: string;
+  state: 'completed' | 'aborted';
+  startedAt: string;
+  closedAt: string;
+  clearSteps: PciCeremonyClearStep[];
+  /** Every clear-text step had two different people. */
+  dualControl: boolean;
+  /** No custodian handled two components or shares of the ceremony. */
+  splitKnowledge: boolean;
+  /** The formed, generated or recovered key's check value, when the ceremony made one. */
+  keyKcv: string | null;
+  exceptions: string[];
+  signedOff: string[];
+  /** SHA-256 of the signer's public key. */
+  signer: string;
+}
+
+export interface PciCeremonyEvidence {
+  verified: PciCeremonyRecord[];
+  /** Transcripts that did not verify: never evidence. */
+  refused: { file: string; reason: string }[];
+  /** Journals without a transcript yet. */
+  inProgress: { id: string; template: string | null; startedAt: string | null }[];
+  /** The ceremony folder could not be read. */
+  error: string | null;
 }
 
 export interface PciReport {

@@ -83,6 +83,7 @@ async function report(): Promise<PciReport> {
     audit,
     gateway,
     custodians: custodians(),
+    ceremonyFolder: join(root, 'ceremonies'),
   });
   return buildPciReport(evidence, {
     generatedAt: clock.now().toISOString(),

@@ -1,5 +1,4 @@
 import type { PciEvidence } from '../../../shared/contract/report.std';
-import { DUAL_CONTROL_NOTE } from '../../../electron/report/evidence.nodejs';
 import { inventoryEvidence } from '../../../electron/report/inventory-evidence.std';
 import { policyFor, type InventoryData } from '../../../electron/lifecycle/model.std';
 import { buildPciReport } from '../../../electron/report/report.std';
@@ -80,7 +79,7 @@ export function evidenceFor(
       transport: { registered: 0, pending: 0, failed: 0, skipped: 0 },
       error: null,
     },
-    dualControl: { supported: false, note: DUAL_CONTROL_NOTE },
+    ceremonies: { verified: [], refused: [], inProgress: [], error: null },
     ...overrides,
   };
 }

@@ -81,6 +81,7 @@ function sources(data: InventoryData, overrides: Partial<EvidenceSources> = {}):
     },
     gateway: { listProfiles: () => [], status: async () => Promise.reject(new Error('unused')) },
     custodians: { list: () => [] },
+    ceremonyFolder: '/nonexistent/mkm-ceremonies',
     ...overrides,
   };
 }
