@@ -16,7 +16,7 @@ import type {
 } from '../../shared/contract/ceremony.std';
 import { MkmError } from '../../shared/errors.std';
 import { pgpWordsOfHex } from '../../shared/formats/pgp-words.std';
-import { refuseInDataFolder } from '../core/destination.nodejs';
+import { checkDestination } from '../core/destination.nodejs';
 import type { CliContext, CommandInstaller, CommandModule } from './context.cli';
 import { usage } from './output.cli';
 
@@ -277,19 +277,17 @@ const install: CommandInstaller = (ceremony, context) => {
     .action(async (ref: string, opts: { out: string; force: boolean }) => {
       const ctx = context();
       const t = await ctx.call('ceremony.transcript', { id: await resolveCeremony(ctx, ref) });
+      // Out of the data folder, and never over a file unless --force says so.
+      const out = checkDestination(resolve(opts.out), {
+        dataDir: (await ctx.app()).paths.root,
+        overwrite: opts.force,
+      });
       try {
         // Names, check values and fingerprints only: readable by others, it is carried to auditors.
-        writeFileSync(refuseInDataFolder(resolve(opts.out), (await ctx.app()).paths.root), t.text, {
-          flag: opts.force ? 'w' : 'wx',
-          mode: 0o644,
-        });
+        writeFileSync(out, t.text, { flag: opts.force ? 'w' : 'wx', mode: 0o644 });
       } catch (error) {
-        if (error instanceof MkmError) throw error;
-        if ((error as { code?: string }).code === 'EEXIST') {
-          throw new MkmError('CONFLICT', `${opts.out} already exists; add --force to replace it.`, {
-            out: opts.out,
-          });
-        }
+        if ((error as { code?: string }).code === 'EEXIST')
+          throw new MkmError('DESTINATION_EXISTS', undefined, { out: opts.out });
         throw new MkmError('IO_ERROR', `Cannot write ${opts.out}.`, {
           out: opts.out,
           reason: (error as { code?: string }).code ?? 'unknown',

@@ -122,7 +122,10 @@ describe('mkm ceremony transcript', () => {
     expect(readFileSync(file('cli.mkmx'), 'utf8')).toBe(readFileSync(file('t.mkmx'), 'utf8'));
 
     writeFileSync(file('cli.mkmx'), 'kept');
-    await refused(mkm(['ceremony', 'transcript', ceremony.id, '--out', file('cli.mkmx')]), 'CONFLICT');
+    await refused(
+      mkm(['ceremony', 'transcript', ceremony.id, '--out', file('cli.mkmx')]),
+      'DESTINATION_EXISTS',
+    );
     expect(readFileSync(file('cli.mkmx'), 'utf8')).toBe('kept');
     await ok(mkm(['ceremony', 'transcript', ceremony.id.slice(0, 8), '--out', file('cli.mkmx'), '--force']));
     expect(readFileSync(file('cli.mkmx'), 'utf8')).toBe(readFileSync(file('t.mkmx'), 'utf8'));
