@@ -23,6 +23,21 @@ import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
  */
 const PASS = 'a long ceremony passphrase';
 const PARAMS = { template: 'form-key', keyType: 'aes-256', components: 2, label: 'zmk', purpose: 'kek' };
+/** The same parameters as the CLI's flags. */
+const REVIEW = [
+  'ceremony',
+  'review',
+  '--template',
+  'form-key',
+  '--key-type',
+  'aes-256',
+  '--components',
+  '2',
+  '--label',
+  'zmk',
+  '--purpose',
+  'kek',
+];
 let token: SoftHsmToken;
 let dataDir: string;
 let work: string;
@@ -207,47 +222,14 @@ describe('mkm ceremony verify-transcript', () => {
 
 describe('mkm ceremony review, templates, list, status', () => {
   it('review prints each step, who does it, and the hash ceremony.review gives, in hex and words', async () => {
-    const out = await ok(
-      mkm([
-        'ceremony',
-        'review',
-        '--template',
-        'form-key',
-        '--key-type',
-        'aes-256',
-        '--components',
-        '2',
-        '--label',
-        'zmk',
-        '--purpose',
-        'kek',
-      ]),
-    );
+    const out = await ok(mkm(REVIEW));
     expect(out).toContain(review.scriptHash);
     expect(out).toContain(pgpWordsOfHex(review.scriptHash).join(' '));
     for (const step of review.script.steps) expect(out).toContain(step.title);
     expect(out).toContain('by custodian (dual control)');
     expect(review.scriptHash).toBe(ceremony.scriptHash);
 
-    const json = JSON.parse(
-      await ok(
-        mkm([
-          '--json',
-          'ceremony',
-          'review',
-          '--template',
-          'form-key',
-          '--key-type',
-          'aes-256',
-          '--components',
-          '2',
-          '--label',
-          'zmk',
-          '--purpose',
-          'kek',
-        ]),
-      ),
-    ) as CeremonyReview;
+    const json = JSON.parse(await ok(mkm(['--json', ...REVIEW]))) as CeremonyReview;
     expect(json.scriptHash).toBe(review.scriptHash);
   });
 
