@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../../electron/core/app.nodejs';
 import { silentLogger } from '../../../electron/core/logger.nodejs';
@@ -38,6 +40,8 @@ const REVIEW = [
   '--purpose',
   'kek',
 ];
+const root = join(import.meta.dirname, '../../..');
+const run = promisify(execFile);
 let token: SoftHsmToken;
 let dataDir: string;
 let work: string;
@@ -177,6 +181,30 @@ describe('mkm ceremony verify-transcript', () => {
       signerChecked: true,
       participants: [{ name: 'Alice Admin', role: 'administrator' }],
     });
+  });
+
+  it('needs no token: an auditor’s machine with no library and no PIN verifies it', async () => {
+    const auditor = mkdtempSync(join(tmpdir(), 'mkm-ceremony-cli-auditor-'));
+    try {
+      const r = await run(
+        process.execPath,
+        [
+          join(root, 'bin/mkm.mjs'),
+          '--data-dir',
+          auditor,
+          'ceremony',
+          'verify-transcript',
+          file('t.mkmx'),
+          '--signer',
+          signer,
+        ],
+        { env: { ...process.env, MKM_PIN: '' } },
+      );
+      expect(r.stdout).toContain('VERIFIED');
+      expect(r.stdout).toContain(ceremony.id);
+    } finally {
+      rmSync(auditor, { recursive: true, force: true });
+    }
   });
 
   it('says so when no signer was given to compare', async () => {
