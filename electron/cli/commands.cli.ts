@@ -35,5 +35,10 @@ commandGroup(
   'signed exchange packages (.mkmx) for air-gapped machines: export, verify, import',
   () => import('./exchange.cli'),
 );
+commandGroup(
+  'ceremony',
+  'key ceremonies: templates, review, status, signed transcripts',
+  () => import('./ceremony.cli'),
+);
 commandGroup('report', 'compliance reports and key custodians', () => import('./report.cli'));
 commandGroup('support', 'diagnostics for support (redacted)', () => import('./support.cli'));
