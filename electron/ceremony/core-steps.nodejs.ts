@@ -1,14 +1,9 @@
-import { z } from 'zod';
+import { PreflightInputSchema } from '../../shared/ceremony/script.std';
 import { MkmError } from '../../shared/errors.std';
 import type { StepExecutor } from './ceremony-service.nodejs';
 import { checkAirGap, type InterfaceView } from './preflight.nodejs';
 
-const PreflightInput = z
-  .strictObject({
-    /** Recorded by the administrator and confirmed by the witness: why a connected machine is used. */
-    override: z.strictObject({ reason: z.string().trim().min(8).max(200) }).optional(),
-  })
-  .optional();
+const PreflightInput = PreflightInputSchema.optional();
 
 export interface CoreStepPorts {
   /** Up interfaces other than loopback, now. */

@@ -342,3 +342,8 @@ export const TEMPLATE_DESCRIPTIONS: Record<CeremonyTemplate, string> = {
   'tr31-export': 'Export a key as a TR-31 / X9.143 key block under a key block protection key.',
   'tr31-import': 'Import a TR-31 / X9.143 key block into the token under its protection key.',
 };
+
+/** The preflight step's input: an override, recorded by the administrator with the witness, with its reason. */
+export const PreflightInputSchema = z.strictObject({
+  override: z.strictObject({ reason: z.string().trim().min(8).max(200) }).optional(),
+});

@@ -3,11 +3,13 @@ import { channel, noArgs } from '../contract-kit.std';
 import {
   CEREMONY_ROLES,
   TemplateParamsSchema,
+  PreflightInputSchema,
   type CeremonyRole,
   type CeremonyScript,
   type CeremonyTemplate,
   type StepKind,
 } from '../ceremony/script.std';
+import { EnterComponentInputSchema, RevealComponentInputSchema } from '../ceremony/token-ops.std';
 
 /**
  * Offline key ceremonies (issue 11): the `ceremony.*` channels. The engine is
@@ -137,7 +139,10 @@ export const ceremonyContract = {
       stepId: z.string().max(64),
       actor: CeremonyActorProofSchema,
       confirmer: CeremonyActorProofSchema.optional(),
-      input: z.unknown().optional(),
+      // One of the steps' inputs (each executor checks it is its own); never a clear secret.
+      input: z
+        .union([PreflightInputSchema, EnterComponentInputSchema, RevealComponentInputSchema])
+        .optional(),
     }),
     'Does the step the ceremony has reached, by the people the script names.',
   )

@@ -362,11 +362,15 @@ export class HttpsJsonClient {
       }
       chunks.push(chunk);
     });
-    res.on('error', () => finish(badResponse('truncated', { status })));
-    res.on('aborted', () => finish(badResponse('truncated', { status })));
+    // An answer cut short: a connection reset reaches the request's 'error' (the network failing,
+    // GATEWAY_UNREACHABLE) about the same time as the answer's 'aborted'; the reset is told a turn
+    // of the event loop to arrive first, so the same fault is not named by whichever came first.
+    const truncated = () => setImmediate(() => finish(badResponse('truncated', { status })));
+    res.on('error', truncated);
+    res.on('aborted', truncated);
     res.on('close', () => {
       if (!res.complete) {
-        finish(badResponse('truncated', { status }));
+        truncated();
         return;
       }
       const text = Buffer.concat(chunks).toString('utf8');
