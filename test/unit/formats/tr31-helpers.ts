@@ -1,4 +1,8 @@
-import { softKey, softKeyBlockCrypto, type SoftKey } from '../../../electron/ceremony/tr31-soft-crypto.nodejs';
+import {
+  softKey,
+  softKeyBlockCrypto,
+  type SoftKey,
+} from '../../../electron/ceremony/tr31-soft-crypto.nodejs';
 import type { CipherFamily, Kbpk, KeyBlockCrypto } from '../../../shared/formats/tr31/crypto.std';
 import type { ErrorCode } from '../../../shared/errors.std';
 import type { PublishedBlock } from './tr31-vectors';

@@ -3,7 +3,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GatewayClient, type GatewayAuditEntry } from '../../../electron/gateway/client/gateway-client.nodejs';
+import {
+  GatewayClient,
+  type GatewayAuditEntry,
+} from '../../../electron/gateway/client/gateway-client.nodejs';
 import { parseGatewayProfile } from '../../../electron/gateway/client/profiles.nodejs';
 import type { TokenCaller } from '../../../electron/gateway/client/token-envelope.nodejs';
 import type { HsmClient } from '../../../electron/hsm/client.nodejs';

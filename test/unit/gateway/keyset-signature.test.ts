@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../../shared/formats/canonical-json.std';
-import { GatewayClient, type GatewayAuditEntry } from '../../../electron/gateway/client/gateway-client.nodejs';
+import {
+  GatewayClient,
+  type GatewayAuditEntry,
+} from '../../../electron/gateway/client/gateway-client.nodejs';
 import { parseGatewayProfile } from '../../../electron/gateway/client/profiles.nodejs';
 import { GatewayStateStore } from '../../../electron/gateway/client/state.nodejs';
 import type { TokenCaller } from '../../../electron/gateway/client/token-envelope.nodejs';
