@@ -11,6 +11,7 @@ import type { CeremonyStepView, CeremonyView } from '../../../shared/contract/ce
 import { componentKeyTypeName } from '../../../shared/formats/components.std';
 import { pgpWordsOfHex } from '../../../shared/formats/pgp-words.std';
 import type { ObjectInfo } from '../../../shared/tokens.std';
+import { formatKcv } from '../../../shared/wording.std';
 
 /**
  * The Ceremony screen's pure parts: the parameters form as a template's params, who may act and
@@ -184,7 +185,11 @@ export function participantName(p: Participant): string {
 export function detailRows(details: Record<string, unknown>): [string, string][] {
   return Object.entries(details)
     .filter(([, v]) => v !== null && v !== undefined && v !== '')
-    .map(([k, v]): [string, string] => [k, Array.isArray(v) ? v.join(', ') : String(v)])
+    .map(([k, v]): [string, string] => [
+      k,
+      // A check value reads the same everywhere in mkm (formatKcv), whatever case the step wrote.
+      typeof v === 'string' && /kcv/i.test(k) ? formatKcv(v) : Array.isArray(v) ? v.join(', ') : String(v),
+    ])
     .sort(([a], [b]) => Number(/kcv/i.test(b)) - Number(/kcv/i.test(a)));
 }
 

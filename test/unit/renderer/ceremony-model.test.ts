@@ -6,6 +6,7 @@ import {
   actorsFor,
   confirmersFor,
   custodiansNeeded,
+  detailRows,
   EMPTY_PARAMS,
   hashWords,
   hexGroups,
@@ -152,5 +153,21 @@ describe('components cross main only encrypted', () => {
     expect(Buffer.from(sealed, 'base64')).toHaveLength(384);
     expect(Buffer.from(sealed, 'base64').includes(Buffer.from(component))).toBe(false);
     expect([...(await decryptReply(privateKey, sealed))]).toEqual([...component]);
+  });
+});
+
+describe('what a step recorded, as the screen lists it', () => {
+  it('shows check values first and upper case, as every KCV in mkm, other facts as written', () => {
+    const rows = detailRows({
+      transportKey: 'a3415c3e',
+      component1Kcv: '08d7b4',
+      component1KcvCmac: '0a8245',
+      tokenKcv: null,
+    });
+    expect(rows).toEqual([
+      ['component1Kcv', '08D7B4'],
+      ['component1KcvCmac', '0A8245'],
+      ['transportKey', 'a3415c3e'],
+    ]);
   });
 });
