@@ -106,6 +106,8 @@ export default tseslint.config(
       'release',
       'test-results',
       'playwright-report',
+      // Written by a script (scripts/store-validator.ts), checked against its source by a test.
+      '**/*.generated.ts',
     ],
   },
   js.configs.recommended,

@@ -30,6 +30,25 @@ const zodEnglishOnly = {
   },
 };
 
+// conf imports ajv for a schema it compiles at start; the CLI hands it none (the store's schema is
+// compiled ahead of time, electron/core/store.nodejs.ts), yet ajv's ~300 kB would still load
+// at every command. conf's two ajv imports become a stub that throws if anything ever used it.
+const confWithoutAjv = {
+  name: 'conf-without-ajv',
+  setup(build) {
+    build.onResolve({ filter: /^ajv(?:\/dist\/2020\.js|-formats)$/ }, (args) =>
+      /[\\/]node_modules[\\/]conf[\\/]/.test(args.importer)
+        ? { path: args.path, namespace: 'conf-without-ajv' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'conf-without-ajv' }, () => ({
+      contents:
+        "const unused = () => { throw new Error('conf was given a schema to compile in the CLI bundle'); };\n" +
+        'export class Ajv2020 { constructor() { unused(); } }\nexport default { default: unused };\n',
+    }));
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 await build({
@@ -53,7 +72,7 @@ await build({
   },
   logLevel: 'warning',
   legalComments: 'none',
-  plugins: [zodEnglishOnly],
+  plugins: [zodEnglishOnly, confWithoutAjv],
 });
 writeFileSync(join(outdir, 'stamp.json'), JSON.stringify({ sourcesAt, builtAt: started }) + '\n');
 console.log(`${outdir} built in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Settings } from '../../shared/contract.std';
 import { writeFileAtomic } from './atomic-file.nodejs';
 import type { Logger } from './logger.nodejs';
+import { validate as precompiledValidate } from './store-validator.generated';
 
 /**
  * The settings and the PKCS#11 library choice in one JSON file with a schema (key metadata lives
@@ -85,7 +86,37 @@ export const STORE_NAME = 'mkm-store';
 
 /** electron-store in Electron, conf elsewhere: the same class family and options. */
 export type StoreFactory = (options: Options<StoreData>) => Conf<StoreData>;
-export const confFactory: StoreFactory = (options) => new Conf<StoreData>(options);
+
+interface CompiledValidator {
+  (data: unknown): boolean;
+  errors?: { instancePath: string; message?: string }[] | null;
+}
+
+/**
+ * conf compiles the schema with ajv at every start: about 40 ms of every CLI command. Node modes
+ * run the same schema compiled ahead of time (`store-validator.generated.ts`, made from SCHEMA by
+ * scripts/store-validator.ts; a unit test fails when the two part) in conf's own `_validate`,
+ * with conf's own message, so a store that does not validate is refused exactly as before.
+ * (electron-store in Electron still compiles it: one start per session, not per command.)
+ */
+class PrecompiledConf extends Conf<StoreData> {}
+const confValidate = (Conf.prototype as unknown as { _validate?: unknown })._validate;
+if (typeof confValidate !== 'function') {
+  throw new Error('conf no longer has _validate: the precompiled store schema cannot be used');
+}
+Object.defineProperty(PrecompiledConf.prototype, '_validate', {
+  value(data: unknown): void {
+    const validate = precompiledValidate as CompiledValidator;
+    if (validate(data) || !validate.errors) return;
+    const errors = validate.errors.map(
+      ({ instancePath, message = '' }) => `\`${instancePath.slice(1)}\` ${message}`,
+    );
+    throw new Error('Config schema violation: ' + errors.join('; '));
+  },
+});
+
+export const confFactory: StoreFactory = ({ schema: _compiledAhead, ajvOptions: _unused, ...options }) =>
+  new PrecompiledConf(options);
 
 export interface OpenedStore {
   store: Conf<StoreData>;
