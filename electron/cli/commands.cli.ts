@@ -1,19 +1,23 @@
 import { commandGroup } from './context.cli';
 
 // Every top-level command and group, one line each, in the order `mkm --help` lists them. The
-// module behind a line is imported only when its command runs.
-commandGroup('tokens', 'list PKCS#11 slots and tokens with their flags', () => import('./tokens.cli'));
+// module behind a line is imported only when its command runs. `token` marks the commands that
+// always reach the token: their host process starts at once, beside the command's own loading.
+const token = { token: true };
+commandGroup('tokens', 'list PKCS#11 slots and tokens with their flags', () => import('./tokens.cli'), token);
 commandGroup(
   'login-test',
   'log in to the token (PIN from MKM_PIN or a prompt) and out again',
   () => import('./tokens.cli'),
+  token,
 );
 commandGroup(
   'capabilities',
   'probe what the token really supports (cached per model and firmware)',
   () => import('./tokens.cli'),
+  token,
 );
-commandGroup('keys', 'keys on the token', () => import('./tokens.cli'));
+commandGroup('keys', 'keys on the token', () => import('./tokens.cli'), token);
 commandGroup('audit', 'the tamper-evident audit log', () => import('./audit.cli'));
 commandGroup(
   'gateway',
@@ -25,9 +29,10 @@ commandGroup(
   'rotate <ref>',
   'rotate a managed key (by id or name) now: a new primary version, the old one in grace',
   () => import('./lifecycle.cli'),
+  token,
 );
-commandGroup('keys', 'keys on the token', () => import('./lifecycle.cli'));
-commandGroup('keys', 'keys on the token', () => import('./usage.cli'));
+commandGroup('keys', 'keys on the token', () => import('./lifecycle.cli'), token);
+commandGroup('keys', 'keys on the token', () => import('./usage.cli'), token);
 commandGroup('console', 'the payload test console: encrypt, verify, batch', () => import('./console.cli'));
 commandGroup('console', 'the payload test console', () => import('./troubleshoot.cli'));
 commandGroup(

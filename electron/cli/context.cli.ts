@@ -42,6 +42,8 @@ interface GroupRegistration {
   spec: string;
   description: string;
   load: () => Promise<CommandModule>;
+  /** The command talks to the token: its host is forked at once, while the command loads. */
+  token: boolean;
 }
 
 const registrations: GroupRegistration[] = [];
@@ -52,8 +54,33 @@ const registrations: GroupRegistration[] = [];
  * loads the console, the report or the exchange code. Several modules may add to one group
  * (`keys`): each registers it with its own loader, and the first description is the group's.
  */
-export function commandGroup(spec: string, description: string, load: () => Promise<CommandModule>): void {
-  registrations.push({ spec, description, load });
+export function commandGroup(
+  spec: string,
+  description: string,
+  load: () => Promise<CommandModule>,
+  options: { token?: boolean } = {},
+): void {
+  registrations.push({ spec, description, load, token: options.token ?? false });
+}
+
+/** The global options that take a value: the word after them is not the command. */
+const VALUE_OPTIONS = new Set(['--data-dir', '--module', '--module-params', '--token', '--slot']);
+
+/**
+ * Whether the command these arguments name talks to the token (`mkm --json keys list` does,
+ * `mkm audit verify` and `mkm --version` do not). Read before commander parses, to fork the
+ * token host early; a wrong answer only costs time, never behaviour.
+ */
+export function commandUsesToken(argv: readonly string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (VALUE_OPTIONS.has(arg)) i++;
+    else if (!arg.startsWith('-')) {
+      if (arg === 'help') return false;
+      return registrations.some((r) => r.spec.split(' ')[0] === arg && r.token);
+    }
+  }
+  return false;
 }
 
 /**

@@ -9,7 +9,9 @@ import { defaultDataDir } from '../core/paths.nodejs';
 import { setProcessRole } from '../core/process-role.nodejs';
 import { createOutput, EXIT, usage } from './output.cli';
 import './commands.cli';
+import { prestartHost, type PrestartedHost } from '../hsm/prestarted-host.nodejs';
 import {
+  commandUsesToken,
   installCommandGroups,
   loggedInSlot,
   needsNoLogin,
@@ -61,7 +63,10 @@ function commandPath(command: Command): string {
   return names.join(' ');
 }
 
-export function buildProgram(argvJson: boolean): {
+export function buildProgram(
+  argvJson: boolean,
+  host: PrestartedHost | null = null,
+): {
   program: Command;
   context: () => CliContext;
   commands: { loadAll(): Promise<void> };
@@ -104,6 +109,7 @@ export function buildProgram(argvJson: boolean): {
           moduleOverride: options.module,
           moduleParametersOverride: options.moduleParams,
           isTrustedSender: (s) => s.transport === 'cli',
+          ...(host ? { hostSpawnerFor: (env, logger) => host.spawnerFor(env, logger) } : {}),
         });
         created.events.subscribe(printTokenWaits);
         return created;
@@ -113,6 +119,7 @@ export function buildProgram(argvJson: boolean): {
       out: createOutput(options.json),
       app: getApp,
       close: async () => {
+        host?.dispose();
         if (!app) return;
         // A pinned-state file written without a login is sealed by logging in before the end
         // (with MKM_PIN, or without a PIN on a token that needs no login).
@@ -168,7 +175,9 @@ export function buildProgram(argvJson: boolean): {
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   const out = createOutput(json);
-  const { program, context, commands } = buildProgram(json);
+  // First of all: the token host starts while this process loads the rest of the command.
+  const host = commandUsesToken(argv) ? prestartHost() : null;
+  const { program, context, commands } = buildProgram(json, host);
   try {
     // No command named, or `mkm help X` (commander prints it without dispatching): the help
     // and the usage errors see every command in full.

@@ -52,7 +52,7 @@ export interface AppOptions {
   /** Electron's main-side file dialogs; absent in browser mode and the CLI. */
   dialogs?: FileDialogs;
   /** Electron's utilityProcess spawner; Node modes fork a child process. */
-  hostSpawnerFor?: (env: NodeJS.ProcessEnv) => HostSpawner;
+  hostSpawnerFor?: (env: NodeJS.ProcessEnv, logger: Logger) => HostSpawner;
   /** Poll for inserted and removed tokens (UIs do, the CLI does not). */
   watchSlots?: boolean;
   logger?: Logger;

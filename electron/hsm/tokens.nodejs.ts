@@ -51,7 +51,7 @@ export interface TokensServiceOptions {
   /** Every library load lands here, with the library's real path and SHA-256. */
   record?: (entry: AuditAppend) => void;
   /** Electron passes a utilityProcess spawner; Node modes fork a child. */
-  spawnerFor?: (env: NodeJS.ProcessEnv) => HostSpawner;
+  spawnerFor?: (env: NodeJS.ProcessEnv, logger: Logger) => HostSpawner;
   /** Poll for inserted and removed tokens (the UI wants it; the CLI does not). */
   watchSlots?: boolean;
 }
@@ -195,7 +195,7 @@ export class TokensService {
     }
     const settings = this.options.settings.get();
     const spawner =
-      this.options.spawnerFor?.(choice.env) ??
+      this.options.spawnerFor?.(choice.env, this.options.logger) ??
       createNodeHostSpawner({ env: choice.env, logger: this.options.logger });
     const client = new HsmClient({
       spawner,

@@ -78,6 +78,31 @@ describe('the bundled mkm CLI', () => {
     expect(stdout).toContain(hsm.label);
     expect(stdout).toContain(hsm.modulePath);
   });
+
+  // `mkm tokens` forks its host before it knows whether a library will load; the host must end
+  // with the command either way (it is killed unused, or stopped after serving).
+  it('leaves no token host behind, whether the command used the one it started early or not', async () => {
+    const hosts = async () => {
+      const { stdout } = await run('ps', ['-eo', 'pid=,args=']);
+      return stdout.split('\n').filter((l) => l.includes(join(outdir, 'hsm-host.mjs')));
+    };
+    const gone = async () => {
+      // The killed process may still be reaped by init after the command returned.
+      for (let i = 0; i < 200 && (await hosts()).length > 0; i++) await new Promise((r) => setImmediate(r));
+      return hosts();
+    };
+    await mkm(['--data-dir', dataDir, '--module', hsm.modulePath, 'tokens']);
+    expect(await gone()).toEqual([]);
+    const failed = await mkm([
+      '--data-dir',
+      dataDir,
+      '--module',
+      join(outdir, 'no-such-library.so'),
+      'tokens',
+    ]).catch((e: { stdout: string; stderr: string }) => e);
+    expect(`${failed.stdout}${failed.stderr}`).toMatch(/MODULE|LIBRARY|not found|cannot/i);
+    expect(await gone()).toEqual([]);
+  });
 });
 
 describe('bin/mkm.mjs runs the bundle only while it is current', () => {
