@@ -38,13 +38,7 @@ import {
 import { handOff, takeHandOffs } from './handoff.nodejs';
 import { readLines } from './line-reader.nodejs';
 import { parseLine } from './record.nodejs';
-import {
-  sealWrittenWhileLoggedOut,
-  stateSealsSettled,
-  stateSealerInUse,
-  useStateSealer,
-  type StateSealer,
-} from './state-seal.nodejs';
+import type { StateSealer, StateSeals } from './state-seal.nodejs';
 import { SEAL_KINDS, SEAL_KIND_WORDS, sealKindOf, type SealKind } from './sealer.nodejs';
 import { createTokenSealer } from './token-sealer.nodejs';
 import type { SealCounter } from '../lifecycle/usage-seals.nodejs';
@@ -79,6 +73,8 @@ const mapTools: AuditMapTools = {
 
 export interface AppAuditOptions {
   dir: string;
+  /** The app's sealed state files: this trail lends them the audit key while a token is logged in. */
+  seals: StateSeals;
   logger: Logger;
   events: EventBus;
   clock?: () => Date;
@@ -147,7 +143,7 @@ export class AppAudit {
     this.clock = options.clock ?? (() => new Date());
     this.declarations = options.declarations ?? auditDeclarations(contract);
     this.opening = this.open();
-    useStateSealer(this.stateSealer);
+    options.seals.use(this.stateSealer);
   }
 
   /** A sealer by an audit key the log pins, on the logged-in token: for the sealed state files. */
@@ -381,9 +377,11 @@ export class AppAudit {
       .catch((error: unknown) =>
         this.options.logger.warn('the first seal after the login failed', { error }),
       );
-    await sealWrittenWhileLoggedOut().catch((error: unknown) =>
-      this.options.logger.warn('a state file written before the login could not be sealed', { error }),
-    );
+    await this.options.seals
+      .sealWrittenWhileLoggedOut()
+      .catch((error: unknown) =>
+        this.options.logger.warn('a state file written before the login could not be sealed', { error }),
+      );
   }
 
   private tokenSealer(
@@ -839,8 +837,8 @@ export class AppAudit {
   async close(): Promise<void> {
     await this.attaching;
     // Seals of state files written just before the close need the token that is still up.
-    await stateSealsSettled();
-    if (stateSealerInUse() === this.stateSealer) useStateSealer(null);
+    await this.options.seals.settled();
+    if (this.options.seals.inUse() === this.stateSealer) this.options.seals.use(null);
     await this.opening;
     await this.adoptHandOffs();
     if (!this.log && this.heldBy !== null && this.pending.length > 0) {

@@ -123,8 +123,8 @@ export function buildProgram(
         if (!app) return;
         // A pinned-state file written without a login is sealed by logging in before the end
         // (with MKM_PIN, or without a PIN on a token that needs no login).
-        const { unsealedStateWritten } = await import('../audit/state-seal.nodejs');
-        if (unsealedStateWritten() && (await canLogIn(cached!))) await loggedInSlot(cached!).catch(() => {});
+        if ((await app).seals.unsealedWritten() && (await canLogIn(cached!)))
+          await loggedInSlot(cached!).catch(() => {});
         await (await app).close();
       },
       async call(channel, request) {

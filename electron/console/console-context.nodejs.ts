@@ -7,7 +7,6 @@ import type {
   ConsoleScheme,
 } from '../../shared/contract/console.std';
 import { MkmError } from '../../shared/errors.std';
-import { checkState } from '../audit/state-seal.nodejs';
 import type { CsePadding } from '../crypto/cse.nodejs';
 import type { Logger } from '../core/logger.nodejs';
 import type { EventBus } from '../core/registry.nodejs';
@@ -93,7 +92,7 @@ export class ConsoleContext {
   async pinnedKey(profileId: string, forUse = true) {
     const client = await this.deps.gateway.consoleClient(profileId, { needsLogin: false });
     // Card data is encrypted to this key: only as pinned while the token's seal vouches for it.
-    if (forUse) await checkState(this.deps.gateway.stateFile(profileId), 'the pinned gateway key');
+    if (forUse) await this.deps.gateway.checkPinnedKey(profileId);
     const key = client.pinnedGatewayKey();
     if (!key) {
       throw new MkmError(

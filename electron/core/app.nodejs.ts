@@ -5,6 +5,7 @@ import { contract, type AppStatus, type Contract, type Settings } from '../../sh
 import { MkmError, toErrorShape } from '../../shared/errors.std';
 import { ceremonyInProgress } from '../ceremony/in-progress.nodejs';
 import { AppAudit } from '../audit/app-audit.nodejs';
+import { StateSeals } from '../audit/state-seal.nodejs';
 import { attachAuditAtLogin, auditGuardedKeys, auditHandlers } from '../audit/handlers.nodejs';
 import { appHandlers, settingsHandlers } from './handlers.nodejs';
 import { createLogger, type Logger } from './logger.nodejs';
@@ -73,6 +74,8 @@ export interface App {
   paths: DataPaths;
   /** Every use of a key is counted here (see electron/lifecycle/usage.nodejs.ts). */
   usage: KeyUsageService;
+  /** The sealed state files (see electron/audit/state-seal.nodejs.ts). */
+  seals: StateSeals;
   close(): Promise<void>;
 }
 
@@ -107,8 +110,12 @@ export function createApp(options: AppOptions): App {
   // The CLI names itself by its command (mkm.cli.ts); the locks carry it beside the pid.
   if (options.mode !== 'cli')
     setProcessRole(`the Merchant Key Manager app${options.mode === 'browser' ? ' (browser mode)' : ''}`);
+  // The sealed state files (pinned gateway keys, trusted signers): the audit trail lends them its
+  // key while a token is logged in; every store of such a file gets this one.
+  const seals = new StateSeals();
   const audit = new AppAudit({
     dir: paths.audit,
+    seals,
     logger,
     events,
     // Seals by the audit key count as its uses. `usage` records into this trail, so it is built
@@ -182,7 +189,7 @@ export function createApp(options: AppOptions): App {
     lifecycle: keyLifecycle,
     usage,
     // Each profile's client state is opened here and nowhere else (the clients, the readers).
-    states: new GatewayStates(paths.gateway),
+    states: new GatewayStates(paths.gateway, seals),
     // An offline key ceremony in progress on this machine: no gateway call leaves it meanwhile.
     http: {
       refuse: () => (ceremonyInProgress(paths.ceremonies) ? new MkmError('CEREMONY_IN_PROGRESS') : null),
@@ -329,6 +336,7 @@ export function createApp(options: AppOptions): App {
       ]);
       const exchange = new ExchangeService({
         dataDir: paths.root,
+        seals,
         tokens,
         gateway,
         record: (entry) => audit.record(entry),
@@ -410,6 +418,7 @@ export function createApp(options: AppOptions): App {
     logger,
     paths,
     usage,
+    seals,
     close: async () => {
       logger.info('closing services');
       for (const close of closers.splice(0)) {

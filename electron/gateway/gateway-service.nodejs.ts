@@ -13,7 +13,6 @@ import type {
 } from '../../shared/contract/gateway.std';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
 import type { AuditAppend } from '../audit/audit-log.nodejs';
-import { checkState } from '../audit/state-seal.nodejs';
 import { writeFileAtomic } from '../core/atomic-file.nodejs';
 import type { Logger } from '../core/logger.nodejs';
 import type { EventBus } from '../core/registry.nodejs';
@@ -41,7 +40,8 @@ import {
   type GatewayProfile,
   type SecretProvider,
 } from './client/profiles.nodejs';
-import { GatewayStates, type GatewayClientState } from './client/state.nodejs';
+import type { GatewayStates } from './client/state.nodejs';
+import { type GatewayClientState } from './client/state.nodejs';
 import { GatewayProfilesStore, profileIdFromName } from './profiles-store.nodejs';
 
 /**
@@ -59,8 +59,8 @@ export interface GatewayServiceOptions {
   /** Behind the passwords typed this session: env/prompt (CLI, browser mode) or safeStorage. */
   secrets?: SecretProvider;
   http?: GatewayClientOptions['http'];
-  /** Opens each profile's client state; the composition root's one instance (default: in `gateway/`). */
-  states?: GatewayStates;
+  /** Opens each profile's client state, with the app's seals: the composition root's one instance. */
+  states: GatewayStates;
   /**
    * The key lifecycle, to link a registered token key to its logical key (so a rotation
    * registers the next version with the same profiles). Null or throwing: no link is made.
@@ -137,7 +137,7 @@ export class GatewayService {
 
   constructor(private readonly options: GatewayServiceOptions) {
     this.dir = dataPaths(options.dataDir).gateway;
-    this.states = options.states ?? new GatewayStates(this.dir);
+    this.states = options.states;
     this.profiles = new GatewayProfilesStore(this.dir);
     this.secrets = new SessionSecrets(options.secrets ?? envSecretProvider());
     this.syncFile = join(this.dir, 'last-sync.json');
@@ -156,9 +156,17 @@ export class GatewayService {
     return this.options.http ?? {};
   }
 
-  /** The file that state lives in (the token's seal vouches for it, see checkState). */
+  /** The file that state lives in (the token's seal vouches for it, see checkPinnedKey). */
   stateFile(profileId: string): string {
     return this.states.file(profileId);
+  }
+
+  /**
+   * Resolves while the token's seal vouches for the profile's pinned key (STATE_TAMPERED, or
+   * STATE_UNCHECKED with no audit key, else): before anything is encrypted to it or confirmed.
+   */
+  checkPinnedKey(profileId: string): Promise<void> {
+    return this.states.seals.check(this.stateFile(profileId), 'the pinned gateway key');
   }
 
   // ------------------------------------------------------------------ profiles
@@ -640,7 +648,7 @@ export class GatewayService {
     role?: string | undefined;
   }): Promise<GatewayStatus> {
     this.profiles.get(request.profileId);
-    await checkState(this.stateFile(request.profileId), 'the pinned gateway key');
+    await this.checkPinnedKey(request.profileId);
     const client = await this.client(request.profileId, { needsLogin: false });
     const role = request.role ?? null;
     if (request.key === 'signing') await client.confirmSigningKeyPin(request.fingerprint, request.by, role);

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { HttpsJsonClient, type HttpsJsonClientOptions, type JsonResponse } from './https.nodejs';
 import type { GatewayProfile, SecretProvider } from './profiles.nodejs';
 import { GatewaySession } from './session.nodejs';
+import { StateSeals } from '../../audit/state-seal.nodejs';
 import { GatewayStateStore, type MerchantKeyRecord } from './state.nodejs';
 import type { TokenCaller } from './token-envelope.nodejs';
 import type { KeyUseCounter } from '../../lifecycle/usage.nodejs';
@@ -131,7 +132,9 @@ export class GatewayClientContext {
         this.audit({ action: 'session.sign-in', result: r.ok ? 'ok' : 'error', code: r.code as ErrorCode }),
     });
     if (options.state) this.store = options.state;
-    else if (options.stateDir) this.store = new GatewayStateStore(options.stateDir, options.profile.id);
+    // A client built apart from an app (the gateway harness): no audit trail seals its state.
+    else if (options.stateDir)
+      this.store = new GatewayStateStore(options.stateDir, options.profile.id, new StateSeals());
     else throw new MkmError('INTERNAL', 'A gateway client needs its state (or the folder to open it in).');
   }
 

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { MkmError, type ErrorCode } from '../../../shared/errors.std';
 import type { WrapMechanism } from '../../../shared/tokens.std';
-import { checkState } from '../../audit/state-seal.nodejs';
 import { parseNextKeySet, type NextKeySet } from '../../crypto/envelope.nodejs';
 import type { HsmResult } from '../../hsm/host/protocol.std';
 import { countedUse } from '../../lifecycle/usage.nodejs';
@@ -347,7 +346,7 @@ export class KeySets extends ClientPart {
    */
   private async stateSealHolds(): Promise<void> {
     try {
-      await checkState(this.store.file, 'the gateway state (its pinned keys and key sets)');
+      await this.store.check('the gateway state (its pinned keys and key sets)');
     } catch (error) {
       this.audit({ action: 'key-set.install', result: 'refused', code: this.codeOf(error) });
       throw error;

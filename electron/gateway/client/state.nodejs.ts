@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { MkmError } from '../../../shared/errors.std';
 import { issueLines } from '../../../shared/formats/schemas.std';
-import { stateWritten } from '../../audit/state-seal.nodejs';
+import type { StateSeals } from '../../audit/state-seal.nodejs';
 import { writeFileAtomic } from '../../core/atomic-file.nodejs';
 
 /**
@@ -132,7 +132,12 @@ export class GatewayStateStore {
   readonly file: string;
   private current: GatewayClientState;
 
-  constructor(dir: string, profileId: string) {
+  /** `seals`: the app's (a store apart from an app passes its own `new StateSeals()`). */
+  constructor(
+    dir: string,
+    profileId: string,
+    private readonly seals: StateSeals,
+  ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.file = gatewayStateFile(dir, profileId);
     this.current = this.read();
@@ -178,9 +183,14 @@ export class GatewayStateStore {
       });
     }
     // Sealed with the token's audit key (in the background): a swapped pin is refused at use.
-    stateWritten(this.file);
+    this.seals.written(this.file);
     this.current = valid;
     return valid;
+  }
+
+  /** Resolves while the token's seal vouches for the file; STATE_TAMPERED / STATE_UNCHECKED else. */
+  check(what: string): Promise<void> {
+    return this.seals.check(this.file, what);
   }
 }
 
@@ -191,13 +201,16 @@ export class GatewayStateStore {
  * Every open reads the file afresh.
  */
 export class GatewayStates {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    readonly seals: StateSeals,
+  ) {}
 
   open(profileId: string): GatewayStateStore {
-    return new GatewayStateStore(this.dir, profileId);
+    return new GatewayStateStore(this.dir, profileId, this.seals);
   }
 
-  /** The file a profile's state lives in (the token's seal vouches for it, see checkState). */
+  /** The file a profile's state lives in (the token's seal vouches for it, see GatewayStateStore.check). */
   file(profileId: string): string {
     return gatewayStateFile(this.dir, profileId);
   }

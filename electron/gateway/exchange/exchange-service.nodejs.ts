@@ -37,7 +37,7 @@ import {
   summarize,
 } from './package.nodejs';
 import { RegistrationUploader } from './registration-upload.nodejs';
-import { checkState } from '../../audit/state-seal.nodejs';
+import type { StateSeals } from '../../audit/state-seal.nodejs';
 import { ExchangePolicyStore, ReceiptsStore, SeenPackagesStore, TrustedSignersStore } from './stores.nodejs';
 
 /**
@@ -50,6 +50,8 @@ export interface ExchangeServiceOptions {
   dataDir: string;
   tokens: TokensService;
   gateway: GatewayService;
+  /** The app's sealed state files: the trusted signers list is one. */
+  seals: StateSeals;
   record: (entry: AuditAppend) => void;
   logger: Logger;
   appVersion: string;
@@ -105,7 +107,7 @@ export class ExchangeService {
 
   constructor(private readonly options: ExchangeServiceOptions) {
     const dir = dataPaths(options.dataDir).exchange;
-    this.signers = new TrustedSignersStore(dir);
+    this.signers = new TrustedSignersStore(dir, options.seals);
     this.receipts = new ReceiptsStore(dir);
     this.seen = new SeenPackagesStore(dir);
     this.policyStore = new ExchangePolicyStore(dir);
@@ -420,7 +422,7 @@ export class ExchangeService {
   private async checkSealed(request: VerifyRequest) {
     const checked = this.check(request);
     if (checked.verification.trust.by === 'trusted-signer') {
-      await checkState(this.signers.file, 'the trusted signers list');
+      await this.signers.check();
     }
     return checked;
   }

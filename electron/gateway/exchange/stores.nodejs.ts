@@ -8,7 +8,7 @@ import type {
 } from '../../../shared/contract/exchange.std';
 import { MkmError } from '../../../shared/errors.std';
 import { issueLines } from '../../../shared/formats/schemas.std';
-import { stateWritten } from '../../audit/state-seal.nodejs';
+import type { StateSeals } from '../../audit/state-seal.nodejs';
 import { writeFileAtomic } from '../../core/atomic-file.nodejs';
 
 /**
@@ -85,7 +85,10 @@ function write(file: string, value: unknown): void {
 export class TrustedSignersStore {
   readonly file: string;
 
-  constructor(dir: string) {
+  constructor(
+    dir: string,
+    private readonly seals: StateSeals,
+  ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.file = join(dir, 'trusted-signers.json');
   }
@@ -107,7 +110,7 @@ export class TrustedSignersStore {
       });
     }
     write(this.file, { version: 1, signers: [...signers, signer] });
-    stateWritten(this.file);
+    this.seals.written(this.file);
     return signer;
   }
 
@@ -116,8 +119,13 @@ export class TrustedSignersStore {
     const kept = signers.filter((s) => s.spkiSha256 !== spkiSha256);
     if (kept.length === signers.length) return false;
     write(this.file, { version: 1, signers: kept });
-    stateWritten(this.file);
+    this.seals.written(this.file);
     return true;
+  }
+
+  /** Resolves while the token's seal vouches for the list; STATE_TAMPERED / STATE_UNCHECKED else. */
+  check(): Promise<void> {
+    return this.seals.check(this.file, 'the trusted signers list');
   }
 }
 

@@ -1,3 +1,4 @@
+import { StateSeals } from '../../../electron/audit/state-seal.nodejs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +76,7 @@ describe('the app, when another process held the log at start', () => {
     let now = Date.parse('2026-12-07T09:00:00Z');
     const audit = new AppAudit({
       dir,
+      seals: new StateSeals(),
       logger: silentLogger,
       events: new EventBus(silentLogger),
       clock: () => new Date(now),

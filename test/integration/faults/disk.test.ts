@@ -1,3 +1,4 @@
+import { StateSeals } from '../../../electron/audit/state-seal.nodejs';
 import { execFileSync } from 'node:child_process';
 import {
   appendFileSync,
@@ -174,7 +175,7 @@ const STORES: Store[] = [
       const root = mkdtempSync(join(tmpdir(), 'mkm-disk-gateway-'));
       const folder = join(root, 'gateway');
       mount(folder);
-      const store = new GatewayStateStore(folder, 'p1');
+      const store = new GatewayStateStore(folder, 'p1', new StateSeals());
       let n = 0;
       const write = () =>
         Promise.resolve().then(() => store.update((d) => void d.usedSetIds.push(`set-${++n}`)));

@@ -1,3 +1,6 @@
+import { StateSeals } from '../../../electron/audit/state-seal.nodejs';
+import { GatewayStates } from '../../../electron/gateway/client/state.nodejs';
+import { dataPaths } from '../../../electron/core/paths.nodejs';
 import https from 'node:https';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,8 +64,10 @@ afterAll(async () => {
 });
 
 function service(secrets: SecretProvider): GatewayService {
+  const dataDir = temp('mkm-pw-data-');
   return new GatewayService({
-    dataDir: temp('mkm-pw-data-'),
+    dataDir,
+    states: new GatewayStates(dataPaths(dataDir).gateway, new StateSeals()),
     tokens: {} as TokensService,
     record: () => undefined,
     logger: silentLogger,

@@ -1,3 +1,6 @@
+import { StateSeals } from '../../../electron/audit/state-seal.nodejs';
+import { GatewayStates } from '../../../electron/gateway/client/state.nodejs';
+import { dataPaths } from '../../../electron/core/paths.nodejs';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -197,6 +200,7 @@ describe('gateway chaos: the profile status after a sync through a misbehaving p
     dirs.push(dataDir);
     service = new GatewayService({
       dataDir,
+      states: new GatewayStates(dataPaths(dataDir).gateway, new StateSeals()),
       tokens: {} as TokensService,
       record: (entry) => void records.push(entry),
       logger: silentLogger,

@@ -2,7 +2,6 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stateSealsSettled } from '../../../electron/audit/state-seal.nodejs';
 import { softHsmAvailable } from '../../helpers/softhsm';
 import { createConsoleRig, type ConsoleRig } from '../console/setup';
 import { openApp } from '../../helpers/app';
@@ -40,7 +39,7 @@ describe.runIf(softHsmAvailable())('key-set install over a sealed gateway state'
     const first = await ping();
     expect(first.ok, JSON.stringify(first)).toBe(true);
     // Its writes are sealed in the background: tamper with what mkm sealed, not a write in flight.
-    await stateSealsSettled();
+    await rig.app.seals.settled();
 
     const file = join(rig.dataDir, 'gateway', `gateway-${rig.profileId}.json`);
     const original = readFileSync(file, 'utf8');
@@ -74,7 +73,7 @@ describe.runIf(softHsmAvailable())('key-set install over a sealed gateway state'
     const file = join(rig.dataDir, 'gateway', `gateway-${rig.profileId}.json`);
     // Closing ends the client (its set is dropped from the file, sealed anew).
     await rig.closeApp();
-    await stateSealsSettled();
+    await rig.app.seals.settled();
     const state = JSON.parse(readFileSync(file, 'utf8')) as {
       signingKey: { pinned: { pem: string; spkiSha256: string } };
     };
@@ -92,7 +91,7 @@ describe.runIf(softHsmAvailable())('key-set install over a sealed gateway state'
       await app.audit.verify();
       const refused = await call('gateway.ping', { profileId: rig.profileId });
       expect(!refused.ok && refused.error.code).toBe('STATE_TAMPERED');
-      await stateSealsSettled();
+      await rig.app.seals.settled();
       expect(readFileSync(file, 'utf8')).toBe(tampered);
       expect(readFileSync(file + '.seal', 'utf8')).toBe(seal);
     } finally {

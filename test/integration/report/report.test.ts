@@ -1,3 +1,6 @@
+import { StateSeals } from '../../../electron/audit/state-seal.nodejs';
+import { GatewayStates } from '../../../electron/gateway/client/state.nodejs';
+import { dataPaths } from '../../../electron/core/paths.nodejs';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,10 +48,12 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'mkm-report-'));
   tokens = await openTokens({ dataDir: root, modulePath: hsm.modulePath, slotId: hsm.slotId, pin: USER_PIN });
   const events = new EventBus(silentLogger);
-  audit = new AppAudit({ dir: join(root, 'audit'), logger: silentLogger, events, clock: clock.now });
+  const seals = new StateSeals();
+  audit = new AppAudit({ dir: join(root, 'audit'), seals, logger: silentLogger, events, clock: clock.now });
   await audit.attachToken(tokens, hsm.slotId);
   gateway = new GatewayService({
     dataDir: root,
+    states: new GatewayStates(dataPaths(root).gateway, seals),
     tokens,
     record: (e) => audit.record(e),
     logger: silentLogger,

@@ -1,3 +1,4 @@
+import { StateSeals } from '../../../electron/audit/state-seal.nodejs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,7 +40,7 @@ function makeClient() {
   const stateDir = mkdtempSync(join(tmpdir(), 'mkm-gw-sig-'));
   dirs.push(stateDir);
   // One registered transport key of ours, as a registration would have left it.
-  new GatewayStateStore(stateDir, 'gw').update((s) => {
+  new GatewayStateStore(stateDir, 'gw', new StateSeals()).update((s) => {
     s.merchantKeys.push({
       keyId: OUR_KEY,
       label: 'transport',
@@ -196,7 +197,7 @@ describe('the signing key is pinned like the encryption key', () => {
     const old = JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, unknown>;
     delete old.signingKey;
     expect(existsSync(stateFile)).toBe(true);
-    const store = new GatewayStateStore(stateDir, 'gw');
+    const store = new GatewayStateStore(stateDir, 'gw', new StateSeals());
     expect(store.state.signingKey).toEqual({ pinned: null, pending: null, previous: [] });
   });
 });

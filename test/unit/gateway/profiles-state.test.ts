@@ -1,3 +1,4 @@
+import { StateSeals } from '../../../electron/audit/state-seal.nodejs';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,15 +81,15 @@ describe('gateway profiles', () => {
 describe('gateway client state file', () => {
   it('is written atomically with mode 0600 and read back by a new store', () => {
     const dir = tempDir();
-    const a = new GatewayStateStore(dir, 'p1');
+    const a = new GatewayStateStore(dir, 'p1', new StateSeals());
     a.update((s) => s.usedSetIds.push('ks_1'));
     expect(readdirSync(dir)).toEqual(['gateway-p1.json']);
     expect(statSync(a.file).mode & 0o777).toBe(0o600);
-    expect(new GatewayStateStore(dir, 'p1').state.usedSetIds).toEqual(['ks_1']);
+    expect(new GatewayStateStore(dir, 'p1', new StateSeals()).state.usedSetIds).toEqual(['ks_1']);
   });
 
   it('keeps a bounded memory of used sets', () => {
-    const store = new GatewayStateStore(tempDir(), 'p1');
+    const store = new GatewayStateStore(tempDir(), 'p1', new StateSeals());
     store.update((s) => {
       for (let i = 0; i < 600; i++) s.usedSetIds.push(`ks_${i}`);
     });
@@ -99,18 +100,18 @@ describe('gateway client state file', () => {
   it('refuses a damaged file instead of starting over (a lost pin must not re-pin silently)', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'gateway-p1.json'), '{"version":1,"gatewayKey":');
-    expect(() => new GatewayStateStore(dir, 'p1')).toThrow(
+    expect(() => new GatewayStateStore(dir, 'p1', new StateSeals())).toThrow(
       expect.objectContaining({ code: 'STORE_CORRUPT' }),
     );
     writeFileSync(join(dir, 'gateway-p1.json'), JSON.stringify({ version: 1 }));
-    expect(() => new GatewayStateStore(dir, 'p1')).toThrow(
+    expect(() => new GatewayStateStore(dir, 'p1', new StateSeals())).toThrow(
       expect.objectContaining({ code: 'STORE_CORRUPT' }),
     );
     expect(readFileSync(join(dir, 'gateway-p1.json'), 'utf8')).toBe(JSON.stringify({ version: 1 }));
   });
 
   it('leaves memory unchanged when an update is invalid', () => {
-    const store = new GatewayStateStore(tempDir(), 'p1');
+    const store = new GatewayStateStore(tempDir(), 'p1', new StateSeals());
     expect(() => store.update((s) => ((s as { version: number }).version = 2))).toThrow();
     expect(store.state.version).toBe(1);
   });

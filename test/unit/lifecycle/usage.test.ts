@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { stateSealsSettled, stateWritten, useStateSealer } from '../../../electron/audit/state-seal.nodejs';
+import { StateSeals } from '../../../electron/audit/state-seal.nodejs';
 import { sealCounter } from '../../../electron/lifecycle/usage-seals.nodejs';
 import type { AuditAppend } from '../../../electron/audit/audit-log.nodejs';
 import {
@@ -159,7 +159,6 @@ describe('seals counted as uses of the audit key', () => {
     dir = mkdtempSync(join(tmpdir(), 'mkm-usage-seals-'));
   });
   afterEach(() => {
-    useStateSealer(null);
     rmSync(dir, { recursive: true, force: true });
   });
   const sealer = {
@@ -172,12 +171,13 @@ describe('seals counted as uses of the audit key', () => {
   it('a state seal counts once per seal, under the key id and KCV; seal counts alone make no audit entry', async () => {
     const audit: AuditAppend[] = [];
     const usage = new KeyUsageService({ inventoryDir: dir, audit: (e) => audit.push(e), flushMs: 0 });
-    useStateSealer({ ...sealer, countSeal: sealCounter(usage) });
+    const seals = new StateSeals();
+    seals.use({ ...sealer, countSeal: sealCounter(usage) });
     const file = join(dir, 'pinned.json');
     for (const n of [1, 2]) {
       writeFileSync(file, `{"n":${n}}`);
-      stateWritten(file);
-      await stateSealsSettled();
+      seals.written(file);
+      await seals.settled();
     }
     expect(existsSync(`${file}.seal`)).toBe(true);
     usage.flush();
@@ -195,11 +195,12 @@ describe('seals counted as uses of the audit key', () => {
     vi.spyOn(usage, 'record').mockImplementation(() => {
       throw new Error('counting broke');
     });
-    useStateSealer({ ...sealer, countSeal: sealCounter(usage) });
+    const seals = new StateSeals();
+    seals.use({ ...sealer, countSeal: sealCounter(usage) });
     const file = join(dir, 'pinned.json');
     writeFileSync(file, '{}');
-    stateWritten(file);
-    await stateSealsSettled();
+    seals.written(file);
+    await seals.settled();
     expect(JSON.parse(readFileSync(`${file}.seal`, 'utf8'))).toMatchObject({ key, mac: '07'.repeat(32) });
   });
 });
