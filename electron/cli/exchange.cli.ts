@@ -1,5 +1,5 @@
 import { Option } from 'commander';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   EXCHANGE_DEFAULT_LIFETIME_DAYS,
@@ -34,6 +34,9 @@ import { formatKcv, keyTypeName } from '../../shared/wording.std';
  */
 
 const KINDS = ['registration', 'gateway-key', 'announcement'] as const;
+
+const exists = (out: string) =>
+  new MkmError('CONFLICT', `${out} already exists; add --force to replace it.`, { out });
 
 function readPackage(file: string): string {
   let size: number;
@@ -170,6 +173,10 @@ const install: CommandInstaller = (exchange, context) => {
           throw usage(`--kind ${opts.kind} needs at least one --key.`);
         if (opts.expires !== undefined && opts.expiresDays !== undefined) throw usage('Give --expires once.');
         const days = expiryDays(opts.expires, '--expires') ?? expiryDays(opts.expiresDays, '--expires-days');
+        // Where it goes is checked before anything is signed: never into the data folder, and an
+        // existing file only with --force (checked again when writing, with 'wx').
+        const target = refuseInDataFolder(resolve(opts.out), (await ctx.app()).paths.root);
+        if (!opts.force && existsSync(target)) throw exists(opts.out);
         const slot = await loggedInSlot(ctx);
         const signingKeyId = await keyIdOf(ctx, slot.slotId, opts.signingKey, ['private']);
         const keyIds: string[] = [];
@@ -196,16 +203,9 @@ const install: CommandInstaller = (exchange, context) => {
         });
         try {
           // Public material only, so readable by others (it is carried to another machine).
-          writeFileSync(refuseInDataFolder(resolve(opts.out), (await ctx.app()).paths.root), made.text, {
-            flag: opts.force ? 'w' : 'wx',
-            mode: 0o644,
-          });
+          writeFileSync(target, made.text, { flag: opts.force ? 'w' : 'wx', mode: 0o644 });
         } catch (error) {
-          if ((error as { code?: string }).code === 'EEXIST') {
-            throw new MkmError('CONFLICT', `${opts.out} already exists; add --force to replace it.`, {
-              out: opts.out,
-            });
-          }
+          if ((error as { code?: string }).code === 'EEXIST') throw exists(opts.out);
           throw new MkmError('IO_ERROR', `Cannot write ${opts.out}.`, {
             out: opts.out,
             reason: (error as { code?: string }).code ?? 'unknown',

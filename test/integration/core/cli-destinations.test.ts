@@ -36,6 +36,26 @@ describe('CLI destinations', () => {
     expect(bundle.stderr).toContain('DESTINATION_IN_DATA_FOLDER');
   });
 
+  it('refuses the data folder for an exchange package before anything is signed', async () => {
+    const out = join(dataDir, 'package.mkmx');
+    const refused = await mkm([
+      'exchange',
+      'export',
+      '--kind',
+      'registration',
+      '--key',
+      'any',
+      '--signing-key',
+      'any',
+      '--out',
+      out,
+    ]);
+    expect(refused.code).toBe(1);
+    // The refusal names the folder, not a write failure, and comes before the login and the keys.
+    expect(refused.stderr).toContain('DESTINATION_IN_DATA_FOLDER');
+    expect(refused.stderr).not.toMatch(/IO_ERROR|NOT_LOGGED_IN|NOT_FOUND/);
+  });
+
   it('replaces an existing export only with --force', async () => {
     const out = join(outDir, 'audit.json');
     writeFileSync(out, 'mine');
