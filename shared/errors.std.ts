@@ -185,6 +185,8 @@ export const ERROR_SENTENCES = {
   TRANSCRIPT_SIGNATURE_INVALID:
     'The transcript’s signature does not verify: it was changed after it was signed.',
   TRANSCRIPT_SIGNER_UNEXPECTED: 'The transcript was signed by another key than the one you expect.',
+  TRANSCRIPT_UNRECORDED:
+    'This installation’s audit log does not record this ceremony as the transcript tells it (its signer or its last entry), so it is not evidence here.',
   // Key components (issue 11 point 3: forming and splitting keys in an offline ceremony)
   COMPONENT_FORMAT_INVALID:
     'A key component may hold only hex digits (0-9 and A-F), with spaces or dashes between groups.',

@@ -5,16 +5,46 @@ import type {
   PciCeremonyEvidence,
   PciCeremonyRecord,
 } from '../../shared/contract/report.std';
-import { toErrorShape } from '../../shared/errors.std';
+import { MkmError, toErrorShape } from '../../shared/errors.std';
 import { verifyTranscript, type TranscriptRecord } from '../ceremony/transcript.nodejs';
 
 /**
  * The key ceremonies' evidence for split knowledge and dual control (3.6.1.2, 3.7.6), read from
  * the signed transcripts in the ceremony folder. A transcript counts only once its chain and its
- * signature verify; one that does not is listed as refused and never read for evidence, so an
- * edited file cannot make a requirement met. The journals are not evidence (they are unsigned);
- * one without a transcript only says a ceremony is still running.
+ * signature verify, and only when this installation's audit log (hash-chained, sealed on the
+ * token) recorded that ceremony with the same signer and the transcript's last entry: a
+ * transcript verifies against the key it carries, so without that anchor anyone could sign one
+ * of their own. One that fails is listed as refused and never read for evidence. The journals
+ * are not evidence (they are unsigned); one without a transcript only says a ceremony is running.
  */
+
+/** What the audit log holds of one ceremony: the key it named to sign, its entries' fingerprints. */
+export interface CeremonyAnchor {
+  signer: string | null;
+  fingerprints: Set<string>;
+}
+
+const fingerprintOf = (v: unknown): string | null =>
+  typeof v === 'object' && v !== null && typeof (v as { fingerprint?: unknown }).fingerprint === 'string'
+    ? (v as { fingerprint: string }).fingerprint
+    : null;
+
+/** The ceremonies as the audit log records them (CeremonyService writes each transcript entry there). */
+export function ceremonyAnchors(
+  entries: Iterable<{ action: string; details?: Record<string, unknown> }>,
+): Map<string, CeremonyAnchor> {
+  const anchors = new Map<string, CeremonyAnchor>();
+  for (const e of entries) {
+    const id = e.details?.ceremonyId;
+    if (!e.action.startsWith('ceremony.') || typeof id !== 'string') continue;
+    const anchor = anchors.get(id) ?? { signer: null, fingerprints: new Set<string>() };
+    anchors.set(id, anchor);
+    const entry = (e.details?.transcript as { fingerprint?: unknown } | undefined)?.fingerprint;
+    if (typeof entry === 'string') anchor.fingerprints.add(entry);
+    if (e.action === 'ceremony.start') anchor.signer = fingerprintOf(e.details?.signer);
+  }
+  return anchors;
+}
 
 /** The step kinds in which a clear-text component or share passes through one custodian. */
 export const CLEAR_STEP_KINDS: readonly string[] = [
@@ -91,7 +121,7 @@ function journalHead(file: string): { template: string | null; startedAt: string
   }
 }
 
-export function ceremonyEvidence(folder: string): PciCeremonyEvidence {
+export function ceremonyEvidence(folder: string, anchors: Map<string, CeremonyAnchor>): PciCeremonyEvidence {
   const evidence: PciCeremonyEvidence = { verified: [], refused: [], inProgress: [], error: null };
   let names: string[];
   try {
@@ -104,6 +134,18 @@ export function ceremonyEvidence(folder: string): PciCeremonyEvidence {
     if (name.endsWith('.mkmx')) {
       try {
         const { record, signer } = verifyTranscript(readFileSync(join(folder, name), 'utf8'));
+        const anchor = anchors.get(record.ceremony.id);
+        const last = record.entries.at(-1)?.hash;
+        if (!anchor || anchor.signer !== signer || !last || !anchor.fingerprints.has(last)) {
+          throw new MkmError('TRANSCRIPT_UNRECORDED', undefined, {
+            ceremonyId: record.ceremony.id,
+            recorded: anchor
+              ? anchor.signer === signer
+                ? 'last entry missing'
+                : 'other signer'
+              : 'no entry',
+          });
+        }
         evidence.verified.push(ceremonyRecord(record, signer));
       } catch (error) {
         evidence.refused.push({ file: name, reason: reasonOf(error) });

@@ -14,7 +14,8 @@ import type { VerifyReport } from '../audit/audit-log.nodejs';
 import type { HsmMethodName, HsmParams, HsmResult } from '../hsm/host/protocol.std';
 import type { KeyLifecycleService } from '../lifecycle/lifecycle.nodejs';
 import type { KeyUsageService } from '../lifecycle/usage.nodejs';
-import { ceremonyEvidence } from './ceremony-evidence.nodejs';
+import type { AuditFilter } from '../audit/query.nodejs';
+import { ceremonyAnchors, ceremonyEvidence } from './ceremony-evidence.nodejs';
 import { CURRENT_CUSTODIAN_TEXT } from './custodian-text.std';
 import { inventoryEvidence } from './inventory-evidence.std';
 
@@ -36,7 +37,14 @@ export interface EvidenceSources {
     slots(): Promise<SlotSummary[]>;
     call<K extends HsmMethodName>(method: K, params: HsmParams<K>): Promise<HsmResult<K>>;
   } | null;
-  audit: { verify(): Promise<VerifyReport> };
+  audit: {
+    verify(): Promise<VerifyReport>;
+    /** The ceremonies' entries anchor their transcripts (ceremony-evidence.nodejs.ts). */
+    query(
+      filter: AuditFilter,
+      limit: number,
+    ): Promise<{ entries: { action: string; details?: Record<string, unknown> }[] }>;
+  };
   gateway: { listProfiles(): GatewayProfileView[]; status(profileId: string): Promise<GatewayStatus> };
   custodians: { list(): CustodianView[] };
   /** `DataPaths.ceremonies`: the signed transcripts there are the split-knowledge evidence. */
@@ -83,10 +91,11 @@ export async function collectEvidence(sources: EvidenceSources): Promise<PciEvid
     inventory = { ok: false, reason: reasonOf(error) };
   }
 
-  const [token, audit, gateway] = await Promise.all([
+  const [token, audit, gateway, ceremonies] = await Promise.all([
     tokenEvidence(sources, lifecycle),
     auditEvidence(sources),
     gatewayEvidence(sources, inventory.ok ? lifecycle : null),
+    anchoredCeremonies(sources),
   ]);
   return {
     inventory,
@@ -94,8 +103,23 @@ export async function collectEvidence(sources: EvidenceSources): Promise<PciEvid
     audit,
     custodians: custodianEvidence(sources),
     gateway,
-    ceremonies: ceremonyEvidence(sources.ceremonyFolder),
+    ceremonies,
   };
+}
+
+/** Without the audit log to anchor them, no transcript is evidence (they are listed as refused). */
+async function anchoredCeremonies(sources: EvidenceSources) {
+  let anchors = new Map();
+  let unread: string | null = null;
+  try {
+    anchors = ceremonyAnchors(
+      (await sources.audit.query({ action: 'ceremony.' }, Number.MAX_SAFE_INTEGER)).entries,
+    );
+  } catch (error) {
+    unread = `the audit log could not be read to anchor the transcripts: ${reasonOf(error)}`;
+  }
+  const evidence = ceremonyEvidence(sources.ceremonyFolder, anchors);
+  return unread && !evidence.error ? { ...evidence, error: unread } : evidence;
 }
 
 const KEY_CLASSES: readonly ObjectInfo['class'][] = ['secret', 'private'];

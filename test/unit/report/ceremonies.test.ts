@@ -13,7 +13,12 @@ import {
 } from '../../../electron/ceremony/ceremony-service.nodejs';
 import { JournalStore } from '../../../electron/ceremony/journal.nodejs';
 import { parseRsaPublicKey } from '../../../electron/crypto/pem.nodejs';
-import { ceremonyEvidence, ceremonyRecord } from '../../../electron/report/ceremony-evidence.nodejs';
+import type { AuditAppend } from '../../../electron/audit/audit-log.nodejs';
+import {
+  ceremonyAnchors,
+  ceremonyEvidence as evidenceAnchoredBy,
+  ceremonyRecord,
+} from '../../../electron/report/ceremony-evidence.nodejs';
 import { verifyTranscript } from '../../../electron/ceremony/transcript.nodejs';
 import { renderPciHtml } from '../../../electron/report/render-html.std';
 import { oneKey } from '../lifecycle/fixtures';
@@ -68,13 +73,17 @@ const dana = proof('p-4', 'Dana');
 
 let folder: string;
 let service: CeremonyService;
+/** What the service wrote to the audit log: the anchors of its transcripts. */
+let recorded: AuditAppend[];
+const ceremonyEvidence = (dir: string) => evidenceAnchoredBy(dir, ceremonyAnchors(recorded));
 
 beforeEach(() => {
   folder = mkdtempSync(join(tmpdir(), 'mkm-report-ceremonies-'));
+  recorded = [];
   service = new CeremonyService({
     store: new JournalStore(folder),
     token,
-    audit: { record: () => {} },
+    audit: { record: (entry) => void recorded.push(entry) },
     app: { version: '0.0.0-test', buildHash: async () => 'b'.repeat(64) },
     executors,
     verifierCost: { N: 1024, r: 8, p: 1 },
@@ -211,5 +220,24 @@ describe('3.6.1.2 and 3.7.6 from the ceremony transcripts', () => {
     const one = same.entries.find((x) => x.action === 'step' && x.step?.id === 'enter-component-1')!;
     one.by[1] = one.by[0]!;
     expect(ceremonyRecord(same, signer)).toMatchObject({ dualControl: false });
+  });
+
+  it("a transcript the audit log does not record as it is told is refused: a signer of one's own, a ceremony never run here, a cut record", async () => {
+    const id = await completed();
+    const unrecorded = (e: ReturnType<typeof ceremonyEvidence>) => {
+      expect(e.verified).toEqual([]);
+      expect(e.refused).toEqual([
+        { file: `${id}.mkmx`, reason: expect.stringContaining('TRANSCRIPT_UNRECORDED') },
+      ]);
+    };
+    // The log holds the ceremony but not the entry the transcript ends with.
+    const cut = recorded.filter((e) => e.action !== 'ceremony.close');
+    unrecorded(evidenceAnchoredBy(folder, ceremonyAnchors(cut)));
+    // A ceremony this installation never ran.
+    unrecorded(evidenceAnchoredBy(folder, new Map()));
+    // Signed with a key of its own: the chain and the signature verify, the audit log named another.
+    const start = recorded.find((e) => e.action === 'ceremony.start')!;
+    start.details = { ...start.details, signer: { fingerprint: 'f'.repeat(64) } };
+    unrecorded(ceremonyEvidence(folder));
   });
 });

@@ -68,6 +68,7 @@ function sources(data: InventoryData, overrides: Partial<EvidenceSources> = {}):
       call: (async () => []) as NonNullable<EvidenceSources['tokens']>['call'],
     },
     audit: {
+      query: async () => ({ entries: [] }),
       verify: async () => ({
         ok: true,
         entries: 3,
@@ -158,7 +159,10 @@ describe('collecting the evidence', () => {
         lifecycle: () => {
           throw new MkmError('CONFLICT', 'Another mkm process holds the key inventory.');
         },
-        audit: { verify: async () => Promise.reject(new MkmError('AUDIT_TAMPERED')) },
+        audit: {
+          verify: async () => Promise.reject(new MkmError('AUDIT_TAMPERED')),
+          query: async () => Promise.reject(new MkmError('AUDIT_TAMPERED')),
+        },
         custodians: {
           list: () => {
             throw new MkmError('STORE_CORRUPT', 'The key custodian file is damaged.');
