@@ -133,11 +133,13 @@ const custodian = (i: number) => proof(`p-${i + 2}`, `Custodian ${i}`);
 interface Ceremony {
   svc: CeremonyService;
   components: CeremonyComponentStore;
+  shares: CeremonyShareStore;
   id: string;
 }
 
 async function started(params: TemplateParams, slotId: number, custodians: number): Promise<Ceremony> {
   const components = new CeremonyComponentStore(tokens);
+  const shares = new CeremonyShareStore();
   const plain: Partial<Record<string, StepExecutor>> = {
     preflight: async () => ({ network: 'loopback only' }),
     identify: async () => ({}),
@@ -152,7 +154,7 @@ async function started(params: TemplateParams, slotId: number, custodians: numbe
       ...shareExecutors({
         tokens,
         store: components,
-        shares: new CeremonyShareStore(),
+        shares,
         recordFolder: join(data, 'ceremonies'),
       }),
     },
@@ -172,7 +174,7 @@ async function started(params: TemplateParams, slotId: number, custodians: numbe
   }
   await svc.act(c.id, { stepId: 'preflight', actor: admin, confirmer: witness });
   await svc.act(c.id, { stepId: 'identify', actor: admin, confirmer: witness });
-  return { svc, components, id: c.id };
+  return { svc, components, shares, id: c.id };
 }
 
 async function signOffAll(c: Ceremony, custodians: number): Promise<void> {
@@ -567,12 +569,90 @@ describe('M-of-N backup of a KEK in ceremonies on SoftHSM2', () => {
     }
   }, 120_000);
 
+  it('the token host refuses a recovery whose key differs from the recorded check value, and reveals a share only once', async () => {
+    const transport = await engine.ceremonyTransportKey({ slotId: slotB });
+    const shares = [1, 3, 5].map((i) => encryptShare(transport.spkiPem, texts.get(i)!));
+    const wrong = structuredClone(record);
+    wrong.key.kcvs[0]!.kcv = wrong.key.kcvs[0]!.kcv === '000000' ? '000001' : '000000';
+    const e = await failure(
+      engine.shareRecoverKek({
+        slotId: slotB,
+        transportKeyId: transport.transportKeyId,
+        record: wrong,
+        shares,
+        label: 'never recovered',
+        id: 'e6e6',
+      }),
+    );
+    expect(e.code).toBe('SHARE_RECOVERY_KCV_MISMATCH');
+    expect(e.details).toMatchObject({ method: 'legacy', expected: wrong.key.kcvs[0]!.kcv });
+    expect(
+      (await engine.listObjects({ slotId: slotB, class: 'secret' })).filter((o) => o.id === 'e6e6'),
+    ).toEqual([]);
+
+    // A split by the host directly: share 1 is revealed once; asked again, it is not there.
+    const a = await engine.ceremonyTransportKey({ slotId: slotA });
+    const split = await engine.shareSplitKek({
+      slotId: slotA,
+      transportKeyId: a.transportKeyId,
+      keyId: IDS.kek,
+      threshold: 2,
+      count: 2,
+      ceremonyId: 'direct',
+    });
+    const reveal = () =>
+      engine.shareReveal({
+        slotId: slotA,
+        transportKeyId: a.transportKeyId,
+        backupId: split.record.backup.backupId,
+        index: 1,
+        revealKey: generateKeyPairSync('rsa', { modulusLength: 2048 })
+          .publicKey.export({ type: 'spki', format: 'pem' })
+          .toString(),
+      });
+    expect((await reveal()).ciphertexts).toHaveLength(3);
+    expect((await failure(reveal())).code).toBe('SHARE_BACKUP_GONE');
+    await engine.ceremonyDropTransportKey({ slotId: slotA, transportKeyId: a.transportKeyId });
+    await engine.ceremonyDropTransportKey({ slotId: slotB, transportKeyId: transport.transportKeyId });
+  }, 120_000);
+
+  it('after a token host restart mid-backup the unrevealed shares are gone: the backup is refused, not split again', async () => {
+    const c = await started({ template: 'kek-backup', keyId: IDS.kek, shares: 3, threshold: 2 }, slotA, 3);
+    const revealKey = () =>
+      generateKeyPairSync('rsa', { modulusLength: 2048 })
+        .publicKey.export({ type: 'spki', format: 'pem' })
+        .toString();
+    await c.svc.act(c.id, {
+      stepId: 'reveal-share-1',
+      actor: custodian(1),
+      confirmer: witness,
+      input: { revealKey: revealKey() },
+    });
+    // What the app does when the host goes: its sessions end, main's stores forget what they held.
+    await engine.unloadModule();
+    await engine.loadModule({ path: hsm.modulePath });
+    for (const slotId of [slotA, slotB]) await engine.login({ slotId, pin: hsm.userPin });
+    c.components.forgetAll();
+    c.shares.forgetAll();
+    const e = await failure(
+      c.svc.act(c.id, {
+        stepId: 'reveal-share-2',
+        actor: custodian(2),
+        confirmer: witness,
+        input: { revealKey: revealKey() },
+      }),
+    );
+    expect(e.code).toBe('SHARE_BACKUP_GONE');
+    expect(e.details).toMatchObject({ index: 2, backupId: (await c.svc.status(c.id)).facts.backupId });
+    await c.svc.abort(c.id, { actor: witness, reason: 'token host restarted' });
+  }, 120_000);
+
   it('no file the ceremonies wrote holds a share or the KEK, in hex, base64 or groups', () => {
     expect(texts.size).toBe(5);
     const forms = [...texts.values()].map(shareForms);
     const files = filesUnder(data).map((f) => f.slice(data.length + 1));
     expect(files).toEqual(expect.arrayContaining(['audit.jsonl', 'logs/host.jsonl']));
-    expect(files.filter((f) => f.endsWith('.kek-backup.json'))).toHaveLength(1);
+    expect(files.filter((f) => f.endsWith('.kek-backup.json'))).toHaveLength(2);
     expect(
       leaks(
         [KEK, ...forms.flatMap((f) => f.bytes)],
