@@ -196,22 +196,36 @@ function refusal(problem: { code: string; check: string }, index: number, positi
   );
 }
 
-export function enterShareExecutor({ tokens, store, shares }: ShareExecutorDeps): StepExecutor {
+/** The share a custodian entered, checked by the token host alone against the script's backup record. */
+async function checkEntered(
+  { tokens, store }: ShareExecutorDeps,
+  ctx: StepContext,
+  template: 'kek-recover' | 'share-drill',
+) {
+  const p = paramsOf(ctx, template);
+  const position = ctx.step.index!;
+  const { ciphertexts, transportKeySha256 } = input(EnterShareInputSchema, ctx.input);
+  const held = store.current(ctx.journal.id, transportKeySha256);
+  const checked = await tokens.call('shareCheck', {
+    slotId: held.slotId,
+    transportKeyId: held.transportKeyId,
+    record: p.backup,
+    ciphertexts,
+    position,
+  });
+  return { p, position, ciphertexts, transportKeySha256, held, checked };
+}
+
+export function enterShareExecutor(deps: ShareExecutorDeps): StepExecutor {
   return async (ctx) => {
-    const p = paramsOf(ctx, 'kek-recover');
-    const position = ctx.step.index!;
-    const { ciphertexts, transportKeySha256 } = input(EnterShareInputSchema, ctx.input);
-    const held = store.current(ctx.journal.id, transportKeySha256);
-    const checked = await tokens.call('shareCheck', {
-      slotId: held.slotId,
-      transportKeyId: held.transportKeyId,
-      record: p.backup,
-      ciphertexts,
-      position,
-    });
+    const { p, position, ciphertexts, transportKeySha256, held, checked } = await checkEntered(
+      deps,
+      ctx,
+      'kek-recover',
+    );
     if (checked.problem) throw refusal(checked.problem, checked.index, position);
     refuseDuplicate(ctx, position, checked.index);
-    shares.hold(ctx.journal.id, position, { index: checked.index, ciphertexts, transportKeySha256 });
+    deps.shares.hold(ctx.journal.id, position, { index: checked.index, ciphertexts, transportKeySha256 });
     return {
       backupId: p.backup.backup.backupId,
       [`custodian${position}Share`]: checked.index,
@@ -255,19 +269,9 @@ export function recoverKeyExecutor({ tokens, store, shares }: ShareExecutorDeps)
   };
 }
 
-export function drillShareExecutor({ tokens, store }: ShareExecutorDeps): StepExecutor {
+export function drillShareExecutor(deps: ShareExecutorDeps): StepExecutor {
   return async (ctx) => {
-    const p = paramsOf(ctx, 'share-drill');
-    const position = ctx.step.index!;
-    const { ciphertexts, transportKeySha256 } = input(EnterShareInputSchema, ctx.input);
-    const held = store.current(ctx.journal.id, transportKeySha256);
-    const checked = await tokens.call('shareCheck', {
-      slotId: held.slotId,
-      transportKeyId: held.transportKeyId,
-      record: p.backup,
-      ciphertexts,
-      position,
-    });
+    const { p, position, checked } = await checkEntered(deps, ctx, 'share-drill');
     refuseDuplicate(ctx, position, checked.index);
     const i = checked.index;
     // A drill reports: a bad share is recorded as bad (named, with the check it failed) and the
@@ -287,7 +291,7 @@ export function drillShareExecutor({ tokens, store }: ShareExecutorDeps): StepEx
       result.drillGood = good.map(String);
       result.drillBad = all.filter((n) => status(n) === 'bad').map(String);
       result.drillRecoverable = good.length >= p.threshold;
-      await store.forget(ctx.journal.id);
+      await deps.store.forget(ctx.journal.id);
     }
     return result;
   };

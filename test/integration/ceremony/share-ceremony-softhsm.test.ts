@@ -29,12 +29,11 @@ import {
   type KekBackupRecord,
 } from '../../../shared/ceremony/share-ops.std';
 import type { CeremonyActorProof } from '../../../shared/contract/ceremony.std';
-import { groupComponent } from '../../../shared/formats/component-entry.std';
 import type { KeyShare } from '../../../shared/formats/shares/backup.std';
 import { encodeShareText, parseShareText } from '../../../shared/formats/shares/share-text.std';
 import { failure } from '../../helpers/failure';
 import { hostTokenService } from '../../helpers/host-token-engine';
-import { filesUnder } from '../../helpers/scan';
+import { filesUnder, leaksUnder } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 
 /**
@@ -201,21 +200,6 @@ function altered(text: string): string {
   return encodeShareText(share);
 }
 
-/** Every spelling a leaked key or share takes: hex both cases, base64, groups of four. */
-function spellings(bytes: Uint8Array): string[] {
-  const b = Buffer.from(bytes);
-  const hex = b.toString('hex');
-  return [
-    hex,
-    hex.toUpperCase(),
-    b.toString('base64'),
-    b.toString('base64').replace(/=+$/, ''),
-    b.toString('base64url'),
-    groupComponent(bytes),
-    groupComponent(bytes).toLowerCase(),
-  ];
-}
-
 /** A share's secret in every form: its value's spellings, and each typed line's groups (as printed). */
 function shareForms(text: string): { bytes: Uint8Array[]; strings: string[] } {
   const share = parseShareText(text);
@@ -228,17 +212,7 @@ function shareForms(text: string): { bytes: Uint8Array[]; strings: string[] } {
   return { bytes: [share.value, ...slices], strings: lines };
 }
 
-function leaks(secrets: Uint8Array[], extra: string[] = []): string[] {
-  const forms = [...secrets.flatMap(spellings), ...extra];
-  const found: string[] = [];
-  for (const file of filesUnder(data)) {
-    const raw = readFileSync(file);
-    const text = raw.toString('latin1');
-    for (const f of forms) if (text.includes(f)) found.push(`${file}: ${f.slice(0, 4)}…`);
-    for (const s of secrets) if (raw.includes(Buffer.from(s))) found.push(`${file}: raw bytes`);
-  }
-  return found;
-}
+const leaks = (secrets: Uint8Array[], extra: string[] = []) => leaksUnder(data, secrets, extra);
 
 beforeAll(async () => {
   hsm = createSoftHsmToken({ label: 'shares', slots: 2 });
