@@ -272,8 +272,6 @@ export const ERROR_SENTENCES = {
     'The shares of this backup not yet revealed are no longer held (the app or the token host restarted): abort this ceremony and back the key up again; the shares given so far belong to an unfinished backup and should be destroyed.',
   SHARE_RECOVERY_KCV_MISMATCH:
     'The recovered key’s check value differs from the one recorded when it was backed up: nothing was put on the token.',
-  SHARE_BACKUP_MISMATCH:
-    'The backup record does not fit this ceremony: its threshold or share count differ from the script’s, or it was not given.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;
