@@ -317,6 +317,7 @@ export class ShareOps {
     const valueBuffer = Buffer.from(value);
     let wrapping: Handle | null = null;
     let wrapped: Buffer | null = null;
+    const out = Buffer.alloc(256);
     try {
       wrapping = access.call(slotId, () =>
         pkcs11.C_CreateObject(access.session(slotId), [
@@ -342,9 +343,7 @@ export class ShareOps {
       const w = wrapping;
       try {
         wrapped = Buffer.from(
-          access.call(slotId, () =>
-            pkcs11.C_WrapKey(access.session(slotId), mechanism, w, kek, Buffer.alloc(256)),
-          ),
+          access.call(slotId, () => pkcs11.C_WrapKey(access.session(slotId), mechanism, w, kek, out)),
         );
       } catch (error) {
         const e = toMkmError(error);
@@ -366,7 +365,7 @@ export class ShareOps {
       wipe(head, tail);
       return key;
     } finally {
-      wipe(value, valueBuffer);
+      wipe(value, valueBuffer, out);
       if (wrapped) wipe(wrapped);
       if (wrapping) this.c.destroyQuietly(slotId, wrapping);
     }
