@@ -263,6 +263,17 @@ export const ERROR_SENTENCES = {
     'The token did not keep the formed key sensitive, non-extractable and limited to its purpose, as asked: the key was removed from the token. This token cannot hold keys formed from components.',
   CEREMONY_KEY_CHECK_MISMATCH:
     'The check value the token reports for the key it took differs from the one computed from the components: the key was removed from the token.',
+  // M-of-N shares of a KEK on the token, in ceremonies (issue 11 point 5, shares)
+  SHARE_KEK_NOT_EXPORTABLE:
+    'This key cannot be backed up as shares: it is not extractable, or it may leave the token only under a key the security officer marked trusted. Nothing was split.',
+  SHARE_KEK_UNSUPPORTED:
+    'Only a key-encryption key (wrap or unwrap usage) of type AES-128/192/256 or TDES (2-key, 3-key) can be backed up as shares.',
+  SHARE_CIPHERTEXT_INVALID:
+    'The encrypted share could not be opened with this ceremony’s transport key: it was damaged, or encrypted to another key. Enter it again.',
+  SHARE_BACKUP_GONE:
+    'The shares of this backup not yet revealed are no longer held (the app or the token host restarted): abort this ceremony and back the key up again; the shares given so far belong to an unfinished backup and should be destroyed.',
+  SHARE_RECOVERY_KCV_MISMATCH:
+    'The recovered key’s check value differs from the one recorded when it was backed up: nothing was put on the token.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_SENTENCES;

@@ -14,6 +14,7 @@ import type {
   CeremonyView,
   TranscriptVerification,
 } from '../../shared/contract/ceremony.std';
+import { parseKekBackup } from '../../shared/ceremony/share-ops.std'; // M-of-N shares
 import { MkmError } from '../../shared/errors.std';
 import { pgpWordsOfHex } from '../../shared/formats/pgp-words.std';
 import { checkDestination } from '../core/destination.nodejs';
@@ -149,6 +150,7 @@ interface ReviewOptions {
   kbpkId?: string;
   shares?: string;
   threshold?: string;
+  backup?: string; // M-of-N shares
 }
 
 const FLAGS: Record<string, string> = {
@@ -160,6 +162,7 @@ const FLAGS: Record<string, string> = {
   kbpkId: '--kbpk-id',
   shares: '--shares',
   threshold: '--threshold',
+  backup: '--backup', // M-of-N shares
 };
 
 /** The template's parameters as given; one the template does not take is refused by its flag. */
@@ -174,6 +177,7 @@ function paramsOf(o: ReviewOptions): Record<string, unknown> {
     kbpkId: o.kbpkId?.toLowerCase(),
     shares: count(o.shares, '--shares'),
     threshold: count(o.threshold, '--threshold'),
+    backup: o.backup === undefined ? undefined : backupFile(o.backup), // M-of-N shares
   };
   const params = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
   const takes = TemplateParamsSchema.options.find((t) => t.shape.template.value === o.template)!.shape;
@@ -185,6 +189,20 @@ function paramsOf(o: ReviewOptions): Record<string, unknown> {
     );
   }
   return params;
+}
+
+// M-of-N shares: the public backup record a kek-backup ceremony wrote (<id>.kek-backup.json).
+function backupFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new MkmError('IO_ERROR', `Cannot read ${file}.`, {
+      file,
+      reason: (error as { code?: string }).code ?? 'unknown',
+    });
+  }
+  return parseKekBackup(text);
 }
 
 const install: CommandInstaller = (ceremony, context) => {
@@ -237,6 +255,7 @@ const install: CommandInstaller = (ceremony, context) => {
     .option('--kbpk-id <hex>', 'tr31-export, tr31-import: the key block protection key (CKA_ID in hex)')
     .option('--shares <n>', 'kek-backup, kek-recover, share-drill: how many shares')
     .option('--threshold <n>', 'kek-backup, kek-recover, share-drill: how many shares recover the key')
+    .option('--backup <file>', 'kek-recover, share-drill: the backup record (.kek-backup.json)') // M-of-N shares
     .action(async (opts: ReviewOptions) => {
       const ctx = context();
       const r = await ctx.call('ceremony.review', paramsOf(opts) as never);

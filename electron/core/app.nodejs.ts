@@ -357,6 +357,7 @@ export function createApp(options: AppOptions): App {
         { componentExecutors },
         preflight,
         built,
+        { CeremonyShareStore, shareExecutors }, // M-of-N shares
       ] = await Promise.all([
         import('../ceremony/ceremony-service.nodejs'),
         import('../ceremony/journal.nodejs'),
@@ -367,11 +368,15 @@ export function createApp(options: AppOptions): App {
         import('../ceremony/executors/component-steps.nodejs'),
         import('../ceremony/preflight.nodejs'),
         import('./build-hash.nodejs'),
+        import('../ceremony/executors/share-steps.nodejs'), // M-of-N shares
       ]);
       // Components are held (as ciphertexts to a session key on the token) in memory only; a
       // host restart destroys that key, so what is held is dropped with it.
       const components = new CeremonyComponentStore(tokens);
       tokens.onConnectionLost(() => components.forgetAll());
+      // M-of-N shares: what share steps hold goes the same way.
+      const shares = new CeremonyShareStore();
+      tokens.onConnectionLost(() => shares.forgetAll());
       const port = ceremonyTokenPort(tokens, components);
       let hash: string | null = null;
       const ceremonies = new CeremonyService({
@@ -389,9 +394,13 @@ export function createApp(options: AppOptions): App {
             kcvs: port.kcvs,
           }),
           ...componentExecutors({ tokens, store: components }),
+          ...shareExecutors({ tokens, store: components, shares, recordFolder: paths.ceremonies }), // M-of-N shares
         },
         clock: () => new Date(options.clock ? options.clock() : Date.now()),
-        onEnded: (id) => components.forget(id),
+        onEnded: (id) => {
+          shares.forget(id); // M-of-N shares
+          return components.forget(id);
+        },
       });
       return ceremonyHandlers(ceremonies);
     }),

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+// M-of-N shares: recovery and drills name the backup they are run against (the whole public record).
+import { KekBackupRecordSchema } from './share-ops.std';
 
 /**
  * A key ceremony is a script: a declared sequence of steps, run in order, each by the people it
@@ -84,11 +86,13 @@ export const TemplateParamsSchema = z.discriminatedUnion('template', [
     shares: COUNT(2, 16),
     threshold: COUNT(2, 16),
     label: CEREMONY_LABEL,
+    backup: KekBackupRecordSchema, // M-of-N shares
   }),
   z.strictObject({
     template: z.literal('share-drill'),
     shares: COUNT(2, 16),
     threshold: COUNT(2, 16),
+    backup: KekBackupRecordSchema, // M-of-N shares
   }),
   z.strictObject({
     template: z.literal('tr31-export'),
@@ -176,6 +180,17 @@ function numbered(
   }));
 }
 
+// M-of-N shares: the counts the script shows are the backup record's own.
+function sameBackup(p: {
+  shares: number;
+  threshold: number;
+  backup: { backup: { count: number; threshold: number } };
+}) {
+  if (p.backup.backup.count !== p.shares || p.backup.backup.threshold !== p.threshold) {
+    throw new RangeError('the shares and threshold differ from the backup record’s');
+  }
+}
+
 /** The script a template and its parameters make. Throws a RangeError for impossible counts. */
 export function buildScript(params: TemplateParams): CeremonyScript {
   const base = { format: CEREMONY_SCRIPT_FORMAT, version: CEREMONY_SCRIPT_VERSION } as const;
@@ -251,6 +266,7 @@ export function buildScript(params: TemplateParams): CeremonyScript {
     case 'kek-recover':
       if (params.threshold > params.shares)
         throw new RangeError('the threshold exceeds the number of shares');
+      sameBackup(params); // M-of-N shares
       return {
         ...base,
         template: params.template,
@@ -275,6 +291,7 @@ export function buildScript(params: TemplateParams): CeremonyScript {
     case 'share-drill':
       if (params.threshold > params.shares)
         throw new RangeError('the threshold exceeds the number of shares');
+      sameBackup(params); // M-of-N shares
       return {
         ...base,
         template: params.template,

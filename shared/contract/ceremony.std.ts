@@ -10,6 +10,7 @@ import {
   type StepKind,
 } from '../ceremony/script.std';
 import { EnterComponentInputSchema, RevealComponentInputSchema } from '../ceremony/token-ops.std';
+import { EnterShareInputSchema } from '../ceremony/share-ops.std'; // M-of-N shares
 
 /**
  * Offline key ceremonies (issue 11): the `ceremony.*` channels. The engine is
@@ -141,7 +142,12 @@ export const ceremonyContract = {
       confirmer: CeremonyActorProofSchema.optional(),
       // One of the steps' inputs (each executor checks it is its own); never a clear secret.
       input: z
-        .union([PreflightInputSchema, EnterComponentInputSchema, RevealComponentInputSchema])
+        .union([
+          PreflightInputSchema,
+          EnterComponentInputSchema,
+          RevealComponentInputSchema,
+          EnterShareInputSchema, // M-of-N shares (reveal-share takes RevealComponentInputSchema's shape)
+        ])
         .optional(),
     }),
     'Does the step the ceremony has reached, by the people the script names.',

@@ -34,7 +34,7 @@ function keyParams(ctx: StepContext) {
   return p;
 }
 
-function input<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> {
+export function input<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> {
   const r = schema.safeParse(raw);
   if (r.success) return r.data;
   // Paths only: an input may hold a ciphertext, never echoed.
@@ -43,7 +43,7 @@ function input<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> {
   });
 }
 
-function kcvDetails(prefix: string, kcvs: readonly LabelledKcv[]): Details {
+export function kcvDetails(prefix: string, kcvs: readonly LabelledKcv[]): Details {
   return Object.fromEntries(kcvs.map((k) => [`${prefix}Kcv${k.method === 'legacy' ? '' : 'Cmac'}`, k.kcv]));
 }
 
@@ -52,7 +52,7 @@ function kcvDetails(prefix: string, kcvs: readonly LabelledKcv[]): Details {
  * again after a refusal (a degenerate key, a component re-asked) keeps the id it journaled, so
  * retries never pile intents up in the journal; the token refuses the id if a key holds it.
  */
-function intendedKeyId(ctx: StepContext): string {
+export function intendedKeyId(ctx: StepContext): string {
   const earlier = ctx.journal.intents.find((i) => i.step === ctx.step.id && i.slotId === ctx.slotId);
   if (earlier?.keyIds.length === 1) return earlier.keyIds[0]!;
   const id = randomBytes(16).toString('hex');

@@ -35,6 +35,13 @@ import {
   RevealComponentParamsSchema,
   SplitKeyParamsSchema,
 } from '../../../shared/ceremony/token-ops.std';
+// M-of-N shares
+import {
+  ShareCheckParamsSchema,
+  ShareRecoverKekParamsSchema,
+  ShareRevealParamsSchema,
+  ShareSplitKekParamsSchema,
+} from '../../../shared/ceremony/share-ops.std';
 // Known exception to the suffix rule: a type-only import, erased at build, from which the method
 // map below is derived; it goes when the host's methods become a table (issue 13, point 4).
 // eslint-disable-next-line no-restricted-imports
@@ -101,6 +108,12 @@ export const HSM_METHODS = {
   formKeyFromComponents: FormKeyFromComponentsParamsSchema,
   splitKey: SplitKeyParamsSchema,
   revealComponent: RevealComponentParamsSchema,
+  // M-of-N shares (issue 11 point 5): shares travel only as ciphertexts (share-ops.std.ts).
+  shareSplitKek: ShareSplitKekParamsSchema,
+  shareReveal: ShareRevealParamsSchema,
+  shareCheck: ShareCheckParamsSchema,
+  shareRecoverKek: ShareRecoverKekParamsSchema,
+  // end M-of-N shares
 } as const satisfies Record<HsmMethodName, z.ZodType>;
 
 /** Params as the method gets them: parsed, or VALIDATION naming paths only (never a value: a PIN). */

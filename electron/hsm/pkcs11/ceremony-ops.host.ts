@@ -81,6 +81,24 @@ export interface CeremonyOpsAccess {
   callAsync<T>(slotId: number, body: () => Promise<T>): Promise<T>;
 }
 
+/** What share-ops.host.ts uses of these ops (M-of-N shares, issue 11 point 5). */
+export interface CeremonyShareAccess {
+  access: CeremonyOpsAccess;
+  transportPublicKey(slotId: number, transportKeyId: string): KeyObject;
+  /** One ciphertext to the transport key opened on the token: the caller wipes the bytes. */
+  open(slotId: number, transportKeyId: string, ciphertext: string): Uint8Array;
+  enter(
+    slotId: number,
+    type: ComponentKeyType,
+    key: Uint8Array,
+    naming: { label: string; id: string; purpose: CeremonyKeyPurpose },
+  ): CeremonyKeyResult;
+  refuseTaken(slotId: number, id: string): void;
+  randomSecret(slotId: number, length: number): Uint8Array;
+  destroyQuietly(slotId: number, handle: Handle): void;
+  hasMechanism(slotId: number, mechanism: number, flags?: number): boolean;
+}
+
 interface TransportKey {
   privateKey: Handle;
   publicKey: RsaPublic;
@@ -696,6 +714,22 @@ export class CeremonyOps {
     }
   }
 
+  // M-of-N shares (share-ops.host.ts): the transport key, the key entry and the token's RNG as they are.
+  forShares(): CeremonyShareAccess {
+    return {
+      access: this.t,
+      transportPublicKey: (slotId, transportKeyId) =>
+        this.transportKey(slotId, transportKeyId).publicKey.keyObject,
+      open: (slotId, transportKeyId, ciphertext) =>
+        this.decrypt(slotId, this.transportKey(slotId, transportKeyId), ciphertext),
+      enter: (slotId, type, key, naming) => this.enter(slotId, type, key, naming),
+      refuseTaken: (slotId, id) => this.refuseTaken(slotId, id),
+      randomSecret: (slotId, length) => this.randomSecret(slotId, length),
+      destroyQuietly: (slotId, handle) => this.destroyQuietly(slotId, handle),
+      hasMechanism: (slotId, mechanism, flags) => this.hasMechanism(slotId, mechanism, flags),
+    };
+  }
+
   private hasMechanism(slotId: number, mechanism: number, flags = 0): boolean {
     try {
       const pkcs11 = this.t.pkcs11();
@@ -826,7 +860,7 @@ export function oaepDecode(raw: Buffer, k: number): Uint8Array | null {
 }
 
 /** A custodian's ephemeral reveal key: an RSA public key of 2048 bits or more. */
-function revealKeyOf(pem: string): { key: KeyObject; sha256: string } {
+export function revealKeyOf(pem: string): { key: KeyObject; sha256: string } {
   let key: KeyObject;
   try {
     key = createPublicKey({ key: pem, format: 'pem' });

@@ -82,6 +82,17 @@ import type {
   SplitKeyResult,
 } from '../../../shared/ceremony/token-ops.std';
 import { CeremonyOps } from './ceremony-ops.host';
+// M-of-N shares
+import type {
+  ShareCheckParams,
+  ShareCheckResult,
+  ShareRecoverKekParams,
+  ShareRevealParams,
+  ShareRevealResult,
+  ShareSplitKekParams,
+  ShareSplitKekResult,
+} from '../../../shared/ceremony/share-ops.std';
+import { ShareOps } from './share-ops.host';
 import { wellKnownModules } from './well-known-modules.nodejs';
 
 export interface TokenEngineOptions {
@@ -114,6 +125,8 @@ export class TokenEngine {
   private readonly wrap: KeyWrap;
   /** Key components in ceremonies (issue 11 point 3): ceremony-ops.host.ts. */
   private readonly ceremony: CeremonyOps;
+  /** M-of-N shares of a KEK (issue 11 point 5): share-ops.host.ts. */
+  private readonly shares: ShareOps;
 
   constructor(options: TokenEngineOptions = {}) {
     this.pool = new SessionPool(options.logger ?? silentLogger);
@@ -129,6 +142,7 @@ export class TokenEngine {
       call: (slotId, body) => this.pool.call(slotId, body),
       callAsync: (slotId, body) => this.pool.callAsync(slotId, body),
     });
+    this.shares = new ShareOps(this.ceremony.forShares());
   }
 
   // ---------------------------------------------------------------- module
@@ -479,6 +493,24 @@ export class TokenEngine {
 
   async revealComponent(params: RevealComponentParams): Promise<RevealComponentResult> {
     return this.ceremony.revealComponent(params);
+  }
+
+  // ---------------------------------------------------------------- M-of-N shares (share-ops.host.ts)
+
+  async shareSplitKek(params: ShareSplitKekParams): Promise<ShareSplitKekResult> {
+    return this.shares.shareSplitKek(params);
+  }
+
+  async shareReveal(params: ShareRevealParams): Promise<ShareRevealResult> {
+    return this.shares.shareReveal(params);
+  }
+
+  async shareCheck(params: ShareCheckParams): Promise<ShareCheckResult> {
+    return this.shares.shareCheck(params);
+  }
+
+  async shareRecoverKek(params: ShareRecoverKekParams): Promise<CeremonyKeyResult & { backupId: string }> {
+    return this.shares.shareRecoverKek(params);
   }
 }
 

@@ -30,6 +30,7 @@ import { ComponentEntry } from './ComponentEntry.dom';
 import { HashAloud } from './HashAloud.dom';
 import { PersonAndPassphrase, takeProof } from './Proofs.dom';
 import { PlainStepPanel, PreflightPanel, RevealPanel, SignOffPanel } from './StepPanels.dom';
+import { ShareEntryPanel, ShareRevealPanel } from './ShareSteps.dom'; // M-of-N shares
 import { DownloadTranscript } from './Transcript.dom';
 
 const RESPONSIBILITIES: Record<CeremonyRole, string> = {
@@ -367,6 +368,12 @@ function StepPanel({
     }
     case 'reveal-component':
       return <RevealPanel view={view} step={step} onOutcome={onOutcome} onHold={onHold} />;
+    // M-of-N shares
+    case 'reveal-share':
+      return <ShareRevealPanel view={view} step={step} onOutcome={onOutcome} onHold={onHold} />;
+    case 'enter-share':
+    case 'drill-share':
+      return <ShareEntryPanel view={view} step={step} onOutcome={onOutcome} onHold={onHold} />;
     case 'sign-off':
       return <SignOffPanel view={view} onDone={onView} />;
     default:

@@ -18,6 +18,7 @@ import {
   type ParamsForm,
 } from './ceremonyModel.dom';
 import { HashAloud } from './HashAloud.dom';
+import { backupRecordOf } from './shareField.dom'; // M-of-N shares
 
 const FIELD_LABELS: Record<keyof Omit<ParamsForm, 'template'>, string> = {
   keyType: 'Key type',
@@ -28,6 +29,7 @@ const FIELD_LABELS: Record<keyof Omit<ParamsForm, 'template'>, string> = {
   kbpkId: 'KBPK id (hex)',
   shares: 'Shares',
   threshold: 'Threshold',
+  backup: 'Backup record (.kek-backup.json)', // M-of-N shares
 };
 
 const PURPOSE_NAMES: Record<(typeof CEREMONY_KEY_PURPOSES)[number], string> = {
@@ -152,6 +154,9 @@ export function StartCeremony({ onStarted }: { onStarted: (id: string) => void }
                     </option>
                   ))}
                 </select>
+              ) : field === 'backup' ? (
+                // M-of-N shares: the public record, loaded from its file or pasted; counts follow it.
+                <BackupRecordField value={form.backup} onChange={change} />
               ) : (
                 <input
                   id={`cer-${field}`}
@@ -307,5 +312,52 @@ function ScriptReview({
         </button>
       </div>
     </section>
+  );
+}
+
+// M-of-N shares
+function BackupRecordField({
+  value,
+  onChange,
+}: {
+  value: string;
+  onChange: (patch: Partial<ParamsForm>) => void;
+}) {
+  const take = (text: string) => {
+    const record = backupRecordOf(text);
+    onChange(
+      record
+        ? { backup: text, shares: String(record.backup.count), threshold: String(record.backup.threshold) }
+        : { backup: text },
+    );
+  };
+  const record = backupRecordOf(value);
+  return (
+    <>
+      <input
+        type="file"
+        accept=".json,application/json"
+        aria-label="Load the backup record file"
+        onChange={(e) => {
+          const file = e.currentTarget.files?.[0];
+          if (file) void file.text().then(take);
+        }}
+      />
+      <textarea
+        id="cer-backup"
+        className="mono small"
+        rows={3}
+        value={value}
+        spellCheck={false}
+        onChange={(e) => take(e.target.value)}
+      />
+      <p className="muted small" data-testid="backup-record-status">
+        {value.trim() === ''
+          ? 'No backup record yet.'
+          : record
+            ? `Backup ${record.backup.backupId.slice(0, 8)}…: ${record.backup.threshold} of ${record.backup.count} shares, ${record.key.keyType}, key check value ${record.key.kcvs[0]?.kcv.toUpperCase() ?? ''}.`
+            : 'This is not a backup record mkm wrote.'}
+      </p>
+    </>
   );
 }

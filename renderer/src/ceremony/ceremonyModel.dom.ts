@@ -40,6 +40,8 @@ export interface ParamsForm {
   kbpkId: string;
   shares: string;
   threshold: string;
+  /** M-of-N shares: the backup record's text (.kek-backup.json), for a recovery or a drill. */
+  backup: string;
 }
 
 export const EMPTY_PARAMS: ParamsForm = {
@@ -52,6 +54,7 @@ export const EMPTY_PARAMS: ParamsForm = {
   kbpkId: '',
   shares: '3',
   threshold: '2',
+  backup: '', // M-of-N shares
 };
 
 /** Which fields of the form a template asks for, in the order they are shown. */
@@ -59,8 +62,8 @@ export const TEMPLATE_FIELDS: Record<CeremonyTemplate, (keyof Omit<ParamsForm, '
   'form-key': ['keyType', 'components', 'label', 'purpose'],
   'split-key': ['keyType', 'components', 'label', 'purpose'],
   'kek-backup': ['keyId', 'shares', 'threshold'],
-  'kek-recover': ['shares', 'threshold', 'label'],
-  'share-drill': ['shares', 'threshold'],
+  'kek-recover': ['backup', 'shares', 'threshold', 'label'], // M-of-N shares: backup
+  'share-drill': ['backup', 'shares', 'threshold'], // M-of-N shares: backup
   'tr31-export': ['keyId', 'kbpkId'],
   'tr31-import': ['kbpkId', 'label'],
 };
@@ -77,6 +80,11 @@ export function paramsFromForm(
   const raw: Record<string, unknown> = { template: form.template };
   for (const field of TEMPLATE_FIELDS[form.template]) {
     const value = form[field];
+    // M-of-N shares: the record as the backup ceremony wrote it; the schema checks it whole.
+    if (field === 'backup') {
+      raw[field] = jsonOrNull(value);
+      continue;
+    }
     raw[field] = NUMBER_FIELDS.has(field)
       ? /^\s*\d+\s*$/.test(value)
         ? Number(value)
@@ -97,7 +105,18 @@ export function paramsFromForm(
   return { ok: false, message: FIELD_PROBLEMS[field] ?? 'Check the parameters.' };
 }
 
+// M-of-N shares
+function jsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
 const FIELD_PROBLEMS: Record<string, string> = {
+  backup:
+    'Load the backup record (.kek-backup.json) the backup ceremony wrote; its share count and threshold must match.',
   components: 'A key is formed from 2 to 9 components.',
   shares: 'A backup has 2 to 16 shares.',
   threshold: 'The threshold is 2 to 16 shares.',

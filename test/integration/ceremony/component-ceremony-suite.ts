@@ -20,7 +20,7 @@ import type { CeremonyActorProof } from '../../../shared/contract/ceremony.std';
 import { groupComponent } from '../../../shared/formats/component-entry.std';
 import { failure } from '../../helpers/failure';
 import { hostTokenService } from '../../helpers/host-token-engine';
-import { filesUnder } from '../../helpers/scan';
+import { filesUnder, leaksUnder } from '../../helpers/scan';
 import { componentsOf, encryptTo, type SuiteToken } from './component-ops-suite';
 
 /**
@@ -86,33 +86,7 @@ export function componentCeremonySuite(make: () => Promise<SuiteToken>): void {
     return c.id;
   }
 
-  /** Every spelling a leaked key or component takes: hex both cases, base64, groups of four. */
-  function spellings(bytes: Uint8Array): string[] {
-    const b = Buffer.from(bytes);
-    const hex = b.toString('hex');
-    return [
-      hex,
-      hex.toUpperCase(),
-      b.toString('base64'),
-      b.toString('base64').replace(/=+$/, ''),
-      b.toString('base64url'),
-      groupComponent(bytes),
-      groupComponent(bytes).toLowerCase(),
-      groupComponent(bytes).replace(/ /g, '-'),
-    ];
-  }
-
-  function leaks(secrets: Uint8Array[], extra: string[] = []): string[] {
-    const forms = [...secrets.flatMap(spellings), ...extra];
-    const found: string[] = [];
-    for (const file of filesUnder(data)) {
-      const raw = readFileSync(file);
-      const text = raw.toString('latin1');
-      for (const f of forms) if (text.includes(f)) found.push(`${file}: ${f.slice(0, 4)}…`);
-      for (const s of secrets) if (raw.includes(Buffer.from(s))) found.push(`${file}: raw bytes`);
-    }
-    return found;
-  }
+  const leaks = (secrets: Uint8Array[], extra: string[] = []) => leaksUnder(data, secrets, extra);
 
   beforeAll(async () => {
     hsm = await make();
