@@ -502,6 +502,33 @@ export class CeremonyOps {
     key: Uint8Array,
     naming: { label: string; id: string; purpose: CeremonyKeyPurpose },
   ): CeremonyKeyResult {
+    const usages = PURPOSE_USAGES[naming.purpose];
+    const entered = this.enterKey(slotId, type, key, naming, (keyType) =>
+      secretTemplate(keyType, true, usages),
+    );
+    return {
+      id: naming.id,
+      keyType: type,
+      purpose: naming.purpose,
+      label: naming.label,
+      kcvs: entered.kcvs,
+      tokenKcv: entered.tokenKcv,
+      tokenCheckValue: entered.tokenCheckValue,
+    };
+  }
+
+  /**
+   * `enter` with the attributes the caller decides (`attributes(CKK_...)`: class, type, token,
+   * sensitivity, usages; label and id are added): TR-31 import (tr31-ops.host.ts) gives a key
+   * exactly what its block's header grants. The same entry, twin check and read-back.
+   */
+  enterKey(
+    slotId: number,
+    type: ComponentKeyType,
+    key: Uint8Array,
+    naming: { label: string; id: string },
+    attributes: (keyType: number) => Template,
+  ): { handle: Handle; kcvs: LabelledKcv[]; tokenKcv: string; tokenCheckValue: string | null } {
     const pkcs11 = this.t.pkcs11();
     const kcvs = kcvsOf(type, key);
     // A 2-key TDES key goes in as DES2 where the token knows it, else as DES3 K1 K2 K1 (the same key).
@@ -509,11 +536,10 @@ export class CeremonyOps {
     const value = type === 'tdes-2key' && !des2 ? tdes3(key) : Uint8Array.from(key);
     const keyType =
       type === 'tdes-2key' ? (des2 ? P.CKK_DES2 : P.CKK_DES3) : type === 'tdes-3key' ? P.CKK_DES3 : P.CKK_AES;
-    const usages = PURPOSE_USAGES[naming.purpose];
     const template: Template = [
       { type: P.CKA_LABEL, value: naming.label },
       { type: P.CKA_ID, value: Buffer.from(naming.id, 'hex') },
-      ...secretTemplate(keyType, true, usages),
+      ...attributes(keyType),
     ];
     const wrappingKey = this.t.call(slotId, () =>
       pkcs11.C_GenerateKey(this.t.session(slotId), { mechanism: P.CKM_AES_KEY_GEN }, [
@@ -561,15 +587,7 @@ export class CeremonyOps {
         token: tokenCheckValue,
       });
     }
-    return {
-      id: naming.id,
-      keyType: type,
-      purpose: naming.purpose,
-      label: naming.label,
-      kcvs,
-      tokenKcv,
-      tokenCheckValue,
-    };
+    return { handle, kcvs, tokenKcv, tokenCheckValue };
   }
 
   /**

@@ -82,6 +82,14 @@ import type {
   SplitKeyResult,
 } from '../../../shared/ceremony/token-ops.std';
 import { CeremonyOps } from './ceremony-ops.host';
+// TR-31
+import type {
+  Tr31ExportParams,
+  Tr31ExportResult,
+  Tr31ImportParams,
+  Tr31ImportResult,
+} from '../../../shared/ceremony/tr31-ops.std';
+import { Tr31Ops } from './tr31-ops.host';
 import { wellKnownModules } from './well-known-modules.nodejs';
 
 export interface TokenEngineOptions {
@@ -114,6 +122,8 @@ export class TokenEngine {
   private readonly wrap: KeyWrap;
   /** Key components in ceremonies (issue 11 point 3): ceremony-ops.host.ts. */
   private readonly ceremony: CeremonyOps;
+  /** TR-31 key blocks (issue 11 point 4): tr31-ops.host.ts. */
+  private readonly tr31: Tr31Ops;
 
   constructor(options: TokenEngineOptions = {}) {
     this.pool = new SessionPool(options.logger ?? silentLogger);
@@ -128,6 +138,15 @@ export class TokenEngine {
       session: (slotId) => this.pool.session(slotId).handle,
       call: (slotId, body) => this.pool.call(slotId, body),
       callAsync: (slotId, body) => this.pool.callAsync(slotId, body),
+    });
+    this.tr31 = new Tr31Ops({
+      logger: this.pool.logger,
+      pkcs11: () => this.pool.module(),
+      session: (slotId) => this.pool.session(slotId).handle,
+      call: (slotId, body) => this.pool.call(slotId, body),
+      callAsync: (slotId, body) => this.pool.callAsync(slotId, body),
+      find: (slotId, id) => this.pool.findOne(slotId, id, ['secret']),
+      ceremony: this.ceremony,
     });
   }
 
@@ -479,6 +498,16 @@ export class TokenEngine {
 
   async revealComponent(params: RevealComponentParams): Promise<RevealComponentResult> {
     return this.ceremony.revealComponent(params);
+  }
+
+  // ---------------------------------------------------------------- TR-31 (tr31-ops.host.ts)
+
+  async tr31Export(params: Tr31ExportParams): Promise<Tr31ExportResult> {
+    return this.tr31.tr31Export(params);
+  }
+
+  async tr31Import(params: Tr31ImportParams): Promise<Tr31ImportResult> {
+    return this.tr31.tr31Import(params);
   }
 }
 
