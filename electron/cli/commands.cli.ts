@@ -28,6 +28,8 @@ commandGroup(
 );
 commandGroup('keys', 'keys on the token', () => import('./lifecycle.cli'));
 commandGroup('keys', 'keys on the token', () => import('./usage.cli'));
+// TR-31
+commandGroup('keys', 'keys on the token', () => import('./tr31.cli'));
 commandGroup('console', 'the payload test console: encrypt, verify, batch', () => import('./console.cli'));
 commandGroup('console', 'the payload test console', () => import('./troubleshoot.cli'));
 commandGroup(
