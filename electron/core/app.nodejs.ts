@@ -347,6 +347,7 @@ export function createApp(options: AppOptions): App {
         { coreSteps },
         { CeremonyComponentStore },
         { componentExecutors },
+        { tr31Executors }, // TR-31
         preflight,
         built,
       ] = await Promise.all([
@@ -357,6 +358,7 @@ export function createApp(options: AppOptions): App {
         import('../ceremony/core-steps.nodejs'),
         import('../ceremony/executors/component-store.nodejs'),
         import('../ceremony/executors/component-steps.nodejs'),
+        import('../ceremony/executors/tr31-steps.nodejs'), // TR-31
         import('../ceremony/preflight.nodejs'),
         import('./build-hash.nodejs'),
       ]);
@@ -381,6 +383,7 @@ export function createApp(options: AppOptions): App {
             kcvs: port.kcvs,
           }),
           ...componentExecutors({ tokens, store: components }),
+          ...tr31Executors({ tokens }), // TR-31
         },
         clock: () => new Date(options.clock ? options.clock() : Date.now()),
         onEnded: (id) => components.forget(id),

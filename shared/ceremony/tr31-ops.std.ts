@@ -126,3 +126,6 @@ export interface Tr31ImportResult {
   kbpkKcvs: LabelledKcv[];
   attributes: Tr31KeyAttributes;
 }
+
+/** The input of a `tr31-import` ceremony step: the key block (not a secret). */
+export const Tr31ImportInputSchema = z.strictObject({ block: Tr31BlockSchema });

@@ -10,6 +10,8 @@ import {
   type StepKind,
 } from '../ceremony/script.std';
 import { EnterComponentInputSchema, RevealComponentInputSchema } from '../ceremony/token-ops.std';
+// TR-31
+import { Tr31ImportInputSchema } from '../ceremony/tr31-ops.std';
 
 /**
  * Offline key ceremonies (issue 11): the `ceremony.*` channels. The engine is
@@ -141,7 +143,13 @@ export const ceremonyContract = {
       confirmer: CeremonyActorProofSchema.optional(),
       // One of the steps' inputs (each executor checks it is its own); never a clear secret.
       input: z
-        .union([PreflightInputSchema, EnterComponentInputSchema, RevealComponentInputSchema])
+        .union([
+          PreflightInputSchema,
+          EnterComponentInputSchema,
+          RevealComponentInputSchema,
+          // TR-31
+          Tr31ImportInputSchema,
+        ])
         .optional(),
     }),
     'Does the step the ceremony has reached, by the people the script names.',

@@ -52,7 +52,7 @@ function kcvDetails(prefix: string, kcvs: readonly LabelledKcv[]): Details {
  * again after a refusal (a degenerate key, a component re-asked) keeps the id it journaled, so
  * retries never pile intents up in the journal; the token refuses the id if a key holds it.
  */
-function intendedKeyId(ctx: StepContext): string {
+export function intendedKeyId(ctx: StepContext): string {
   const earlier = ctx.journal.intents.find((i) => i.step === ctx.step.id && i.slotId === ctx.slotId);
   if (earlier?.keyIds.length === 1) return earlier.keyIds[0]!;
   const id = randomBytes(16).toString('hex');
