@@ -57,11 +57,11 @@ describe('TR-31 key blocks on openCryptoki (swtok): refused, the token lacking C
   });
 
   it.each([
-    ['version D under an AES KBPK', TR31_2018_A_7_4.block, 'aes' as const, 'CKM_AES_CMAC'],
-    ['version B under a TDES KBPK', TR31_2018_A_7_2_2.block, 'tdes' as const, 'CKM_DES3_CMAC'],
+    ['version D under an AES KBPK', 'CKM_AES_CMAC', TR31_2018_A_7_4.block, 'aes' as const],
+    ['version B under a TDES KBPK', 'CKM_DES3_CMAC', TR31_2018_A_7_2_2.block, 'tdes' as const],
   ])(
     'import of a %s is refused naming %s, nothing left on the token',
-    async (_what, block, family, mechanism) => {
+    async (_what, mechanism, block, family) => {
       const before = await svc.listObjects({ slotId: token.slotId, class: 'secret' });
       const e = await failure(
         svc.tr31Import({
