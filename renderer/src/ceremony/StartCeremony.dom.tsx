@@ -28,6 +28,10 @@ const FIELD_LABELS: Record<keyof Omit<ParamsForm, 'template'>, string> = {
   kbpkId: 'KBPK id (hex)',
   shares: 'Shares',
   threshold: 'Threshold',
+  usage: 'Key usage (TR-31)',
+  modeOfUse: 'Mode of use',
+  exportability: 'Exportability',
+  kbpkType: 'KBPK type (if the token does not tell)',
 };
 
 const PURPOSE_NAMES: Record<(typeof CEREMONY_KEY_PURPOSES)[number], string> = {
