@@ -286,7 +286,8 @@ export class CeremonyOps {
 
   // ---------------------------------------------------------------- internals
 
-  private random(slotId: number, length: number): Buffer {
+  /** Bytes from the token's RNG (ids, probes; also TR-31's padding and session keys: tr31-ops.host.ts). */
+  random(slotId: number, length: number): Buffer {
     const pkcs11 = this.t.pkcs11();
     return Buffer.from(
       this.t.call(slotId, () => pkcs11.C_GenerateRandom(this.t.session(slotId), Buffer.alloc(length))),
@@ -309,7 +310,7 @@ export class CeremonyOps {
     return this.t.call(slotId, () => findById(pkcs11, this.t.session(slotId), id, cls).map((o) => o.handle));
   }
 
-  private destroyQuietly(slotId: number, handle: Handle): void {
+  destroyQuietly(slotId: number, handle: Handle): void {
     try {
       this.t.pkcs11().C_DestroyObject(this.t.session(slotId), handle);
     } catch {
@@ -714,7 +715,7 @@ export class CeremonyOps {
     }
   }
 
-  private hasMechanism(slotId: number, mechanism: number, flags = 0): boolean {
+  hasMechanism(slotId: number, mechanism: number, flags = 0): boolean {
     try {
       const pkcs11 = this.t.pkcs11();
       const slot = pkcs11.C_GetSessionInfo(this.t.session(slotId)).slotID;
@@ -730,7 +731,7 @@ export class CeremonyOps {
 const view = (a: Uint8Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 /** A secret key that never leaves the token: sensitive, not extractable, only these usages. */
-function secretTemplate(keyType: number, token: boolean, usages: readonly number[]): Template {
+export function secretTemplate(keyType: number, token: boolean, usages: readonly number[]): Template {
   return [
     { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
     { type: P.CKA_KEY_TYPE, value: keyType },

@@ -22,10 +22,10 @@ import {
 } from '../../../shared/ceremony/tr31-ops.std';
 import type { KeyUsage, ObjectInfo } from '../../../shared/tokens.std';
 import { kcv } from '../../crypto/kcv.nodejs';
-import type { CeremonyOps, CeremonyOpsAccess } from './ceremony-ops.host';
+import { secretTemplate, type CeremonyOps, type CeremonyOpsAccess } from './ceremony-ops.host';
 import type { FoundObject } from './objects.host';
 import { readAttribute } from './objects.host';
-import { pkcs11js, readBool, type Handle, type Mechanism, type Template } from './pkcs11.host';
+import { BOOL_ATTR, pkcs11js, readBool, type Handle, type Mechanism, type Template } from './pkcs11.host';
 
 /**
  * TR-31 / X9.143 key blocks on the token (issue 11 point 4), over the pure codec
@@ -96,16 +96,16 @@ export function tokenUsages(granted: ImportAttributes): Omit<Tr31KeyAttributes, 
   };
 }
 
-const USAGE_ATTRS: Record<keyof Omit<Tr31KeyAttributes, 'sensitive' | 'extractable'>, number> = {
-  wrapWithTrusted: P.CKA_WRAP_WITH_TRUSTED,
-  encrypt: P.CKA_ENCRYPT,
-  decrypt: P.CKA_DECRYPT,
-  wrap: P.CKA_WRAP,
-  unwrap: P.CKA_UNWRAP,
-  sign: P.CKA_SIGN,
-  verify: P.CKA_VERIFY,
-  derive: P.CKA_DERIVE,
-};
+/** The usages a block decides, by their BOOL_ATTR names. */
+const USAGES = [
+  'encrypt',
+  'decrypt',
+  'wrap',
+  'unwrap',
+  'sign',
+  'verify',
+  'derive',
+] as const satisfies readonly KeyUsage[];
 
 function lacks(mechanism: string, purpose: string): MkmError {
   return new MkmError('TR31_TOKEN_LACKS_MECHANISM', undefined, { mechanism, purpose });
@@ -145,9 +145,7 @@ export class Tr31Ops {
     };
     // The block may grant no more than the key may already do on this token.
     const granted = tokenUsages(attributesForHeader({ ...header, length: 0, optionalBlocks: [], text: '' }));
-    const wider = (Object.keys(USAGE_ATTRS) as (keyof typeof USAGE_ATTRS)[]).filter(
-      (u) => u !== 'wrapWithTrusted' && granted[u] && !target.info.usages.includes(u as KeyUsage),
-    );
+    const wider = USAGES.filter((u) => granted[u] && !target.info.usages.includes(u));
     if (wider.length > 0) {
       throw new MkmError('TR31_EXPORT_USAGE_EXCEEDS', undefined, { keyId: params.keyId, usages: wider });
     }
@@ -313,7 +311,8 @@ export class Tr31Ops {
   /** A session secret key from bytes: sensitive, not extractable, only `usages`. The caller wipes `bytes`. */
   private sessionKey(slotId: number, family: CipherFamily, bytes: Uint8Array, usages: number[]): Handle {
     const pkcs11 = this.t.pkcs11();
-    const des2 = family === 'tdes' && bytes.length === 16 && this.has(slotId, P.CKM_DES2_KEY_GEN, 0);
+    const des2 =
+      family === 'tdes' && bytes.length === 16 && this.t.ceremony.hasMechanism(slotId, P.CKM_DES2_KEY_GEN);
     const value =
       family === 'tdes' && bytes.length === 16 && !des2
         ? Buffer.concat([view(bytes), view(bytes.subarray(0, 8))])
@@ -322,22 +321,8 @@ export class Tr31Ops {
     try {
       return this.t.call(slotId, () =>
         pkcs11.C_CreateObject(this.t.session(slotId), [
-          { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-          { type: P.CKA_KEY_TYPE, value: keyType },
-          { type: P.CKA_TOKEN, value: false },
-          { type: P.CKA_PRIVATE, value: true },
-          { type: P.CKA_SENSITIVE, value: true },
-          { type: P.CKA_EXTRACTABLE, value: false },
+          ...secretTemplate(keyType, false, usages),
           { type: P.CKA_LABEL, value: 'mkm-tr31-session' },
-          ...[
-            P.CKA_ENCRYPT,
-            P.CKA_DECRYPT,
-            P.CKA_WRAP,
-            P.CKA_UNWRAP,
-            P.CKA_SIGN,
-            P.CKA_VERIFY,
-            P.CKA_DERIVE,
-          ].map((u) => ({ type: u, value: usages.includes(u) })),
           { type: P.CKA_VALUE, value },
         ]),
       );
@@ -417,13 +402,7 @@ export class Tr31Ops {
     try {
       wrapping = this.t.call(slotId, () =>
         pkcs11.C_CreateObject(this.t.session(slotId), [
-          { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-          { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
-          { type: P.CKA_TOKEN, value: false },
-          { type: P.CKA_PRIVATE, value: true },
-          { type: P.CKA_SENSITIVE, value: true },
-          { type: P.CKA_EXTRACTABLE, value: false },
-          { type: P.CKA_WRAP, value: true },
+          ...secretTemplate(P.CKK_AES, false, [P.CKA_WRAP]),
           { type: P.CKA_LABEL, value: 'mkm-tr31-export' },
           { type: P.CKA_VALUE, value: secret },
         ]),
@@ -485,34 +464,16 @@ export class Tr31Ops {
     }
   }
 
-  private random(slotId: number, length: number): Buffer {
-    const pkcs11 = this.t.pkcs11();
-    return Buffer.from(
-      this.t.call(slotId, () => pkcs11.C_GenerateRandom(this.t.session(slotId), Buffer.alloc(length))),
-    );
-  }
-
   private require(slotId: number, mechanism: number, flags: number, name: string, purpose: string): void {
-    if (!this.has(slotId, mechanism, flags)) throw lacks(name, purpose);
+    if (!this.t.ceremony.hasMechanism(slotId, mechanism, flags)) throw lacks(name, purpose);
   }
 
-  private has(slotId: number, mechanism: number, flags: number): boolean {
-    try {
-      const pkcs11 = this.t.pkcs11();
-      const slot = pkcs11.C_GetSessionInfo(this.t.session(slotId)).slotID;
-      if (!pkcs11.C_GetMechanismList(slot).includes(mechanism)) return false;
-      return (pkcs11.C_GetMechanismInfo(slot, mechanism).flags & flags) === flags;
-    } catch {
-      return false;
-    }
+  private random(slotId: number, length: number): Buffer {
+    return this.t.ceremony.random(slotId, length);
   }
 
   private destroyQuietly(slotId: number, handle: Handle): void {
-    try {
-      this.t.pkcs11().C_DestroyObject(this.t.session(slotId), handle);
-    } catch {
-      // Session objects go with their session anyway.
-    }
+    this.t.ceremony.destroyQuietly(slotId, handle);
   }
 }
 
@@ -533,17 +494,12 @@ function clearKeyType(algorithm: KeyBlockHeader['algorithm'], length: number): C
 
 /** A token secret key with exactly what the block grants: sensitive always, extractable only if not `N`. */
 function importTemplate(keyType: number, granted: Omit<Tr31KeyAttributes, 'sensitive'>): Template {
+  const usages = USAGES.filter((u) => granted[u]).map((u) => BOOL_ATTR[u]);
   return [
-    { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-    { type: P.CKA_KEY_TYPE, value: keyType },
-    { type: P.CKA_TOKEN, value: true },
-    { type: P.CKA_PRIVATE, value: true },
-    { type: P.CKA_SENSITIVE, value: true },
-    { type: P.CKA_EXTRACTABLE, value: granted.extractable },
-    ...(Object.entries(USAGE_ATTRS) as [keyof typeof USAGE_ATTRS, number][]).map(([name, type]) => ({
-      type,
-      value: granted[name],
-    })),
+    ...secretTemplate(keyType, true, usages).map((a) =>
+      a.type === P.CKA_EXTRACTABLE ? { ...a, value: granted.extractable } : a,
+    ),
+    { type: P.CKA_WRAP_WITH_TRUSTED, value: granted.wrapWithTrusted },
   ];
 }
 

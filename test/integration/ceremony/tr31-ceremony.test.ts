@@ -19,6 +19,7 @@ import { filesUnder } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { TR31_2018_A_7_4 } from '../../unit/formats/tr31-vectors';
 import { componentsOf, encryptTo } from './component-ops-suite';
+import { createKnownKey } from './tr31-ops-suite';
 
 /**
  * TR-31 export and import as ceremonies (issue 11 point 4) through the engine with the real
@@ -100,20 +101,12 @@ beforeAll(async () => {
     id: kbpkId,
     purpose: 'kbpk',
   });
-  const raw = engine._raw(hsm.slotId);
-  raw.pkcs11.C_CreateObject(raw.session, [
-    { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-    { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
-    { type: P.CKA_TOKEN, value: true },
-    { type: P.CKA_PRIVATE, value: true },
-    { type: P.CKA_SENSITIVE, value: true },
-    { type: P.CKA_EXTRACTABLE, value: true },
-    { type: P.CKA_ENCRYPT, value: true },
-    { type: P.CKA_DECRYPT, value: true },
-    { type: P.CKA_LABEL, value: 'data key' },
-    { type: P.CKA_ID, value: Buffer.from(keyId, 'hex') },
-    { type: P.CKA_VALUE, value: Buffer.from(DATA_KEY, 'hex') },
-  ]);
+  createKnownKey(engine, hsm.slotId, {
+    id: keyId,
+    label: 'data key',
+    keyHex: DATA_KEY,
+    usages: [P.CKA_ENCRYPT, P.CKA_DECRYPT],
+  });
 }, 120_000);
 
 afterAll(async () => {

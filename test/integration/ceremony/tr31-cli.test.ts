@@ -10,6 +10,7 @@ import type { CliRun } from '../../helpers/mkm-cli';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { TR31_2018_A_7_4 } from '../../unit/formats/tr31-vectors';
 import { componentsOf, encryptTo } from './component-ops-suite';
+import { createKnownKey } from './tr31-ops-suite';
 
 /**
  * `mkm keys export-tr31` and `mkm keys import-tr31` as an officer runs them: the real CLI in a
@@ -79,20 +80,12 @@ beforeAll(async () => {
       id: '7531cc01',
       purpose: 'kbpk',
     });
-    const raw = svc._raw(token.slotId);
-    raw.pkcs11.C_CreateObject(raw.session, [
-      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-      { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
-      { type: P.CKA_TOKEN, value: true },
-      { type: P.CKA_PRIVATE, value: true },
-      { type: P.CKA_SENSITIVE, value: true },
-      { type: P.CKA_EXTRACTABLE, value: true },
-      { type: P.CKA_ENCRYPT, value: true },
-      { type: P.CKA_DECRYPT, value: true },
-      { type: P.CKA_LABEL, value: 'data-key' },
-      { type: P.CKA_ID, value: Buffer.from('7531cc02', 'hex') },
-      { type: P.CKA_VALUE, value: Buffer.from(DATA_KEY, 'hex') },
-    ]);
+    createKnownKey(svc, token.slotId, {
+      id: '7531cc02',
+      label: 'data-key',
+      keyHex: DATA_KEY,
+      usages: [P.CKA_ENCRYPT, P.CKA_DECRYPT],
+    });
   } finally {
     await svc.unloadModule();
   }

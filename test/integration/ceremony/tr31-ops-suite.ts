@@ -14,6 +14,32 @@ import { componentsOf, encryptTo, type SuiteToken } from './component-ops-suite'
 const P = pkcs11js;
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
 
+/**
+ * An extractable key with a known value on the token (as if loaded earlier by other means), for
+ * export tests: sensitive, extractable, with only `usages` (CKA_ENCRYPT, ...).
+ */
+export function createKnownKey(
+  engine: TokenEngine,
+  slotId: number,
+  key: { id: string; label: string; keyHex: string; usages: number[]; keyType?: number },
+): void {
+  const raw = engine._raw(slotId);
+  raw.pkcs11.C_CreateObject(raw.session, [
+    { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+    { type: P.CKA_KEY_TYPE, value: key.keyType ?? P.CKK_AES },
+    { type: P.CKA_TOKEN, value: true },
+    { type: P.CKA_PRIVATE, value: true },
+    { type: P.CKA_SENSITIVE, value: true },
+    { type: P.CKA_EXTRACTABLE, value: true },
+    { type: P.CKA_LABEL, value: key.label },
+    { type: P.CKA_ID, value: Buffer.from(key.id, 'hex') },
+    ...[P.CKA_ENCRYPT, P.CKA_DECRYPT, P.CKA_WRAP, P.CKA_UNWRAP, P.CKA_SIGN, P.CKA_VERIFY, P.CKA_DERIVE].map(
+      (u) => ({ type: u, value: key.usages.includes(u) }),
+    ),
+    { type: P.CKA_VALUE, value: Buffer.from(key.keyHex, 'hex') },
+  ]);
+}
+
 /** A token for the TR-31 suite; `slotB`, when there is one, is a second token of the same module. */
 export interface Tr31SuiteToken extends SuiteToken {
   slotB?: number;
@@ -69,24 +95,9 @@ export function tr31OpsSuite(make: () => Promise<Tr31SuiteToken>): void {
     return id;
   };
 
-  /** An extractable key made with a known value (as loaded earlier by other means), to export. */
   const loadExportable = (slotId: number, keyHex: string, usages: number[], keyType: number = P.CKK_AES) => {
     const id = newId();
-    const raw = svc._raw(slotId);
-    raw.pkcs11.C_CreateObject(raw.session, [
-      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-      { type: P.CKA_KEY_TYPE, value: keyType },
-      { type: P.CKA_TOKEN, value: true },
-      { type: P.CKA_PRIVATE, value: true },
-      { type: P.CKA_SENSITIVE, value: true },
-      { type: P.CKA_EXTRACTABLE, value: true },
-      { type: P.CKA_LABEL, value: `exportable ${id}` },
-      { type: P.CKA_ID, value: Buffer.from(id, 'hex') },
-      ...[P.CKA_ENCRYPT, P.CKA_DECRYPT, P.CKA_WRAP, P.CKA_UNWRAP, P.CKA_SIGN, P.CKA_VERIFY, P.CKA_DERIVE].map(
-        (u) => ({ type: u, value: usages.includes(u) }),
-      ),
-      { type: P.CKA_VALUE, value: Buffer.from(keyHex, 'hex') },
-    ]);
+    createKnownKey(svc, slotId, { id, label: `exportable ${id}`, keyHex, usages, keyType });
     return id;
   };
   const secretCount = async (slotId: number) => (await svc.listObjects({ slotId, class: 'secret' })).length;
