@@ -161,6 +161,39 @@ export function tr31OpsSuite(make: () => Promise<Tr31SuiteToken>): void {
       expect([...obj.usages].sort()).toEqual(['decrypt', 'encrypt']);
     });
 
+    it('a TDES K0 key in a version B block under a TDES KBPK: the same KCVs on the other token', async () => {
+      const tdesA = await formOn(slotA, 'tdes-2key', TR31_2018_A_7_2_2.kbpk);
+      const tdesB = slotB === slotA ? tdesA : await formOn(slotB, 'tdes-2key', TR31_2018_A_7_2_2.kbpk);
+      const KEY = '0123456789ABCDEFFEDCBA9876543210';
+      const keyId = loadExportable(slotA, KEY, [P.CKA_WRAP, P.CKA_UNWRAP], P.CKK_DES2);
+      const out = await svc.tr31Export({
+        slotId: slotA,
+        keyId,
+        kbpkId: tdesA,
+        usage: 'K0',
+        modeOfUse: 'D',
+        exportability: 'E',
+        kcv: { KC: 'legacy' },
+      });
+      expect(out.block).toMatch(/^B\d{4}K0TD00E/);
+      expect(out.keyType).toBe('tdes-2key');
+      expect(out.keyKcvs[0]).toEqual({ kcv: '08d7b4', method: 'legacy' });
+      const imported = await svc.tr31Import({
+        slotId: slotB,
+        kbpkId: tdesB,
+        block: out.block,
+        label: 'tdes kek',
+      });
+      expect(imported.kcvs).toEqual(out.keyKcvs);
+      expect(imported.checkedKcvs).toEqual(['KC']);
+      expect(imported.attributes).toMatchObject({
+        wrap: false,
+        unwrap: true,
+        encrypt: false,
+        extractable: true,
+      });
+    });
+
     it('an N block imports as non-extractable, and exporting that key again is refused', async () => {
       const keyId = loadExportable(slotA, 'A1'.repeat(32), [P.CKA_SIGN, P.CKA_VERIFY]);
       const out = await svc.tr31Export({
