@@ -254,12 +254,18 @@ export class Tr31Ops {
     const [mechanism, name] = MECHANISMS[key.family].cmac;
     this.require(slotId, mechanism, P.CKF_SIGN, name, 'cmac');
     const pkcs11 = this.t.pkcs11();
-    return Uint8Array.from(
-      this.t.call(slotId, () => {
-        pkcs11.C_SignInit(this.t.session(slotId), { mechanism }, key.handle);
-        return pkcs11.C_Sign(this.t.session(slotId), view(data), Buffer.alloc(16));
-      }),
-    );
+    // The PRF's outputs are block key bytes: the token's output buffer is wiped once copied.
+    const out = Buffer.alloc(16);
+    try {
+      return Uint8Array.from(
+        this.t.call(slotId, () => {
+          pkcs11.C_SignInit(this.t.session(slotId), { mechanism }, key.handle);
+          return pkcs11.C_Sign(this.t.session(slotId), view(data), out);
+        }),
+      );
+    } finally {
+      out.fill(0);
+    }
   }
 
   private cbc(
@@ -418,7 +424,9 @@ export class Tr31Ops {
         ),
       );
       const d = createDecipheriv('id-aes256-wrap', secret, KW_IV);
-      clear = Buffer.concat([d.update(wrapped), d.final()]);
+      const parts = [d.update(wrapped), d.final()];
+      clear = Buffer.concat(parts);
+      for (const part of parts) part.fill(0);
       // A 2-key TDES key held as DES3 K1 K2 K1 (tokens without DES2) leaves as K1 K2.
       const k1k2k1 =
         info.keyType === 'des3' && clear.length === 24 && clear.subarray(0, 8).equals(clear.subarray(16, 24));
