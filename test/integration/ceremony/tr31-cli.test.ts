@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { kcv } from '../../../electron/crypto/kcv.nodejs';
 import { pkcs11js } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { hostTokenService } from '../../helpers/host-token-engine';
 import type { CliRun } from '../../helpers/mkm-cli';
+import { filesUnder } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { TR31_2018_A_7_4 } from '../../unit/formats/tr31-vectors';
 import { componentsOf, encryptTo } from './component-ops-suite';
@@ -187,5 +188,17 @@ describe('mkm keys export-tr31 / import-tr31', () => {
     expect(r.stderr).toContain('[KEY_NOT_FOUND]');
     const u = await mkm(['keys', 'export-tr31', 'data-key', '--kbpk', 'the-kbpk', '--usage', 'D0']);
     expect(u.code).not.toBe(0);
+  });
+});
+
+describe('what the CLI runs left in the data folder', () => {
+  it('the audit log names the exports and imports with their header fields; no file holds the key', () => {
+    const files = filesUnder(dataDir);
+    const all = files.map((f) => readFileSync(f, 'latin1')).join('\n');
+    expect(all).toContain('key.export.tr31');
+    expect(all).toContain('key.import.tr31');
+    for (const form of [DATA_KEY, DATA_KEY.toLowerCase(), Buffer.from(DATA_KEY, 'hex').toString('base64')]) {
+      expect(all.includes(form), form.slice(0, 4)).toBe(false);
+    }
   });
 });
