@@ -159,6 +159,21 @@ export function tr31OpsSuite(make: () => Promise<Tr31SuiteToken>): void {
       const obj = await svc.getObject({ slotId: slotB, id: imported.id, class: 'secret' });
       expect(obj).toMatchObject({ token: true, sensitive: true, extractable: true, keyType: 'aes' });
       expect([...obj.usages].sort()).toEqual(['decrypt', 'encrypt']);
+      // E: exportable only under a trusted key (CKA_WRAP_WITH_TRUSTED), which mkm cannot bring
+      // into host memory to build a block: refused, not carried out unprotected.
+      const again = await failure(
+        svc.tr31Export({
+          slotId: slotB,
+          keyId: imported.id,
+          kbpkId: kbpkB,
+          kbpkType: 'aes-256',
+          usage: 'D0',
+          modeOfUse: 'B',
+          exportability: 'E',
+        }),
+      );
+      expect(again.code).toBe('TR31_NOT_EXPORTABLE');
+      expect(again.details).toMatchObject({ reason: 'wrap_with_trusted' });
     });
 
     it('a TDES K0 key in a version B block under a TDES KBPK: the same KCVs on the other token', async () => {
