@@ -8,7 +8,14 @@ import type { ComponentKeyType } from '../../../shared/formats/components.std';
 import { failure } from '../../helpers/failure';
 import { hostTokenService } from '../../helpers/host-token-engine';
 import { parsePkcs11ToolObjects } from '../../helpers/pkcs11-tool';
-import { TR31_2018_A_7_2_2, TR31_2018_A_7_4 } from '../../unit/formats/tr31-vectors';
+import {
+  ISO_20038_2017_B_3,
+  PAYSHIELD_B_K0,
+  PAYSHIELD_D_B0,
+  PAYSHIELD_D_D0,
+  TR31_2018_A_7_2_2,
+  TR31_2018_A_7_4,
+} from '../../unit/formats/tr31-vectors';
 import { componentsOf, encryptTo, type SuiteToken } from './component-ops-suite';
 
 const P = pkcs11js;
@@ -317,6 +324,29 @@ export function tr31OpsSuite(make: () => Promise<Tr31SuiteToken>): void {
         kcv('tdes-2key', hex(TR31_2018_A_7_2_2.key), 'cmac'),
       ]);
       expect(r.tokenKcv).toBe(r.kcvs[0]!.kcv);
+    });
+  });
+
+  describe('published blocks of other usages (B0, M3, K0, D0) under their KBPKs', () => {
+    it.each([
+      [PAYSHIELD_D_B0, 'tdes-2key', { derive: true, encrypt: false, sign: false, extractable: false }],
+      [ISO_20038_2017_B_3, 'tdes-2key', { verify: true, sign: false, extractable: false }],
+      [PAYSHIELD_B_K0, 'tdes-2key', { wrap: true, unwrap: true, extractable: false }],
+      [PAYSHIELD_D_D0, 'aes-256', { encrypt: true, decrypt: true, extractable: false }],
+    ] as const)('$source', async (v, keyType, granted) => {
+      const family = v.block[0] === 'D' ? 'aes-256' : 'tdes-2key';
+      const kbpk = await formOn(slotA, family, v.kbpk);
+      const r = await svc.tr31Import({
+        slotId: slotA,
+        kbpkId: kbpk,
+        ...(family === 'aes-256' ? { kbpkType: 'aes-256' as const } : {}),
+        block: v.block,
+        label: v.source.slice(0, 60),
+      });
+      expect(r.keyType).toBe(keyType);
+      expect(r.kcvs).toEqual([kcv(keyType, hex(v.key), 'legacy'), kcv(keyType, hex(v.key), 'cmac')]);
+      expect(r.tokenKcv).toBe(r.kcvs[0]!.kcv);
+      expect(r.attributes).toMatchObject({ sensitive: true, ...granted });
     });
   });
 
