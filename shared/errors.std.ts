@@ -250,6 +250,19 @@ export const ERROR_SENTENCES = {
   TR31_ATTRIBUTES_INCONSISTENT:
     'The key usage, algorithm and mode of use of the key block make no sense together, so the key is refused.',
   TR31_EXPORT_REFUSED: 'The exportability of this key forbids exporting it in a key block under this key.',
+  // TR-31 key blocks on the token (issue 11 point 4, tr31 branch)
+  TR31_TOKEN_LACKS_MECHANISM:
+    'The token lacks a mechanism key blocks need (named in the details): the key block protection key is never used outside the token, so the operation was refused.',
+  TR31_NOT_EXPORTABLE:
+    'This key may not leave the token: it is not extractable (a key read from an N block never is), or it may leave only under a key the security officer marked trusted.',
+  TR31_KBPK_NOT_PERMITTED:
+    'This key may not protect key blocks in this direction: a key block protection key needs sign (its key derivation runs on the token) and wrap to make blocks, unwrap to read them.',
+  TR31_KBPK_SIZE_UNKNOWN:
+    'The token does not report the size of this AES key: name the key block protection key’s type (aes-128, aes-192 or aes-256).',
+  TR31_KEY_TYPE_UNSUPPORTED:
+    'Key blocks carry only AES and TDES keys here (of their usual sizes), and the declared type must match the key on the token.',
+  TR31_EXPORT_USAGE_EXCEEDS:
+    'The key block header would let the key do more than it may do on this token (the details name the usages): choose a usage and mode of use within its own.',
   // Ceremony token operations: components in and out of the token host (issue 11 point 3, ceremony-token)
   CEREMONY_TRANSPORT_KEY_GONE:
     'The ceremony’s transport key is no longer on the token (the token host restarted or its session closed): the components held for this step are useless now. Enter the components again.',

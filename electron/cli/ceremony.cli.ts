@@ -151,6 +151,12 @@ interface ReviewOptions {
   shares?: string;
   threshold?: string;
   backup?: string; // M-of-N shares
+  // TR-31
+  usage?: string;
+  modeOfUse?: string;
+  exportability?: string;
+  blockVersion?: string;
+  kbpkType?: string;
 }
 
 const FLAGS: Record<string, string> = {
@@ -163,6 +169,12 @@ const FLAGS: Record<string, string> = {
   shares: '--shares',
   threshold: '--threshold',
   backup: '--backup', // M-of-N shares
+  // TR-31
+  usage: '--usage',
+  modeOfUse: '--mode-of-use',
+  exportability: '--exportability',
+  version: '--block-version',
+  kbpkType: '--kbpk-type',
 };
 
 /** The template's parameters as given; one the template does not take is refused by its flag. */
@@ -178,6 +190,12 @@ function paramsOf(o: ReviewOptions): Record<string, unknown> {
     shares: count(o.shares, '--shares'),
     threshold: count(o.threshold, '--threshold'),
     backup: o.backup === undefined ? undefined : backupFile(o.backup), // M-of-N shares
+    // TR-31
+    usage: o.usage?.toUpperCase(),
+    modeOfUse: o.modeOfUse?.toUpperCase(),
+    exportability: o.exportability?.toUpperCase(),
+    version: o.blockVersion?.toUpperCase(),
+    kbpkType: o.kbpkType,
   };
   const params = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
   const takes = TemplateParamsSchema.options.find((t) => t.shape.template.value === o.template)!.shape;
@@ -256,6 +274,15 @@ const install: CommandInstaller = (ceremony, context) => {
     .option('--shares <n>', 'kek-backup, kek-recover, share-drill: how many shares')
     .option('--threshold <n>', 'kek-backup, kek-recover, share-drill: how many shares recover the key')
     .option('--backup <file>', 'kek-recover, share-drill: the backup record (.kek-backup.json)') // M-of-N shares
+    // TR-31
+    .option('--usage <usage>', 'tr31-export: the key usage of the block (D0, K0, K1, P0, B0, M3, ...)')
+    .option('--mode-of-use <mode>', 'tr31-export: the mode of use (B, E, D, C, G, V, X, N)')
+    .option('--exportability <e>', 'tr31-export: E, N (never exported again) or S')
+    .option('--block-version <v>', 'tr31-export: D (AES KBPK) or B (TDES KBPK)')
+    .option(
+      '--kbpk-type <type>',
+      "tr31-export, tr31-import: the KBPK's type where the token does not tell its size",
+    )
     .action(async (opts: ReviewOptions) => {
       const ctx = context();
       const r = await ctx.call('ceremony.review', paramsOf(opts) as never);

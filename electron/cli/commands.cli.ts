@@ -33,6 +33,8 @@ commandGroup(
 );
 commandGroup('keys', 'keys on the token', () => import('./lifecycle.cli'), token);
 commandGroup('keys', 'keys on the token', () => import('./usage.cli'), token);
+// TR-31
+commandGroup('keys', 'keys on the token', () => import('./tr31.cli'), token);
 commandGroup('console', 'the payload test console: encrypt, verify, batch', () => import('./console.cli'));
 commandGroup('console', 'the payload test console', () => import('./troubleshoot.cli'));
 commandGroup(

@@ -355,6 +355,7 @@ export function createApp(options: AppOptions): App {
         { coreSteps },
         { CeremonyComponentStore },
         { componentExecutors },
+        { tr31Executors }, // TR-31
         preflight,
         built,
         { CeremonyShareStore, shareExecutors }, // M-of-N shares
@@ -366,6 +367,7 @@ export function createApp(options: AppOptions): App {
         import('../ceremony/core-steps.nodejs'),
         import('../ceremony/executors/component-store.nodejs'),
         import('../ceremony/executors/component-steps.nodejs'),
+        import('../ceremony/executors/tr31-steps.nodejs'), // TR-31
         import('../ceremony/preflight.nodejs'),
         import('./build-hash.nodejs'),
         import('../ceremony/executors/share-steps.nodejs'), // M-of-N shares
@@ -395,6 +397,7 @@ export function createApp(options: AppOptions): App {
           }),
           ...componentExecutors({ tokens, store: components }),
           ...shareExecutors({ tokens, store: components, shares, recordFolder: paths.ceremonies }), // M-of-N shares
+          ...tr31Executors({ tokens }), // TR-31
         },
         clock: () => new Date(options.clock ? options.clock() : Date.now()),
         onEnded: (id) => {

@@ -163,5 +163,8 @@ export function keyHandlers(
       await refuseManaged(tokens, options.inventoryDir, { slotId, id, class: cls });
       return tokens.call('destroyObject', { slotId, id, class: cls, confirm: true });
     },
+    // TR-31 key blocks (issue 11 point 4): the token host does the work (tr31-ops.host.ts).
+    exportTr31: (req) => tokens.call('tr31Export', req),
+    importTr31: (req) => tokens.call('tr31Import', req),
   };
 }

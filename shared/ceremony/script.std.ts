@@ -1,6 +1,7 @@
 import { z } from 'zod';
 // M-of-N shares: recovery and drills name the backup they are run against (the whole public record).
 import { KekBackupRecordSchema } from './share-ops.std';
+import { EXPORTABILITY, KEY_USAGES, MODES_OF_USE } from '../formats/tr31/fields.std';
 
 /**
  * A key ceremony is a script: a declared sequence of steps, run in order, each by the people it
@@ -59,6 +60,9 @@ export const CEREMONY_LABEL = z
   .regex(/^[\x20-\x7e]+$/, 'printable ASCII');
 const KEY_ID = z.string().regex(/^(?:[0-9a-f]{2}){1,128}$/, 'lowercase hex key id');
 const COUNT = (min: number, max: number) => z.number().int().min(min).max(max);
+// TR-31
+const keysOf = <T extends Record<string, string>>(table: T) =>
+  Object.keys(table) as [keyof T & string, ...(keyof T & string)[]];
 
 export const TemplateParamsSchema = z.discriminatedUnion('template', [
   z.strictObject({
@@ -94,15 +98,22 @@ export const TemplateParamsSchema = z.discriminatedUnion('template', [
     threshold: COUNT(2, 16),
     backup: KekBackupRecordSchema, // M-of-N shares
   }),
+  // TR-31 (tr31 branch): the header the exported block gets; the KBPK's type where the token cannot tell its size
   z.strictObject({
     template: z.literal('tr31-export'),
     keyId: KEY_ID,
     kbpkId: KEY_ID,
+    usage: z.enum(keysOf(KEY_USAGES)),
+    modeOfUse: z.enum(keysOf(MODES_OF_USE)),
+    exportability: z.enum(keysOf(EXPORTABILITY)),
+    version: z.enum(['D', 'B']).optional(),
+    kbpkType: z.enum(COMPONENT_KEY_TYPES).optional(),
   }),
   z.strictObject({
     template: z.literal('tr31-import'),
     kbpkId: KEY_ID,
     label: CEREMONY_LABEL,
+    kbpkType: z.enum(COMPONENT_KEY_TYPES).optional(),
   }),
 ]);
 export type TemplateParams = z.infer<typeof TemplateParamsSchema>;
@@ -309,7 +320,7 @@ export function buildScript(params: TemplateParams): CeremonyScript {
       return {
         ...base,
         template: params.template,
-        title: `Export key ${params.keyId} as a TR-31 key block under ${params.kbpkId}`,
+        title: `Export key ${params.keyId} as a TR-31 key block (${params.usage}, mode ${params.modeOfUse}, exportability ${params.exportability}) under ${params.kbpkId}`,
         params,
         custodians: 0,
         steps: [

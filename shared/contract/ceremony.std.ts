@@ -11,6 +11,8 @@ import {
 } from '../ceremony/script.std';
 import { EnterComponentInputSchema, RevealComponentInputSchema } from '../ceremony/token-ops.std';
 import { EnterShareInputSchema } from '../ceremony/share-ops.std'; // M-of-N shares
+// TR-31
+import { Tr31ImportInputSchema } from '../ceremony/tr31-ops.std';
 
 /**
  * Offline key ceremonies (issue 11): the `ceremony.*` channels. The engine is
@@ -147,6 +149,8 @@ export const ceremonyContract = {
           EnterComponentInputSchema,
           RevealComponentInputSchema,
           EnterShareInputSchema, // M-of-N shares (reveal-share takes RevealComponentInputSchema's shape)
+          // TR-31
+          Tr31ImportInputSchema,
         ])
         .optional(),
     }),

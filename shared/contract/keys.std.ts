@@ -15,6 +15,12 @@ import {
   type KcvResult,
   type ObjectInfo,
 } from '../tokens.std';
+import {
+  Tr31ExportParamsSchema,
+  Tr31ImportParamsSchema,
+  type Tr31ExportResult,
+  type Tr31ImportResult,
+} from '../ceremony/tr31-ops.std';
 
 /**
  * Objects on the token, by hand (`keys.*`); managed keys are `lifecycle.*`.
@@ -86,4 +92,53 @@ export const keysContract = {
       key: { id: String(r.id) },
       details: { ...slotOf(r), class: r.class },
     })),
+  // TR-31 / X9.143 key blocks (issue 11 point 4): the block is no secret, the clear key is in no result.
+  exportTr31: channel(
+    z.strictObject(Tr31ExportParamsSchema.shape),
+    'Export a key from the token as a TR-31 / X9.143 key block under a key block protection key.',
+  )
+    .returns<Tr31ExportResult>()
+    .audited((r, res) => {
+      const out = res as Tr31ExportResult | undefined;
+      return {
+        action: 'key.export.tr31',
+        key: { id: String(r.keyId), ...(out ? { kcv: out.keyKcvs[0]!.kcv } : {}) },
+        details: {
+          ...slotOf(r),
+          kbpkId: String(r.kbpkId),
+          usage: String(r.usage),
+          modeOfUse: String(r.modeOfUse),
+          exportability: String(r.exportability),
+          ...(out
+            ? { version: out.header.version, kcvs: out.keyKcvs.map((k) => `${k.method}:${k.kcv}`) }
+            : {}),
+        },
+      };
+    }),
+  importTr31: channel(
+    z.strictObject(Tr31ImportParamsSchema.shape),
+    'Import a TR-31 / X9.143 key block into the token under its key block protection key.',
+  )
+    .returns<Tr31ImportResult>()
+    .audited((r, res) => {
+      const out = res as Tr31ImportResult | undefined;
+      return {
+        action: 'key.import.tr31',
+        ...(out ? { key: { id: out.id, kcv: out.kcvs[0]!.kcv } } : {}),
+        details: {
+          ...slotOf(r),
+          kbpkId: String(r.kbpkId),
+          label: String(r.label),
+          ...(out
+            ? {
+                version: out.header.version,
+                usage: out.header.usage,
+                modeOfUse: out.header.modeOfUse,
+                exportability: out.header.exportability,
+                kcvs: out.kcvs.map((k) => `${k.method}:${k.kcv}`),
+              }
+            : {}),
+        },
+      };
+    }),
 } as const;

@@ -42,6 +42,8 @@ import {
   ShareRevealParamsSchema,
   ShareSplitKekParamsSchema,
 } from '../../../shared/ceremony/share-ops.std';
+// TR-31
+import { Tr31ExportParamsSchema, Tr31ImportParamsSchema } from '../../../shared/ceremony/tr31-ops.std';
 // Known exception to the suffix rule: a type-only import, erased at build, from which the method
 // map below is derived; it goes when the host's methods become a table (issue 13, point 4).
 // eslint-disable-next-line no-restricted-imports
@@ -114,6 +116,9 @@ export const HSM_METHODS = {
   shareCheck: ShareCheckParamsSchema,
   shareRecoverKek: ShareRecoverKekParamsSchema,
   // end M-of-N shares
+  // TR-31 key blocks on the token (issue 11 point 4): tr31-ops.host.ts
+  tr31Export: Tr31ExportParamsSchema,
+  tr31Import: Tr31ImportParamsSchema,
 } as const satisfies Record<HsmMethodName, z.ZodType>;
 
 /** Params as the method gets them: parsed, or VALIDATION naming paths only (never a value: a PIN). */

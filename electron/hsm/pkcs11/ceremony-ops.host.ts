@@ -304,7 +304,8 @@ export class CeremonyOps {
 
   // ---------------------------------------------------------------- internals
 
-  private random(slotId: number, length: number): Buffer {
+  /** Bytes from the token's RNG (ids, probes; also TR-31's padding and session keys: tr31-ops.host.ts). */
+  random(slotId: number, length: number): Buffer {
     const pkcs11 = this.t.pkcs11();
     return Buffer.from(
       this.t.call(slotId, () => pkcs11.C_GenerateRandom(this.t.session(slotId), Buffer.alloc(length))),
@@ -327,7 +328,7 @@ export class CeremonyOps {
     return this.t.call(slotId, () => findById(pkcs11, this.t.session(slotId), id, cls).map((o) => o.handle));
   }
 
-  private destroyQuietly(slotId: number, handle: Handle): void {
+  destroyQuietly(slotId: number, handle: Handle): void {
     try {
       this.t.pkcs11().C_DestroyObject(this.t.session(slotId), handle);
     } catch {
@@ -520,6 +521,33 @@ export class CeremonyOps {
     key: Uint8Array,
     naming: { label: string; id: string; purpose: CeremonyKeyPurpose },
   ): CeremonyKeyResult {
+    const usages = PURPOSE_USAGES[naming.purpose];
+    const entered = this.enterKey(slotId, type, key, naming, (keyType) =>
+      secretTemplate(keyType, true, usages),
+    );
+    return {
+      id: naming.id,
+      keyType: type,
+      purpose: naming.purpose,
+      label: naming.label,
+      kcvs: entered.kcvs,
+      tokenKcv: entered.tokenKcv,
+      tokenCheckValue: entered.tokenCheckValue,
+    };
+  }
+
+  /**
+   * `enter` with the attributes the caller decides (`attributes(CKK_...)`: class, type, token,
+   * sensitivity, usages; label and id are added): TR-31 import (tr31-ops.host.ts) gives a key
+   * exactly what its block's header grants. The same entry, twin check and read-back.
+   */
+  enterKey(
+    slotId: number,
+    type: ComponentKeyType,
+    key: Uint8Array,
+    naming: { label: string; id: string },
+    attributes: (keyType: number) => Template,
+  ): { handle: Handle; kcvs: LabelledKcv[]; tokenKcv: string; tokenCheckValue: string | null } {
     const pkcs11 = this.t.pkcs11();
     const kcvs = kcvsOf(type, key);
     // A 2-key TDES key goes in as DES2 where the token knows it, else as DES3 K1 K2 K1 (the same key).
@@ -527,11 +555,10 @@ export class CeremonyOps {
     const value = type === 'tdes-2key' && !des2 ? tdes3(key) : Uint8Array.from(key);
     const keyType =
       type === 'tdes-2key' ? (des2 ? P.CKK_DES2 : P.CKK_DES3) : type === 'tdes-3key' ? P.CKK_DES3 : P.CKK_AES;
-    const usages = PURPOSE_USAGES[naming.purpose];
     const template: Template = [
       { type: P.CKA_LABEL, value: naming.label },
       { type: P.CKA_ID, value: Buffer.from(naming.id, 'hex') },
-      ...secretTemplate(keyType, true, usages),
+      ...attributes(keyType),
     ];
     const wrappingKey = this.t.call(slotId, () =>
       pkcs11.C_GenerateKey(this.t.session(slotId), { mechanism: P.CKM_AES_KEY_GEN }, [
@@ -579,15 +606,7 @@ export class CeremonyOps {
         token: tokenCheckValue,
       });
     }
-    return {
-      id: naming.id,
-      keyType: type,
-      purpose: naming.purpose,
-      label: naming.label,
-      kcvs,
-      tokenKcv,
-      tokenCheckValue,
-    };
+    return { handle, kcvs, tokenKcv, tokenCheckValue };
   }
 
   /**
@@ -730,7 +749,7 @@ export class CeremonyOps {
     };
   }
 
-  private hasMechanism(slotId: number, mechanism: number, flags = 0): boolean {
+  hasMechanism(slotId: number, mechanism: number, flags = 0): boolean {
     try {
       const pkcs11 = this.t.pkcs11();
       const slot = pkcs11.C_GetSessionInfo(this.t.session(slotId)).slotID;
@@ -746,7 +765,7 @@ export class CeremonyOps {
 const view = (a: Uint8Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 /** A secret key that never leaves the token: sensitive, not extractable, only these usages. */
-function secretTemplate(keyType: number, token: boolean, usages: readonly number[]): Template {
+export function secretTemplate(keyType: number, token: boolean, usages: readonly number[]): Template {
   return [
     { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
     { type: P.CKA_KEY_TYPE, value: keyType },

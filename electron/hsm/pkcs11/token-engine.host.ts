@@ -93,6 +93,14 @@ import type {
   ShareSplitKekResult,
 } from '../../../shared/ceremony/share-ops.std';
 import { ShareOps } from './share-ops.host';
+// TR-31
+import type {
+  Tr31ExportParams,
+  Tr31ExportResult,
+  Tr31ImportParams,
+  Tr31ImportResult,
+} from '../../../shared/ceremony/tr31-ops.std';
+import { Tr31Ops } from './tr31-ops.host';
 import { wellKnownModules } from './well-known-modules.nodejs';
 
 export interface TokenEngineOptions {
@@ -127,6 +135,8 @@ export class TokenEngine {
   private readonly ceremony: CeremonyOps;
   /** M-of-N shares of a KEK (issue 11 point 5): share-ops.host.ts. */
   private readonly shares: ShareOps;
+  /** TR-31 key blocks (issue 11 point 4): tr31-ops.host.ts. */
+  private readonly tr31: Tr31Ops;
 
   constructor(options: TokenEngineOptions = {}) {
     this.pool = new SessionPool(options.logger ?? silentLogger);
@@ -143,6 +153,15 @@ export class TokenEngine {
       callAsync: (slotId, body) => this.pool.callAsync(slotId, body),
     });
     this.shares = new ShareOps(this.ceremony.forShares());
+    this.tr31 = new Tr31Ops({
+      logger: this.pool.logger,
+      pkcs11: () => this.pool.module(),
+      session: (slotId) => this.pool.session(slotId).handle,
+      call: (slotId, body) => this.pool.call(slotId, body),
+      callAsync: (slotId, body) => this.pool.callAsync(slotId, body),
+      find: (slotId, id) => this.pool.findOne(slotId, id, ['secret']),
+      ceremony: this.ceremony,
+    });
   }
 
   // ---------------------------------------------------------------- module
@@ -511,6 +530,16 @@ export class TokenEngine {
 
   async shareRecoverKek(params: ShareRecoverKekParams): Promise<CeremonyKeyResult & { backupId: string }> {
     return this.shares.shareRecoverKek(params);
+  }
+
+  // ---------------------------------------------------------------- TR-31 (tr31-ops.host.ts)
+
+  async tr31Export(params: Tr31ExportParams): Promise<Tr31ExportResult> {
+    return this.tr31.tr31Export(params);
+  }
+
+  async tr31Import(params: Tr31ImportParams): Promise<Tr31ImportResult> {
+    return this.tr31.tr31Import(params);
   }
 }
 

@@ -29,8 +29,15 @@ import {
 import { ComponentEntry } from './ComponentEntry.dom';
 import { HashAloud } from './HashAloud.dom';
 import { PersonAndPassphrase, takeProof } from './Proofs.dom';
-import { PlainStepPanel, PreflightPanel, RevealPanel, SignOffPanel } from './StepPanels.dom';
 import { ShareEntryPanel, ShareRevealPanel } from './ShareSteps.dom'; // M-of-N shares
+import {
+  PlainStepPanel,
+  PreflightPanel,
+  RevealPanel,
+  SignOffPanel,
+  Tr31ExportPanel,
+  Tr31ImportPanel,
+} from './StepPanels.dom';
 import { DownloadTranscript } from './Transcript.dom';
 
 const RESPONSIBILITIES: Record<CeremonyRole, string> = {
@@ -374,6 +381,11 @@ function StepPanel({
     case 'enter-share':
     case 'drill-share':
       return <ShareEntryPanel view={view} step={step} onOutcome={onOutcome} onHold={onHold} />;
+    // TR-31
+    case 'tr31-export':
+      return <Tr31ExportPanel view={view} step={step} onOutcome={onOutcome} onHold={onHold} />;
+    case 'tr31-import':
+      return <Tr31ImportPanel view={view} step={step} onOutcome={onOutcome} />;
     case 'sign-off':
       return <SignOffPanel view={view} onDone={onView} />;
     default:

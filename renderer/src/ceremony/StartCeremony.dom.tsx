@@ -30,6 +30,10 @@ const FIELD_LABELS: Record<keyof Omit<ParamsForm, 'template'>, string> = {
   shares: 'Shares',
   threshold: 'Threshold',
   backup: 'Backup record (.kek-backup.json)', // M-of-N shares
+  usage: 'Key usage (TR-31)',
+  modeOfUse: 'Mode of use',
+  exportability: 'Exportability',
+  kbpkType: 'KBPK type (if the token does not tell)',
 };
 
 const PURPOSE_NAMES: Record<(typeof CEREMONY_KEY_PURPOSES)[number], string> = {

@@ -242,3 +242,115 @@ export function SignOffPanel({ view, onDone }: { view: CeremonyView; onDone: (vi
     </form>
   );
 }
+
+// ---------------------------------------------------------------- TR-31 (issue 11 point 4)
+
+/**
+ * The export of a key as a TR-31 key block: administrator and witness do it together; the block
+ * (no secret: its key is encrypted and MAC'd under the KBPK) comes back as the step's reply and
+ * stays on screen, with the check values read aloud, until it has been copied or saved.
+ */
+export function Tr31ExportPanel({
+  view,
+  step,
+  onOutcome,
+  onHold,
+}: PanelProps & { onHold: (held: boolean) => void }) {
+  const [done, setDone] = useState<{ block: string; rows: [string, string][] } | null>(null);
+  const act = useMutation({
+    mutationFn: (form: HTMLFormElement) =>
+      mkm().ceremony.act({ id: view.id, stepId: step.id, ...takeProofs(form, 'tr31x', step.dualControl) }),
+    onSuccess: (outcome) => {
+      setDone({ block: outcome.reply.block ?? '', rows: detailRows(outcome.details) });
+      onHold(true);
+      onOutcome(outcome);
+    },
+  });
+  if (done) {
+    return (
+      <div className="stack">
+        <div className="field">
+          <label htmlFor="tr31-block-out">The key block (give it to the receiving party)</label>
+          <textarea
+            id="tr31-block-out"
+            className="mono"
+            readOnly
+            rows={4}
+            value={done.block}
+            data-testid="tr31-block"
+            onFocus={(e) => e.currentTarget.select()}
+          />
+        </div>
+        <Facts label="What the transcript records" rows={done.rows} />
+        <div className="button-row">
+          <button type="button" onClick={() => void navigator.clipboard?.writeText(done.block)}>
+            Copy the block
+          </button>
+          <button type="button" className="primary" onClick={() => onHold(false)}>
+            The block is saved: go on
+          </button>
+        </div>
+      </div>
+    );
+  }
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        act.mutate(e.currentTarget);
+      }}
+    >
+      <ProofFields view={view} step={step} dual={step.dualControl} prefix="tr31x" />
+      {act.error && <ErrorNotice error={act.error} />}
+      <div className="button-row">
+        <button type="submit" className="primary" disabled={act.isPending}>
+          {act.isPending ? 'Wrapping…' : 'Wrap the key into a key block'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** The import of a TR-31 key block: pasted here, checked and loaded on the token by administrator and witness. */
+export function Tr31ImportPanel({ view, step, onOutcome }: PanelProps) {
+  const [block, setBlock] = useState('');
+  const act = useMutation({
+    mutationFn: (form: HTMLFormElement) =>
+      mkm().ceremony.act({
+        id: view.id,
+        stepId: step.id,
+        ...takeProofs(form, 'tr31i', step.dualControl),
+        input: { block: block.trim() },
+      }),
+    onSuccess: onOutcome,
+  });
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        act.mutate(e.currentTarget);
+      }}
+    >
+      <div className="field">
+        <label htmlFor="tr31-block-in">The key block (TR-31 / X9.143, as received)</label>
+        <textarea
+          id="tr31-block-in"
+          className="mono"
+          rows={4}
+          value={block}
+          spellCheck={false}
+          autoComplete="off"
+          maxLength={9999}
+          onChange={(e) => setBlock(e.target.value)}
+        />
+      </div>
+      <ProofFields view={view} step={step} dual={step.dualControl} prefix="tr31i" />
+      {act.error && <ErrorNotice error={act.error} />}
+      <div className="button-row">
+        <button type="submit" className="primary" disabled={act.isPending || block.trim().length < 16}>
+          {act.isPending ? 'Checking the block…' : 'Check the block and load its key'}
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -42,6 +42,11 @@ export interface ParamsForm {
   threshold: string;
   /** M-of-N shares: the backup record's text (.kek-backup.json), for a recovery or a drill. */
   backup: string;
+  // TR-31: the exported block's header, and the KBPK's type where the token cannot tell its size
+  usage: string;
+  modeOfUse: string;
+  exportability: string;
+  kbpkType: string;
 }
 
 export const EMPTY_PARAMS: ParamsForm = {
@@ -55,6 +60,10 @@ export const EMPTY_PARAMS: ParamsForm = {
   shares: '3',
   threshold: '2',
   backup: '', // M-of-N shares
+  usage: 'D0',
+  modeOfUse: 'B',
+  exportability: 'E',
+  kbpkType: '',
 };
 
 /** Which fields of the form a template asks for, in the order they are shown. */
@@ -64,11 +73,12 @@ export const TEMPLATE_FIELDS: Record<CeremonyTemplate, (keyof Omit<ParamsForm, '
   'kek-backup': ['keyId', 'shares', 'threshold'],
   'kek-recover': ['backup', 'shares', 'threshold', 'label'], // M-of-N shares: backup
   'share-drill': ['backup', 'shares', 'threshold'], // M-of-N shares: backup
-  'tr31-export': ['keyId', 'kbpkId'],
-  'tr31-import': ['kbpkId', 'label'],
+  'tr31-export': ['keyId', 'kbpkId', 'usage', 'modeOfUse', 'exportability', 'kbpkType'],
+  'tr31-import': ['kbpkId', 'label', 'kbpkType'],
 };
 
 const NUMBER_FIELDS = new Set(['components', 'shares', 'threshold']);
+const HEADER_FIELDS = new Set(['usage', 'modeOfUse', 'exportability']);
 
 /**
  * The template's parameters from the form, checked by the contract's own schema; a refusal names
@@ -83,6 +93,12 @@ export function paramsFromForm(
     // M-of-N shares: the record as the backup ceremony wrote it; the schema checks it whole.
     if (field === 'backup') {
       raw[field] = jsonOrNull(value);
+      continue;
+    }
+    // TR-31: header codes are upper case; no KBPK type means the token's own size
+    if (field === 'kbpkType' && value.trim() === '') continue;
+    if (HEADER_FIELDS.has(field)) {
+      raw[field] = value.trim().toUpperCase();
       continue;
     }
     raw[field] = NUMBER_FIELDS.has(field)
@@ -125,6 +141,10 @@ const FIELD_PROBLEMS: Record<string, string> = {
   kbpkId: 'The KBPK id is the token’s CKA_ID in hex (from the Keys screen).',
   keyType: 'Choose a key type.',
   purpose: 'Choose a purpose.',
+  usage: 'The key usage is a TR-31 code such as D0, K0, K1, P0, B0 or M3.',
+  modeOfUse: 'The mode of use is one TR-31 letter such as B, E, D, C, G, V or X.',
+  exportability: 'Exportability is E, N (never exported again) or S.',
+  kbpkType: 'The KBPK type is aes-128, aes-192, aes-256, tdes-2key or tdes-3key (or empty).',
 };
 
 /**
