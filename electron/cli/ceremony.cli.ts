@@ -19,6 +19,7 @@ import { pgpWordsOfHex } from '../../shared/formats/pgp-words.std';
 import { checkDestination } from '../core/destination.nodejs';
 import type { CliContext, CommandInstaller, CommandModule } from './context.cli';
 import { usage } from './output.cli';
+import { installFormKey } from './ceremony-run.cli';
 
 /**
  * `mkm ceremony ...`: key ceremonies (issue 11) from the command line. Reading them (templates,
@@ -188,6 +189,7 @@ function paramsOf(o: ReviewOptions): Record<string, unknown> {
 }
 
 const install: CommandInstaller = (ceremony, context) => {
+  installFormKey(ceremony, context);
   ceremony
     .command('verify-transcript <file>')
     .description(

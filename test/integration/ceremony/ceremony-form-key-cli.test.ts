@@ -1,0 +1,304 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../../electron/core/app.nodejs';
+import { silentLogger } from '../../../electron/core/logger.nodejs';
+import { kcv } from '../../../electron/crypto/kcv.nodejs';
+import type { CeremonyView } from '../../../shared/contract/ceremony.std';
+import { groupComponent } from '../../../shared/formats/component-entry.std';
+import type { ComponentKeyType } from '../../../shared/formats/components.std';
+import { setOddParity } from '../../../shared/formats/des-keys.std';
+import { filesUnder } from '../../helpers/scan';
+import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+
+/**
+ * `mkm ceremony form-key` as a script runs it, stdin not a terminal: components one hex line each,
+ * people and where their passphrases are in --participants, passphrases in the environment. A
+ * real SoftHSM2 token, the CLI in a process of its own; the key is formed on the token, the
+ * transcript signed and verified; and no file the runs wrote, nor anything they printed, holds a
+ * component or a key in any usual spelling.
+ */
+
+const root = join(import.meta.dirname, '../../..');
+const TDES_KEY = Buffer.from('0123456789ABCDEFFEDCBA9876543210', 'hex');
+let token: SoftHsmToken;
+let dataDir: string;
+let work: string;
+let signingKeyId: string;
+/** Every component and key the tests used, and every stdout and stderr they captured. */
+const secrets: Uint8Array[] = [];
+const captured: string[] = [];
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function mkm(args: string[], stdin: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'bin/mkm.mjs'),
+        '--data-dir',
+        dataDir,
+        '--module',
+        token.modulePath,
+        '--slot',
+        String(token.slotId),
+        ...args,
+      ],
+      { env: { ...process.env, SOFTHSM2_CONF: token.confPath, MKM_PIN: token.userPin, ...env } },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      captured.push(stdout, stderr);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+/** The participants file of a run, and the environment holding their passphrases. */
+function room(custodians: string[], tag: string) {
+  const person = (name: string, i: number) => ({
+    name,
+    acknowledged: true,
+    passphraseEnv: `MKM_TEST_PASS_${tag}_${i}`,
+  });
+  const names = ['Alice Admin', 'Walter Witness', ...custodians];
+  const file = join(work, `people-${tag}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      administrator: person(names[0]!, 0),
+      witness: person(names[1]!, 1),
+      custodians: custodians.map((c, i) => person(c, i + 2)),
+    }),
+  );
+  const env = Object.fromEntries(
+    names.map((n, i) => [`MKM_TEST_PASS_${tag}_${i}`, `${n}'s long passphrase`]),
+  );
+  return { file, env };
+}
+
+function formKeyArgs(type: ComponentKeyType, count: number, label: string, people: string): string[] {
+  return [
+    'ceremony',
+    'form-key',
+    '--type',
+    type,
+    '--components',
+    String(count),
+    '--label',
+    label,
+    '--purpose',
+    'kek',
+    '--signing-key',
+    signingKeyId,
+    '--participants',
+    people,
+    // The test machine has a network interface up; the transcript records the override.
+    '--air-gap-override',
+    'CI runner with a virtual network interface',
+  ];
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex').toUpperCase();
+const xor = (parts: Uint8Array[]) => parts.reduce((a, b) => a.map((x, i) => x ^ b[i]!));
+const kcvs = (type: ComponentKeyType, bytes: Uint8Array) => [
+  { method: 'legacy', kcv: kcv(type, bytes, 'legacy').kcv.toUpperCase() },
+  { method: 'cmac', kcv: kcv(type, bytes, 'cmac').kcv.toUpperCase() },
+];
+/** A TDES component: random, every byte of odd parity, as a real one is. */
+const tdesComponent = () => setOddParity(new Uint8Array(randomBytes(16)));
+
+async function ceremonies(): Promise<CeremonyView[]> {
+  const r = await mkm(['--json', 'ceremony', 'list'], '');
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as CeremonyView[];
+}
+
+beforeAll(async () => {
+  token = createSoftHsmToken({ label: 'form-key-cli', userPin: '5521-fk', setProcessEnv: true });
+  dataDir = mkdtempSync(join(tmpdir(), 'mkm-form-key-cli-data-'));
+  work = mkdtempSync(join(tmpdir(), 'mkm-form-key-cli-work-'));
+  const app: App = createApp({
+    mode: 'browser',
+    dataDir,
+    moduleOverride: token.modulePath,
+    isTrustedSender: () => true,
+    logger: silentLogger,
+  });
+  const call = async <T>(channel: string, request?: unknown): Promise<T> => {
+    const envelope = await app.registry.dispatch(channel, request, { transport: 'cli' });
+    if (!envelope.ok) throw new Error(`${channel}: ${envelope.error.code} ${envelope.error.message}`);
+    return envelope.result as T;
+  };
+  try {
+    await call('tokens.login', { slotId: token.slotId, pin: token.userPin });
+    signingKeyId = (
+      await call<{ id: string }>('keys.generate', {
+        slotId: token.slotId,
+        type: 'rsa-2048',
+        label: 'ceremony-signer',
+        purpose: 'signing',
+      })
+    ).id;
+  } finally {
+    await app.close();
+  }
+}, 120_000);
+
+afterAll(() => {
+  token?.cleanup();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('mkm ceremony form-key, components on stdin', () => {
+  it('AES-256 from 2 components: each component’s KCVs and the key’s, in --json, the transcript signed', async () => {
+    const parts = [new Uint8Array(randomBytes(32)), new Uint8Array(randomBytes(32))];
+    const key = xor(parts);
+    secrets.push(...parts, key);
+    const { file, env } = room(['Cora One', 'Carl Two'], 'aes');
+    // The first line grouped by four as a sheet prints it, the second plain lower case.
+    const stdin = `${groupComponent(parts[0]!)}\n${Buffer.from(parts[1]!).toString('hex')}\n`;
+    const r = await mkm(['--json', ...formKeyArgs('aes-256', 2, 'zmk-aes', file)], stdin, env);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({
+      state: 'completed',
+      title: 'Form AES-256 key “zmk-aes” from 2 components',
+      components: [
+        { index: 1, custodian: 'Cora One', kcvs: kcvs('aes-256', parts[0]!), confirmed: false },
+        { index: 2, custodian: 'Carl Two', kcvs: kcvs('aes-256', parts[1]!), confirmed: false },
+      ],
+      key: { label: 'zmk-aes', type: 'aes-256', purpose: 'kek', kcvs: kcvs('aes-256', key) },
+      transcript: { entries: expect.any(Number), signer: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    });
+    expect(out.key.id).toMatch(/^[0-9a-f]+$/);
+    expect(out.key.tokenKcv).toBe(kcv('aes-256', key, 'legacy').kcv.toUpperCase());
+    expect(Object.keys(out).sort()).toEqual(
+      ['ceremonyId', 'components', 'key', 'scriptHash', 'state', 'title', 'transcript'].sort(),
+    );
+
+    // The ceremony is on record: every participant signed off, the key formed on the token.
+    const view = (await ceremonies()).find((c) => c.id === out.ceremonyId)!;
+    expect(view.state).toBe('completed');
+    expect(view.participants.every((p) => p.signedOff)).toBe(true);
+    expect(view.facts.keyId).toBe(out.key.id);
+    const keys = await mkm(['--json', 'keys', 'list'], '');
+    expect(keys.stdout).toContain('zmk-aes');
+
+    // The transcript the run signed verifies with the signer it announced.
+    const t = join(work, 'aes.mkmx');
+    expect((await mkm(['ceremony', 'transcript', out.ceremonyId, '--out', t], '')).code).toBe(0);
+    const verified = await mkm(['ceremony', 'verify-transcript', t, '--signer', out.transcript.signer], '');
+    expect(verified.stdout).toContain('VERIFIED');
+    expect(verified.stdout).toContain('Carl Two');
+    expect(readFileSync(t, 'utf8')).toContain('CI runner with a virtual network interface');
+  }, 180_000);
+
+  it('TDES 2-key from 3 components: the key of the known answer, legacy KCV 08D7B4, sheet KCVs confirmed', async () => {
+    // Two random components of odd parity; the third makes the XOR the known key (three odd
+    // bytes XOR to an odd one, so it is of odd parity too).
+    const parts = [tdesComponent(), tdesComponent()];
+    parts.push(xor([new Uint8Array(TDES_KEY), ...parts]));
+    secrets.push(...parts, new Uint8Array(TDES_KEY));
+    const sheet = parts.map((p) => kcv('tdes-2key', p, 'legacy').kcv).join(',');
+    const { file, env } = room(['Cora One', 'Carl Two', 'Cody Three'], 'tdes');
+    const r = await mkm(
+      [...formKeyArgs('tdes-2key', 3, 'zmk-tdes', file), '--confirm-kcvs', sheet],
+      parts.map(hex).join('\n') + '\n',
+      env,
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/key KCV\s+08D7B4 \(legacy\)/);
+    for (const [i, p] of parts.entries()) {
+      expect(r.stdout).toContain(
+        `component ${i + 1}      ${kcv('tdes-2key', p, 'legacy').kcv.toUpperCase()} (legacy)`,
+      );
+    }
+    expect(r.stdout).toContain('KCV confirmed');
+    // What the room compares aloud went to stderr: the script hash in hex and words.
+    expect(r.stderr).toMatch(/script words\s+\w+ \w+/);
+  }, 180_000);
+
+  it('a TDES component of even parity is refused with its code, naming the byte; the ceremony is aborted', async () => {
+    const good = tdesComponent();
+    const bad = tdesComponent();
+    bad[5] = bad[5]! ^ 0x01; // byte 6 now of even parity
+    secrets.push(good, bad);
+    const before = (await ceremonies()).length;
+    const { file, env } = room(['Cora One', 'Carl Two'], 'parity');
+    const r = await mkm(formKeyArgs('tdes-2key', 2, 'zmk-parity', file), `${hex(good)}\n${hex(bad)}\n`, env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('[COMPONENT_PARITY_INVALID]');
+    expect(r.stderr).toContain('Component 2 has even parity in byte 6 (digits 11 and 12)');
+    const list = await ceremonies();
+    expect(list).toHaveLength(before + 1);
+    // Nothing was formed, nothing left running (gateway calls would be refused meanwhile).
+    expect(list[0]!.state).toBe('aborted');
+    expect(list[0]!.facts.keyId).toBeUndefined();
+    expect((await mkm(['--json', 'keys', 'list'], '')).stdout).not.toContain('zmk-parity');
+  }, 180_000);
+
+  it('the same custodian twice is refused before anything starts', async () => {
+    const before = (await ceremonies()).length;
+    const { file, env } = room(['Cora One', 'cora one'], 'twice');
+    const r = await mkm(formKeyArgs('aes-128', 2, 'zmk-twice', file), '', env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('[CEREMONY_DUAL_CONTROL]');
+    expect(await ceremonies()).toHaveLength(before);
+  }, 60_000);
+
+  it('refuses to run without a participants file or a passphrase when stdin is not a terminal', async () => {
+    const r = await mkm(
+      ['ceremony', 'form-key', '--type', 'aes-128', '--components', '2', '--label', 'x'],
+      '',
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--participants');
+    const { file } = room(['Cora One', 'Carl Two'], 'noenv');
+    const missing = await mkm(formKeyArgs('aes-128', 2, 'zmk-noenv', file), '');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('MKM_TEST_PASS_noenv_0');
+  }, 60_000);
+
+  it('leaves no component or key in any file it wrote, nor in anything it printed', () => {
+    expect(secrets.length).toBeGreaterThan(0);
+    const forms = secrets.flatMap((s) => {
+      const b = Buffer.from(s);
+      const h = b.toString('hex');
+      return [
+        h,
+        h.toUpperCase(),
+        b.toString('base64'),
+        b.toString('base64').replace(/=+$/, ''),
+        b.toString('base64url'),
+        groupComponent(s),
+        groupComponent(s).toLowerCase(),
+      ];
+    });
+    const found: string[] = [];
+    for (const f of filesUnder(dataDir)) {
+      const raw = readFileSync(f);
+      const text = raw.toString('latin1');
+      for (const form of forms) if (text.includes(form)) found.push(`${f}: ${form.slice(0, 4)}…`);
+      for (const s of secrets) if (raw.includes(Buffer.from(s))) found.push(`${f}: raw bytes`);
+    }
+    for (const [i, text] of captured.entries()) {
+      for (const form of forms) if (text.includes(form)) found.push(`capture ${i}: ${form.slice(0, 4)}…`);
+    }
+    expect(found).toEqual([]);
+  });
+});
