@@ -206,6 +206,21 @@ describe('mkm ceremony form-key, components on stdin', () => {
     expect(verified.stdout).toContain('VERIFIED');
     expect(verified.stdout).toContain('Carl Two');
     expect(readFileSync(t, 'utf8')).toContain('CI runner with a virtual network interface');
+
+    // The same transcript to print: every entry of the signed record is there.
+    const entries = JSON.parse(readFileSync(t, 'utf8')).entries as { hash: string }[];
+    for (const format of ['html', 'pdf']) {
+      const printed = await mkm(
+        ['ceremony', 'transcript', out.ceremonyId, '--out', `${t}.${format}`, '--format', format],
+        '',
+      );
+      expect(printed.code, printed.stderr).toBe(0);
+      expect(printed.stdout).toContain(`(${format}, ${entries.length} entries)`);
+    }
+    const html = readFileSync(`${t}.html`, 'utf8');
+    for (const e of entries) expect(html).toContain(e.hash);
+    expect(html).toContain('Cora One');
+    expect(readFileSync(`${t}.pdf`).subarray(0, 5).toString()).toBe('%PDF-');
   }, 180_000);
 
   it('TDES 2-key from 3 components: the key of the known answer, legacy KCV 08D7B4, sheet KCVs confirmed', async () => {
@@ -274,7 +289,7 @@ describe('mkm ceremony form-key, components on stdin', () => {
     expect(missing.stderr).toContain('MKM_TEST_PASS_noenv_0');
   }, 60_000);
 
-  it('leaves no component or key in any file it wrote, nor in anything it printed', () => {
+  it('leaves no component or key in any file it wrote, the transcripts included, nor in anything it printed', () => {
     expect(secrets.length).toBeGreaterThan(0);
     const forms = secrets.flatMap((s) => {
       const b = Buffer.from(s);
@@ -290,7 +305,8 @@ describe('mkm ceremony form-key, components on stdin', () => {
       ];
     });
     const found: string[] = [];
-    for (const f of filesUnder(dataDir)) {
+    // The data folder, and the transcripts (signed and printed) the runs wrote outside it.
+    for (const f of [...filesUnder(dataDir), ...filesUnder(work)]) {
       const raw = readFileSync(f);
       const text = raw.toString('latin1');
       for (const form of forms) if (text.includes(form)) found.push(`${f}: ${form.slice(0, 4)}…`);
