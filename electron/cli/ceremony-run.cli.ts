@@ -87,7 +87,7 @@ interface ComponentResult {
 const MAX_TRIES = 3;
 
 /** The participants file: names, acknowledgements and where each passphrase is. */
-function readParticipants(file: string, interactive: boolean): Person[] {
+export function readParticipants(file: string, interactive: boolean): Person[] {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
