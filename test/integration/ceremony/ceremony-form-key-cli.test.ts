@@ -67,6 +67,42 @@ function mkm(args: string[], stdin: string, env: NodeJS.ProcessEnv = {}): Promis
   });
 }
 
+/**
+ * A run killed (SIGKILL: no clean-up of its own) once its stderr shows `when`; stdin stays open
+ * after `stdin`, so the run waits for the next component there. Resolves with the ceremony id.
+ */
+function killedRun(args: string[], stdin: string, env: NodeJS.ProcessEnv, when: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'bin/mkm.mjs'),
+        '--data-dir',
+        dataDir,
+        '--module',
+        token.modulePath,
+        '--slot',
+        String(token.slotId),
+        ...args,
+      ],
+      { env: { ...process.env, SOFTHSM2_CONF: token.confPath, MKM_PIN: token.userPin, ...env } },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (when.test(stderr)) child.kill('SIGKILL');
+    });
+    child.on('error', reject);
+    child.on('close', () => {
+      captured.push(stderr);
+      const id = /ceremony\s+([0-9a-f-]{36})/.exec(stderr)?.[1];
+      if (id && when.test(stderr)) resolve(id);
+      else reject(new Error(`the run ended before ${when}: ${stderr}`));
+    });
+    child.stdin.write(stdin);
+  });
+}
+
 /** The participants file of a run, and the environment holding their passphrases. */
 function room(custodians: string[], tag: string) {
   const person = (name: string, i: number) => ({
@@ -288,6 +324,51 @@ describe('mkm ceremony form-key, components on stdin', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('MKM_TEST_PASS_noenv_0');
   }, 60_000);
+
+  it('a run killed before any component resumes with --resume: the same people, the ceremony completes', async () => {
+    const parts = [new Uint8Array(randomBytes(16)), new Uint8Array(randomBytes(16))];
+    secrets.push(...parts, xor(parts));
+    const { file, env } = room(['Cora One', 'Carl Two'], 'resume');
+    const id = await killedRun(formKeyArgs('aes-128', 2, 'zmk-resume', file), '', env, /preflight\s+/);
+    const left = (await ceremonies()).find((c) => c.id === id)!;
+    expect(left.state).toBe('running');
+    // Killed just after the preflight: the identification may or may not have been journaled.
+    expect(['identify', 'enter-component-1']).toContain(left.current);
+
+    const r = await mkm(
+      ['--json', 'ceremony', 'form-key', '--resume', id, '--participants', file],
+      parts.map(hex).join('\n') + '\n',
+      env,
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({
+      ceremonyId: id,
+      state: 'completed',
+      key: { label: 'zmk-resume', kcvs: kcvs('aes-128', xor(parts)) },
+    });
+    expect(out.components.map((c: { index: number }) => c.index)).toEqual([1, 2]);
+  }, 180_000);
+
+  it('a run killed after a component cannot finish: --resume aborts it with CEREMONY_TRANSPORT_KEY_GONE', async () => {
+    const first = new Uint8Array(randomBytes(16));
+    secrets.push(first);
+    const { file, env } = room(['Cora One', 'Carl Two'], 'gone');
+    const id = await killedRun(
+      formKeyArgs('aes-128', 2, 'zmk-gone', file),
+      `${hex(first)}\n`,
+      env,
+      /component 1 KCV/,
+    );
+    expect((await ceremonies()).find((c) => c.id === id)!.current).toBe('enter-component-2');
+
+    const r = await mkm(['ceremony', 'form-key', '--resume', id, '--participants', file], '', env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('[CEREMONY_TRANSPORT_KEY_GONE]');
+    const view = (await ceremonies()).find((c) => c.id === id)!;
+    expect(view.state).toBe('aborted');
+    expect(view.facts.keyId).toBeUndefined();
+  }, 180_000);
 
   it('leaves no component or key in any file it wrote, the transcripts included, nor in anything it printed', () => {
     expect(secrets.length).toBeGreaterThan(0);
