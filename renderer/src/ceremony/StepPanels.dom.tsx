@@ -190,7 +190,7 @@ export function RevealPanel({
           Checksum: <strong className="mono" ref={sumAt} />
         </p>
         {kcvs && <Facts label={`Component ${index} check values`} rows={kcvs} />}
-        {kcvs && sheet && <SheetPrint sheet={sheet.sheet} error={sheet.error} /> /* cli-sheets */}
+        {sheet && <SheetPrint sheet={sheet.sheet} error={sheet.error} /> /* cli-sheets */}
         {kcvs && (
           <div className="button-row">
             <button type="button" className="primary" autoFocus onClick={forget}>
