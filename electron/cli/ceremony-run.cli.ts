@@ -63,6 +63,8 @@ interface Person {
   custodian: number | null;
   /** Read from the environment in a non-interactive run; asked for at a terminal otherwise. */
   passphrase: string | null;
+  /** At a terminal: the passphrase set before the ceremony starts, held until enrolled. */
+  newPassphrase: string | null;
 }
 
 interface FormKeyOptions {
@@ -129,7 +131,7 @@ export function readParticipants(file: string, interactive: boolean): Person[] {
         `${entry.name} has no passphraseEnv: when stdin is not a terminal, each passphrase comes from the environment variable the participants file names.`,
       );
     }
-    return { name: entry.name, role, custodian, passphrase };
+    return { name: entry.name, role, custodian, passphrase, newPassphrase: null };
   });
 }
 
@@ -265,7 +267,7 @@ async function askPeople(room: Room, custodians: number): Promise<Person[]> {
   for (const [role, custodian] of roles) {
     const name = await room.ask(`Name of the ${roleName({ role, custodian })}: `);
     if (!name) throw usage('A participant has a name.');
-    people.push({ name, role, custodian, passphrase: null });
+    people.push({ name, role, custodian, passphrase: null, newPassphrase: null });
   }
   return people;
 }
@@ -329,7 +331,13 @@ async function runFormKey(ctx: CliContext, o: FormKeyOptions): Promise<void> {
     throw usage('form-key needs --type, --components, --label and --signing-key (or --resume ID).');
   }
   const slot = await loggedInSlot(ctx);
+  const room = new Room(ctx, fromFile ?? []);
+  const hashLines = (hash: string) => [
+    `script sha256    ${hash}`,
+    `script words     ${pgpWordsOfHex(hash).join(' ')}`,
+  ];
   let view: CeremonyView;
+  let people: Person[];
   if (o.resume) {
     view = await ctx.call('ceremony.status', { id: o.resume.toLowerCase() });
     if (view.template !== 'form-key' || view.state !== 'running') {
@@ -342,6 +350,26 @@ async function runFormKey(ctx: CliContext, o: FormKeyOptions): Promise<void> {
         },
       );
     }
+    room.say(
+      [`ceremony         ${view.id}`, `title            ${view.title}`, ...hashLines(view.scriptHash)].join(
+        '\n',
+      ),
+    );
+    const enrolled = view.participants;
+    const custodians = view.steps.filter((s) => s.kind === 'enter-component').length;
+    const complete = enrolled.length === 2 + custodians;
+    people =
+      fromFile ??
+      (complete
+        ? enrolled.map((p) => ({
+            name: p.name,
+            role: p.role,
+            custodian: p.custodian,
+            passphrase: null,
+            newPassphrase: null,
+          }))
+        : await askPeople(room, custodians));
+    await prepareEnrolment(room, people, view);
   } else {
     const count = Number(o.components);
     if (!/^\d$/.test(o.components!.trim())) throw usage('--components is a whole number from 2 to 9.');
@@ -349,29 +377,24 @@ async function runFormKey(ctx: CliContext, o: FormKeyOptions): Promise<void> {
       throw usage(`--components ${count}: the participants file names a different number of custodians.`);
     }
     const [signing] = await resolveKey(ctx, slot.slotId, o.signingKey!, ['private']);
-    view = await ctx.call('ceremony.start', {
-      params: {
-        template: 'form-key',
-        keyType: o.type!,
-        components: count,
-        label: o.label!,
-        purpose: o.purpose,
-      },
-      slotId: slot.slotId,
-      signingKeyId: signing!.id,
-    });
+    const params = {
+      template: 'form-key',
+      keyType: o.type!,
+      components: count,
+      label: o.label!,
+      purpose: o.purpose,
+    } as const;
+    // The room compares the script's hash before anyone commits to anything.
+    const review = await ctx.call('ceremony.review', params);
+    room.say([`title            ${review.script.title}`, ...hashLines(review.scriptHash)].join('\n'));
+    // Everyone is identified and has set a passphrase before the ceremony starts: a ceremony
+    // left with nobody enrolled could not be aborted by anyone.
+    people = fromFile ?? (await askPeople(room, count));
+    await prepareEnrolment(room, people, null);
+    view = await ctx.call('ceremony.start', { params, slotId: slot.slotId, signingKeyId: signing!.id });
+    room.say(`ceremony         ${view.id}`);
   }
   const params = await paramsOf(ctx, view);
-  const room = new Room(ctx, fromFile ?? []);
-  room.say(
-    [
-      `ceremony         ${view.id}`,
-      `title            ${view.title}`,
-      `script sha256    ${view.scriptHash}`,
-      `script words     ${pgpWordsOfHex(view.scriptHash).join(' ')}`,
-    ].join('\n'),
-  );
-  const people = fromFile ?? (await askPeople(room, params.components));
   room.people.splice(0, room.people.length, ...people);
   const admin = people.find((p) => p.role === 'administrator')!;
   const witness = people.find((p) => p.role === 'witness')!;
@@ -394,26 +417,14 @@ async function runFormKey(ctx: CliContext, o: FormKeyOptions): Promise<void> {
     }
     for (const p of people) {
       if (view.participants.some((v) => v.name.toLowerCase() === p.name.toLowerCase())) continue;
-      room.clear();
-      if (room.interactive && p.role === 'custodian')
-        room.say(`Custodian ${p.custodian}, ${p.name}, alone now.`);
-      if (
-        room.interactive &&
-        !(await room.yes(`${p.name}: do you acknowledge your responsibilities as ${roleName(p)}?`))
-      ) {
-        throw new MkmError(
-          'VALIDATION',
-          'Each participant acknowledges their responsibilities before taking part.',
-          {
-            field: 'acknowledged',
-          },
-        );
-      }
+      const passphrase = p.newPassphrase ?? p.passphrase;
+      p.newPassphrase = null;
+      if (passphrase === null) throw new MkmError('CANCELLED', `${p.name} set no passphrase.`);
       view = await ctx.call('ceremony.enroll', {
         id: view.id,
         name: p.name,
         role: p.role,
-        passphrase: await room.newPassphrase(p),
+        passphrase,
         acknowledged: true,
       });
     }
@@ -536,6 +547,30 @@ async function paramsOf(ctx: CliContext, view: CeremonyView) {
   return params;
 }
 
+/**
+ * At a terminal, each person not yet enrolled, alone (the screen cleared before each), accepts
+ * their responsibilities and sets their passphrase; held until enrolled. From a file, nothing.
+ */
+async function prepareEnrolment(room: Room, people: Person[], view: CeremonyView | null): Promise<void> {
+  if (!room.interactive) return;
+  for (const p of people) {
+    if (view?.participants.some((v) => v.name.toLowerCase() === p.name.toLowerCase())) continue;
+    room.clear();
+    if (p.role === 'custodian') room.say(`Custodian ${p.custodian}, ${p.name}, alone now.`);
+    if (!(await room.yes(`${p.name}: do you acknowledge your responsibilities as ${roleName(p)}?`))) {
+      throw new MkmError(
+        'VALIDATION',
+        'Each participant acknowledges their responsibilities before taking part.',
+        {
+          field: 'acknowledged',
+        },
+      );
+    }
+    p.newPassphrase = await room.newPassphrase(p);
+  }
+  room.clear();
+}
+
 async function enterComponent(
   ctx: CliContext,
   room: Room,
@@ -577,7 +612,7 @@ async function enterComponent(
         // be wrong, so the ceremony stops here (and is aborted: nothing is on the token yet).
         throw new MkmError('COMPONENT_KCV_MISMATCH', undefined, { componentIndex: c.index });
       }
-      await room.ask('Press Enter to clear the screen for the next person.');
+      await room.ask('Press Enter to clear the screen for the next person: ');
       room.clear();
     }
     return outcome;

@@ -8,7 +8,8 @@ import { createApp, type App } from '../../../electron/core/app.nodejs';
 import { silentLogger } from '../../../electron/core/logger.nodejs';
 import { kcv } from '../../../electron/crypto/kcv.nodejs';
 import type { CeremonyView } from '../../../shared/contract/ceremony.std';
-import { groupComponent } from '../../../shared/formats/component-entry.std';
+import { CLEAR_SCREEN } from '../../../electron/cli/ceremony-prompt.cli';
+import { componentChecksum, groupComponent } from '../../../shared/formats/component-entry.std';
 import type { ComponentKeyType } from '../../../shared/formats/components.std';
 import { setOddParity } from '../../../shared/formats/des-keys.std';
 import { filesUnder } from '../../helpers/scan';
@@ -100,6 +101,72 @@ function killedRun(args: string[], stdin: string, env: NodeJS.ProcessEnv, when: 
       else reject(new Error(`the run ended before ${when}: ${stderr}`));
     });
     child.stdin.write(stdin);
+  });
+}
+
+/**
+ * A run at a terminal (a pseudo-terminal driven by Python's pty): each prompt answered from
+ * `script` by the first pattern it contains; `{pass}` is the passphrase of whoever the prompt
+ * names. Resolves with the exit code and everything the terminal showed.
+ */
+function onTerminal(args: string[], script: string[][]): Promise<{ code: number; screen: string }> {
+  const driver = `
+import json, os, pty, re, select, sys, time
+args, script = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(args[0], args)
+screen, pending, last, deadline = b'', b'', 'nobody', time.time() + 100
+while time.time() < deadline:
+    if not select.select([fd], [], [], 1)[0]:
+        continue
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    screen += chunk; pending += chunk
+    text = pending.decode('utf8', 'replace')
+    if not re.search(r'(: |\\] )$', text):
+        continue
+    prompt = re.split(r'[\\r\\n]', text)[-1]
+    for pattern, answer in script:
+        if pattern in prompt:
+            name = re.findall(r'([A-Z][a-z]+ [A-Z][a-z]+)(?:,| \\()', prompt)
+            last = name[-1] if name else last
+            if answer == '{pass}':
+                answer = last + ' types a long passphrase'
+            time.sleep(0.05)
+            os.write(fd, answer.encode() + b'\\r')
+            pending = b''
+            break
+if time.time() >= deadline:
+    os.kill(pid, 9)
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(screen)
+sys.exit(os.waitstatus_to_exitcode(status) if hasattr(os, 'waitstatus_to_exitcode') else status >> 8)
+`;
+  const argv = [
+    process.execPath,
+    join(root, 'bin/mkm.mjs'),
+    '--data-dir',
+    dataDir,
+    '--module',
+    token.modulePath,
+    '--slot',
+    String(token.slotId),
+    ...args,
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn('python3', ['-c', driver, JSON.stringify(argv), JSON.stringify(script)], {
+      env: { ...process.env, SOFTHSM2_CONF: token.confPath, MKM_PIN: token.userPin },
+    });
+    let screen = '';
+    child.stdout.on('data', (d: Buffer) => (screen += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (screen += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, screen }));
   });
 }
 
@@ -368,6 +435,45 @@ describe('mkm ceremony form-key, components on stdin', () => {
     const view = (await ceremonies()).find((c) => c.id === id)!;
     expect(view.state).toBe('aborted');
     expect(view.facts.keyId).toBeUndefined();
+  }, 180_000);
+
+  it('at a terminal: each person types their name and passphrase, each custodian a masked component; the screen is cleared between them', async () => {
+    const parts = [tdesComponent(), tdesComponent()];
+    const key = setOddParity(xor(parts));
+    secrets.push(...parts, key);
+    const script = [
+      ['Name of the administrator', 'Alice Admin'],
+      ['Name of the witness', 'Walter Witness'],
+      ['Name of the custodian 1', 'Cora One'],
+      ['Name of the custodian 2', 'Carl Two'],
+      ['acknowledge', 'yes'],
+      ['choose your passphrase', '{pass}'],
+      ['same passphrase again', '{pass}'],
+      ['your passphrase to', '{pass}'],
+      ['Component 1 (32 hex digits)', groupComponent(parts[0]!)],
+      ['Component 2 (32 hex digits)', hex(parts[1]!)],
+      ['Does it match your sheet', 'yes'],
+      ['The KCV on your sheet', ''],
+      ['Is it the KCV of your component', 'yes'],
+      ['Press Enter to clear the screen', ''],
+    ];
+    const args = formKeyArgs('tdes-2key', 2, 'zmk-tty', '-').filter(
+      (a, i, all) => a !== '--participants' && all[i - 1] !== '--participants',
+    );
+    const r = await onTerminal(args, script);
+    expect(r.code, r.screen).toBe(0);
+    // What the terminal showed: masked groups, the checksum, the KCVs, the screen cleared.
+    expect(r.screen).toContain('•••• •••• •••• •••• •••• •••• •••• ••••');
+    expect(r.screen).toContain(`Checksum of what you typed: ${componentChecksum(parts[0]!)}`);
+    expect(r.screen).toContain(
+      `Component 2 KCV: ${kcv('tdes-2key', parts[1]!, 'legacy').kcv.toUpperCase()} (legacy)`,
+    );
+    expect(r.screen.split(CLEAR_SCREEN).length).toBeGreaterThan(4);
+    expect(r.screen).toMatch(
+      new RegExp(`key KCV\\s+${kcv('tdes-2key', key, 'legacy').kcv.toUpperCase()} \\(legacy\\)`),
+    );
+    expect(r.screen).toContain('(completed)');
+    captured.push(r.screen);
   }, 180_000);
 
   it('leaves no component or key in any file it wrote, the transcripts included, nor in anything it printed', () => {
