@@ -1,6 +1,6 @@
-import { PDFDocument, rgb, StandardFonts } from 'pdf-lib';
+import { PDFDocument, rgb } from 'pdf-lib';
 import type { PciReport, PciStatus } from '../../shared/contract/report.std';
-import { HEAD_FILL, Layout, MUTED, type Tone } from '../../shared/print/pdf-layout.std';
+import { HEAD_FILL, layoutOn, MUTED, type Tone } from '../../shared/print/pdf-layout.std';
 import { PCI_REQUIREMENT_IDS } from './pci-requirements.std';
 import { reportHeadFacts, STATUS_LABELS } from './report.std';
 import { managedTypeText } from '../../shared/wording.std';
@@ -30,11 +30,7 @@ export async function renderPciPdf(report: PciReport): Promise<Uint8Array> {
   doc.setCreationDate(generated);
   doc.setModificationDate(generated);
 
-  const l = new Layout(
-    doc,
-    await doc.embedFont(StandardFonts.Helvetica),
-    await doc.embedFont(StandardFonts.HelveticaBold),
-  );
+  const l = await layoutOn(doc);
 
   l.text(report.title, { size: 16, font: l.bold, gap: 6 });
   l.table(

@@ -1,6 +1,6 @@
 import { PDFDocument, rgb, StandardFonts } from 'pdf-lib';
 import type { ComponentSheet } from '../formats/component-sheet.std';
-import { INK, Layout, MARGIN, MUTED, RULE, WIDTH } from './pdf-layout.std';
+import { INK, layoutOn, MARGIN, MUTED, RULE, WIDTH } from './pdf-layout.std';
 
 /**
  * A key component sheet as a PDF (issue 11 point 3): one page for one custodian, with their
@@ -17,11 +17,7 @@ export async function componentSheetPdf(sheet: ComponentSheet): Promise<Uint8Arr
   doc.setTitle(`${sheet.title} - ceremony ${sheet.ceremonyId}`);
   doc.setProducer('Merchant Key Manager (pdf-lib)');
   doc.setCreator('Merchant Key Manager');
-  const l = new Layout(
-    doc,
-    await doc.embedFont(StandardFonts.Helvetica),
-    await doc.embedFont(StandardFonts.HelveticaBold),
-  );
+  const l = await layoutOn(doc);
   const mono = await doc.embedFont(StandardFonts.CourierBold);
 
   l.text(sheet.title, { size: 16, font: l.bold, gap: 2 });

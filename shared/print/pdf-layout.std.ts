@@ -1,4 +1,4 @@
-import { rgb, type PDFDocument, type PDFFont, type PDFPage, type RGB } from 'pdf-lib';
+import { rgb, StandardFonts, type PDFDocument, type PDFFont, type PDFPage, type RGB } from 'pdf-lib';
 
 /**
  * A page layout by hand with pdf-lib's standard fonts (no font files to ship): wrapped text,
@@ -177,4 +177,13 @@ export class Layout {
       });
     });
   }
+}
+
+/** A layout on a new document, in Helvetica and Helvetica Bold. */
+export async function layoutOn(doc: PDFDocument): Promise<Layout> {
+  return new Layout(
+    doc,
+    await doc.embedFont(StandardFonts.Helvetica),
+    await doc.embedFont(StandardFonts.HelveticaBold),
+  );
 }

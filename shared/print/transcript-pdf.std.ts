@@ -1,5 +1,5 @@
-import { PDFDocument, rgb, StandardFonts } from 'pdf-lib';
-import { Layout, MUTED } from './pdf-layout.std';
+import { PDFDocument, rgb } from 'pdf-lib';
+import { layoutOn, MUTED } from './pdf-layout.std';
 import { transcriptPrint, type PrintableRecord } from './transcript-print.std';
 
 const EXCEPTION = { ink: rgb(0.48, 0.18, 0), fill: rgb(1, 0.94, 0.88) };
@@ -18,11 +18,7 @@ export async function transcriptPdf(record: PrintableRecord): Promise<Uint8Array
     doc.setCreationDate(closed);
     doc.setModificationDate(closed);
   }
-  const l = new Layout(
-    doc,
-    await doc.embedFont(StandardFonts.Helvetica),
-    await doc.embedFont(StandardFonts.HelveticaBold),
-  );
+  const l = await layoutOn(doc);
   l.text(p.title, { size: 15, font: l.bold, gap: 6 });
   l.table(
     null,

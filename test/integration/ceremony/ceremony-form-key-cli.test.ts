@@ -39,22 +39,27 @@ interface Run {
   stderr: string;
 }
 
+/** `mkm` on this test's data folder and token: its arguments after node, and its environment. */
+const mkmArgv = (args: string[]) => [
+  join(root, 'bin/mkm.mjs'),
+  '--data-dir',
+  dataDir,
+  '--module',
+  token.modulePath,
+  '--slot',
+  String(token.slotId),
+  ...args,
+];
+const mkmEnv = (env: NodeJS.ProcessEnv = {}) => ({
+  ...process.env,
+  SOFTHSM2_CONF: token.confPath,
+  MKM_PIN: token.userPin,
+  ...env,
+});
+
 function mkm(args: string[], stdin: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        join(root, 'bin/mkm.mjs'),
-        '--data-dir',
-        dataDir,
-        '--module',
-        token.modulePath,
-        '--slot',
-        String(token.slotId),
-        ...args,
-      ],
-      { env: { ...process.env, SOFTHSM2_CONF: token.confPath, MKM_PIN: token.userPin, ...env } },
-    );
+    const child = spawn(process.execPath, mkmArgv(args), { env: mkmEnv(env) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -74,20 +79,7 @@ function mkm(args: string[], stdin: string, env: NodeJS.ProcessEnv = {}): Promis
  */
 function killedRun(args: string[], stdin: string, env: NodeJS.ProcessEnv, when: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        join(root, 'bin/mkm.mjs'),
-        '--data-dir',
-        dataDir,
-        '--module',
-        token.modulePath,
-        '--slot',
-        String(token.slotId),
-        ...args,
-      ],
-      { env: { ...process.env, SOFTHSM2_CONF: token.confPath, MKM_PIN: token.userPin, ...env } },
-    );
+    const child = spawn(process.execPath, mkmArgv(args), { env: mkmEnv(env) });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
@@ -147,20 +139,10 @@ _, status = os.waitpid(pid, 0)
 sys.stdout.buffer.write(screen)
 sys.exit(os.waitstatus_to_exitcode(status) if hasattr(os, 'waitstatus_to_exitcode') else status >> 8)
 `;
-  const argv = [
-    process.execPath,
-    join(root, 'bin/mkm.mjs'),
-    '--data-dir',
-    dataDir,
-    '--module',
-    token.modulePath,
-    '--slot',
-    String(token.slotId),
-    ...args,
-  ];
+  const argv = [process.execPath, ...mkmArgv(args)];
   return new Promise((resolve, reject) => {
     const child = spawn('python3', ['-c', driver, JSON.stringify(argv), JSON.stringify(script)], {
-      env: { ...process.env, SOFTHSM2_CONF: token.confPath, MKM_PIN: token.userPin },
+      env: mkmEnv(),
     });
     let screen = '';
     child.stdout.on('data', (d: Buffer) => (screen += d.toString()));
