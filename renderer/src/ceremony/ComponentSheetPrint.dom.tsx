@@ -56,6 +56,19 @@ export function sheetForReveal(
   });
 }
 
+function KcvRows({ what, kcvs }: { what: string; kcvs: ComponentSheet['key']['kcvs'] }) {
+  return kcvs.map((k) => (
+    <tr key={`${what}-${k.method}`}>
+      <th>
+        {what} KCV, {k.method}
+      </th>
+      <td>
+        {k.value} - {k.methodText}
+      </td>
+    </tr>
+  ));
+}
+
 /** The sheet, on screen as a button and a note; on paper as the only thing printed. */
 export function SheetPrint({ sheet, error }: { sheet: ComponentSheet | null; error: unknown }) {
   if (!sheet) return error ? <ErrorNotice error={asMkmError(error)} /> : null;
@@ -86,14 +99,7 @@ export function SheetPrint({ sheet, error }: { sheet: ComponentSheet | null; err
                 {sheet.key.label} ({sheet.key.typeText})
               </td>
             </tr>
-            {sheet.key.kcvs.map((k) => (
-              <tr key={`key-${k.method}`}>
-                <th>Key KCV, {k.method}</th>
-                <td>
-                  {k.value} - {k.methodText}
-                </td>
-              </tr>
-            ))}
+            <KcvRows what="Key" kcvs={sheet.key.kcvs} />
             <tr>
               <th>Custodian</th>
               <td>
@@ -112,14 +118,7 @@ export function SheetPrint({ sheet, error }: { sheet: ComponentSheet | null; err
               <th>Checksum of the digits</th>
               <td>{sheet.component.checksum}</td>
             </tr>
-            {sheet.component.kcvs.map((k) => (
-              <tr key={`component-${k.method}`}>
-                <th>Component KCV, {k.method}</th>
-                <td>
-                  {k.value} - {k.methodText}
-                </td>
-              </tr>
-            ))}
+            <KcvRows what="Component" kcvs={sheet.component.kcvs} />
           </tbody>
         </table>
         <ul>
