@@ -579,7 +579,7 @@ async function enterComponent(
 ): Promise<StepOutcome> {
   const stepId = `enter-component-${c.index}`;
   const transport = await ctx.call('ceremony.transportKey', { id: view.id });
-  return tries(room, async () => {
+  const { outcome, sheet } = await tries(room, async () => {
     // The witness confirms first; then the screen is the custodian's alone.
     const confirmer = await room.proof(c.witness, view, `confirm component ${c.index}`);
     room.clear();
@@ -590,9 +590,14 @@ async function enterComponent(
     const actor = await room.proof(c.custodian, view, `enter component ${c.index}`);
     const ciphertext = sealComponent(transport.spkiPem, await room.component(c.index, c.keyType));
     let sheet = c.sheetKcv;
-    if (room.interactive && sheet === undefined) {
-      const typed = await room.ask(`The KCV on your sheet (6 hex digits; Enter if it has none): `);
-      sheet = typed ? typed.replace(/\s+/g, '') : undefined;
+    while (room.interactive && sheet === undefined) {
+      const typed = (await room.ask(`The KCV on your sheet (6 hex digits; Enter if it has none): `)).replace(
+        /\s+/g,
+        '',
+      );
+      if (!typed) break;
+      if (/^[0-9a-f]{6}$/i.test(typed)) sheet = typed;
+      else room.say('A KCV here is six hex digits.');
     }
     const outcome = await ctx.call('ceremony.act', {
       id: view.id,
@@ -605,18 +610,19 @@ async function enterComponent(
         ...(sheet !== undefined ? { confirmKcv: sheet } : {}),
       },
     });
-    if (room.interactive) {
-      room.say(`Component ${c.index} KCV: ${kcvText(kcvsOf(outcome.details, `component${c.index}`))}`);
-      if (sheet === undefined && !(await room.yes('Is it the KCV of your component?'))) {
-        // The step is done in the journal; the custodian says it is not theirs: the key would
-        // be wrong, so the ceremony stops here (and is aborted: nothing is on the token yet).
-        throw new MkmError('COMPONENT_KCV_MISMATCH', undefined, { componentIndex: c.index });
-      }
-      await room.ask('Press Enter to clear the screen for the next person: ');
-      room.clear();
-    }
-    return outcome;
+    return { outcome, sheet };
   });
+  if (room.interactive) {
+    room.say(`Component ${c.index} KCV: ${kcvText(kcvsOf(outcome.details, `component${c.index}`))}`);
+    if (sheet === undefined && !(await room.yes('Is it the KCV of your component?'))) {
+      // The step is done in the journal and the custodian says the component is not theirs:
+      // the key would be wrong, so the ceremony stops here (aborted: nothing is on the token yet).
+      throw new MkmError('COMPONENT_KCV_MISMATCH', undefined, { componentIndex: c.index });
+    }
+    await room.ask('Press Enter to clear the screen for the next person: ');
+    room.clear();
+  }
+  return outcome;
 }
 
 /** A run that cannot go on before the key is formed aborts its ceremony, with the reason. */
