@@ -27,8 +27,10 @@ const PROCESS_RULES = [
     files: ['**/*.std.ts'],
     patterns: [
       {
-        regex: '^(?!\\.{1,2}/|zod$)',
-        message: '*.std.ts is pure and runs anywhere: only *.std files and pure packages (zod).',
+        // pdf-lib: pure JavaScript, no Node built-ins; printable sheets and transcripts are laid
+        // out by one *.std.ts renderer in the CLI and in the renderer alike.
+        regex: '^(?!\\.{1,2}/|zod$|pdf-lib$)',
+        message: '*.std.ts is pure and runs anywhere: only *.std files and pure packages (zod, pdf-lib).',
       },
       {
         regex: '^\\.{1,2}/(?!(.*/)?[^/]*\\.std$)',

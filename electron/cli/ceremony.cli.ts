@@ -17,9 +17,12 @@ import type {
 import { parseKekBackup } from '../../shared/ceremony/share-ops.std'; // M-of-N shares
 import { MkmError } from '../../shared/errors.std';
 import { pgpWordsOfHex } from '../../shared/formats/pgp-words.std';
+import { transcriptPdf } from '../../shared/print/transcript-pdf.std';
+import { printableRecord, transcriptHtml } from '../../shared/print/transcript-print.std';
 import { checkDestination } from '../core/destination.nodejs';
 import type { CliContext, CommandInstaller, CommandModule } from './context.cli';
 import { usage } from './output.cli';
+import { installFormKey } from './ceremony-run.cli';
 
 /**
  * `mkm ceremony ...`: key ceremonies (issue 11) from the command line. Reading them (templates,
@@ -224,6 +227,7 @@ function backupFile(file: string): unknown {
 }
 
 const install: CommandInstaller = (ceremony, context) => {
+  installFormKey(ceremony, context);
   ceremony
     .command('verify-transcript <file>')
     .description(
@@ -317,10 +321,15 @@ const install: CommandInstaller = (ceremony, context) => {
 
   ceremony
     .command('transcript <id>')
-    .description('write the signed transcript (.mkmx) of a ceremony that ended')
-    .requiredOption('--out <file>', 'the transcript file to write (.mkmx)')
+    .description('write the transcript of a ceremony that ended: signed (.mkmx), or printable (HTML, PDF)')
+    .requiredOption('--out <file>', 'the transcript file to write')
+    .addOption(
+      new Option('--format <format>', 'mkmx: the signed record; html, pdf: to print and file')
+        .choices(['mkmx', 'html', 'pdf'])
+        .default('mkmx'),
+    )
     .option('--force', 'replace the file if it exists', false)
-    .action(async (ref: string, opts: { out: string; force: boolean }) => {
+    .action(async (ref: string, opts: { out: string; force: boolean; format: 'mkmx' | 'html' | 'pdf' }) => {
       const ctx = context();
       const t = await ctx.call('ceremony.transcript', { id: await resolveCeremony(ctx, ref) });
       // Out of the data folder, and never over a file unless --force says so.
@@ -328,9 +337,16 @@ const install: CommandInstaller = (ceremony, context) => {
         dataDir: (await ctx.app()).paths.root,
         overwrite: opts.force,
       });
+      // A print is made from the record main verified; it shows what the record holds, no more.
+      const body =
+        opts.format === 'mkmx'
+          ? t.text
+          : opts.format === 'html'
+            ? transcriptHtml(printableRecord(t.text))
+            : await transcriptPdf(printableRecord(t.text));
       try {
         // Names, check values and fingerprints only: readable by others, it is carried to auditors.
-        writeFileSync(out, t.text, { flag: opts.force ? 'w' : 'wx', mode: 0o644 });
+        writeFileSync(out, body, { flag: opts.force ? 'w' : 'wx', mode: 0o644 });
       } catch (error) {
         if ((error as { code?: string }).code === 'EEXIST')
           throw new MkmError('DESTINATION_EXISTS', undefined, { out: opts.out });
@@ -339,11 +355,13 @@ const install: CommandInstaller = (ceremony, context) => {
           reason: (error as { code?: string }).code ?? 'unknown',
         });
       }
-      ctx.out.result({ file: opts.out, signer: t.signer, entries: t.entries }, () =>
+      ctx.out.result({ file: opts.out, format: opts.format, signer: t.signer, entries: t.entries }, () =>
         [
-          `wrote ${opts.out} (${t.entries} entries)`,
+          `wrote ${opts.out} (${opts.format}, ${t.entries} entries)`,
           `signer           spki-sha256 ${t.signer}`,
-          `Check it anywhere with: mkm ceremony verify-transcript ${opts.out} --signer ${t.signer}`,
+          opts.format === 'mkmx'
+            ? `Check it anywhere with: mkm ceremony verify-transcript ${opts.out} --signer ${t.signer}`
+            : 'A print to read and file; the signed .mkmx (--format mkmx) is what verify-transcript checks.',
         ].join('\n'),
       );
     });

@@ -131,15 +131,21 @@ export function exportContents(format: 'json' | 'csv', content: string): string 
 }
 
 /**
- * Saves text as a file through a Blob and an object URL. Downloads are not fetches: the CSP's
+ * Saves text (or bytes: a PDF) as a file through a Blob and an object URL. Downloads are not fetches: the CSP's
  * connect-src does not apply to them, and blob: URLs of the app's own origin are allowed to be
  * downloaded (the e2e spec proves it). Returns false when the platform cannot do it.
  */
-export function downloadText(content: string, fileName: string, mime: string): boolean {
+export function downloadText(
+  content: string | Uint8Array<ArrayBuffer>,
+  fileName: string,
+  mime: string,
+): boolean {
   if (typeof URL.createObjectURL !== 'function') return false;
   let url: string;
   try {
-    url = URL.createObjectURL(new Blob([content], { type: `${mime};charset=utf-8` }));
+    url = URL.createObjectURL(
+      new Blob([content], { type: typeof content === 'string' ? `${mime};charset=utf-8` : mime }),
+    );
   } catch {
     return false;
   }

@@ -8,6 +8,9 @@ import { ErrorNotice, Facts } from '../ui/bits.dom';
 import { detailRows, stepCustodian } from './ceremonyModel.dom';
 import { PersonAndPassphrase, ProofFields, takeProof, takeProofs } from './Proofs.dom';
 import { decryptReply, makeRevealKey } from './transport.dom';
+// cli-sheets: the custodian's component sheet, printed from the reveal.
+import { SheetPrint, sheetForReveal } from './ComponentSheetPrint.dom';
+import type { ComponentSheet } from '../../../shared/formats/component-sheet.std';
 
 interface PanelProps {
   view: CeremonyView;
@@ -133,6 +136,8 @@ export function RevealPanel({
   const shownAt = useRef<HTMLParagraphElement>(null);
   const sumAt = useRef<HTMLElement>(null);
   const [kcvs, setKcvs] = useState<[string, string][] | null>(null);
+  // cli-sheets: the sheet lives in this page's memory from the reveal until the screen is cleared.
+  const [sheet, setSheet] = useState<{ sheet: ComponentSheet | null; error: unknown } | null>(null);
   const act = useMutation({
     mutationFn: async (form: HTMLFormElement) => {
       const proofs = takeProofs(form, 'rev', step.dualControl);
@@ -149,6 +154,12 @@ export function RevealPanel({
         // Written into the one field, not into React state: forgetting it is blanking the node.
         if (shownAt.current) shownAt.current.textContent = groupComponent(bytes);
         if (sumAt.current) sumAt.current.textContent = componentChecksum(bytes);
+        // cli-sheets: the sheet is built from the bytes before they are wiped.
+        try {
+          setSheet({ sheet: sheetForReveal(view, index, bytes, outcome), error: null });
+        } catch (error) {
+          setSheet({ sheet: null, error });
+        }
         wipe(bytes);
       }
       return outcome;
@@ -162,6 +173,7 @@ export function RevealPanel({
   const forget = () => {
     if (shownAt.current) shownAt.current.textContent = '';
     if (sumAt.current) sumAt.current.textContent = '';
+    setSheet(null); // cli-sheets
     setKcvs(null);
     onHold(false);
   };
@@ -178,6 +190,7 @@ export function RevealPanel({
           Checksum: <strong className="mono" ref={sumAt} />
         </p>
         {kcvs && <Facts label={`Component ${index} check values`} rows={kcvs} />}
+        {sheet && <SheetPrint sheet={sheet.sheet} error={sheet.error} /> /* cli-sheets */}
         {kcvs && (
           <div className="button-row">
             <button type="button" className="primary" autoFocus onClick={forget}>

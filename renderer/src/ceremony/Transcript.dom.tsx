@@ -1,11 +1,35 @@
 import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
+import { transcriptPdf } from '../../../shared/print/transcript-pdf.std';
+import { printableRecord, transcriptHtml } from '../../../shared/print/transcript-print.std';
 import { mkm } from '../api.dom';
 import { downloadText } from '../audit/auditFormat.dom';
 import { ErrorNotice, Facts } from '../ui/bits.dom';
 import { useSavedWhere } from '../ui/savedWhere.dom';
 
-/** The signed transcript of an ended ceremony, as a .mkmx file. */
+type TranscriptFormat = 'mkmx' | 'html' | 'pdf';
+
+/**
+ * The transcript of an ended ceremony: the signed record (.mkmx), or a print of it (HTML, PDF)
+ * made here from the record main verified, so it shows nothing the record does not hold.
+ */
+async function transcriptFile(id: string, format: TranscriptFormat) {
+  const t = await mkm().ceremony.transcript({ id });
+  const base = t.fileName.replace(/\.mkmx$/, '');
+  const file =
+    format === 'mkmx'
+      ? { body: t.text as string | Uint8Array<ArrayBuffer>, fileName: t.fileName, mime: 'application/json' }
+      : format === 'html'
+        ? { body: transcriptHtml(printableRecord(t.text)), fileName: `${base}.html`, mime: 'text/html' }
+        : {
+            body: (await transcriptPdf(printableRecord(t.text))) as Uint8Array<ArrayBuffer>,
+            fileName: `${base}.pdf`,
+            mime: 'application/pdf',
+          };
+  return { ...file, signer: t.signer, entries: t.entries };
+}
+
+/** The signed transcript of an ended ceremony, as a .mkmx file, and printable as HTML or PDF. */
 export function DownloadTranscript({ id }: { id: string }) {
   const savedWhere = useSavedWhere();
   const [saved, setSaved] = useState<{
@@ -15,17 +39,23 @@ export function DownloadTranscript({ id }: { id: string }) {
     ok: boolean;
   } | null>(null);
   const exporter = useMutation({
-    mutationFn: () => mkm().ceremony.transcript({ id }),
+    mutationFn: (format: TranscriptFormat) => transcriptFile(id, format),
     onSuccess: (t) => {
-      const ok = downloadText(t.text, t.fileName, 'application/json');
+      const ok = downloadText(t.body, t.fileName, t.mime);
       setSaved({ fileName: t.fileName, signer: t.signer, entries: t.entries, ok });
     },
   });
   return (
     <div className="stack">
-      <div className="button-row">
-        <button type="button" onClick={() => exporter.mutate()} disabled={exporter.isPending}>
+      <div className="button-row" role="group" aria-label="Transcript">
+        <button type="button" onClick={() => exporter.mutate('mkmx')} disabled={exporter.isPending}>
           Download the signed transcript (.mkmx)
+        </button>
+        <button type="button" onClick={() => exporter.mutate('html')} disabled={exporter.isPending}>
+          Printable transcript (HTML)
+        </button>
+        <button type="button" onClick={() => exporter.mutate('pdf')} disabled={exporter.isPending}>
+          Printable transcript (PDF)
         </button>
       </div>
       {exporter.error && <ErrorNotice error={exporter.error} />}
