@@ -93,6 +93,18 @@ export interface CeremonyKeyResult {
   tokenCheckValue: string | null;
 }
 
+// ---- where a formed key's components were combined (issue 11 point 3, token XOR) ----
+export interface FormKeyResult extends CeremonyKeyResult {
+  /**
+   * `token`: the components were XORed on the token (CKM_XOR_BASE_AND_DATA), the clear key never
+   * in host memory; the KCVs and the degenerate-key check were computed by the token. `host`: the
+   * token cannot (or the key is TDES, whose degenerate-key checks need the clear key), so the
+   * host XORed them in memory wiped at once and the key entered by C_UnwrapKey.
+   */
+  combinedOn: 'token' | 'host';
+}
+// ---- end: where a formed key's components were combined ----
+
 export const SplitKeyParamsSchema = z.strictObject({
   slotId: SLOT,
   transportKeyId: KEY_ID,

@@ -69,13 +69,13 @@ import { KeyWrap } from './token-engine/key-wrap.host';
 import { TokenLogin } from './token-engine/login.host';
 import { safely, SessionPool } from './token-engine/session-pool.host';
 import type {
-  CeremonyKeyResult,
   CeremonyTransportKeyParams,
   CeremonyTransportKeyResult,
   ComponentCheckParams,
   ComponentCheckResult,
   DropTransportKeyParams,
   FormKeyFromComponentsParams,
+  FormKeyResult,
   RevealComponentParams,
   RevealComponentResult,
   SplitKeyParams,
@@ -469,7 +469,7 @@ export class TokenEngine {
     return this.ceremony.componentCheck(params);
   }
 
-  async formKeyFromComponents(params: FormKeyFromComponentsParams): Promise<CeremonyKeyResult> {
+  async formKeyFromComponents(params: FormKeyFromComponentsParams): Promise<FormKeyResult> {
     return this.ceremony.formKeyFromComponents(params);
   }
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { constants, generateKeyPairSync, privateDecrypt, publicEncrypt } from 'node:crypto';
+import { constants, createCipheriv, generateKeyPairSync, privateDecrypt, publicEncrypt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenEngine } from '../../../electron/hsm/pkcs11/token-engine.host';
 import { kcv } from '../../../electron/crypto/kcv.nodejs';
@@ -9,6 +9,7 @@ import { setOddParity } from '../../../shared/formats/des-keys.std';
 import type { ComponentKeyType } from '../../../shared/formats/components.std';
 import { failure } from '../../helpers/failure';
 import { hostTokenService } from '../../helpers/host-token-engine';
+import { pkcs11js as P, type PKCS11, type Template } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { parsePkcs11ToolObjects } from '../../helpers/pkcs11-tool';
 
 /** A token to run the suite on: a fresh SoftHSM2 token, or openCryptoki's swtok under its lock. */
@@ -20,6 +21,12 @@ export interface SuiteToken {
   env: NodeJS.ProcessEnv;
   /** Where this token's OAEP-SHA-256 is undone: on the token, or (raw RSA on it) in the host. */
   oaep: 'token' | 'host';
+  /** Where an AES key's components are XORed: on the token (CKM_XOR_BASE_AND_DATA) or in the host. */
+  xor: 'token' | 'host';
+  /** Initialisation parameters the library needs (NSS softokn). */
+  libraryParameters?: string;
+  /** Whether pkcs11-tool can open this token (it cannot pass NSS its parameters). Default true. */
+  pkcs11Tool?: boolean;
   stop(): void | Promise<void>;
 }
 
@@ -45,6 +52,32 @@ export function encryptTo(spkiPem: string, component: Uint8Array): string {
   ).toString('base64');
 }
 
+/**
+ * Records which call made each key with a CKA_ID (C_UnwrapKey or C_DeriveKey) through the
+ * engine's own module object, every call still passed on to the token: where a formed key came
+ * from, seen from outside CeremonyOps. `stop()` puts the module's methods back.
+ */
+function recordKeyMaking(pkcs11: PKCS11) {
+  const made: { call: 'C_UnwrapKey' | 'C_DeriveKey'; id: string; token: boolean }[] = [];
+  const record = (call: 'C_UnwrapKey' | 'C_DeriveKey', template: Template) => {
+    const id = template.find((a) => a.type === P.CKA_ID)?.value;
+    const token = template.find((a) => a.type === P.CKA_TOKEN)?.value === true;
+    if (Buffer.isBuffer(id)) made.push({ call, id: id.toString('hex'), token });
+  };
+  const m = pkcs11 as unknown as Record<string, unknown>;
+  const unwrap = pkcs11.C_UnwrapKey.bind(pkcs11);
+  const derive = pkcs11.C_DeriveKey.bind(pkcs11);
+  m.C_UnwrapKey = (...a: Parameters<PKCS11['C_UnwrapKey']>) => (record('C_UnwrapKey', a[4]), unwrap(...a));
+  m.C_DeriveKey = (...a: Parameters<PKCS11['C_DeriveKey']>) => (record('C_DeriveKey', a[3]), derive(...a));
+  return {
+    made,
+    stop() {
+      delete m.C_UnwrapKey;
+      delete m.C_DeriveKey;
+    },
+  };
+}
+
 export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
   let token: SuiteToken;
   let svc: TokenEngine;
@@ -57,7 +90,7 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
     token = await make();
     slotId = token.slotId;
     svc = hostTokenService();
-    await svc.loadModule({ path: token.modulePath });
+    await svc.loadModule({ path: token.modulePath, libraryParameters: token.libraryParameters });
     await svc.login({ slotId, pin: token.userPin });
     transport = await svc.ceremonyTransportKey({ slotId });
   }, 120_000);
@@ -129,6 +162,8 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
       ]);
       const formed = await form('tdes-2key', parts);
       expect(formed.kcvs.find((k) => k.method === 'legacy')!.kcv).toBe('08d7b4');
+      // TDES: the degenerate-key checks need the clear key, so it is formed in the host everywhere.
+      expect(formed.combinedOn).toBe('host');
       // Computed by the token on what it took, not only by the host on what it sent.
       expect(formed.tokenKcv).toBe('08d7b4');
       if (formed.tokenCheckValue !== null) expect(formed.tokenCheckValue).toBe('08d7b4');
@@ -150,6 +185,10 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
       ]);
       const formed = await form('aes-128', parts);
       expect(formed.kcvs.find((k) => k.method === 'cmac')!.kcv).toBe('08793e');
+      expect(formed.kcvs.find((k) => k.method === 'legacy')!.kcv).toBe(
+        kcv('aes-128', hex('3F419E1CB7079442AA37474C2EFBF8B8'), 'legacy').kcv,
+      );
+      expect(formed.combinedOn).toBe(token.xor);
     });
 
     it.each([
@@ -182,7 +221,79 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
       },
     );
 
-    it('pkcs11-tool, in a process of its own, sees the formed keys as sensitive and not extractable', async () => {
+    it.each([
+      ['aes-128', 2],
+      ['aes-128', 3],
+      ['aes-256', 2],
+      ['aes-256', 3],
+    ] as const)(
+      '%s from %i components: combined where this token can, the KCVs of the XOR computed here',
+      async (type, count) => {
+        const bytes = type === 'aes-256' ? 32 : 16;
+        const keyHex = Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 29 + count) & 0xff)).toString(
+          'hex',
+        );
+        const firsts = Array.from({ length: count - 1 }, (_, k) =>
+          Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 71 + k * 13 + 5) & 0xff)).toString('hex'),
+        );
+        const parts = componentsOf(type, keyHex, firsts);
+        const seen = recordKeyMaking(svc._raw(slotId).pkcs11);
+        let formed: Awaited<ReturnType<typeof form>>;
+        try {
+          formed = await form(type, parts, 'data');
+        } finally {
+          seen.stop();
+        }
+        expect(formed.combinedOn).toBe(token.xor);
+        expect(formed.kcvs).toEqual([kcv(type, hex(keyHex), 'legacy'), kcv(type, hex(keyHex), 'cmac')]);
+        expect(formed.tokenKcv).toBe(kcv(type, hex(keyHex), 'legacy').kcv);
+        // The observable of where the key was formed: the call that made the token object.
+        const final = seen.made.filter((m) => m.id === formed.id);
+        expect(final).toEqual([
+          { call: token.xor === 'token' ? 'C_DeriveKey' : 'C_UnwrapKey', id: formed.id, token: true },
+        ]);
+        const [obj] = await secretsWithId(formed.id);
+        expect(obj).toMatchObject({
+          token: true,
+          private: true,
+          sensitive: true,
+          extractable: false,
+          keyType: 'aes',
+        });
+        expect([...obj!.usages].sort()).toEqual(['decrypt', 'encrypt']);
+        // The token encrypts with it as with the XOR of the components.
+        const { pkcs11, session, find } = svc._raw(slotId);
+        pkcs11.C_EncryptInit(session, { mechanism: P.CKM_AES_ECB }, find(formed.id, 'secret'));
+        const block = pkcs11.C_Encrypt(session, Buffer.alloc(16, 0x5a), Buffer.alloc(16));
+        const cipher = createCipheriv(`aes-${bytes * 8}-ecb`, hex(keyHex), null).setAutoPadding(false);
+        expect(block.toString('hex')).toBe(cipher.update(Buffer.alloc(16, 0x5a)).toString('hex'));
+      },
+    );
+
+    it('AES components that cancel out (the third the XOR of the first two) form no key', async () => {
+      const c1 = hex('00112233445566778899aabbccddeeff');
+      const c2 = hex('0f1e2d3c4b5a69788796a5b4c3d2e1f0');
+      const c3 = Uint8Array.from(c1, (b, i) => b ^ c2[i]!);
+      const id = newId();
+      const e = await failure(
+        svc.formKeyFromComponents({
+          slotId,
+          transportKeyId: transport.transportKeyId,
+          keyType: 'aes-128',
+          ciphertexts: [c1, c2, c3].map((c) => encryptTo(transport.spkiPem, c)),
+          label: 'never made',
+          id,
+          purpose: 'data',
+        }),
+      );
+      expect(e.code).toBe('KEY_DEGENERATE');
+      expect(e.details).toMatchObject({ reason: 'zero' });
+      expect(await secretsWithId(id)).toEqual([]);
+    });
+
+    it('pkcs11-tool, in a process of its own, sees the formed keys as sensitive and not extractable', async (ctx) => {
+      // pkcs11-tool cannot give NSS softokn its initialisation parameters.
+      if (token.pkcs11Tool === false) ctx.skip();
       const text = execFileSync(
         'pkcs11-tool',
         ['--module', token.modulePath, '--slot', String(slotId), '-O', '--login', '--pin', token.userPin],
