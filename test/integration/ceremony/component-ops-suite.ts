@@ -32,6 +32,9 @@ export interface SuiteToken {
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+/** `bytes` bytes of test key material from a simple formula, in hex. */
+const pattern = (bytes: number, f: (i: number) => number) =>
+  Buffer.from(Array.from({ length: bytes }, (_, i) => f(i) & 0xff)).toString('hex');
 
 /** Components that XOR to `key` (parity bits aside for TDES): the first ones fixed, the last derived. */
 export function componentsOf(type: ComponentKeyType, keyHex: string, firsts: string[]): Uint8Array[] {
@@ -115,6 +118,23 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
   };
   const secretsWithId = async (id: string) =>
     (await svc.listObjects({ slotId, class: 'secret' })).filter((o) => o.id === id);
+  /** A form that must be refused: its error, once no key with its id is seen on the token. */
+  const refused = async (type: ComponentKeyType, components: Uint8Array[], purpose: CeremonyKeyPurpose) => {
+    const id = newId();
+    const e = await failure(
+      svc.formKeyFromComponents({
+        slotId,
+        transportKeyId: transport.transportKeyId,
+        keyType: type,
+        ciphertexts: components.map((c) => encryptTo(transport.spkiPem, c)),
+        label: 'never made',
+        id,
+        purpose,
+      }),
+    );
+    expect(await secretsWithId(id)).toEqual([]);
+    return e;
+  };
 
   describe('the session transport key', () => {
     it('is an RSA-3072 session pair whose private half is sensitive, not extractable and decrypts only', async () => {
@@ -199,11 +219,9 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
       '%s from %i components: the KCVs of the XOR, the key sensitive and never extractable on the token',
       async (type, count) => {
         const bytes = type === 'aes-256' ? 32 : 24;
-        const keyHex = Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 37 + 11) & 0xff)).toString(
-          'hex',
-        );
+        const keyHex = pattern(bytes, (i) => i * 37 + 11);
         const firsts = Array.from({ length: count - 1 }, (_, k) =>
-          Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 53 + k * 101 + 7) & 0xff)).toString('hex'),
+          pattern(bytes, (i) => i * 53 + k * 101 + 7),
         );
         const parts = componentsOf(type, keyHex, firsts);
         const expectedKey = type.startsWith('tdes') ? setOddParity(hex(keyHex)) : hex(keyHex);
@@ -230,11 +248,9 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
       '%s from %i components: combined where this token can, the KCVs of the XOR computed here',
       async (type, count) => {
         const bytes = type === 'aes-256' ? 32 : 16;
-        const keyHex = Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 29 + count) & 0xff)).toString(
-          'hex',
-        );
+        const keyHex = pattern(bytes, (i) => i * 29 + count);
         const firsts = Array.from({ length: count - 1 }, (_, k) =>
-          Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 71 + k * 13 + 5) & 0xff)).toString('hex'),
+          pattern(bytes, (i) => i * 71 + k * 13 + 5),
         );
         const parts = componentsOf(type, keyHex, firsts);
         const seen = recordKeyMaking(svc._raw(slotId).pkcs11);
@@ -274,21 +290,9 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
       const c1 = hex('00112233445566778899aabbccddeeff');
       const c2 = hex('0f1e2d3c4b5a69788796a5b4c3d2e1f0');
       const c3 = Uint8Array.from(c1, (b, i) => b ^ c2[i]!);
-      const id = newId();
-      const e = await failure(
-        svc.formKeyFromComponents({
-          slotId,
-          transportKeyId: transport.transportKeyId,
-          keyType: 'aes-128',
-          ciphertexts: [c1, c2, c3].map((c) => encryptTo(transport.spkiPem, c)),
-          label: 'never made',
-          id,
-          purpose: 'data',
-        }),
-      );
+      const e = await refused('aes-128', [c1, c2, c3], 'data');
       expect(e.code).toBe('KEY_DEGENERATE');
       expect(e.details).toMatchObject({ reason: 'zero' });
-      expect(await secretsWithId(id)).toEqual([]);
     });
 
     it('pkcs11-tool, in a process of its own, sees the formed keys as sensitive and not extractable', async (ctx) => {
@@ -328,41 +332,16 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
       expect(e.code).toBe('COMPONENT_PARITY_INVALID');
       expect(e.details).toMatchObject({ componentIndex: 2, positions: ['3', '10'] });
       expect(e.message).toContain('byte 3 (digits 5 and 6) and byte 10 (digits 19 and 20)');
-      const id = newId();
-      const refused = await failure(
-        svc.formKeyFromComponents({
-          slotId,
-          transportKeyId: transport.transportKeyId,
-          keyType: 'tdes-2key',
-          ciphertexts: [c1!, bad].map((c) => encryptTo(transport.spkiPem, c)),
-          label: 'never made',
-          id,
-          purpose: 'kek',
-        }),
-      );
-      expect(refused.code).toBe('COMPONENT_PARITY_INVALID');
-      expect(await secretsWithId(id)).toEqual([]);
+      expect((await refused('tdes-2key', [c1!, bad], 'kek')).code).toBe('COMPONENT_PARITY_INVALID');
     });
 
     it('a degenerate key (TDES K1 = K2: single DES) is refused and nothing is left on the token', async () => {
       const parts = componentsOf('tdes-2key', '0123456789ABCDEF0123456789ABCDEF', [
         'A1B2C3D4E5F60718293A4B5C6D7E8F90',
       ]);
-      const id = newId();
-      const e = await failure(
-        svc.formKeyFromComponents({
-          slotId,
-          transportKeyId: transport.transportKeyId,
-          keyType: 'tdes-2key',
-          ciphertexts: parts.map((c) => encryptTo(transport.spkiPem, c)),
-          label: 'never made',
-          id,
-          purpose: 'kek',
-        }),
-      );
+      const e = await refused('tdes-2key', parts, 'kek');
       expect(e.code).toBe('KEY_DEGENERATE');
       expect(e.details).toMatchObject({ reason: 'single-des' });
-      expect(await secretsWithId(id)).toEqual([]);
     });
 
     it('components that cancel out (the same component twice) are refused', async () => {
