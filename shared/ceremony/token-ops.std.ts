@@ -82,11 +82,15 @@ export interface CeremonyKeyResult {
   keyType: z.infer<typeof ComponentKeyTypeSchema>;
   purpose: z.infer<typeof CeremonyKeyPurposeSchema>;
   label: string;
-  /** legacy and cmac, computed in the host from the clear key before it was wiped. */
+  /**
+   * legacy and cmac, computed in the host from the clear key before it was wiped; for a key
+   * combined on the token (FormKeyResult.combinedOn), computed by the token.
+   */
   kcvs: LabelledKcv[];
   /**
-   * The legacy KCV the token computed itself, on a session twin unwrapped from the same blob
-   * (equal to the legacy KCV above, or the key was refused).
+   * The legacy KCV the token computed itself, on a session twin unwrapped from the same blob, or
+   * derived from the same base where the token combined the components (equal to the legacy KCV
+   * above, or the key was refused).
    */
   tokenKcv: string;
   /** The token's own CKA_CHECK_VALUE, when it keeps one (SoftHSM2 2.6 does not for unwrapped keys). */

@@ -118,8 +118,11 @@ const USAGES = [
 export class CeremonyOps {
   /** Which transport keys this host made, and where their OAEP is undone (slot:id). */
   private readonly transport = new Map<string, 'token' | 'host'>();
-  /** Per slot: whether the token XORs a component into a key exactly (tried once, `xorsOnToken`). */
-  private readonly xorOnToken = new Map<number, boolean>();
+  /**
+   * Per loaded module and slot: whether the token XORs a component into a key exactly (tried
+   * once, `xorsOnToken`). Keyed by the module object, so another library loaded later is tried anew.
+   */
+  private readonly xorOnToken = new WeakMap<PKCS11, Map<number, boolean>>();
 
   constructor(private readonly t: CeremonyOpsAccess) {}
 
@@ -657,7 +660,10 @@ export class CeremonyOps {
    * services slot, yet derives with it on its key store slot. Any refusal means the host combines.
    */
   private xorsOnToken(slotId: number): boolean {
-    const known = this.xorOnToken.get(slotId);
+    const pkcs11 = this.t.pkcs11();
+    const tried = this.xorOnToken.get(pkcs11) ?? new Map<number, boolean>();
+    this.xorOnToken.set(pkcs11, tried);
+    const known = tried.get(slotId);
     if (known !== undefined) return known;
     const base = this.random(slotId, 16);
     const data = this.random(slotId, 16);
@@ -687,7 +693,7 @@ export class CeremonyOps {
     } finally {
       made.forEach((h) => this.destroyQuietly(slotId, h));
     }
-    this.xorOnToken.set(slotId, works);
+    tried.set(slotId, works);
     return works;
   }
 
