@@ -82,16 +82,32 @@ export interface CeremonyKeyResult {
   keyType: z.infer<typeof ComponentKeyTypeSchema>;
   purpose: z.infer<typeof CeremonyKeyPurposeSchema>;
   label: string;
-  /** legacy and cmac, computed in the host from the clear key before it was wiped. */
+  /**
+   * legacy and cmac, computed in the host from the clear key before it was wiped; for a key
+   * combined on the token (FormKeyResult.combinedOn), computed by the token.
+   */
   kcvs: LabelledKcv[];
   /**
-   * The legacy KCV the token computed itself, on a session twin unwrapped from the same blob
-   * (equal to the legacy KCV above, or the key was refused).
+   * The legacy KCV the token computed itself, on a session twin unwrapped from the same blob, or
+   * derived from the same base where the token combined the components (equal to the legacy KCV
+   * above, or the key was refused).
    */
   tokenKcv: string;
   /** The token's own CKA_CHECK_VALUE, when it keeps one (SoftHSM2 2.6 does not for unwrapped keys). */
   tokenCheckValue: string | null;
 }
+
+// ---- where a formed key's components were combined (issue 11 point 3, token XOR) ----
+export interface FormKeyResult extends CeremonyKeyResult {
+  /**
+   * `token`: the components were XORed on the token (CKM_XOR_BASE_AND_DATA), the clear key never
+   * in host memory; the KCVs and the degenerate-key check were computed by the token. `host`: the
+   * token cannot (or the key is TDES, whose degenerate-key checks need the clear key), so the
+   * host XORed them in memory wiped at once and the key entered by C_UnwrapKey.
+   */
+  combinedOn: 'token' | 'host';
+}
+// ---- end: where a formed key's components were combined ----
 
 export const SplitKeyParamsSchema = z.strictObject({
   slotId: SLOT,

@@ -172,6 +172,24 @@ export function checkFormedKey(type: ComponentKeyType, key: Uint8Array): void {
  * components are the caller's to wipe too.
  */
 export function formKey(type: ComponentKeyType, components: readonly Uint8Array[]): Uint8Array {
+  checkComponents(type, components);
+  const tdes = isTdes(type);
+  const key = xorComponents(components);
+  if (tdes) setOddParity(key);
+  try {
+    checkFormedKey(type, key);
+  } catch (error) {
+    wipe(key);
+    throw error;
+  }
+  return key;
+}
+
+/**
+ * The checks `formKey` makes of the components before it XORs them (count, each component, none
+ * repeating another); also run alone where the token XORs them (ceremony-ops.host.ts).
+ */
+export function checkComponents(type: ComponentKeyType, components: readonly Uint8Array[]): void {
   checkComponentCount(components.length);
   const tdes = isTdes(type);
   components.forEach((c, i) => {
@@ -186,13 +204,4 @@ export function formKey(type: ComponentKeyType, components: readonly Uint8Array[
       }
     }
   });
-  const key = xorComponents(components);
-  if (tdes) setOddParity(key);
-  try {
-    checkFormedKey(type, key);
-  } catch (error) {
-    wipe(key);
-    throw error;
-  }
-  return key;
 }

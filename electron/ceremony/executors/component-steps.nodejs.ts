@@ -112,6 +112,8 @@ export function formKeyExecutor({ tokens, store }: ComponentExecutorDeps): StepE
       ...kcvDetails('key', formed.kcvs),
       tokenKcv: formed.tokenKcv,
       tokenCheckValue: formed.tokenCheckValue,
+      // Token XOR (issue 11 point 3): where the components were combined, 'token' or 'host'.
+      combinedOn: formed.combinedOn,
     };
   };
 }

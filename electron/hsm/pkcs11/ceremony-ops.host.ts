@@ -1,5 +1,6 @@
 import {
   constants,
+  createCipheriv,
   createHash,
   createPublicKey,
   publicEncrypt,
@@ -9,6 +10,7 @@ import {
 import { MkmError } from '../../../shared/errors.std';
 import {
   checkComponent,
+  checkComponents,
   checkFormedKey,
   COMPONENT_KEY_BYTES,
   formKey,
@@ -27,6 +29,7 @@ import type {
   ComponentCheckResult,
   DropTransportKeyParams,
   FormKeyFromComponentsParams,
+  FormKeyResult,
   RevealComponentParams,
   RevealComponentResult,
   SplitKeyParams,
@@ -36,7 +39,7 @@ import type { ObjectClass, OkResult } from '../../../shared/tokens.std';
 import type { Logger } from '../../core/logger.nodejs';
 import { kcv } from '../../crypto/kcv.nodejs';
 import { CKR_MEANS, toMkmError } from './ckr.std';
-import { oaep } from './mechanisms.host';
+import { CMAC, oaep, xorBaseAndData } from './mechanisms.host';
 import { findById, readAttribute } from './objects.host';
 import { BOOL_ATTR, pkcs11js, type Handle, type Mechanism, type PKCS11, type Template } from './pkcs11.host';
 import { rsaPublicFromComponents, type RsaPublic } from './spki.nodejs';
@@ -52,6 +55,9 @@ import { rsaPublicFromComponents, type RsaPublic } from './spki.nodejs';
  *
  * A key enters the token by C_UnwrapKey: neither SoftHSM2 nor openCryptoki's swtok offers
  * CKM_XOR_BASE_AND_DATA (the tests read their mechanism lists), so components are XORed here.
+ * Where the token XORs them itself (NSS softokn; found by a trial on known values, see
+ * `xorsOnToken`), an AES key is formed on the token instead and never exists in host memory:
+ * see `combineOnToken`. A TDES key is still formed here, see there why.
  * The wrapping key is a session AES-256 key the token generates (sensitive, not extractable,
  * encrypt and unwrap only); tokens encrypt with CKM_AES_KEY_WRAP only for C_WrapKey (SoftHSM2:
  * CKR_MECHANISM_INVALID in C_EncryptInit), so RFC 3394 is run here over that key's AES-ECB on the
@@ -130,6 +136,11 @@ const USAGES = [
 export class CeremonyOps {
   /** Which transport keys this host made, and where their OAEP is undone (slot:id). */
   private readonly transport = new Map<string, 'token' | 'host'>();
+  /**
+   * Per loaded module and slot: whether the token XORs a component into a key exactly (tried
+   * once, `xorsOnToken`). Keyed by the module object, so another library loaded later is tried anew.
+   */
+  private readonly xorOnToken = new WeakMap<PKCS11, Map<number, boolean>>();
 
   constructor(private readonly t: CeremonyOpsAccess) {}
 
@@ -142,37 +153,49 @@ export class CeremonyOps {
       { type: P.CKA_ID, value: id },
       { type: P.CKA_TOKEN, value: false },
     ];
-    // Async: an RSA-3072 generation takes a while, and the host's heartbeat keeps running meanwhile.
-    const pair = await this.t.callAsync(slotId, () =>
-      pkcs11.C_GenerateKeyPairAsync(
-        this.t.session(slotId),
-        { mechanism: P.CKM_RSA_PKCS_KEY_PAIR_GEN },
-        [
-          ...naming,
-          { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY },
-          { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
-          { type: P.CKA_MODULUS_BITS, value: TRANSPORT_BITS },
-          { type: P.CKA_PUBLIC_EXPONENT, value: RSA_F4 },
-          { type: P.CKA_PRIVATE, value: false },
-          // Encryption to it happens off the token (renderer, CLI, this host's node:crypto).
-          { type: P.CKA_ENCRYPT, value: false },
-          { type: P.CKA_WRAP, value: false },
-          { type: P.CKA_VERIFY, value: false },
-        ],
-        [
-          ...naming,
-          { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY },
-          { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
-          { type: P.CKA_PRIVATE, value: true },
-          { type: P.CKA_SENSITIVE, value: true },
-          { type: P.CKA_EXTRACTABLE, value: false },
-          { type: P.CKA_DECRYPT, value: true },
-          { type: P.CKA_UNWRAP, value: false },
-          { type: P.CKA_SIGN, value: false },
-          { type: P.CKA_DERIVE, value: false },
-        ],
-      ),
-    );
+    const privateTemplate: Template = [
+      ...naming,
+      { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY },
+      { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
+      { type: P.CKA_PRIVATE, value: true },
+      { type: P.CKA_SENSITIVE, value: true },
+      { type: P.CKA_EXTRACTABLE, value: false },
+      { type: P.CKA_DECRYPT, value: true },
+      { type: P.CKA_UNWRAP, value: false },
+      { type: P.CKA_SIGN, value: false },
+      { type: P.CKA_DERIVE, value: false },
+    ];
+    // ---- NSS softokn (token XOR work): its RSA public key refuses CKA_ENCRYPT/CKA_VERIFY false
+    // (CKR_KEY_TYPE_INCONSISTENT); the public half may then keep them, the private half is unchanged.
+    const generate = (publicUsages: Template) =>
+      // Async: an RSA-3072 generation takes a while, and the host's heartbeat keeps running meanwhile.
+      this.t.callAsync(slotId, () =>
+        pkcs11.C_GenerateKeyPairAsync(
+          this.t.session(slotId),
+          { mechanism: P.CKM_RSA_PKCS_KEY_PAIR_GEN },
+          [
+            ...naming,
+            { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY },
+            { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
+            { type: P.CKA_MODULUS_BITS, value: TRANSPORT_BITS },
+            { type: P.CKA_PUBLIC_EXPONENT, value: RSA_F4 },
+            { type: P.CKA_PRIVATE, value: false },
+            ...publicUsages,
+          ],
+          privateTemplate,
+        ),
+      );
+    // Encryption to it happens off the token (renderer, CLI, this host's node:crypto).
+    const noPublicUse: Template = [
+      { type: P.CKA_ENCRYPT, value: false },
+      { type: P.CKA_WRAP, value: false },
+      { type: P.CKA_VERIFY, value: false },
+    ];
+    const pair = await generate(noPublicUse).catch((error: unknown) => {
+      if (toMkmError(error).details?.ckr !== 'CKR_KEY_TYPE_INCONSISTENT') throw error;
+      return generate([{ type: P.CKA_WRAP, value: false }]);
+    });
+    // ---- end: NSS softokn ----
     const transportKeyId = id.toString('hex');
     try {
       const publicKey = this.publicOf(slotId, pair.publicKey);
@@ -220,7 +243,7 @@ export class CeremonyOps {
     }
   }
 
-  async formKeyFromComponents(params: FormKeyFromComponentsParams): Promise<CeremonyKeyResult> {
+  async formKeyFromComponents(params: FormKeyFromComponentsParams): Promise<FormKeyResult> {
     const { slotId, keyType, label, id, purpose } = params;
     const transport = this.transportKey(slotId, params.transportKeyId);
     this.refuseTaken(slotId, id);
@@ -228,18 +251,28 @@ export class CeremonyOps {
     let key: Uint8Array | null = null;
     try {
       params.ciphertexts.forEach((c, i) => components.push(this.decrypt(slotId, transport, c, i + 1)));
-      key = formKey(keyType, components);
-      wipe(...components);
-      const result = this.enter(slotId, keyType, key, { label, id, purpose });
+      // ---- combine on the token where it can (issue 11 point 3) ----
+      const combinedOn = !isTdes(keyType) && this.xorsOnToken(slotId) ? 'token' : 'host';
+      let result: CeremonyKeyResult;
+      if (combinedOn === 'token') {
+        checkComponents(keyType, components);
+        result = this.combineOnToken(slotId, keyType, components, { label, id, purpose });
+      } else {
+        key = formKey(keyType, components);
+        wipe(...components);
+        result = this.enter(slotId, keyType, key, { label, id, purpose });
+      }
+      // ---- end: combine on the token ----
       this.t.logger.info('Key formed from components', {
         slotId,
         keyId: id,
         keyType,
         purpose,
         components: components.length,
+        combinedOn,
         kcv: result.kcvs.map((k) => `${k.method}:${k.kcv}`),
       });
-      return result;
+      return { ...result, combinedOn };
     } finally {
       wipe(...components);
       if (key) wipe(key);
@@ -560,13 +593,7 @@ export class CeremonyOps {
       { type: P.CKA_ID, value: Buffer.from(naming.id, 'hex') },
       ...attributes(keyType),
     ];
-    const wrappingKey = this.t.call(slotId, () =>
-      pkcs11.C_GenerateKey(this.t.session(slotId), { mechanism: P.CKM_AES_KEY_GEN }, [
-        { type: P.CKA_VALUE_LEN, value: 32 },
-        { type: P.CKA_LABEL, value: 'mkm-ceremony-entry' },
-        ...secretTemplate(P.CKK_AES, false, [P.CKA_ENCRYPT, P.CKA_UNWRAP]),
-      ]),
-    );
+    const wrappingKey = this.entryKey(slotId);
     const legacy = kcvs.find((k) => k.method === 'legacy')!;
     let handle: Handle;
     let tokenKcv: string;
@@ -589,6 +616,210 @@ export class CeremonyOps {
       this.destroyQuietly(slotId, wrappingKey);
     }
     this.keepOrRefuse(slotId, handle, template, naming.id);
+    const tokenCheckValue = this.checkValueOrRefuse(slotId, handle, legacy.kcv, naming.id);
+    return { handle, kcvs, tokenKcv, tokenCheckValue };
+  }
+
+  // ---- combine on the token (issue 11 point 3): CKM_XOR_BASE_AND_DATA ----
+
+  /**
+   * Forms an AES key on the token from its clear components, the key itself never in host
+   * memory: component 1 enters as a session base key (the C_UnwrapKey path of `enter`, sensitive,
+   * not extractable, derive only), each next one is XORed in by C_DeriveKey(CKM_XOR_BASE_AND_DATA)
+   * into a new session base (the previous destroyed), and the last one makes a session twin that
+   * can only encrypt and sign (the KCVs and the all-zeros check, computed by the token), then the
+   * final token key with the purpose's template. Each component is wiped as soon as it is in.
+   *
+   * Only AES: a TDES key's odd parity could be set on the token (the parity of a XOR is the XOR of
+   * the components' parities, so the host knows the mask without the key: all 01 for an even
+   * count of odd-parity components), but its degenerate-key checks (K1 = K2, K2 = K3, a DES weak
+   * or semi-weak key) need the clear key, so TDES keys are formed in the host (`combinedOn: 'host'`).
+   */
+  private combineOnToken(
+    slotId: number,
+    type: ComponentKeyType,
+    components: Uint8Array[],
+    naming: { label: string; id: string; purpose: CeremonyKeyPurpose },
+  ): CeremonyKeyResult {
+    const bytes = COMPONENT_KEY_BYTES[type];
+    const derived = (token: boolean, usages: readonly number[]): Template => [
+      ...secretTemplate(P.CKK_AES, token, usages),
+      { type: P.CKA_VALUE_LEN, value: bytes },
+    ];
+    const template: Template = [
+      { type: P.CKA_LABEL, value: naming.label },
+      { type: P.CKA_ID, value: Buffer.from(naming.id, 'hex') },
+      ...derived(true, PURPOSE_USAGES[naming.purpose]),
+    ];
+    let base = this.enterSession(slotId, components[0]!, [P.CKA_DERIVE]);
+    wipe(components[0]!);
+    let twin: Handle | null = null;
+    let handle: Handle;
+    let check: { kcvs: LabelledKcv[]; zeroKey: boolean };
+    try {
+      for (let i = 1; i < components.length - 1; i++) {
+        const next = this.deriveXor(slotId, base, components[i]!, derived(false, [P.CKA_DERIVE]));
+        wipe(components[i]!);
+        this.destroyQuietly(slotId, base);
+        base = next;
+      }
+      const last = components[components.length - 1]!;
+      twin = this.deriveXor(slotId, base, last, derived(false, [P.CKA_ENCRYPT, P.CKA_SIGN]));
+      check = this.tokenKcvs(slotId, type, twin);
+      // The components cancel out: refused as formKey refuses it, before any token object exists.
+      if (check.zeroKey) checkFormedKey(type, new Uint8Array(bytes));
+      handle = this.deriveXor(slotId, base, last, template);
+      wipe(last);
+    } finally {
+      wipe(...components);
+      if (twin) this.destroyQuietly(slotId, twin);
+      this.destroyQuietly(slotId, base);
+    }
+    this.keepOrRefuse(slotId, handle, template, naming.id);
+    const legacy = check.kcvs.find((k) => k.method === 'legacy')!.kcv;
+    const tokenCheckValue = this.checkValueOrRefuse(slotId, handle, legacy, naming.id);
+    return {
+      id: naming.id,
+      keyType: type,
+      purpose: naming.purpose,
+      label: naming.label,
+      kcvs: check.kcvs,
+      tokenKcv: legacy,
+      tokenCheckValue,
+    };
+  }
+
+  /**
+   * Whether this token XORs a component into a key, exactly: tried once per slot on throwaway
+   * values (no secret): a random base entered as `combineOnToken` enters component 1, XORed with
+   * random data by C_DeriveKey, must give the legacy and cmac KCVs of the XOR computed here. The
+   * mechanism list is not asked: NSS softokn lists CKM_XOR_BASE_AND_DATA only on its crypto
+   * services slot, yet derives with it on its key store slot. Any refusal means the host combines.
+   */
+  private xorsOnToken(slotId: number): boolean {
+    const pkcs11 = this.t.pkcs11();
+    const tried = this.xorOnToken.get(pkcs11) ?? new Map<number, boolean>();
+    this.xorOnToken.set(pkcs11, tried);
+    const known = tried.get(slotId);
+    if (known !== undefined) return known;
+    const base = this.random(slotId, 16);
+    const data = this.random(slotId, 16);
+    const xored = Uint8Array.from(base, (b, i) => b ^ data[i]!);
+    const made: Handle[] = [];
+    let works: boolean;
+    try {
+      made.push(this.enterSession(slotId, base, [P.CKA_DERIVE]));
+      made.push(
+        this.deriveXor(slotId, made[0]!, data, [
+          ...secretTemplate(P.CKK_AES, false, [P.CKA_ENCRYPT, P.CKA_SIGN]),
+          { type: P.CKA_VALUE_LEN, value: 16 },
+        ]),
+      );
+      const got = this.tokenKcvs(slotId, 'aes-128', made[1]!).kcvs;
+      works = JSON.stringify(got) === JSON.stringify(kcvsOf('aes-128', xored));
+      if (!works)
+        this.t.logger.warn('The token XORs key components wrongly: they are combined in the host', {
+          slotId,
+        });
+    } catch (error) {
+      works = false;
+      this.t.logger.info('The token does not XOR key components: they are combined in the host', {
+        slotId,
+        reason: String(toMkmError(error).details?.ckr ?? toMkmError(error).code),
+      });
+    } finally {
+      made.forEach((h) => this.destroyQuietly(slotId, h));
+    }
+    tried.set(slotId, works);
+    return works;
+  }
+
+  /** A session AES-256 key the token generates, that encrypts and unwraps only: a key's way in. */
+  private entryKey(slotId: number): Handle {
+    const pkcs11 = this.t.pkcs11();
+    return this.t.call(slotId, () =>
+      pkcs11.C_GenerateKey(this.t.session(slotId), { mechanism: P.CKM_AES_KEY_GEN }, [
+        { type: P.CKA_VALUE_LEN, value: 32 },
+        { type: P.CKA_LABEL, value: 'mkm-ceremony-entry' },
+        ...secretTemplate(P.CKK_AES, false, [P.CKA_ENCRYPT, P.CKA_UNWRAP]),
+      ]),
+    );
+  }
+
+  /** Clear AES bytes into a session key with these usages, by the way `enter` takes a key in. */
+  private enterSession(slotId: number, value: Uint8Array, usages: readonly number[]): Handle {
+    const pkcs11 = this.t.pkcs11();
+    const wrappingKey = this.entryKey(slotId);
+    try {
+      const entry = this.wrapForEntry(slotId, wrappingKey, value);
+      return this.t.call(slotId, () =>
+        pkcs11.C_UnwrapKey(
+          this.t.session(slotId),
+          entry.mechanism,
+          wrappingKey,
+          entry.wrapped,
+          secretTemplate(P.CKK_AES, false, usages),
+        ),
+      );
+    } finally {
+      this.destroyQuietly(slotId, wrappingKey);
+    }
+  }
+
+  /** base XOR data, a new key on the token; `data` is read in place (the caller wipes it). */
+  private deriveXor(slotId: number, base: Handle, data: Uint8Array, template: Template): Handle {
+    const pkcs11 = this.t.pkcs11();
+    return this.t.call(slotId, () =>
+      pkcs11.C_DeriveKey(this.t.session(slotId), xorBaseAndData(view(data)), base, template),
+    );
+  }
+
+  /**
+   * The legacy and cmac KCVs of an AES key, computed by the token with a key that can encrypt and
+   * sign; and whether the key is all zeros (its whole zero block equals the zero key's).
+   */
+  private tokenKcvs(
+    slotId: number,
+    type: ComponentKeyType,
+    key: Handle,
+  ): { kcvs: LabelledKcv[]; zeroKey: boolean } {
+    const pkcs11 = this.t.pkcs11();
+    const zero = Buffer.alloc(16);
+    const [block, mac] = this.t.call(slotId, () => {
+      const session = this.t.session(slotId);
+      pkcs11.C_EncryptInit(session, { mechanism: P.CKM_AES_ECB }, key);
+      const b = Buffer.from(pkcs11.C_Encrypt(session, zero, Buffer.alloc(16)));
+      pkcs11.C_SignInit(session, CMAC, key);
+      return [b, Buffer.from(pkcs11.C_Sign(session, zero, Buffer.alloc(16)))];
+    });
+    const zeroCipher = createCipheriv(
+      `aes-${COMPONENT_KEY_BYTES[type] * 8}-ecb`,
+      Buffer.alloc(COMPONENT_KEY_BYTES[type]),
+      null,
+    );
+    const zeroBlock = zeroCipher.update(zero);
+    try {
+      return {
+        kcvs: [
+          { kcv: block.subarray(0, 3).toString('hex'), method: 'legacy' },
+          { kcv: mac.subarray(0, 3).toString('hex'), method: 'cmac' },
+        ],
+        zeroKey: timingSafeEqual(block, zeroBlock),
+      };
+    } finally {
+      // Whole blocks under the key: more of it than a 3-byte KCV shows, so not kept.
+      wipe(block, mac);
+    }
+  }
+
+  // ---- end: combine on the token ----
+
+  /**
+   * The token's own CKA_CHECK_VALUE of a key it took, or null where it keeps none; a value that
+   * disagrees with the legacy KCV removes the key again.
+   */
+  private checkValueOrRefuse(slotId: number, handle: Handle, legacy: string, id: string): string | null {
+    const pkcs11 = this.t.pkcs11();
     let tokenCheckValue: string | null = null;
     try {
       const raw = this.t.call(slotId, () =>
@@ -598,15 +829,15 @@ export class CeremonyOps {
     } catch {
       tokenCheckValue = null; // a token without CKA_CHECK_VALUE: the host's KCVs stand alone
     }
-    if (tokenCheckValue !== null && tokenCheckValue !== legacy.kcv) {
+    if (tokenCheckValue !== null && tokenCheckValue !== legacy) {
       this.destroyQuietly(slotId, handle);
       throw new MkmError('CEREMONY_KEY_CHECK_MISMATCH', undefined, {
-        id: naming.id,
-        expected: legacy.kcv,
+        id,
+        expected: legacy,
         token: tokenCheckValue,
       });
     }
-    return { handle, kcvs, tokenKcv, tokenCheckValue };
+    return tokenCheckValue;
   }
 
   /**

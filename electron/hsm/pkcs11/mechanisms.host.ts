@@ -1,6 +1,6 @@
 import { MkmError } from '../../../shared/errors.std';
 import type { Mechanism } from './pkcs11.host';
-import type { RsaOAEP, RsaPSS } from 'pkcs11js';
+import type { AesGCM, RsaOAEP, RsaPSS } from 'pkcs11js';
 import { pkcs11js } from './pkcs11.host';
 import type { CipherMechanism, WrapMechanism } from '../../../shared/tokens.std';
 
@@ -69,3 +69,18 @@ const PSS_SHA256: RsaPSS = {
   saltLen: 32,
 };
 export const SHA256_RSA_PSS: Mechanism = { mechanism: P.CKM_SHA256_RSA_PKCS_PSS, parameter: PSS_SHA256 };
+
+// ---- ceremony key forming (issue 11 point 3): XOR of a component into a key on the token ----
+/**
+ * CKM_XOR_BASE_AND_DATA with `data` XORed into the base key. Its parameter is
+ * CK_KEY_DERIVATION_STRING_DATA { CK_BYTE_PTR pData; CK_ULONG ulLen }, which pkcs11js cannot
+ * build (a raw Buffer would be read as that struct, and NSS crashes on it). pkcs11js's
+ * CK_AES_GCM_PARAMS begins with the same two fields (pIv, ulIvLen) and points pIv at the
+ * Buffer's own bytes (no copy made, so the caller's wipe reaches them); a token reading the
+ * derivation struct from it reads exactly `data`. A token that checks the parameter's length
+ * strictly refuses it (CKR_MECHANISM_PARAM_INVALID), and the key is then formed in the host.
+ */
+export function xorBaseAndData(data: Buffer): Mechanism {
+  const parameter: AesGCM = { type: P.CK_PARAMS_AES_GCM, iv: data, ivBits: 0, tagBits: 0 };
+  return { mechanism: P.CKM_XOR_BASE_AND_DATA, parameter };
+}

@@ -76,6 +76,7 @@ import type {
   ComponentCheckResult,
   DropTransportKeyParams,
   FormKeyFromComponentsParams,
+  FormKeyResult,
   RevealComponentParams,
   RevealComponentResult,
   SplitKeyParams,
@@ -502,7 +503,7 @@ export class TokenEngine {
     return this.ceremony.componentCheck(params);
   }
 
-  async formKeyFromComponents(params: FormKeyFromComponentsParams): Promise<CeremonyKeyResult> {
+  async formKeyFromComponents(params: FormKeyFromComponentsParams): Promise<FormKeyResult> {
     return this.ceremony.formKeyFromComponents(params);
   }
 

@@ -101,7 +101,7 @@ export function componentCeremonySuite(make: () => Promise<SuiteToken>): void {
       }),
     });
     tokens = { call: (method, params) => (engine[method] as (p: unknown) => Promise<never>)(params) };
-    await engine.loadModule({ path: hsm.modulePath });
+    await engine.loadModule({ path: hsm.modulePath, libraryParameters: hsm.libraryParameters });
     await engine.login({ slotId: hsm.slotId, pin: hsm.userPin });
     const k = await engine.generateKey({
       slotId: hsm.slotId,
@@ -192,6 +192,8 @@ export function componentCeremonySuite(make: () => Promise<SuiteToken>): void {
         keyKcv: '08d7b4',
         tokenKcv: '08d7b4',
         keyType: 'tdes-2key',
+        // TDES keys are combined in the host on every token (their degenerate-key checks need the key).
+        combinedOn: 'host',
       });
       const keyId = formed.details.keyId as string;
       const obj = await engine.getObject({ slotId: hsm.slotId, id: keyId, class: 'secret' });
@@ -203,6 +205,9 @@ export function componentCeremonySuite(make: () => Promise<SuiteToken>): void {
       expect(verified.record.ceremony.state).toBe('completed');
       const steps = verified.record.entries.filter((e) => e.action === 'step').map((e) => e.step!.id);
       expect(steps).toEqual(['preflight', 'identify', 'enter-component-1', 'enter-component-2', 'form-key']);
+      // The signed transcript says where the components were combined.
+      const formEntry = verified.record.entries.find((e) => e.step?.id === 'form-key');
+      expect(formEntry?.details).toMatchObject({ combinedOn: 'host' });
 
       // Every file of the data folder: no component, no key, not even a component's ciphertext.
       const files = filesUnder(data).map((f) => f.slice(data.length + 1));
@@ -271,7 +276,7 @@ export function componentCeremonySuite(make: () => Promise<SuiteToken>): void {
       }
       // The host's sessions end (as when it restarts): the session transport key is gone with them.
       await engine.unloadModule();
-      await engine.loadModule({ path: hsm.modulePath });
+      await engine.loadModule({ path: hsm.modulePath, libraryParameters: hsm.libraryParameters });
       await engine.login({ slotId: hsm.slotId, pin: hsm.userPin });
       const e = await failure(svc.act(id, { stepId: 'form-key', actor: admin, confirmer: witness }));
       expect(e.code).toBe('CEREMONY_TRANSPORT_KEY_GONE');
@@ -279,6 +284,40 @@ export function componentCeremonySuite(make: () => Promise<SuiteToken>): void {
       expect(aborted.state).toBe('aborted');
       const left = await engine.listObjects({ slotId: hsm.slotId, class: 'secret' });
       expect(left.filter((o) => o.label === 'never formed')).toEqual([]);
+    });
+  });
+
+  describe('an AES form-key ceremony', () => {
+    it('records in its signed transcript where the components were combined, and writes no secret anywhere', async () => {
+      const params: TemplateParams = {
+        template: 'form-key',
+        keyType: 'aes-128',
+        components: 2,
+        label: 'aes key from components',
+        purpose: 'data',
+      };
+      const aesKey = '3F419E1CB7079442AA37474C2EFBF8B8';
+      const aesParts = componentsOf('aes-128', aesKey, ['9C6F2A1B4D3E5F60718293A4B5C6D7E8']);
+      const store = new CeremonyComponentStore(tokens);
+      const svc = service(store);
+      const id = await started(svc, params, 2);
+      const transport = await store.transportKey(id, hsm.slotId);
+      for (const [k, part] of aesParts.entries()) {
+        await svc.act(id, {
+          stepId: `enter-component-${k + 1}`,
+          actor: custodian(k + 1),
+          confirmer: witness,
+          input: { ciphertext: encryptTo(transport.spkiPem, part), transportKeySha256: transport.spkiSha256 },
+        });
+      }
+      const formed = await svc.act(id, { stepId: 'form-key', actor: admin, confirmer: witness });
+      // Issue 11's known answer: cmac 08793E25AB.
+      expect(formed.details).toMatchObject({ keyKcvCmac: '08793e', combinedOn: hsm.xor });
+      for (const p of [admin, witness, custodian(1), custodian(2)]) await svc.signOff(id, p);
+      const verified = verifyTranscript(svc.transcript(id).text, signer.spkiSha256);
+      const formEntry = verified.record.entries.find((e) => e.step?.id === 'form-key');
+      expect(formEntry?.details).toMatchObject({ combinedOn: hsm.xor });
+      expect(leaks([...aesParts, Uint8Array.from(Buffer.from(aesKey, 'hex'))])).toEqual([]);
     });
   });
 

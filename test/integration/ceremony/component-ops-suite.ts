@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { constants, generateKeyPairSync, privateDecrypt, publicEncrypt } from 'node:crypto';
+import { constants, createCipheriv, generateKeyPairSync, privateDecrypt, publicEncrypt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenEngine } from '../../../electron/hsm/pkcs11/token-engine.host';
 import { kcv } from '../../../electron/crypto/kcv.nodejs';
@@ -9,6 +9,7 @@ import { setOddParity } from '../../../shared/formats/des-keys.std';
 import type { ComponentKeyType } from '../../../shared/formats/components.std';
 import { failure } from '../../helpers/failure';
 import { hostTokenService } from '../../helpers/host-token-engine';
+import { pkcs11js as P, type PKCS11, type Template } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { parsePkcs11ToolObjects } from '../../helpers/pkcs11-tool';
 
 /** A token to run the suite on: a fresh SoftHSM2 token, or openCryptoki's swtok under its lock. */
@@ -20,11 +21,20 @@ export interface SuiteToken {
   env: NodeJS.ProcessEnv;
   /** Where this token's OAEP-SHA-256 is undone: on the token, or (raw RSA on it) in the host. */
   oaep: 'token' | 'host';
+  /** Where an AES key's components are XORed: on the token (CKM_XOR_BASE_AND_DATA) or in the host. */
+  xor: 'token' | 'host';
+  /** Initialisation parameters the library needs (NSS softokn). */
+  libraryParameters?: string;
+  /** Whether pkcs11-tool can open this token (it cannot pass NSS its parameters). Default true. */
+  pkcs11Tool?: boolean;
   stop(): void | Promise<void>;
 }
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+/** `bytes` bytes of test key material from a simple formula, in hex. */
+const pattern = (bytes: number, f: (i: number) => number) =>
+  Buffer.from(Array.from({ length: bytes }, (_, i) => f(i) & 0xff)).toString('hex');
 
 /** Components that XOR to `key` (parity bits aside for TDES): the first ones fixed, the last derived. */
 export function componentsOf(type: ComponentKeyType, keyHex: string, firsts: string[]): Uint8Array[] {
@@ -45,6 +55,32 @@ export function encryptTo(spkiPem: string, component: Uint8Array): string {
   ).toString('base64');
 }
 
+/**
+ * Records which call made each key with a CKA_ID (C_UnwrapKey or C_DeriveKey) through the
+ * engine's own module object, every call still passed on to the token: where a formed key came
+ * from, seen from outside CeremonyOps. `stop()` puts the module's methods back.
+ */
+function recordKeyMaking(pkcs11: PKCS11) {
+  const made: { call: 'C_UnwrapKey' | 'C_DeriveKey'; id: string; token: boolean }[] = [];
+  const record = (call: 'C_UnwrapKey' | 'C_DeriveKey', template: Template) => {
+    const id = template.find((a) => a.type === P.CKA_ID)?.value;
+    const token = template.find((a) => a.type === P.CKA_TOKEN)?.value === true;
+    if (Buffer.isBuffer(id)) made.push({ call, id: id.toString('hex'), token });
+  };
+  const m = pkcs11 as unknown as Record<string, unknown>;
+  const unwrap = pkcs11.C_UnwrapKey.bind(pkcs11);
+  const derive = pkcs11.C_DeriveKey.bind(pkcs11);
+  m.C_UnwrapKey = (...a: Parameters<PKCS11['C_UnwrapKey']>) => (record('C_UnwrapKey', a[4]), unwrap(...a));
+  m.C_DeriveKey = (...a: Parameters<PKCS11['C_DeriveKey']>) => (record('C_DeriveKey', a[3]), derive(...a));
+  return {
+    made,
+    stop() {
+      delete m.C_UnwrapKey;
+      delete m.C_DeriveKey;
+    },
+  };
+}
+
 export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
   let token: SuiteToken;
   let svc: TokenEngine;
@@ -57,7 +93,7 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
     token = await make();
     slotId = token.slotId;
     svc = hostTokenService();
-    await svc.loadModule({ path: token.modulePath });
+    await svc.loadModule({ path: token.modulePath, libraryParameters: token.libraryParameters });
     await svc.login({ slotId, pin: token.userPin });
     transport = await svc.ceremonyTransportKey({ slotId });
   }, 120_000);
@@ -82,6 +118,23 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
   };
   const secretsWithId = async (id: string) =>
     (await svc.listObjects({ slotId, class: 'secret' })).filter((o) => o.id === id);
+  /** A form that must be refused: its error, once no key with its id is seen on the token. */
+  const refused = async (type: ComponentKeyType, components: Uint8Array[], purpose: CeremonyKeyPurpose) => {
+    const id = newId();
+    const e = await failure(
+      svc.formKeyFromComponents({
+        slotId,
+        transportKeyId: transport.transportKeyId,
+        keyType: type,
+        ciphertexts: components.map((c) => encryptTo(transport.spkiPem, c)),
+        label: 'never made',
+        id,
+        purpose,
+      }),
+    );
+    expect(await secretsWithId(id)).toEqual([]);
+    return e;
+  };
 
   describe('the session transport key', () => {
     it('is an RSA-3072 session pair whose private half is sensitive, not extractable and decrypts only', async () => {
@@ -129,6 +182,8 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
       ]);
       const formed = await form('tdes-2key', parts);
       expect(formed.kcvs.find((k) => k.method === 'legacy')!.kcv).toBe('08d7b4');
+      // TDES: the degenerate-key checks need the clear key, so it is formed in the host everywhere.
+      expect(formed.combinedOn).toBe('host');
       // Computed by the token on what it took, not only by the host on what it sent.
       expect(formed.tokenKcv).toBe('08d7b4');
       if (formed.tokenCheckValue !== null) expect(formed.tokenCheckValue).toBe('08d7b4');
@@ -150,6 +205,10 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
       ]);
       const formed = await form('aes-128', parts);
       expect(formed.kcvs.find((k) => k.method === 'cmac')!.kcv).toBe('08793e');
+      expect(formed.kcvs.find((k) => k.method === 'legacy')!.kcv).toBe(
+        kcv('aes-128', hex('3F419E1CB7079442AA37474C2EFBF8B8'), 'legacy').kcv,
+      );
+      expect(formed.combinedOn).toBe(token.xor);
     });
 
     it.each([
@@ -160,11 +219,9 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
       '%s from %i components: the KCVs of the XOR, the key sensitive and never extractable on the token',
       async (type, count) => {
         const bytes = type === 'aes-256' ? 32 : 24;
-        const keyHex = Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 37 + 11) & 0xff)).toString(
-          'hex',
-        );
+        const keyHex = pattern(bytes, (i) => i * 37 + 11);
         const firsts = Array.from({ length: count - 1 }, (_, k) =>
-          Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 53 + k * 101 + 7) & 0xff)).toString('hex'),
+          pattern(bytes, (i) => i * 53 + k * 101 + 7),
         );
         const parts = componentsOf(type, keyHex, firsts);
         const expectedKey = type.startsWith('tdes') ? setOddParity(hex(keyHex)) : hex(keyHex);
@@ -182,7 +239,65 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
       },
     );
 
-    it('pkcs11-tool, in a process of its own, sees the formed keys as sensitive and not extractable', async () => {
+    it.each([
+      ['aes-128', 2],
+      ['aes-128', 3],
+      ['aes-256', 2],
+      ['aes-256', 3],
+    ] as const)(
+      '%s from %i components: combined where this token can, the KCVs of the XOR computed here',
+      async (type, count) => {
+        const bytes = type === 'aes-256' ? 32 : 16;
+        const keyHex = pattern(bytes, (i) => i * 29 + count);
+        const firsts = Array.from({ length: count - 1 }, (_, k) =>
+          pattern(bytes, (i) => i * 71 + k * 13 + 5),
+        );
+        const parts = componentsOf(type, keyHex, firsts);
+        const seen = recordKeyMaking(svc._raw(slotId).pkcs11);
+        let formed: Awaited<ReturnType<typeof form>>;
+        try {
+          formed = await form(type, parts, 'data');
+        } finally {
+          seen.stop();
+        }
+        expect(formed.combinedOn).toBe(token.xor);
+        expect(formed.kcvs).toEqual([kcv(type, hex(keyHex), 'legacy'), kcv(type, hex(keyHex), 'cmac')]);
+        expect(formed.tokenKcv).toBe(kcv(type, hex(keyHex), 'legacy').kcv);
+        // The observable of where the key was formed: the call that made the token object.
+        const final = seen.made.filter((m) => m.id === formed.id);
+        expect(final).toEqual([
+          { call: token.xor === 'token' ? 'C_DeriveKey' : 'C_UnwrapKey', id: formed.id, token: true },
+        ]);
+        const [obj] = await secretsWithId(formed.id);
+        expect(obj).toMatchObject({
+          token: true,
+          private: true,
+          sensitive: true,
+          extractable: false,
+          keyType: 'aes',
+        });
+        expect([...obj!.usages].sort()).toEqual(['decrypt', 'encrypt']);
+        // The token encrypts with it as with the XOR of the components.
+        const { pkcs11, session, find } = svc._raw(slotId);
+        pkcs11.C_EncryptInit(session, { mechanism: P.CKM_AES_ECB }, find(formed.id, 'secret'));
+        const block = pkcs11.C_Encrypt(session, Buffer.alloc(16, 0x5a), Buffer.alloc(16));
+        const cipher = createCipheriv(`aes-${bytes * 8}-ecb`, hex(keyHex), null).setAutoPadding(false);
+        expect(block.toString('hex')).toBe(cipher.update(Buffer.alloc(16, 0x5a)).toString('hex'));
+      },
+    );
+
+    it('AES components that cancel out (the third the XOR of the first two) form no key', async () => {
+      const c1 = hex('00112233445566778899aabbccddeeff');
+      const c2 = hex('0f1e2d3c4b5a69788796a5b4c3d2e1f0');
+      const c3 = Uint8Array.from(c1, (b, i) => b ^ c2[i]!);
+      const e = await refused('aes-128', [c1, c2, c3], 'data');
+      expect(e.code).toBe('KEY_DEGENERATE');
+      expect(e.details).toMatchObject({ reason: 'zero' });
+    });
+
+    it('pkcs11-tool, in a process of its own, sees the formed keys as sensitive and not extractable', async (ctx) => {
+      // pkcs11-tool cannot give NSS softokn its initialisation parameters.
+      if (token.pkcs11Tool === false) ctx.skip();
       const text = execFileSync(
         'pkcs11-tool',
         ['--module', token.modulePath, '--slot', String(slotId), '-O', '--login', '--pin', token.userPin],
@@ -217,41 +332,16 @@ export function componentOpsSuite(make: () => Promise<SuiteToken>): void {
       expect(e.code).toBe('COMPONENT_PARITY_INVALID');
       expect(e.details).toMatchObject({ componentIndex: 2, positions: ['3', '10'] });
       expect(e.message).toContain('byte 3 (digits 5 and 6) and byte 10 (digits 19 and 20)');
-      const id = newId();
-      const refused = await failure(
-        svc.formKeyFromComponents({
-          slotId,
-          transportKeyId: transport.transportKeyId,
-          keyType: 'tdes-2key',
-          ciphertexts: [c1!, bad].map((c) => encryptTo(transport.spkiPem, c)),
-          label: 'never made',
-          id,
-          purpose: 'kek',
-        }),
-      );
-      expect(refused.code).toBe('COMPONENT_PARITY_INVALID');
-      expect(await secretsWithId(id)).toEqual([]);
+      expect((await refused('tdes-2key', [c1!, bad], 'kek')).code).toBe('COMPONENT_PARITY_INVALID');
     });
 
     it('a degenerate key (TDES K1 = K2: single DES) is refused and nothing is left on the token', async () => {
       const parts = componentsOf('tdes-2key', '0123456789ABCDEF0123456789ABCDEF', [
         'A1B2C3D4E5F60718293A4B5C6D7E8F90',
       ]);
-      const id = newId();
-      const e = await failure(
-        svc.formKeyFromComponents({
-          slotId,
-          transportKeyId: transport.transportKeyId,
-          keyType: 'tdes-2key',
-          ciphertexts: parts.map((c) => encryptTo(transport.spkiPem, c)),
-          label: 'never made',
-          id,
-          purpose: 'kek',
-        }),
-      );
+      const e = await refused('tdes-2key', parts, 'kek');
       expect(e.code).toBe('KEY_DEGENERATE');
       expect(e.details).toMatchObject({ reason: 'single-des' });
-      expect(await secretsWithId(id)).toEqual([]);
     });
 
     it('components that cancel out (the same component twice) are refused', async () => {

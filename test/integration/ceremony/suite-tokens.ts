@@ -1,3 +1,4 @@
+import { createNssToken } from '../../helpers/nss';
 import { acquireOpenCryptoki } from '../../helpers/opencryptoki';
 import { createSoftHsmToken } from '../../helpers/softhsm';
 import type { SuiteToken } from './component-ops-suite';
@@ -12,6 +13,7 @@ export async function softHsmSuiteToken(label: string): Promise<SuiteToken> {
     userPin: hsm.userPin,
     env: hsm.env,
     oaep: 'host',
+    xor: 'host',
     stop: () => hsm.cleanup(),
   };
 }
@@ -28,10 +30,32 @@ export async function openCryptokiSuiteToken(label: string): Promise<SuiteToken>
       userPin: token.userPin,
       env: process.env,
       oaep: 'token',
+      xor: 'host',
       stop: () => ock.release(),
     };
   } catch (error) {
     ock.release();
     throw error;
   }
+}
+
+/**
+ * NSS softokn's key store on a fresh database with a password (so it logs in like the others).
+ * It decrypts RSA-OAEP-SHA-256 itself and XORs components itself (CKM_XOR_BASE_AND_DATA in
+ * C_DeriveKey), though only its crypto services slot lists that mechanism.
+ */
+export async function nssSuiteToken(): Promise<SuiteToken> {
+  const nss = createNssToken({ password: 'mkm-nss-ceremony' });
+  return {
+    name: 'NSS softokn',
+    modulePath: nss.modulePath,
+    libraryParameters: nss.libraryParameters,
+    slotId: nss.slotId,
+    userPin: nss.userPin!,
+    env: process.env,
+    oaep: 'token',
+    xor: 'token',
+    pkcs11Tool: false,
+    stop: () => nss.cleanup(),
+  };
 }

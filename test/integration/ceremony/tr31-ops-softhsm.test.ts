@@ -14,6 +14,7 @@ describe('TR-31 key blocks on SoftHSM2', () => {
       userPin: hsm.userPin,
       env: hsm.env,
       oaep: 'host',
+      xor: 'host',
       stop: () => hsm.cleanup(),
     };
   });
