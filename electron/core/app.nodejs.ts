@@ -4,6 +4,7 @@ import { userInfo } from 'node:os';
 import { contract, type AppStatus, type Contract, type Settings } from '../../shared/contract.std';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
 import { ceremonyInProgress } from '../ceremony/in-progress.nodejs';
+import { watchCeremonies } from '../ceremony/watch.nodejs';
 import { AppAudit } from '../audit/app-audit.nodejs';
 import { attachAuditAtLogin, auditGuardedKeys, auditHandlers } from '../audit/handlers.nodejs';
 import { appHandlers, settingsHandlers } from './handlers.nodejs';
@@ -62,6 +63,8 @@ export interface AppOptions {
   /** How often key use counts are written (default 5 s), and the timer they run on (tests). */
   usageFlushMs?: number;
   usageTimers?: UsageTimers;
+  // ceremony-faults: the crash tests' kill points in the ceremony engine; never set in production.
+  ceremonyFaults?: (point: string) => void;
 }
 
 export interface App {
@@ -202,6 +205,11 @@ export function createApp(options: AppOptions): App {
   }
 
   const closers: (() => Promise<void> | void)[] = [];
+  // ceremony-faults: a ceremony changed by anyone (a step here, another window, the CLI, a host
+  // restart setting components to be entered again) is announced, so no screen shows it stale.
+  if (options.mode !== 'cli') {
+    closers.push(watchCeremonies(paths.ceremonies, () => events.emit('state.changed', { what: 'ceremony' })));
+  }
   const files = new FileHandles();
   const services: AppServices = {
     mode: options.mode,
@@ -346,7 +354,7 @@ export function createApp(options: AppOptions): App {
         { ceremonyTokenPort },
         { coreSteps },
         { CeremonyComponentStore },
-        { componentExecutors },
+        { componentExecutors, componentsLost },
         preflight,
         built,
       ] = await Promise.all([
@@ -363,7 +371,11 @@ export function createApp(options: AppOptions): App {
       // Components are held (as ciphertexts to a session key on the token) in memory only; a
       // host restart destroys that key, so what is held is dropped with it.
       const components = new CeremonyComponentStore(tokens);
-      tokens.onConnectionLost(() => components.forgetAll());
+      // ceremony-faults: what the lost host took is entered again, said at once (heldLost).
+      tokens.onConnectionLost(() => {
+        components.forgetAll();
+        void ceremonies.heldLost();
+      });
       const port = ceremonyTokenPort(tokens, components);
       let hash: string | null = null;
       const ceremonies = new CeremonyService({
@@ -384,6 +396,9 @@ export function createApp(options: AppOptions): App {
         },
         clock: () => new Date(options.clock ? options.clock() : Date.now()),
         onEnded: (id) => components.forget(id),
+        // ceremony-faults: components a restart lost are entered again; the crash tests' seam.
+        lost: componentsLost(components),
+        ...(options.ceremonyFaults ? { faults: options.ceremonyFaults } : {}),
       });
       return ceremonyHandlers(ceremonies);
     }),
