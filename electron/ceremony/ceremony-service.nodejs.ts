@@ -840,6 +840,7 @@ export class CeremonyService {
       ) as CeremonyView['facts'],
       transcriptEntries: journal.entries.length,
       transcriptHead: journal.entries.at(-1)?.hash ?? null,
+      params: journal.header.script.params,
     };
   }
 }
