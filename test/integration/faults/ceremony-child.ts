@@ -1,5 +1,4 @@
-import { silentLogger } from '../../../electron/core/logger.nodejs';
-import { createApp } from '../../../electron/core/app.nodejs';
+import { openApp } from '../../helpers/app';
 import type { CeremonyView } from '../../../shared/contract/ceremony.std';
 import { FORM, SPLIT, drive, ok } from './ceremony-drive';
 
@@ -13,12 +12,7 @@ import { FORM, SPLIT, drive, ok } from './ceremony-drive';
  * MKM_SIGNER (the signing key's id), MKM_KILL_AT.
  */
 const env = process.env;
-const app = createApp({
-  mode: 'browser',
-  dataDir: env.MKM_DATA!,
-  moduleOverride: env.MKM_MODULE!,
-  isTrustedSender: () => true,
-  logger: silentLogger,
+const app = openApp(env.MKM_DATA!, env.MKM_MODULE!, {
   watchSlots: false,
   ceremonyFaults: (point) => {
     if (point === env.MKM_KILL_AT) process.kill(process.pid, 'SIGKILL');
