@@ -46,8 +46,11 @@ export const contract = {
 export type Contract = typeof contract;
 export type MkmApi = ClientApi<Contract> & { readonly events: EventsApi };
 
-/** The app states main announces as `state.changed`: the library, logins, the audit seal, gateway sync. */
-export const STATE_DOMAINS = ['library', 'login', 'seal', 'sync'] as const;
+/**
+ * The app states main announces as `state.changed`: the library, logins, the audit seal, gateway
+ * sync, key ceremonies (any journal on this machine, whoever changed it).
+ */
+export const STATE_DOMAINS = ['library', 'login', 'seal', 'sync', 'ceremony'] as const;
 export type StateDomain = (typeof STATE_DOMAINS)[number];
 
 export const events = {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import {
   buildScript,
   TemplateParamsSchema,
@@ -24,6 +24,7 @@ import {
   type Journal,
   type JournalStore,
   type Participant,
+  type Progress,
 } from './journal.nodejs';
 import {
   chainEntry,
@@ -93,6 +94,20 @@ export interface CeremonyServiceOptions {
   onActive?(active: boolean): void;
   /** Told when a ceremony ends (completed or aborted): what was held for it in memory goes. */
   onEnded?(id: string): Promise<void> | void;
+  /**
+   * What some steps keep in this process's memory only (components, as ciphertexts to a session
+   * key on the token), lost when main or the token host restarts: given where a ceremony stands,
+   * the done steps whose result is gone (done again) and the token objects they made (removed
+   * first). Asked on resume and when a step finds what it needs gone.
+   */
+  lost?(journal: Readonly<Journal>, where: Progress): { redo: string[]; remove: string[] };
+  /**
+   * Test seam, never set in production: called at each point a crash test kills the process
+   * (`started`, `enrolled:<participant>`, `intended:<step>` once the objects a step will make
+   * are journaled, `executed:<step>` once they exist, `step:<step>` once the step is journaled,
+   * `signed-off:<participant>`, `recorded` between the signed transcript and the closing journal).
+   */
+  faults?(point: string): void;
 }
 
 const DUAL_ROLES: readonly CeremonyRole[] = ['administrator', 'witness'];
@@ -107,6 +122,11 @@ export class CeremonyService {
   private readonly clock: () => Date;
   /** One operation at a time per ceremony: two windows cannot race a step. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  /**
+   * Ceremonies this process started or resumed: what their steps hold in memory is this
+   * process's. Any other running ceremony is resumed before it is acted on (see `resume`).
+   */
+  private readonly resumed = new Set<string>();
 
   constructor(private readonly options: CeremonyServiceOptions) {
     this.clock = options.clock ?? (() => new Date());
@@ -172,6 +192,8 @@ export class CeremonyService {
       },
     });
     this.options.store.save(journal);
+    this.resumed.add(journal.id);
+    this.fault('started');
     this.options.onActive?.(true);
     return this.view(journal);
   }
@@ -205,7 +227,7 @@ export class CeremonyService {
     who: { name: string; role: CeremonyRole; passphrase: string; acknowledged: boolean },
   ): Promise<CeremonyView> {
     return this.serial(id, async () => {
-      const journal = this.running(id);
+      const journal = await this.runningHere(id);
       const step = this.current(journal);
       if (step.kind !== 'preflight' && step.kind !== 'identify') {
         throw new MkmError(
@@ -270,6 +292,7 @@ export class CeremonyService {
         },
       });
       this.options.store.save(journal);
+      this.fault(`enrolled:${participant.id}`);
       return this.view(journal);
     });
   }
@@ -284,7 +307,7 @@ export class CeremonyService {
     request: { stepId: string; actor: CeremonyActorProof; confirmer?: CeremonyActorProof; input?: unknown },
   ): Promise<StepOutcome> {
     return this.serial(id, async () => {
-      const journal = this.running(id);
+      const journal = await this.runningHere(id, true);
       const step = this.current(journal);
       if (step.id !== request.stepId) {
         throw new MkmError('CEREMONY_STEP_OUT_OF_ORDER', `The ceremony is at “${step.title}”.`, {
@@ -356,7 +379,7 @@ export class CeremonyService {
       }
       const facts: Details = {};
       const reply: Record<string, string> = {};
-      const recorded = await executor({
+      const recorded = await this.execute(journal, step, executor, {
         journal,
         step,
         slotId: journal.slotId,
@@ -366,6 +389,7 @@ export class CeremonyService {
         intend: (keyIds) => {
           journal.intents.push({ step: step.id, slotId: journal.slotId, keyIds });
           this.options.store.save(journal);
+          this.fault(`intended:${step.id}`);
         },
         fact: (name, value) => {
           facts[name] = value;
@@ -374,6 +398,7 @@ export class CeremonyService {
           reply[name] = value;
         },
       });
+      this.fault(`executed:${step.id}`);
       const details = { ...recorded, ...facts };
       journal.intents = journal.intents.filter((i) => i.step !== step.id);
       const entry = this.append(journal, {
@@ -384,6 +409,7 @@ export class CeremonyService {
         details,
       });
       this.options.store.save(journal);
+      this.fault(`step:${step.id}`);
       return { ceremony: this.view(journal), step: step.id, details, reply, transcriptHash: entry.hash };
     });
   }
@@ -391,7 +417,7 @@ export class CeremonyService {
   /** The witness records an exception at any point: it goes into the transcript as said. */
   exception(id: string, request: { witness: CeremonyActorProof; text: string }): Promise<CeremonyView> {
     return this.serial(id, async () => {
-      const journal = this.running(id);
+      const journal = await this.runningHere(id);
       const witness = await this.prove(journal, request.witness);
       if (witness.role !== 'witness') {
         throw new MkmError('CEREMONY_ROLE_REFUSED', 'The witness records exceptions.', {
@@ -413,7 +439,7 @@ export class CeremonyService {
   /** Each participant signs off; the last one closes the ceremony and signs the transcript on the token. */
   signOff(id: string, proof: CeremonyActorProof): Promise<CeremonyView> {
     return this.serial(id, async () => {
-      const journal = this.running(id);
+      const journal = await this.runningHere(id);
       const step = this.current(journal);
       if (step.kind !== 'sign-off') {
         throw new MkmError('CEREMONY_STEP_OUT_OF_ORDER', `The ceremony is at “${step.title}”.`, {
@@ -434,8 +460,10 @@ export class CeremonyService {
       const signedOff = progress(journal).signedOff;
       if (journal.participants.every((p) => signedOff.includes(p.id))) {
         await this.close(journal, 'completed', {});
+        return this.view(journal);
       }
       this.options.store.save(journal);
+      this.fault(`signed-off:${who.id}`);
       return this.view(journal);
     });
   }
@@ -446,7 +474,7 @@ export class CeremonyService {
    */
   abort(id: string, request: { actor: CeremonyActorProof; reason: string }): Promise<CeremonyView> {
     return this.serial(id, async () => {
-      const journal = this.running(id);
+      const journal = await this.runningHere(id);
       const who = await this.prove(journal, request.actor);
       if (!DUAL_ROLES.includes(who.role)) {
         throw new MkmError('CEREMONY_ROLE_REFUSED', 'The administrator or the witness aborts a ceremony.', {
@@ -454,32 +482,57 @@ export class CeremonyService {
         });
       }
       const removed = await this.removeIntents(journal);
+      // A key the ceremony made is not established by an aborted one: it goes too.
+      for (const keyId of this.made(journal)) {
+        await this.options.token.destroy(journal.slotId, keyId);
+        removed.push(keyId);
+      }
       await this.close(journal, 'aborted', { reason: request.reason.slice(0, 200), removed }, [actor(who)]);
-      this.options.store.save(journal);
       return this.view(journal);
     });
   }
 
   /**
    * After a crash or a closed window: a step that was making objects left them half-formed, so
-   * they are removed and the step starts again. Called for every running ceremony at start-up.
+   * they are removed and the step starts again; steps whose result lived in the lost process's
+   * memory (components held for a later step) are done again. Called for every running ceremony
+   * at start-up.
    */
   resume(id: string): Promise<CeremonyView> {
     return this.serial(id, async () => {
       const journal = this.options.store.load(id);
       if (progress(journal).state !== 'running') return this.view(journal);
-      const removed = await this.removeIntents(journal);
-      this.append(journal, {
-        at: this.clock().toISOString(),
-        action: 'resume',
-        step: this.stepRef(this.current(journal)),
-        by: [],
-        details: { removed },
-      });
-      this.options.store.save(journal);
+      await this.resumeHere(journal);
       this.options.onActive?.(true);
       return this.view(journal);
     });
+  }
+
+  /** Resumes a ceremony in this process once, before anything else is done to it here. */
+  /** Resumes a ceremony in this process once, before anything else is done to it here; the steps to do again. */
+  private async resumeHere(journal: Journal): Promise<string[]> {
+    if (this.resumed.has(journal.id)) return [];
+    // A signed record beside a running journal is from a close the crash cut short: the journal
+    // says the ceremony runs, and the record is made again when it really closes.
+    rmSync(this.options.store.recordFile(journal.id), { force: true });
+    const redo = await this.rewind(journal);
+    this.resumed.add(journal.id);
+    return redo;
+  }
+
+  /**
+   * The token host went away and took what this process held for its ceremonies (components as
+   * ciphertexts to a session key): each running ceremony set to enter them again at once, so no
+   * screen shows a step done whose result is gone. One that cannot be rewound now (the token not
+   * back yet) is rewound by its next step, which finds its components gone.
+   */
+  async heldLost(): Promise<void> {
+    for (const id of this.resumed) {
+      await this.serial(id, async () => {
+        const journal = this.options.store.load(id);
+        if (progress(journal).state === 'running') await this.rewind(journal, this.current(journal));
+      }).catch(() => undefined);
+    }
   }
 
   transcript(id: string): TranscriptExport {
@@ -532,6 +585,24 @@ export class CeremonyService {
     return journal;
   }
 
+  /**
+   * A running ceremony about to be changed here: resumed in this process first. A step asked for
+   * (`acting`) is refused when resuming set earlier steps to be done again.
+   */
+  private async runningHere(id: string, acting = false): Promise<Journal> {
+    const journal = this.running(id);
+    const redo = await this.resumeHere(journal);
+    if (acting && redo.length > 0) {
+      // The step asked for was reached with components this process never held: said as such.
+      throw new MkmError(
+        'CEREMONY_TRANSPORT_KEY_GONE',
+        `The components held for this ceremony were lost when the app or the token host restarted: ${redo.join(', ')} again.`,
+        { ceremonyId: id, redo },
+      );
+    }
+    return journal;
+  }
+
   private current(journal: Journal): ScriptStep {
     const { done, state } = progress(journal);
     const step = journal.header.script.steps.find((s) => !done.has(s.id));
@@ -576,6 +647,62 @@ export class CeremonyService {
     }
   }
 
+  /** The token objects the ceremony's done steps made (their journaled `keyId`). */
+  private made(journal: Journal): string[] {
+    const { done, facts } = progress(journal);
+    const making = journal.header.script.steps.some((s) => s.createsObjects && done.has(s.id));
+    return making && typeof facts.keyId === 'string' ? [facts.keyId] : [];
+  }
+
+  private fault(point: string): void {
+    this.options.faults?.(point);
+  }
+
+  /**
+   * Runs a step's executor. When it finds the components it needs gone with a restart
+   * (CEREMONY_TRANSPORT_KEY_GONE), the steps that held them are set to be done again before the
+   * refusal goes out, so the ceremony says where it really stands: "enter the components again".
+   */
+  private async execute(
+    journal: Journal,
+    step: ScriptStep,
+    executor: StepExecutor,
+    ctx: StepContext,
+  ): Promise<Details> {
+    try {
+      return await executor(ctx);
+    } catch (error) {
+      if (error instanceof MkmError && error.code === 'CEREMONY_TRANSPORT_KEY_GONE') {
+        await this.rewind(journal, step);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Removes what a step left half-made and what the lost memory made useless, and records a
+   * `resume` entry naming the steps to do again. After a refused step (`failed`), only when
+   * something is to be done again.
+   */
+  private async rewind(journal: Journal, failed?: ScriptStep): Promise<string[]> {
+    const lost = this.options.lost?.(journal, progress(journal)) ?? { redo: [], remove: [] };
+    if (failed && lost.redo.length === 0) return [];
+    const removed = await this.removeIntents(journal);
+    for (const keyId of lost.remove) {
+      await this.options.token.destroy(journal.slotId, keyId);
+      removed.push(keyId);
+    }
+    this.append(journal, {
+      at: this.clock().toISOString(),
+      action: 'resume',
+      step: this.stepRef(failed ?? this.current(journal)),
+      by: [],
+      details: { removed, redo: lost.redo },
+    });
+    this.options.store.save(journal);
+    return lost.redo;
+  }
+
   private async removeIntents(journal: Journal): Promise<string[]> {
     const removed: string[] = [];
     for (const intent of journal.intents) {
@@ -615,6 +742,8 @@ export class CeremonyService {
     this.append(journal, { at, action: state === 'completed' ? 'close' : 'abort', step: null, by, details });
     const text = await this.signRecord(journal);
     writeFileAtomic(this.options.store.recordFile(journal.id), text);
+    this.fault('recorded');
+    this.options.store.save(journal);
     await this.options.onEnded?.(journal.id);
     this.options.onActive?.(this.anyRunningBut(journal.id));
   }
@@ -711,6 +840,7 @@ export class CeremonyService {
       ) as CeremonyView['facts'],
       transcriptEntries: journal.entries.length,
       transcriptHead: journal.entries.at(-1)?.hash ?? null,
+      params: journal.header.script.params,
     };
   }
 }

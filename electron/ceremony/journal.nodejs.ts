@@ -152,18 +152,28 @@ export interface Progress {
   facts: Record<string, string | number | boolean | null | string[]>;
 }
 
-/** Where a ceremony stands, read from its transcript alone. */
+/**
+ * Where a ceremony stands, read from its transcript alone. A `resume` entry's `redo` names done
+ * steps whose result was lost with a process's memory (components held as ciphertexts to a
+ * session key): they count as not done again, and what they established no longer holds.
+ */
 export function progress(journal: Journal): Progress {
   const done = new Map<string, string[]>();
+  /** Step id -> the entry that completed it (its details are the step's facts). */
+  const doneBy = new Map<string, number>();
   const signedOff: string[] = [];
-  const facts: Progress['facts'] = {};
   let state: Progress['state'] = 'running';
   let closedAt: string | null = null;
-  for (const entry of journal.entries) {
+  for (const [n, entry] of journal.entries.entries()) {
     const ids = entry.by.map((b) => b.participantId);
     if (entry.action === 'step' && entry.step) {
       done.set(entry.step.id, ids);
-      Object.assign(facts, entry.details);
+      doneBy.set(entry.step.id, n);
+    } else if (entry.action === 'resume' && Array.isArray(entry.details.redo)) {
+      for (const stepId of entry.details.redo) {
+        done.delete(stepId);
+        doneBy.delete(stepId);
+      }
     } else if (entry.action === 'sign-off' && ids[0] && !signedOff.includes(ids[0])) {
       signedOff.push(ids[0]);
     } else if (entry.action === 'close' || entry.action === 'abort') {
@@ -175,5 +185,8 @@ export function progress(journal: Journal): Progress {
       }
     }
   }
+  const facts: Progress['facts'] = {};
+  for (const n of [...doneBy.values()].sort((a, b) => a - b))
+    Object.assign(facts, journal.entries[n]!.details);
   return { state, closedAt, done, signedOff, facts };
 }

@@ -4,6 +4,7 @@ import { userInfo } from 'node:os';
 import { contract, type AppStatus, type Contract, type Settings } from '../../shared/contract.std';
 import { MkmError, toErrorShape } from '../../shared/errors.std';
 import { ceremonyInProgress } from '../ceremony/in-progress.nodejs';
+import { watchCeremonies } from '../ceremony/watch.nodejs';
 import { AppAudit } from '../audit/app-audit.nodejs';
 import { StateSeals } from '../audit/state-seal.nodejs';
 import { attachAuditAtLogin, auditGuardedKeys, auditHandlers } from '../audit/handlers.nodejs';
@@ -63,6 +64,8 @@ export interface AppOptions {
   /** How often key use counts are written (default 5 s), and the timer they run on (tests). */
   usageFlushMs?: number;
   usageTimers?: UsageTimers;
+  // ceremony-faults: the crash tests' kill points in the ceremony engine; never set in production.
+  ceremonyFaults?: (point: string) => void;
 }
 
 export interface App {
@@ -209,6 +212,11 @@ export function createApp(options: AppOptions): App {
   }
 
   const closers: (() => Promise<void> | void)[] = [];
+  // ceremony-faults: a ceremony changed by anyone (a step here, another window, the CLI, a host
+  // restart setting components to be entered again) is announced, so no screen shows it stale.
+  if (options.mode !== 'cli') {
+    closers.push(watchCeremonies(paths.ceremonies, () => events.emit('state.changed', { what: 'ceremony' })));
+  }
   const files = new FileHandles();
   const services: AppServices = {
     mode: options.mode,
@@ -354,7 +362,7 @@ export function createApp(options: AppOptions): App {
         { ceremonyTokenPort },
         { coreSteps },
         { CeremonyComponentStore },
-        { componentExecutors },
+        { componentExecutors, componentsLost },
         { tr31Executors }, // TR-31
         preflight,
         built,
@@ -375,10 +383,14 @@ export function createApp(options: AppOptions): App {
       // Components are held (as ciphertexts to a session key on the token) in memory only; a
       // host restart destroys that key, so what is held is dropped with it.
       const components = new CeremonyComponentStore(tokens);
-      tokens.onConnectionLost(() => components.forgetAll());
+      // ceremony-faults: what the lost host took is entered again, said at once (heldLost).
       // M-of-N shares: what share steps hold goes the same way.
       const shares = new CeremonyShareStore();
-      tokens.onConnectionLost(() => shares.forgetAll());
+      tokens.onConnectionLost(() => {
+        components.forgetAll();
+        shares.forgetAll();
+        void ceremonies.heldLost();
+      });
       const port = ceremonyTokenPort(tokens, components);
       let hash: string | null = null;
       const ceremonies = new CeremonyService({
@@ -404,6 +416,9 @@ export function createApp(options: AppOptions): App {
           shares.forget(id); // M-of-N shares
           return components.forget(id);
         },
+        // ceremony-faults: components a restart lost are entered again; the crash tests' seam.
+        lost: componentsLost(components),
+        ...(options.ceremonyFaults ? { faults: options.ceremonyFaults } : {}),
       });
       return ceremonyHandlers(ceremonies);
     }),

@@ -5,6 +5,7 @@ import {
   TemplateParamsSchema,
   PreflightInputSchema,
   type CeremonyRole,
+  type TemplateParams,
   type CeremonyScript,
   type CeremonyTemplate,
   type StepKind,
@@ -67,6 +68,8 @@ export interface CeremonyView {
   facts: Record<string, string | number | boolean | null>;
   transcriptEntries: number;
   transcriptHead: string | null;
+  // ceremony-faults: the script's parameters (key type, counts, label), for the screen's header.
+  params: TemplateParams;
 }
 
 export interface StepOutcome {

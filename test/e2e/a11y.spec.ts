@@ -123,6 +123,7 @@ test('every screen and dialog: axe in both themes, the keyboard reaches and show
     const walk = await keyboardWalk(app);
     expect.soft(walk.noIndicator, `${screen.name}: focus not shown on`).toEqual([]);
     expect.soft(walk.unreached, `${screen.name}: Tab never reached`).toEqual([]);
+    await screen.leave?.(app);
   }
 
   for (const d of DIALOGS) {

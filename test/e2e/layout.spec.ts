@@ -41,7 +41,10 @@ test('every screen and dialog holds its layout at 1024x700 and 1440x900 in both 
   for (const screen of SCREENS) {
     await screen.open(app);
     await checkEverySize(screen.name);
-    if (!screen.baseline || !screenshots) continue;
+    if (!screen.baseline || !screenshots) {
+      await screen.leave?.(app);
+      continue;
+    }
     // No hover or focus ring left over from getting here.
     await app.mouse.move(0, 0);
     await app.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
@@ -54,6 +57,7 @@ test('every screen and dialog holds its layout at 1024x700 and 1440x900 in both 
         maxDiffPixels: 40,
       });
     }
+    await screen.leave?.(app);
   }
   for (const d of DIALOGS) {
     const { dialog } = await d.open(app);

@@ -7,7 +7,7 @@ import {
 import { MkmError } from '../../../shared/errors.std';
 import type { LabelledKcv } from '../../../shared/formats/kcv-methods.std';
 import type { z } from 'zod';
-import type { Details, StepContext, StepExecutor } from '../ceremony-service.nodejs';
+import type { CeremonyServiceOptions, Details, StepContext, StepExecutor } from '../ceremony-service.nodejs';
 import type { CeremonyComponentStore, TokenCaller } from './component-store.nodejs';
 
 /**
@@ -171,6 +171,40 @@ export function revealComponentExecutor({ tokens, store }: ComponentExecutorDeps
       ...kcvDetails(`component${index}`, revealed.kcvs),
       [`component${index}RevealedTo`]: revealed.revealKeySha256,
     };
+  };
+}
+
+/**
+ * What a component ceremony loses with this process's memory (main or the token host
+ * restarted): the components held as ciphertexts to the session transport key. Forming a key, the
+ * components entered but no longer held are entered again. Splitting one, once any component is
+ * no longer held before every custodian has seen theirs, the key is made again (the old one
+ * removed) and every component shown so far is shown again: custodians never hold components of
+ * two different keys.
+ */
+export function componentsLost(store: CeremonyComponentStore): NonNullable<CeremonyServiceOptions['lost']> {
+  return (journal, { done, facts }) => {
+    const { params, steps } = journal.header.script;
+    const held = new Set(store.heldIndices(journal.id));
+    const kind = (k: string) => steps.filter((s) => s.kind === k);
+    if (params.template === 'form-key' && !done.has('form-key')) {
+      const redo = kind('enter-component').filter((s) => done.has(s.id) && !held.has(s.index!));
+      return { redo: redo.map((s) => s.id), remove: [] };
+    }
+    const reveals = kind('reveal-component');
+    if (
+      params.template === 'split-key' &&
+      done.has('generate-key') &&
+      reveals.some((s) => !done.has(s.id)) &&
+      reveals.some((s) => !held.has(s.index!))
+    ) {
+      const keyId = facts.keyId;
+      return {
+        redo: ['generate-key', ...reveals.filter((s) => done.has(s.id)).map((s) => s.id)],
+        remove: typeof keyId === 'string' ? [keyId] : [],
+      };
+    }
+    return { redo: [], remove: [] };
   };
 }
 

@@ -61,6 +61,11 @@ export class CeremonyComponentStore {
     this.current(ceremonyId).components.set(index, ciphertext);
   }
 
+  /** The components held for a ceremony (their indices), under its current transport key. */
+  heldIndices(ceremonyId: string): number[] {
+    return [...(this.held.get(ceremonyId)?.components.keys() ?? [])];
+  }
+
   /** Components 1..count in order; CEREMONY_TRANSPORT_KEY_GONE naming the missing ones. */
   components(ceremonyId: string, count: number): string[] {
     const h = this.current(ceremonyId);

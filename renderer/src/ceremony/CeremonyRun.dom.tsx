@@ -22,8 +22,8 @@ import {
   currentStep,
   custodiansNeeded,
   detailRows,
-  keyTypeOfTitle,
   missingRoles,
+  paramRows,
   ROLE_NAMES,
 } from './ceremonyModel.dom';
 import { ComponentEntry } from './ComponentEntry.dom';
@@ -107,6 +107,7 @@ export function CeremonyRun({ id, onClose }: { id: string; onClose: () => void }
             ...(view.closedAt
               ? ([['Ended', new Date(view.closedAt).toLocaleString()]] as [string, string][])
               : []),
+            ...paramRows(view.params),
             ['Token', `${view.token.label} — ${view.token.model}, serial ${view.token.serial}`],
             ['Transcript entries', String(view.transcriptEntries)],
           ]}
@@ -361,7 +362,7 @@ function StepPanel({
     case 'identify':
       return <PlainStepPanel view={view} step={step} onOutcome={onOutcome} action="Everyone is identified" />;
     case 'enter-component': {
-      const keyType = keyTypeOfTitle(view.title);
+      const keyType = 'keyType' in view.params ? view.params.keyType : null;
       if (!keyType) {
         return (
           <ErrorNotice

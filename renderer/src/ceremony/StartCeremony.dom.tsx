@@ -12,6 +12,7 @@ import { ErrorNotice, Loading } from '../ui/bits.dom';
 import {
   EMPTY_PARAMS,
   paramsFromForm,
+  PURPOSE_NAMES,
   ROLE_NAMES,
   signingKeys,
   TEMPLATE_FIELDS,
@@ -34,13 +35,6 @@ const FIELD_LABELS: Record<keyof Omit<ParamsForm, 'template'>, string> = {
   modeOfUse: 'Mode of use',
   exportability: 'Exportability',
   kbpkType: 'KBPK type (if the token does not tell)',
-};
-
-const PURPOSE_NAMES: Record<(typeof CEREMONY_KEY_PURPOSES)[number], string> = {
-  data: 'Data encryption',
-  kek: 'Key encryption (KEK)',
-  kbpk: 'Key block protection (KBPK)',
-  mac: 'MAC',
 };
 
 /**

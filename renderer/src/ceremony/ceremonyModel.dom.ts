@@ -1,5 +1,4 @@
 import {
-  COMPONENT_KEY_TYPES,
   TemplateParamsSchema,
   type CeremonyKeyPurpose,
   type CeremonyRole,
@@ -232,12 +231,43 @@ export function detailRows(details: Record<string, unknown>): [string, string][]
     .sort(([a], [b]) => Number(/kcv/i.test(b)) - Number(/kcv/i.test(a)));
 }
 
-/**
- * The key type of a form-key or split-key ceremony, from its script's title (the view does not
- * carry the script's parameters; the title is made from them by buildScript with the same names
- * as componentKeyTypeName). Null when the title names none: the component step then refuses.
- */
-export function keyTypeOfTitle(title: string): ComponentKeyType | null {
-  const found = COMPONENT_KEY_TYPES.filter((t) => title.includes(` ${componentKeyTypeName(t)} key `));
-  return found.length === 1 ? found[0]! : null;
+export const PURPOSE_NAMES: Record<CeremonyKeyPurpose, string> = {
+  data: 'Data encryption',
+  kek: 'Key encryption (KEK)',
+  kbpk: 'Key block protection (KBPK)',
+  mac: 'MAC',
+};
+
+/** What the script was made for, as the ceremony's header shows it: its template's parameters. */
+export function paramRows(params: TemplateParams): [string, string][] {
+  const shares = (p: { threshold: number; shares: number }): [string, string] => [
+    'Shares',
+    `any ${p.threshold} of ${p.shares}`,
+  ];
+  switch (params.template) {
+    case 'form-key':
+    case 'split-key':
+      return [
+        ['Key type', componentKeyTypeName(params.keyType)],
+        ['Components', String(params.components)],
+        ['Label', params.label],
+        ['Purpose', PURPOSE_NAMES[params.purpose]],
+      ];
+    case 'kek-backup':
+      return [['Key', params.keyId], shares(params)];
+    case 'kek-recover':
+      return [shares(params), ['Label', params.label]];
+    case 'share-drill':
+      return [shares(params)];
+    case 'tr31-export':
+      return [
+        ['Key', params.keyId],
+        ['Key block protection key', params.kbpkId],
+      ];
+    case 'tr31-import':
+      return [
+        ['Key block protection key', params.kbpkId],
+        ['Label', params.label],
+      ];
+  }
 }

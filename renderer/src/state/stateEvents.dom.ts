@@ -13,6 +13,8 @@ export const STALE_AFTER: Readonly<Record<StateDomain, readonly QueryKey[] | nul
   login: null,
   seal: [['audit'], ['report']],
   sync: [['gateway'], ['report'], ['troubleshoot']],
+  // The ceremony list and every ceremony's status (the compliance report reads transcripts too).
+  ceremony: [['ceremony'], ['report']],
 };
 
 /**

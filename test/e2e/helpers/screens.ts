@@ -99,6 +99,8 @@ export interface Screen {
   /** A screenshot of it is compared with its baseline (one per section). */
   baseline: boolean;
   open(app: Page): Promise<void>;
+  /** Puts back what opening it changed, once it is checked. */
+  leave?(app: Page): Promise<void>;
 }
 
 const keysView = (app: Page, view: 'Token objects' | 'Managed keys') =>
@@ -194,7 +196,88 @@ export const SCREENS: Screen[] = [
       if (name === 'console-support') await showBundlePreview(app);
     },
   })),
+  {
+    // Before any ceremony: the empty list, a new ceremony from a template, verifying a transcript.
+    name: 'ceremony',
+    baseline: true,
+    open: async (app) => {
+      await openSection(app, 'Ceremony');
+      await expect(app.getByText('No ceremony yet')).toBeVisible();
+      await expect(app.getByRole('region', { name: 'New ceremony' })).toBeVisible();
+    },
+  },
+  {
+    // A form-key ceremony in progress, its administrator and witness identified; aborted after,
+    // since no gateway call leaves the machine while one runs.
+    name: 'ceremony-running',
+    baseline: false,
+    open: async (app) => {
+      await openSection(app, 'Ceremony');
+      await app.evaluate(startShowcaseCeremony, SHOWCASE_CEREMONY);
+      const resume = app.getByRole('button', { name: `Resume ${SHOWCASE_CEREMONY.title}` });
+      // The list follows the new ceremony on main's word alone (state.changed), without a reload.
+      await resume.click();
+      await expect(app.getByRole('list', { name: 'Ceremony steps' })).toBeVisible();
+      await expect(app.getByRole('heading', { name: /^Now: / })).toBeVisible();
+    },
+    leave: async (app) => {
+      await app.evaluate(async (people) => {
+        const api = window.mkm;
+        const running = (await api.ceremony.list()).filter((c) => c.state === 'running');
+        for (const c of running) {
+          await api.ceremony.abort({
+            id: c.id,
+            actor: { participantId: 'p-1', passphrase: people.admin.passphrase },
+            reason: 'the layout and accessibility walk is over',
+          });
+        }
+      }, SHOWCASE_CEREMONY);
+      await app.getByRole('button', { name: '← All ceremonies' }).click();
+    },
+  },
 ];
+
+export const SHOWCASE_CEREMONY = {
+  title: 'Form AES-256 key “zmk-showcase” from 2 components',
+  admin: { name: 'Alice Administrator', passphrase: 'showcase admin passphrase' },
+  witness: { name: 'Walter Witness', passphrase: 'showcase witness passphrase' },
+} as const;
+
+/** In the page: a transcript signing key, a form-key ceremony, its administrator and witness. */
+export async function startShowcaseCeremony(people: typeof SHOWCASE_CEREMONY): Promise<string> {
+  const api = window.mkm;
+  const slot = (await api.tokens.list()).find((s) => s.session.loggedIn)!;
+  const signer = await api.keys.generate({
+    slotId: slot.slotId,
+    type: 'rsa-2048',
+    label: 'ceremony-signer',
+    purpose: 'signing',
+  });
+  const started = await api.ceremony.start({
+    params: {
+      template: 'form-key',
+      keyType: 'aes-256',
+      components: 2,
+      label: 'zmk-showcase',
+      purpose: 'kek',
+    },
+    slotId: slot.slotId,
+    signingKeyId: signer.id,
+  });
+  for (const [role, who] of [
+    ['administrator', people.admin],
+    ['witness', people.witness],
+  ] as const) {
+    await api.ceremony.enroll({
+      id: started.id,
+      name: who.name,
+      role,
+      passphrase: who.passphrase,
+      acknowledged: true,
+    });
+  }
+  return started.id;
+}
 
 /** A batch with failed rows, so its results table is on screen (once: the panel stays mounted). */
 async function showBatchResults(app: Page): Promise<void> {

@@ -318,6 +318,37 @@ describe('the end of a ceremony', () => {
     expect(done.ceremony.facts).toMatchObject({ keyId: 'feed', keyKcv: 'abcdef' });
   });
 
+  it('a close cut short between the signed record and the journal: the running ceremony keeps no record beside it', async () => {
+    const id = await startWithPeople();
+    for (const stepId of ['enter-component-1', 'enter-component-2'])
+      await service.act(id, { stepId, actor: stepId.endsWith('1') ? cust1 : cust2, confirmer: witness });
+    await service.act(id, { stepId: 'form-key', actor: admin, confirmer: witness });
+    for (const p of [admin, witness, cust1]) await service.signOff(id, p);
+    // The process dies between writing the record and the journal that says the ceremony closed.
+    const died = new CeremonyService({
+      store: new JournalStore(folder),
+      token,
+      audit: { record: () => undefined },
+      app: { version: '0.0.0-test', buildHash: async () => 'b'.repeat(64) },
+      executors,
+      verifierCost: CHEAP,
+      faults: (point) => {
+        if (point === 'recorded') throw new Error('killed');
+      },
+    });
+    await expect(died.signOff(id, cust2)).rejects.toThrow('killed');
+    const record = new JournalStore(folder).recordFile(id);
+    expect(readFileSync(record, 'utf8')).toContain('mkm-ceremony-transcript');
+    expect((await service.status(id)).state).toBe('running');
+    // A new process: the ceremony resumed there no longer has a record (no gateway call leaves
+    // the machine while it runs), and the last sign-off closes it with a record again.
+    service = make();
+    await service.resume(id);
+    expect(() => readFileSync(record)).toThrow();
+    expect((await service.signOff(id, cust2)).state).toBe('completed');
+    expect(verifyTranscript(service.transcript(id).text).record.ceremony.state).toBe('completed');
+  });
+
   it('a journal edited on disk is not resumed: a step marked done, a verifier swapped', async () => {
     const id = await startWithPeople();
     const file = join(folder, `${id}.json`);

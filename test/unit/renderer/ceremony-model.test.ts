@@ -10,8 +10,8 @@ import {
   EMPTY_PARAMS,
   hashWords,
   hexGroups,
-  keyTypeOfTitle,
   missingRoles,
+  paramRows,
   paramsFromForm,
   signingKeys,
 } from '../../../renderer/src/ceremony/ceremonyModel.dom';
@@ -48,6 +48,7 @@ function viewOf(participants: CeremonyView['participants']): CeremonyView {
     facts: {},
     transcriptEntries: 1,
     transcriptHead: null,
+    params: script.params,
   };
 }
 const person = (
@@ -120,26 +121,23 @@ describe('the Ceremony screen’s model', () => {
     ]);
   });
 
-  it('reads the key type from the script title buildScript makes', () => {
-    for (const keyType of ['aes-128', 'aes-192', 'aes-256', 'tdes-2key', 'tdes-3key'] as const) {
-      const { title } = buildScript({
-        template: 'form-key',
-        keyType,
-        components: 2,
-        label: 'k',
-        purpose: 'kek',
-      });
-      expect(keyTypeOfTitle(title)).toBe(keyType);
-      const split = buildScript({
-        template: 'split-key',
-        keyType,
-        components: 2,
-        label: 'k',
-        purpose: 'kek',
-      });
-      expect(keyTypeOfTitle(split.title)).toBe(keyType);
-    }
-    expect(keyTypeOfTitle('Back up key ab as 2-of-3 shares')).toBeNull();
+  it('shows the script’s parameters by name, whatever the template', () => {
+    expect(
+      paramRows({ template: 'form-key', keyType: 'tdes-2key', components: 3, label: 'zmk', purpose: 'kek' }),
+    ).toEqual([
+      ['Key type', 'TDES (2-key)'],
+      ['Components', '3'],
+      ['Label', 'zmk'],
+      ['Purpose', 'Key encryption (KEK)'],
+    ]);
+    expect(paramRows({ template: 'kek-backup', keyId: 'ab01', shares: 5, threshold: 3 })).toEqual([
+      ['Key', 'ab01'],
+      ['Shares', 'any 3 of 5'],
+    ]);
+    expect(paramRows({ template: 'tr31-import', kbpkId: 'cd02', label: 'imported' })).toEqual([
+      ['Key block protection key', 'cd02'],
+      ['Label', 'imported'],
+    ]);
   });
 });
 
