@@ -181,7 +181,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     // No command named, or `mkm help X` (commander prints it without dispatching): the help
     // and the usage errors see every command in full.
-    if (argv.includes('help') || !program.commands.some((c) => argv.includes(c.name()))) {
+    // (`mkm --version` names none and needs none of them.)
+    const version = argv.includes('--version') || argv.includes('-V');
+    if (argv.includes('help') || (!version && !program.commands.some((c) => argv.includes(c.name())))) {
       await commands.loadAll();
     }
     await program.parseAsync(argv, { from: 'user' });
