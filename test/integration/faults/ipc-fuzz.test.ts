@@ -158,6 +158,14 @@ function stringArb(s: JsonSchema): fc.Arbitrary<string> {
 function makeStringArb(s: JsonSchema): fc.Arbitrary<string> {
   const min = s.minLength ?? 0;
   const max = Math.min(s.maxLength ?? 64, 64);
+  // One character class repeated (`^[\x20-\x7e]+$`) with a minimum length: characters of the
+  // class up to the length wanted. stringMatching alone makes short strings, and filtering them
+  // for a TR-31 block's 16 characters never ends.
+  const repeated = s.pattern && /^\^(\[[^\]]+\])[+*]\$$/.exec(s.pattern);
+  if (repeated && min > 1) {
+    const unit = fc.stringMatching(new RegExp(`^${repeated[1]}$`, 'u'));
+    return fc.string({ unit, minLength: min, maxLength: Math.max(min, max) });
+  }
   if (s.pattern) {
     try {
       const re = new RegExp(s.pattern, 'u');
