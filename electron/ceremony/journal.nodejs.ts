@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { CEREMONY_ROLES } from '../../shared/ceremony/script.std';
 import { MkmError } from '../../shared/errors.std';
+import { SEAL_KINDS } from '../audit/sealer.nodejs';
 import { writeFileAtomic } from '../core/atomic-file.nodejs';
 import { CeremonyHeaderSchema, TranscriptEntrySchema, checkChain, scriptHash } from './transcript.nodejs';
 import type { CeremonyScript } from '../../shared/ceremony/script.std';
@@ -73,8 +74,24 @@ export const JournalSchema = z.strictObject({
     )
     .max(8),
   entries: z.array(TranscriptEntrySchema).max(4096),
+  /**
+   * The audit key's MAC (or signature) over everything above (journal-seal.nodejs.ts), in the
+   * same file so one atomic write carries both. Optional: journals of a standalone engine (no
+   * audit trail) have none; an app with an audit trail refuses a journal without one.
+   */
+  seal: z
+    .strictObject({
+      key: z.strictObject({
+        id: z.string().regex(/^[0-9a-f]{1,256}$/),
+        kcv: z.string().regex(/^[0-9a-f]{1,64}$/),
+        kind: z.enum(SEAL_KINDS).optional(),
+      }),
+      mac: z.string().regex(/^(?:[0-9a-f]{2}){16,512}$/),
+    })
+    .optional(),
 });
 export type Journal = z.infer<typeof JournalSchema>;
+export type JournalSeal = NonNullable<Journal['seal']>;
 
 export class JournalStore {
   constructor(private readonly folder: string) {}
