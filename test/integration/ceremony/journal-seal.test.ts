@@ -1,6 +1,4 @@
-import { constants, publicEncrypt } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JournalStore, verifierFingerprint, type Journal } from '../../../electron/ceremony/journal.nodejs';
@@ -8,9 +6,9 @@ import { chainEntry, type TranscriptEntry } from '../../../electron/ceremony/tra
 import { makeVerifier } from '../../../electron/ceremony/verifier.nodejs';
 import type { App } from '../../../electron/core/app.nodejs';
 import type { CeremonyView } from '../../../shared/contract/ceremony.std';
-import { openApp } from '../../helpers/app';
-import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
-import { COMPONENTS, FORM, PEOPLE, drive, ok, passphrase, proofOf } from '../faults/ceremony-drive';
+import type { SoftHsmToken } from '../../helpers/softhsm';
+import { COMPONENTS, PEOPLE, drive, encryptTo, ok, proofOf } from '../faults/ceremony-drive';
+import { openCeremonyApp, startedWithPeople, type CeremonyApp } from './ceremony-app';
 
 /**
  * The ceremony journal keeps each participant's passphrase verifier, bound only by the
@@ -19,10 +17,10 @@ import { COMPONENTS, FORM, PEOPLE, drive, ok, passphrase, proofOf } from '../fau
  * the audit key on the token (journal-seal.nodejs.ts), so such a journal is refused before
  * anyone is authenticated by it.
  */
+let bench: CeremonyApp;
 let hsm: SoftHsmToken;
 let dataDir: string;
 let app: App;
-let signingKeyId: string;
 
 const ATTACKER = 'the attacker passphrase';
 const file = (id: string) => join(dataDir, 'ceremonies', `${id}.json`);
@@ -38,27 +36,19 @@ async function code(promise: Promise<unknown>): Promise<string> {
 
 /** A ceremony with everyone enrolled and identified: the next step is custodian 1's component. */
 async function atFirstComponent(): Promise<CeremonyView> {
-  const c = await ok<CeremonyView>(app, 'ceremony.start', { params: FORM, slotId: hsm.slotId, signingKeyId });
-  for (const who of PEOPLE) {
-    await ok(app, 'ceremony.enroll', {
-      id: c.id,
-      ...who,
-      passphrase: passphrase(who.name),
-      acknowledged: true,
-    });
-  }
-  const view = await ok<CeremonyView>(app, 'ceremony.status', { id: c.id });
+  const id = await startedWithPeople(bench);
+  const view = await ok<CeremonyView>(app, 'ceremony.status', { id });
   const admin = proofOf(view, PEOPLE[0].name);
   const confirmer = proofOf(view, PEOPLE[1].name);
   await ok(app, 'ceremony.act', {
-    id: c.id,
+    id,
     stepId: 'preflight',
     actor: admin,
     confirmer,
     input: { override: { reason: 'test bench with a network' } },
   });
-  await ok(app, 'ceremony.act', { id: c.id, stepId: 'identify', actor: admin, confirmer });
-  return ok<CeremonyView>(app, 'ceremony.status', { id: c.id });
+  await ok(app, 'ceremony.act', { id, stepId: 'identify', actor: admin, confirmer });
+  return ok<CeremonyView>(app, 'ceremony.status', { id });
 }
 
 /**
@@ -83,36 +73,12 @@ async function swapVerifier(id: string, participantId: string): Promise<void> {
   writeFileSync(file(id), JSON.stringify(journal, null, 1) + '\n');
 }
 
-function componentInput(key: { spkiPem: string; spkiSha256: string }) {
-  return {
-    ciphertext: publicEncrypt(
-      { key: key.spkiPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
-      COMPONENTS[0]!,
-    ).toString('base64'),
-    transportKeySha256: key.spkiSha256,
-  };
-}
-
 beforeAll(async () => {
-  hsm = createSoftHsmToken({ label: 'journal-seal' });
-  dataDir = mkdtempSync(join(tmpdir(), 'mkm-journal-seal-'));
-  app = openApp(dataDir, hsm.modulePath, { watchSlots: false });
-  await ok(app, 'tokens.login', { slotId: hsm.slotId, pin: hsm.userPin });
-  signingKeyId = (
-    await ok<{ id: string }>(app, 'keys.generate', {
-      slotId: hsm.slotId,
-      type: 'rsa-2048',
-      label: 'ceremony signer',
-      purpose: 'signing',
-    })
-  ).id;
+  bench = await openCeremonyApp('journal-seal');
+  ({ hsm, dataDir, app } = bench);
 }, 120_000);
 
-afterAll(async () => {
-  await app?.close();
-  hsm?.cleanup();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => bench?.close());
 
 describe('the ceremony journal is sealed with the audit key', () => {
   it('a verifier swapped (chain rewritten) is refused, a seal removed too; the untouched ceremony completes', async () => {
@@ -133,7 +99,7 @@ describe('the ceremony journal is sealed with the audit key', () => {
         stepId: 'enter-component-1',
         actor: { participantId: custodian1, passphrase: ATTACKER },
         confirmer: proofOf(view, PEOPLE[1].name),
-        input: componentInput(key),
+        input: { ciphertext: encryptTo(key.spkiPem, COMPONENTS[0]!), transportKeySha256: key.spkiSha256 },
       });
     expect(await code(act())).toBe('STATE_TAMPERED');
     expect(readFileSync(file(id), 'utf8')).toBe(forged);
