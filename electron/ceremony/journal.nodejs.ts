@@ -19,7 +19,9 @@ import type { CeremonyScript } from '../../shared/ceremony/script.std';
  * Where the ceremony stands (steps done and by whom, sign-offs, the facts steps established, the
  * state) is not kept beside the transcript but read from it (`progress`), so the two cannot
  * disagree; each participant must match the transcript entry that enrolled them, verifier
- * fingerprint included, so a verifier swapped on disk is refused rather than believed.
+ * fingerprint included, so a verifier swapped on disk is refused rather than believed. That
+ * chain is unkeyed, so whoever rewrites it could swap one anyway: in an app, the journal also
+ * carries a seal by the audit key on the token (journal-seal.nodejs.ts), checked before use.
  */
 
 export const JOURNAL_FORMAT = 'mkm-ceremony-journal';
