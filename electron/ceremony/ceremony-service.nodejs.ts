@@ -17,7 +17,9 @@ import type {
 } from '../../shared/contract/ceremony.std';
 import { MkmError } from '../../shared/errors.std';
 import type { AuditAppend } from '../audit/audit-log.nodejs';
+import type { StateSealer } from '../audit/state-seal.nodejs';
 import { writeFileAtomic } from '../core/atomic-file.nodejs';
+import { checkJournalSeal, sealJournal } from './journal-seal.nodejs';
 import {
   progress,
   verifierFingerprint,
@@ -54,7 +56,7 @@ export interface StepContext {
   /** What earlier steps established (their recorded details). */
   readonly facts: Readonly<Record<string, DetailValue>>;
   /** Journals the ids of token objects the step is about to make, before it makes them. */
-  intend(keyIds: string[]): void;
+  intend(keyIds: string[]): Promise<void>;
   /** A fact later steps and the transcript need (a key id, a check value): never a secret. */
   fact(name: string, value: string | number | boolean | null): void;
   /**
@@ -87,6 +89,12 @@ export interface CeremonyServiceOptions {
   audit: { record(entry: AuditAppend): void };
   app: { version: string; buildHash(): Promise<string> };
   executors: Partial<Record<StepKind, StepExecutor>>;
+  /**
+   * The app's state sealer (its audit key on the token): every journal written is sealed by it
+   * and every journal loaded to be acted on is checked first (journal-seal.nodejs.ts). Absent
+   * when the engine runs on its own, with no token to seal with: nothing is sealed or checked.
+   */
+  sealer?: StateSealer;
   clock?: () => Date;
   /** Test seam: a cheaper scrypt (the verifier records its own cost). */
   verifierCost?: { N: number; r: number; p: number };
@@ -191,7 +199,7 @@ export class CeremonyService {
         signer: signer.spkiSha256,
       },
     });
-    this.options.store.save(journal);
+    await this.save(journal);
     this.resumed.add(journal.id);
     this.fault('started');
     this.options.onActive?.(true);
@@ -291,7 +299,7 @@ export class CeremonyService {
           verifier: verifierFingerprint(participant.verifier),
         },
       });
-      this.options.store.save(journal);
+      await this.save(journal);
       this.fault(`enrolled:${participant.id}`);
       return this.view(journal);
     });
@@ -386,9 +394,9 @@ export class CeremonyService {
         input: request.input,
         actors: people,
         facts: progress(journal).facts,
-        intend: (keyIds) => {
+        intend: async (keyIds) => {
           journal.intents.push({ step: step.id, slotId: journal.slotId, keyIds });
-          this.options.store.save(journal);
+          await this.save(journal);
           this.fault(`intended:${step.id}`);
         },
         fact: (name, value) => {
@@ -408,7 +416,7 @@ export class CeremonyService {
         by: people.map(actor),
         details,
       });
-      this.options.store.save(journal);
+      await this.save(journal);
       this.fault(`step:${step.id}`);
       return { ceremony: this.view(journal), step: step.id, details, reply, transcriptHash: entry.hash };
     });
@@ -431,7 +439,7 @@ export class CeremonyService {
         by: [actor(witness)],
         details: { text: request.text.slice(0, 200) },
       });
-      this.options.store.save(journal);
+      await this.save(journal);
       return this.view(journal);
     });
   }
@@ -462,7 +470,7 @@ export class CeremonyService {
         await this.close(journal, 'completed', {});
         return this.view(journal);
       }
-      this.options.store.save(journal);
+      await this.save(journal);
       this.fault(`signed-off:${who.id}`);
       return this.view(journal);
     });
@@ -500,7 +508,7 @@ export class CeremonyService {
    */
   resume(id: string): Promise<CeremonyView> {
     return this.serial(id, async () => {
-      const journal = this.options.store.load(id);
+      const journal = await this.load(id);
       if (progress(journal).state !== 'running') return this.view(journal);
       await this.resumeHere(journal);
       this.options.onActive?.(true);
@@ -522,21 +530,23 @@ export class CeremonyService {
 
   /**
    * The token host went away and took what this process held for its ceremonies (components as
-   * ciphertexts to a session key): each running ceremony set to enter them again at once, so no
-   * screen shows a step done whose result is gone. One that cannot be rewound now (the token not
-   * back yet) is rewound by its next step, which finds its components gone.
+   * ciphertexts to a session key): each running ceremony set to enter them again, so no screen
+   * shows a step done whose result is gone. A sealed journal is written only with an audit key,
+   * and the host's death took the login: the app calls this again when sealing is back (the next
+   * login). One that cannot be rewound then either is rewound by its next step, which finds its
+   * components gone.
    */
   async heldLost(): Promise<void> {
     for (const id of this.resumed) {
       await this.serial(id, async () => {
-        const journal = this.options.store.load(id);
+        const journal = await this.load(id);
         if (progress(journal).state === 'running') await this.rewind(journal, this.current(journal));
       }).catch(() => undefined);
     }
   }
 
-  transcript(id: string): TranscriptExport {
-    const journal = this.options.store.load(id);
+  async transcript(id: string): Promise<TranscriptExport> {
+    const journal = await this.load(id);
     if (progress(journal).state === 'running') {
       throw new MkmError('CEREMONY_SIGN_OFF_MISSING', 'The transcript is signed when the ceremony ends.', {
         id,
@@ -554,7 +564,7 @@ export class CeremonyService {
 
   /** The key a custodian's screen or prompt encrypts their component or share to. */
   async transportKey(id: string): Promise<{ spkiPem: string; spkiSha256: string }> {
-    const journal = this.running(id);
+    const journal = await this.running(id);
     if (!this.options.token.transportKey) {
       throw new MkmError('NOT_IMPLEMENTED', 'This build cannot take components yet.', { id });
     }
@@ -578,8 +588,25 @@ export class CeremonyService {
     return run;
   }
 
-  private running(id: string): Journal {
+  /**
+   * A journal about to be acted on or trusted: its seal checked first, so a verifier swapped in
+   * the file (the chain rewritten to match) is refused before anyone is authenticated by it.
+   */
+  private async load(id: string): Promise<Journal> {
     const journal = this.options.store.load(id);
+    if (this.options.sealer) await checkJournalSeal(this.options.sealer, journal);
+    return journal;
+  }
+
+  /** Writes the journal and its seal in one atomic write: a crash leaves both or neither. */
+  private async save(journal: Journal): Promise<void> {
+    const { sealer } = this.options;
+    if (sealer) journal.seal = await sealJournal(sealer, journal);
+    this.options.store.save(journal);
+  }
+
+  private async running(id: string): Promise<Journal> {
+    const journal = await this.load(id);
     const { state } = progress(journal);
     if (state !== 'running') throw new MkmError('CEREMONY_CLOSED', undefined, { id, state });
     return journal;
@@ -590,7 +617,7 @@ export class CeremonyService {
    * (`acting`) is refused when resuming set earlier steps to be done again.
    */
   private async runningHere(id: string, acting = false): Promise<Journal> {
-    const journal = this.running(id);
+    const journal = await this.running(id);
     const redo = await this.resumeHere(journal);
     if (acting && redo.length > 0) {
       // The step asked for was reached with components this process never held: said as such.
@@ -699,7 +726,7 @@ export class CeremonyService {
       by: [],
       details: { removed, redo: lost.redo },
     });
-    this.options.store.save(journal);
+    await this.save(journal);
     return lost.redo;
   }
 
@@ -743,7 +770,7 @@ export class CeremonyService {
     const text = await this.signRecord(journal);
     writeFileAtomic(this.options.store.recordFile(journal.id), text);
     this.fault('recorded');
-    this.options.store.save(journal);
+    await this.save(journal);
     await this.options.onEnded?.(journal.id);
     this.options.onActive?.(this.anyRunningBut(journal.id));
   }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { CEREMONY_ROLES } from '../../shared/ceremony/script.std';
 import { MkmError } from '../../shared/errors.std';
+import { SEAL_KINDS } from '../audit/sealer.nodejs';
 import { writeFileAtomic } from '../core/atomic-file.nodejs';
 import { CeremonyHeaderSchema, TranscriptEntrySchema, checkChain, scriptHash } from './transcript.nodejs';
 import type { CeremonyScript } from '../../shared/ceremony/script.std';
@@ -18,7 +19,9 @@ import type { CeremonyScript } from '../../shared/ceremony/script.std';
  * Where the ceremony stands (steps done and by whom, sign-offs, the facts steps established, the
  * state) is not kept beside the transcript but read from it (`progress`), so the two cannot
  * disagree; each participant must match the transcript entry that enrolled them, verifier
- * fingerprint included, so a verifier swapped on disk is refused rather than believed.
+ * fingerprint included, so a verifier swapped on disk is refused rather than believed. That
+ * chain is unkeyed, so whoever rewrites it could swap one anyway: in an app, the journal also
+ * carries a seal by the audit key on the token (journal-seal.nodejs.ts), checked before use.
  */
 
 export const JOURNAL_FORMAT = 'mkm-ceremony-journal';
@@ -73,8 +76,24 @@ export const JournalSchema = z.strictObject({
     )
     .max(8),
   entries: z.array(TranscriptEntrySchema).max(4096),
+  /**
+   * The audit key's MAC (or signature) over everything above (journal-seal.nodejs.ts), in the
+   * same file so one atomic write carries both. Optional: journals of a standalone engine (no
+   * audit trail) have none; an app with an audit trail refuses a journal without one.
+   */
+  seal: z
+    .strictObject({
+      key: z.strictObject({
+        id: z.string().regex(/^[0-9a-f]{1,256}$/),
+        kcv: z.string().regex(/^[0-9a-f]{1,64}$/),
+        kind: z.enum(SEAL_KINDS).optional(),
+      }),
+      mac: z.string().regex(/^(?:[0-9a-f]{2}){16,512}$/),
+    })
+    .optional(),
 });
 export type Journal = z.infer<typeof JournalSchema>;
+export type JournalSeal = NonNullable<Journal['seal']>;
 
 export class JournalStore {
   constructor(private readonly folder: string) {}

@@ -393,8 +393,15 @@ export function createApp(options: AppOptions): App {
       });
       const port = ceremonyTokenPort(tokens, components);
       let hash: string | null = null;
+      // The journals hold the participants' passphrase verifiers: sealed with the audit key, as
+      // the pinned state files are. The audit trail lent it when it was built; gone only once the
+      // app closes, and then no ceremony is run unsealed.
+      const sealer = seals.inUse();
+      if (!sealer)
+        throw new MkmError('INTERNAL', 'The audit trail is closed: ceremony journals cannot be sealed.');
       const ceremonies = new CeremonyService({
         store: new JournalStore(paths.ceremonies),
+        sealer,
         token: port,
         audit: { record: (entry) => audit.record(entry) },
         app: {
@@ -420,6 +427,14 @@ export function createApp(options: AppOptions): App {
         lost: componentsLost(components),
         ...(options.ceremonyFaults ? { faults: options.ceremonyFaults } : {}),
       });
+      // A ceremony set to enter its components again when the host died is written (sealed) only
+      // once an audit key is back: each time sealing comes back, what is still to rewind is.
+      closers.push(
+        events.subscribe((name, payload) => {
+          if (name === 'state.changed' && (payload as { what?: string }).what === 'seal')
+            void ceremonies.heldLost();
+        }),
+      );
       return ceremonyHandlers(ceremonies);
     }),
   };

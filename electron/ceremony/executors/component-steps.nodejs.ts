@@ -52,11 +52,11 @@ export function kcvDetails(prefix: string, kcvs: readonly LabelledKcv[]): Detail
  * again after a refusal (a degenerate key, a component re-asked) keeps the id it journaled, so
  * retries never pile intents up in the journal; the token refuses the id if a key holds it.
  */
-export function intendedKeyId(ctx: StepContext): string {
+export async function intendedKeyId(ctx: StepContext): Promise<string> {
   const earlier = ctx.journal.intents.find((i) => i.step === ctx.step.id && i.slotId === ctx.slotId);
   if (earlier?.keyIds.length === 1) return earlier.keyIds[0]!;
   const id = randomBytes(16).toString('hex');
-  ctx.intend([id]);
+  await ctx.intend([id]);
   return id;
 }
 
@@ -90,7 +90,7 @@ export function formKeyExecutor({ tokens, store }: ComponentExecutorDeps): StepE
     const { keyType, components, label, purpose } = keyParams(ctx);
     const held = store.current(ctx.journal.id);
     const ciphertexts = store.components(ctx.journal.id, components);
-    const id = intendedKeyId(ctx);
+    const id = await intendedKeyId(ctx);
     const formed = await tokens.call('formKeyFromComponents', {
       slotId: held.slotId,
       transportKeyId: held.transportKeyId,
@@ -123,7 +123,7 @@ export function generateKeyExecutor({ tokens, store }: ComponentExecutorDeps): S
     const { keyType, components, label, purpose } = keyParams(ctx);
     await store.transportKey(ctx.journal.id, ctx.slotId);
     const held = store.current(ctx.journal.id);
-    const id = intendedKeyId(ctx);
+    const id = await intendedKeyId(ctx);
     const split = await tokens.call('splitKey', {
       slotId: held.slotId,
       transportKeyId: held.transportKeyId,

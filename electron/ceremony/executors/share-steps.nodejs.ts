@@ -240,7 +240,7 @@ export function recoverKeyExecutor({ tokens, store, shares }: ShareExecutorDeps)
     const p = paramsOf(ctx, 'kek-recover');
     const held = store.current(ctx.journal.id);
     const entered = shares.shares(ctx.journal.id, p.threshold, held.spkiSha256);
-    const id = intendedKeyId(ctx);
+    const id = await intendedKeyId(ctx);
     const recovered = await tokens.call('shareRecoverKek', {
       slotId: held.slotId,
       transportKeyId: held.transportKeyId,

@@ -86,7 +86,7 @@ export function tr31ImportExecutor({ tokens }: Tr31ExecutorDeps): StepExecutor {
     }
     const { block } = parsed.data;
     // Journaled (intent) before the key exists, so abort or resume removes a half-made one.
-    const id = intendedKeyId(ctx);
+    const id = await intendedKeyId(ctx);
     const out = await tokens.call('tr31Import', {
       slotId: ctx.slotId,
       kbpkId: p.kbpkId,

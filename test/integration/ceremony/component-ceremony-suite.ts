@@ -200,7 +200,7 @@ export function componentCeremonySuite(make: () => Promise<SuiteToken>): void {
       expect(obj).toMatchObject({ token: true, sensitive: true, extractable: false, label: params.label });
 
       for (const p of [admin, witness, custodian(1), custodian(2)]) await svc.signOff(id, p);
-      const exported = svc.transcript(id);
+      const exported = await svc.transcript(id);
       const verified = verifyTranscript(exported.text, signer.spkiSha256);
       expect(verified.record.ceremony.state).toBe('completed');
       const steps = verified.record.entries.filter((e) => e.action === 'step').map((e) => e.step!.id);
@@ -314,7 +314,7 @@ export function componentCeremonySuite(make: () => Promise<SuiteToken>): void {
       // Issue 11's known answer: cmac 08793E25AB.
       expect(formed.details).toMatchObject({ keyKcvCmac: '08793e', combinedOn: hsm.xor });
       for (const p of [admin, witness, custodian(1), custodian(2)]) await svc.signOff(id, p);
-      const verified = verifyTranscript(svc.transcript(id).text, signer.spkiSha256);
+      const verified = verifyTranscript((await svc.transcript(id)).text, signer.spkiSha256);
       const formEntry = verified.record.entries.find((e) => e.step?.id === 'form-key');
       expect(formEntry?.details).toMatchObject({ combinedOn: hsm.xor });
       expect(leaks([...aesParts, Uint8Array.from(Buffer.from(aesKey, 'hex'))])).toEqual([]);
@@ -358,7 +358,7 @@ export function componentCeremonySuite(make: () => Promise<SuiteToken>): void {
       const key = Uint8Array.from(revealed[0]!.map((b, j) => b ^ revealed[1]![j]!));
       expect(kcv('aes-256', key, 'legacy').kcv).toBe(keyKcv);
       for (const p of [admin, witness, custodian(1), custodian(2)]) await svc.signOff(id, p);
-      expect(verifyTranscript(svc.transcript(id).text, signer.spkiSha256).record.ceremony.state).toBe(
+      expect(verifyTranscript((await svc.transcript(id)).text, signer.spkiSha256).record.ceremony.state).toBe(
         'completed',
       );
       expect(leaks([...revealed, key])).toEqual([]);

@@ -298,7 +298,7 @@ describe('M-of-N backup of a KEK in ceremonies on SoftHSM2', () => {
     );
     expect(record.backup.backupId).toBe((await c.svc.status(c.id)).facts.backupId);
     await signOffAll(c, 5);
-    const verified = verifyTranscript(c.svc.transcript(c.id).text, undefined);
+    const verified = verifyTranscript((await c.svc.transcript(c.id)).text, undefined);
     expect(verified.record.ceremony.state).toBe('completed');
     const details = Object.assign({}, ...verified.record.entries.map((e) => e.details)) as Record<
       string,
@@ -374,7 +374,7 @@ describe('M-of-N backup of a KEK in ceremonies on SoftHSM2', () => {
     expect(unwrapped.kcv).toBe((await engine.kcv({ slotId: slotA, id: IDS.dataKey })).kcv);
 
     await signOffAll(c, 3);
-    expect(verifyTranscript(c.svc.transcript(c.id).text).record.ceremony.state).toBe('completed');
+    expect(verifyTranscript((await c.svc.transcript(c.id)).text).record.ceremony.state).toBe('completed');
   }, 120_000);
 
   it('a drill checks all five shares without recovering the key, then names an altered one', async () => {

@@ -146,7 +146,7 @@ describe('TR-31 ceremonies', () => {
     });
     expect(out.details.kbpkKcvCmac).toMatch(/^[0-9a-f]{6}$/);
     for (const p of [admin, witness]) await svc.signOff(id, p);
-    const verified = verifyTranscript(svc.transcript(id).text, signer.spkiSha256);
+    const verified = verifyTranscript((await svc.transcript(id)).text, signer.spkiSha256);
     expect(verified.record.ceremony.state).toBe('completed');
   });
 
@@ -184,7 +184,7 @@ describe('TR-31 ceremonies', () => {
     });
     expect(obj).toMatchObject({ sensitive: true, extractable: false, label: 'imported in ceremony' });
     for (const p of [admin, witness]) await svc.signOff(id, p);
-    expect(verifyTranscript(svc.transcript(id).text, signer.spkiSha256).record.ceremony.state).toBe(
+    expect(verifyTranscript((await svc.transcript(id)).text, signer.spkiSha256).record.ceremony.state).toBe(
       'completed',
     );
   });

@@ -135,7 +135,7 @@ export async function drive(app: App, id: string): Promise<Driven> {
   throw new Error('the ceremony did not end in 40 turns');
 }
 
-function encryptTo(spkiPem: string, component: Buffer): string {
+export function encryptTo(spkiPem: string, component: Buffer): string {
   return publicEncrypt(
     { key: spkiPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
     component,

@@ -64,7 +64,7 @@ const executors: Partial<Record<string, StepExecutor>> = {
   identify: async () => ({}),
   'enter-component': async (ctx) => ({ componentKcv: `0000${ctx.step.index}` }),
   'form-key': async (ctx) => {
-    ctx.intend(['feed']);
+    await ctx.intend(['feed']);
     if (crashAfterIntent) throw new Error('the process died here');
     token.objects.add('feed');
     ctx.fact('keyId', 'feed');
@@ -227,7 +227,7 @@ describe('the end of a ceremony', () => {
     }
     const closed = await service.signOff(id, cust2);
     expect(closed.state).toBe('completed');
-    const exported = service.transcript(id);
+    const exported = await service.transcript(id);
     const verified = verifyTranscript(exported.text, parseRsaPublicKey(spkiPem).spkiSha256);
     expect(verified.record.ceremony.state).toBe('completed');
     expect(verified.record.entries.map((e) => e.action)).toEqual([
@@ -257,7 +257,7 @@ describe('the end of a ceremony', () => {
   it('a transcript changed after signing is refused, naming the check', async () => {
     const id = await runToSignOff();
     for (const p of [admin, witness, cust1, cust2]) await service.signOff(id, p);
-    const text = service.transcript(id).text;
+    const text = (await service.transcript(id)).text;
     const record = JSON.parse(text);
     record.entries[6].details.componentKcv = '999999';
     expect(() => verifyTranscript(JSON.stringify(record))).toThrow(
@@ -292,7 +292,7 @@ describe('the end of a ceremony', () => {
     const view = await service.abort(id, { actor: witness, reason: 'the token was pulled' });
     expect(view.state).toBe('aborted');
     expect(token.destroyed).toEqual(['feed']);
-    const { record } = verifyTranscript(service.transcript(id).text);
+    const { record } = verifyTranscript((await service.transcript(id)).text);
     expect(record.entries.at(-1)).toMatchObject({ action: 'abort', details: { removed: ['feed'] } });
     await expect(
       service.act(id, { stepId: 'form-key', actor: admin, confirmer: witness }),
@@ -346,7 +346,7 @@ describe('the end of a ceremony', () => {
     await service.resume(id);
     expect(() => readFileSync(record)).toThrow();
     expect((await service.signOff(id, cust2)).state).toBe('completed');
-    expect(verifyTranscript(service.transcript(id).text).record.ceremony.state).toBe('completed');
+    expect(verifyTranscript((await service.transcript(id)).text).record.ceremony.state).toBe('completed');
   });
 
   it('a journal edited on disk is not resumed: a step marked done, a verifier swapped', async () => {
