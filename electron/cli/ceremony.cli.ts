@@ -1,5 +1,5 @@
 import { Option } from 'commander';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   CEREMONY_KEY_PURPOSES,
@@ -20,7 +20,8 @@ import { pgpWordsOfHex } from '../../shared/formats/pgp-words.std';
 import { transcriptPdf } from '../../shared/print/transcript-pdf.std';
 import { printableRecord, transcriptHtml } from '../../shared/print/transcript-print.std';
 import { checkDestination } from '../core/destination.nodejs';
-import type { CliContext, CommandInstaller, CommandModule } from './context.cli';
+import { readBoundedFile, type CliContext, type CommandInstaller, type CommandModule } from './context.cli';
+import { TRANSCRIPT_MAX_BYTES } from '../ceremony/transcript.nodejs';
 import { usage } from './output.cli';
 import { installFormKey } from './ceremony-run.cli';
 
@@ -32,28 +33,21 @@ import { installFormKey } from './ceremony-run.cli';
  * refused file exits 1 with its TRANSCRIPT_* code in one line.
  */
 
-/** The contract's own limit on a transcript's text: a larger file is refused before it is read. */
-const TRANSCRIPT_MAX_BYTES = 1024 * 1024;
-
-function readTranscript(file: string): string {
-  let size: number;
-  try {
-    size = statSync(file).size;
-  } catch (error) {
-    throw new MkmError('NOT_FOUND', `Cannot read ${file}.`, {
-      file,
-      reason: (error as { code?: string }).code ?? 'unknown',
-    });
-  }
-  if (size > TRANSCRIPT_MAX_BYTES) {
-    throw new MkmError(
-      'TRANSCRIPT_FORMAT_INVALID',
-      `${file} is ${size} bytes; a transcript is at most ${TRANSCRIPT_MAX_BYTES}.`,
-      { reason: 'too-large', bytes: size, limit: TRANSCRIPT_MAX_BYTES },
-    );
-  }
-  return readFileSync(file, 'utf8');
-}
+const readTranscript = (file: string): string =>
+  readBoundedFile(
+    file,
+    TRANSCRIPT_MAX_BYTES,
+    (bytes) =>
+      new MkmError(
+        'TRANSCRIPT_FORMAT_INVALID',
+        `${file} is ${bytes} bytes; a transcript is at most ${TRANSCRIPT_MAX_BYTES}.`,
+        {
+          reason: 'too-large',
+          bytes,
+          limit: TRANSCRIPT_MAX_BYTES,
+        },
+      ),
+  );
 
 const words = (hex: string) => pgpWordsOfHex(hex).join(' ');
 

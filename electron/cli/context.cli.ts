@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { readFileSync, statSync } from 'node:fs';
 import type { Contract } from '../../shared/contract.std';
 import type { ParsedRequestOf, ResultOf } from '../../shared/contract-kit.std';
 import { MkmError } from '../../shared/errors.std';
@@ -119,6 +120,24 @@ export function installCommandGroups(
       for (const name of groups.keys()) await fill(name);
     },
   };
+}
+
+/**
+ * A file the user named, as text, refused before it is read when it is larger than `limit` bytes
+ * (`tooLarge` says what it is not); NOT_FOUND when it cannot be read at all.
+ */
+export function readBoundedFile(file: string, limit: number, tooLarge: (bytes: number) => MkmError): string {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (error) {
+    throw new MkmError('NOT_FOUND', `Cannot read ${file}.`, {
+      file,
+      reason: (error as { code?: string }).code ?? 'unknown',
+    });
+  }
+  if (size > limit) throw tooLarge(size);
+  return readFileSync(file, 'utf8');
 }
 
 /** The token named by --slot or --token, else the only (or first) initialized one present. */

@@ -1,5 +1,5 @@
 import { Option } from 'commander';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   EXCHANGE_DEFAULT_LIFETIME_DAYS,
@@ -15,6 +15,7 @@ import {
 import { MkmError } from '../../shared/errors.std';
 import { refuseInDataFolder } from '../core/destination.nodejs';
 import {
+  readBoundedFile,
   loggedInSlot,
   resolveKey,
   type CliContext,
@@ -38,26 +39,22 @@ const KINDS = ['registration', 'gateway-key', 'announcement'] as const;
 const exists = (out: string) =>
   new MkmError('CONFLICT', `${out} already exists; add --force to replace it.`, { out });
 
-function readPackage(file: string): string {
-  let size: number;
-  try {
-    size = statSync(file).size;
-  } catch (error) {
-    throw new MkmError('NOT_FOUND', `Cannot read ${file}.`, {
-      file,
-      reason: (error as { code?: string }).code ?? 'unknown',
-    });
-  }
-  // Measured before reading: a huge file is refused without loading it.
-  if (size > EXCHANGE_MAX_BYTES) {
-    throw new MkmError(
-      'EXCHANGE_TOO_LARGE',
-      `${file} is ${size} bytes; an exchange package is at most ${EXCHANGE_MAX_BYTES}.`,
-      { reason: 'too-large', bytes: size, limit: EXCHANGE_MAX_BYTES },
-    );
-  }
-  return readFileSync(file, 'utf8');
-}
+// Measured before reading: a huge file is refused without loading it.
+const readPackage = (file: string): string =>
+  readBoundedFile(
+    file,
+    EXCHANGE_MAX_BYTES,
+    (bytes) =>
+      new MkmError(
+        'EXCHANGE_TOO_LARGE',
+        `${file} is ${bytes} bytes; an exchange package is at most ${EXCHANGE_MAX_BYTES}.`,
+        {
+          reason: 'too-large',
+          bytes,
+          limit: EXCHANGE_MAX_BYTES,
+        },
+      ),
+  );
 
 function itemLine(i: ExchangeItemView): string {
   switch (i.kind) {
