@@ -5,6 +5,7 @@ import { mkm } from '../api.dom';
 import { ErrorNotice, Facts } from '../ui/bits.dom';
 import { detailRows, stepCustodian } from './ceremonyModel.dom';
 import { ProofFields, takeProofs } from './Proofs.dom';
+import { RevealStep } from './StepForm.dom';
 import { describeShareTyping, encryptShareText, revealedShareText, type ShareTyping } from './shareField.dom';
 import { makeRevealKey } from './transport.dom';
 
@@ -69,7 +70,15 @@ export function ShareRevealPanel({ view, step, onOutcome, onHold }: PanelProps) 
           </span>
         </p>
       )}
-      <div className={facts ? 'cer-reveal' : 'cer-reveal cer-hidden'} aria-hidden={!facts}>
+      <RevealStep
+        view={view}
+        step={step}
+        prefix="shr"
+        act={act}
+        action={`Reveal share ${index} to custodian ${index}`}
+        revealed={facts !== null}
+        onClear={forget}
+      >
         <p className="notice notice-warning">
           <span>
             Share {index}: for custodian {index} alone. Everyone else looks away. Copy it onto the share sheet
@@ -78,30 +87,7 @@ export function ShareRevealPanel({ view, step, onOutcome, onHold }: PanelProps) 
         </p>
         <pre className="mono cer-revealed" data-testid="revealed-share" ref={shownAt} />
         {facts && <Facts label={`Share ${index}`} rows={facts} />}
-        {facts && (
-          <div className="button-row">
-            <button type="button" className="primary" autoFocus onClick={forget}>
-              I have it on my sheet: clear the screen
-            </button>
-          </div>
-        )}
-      </div>
-      {!facts && (
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            act.mutate(e.currentTarget);
-          }}
-        >
-          <ProofFields view={view} step={step} dual={step.dualControl} prefix="shr" />
-          {act.error && <ErrorNotice error={act.error} />}
-          <div className="button-row">
-            <button type="submit" className="primary" disabled={act.isPending}>
-              {act.isPending ? 'Revealing…' : `Reveal share ${index} to custodian ${index}`}
-            </button>
-          </div>
-        </form>
-      )}
+      </RevealStep>
     </div>
   );
 }

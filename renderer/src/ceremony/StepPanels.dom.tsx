@@ -7,6 +7,7 @@ import { asMkmError, mkm } from '../api.dom';
 import { ErrorNotice, Facts } from '../ui/bits.dom';
 import { detailRows, stepCustodian } from './ceremonyModel.dom';
 import { PersonAndPassphrase, ProofFields, takeProof, takeProofs } from './Proofs.dom';
+import { RevealStep, StepForm } from './StepForm.dom';
 import { decryptReply, makeRevealKey } from './transport.dom';
 // cli-sheets: the custodian's component sheet, printed from the reveal.
 import { SheetPrint, sheetForReveal } from './ComponentSheetPrint.dom';
@@ -103,22 +104,7 @@ export function PlainStepPanel({ view, step, onOutcome, action }: PanelProps & {
       mkm().ceremony.act({ id: view.id, stepId: step.id, ...takeProofs(form, 'step', step.dualControl) }),
     onSuccess: onOutcome,
   });
-  return (
-    <form
-      onSubmit={(e) => {
-        e.preventDefault();
-        act.mutate(e.currentTarget);
-      }}
-    >
-      <ProofFields view={view} step={step} dual={step.dualControl} prefix="step" />
-      {act.error && <ErrorNotice error={act.error} />}
-      <div className="button-row">
-        <button type="submit" className="primary" disabled={act.isPending}>
-          {act.isPending ? 'Working…' : action}
-        </button>
-      </div>
-    </form>
-  );
+  return <StepForm view={view} step={step} prefix="step" act={act} working="Working…" action={action} />;
 }
 
 /**
@@ -179,7 +165,15 @@ export function RevealPanel({
   };
   return (
     <div className="stack">
-      <div className={kcvs ? 'cer-reveal' : 'cer-reveal cer-hidden'} aria-hidden={!kcvs}>
+      <RevealStep
+        view={view}
+        step={step}
+        prefix="rev"
+        act={act}
+        action={`Reveal component ${index} to custodian ${index}`}
+        revealed={kcvs !== null}
+        onClear={forget}
+      >
         <p className="notice notice-warning">
           <span>
             Component {index}: for custodian {index} alone. Everyone else looks away.
@@ -191,30 +185,7 @@ export function RevealPanel({
         </p>
         {kcvs && <Facts label={`Component ${index} check values`} rows={kcvs} />}
         {sheet && <SheetPrint sheet={sheet.sheet} error={sheet.error} /> /* cli-sheets */}
-        {kcvs && (
-          <div className="button-row">
-            <button type="button" className="primary" autoFocus onClick={forget}>
-              I have it on my sheet: clear the screen
-            </button>
-          </div>
-        )}
-      </div>
-      {!kcvs && (
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            act.mutate(e.currentTarget);
-          }}
-        >
-          <ProofFields view={view} step={step} dual={step.dualControl} prefix="rev" />
-          {act.error && <ErrorNotice error={act.error} />}
-          <div className="button-row">
-            <button type="submit" className="primary" disabled={act.isPending}>
-              {act.isPending ? 'Revealing…' : `Reveal component ${index} to custodian ${index}`}
-            </button>
-          </div>
-        </form>
-      )}
+      </RevealStep>
     </div>
   );
 }
@@ -307,20 +278,14 @@ export function Tr31ExportPanel({
     );
   }
   return (
-    <form
-      onSubmit={(e) => {
-        e.preventDefault();
-        act.mutate(e.currentTarget);
-      }}
-    >
-      <ProofFields view={view} step={step} dual={step.dualControl} prefix="tr31x" />
-      {act.error && <ErrorNotice error={act.error} />}
-      <div className="button-row">
-        <button type="submit" className="primary" disabled={act.isPending}>
-          {act.isPending ? 'Wrapping…' : 'Wrap the key into a key block'}
-        </button>
-      </div>
-    </form>
+    <StepForm
+      view={view}
+      step={step}
+      prefix="tr31x"
+      act={act}
+      working="Wrapping…"
+      action="Wrap the key into a key block"
+    />
   );
 }
 
