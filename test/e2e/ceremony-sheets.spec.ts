@@ -1,8 +1,18 @@
-import { expect, type Locator, type Page } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { filesUnder } from '../helpers/scan';
 import { test } from './fixtures';
-import { logInToDemo } from './helpers/ui';
+import {
+  ADMIN,
+  ceremonyScreen as screen,
+  CORA,
+  currentStep,
+  enrolAndIdentify,
+  openCeremonyWithSigner,
+  prove,
+  stepPanel,
+  WITNESS,
+} from './helpers/ceremony';
 
 /**
  * A split-key ceremony on the demo token in browser mode, to the first custodian's reveal: the
@@ -11,42 +21,8 @@ import { logInToDemo } from './helpers/ui';
  * the component lands in the data folder. Then the transcript prints as HTML and PDF.
  */
 
-const PEOPLE = [
-  { name: 'Alice Admin', role: 'Administrator', option: 'Alice Admin (administrator)', pass: 'admin pass 1' },
-  { name: 'Walter Witness', role: 'Witness', option: 'Walter Witness (witness)', pass: 'witness pass 2' },
-  { name: 'Cora One', role: 'Custodian', option: 'Cora One (custodian 1)', pass: 'custodian pass 3' },
-  { name: 'Carl Two', role: 'Custodian', option: 'Carl Two (custodian 2)', pass: 'custodian pass 4' },
-] as const;
-const [ADMIN, WITNESS, CORA] = PEOPLE;
-type Person = (typeof PEOPLE)[number];
-
-const screen = (app: Page) => app.getByRole('tabpanel', { name: 'Ceremony' });
-const stepPanel = (app: Page) => screen(app).getByRole('region', { name: /^Now:/ });
-const currentStep = (app: Page) =>
-  screen(app).getByRole('list', { name: 'Ceremony steps' }).locator('[aria-current="step"]');
-
-async function prove(step: Locator, actor: Person, confirmer: Person): Promise<void> {
-  await step.getByLabel('Done by').selectOption({ label: actor.option });
-  await step.getByLabel('Passphrase of who does it', { exact: true }).fill(actor.pass);
-  await step.getByLabel('Confirmed by').selectOption({ label: confirmer.option });
-  await step.getByLabel('Passphrase of who confirms', { exact: true }).fill(confirmer.pass);
-}
-
 async function startSplitKey(app: Page): Promise<void> {
-  await app.getByRole('tab', { name: 'Keys' }).click();
-  await logInToDemo(app);
-  await app.evaluate(async () => {
-    const slot = (await window.mkm.tokens.list()).find((s) => s.session.loggedIn)!;
-    await window.mkm.keys.generate({
-      slotId: slot.slotId,
-      type: 'rsa-2048',
-      label: 'ceremony-signer-sheets',
-      purpose: 'signing',
-    });
-  });
-  await app.reload();
-  await expect(app.getByRole('group', { name: 'Token in use' })).toContainText('Logged in');
-  await app.getByRole('tab', { name: 'Ceremony' }).click();
+  await openCeremonyWithSigner(app, 'ceremony-signer-sheets');
   const card = screen(app).getByRole('region', { name: 'New ceremony' });
   await card.getByLabel('Template').selectOption('split-key');
   await card.getByLabel('Key type').selectOption('tdes-2key');
@@ -57,32 +33,7 @@ async function startSplitKey(app: Page): Promise<void> {
   await card.getByRole('button', { name: 'Review the script' }).click();
   await card.getByRole('button', { name: 'Start the ceremony' }).click();
   await expect(currentStep(app)).toHaveAttribute('data-step', 'preflight');
-
-  for (const person of PEOPLE) {
-    const form = screen(app).getByRole('form', { name: 'Enrol a participant' });
-    await form.getByLabel('Name').fill(person.name);
-    await form.getByLabel('Role').selectOption({ label: person.role });
-    await form.getByLabel('Passphrase', { exact: true }).fill(person.pass);
-    await form.getByLabel('Passphrase again', { exact: true }).fill(person.pass);
-    await form.getByRole('checkbox').check();
-    await form.getByRole('button', { name: /^Enrol as/ }).click();
-    await expect(screen(app).getByRole('table', { name: 'Participants' })).toContainText(person.name);
-  }
-  // The runner has a network interface up: the preflight runs with a recorded override.
-  await prove(stepPanel(app), ADMIN, WITNESS);
-  await stepPanel(app).getByRole('button', { name: 'Run the preflight' }).click();
-  await expect(stepPanel(app).getByRole('alert')).toContainText('CEREMONY_AIR_GAP');
-  await stepPanel(app)
-    .getByRole('checkbox', { name: /Record an override/ })
-    .check();
-  await stepPanel(app)
-    .getByLabel(/Reason for the override/)
-    .fill('E2E runner: container with a virtual NIC');
-  await prove(stepPanel(app), ADMIN, WITNESS);
-  await stepPanel(app).getByRole('button', { name: 'Run the preflight with the override' }).click();
-  await expect(currentStep(app)).toHaveAttribute('data-step', 'identify');
-  await prove(stepPanel(app), ADMIN, WITNESS);
-  await stepPanel(app).getByRole('button', { name: 'Everyone is identified' }).click();
+  await enrolAndIdentify(app);
   await expect(currentStep(app)).toHaveAttribute('data-step', 'generate-key');
   await prove(stepPanel(app), ADMIN, WITNESS);
   await stepPanel(app).getByRole('button', { name: 'Do this step' }).click();

@@ -1,8 +1,20 @@
 import AxeBuilder from '@axe-core/playwright';
-import { expect, type Locator, type Page } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
 import { test } from './fixtures';
+import {
+  ADMIN,
+  CARL,
+  ceremonyScreen as screen,
+  CORA,
+  currentStep,
+  enrol,
+  openCeremonyWithSigner,
+  PEOPLE,
+  prove,
+  stepPanel,
+  WITNESS,
+} from './helpers/ceremony';
 import { applyTheme, THEMES } from './helpers/screens';
-import { logInToDemo } from './helpers/ui';
 
 /**
  * A form-key ceremony on the demo SoftHSM2 token in browser mode, through the Ceremony screen as
@@ -12,42 +24,14 @@ import { logInToDemo } from './helpers/ui';
  * process; the full two-custodian flow, through the key formed on the token, is the last test.
  */
 
-const PEOPLE = [
-  { name: 'Alice Admin', role: 'Administrator', option: 'Alice Admin (administrator)', pass: 'admin pass 1' },
-  { name: 'Walter Witness', role: 'Witness', option: 'Walter Witness (witness)', pass: 'witness pass 2' },
-  { name: 'Cora One', role: 'Custodian', option: 'Cora One (custodian 1)', pass: 'custodian pass 3' },
-  { name: 'Carl Two', role: 'Custodian', option: 'Carl Two (custodian 2)', pass: 'custodian pass 4' },
-] as const;
-const [ADMIN, WITNESS, CORA, CARL] = PEOPLE;
-type Person = (typeof PEOPLE)[number];
-
 // The known TDES key of issue 11 (every byte of odd parity), as custodian 1 types it.
 const COMPONENT_1 = '0123456789ABCDEFFEDCBA9876543210';
 // Custodian 2's: the issue's second known key with each byte set to odd parity, as a real component has.
 const COMPONENT_2 = 'F138131AEC83D36B169BDCD5B32AAE8F';
 
-function screen(app: Page): Locator {
-  return app.getByRole('tabpanel', { name: 'Ceremony' });
-}
-
 /** Logs in, makes a transcript signing key, and starts a 2-component TDES form-key ceremony. */
 async function startFormKey(app: Page): Promise<{ scriptHash: string }> {
-  await app.getByRole('tab', { name: 'Keys' }).click();
-  await logInToDemo(app);
-  await app.evaluate(async () => {
-    const api = window.mkm;
-    const slot = (await api.tokens.list()).find((s) => s.session.loggedIn)!;
-    await api.keys.generate({
-      slotId: slot.slotId,
-      type: 'rsa-2048',
-      label: 'ceremony-signer-e2e',
-      purpose: 'signing',
-    });
-  });
-  // The screens read the new key afresh, as after a restart (it was made through the API).
-  await app.reload();
-  await expect(app.getByRole('group', { name: 'Token in use' })).toContainText('Logged in');
-  await app.getByRole('tab', { name: 'Ceremony' }).click();
+  await openCeremonyWithSigner(app, 'ceremony-signer-e2e');
   await expect(screen(app).getByText('No ceremony yet')).toBeVisible();
 
   const card = screen(app).getByRole('region', { name: 'New ceremony' });
@@ -87,37 +71,6 @@ async function startFormKey(app: Page): Promise<{ scriptHash: string }> {
   await expect(screen(app).getByRole('heading', { name: /Form TDES \(2-key\) key “zmk-e2e”/ })).toBeVisible();
   await expect(screen(app).getByTestId('ceremony-script-hash')).toHaveText(shown);
   return { scriptHash: expected };
-}
-
-async function enrol(app: Page, person: Person, again: string = person.pass): Promise<void> {
-  const form = screen(app).getByRole('form', { name: 'Enrol a participant' });
-  await form.getByLabel('Name').fill(person.name);
-  await form.getByLabel('Role').selectOption({ label: person.role });
-  await form.getByLabel('Passphrase', { exact: true }).fill(person.pass);
-  await form.getByLabel('Passphrase again', { exact: true }).fill(again);
-  await form.getByRole('checkbox').check();
-  await form.getByRole('button', { name: /^Enrol as/ }).click();
-  if (again === person.pass) {
-    await expect(screen(app).getByRole('table', { name: 'Participants' })).toContainText(person.name);
-  }
-}
-
-/** The current step's form: who does it and who confirms, each with their passphrase. */
-async function prove(step: Locator, actor: Person, confirmer: Person | null): Promise<void> {
-  await step.getByLabel('Done by').selectOption({ label: actor.option });
-  await step.getByLabel('Passphrase of who does it', { exact: true }).fill(actor.pass);
-  if (confirmer) {
-    await step.getByLabel('Confirmed by').selectOption({ label: confirmer.option });
-    await step.getByLabel('Passphrase of who confirms', { exact: true }).fill(confirmer.pass);
-  }
-}
-
-function currentStep(app: Page): Locator {
-  return screen(app).getByRole('list', { name: 'Ceremony steps' }).locator('[aria-current="step"]');
-}
-
-function stepPanel(app: Page): Locator {
-  return screen(app).getByRole('region', { name: /^Now:/ });
 }
 
 /** Start, enrol four, preflight with the override, identify: what runs on every branch today. */

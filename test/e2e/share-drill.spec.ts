@@ -1,12 +1,22 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { expect, type Locator, type Page } from '@playwright/test';
+import { expect } from '@playwright/test';
 import { kcv } from '../../electron/crypto/kcv.nodejs';
 import { KEK_BACKUP_FORMAT, kekBackupText, type KekBackupRecord } from '../../shared/ceremony/share-ops.std';
 import { backupToRecord } from '../../shared/formats/shares/backup-record.std';
 import { encodeShareText, parseShareText } from '../../shared/formats/shares/share-text.std';
 import { splitKey } from '../../shared/formats/shares/split.std';
 import { test } from './fixtures';
-import { logInToDemo } from './helpers/ui';
+import {
+  CARL,
+  ceremonyScreen as screen,
+  CORA,
+  currentStep,
+  enrolAndIdentify,
+  openCeremonyWithSigner,
+  prove,
+  stepPanel,
+  WITNESS,
+} from './helpers/ceremony';
 
 /**
  * A share drill through the Ceremony screen in browser mode: the backup record loaded as the
@@ -15,15 +25,6 @@ import { logInToDemo } from './helpers/ui';
  * good share reported good, an altered one named bad, and the screen cleared between custodians.
  * The drill needs no key on the token: the backup here is made by the test with the same code.
  */
-
-const PEOPLE = [
-  { name: 'Alice Admin', role: 'Administrator', option: 'Alice Admin (administrator)', pass: 'admin pass 1' },
-  { name: 'Walter Witness', role: 'Witness', option: 'Walter Witness (witness)', pass: 'witness pass 2' },
-  { name: 'Cora One', role: 'Custodian', option: 'Cora One (custodian 1)', pass: 'custodian pass 3' },
-  { name: 'Carl Two', role: 'Custodian', option: 'Carl Two (custodian 2)', pass: 'custodian pass 4' },
-] as const;
-const [ADMIN, WITNESS, CORA, CARL] = PEOPLE;
-type Person = (typeof PEOPLE)[number];
 
 const KEY = Uint8Array.from(randomBytes(32));
 const split = splitKey(KEY, { threshold: 2, count: 2 }, (n) => Uint8Array.from(randomBytes(n)));
@@ -51,35 +52,10 @@ function altered(text: string): string {
   return encodeShareText(share);
 }
 
-const screen = (app: Page): Locator => app.getByRole('tabpanel', { name: 'Ceremony' });
-const stepPanel = (app: Page): Locator => screen(app).getByRole('region', { name: /^Now:/ });
-const currentStep = (app: Page): Locator =>
-  screen(app).getByRole('list', { name: 'Ceremony steps' }).locator('[aria-current="step"]');
-
-async function prove(step: Locator, actor: Person, confirmer: Person): Promise<void> {
-  await step.getByLabel('Done by').selectOption({ label: actor.option });
-  await step.getByLabel('Passphrase of who does it', { exact: true }).fill(actor.pass);
-  await step.getByLabel('Confirmed by').selectOption({ label: confirmer.option });
-  await step.getByLabel('Passphrase of who confirms', { exact: true }).fill(confirmer.pass);
-}
-
 test('a share drill: the backup record loaded, each share typed masked and checked, an altered one named bad', async ({
   app,
 }) => {
-  await app.getByRole('tab', { name: 'Keys' }).click();
-  await logInToDemo(app);
-  await app.evaluate(async () => {
-    const slot = (await window.mkm.tokens.list()).find((s) => s.session.loggedIn)!;
-    await window.mkm.keys.generate({
-      slotId: slot.slotId,
-      type: 'rsa-2048',
-      label: 'drill-signer-e2e',
-      purpose: 'signing',
-    });
-  });
-  await app.reload();
-  await expect(app.getByRole('group', { name: 'Token in use' })).toContainText('Logged in');
-  await app.getByRole('tab', { name: 'Ceremony' }).click();
+  await openCeremonyWithSigner(app, 'drill-signer-e2e');
 
   const card = screen(app).getByRole('region', { name: 'New ceremony' });
   await card.getByLabel('Template').selectOption('share-drill');
@@ -92,32 +68,7 @@ test('a share drill: the backup record loaded, each share typed masked and check
   const review = card.getByRole('region', { name: 'Script for review' });
   await expect(review.getByRole('heading')).toHaveText('Drill: check 2 shares without recovering the key');
   await review.getByRole('button', { name: 'Start the ceremony' }).click();
-
-  for (const person of PEOPLE) {
-    const form = screen(app).getByRole('form', { name: 'Enrol a participant' });
-    await form.getByLabel('Name').fill(person.name);
-    await form.getByLabel('Role').selectOption({ label: person.role });
-    await form.getByLabel('Passphrase', { exact: true }).fill(person.pass);
-    await form.getByLabel('Passphrase again', { exact: true }).fill(person.pass);
-    await form.getByRole('checkbox').check();
-    await form.getByRole('button', { name: /^Enrol as/ }).click();
-    await expect(screen(app).getByRole('table', { name: 'Participants' })).toContainText(person.name);
-  }
-  // This machine has an interface up: the preflight runs with an override the transcript keeps.
-  await prove(stepPanel(app), ADMIN, WITNESS);
-  await stepPanel(app).getByRole('button', { name: 'Run the preflight' }).click();
-  await expect(stepPanel(app).getByRole('alert')).toContainText('CEREMONY_AIR_GAP');
-  await stepPanel(app)
-    .getByRole('checkbox', { name: /Record an override/ })
-    .check();
-  await stepPanel(app)
-    .getByLabel(/Reason for the override/)
-    .fill('E2E runner: container with a virtual NIC');
-  await prove(stepPanel(app), ADMIN, WITNESS);
-  await stepPanel(app).getByRole('button', { name: 'Run the preflight with the override' }).click();
-  await expect(currentStep(app)).toHaveAttribute('data-step', 'identify');
-  await prove(stepPanel(app), ADMIN, WITNESS);
-  await stepPanel(app).getByRole('button', { name: 'Everyone is identified' }).click();
+  await enrolAndIdentify(app);
 
   for (const [index, custodian, text, verdict] of [
     [1, CORA, TEXTS[0]!, 'good'],
