@@ -16,22 +16,31 @@ export interface CeremonyApp {
   close(): Promise<void>;
 }
 
+/** Logs in to the token and makes the key that signs the transcripts, through the app's channels: its id. */
+export async function logInWithSigningKey(
+  app: App,
+  hsm: Pick<SoftHsmToken, 'slotId' | 'userPin'>,
+  type: 'rsa-2048' | 'rsa-3072' = 'rsa-2048',
+): Promise<string> {
+  await ok(app, 'tokens.login', { slotId: hsm.slotId, pin: hsm.userPin });
+  const signer = await ok<{ id: string }>(app, 'keys.generate', {
+    slotId: hsm.slotId,
+    type,
+    label: 'ceremony signer',
+    purpose: 'signing',
+  });
+  return signer.id;
+}
+
 export async function openCeremonyApp(label: string): Promise<CeremonyApp> {
   const hsm = createSoftHsmToken({ label });
   const dataDir = mkdtempSync(join(tmpdir(), `mkm-${label}-`));
   const app = openApp(dataDir, hsm.modulePath, { watchSlots: false });
-  await ok(app, 'tokens.login', { slotId: hsm.slotId, pin: hsm.userPin });
-  const signer = await ok<{ id: string }>(app, 'keys.generate', {
-    slotId: hsm.slotId,
-    type: 'rsa-2048',
-    label: 'ceremony signer',
-    purpose: 'signing',
-  });
   return {
     hsm,
     dataDir,
     app,
-    signingKeyId: signer.id,
+    signingKeyId: await logInWithSigningKey(app, hsm),
     close: async () => {
       await app.close();
       hsm.cleanup();

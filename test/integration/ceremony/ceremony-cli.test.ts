@@ -4,8 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../../electron/core/app.nodejs';
-import { silentLogger } from '../../../electron/core/logger.nodejs';
 import { CEREMONY_TEMPLATES } from '../../../shared/ceremony/script.std';
 import type {
   CeremonyReview,
@@ -14,8 +12,11 @@ import type {
   TranscriptVerification,
 } from '../../../shared/contract/ceremony.std';
 import { pgpWordsOfHex } from '../../../shared/formats/pgp-words.std';
+import { openApp } from '../../helpers/app';
 import { mkmOn, type CliRun } from '../../helpers/mkm-cli';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+import { ok as channelOk } from '../faults/ceremony-drive';
+import { logInWithSigningKey } from './ceremony-app';
 
 /**
  * `mkm ceremony ...` as an officer or an auditor runs it: a real SoftHSM2 token, a ceremony run
@@ -78,28 +79,10 @@ beforeAll(async () => {
   token = createSoftHsmToken({ label: 'ceremony-cli', userPin: '4417-cc', setProcessEnv: true });
   dataDir = mkdtempSync(join(tmpdir(), 'mkm-ceremony-cli-data-'));
   work = mkdtempSync(join(tmpdir(), 'mkm-ceremony-cli-work-'));
-  const app: App = createApp({
-    mode: 'browser',
-    dataDir,
-    moduleOverride: token.modulePath,
-    isTrustedSender: () => true,
-    logger: silentLogger,
-  });
-  const call = async <T>(channel: string, request?: unknown): Promise<T> => {
-    const envelope = await app.registry.dispatch(channel, request, { transport: 'cli' });
-    if (!envelope.ok) throw new Error(`${channel}: ${envelope.error.code} ${envelope.error.message}`);
-    return envelope.result as T;
-  };
+  const app = openApp(dataDir, token.modulePath);
+  const call = <T>(channel: string, request?: unknown) => channelOk<T>(app, channel, request);
   try {
-    await call('tokens.login', { slotId: token.slotId, pin: token.userPin });
-    const signingKeyId = (
-      await call<{ id: string }>('keys.generate', {
-        slotId: token.slotId,
-        type: 'rsa-3072',
-        label: 'ceremony-signer',
-        purpose: 'signing',
-      })
-    ).id;
+    const signingKeyId = await logInWithSigningKey(app, token, 'rsa-3072');
     review = await call<CeremonyReview>('ceremony.review', PARAMS);
     ceremony = await call<CeremonyView>('ceremony.start', {
       params: PARAMS,

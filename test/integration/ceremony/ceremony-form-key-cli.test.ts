@@ -4,16 +4,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../../electron/core/app.nodejs';
-import { silentLogger } from '../../../electron/core/logger.nodejs';
 import { kcv } from '../../../electron/crypto/kcv.nodejs';
 import type { CeremonyView } from '../../../shared/contract/ceremony.std';
 import { CLEAR_SCREEN } from '../../../electron/cli/ceremony-prompt.cli';
 import { componentChecksum, groupComponent } from '../../../shared/formats/component-entry.std';
 import type { ComponentKeyType } from '../../../shared/formats/components.std';
 import { setOddParity } from '../../../shared/formats/des-keys.std';
+import { openApp } from '../../helpers/app';
 import { filesUnder } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+import { logInWithSigningKey } from './ceremony-app';
 
 /**
  * `mkm ceremony form-key` as a script runs it, stdin not a terminal: components one hex line each,
@@ -216,28 +216,9 @@ beforeAll(async () => {
   token = createSoftHsmToken({ label: 'form-key-cli', userPin: '5521-fk', setProcessEnv: true });
   dataDir = mkdtempSync(join(tmpdir(), 'mkm-form-key-cli-data-'));
   work = mkdtempSync(join(tmpdir(), 'mkm-form-key-cli-work-'));
-  const app: App = createApp({
-    mode: 'browser',
-    dataDir,
-    moduleOverride: token.modulePath,
-    isTrustedSender: () => true,
-    logger: silentLogger,
-  });
-  const call = async <T>(channel: string, request?: unknown): Promise<T> => {
-    const envelope = await app.registry.dispatch(channel, request, { transport: 'cli' });
-    if (!envelope.ok) throw new Error(`${channel}: ${envelope.error.code} ${envelope.error.message}`);
-    return envelope.result as T;
-  };
+  const app = openApp(dataDir, token.modulePath);
   try {
-    await call('tokens.login', { slotId: token.slotId, pin: token.userPin });
-    signingKeyId = (
-      await call<{ id: string }>('keys.generate', {
-        slotId: token.slotId,
-        type: 'rsa-2048',
-        label: 'ceremony-signer',
-        purpose: 'signing',
-      })
-    ).id;
+    signingKeyId = await logInWithSigningKey(app, token);
   } finally {
     await app.close();
   }
