@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../electron/core/logger.nodejs';
-import { CeremonyService, type StepExecutor } from '../../../electron/ceremony/ceremony-service.nodejs';
+import { CeremonyService } from '../../../electron/ceremony/ceremony-service.nodejs';
 import {
   CeremonyComponentStore,
   type TokenCaller,
@@ -16,12 +16,12 @@ import { verifyTranscript } from '../../../electron/ceremony/transcript.nodejs';
 import { kcv } from '../../../electron/crypto/kcv.nodejs';
 import type { TokenEngine } from '../../../electron/hsm/pkcs11/token-engine.host';
 import type { TemplateParams } from '../../../shared/ceremony/script.std';
-import type { CeremonyActorProof } from '../../../shared/contract/ceremony.std';
 import { groupComponent } from '../../../shared/formats/component-entry.std';
 import { failure } from '../../helpers/failure';
 import { hostTokenService } from '../../helpers/host-token-engine';
 import { filesUnder, leaksUnder } from '../../helpers/scan';
 import { componentsOf, encryptTo, type SuiteToken } from './component-ops-suite';
+import { admin, custodian, enrolAndIdentify, PLAIN_STEPS, witness } from './engine-people';
 
 /**
  * Whole ceremonies through the engine (CeremonyService) with the token executors and the real
@@ -33,7 +33,6 @@ import { componentsOf, encryptTo, type SuiteToken } from './component-ops-suite'
 
 export function componentCeremonySuite(make: () => Promise<SuiteToken>): void {
   const CHEAP = { N: 1024, r: 8, p: 1 };
-  const PASS = (name: string) => `${name}'s passphrase, long enough`;
   const KEY = '0123456789ABCDEFFEDCBA9876543210';
 
   let hsm: SuiteToken;
@@ -42,12 +41,6 @@ export function componentCeremonySuite(make: () => Promise<SuiteToken>): void {
   let data: string;
   let signer: { id: string; spkiSha256: string };
 
-  /** The trivial steps (preflight and identify are the core's); the token steps are the real ones. */
-  const plain: Partial<Record<string, StepExecutor>> = {
-    preflight: async () => ({ network: 'loopback only' }),
-    identify: async () => ({}),
-  };
-
   function service(store: CeremonyComponentStore): CeremonyService {
     return new CeremonyService({
       store: new JournalStore(join(data, 'ceremonies')),
@@ -55,34 +48,14 @@ export function componentCeremonySuite(make: () => Promise<SuiteToken>): void {
       // The audit log as the app writes it: into the data folder, so the scan covers it.
       audit: { record: (e) => appendFileSync(join(data, 'audit.jsonl'), JSON.stringify(e) + '\n') },
       app: { version: '0.0.0-test', buildHash: async () => 'b'.repeat(64) },
-      executors: { ...plain, ...componentExecutors({ tokens, store }) },
+      executors: { ...PLAIN_STEPS, ...componentExecutors({ tokens, store }) },
       verifierCost: CHEAP,
     });
   }
 
-  const proof = (participantId: string, name: string): CeremonyActorProof => ({
-    participantId,
-    passphrase: PASS(name),
-  });
-  const admin = proof('p-1', 'Alice');
-  const witness = proof('p-2', 'Wendy');
-  const custodian = (i: number) => proof(`p-${i + 2}`, `Custodian ${i}`);
-
   async function started(svc: CeremonyService, params: TemplateParams, custodians: number): Promise<string> {
     const c = await svc.start({ params, slotId: hsm.slotId, signingKeyId: signer.id });
-    const people: [string, 'administrator' | 'witness' | 'custodian'][] = [
-      ['Alice', 'administrator'],
-      ['Wendy', 'witness'],
-      ...Array.from(
-        { length: custodians },
-        (_, i) => [`Custodian ${i + 1}`, 'custodian'] as [string, 'custodian'],
-      ),
-    ];
-    for (const [name, role] of people) {
-      await svc.enroll(c.id, { name, role, passphrase: PASS(name), acknowledged: true });
-    }
-    await svc.act(c.id, { stepId: 'preflight', actor: admin, confirmer: witness });
-    await svc.act(c.id, { stepId: 'identify', actor: admin, confirmer: witness });
+    await enrolAndIdentify(svc, c.id, custodians);
     return c.id;
   }
 

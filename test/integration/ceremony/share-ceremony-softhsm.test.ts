@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../electron/core/logger.nodejs';
-import { CeremonyService, type StepExecutor } from '../../../electron/ceremony/ceremony-service.nodejs';
+import { CeremonyService } from '../../../electron/ceremony/ceremony-service.nodejs';
 import {
   CeremonyComponentStore,
   type TokenCaller,
@@ -28,13 +28,13 @@ import {
   shareToWire,
   type KekBackupRecord,
 } from '../../../shared/ceremony/share-ops.std';
-import type { CeremonyActorProof } from '../../../shared/contract/ceremony.std';
 import type { KeyShare } from '../../../shared/formats/shares/backup.std';
 import { encodeShareText, parseShareText } from '../../../shared/formats/shares/share-text.std';
 import { failure } from '../../helpers/failure';
 import { hostTokenService } from '../../helpers/host-token-engine';
 import { filesUnder, leaksUnder } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
+import { admin, custodian, enrolAndIdentify, PLAIN_STEPS, witness } from './engine-people';
 
 /**
  * A KEK's M-of-N backup through the ceremony engine on real SoftHSM2 tokens: backed up 3-of-5 on
@@ -45,7 +45,6 @@ import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
  */
 
 const CHEAP = { N: 1024, r: 8, p: 1 };
-const PASS = (name: string) => `${name}'s passphrase, long enough`;
 const KEK = Uint8Array.from(
   Buffer.from('5a3c9e1f7b2d4a6c8e0f1a3b5c7d9e2f4061827394a5b6c7d8e9fa0b1c2d3e4f', 'hex'),
 );
@@ -121,14 +120,6 @@ function slotHandle(pkcs11: InstanceType<typeof P.PKCS11>, slotId: number): Buff
   return handle;
 }
 
-const proof = (participantId: string, name: string): CeremonyActorProof => ({
-  participantId,
-  passphrase: PASS(name),
-});
-const admin = proof('p-1', 'Alice');
-const witness = proof('p-2', 'Wendy');
-const custodian = (i: number) => proof(`p-${i + 2}`, `Custodian ${i}`);
-
 interface Ceremony {
   svc: CeremonyService;
   components: CeremonyComponentStore;
@@ -139,17 +130,13 @@ interface Ceremony {
 async function started(params: TemplateParams, slotId: number, custodians: number): Promise<Ceremony> {
   const components = new CeremonyComponentStore(tokens);
   const shares = new CeremonyShareStore();
-  const plain: Partial<Record<string, StepExecutor>> = {
-    preflight: async () => ({ network: 'loopback only' }),
-    identify: async () => ({}),
-  };
   const svc = new CeremonyService({
     store: new JournalStore(join(data, 'ceremonies')),
     token: ceremonyTokenPort(tokens, components),
     audit: { record: (e) => appendFileSync(join(data, 'audit.jsonl'), JSON.stringify(e) + '\n') },
     app: { version: '0.0.0-test', buildHash: async () => 'b'.repeat(64) },
     executors: {
-      ...plain,
+      ...PLAIN_STEPS,
       ...shareExecutors({
         tokens,
         store: components,
@@ -160,19 +147,7 @@ async function started(params: TemplateParams, slotId: number, custodians: numbe
     verifierCost: CHEAP,
   });
   const c = await svc.start({ params, slotId, signingKeyId: signers[slotId]! });
-  const people: [string, 'administrator' | 'witness' | 'custodian'][] = [
-    ['Alice', 'administrator'],
-    ['Wendy', 'witness'],
-    ...Array.from(
-      { length: custodians },
-      (_, i) => [`Custodian ${i + 1}`, 'custodian'] as [string, 'custodian'],
-    ),
-  ];
-  for (const [name, role] of people) {
-    await svc.enroll(c.id, { name, role, passphrase: PASS(name), acknowledged: true });
-  }
-  await svc.act(c.id, { stepId: 'preflight', actor: admin, confirmer: witness });
-  await svc.act(c.id, { stepId: 'identify', actor: admin, confirmer: witness });
+  await enrolAndIdentify(svc, c.id, custodians);
   return { svc, components, shares, id: c.id };
 }
 

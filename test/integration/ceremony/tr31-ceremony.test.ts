@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CeremonyService, type StepExecutor } from '../../../electron/ceremony/ceremony-service.nodejs';
+import { CeremonyService } from '../../../electron/ceremony/ceremony-service.nodejs';
 import type { TokenCaller } from '../../../electron/ceremony/executors/component-store.nodejs';
 import { ceremonyTokenPort } from '../../../electron/ceremony/executors/token-port.nodejs';
 import { tr31Executors } from '../../../electron/ceremony/executors/tr31-steps.nodejs';
@@ -12,13 +12,13 @@ import { kcv } from '../../../electron/crypto/kcv.nodejs';
 import { pkcs11js } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import type { TokenEngine } from '../../../electron/hsm/pkcs11/token-engine.host';
 import type { TemplateParams } from '../../../shared/ceremony/script.std';
-import type { CeremonyActorProof } from '../../../shared/contract/ceremony.std';
 import { failure } from '../../helpers/failure';
 import { hostTokenService } from '../../helpers/host-token-engine';
 import { filesUnder } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { TR31_2018_A_7_4 } from '../../unit/formats/tr31-vectors';
 import { componentsOf, encryptTo } from './component-ops-suite';
+import { admin, enrolAndIdentify, PLAIN_STEPS, witness } from './engine-people';
 import { createKnownKey } from './tr31-ops-suite';
 
 /**
@@ -29,14 +29,7 @@ import { createKnownKey } from './tr31-ops-suite';
  */
 const P = pkcs11js;
 const CHEAP = { N: 1024, r: 8, p: 1 };
-const PASS = (name: string) => `${name}'s passphrase, long enough`;
 const DATA_KEY = '3F419E1CB7079442AA37474C2EFBF8B8';
-const proof = (participantId: string, name: string): CeremonyActorProof => ({
-  participantId,
-  passphrase: PASS(name),
-});
-const admin = proof('p-1', 'Alice');
-const witness = proof('p-2', 'Wendy');
 
 let hsm: SoftHsmToken;
 let engine: TokenEngine;
@@ -47,31 +40,19 @@ const kbpkId = '7531dd01';
 const keyId = '7531dd02';
 
 function service(): CeremonyService {
-  const plain: Partial<Record<string, StepExecutor>> = {
-    preflight: async () => ({ network: 'loopback only' }),
-    identify: async () => ({}),
-  };
   return new CeremonyService({
     store: new JournalStore(join(data, 'ceremonies')),
     token: ceremonyTokenPort(tokens),
     audit: { record: (e) => appendFileSync(join(data, 'audit.jsonl'), JSON.stringify(e) + '\n') },
     app: { version: '0.0.0-test', buildHash: async () => 'b'.repeat(64) },
-    executors: { ...plain, ...tr31Executors({ tokens }) },
+    executors: { ...PLAIN_STEPS, ...tr31Executors({ tokens }) },
     verifierCost: CHEAP,
   });
 }
 
 async function started(svc: CeremonyService, params: TemplateParams): Promise<string> {
   const c = await svc.start({ params, slotId: hsm.slotId, signingKeyId: signer.id });
-  await svc.enroll(c.id, {
-    name: 'Alice',
-    role: 'administrator',
-    passphrase: PASS('Alice'),
-    acknowledged: true,
-  });
-  await svc.enroll(c.id, { name: 'Wendy', role: 'witness', passphrase: PASS('Wendy'), acknowledged: true });
-  await svc.act(c.id, { stepId: 'preflight', actor: admin, confirmer: witness });
-  await svc.act(c.id, { stepId: 'identify', actor: admin, confirmer: witness });
+  await enrolAndIdentify(svc, c.id, 0);
   return c.id;
 }
 
