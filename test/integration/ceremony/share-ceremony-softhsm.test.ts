@@ -229,6 +229,28 @@ describe('M-of-N backup of a KEK in ceremonies on SoftHSM2', () => {
   const texts = new Map<number, string>();
   const sentToCustodians: string[] = [];
 
+  /** A 3-of-5 recovery of the backed-up KEK into token B, three custodians enrolled. */
+  const startRecovery = (label: string) =>
+    started({ template: 'kek-recover', shares: 5, threshold: 3, label, backup: record }, slotB, 3);
+
+  /** The shares handed to the token host directly, past the engine's checks, for recovery `c`. */
+  const recoverDirectly = (c: Ceremony, shares: string[][]) =>
+    failure(
+      engine.shareRecoverKek({
+        slotId: slotB,
+        transportKeyId: (c.components.current(c.id) as { transportKeyId: string }).transportKeyId,
+        record,
+        shares,
+        label: 'never recovered',
+        id: 'e5e5',
+      }),
+    );
+
+  async function expectNothingRecovered(): Promise<void> {
+    const left = await engine.listObjects({ slotId: slotB, class: 'secret' });
+    expect(left.filter((o) => o.label === 'never recovered' || o.id === 'e5e5')).toEqual([]);
+  }
+
   it('backs up a KEK 3-of-5: each share to one custodian’s own key, the record public, the transcript signed', async () => {
     const c = await started({ template: 'kek-backup', keyId: IDS.kek, shares: 5, threshold: 3 }, slotA, 5);
     for (let i = 1; i <= 5; i++) {
@@ -289,14 +311,7 @@ describe('M-of-N backup of a KEK in ceremonies on SoftHSM2', () => {
   }, 120_000);
 
   it('recovers the KEK from shares 2, 4 and 5 into a second, fresh token: same check values, same wrapping', async () => {
-    const params: TemplateParams = {
-      template: 'kek-recover',
-      shares: 5,
-      threshold: 3,
-      label: 'recovered kek',
-      backup: record,
-    };
-    const c = await started(params, slotB, 3);
+    const c = await startRecovery('recovered kek');
     const transport = await c.components.transportKey(c.id, slotB);
     for (const [k, index] of [2, 4, 5].entries()) {
       const out = await c.svc.act(c.id, {
@@ -401,14 +416,7 @@ describe('M-of-N backup of a KEK in ceremonies on SoftHSM2', () => {
   }, 120_000);
 
   it('a recovery refuses an altered share naming it and its custodian, and leaves nothing on the token', async () => {
-    const params: TemplateParams = {
-      template: 'kek-recover',
-      shares: 5,
-      threshold: 3,
-      label: 'never recovered',
-      backup: record,
-    };
-    const c = await started(params, slotB, 3);
+    const c = await startRecovery('never recovered');
     const transport = await c.components.transportKey(c.id, slotB);
     const enter = (k: number, text: string) =>
       c.svc.act(c.id, {
@@ -428,35 +436,19 @@ describe('M-of-N backup of a KEK in ceremonies on SoftHSM2', () => {
     expect((await c.svc.status(c.id)).current).toBe('enter-share-2');
 
     // The host refuses it on its own too, when handed the shares directly (named by entry).
-    const direct = await failure(
-      engine.shareRecoverKek({
-        slotId: slotB,
-        transportKeyId: (c.components.current(c.id) as { transportKeyId: string }).transportKeyId,
-        record,
-        shares: [texts.get(1)!, altered(texts.get(4)!), texts.get(5)!].map((t) =>
-          encryptShare(transport.spkiPem, t),
-        ),
-        label: 'never recovered',
-        id: 'e5e5',
-      }),
+    const direct = await recoverDirectly(
+      c,
+      [texts.get(1)!, altered(texts.get(4)!), texts.get(5)!].map((t) => encryptShare(transport.spkiPem, t)),
     );
     expect(direct.code).toBe('SHARE_COMMITMENT_MISMATCH');
     expect(direct.details).toMatchObject({ index: 4, position: 2 });
 
     await c.svc.abort(c.id, { actor: witness, reason: 'share 4 is damaged' });
-    const left = await engine.listObjects({ slotId: slotB, class: 'secret' });
-    expect(left.filter((o) => o.label === 'never recovered' || o.id === 'e5e5')).toEqual([]);
+    await expectNothingRecovered();
   }, 120_000);
 
   it('two shares from one custodian are refused: the same person twice, and the same share twice', async () => {
-    const params: TemplateParams = {
-      template: 'kek-recover',
-      shares: 5,
-      threshold: 3,
-      label: 'never recovered',
-      backup: record,
-    };
-    const c = await started(params, slotB, 3);
+    const c = await startRecovery('never recovered');
     const transport = await c.components.transportKey(c.id, slotB);
     const input = (index: number) => ({
       ciphertexts: encryptShare(transport.spkiPem, texts.get(index)!),
@@ -479,21 +471,14 @@ describe('M-of-N backup of a KEK in ceremonies on SoftHSM2', () => {
     expect(same.details).toMatchObject({ index: 1, position: 2, earlier: 1 });
 
     // The host refuses the same share twice among the M it is given, too.
-    const direct = await failure(
-      engine.shareRecoverKek({
-        slotId: slotB,
-        transportKeyId: (c.components.current(c.id) as { transportKeyId: string }).transportKeyId,
-        record,
-        shares: [1, 2, 1].map((i) => input(i).ciphertexts),
-        label: 'never recovered',
-        id: 'e5e5',
-      }),
+    const direct = await recoverDirectly(
+      c,
+      [1, 2, 1].map((i) => input(i).ciphertexts),
     );
     expect(direct.code).toBe('SHARE_DUPLICATE_INDEX');
     expect(direct.details).toMatchObject({ index: 1, position: 3 });
     await c.svc.abort(c.id, { actor: witness, reason: 'test over' });
-    const left = await engine.listObjects({ slotId: slotB, class: 'secret' });
-    expect(left.filter((o) => o.label === 'never recovered' || o.id === 'e5e5')).toEqual([]);
+    await expectNothingRecovered();
   }, 120_000);
 
   it('a KEK that may not leave the token is not split: non-extractable, or only under a trusted key', async () => {
