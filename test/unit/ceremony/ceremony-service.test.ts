@@ -93,32 +93,16 @@ const witness = proof('p-2', 'Wendy');
 const cust1 = proof('p-3', 'Carl');
 const cust2 = proof('p-4', 'Dana');
 
+/** Enrols someone whose passphrase is PASS(name), so the proofs above are theirs. */
+const enrol = (id: string, name: string, role: 'administrator' | 'witness' | 'custodian') =>
+  service.enroll(id, { name, role, passphrase: PASS(name), acknowledged: true });
+
 async function startWithPeople() {
   const c = await service.start({ params: FORM, slotId: 0, signingKeyId: SIGNER_ID });
-  await service.enroll(c.id, {
-    name: 'Alice',
-    role: 'administrator',
-    passphrase: PASS('Alice'),
-    acknowledged: true,
-  });
-  await service.enroll(c.id, {
-    name: 'Wendy',
-    role: 'witness',
-    passphrase: PASS('Wendy'),
-    acknowledged: true,
-  });
-  await service.enroll(c.id, {
-    name: 'Carl',
-    role: 'custodian',
-    passphrase: PASS('Carl'),
-    acknowledged: true,
-  });
-  await service.enroll(c.id, {
-    name: 'Dana',
-    role: 'custodian',
-    passphrase: PASS('Dana'),
-    acknowledged: true,
-  });
+  await enrol(c.id, 'Alice', 'administrator');
+  await enrol(c.id, 'Wendy', 'witness');
+  await enrol(c.id, 'Carl', 'custodian');
+  await enrol(c.id, 'Dana', 'custodian');
   await service.act(c.id, { stepId: 'preflight', actor: admin, confirmer: witness });
   await service.act(c.id, { stepId: 'identify', actor: admin, confirmer: witness });
   return c.id;
@@ -182,18 +166,8 @@ describe('a ceremony runs its script in order, by the people it names', () => {
 
   it('refuses the identify step until every role is there', async () => {
     const c = await service.start({ params: FORM, slotId: 0, signingKeyId: SIGNER_ID });
-    await service.enroll(c.id, {
-      name: 'Alice',
-      role: 'administrator',
-      passphrase: PASS('Alice'),
-      acknowledged: true,
-    });
-    await service.enroll(c.id, {
-      name: 'Wendy',
-      role: 'witness',
-      passphrase: PASS('Wendy'),
-      acknowledged: true,
-    });
+    await enrol(c.id, 'Alice', 'administrator');
+    await enrol(c.id, 'Wendy', 'witness');
     await service.act(c.id, { stepId: 'preflight', actor: admin, confirmer: witness });
     await expect(
       service.act(c.id, { stepId: 'identify', actor: admin, confirmer: witness }),
