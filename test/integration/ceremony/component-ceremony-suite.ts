@@ -3,7 +3,6 @@ import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../../electron/core/logger.nodejs';
 import { CeremonyService } from '../../../electron/ceremony/ceremony-service.nodejs';
 import {
   CeremonyComponentStore,
@@ -18,10 +17,9 @@ import type { TokenEngine } from '../../../electron/hsm/pkcs11/token-engine.host
 import type { TemplateParams } from '../../../shared/ceremony/script.std';
 import { groupComponent } from '../../../shared/formats/component-entry.std';
 import { failure } from '../../helpers/failure';
-import { hostTokenService } from '../../helpers/host-token-engine';
 import { filesUnder, leaksUnder } from '../../helpers/scan';
 import { componentsOf, encryptTo, type SuiteToken } from './component-ops-suite';
-import { admin, custodian, enrolAndIdentify, PLAIN_STEPS, witness } from './engine-people';
+import { admin, custodian, enrolAndIdentify, hostEngine, PLAIN_STEPS, witness } from './engine-ceremony';
 
 /**
  * Whole ceremonies through the engine (CeremonyService) with the token executors and the real
@@ -64,16 +62,7 @@ export function componentCeremonySuite(make: () => Promise<SuiteToken>): void {
   beforeAll(async () => {
     hsm = await make();
     data = mkdtempSync(join(tmpdir(), 'mkm-ceremony-data-'));
-    // The host's log goes where the app puts it, into the data folder: the scan reads it too.
-    engine = hostTokenService({
-      logger: createLogger({
-        name: 'host',
-        file: join(data, 'logs', 'host.jsonl'),
-        level: 'debug',
-        stderrLevel: 'silent',
-      }),
-    });
-    tokens = { call: (method, params) => (engine[method] as (p: unknown) => Promise<never>)(params) };
+    ({ engine, tokens } = hostEngine(data));
     await engine.loadModule({ path: hsm.modulePath, libraryParameters: hsm.libraryParameters });
     await engine.login({ slotId: hsm.slotId, pin: hsm.userPin });
     const k = await engine.generateKey({

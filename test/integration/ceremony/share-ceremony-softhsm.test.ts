@@ -3,7 +3,6 @@ import { constants, generateKeyPairSync, privateDecrypt, publicEncrypt } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../../electron/core/logger.nodejs';
 import { CeremonyService } from '../../../electron/ceremony/ceremony-service.nodejs';
 import {
   CeremonyComponentStore,
@@ -31,10 +30,9 @@ import {
 import type { KeyShare } from '../../../shared/formats/shares/backup.std';
 import { encodeShareText, parseShareText } from '../../../shared/formats/shares/share-text.std';
 import { failure } from '../../helpers/failure';
-import { hostTokenService } from '../../helpers/host-token-engine';
 import { filesUnder, leaksUnder } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
-import { admin, custodian, enrolAndIdentify, PLAIN_STEPS, witness } from './engine-people';
+import { admin, custodian, enrolAndIdentify, hostEngine, PLAIN_STEPS, witness } from './engine-ceremony';
 
 /**
  * A KEK's M-of-N backup through the ceremony engine on real SoftHSM2 tokens: backed up 3-of-5 on
@@ -195,15 +193,7 @@ beforeAll(async () => {
   slotB = hsm.tokens[1]!.slotId;
   seedTokens();
   data = mkdtempSync(join(tmpdir(), 'mkm-share-ceremony-'));
-  engine = hostTokenService({
-    logger: createLogger({
-      name: 'host',
-      file: join(data, 'logs', 'host.jsonl'),
-      level: 'debug',
-      stderrLevel: 'silent',
-    }),
-  });
-  tokens = { call: (method, params) => (engine[method] as (p: unknown) => Promise<never>)(params) };
+  ({ engine, tokens } = hostEngine(data));
   await engine.loadModule({ path: hsm.modulePath });
   for (const slotId of [slotA, slotB]) {
     await engine.login({ slotId, pin: hsm.userPin });

@@ -13,12 +13,11 @@ import { pkcs11js } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import type { TokenEngine } from '../../../electron/hsm/pkcs11/token-engine.host';
 import type { TemplateParams } from '../../../shared/ceremony/script.std';
 import { failure } from '../../helpers/failure';
-import { hostTokenService } from '../../helpers/host-token-engine';
 import { filesUnder } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { TR31_2018_A_7_4 } from '../../unit/formats/tr31-vectors';
 import { componentsOf, encryptTo } from './component-ops-suite';
-import { admin, enrolAndIdentify, PLAIN_STEPS, witness } from './engine-people';
+import { admin, enrolAndIdentify, hostEngine, PLAIN_STEPS, witness } from './engine-ceremony';
 import { createKnownKey } from './tr31-ops-suite';
 
 /**
@@ -59,8 +58,7 @@ async function started(svc: CeremonyService, params: TemplateParams): Promise<st
 beforeAll(async () => {
   hsm = createSoftHsmToken({ label: 'tr31-ceremony' });
   data = mkdtempSync(join(tmpdir(), 'mkm-tr31-ceremony-'));
-  engine = hostTokenService();
-  tokens = { call: (method, params) => (engine[method] as (p: unknown) => Promise<never>)(params) };
+  ({ engine, tokens } = hostEngine());
   await engine.loadModule({ path: hsm.modulePath });
   await engine.login({ slotId: hsm.slotId, pin: hsm.userPin });
   const k = await engine.generateKey({

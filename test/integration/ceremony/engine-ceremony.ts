@@ -1,11 +1,41 @@
+import { join } from 'node:path';
 import type { CeremonyService, StepExecutor } from '../../../electron/ceremony/ceremony-service.nodejs';
+import type { TokenCaller } from '../../../electron/ceremony/executors/component-store.nodejs';
+import { createLogger } from '../../../electron/core/logger.nodejs';
+import type { TokenEngine } from '../../../electron/hsm/pkcs11/token-engine.host';
 import type { CeremonyActorProof } from '../../../shared/contract/ceremony.std';
+import { hostTokenService } from '../../helpers/host-token-engine';
 
 /**
- * The people of a ceremony driven through the engine (CeremonyService): Alice administers, Wendy
- * witnesses, custodians are numbered from 1. Participant ids follow the order they enrol in, so
- * the proofs below hold for any ceremony `enrolAndIdentify` set up.
+ * A ceremony driven through the engine (CeremonyService) with the token host's service in this
+ * process. Its people: Alice administers, Wendy witnesses, custodians are numbered from 1.
+ * Participant ids follow the order they enrol in, so the proofs below hold for any ceremony
+ * `enrolAndIdentify` set up.
  */
+
+/**
+ * The token host's service and `tokens`, the caller the ceremony executors reach it through.
+ * Given a data folder, the host logs where the app puts its log, into that folder, so a scan of
+ * the folder for leaked secrets reads the log too.
+ */
+export function hostEngine(data?: string): { engine: TokenEngine; tokens: TokenCaller } {
+  const engine = hostTokenService(
+    data === undefined
+      ? undefined
+      : {
+          logger: createLogger({
+            name: 'host',
+            file: join(data, 'logs', 'host.jsonl'),
+            level: 'debug',
+            stderrLevel: 'silent',
+          }),
+        },
+  );
+  const tokens: TokenCaller = {
+    call: (method, params) => (engine[method] as (p: unknown) => Promise<never>)(params),
+  };
+  return { engine, tokens };
+}
 
 export const PASS = (name: string) => `${name}'s passphrase, long enough`;
 
