@@ -5,9 +5,8 @@ import { mkm } from '../api.dom';
 import { ErrorNotice, Facts } from '../ui/bits.dom';
 import { detailRows, stepCustodian } from './ceremonyModel.dom';
 import { ProofFields, takeProofs } from './Proofs.dom';
-import { RevealStep } from './StepForm.dom';
+import { actReveal, RevealStep } from './StepForm.dom';
 import { describeShareTyping, encryptShareText, revealedShareText, type ShareTyping } from './shareField.dom';
-import { makeRevealKey } from './transport.dom';
 
 /**
  * The Ceremony screen's share steps (issue 11 point 5): a share revealed to one custodian alone
@@ -31,14 +30,7 @@ export function ShareRevealPanel({ view, step, onOutcome, onHold }: PanelProps) 
   const [record, setRecord] = useState<string | null>(null);
   const act = useMutation({
     mutationFn: async (form: HTMLFormElement) => {
-      const proofs = takeProofs(form, 'shr', step.dualControl);
-      const { publicPem, privateKey } = await makeRevealKey();
-      const outcome = await mkm().ceremony.act({
-        id: view.id,
-        stepId: step.id,
-        ...proofs,
-        input: { revealKey: publicPem },
-      });
+      const { outcome, privateKey } = await actReveal(view, step, form, 'shr');
       const sealed = outcome.reply.share;
       if (sealed && shownAt.current)
         shownAt.current.textContent = await revealedShareText(privateKey, sealed);

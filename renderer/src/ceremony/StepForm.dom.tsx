@@ -1,7 +1,9 @@
 import type { ReactNode } from 'react';
-import type { CeremonyStepView, CeremonyView } from '../../../shared/contract/ceremony.std';
+import type { CeremonyStepView, CeremonyView, StepOutcome } from '../../../shared/contract/ceremony.std';
+import { mkm } from '../api.dom';
 import { ErrorNotice } from '../ui/bits.dom';
-import { ProofFields } from './Proofs.dom';
+import { ProofFields, takeProofs } from './Proofs.dom';
+import { makeRevealKey } from './transport.dom';
 
 /** The step's mutation as these forms use it: sent the form, so the proofs are read from its inputs. */
 interface StepAct {
@@ -38,6 +40,27 @@ export function StepForm({ view, step, prefix, act, working, action }: StepFormP
       </div>
     </form>
   );
+}
+
+/**
+ * Acts a reveal step with a key pair made for this reveal alone: the secret comes back encrypted
+ * to its public half, and only `privateKey`, which cannot leave WebCrypto, opens it.
+ */
+export async function actReveal(
+  view: CeremonyView,
+  step: CeremonyStepView,
+  form: HTMLFormElement,
+  prefix: string,
+): Promise<{ outcome: StepOutcome; privateKey: CryptoKey }> {
+  const proofs = takeProofs(form, prefix, step.dualControl);
+  const { publicPem, privateKey } = await makeRevealKey();
+  const outcome = await mkm().ceremony.act({
+    id: view.id,
+    stepId: step.id,
+    ...proofs,
+    input: { revealKey: publicPem },
+  });
+  return { outcome, privateKey };
 }
 
 /**

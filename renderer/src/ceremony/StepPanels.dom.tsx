@@ -7,8 +7,8 @@ import { asMkmError, mkm } from '../api.dom';
 import { ErrorNotice, Facts } from '../ui/bits.dom';
 import { detailRows, stepCustodian } from './ceremonyModel.dom';
 import { PersonAndPassphrase, ProofFields, takeProof, takeProofs } from './Proofs.dom';
-import { RevealStep, StepForm } from './StepForm.dom';
-import { decryptReply, makeRevealKey } from './transport.dom';
+import { actReveal, RevealStep, StepForm } from './StepForm.dom';
+import { decryptReply } from './transport.dom';
 // cli-sheets: the custodian's component sheet, printed from the reveal.
 import { SheetPrint, sheetForReveal } from './ComponentSheetPrint.dom';
 import type { ComponentSheet } from '../../../shared/formats/component-sheet.std';
@@ -126,14 +126,7 @@ export function RevealPanel({
   const [sheet, setSheet] = useState<{ sheet: ComponentSheet | null; error: unknown } | null>(null);
   const act = useMutation({
     mutationFn: async (form: HTMLFormElement) => {
-      const proofs = takeProofs(form, 'rev', step.dualControl);
-      const { publicPem, privateKey } = await makeRevealKey();
-      const outcome = await mkm().ceremony.act({
-        id: view.id,
-        stepId: step.id,
-        ...proofs,
-        input: { revealKey: publicPem },
-      });
+      const { outcome, privateKey } = await actReveal(view, step, form, 'rev');
       const sealed = outcome.reply.component;
       if (sealed) {
         const bytes = await decryptReply(privateKey, sealed);
