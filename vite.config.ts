@@ -12,6 +12,7 @@ import electron, { type ElectronOptions } from 'vite-plugin-electron';
 const nodeExternals = [
   'electron',
   'pkcs11js',
+  'koffi',
   'electron-store',
   'conf',
   'ws',

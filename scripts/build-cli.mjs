@@ -65,7 +65,7 @@ await build({
   chunkNames: 'chunk-[hash]',
   define: { __MKM_CLI_BUNDLE__: 'true' },
   // The native binding is loaded where it is installed; Electron is never part of the CLI.
-  external: ['pkcs11js', 'electron'],
+  external: ['pkcs11js', 'koffi', 'electron'],
   // CommonJS dependencies bundled into ESM still call require() for Node's built-ins.
   banner: {
     js: "import { createRequire as __mkmRequire } from 'node:module'; const require = __mkmRequire(import.meta.url);",

@@ -1,6 +1,7 @@
 import type { PKCS11, Handle, Template } from './pkcs11.host';
 import { pkcs11js, readBool, readUlong } from './pkcs11.host';
 import { attributesUnreadable } from './ckr.std';
+import type { AttrMap, AttributeRead, AttributeReader } from './attribute-reader.host';
 import type { KeyUsage, ObjectClass, ObjectInfo } from '../../../shared/tokens.std';
 
 /**
@@ -11,6 +12,10 @@ import type { KeyUsage, ObjectClass, ObjectInfo } from '../../../shared/tokens.s
  * that object. Listing every object is one search: each object is read with the template of the
  * class most objects so far had, and only one that turns out to be of another class costs a look
  * at its class and a second read (see listAll).
+ *
+ * A listing given an AttributeReader (attribute-reader.host.ts) reads through it: one module call
+ * per object instead of pkcs11js's two, and the attributes a token refuses are known from that
+ * one call rather than from a second round of reads.
  */
 const P = pkcs11js;
 
@@ -193,9 +198,28 @@ export function findHandles(pkcs11: PKCS11, session: Handle, template: Template)
   }
 }
 
-type AttrMap = Map<number, Buffer | undefined>;
+/** Where a listing reads attributes: pkcs11js, or the one-call reader when there is one. */
+interface Reads {
+  pkcs11: PKCS11;
+  session: Handle;
+  reader: AttributeReader | null;
+}
 
-function readAttrs(pkcs11: PKCS11, session: Handle, handle: Handle, types: number[]): AttrMap {
+/** The attributes one call could not give, read one at a time as the pkcs11js fallback reads them. */
+function complete(reads: Reads, handle: Handle, read: AttributeRead): AttrMap {
+  for (const type of read.missing) {
+    try {
+      read.values.set(type, reads.reader!.readOne(reads.session, handle, type));
+    } catch {
+      read.values.set(type, undefined);
+    }
+  }
+  return read.values;
+}
+
+function readAttrs(reads: Reads, handle: Handle, types: number[]): AttrMap {
+  const { pkcs11, session, reader } = reads;
+  if (reader) return complete(reads, handle, reader.read(session, handle, types));
   const map: AttrMap = new Map();
   try {
     const result = pkcs11.C_GetAttributeValue(
@@ -268,8 +292,18 @@ export function listObjectsRaw(
   session: Handle,
   cls?: ObjectClass,
   extra: Template = [],
+  reader: AttributeReader | null = null,
 ): FoundObject[] {
-  if (!cls) return listAll(pkcs11, session, extra);
+  const reads: Reads = { pkcs11, session, reader };
+  try {
+    return cls ? listClass(reads, cls, extra) : listAll(reads, extra);
+  } finally {
+    reader?.wipe();
+  }
+}
+
+function listClass(reads: Reads, cls: ObjectClass, extra: Template): FoundObject[] {
+  const { pkcs11, session } = reads;
   const seen = new Set<string>();
   const out: FoundObject[] = [];
   const classes = cls === 'other' ? [] : [cls];
@@ -279,7 +313,7 @@ export function listObjectsRaw(
         const key = handle.toString('hex');
         if (seen.has(key)) continue;
         seen.add(key);
-        out.push({ handle, info: describe(readAttrs(pkcs11, session, handle, q.attrs)) });
+        out.push({ handle, info: describe(readAttrs(reads, handle, q.attrs)) });
       }
     }
   }
@@ -289,7 +323,7 @@ export function listObjectsRaw(
       const key = handle.toString('hex');
       if (seen.has(key)) continue;
       seen.add(key);
-      const info = describe(readAttrs(pkcs11, session, handle, COMMON));
+      const info = describe(readAttrs(reads, handle, COMMON));
       if (info.class === 'other') out.push({ handle, info });
     }
   }
@@ -315,30 +349,36 @@ function queryOf(cls: number | null, keyType: number | null): Query {
   );
 }
 
-/** The query for an object whose template read failed or showed another class. */
-function kindOf(pkcs11: PKCS11, session: Handle, handle: Handle, read: AttrMap | undefined): Query {
-  const cls = read?.has(P.CKA_CLASS)
-    ? readUlong(read.get(P.CKA_CLASS))
-    : readUlong(readAttrs(pkcs11, session, handle, [P.CKA_CLASS]).get(P.CKA_CLASS));
+/**
+ * The query for an object whose template read failed or showed another class. A value the read
+ * holds as undefined (the one-call reader's refused attributes) is looked at again on its own, as
+ * when the read failed whole.
+ */
+function kindOf(reads: Reads, handle: Handle, read: AttrMap | undefined): Query {
+  const known = (type: number) =>
+    read?.get(type) !== undefined ? read.get(type) : readAttrs(reads, handle, [type]).get(type);
+  const cls = readUlong(known(P.CKA_CLASS));
   const name = classOf(cls);
   if (name !== 'private' && name !== 'public') return queryOf(cls, null);
-  const keyType = read?.has(P.CKA_KEY_TYPE)
-    ? readUlong(read.get(P.CKA_KEY_TYPE))
-    : readUlong(readAttrs(pkcs11, session, handle, [P.CKA_KEY_TYPE]).get(P.CKA_KEY_TYPE));
-  return queryOf(cls, keyType);
+  return queryOf(cls, readUlong(known(P.CKA_KEY_TYPE)));
 }
 
-/** One C_GetAttributeValue with a guessed template: undefined when the token refuses it. */
-function tryRead(pkcs11: PKCS11, session: Handle, handle: Handle, types: number[]): AttrMap | undefined {
+/**
+ * One C_GetAttributeValue with a guessed template: undefined when the token refuses it. The
+ * one-call reader refuses only what pkcs11js would fail whole on (§5.7), and reports which.
+ */
+function tryRead(reads: Reads, handle: Handle, types: number[]): AttributeRead | undefined {
+  const { pkcs11, session, reader } = reads;
   try {
+    if (reader) return reader.read(session, handle, types);
     const result = pkcs11.C_GetAttributeValue(
       session,
       handle,
       types.map((type) => ({ type })),
     );
-    const map: AttrMap = new Map();
-    for (const a of result) map.set(a.type, a.value as Buffer | undefined);
-    return map;
+    const values: AttrMap = new Map();
+    for (const a of result) values.set(a.type, a.value as Buffer | undefined);
+    return { values, missing: [] };
   } catch {
     // A wrong guess, or a failure the read with the object's own template meets again.
     return undefined;
@@ -352,21 +392,22 @@ function tryRead(pkcs11: PKCS11, session: Handle, handle: Handle, types: number[
  * the object's class and key type say it is the template a class-by-class listing would have
  * read it with, so every object is described exactly as before, in the same order.
  */
-function listAll(pkcs11: PKCS11, session: Handle, extra: Template): FoundObject[] {
+function listAll(reads: Reads, extra: Template): FoundObject[] {
   const seen = new Set<string>();
   const found: { rank: number; object: FoundObject }[] = [];
   const hits = new Map<Query, number>();
   let guess = RANKED[0]!;
-  for (const handle of findHandles(pkcs11, session, extra)) {
+  for (const handle of findHandles(reads.pkcs11, reads.session, extra)) {
     const key = handle.toString('hex');
     if (seen.has(key)) continue;
     seen.add(key);
-    const read = tryRead(pkcs11, session, handle, guess.attrs);
-    let query = read && kindOf(pkcs11, session, handle, read);
-    let attrs = read;
-    if (query !== guess || !attrs) {
-      query = query ?? kindOf(pkcs11, session, handle, undefined);
-      attrs = readAttrs(pkcs11, session, handle, query.attrs);
+    const read = tryRead(reads, handle, guess.attrs);
+    let query = read && kindOf(reads, handle, read.values);
+    let attrs: AttrMap;
+    if (read && query === guess) attrs = complete(reads, handle, read);
+    else {
+      query = query ?? kindOf(reads, handle, undefined);
+      attrs = readAttrs(reads, handle, query.attrs);
     }
     const info = describe(attrs);
     if (query === OTHER && info.class !== 'other') continue;

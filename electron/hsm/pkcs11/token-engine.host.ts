@@ -57,6 +57,7 @@ import { silentLogger, type Logger } from '../../core/logger.nodejs';
 import { CKR_MEANS, toMkmError } from './ckr.std';
 import { decodeSlotFlags, trimPadded, versionString } from './flags.std';
 import { SHA256_RSA_PKCS } from './mechanisms.host';
+import { attributeReaderFor, type AttributeReaderChoice } from './attribute-reader.host';
 import { findHandles, listObjectsRaw, readAttribute } from './objects.host';
 import { handleToNumber, pkcs11js, type Handle, type PKCS11, type Template } from './pkcs11.host';
 import { probeCapabilities } from './probe.host';
@@ -106,6 +107,11 @@ import { wellKnownModules } from './well-known-modules.nodejs';
 
 export interface TokenEngineOptions {
   logger?: Logger;
+  /**
+   * How the object listing reads attributes: 'auto' takes the one-call reader where the ABI is
+   * known and koffi loads (attribute-reader.host.ts), 'pkcs11js' never does. Tests compare the two.
+   */
+  attributeReader?: AttributeReaderChoice;
 }
 
 const P = pkcs11js;
@@ -139,7 +145,10 @@ export class TokenEngine {
   /** TR-31 key blocks (issue 11 point 4): tr31-ops.host.ts. */
   private readonly tr31: Tr31Ops;
 
+  private readonly attributeReader: AttributeReaderChoice;
+
   constructor(options: TokenEngineOptions = {}) {
+    this.attributeReader = options.attributeReader ?? 'auto';
     this.pool = new SessionPool(options.logger ?? silentLogger);
     this.logins = new TokenLogin(this.pool);
     this.keys = new KeyGeneration(this.pool, (params) => this.probeCapabilities(params));
@@ -198,11 +207,18 @@ export class TokenEngine {
         libraryDescription: trimPadded(raw.libraryDescription),
         libraryVersion: versionString(raw.libraryVersion),
       };
-      this.pool.loaded = { pkcs11, info, ulongWidth: process.platform === 'win32' ? 4 : 8 };
+      const attributes = await attributeReaderFor(path, this.attributeReader);
+      this.pool.loaded = {
+        pkcs11,
+        info,
+        ulongWidth: process.platform === 'win32' ? 4 : 8,
+        attributes: attributes.reader,
+      };
       this.pool.logger.info('PKCS#11 module loaded', {
         path,
         manufacturer: info.manufacturer,
         version: info.libraryVersion,
+        attributeReads: attributes.reader ? 'one call' : `pkcs11js (${attributes.why})`,
       });
       return info;
     } catch (error) {
@@ -217,6 +233,7 @@ export class TokenEngine {
     this.pool.loaded = null;
     if (loaded) {
       this.pool.closeAll(loaded.pkcs11);
+      safely(() => loaded.attributes?.close());
       safely(() => loaded.pkcs11.C_Finalize());
       safely(() => loaded.pkcs11.close());
       this.pool.logger.info('PKCS#11 module unloaded', { path: loaded.info.path });
@@ -310,7 +327,10 @@ export class TokenEngine {
     const { slotId, class: cls } = params;
     const pkcs11 = this.pool.module();
     const session = this.pool.session(slotId);
-    return this.pool.call(slotId, () => listObjectsRaw(pkcs11, session.handle, cls).map((o) => o.info));
+    const reader = this.pool.loaded?.attributes ?? null;
+    return this.pool.call(slotId, () =>
+      listObjectsRaw(pkcs11, session.handle, cls, [], reader).map((o) => o.info),
+    );
   }
 
   async getObject(params: ObjectRefParams): Promise<ObjectInfo> {

@@ -20,6 +20,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mkm-host-build-'));
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(resolve('node_modules/pkcs11js'), join(dir, 'node_modules/pkcs11js'));
+  symlinkSync(resolve('node_modules/koffi'), join(dir, 'node_modules/koffi'));
   // As vite writes dist-electron/: ES modules in .js files.
   writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
   await bundle('electron/hsm/host/host.host.ts', 'hsm-host.js');
@@ -33,7 +34,7 @@ async function bundle(entry: string, out: string): Promise<void> {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: ['pkcs11js'],
+    external: ['pkcs11js', 'koffi'],
     // CommonJS dependencies require Node built-ins; an ESM bundle needs a real `require` for that.
     banner: {
       js: "import { createRequire as __mkmRequire } from 'node:module'; const require = __mkmRequire(import.meta.url);",
