@@ -62,7 +62,9 @@ export function loadBundle(
   bundle: string,
   { dir = codeCacheDir(), variant = 'main' }: { dir?: string | null; variant?: string | null } = {},
 ): LoadedBundle {
-  const source = readFileSync(bundle, 'utf8');
+  // scripts/build-cli.mjs makes sure the bundles are ASCII, which latin1 reads as is, without the
+  // UTF-8 decoding that took 15 ms of every start.
+  const source = readFileSync(bundle, 'latin1');
   const prefix = cachePrefix(bundle, ...sizeAndTime(bundle));
   const cachePath = dir ? join(dir, `${prefix}${cacheVariant(variant)}.bin`) : null;
   const cached = cachePath ? readVerified(cachePath) : undefined;
