@@ -45,7 +45,7 @@ await run(node, [resolve('scripts/build-cli.mjs')]);
 const hsm = freshToken('bench-cli');
 const dataDir = mkdtempSync(join(tmpdir(), 'mkm-bench-cli-'));
 try {
-  const env = { ...process.env, ...hsm.env, MKM_CLI_FROM_SOURCE: '' };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...hsm.env, MKM_CLI_FROM_SOURCE: '' };
   const tokensArgs = [mkm, '--data-dir', dataDir, '--module', hsm.modulePath, 'tokens'];
   const { stdout } = await run(node, tokensArgs, { env });
   if (!stdout.includes(hsm.label)) throw new Error(`mkm tokens did not list the token:\n${stdout}`);
