@@ -75,6 +75,8 @@ await build({
   // The native binding is loaded where it is installed; Electron is never part of the CLI.
   external: ['pkcs11js', 'electron'],
   plugins: [zodEnglishOnly, confWithoutAjv],
+  // import() becomes require(): a script run from V8's code cache has no dynamic import in Node 20.
+  supported: { 'dynamic-import': false },
   // Every start reads the whole file: without comments and indentation it is a third smaller.
   // Names stay, so a stack trace in a log still reads.
   minifyWhitespace: true,
@@ -85,6 +87,8 @@ for (const bundle of ['mkm.cjs', 'hsm-host.cjs']) {
   const text = readFileSync(join(outdir, bundle));
   const at = text.findIndex((byte) => byte > 0x7f);
   if (at >= 0) throw new Error(`${bundle}: a byte outside ASCII at offset ${at}`);
+  const dynamic = /\bimport\(\s*["'`]/.exec(text.toString('latin1'));
+  if (dynamic) throw new Error(`${bundle}: an import() the code cache cannot serve at ${dynamic.index}`);
 }
 // The entries: bin/mkm.mjs imports mkm.mjs for `main`; the CLI forks hsm-host.mjs.
 const entry = (cjs, body) => ({

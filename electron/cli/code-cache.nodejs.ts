@@ -17,6 +17,9 @@ import { Script } from 'node:vm';
  * builds) not its content: the file starts with the SHA-256 of the rest, checked before V8 sees
  * it, so a torn or damaged file is compiled around instead of crashing the command. It holds the
  * bundle's compiled code and no runtime value (no PIN, no key: V8 serialises no heap state).
+ *
+ * A script compiled this way has no dynamic import() (Node 20 restores no import callback with a
+ * cached script): the build turns every import() into require (scripts/build-cli.mjs).
  */
 
 const DIGEST_BYTES = 32;
