@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // `npm run build:cli`: the `mkm` CLI and the HSM host it forks, bundled by esbuild into
 // dist-cli/, so a command starts without compiling TypeScript (tsx costs about half a second at
-// every start). Rare dependencies (the sandbox's fastify, pdf-lib, node-forge) sit in chunks of
-// their own that load only when a command needs them. bin/mkm.mjs uses the bundle only while it
-// is newer than every source file, and falls back to the sources otherwise.
+// every start). Each is one CommonJS file (mkm.cjs, hsm-host.cjs) behind a small ES module entry
+// (mkm.mjs, hsm-host.mjs) that runs it with V8's code cache (electron/cli/code-cache.nodejs.ts):
+// Node 20 caches no compiled ES modules, and compiling was a fifth of every command. Modules
+// reached only by a dynamic import (the sandbox's fastify, pdf-lib, node-forge) still run only
+// when a command needs them. bin/mkm.mjs uses the bundle only while it is newer than every source
+// file, and falls back to the sources otherwise.
 import { build } from 'esbuild';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newestSourceMtime } from './cli-sources.mjs';
@@ -51,28 +54,63 @@ const confWithoutAjv = {
 
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
-await build({
+const common = {
   absWorkingDir: root,
-  entryPoints: { mkm: 'electron/cli/mkm.cli.ts', 'hsm-host': 'electron/hsm/host/host.host.ts' },
-  outdir,
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
-  outExtension: { '.js': '.mjs' },
-  // Flat, so every chunk finds the bundled host beside it (see defaultHostEntry).
-  chunkNames: 'chunk-[hash]',
-  define: { __MKM_CLI_BUNDLE__: 'true' },
-  // The native binding is loaded where it is installed; Electron is never part of the CLI.
-  external: ['pkcs11js', 'koffi', 'electron'],
-  // CommonJS dependencies bundled into ESM still call require() for Node's built-ins.
-  banner: {
-    js: "import { createRequire as __mkmRequire } from 'node:module'; const require = __mkmRequire(import.meta.url);",
-  },
   logLevel: 'warning',
   legalComments: 'none',
+};
+await build({
+  ...common,
+  entryPoints: { mkm: 'electron/cli/mkm.cli.ts', 'hsm-host': 'electron/hsm/host/host.host.ts' },
+  outdir,
+  format: 'cjs',
+  outExtension: { '.js': '.cjs' },
+  // The sources are ES modules: import.meta.url is the bundle's own URL (defaultHostEntry finds
+  // the host beside it; the build hash reads the folder).
+  define: { __MKM_CLI_BUNDLE__: 'true', 'import.meta.url': '__mkmImportMetaUrl' },
+  banner: { js: "var __mkmImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // The native bindings (pkcs11js, and koffi for one-call attribute reads) are loaded where they
+  // are installed; Electron is never part of the CLI.
+  external: ['pkcs11js', 'koffi', 'electron'],
   plugins: [zodEnglishOnly, confWithoutAjv],
+  // import() becomes require(): a script run from V8's code cache has no dynamic import in Node 20.
+  supported: { 'dynamic-import': false },
+  // Every start reads the whole file: without comments and indentation it is a third smaller.
+  // Names stay, so a stack trace in a log still reads.
+  minifyWhitespace: true,
 });
+// ASCII only (esbuild escapes the rest in strings): the loader reads the file as latin1, several
+// times faster than decoding UTF-8, and a byte outside ASCII would then be read wrongly.
+for (const bundle of ['mkm.cjs', 'hsm-host.cjs']) {
+  const text = readFileSync(join(outdir, bundle));
+  const at = text.findIndex((byte) => byte > 0x7f);
+  if (at >= 0) throw new Error(`${bundle}: a byte outside ASCII at offset ${at}`);
+  const dynamic = /\bimport\(\s*["'`]/.exec(text.toString('latin1'));
+  if (dynamic) throw new Error(`${bundle}: an import() the code cache cannot serve at ${dynamic.index}`);
+}
+// The entries: bin/mkm.mjs imports mkm.mjs for `main`; the CLI forks hsm-host.mjs.
+const entry = (cjs, body) => ({
+  contents: `import { loadBundle } from './electron/cli/code-cache.nodejs.ts';\nimport { commandNameOf } from './electron/cli/argv.std.ts';\n${body.replace('BUNDLE', `new URL('./${cjs}', import.meta.url)`)}\n`,
+  resolveDir: root,
+  loader: 'ts',
+});
+for (const [name, cjs, body] of [
+  [
+    'mkm.mjs',
+    'mkm.cjs',
+    'export const main = loadBundle(fileURLToPath(BUNDLE), { variant: commandNameOf(process.argv.slice(2)) }).exports.main;',
+  ],
+  ['hsm-host.mjs', 'hsm-host.cjs', "loadBundle(fileURLToPath(BUNDLE), { variant: 'host' });"],
+]) {
+  await build({
+    ...common,
+    stdin: entry(cjs, `import { fileURLToPath } from 'node:url';\n${body}`),
+    outfile: join(outdir, name),
+    format: 'esm',
+  });
+}
 writeFileSync(join(outdir, 'stamp.json'), JSON.stringify({ sourcesAt, builtAt: started }) + '\n');
 console.log(`${outdir} built in ${((Date.now() - started) / 1000).toFixed(1)} s`);

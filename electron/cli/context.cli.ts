@@ -5,6 +5,7 @@ import type { ParsedRequestOf, ResultOf } from '../../shared/contract-kit.std';
 import { MkmError } from '../../shared/errors.std';
 import type { ObjectInfo, SlotSummary } from '../../shared/tokens.std';
 import type { App } from '../core/app.nodejs';
+import { commandNameOf } from './argv.std';
 import type { Output } from './output.cli';
 import { readPin } from './pin.cli';
 
@@ -64,24 +65,15 @@ export function commandGroup(
   registrations.push({ spec, description, load, token: options.token ?? false });
 }
 
-/** The global options that take a value: the word after them is not the command. */
-const VALUE_OPTIONS = new Set(['--data-dir', '--module', '--module-params', '--token', '--slot']);
-
 /**
  * Whether the command these arguments name talks to the token (`mkm --json keys list` does,
  * `mkm audit verify` and `mkm --version` do not). Read before commander parses, to fork the
  * token host early; a wrong answer only costs time, never behaviour.
  */
 export function commandUsesToken(argv: readonly string[]): boolean {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (VALUE_OPTIONS.has(arg)) i++;
-    else if (!arg.startsWith('-')) {
-      if (arg === 'help') return false;
-      return registrations.some((r) => r.spec.split(' ')[0] === arg && r.token);
-    }
-  }
-  return false;
+  const name = commandNameOf(argv);
+  if (name === null || name === 'help') return false;
+  return registrations.some((r) => r.spec.split(' ')[0] === name && r.token);
 }
 
 /**

@@ -2,7 +2,7 @@ import { utilityProcess } from 'electron';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../core/logger.nodejs';
-import type { HostExit, HostHandle, HostSpawner } from './spawner.std';
+import { hostEnvironment, type HostExit, type HostHandle, type HostSpawner } from './spawner.std';
 
 export interface ElectronHostSpawnerOptions {
   /** The built host entry; utility processes run plain JS. Default: `defaultBuiltHostEntry()`. */
@@ -32,7 +32,7 @@ export function createElectronHostSpawner(options: ElectronHostSpawnerOptions = 
       const child = utilityProcess.fork(options.hostEntry ?? defaultBuiltHostEntry(), [], {
         serviceName: 'MKM HSM host',
         stdio: 'pipe',
-        env: options.env ?? process.env,
+        env: hostEnvironment(options.env ?? process.env),
         ...(options.execArgv ? { execArgv: options.execArgv } : {}),
       });
       const logger = options.logger?.child({ scope: 'hsm-host' });

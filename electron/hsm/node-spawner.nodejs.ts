@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from '../core/logger.nodejs';
-import type { HostExit, HostHandle, HostSpawner } from './spawner.std';
+import { hostEnvironment, type HostExit, type HostHandle, type HostSpawner } from './spawner.std';
 
 export interface NodeHostSpawnerOptions {
   /**
@@ -45,7 +45,7 @@ export function createNodeHostSpawner(options: NodeHostSpawnerOptions = {}): Hos
         // Structured clone, like Electron's utilityProcess: binary results survive as bytes.
         serialization: 'advanced',
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        env: options.env ?? process.env,
+        env: hostEnvironment(options.env ?? process.env),
       });
       const logger = options.logger?.child({ hostPid: child.pid });
       const recent: string[] = [];

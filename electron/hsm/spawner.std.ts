@@ -23,3 +23,14 @@ export interface HostHandle {
 export interface HostSpawner {
   spawn(): HostHandle;
 }
+
+/**
+ * The host's environment: the caller's, which vendor libraries read (SOFTHSM2_CONF, TPM2TOOLS_TCTI,
+ * OPENCRYPTOKI_* and the like), minus NODE_EXTRA_CA_CERTS. Node parses that CA bundle, and its
+ * own roots, at start, before any code runs (80 ms on a machine that sets it), and the host
+ * never opens a TLS connection: it would pay for nothing on every start and restart.
+ */
+export function hostEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODE_EXTRA_CA_CERTS: _unused, ...rest } = env;
+  return rest;
+}

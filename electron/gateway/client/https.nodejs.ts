@@ -1,8 +1,9 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import tls, { type TLSSocket } from 'node:tls';
+import type * as TlsModule from 'node:tls';
+import type { TLSSocket } from 'node:tls';
+import type * as HttpsModule from 'node:https';
 import { MkmError, type ErrorCode } from '../../../shared/errors.std';
 import { silentLogger, type Logger } from '../../core/logger.nodejs';
 
@@ -86,6 +87,22 @@ export interface JsonResponse {
  * A gateway error answer. The parsed body stays on the object (secure refusals carry a
  * next_key_set) but is never part of `toShape()`, so it does not cross a process boundary.
  */
+type Tls = typeof TlsModule;
+type Https = typeof HttpsModule;
+let tlsModules: Promise<{ https: Https; tls: Tls }> | undefined;
+
+/**
+ * node:https and node:tls load on the first gateway call: every app builds a client, most CLI
+ * commands never call a gateway, and loading them cost each command ~7 ms.
+ */
+function loadTls(): Promise<{ https: Https; tls: Tls }> {
+  tlsModules ??= Promise.all([import('node:https'), import('node:tls')]).then(([https, tls]) => ({
+    https,
+    tls,
+  }));
+  return tlsModules;
+}
+
 export class GatewayHttpError extends MkmError {
   readonly status: number;
   readonly body: unknown;
@@ -229,7 +246,7 @@ export class HttpsJsonClient {
   }
 
   /** Opens TLS, checks the peer, and only then resolves with the socket. */
-  private connect(deadline: number): Promise<TLSSocket> {
+  private connect(deadline: number, tls: Tls): Promise<TLSSocket> {
     const host = this.base.hostname.replace(/^\[|\]$/g, '');
     const port = Number(this.base.port || 443);
     const pin = this.pin;
@@ -288,7 +305,8 @@ export class HttpsJsonClient {
   private async once(req: JsonRequest): Promise<JsonResponse> {
     const timeoutMs = this.options.timeoutMs ?? 15_000;
     const deadline = Date.now() + timeoutMs;
-    const socket = await this.connect(deadline);
+    const { https, tls } = await loadTls();
+    const socket = await this.connect(deadline, tls);
 
     let payload: Buffer | undefined;
     const headers: Record<string, string> = { accept: 'application/json' };

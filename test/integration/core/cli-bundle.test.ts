@@ -3,7 +3,10 @@ import {
   appendFileSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
+  readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -24,36 +27,41 @@ const root = join(import.meta.dirname, '../../..');
 describe('the bundled mkm CLI', () => {
   let outdir: string;
   let dataDir: string;
+  let cacheHome: string;
   let hsm: SoftHsmToken;
 
   beforeAll(async () => {
     outdir = mkdtempSync(join(tmpdir(), 'mkm-cli-bundle-'));
     dataDir = mkdtempSync(join(tmpdir(), 'mkm-cli-bundle-data-'));
+    cacheHome = mkdtempSync(join(tmpdir(), 'mkm-cli-bundle-cache-'));
     await run(process.execPath, [join(root, 'scripts/build-cli.mjs'), '--outdir', outdir]);
     // Only the native binding beside it: tsx (and every other dependency) cannot be resolved from
     // here, so a run that works proves the CLI and the host it forks need no TypeScript loader.
+    writeFileSync(
+      join(outdir, 'run.mjs'),
+      "const { main } = await import('./mkm.mjs');\nprocess.exitCode = await main(process.argv.slice(2));\n",
+    );
     mkdirSync(join(outdir, 'node_modules'));
     symlinkSync(join(root, 'node_modules/pkcs11js'), join(outdir, 'node_modules/pkcs11js'));
-    hsm = createSoftHsmToken({ label: 'cli-bundle' });
+    hsm = createSoftHsmToken({ label: 'cli-bundle', userPin: '4815162342' });
   }, 120_000);
 
   afterAll(() => {
     hsm?.cleanup();
     rmSync(outdir, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(cacheHome, { recursive: true, force: true });
   });
 
-  const mkm = (args: string[]) =>
+  const mkm = (args: string[], env: NodeJS.ProcessEnv = {}) =>
     run(
       process.execPath,
       [
-        '--input-type=module',
-        '-e',
-        `const { main } = await import(${JSON.stringify(join(outdir, 'mkm.mjs'))}); process.exitCode = await main(process.argv.slice(1));`,
-        '--',
+        // As bin/mkm.mjs runs it: the entry reads the command from process.argv too.
+        join(outdir, 'run.mjs'),
         ...args,
       ],
-      { cwd: outdir, env: { ...process.env, ...hsm.env } },
+      { cwd: outdir, env: { ...process.env, ...hsm.env, XDG_CACHE_HOME: cacheHome, ...env } },
     );
 
   it('answers --version with the package version', async () => {
@@ -77,6 +85,27 @@ describe('the bundled mkm CLI', () => {
     const { stdout } = await mkm(['--data-dir', dataDir, '--module', hsm.modulePath, 'tokens']);
     expect(stdout).toContain(hsm.label);
     expect(stdout).toContain(hsm.modulePath);
+  });
+
+  it("runs the bundle and the host from V8's code cache, which holds no PIN", async () => {
+    const caches = join(cacheHome, 'mkm/v8');
+    const files = () => readdirSync(caches).sort();
+    await mkm(['--data-dir', dataDir, '--module', hsm.modulePath, 'tokens']);
+    const written = files();
+    expect(written.some((f) => f.startsWith('mkm.cjs-') && f.endsWith('-tokens.bin'))).toBe(true);
+    expect(written.some((f) => f.startsWith('hsm-host.cjs-') && f.endsWith('-host.bin'))).toBe(true);
+    const times = written.map((f) => statSync(join(caches, f)).mtimeMs);
+    // The second run compiles from the caches: it has no reason to write them again.
+    const { stdout } = await mkm(['--data-dir', dataDir, '--module', hsm.modulePath, 'tokens']);
+    expect(stdout).toContain(hsm.label);
+    expect(files()).toEqual(written);
+    expect(written.map((f) => statSync(join(caches, f)).mtimeMs)).toEqual(times);
+
+    await mkm(['--data-dir', dataDir, '--module', hsm.modulePath, 'login-test'], { MKM_PIN: hsm.userPin });
+    for (const file of files()) {
+      const bytes = readFileSync(join(caches, file));
+      expect(bytes.includes(Buffer.from(hsm.userPin)), file).toBe(false);
+    }
   });
 
   // `mkm tokens` forks its host before it knows whether a library will load; the host must end
