@@ -2,7 +2,7 @@
 // `npm run build:cli`: the `mkm` CLI and the HSM host it forks, bundled by esbuild into
 // dist-cli/, so a command starts without compiling TypeScript (tsx costs about half a second at
 // every start). Each is one CommonJS file (mkm.cjs, hsm-host.cjs) behind a small ES module entry
-// (mkm.mjs, hsm-host.mjs) that runs it with V8's code cache (electron/cli/code-cache.nodejs.ts):
+// (mkm.mjs, hsm-host.mjs) that runs it with V8's code cache (electron/core/code-cache.nodejs.ts):
 // Node 20 caches no compiled ES modules, and compiling was a fifth of every command. Modules
 // reached only by a dynamic import (the sandbox's fastify, pdf-lib, node-forge) still run only
 // when a command needs them. bin/mkm.mjs uses the bundle only while it is newer than every source
@@ -91,26 +91,18 @@ for (const bundle of ['mkm.cjs', 'hsm-host.cjs']) {
   const dynamic = /\bimport\(\s*["'`]/.exec(text.toString('latin1'));
   if (dynamic) throw new Error(`${bundle}: an import() the code cache cannot serve at ${dynamic.index}`);
 }
-// The entries: bin/mkm.mjs imports mkm.mjs for `main`; the CLI forks hsm-host.mjs.
-const entry = (cjs, body) => ({
-  contents: `import { loadBundle } from './electron/cli/code-cache.nodejs.ts';\nimport { commandNameOf } from './electron/cli/argv.std.ts';\n${body.replace('BUNDLE', `new URL('./${cjs}', import.meta.url)`)}\n`,
-  resolveDir: root,
-  loader: 'ts',
+// The entries: bin/mkm.mjs imports mkm.mjs for `main`; the CLI forks hsm-host.mjs. Each runs its
+// bundle from the code cache; mkm.mjs first forks the token host of a command that needs one.
+await build({
+  ...common,
+  entryPoints: {
+    mkm: 'electron/cli/entry/mkm-entry.nodejs.ts',
+    'hsm-host': 'electron/hsm/host/bundle-entry.host.ts',
+  },
+  outdir,
+  outExtension: { '.js': '.mjs' },
+  format: 'esm',
+  define: { __MKM_CLI_BUNDLE__: 'true' },
 });
-for (const [name, cjs, body] of [
-  [
-    'mkm.mjs',
-    'mkm.cjs',
-    'export const main = loadBundle(fileURLToPath(BUNDLE), { variant: commandNameOf(process.argv.slice(2)) }).exports.main;',
-  ],
-  ['hsm-host.mjs', 'hsm-host.cjs', "loadBundle(fileURLToPath(BUNDLE), { variant: 'host' });"],
-]) {
-  await build({
-    ...common,
-    stdin: entry(cjs, `import { fileURLToPath } from 'node:url';\n${body}`),
-    outfile: join(outdir, name),
-    format: 'esm',
-  });
-}
 writeFileSync(join(outdir, 'stamp.json'), JSON.stringify({ sourcesAt, builtAt: started }) + '\n');
 console.log(`${outdir} built in ${((Date.now() - started) / 1000).toFixed(1)} s`);

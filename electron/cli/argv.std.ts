@@ -19,3 +19,25 @@ export function commandNameOf(argv: readonly string[]): string | null {
   }
   return null;
 }
+
+/**
+ * The commands that always reach the token: their host process is forked first of all, before
+ * the CLI's bundle loads (dist-cli/mkm.mjs), and it starts beside the rest of the command. Here,
+ * not on the registrations, because the entry reads it before any command module exists.
+ */
+export const TOKEN_COMMANDS: ReadonlySet<string> = new Set([
+  'tokens',
+  'login-test',
+  'capabilities',
+  'keys',
+  'rotate',
+]);
+
+/**
+ * Whether the command these arguments name talks to the token (`mkm --json keys list` does,
+ * `mkm audit verify` and `mkm --version` do not). A wrong answer only costs time.
+ */
+export function commandUsesToken(argv: readonly string[]): boolean {
+  const name = commandNameOf(argv);
+  return name !== null && TOKEN_COMMANDS.has(name);
+}

@@ -5,7 +5,6 @@ import type { ParsedRequestOf, ResultOf } from '../../shared/contract-kit.std';
 import { MkmError } from '../../shared/errors.std';
 import type { ObjectInfo, SlotSummary } from '../../shared/tokens.std';
 import type { App } from '../core/app.nodejs';
-import { commandNameOf } from './argv.std';
 import type { Output } from './output.cli';
 import { readPin } from './pin.cli';
 
@@ -44,8 +43,6 @@ interface GroupRegistration {
   spec: string;
   description: string;
   load: () => Promise<CommandModule>;
-  /** The command talks to the token: its host is forked at once, while the command loads. */
-  token: boolean;
 }
 
 const registrations: GroupRegistration[] = [];
@@ -56,24 +53,8 @@ const registrations: GroupRegistration[] = [];
  * loads the console, the report or the exchange code. Several modules may add to one group
  * (`keys`): each registers it with its own loader, and the first description is the group's.
  */
-export function commandGroup(
-  spec: string,
-  description: string,
-  load: () => Promise<CommandModule>,
-  options: { token?: boolean } = {},
-): void {
-  registrations.push({ spec, description, load, token: options.token ?? false });
-}
-
-/**
- * Whether the command these arguments name talks to the token (`mkm --json keys list` does,
- * `mkm audit verify` and `mkm --version` do not). Read before commander parses, to fork the
- * token host early; a wrong answer only costs time, never behaviour.
- */
-export function commandUsesToken(argv: readonly string[]): boolean {
-  const name = commandNameOf(argv);
-  if (name === null || name === 'help') return false;
-  return registrations.some((r) => r.spec.split(' ')[0] === name && r.token);
+export function commandGroup(spec: string, description: string, load: () => Promise<CommandModule>): void {
+  registrations.push({ spec, description, load });
 }
 
 /**

@@ -10,8 +10,8 @@ import { setProcessRole } from '../core/process-role.nodejs';
 import { createOutput, EXIT, usage } from './output.cli';
 import './commands.cli';
 import { prestartHost, type PrestartedHost } from '../hsm/prestarted-host.nodejs';
+import { commandUsesToken } from './argv.std';
 import {
-  commandUsesToken,
   installCommandGroups,
   loggedInSlot,
   needsNoLogin,
@@ -172,11 +172,15 @@ export function buildProgram(
   return { program, context, commands };
 }
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * `prestarted`: a token host the bundle's entry forked before loading this code (dist-cli/mkm.mjs);
+ * otherwise, for a command that uses the token, one is forked here first of all.
+ */
+export async function main(argv: string[], prestarted?: PrestartedHost | null): Promise<number> {
   const json = argv.includes('--json');
   const out = createOutput(json);
   // First of all: the token host starts while this process loads the rest of the command.
-  const host = commandUsesToken(argv) ? prestartHost() : null;
+  const host = prestarted !== undefined ? prestarted : commandUsesToken(argv) ? prestartHost() : null;
   const { program, context, commands } = buildProgram(json, host);
   try {
     // No command named, or `mkm help X` (commander prints it without dispatching): the help

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import {
   appendFileSync,
+  cpSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -131,6 +132,27 @@ describe('the bundled mkm CLI', () => {
     ]).catch((e: { stdout: string; stderr: string }) => e);
     expect(`${failed.stdout}${failed.stderr}`).toMatch(/MODULE|LIBRARY|not found|cannot/i);
     expect(await gone()).toEqual([]);
+  });
+
+  // The entry forks the host before it reads the bundle: a bundle that cannot load must take the
+  // host down with it, or the host's IPC channel would hold the command open for ever.
+  it('ends at once, and ends its host, when the bundle itself cannot load', async () => {
+    const broken = mkdtempSync(join(tmpdir(), 'mkm-cli-bundle-broken-'));
+    try {
+      cpSync(outdir, broken, { recursive: true, verbatimSymlinks: true });
+      writeFileSync(join(broken, 'mkm.cjs'), 'throw new Error("this bundle is damaged");\n');
+      const failed = await run(
+        process.execPath,
+        [join(broken, 'run.mjs'), '--data-dir', dataDir, '--module', hsm.modulePath, 'tokens'],
+        { cwd: broken, env: { ...process.env, ...hsm.env, XDG_CACHE_HOME: cacheHome }, timeout: 20_000 },
+      ).catch((e: { code: number | null; signal: string | null; stderr: string }) => e);
+      expect(failed).toMatchObject({ signal: null, code: 1 });
+      expect((failed as { stderr: string }).stderr).toContain('this bundle is damaged');
+      const { stdout } = await run('ps', ['-eo', 'pid=,args=']);
+      expect(stdout.split('\n').filter((l) => l.includes(join(broken, 'hsm-host.mjs')))).toEqual([]);
+    } finally {
+      rmSync(broken, { recursive: true, force: true });
+    }
   });
 });
 

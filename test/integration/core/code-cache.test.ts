@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { commandNameOf } from '../../../electron/cli/argv.std';
+import { commandNameOf, commandUsesToken, TOKEN_COMMANDS } from '../../../electron/cli/argv.std';
 import {
   bundleKey,
   cachePrefix,
@@ -12,10 +12,10 @@ import {
   codeCacheDir,
   readVerified,
   writeCache,
-} from '../../../electron/cli/code-cache.nodejs';
+} from '../../../electron/core/code-cache.nodejs';
 
 const run = promisify(execFile);
-const loader = join(import.meta.dirname, '../../../electron/cli/code-cache.nodejs.ts');
+const loader = join(import.meta.dirname, '../../../electron/core/code-cache.nodejs.ts');
 const tsx = join(import.meta.dirname, '../../../node_modules/tsx/dist/esm/index.mjs');
 
 describe('the command a command line names', () => {
@@ -130,5 +130,22 @@ describe("the CLI bundle's code cache", () => {
       [`${current}keys.bin`, `${current}tokens.bin`, elsewhere].sort(),
     );
     expect(readVerified(join(cache, `${current}keys.bin`))?.toString()).toBe('k');
+  });
+});
+
+describe('the commands that fork their token host first', () => {
+  it('are commands mkm has, and the command line decides', async () => {
+    const { Command } = await import('commander');
+    const { installCommandGroups } = await import('../../../electron/cli/context.cli');
+    await import('../../../electron/cli/commands.cli');
+    const program = new Command();
+    installCommandGroups(program, () => {
+      throw new Error('no command runs here');
+    });
+    const names = new Set(program.commands.map((c) => c.name()));
+    for (const name of TOKEN_COMMANDS) expect(names, name).toContain(name);
+    expect(commandUsesToken(['--json', 'keys', 'list'])).toBe(true);
+    expect(commandUsesToken(['--data-dir', 'keys', 'audit', 'verify'])).toBe(false);
+    expect(commandUsesToken(['--version'])).toBe(false);
   });
 });
