@@ -109,9 +109,10 @@ try {
       (side === 'mkm' ? mkmRates : rawRates).push(ROWS / ((performance.now() - t0) / 1000));
     }
   }
-  // The output holds one ok row per input row, each with an IV and a ciphertext.
+  // The output holds one ok row per input row, each with an IV and a ciphertext, in hex (the
+  // batch writes hex so that no cell starts with a spreadsheet formula character).
   const lines = (await viaMkm(true)).trim().split('\n').slice(1);
-  if (lines.length !== ROWS || !lines.every((l) => /,ok,,[A-Za-z0-9+/=]{24},[A-Za-z0-9+/=]{44,}$/.test(l))) {
+  if (lines.length !== ROWS || !lines.every((l) => /,ok,,[0-9a-f]{32},(?:[0-9a-f]{32})+$/.test(l))) {
     throw new Error('the batch output is not one encrypted row per input row');
   }
   const ratio = median(mkmRates) / median(rawRates);
