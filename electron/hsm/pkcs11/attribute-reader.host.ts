@@ -296,3 +296,33 @@ export async function attributeReaderFor(
     return { reader: null, why: error instanceof Error ? error.message : String(error) };
   }
 }
+
+/** The reader of a loaded module, made when first asked for. */
+export interface LazyAttributeReader {
+  get(): Promise<AttributeReader | null>;
+  /** Frees the reader if it was made (or once it is); before the module is finalized. */
+  close(): void;
+}
+
+export function lazyAttributeReader(
+  modulePath: string,
+  choice: AttributeReaderChoice,
+  made: (outcome: { reader: AttributeReader } | { reader: null; why: string }) => void,
+): LazyAttributeReader {
+  let pending: Promise<AttributeReader | null> | null = null;
+  let closed = false;
+  return {
+    get() {
+      pending ??= attributeReaderFor(modulePath, choice).then((outcome) => {
+        made(outcome);
+        if (closed) outcome.reader?.close();
+        return closed ? null : outcome.reader;
+      });
+      return pending;
+    },
+    close() {
+      closed = true;
+      void pending?.then((reader) => reader?.close());
+    },
+  };
+}

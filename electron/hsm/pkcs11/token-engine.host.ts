@@ -57,7 +57,7 @@ import { silentLogger, type Logger } from '../../core/logger.nodejs';
 import { CKR_MEANS, toMkmError } from './ckr.std';
 import { decodeSlotFlags, trimPadded, versionString } from './flags.std';
 import { SHA256_RSA_PKCS } from './mechanisms.host';
-import { attributeReaderFor, type AttributeReaderChoice } from './attribute-reader.host';
+import { lazyAttributeReader, type AttributeReaderChoice } from './attribute-reader.host';
 import { findHandles, listObjectsRaw, readAttribute } from './objects.host';
 import { handleToNumber, pkcs11js, type Handle, type PKCS11, type Template } from './pkcs11.host';
 import { probeCapabilities } from './probe.host';
@@ -207,18 +207,22 @@ export class TokenEngine {
         libraryDescription: trimPadded(raw.libraryDescription),
         libraryVersion: versionString(raw.libraryVersion),
       };
-      const attributes = await attributeReaderFor(path, this.attributeReader);
+      const logger = this.pool.logger;
       this.pool.loaded = {
         pkcs11,
         info,
         ulongWidth: process.platform === 'win32' ? 4 : 8,
-        attributes: attributes.reader,
+        attributes: lazyAttributeReader(path, this.attributeReader, (made) =>
+          logger.info('object listing reads attributes', {
+            path,
+            attributeReads: made.reader ? 'one call' : `pkcs11js (${made.why})`,
+          }),
+        ),
       };
-      this.pool.logger.info('PKCS#11 module loaded', {
+      logger.info('PKCS#11 module loaded', {
         path,
         manufacturer: info.manufacturer,
         version: info.libraryVersion,
-        attributeReads: attributes.reader ? 'one call' : `pkcs11js (${attributes.why})`,
       });
       return info;
     } catch (error) {
@@ -233,7 +237,7 @@ export class TokenEngine {
     this.pool.loaded = null;
     if (loaded) {
       this.pool.closeAll(loaded.pkcs11);
-      safely(() => loaded.attributes?.close());
+      safely(() => loaded.attributes.close());
       safely(() => loaded.pkcs11.C_Finalize());
       safely(() => loaded.pkcs11.close());
       this.pool.logger.info('PKCS#11 module unloaded', { path: loaded.info.path });
@@ -325,9 +329,9 @@ export class TokenEngine {
 
   async listObjects(params: ListObjectsParams): Promise<ObjectInfo[]> {
     const { slotId, class: cls } = params;
+    const reader = (await this.pool.loaded?.attributes.get()) ?? null;
     const pkcs11 = this.pool.module();
     const session = this.pool.session(slotId);
-    const reader = this.pool.loaded?.attributes ?? null;
     return this.pool.call(slotId, () =>
       listObjectsRaw(pkcs11, session.handle, cls, [], reader).map((o) => o.info),
     );

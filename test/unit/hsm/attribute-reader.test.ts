@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   ATTRIBUTE_BYTES,
   createAttributeReader,
+  lazyAttributeReader,
   MAX_ATTRIBUTES,
   SLOT_BYTES,
   unsupportedAbi,
@@ -189,5 +190,18 @@ describe('one-call attribute reader', () => {
     expect(unsupportedAbi('darwin', 'arm64')).toBeNull();
     expect(unsupportedAbi('win32', 'x64')).toMatch(/win32/);
     expect(unsupportedAbi('linux', 'ia32')).toMatch(/ia32/);
+  });
+});
+
+describe("a loaded module's reader", () => {
+  it('is made on the first listing only, once, and says which reads it chose', async () => {
+    const made = vi.fn();
+    const lazy = lazyAttributeReader('/no/module/loaded.so', 'pkcs11js', made);
+    expect(made).not.toHaveBeenCalled();
+    expect(await lazy.get()).toBeNull();
+    expect(await lazy.get()).toBeNull();
+    expect(made).toHaveBeenCalledTimes(1);
+    expect(made).toHaveBeenCalledWith({ reader: null, why: 'pkcs11js reads chosen' });
+    lazy.close();
   });
 });

@@ -15,7 +15,7 @@ import { countOrNull, decodeTokenFlags, trimPadded, versionString } from '../fla
 import { findById, type FoundObject } from '../objects.host';
 import { handleToNumber, pkcs11js, type Handle, type PKCS11 } from '../pkcs11.host';
 import { mechanismError, sessionGone } from './errors.std';
-import type { AttributeReader } from '../attribute-reader.host';
+import type { LazyAttributeReader } from '../attribute-reader.host';
 
 const P = pkcs11js;
 // CK_STATE values (PKCS#11 §5.7); pkcs11js does not export them.
@@ -28,8 +28,12 @@ export interface Loaded {
   info: ModuleInfo;
   /** sizeof(CK_ULONG) as this module's handles show it. */
   ulongWidth: number;
-  /** One-call attribute reads for the object listing; null where pkcs11js reads (see its why). */
-  attributes: AttributeReader | null;
+  /**
+   * One-call attribute reads for the object listing, made on the first listing (koffi and its
+   * dlopen cost ~10 ms, which a command that lists nothing should not pay at module load); null
+   * where pkcs11js reads.
+   */
+  attributes: LazyAttributeReader;
 }
 
 export interface OpenSession {
