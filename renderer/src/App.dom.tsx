@@ -1,6 +1,6 @@
 import * as Tabs from '@radix-ui/react-tabs';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import type { AppStatus, Settings } from '../../shared/contract.std';
 import { THEMES } from '../../shared/contract/settings.std';
 import type { MkmError } from '../../shared/errors.std';
@@ -18,6 +18,7 @@ import { TokensScreen } from './tokens/TokensScreen.dom';
 import { TokenWaitingBadge } from './tokens/TokenWait.dom';
 import { DemoBadge } from './ui/bits.dom';
 import { useTheme } from './useTheme.dom';
+import { Timestamp } from './ui/Timestamp.dom';
 
 const SECTIONS = [
   { id: 'status', label: 'Dashboard' },
@@ -191,7 +192,7 @@ function Shell() {
 }
 
 function StatusCard({ status }: { status: AppStatus }) {
-  const rows: [string, string][] = [
+  const rows: [string, ReactNode][] = [
     ['Version', `${status.app.version}${status.app.packaged ? '' : ' (development)'}`],
     ['Mode', status.mode === 'browser' ? 'Browser mode (services in Node)' : status.mode],
     ['Data folder', status.dataDir],
@@ -205,7 +206,7 @@ function StatusCard({ status }: { status: AppStatus }) {
       'Runtime',
       `Node ${status.runtime.node}${status.runtime.electron ? `, Electron ${status.runtime.electron}` : ''} on ${status.runtime.platform}/${status.runtime.arch}`,
     ],
-    ['Started', new Date(status.startedAt).toLocaleString()],
+    ['Started', <Timestamp key="started" at={status.startedAt} />],
   ];
   return (
     <section className="card" aria-label="App status" data-testid="status-card">

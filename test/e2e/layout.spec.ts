@@ -8,6 +8,7 @@ import {
   SIZES,
   THEMES,
   volatile,
+  withSteadyTimes,
 } from './helpers/screens';
 
 /**
@@ -50,12 +51,14 @@ test('every screen and dialog holds its layout at 1024x700 and 1440x900 in both 
     await app.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     for (const theme of THEMES) {
       await applyTheme(app, theme);
-      await expect.soft(app).toHaveScreenshot(`${screen.name}-${theme}.png`, {
-        fullPage: true,
-        mask: volatile(app),
-        // A glyph's descender may peek out of a masked box by a pixel.
-        maxDiffPixels: 40,
-      });
+      await withSteadyTimes(app, () =>
+        expect.soft(app).toHaveScreenshot(`${screen.name}-${theme}.png`, {
+          fullPage: true,
+          mask: volatile(app),
+          // A glyph's descender may peek out of a masked box by a pixel.
+          maxDiffPixels: 40,
+        }),
+      );
     }
     await screen.leave?.(app);
   }

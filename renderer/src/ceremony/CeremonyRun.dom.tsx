@@ -1,7 +1,7 @@
 import * as AlertDialog from '@radix-ui/react-alert-dialog';
 import * as Dialog from '@radix-ui/react-dialog';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { CEREMONY_ROLES, type CeremonyRole } from '../../../shared/ceremony/script.std';
 import type { CeremonyStepView, CeremonyView, StepOutcome } from '../../../shared/contract/ceremony.std';
 import { MkmError } from '../../../shared/errors.std';
@@ -39,6 +39,7 @@ import {
   Tr31ImportPanel,
 } from './StepPanels.dom';
 import { DownloadTranscript } from './Transcript.dom';
+import { Timestamp } from '../ui/Timestamp.dom';
 
 const RESPONSIBILITIES: Record<CeremonyRole, string> = {
   administrator:
@@ -103,9 +104,9 @@ export function CeremonyRun({ id, onClose }: { id: string; onClose: () => void }
         <Facts
           label="Ceremony"
           rows={[
-            ['Started', new Date(view.startedAt).toLocaleString()],
+            ['Started', <Timestamp key="started" at={view.startedAt} />],
             ...(view.closedAt
-              ? ([['Ended', new Date(view.closedAt).toLocaleString()]] as [string, string][])
+              ? ([['Ended', <Timestamp key="ended" at={view.closedAt} />]] as [string, ReactNode][])
               : []),
             ...paramRows(view.params),
             ['Token', `${view.token.label} — ${view.token.model}, serial ${view.token.serial}`],

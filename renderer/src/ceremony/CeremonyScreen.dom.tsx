@@ -8,6 +8,7 @@ import { currentStep } from './ceremonyModel.dom';
 import { StartCeremony } from './StartCeremony.dom';
 import { VerifyTranscript } from './Transcript.dom';
 import './ceremony.css';
+import { Timestamp } from '../ui/Timestamp.dom';
 
 export const ceremonyKeys = {
   list: ['ceremony', 'list'] as const,
@@ -75,7 +76,9 @@ function CeremonyList({ ceremonies, onOpen }: { ceremonies: CeremonyView[]; onOp
                   ? `${done} of ${c.steps.length} steps done; next: ${step.title}`
                   : `${done} of ${c.steps.length} steps done`}
               </td>
-              <td>{new Date(c.startedAt).toLocaleString()}</td>
+              <td>
+                <Timestamp at={c.startedAt} />
+              </td>
               <td>
                 <button
                   type="button"

@@ -4,6 +4,7 @@ import { COMPOSE_LABELS, type ComposeFieldName } from '../../../shared/console/c
 import { mkm } from '../api.dom';
 import { Badge } from '../ui/bits.dom';
 import { ConsoleError, consoleKeys } from './console-state.dom';
+import { Timestamp } from '../ui/Timestamp.dom';
 
 /**
  * The console's recent work as main keeps it: masked values only, never a clear value nor a
@@ -64,7 +65,9 @@ export function HistorySection() {
             <tbody>
               {entries.map((h) => (
                 <tr key={h.id}>
-                  <td>{new Date(h.at).toLocaleTimeString()}</td>
+                  <td>
+                    <Timestamp at={h.at} part="time" />
+                  </td>
                   <td>
                     {h.kind}
                     {h.scheme ? ` (${h.scheme})` : ''}

@@ -10,9 +10,10 @@ import {
 import { mkm } from '../api.dom';
 import { Badge, ErrorNotice, Loading } from '../ui/bits.dom';
 import { CustodianPanel } from './CustodianPanel.dom';
-import { downloadExport, localDateTime, STATUS_TONES } from './reportFormat.dom';
+import { downloadExport, STATUS_TONES } from './reportFormat.dom';
 import './compliance.css';
 import { useSavedWhere } from '../ui/savedWhere.dom';
+import { Timestamp } from '../ui/Timestamp.dom';
 
 /**
  * PCI DSS v4 3.6/3.7: per requirement, a status chip and, when opened, why, what mkm does, what
@@ -81,7 +82,9 @@ function Overview({
             {PCI_STATUS_LABELS[s]}: {report.summary[s]}
           </Badge>
         ))}
-        <span className="muted small report-collected">Collected {localDateTime(report.generatedAt)}</span>
+        <span className="muted small report-collected">
+          Collected <Timestamp at={report.generatedAt} />
+        </span>
       </div>
       {!token.checked && (
         <p className="notice notice-info" data-testid="pci-token-note">

@@ -12,7 +12,7 @@ import {
   ErrorNotice,
   Loading,
 } from '../ui/bits.dom';
-import { localDateTime } from './reportFormat.dom';
+import { Timestamp } from '../ui/Timestamp.dom';
 
 /**
  * Key custodians (PCI DSS 3.7.8): who acknowledged which version of the responsibilities, and
@@ -66,11 +66,13 @@ export function CustodianPanel() {
                     <td>{c.name}</td>
                     <td>{c.role}</td>
                     <td>v{c.textVersion}</td>
-                    <td>{localDateTime(c.acknowledgedAt)}</td>
+                    <td>
+                      <Timestamp at={c.acknowledgedAt} />
+                    </td>
                     <td>
                       {c.revokedAt ? (
                         <Badge tone="neutral" title={c.revokedReason ?? undefined}>
-                          Revoked {localDateTime(c.revokedAt)}
+                          Revoked <Timestamp at={c.revokedAt} />
                         </Badge>
                       ) : c.current ? (
                         <Badge tone="ok">Current</Badge>

@@ -8,11 +8,6 @@ export const STATUS_TONES: Record<PciStatus, BadgeTone> = {
   'n/a': 'neutral',
 };
 
-export function localDateTime(iso: string): string {
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
-}
-
 /**
  * Saves an exported report through a Blob and an object URL (a download, not a fetch: the CSP
  * allows it, as the audit export proves). The PDF arrives as base64 and is decoded to bytes here.

@@ -6,6 +6,7 @@ import { CAPABILITY_NAMES } from '../../../shared/tokens.std';
 import { mkm } from '../api.dom';
 import { Badge, ErrorNotice, Loading } from '../ui/bits.dom';
 import { tokenKeys, tokenLabel } from './TokenContext.dom';
+import { Timestamp } from '../ui/Timestamp.dom';
 
 const NAMES: Record<CapabilityName, string> = CAPABILITY_LABELS;
 
@@ -58,8 +59,7 @@ export function Capabilities({ slot }: { slot: SlotSummary }) {
               <Badge tone="warn">{missing} missing</Badge>
             )}{' '}
             <span className="muted small">
-              Best OAEP unwrap: {data.bestOaepUnwrap ?? 'none'} · checked{' '}
-              {new Date(data.probedAt).toLocaleString()}
+              Best OAEP unwrap: {data.bestOaepUnwrap ?? 'none'} · checked <Timestamp at={data.probedAt} />
               {data.cached ? ' (remembered)' : ''}
             </span>
           </p>

@@ -8,6 +8,33 @@ import { logInToDemo, startBatch } from './ui';
  */
 
 export type Theme = 'light' | 'dark';
+/**
+ * A local time is not as wide at every hour of the day ("9:05:03 PM", "11:05:03 PM", "12/7/2026",
+ * "12/17/2026"), so its masked box would change the picture with the clock of the machine that
+ * runs the test. While `shoot` runs, every one (the renderer writes them all through <Timestamp>)
+ * is a box of one width, wider than the longest. The app's CSP refuses the <style> that
+ * Playwright's `stylePath` adds, so the rule comes as a constructed style sheet, which CSP does
+ * not govern; it is taken away again so that the layout checks see the real page.
+ */
+export async function withSteadyTimes(app: Page, shoot: () => Promise<void>): Promise<void> {
+  const add = (css: string) => {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+    (window as { __steadyTimes?: CSSStyleSheet }).__steadyTimes = sheet;
+  };
+  await app.evaluate(add, 'time.timestamp { display: inline-block; width: 26ch; white-space: nowrap; }');
+  try {
+    await shoot();
+  } finally {
+    await app.evaluate(() => {
+      const w = window as { __steadyTimes?: CSSStyleSheet };
+      document.adoptedStyleSheets = document.adoptedStyleSheets.filter((s) => s !== w.__steadyTimes);
+      delete w.__steadyTimes;
+    });
+  }
+}
+
 export const THEMES: Theme[] = ['light', 'dark'];
 export const SIZES = [
   { width: 1024, height: 700 },
@@ -81,7 +108,9 @@ export function volatile(app: Page): Locator[] {
     app.locator(
       '.key-row > [role="gridcell"]:nth-child(5), .gw-table tbody, form:has(> select), .pci-req summary > span:not(.pci-req-id)',
     ),
-    // Dates and times, loopback ports, slot ids, serials and managed keys' token labels.
+    // Local dates and times (each in a <time> of one width while the screenshot is taken:
+    // withSteadyTimes), ISO dates, loopback ports, slot ids, serials and managed keys' token labels.
+    app.locator('time.timestamp'),
     app.getByText(
       /\d{4}-\d\d-\d\d|\d{1,2}\/\d{1,2}\/\d{4}|127\.0\.0\.1:\d+|slot \d+|Serial|mkm\/[0-9a-f]+\//,
     ),
