@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { SoftHsmToken } from './softhsm';
 
 /** One `mkm` run as a user would make it: a new process, its exit code and its two streams. */
@@ -13,39 +12,57 @@ export interface CliRun {
 /** What `mkm` needs of a token: its library and slot, and for SoftHSM2 its config. */
 export type CliToken = Pick<SoftHsmToken, 'modulePath' | 'slotId'> & { confPath?: string };
 
+/** Where a run of `mkm` works: its data folder and its token. */
+export interface CliTarget {
+  dataDir: string;
+  token: CliToken;
+}
+
 const root = join(import.meta.dirname, '../..');
-const run = promisify(execFile);
+
+/** `mkm`'s arguments after node, pointed at a data folder and a token (by slot). */
+export function mkmArgv({ dataDir, token }: CliTarget, args: string[]): string[] {
+  return [
+    join(root, 'bin/mkm.mjs'),
+    '--data-dir',
+    dataDir,
+    '--module',
+    token.modulePath,
+    '--slot',
+    String(token.slotId),
+    ...args,
+  ];
+}
+
+/** `mkm`'s environment: this one's, the token's config, `env`, and the PIN in MKM_PIN as it must. */
+export function mkmEnv({ token }: CliTarget, env: NodeJS.ProcessEnv = {}, pin?: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...(token.confPath ? { SOFTHSM2_CONF: token.confPath } : {}),
+    ...env,
+    ...(pin ? { MKM_PIN: pin } : {}),
+  };
+}
 
 /**
- * `mkm` pointed at a data folder and a token (by slot); the PIN, when given, goes in
- * MKM_PIN as it must. Never rejects: a failure is a result with its code.
+ * `mkm` on the data folder and token `target` names when it runs, with `env` besides; the PIN,
+ * when given, goes in MKM_PIN, and `stdin` is what the run reads there (nothing, and its end, when
+ * not given). Never rejects: a failure is a result with its code.
  */
-export function mkmOn(target: () => { dataDir: string; token: CliToken }, env: NodeJS.ProcessEnv = {}) {
-  return (args: string[], pin?: string): Promise<CliRun> => {
-    const { dataDir, token } = target();
-    return run(
-      process.execPath,
-      [
-        join(root, 'bin/mkm.mjs'),
-        '--data-dir',
-        dataDir,
-        '--module',
-        token.modulePath,
-        '--slot',
-        String(token.slotId),
-        ...args,
-      ],
-      {
-        env: {
-          ...process.env,
-          ...(token.confPath ? { SOFTHSM2_CONF: token.confPath } : {}),
-          ...env,
-          ...(pin ? { MKM_PIN: pin } : {}),
+export function mkmOn(target: () => CliTarget, env: NodeJS.ProcessEnv = {}) {
+  return (args: string[], pin?: string, stdin = ''): Promise<CliRun> => {
+    const where = target();
+    return new Promise((resolve) => {
+      const child = execFile(
+        process.execPath,
+        mkmArgv(where, args),
+        { env: mkmEnv(where, env, pin) },
+        (error, stdout, stderr) => {
+          const code = (error as { code?: unknown } | null)?.code;
+          resolve({ code: error ? (typeof code === 'number' ? code : 1) : 0, stdout, stderr });
         },
-      },
-    ).then(
-      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (e: CliRun) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-    );
+      );
+      child.stdin?.end(stdin);
+    });
   };
 }

@@ -11,6 +11,7 @@ import { componentChecksum, groupComponent } from '../../../shared/formats/compo
 import type { ComponentKeyType } from '../../../shared/formats/components.std';
 import { setOddParity } from '../../../shared/formats/des-keys.std';
 import { openApp } from '../../helpers/app';
+import { mkmArgv, mkmEnv, mkmOn, type CliRun, type CliTarget } from '../../helpers/mkm-cli';
 import { filesUnder } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { logInWithSigningKey } from './ceremony-app';
@@ -23,7 +24,6 @@ import { logInWithSigningKey } from './ceremony-app';
  * component or a key in any usual spelling.
  */
 
-const root = join(import.meta.dirname, '../../..');
 const TDES_KEY = Buffer.from('0123456789ABCDEFFEDCBA9876543210', 'hex');
 let token: SoftHsmToken;
 let dataDir: string;
@@ -33,44 +33,13 @@ let signingKeyId: string;
 const secrets: Uint8Array[] = [];
 const captured: string[] = [];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+const here = (): CliTarget => ({ dataDir, token });
 
-/** `mkm` on this test's data folder and token: its arguments after node, and its environment. */
-const mkmArgv = (args: string[]) => [
-  join(root, 'bin/mkm.mjs'),
-  '--data-dir',
-  dataDir,
-  '--module',
-  token.modulePath,
-  '--slot',
-  String(token.slotId),
-  ...args,
-];
-const mkmEnv = (env: NodeJS.ProcessEnv = {}) => ({
-  ...process.env,
-  SOFTHSM2_CONF: token.confPath,
-  MKM_PIN: token.userPin,
-  ...env,
-});
-
-function mkm(args: string[], stdin: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, mkmArgv(args), { env: mkmEnv(env) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      captured.push(stdout, stderr);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
+/** `mkm` on this test's data folder and token, reading `stdin`; what it printed is kept. */
+async function mkm(args: string[], stdin: string, env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  const r = await mkmOn(here, env)(args, token.userPin, stdin);
+  captured.push(r.stdout, r.stderr);
+  return r;
 }
 
 /**
@@ -79,7 +48,7 @@ function mkm(args: string[], stdin: string, env: NodeJS.ProcessEnv = {}): Promis
  */
 function killedRun(args: string[], stdin: string, env: NodeJS.ProcessEnv, when: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, mkmArgv(args), { env: mkmEnv(env) });
+    const child = spawn(process.execPath, mkmArgv(here(), args), { env: mkmEnv(here(), env, token.userPin) });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
@@ -139,10 +108,10 @@ _, status = os.waitpid(pid, 0)
 sys.stdout.buffer.write(screen)
 sys.exit(os.waitstatus_to_exitcode(status) if hasattr(os, 'waitstatus_to_exitcode') else status >> 8)
 `;
-  const argv = [process.execPath, ...mkmArgv(args)];
+  const argv = [process.execPath, ...mkmArgv(here(), args)];
   return new Promise((resolve, reject) => {
     const child = spawn('python3', ['-c', driver, JSON.stringify(argv), JSON.stringify(script)], {
-      env: mkmEnv(),
+      env: mkmEnv(here(), {}, token.userPin),
     });
     let screen = '';
     child.stdout.on('data', (d: Buffer) => (screen += d.toString()));

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kcv } from '../../../electron/crypto/kcv.nodejs';
 import { pkcs11js } from '../../../electron/hsm/pkcs11/pkcs11.host';
 import { hostTokenService } from '../../helpers/host-token-engine';
-import type { CliRun } from '../../helpers/mkm-cli';
+import { mkmOn, type CliRun } from '../../helpers/mkm-cli';
 import { filesUnder } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { TR31_2018_A_7_4 } from '../../unit/formats/tr31-vectors';
@@ -19,36 +18,12 @@ import { createKnownKey } from './tr31-ops-suite';
  * formed from components on the token (as a ceremony does) beforehand, in this process.
  */
 const P = pkcs11js;
-const root = join(import.meta.dirname, '../../..');
 const DATA_KEY = '3F419E1CB7079442AA37474C2EFBF8B8';
 let token: SoftHsmToken;
 let dataDir: string;
 
-function mkm(args: string[], stdin = ''): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        join(root, 'bin/mkm.mjs'),
-        '--data-dir',
-        dataDir,
-        '--module',
-        token.modulePath,
-        '--slot',
-        String(token.slotId),
-        ...args,
-      ],
-      { env: { ...process.env, SOFTHSM2_CONF: token.confPath, MKM_PIN: token.userPin } },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const mkm = (args: string[], stdin = ''): Promise<CliRun> =>
+  mkmOn(() => ({ dataDir, token }))(args, token.userPin, stdin);
 
 const EXPORT = ['keys', 'export-tr31', 'data-key', '--kbpk', 'the-kbpk', '--kbpk-type', 'aes-256'];
 const IMPORT = (label: string) => [

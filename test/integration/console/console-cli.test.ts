@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +5,7 @@ import forge from 'node-forge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
 import type { ConsoleMessageResult } from '../../../shared/contract/console.std';
-import { mkmOn, type CliRun } from '../../helpers/mkm-cli';
+import { mkmOn } from '../../helpers/mkm-cli';
 import { findSecrets } from '../../helpers/scan';
 import { createSoftHsmToken, softHsmAvailable, type SoftHsmToken } from '../../helpers/softhsm';
 
@@ -22,41 +21,12 @@ let token: SoftHsmToken;
 let sandbox: SandboxHandle;
 let sandboxDir: string;
 let dataDir: string;
-const root = join(import.meta.dirname, '../../..');
 
-const mkm = (args: string[]) =>
-  mkmOn(() => ({ dataDir, token }), { MKM_GATEWAY_PASSWORD: PASSWORD })(args, token.userPin);
-
-/** mkm with stdin (execFile's `input` is not in its promise form). */
-function mkmStdin(args: string[], input: string, env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [
-        join(root, 'bin/mkm.mjs'),
-        '--data-dir',
-        dataDir,
-        '--module',
-        token.modulePath,
-        '--slot',
-        String(token.slotId),
-        ...args,
-      ],
-      {
-        env: {
-          ...process.env,
-          SOFTHSM2_CONF: token.confPath,
-          MKM_GATEWAY_PASSWORD: PASSWORD,
-          MKM_PIN: token.userPin,
-          ...env,
-        },
-      },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin!.end(input);
-  });
-}
+const mkmRun = mkmOn(() => ({ dataDir, token }), { MKM_GATEWAY_PASSWORD: PASSWORD });
+const mkm = (args: string[]) => mkmRun(args, token.userPin);
+/** mkm reading `input` on stdin, with `env` besides. */
+const mkmStdin = (args: string[], input: string, env: NodeJS.ProcessEnv = {}) =>
+  mkmOn(() => ({ dataDir, token }), { MKM_GATEWAY_PASSWORD: PASSWORD, ...env })(args, token.userPin, input);
 
 beforeAll(async () => {
   token = createSoftHsmToken({ label: 'console-cli', userPin: '5521-cli', setProcessEnv: false });

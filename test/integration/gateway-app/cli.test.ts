@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
+import { mkmOn, type CliRun } from '../../helpers/mkm-cli';
 import { findSecrets } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { call, login } from '../sandbox/client';
@@ -15,8 +14,6 @@ import { call, login } from '../sandbox/client';
  * gateway on 127.0.0.1, a real SoftHSM2 token behind the real host process, the PIN and the
  * gateway password in the environment only.
  */
-const root = join(import.meta.dirname, '../../..');
-const run = promisify(execFile);
 const USER = 'merchant-cli';
 const PASSWORD = 'gw-app pass 5512-x';
 let token: SoftHsmToken;
@@ -24,42 +21,12 @@ let sandbox: SandboxHandle;
 let sandboxDir: string;
 let dataDir: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const mkm = (args: string[], module = token.modulePath, extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> =>
-  run(
-    process.execPath,
-    [
-      join(root, 'bin/mkm.mjs'),
-      '--data-dir',
-      dataDir,
-      '--module',
-      module,
-      '--slot',
-      String(token.slotId),
-      ...args,
-    ],
-    {
-      env: {
-        ...process.env,
-        SOFTHSM2_CONF: token.confPath,
-        MKM_PIN: token.userPin,
-        MKM_GATEWAY_PASSWORD: PASSWORD,
-        ...extraEnv,
-      },
-    },
-  ).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      stderr: e.stderr,
-    }),
-  );
+/** mkm on this test's data folder and token, or another library's (`module`), with `extraEnv`. */
+const mkm = (args: string[], module = token.modulePath, extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> =>
+  mkmOn(() => ({ dataDir, token: { ...token, modulePath: module } }), {
+    MKM_GATEWAY_PASSWORD: PASSWORD,
+    ...extraEnv,
+  })(args, token.userPin);
 
 const json = async <T>(args: string[]): Promise<T> => {
   const r = await mkm(['--json', ...args]);
