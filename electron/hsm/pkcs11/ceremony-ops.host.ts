@@ -39,7 +39,7 @@ import type { ObjectClass, OkResult } from '../../../shared/tokens.std';
 import type { Logger } from '../../core/logger.nodejs';
 import { kcv } from '../../crypto/kcv.nodejs';
 import { CKR_MEANS, toMkmError } from './ckr.std';
-import { CMAC, oaep, xorBaseAndData } from './mechanisms.host';
+import { CMAC, oaep, rfc3394Iv, xorBaseAndData } from './mechanisms.host';
 import { findById, readAttribute } from './objects.host';
 import { BOOL_ATTR, pkcs11js, type Handle, type Mechanism, type PKCS11, type Template } from './pkcs11.host';
 import { rsaPublicFromComponents, type RsaPublic } from './spki.nodejs';
@@ -70,7 +70,6 @@ const OAEP_HASH = 'sha256';
 const H_LEN = 32;
 const TRANSPORT_BITS = 3072;
 const RSA_F4 = Buffer.from([0x01, 0x00, 0x01]);
-const KW_IV = Buffer.from('a6a6a6a6a6a6a6a6', 'hex');
 /** Room for any RSA block up to 8192 bits. */
 const RSA_OUT = 1024;
 const MIN_REVEAL_BITS = 2048;
@@ -1029,7 +1028,7 @@ export function rfc3394Wrap(plain: Uint8Array, encryptBlock: (block: Buffer) => 
     throw new RangeError('RFC 3394 wraps 16+ bytes in 8-byte blocks');
   const n = plain.length / 8;
   const r = Buffer.from(plain);
-  const a = Buffer.from(KW_IV);
+  const a = rfc3394Iv();
   const block = Buffer.alloc(16);
   try {
     for (let j = 0; j < 6; j++) {

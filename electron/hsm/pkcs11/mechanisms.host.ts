@@ -38,6 +38,14 @@ export function cipherMechanism(m: CipherMechanism, iv?: Buffer): Mechanism {
   }
 }
 
+/**
+ * RFC 3394's default initial value, A6A6A6A6A6A6A6A6: a new copy each call, so a caller may wipe
+ * or reuse what it gets without changing anyone else's.
+ */
+export function rfc3394Iv(): Buffer {
+  return Buffer.alloc(8, 0xa6);
+}
+
 /** CKM_AES_KEY_WRAP_KWP (PKCS#11 3.0): RFC 5649; pkcs11js does not export it. */
 export const CKM_AES_KEY_WRAP_KWP = 0x210b;
 

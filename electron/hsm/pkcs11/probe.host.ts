@@ -1,7 +1,7 @@
 import { createCipheriv, createHmac, createVerify, publicEncrypt, randomBytes, constants } from 'node:crypto';
 import { aesCmacKcv } from '../../crypto/kcv.nodejs';
 import { CKR_MEANS, probeReason, toMkmError } from './ckr.std';
-import { CMAC, CKM_AES_KEY_WRAP_KWP, HMAC_SHA256, oaep, SHA256_RSA_PKCS } from './mechanisms.host';
+import { CMAC, CKM_AES_KEY_WRAP_KWP, HMAC_SHA256, oaep, rfc3394Iv, SHA256_RSA_PKCS } from './mechanisms.host';
 import { pkcs11js, readBool, type Handle, type Mechanism, type PKCS11, type Template } from './pkcs11.host';
 import { rsaPublicFromComponents } from './spki.nodejs';
 import {
@@ -272,12 +272,7 @@ export async function probeCapabilities(ctx: ProbeContext): Promise<Capabilities
       expect(cmacKcv(back) === aesCmacKcv(tValue), 'the unwrapped key differs from the wrapped one');
     };
     await attempt('aesKeyWrap', [P.CKM_AES_KEY_WRAP], () =>
-      wrapTrial(
-        { mechanism: P.CKM_AES_KEY_WRAP },
-        'id-aes256-wrap',
-        Buffer.from('a6a6a6a6a6a6a6a6', 'hex'),
-        'RFC 3394',
-      ),
+      wrapTrial({ mechanism: P.CKM_AES_KEY_WRAP }, 'id-aes256-wrap', rfc3394Iv(), 'RFC 3394'),
     );
     // RFC 5649 is CKM_AES_KEY_WRAP_KWP (0x210B) in PKCS#11 3.0 and CKM_AES_KEY_WRAP_PAD (0x210A)
     // in SoftHSM2; NSS's 0x210A is something else. Both are tried; the first that matches counts.

@@ -33,6 +33,7 @@ import { findShareProblem, shareScalars } from '../../../shared/formats/shares/v
 import { kcv } from '../../crypto/kcv.nodejs';
 import { revealKeyOf, type CeremonyShareAccess } from './ceremony-ops.host';
 import { toMkmError } from './ckr.std';
+import { rfc3394Iv } from './mechanisms.host';
 import { findById, readAttribute } from './objects.host';
 import { pkcs11js, readBool, readUlong, type Handle, type Mechanism } from './pkcs11.host';
 
@@ -56,7 +57,6 @@ import { pkcs11js, readBool, readUlong, type Handle, type Mechanism } from './pk
  */
 
 const P = pkcs11js;
-const KW_IV = Buffer.from('a6a6a6a6a6a6a6a6', 'hex');
 const OAEP_HASH = 'sha256';
 
 /** A KEK's PKCS#11 key type and length as a ceremony key type (the shares carry only a length). */
@@ -336,7 +336,7 @@ export class ShareOps {
         ]),
       );
       const kw = this.c.hasMechanism(slotId, P.CKM_AES_KEY_WRAP, P.CKF_WRAP);
-      const iv = kw ? KW_IV : Buffer.from(this.c.randomSecret(slotId, 16));
+      const iv = kw ? rfc3394Iv() : Buffer.from(this.c.randomSecret(slotId, 16));
       const mechanism: Mechanism = kw
         ? { mechanism: P.CKM_AES_KEY_WRAP }
         : { mechanism: P.CKM_AES_CBC_PAD, parameter: iv };

@@ -24,6 +24,7 @@ import type { KeyUsage, ObjectInfo } from '../../../shared/tokens.std';
 import { kcv } from '../../crypto/kcv.nodejs';
 import { secretTemplate, type CeremonyOps, type CeremonyOpsAccess } from './ceremony-ops.host';
 import type { FoundObject } from './objects.host';
+import { rfc3394Iv } from './mechanisms.host';
 import { readAttribute } from './objects.host';
 import { BOOL_ATTR, pkcs11js, readBool, type Handle, type Mechanism, type Template } from './pkcs11.host';
 
@@ -56,7 +57,6 @@ import { BOOL_ATTR, pkcs11js, readBool, type Handle, type Mechanism, type Templa
  */
 
 const P = pkcs11js;
-const KW_IV = Buffer.from('a6a6a6a6a6a6a6a6', 'hex');
 
 export interface Tr31OpsAccess extends CeremonyOpsAccess {
   /** The object with this CKA_ID and class (KEY_NOT_FOUND otherwise). */
@@ -423,7 +423,7 @@ export class Tr31Ops {
           Buffer.alloc(128),
         ),
       );
-      const d = createDecipheriv('id-aes256-wrap', secret, KW_IV);
+      const d = createDecipheriv('id-aes256-wrap', secret, rfc3394Iv());
       const parts = [d.update(wrapped), d.final()];
       clear = Buffer.concat(parts);
       for (const part of parts) part.fill(0);
