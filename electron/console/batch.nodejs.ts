@@ -31,7 +31,8 @@ import { MkmError, toErrorShape } from '../../shared/errors.std';
 import { maskPan, panDigits } from '../../shared/formats/card.std';
 import { formatExpiration, parseExpiration } from '../../shared/formats/expiration.std';
 import { encryptField, type CsePadding } from '../crypto/cse.nodejs';
-import { countGatewayKeyUse, type KeyUseCounter } from '../lifecycle/usage.nodejs';
+import type { TokensService } from '../hsm/tokens.nodejs';
+import { countGatewayKeyUse, countedUse, type KeyUseCounter } from '../lifecycle/usage.nodejs';
 import { OVERSIZE_RECORD, RecordLimit } from './record-limit.nodejs';
 
 /**
@@ -93,14 +94,35 @@ export const AES_COLUMNS = ['iv_hex', 'ciphertext_hex'] as const;
 export const RECORD_MAX_BYTES = 16 * 1024;
 
 const CHUNK_ROWS = 500;
-const RANDOM_MAX = 4096;
-const IV_BYTES = 16;
 
 export interface AesTarget {
-  /** What the batch needs from the token: random bytes and pipelined AES. */
-  random(length: number): Promise<Uint8Array>;
-  encryptMany(data: Uint8Array[], ivs: Uint8Array[]): Promise<Uint8Array[]>;
+  /**
+   * What the batch needs from the token: AES-CBC of each payload under a fresh IV drawn from the
+   * token's RNG, the IVs answered with the ciphertexts (item for item). Drawn in the same host
+   * call as the encryptions: a separate request for them would wait behind the chunk the token
+   * is encrypting, and the chunk after it behind that round trip.
+   */
+  encryptMany(data: Uint8Array[]): Promise<{ ivs: Uint8Array[]; ciphertexts: Uint8Array[] }>;
   keyId: string;
+}
+
+/**
+ * The token AES key of a batch as the console uses it: AES-256-CBC (PKCS#7 padding) in the
+ * token, IVs from its RNG, each chunk's encryptions counted against the key's usage.
+ */
+export function tokenAesTarget(
+  tokens: Pick<TokensService, 'encryptManyTokenIvs'>,
+  usage: KeyUseCounter | null | undefined,
+  slotId: number,
+  keyId: string,
+): AesTarget {
+  return {
+    keyId,
+    encryptMany: (data) =>
+      countedUse(usage, { slotId, id: keyId }, 'encrypt', data.length, () =>
+        tokens.encryptManyTokenIvs({ slotId, id: keyId, mechanism: 'AES_CBC_PAD', data }),
+      ),
+  };
 }
 
 export interface BatchRun {
@@ -441,18 +463,9 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
         }
       }
     }
-    const ivs: Uint8Array[] = [];
-    for (let i = 0; i < good.length; i += RANDOM_MAX / IV_BYTES) {
-      const n = Math.min(RANDOM_MAX / IV_BYTES, good.length - i);
-      const bytes = await run.aes!.random(n * IV_BYTES);
-      for (let k = 0; k < n; k++) ivs.push(bytes.subarray(k * IV_BYTES, (k + 1) * IV_BYTES));
-    }
-    const cipher = good.length
-      ? await run.aes!.encryptMany(
-          good.map((g) => g.data),
-          ivs,
-        )
-      : [];
+    const { ivs, ciphertexts: cipher } = good.length
+      ? await run.aes!.encryptMany(good.map((g) => g.data))
+      : { ivs: [], ciphertexts: [] };
     for (const g of good) g.data.fill(0);
     const byIndex = new Map(good.map((g, k) => [g.row.index, k]));
     const done: Done = { records: [], failures: [] };

@@ -248,7 +248,7 @@ describe('runBatch when the token fails on one chunk while the next is being enc
     const lines = ['number,exp'];
     for (let i = 0; i < 1100; i++) lines.push('4111111111111111,12/30');
     writeFileSync(input, lines.join('\n') + '\n');
-    let randomCalls = 0;
+    let calls = 0;
     const s = await runBatch({
       operationId: 'unit-chunks',
       inPath: input,
@@ -257,13 +257,12 @@ describe('runBatch when the token fails on one chunk while the next is being enc
       overwrite: false,
       aes: {
         keyId: 'ab',
-        // The first chunk's IVs fail (the token answered an error); the second chunk's work,
-        // already started, succeeds but comes after a failure and is never written.
-        random: async (length) => {
-          if (++randomCalls === 1) throw Object.assign(new Error('token'), { code: 'DEVICE_ERROR' });
-          return new Uint8Array(length);
+        // The first chunk fails (the token answered an error); the second chunk's work, already
+        // started, succeeds but comes after a failure and is never written.
+        encryptMany: async (data) => {
+          if (++calls === 1) throw Object.assign(new Error('token'), { code: 'DEVICE_ERROR' });
+          return { ivs: data.map(() => new Uint8Array(16)), ciphertexts: data.map((d) => new Uint8Array(d)) };
         },
-        encryptMany: async (data) => data.map((d) => new Uint8Array(d)),
       },
       signal: new AbortController().signal,
       onProgress: () => {},
