@@ -372,9 +372,16 @@ export async function runBatch(run: BatchRun): Promise<BatchSummary> {
   const write = async (text: string) => {
     if (outError) throw outFailed();
     if (!out!.write(text)) {
+      // Whichever comes first; the other listener goes with it, or every drain would leave a
+      // 'close' listener behind (Node warns of a leak after ten).
       await new Promise<void>((resolve) => {
-        out!.once('drain', resolve);
-        out!.once('close', resolve);
+        const done = () => {
+          out!.off('drain', done);
+          out!.off('close', done);
+          resolve();
+        };
+        out!.on('drain', done);
+        out!.on('close', done);
       });
     }
     if (outError) throw outFailed();

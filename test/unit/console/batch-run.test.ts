@@ -361,3 +361,40 @@ describe('runBatch keeps every problem of a failed row, in the output and in the
     expect(s.failures[0]).toMatchObject({ row: 1, ref: '' });
   });
 });
+
+describe('runBatch writing many chunks', () => {
+  it('leaves no listener behind on the output for each time it waits for the disk', async () => {
+    const input = join(dir, 'many-chunks.csv');
+    const lines = ['ref,number,exp'];
+    // 6,000 rows: a dozen chunks, each more than the output stream buffers, so each one waits
+    // for a drain.
+    for (let i = 0; i < 6000; i++) lines.push(`order-${i},4111111111111111,12/30`);
+    writeFileSync(input, lines.join('\n') + '\n');
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const s = await runBatch({
+        operationId: 'unit-many-chunks',
+        inPath: input,
+        outPath: join(dir, 'many-chunks.out.csv'),
+        scheme: 'aes',
+        overwrite: false,
+        aes: {
+          keyId: 'ab',
+          encryptMany: async (data) => ({
+            ivs: data.map(() => new Uint8Array(16)),
+            ciphertexts: data.map((d) => new Uint8Array(d.length + 16)),
+          }),
+        },
+        signal: new AbortController().signal,
+        onProgress: () => {},
+      });
+      expect(s).toMatchObject({ status: 'done', encrypted: 6000 });
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+  });
+});
