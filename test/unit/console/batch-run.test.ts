@@ -3,9 +3,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   checkBatchPaths,
+  csvRecords,
   neutralizeCell,
   RECORD_MAX_BYTES,
   runBatch,
@@ -359,6 +361,31 @@ describe('runBatch keeps every problem of a failed row, in the output and in the
     expect(s.failed).toBe(BATCH_FAILURES_LISTED + 20);
     expect(s.failures).toHaveLength(BATCH_FAILURES_LISTED);
     expect(s.failures[0]).toMatchObject({ row: 1, ref: '' });
+  });
+});
+
+describe('csvRecords', () => {
+  it('writes what csv-stringify writes with its default options, byte for byte', () => {
+    const cells = [
+      '',
+      'a',
+      '1',
+      'a,b',
+      'say "hi"',
+      '"',
+      '""',
+      'x\ny',
+      'x\r\ny',
+      '\r',
+      "'=1+1",
+      ' sp ',
+      'é€',
+      ',',
+      'a"b,c\nd',
+    ];
+    const records = [cells, ...cells.map((c, i) => [String(i), c, c + c, '']), [''], ['', '']];
+    expect(csvRecords(records)).toBe(stringify(records));
+    expect(csvRecords([])).toBe(stringify([]));
   });
 });
 
