@@ -565,7 +565,16 @@ export class TokensService {
         }),
       );
       // Two chunks in flight: one being encrypted, one being prepared and sent.
-      if (inFlight.length >= 2) await inFlight.shift();
+      if (inFlight.length >= 2) {
+        try {
+          await inFlight.shift();
+        } catch (error) {
+          // The batch fails with the first failure; the chunk still in flight may fail after it,
+          // and that rejection must not go unhandled (it would take main down).
+          for (const pending of inFlight) pending.catch(() => {});
+          throw error;
+        }
+      }
     }
     await Promise.all(inFlight);
     return { ivs: ivsOut, ciphertexts: out };
