@@ -1,17 +1,19 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBatch } from '../electron/console/batch.nodejs';
+import { runBatch, tokenAesTarget } from '../electron/console/batch.nodejs';
 import { pkcs11js as P } from '../electron/hsm/pkcs11/pkcs11.host';
 import { freshToken, int, median, mkmTokens, rawSession, verdict } from './lib/hsm';
 
 /**
  * The console's batch mode with the AES scheme, end to end: a 10,000-row CSV of card data read,
  * each row checked (Luhn, expiration, CVV), turned into its JSON payload, IVs drawn from the
- * token's RNG, AES-256-CBC in the token through the host (TokensService.encryptMany), and a
- * CSV of IVs and ciphertexts written. Against raw pkcs11js in one process on the same token
- * doing only the cryptography of the same rows: the same JSON payloads prepared beforehand,
- * IVs from C_GenerateRandom, and C_EncryptInit + C_Encrypt per row on the token key.
+ * token's RNG, AES-256-CBC in the token through the host (TokensService.encryptManyTokenIvs:
+ * the host draws a chunk's IVs with C_GenerateRandom, 4 KiB at a time as raw does, in the same
+ * call as its encryptions), and a CSV of IVs and ciphertexts written. Against raw pkcs11js in
+ * one process on the same token doing only the cryptography of the same rows: the same JSON
+ * payloads prepared beforehand, IVs from C_GenerateRandom, and C_EncryptInit + C_Encrypt per
+ * row on the token key.
  * Target (issue 6): mkm at least 0.8 of raw throughput, though mkm also parses, checks and
  * writes the files.
  * Run: npx tsx bench/console-batch.bench.ts
@@ -62,13 +64,8 @@ try {
       outPath,
       scheme: 'aes',
       overwrite: false,
-      aes: {
-        keyId: key.id,
-        random: async (length) =>
-          Buffer.from((await tokens.call('generateRandom', { slotId, length })).data, 'base64'),
-        encryptMany: (data, ivs) =>
-          tokens.encryptMany({ slotId, id: key.id, mechanism: 'AES_CBC_PAD', data, ivs }),
-      },
+      // The console's own token target (batch-runs.nodejs.ts), without a usage service.
+      aes: tokenAesTarget(tokens, null, slotId, key.id),
       signal: new AbortController().signal,
       onProgress: () => {},
     });

@@ -238,6 +238,12 @@ export const EncryptBatchParamsSchema = z.object({
    * passes and a third more bytes on the wire. Default 'base64' (JSON-safe).
    */
   output: z.enum(['base64', 'binary']).optional(),
+  /**
+   * AES-CBC only, items without an `iv`: the host draws each item's IV from the token's RNG
+   * (C_GenerateRandom, 4 KiB at a time) in the same call and answers them in `ivs`, so a batch
+   * needs no round trip to main for its IVs.
+   */
+  tokenIvs: z.boolean().optional(),
 });
 export type EncryptBatchParams = z.infer<typeof EncryptBatchParamsSchema>;
 
@@ -520,6 +526,11 @@ export interface DataResult {
 export interface BatchResult {
   /** One per item, in order: base64, or bytes when the request asked for 'binary'. */
   items: (string | Uint8Array)[];
+  /**
+   * With `tokenIvs`: the IVs the token drew, 16 bytes per item in item order, as one value
+   * (base64, or bytes for 'binary').
+   */
+  ivs?: string | Uint8Array;
   /** Whether an AES batch ran on a session copy of its key (see TokenEngine.encryptBatch). */
   keyCopy?: boolean;
 }

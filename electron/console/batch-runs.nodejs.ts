@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BatchScheme, BatchSummary } from '../../shared/contract/console.std';
 import { MkmError } from '../../shared/errors.std';
-import { countedUse } from '../lifecycle/usage.nodejs';
-import { checkBatchPaths, runBatch } from './batch.nodejs';
+import { checkBatchPaths, runBatch, tokenAesTarget } from './batch.nodejs';
 import { SCHEME_PADDING, refuseSchemeMismatch, type ConsoleContext } from './console-context.nodejs';
 
 const PROGRESS_EVERY_MS = 200;
@@ -50,15 +49,7 @@ export class ConsoleBatches {
           keyId,
         });
       }
-      aes = {
-        keyId,
-        random: async (length) =>
-          Buffer.from((await tokens.call('generateRandom', { slotId, length })).data, 'base64'),
-        encryptMany: (data, ivs) =>
-          countedUse(this.ctx.deps.usage, { slotId, id: keyId }, 'encrypt', data.length, () =>
-            tokens.encryptMany({ slotId, id: keyId, mechanism: 'AES_CBC_PAD', data, ivs }),
-          ),
-      };
+      aes = tokenAesTarget(tokens, this.ctx.deps.usage, slotId, keyId);
     } else {
       if (!request.profileId) {
         throw new MkmError('VALIDATION', 'Choose the gateway profile whose public key encrypts the batch.', {

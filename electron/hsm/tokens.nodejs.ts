@@ -488,9 +488,42 @@ export class TokensService {
     chunk?: number;
     onProgress?: (done: number, total: number) => void;
   }): Promise<Uint8Array[]> {
+    return (await this.batchCalls(request, false)).ciphertexts;
+  }
+
+  /**
+   * AES-CBC of many payloads, each under a fresh IV the token draws: the host calls
+   * C_GenerateRandom in the same call as the encryptions, so no IV waits on a round trip to
+   * main and back (a request of its own would queue behind the chunk being encrypted). The IVs
+   * come back with the ciphertexts, item for item. Chunked and pipelined like encryptMany.
+   */
+  async encryptManyTokenIvs(request: {
+    slotId: number;
+    id: string;
+    mechanism: 'AES_CBC_PAD' | 'AES_CBC';
+    data: Uint8Array[];
+    chunk?: number;
+    onProgress?: (done: number, total: number) => void;
+  }): Promise<{ ivs: Uint8Array[]; ciphertexts: Uint8Array[] }> {
+    return this.batchCalls(request, true);
+  }
+
+  private async batchCalls(
+    request: {
+      slotId: number;
+      id: string;
+      mechanism: 'AES_CBC_PAD' | 'AES_CBC' | 'RSA_OAEP_SHA1' | 'RSA_OAEP_SHA256' | 'RSA_PKCS';
+      data: Uint8Array[];
+      ivs?: Uint8Array[];
+      chunk?: number;
+      onProgress?: (done: number, total: number) => void;
+    },
+    tokenIvs: boolean,
+  ): Promise<{ ivs: Uint8Array[]; ciphertexts: Uint8Array[] }> {
     const chunk = Math.max(1, Math.min(request.chunk ?? 1000, 100_000));
     const total = request.data.length;
     const out: Uint8Array[] = new Array(total);
+    const ivsOut: Uint8Array[] = tokenIvs ? new Array(total) : [];
     const inFlight: Promise<void>[] = [];
     let done = 0;
     for (let start = 0; start < total; start += chunk) {
@@ -516,17 +549,35 @@ export class TokensService {
           mechanism: request.mechanism,
           items,
           output: 'binary',
+          ...(tokenIvs ? { tokenIvs: true } : {}),
         }).then((result) => {
+          const n = end - from;
           result.items.forEach((item, k) => (out[from + k] = item as Uint8Array));
-          done += result.items.length;
+          if (tokenIvs) {
+            const ivs = result.ivs;
+            if (!(ivs instanceof Uint8Array) || ivs.length !== n * 16) {
+              throw new MkmError('INTERNAL', undefined, { reason: 'the host answered no IVs' });
+            }
+            for (let k = 0; k < n; k++) ivsOut[from + k] = ivs.subarray(k * 16, k * 16 + 16);
+          }
+          done += n;
           request.onProgress?.(done, total);
         }),
       );
       // Two chunks in flight: one being encrypted, one being prepared and sent.
-      if (inFlight.length >= 2) await inFlight.shift();
+      if (inFlight.length >= 2) {
+        try {
+          await inFlight.shift();
+        } catch (error) {
+          // The batch fails with the first failure; the chunk still in flight may fail after it,
+          // and that rejection must not go unhandled (it would take main down).
+          for (const pending of inFlight) pending.catch(() => {});
+          throw error;
+        }
+      }
     }
     await Promise.all(inFlight);
-    return out;
+    return { ivs: ivsOut, ciphertexts: out };
   }
 
   async slots(): Promise<SlotSummary[]> {

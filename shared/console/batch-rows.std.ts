@@ -1,5 +1,5 @@
 import { ERROR_SENTENCES } from '../errors.std';
-import { checkCompose, type ComposeFieldName, type ComposeFields } from './compose.std';
+import { composeFindings, type ComposeFieldName, type ComposeFields } from './compose.std';
 
 /**
  * What is wrong with one row of a batch, all of it: a row with a mistyped card number and an
@@ -34,7 +34,7 @@ export function rowProblems(
   if (Object.keys(fields).length === 0) {
     return [{ field: null, code: 'EMPTY', message: 'The row has no value to encrypt.' }];
   }
-  return checkCompose(fields, options.now)
+  return composeFindings(fields, options.now)
     .findings.filter((f) => f.level === 'error')
     .map((f) => ({ field: f.field, code: f.code, message: f.message }));
 }

@@ -154,6 +154,33 @@ describe('token channels', () => {
     });
   });
 
+  it('refuse a pipelined batch whose chunks all fail with the first failure, and leave none unhandled', async () => {
+    // Two chunks are in flight at once; when the first fails, the second fails too, after it.
+    // Unhandled, that second rejection would kill main (vitest fails the run on one).
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const data = Array.from({ length: 4 }, () => randomBytes(16));
+      await expect(
+        app.tokens.encryptMany({
+          slotId: token.slotId,
+          id: 'ab'.repeat(8),
+          mechanism: 'AES_CBC_PAD',
+          data,
+          ivs: data.map(() => randomBytes(16)),
+          chunk: 1,
+        }),
+      ).rejects.toMatchObject({ code: 'KEY_NOT_FOUND' });
+      // The chunk still in flight settles within a host round trip.
+      await app.tokens.slots();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
   it('keep the PIN out of every file the run wrote', () => {
     expect(findSecrets([dataDir], [token.userPin, '9713579'])).toEqual([]);
   });

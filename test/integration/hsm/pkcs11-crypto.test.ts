@@ -276,6 +276,63 @@ describe('PKCS#11 cryptography (real SoftHSM2, cross-checked with node:crypto, o
     expect(bad.code).toBe('VALIDATION');
   });
 
+  it('draws the IVs of a batch from the token when asked (tokenIvs), each ciphertext exact under its IV', async () => {
+    // 300 items: two C_GenerateRandom calls (256 IVs per 4 KiB), the second a short one.
+    const items = Array.from({ length: 300 }, (_, i) => ({ data: randomBytes(i % 40) }));
+    const result = await svc.encryptBatch({
+      slotId,
+      id: nistId,
+      mechanism: 'AES_CBC_PAD',
+      items,
+      output: 'binary',
+      tokenIvs: true,
+    });
+    const ivs = Buffer.from(result.ivs as Uint8Array);
+    expect(ivs).toHaveLength(300 * 16);
+    expect(
+      new Set(Array.from({ length: 300 }, (_, i) => ivs.toString('hex', i * 16, i * 16 + 16))).size,
+    ).toBe(300);
+    result.items.forEach((ct, i) => {
+      const c = createCipheriv('aes-256-cbc', NIST_KEY, ivs.subarray(i * 16, i * 16 + 16));
+      expect(Buffer.from(ct as Uint8Array).equals(Buffer.concat([c.update(items[i]!.data), c.final()]))).toBe(
+        true,
+      );
+    });
+    // base64 answers carry the IVs as base64 too.
+    const text = await svc.encryptBatch({
+      slotId,
+      id: nistId,
+      mechanism: 'AES_CBC_PAD',
+      items: [{ data: b64(Buffer.from('x')) }],
+      tokenIvs: true,
+    });
+    const iv = Buffer.from(text.ivs as string, 'base64');
+    const c = createCipheriv('aes-256-cbc', NIST_KEY, iv);
+    expect(text.items[0]).toBe(b64(Buffer.concat([c.update('x'), c.final()])));
+    // An IV of the caller's with tokenIvs, or tokenIvs for RSA, is refused.
+    const withIv = [{ iv: randomBytes(16), data: randomBytes(4) }];
+    expect(
+      (
+        await failure(
+          svc.encryptBatch({ slotId, id: nistId, mechanism: 'AES_CBC_PAD', items: withIv, tokenIvs: true }),
+        )
+      ).code,
+    ).toBe('VALIDATION');
+    expect(
+      (
+        await failure(
+          svc.encryptBatch({
+            slotId,
+            id: rsaEncId,
+            mechanism: 'RSA_OAEP_SHA1',
+            items: [{ data: 'AA==' }],
+            tokenIvs: true,
+          }),
+        )
+      ).code,
+    ).toBe('VALIDATION');
+  });
+
   it('encrypts a large batch under a session copy of the key, each ciphertext exact, and leaves no copy', async () => {
     const { pkcs11, session } = svc._raw(slotId);
     const sessionObjects = () => {

@@ -170,7 +170,7 @@ describe.skipIf(!softHsmAvailable())('key usage, counted on every path', () => {
     expect(log).toMatch(/near its use limit/);
     expect(log).toContain(limited.versionId);
     // Two more rows would pass the limit: refused whole, nothing encrypted.
-    const encryptMany = vi.spyOn(rig.app.tokens, 'encryptMany');
+    const encryptMany = vi.spyOn(rig.app.tokens, 'encryptManyTokenIvs');
     try {
       const over = await batch(2);
       expect(over).toMatchObject({ status: 'failed', encrypted: 0, error: { code: 'USE_LIMIT_REACHED' } });

@@ -3,9 +3,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   checkBatchPaths,
+  csvRecords,
   neutralizeCell,
   RECORD_MAX_BYTES,
   runBatch,
@@ -248,7 +250,7 @@ describe('runBatch when the token fails on one chunk while the next is being enc
     const lines = ['number,exp'];
     for (let i = 0; i < 1100; i++) lines.push('4111111111111111,12/30');
     writeFileSync(input, lines.join('\n') + '\n');
-    let randomCalls = 0;
+    let calls = 0;
     const s = await runBatch({
       operationId: 'unit-chunks',
       inPath: input,
@@ -257,13 +259,12 @@ describe('runBatch when the token fails on one chunk while the next is being enc
       overwrite: false,
       aes: {
         keyId: 'ab',
-        // The first chunk's IVs fail (the token answered an error); the second chunk's work,
-        // already started, succeeds but comes after a failure and is never written.
-        random: async (length) => {
-          if (++randomCalls === 1) throw Object.assign(new Error('token'), { code: 'DEVICE_ERROR' });
-          return new Uint8Array(length);
+        // The first chunk fails (the token answered an error); the second chunk's work, already
+        // started, succeeds but comes after a failure and is never written.
+        encryptMany: async (data) => {
+          if (++calls === 1) throw Object.assign(new Error('token'), { code: 'DEVICE_ERROR' });
+          return { ivs: data.map(() => new Uint8Array(16)), ciphertexts: data.map((d) => new Uint8Array(d)) };
         },
-        encryptMany: async (data) => data.map((d) => new Uint8Array(d)),
       },
       signal: new AbortController().signal,
       onProgress: () => {},
@@ -360,5 +361,67 @@ describe('runBatch keeps every problem of a failed row, in the output and in the
     expect(s.failed).toBe(BATCH_FAILURES_LISTED + 20);
     expect(s.failures).toHaveLength(BATCH_FAILURES_LISTED);
     expect(s.failures[0]).toMatchObject({ row: 1, ref: '' });
+  });
+});
+
+describe('csvRecords', () => {
+  it('writes what csv-stringify writes with its default options, byte for byte', () => {
+    const cells = [
+      '',
+      'a',
+      '1',
+      'a,b',
+      'say "hi"',
+      '"',
+      '""',
+      'x\ny',
+      'x\r\ny',
+      '\r',
+      "'=1+1",
+      ' sp ',
+      'é€',
+      ',',
+      'a"b,c\nd',
+    ];
+    const records = [cells, ...cells.map((c, i) => [String(i), c, c + c, '']), [''], ['', '']];
+    expect(csvRecords(records)).toBe(stringify(records));
+    expect(csvRecords([])).toBe(stringify([]));
+  });
+});
+
+describe('runBatch writing many chunks', () => {
+  it('leaves no listener behind on the output for each time it waits for the disk', async () => {
+    const input = join(dir, 'many-chunks.csv');
+    const lines = ['ref,number,exp'];
+    // 6,000 rows: a dozen chunks, each more than the output stream buffers, so each one waits
+    // for a drain.
+    for (let i = 0; i < 6000; i++) lines.push(`order-${i},4111111111111111,12/30`);
+    writeFileSync(input, lines.join('\n') + '\n');
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const s = await runBatch({
+        operationId: 'unit-many-chunks',
+        inPath: input,
+        outPath: join(dir, 'many-chunks.out.csv'),
+        scheme: 'aes',
+        overwrite: false,
+        aes: {
+          keyId: 'ab',
+          encryptMany: async (data) => ({
+            ivs: data.map(() => new Uint8Array(16)),
+            ciphertexts: data.map((d) => new Uint8Array(d.length + 16)),
+          }),
+        },
+        signal: new AbortController().signal,
+        onProgress: () => {},
+      });
+      expect(s).toMatchObject({ status: 'done', encrypted: 6000 });
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
   });
 });

@@ -9,6 +9,9 @@ import { b64, keyClassFor, RSA_OUT, rsaRoom, ZERO_BLOCK } from './key-reads.host
 import type { SessionPool } from './session-pool.host';
 
 const P = pkcs11js;
+/** C_GenerateRandom is asked for this much at a time when the host draws a batch's IVs. */
+const RANDOM_CHUNK = 4096;
+const IV_BYTES = 16;
 /** Below this many items a batch uses the token key as it is (a copy costs about one C_CreateObject). */
 const COPY_MIN_ITEMS = 32;
 
@@ -40,6 +43,10 @@ export class BatchEncryptor {
     const rsa = isRsaMechanism(head.mechanism);
     const mech: Mechanism = cipherMechanism(head.mechanism, rsa ? undefined : ZERO_BLOCK);
     const binary = (params as { output?: unknown }).output === 'binary';
+    const tokenIvs = (params as { tokenIvs?: unknown }).tokenIvs === true;
+    if (tokenIvs && rsa) {
+      throw new MkmError('VALIDATION', undefined, { issues: ['tokenIvs: only for AES-CBC'] });
+    }
     const out: (string | Uint8Array)[] = new Array(items.length);
     let arena = Buffer.alloc(0);
     let used = 0;
@@ -63,7 +70,12 @@ export class BatchEncryptor {
     this.destroyStrayCopies();
     const copy = !rsa && items.length >= COPY_MIN_ITEMS ? this.sessionCopy(h, key.handle) : null;
     const batchKey = copy ?? key.handle;
+    // The IVs the token draws for the whole batch, one C_GenerateRandom per 4 KiB (256 IVs).
+    const ivs = tokenIvs ? Buffer.allocUnsafe(items.length * IV_BYTES) : null;
     try {
+      for (let at = 0; ivs && at < ivs.length; at += RANDOM_CHUNK) {
+        pkcs11.C_GenerateRandom(h, ivs.subarray(at, Math.min(at + RANDOM_CHUNK, ivs.length)));
+      }
       for (let i = 0; i < items.length; i++) {
         const item = items[i] as { iv?: unknown; data?: unknown } | null;
         if (!item || !isBytes(item.data) || (item.iv !== undefined && !isBytes(item.iv))) {
@@ -73,7 +85,16 @@ export class BatchEncryptor {
         }
         const data = bytes(item.data);
         if (!rsa) {
-          const iv = item.iv !== undefined ? bytes(item.iv) : undefined;
+          if (ivs && item.iv !== undefined) {
+            throw new MkmError('VALIDATION', undefined, {
+              issues: [`items.${i}: no iv with tokenIvs (the token draws it)`],
+            });
+          }
+          const iv = ivs
+            ? ivs.subarray(i * IV_BYTES, (i + 1) * IV_BYTES)
+            : item.iv !== undefined
+              ? bytes(item.iv)
+              : undefined;
           if (!iv || iv.length !== 16)
             throw new MkmError('VALIDATION', 'AES-CBC needs a 16-byte IV.', { item: i });
           mech.parameter = iv;
@@ -105,7 +126,11 @@ export class BatchEncryptor {
         }
       }
     }
-    return { items: out, keyCopy: copy !== null };
+    return {
+      items: out,
+      ...(ivs ? { ivs: binary ? ivs : ivs.toString('base64') } : {}),
+      keyCopy: copy !== null,
+    };
   }
 
   /**
