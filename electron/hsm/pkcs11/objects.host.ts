@@ -217,21 +217,27 @@ function complete(reads: Reads, handle: Handle, read: AttributeRead): AttrMap {
   return read.values;
 }
 
+/** One C_GetAttributeValue through pkcs11js, every attribute of `types` at once; throws as it does. */
+function readAll({ pkcs11, session }: Reads, handle: Handle, types: number[]): AttrMap {
+  const values: AttrMap = new Map();
+  const result = pkcs11.C_GetAttributeValue(
+    session,
+    handle,
+    types.map((type) => ({ type })),
+  );
+  for (const a of result) values.set(a.type, a.value as Buffer | undefined);
+  return values;
+}
+
 function readAttrs(reads: Reads, handle: Handle, types: number[]): AttrMap {
   const { pkcs11, session, reader } = reads;
   if (reader) return complete(reads, handle, reader.read(session, handle, types));
-  const map: AttrMap = new Map();
   try {
-    const result = pkcs11.C_GetAttributeValue(
-      session,
-      handle,
-      types.map((type) => ({ type })),
-    );
-    for (const a of result) map.set(a.type, a.value as Buffer | undefined);
-    return map;
+    return readAll(reads, handle, types);
   } catch (error) {
     if (!attributesUnreadable(error)) throw error;
   }
+  const map: AttrMap = new Map();
   for (const type of types) {
     try {
       const [a] = pkcs11.C_GetAttributeValue(session, handle, [{ type }]);
@@ -368,17 +374,10 @@ function kindOf(reads: Reads, handle: Handle, read: AttrMap | undefined): Query 
  * one-call reader refuses only what pkcs11js would fail whole on (§5.7), and reports which.
  */
 function tryRead(reads: Reads, handle: Handle, types: number[]): AttributeRead | undefined {
-  const { pkcs11, session, reader } = reads;
+  const { session, reader } = reads;
   try {
     if (reader) return reader.read(session, handle, types);
-    const result = pkcs11.C_GetAttributeValue(
-      session,
-      handle,
-      types.map((type) => ({ type })),
-    );
-    const values: AttrMap = new Map();
-    for (const a of result) values.set(a.type, a.value as Buffer | undefined);
-    return { values, missing: [] };
+    return { values: readAll(reads, handle, types), missing: [] };
   } catch {
     // A wrong guess, or a failure the read with the object's own template meets again.
     return undefined;
