@@ -66,6 +66,19 @@ interface Choice {
   refused?: MkmError;
 }
 
+/** Many payloads for one key, as encryptMany and encryptManyTokenIvs take them. */
+export interface BulkEncryptRequest {
+  slotId: number;
+  id: string;
+  mechanism: 'AES_CBC_PAD' | 'AES_CBC' | 'RSA_OAEP_SHA1' | 'RSA_OAEP_SHA256' | 'RSA_PKCS';
+  data: Uint8Array[];
+  /** AES only: one per payload. */
+  ivs?: Uint8Array[];
+  /** Payloads per host call (1 to 100,000; 1,000 when not given). */
+  chunk?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
 export class TokensService {
   private client: HsmClient | null = null;
   private clientChoice: Choice | null = null;
@@ -479,15 +492,7 @@ export class TokensService {
    * chunk on its way while the host works on the current one, so main's copying overlaps the
    * token's work instead of waiting for it.
    */
-  async encryptMany(request: {
-    slotId: number;
-    id: string;
-    mechanism: 'AES_CBC_PAD' | 'AES_CBC' | 'RSA_OAEP_SHA1' | 'RSA_OAEP_SHA256' | 'RSA_PKCS';
-    data: Uint8Array[];
-    ivs?: Uint8Array[];
-    chunk?: number;
-    onProgress?: (done: number, total: number) => void;
-  }): Promise<Uint8Array[]> {
+  async encryptMany(request: BulkEncryptRequest): Promise<Uint8Array[]> {
     return (await this.batchCalls(request, false)).ciphertexts;
   }
 
@@ -497,27 +502,14 @@ export class TokensService {
    * main and back (a request of its own would queue behind the chunk being encrypted). The IVs
    * come back with the ciphertexts, item for item. Chunked and pipelined like encryptMany.
    */
-  async encryptManyTokenIvs(request: {
-    slotId: number;
-    id: string;
-    mechanism: 'AES_CBC_PAD' | 'AES_CBC';
-    data: Uint8Array[];
-    chunk?: number;
-    onProgress?: (done: number, total: number) => void;
-  }): Promise<{ ivs: Uint8Array[]; ciphertexts: Uint8Array[] }> {
+  async encryptManyTokenIvs(
+    request: Omit<BulkEncryptRequest, 'mechanism' | 'ivs'> & { mechanism: 'AES_CBC_PAD' | 'AES_CBC' },
+  ): Promise<{ ivs: Uint8Array[]; ciphertexts: Uint8Array[] }> {
     return this.batchCalls(request, true);
   }
 
   private async batchCalls(
-    request: {
-      slotId: number;
-      id: string;
-      mechanism: 'AES_CBC_PAD' | 'AES_CBC' | 'RSA_OAEP_SHA1' | 'RSA_OAEP_SHA256' | 'RSA_PKCS';
-      data: Uint8Array[];
-      ivs?: Uint8Array[];
-      chunk?: number;
-      onProgress?: (done: number, total: number) => void;
-    },
+    request: BulkEncryptRequest,
     tokenIvs: boolean,
   ): Promise<{ ivs: Uint8Array[]; ciphertexts: Uint8Array[] }> {
     const chunk = Math.max(1, Math.min(request.chunk ?? 1000, 100_000));
