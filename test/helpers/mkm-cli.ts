@@ -66,3 +66,35 @@ export function mkmOn(target: () => CliTarget, env: NodeJS.ProcessEnv = {}) {
     });
   };
 }
+
+/** What `mkm gateway add` is told of a gateway profile in a test. */
+export interface GatewayAdd {
+  name: string;
+  url: string;
+  user: string;
+  /** The TLS pin (SHA-256 of the served key); left out for a gateway with none. */
+  pin?: string;
+  cse?: 'oaep' | 'pkcs1';
+  id?: string;
+  keyRolling?: boolean;
+}
+
+/** `mkm gateway add`'s arguments, the password always from MKM_GATEWAY_PASSWORD (never argv). */
+export function gatewayAddArgs(g: GatewayAdd): string[] {
+  return [
+    'gateway',
+    'add',
+    '--password-env',
+    'MKM_GATEWAY_PASSWORD',
+    '--name',
+    g.name,
+    ...(g.id ? ['--id', g.id] : []),
+    '--url',
+    g.url,
+    '--user',
+    g.user,
+    ...(g.pin ? ['--pin', g.pin] : []),
+    ...(g.cse ? ['--cse', g.cse] : []),
+    ...(g.keyRolling ? ['--key-rolling'] : []),
+  ];
+}

@@ -5,7 +5,7 @@ import forge from 'node-forge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
 import type { ConsoleMessageResult } from '../../../shared/contract/console.std';
-import { mkmOn } from '../../helpers/mkm-cli';
+import { gatewayAddArgs, mkmOn } from '../../helpers/mkm-cli';
 import { findSecrets } from '../../helpers/scan';
 import { createSoftHsmToken, softHsmAvailable, type SoftHsmToken } from '../../helpers/softhsm';
 
@@ -34,23 +34,14 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'mkm-console-cli-data-'));
   sandbox = await startSandbox({ port: 0, dataDir: sandboxDir, users: [{ name: USER, password: PASSWORD }] });
   const steps = [
-    [
-      'gateway',
-      'add',
-      '--password-env',
-      'MKM_GATEWAY_PASSWORD',
-      '--name',
-      'Sandbox',
-      '--url',
-      sandbox.url,
-      '--user',
-      USER,
-      '--pin',
-      sandbox.pin,
-      '--cse',
-      'pkcs1',
-      '--key-rolling',
-    ],
+    gatewayAddArgs({
+      name: 'Sandbox',
+      url: sandbox.url,
+      user: USER,
+      pin: sandbox.pin,
+      cse: 'pkcs1',
+      keyRolling: true,
+    }),
     ['keys', 'generate', '--type', 'rsa-2048', '--label', 'cli-transport', '--purpose', 'gateway-transport'],
     ['gateway', 'register', 'cli-transport'],
     ['gateway', 'fetch-key'],

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
-import { mkmOn, type CliRun } from '../../helpers/mkm-cli';
+import { gatewayAddArgs, mkmOn, type CliRun } from '../../helpers/mkm-cli';
 import { findSecrets } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { call, login, type Target } from '../sandbox/client';
@@ -345,21 +345,14 @@ describe(
       await ok(
         asOnline([
           '--json',
-          'gateway',
-          'add',
-          '--password-env',
-          'MKM_GATEWAY_PASSWORD',
-          '--name',
-          'Sandbox',
-          '--id',
-          'sandbox',
-          '--url',
-          sandbox.url,
-          '--user',
-          USER,
-          '--pin',
-          sandbox.pin,
-          '--key-rolling',
+          ...gatewayAddArgs({
+            name: 'Sandbox',
+            id: 'sandbox',
+            url: sandbox.url,
+            user: USER,
+            pin: sandbox.pin,
+            keyRolling: true,
+          }),
         ]),
       );
       const verify = await refused(
@@ -487,41 +480,26 @@ describe(
           ]),
         )
       ).spkiSha256;
-      await refused(
-        asOnline([
-          'exchange',
-          'export',
-          '--kind',
-          'gateway-key',
-          '--profile',
-          'sandbox',
-          '--signing-key',
-          'online-signer',
-          '--out',
-          file('gw.mkmx'),
-        ]),
-        'NOT_FOUND',
-      );
+      // The same export, refused before the gateway key is fetched and made after.
+      const exportGatewayKey = [
+        'exchange',
+        'export',
+        '--kind',
+        'gateway-key',
+        '--profile',
+        'sandbox',
+        '--signing-key',
+        'online-signer',
+        '--out',
+        file('gw.mkmx'),
+      ];
+      await refused(asOnline(exportGatewayKey), 'NOT_FOUND');
       gatewayFingerprint = (
         await ok<{ pinned: { spkiSha256: string } }>(
           asOnline(['--json', 'gateway', 'fetch-key', '--profile', 'sandbox']),
         )
       ).pinned.spkiSha256;
-      const made = await ok<{ summary: Summary }>(
-        asOnline([
-          '--json',
-          'exchange',
-          'export',
-          '--kind',
-          'gateway-key',
-          '--profile',
-          'sandbox',
-          '--signing-key',
-          'online-signer',
-          '--out',
-          file('gw.mkmx'),
-        ]),
-      );
+      const made = await ok<{ summary: Summary }>(asOnline(['--json', ...exportGatewayKey]));
       expect(made.summary.items).toEqual([
         expect.objectContaining({ kind: 'gateway-key', spkiSha256: gatewayFingerprint }),
         expect.objectContaining({ kind: 'registration-receipt', keyId: transportId, status: 'active' }),

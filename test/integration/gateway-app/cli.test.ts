@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type SandboxHandle } from '../../../electron/gateway/sandbox/server.nodejs';
-import { mkmOn, type CliRun } from '../../helpers/mkm-cli';
+import { gatewayAddArgs, mkmOn, type CliRun } from '../../helpers/mkm-cli';
 import { findSecrets } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { call, login } from '../sandbox/client';
@@ -52,23 +52,16 @@ describe('mkm gateway', () => {
   let transportId: string;
 
   it('adds a pinned profile and registers an RSA-2048 transport key made on the token', async () => {
-    const profile = await json<{ id: string; tlsPinSha256: string }>([
-      'gateway',
-      'add',
-      '--password-env',
-      'MKM_GATEWAY_PASSWORD',
-      '--name',
-      'Sandbox',
-      '--url',
-      sandbox.url,
-      '--user',
-      USER,
-      '--pin',
-      sandbox.pin,
-      '--cse',
-      'oaep',
-      '--key-rolling',
-    ]);
+    const profile = await json<{ id: string; tlsPinSha256: string }>(
+      gatewayAddArgs({
+        name: 'Sandbox',
+        url: sandbox.url,
+        user: USER,
+        pin: sandbox.pin,
+        cse: 'oaep',
+        keyRolling: true,
+      }),
+    );
     expect(profile).toMatchObject({ id: 'sandbox', tlsPinSha256: sandbox.pin });
 
     const key = await json<{ id: string }>([
@@ -203,20 +196,7 @@ describe('mkm gateway', () => {
   });
 
   it('refuses a gateway whose TLS key is not the pinned one, in one line, exit 1', async () => {
-    await json([
-      'gateway',
-      'add',
-      '--password-env',
-      'MKM_GATEWAY_PASSWORD',
-      '--name',
-      'Wrong pin',
-      '--url',
-      sandbox.url,
-      '--user',
-      USER,
-      '--pin',
-      '0'.repeat(64),
-    ]);
+    await json(gatewayAddArgs({ name: 'Wrong pin', url: sandbox.url, user: USER, pin: '0'.repeat(64) }));
     const r = await mkm(['gateway', 'fetch-key', '--profile', 'wrong-pin']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
@@ -229,20 +209,7 @@ describe('mkm gateway', () => {
     const spki = publicKey.export({ type: 'spki', format: 'der' });
     const file = join(dataDir, 'gateway-public.pem');
     writeFileSync(file, publicKey.export({ type: 'spki', format: 'pem' }));
-    await json([
-      'gateway',
-      'add',
-      '--password-env',
-      'MKM_GATEWAY_PASSWORD',
-      '--name',
-      'Manual',
-      '--url',
-      'https://gateway.invalid',
-      '--user',
-      USER,
-      '--cse',
-      'pkcs1',
-    ]);
+    await json(gatewayAddArgs({ name: 'Manual', url: 'https://gateway.invalid', user: USER, cse: 'pkcs1' }));
     // No token is involved: a library that does not exist is never loaded.
     const r = await mkm(['gateway', 'import-key', file, '--profile', 'manual'], '/nonexistent/libpkcs11.so');
     expect(r.code, r.stderr).toBe(0);

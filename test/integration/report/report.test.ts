@@ -20,7 +20,7 @@ import { renderPciHtml } from '../../../electron/report/render-html.std';
 import { renderPciPdf } from '../../../electron/report/render-pdf.nodejs';
 import { buildPciReport } from '../../../electron/report/report.std';
 import { PCI_REQUIREMENT_IDS } from '../../../electron/report/pci-requirements.std';
-import { mkmOn } from '../../helpers/mkm-cli';
+import { gatewayAddArgs, mkmOn } from '../../helpers/mkm-cli';
 import { findSecrets } from '../../helpers/scan';
 import { createSoftHsmToken, type SoftHsmToken } from '../../helpers/softhsm';
 import { pdfPagesText } from '../../unit/report/pdf-text';
@@ -376,20 +376,7 @@ describe('gateway key-exchange evidence against the sandbox gateway', () => {
     'shows the pinned gateway key fingerprint and the registered transport key; 3.7.2 is met only once the first pin is confirmed',
     async () => {
       const add = await cli(
-        [
-          'gateway',
-          'add',
-          '--password-env',
-          'MKM_GATEWAY_PASSWORD',
-          '--name',
-          'Sandbox',
-          '--url',
-          sandbox.url,
-          '--user',
-          GW_USER,
-          '--pin',
-          sandbox.pin,
-        ],
+        gatewayAddArgs({ name: 'Sandbox', url: sandbox.url, user: GW_USER, pin: sandbox.pin }),
         USER_PIN,
       );
       expect(add.code, add.stderr).toBe(0);
