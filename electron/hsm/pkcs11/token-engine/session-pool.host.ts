@@ -30,8 +30,8 @@ export interface Loaded {
   ulongWidth: number;
   /**
    * One-call attribute reads for the object listing, made on the first listing (koffi and its
-   * dlopen cost ~10 ms, which a command that lists nothing should not pay at module load); null
-   * where pkcs11js reads.
+   * dlopen cost ~10 ms, which a command that lists nothing should not pay at module load); its
+   * `get()` answers null where pkcs11js reads.
    */
   attributes: LazyAttributeReader;
 }
